@@ -1,0 +1,110 @@
+package devices
+
+import "fmt"
+
+// Kind is the class of a device; it is also the InfluxDB measurement name.
+type Kind string
+
+// The kinds Caretaker knows. KindUnknown is given to devices that were
+// auto-registered from MQTT traffic.
+const (
+	KindElevator  Kind = "elevator"
+	KindWaterLeak Kind = "water_leak"
+	KindPower     Kind = "power"
+	KindGas       Kind = "gas"
+	KindUnknown   Kind = "unknown"
+)
+
+// MetricType says how a metric's value is carried.
+type MetricType int
+
+// Metric types: a gauge is a float that goes up and down, a counter only
+// grows (it may reset when a controller restarts), a flag is a boolean.
+const (
+	Gauge MetricType = iota
+	Counter
+	Flag
+)
+
+// MetricSpec describes one canonical metric of a kind.
+type MetricSpec struct {
+	Name string
+	Type MetricType
+	Unit string
+}
+
+// KindSpec lists what a kind of device reports.
+type KindSpec struct {
+	Kind    Kind
+	Metrics []MetricSpec
+	Events  []string
+}
+
+// kindSpecs is the catalogue of contract.md, "Devices and readings".
+var kindSpecs = map[Kind]KindSpec{
+	KindElevator: {Kind: KindElevator, Metrics: []MetricSpec{
+		{"motor_temp_c", Gauge, "°C"},
+		{"vibration_mm_s", Gauge, "mm/s"},
+		{"door_cycles", Counter, ""},
+		{"car_floor", Gauge, ""},
+		{"running", Flag, ""},
+		{"door_open", Flag, ""},
+	}, Events: []string{"entrapment", "door_fault", "overspeed"}},
+	KindWaterLeak: {Kind: KindWaterLeak, Metrics: []MetricSpec{
+		{"leak", Flag, ""},
+		{"battery_pct", Gauge, "%"},
+	}},
+	KindPower: {Kind: KindPower, Metrics: []MetricSpec{
+		{"voltage_v", Gauge, "V"},
+		{"current_a", Gauge, "A"},
+		{"power_kw", Gauge, "kW"},
+		{"frequency_hz", Gauge, "Hz"},
+		{"power_factor", Gauge, ""},
+		{"energy_kwh", Counter, "kWh"},
+	}, Events: []string{"outage"}},
+	KindGas: {Kind: KindGas, Metrics: []MetricSpec{
+		{"lel_pct", Gauge, "%LEL"},
+		{"co_ppm", Gauge, "ppm"},
+		{"fault", Flag, ""},
+	}},
+}
+
+// Kinds returns the known kinds of real devices, in a fixed order.
+func Kinds() []Kind {
+	return []Kind{KindElevator, KindWaterLeak, KindPower, KindGas}
+}
+
+// SpecOf returns the catalogue entry of a kind.
+func SpecOf(k Kind) (KindSpec, bool) {
+	s, ok := kindSpecs[k]
+	return s, ok
+}
+
+// ParseKind checks a kind name from configuration or a payload.
+func ParseKind(s string) (Kind, error) {
+	k := Kind(s)
+	if _, ok := kindSpecs[k]; ok || k == KindUnknown {
+		return k, nil
+	}
+	return "", fmt.Errorf("unknown device kind %q (want elevator, water_leak, power or gas)", s)
+}
+
+// Metric returns the spec of a metric of this kind.
+func (s KindSpec) Metric(name string) (MetricSpec, bool) {
+	for _, m := range s.Metrics {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return MetricSpec{}, false
+}
+
+// HasEvent tells whether the kind reports the named event.
+func (s KindSpec) HasEvent(name string) bool {
+	for _, e := range s.Events {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,8 @@
+// Package testserver starts the real servers integration tests and
+// benchmarks run against: mosquitto and InfluxDB 1.8, each on a free
+// loopback port in a temporary directory, stopped when the test ends.
+//
+// The binaries come from PATH (the README's test command installs them).
+// When one is missing the test is skipped locally and fails under CI, so a
+// CI run never passes without having exercised the real parts.
+package testserver

@@ -1,0 +1,125 @@
+package ticketing
+
+import (
+	"time"
+)
+
+// Status of a ticket (contract.md).
+type Status string
+
+// Ticket statuses, in the order of the repair flow.
+const (
+	StatusNew        Status = "new"
+	StatusDispatched Status = "dispatched"
+	StatusAccepted   Status = "accepted"
+	StatusOnSite     Status = "on_site"
+	StatusResolved   Status = "resolved"
+	StatusClosed     Status = "closed"
+	StatusCancelled  Status = "cancelled"
+)
+
+// Open tells whether work on the ticket is still going on.
+func (s Status) Open() bool {
+	return s != StatusResolved && s != StatusClosed && s != StatusCancelled
+}
+
+// Source is the channel a ticket came through.
+type Source string
+
+// Ticket sources.
+const (
+	SourceSensor     Source = "sensor"
+	SourcePatrol     Source = "patrol"
+	SourceResident   Source = "resident"
+	SourcePhone      Source = "phone"
+	SourceFrontDesk  Source = "front_desk"
+	SourceThirdParty Source = "third_party"
+)
+
+// Scope says whether the work is in a public area or inside a home.
+type Scope string
+
+// Scopes.
+const (
+	ScopePublic Scope = "public"
+	ScopeInHome Scope = "in_home"
+)
+
+// Reporter is who reported a fault and how to reach them.
+type Reporter struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+// Ticket is one work order.
+type Ticket struct {
+	ID          int64     `json:"id"`
+	Number      string    `json:"number"` // human-readable, e.g. BX20261123-0042
+	Source      Source    `json:"source"`
+	Status      Status    `json:"status"`
+	Level       int       `json:"level"`
+	Category    string    `json:"category"`
+	Site        string    `json:"site"`
+	Building    string    `json:"building"`
+	Location    string    `json:"location"`
+	Scope       Scope     `json:"scope"`
+	Unit        string    `json:"unit,omitempty"`
+	Floor       string    `json:"floor,omitempty"`
+	Room        string    `json:"room,omitempty"`
+	DeviceID    string    `json:"device_id,omitempty"`
+	AlarmID     string    `json:"alarm_id,omitempty"`
+	Description string    `json:"description"`
+	Reporter    Reporter  `json:"reporter"`
+	CreatedBy   string    `json:"created_by"`
+	Assignee    string    `json:"assignee,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	// VerificationCode is shown once, in the answer to the report that
+	// created an in-home ticket; it is never listed afterwards.
+	VerificationCode string `json:"verification_code,omitempty"`
+	History          []HistoryEntry `json:"history,omitempty"`
+}
+
+// HistoryEntry is one recorded step of a ticket.
+type HistoryEntry struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Role   string    `json:"role"`
+	Action string    `json:"action"`
+	Note   string    `json:"note,omitempty"`
+}
+
+// Report is a manual report as people file it (POST /api/tickets).
+type Report struct {
+	Source      Source   `json:"source"`
+	Category    string   `json:"category"`
+	Level       int      `json:"level,omitempty"` // 0: derive from category and description
+	Site        string   `json:"site"`
+	Building    string   `json:"building"`
+	Location    string   `json:"location"`
+	Scope       Scope    `json:"scope"`
+	Unit        string   `json:"unit,omitempty"`
+	Floor       string   `json:"floor,omitempty"`
+	Room        string   `json:"room,omitempty"`
+	DeviceID    string   `json:"device_id,omitempty"`
+	Description string   `json:"description"`
+	Reporter    Reporter `json:"reporter"`
+}
+
+// Actor is who does something to a ticket.
+type Actor struct {
+	Name string
+	Role string
+}
+
+// Filter selects tickets for a list. Zero fields match everything.
+type Filter struct {
+	Status Status
+	Level  int
+	Source Source
+	Site   string
+	From   time.Time
+	To     time.Time
+	Limit  int // default 100, at most 1000
+	Offset int
+}
