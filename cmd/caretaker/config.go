@@ -1,0 +1,439 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/rules"
+)
+
+// Config is the whole configuration file (contract.md, "Configuration").
+type Config struct {
+	HTTP        HTTPConfig               `yaml:"http"`
+	MQTT        MQTTConfig               `yaml:"mqtt"`
+	DevicesFile string                   `yaml:"devices_file"`
+	Devices     []devices.Device         `yaml:"devices"`
+	Models      map[string]devices.Model `yaml:"models"`
+	Influx      InfluxConfig             `yaml:"influx"`
+	Store       StoreConfig              `yaml:"store"`
+	Auth        AuthConfig               `yaml:"auth"`
+	Technicians []Technician             `yaml:"technicians"`
+	SLA         SLAConfig                `yaml:"sla"`
+	Rules       RulesConfig              `yaml:"rules"`
+	Log         LogConfig                `yaml:"log"`
+}
+
+// HTTPConfig is the dashboard's listener.
+type HTTPConfig struct {
+	Listen         string   `yaml:"listen"`
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// MQTTConfig is the broker side.
+type MQTTConfig struct {
+	Broker         string    `yaml:"broker"`
+	Embedded       bool      `yaml:"embedded"`
+	EmbeddedListen string    `yaml:"embedded_listen"`
+	ClientID       string    `yaml:"client_id"`
+	Username       string    `yaml:"username"`
+	Password       string    `yaml:"password"`
+	TLS            TLSConfig `yaml:"tls"`
+	QoS            int       `yaml:"qos"`
+	SharedGroup    string    `yaml:"shared_group"`
+	AutoRegister   bool      `yaml:"auto_register"`
+}
+
+// TLSConfig names the CA that signs the broker's certificate.
+type TLSConfig struct {
+	CAFile string `yaml:"ca_file"`
+}
+
+// InfluxConfig is the time-series database; an empty URL selects the
+// embedded store.
+type InfluxConfig struct {
+	URL           string           `yaml:"url"`
+	Token         string           `yaml:"token"`
+	Org           string           `yaml:"org"`
+	Bucket        string           `yaml:"bucket"`
+	BatchSize     int              `yaml:"batch_size"`
+	FlushInterval devices.Duration `yaml:"flush_interval"`
+	SpoolDir      string           `yaml:"spool_dir"`
+	SpoolMaxBytes int64            `yaml:"spool_max_bytes"`
+}
+
+// StoreConfig places the SQLite files.
+type StoreConfig struct {
+	Path              string           `yaml:"path"`
+	ReadingsPath      string           `yaml:"readings_path"`
+	ReadingsRetention devices.Duration `yaml:"readings_retention"`
+}
+
+// AuthConfig lists the API tokens.
+type AuthConfig struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token gives its holder a name and a role.
+type Token struct {
+	Name  string `yaml:"name"`
+	Role  string `yaml:"role"`
+	Token string `yaml:"token"`
+}
+
+// Technician adds dispatch data to a technician token's name.
+type Technician struct {
+	Name   string   `yaml:"name"`
+	Skills []string `yaml:"skills"`
+	Zones  []string `yaml:"zones"`
+	OnDuty bool     `yaml:"on_duty"`
+}
+
+// SLAConfig holds the time limits per level.
+type SLAConfig struct {
+	L1           SLALevel         `yaml:"l1"`
+	L2           SLALevel         `yaml:"l2"`
+	L3           SLALevel         `yaml:"l3"`
+	ClaimTimeout devices.Duration `yaml:"claim_timeout"`
+}
+
+// SLALevel is the time limits of one level.
+type SLALevel struct {
+	Dispatch devices.Duration `yaml:"dispatch"`
+	Arrive   devices.Duration `yaml:"arrive"`
+	Close    devices.Duration `yaml:"close"`
+}
+
+// RulesConfig selects the rules in force: the default pack unless turned
+// off, plus the rules given here (same id replaces a default rule).
+type RulesConfig struct {
+	Defaults *bool        `yaml:"defaults"`
+	Define   []rules.Rule `yaml:"define"`
+}
+
+// LogConfig sets the log output.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Roles a token may have.
+var roles = map[string]bool{"patrol": true, "technician": true, "operator": true, "engineer": true, "admin": true}
+
+// defaultConfig is every default in one place.
+func defaultConfig() Config {
+	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
+	return Config{
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
+		MQTT: MQTTConfig{Broker: "tcp://127.0.0.1:1883", EmbeddedListen: "127.0.0.1:1883", ClientID: "caretaker-1", QoS: 1},
+		Influx: InfluxConfig{Bucket: "caretaker", BatchSize: 5000, FlushInterval: d("1s"),
+			SpoolDir: "data/spool", SpoolMaxBytes: 1 << 30},
+		Store: StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h")},
+		SLA: SLAConfig{
+			L1:           SLALevel{Dispatch: d("15m"), Arrive: d("30m"), Close: d("4h")},
+			L2:           SLALevel{Dispatch: d("2h"), Arrive: d("24h"), Close: d("24h")},
+			L3:           SLALevel{Dispatch: d("4h"), Arrive: d("48h"), Close: d("48h")},
+			ClaimTimeout: d("5m"),
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// ConfigError is a bad configuration; it names the key.
+type ConfigError struct {
+	Key string
+	Msg string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Key == "" {
+		return "config: " + e.Msg
+	}
+	return fmt.Sprintf("config: %s: %s", e.Key, e.Msg)
+}
+
+// LoadConfig reads the file (if any), applies CARETAKER_* overrides from
+// env and validates the result.
+func LoadConfig(path string, env []string) (Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, &ConfigError{Msg: err.Error()}
+		}
+		if err := decodeStrict(b, &cfg); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decodeStrict decodes YAML into v after checking that every key in the
+// document is one v knows, so a typo is named with its full path.
+func decodeStrict(b []byte, v any) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return &ConfigError{Msg: err.Error()}
+	}
+	if len(root.Content) == 0 {
+		return nil // empty file
+	}
+	if err := checkKeys(root.Content[0], reflect.TypeOf(v).Elem(), ""); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return &ConfigError{Msg: err.Error()}
+	}
+	return nil
+}
+
+func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.AliasNode:
+		return checkKeys(n.Alias, t, path)
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		if t == reflect.TypeOf(rules.Condition{}) {
+			break // its value is free-form by design
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			f, ok := fields[key]
+			if !ok {
+				return &ConfigError{Key: join(path, key), Msg: fmt.Sprintf("unknown key (line %d)", n.Content[i].Line)}
+			}
+			if err := checkKeys(n.Content[i+1], f.Type, join(path, key)); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			if err := checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkKeys(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// yamlFields maps YAML key names to the struct fields they fill.
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f
+	}
+	return out
+}
+
+// applyEnv applies CARETAKER_<PATH_IN_UPPER_SNAKE> variables. A scalar key
+// takes the value as written; a list or map key takes it as YAML, e.g.
+// CARETAKER_AUTH_TOKENS='[{name: ops1, role: operator, token: ...}]'.
+func applyEnv(cfg *Config, env []string) error {
+	targets := map[string]reflect.Value{}
+	envTargets(reflect.ValueOf(cfg).Elem(), "CARETAKER", targets)
+	var names []string
+	vals := map[string]string{}
+	for _, kv := range env {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "CARETAKER_") {
+			continue
+		}
+		names = append(names, name)
+		vals[name] = val
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, ok := targets[name]
+		if !ok {
+			return &ConfigError{Key: name, Msg: "environment variable names no configuration key"}
+		}
+		if err := yaml.Unmarshal([]byte(quoteScalar(v, vals[name])), v.Addr().Interface()); err != nil {
+			return &ConfigError{Key: name, Msg: fmt.Sprintf("cannot use %q: %v", vals[name], err)}
+		}
+	}
+	return nil
+}
+
+// quoteScalar makes a string-typed value YAML-safe so "on" or "1883" stay
+// strings.
+func quoteScalar(v reflect.Value, s string) string {
+	if v.Kind() == reflect.String {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}
+
+func envTargets(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + "_" + strings.ToUpper(name)
+		fv := v.Field(i)
+		out[key] = fv
+		if fv.Kind() == reflect.Struct && f.Type != reflect.TypeOf(devices.Duration(0)) {
+			envTargets(fv, key, out)
+		}
+	}
+}
+
+// Validate checks the configuration; the error names the key at fault.
+func (c *Config) Validate() error {
+	if c.HTTP.Listen == "" {
+		return &ConfigError{Key: "http.listen", Msg: "missing"}
+	}
+	if c.MQTT.QoS < 0 || c.MQTT.QoS > 2 {
+		return &ConfigError{Key: "mqtt.qos", Msg: fmt.Sprintf("%d is not 0, 1 or 2", c.MQTT.QoS)}
+	}
+	if !c.MQTT.Embedded && !hasScheme(c.MQTT.Broker, "tcp://", "ssl://", "tls://", "mqtt://", "mqtts://", "ws://", "wss://") {
+		return &ConfigError{Key: "mqtt.broker", Msg: fmt.Sprintf("%q must be a URL such as tcp://127.0.0.1:1883", c.MQTT.Broker)}
+	}
+	if c.MQTT.ClientID == "" {
+		return &ConfigError{Key: "mqtt.client_id", Msg: "missing: a stable id keeps the broker session across restarts"}
+	}
+	if c.Influx.URL != "" && !hasScheme(c.Influx.URL, "http://", "https://") {
+		return &ConfigError{Key: "influx.url", Msg: fmt.Sprintf("%q must start with http:// or https://", c.Influx.URL)}
+	}
+	if c.Influx.URL != "" && c.Influx.Bucket == "" {
+		return &ConfigError{Key: "influx.bucket", Msg: "missing"}
+	}
+	if c.Influx.BatchSize <= 0 {
+		return &ConfigError{Key: "influx.batch_size", Msg: "must be positive"}
+	}
+	if c.Influx.FlushInterval <= 0 {
+		return &ConfigError{Key: "influx.flush_interval", Msg: "must be positive"}
+	}
+	if c.Store.Path == "" {
+		return &ConfigError{Key: "store.path", Msg: "missing"}
+	}
+	if c.Influx.URL == "" && c.Store.ReadingsPath == "" {
+		return &ConfigError{Key: "store.readings_path", Msg: "missing (needed when influx.url is empty)"}
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Auth.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		switch {
+		case t.Name == "":
+			return &ConfigError{Key: key + ".name", Msg: "missing"}
+		case !roles[t.Role]:
+			return &ConfigError{Key: key + ".role", Msg: fmt.Sprintf("%q is not patrol, technician, operator, engineer or admin", t.Role)}
+		case len(t.Token) < 16:
+			return &ConfigError{Key: key + ".token", Msg: "must be at least 16 characters"}
+		case seen[t.Token]:
+			return &ConfigError{Key: key + ".token", Msg: "is used twice"}
+		}
+		seen[t.Token] = true
+	}
+	for i, l := range []SLALevel{c.SLA.L1, c.SLA.L2, c.SLA.L3} {
+		if l.Dispatch <= 0 || l.Arrive <= 0 || l.Close <= 0 {
+			return &ConfigError{Key: fmt.Sprintf("sla.l%d", i+1), Msg: "dispatch, arrive and close must be positive durations"}
+		}
+	}
+	for i, r := range c.Rules.Define {
+		if err := r.Validate(); err != nil {
+			return &ConfigError{Key: fmt.Sprintf("rules.define[%d]", i), Msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+func hasScheme(s string, schemes ...string) bool {
+	for _, p := range schemes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry loads the devices from devices_file and the inline lists.
+func (c *Config) Registry() (*devices.Registry, error) {
+	cat := devices.Catalog{Devices: c.Devices, Models: map[string]devices.Model{}}
+	if c.DevicesFile != "" {
+		f, err := devices.LoadCatalog(c.DevicesFile)
+		if err != nil {
+			return nil, &ConfigError{Key: "devices_file", Msg: err.Error()}
+		}
+		cat.Devices = append(cat.Devices, f.Devices...)
+		for k, m := range f.Models {
+			cat.Models[k] = m
+		}
+	}
+	for k, m := range c.Models {
+		cat.Models[k] = m
+	}
+	r, err := devices.NewRegistry(cat)
+	if err != nil {
+		return nil, &ConfigError{Key: "devices", Msg: err.Error()}
+	}
+	return r, nil
+}
+
+// RuleSet is the default pack (unless rules.defaults is false) with the
+// configured rules added; a configured rule replaces a default of the same id.
+func (c *Config) RuleSet() ([]rules.Rule, error) {
+	var out []rules.Rule
+	if c.Rules.Defaults == nil || *c.Rules.Defaults {
+		pack, err := rules.DefaultPack()
+		if err != nil {
+			return nil, err
+		}
+		out = pack
+	}
+	for _, r := range c.Rules.Define {
+		replaced := false
+		for i := range out {
+			if out[i].ID == r.ID {
+				out[i], replaced = r, true
+			}
+		}
+		if !replaced {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "caretaker.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		env     []string
+		wantKey string // "" means no error
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "defaults", file: "", check: func(t *testing.T, c Config) {
+			if c.HTTP.Listen != "127.0.0.1:8080" || c.MQTT.QoS != 1 || c.Influx.BatchSize != 5000 {
+				t.Fatalf("defaults not applied: %+v", c)
+			}
+			if c.SLA.L1.Dispatch.Std() != 15*time.Minute || c.SLA.ClaimTimeout.Std() != 5*time.Minute {
+				t.Fatalf("sla defaults: %+v", c.SLA)
+			}
+		}},
+		{name: "file values", file: "influx: {url: 'http://127.0.0.1:8086', flush_interval: 250ms}\nmqtt: {qos: 0}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Influx.URL != "http://127.0.0.1:8086" || c.Influx.FlushInterval.Std() != 250*time.Millisecond || c.MQTT.QoS != 0 {
+					t.Fatalf("file not applied: %+v", c)
+				}
+				if c.Influx.Bucket != "caretaker" {
+					t.Fatalf("default lost beside a set key: %q", c.Influx.Bucket)
+				}
+			}},
+		{name: "unknown top key", file: "influxx: {}\n", wantKey: "influxx"},
+		{name: "unknown nested key", file: "influx:\n  urll: x\n", wantKey: "influx.urll"},
+		{name: "unknown key in list", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: abcdefghijklmnopq, colour: red}\n", wantKey: "auth.tokens[0].colour"},
+		{name: "bad qos", file: "mqtt: {qos: 3}\n", wantKey: "mqtt.qos"},
+		{name: "bad role", file: "auth:\n  tokens:\n    - {name: a, role: boss, token: abcdefghijklmnopq}\n", wantKey: "auth.tokens[0].role"},
+		{name: "short token", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: short}\n", wantKey: "auth.tokens[0].token"},
+		{name: "bad influx url", file: "influx: {url: '127.0.0.1:8086'}\n", wantKey: "influx.url"},
+		{name: "bad rule", file: "rules:\n  define:\n    - {id: x, kind: gas, metric: lel_pct, condition: {op: '>=', value: 5}, severity: huge}\n", wantKey: "rules.define[0]"},
+		{name: "env overrides file", file: "influx: {url: 'http://a:1'}\n",
+			env: []string{"CARETAKER_INFLUX_URL=http://b:2", "CARETAKER_MQTT_QOS=0", "CARETAKER_MQTT_EMBEDDED=true", "PATH=/bin"},
+			check: func(t *testing.T, c Config) {
+				if c.Influx.URL != "http://b:2" || c.MQTT.QoS != 0 || !c.MQTT.Embedded {
+					t.Fatalf("env not applied: %+v", c)
+				}
+			}},
+		{name: "env list as yaml", env: []string{"CARETAKER_AUTH_TOKENS=[{name: ops1, role: operator, token: 0123456789abcdef}]"},
+			check: func(t *testing.T, c Config) {
+				if len(c.Auth.Tokens) != 1 || c.Auth.Tokens[0].Role != "operator" {
+					t.Fatalf("tokens: %+v", c.Auth.Tokens)
+				}
+			}},
+		{name: "env string stays string", env: []string{"CARETAKER_MQTT_PASSWORD=1883"},
+			check: func(t *testing.T, c Config) {
+				if c.MQTT.Password != "1883" {
+					t.Fatalf("password: %q", c.MQTT.Password)
+				}
+			}},
+		{name: "unknown env key", env: []string{"CARETAKER_INFLUX_URLL=x"}, wantKey: "CARETAKER_INFLUX_URLL"},
+		{name: "bad env value", env: []string{"CARETAKER_MQTT_QOS=high"}, wantKey: "CARETAKER_MQTT_QOS"},
+		{name: "bad env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=soon"}, wantKey: "CARETAKER_INFLUX_FLUSH_INTERVAL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeConfig(t, tc.file)
+			}
+			c, err := LoadConfig(path, tc.env)
+			if tc.wantKey != "" {
+				var ce *ConfigError
+				if !errors.As(err, &ce) || ce.Key != tc.wantKey {
+					t.Fatalf("error = %v, want one naming %q", err, tc.wantKey)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestRegistryFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	devFile := filepath.Join(dir, "devices.yaml")
+	if err := os.WriteFile(devFile, []byte(`devices:
+  - {id: pm-b1-01, kind: power, site: s1, building: B1, model: acme-pm3,
+     modbus: {address: "tcp://127.0.0.1:5020", unit: 1, interval: 1s, timeout: 500ms}}
+models:
+  acme-pm3:
+    registers:
+      - {metric: voltage_v, table: holding, address: 0, type: uint16, scale: 0.1}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(writeConfig(t, "devices_file: "+devFile+"\ndevices:\n  - {id: gas-1, kind: gas, site: s1, building: B2}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Len() != 2 {
+		t.Fatalf("devices = %d", reg.Len())
+	}
+	d, _ := reg.Lookup("pm-b1-01")
+	if d.Modbus == nil || d.Modbus.Interval.Std() != time.Second || d.Modbus.Unit != 1 {
+		t.Fatalf("modbus = %+v", d.Modbus)
+	}
+
+	c.Devices = append(c.Devices, c.Devices[0])
+	if _, err := c.Registry(); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("duplicate device accepted: %v", err)
+	}
+}
+
+func TestRuleSetReplacesDefaults(t *testing.T) {
+	c, err := LoadConfig(writeConfig(t, `rules:
+  define:
+    - {id: gas-lel-critical, name: Gas alarm, kind: gas, metric: lel_pct, condition: {op: ">=", value: 25}, severity: critical}
+    - {id: my-rule, kind: gas, metric: co_ppm, condition: {op: ">", value: 30}, severity: minor}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.RuleSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found, mine int
+	for _, r := range rs {
+		if r.ID == "gas-lel-critical" {
+			found++
+			if v, _ := r.Condition.Value.(int); v != 25 {
+				t.Fatalf("default not replaced: %+v", r.Condition)
+			}
+		}
+		if r.ID == "my-rule" {
+			mine++
+		}
+	}
+	if found != 1 || mine != 1 {
+		t.Fatalf("rules: critical %d, mine %d", found, mine)
+	}
+}
