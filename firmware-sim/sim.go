@@ -1,0 +1,206 @@
+package firmwaresim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// Config describes one simulator run.
+type Config struct {
+	Broker   string // tcp://127.0.0.1:1883
+	Username string
+	Password string
+	Devices  []devices.Device
+	Scenario Scenario
+	Interval time.Duration // between telemetry messages of one device; default 5s
+	Seed     uint64
+	QoS      byte
+	Logger   *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Interval <= 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.QoS > 1 {
+		c.QoS = 1
+	}
+}
+
+// Sim runs the simulated devices.
+type Sim struct {
+	cfg Config
+}
+
+// New checks the configuration and builds a simulator.
+func New(cfg Config) (*Sim, error) {
+	cfg.defaults()
+	if cfg.Broker == "" {
+		return nil, errors.New("broker: missing")
+	}
+	if err := cfg.Scenario.Validate(cfg.Devices); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", cfg.Scenario.Name, err)
+	}
+	return &Sim{cfg: cfg}, nil
+}
+
+// Device is one simulated device's signal: its model and its share of the
+// scenario, with its own seeded random source.
+type Device struct {
+	dev      devices.Device
+	model    model
+	rng      *rand.Rand
+	scenario Scenario
+}
+
+// NewDevice builds the signal of one device. The same seed gives the same
+// values.
+func NewDevice(d devices.Device, sc Scenario, seed uint64) *Device {
+	h := fnv.New64a()
+	h.Write([]byte(d.ID))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	return &Device{dev: d, model: newModel(d, rng), rng: rng, scenario: sc}
+}
+
+// Sample returns the device's values at a time since the start.
+func (d *Device) Sample(elapsed time.Duration) map[string]devices.Value {
+	if d.model == nil {
+		return nil
+	}
+	vals := d.model.sample(elapsed, d.rng)
+	d.scenario.apply(d.dev, elapsed, vals)
+	return vals
+}
+
+// Telemetry encodes values as the contract's telemetry payload.
+func Telemetry(ts time.Time, vals map[string]devices.Value) []byte {
+	m := make(map[string]any, len(vals))
+	for k, v := range vals {
+		if v.IsFlag {
+			m[k] = v.Flag
+		} else {
+			m[k] = v.Number
+		}
+	}
+	b, _ := json.Marshal(struct {
+		TS      int64          `json:"ts"`
+		Metrics map[string]any `json:"metrics"`
+	}{ts.UnixMilli(), m})
+	return b
+}
+
+// EventPayload encodes a device event as the contract's event payload.
+func EventPayload(ts time.Time, name string, active bool) []byte {
+	b, _ := json.Marshal(struct {
+		TS     int64  `json:"ts"`
+		Event  string `json:"event"`
+		Active bool   `json:"active"`
+	}{ts.UnixMilli(), name, active})
+	return b
+}
+
+// Topic is the contract topic of a device's channel.
+func Topic(d devices.Device, channel string) string {
+	return fmt.Sprintf("sites/%s/devices/%s/%s", d.Site, d.ID, channel)
+}
+
+// Run connects every device and publishes until ctx ends.
+func (s *Sim) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(s.cfg.Devices))
+	start := time.Now()
+	for i, d := range s.cfg.Devices {
+		wg.Add(1)
+		// Spread the devices over the interval so the broker sees a
+		// steady stream, not a burst every tick.
+		offset := s.cfg.Interval * time.Duration(i) / time.Duration(max(1, len(s.cfg.Devices)))
+		go func() {
+			defer wg.Done()
+			if err := s.runDevice(ctx, d, start, offset); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(ch <-chan error) []error {
+	var out []error
+	for err := range ch {
+		out = append(out, err)
+	}
+	return out
+}
+
+func (s *Sim) runDevice(ctx context.Context, d devices.Device, start time.Time, offset time.Duration) error {
+	log := s.cfg.Logger.With("device", d.ID)
+	opts := mqtt.NewClientOptions().
+		AddBroker(s.cfg.Broker).
+		SetClientID("sim-"+d.ID).
+		SetUsername(s.cfg.Username).
+		SetPassword(s.cfg.Password).
+		SetCleanSession(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetWill(Topic(d, "status"), "offline", 1, true)
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-tok.Done():
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("device %s: connect %s: %w", d.ID, s.cfg.Broker, err)
+	}
+	defer c.Disconnect(250)
+	publish := func(topic string, retained bool, payload []byte) {
+		t := c.Publish(topic, s.cfg.QoS, retained, payload)
+		select {
+		case <-t.Done():
+			if err := t.Error(); err != nil {
+				log.Warn("publish failed", "topic", topic, "err", err)
+			}
+		case <-ctx.Done():
+		}
+	}
+	publish(Topic(d, "status"), true, []byte("online"))
+
+	sig := NewDevice(d, s.cfg.Scenario, s.cfg.Seed)
+	timer := time.NewTimer(offset)
+	defer timer.Stop()
+	last := time.Duration(-1)
+	for {
+		select {
+		case <-ctx.Done():
+			publish(Topic(d, "status"), true, []byte("offline"))
+			return nil
+		case <-timer.C:
+		}
+		now := time.Now()
+		el := now.Sub(start)
+		for _, ev := range s.cfg.Scenario.eventsAt(d.ID, last+1, el+1) {
+			publish(Topic(d, "event"), false, EventPayload(now, ev.name, ev.active))
+		}
+		last = el
+		publish(Topic(d, "telemetry"), false, Telemetry(now, sig.Sample(el)))
+		timer.Reset(s.cfg.Interval)
+	}
+}
