@@ -4,6 +4,17 @@
 // the alarms the rules engine raised, so that an alarm and its ticket are
 // stored together in one SQLite transaction.
 //
+// One incident has at most one open ticket, and the database enforces it:
+// every ticket carries an incident key (for a sensor ticket
+// "device:<device>:<rule>") under a partial unique index over the open
+// statuses. A raised alarm opens, joins or reopens (within ReopenWindow of
+// its resolution) the ticket of its incident; a manual report about a
+// device or a place that already has an open ticket is merged into it.
+// Every change to a ticket writes a history row. Times are stored as unix
+// milliseconds; the clock is injected.
+//
 // It knows devices and the rules.Alarm type; never gateways or screens.
-// Whoever wants to hear about changes passes a Notifier.
+// Whoever wants to hear about changes passes a Notifier. It must never
+// show a verification code anywhere but in the answer to the report that
+// created it, and never send a second ticket or event for a replayed alarm.
 package ticketing

@@ -76,7 +76,7 @@ type Ticket struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 	// VerificationCode is shown once, in the answer to the report that
 	// created an in-home ticket; it is never listed afterwards.
-	VerificationCode string `json:"verification_code,omitempty"`
+	VerificationCode string         `json:"verification_code,omitempty"`
 	History          []HistoryEntry `json:"history,omitempty"`
 }
 

@@ -49,7 +49,7 @@ func Binary(t testing.TB, name string) string {
 }
 
 func goBinDirs() []string {
-	var dirs []string
+	dirs := []string{"/usr/sbin", "/usr/local/sbin"}
 	if gb := os.Getenv("GOBIN"); gb != "" {
 		dirs = append(dirs, gb)
 	}

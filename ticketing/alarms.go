@@ -1,0 +1,408 @@
+package ticketing
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/rules"
+)
+
+// StoredAlarm is an alarm as kept: the engine's view plus the human
+// acknowledgement and the ticket it opened.
+type StoredAlarm struct {
+	rules.Alarm
+	Acked        bool       `json:"acked"`
+	AckedBy      string     `json:"acked_by,omitempty"`
+	AckedAt      *time.Time `json:"acked_at,omitempty"`
+	TicketID     int64      `json:"ticket_id,omitempty"`
+	TicketNumber string     `json:"ticket_number,omitempty"`
+}
+
+// Alarm states for Alarms.
+const (
+	AlarmsAll     = ""
+	AlarmsActive  = "active"  // raised or updated, not cleared, acked or not
+	AlarmsAcked   = "acked"   // acknowledged and not cleared
+	AlarmsCleared = "cleared" // over
+)
+
+// alarmsLimit caps an alarm list; the newest come first.
+const alarmsLimit = 1000
+
+// systemActor signs what caretaker does by itself.
+var systemActor = Actor{Name: "caretaker", Role: "system"}
+
+// CategoryOf is the ticket category of a device kind.
+func CategoryOf(k devices.Kind) string {
+	switch k {
+	case devices.KindGas:
+		return "gas"
+	case devices.KindWaterLeak, devices.KindPower:
+		return "water_electric"
+	default:
+		return "equipment"
+	}
+}
+
+// sensorIncident is the incident key of a sensor ticket.
+func sensorIncident(a rules.Alarm) string { return "device:" + a.Device + ":" + a.RuleID }
+
+// HandleAlarm stores an alarm from the rules engine and opens, reopens or
+// annotates its ticket in the same transaction.
+//
+// Raised: the alarm row is inserted (a replayed raise of the same id is a
+// no-op: no second ticket, no second event); unless the alarm is a shadow
+// one, its rule+device incident gets an L<level> sensor ticket: a new one,
+// the open one (the alarm is attached, with a history note), or one
+// resolved within ReopenWindow (reopened). Then "alarm.raised" and
+// "ticket.created" or "ticket.updated" are sent.
+// Updated: value and peak are stored, "alarm.updated" sent.
+// Cleared: state and time are stored, the ticket gets a history note, and
+// "alarm.cleared" is sent; the ticket stays open for a human to close.
+func (s *Service) HandleAlarm(ctx context.Context, a rules.Alarm) error {
+	if a.ID == "" || a.RuleID == "" || a.Device == "" {
+		return fmt.Errorf("handle alarm: id, rule_id and device_id are required (got %q, %q, %q)", a.ID, a.RuleID, a.Device)
+	}
+	var err error
+	switch a.State {
+	case rules.Raised:
+		err = s.alarmRaised(ctx, a)
+	case rules.Updated:
+		err = s.alarmUpdated(ctx, a)
+	case rules.Cleared:
+		err = s.alarmCleared(ctx, a)
+	default:
+		err = fmt.Errorf("unknown state %q", a.State)
+	}
+	if err != nil {
+		return fmt.Errorf("handle alarm %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func alarmLevel(a rules.Alarm) int {
+	if a.Level >= 1 && a.Level <= 3 {
+		return a.Level
+	}
+	return a.Severity.Level()
+}
+
+func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
+	var (
+		stored StoredAlarm
+		ticket Ticket
+		event  string
+		replay bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		inserted, err := s.insertAlarm(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			replay = true
+			return nil
+		}
+		if !a.Shadow {
+			ticket, event, err = s.sensorTicket(ctx, tx, a)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE alarms SET ticket_id = ? WHERE id = ?", ticket.ID, a.ID); err != nil {
+				return fmt.Errorf("link alarm to ticket: %w", err)
+			}
+		}
+		stored, err = getAlarm(ctx, tx, a.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if replay {
+		s.cfg.Logger.Debug("alarm raise replayed", "alarm", a.ID)
+		return nil
+	}
+	s.cfg.Notifier.Notify(EventAlarmRaised, stored)
+	if event != "" {
+		s.cfg.Notifier.Notify(event, ticket)
+	}
+	return nil
+}
+
+// insertAlarm stores a new alarm; false when its id is already there.
+func (s *Service) insertAlarm(ctx context.Context, tx *sql.Tx, a rules.Alarm) (bool, error) {
+	var cleared any
+	if a.ClearedAt != nil {
+		cleared = ms(*a.ClearedAt)
+	}
+	raised := a.RaisedAt
+	if raised.IsZero() {
+		raised = s.now()
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO alarms (id, rule_id, rule_name, device_id, kind, site, building,
+		location, metric, event, severity, level, state, value, peak, message, raised_at, cleared_at, shadow, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO NOTHING`,
+		a.ID, a.RuleID, a.RuleName, a.Device, a.Kind, a.Site, a.Building, a.Location, a.Metric, a.Event,
+		a.Severity, alarmLevel(a), a.State, a.Value, a.Peak, a.Message, ms(raised), cleared,
+		a.Shadow, ms(s.now()))
+	if err != nil {
+		return false, fmt.Errorf("insert alarm: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// sensorTicket finds or makes the ticket of a raised alarm's incident and
+// says which event tells about it.
+func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (Ticket, string, error) {
+	key := sensorIncident(a)
+	level := alarmLevel(a)
+	why := fmt.Sprintf("alarm %s raised: %s", a.ID, a.Message)
+
+	// The open ticket of the incident, if any: attach.
+	attach := func(id int64) (Ticket, string, error) {
+		if err := s.addHistory(ctx, tx, id, systemActor, "alarm_attached", why); err != nil {
+			return Ticket{}, "", err
+		}
+		if err := s.raiseLevel(ctx, tx, id, level, systemActor, why); err != nil {
+			return Ticket{}, "", err
+		}
+		t, err := getTicket(ctx, tx, id)
+		return t, EventTicketUpdated, err
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM tickets WHERE incident_key = ? AND status IN "+openStatuses, key).Scan(&id)
+	switch {
+	case err == nil:
+		return attach(id)
+	case !errors.Is(err, sql.ErrNoRows):
+		return Ticket{}, "", fmt.Errorf("find open ticket: %w", err)
+	}
+
+	// Resolved or closed a short while ago: the fault is back, reopen.
+	since := ms(s.now().Add(-s.cfg.ReopenWindow))
+	err = tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE incident_key = ?
+		AND status IN ('resolved','closed') AND done_at >= ? ORDER BY done_at DESC, id DESC LIMIT 1`, key, since).Scan(&id)
+	switch {
+	case err == nil:
+		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET status = 'new', done_at = NULL, alarm_id = ? WHERE id = ?", a.ID, id); err != nil {
+			return Ticket{}, "", fmt.Errorf("reopen ticket %d: %w", id, err)
+		}
+		if err := s.addHistory(ctx, tx, id, systemActor, "reopened",
+			fmt.Sprintf("reopened: alarm %s raised again within %s of resolution: %s", a.ID, s.cfg.ReopenWindow, a.Message)); err != nil {
+			return Ticket{}, "", err
+		}
+		if err := s.raiseLevel(ctx, tx, id, level, systemActor, why); err != nil {
+			return Ticket{}, "", err
+		}
+		t, err := getTicket(ctx, tx, id)
+		return t, EventTicketUpdated, err
+	case !errors.Is(err, sql.ErrNoRows):
+		return Ticket{}, "", fmt.Errorf("find resolved ticket: %w", err)
+	}
+
+	t := newTicket{Ticket: Ticket{
+		Source: SourceSensor, Level: level, Category: CategoryOf(a.Kind),
+		Site: a.Site, Building: a.Building, Location: a.Location, Scope: ScopePublic,
+		DeviceID: a.Device, AlarmID: a.ID, Description: a.Message,
+	}, incidentKey: key}
+	id, created, err := s.insertTicket(ctx, tx, t, systemActor, fmt.Sprintf("opened by rule %s (alarm %s)", a.RuleID, a.ID))
+	if err != nil {
+		return Ticket{}, "", err
+	}
+	if !created {
+		// Another writer opened the incident's ticket in between: the
+		// unique index stopped a second one; attach to it.
+		err := tx.QueryRowContext(ctx, "SELECT id FROM tickets WHERE incident_key = ? AND status IN "+openStatuses, key).Scan(&id)
+		if err != nil {
+			return Ticket{}, "", fmt.Errorf("find open ticket after conflict: %w", err)
+		}
+		return attach(id)
+	}
+	got, err := getTicket(ctx, tx, id)
+	return got, EventTicketCreated, err
+}
+
+func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
+	var stored StoredAlarm
+	var known bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE alarms SET state = 'updated', value = ?, peak = ?,
+			message = coalesce(nullif(?, ''), message), updated_at = ? WHERE id = ? AND state <> 'cleared'`,
+			a.Value, a.Peak, a.Message, ms(s.now()), a.ID)
+		if err != nil {
+			return fmt.Errorf("update alarm: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		known = true
+		stored, err = getAlarm(ctx, tx, a.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !known {
+		var exists int
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM alarms WHERE id = ?", a.ID).Scan(&exists); err != nil {
+			return fmt.Errorf("find alarm: %w", err)
+		}
+		if exists > 0 {
+			return nil // update after clear: late, ignore
+		}
+		// The raise was missed (e.g. a restart in between): the alarm
+		// holds, so it is handled as a raise, and gets its ticket.
+		s.cfg.Logger.Warn("alarm update for an unknown alarm, storing it as raised", "alarm", a.ID)
+		return s.alarmRaised(ctx, a)
+	}
+	s.cfg.Notifier.Notify(EventAlarmUpdated, stored)
+	return nil
+}
+
+func (s *Service) alarmCleared(ctx context.Context, a rules.Alarm) error {
+	clearedAt := s.now()
+	if a.ClearedAt != nil && !a.ClearedAt.IsZero() {
+		clearedAt = *a.ClearedAt
+	}
+	var stored StoredAlarm
+	var changed bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE alarms SET state = 'cleared', cleared_at = ?, value = ?,
+			peak = ?, updated_at = ? WHERE id = ? AND state <> 'cleared'`,
+			ms(clearedAt), a.Value, a.Peak, ms(s.now()), a.ID)
+		if err != nil {
+			return fmt.Errorf("clear alarm: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // unknown or already cleared
+		}
+		changed = true
+		stored, err = getAlarm(ctx, tx, a.ID)
+		if err != nil {
+			return err
+		}
+		if stored.TicketID != 0 {
+			note := fmt.Sprintf("alarm %s cleared at %s, peak %s", a.ID, s.formatTime(clearedAt),
+				strconv.FormatFloat(stored.Peak, 'g', -1, 64))
+			return s.addHistory(ctx, tx, stored.TicketID, systemActor, "alarm_cleared", note)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !changed {
+		s.cfg.Logger.Debug("clear for an unknown or cleared alarm ignored", "alarm", a.ID)
+		return nil
+	}
+	s.cfg.Notifier.Notify(EventAlarmCleared, stored)
+	return nil
+}
+
+// AckAlarm records that an operator has seen the alarm. Acknowledging
+// twice is fine: the second time changes nothing and sends nothing.
+func (s *Service) AckAlarm(ctx context.Context, by Actor, id string) (StoredAlarm, error) {
+	var stored StoredAlarm
+	var changed bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		stored, err = getAlarm(ctx, tx, id)
+		if err != nil || stored.Acked {
+			return err
+		}
+		now := s.now()
+		if _, err := tx.ExecContext(ctx, "UPDATE alarms SET acked = 1, acked_by = ?, acked_at = ?, updated_at = ? WHERE id = ?",
+			by.Name, ms(now), ms(now), id); err != nil {
+			return fmt.Errorf("ack alarm: %w", err)
+		}
+		if stored.TicketID != 0 {
+			if err := s.addHistory(ctx, tx, stored.TicketID, by, "alarm_acked", "alarm "+id+" acknowledged"); err != nil {
+				return err
+			}
+		}
+		changed = true
+		stored, err = getAlarm(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return StoredAlarm{}, err
+	}
+	if changed {
+		s.cfg.Notifier.Notify(EventAlarmAcked, stored)
+	}
+	return stored, nil
+}
+
+// Alarms lists alarms in a state (AlarmsAll, AlarmsActive, AlarmsAcked,
+// AlarmsCleared), newest first, at most 1000.
+func (s *Service) Alarms(ctx context.Context, state string) ([]StoredAlarm, error) {
+	var where string
+	switch state {
+	case AlarmsAll:
+	case AlarmsActive:
+		where = "WHERE a.state <> 'cleared'"
+	case AlarmsAcked:
+		where = "WHERE a.state <> 'cleared' AND a.acked = 1"
+	case AlarmsCleared:
+		where = "WHERE a.state = 'cleared'"
+	default:
+		return nil, &FieldError{Field: "state", Message: "must be active, acked or cleared"}
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT "+alarmColumns+" FROM alarms a LEFT JOIN tickets t ON t.id = a.ticket_id "+
+		where+" ORDER BY a.raised_at DESC, a.id DESC LIMIT ?", alarmsLimit)
+	if err != nil {
+		return nil, fmt.Errorf("list alarms: %w", err)
+	}
+	defer rows.Close()
+	out := []StoredAlarm{}
+	for rows.Next() {
+		a, err := scanAlarm(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list alarms: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list alarms: %w", err)
+	}
+	return out, nil
+}
+
+const alarmColumns = `a.id, a.rule_id, a.rule_name, a.device_id, a.kind, a.site, a.building, a.location,
+	a.metric, a.event, a.severity, a.level, a.state, a.value, a.peak, a.message, a.raised_at, a.cleared_at,
+	a.shadow, a.acked, a.acked_by, a.acked_at, coalesce(a.ticket_id, 0), coalesce(t.number, '')`
+
+func scanAlarm(r rowScanner) (StoredAlarm, error) {
+	var a StoredAlarm
+	var raised int64
+	var cleared, acked sql.NullInt64
+	err := r.Scan(&a.ID, &a.RuleID, &a.RuleName, &a.Device, &a.Kind, &a.Site, &a.Building, &a.Location,
+		&a.Metric, &a.Event, &a.Severity, &a.Level, &a.State, &a.Value, &a.Peak, &a.Message, &raised, &cleared,
+		&a.Shadow, &a.Acked, &a.AckedBy, &acked, &a.TicketID, &a.TicketNumber)
+	if err != nil {
+		return StoredAlarm{}, err
+	}
+	a.RaisedAt = fromMS(raised)
+	a.ClearedAt = fromNullMS(cleared)
+	a.AckedAt = fromNullMS(acked)
+	return a, nil
+}
+
+func getAlarm(ctx context.Context, q querier, id string) (StoredAlarm, error) {
+	a, err := scanAlarm(q.QueryRowContext(ctx, "SELECT "+alarmColumns+
+		" FROM alarms a LEFT JOIN tickets t ON t.id = a.ticket_id WHERE a.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredAlarm{}, fmt.Errorf("alarm %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return StoredAlarm{}, fmt.Errorf("read alarm %s: %w", id, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,143 @@
+package ticketing
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/rules"
+)
+
+// clock is a fake clock the tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// recorder is a Notifier that keeps what it heard.
+type recorder struct {
+	mu     sync.Mutex
+	events []event
+}
+
+type event struct {
+	Type string
+	Data any
+}
+
+func (r *recorder) Notify(t string, data any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, event{t, data})
+}
+
+func (r *recorder) types() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, len(r.events))
+	for i, e := range r.events {
+		out[i] = e.Type
+	}
+	return out
+}
+
+func (r *recorder) reset() { r.mu.Lock(); r.events = nil; r.mu.Unlock() }
+
+// beijing is the local zone of the tests: 2026-11-22 17:00 UTC is
+// already 23 Nov there, which the ticket number must show.
+var beijing = time.FixedZone("CST", 8*3600)
+
+var t0 = time.Date(2026, 11, 22, 17, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	svc   *Service
+	clock *clock
+	rec   *recorder
+	path  string
+	cfg   Config
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{clock: &clock{t: t0}, rec: &recorder{}, path: filepath.Join(t.TempDir(), "data", "caretaker.db")}
+	f.cfg = Config{Path: f.path, Notifier: f.rec, Now: f.clock.Now, Location: beijing}
+	f.open(t)
+	t.Cleanup(func() { f.svc.Close() })
+	return f
+}
+
+func (f *fixture) open(t *testing.T) {
+	t.Helper()
+	svc, err := Open(context.Background(), f.cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	f.svc = svc
+}
+
+func (f *fixture) reopen(t *testing.T) {
+	t.Helper()
+	if err := f.svc.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	f.open(t)
+}
+
+// gasAlarm is gas-b2-07 crossing 20 %LEL at the fixture's current time.
+func gasAlarm(f *fixture, value float64) rules.Alarm {
+	at := f.clock.Now()
+	return rules.Alarm{
+		ID: rules.AlarmID("gas-lel-critical", "gas-b2-07", at), RuleID: "gas-lel-critical",
+		RuleName: "Gas above alarm level", Device: "gas-b2-07", Kind: devices.KindGas,
+		Site: "s1", Building: "B2", Location: "B2 boiler room", Metric: "lel_pct",
+		Severity: rules.Critical, Level: 1, State: rules.Raised, Value: value, Peak: value,
+		Message: fmt.Sprintf("lel_pct %.1f >= 20", value), RaisedAt: at,
+	}
+}
+
+func mustHandle(t *testing.T, f *fixture, a rules.Alarm) {
+	t.Helper()
+	if err := f.svc.HandleAlarm(context.Background(), a); err != nil {
+		t.Fatalf("HandleAlarm(%s %s): %v", a.State, a.ID, err)
+	}
+}
+
+func mustOpenTickets(t *testing.T, f *fixture) []Ticket {
+	t.Helper()
+	ts, err := f.svc.OpenTickets(context.Background())
+	if err != nil {
+		t.Fatalf("OpenTickets: %v", err)
+	}
+	return ts
+}
+
+func mustGet(t *testing.T, f *fixture, id int64) Ticket {
+	t.Helper()
+	tk, err := f.svc.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Get(%d): %v", id, err)
+	}
+	return tk
+}
+
+func actions(h []HistoryEntry) []string {
+	out := make([]string, len(h))
+	for i, e := range h {
+		out[i] = e.Action
+	}
+	return out
+}
+
+var operator = Actor{Name: "ops1", Role: "operator"}
+var patrol = Actor{Name: "pat1", Role: "patrol"}

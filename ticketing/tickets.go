@@ -1,0 +1,263 @@
+package ticketing
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// openStatuses is the SQL list of Status.Open statuses; it must match the
+// partial index tickets_open_incident.
+const openStatuses = `('new','dispatched','accepted','on_site')`
+
+// ticketColumns are read by scanTicket, in this order. The verification
+// code is never among them.
+const ticketColumns = `id, coalesce(number,''), source, status, level, category, site, building,
+	location, scope, unit, floor, room, device_id, alarm_id, description,
+	reporter_name, reporter_phone, created_by, assignee, created_at, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanTicket(r rowScanner) (Ticket, error) {
+	var t Ticket
+	var created, updated int64
+	err := r.Scan(&t.ID, &t.Number, &t.Source, &t.Status, &t.Level, &t.Category, &t.Site, &t.Building,
+		&t.Location, &t.Scope, &t.Unit, &t.Floor, &t.Room, &t.DeviceID, &t.AlarmID, &t.Description,
+		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated)
+	if err != nil {
+		return Ticket{}, err
+	}
+	t.CreatedAt, t.UpdatedAt = fromMS(created), fromMS(updated)
+	return t, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func getTicket(ctx context.Context, q querier, id int64) (Ticket, error) {
+	t, err := scanTicket(q.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Ticket{}, fmt.Errorf("ticket %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Ticket{}, fmt.Errorf("read ticket %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// newTicket is what insertTicket stores.
+type newTicket struct {
+	Ticket
+	incidentKey string
+	code        string
+}
+
+// insertTicket inserts t as a new open ticket unless its incident already
+// has an open one (the unique index says so); then it returns created
+// false and the caller attaches to the open ticket instead. The number is
+// allocated only for a ticket actually inserted, so numbers have no gaps.
+func (s *Service) insertTicket(ctx context.Context, tx *sql.Tx, t newTicket, by Actor, note string) (id int64, created bool, err error) {
+	now := ms(s.now())
+	res, err := tx.ExecContext(ctx, `INSERT INTO tickets (source, status, level, category, site, building,
+		location, scope, unit, floor, room, device_id, alarm_id, description, reporter_name, reporter_phone,
+		created_by, verification_code, incident_key, created_at, updated_at)
+		VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (incident_key) WHERE status IN `+openStatuses+` DO NOTHING`,
+		t.Source, t.Level, t.Category, t.Site, t.Building, t.Location, t.Scope, t.Unit, t.Floor, t.Room,
+		t.DeviceID, t.AlarmID, t.Description, t.Reporter.Name, t.Reporter.Phone, by.Name, t.code,
+		t.incidentKey, now, now)
+	if err != nil {
+		return 0, false, fmt.Errorf("insert ticket: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, false, err
+	}
+	id, err = res.LastInsertId()
+	if err != nil {
+		return 0, false, fmt.Errorf("insert ticket: %w", err)
+	}
+	number, err := s.nextNumber(ctx, tx)
+	if err != nil {
+		return 0, false, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE tickets SET number = ? WHERE id = ?", number, id); err != nil {
+		return 0, false, fmt.Errorf("number ticket: %w", err)
+	}
+	if err := s.addHistory(ctx, tx, id, by, "created", note); err != nil {
+		return 0, false, err
+	}
+	return id, true, nil
+}
+
+// nextNumber allocates the next ticket number of the local day.
+func (s *Service) nextNumber(ctx context.Context, tx *sql.Tx) (string, error) {
+	day := s.now().In(s.cfg.Location).Format("20060102")
+	var seq int
+	err := tx.QueryRowContext(ctx, `INSERT INTO ticket_numbers(day, seq) VALUES (?, 1)
+		ON CONFLICT(day) DO UPDATE SET seq = seq + 1 RETURNING seq`, day).Scan(&seq)
+	if err != nil {
+		return "", fmt.Errorf("ticket number: %w", err)
+	}
+	return fmt.Sprintf("%s%s-%04d", s.cfg.NumberPrefix, day, seq), nil
+}
+
+// addHistory records one step of a ticket and touches its updated_at.
+func (s *Service) addHistory(ctx context.Context, tx *sql.Tx, ticketID int64, by Actor, action, note string) error {
+	now := ms(s.now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ticket_history(ticket_id, at, actor, role, action, note)
+		VALUES (?, ?, ?, ?, ?, ?)`, ticketID, now, by.Name, by.Role, action, note); err != nil {
+		return fmt.Errorf("ticket %d history: %w", ticketID, err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE tickets SET updated_at = ? WHERE id = ?", now, ticketID); err != nil {
+		return fmt.Errorf("ticket %d touch: %w", ticketID, err)
+	}
+	return nil
+}
+
+// raiseLevel makes the ticket more urgent when level is (1 is the most
+// urgent), with a history row; it never lowers the level.
+func (s *Service) raiseLevel(ctx context.Context, tx *sql.Tx, ticketID int64, level int, by Actor, why string) error {
+	res, err := tx.ExecContext(ctx, "UPDATE tickets SET level = ? WHERE id = ? AND level > ?", level, ticketID, level)
+	if err != nil {
+		return fmt.Errorf("ticket %d level: %w", ticketID, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return s.addHistory(ctx, tx, ticketID, by, "level_raised", fmt.Sprintf("level raised to L%d: %s", level, why))
+	}
+	return nil
+}
+
+// setStatus moves a ticket to a status with a history row. It does not
+// check the repair flow (that is the state machine's job, to come); it
+// keeps done_at so a reopen window can be measured.
+func (s *Service) setStatus(ctx context.Context, by Actor, id int64, st Status, note string) (Ticket, error) {
+	var t Ticket
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var done any
+		if st == StatusResolved || st == StatusClosed {
+			done = ms(s.now())
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE tickets SET status = ?, done_at = ? WHERE id = ?", st, done, id)
+		if err != nil {
+			return fmt.Errorf("ticket %d status: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("ticket %d: %w", id, ErrNotFound)
+		}
+		if err := s.addHistory(ctx, tx, id, by, "status", strings.TrimSpace(string(st)+" "+note)); err != nil {
+			return err
+		}
+		t, err = getTicket(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Ticket{}, err
+	}
+	s.cfg.Notifier.Notify(EventTicketUpdated, t)
+	return t, nil
+}
+
+// List returns tickets matching f, newest first, one page (Filter.Limit,
+// default 100, at most 1000). No history, never the verification code.
+func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Level != 0 {
+		add("level = ?", f.Level)
+	}
+	if f.Source != "" {
+		add("source = ?", f.Source)
+	}
+	if f.Site != "" {
+		add("site = ?", f.Site)
+	}
+	if !f.From.IsZero() {
+		add("created_at >= ?", ms(f.From))
+	}
+	if !f.To.IsZero() {
+		add("created_at < ?", ms(f.To))
+	}
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = 100
+	case limit > 1000:
+		limit = 1000
+	}
+	q := "SELECT " + ticketColumns + " FROM tickets"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+	args = append(args, limit, max(f.Offset, 0))
+	return s.queryTickets(ctx, q, args...)
+}
+
+// OpenTickets returns the tickets still being worked on, most urgent level
+// first, newest first within a level (for the dashboard snapshot).
+func (s *Service) OpenTickets(ctx context.Context) ([]Ticket, error) {
+	return s.queryTickets(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE status IN "+openStatuses+
+		" ORDER BY level ASC, created_at DESC, id DESC")
+}
+
+func (s *Service) queryTickets(ctx context.Context, q string, args ...any) ([]Ticket, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	defer rows.Close()
+	out := []Ticket{}
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tickets: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one ticket with its full history, oldest step first.
+func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
+	t, err := getTicket(ctx, s.db, id)
+	if err != nil {
+		return Ticket{}, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, role, action, note FROM ticket_history
+		WHERE ticket_id = ? ORDER BY at, id`, id)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("ticket %d history: %w", id, err)
+	}
+	defer rows.Close()
+	t.History = []HistoryEntry{}
+	for rows.Next() {
+		var h HistoryEntry
+		var at int64
+		if err := rows.Scan(&at, &h.Actor, &h.Role, &h.Action, &h.Note); err != nil {
+			return Ticket{}, fmt.Errorf("ticket %d history: %w", id, err)
+		}
+		h.At = fromMS(at)
+		t.History = append(t.History, h)
+	}
+	if err := rows.Err(); err != nil {
+		return Ticket{}, fmt.Errorf("ticket %d history: %w", id, err)
+	}
+	return t, nil
+}
+
+// formatTime is how times read in history notes.
+func (s *Service) formatTime(t time.Time) string {
+	return t.In(s.cfg.Location).Format(time.RFC3339)
+}
