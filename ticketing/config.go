@@ -106,3 +106,6 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// FieldName names the request field at fault, for API error answers.
+func (e *FieldError) FieldName() string { return e.Field }

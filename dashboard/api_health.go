@@ -1,0 +1,35 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz asks the injected readiness check (broker, store, influx).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.cfg.Ready(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error(), "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// me tells the web UI who the token belongs to, so it can show only what
+// the role may do.
+func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name": p.Name,
+		"role": p.Role,
+		"may": map[string]bool{
+			"report": actReport.allows(p.Role),
+			"ack":    actAck.allows(p.Role),
+		},
+	})
+}

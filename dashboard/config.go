@@ -1,0 +1,141 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ticketing"
+)
+
+// Tickets is what the API needs of the ticketing service.
+type Tickets interface {
+	Report(ctx context.Context, by ticketing.Actor, r ticketing.Report) (ticketing.Ticket, bool, error)
+	List(ctx context.Context, f ticketing.Filter) ([]ticketing.Ticket, error)
+	Get(ctx context.Context, id int64) (ticketing.Ticket, error)
+	OpenTickets(ctx context.Context) ([]ticketing.Ticket, error)
+}
+
+// Alarms is what the API needs of the stored alarms. The results are
+// encoded to JSON as they are (a list of stored alarms, or one).
+type Alarms interface {
+	ActiveAlarms(ctx context.Context) (any, error)
+	ListAlarms(ctx context.Context, state string) (any, error)
+	Ack(ctx context.Context, by ticketing.Actor, id string) (any, error)
+}
+
+// ReadingPoint is one stored value of one metric.
+type ReadingPoint struct {
+	Time   time.Time `json:"ts"`
+	Metric string    `json:"metric"`
+	Value  float64   `json:"value"`
+}
+
+// ReadingSource answers history queries from the time-series store. An
+// empty metric means every metric of the device.
+type ReadingSource interface {
+	Readings(ctx context.Context, device string, kind devices.Kind, metric string, from, to time.Time) ([]ReadingPoint, error)
+}
+
+// Token is one API credential: who uses it and in which role.
+type Token struct {
+	Name  string `yaml:"name" json:"name"`
+	Role  string `yaml:"role" json:"role"`
+	Token string `yaml:"token" json:"-"`
+}
+
+// Config is everything the HTTP server needs.
+type Config struct {
+	Listen string // default 127.0.0.1:8080
+	Tokens []Token
+	// AllowedOrigins are extra browser origins (scheme://host[:port]) that
+	// may open /ws; the origin of the host serving the page always may.
+	AllowedOrigins []string
+	Logger         *slog.Logger
+	Registry       *devices.Registry
+	Tickets        Tickets
+	Alarms         Alarms
+	Readings       ReadingSource // nil: no history endpoint (503)
+	// Live is the live device state; nil means online status is unknown.
+	Live *LiveState
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready    func(ctx context.Context) error
+	Gatherer prometheus.Gatherer // nil: an empty registry
+	Hub      *Hub
+	Now      func() time.Time
+	// NotFound is the error (matched with errors.Is) the services return
+	// for an unknown ticket or alarm; it becomes a 404.
+	NotFound error
+}
+
+// Roles a token may carry.
+var knownRoles = map[string]bool{RolePatrol: true, RoleTechnician: true, RoleOperator: true, RoleEngineer: true, RoleAdmin: true}
+
+// Role names (contract.md).
+const (
+	RolePatrol     = "patrol"
+	RoleTechnician = "technician"
+	RoleOperator   = "operator"
+	RoleEngineer   = "engineer"
+	RoleAdmin      = "admin"
+)
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Gatherer == nil {
+		c.Gatherer = prometheus.NewRegistry()
+	}
+	if c.Ready == nil {
+		c.Ready = func(context.Context) error { return nil }
+	}
+}
+
+// Validate checks the configuration; the error names the field at fault.
+// It never prints a token.
+func (c Config) Validate() error {
+	switch {
+	case c.Registry == nil:
+		return fmt.Errorf("registry: missing")
+	case c.Tickets == nil:
+		return fmt.Errorf("tickets: missing")
+	case c.Alarms == nil:
+		return fmt.Errorf("alarms: missing")
+	case c.Hub == nil:
+		return fmt.Errorf("hub: missing")
+	}
+	seen := make(map[string]int, len(c.Tokens))
+	for i, t := range c.Tokens {
+		if t.Name == "" {
+			return fmt.Errorf("tokens[%d].name: missing", i)
+		}
+		if !knownRoles[t.Role] {
+			return fmt.Errorf("tokens[%d].role: %q is not patrol, technician, operator, engineer or admin", i, t.Role)
+		}
+		if len(t.Token) < 8 {
+			return fmt.Errorf("tokens[%d].token: must be at least 8 characters", i)
+		}
+		if j, dup := seen[t.Token]; dup {
+			return fmt.Errorf("tokens[%d].token: same token as tokens[%d]", i, j)
+		}
+		seen[t.Token] = i
+	}
+	for i, o := range c.AllowedOrigins {
+		if _, err := normalizeOrigin(o); err != nil {
+			return fmt.Errorf("allowed_origins[%d]: %w", i, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Event types the dashboard itself emits; the others (alarm.*, ticket.*)
+// come from ticketing through Notify.
+const (
+	EventSnapshot     = "snapshot"
+	EventDeviceStatus = "device.status"
+	EventReading      = "reading"
+)
+
+// Message is one server-to-client WebSocket message.
+type Message struct {
+	Seq  uint64          `json:"seq"`
+	Type string          `json:"type"`
+	Time time.Time       `json:"ts"`
+	Data json.RawMessage `json:"data"`
+}
+
+// HubConfig tunes the hub; zero values take the defaults.
+type HubConfig struct {
+	Replay     int           // events kept for ?since= replay; default 1024
+	SendQueue  int           // messages queued per connection before it is dropped; default 256
+	PingEvery  time.Duration // keepalive ping; default 30s
+	PongWait   time.Duration // a connection silent this long is closed; default 60s
+	WriteWait  time.Duration // limit for one write; default 10s
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // optional: connection gauges and drop counter
+}
+
+func (c *HubConfig) setDefaults() {
+	if c.Replay <= 0 {
+		c.Replay = 1024
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 256
+	}
+	if c.PingEvery <= 0 {
+		c.PingEvery = 30 * time.Second
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 60 * time.Second
+	}
+	if c.PongWait <= c.PingEvery {
+		c.PongWait = 2 * c.PingEvery
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Hub fans events out to WebSocket clients. It numbers every event, keeps
+// the last ones for clients that reconnect with ?since=, and never waits
+// for a client: one whose queue is full is dropped and must reconnect.
+//
+// One mutex guards the client set, the sequence and the replay ring, so
+// every client sees events in sequence order and a new client misses none
+// between its snapshot and its first event.
+type Hub struct {
+	cfg HubConfig
+	log *slog.Logger
+
+	mu      sync.Mutex
+	seq     uint64
+	ring    []storedEvent // circular, len cfg.Replay
+	head    int           // index of the oldest stored event
+	n       int           // stored events
+	clients map[*client]struct{}
+	closed  bool
+
+	dropped prometheus.Counter
+}
+
+// storedEvent is an encoded event with what the client filters look at.
+type storedEvent struct {
+	seq    uint64
+	typ    string
+	site   string
+	device string
+	msg    []byte
+}
+
+// NewHub builds a hub; call Run to close its connections on shutdown.
+func NewHub(cfg HubConfig) *Hub {
+	cfg.setDefaults()
+	h := &Hub{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "ws-hub"),
+		ring:    make([]storedEvent, cfg.Replay),
+		clients: make(map[*client]struct{}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caretaker_ws_clients_dropped_total",
+			Help: "WebSocket clients dropped because they did not keep up.",
+		}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{
+			h.dropped,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "caretaker_ws_clients",
+				Help: "Open WebSocket connections.",
+			}, func() float64 { return float64(h.Clients()) }),
+		} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				h.log.Warn("registering hub metrics", "err", err)
+			}
+		}
+	}
+	return h
+}
+
+// Run waits for ctx to end, then closes every connection.
+func (h *Hub) Run(ctx context.Context) error {
+	<-ctx.Done()
+	h.closeAll()
+	return nil
+}
+
+// Clients is the number of open connections.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Seq is the number of the last event.
+func (h *Hub) Seq() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seq
+}
+
+// Notify numbers an event, keeps it for replay and queues it for every
+// interested client without blocking; a client whose queue is full is
+// dropped. It implements ticketing.Notifier.
+func (h *Hub) Notify(eventType string, data any) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		h.log.Error("event not sent: cannot encode its data", "type", eventType, "err", err)
+		return
+	}
+	var where struct {
+		Site   string `json:"site"`
+		Device string `json:"device_id"`
+	}
+	_ = json.Unmarshal(raw, &where) // data that is not an object has no site
+
+	// Readings are live samples: they would flush alarms and tickets out of
+	// the replay ring, so they are neither numbered nor kept. They carry
+	// the number of the last event, which keeps ?since= exact.
+	transient := eventType == EventReading
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !transient {
+		h.seq++
+	}
+	msg, err := json.Marshal(Message{Seq: h.seq, Type: eventType, Time: h.cfg.Now().UTC(), Data: raw})
+	if err != nil { // cannot happen: raw is valid JSON
+		h.log.Error("event not sent", "type", eventType, "err", err)
+		return
+	}
+	ev := storedEvent{seq: h.seq, typ: eventType, site: where.Site, device: where.Device, msg: msg}
+	if !transient {
+		h.store(ev)
+	}
+	for c := range h.clients {
+		if !c.wants(ev) {
+			continue
+		}
+		select {
+		case c.send <- msg:
+		default:
+			h.dropLocked(c, "send queue full")
+		}
+	}
+}
+
+// store puts ev in the replay ring, evicting the oldest when full.
+func (h *Hub) store(ev storedEvent) {
+	size := len(h.ring)
+	if h.n < size {
+		h.ring[(h.head+h.n)%size] = ev
+		h.n++
+		return
+	}
+	h.ring[h.head] = ev
+	h.head = (h.head + 1) % size
+}
+
+// missedSince returns the stored events after since, and false when some
+// of them are no longer stored (or since is from another life of the hub).
+// Called with mu held.
+func (h *Hub) missedSince(since uint64, c *client) ([][]byte, bool) {
+	if since > h.seq {
+		return nil, false
+	}
+	oldest := h.seq + 1
+	if h.n > 0 {
+		oldest = h.ring[h.head].seq
+	}
+	if since+1 < oldest {
+		return nil, false
+	}
+	var out [][]byte
+	for i := 0; i < h.n; i++ {
+		ev := h.ring[(h.head+i)%len(h.ring)]
+		if ev.seq > since && c.wants(ev) {
+			out = append(out, ev.msg)
+		}
+	}
+	return out, true
+}
+
+// attach registers a new connection. With since set and the missed events
+// still stored, it returns them to be sent first; otherwise it says a
+// snapshot is due and the sequence number it must carry.
+func (h *Hub) attach(conn *websocket.Conn, since *uint64) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
+	c = &client{hub: h, conn: conn, send: make(chan []byte, h.cfg.SendQueue)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, nil, 0, false, false
+	}
+	h.clients[c] = struct{}{}
+	if since != nil {
+		if replay, ok := h.missedSince(*since, c); ok {
+			return c, replay, 0, false, true
+		}
+	}
+	return c, nil, h.seq, true, true
+}
+
+// remove detaches a client whose connection ended.
+func (h *Hub) remove(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.detachLocked(c)
+}
+
+func (h *Hub) detachLocked(c *client) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	delete(h.clients, c)
+	close(c.send)
+}
+
+// dropLocked cuts off a client that does not keep up. Closing the socket
+// also frees its writer if it is stuck in a write.
+func (h *Hub) dropLocked(c *client, why string) {
+	h.detachLocked(c)
+	_ = c.conn.Close()
+	h.dropped.Inc()
+	h.log.Warn("websocket client dropped", "remote", c.conn.RemoteAddr().String(), "reason", why)
+}
+
+// subscribe replaces a client's filters.
+func (h *Hub) subscribe(c *client, sites, readings []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.sites = toSet(sites)
+	c.readings = toSet(readings)
+}
+
+// closeAll ends every connection and refuses new ones.
+func (h *Hub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for c := range h.clients {
+		h.detachLocked(c)
+	}
+}
+
+func (h *Hub) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+func (h *Hub) envelope(seq uint64, typ string, data any) ([]byte, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(Message{Seq: seq, Type: typ, Time: h.cfg.Now().UTC(), Data: raw})
+}
+
+func toSet(list []string) map[string]bool {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}

@@ -1,0 +1,174 @@
+package dashboard
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is the HTTP side of Caretaker: API, WebSocket and web UI.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	tokens  *tokenBook
+	origins map[string]bool
+	handler http.Handler
+
+	addrOnce sync.Once
+	ready    chan struct{}
+	addr     string
+}
+
+// NewServer checks the configuration and builds the routes.
+func NewServer(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("dashboard config: %w", err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "dashboard"),
+		tokens:  newTokenBook(cfg.Tokens),
+		origins: make(map[string]bool, len(cfg.AllowedOrigins)),
+		ready:   make(chan struct{}),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		n, _ := normalizeOrigin(o) // checked by Validate
+		s.origins[n] = true
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
+
+	mux.HandleFunc("GET /api/me", s.requireRole(actRead, false, s.me))
+	mux.HandleFunc("GET /api/devices", s.requireRole(actRead, false, s.listDevices))
+	mux.HandleFunc("GET /api/devices/{id}", s.requireRole(actRead, false, s.getDevice))
+	mux.HandleFunc("GET /api/devices/{id}/readings", s.requireRole(actRead, false, s.deviceReadings))
+	mux.HandleFunc("POST /api/tickets", s.requireRole(actReport, false, s.reportTicket))
+	mux.HandleFunc("GET /api/tickets", s.requireRole(actRead, false, s.listTickets))
+	mux.HandleFunc("GET /api/tickets/{id}", s.requireRole(actRead, false, s.getTicket))
+	mux.HandleFunc("GET /api/alarms", s.requireRole(actRead, false, s.listAlarms))
+	mux.HandleFunc("POST /api/alarms/{id}/ack", s.requireRole(actAck, false, s.ackAlarm))
+	mux.HandleFunc("/api/", s.requireRole(actRead, false, func(w http.ResponseWriter, r *http.Request, _ principal) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
+	}))
+	mux.HandleFunc("GET /ws", s.requireRole(actRead, true, s.serveWS))
+	mux.Handle("/", webHandler())
+	return s.securityHeaders(s.logRequests(mux))
+}
+
+// Handler is the whole HTTP surface, for tests and for embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on cfg.Listen and serves until ctx is done, then shuts down
+// gracefully (open WebSockets are closed by the hub).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", s.cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	srv.RegisterOnShutdown(s.cfg.Hub.closeAll)
+	s.addrOnce.Do(func() {
+		s.addr = ln.Addr().String()
+		close(s.ready)
+	})
+	s.log.Info("dashboard listening", "addr", s.addr)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http serve: %w", err)
+	}
+	return nil
+}
+
+// Ready is closed once Run is listening; Addr is valid from then on.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the address Run listens on (useful with port 0), or "" before.
+func (s *Server) Addr() string {
+	select {
+	case <-s.ready:
+		return s.addr
+	default:
+		return ""
+	}
+}
+
+// statusRecorder remembers the status code for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController (and the WebSocket upgrade) reach
+// the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack lets the WebSocket upgrade take the connection over.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := r.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("response writer cannot be hijacked")
+	}
+	r.status = http.StatusSwitchingProtocols
+	return h.Hijack()
+}
+
+// logRequests logs method, path (never the query: /ws may carry a token
+// there), status and duration at debug level.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.cfg.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		s.log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", s.cfg.Now().Sub(start))
+	})
+}
+
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,117 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/caretaker-iot/caretaker/ticketing"
+)
+
+// Snapshot is the data of the first message on a new connection.
+type Snapshot struct {
+	Alarms  any                `json:"alarms"`
+	Tickets []ticketing.Ticket `json:"tickets"`
+	Devices []DeviceStatus     `json:"devices"`
+}
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  1024,
+	WriteBufferSize: 4096,
+	// The origin is checked before upgrading, so that a refusal is a JSON
+	// error like every other.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// serveWS upgrades GET /ws (token in the header or ?token=) and hands the
+// connection to the hub. ?since=SEQ asks for the events missed since SEQ.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
+	if !s.originAllowed(r) {
+		writeError(w, http.StatusForbidden, "origin not allowed", "")
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, "this endpoint speaks WebSocket only", "")
+		return
+	}
+	if s.cfg.Hub.isClosed() {
+		writeError(w, http.StatusServiceUnavailable, "server shutting down", "")
+		return
+	}
+	var since *uint64
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "since: "+quoteShort(v)+" is not an event number", "since")
+			return
+		}
+		since = &n
+	}
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, s.snapshot)
+}
+
+// snapshot gathers active alarms, open tickets and device status.
+func (s *Server) snapshot(ctx context.Context) (any, error) {
+	alarms, err := s.cfg.Alarms.ActiveAlarms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("active alarms: %w", err)
+	}
+	tickets, err := s.cfg.Tickets.OpenTickets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open tickets: %w", err)
+	}
+	if tickets == nil {
+		tickets = []ticketing.Ticket{}
+	}
+	var status []DeviceStatus
+	if s.cfg.Live != nil {
+		status = s.cfg.Live.Statuses()
+	} else {
+		for _, d := range s.cfg.Registry.Devices() {
+			status = append(status, DeviceStatus{Device: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building, Location: d.Location})
+		}
+	}
+	if status == nil {
+		status = []DeviceStatus{}
+	}
+	return Snapshot{Alarms: orEmptyList(alarms), Tickets: tickets, Devices: status}, nil
+}
+
+// originAllowed lets in clients without an Origin (not a browser), the
+// page's own host, and the configured extra origins.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	n, err := normalizeOrigin(origin)
+	return err == nil && s.origins[n]
+}
+
+// normalizeOrigin reduces an origin to lower-case scheme://host[:port].
+func normalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil {
+		return "", fmt.Errorf("%q is not an origin: %w", o, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("%q is not an origin such as https://ops.example.com", o)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
