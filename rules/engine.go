@@ -84,6 +84,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 		e.byID[c.ID] = c
 		e.byKind[c.Kind] = append(e.byKind[c.Kind], c)
 	}
+	// The most severe rules first: when one reading crosses both the
+	// pre-alarm and the alarm level, the emergency goes out first.
+	for _, rs := range e.byKind {
+		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Level < rs[j].Level })
+	}
 	return e, nil
 }
 

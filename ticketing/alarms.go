@@ -49,8 +49,19 @@ func CategoryOf(k devices.Kind) string {
 	}
 }
 
-// sensorIncident is the incident key of a sensor ticket.
-func sensorIncident(a rules.Alarm) string { return "device:" + a.Device + ":" + a.RuleID }
+// sensorIncident is the incident key of a sensor ticket: one device and
+// what it measures. The rules on one metric of one device are one incident,
+// so gas passing the pre-alarm level and then the alarm level is one ticket
+// whose level rises, not two tickets for the same room.
+func sensorIncident(a rules.Alarm) string {
+	if a.Event != "" {
+		return "device:" + a.Device + ":event:" + a.Event
+	}
+	if a.Metric != "" {
+		return "device:" + a.Device + ":" + a.Metric
+	}
+	return "device:" + a.Device + ":rule:" + a.RuleID
+}
 
 // HandleAlarm stores an alarm from the rules engine and opens, reopens or
 // annotates its ticket in the same transaction.

@@ -131,7 +131,7 @@ func TestUniqueIndexRefusesSecondOpenTicketOfAnIncident(t *testing.T) {
 	mustHandle(t, f, gasAlarm(f, 35))
 	_, err := f.svc.db.Exec(`INSERT INTO tickets (source, status, level, category, site, building, scope,
 		description, created_by, incident_key, created_at, updated_at)
-		VALUES ('sensor', 'dispatched', 1, 'gas', 's1', 'B2', 'public', 'dup', 'x', 'device:gas-b2-07:gas-lel-critical', 0, 0)`)
+		VALUES ('sensor', 'dispatched', 1, 'gas', 's1', 'B2', 'public', 'dup', 'x', 'device:gas-b2-07:lel_pct', 0, 0)`)
 	if err == nil || !strings.Contains(err.Error(), "UNIQUE") {
 		t.Fatalf("second open ticket of the incident: err %v, want a UNIQUE constraint error", err)
 	}
@@ -319,5 +319,22 @@ func TestNotifierHearsTheIncidentInOrder(t *testing.T) {
 	}
 	if sa, ok := f.rec.events[5].Data.(StoredAlarm); !ok || sa.State != rules.Cleared || !sa.Acked {
 		t.Errorf("alarm.cleared data %#v", f.rec.events[5].Data)
+	}
+}
+
+// Gas passing the pre-alarm level and then the alarm level is one
+// incident: the L2 ticket the warning opened rises to L1, no second ticket.
+func TestRulesOnOneMetricShareOneTicket(t *testing.T) {
+	f := newFixture(t)
+	warn := gasAlarm(f, 12)
+	warn.RuleID, warn.ID, warn.Severity, warn.Level = "gas-lel-warning", "gas-lel-warning:gas-b2-07:1", rules.Major, 2
+	mustHandle(t, f, warn)
+	mustHandle(t, f, gasAlarm(f, 35))
+	list, err := f.svc.List(context.Background(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Level != 1 {
+		t.Fatalf("tickets = %+v, want one L1 ticket", list)
 	}
 }

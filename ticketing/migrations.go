@@ -28,7 +28,7 @@ CREATE TABLE tickets (
 	created_by     TEXT NOT NULL,
 	assignee       TEXT NOT NULL DEFAULT '',
 	verification_code TEXT NOT NULL DEFAULT '',
-	-- incident_key names the incident: "device:<device>:<rule>" for sensor
+	-- incident_key names the incident: "device:<device>:<metric>" for sensor
 	-- tickets, "device:<device>:report" or "place:..." for reports.
 	incident_key   TEXT NOT NULL,
 	created_at     INTEGER NOT NULL,

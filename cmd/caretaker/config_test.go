@@ -160,3 +160,17 @@ func TestRuleSetReplacesDefaults(t *testing.T) {
 		t.Fatalf("rules: critical %d, mine %d", found, mine)
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := LoadConfig("../../caretaker.example.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Len() != 4 || len(c.Auth.Tokens) != 2 {
+		t.Fatalf("example: %d devices, %d tokens", reg.Len(), len(c.Auth.Tokens))
+	}
+}

@@ -158,6 +158,7 @@ func Mosquitto(t testing.TB) *Process {
 	port := FreePort(t)
 	conf := fmt.Sprintf(`listener %d 127.0.0.1
 allow_anonymous true
+%s
 persistence true
 persistence_location %s/
 max_queued_messages 1000000
@@ -165,7 +166,7 @@ max_inflight_messages 1000
 log_dest stdout
 log_type error
 log_type warning
-`, port, dir)
+`, port, userLine(), dir)
 	cf := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -173,6 +174,15 @@ log_type warning
 	p := start(t, "mosquitto", fmt.Sprintf("127.0.0.1:%d", port), bin, "-c", cf)
 	waitTCP(t, p, 10*time.Second)
 	return p
+}
+
+// userLine keeps mosquitto, when started as root, from dropping to its own
+// user, which could not write its persistence file in the test's folder.
+func userLine() string {
+	if os.Geteuid() == 0 {
+		return "user root"
+	}
+	return ""
 }
 
 // Influx is an InfluxDB 1.8 server with the 2.x write and Flux endpoints on.

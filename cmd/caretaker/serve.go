@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/caretaker-iot/caretaker/dashboard"
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/rules"
+	"github.com/caretaker-iot/caretaker/ticketing"
+)
+
+// started tells the caller (demo, tests) where the running parts listen.
+type started struct {
+	HTTPAddr string
+	MQTTAddr string // the embedded broker, when there is one
+}
+
+// serve wires every part together and runs until ctx ends. onStart, if set,
+// is called once the HTTP server and the broker listen.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(started)) error {
+	reg, err := cfg.Registry()
+	if err != nil {
+		return err
+	}
+	ruleSet, err := cfg.RuleSet()
+	if err != nil {
+		return err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger.With("component", "hub"), Registerer: metrics})
+	tickets, err := ticketing.Open(ctx, ticketing.Config{
+		Path:     cfg.Store.Path,
+		Notifier: hub,
+		Logger:   logger.With("component", "ticketing"),
+	})
+	if err != nil {
+		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
+	}
+	defer tickets.Close()
+
+	engine, err := rules.NewEngine(rules.Config{
+		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"),
+	})
+	if err != nil {
+		return &ConfigError{Key: "rules", Msg: err.Error()}
+	}
+	live := dashboard.NewLiveState(hub, reg, time.Now)
+
+	store, err := openReadingStore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	pipeline := ingest.NewPipeline(ingest.PipelineConfig{
+		Registry:     reg,
+		Writer:       store,
+		Sink:         fanout{engine, live},
+		Logger:       logger.With("component", "ingest"),
+		Metrics:      metrics,
+		AutoRegister: cfg.MQTT.AutoRegister,
+	})
+
+	var gateway interface {
+		Run(ctx context.Context) error
+		Ready() <-chan struct{}
+	}
+	var broker *ingest.Broker
+	var client *ingest.MQTTGateway
+	if cfg.MQTT.Embedded {
+		broker = ingest.NewBroker(ingest.BrokerConfig{
+			Listen: cfg.MQTT.EmbeddedListen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
+			Logger: logger.With("component", "broker"),
+		}, pipeline)
+		gateway = broker
+	} else {
+		client = ingest.NewMQTTGateway(ingest.MQTTConfig{
+			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
+			Password: cfg.MQTT.Password, CAFile: cfg.MQTT.TLS.CAFile, QoS: byte(cfg.MQTT.QoS),
+			SharedGroup: cfg.MQTT.SharedGroup, Logger: logger.With("component", "mqtt"),
+		}, pipeline)
+		gateway = client
+	}
+
+	tokens := make([]dashboard.Token, len(cfg.Auth.Tokens))
+	for i, t := range cfg.Auth.Tokens {
+		tokens[i] = dashboard.Token{Name: t.Name, Role: t.Role, Token: t.Token}
+	}
+	server, err := dashboard.NewServer(dashboard.Config{
+		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
+		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
+		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
+		Gatherer: metrics, NotFound: ticketing.ErrNotFound,
+		Ready: func(ctx context.Context) error {
+			if client != nil && !client.Connected() {
+				return errors.New("mqtt: not connected to " + cfg.MQTT.Broker)
+			}
+			if err := tickets.Ping(ctx); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if p, ok := store.(interface{ Ping(context.Context) error }); ok {
+				return p.Ping(ctx)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return &ConfigError{Key: "http", Msg: err.Error()}
+	}
+
+	// The pipeline runs on its own context so that, on shutdown, it can
+	// drain what the gateway already took after the gateway has stopped.
+	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- pipeline.Run(pipeCtx) }()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return hub.Run(gctx) })
+	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return server.Run(gctx) })
+	g.Go(func() error { return gateway.Run(gctx) })
+	if r, ok := store.(interface{ Run(context.Context) error }); ok {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-server.Ready():
+		}
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-gateway.Ready():
+		}
+		st := started{HTTPAddr: server.Addr()}
+		if broker != nil {
+			st.MQTTAddr = broker.Addr()
+		}
+		logger.Info("caretaker running", "http", "http://"+st.HTTPAddr, "devices", reg.Len(), "rules", len(ruleSet),
+			"mqtt", map[bool]string{true: "embedded " + st.MQTTAddr, false: cfg.MQTT.Broker}[broker != nil],
+			"readings", map[bool]string{true: "influxdb " + cfg.Influx.URL, false: "embedded " + cfg.Store.ReadingsPath}[cfg.Influx.URL != ""])
+		if onStart != nil {
+			onStart(st)
+		}
+		return nil
+	})
+	err = g.Wait()
+	stopPipe()
+	if perr := <-pipeDone; perr != nil && err == nil {
+		err = perr
+	}
+	logger.Info("caretaker stopped")
+	return err
+}
+
+// readingStore is the time-series side: InfluxDB or the embedded store.
+type readingStore interface {
+	ingest.Writer
+	Readings(ctx context.Context, q ingest.Query) ([]ingest.Point, error)
+	Close() error
+}
+
+func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
+	if cfg.Influx.URL != "" {
+		in := ingest.NewInflux(ingest.InfluxConfig{
+			URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+			BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval.Std(),
+			Logger: logger.With("component", "influx"),
+		})
+		return influxStore{in}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
+		return nil, fmt.Errorf("store.readings_path: %w", err)
+	}
+	st, err := ingest.OpenEmbeddedStore(cfg.Store.ReadingsPath, cfg.Store.ReadingsRetention.Std(), logger.With("component", "tsdb"))
+	if err != nil {
+		return nil, fmt.Errorf("store.readings_path %s: %w", cfg.Store.ReadingsPath, err)
+	}
+	return st, nil
+}
+
+// influxStore gives the InfluxDB writer the store's Close signature.
+type influxStore struct{ *ingest.Influx }
+
+func (s influxStore) Close() error { s.Influx.Close(); return nil }
+
+// fanout hands each reading to several sinks in order: the rules engine
+// first, so an alarm is never later than the screen's copy of the reading.
+type fanout []ingest.Sink
+
+func (f fanout) Reading(ctx context.Context, r devices.Reading) {
+	for _, s := range f {
+		s.Reading(ctx, r)
+	}
+}
+
+func (f fanout) Event(ctx context.Context, e devices.Event) {
+	for _, s := range f {
+		s.Event(ctx, e)
+	}
+}
+
+func (f fanout) Status(ctx context.Context, st devices.Status) {
+	for _, s := range f {
+		s.Status(ctx, st)
+	}
+}
+
+// alarmAdapter gives the dashboard the stored alarms.
+type alarmAdapter struct{ s *ticketing.Service }
+
+func (a alarmAdapter) ActiveAlarms(ctx context.Context) (any, error) { return a.s.Alarms(ctx, "active") }
+func (a alarmAdapter) ListAlarms(ctx context.Context, state string) (any, error) {
+	return a.s.Alarms(ctx, state)
+}
+func (a alarmAdapter) Ack(ctx context.Context, by ticketing.Actor, id string) (any, error) {
+	return a.s.AckAlarm(ctx, by, id)
+}
+
+// readingAdapter gives the dashboard the reading history.
+type readingAdapter struct{ s readingStore }
+
+func (a readingAdapter) Readings(ctx context.Context, device string, kind devices.Kind, metric string, from, to time.Time) ([]dashboard.ReadingPoint, error) {
+	pts, err := a.s.Readings(ctx, ingest.Query{Device: device, Kind: kind, Metric: metric, From: from, To: to})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dashboard.ReadingPoint, len(pts))
+	for i, p := range pts {
+		out[i] = dashboard.ReadingPoint{Time: p.Time, Metric: p.Metric, Value: p.Value}
+	}
+	return out, nil
+}

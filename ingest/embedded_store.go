@@ -1,0 +1,286 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Embedded store tuning: a buffered batch goes to disk every flushEvery or
+// once it holds flushRows rows, whichever comes first.
+const (
+	flushEvery = 200 * time.Millisecond
+	flushRows  = 1000
+)
+
+const embeddedSchema = `
+CREATE TABLE IF NOT EXISTS readings (
+	ts_ms    INTEGER NOT NULL,
+	device   TEXT    NOT NULL,
+	kind     TEXT    NOT NULL,
+	site     TEXT    NOT NULL,
+	building TEXT    NOT NULL,
+	metric   TEXT    NOT NULL,
+	value    REAL    NOT NULL,
+	is_flag  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS readings_device_metric_ts ON readings (device, metric, ts_ms);
+CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts_ms);
+CREATE TABLE IF NOT EXISTS device_events (
+	ts_ms    INTEGER NOT NULL,
+	device   TEXT    NOT NULL,
+	kind     TEXT    NOT NULL,
+	site     TEXT    NOT NULL,
+	building TEXT    NOT NULL,
+	event    TEXT    NOT NULL,
+	active   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS device_events_device_ts ON device_events (device, ts_ms);
+CREATE INDEX IF NOT EXISTS device_events_ts ON device_events (ts_ms);
+`
+
+// EmbeddedStore is the time-series store used when no InfluxDB is
+// configured: a SQLite file of its own (WAL mode), one row per metric value.
+// Writes are buffered and go to disk in one transaction per batch.
+type EmbeddedStore struct {
+	db        *sql.DB
+	log       *slog.Logger
+	retention time.Duration
+	now       func() time.Time
+
+	mu       sync.Mutex // guards the buffers
+	readings []readingRow
+	events   []devices.Event
+	flushMu  sync.Mutex // one batch transaction at a time
+}
+
+type readingRow struct {
+	r      *devices.Reading
+	metric string
+	value  devices.Value
+}
+
+// OpenEmbeddedStore opens (creating if needed) the store at path. Rows older
+// than retention are deleted by Run; 0 keeps everything.
+func OpenEmbeddedStore(path string, retention time.Duration, logger *slog.Logger) (*EmbeddedStore, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("embedded store: %w", err)
+		}
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store open %s: %w", path, err)
+	}
+	if _, err := db.Exec(embeddedSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded store schema %s: %w", path, err)
+	}
+	return &EmbeddedStore{
+		db:        db,
+		log:       logger.With("component", "tsdb", "path", path),
+		retention: retention,
+		now:       time.Now,
+	}, nil
+}
+
+// WriteReading buffers a reading. When the buffer is full it is written at
+// once, in the caller's goroutine, which slows an overeager producer down.
+func (s *EmbeddedStore) WriteReading(ctx context.Context, r devices.Reading) error {
+	rd := r
+	s.mu.Lock()
+	for name, v := range r.Values {
+		s.readings = append(s.readings, readingRow{r: &rd, metric: name, value: v})
+	}
+	full := len(s.readings) >= flushRows
+	s.mu.Unlock()
+	if full {
+		return s.Flush(ctx)
+	}
+	return nil
+}
+
+// WriteEvent buffers an event.
+func (s *EmbeddedStore) WriteEvent(ctx context.Context, e devices.Event) error {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	full := len(s.events) >= flushRows
+	s.mu.Unlock()
+	if full {
+		return s.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush writes what is buffered in one transaction.
+func (s *EmbeddedStore) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	readings, events := s.readings, s.events
+	s.readings, s.events = nil, nil
+	s.mu.Unlock()
+	if len(readings) == 0 && len(events) == 0 {
+		return nil
+	}
+	if err := s.insert(ctx, readings, events); err != nil {
+		return fmt.Errorf("embedded store flush of %d values and %d events: %w", len(readings), len(events), err)
+	}
+	return nil
+}
+
+func (s *EmbeddedStore) insert(ctx context.Context, readings []readingRow, events []devices.Event) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if len(readings) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO readings (ts_ms, device, kind, site, building, metric, value, is_flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, row := range readings {
+			r := row.r
+			if _, err := st.ExecContext(ctx, r.Time.UnixMilli(), r.Device, string(r.Kind), r.Site, r.Building,
+				row.metric, row.value.Float(), row.value.IsFlag); err != nil {
+				return err
+			}
+		}
+	}
+	if len(events) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO device_events (ts_ms, device, kind, site, building, event, active) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, e := range events {
+			if _, err := st.ExecContext(ctx, e.Time.UnixMilli(), e.Device, string(e.Kind), e.Site, e.Building, e.Name, e.Active); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// Readings returns the stored values of one device between q.From
+// (inclusive) and q.To (exclusive), ordered by time then metric; what is
+// still buffered is written first. A zero To means now, a zero From a day
+// before To.
+func (s *EmbeddedStore) Readings(ctx context.Context, q Query) ([]Point, error) {
+	q, err := q.normalize(s.now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
+	query := `SELECT ts_ms, metric, value FROM readings WHERE device = ? AND ts_ms >= ? AND ts_ms < ?`
+	args := []any{q.Device, q.From.UnixMilli(), q.To.UnixMilli()}
+	if q.Metric != "" {
+		query += ` AND metric = ?`
+		args = append(args, q.Metric)
+	}
+	if q.Kind != "" {
+		query += ` AND kind = ?`
+		args = append(args, string(q.Kind))
+	}
+	query += ` ORDER BY ts_ms, metric`
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store query: %w", err)
+	}
+	defer rows.Close()
+	var out []Point
+	for rows.Next() {
+		var ms int64
+		var p Point
+		if err := rows.Scan(&ms, &p.Metric, &p.Value); err != nil {
+			return nil, fmt.Errorf("embedded store query: %w", err)
+		}
+		p.Time = time.UnixMilli(ms)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("embedded store query: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteBefore removes readings and events older than t and tells how many
+// rows went.
+func (s *EmbeddedStore) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	var n int64
+	for _, table := range []string{"readings", "device_events"} {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts_ms < ?`, t.UnixMilli())
+		if err != nil {
+			return n, fmt.Errorf("embedded store retention: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+// Run flushes the buffer every 200ms and applies retention until ctx ends,
+// then flushes once more and returns nil.
+func (s *EmbeddedStore) Run(ctx context.Context) error {
+	flush := time.NewTicker(flushEvery)
+	defer flush.Stop()
+	var retain <-chan time.Time
+	if s.retention > 0 {
+		every := min(max(s.retention/10, time.Minute), time.Hour)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		retain = t.C
+		s.applyRetention(ctx)
+	}
+	for {
+		select {
+		case <-flush.C:
+			if err := s.Flush(ctx); err != nil {
+				s.log.Error("embedded store flush failed", "error", err)
+			}
+		case <-retain:
+			s.applyRetention(ctx)
+		case <-ctx.Done():
+			if err := s.Flush(context.WithoutCancel(ctx)); err != nil {
+				s.log.Error("embedded store final flush failed", "error", err)
+			}
+			return nil
+		}
+	}
+}
+
+func (s *EmbeddedStore) applyRetention(ctx context.Context) {
+	n, err := s.DeleteBefore(ctx, s.now().Add(-s.retention))
+	if err != nil {
+		s.log.Error("embedded store retention failed", "error", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("embedded store retention", "deleted_rows", n, "retention", s.retention)
+	}
+}
+
+// Close writes what is buffered and closes the file.
+func (s *EmbeddedStore) Close() error {
+	err := s.Flush(context.Background())
+	if cerr := s.db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("embedded store close: %w", cerr)
+	}
+	return err
+}

@@ -1,0 +1,58 @@
+package ingest
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// pipelineMetrics are the pipeline's Prometheus counters.
+type pipelineMetrics struct {
+	messages    prometheus.Counter
+	readings    prometheus.Counter
+	rejected    *prometheus.CounterVec
+	writeErrors prometheus.Counter
+}
+
+func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
+	m := &pipelineMetrics{
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caretaker_ingest_messages_total",
+			Help: "Device messages taken into the ingest pipeline.",
+		}),
+		readings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caretaker_ingest_readings_total",
+			Help: "Readings accepted and handed on to the store and the sink.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caretaker_ingest_rejected_total",
+			Help: "Messages, or single metrics of a message, refused, by reason.",
+		}, []string{"reason"}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caretaker_ingest_write_errors_total",
+			Help: "Readings and events the time-series store refused.",
+		}),
+	}
+	m.messages = register(reg, m.messages)
+	m.readings = register(reg, m.readings)
+	m.rejected = register(reg, m.rejected)
+	m.writeErrors = register(reg, m.writeErrors)
+	return m
+}
+
+// register adds c to reg (when there is one) and returns the collector to
+// use: the one already registered under that name, if any.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}

@@ -1,0 +1,233 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// DeviceTopics are the subscriptions that carry device data.
+var DeviceTopics = []string{
+	"sites/+/devices/+/telemetry",
+	"sites/+/devices/+/event",
+	"sites/+/devices/+/status",
+}
+
+// MQTTConfig configures the gateway to an external broker.
+type MQTTConfig struct {
+	Broker         string // tcp://host:1883, ssl://host:8883, ws://...
+	ClientID       string // stable, so the broker keeps the session while we are away
+	Username       string
+	Password       string
+	CAFile         string // PEM; set for TLS with a private CA
+	QoS            byte   // default 0 here; the config layer defaults to 1
+	SharedGroup    string // set: subscribe as $share/<group>/... so instances split the load
+	Logger         *slog.Logger
+	ConnectTimeout time.Duration // first connection; default 10s
+}
+
+func (c MQTTConfig) withDefaults() MQTTConfig {
+	if c.ClientID == "" {
+		c.ClientID = "caretaker"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// Validate checks the configuration; the error names the field.
+func (c MQTTConfig) Validate() error {
+	if c.Broker == "" {
+		return errors.New("mqtt.broker: missing")
+	}
+	if _, err := url.Parse(c.Broker); err != nil {
+		return fmt.Errorf("mqtt.broker: %v", err)
+	}
+	if c.QoS > 2 {
+		return fmt.Errorf("mqtt.qos: %d is not 0, 1 or 2", c.QoS)
+	}
+	return nil
+}
+
+// MQTTGateway subscribes to device topics on an external broker and hands
+// every message to the pipeline. A QoS 1 message is acknowledged only once
+// the pipeline has queued it, so a full queue slows the broker down rather
+// than losing data.
+type MQTTGateway struct {
+	cfg   MQTTConfig
+	p     *Pipeline
+	log   *slog.Logger
+	ready chan struct{}
+	once  sync.Once
+
+	mu     sync.Mutex
+	client paho.Client
+}
+
+// NewMQTTGateway prepares a gateway; Run connects it.
+func NewMQTTGateway(cfg MQTTConfig, p *Pipeline) *MQTTGateway {
+	cfg = cfg.withDefaults()
+	return &MQTTGateway{
+		cfg:   cfg,
+		p:     p,
+		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
+		ready: make(chan struct{}),
+	}
+}
+
+// Ready is closed once the gateway is connected and subscribed.
+func (g *MQTTGateway) Ready() <-chan struct{} { return g.ready }
+
+// Connected tells whether the connection to the broker is up (for /readyz).
+func (g *MQTTGateway) Connected() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.client != nil && g.client.IsConnectionOpen()
+}
+
+// Run connects, subscribes and hands messages on until ctx ends; then it
+// disconnects and returns nil. It fails when the first connection does not
+// succeed within the connect timeout; later losses are retried by paho.
+func (g *MQTTGateway) Run(ctx context.Context) error {
+	if err := g.cfg.Validate(); err != nil {
+		return err
+	}
+	opts, err := g.options(ctx)
+	if err != nil {
+		return err
+	}
+	client := paho.NewClient(opts)
+	g.mu.Lock()
+	g.client = client
+	g.mu.Unlock()
+
+	tok := client.Connect()
+	if !tok.WaitTimeout(g.cfg.ConnectTimeout) {
+		client.Disconnect(0)
+		return fmt.Errorf("mqtt connect to %s: no answer within %s", redactURL(g.cfg.Broker), g.cfg.ConnectTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("mqtt connect to %s: %w", redactURL(g.cfg.Broker), err)
+	}
+	<-ctx.Done()
+	client.Disconnect(250)
+	g.log.Info("mqtt disconnected")
+	return nil
+}
+
+func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) {
+	opts := paho.NewClientOptions().
+		AddBroker(g.cfg.Broker).
+		SetClientID(g.cfg.ClientID).
+		SetUsername(g.cfg.Username).
+		SetPassword(g.cfg.Password).
+		SetCleanSession(false).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(30 * time.Second).
+		SetConnectTimeout(g.cfg.ConnectTimeout).
+		SetOrderMatters(false).
+		SetAutoAckDisabled(true).
+		SetKeepAlive(30 * time.Second)
+	if g.cfg.CAFile != "" {
+		pem, err := os.ReadFile(g.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt.tls.ca_file: %s holds no PEM certificate", g.cfg.CAFile)
+		}
+		opts.SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	}
+	handler := g.handler(ctx)
+	// Messages of a resumed session may arrive before we subscribe again.
+	opts.SetDefaultPublishHandler(handler)
+	opts.SetOnConnectHandler(func(c paho.Client) {
+		filters := make(map[string]byte, len(DeviceTopics))
+		for _, t := range DeviceTopics {
+			if g.cfg.SharedGroup != "" {
+				t = "$share/" + g.cfg.SharedGroup + "/" + t
+			}
+			filters[t] = g.cfg.QoS
+		}
+		tok := c.SubscribeMultiple(filters, handler)
+		if !tok.WaitTimeout(g.cfg.ConnectTimeout) || tok.Error() != nil {
+			g.log.Error("mqtt subscribe failed", "error", tok.Error())
+			return
+		}
+		if st, ok := tok.(*paho.SubscribeToken); ok {
+			for filter, code := range st.Result() {
+				if code > 2 { // 0x80: refused
+					g.log.Error("mqtt subscription refused by the broker", "filter", filter, "code", code)
+					return
+				}
+			}
+		}
+		g.log.Info("mqtt connected and subscribed", "qos", g.cfg.QoS, "shared_group", g.cfg.SharedGroup)
+		g.once.Do(func() { close(g.ready) })
+	})
+	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		g.log.Warn("mqtt connection lost; reconnecting", "error", err)
+	})
+	return opts, nil
+}
+
+// handler hands a message to the pipeline and acknowledges it once taken.
+// Ordering is off, so paho calls it in its own goroutine and a full queue
+// holds back only unacknowledged messages, not paho itself.
+func (g *MQTTGateway) handler(ctx context.Context) paho.MessageHandler {
+	return func(_ paho.Client, msg paho.Message) {
+		payload := append([]byte(nil), msg.Payload()...)
+		err := g.p.Submit(ctx, Message{Topic: msg.Topic(), Payload: payload, Received: g.p.cfg.Now()})
+		if err != nil {
+			// Not acknowledged: the broker delivers it again to the
+			// resumed session.
+			g.log.Debug("mqtt message not taken", "topic", msg.Topic(), "error", err)
+			return
+		}
+		msg.Ack()
+	}
+}
+
+// Publish sends a message (caretaker/events/...) at the gateway's QoS and
+// waits for the broker to take it or ctx to end.
+func (g *MQTTGateway) Publish(ctx context.Context, topic string, payload []byte) error {
+	g.mu.Lock()
+	c := g.client
+	g.mu.Unlock()
+	if c == nil {
+		return errors.New("mqtt publish: gateway not running")
+	}
+	tok := c.Publish(topic, g.cfg.QoS, false, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("mqtt publish %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqtt publish %s: %w", topic, ctx.Err())
+	}
+}
+
+// redactURL drops a password from a broker URL so it can be logged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable broker url)"
+	}
+	return u.Redacted()
+}
