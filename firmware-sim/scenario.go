@@ -19,8 +19,8 @@ type Scenario struct {
 
 // Step is one fault: a metric ramping to a value, or a device event.
 //
-//	- {at: 30s, device: gas-b2-01, metric: lel_pct, to: 35, over: 20s, hold: 2m}
-//	- {at: 2m, device: elev-e3, event: entrapment, hold: 5m}
+//   - {at: 30s, device: gas-b2-01, metric: lel_pct, to: 35, over: 20s, hold: 2m}
+//   - {at: 2m, device: elev-e3, event: entrapment, hold: 5m}
 type Step struct {
 	At     devices.Duration `yaml:"at"`
 	Device string           `yaml:"device"`

@@ -50,7 +50,7 @@ func TestDemoScenarioShape(t *testing.T) {
 		}
 	}
 	leak := NewDevice(estate[2], sc, 1)
-	if leak.Sample(39*time.Second)["leak"].Flag || !leak.Sample(41*time.Second)["leak"].Flag {
+	if leak.Sample(39 * time.Second)["leak"].Flag || !leak.Sample(41 * time.Second)["leak"].Flag {
 		t.Error("leak probe does not get wet at +40s")
 	}
 	evs := sc.eventsAt("elev-e3", 70*time.Second, 80*time.Second)

@@ -223,7 +223,9 @@ func (f fanout) Status(ctx context.Context, st devices.Status) {
 // alarmAdapter gives the dashboard the stored alarms.
 type alarmAdapter struct{ s *ticketing.Service }
 
-func (a alarmAdapter) ActiveAlarms(ctx context.Context) (any, error) { return a.s.Alarms(ctx, "active") }
+func (a alarmAdapter) ActiveAlarms(ctx context.Context) (any, error) {
+	return a.s.Alarms(ctx, "active")
+}
 func (a alarmAdapter) ListAlarms(ctx context.Context, state string) (any, error) {
 	return a.s.Alarms(ctx, state)
 }
