@@ -22,7 +22,7 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 	const n = 1500
 	for i := 0; i < n; i++ {
 		r := devices.Reading{Device: "gas-b2-07", Kind: devices.KindGas, Site: "s1", Building: "B2",
-			Time: t0.Add(time.Duration(i) * time.Second),
+			Time:   t0.Add(time.Duration(i) * time.Second),
 			Values: map[string]devices.Value{"lel_pct": devices.Num(float64(i)), "fault": devices.FlagValue(i%2 == 1)}}
 		if err := st.WriteReading(ctx, r); err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -303,7 +304,11 @@ func describe(c *compiled, a *Alarm) string {
 	if c.Condition.Op == "event" {
 		return fmt.Sprintf("%s: %s reported %s", c.Name, place, c.Condition.Event)
 	}
-	return fmt.Sprintf("%s: %s %s = %g (%s)", c.Name, place, c.Metric, a.Value, conditionText(c.Condition))
+	value := strconv.FormatFloat(a.Value, 'g', -1, 64)
+	if c.Condition.Op == "is" {
+		value = strconv.FormatBool(a.Value != 0)
+	}
+	return fmt.Sprintf("%s: %s %s = %s (%s)", c.Name, place, c.Metric, value, conditionText(c.Condition))
 }
 
 func conditionText(cond Condition) string {

@@ -181,6 +181,11 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 		if err := s.addHistory(ctx, tx, id, systemActor, "alarm_attached", why); err != nil {
 			return Ticket{}, "", err
 		}
+		// A more severe alarm becomes the one the sensor ticket is about.
+		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET alarm_id = ?, description = ?
+			WHERE id = ? AND source = 'sensor' AND level > ?`, a.ID, a.Message, id, level); err != nil {
+			return Ticket{}, "", fmt.Errorf("ticket %d alarm: %w", id, err)
+		}
 		if err := s.raiseLevel(ctx, tx, id, level, systemActor, why); err != nil {
 			return Ticket{}, "", err
 		}

@@ -337,4 +337,7 @@ func TestRulesOnOneMetricShareOneTicket(t *testing.T) {
 	if len(list) != 1 || list[0].Level != 1 {
 		t.Fatalf("tickets = %+v, want one L1 ticket", list)
 	}
+	if critical := gasAlarm(f, 35); list[0].AlarmID != critical.ID || list[0].Description != critical.Message {
+		t.Fatalf("ticket still about the warning: %+v", list[0])
+	}
 }
