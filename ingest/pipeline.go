@@ -54,9 +54,10 @@ func (c PipelineConfig) withDefaults() PipelineConfig {
 	return c
 }
 
-// Stats are the pipeline's counts so far. Received counts messages,
-// Accepted messages that yielded a reading, event or status, Rejected
-// refusals by reason (a dropped metric counts once on its own).
+// Stats are the pipeline's counts so far. Received counts messages once
+// they have been handled, Accepted those that yielded a reading, event or
+// status, Rejected refusals by reason (a dropped metric counts once on its
+// own).
 type Stats struct {
 	Received    int
 	Accepted    int
@@ -168,15 +169,20 @@ func (p *Pipeline) Stats() Stats {
 
 func (p *Pipeline) handle(ctx context.Context, m Message) {
 	p.metrics.messages.Inc()
-	p.count(func(s *Stats) { s.Received++ })
 	if m.Received.IsZero() {
 		m.Received = p.cfg.Now()
 	}
-	if err := p.process(ctx, m); err != nil {
+	err := p.process(ctx, m)
+	if err != nil {
 		p.rejected(m.Topic, err)
-		return
 	}
-	p.count(func(s *Stats) { s.Accepted++ })
+	// Counted last, so a test that waits for Received sees the outcome too.
+	p.count(func(s *Stats) {
+		s.Received++
+		if err == nil {
+			s.Accepted++
+		}
+	})
 }
 
 func (p *Pipeline) process(ctx context.Context, m Message) error {

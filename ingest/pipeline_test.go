@@ -95,7 +95,7 @@ func TestPipelineEnrichesGoodReadings(t *testing.T) {
 	if w := store.Wait(t, 1); w[0].Device != "gas-b2-07" || w[0].Kind != devices.KindGas {
 		t.Errorf("stored %+v", w[0])
 	}
-	if s := p.Stats(); s.Received != 1 || s.Accepted != 1 || len(s.Rejected) != 0 {
+	if s := waitStats(t, p, 1); s.Received != 1 || s.Accepted != 1 || len(s.Rejected) != 0 {
 		t.Errorf("stats = %+v", s)
 	}
 }
@@ -168,7 +168,7 @@ func TestPipelineKeepsGoodMetricsOfAMessage(t *testing.T) {
 	if len(got.Values) != 1 || got.Values["lel_pct"] != devices.Num(22.5) {
 		t.Errorf("values = %v, want only lel_pct", got.Values)
 	}
-	s := p.Stats()
+	s := waitStats(t, p, 1)
 	if s.Rejected[ingest.ReasonUnknownMetric] != 1 || s.Rejected[ingest.ReasonBadType] != 1 || s.Accepted != 1 {
 		t.Errorf("stats = %+v, want one unknown_metric, one bad_type, one accepted", s)
 	}
@@ -214,7 +214,7 @@ func TestPipelineWriteErrorStillReachesSink(t *testing.T) {
 	submit(t, p, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 40}}`)
 
 	sink.Wait(t, 1)
-	if s := p.Stats(); s.WriteErrors != 1 || s.Accepted != 1 {
+	if s := waitStats(t, p, 1); s.WriteErrors != 1 || s.Accepted != 1 {
 		t.Errorf("stats = %+v", s)
 	}
 	if n := counterValue(t, reg, "caretaker_ingest_write_errors_total", ""); n != 1 {
