@@ -27,6 +27,13 @@ type Config struct {
 	Seed     uint64
 	QoS      byte
 	Logger   *slog.Logger
+
+	// Devices with a modbus address are served by Modbus TCP gateways
+	// (one listener per address) through these register maps; default
+	// the built-in library, devices.BuiltinModels.
+	Models       map[string]devices.Model
+	Faults       MQTTFaults   // misbehaviour of the MQTT devices
+	ModbusFaults ModbusFaults // misbehaviour of the Modbus gateways
 }
 
 func (c *Config) defaults() {
@@ -43,19 +50,50 @@ func (c *Config) defaults() {
 
 // Sim runs the simulated devices.
 type Sim struct {
-	cfg Config
+	cfg    Config
+	mqtt   []devices.Device
+	modbus *ModbusServer // nil without Modbus devices
 }
 
 // New checks the configuration and builds a simulator.
 func New(cfg Config) (*Sim, error) {
 	cfg.defaults()
-	if cfg.Broker == "" {
-		return nil, errors.New("broker: missing")
-	}
 	if err := cfg.Scenario.Validate(cfg.Devices); err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", cfg.Scenario.Name, err)
 	}
-	return &Sim{cfg: cfg}, nil
+	if err := cfg.Faults.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Sim{cfg: cfg}
+	hasModbus := false
+	for _, d := range cfg.Devices {
+		if d.Modbus != nil {
+			hasModbus = true
+		} else {
+			s.mqtt = append(s.mqtt, d)
+		}
+	}
+	if len(s.mqtt) > 0 && cfg.Broker == "" {
+		return nil, errors.New("broker: missing")
+	}
+	if hasModbus {
+		mb, err := NewModbusServer(ModbusConfig{Devices: cfg.Devices, Models: cfg.Models, Scenario: cfg.Scenario,
+			Seed: cfg.Seed, Interval: min(cfg.Interval, time.Second), Faults: cfg.ModbusFaults,
+			Logger: cfg.Logger.With("part", "modbus")})
+		if err != nil {
+			return nil, err
+		}
+		s.modbus = mb
+	}
+	return s, nil
+}
+
+// ModbusAddrs lists the Modbus gateway addresses the run serves.
+func (s *Sim) ModbusAddrs() []string {
+	if s.modbus == nil {
+		return nil
+	}
+	return s.modbus.Addrs()
 }
 
 // Device is one simulated device's signal: its model and its share of the
@@ -70,9 +108,7 @@ type Device struct {
 // NewDevice builds the signal of one device. The same seed gives the same
 // values.
 func NewDevice(d devices.Device, sc Scenario, seed uint64) *Device {
-	h := fnv.New64a()
-	h.Write([]byte(d.ID))
-	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	rng := rand.New(rand.NewPCG(seed, hashID(d.ID)))
 	return &Device{dev: d, model: newModel(d, rng), rng: rng, scenario: sc}
 }
 
@@ -81,9 +117,15 @@ func (d *Device) Sample(elapsed time.Duration) map[string]devices.Value {
 	if d.model == nil {
 		return nil
 	}
-	vals := d.model.sample(elapsed, d.rng)
+	vals := d.model.sample(elapsed, d.rng, d.scenario.conditionsAt(d.dev.ID, elapsed))
 	d.scenario.apply(d.dev, elapsed, vals)
 	return vals
+}
+
+func hashID(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64()
 }
 
 // Telemetry encodes values as the contract's telemetry payload.
@@ -118,16 +160,26 @@ func Topic(d devices.Device, channel string) string {
 	return fmt.Sprintf("sites/%s/devices/%s/%s", d.Site, d.ID, channel)
 }
 
-// Run connects every device and publishes until ctx ends.
+// Run connects every MQTT device and publishes, and serves the Modbus
+// devices, until ctx ends.
 func (s *Sim) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, len(s.cfg.Devices))
+	errs := make(chan error, len(s.mqtt)+1)
 	start := time.Now()
-	for i, d := range s.cfg.Devices {
+	if s.modbus != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.modbus.Run(ctx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	for i, d := range s.mqtt {
 		wg.Add(1)
 		// Spread the devices over the interval so the broker sees a
 		// steady stream, not a burst every tick.
-		offset := s.cfg.Interval * time.Duration(i) / time.Duration(max(1, len(s.cfg.Devices)))
+		offset := s.cfg.Interval * time.Duration(i) / time.Duration(max(1, len(s.mqtt)))
 		go func() {
 			defer wg.Done()
 			if err := s.runDevice(ctx, d, start, offset); err != nil {
@@ -161,16 +213,29 @@ func (s *Sim) runDevice(ctx context.Context, d devices.Device, start time.Time, 
 		SetConnectRetryInterval(time.Second).
 		SetWill(Topic(d, "status"), "offline", 1, true)
 	c := mqtt.NewClient(opts)
-	tok := c.Connect()
-	select {
-	case <-ctx.Done():
+	connect := func() error {
+		tok := c.Connect()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tok.Done():
+		}
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("device %s: connect %s: %w", d.ID, s.cfg.Broker, err)
+		}
 		return nil
-	case <-tok.Done():
 	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("device %s: connect %s: %w", d.ID, s.cfg.Broker, err)
+	if err := connect(); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
 	}
-	defer c.Disconnect(250)
+	defer func() {
+		if c.IsConnected() {
+			c.Disconnect(250)
+		}
+	}()
 	publish := func(topic string, retained bool, payload []byte) {
 		t := c.Publish(topic, s.cfg.QoS, retained, payload)
 		select {
@@ -184,6 +249,10 @@ func (s *Sim) runDevice(ctx context.Context, d devices.Device, start time.Time, 
 	publish(Topic(d, "status"), true, []byte("online"))
 
 	sig := NewDevice(d, s.cfg.Scenario, s.cfg.Seed)
+	var faults *faulter
+	if s.cfg.Faults.Any() {
+		faults = newFaulter(s.cfg.Faults, d.ID)
+	}
 	timer := time.NewTimer(offset)
 	defer timer.Stop()
 	last := time.Duration(-1)
@@ -200,7 +269,28 @@ func (s *Sim) runDevice(ctx context.Context, d devices.Device, start time.Time, 
 			publish(Topic(d, "event"), false, EventPayload(now, ev.name, ev.active))
 		}
 		last = el
-		publish(Topic(d, "telemetry"), false, Telemetry(now, sig.Sample(el)))
+		msgs, drop := faults.next(now, sig.Sample(el))
+		for _, m := range msgs {
+			publish(Topic(d, "telemetry"), false, m)
+		}
+		if drop {
+			// A clean DISCONNECT: the broker does not publish the will,
+			// so the device just goes quiet, as when firmware reboots.
+			log.Debug("fault: disconnecting without will")
+			c.Disconnect(0)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(3 * s.cfg.Interval):
+			}
+			if err := connect(); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			publish(Topic(d, "status"), true, []byte("online"))
+		}
 		timer.Reset(s.cfg.Interval)
 	}
 }

@@ -1,30 +1,9 @@
 package firmwaresim
 
 import (
-	"reflect"
 	"testing"
 	"time"
 )
-
-func TestSameSeedSameSignal(t *testing.T) {
-	for _, d := range DemoEstate() {
-		a := NewDevice(d, DemoScenario(), 7)
-		b := NewDevice(d, DemoScenario(), 7)
-		c := NewDevice(d, DemoScenario(), 8)
-		differs := false
-		for s := 0; s < 20; s++ {
-			el := time.Duration(s) * 5 * time.Second
-			va, vb, vc := a.Sample(el), b.Sample(el), c.Sample(el)
-			if !reflect.DeepEqual(va, vb) {
-				t.Fatalf("%s: same seed, different values at %s: %v vs %v", d.ID, el, va, vb)
-			}
-			differs = differs || !reflect.DeepEqual(va, vc)
-		}
-		if !differs {
-			t.Errorf("%s: another seed gave the very same signal", d.ID)
-		}
-	}
-}
 
 func TestDemoScenarioShape(t *testing.T) {
 	estate := DemoEstate()
