@@ -78,6 +78,10 @@ var (
 	actRead   = action{verb: "read", roles: []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer}}
 	actReport = action{verb: "file reports", roles: []string{RolePatrol, RoleOperator, RoleTechnician}}
 	actAck    = action{verb: "acknowledge alarms", roles: []string{RoleOperator}}
+	actWork   = action{verb: "act on tickets", roles: []string{RolePatrol, RoleTechnician, RoleOperator}}
+	actStats  = action{verb: "read the KPIs", roles: []string{RoleOperator}}
+	actTune   = action{verb: "change rules", roles: []string{RoleEngineer}}
+	actServe  = action{verb: "record services", roles: []string{RoleEngineer, RoleTechnician}}
 )
 
 func (a action) allows(role string) bool {

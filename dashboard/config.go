@@ -19,6 +19,10 @@ type Tickets interface {
 	List(ctx context.Context, f ticketing.Filter) ([]ticketing.Ticket, error)
 	Get(ctx context.Context, id int64) (ticketing.Ticket, error)
 	OpenTickets(ctx context.Context) ([]ticketing.Ticket, error)
+	Act(ctx context.Context, by ticketing.Actor, id int64, req ticketing.ActionRequest) (ticketing.ActionResult, error)
+	AddPhoto(ctx context.Context, by ticketing.Actor, id int64, stage string, body io.Reader) (ticketing.Photo, error)
+	OpenPhoto(ctx context.Context, id, photoID int64) (ticketing.Photo, io.ReadSeekCloser, error)
+	Stats(ctx context.Context, q ticketing.StatsQuery) (ticketing.Stats, error)
 }
 
 // Alarms is what the API needs of the stored alarms. The results are
@@ -71,6 +75,8 @@ type Config struct {
 	// NotFound is the error (matched with errors.Is) the services return
 	// for an unknown ticket or alarm; it becomes a 404.
 	NotFound error
+	// Rules are the alarm rules engineers tune; nil: /api/rules answers 503.
+	Rules RuleBook
 }
 
 // Roles a token may carry.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/spool"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
@@ -29,10 +30,19 @@ type InfluxConfig struct {
 	Token         string
 	Org           string
 	Bucket        string        // default "caretaker"
-	BatchSize     int           // default 5000
-	FlushInterval time.Duration // default 1s
+	BatchSize     int           // points per write; default 5000
+	FlushInterval time.Duration // longest a point waits for its batch; default 1s
+	// SpoolDir holds batches InfluxDB could not take, until it can; empty
+	// means no spool: such batches are lost, counted and logged.
+	SpoolDir      string
+	SpoolMaxBytes int64         // default 1 GiB
+	MaxPending    int           // points held in memory before they spill to the spool; default 4 batches
+	WriteTimeout  time.Duration // one write request; default 10s
+	RetryMin      time.Duration // first pause before replaying the spool; default 1s
+	RetryMax      time.Duration // longest pause; default 30s
 	Logger        *slog.Logger
 	Metrics       prometheus.Registerer // may be nil
+	Now           func() time.Time
 }
 
 func (c InfluxConfig) withDefaults() InfluxConfig {
@@ -45,58 +55,126 @@ func (c InfluxConfig) withDefaults() InfluxConfig {
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = time.Second
 	}
+	if c.SpoolMaxBytes <= 0 {
+		c.SpoolMaxBytes = 1 << 30
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 4 * c.BatchSize
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = time.Second
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = max(30*time.Second, c.RetryMin)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }
 
-// Influx writes readings and events to InfluxDB through the non-blocking
-// write API and reads history back with Flux.
+// Influx writes readings and events to InfluxDB in batches of its own
+// (blocking writes, gzip, one request at a time), spools what InfluxDB
+// cannot take to disk and replays it in order, and reads history back with
+// Flux. See influx_writer.go.
 type Influx struct {
-	cfg    InfluxConfig
-	log    *slog.Logger
-	client influxdb2.Client
-	write  api.WriteAPI
-	errs   prometheus.Counter
-	nerrs  atomic.Int64
-	done   chan struct{}
-	closed sync.Once
+	cfg     InfluxConfig
+	log     *slog.Logger
+	rlog    *rateLog
+	client  influxdb2.Client
+	write   api.WriteAPIBlocking
+	spool   *spool.Spool // nil: no spool
+	metrics *influxMetrics
+
+	mu      sync.Mutex
+	pending []string // line protocol, oldest first
+	kick    chan struct{}
+	flushes chan chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	closed  sync.Once
+
+	nerrs atomic.Int64
+	lost  atomic.Int64
+	sent  atomic.Int64
 }
 
-// NewInflux connects lazily: nothing is sent until the first flush.
+// NewInflux is OpenInflux for callers that cannot handle an error (tests,
+// tools): a spool that cannot be opened is logged and the writer runs
+// without it.
 func NewInflux(cfg InfluxConfig) *Influx {
 	cfg = cfg.withDefaults()
-	opts := influxdb2.DefaultOptions().
-		SetBatchSize(uint(cfg.BatchSize)).
-		SetFlushInterval(uint(cfg.FlushInterval.Milliseconds())).
-		SetPrecision(time.Millisecond).
-		SetLogLevel(0)
-	in := &Influx{
-		cfg:    cfg,
-		log:    cfg.Logger.With("component", "influx", "url", redactURL(cfg.URL), "bucket", cfg.Bucket),
-		client: influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
-		errs: register(cfg.Metrics, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "caretaker_influx_write_errors_total",
-			Help: "Batches InfluxDB refused or could not be reached for.",
-		})),
-		done: make(chan struct{}),
+	in, err := OpenInflux(cfg)
+	if err != nil {
+		cfg.Logger.Error("influx spool unavailable; running without it", "error", err)
+		cfg.SpoolDir = ""
+		in, _ = OpenInflux(cfg)
 	}
-	in.write = in.client.WriteAPI(cfg.Org, cfg.Bucket)
-	errs := in.write.Errors()
-	go func() {
-		defer close(in.done)
-		for err := range errs {
-			in.errs.Inc()
-			in.nerrs.Add(1)
-			in.log.Error("influx write failed", "error", err)
-		}
-	}()
 	return in
 }
 
-// WriteErrors is the number of failed writes so far.
+// OpenInflux opens the spool (replaying what a previous run left there once
+// InfluxDB answers) and starts the writer; Close stops it. Nothing is sent
+// before the first batch is due.
+func OpenInflux(cfg InfluxConfig) (*Influx, error) {
+	cfg = cfg.withDefaults()
+	opts := influxdb2.DefaultOptions().
+		SetPrecision(time.Millisecond).
+		SetUseGZip(true).
+		SetLogLevel(0)
+	log := cfg.Logger.With("component", "influx", "url", redactURL(cfg.URL), "bucket", cfg.Bucket)
+	in := &Influx{
+		cfg:     cfg,
+		log:     log,
+		rlog:    newRateLog(log, 10*time.Second, cfg.Now),
+		client:  influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
+		metrics: newInfluxMetrics(cfg.Metrics),
+		kick:    make(chan struct{}, 1),
+		flushes: make(chan chan struct{}),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	in.write = in.client.WriteAPIBlocking(cfg.Org, cfg.Bucket)
+	if cfg.SpoolDir != "" {
+		sp, err := spool.Open(cfg.SpoolDir, cfg.SpoolMaxBytes)
+		if err != nil {
+			in.client.Close()
+			return nil, fmt.Errorf("influx.spool_dir: %w", err)
+		}
+		in.spool = sp
+		in.metrics.spoolBytes.Set(float64(sp.Bytes()))
+		in.metrics.spoolPoints.Set(float64(sp.Points()))
+		if n := sp.Points(); n > 0 {
+			log.Info("influx spool holds points from before; replaying them", "points", n, "bytes", sp.Bytes())
+		}
+	}
+	go in.run()
+	return in, nil
+}
+
+// WriteErrors is the number of failed write requests so far.
 func (in *Influx) WriteErrors() int64 { return in.nerrs.Load() }
+
+// Lost is the number of points lost so far (spool full, or refused by
+// InfluxDB as malformed).
+func (in *Influx) Lost() int64 { return in.lost.Load() }
+
+// Written is the number of points InfluxDB has taken so far.
+func (in *Influx) Written() int64 { return in.sent.Load() }
+
+// Spooled is the number of points waiting in the spool.
+func (in *Influx) Spooled() int64 {
+	if in.spool == nil {
+		return 0
+	}
+	return in.spool.Points()
+}
 
 // WriteReading queues a reading: measurement = kind, tags site, building,
 // device; one field per metric (float, or bool for flags).
@@ -116,7 +194,7 @@ func (in *Influx) WriteReading(_ context.Context, r devices.Reading) error {
 	if kind == "" {
 		kind = string(devices.KindUnknown)
 	}
-	in.write.WritePoint(write.NewPoint(kind, tags(r.Site, r.Building, r.Device), fields, r.Time))
+	in.enqueue(write.NewPoint(kind, tags(r.Site, r.Building, r.Device), fields, r.Time))
 	return nil
 }
 
@@ -125,7 +203,28 @@ func (in *Influx) WriteReading(_ context.Context, r devices.Reading) error {
 func (in *Influx) WriteEvent(_ context.Context, e devices.Event) error {
 	t := tags(e.Site, e.Building, e.Device)
 	t["event"] = e.Name
-	in.write.WritePoint(write.NewPoint(EventMeasurement, t, map[string]any{"active": e.Active}, e.Time))
+	in.enqueue(write.NewPoint(EventMeasurement, t, map[string]any{"active": e.Active}, e.Time))
+	return nil
+}
+
+// ImplausibleMeasurement keeps register values a gateway flagged as
+// outside their plausible range: tags site, building, device, kind; one
+// field per metric with the raw value. They are not in the kind's
+// measurement, so queries and rules never take them for readings.
+const ImplausibleMeasurement = "implausible"
+
+// WriteImplausible queues values flagged implausible (QualityWriter).
+func (in *Influx) WriteImplausible(_ context.Context, r devices.Reading, values map[string]float64) error {
+	if len(values) == 0 {
+		return nil
+	}
+	fields := make(map[string]any, len(values))
+	for k, v := range values {
+		fields[k] = v
+	}
+	t := tags(r.Site, r.Building, r.Device)
+	t["kind"] = string(r.Kind)
+	in.enqueue(write.NewPoint(ImplausibleMeasurement, t, fields, r.Time))
 	return nil
 }
 
@@ -137,14 +236,23 @@ func tags(site, building, device string) map[string]string {
 	return t
 }
 
-// Flush sends everything queued and waits for it.
-func (in *Influx) Flush() { in.write.Flush() }
+// Flush sends what is queued in memory now and waits for it to be written
+// or spooled. The spool itself is replayed in the background.
+func (in *Influx) Flush() {
+	ack := make(chan struct{})
+	select {
+	case in.flushes <- ack:
+		<-ack
+	case <-in.done:
+	}
+}
 
-// Close flushes and stops the writer.
+// Close writes (or spools) what is queued and stops the writer.
 func (in *Influx) Close() {
 	in.closed.Do(func() {
-		in.client.Close()
+		close(in.stop)
 		<-in.done
+		in.client.Close()
 	})
 }
 
@@ -210,7 +318,7 @@ func (in *Influx) flux(q Query) (string, error) {
 	if q.Kind != "" {
 		filters = append(filters, fmt.Sprintf(`r._measurement == %q`, q.Kind))
 	} else {
-		filters = append(filters, fmt.Sprintf(`r._measurement != %q`, EventMeasurement))
+		filters = append(filters, fmt.Sprintf(`r._measurement != %q and r._measurement != %q`, EventMeasurement, ImplausibleMeasurement))
 	}
 	if q.Metric != "" {
 		filters = append(filters, fmt.Sprintf(`r._field == %q`, q.Metric))

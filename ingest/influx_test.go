@@ -58,8 +58,7 @@ func influxRows(t *testing.T, srv *testserver.Influx, q string) []map[string]any
 
 func TestInfluxWriteAndRead(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
-	in := ingest.NewInflux(ingest.InfluxConfig{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour, Logger: testLogger(t)})
-	t.Cleanup(in.Close)
+	in := newInflux(t, ingest.InfluxConfig{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour, Logger: testLogger(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := in.Ping(ctx); err != nil {
@@ -137,6 +136,16 @@ func TestInfluxWriteAndRead(t *testing.T) {
 	}
 }
 
+func newInflux(t *testing.T, cfg ingest.InfluxConfig) *ingest.Influx {
+	t.Helper()
+	in, err := ingest.OpenInflux(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Close)
+	return in
+}
+
 func samePoints(got, want []ingest.Point) bool {
 	if len(got) != len(want) {
 		return false
@@ -151,8 +160,7 @@ func samePoints(got, want []ingest.Point) bool {
 
 func TestInfluxWriteErrorsAreCounted(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
-	in := ingest.NewInflux(ingest.InfluxConfig{URL: srv.URL, Bucket: "no_such_db", FlushInterval: time.Hour})
-	t.Cleanup(in.Close)
+	in := newInflux(t, ingest.InfluxConfig{URL: srv.URL, Bucket: "no_such_db", FlushInterval: time.Hour})
 	_ = in.WriteReading(context.Background(), devices.Reading{Device: "d1", Kind: devices.KindGas, Site: "s1",
 		Time: time.UnixMilli(1795395500123), Values: map[string]devices.Value{"lel_pct": devices.Num(1)}})
 	in.Flush()

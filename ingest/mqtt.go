@@ -142,15 +142,11 @@ func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) 
 		SetAutoAckDisabled(true).
 		SetKeepAlive(30 * time.Second)
 	if g.cfg.CAFile != "" {
-		pem, err := os.ReadFile(g.cfg.CAFile)
+		tc, err := TLSConfig(g.cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt.tls.ca_file: %s holds no PEM certificate", g.cfg.CAFile)
-		}
-		opts.SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+		opts.SetTLSConfig(tc)
 	}
 	handler := g.handler(ctx)
 	// Messages of a resumed session may arrive before we subscribe again.
@@ -221,6 +217,20 @@ func (g *MQTTGateway) Publish(ctx context.Context, topic string, payload []byte)
 	case <-ctx.Done():
 		return fmt.Errorf("mqtt publish %s: %w", topic, ctx.Err())
 	}
+}
+
+// TLSConfig trusts the CA certificates of a PEM file (and only them), TLS
+// 1.2 or later.
+func TLSConfig(caFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("mqtt.tls.ca_file: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // redactURL drops a password from a broker URL so it can be logged.

@@ -72,7 +72,7 @@ type Pipeline struct {
 	log     *slog.Logger
 	rlog    *rateLog
 	metrics *pipelineMetrics
-	queue   chan Message
+	queue   chan item
 
 	stopping   chan struct{}
 	stopOnce   sync.Once
@@ -91,15 +91,49 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		log:      log,
 		rlog:     newRateLog(log, cfg.LogInterval, cfg.Now),
 		metrics:  newPipelineMetrics(cfg.Metrics),
-		queue:    make(chan Message, cfg.QueueSize),
+		queue:    make(chan item, cfg.QueueSize),
 		stopping: make(chan struct{}),
 		stats:    Stats{Rejected: map[string]int{}},
 	}
 }
 
+// item is one queued piece of work: a raw message (MQTT), or a reading or
+// status a gateway decoded itself (Modbus).
+type item struct {
+	msg    Message
+	polled *polled
+	status *devices.Status
+}
+
+// polled is a decoded reading and the values kept out of it as implausible.
+type polled struct {
+	r           devices.Reading
+	implausible map[string]float64
+}
+
 // Submit queues a message. When the queue is full it waits (backpressure
 // on the gateway) until there is room or ctx ends.
 func (p *Pipeline) Submit(ctx context.Context, m Message) error {
+	return p.enqueue(ctx, item{msg: m})
+}
+
+// SubmitReading queues a reading a gateway decoded itself (Modbus). It goes
+// through the same checks as a parsed message: registered device, metrics
+// of its kind, right types. Implausible holds raw values outside their
+// register's range: they are counted (reason "implausible"), logged and,
+// when the Writer is a QualityWriter, stored apart from the metric's
+// series; they never reach the Sink.
+func (p *Pipeline) SubmitReading(ctx context.Context, r devices.Reading, implausible map[string]float64) error {
+	return p.enqueue(ctx, item{polled: &polled{r: r, implausible: implausible}})
+}
+
+// SubmitStatus queues a device status a gateway established (Modbus
+// online/offline) for the Sink.
+func (p *Pipeline) SubmitStatus(ctx context.Context, s devices.Status) error {
+	return p.enqueue(ctx, item{status: &s})
+}
+
+func (p *Pipeline) enqueue(ctx context.Context, m item) error {
 	p.submitting.Add(1)
 	defer p.submitting.Add(-1)
 	select {
@@ -167,7 +201,18 @@ func (p *Pipeline) Stats() Stats {
 	return s
 }
 
-func (p *Pipeline) handle(ctx context.Context, m Message) {
+func (p *Pipeline) handle(ctx context.Context, it item) {
+	switch {
+	case it.polled != nil:
+		p.handlePolled(ctx, *it.polled)
+		return
+	case it.status != nil:
+		if p.cfg.Sink != nil {
+			p.cfg.Sink.Status(ctx, *it.status)
+		}
+		return
+	}
+	m := it.msg
 	p.metrics.messages.Inc()
 	if m.Received.IsZero() {
 		m.Received = p.cfg.Now()
@@ -244,23 +289,7 @@ func (p *Pipeline) telemetry(ctx context.Context, m Message, d devices.Device) e
 	if err != nil {
 		return err
 	}
-	spec, known := devices.SpecOf(d.Kind)
-	for name, v := range values {
-		var bad *RejectError
-		switch ms, ok := spec.Metric(name); {
-		case !known && !devices.ValidID(name):
-			bad = reject(ReasonUnknownMetric, "metric name %q is not a valid id", name)
-		case !known:
-		case !ok:
-			bad = reject(ReasonUnknownMetric, "metric %q is not one of kind %s", name, d.Kind)
-		case (ms.Type == devices.Flag) != v.IsFlag:
-			bad = reject(ReasonBadType, "metric %q: %s is the wrong type for kind %s", name, v, d.Kind)
-		}
-		if bad != nil {
-			delete(values, name)
-			p.rejected(m.Topic, bad)
-		}
-	}
+	p.checkValues(m.Topic, d, values)
 	if len(values) == 0 {
 		return reject(ReasonNoMetrics, "no usable metrics left")
 	}
@@ -278,6 +307,28 @@ func (p *Pipeline) telemetry(ctx context.Context, m Message, d devices.Device) e
 		p.cfg.Sink.Reading(ctx, r)
 	}
 	return nil
+}
+
+// checkValues drops (and counts) the metrics that are not of the device's
+// kind or have the wrong type.
+func (p *Pipeline) checkValues(topic string, d devices.Device, values map[string]devices.Value) {
+	spec, known := devices.SpecOf(d.Kind)
+	for name, v := range values {
+		var bad *RejectError
+		switch ms, ok := spec.Metric(name); {
+		case !known && !devices.ValidID(name):
+			bad = reject(ReasonUnknownMetric, "metric name %q is not a valid id", name)
+		case !known:
+		case !ok:
+			bad = reject(ReasonUnknownMetric, "metric %q is not one of kind %s", name, d.Kind)
+		case (ms.Type == devices.Flag) != v.IsFlag:
+			bad = reject(ReasonBadType, "metric %q: %s is the wrong type for kind %s", name, v, d.Kind)
+		}
+		if bad != nil {
+			delete(values, name)
+			p.rejected(topic, bad)
+		}
+	}
 }
 
 func (p *Pipeline) event(ctx context.Context, m Message, d devices.Device) error {

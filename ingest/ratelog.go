@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,7 +26,12 @@ func newRateLog(logger *slog.Logger, interval time.Duration, now func() time.Tim
 
 // Warn logs msg with args unless a line for key went out less than an
 // interval ago.
-func (l *rateLog) Warn(key, msg string, args ...any) {
+func (l *rateLog) Warn(key, msg string, args ...any) { l.log(slog.LevelWarn, key, msg, args...) }
+
+// Error is Warn at error level.
+func (l *rateLog) Error(key, msg string, args ...any) { l.log(slog.LevelError, key, msg, args...) }
+
+func (l *rateLog) log(level slog.Level, key, msg string, args ...any) {
 	now := l.now()
 	l.mu.Lock()
 	if last, ok := l.last[key]; ok && now.Sub(last) < l.interval {
@@ -40,5 +46,5 @@ func (l *rateLog) Warn(key, msg string, args ...any) {
 	if suppressed > 0 {
 		args = append(args, "suppressed", suppressed)
 	}
-	l.logger.Warn(msg, args...)
+	l.logger.Log(context.Background(), level, msg, args...)
 }

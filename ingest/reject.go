@@ -18,6 +18,7 @@ const (
 	ReasonUnknownEvent    = "unknown_event"
 	ReasonBadStatus       = "bad_status"
 	ReasonOversized       = "oversized"
+	ReasonImplausible     = "implausible"
 )
 
 // RejectError says why a message was refused. Reason is one of the Reason

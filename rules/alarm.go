@@ -68,6 +68,11 @@ type Alarm struct {
 	ClearedAt *time.Time `json:"cleared_at,omitempty"`
 	// Shadow alarms come from rules in shadow mode: logged, never ticketed.
 	Shadow bool `json:"shadow,omitempty"`
+	// Flapping: the rule toggled more than its flap_count within its
+	// flap_window, so the alarm is held raised until it settles.
+	Flapping bool `json:"flapping,omitempty"`
+	// PredictedAt is when a trend rule expects the threshold to be crossed.
+	PredictedAt *time.Time `json:"predicted_at,omitempty"`
 }
 
 // AlarmID derives the stable episode id.

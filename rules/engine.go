@@ -2,10 +2,10 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -18,10 +18,25 @@ type AlarmSink interface {
 }
 
 // DeviceLookup finds the registered device behind a reading, for the place
-// an alarm names.
+// an alarm names, its nominal values and its parent (Modbus address). When
+// it also lists devices (DeviceLister, as devices.Registry does), devices
+// that never sent anything are watched by stale rules too, and a Modbus
+// address whose every device went offline counts as down.
 type DeviceLookup interface {
 	Lookup(id string) (devices.Device, bool)
 }
+
+// DeviceLister lists every registered device.
+type DeviceLister interface {
+	Devices() []devices.Device
+}
+
+// ErrNotFound is returned for a rule id the engine or the store does not know.
+var ErrNotFound = errors.New("rule not found")
+
+// DefaultLateness is how old (event time against the engine's clock) a
+// reading may be and still raise an alarm at once.
+const DefaultLateness = 2 * time.Minute
 
 // Config builds an Engine.
 type Config struct {
@@ -30,9 +45,13 @@ type Config struct {
 	Devices DeviceLookup // may be nil
 	Logger  *slog.Logger
 	Now     func() time.Time
-	// Tick is how often the engine checks for-durations that time alone
-	// completes (a probe that reported wet once and then went quiet).
+	// Tick is how often Run checks what time alone completes: for- and
+	// clear-durations, staleness, flapping that settled, held raises.
 	Tick time.Duration
+	// Lateness bounds how late data may raise an alarm at once; see
+	// docs/configuration.md, "Late data". 0 means DefaultLateness, a
+	// negative value turns the bound off (backtests).
+	Lateness time.Duration
 }
 
 func (c *Config) defaults() {
@@ -45,79 +64,137 @@ func (c *Config) defaults() {
 	if c.Tick <= 0 {
 		c.Tick = time.Second
 	}
+	if c.Lateness == 0 {
+		c.Lateness = DefaultLateness
+	}
 }
 
 // Engine evaluates readings and events against the rules and keeps the
-// state of every rule on every device.
+// state of every rule on every device. It is safe for concurrent use.
 type Engine struct {
 	cfg Config
 
-	mu     sync.Mutex
-	byKind map[devices.Kind][]*compiled
-	byID   map[string]*compiled
-	state  map[stateKey]*episode
+	mu      sync.Mutex
+	rules   map[string]*compiled // by key: id, or id~shadow
+	state   map[stateKey]*episode
+	timed   map[stateKey]*episode // episodes that time alone may move
+	plan    map[string]*plan      // per device: the rules that apply
+	seen    map[string]*seenDevice
+	parents map[string]*parentState
+	// lastRoster is when tickStale last took in the registered devices.
+	lastRoster time.Time
 }
 
 type stateKey struct{ rule, device string }
-
-// episode is the state of one rule on one device.
-type episode struct {
-	lastTime     time.Time // event time of the newest value seen
-	pendingSince time.Time // raise condition holding since; zero if not
-	clearSince   time.Time // clear condition holding since; zero if not
-	active       bool
-	alarm        Alarm
-}
 
 // NewEngine checks every rule and builds the engine. The error names the
 // rule and the field at fault.
 func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
-	e := &Engine{cfg: cfg, byKind: map[devices.Kind][]*compiled{}, byID: map[string]*compiled{}, state: map[stateKey]*episode{}}
+	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: map[stateKey]*episode{},
+		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, seen: map[string]*seenDevice{},
+		parents: map[string]*parentState{}}
 	for i, r := range cfg.Rules {
 		c, err := r.compile()
 		if err != nil {
 			return nil, fmt.Errorf("rules[%d] (%s): %w", i, r.ID, err)
 		}
-		if e.byID[c.ID] != nil {
-			return nil, fmt.Errorf("rules[%d].id: %q is defined twice", i, c.ID)
+		if e.rules[c.key()] != nil {
+			return nil, fmt.Errorf("rules[%d].id: %q (%s) is defined twice", i, c.ID, c.Mode)
 		}
-		e.byID[c.ID] = c
-		e.byKind[c.Kind] = append(e.byKind[c.Kind], c)
-	}
-	// The most severe rules first: when one reading crosses both the
-	// pre-alarm and the alarm level, the emergency goes out first.
-	for _, rs := range e.byKind {
-		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Level < rs[j].Level })
+		e.rules[c.key()] = c
 	}
 	return e, nil
 }
 
-// Rules returns the rules in force, sorted by id.
+// Rules returns the rules in force, live and shadow, sorted by id (a live
+// rule before its shadow version).
 func (e *Engine) Rules() []Rule {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]Rule, 0, len(e.byID))
-	for _, c := range e.byID {
+	out := make([]Rule, 0, len(e.rules))
+	for _, c := range e.rules {
 		out = append(out, c.Rule)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
 	return out
 }
 
-// Reading evaluates one reading against the rules of its device's kind.
+// Put replaces, at once, the live and the shadow version of rule id; nil
+// removes that version. Per-device state is kept where the new version
+// tests the same kind, metric (or event) and class of condition, so an
+// open episode carries on under the new thresholds; otherwise the state
+// is dropped, and an alarm that was raised is cleared with the reason.
+func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
+	var cl, cs *compiled
+	var err error
+	if live != nil {
+		r := *live
+		r.ID, r.Mode = id, ModeLive
+		if cl, err = r.compile(); err != nil {
+			return err
+		}
+	}
+	if shadow != nil {
+		r := *shadow
+		r.ID, r.Mode = id, ModeShadow
+		if cs, err = r.compile(); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.replace(ctx, id, cl)
+	e.replace(ctx, id+"~shadow", cs)
+	e.plan = map[string]*plan{}
+	return nil
+}
+
+func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
+	old := e.rules[key]
+	if c == nil {
+		delete(e.rules, key)
+	} else {
+		e.rules[key] = c
+	}
+	if old == nil {
+		return
+	}
+	keep := c != nil && c.Kind == old.Kind && c.Metric == old.Metric &&
+		c.Condition.Event == old.Condition.Event && c.Condition.class() == old.Condition.class()
+	for k, st := range e.state {
+		if k.rule != key {
+			continue
+		}
+		if keep {
+			continue
+		}
+		if st.announced {
+			at := e.cfg.Now()
+			st.alarm.Message += " (cleared: the rule was changed)"
+			e.clearAlarm(ctx, st, at)
+		}
+		delete(e.state, k)
+		delete(e.timed, k)
+	}
+}
+
+// Reading evaluates one reading against the rules that apply to its device.
 func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, c := range e.byKind[r.Kind] {
-		if c.Condition.Op == "event" || !c.IsEnabled() || !c.Scope.Matches(r.Site, r.Building, r.Device) {
+	now := e.cfg.Now()
+	p := e.planFor(r.Device, r.Kind, r.Site, r.Building)
+	e.heard(ctx, p, r.Time, now)
+	for _, c := range p.rules {
+		if c.Condition.Op == "event" {
 			continue
 		}
 		v, ok := r.Values[c.Metric]
 		if !ok {
 			continue
 		}
-		e.observe(ctx, c, r.Device, r.Site, r.Building, r.Time, v)
+		e.observe(ctx, c, p, r.Time, now, v)
 	}
 }
 
@@ -126,21 +203,18 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, c := range e.byKind[ev.Kind] {
-		if c.Condition.Op != "event" || c.Condition.Event != ev.Name || !c.IsEnabled() ||
-			!c.Scope.Matches(ev.Site, ev.Building, ev.Device) {
+	now := e.cfg.Now()
+	p := e.planFor(ev.Device, ev.Kind, ev.Site, ev.Building)
+	e.heard(ctx, p, ev.Time, now)
+	for _, c := range p.rules {
+		if c.Condition.Op != "event" || c.Condition.Event != ev.Name {
 			continue
 		}
-		e.observe(ctx, c, ev.Device, ev.Site, ev.Building, ev.Time, devices.FlagValue(ev.Active))
+		e.observe(ctx, c, p, ev.Time, now, devices.FlagValue(ev.Active))
 	}
 }
 
-// Status is accepted so the engine can sit behind the ingest sink; device
-// staleness rules build on it.
-func (e *Engine) Status(context.Context, devices.Status) {}
-
-// Run completes for-durations and clear-durations that time alone
-// satisfies, until ctx ends.
+// Run completes, until ctx ends, what time alone decides.
 func (e *Engine) Run(ctx context.Context) error {
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
@@ -154,130 +228,137 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// Tick raises pending alarms whose for-duration has run out by now, and
-// clears active ones whose clear-duration has, with no new reading needed.
+// Tick moves every rule on every device to now with no new data: pending
+// for-durations and clear-durations that have run out complete, settled
+// flapping clears, held late raises are released, and stale rules raise
+// for devices that have gone quiet.
 func (e *Engine) Tick(ctx context.Context, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for k, st := range e.state {
-		c := e.byID[k.rule]
-		switch {
-		case !st.active && !st.pendingSince.IsZero() && !now.Before(st.pendingSince.Add(c.holdFor())):
-			e.raise(ctx, c, st, st.pendingSince.Add(c.holdFor()))
-		case st.active && !st.clearSince.IsZero() && !now.Before(st.clearSince.Add(c.ClearFor.Std())):
-			e.clear(ctx, c, st, st.clearSince.Add(c.ClearFor.Std()))
+	for k, st := range e.timed {
+		c := e.rules[k.rule]
+		if c == nil {
+			delete(e.timed, k)
+			continue
+		}
+		e.advance(ctx, c, st, now)
+		e.track(k, c, st)
+	}
+	e.tickStale(ctx, now)
+}
+
+// Active returns the alarms now raised (announced), sorted by id.
+func (e *Engine) Active() []Alarm {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Alarm
+	for _, st := range e.state {
+		if st.announced {
+			out = append(out, st.alarm)
+		}
+	}
+	for _, ps := range e.parents {
+		if ps.announced {
+			out = append(out, ps.alarm)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Restore reloads alarms that were active before a restart, so that data
+// continuing the same episode updates it instead of raising it again, and
+// data ending it clears it. Alarms of unknown rules are skipped.
+func (e *Engine) Restore(alarms []Alarm) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range alarms {
+		if a.State == Cleared {
+			continue
+		}
+		if a.RuleID == ParentRuleID {
+			e.parents[a.Device] = &parentState{down: true, announced: true, alarm: a}
+			continue
+		}
+		key := a.RuleID
+		if a.Shadow {
+			key += "~shadow"
+		}
+		c := e.rules[key]
+		if c == nil {
+			continue
+		}
+		k := stateKey{key, a.Device}
+		st := &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
+		e.state[k] = st
+		if c.Condition.Op == "stale" {
+			e.seenDevice(a.Device, a.Kind, a.Site, a.Building)
 		}
 	}
 }
 
-func (e *Engine) matches(c *compiled, v devices.Value) bool {
-	if c.raise == nil { // event rule
-		return v.Flag
+// RecordService says the maintenance a counter_every rule asks for was
+// done on device at time at: the counter's current total becomes the new
+// base (the next service falls due every counts later) and a raised
+// service alarm clears. It returns that base, or known false when no
+// counter value has come yet (the next one becomes the base).
+func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at time.Time) (base float64, known bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	found := false
+	for _, key := range []string{ruleID, ruleID + "~shadow"} {
+		c := e.rules[key]
+		if c == nil {
+			continue
+		}
+		if c.Condition.Op != "counter_every" {
+			return 0, false, fieldErr("condition.op", "rule %s is %s; only counter_every rules take a service record", ruleID, c.Condition.Op)
+		}
+		found = true
+		st := e.counterState(c, device)
+		if st.mem.hasRaw {
+			st.mem.serviceBase, base, known = st.mem.total(), st.mem.total(), true
+		} else {
+			st.mem.baseNext = true
+		}
+		st.pendingSince = time.Time{}
+		if st.on || st.held {
+			st.alarm.Message += " (service recorded)"
+			e.forceOff(ctx, st, at)
+		}
 	}
-	return c.raise(v)
+	if !found {
+		return 0, false, ErrNotFound
+	}
+	return base, known, nil
 }
 
-func (e *Engine) cleared(c *compiled, v devices.Value) bool {
-	if c.clear != nil {
-		return c.clear(v)
+// RestoreService sets the counter total at a device's last recorded
+// service, as kept by the store, after a restart.
+func (e *Engine) RestoreService(ruleID, device string, base float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, key := range []string{ruleID, ruleID + "~shadow"} {
+		if c := e.rules[key]; c != nil && c.Condition.Op == "counter_every" {
+			st := e.counterState(c, device)
+			st.mem.serviceBase, st.mem.baseNext = base, false
+		}
 	}
-	return !e.matches(c, v)
 }
 
-// observe moves one rule on one device forward by one value at event time t.
-func (e *Engine) observe(ctx context.Context, c *compiled, device, site, building string, t time.Time, v devices.Value) {
-	k := stateKey{c.ID, device}
+func (e *Engine) counterState(c *compiled, device string) *episode {
+	k := stateKey{c.key(), device}
 	st := e.state[k]
 	if st == nil {
-		st = &episode{alarm: e.newAlarm(c, device, site, building)}
+		st = &episode{}
+		if e.cfg.Devices != nil {
+			if d, ok := e.cfg.Devices.Lookup(device); ok {
+				st.alarm = e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building))
+			}
+		}
 		e.state[k] = st
 	}
-	// A value older than what the rule has already seen must neither
-	// raise nor clear anything: it describes a past the state has left.
-	if t.Before(st.lastTime) {
-		return
-	}
-	st.lastTime = t
-	x := v.Float()
-	if !st.active {
-		if !e.matches(c, v) {
-			st.pendingSince = time.Time{}
-			return
-		}
-		if st.pendingSince.IsZero() {
-			st.pendingSince = t
-			st.alarm.Peak = x
-		}
-		st.alarm.Value = x
-		st.alarm.Peak = worse(c, st.alarm.Peak, x)
-		if !t.Before(st.pendingSince.Add(c.holdFor())) {
-			e.raise(ctx, c, st, t)
-		}
-		return
-	}
-	st.alarm.Value = x
-	if !e.cleared(c, v) {
-		st.clearSince = time.Time{}
-		st.alarm.Peak = worse(c, st.alarm.Peak, x)
-		return
-	}
-	if st.clearSince.IsZero() {
-		st.clearSince = t
-	}
-	if !t.Before(st.clearSince.Add(c.ClearFor.Std())) {
-		e.clear(ctx, c, st, t)
-	}
-}
-
-// worse keeps the peak in the direction the rule fears.
-func worse(c *compiled, peak, x float64) float64 {
-	switch c.Condition.Op {
-	case "<", "<=":
-		if x < peak {
-			return x
-		}
-	default:
-		if x > peak {
-			return x
-		}
-	}
-	return peak
-}
-
-func (e *Engine) newAlarm(c *compiled, device, site, building string) Alarm {
-	a := Alarm{
-		RuleID: c.ID, RuleName: c.Name, Device: device, Kind: c.Kind, Site: site, Building: building,
-		Metric: c.Metric, Event: c.Condition.Event, Severity: c.Severity, Level: c.Level,
-		Shadow: c.Mode == ModeShadow,
-	}
-	if e.cfg.Devices != nil {
-		if d, ok := e.cfg.Devices.Lookup(device); ok {
-			a.Location = d.Location
-		}
-	}
-	return a
-}
-
-func (e *Engine) raise(ctx context.Context, c *compiled, st *episode, at time.Time) {
-	st.active = true
-	st.clearSince = time.Time{}
-	a := &st.alarm
-	a.ID = AlarmID(c.ID, a.Device, st.pendingSince)
-	a.State = Raised
-	a.RaisedAt = at
-	a.ClearedAt = nil
-	a.Message = describe(c, a)
-	e.emit(ctx, *a)
-}
-
-func (e *Engine) clear(ctx context.Context, c *compiled, st *episode, at time.Time) {
-	st.active = false
-	st.pendingSince = time.Time{}
-	st.clearSince = time.Time{}
-	a := &st.alarm
-	a.State = Cleared
-	a.ClearedAt = &at
-	e.emit(ctx, *a)
+	return st
 }
 
 func (e *Engine) emit(ctx context.Context, a Alarm) {
@@ -285,39 +366,12 @@ func (e *Engine) emit(ctx context.Context, a Alarm) {
 	if a.Shadow {
 		log.Info("shadow rule would change an alarm", "value", a.Value)
 	} else {
-		log.Info("alarm", "level", a.Level, "value", a.Value, "peak", a.Peak)
+		log.Info("alarm", "level", a.Level, "value", a.Value, "peak", a.Peak, "flapping", a.Flapping)
 	}
 	if e.cfg.Sink == nil {
 		return
 	}
 	if err := e.cfg.Sink.HandleAlarm(ctx, a); err != nil {
 		log.Error("alarm not handed on", "err", err)
-	}
-}
-
-// describe writes the alarm's one-line message for tickets and screens.
-func describe(c *compiled, a *Alarm) string {
-	place := a.Device
-	if a.Location != "" {
-		place = a.Location + " (" + a.Device + ")"
-	}
-	if c.Condition.Op == "event" {
-		return fmt.Sprintf("%s: %s reported %s", c.Name, place, c.Condition.Event)
-	}
-	value := strconv.FormatFloat(a.Value, 'g', -1, 64)
-	if c.Condition.Op == "is" {
-		value = strconv.FormatBool(a.Value != 0)
-	}
-	return fmt.Sprintf("%s: %s %s = %s (%s)", c.Name, place, c.Metric, value, conditionText(c.Condition))
-}
-
-func conditionText(cond Condition) string {
-	switch cond.Op {
-	case "outside":
-		return fmt.Sprintf("outside %g..%g", cond.Low, cond.High)
-	case "is":
-		return fmt.Sprintf("is %v", cond.Value)
-	default:
-		return fmt.Sprintf("%s %v", cond.Op, cond.Value)
 	}
 }

@@ -2,7 +2,7 @@ package rules
 
 import (
 	"fmt"
-	"math"
+	"strings"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -19,11 +19,20 @@ type Rule struct {
 	For       devices.Duration `yaml:"for" json:"for"`
 	Clear     *Condition       `yaml:"clear" json:"clear,omitempty"`
 	ClearFor  devices.Duration `yaml:"clear_for" json:"clear_for"`
-	Severity  Severity         `yaml:"severity" json:"severity"`
-	Level     int              `yaml:"level" json:"level"`
-	Enabled   *bool            `yaml:"enabled" json:"enabled"` // nil: enabled
-	Mode      string           `yaml:"mode" json:"mode"`
-	Version   int              `yaml:"version" json:"version"`
+	// FlapCount and FlapWindow: a rule whose alarm toggles (raise or clear)
+	// more than FlapCount times within FlapWindow stays raised and is marked
+	// flapping until the toggles in the window fall back to FlapCount.
+	// 0 turns the guard off.
+	FlapCount  int              `yaml:"flap_count" json:"flap_count,omitempty"`
+	FlapWindow devices.Duration `yaml:"flap_window" json:"flap_window,omitempty"`
+	Severity   Severity         `yaml:"severity" json:"severity"`
+	Level      int              `yaml:"level" json:"level"`
+	Enabled    *bool            `yaml:"enabled" json:"enabled"` // nil: enabled
+	Mode       string           `yaml:"mode" json:"mode"`
+	Version    int              `yaml:"version" json:"version"`
+	// Rationale says why the rule has its values; shipped rules carry it, an
+	// engineer may replace it.
+	Rationale string `yaml:"rationale" json:"rationale,omitempty"`
 }
 
 // Scope narrows a rule to a site, a building or one device; empty fields
@@ -41,14 +50,57 @@ func (s Scope) Matches(site, building, device string) bool {
 		(s.Device == "" || s.Device == device)
 }
 
-// Condition is what a rule tests. Value is a number for the comparison
-// operators and a boolean for "is".
+// Narrowness ranks a scope: device 3, building 2, site 1, the whole kind 0.
+func (s Scope) Narrowness() int {
+	switch {
+	case s.Device != "":
+		return 3
+	case s.Building != "":
+		return 2
+	case s.Site != "":
+		return 1
+	}
+	return 0
+}
+
+// Family is the part of a rule id before the first '.': "gas-lel-critical"
+// and "gas-lel-critical.b2" are one family, and for each device only the
+// narrowest-scoped matching rule of a family is evaluated.
+func (r Rule) Family() string {
+	f, _, _ := strings.Cut(r.ID, ".")
+	return f
+}
+
+// Condition is what a rule tests. Which fields count depends on Op:
+//
+//	> >= < <= == !=   value (a number)
+//	outside           low, high
+//	is                value (true or false), for flags
+//	event             event, a device event name
+//	rate_above        per_minute: change per minute above it (signed)
+//	rate_below        per_minute: change per minute below it (signed)
+//	trend_crosses     value, window, horizon, direction (rising|falling)
+//	counter_every     every: a service is due every N counts
+//	stale             after: no data from the device for that long
+//
+// Nominal, with a comparison or outside, makes the thresholds percent
+// deviations from the device's nominal value of the metric
+// (devices.Device.Nominal), Nominal being the default when the device
+// names none: {op: outside, low: -10, high: 10, nominal: 220} is "more
+// than 10% off 220 V".
 type Condition struct {
-	Op    string  `yaml:"op" json:"op"`
-	Value any     `yaml:"value" json:"value,omitempty"`
-	Low   float64 `yaml:"low" json:"low,omitempty"`
-	High  float64 `yaml:"high" json:"high,omitempty"`
-	Event string  `yaml:"event" json:"event,omitempty"`
+	Op        string           `yaml:"op" json:"op"`
+	Value     any              `yaml:"value" json:"value,omitempty"`
+	Low       float64          `yaml:"low" json:"low,omitempty"`
+	High      float64          `yaml:"high" json:"high,omitempty"`
+	Event     string           `yaml:"event" json:"event,omitempty"`
+	PerMinute float64          `yaml:"per_minute" json:"per_minute,omitempty"`
+	Window    devices.Duration `yaml:"window" json:"window,omitempty"`
+	Horizon   devices.Duration `yaml:"horizon" json:"horizon,omitempty"`
+	Direction string           `yaml:"direction" json:"direction,omitempty"`
+	Every     float64          `yaml:"every" json:"every,omitempty"`
+	After     devices.Duration `yaml:"after" json:"after,omitempty"`
+	Nominal   float64          `yaml:"nominal" json:"nominal,omitempty"`
 }
 
 // Modes: a live rule opens tickets, a shadow rule only records what it
@@ -58,126 +110,115 @@ const (
 	ModeShadow = "shadow"
 )
 
-// test is a compiled condition on one value.
-type test func(v devices.Value) bool
-
-func (c Condition) compile() (test, error) {
-	switch c.Op {
-	case ">", ">=", "<", "<=", "==", "!=":
-		x, err := number(c.Value)
-		if err != nil {
-			return nil, fmt.Errorf("value: %w", err)
-		}
-		return compare(c.Op, x), nil
-	case "outside":
-		if !(c.Low < c.High) {
-			return nil, fmt.Errorf("low: %g must be below high %g", c.Low, c.High)
-		}
-		lo, hi := c.Low, c.High
-		return func(v devices.Value) bool { f := v.Float(); return f < lo || f > hi }, nil
-	case "is":
-		b, ok := c.Value.(bool)
-		if !ok {
-			return nil, fmt.Errorf("value: %v must be true or false for op is", c.Value)
-		}
-		return func(v devices.Value) bool { return v.IsFlag && v.Flag == b }, nil
-	case "event":
-		if c.Event == "" {
-			return nil, fmt.Errorf("event: missing for op event")
-		}
-		return nil, nil // events are matched by name, not by value
-	case "":
-		return nil, fmt.Errorf("op: missing")
-	default:
-		return nil, fmt.Errorf("op: %q is not supported", c.Op)
-	}
+// FieldError is a rule that does not validate; Field names the key at
+// fault, e.g. "condition.value".
+type FieldError struct {
+	Field string
+	Msg   string
 }
 
-func compare(op string, x float64) test {
-	switch op {
-	case ">":
-		return func(v devices.Value) bool { return !v.IsFlag && v.Number > x }
-	case ">=":
-		return func(v devices.Value) bool { return !v.IsFlag && v.Number >= x }
-	case "<":
-		return func(v devices.Value) bool { return !v.IsFlag && v.Number < x }
-	case "<=":
-		return func(v devices.Value) bool { return !v.IsFlag && v.Number <= x }
-	case "==":
-		return func(v devices.Value) bool { return v.Float() == x }
-	default:
-		return func(v devices.Value) bool { return v.Float() != x }
-	}
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// FieldName lets the HTTP layer name the field in a 400 answer.
+func (e *FieldError) FieldName() string { return e.Field }
+
+func fieldErr(field, format string, a ...any) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
 }
 
-func number(v any) (float64, error) {
-	var f float64
-	switch x := v.(type) {
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case float64:
-		f = x
-	default:
-		return 0, fmt.Errorf("%v is not a number", v)
+// under prefixes the field of a FieldError, for nested structures.
+func under(prefix string, err error) error {
+	if fe, ok := err.(*FieldError); ok {
+		return &FieldError{Field: prefix + "." + fe.Field, Msg: fe.Msg}
 	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("%v is not a finite number", v)
-	}
-	return f, nil
+	return fmt.Errorf("%s.%w", prefix, err)
 }
 
-// compiled is a validated rule ready to evaluate.
-type compiled struct {
-	Rule
-	raise test
-	clear test // nil: the raise condition no longer holding clears
-}
-
-// Validate checks a rule; the error names the field at fault.
+// Validate checks a rule; the error (a *FieldError) names the field at fault.
 func (r Rule) Validate() error {
 	_, err := r.compile()
 	return err
 }
 
+// IsEnabled tells whether the rule is evaluated; a rule is on unless it
+// says enabled: false.
+func (r Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
+
+// key is the engine slot of a rule: its id, with "~shadow" for a shadow
+// version, which runs beside the live rule of the same id.
+func (r Rule) key() string {
+	if r.Mode == ModeShadow {
+		return r.ID + "~shadow"
+	}
+	return r.ID
+}
+
 func (r Rule) compile() (*compiled, error) {
 	if !devices.ValidID(r.ID) {
-		return nil, fmt.Errorf("id: %q must be 1-64 letters, digits, '.', '_' or '-'", r.ID)
+		return nil, fieldErr("id", "%q must be 1-64 letters, digits, '.', '_' or '-'", r.ID)
 	}
 	if _, err := devices.ParseKind(string(r.Kind)); err != nil {
-		return nil, fmt.Errorf("kind: %w", err)
+		return nil, fieldErr("kind", "%v", err)
 	}
 	spec, _ := devices.SpecOf(r.Kind)
 	c := &compiled{Rule: r}
-	var err error
-	if c.raise, err = r.Condition.compile(); err != nil {
-		return nil, fmt.Errorf("condition.%w", err)
+	ev, err := r.Condition.compile()
+	if err != nil {
+		return nil, under("condition", err)
 	}
-	if r.Condition.Op == "event" {
-		if r.Kind != devices.KindUnknown && !spec.HasEvent(r.Condition.Event) {
-			return nil, fmt.Errorf("condition.event: %s devices do not report %q", r.Kind, r.Condition.Event)
+	c.eval = ev
+	switch r.Condition.Op {
+	case "event":
+		if r.Metric != "" {
+			return nil, fieldErr("metric", "an event rule tests no metric")
 		}
-	} else if r.Kind != devices.KindUnknown {
-		if _, ok := spec.Metric(r.Metric); !ok {
-			return nil, fmt.Errorf("metric: %s devices do not report %q", r.Kind, r.Metric)
+		if r.Kind != devices.KindUnknown && !spec.HasEvent(r.Condition.Event) {
+			return nil, fieldErr("condition.event", "%s devices do not report %q", r.Kind, r.Condition.Event)
+		}
+	case "stale":
+		if r.Metric != "" {
+			return nil, fieldErr("metric", "a stale rule watches all data of a device, not one metric")
+		}
+	default:
+		if r.Metric == "" {
+			return nil, fieldErr("metric", "missing")
+		}
+		if r.Kind != devices.KindUnknown {
+			m, ok := spec.Metric(r.Metric)
+			if !ok {
+				return nil, fieldErr("metric", "%s devices do not report %q", r.Kind, r.Metric)
+			}
+			if r.Condition.Op == "is" && m.Type != devices.Flag {
+				return nil, fieldErr("condition.op", "is tests flags; %s is a number", r.Metric)
+			}
+			if r.Condition.Op == "counter_every" && m.Type != devices.Counter {
+				return nil, fieldErr("condition.op", "counter_every needs a counter; %s is not one", r.Metric)
+			}
+			if err := inRange(m, "condition", r.Condition); err != nil {
+				return nil, err
+			}
+			if r.Clear != nil {
+				if err := inRange(m, "clear", *r.Clear); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	if r.Clear != nil {
-		if r.Condition.Op == "event" {
-			return nil, fmt.Errorf("clear: an event rule clears when the device says the event ended")
+		if err := checkClear(r.Condition, *r.Clear); err != nil {
+			return nil, err
 		}
 		if c.clear, err = r.Clear.compile(); err != nil {
-			return nil, fmt.Errorf("clear.%w", err)
+			return nil, under("clear", err)
 		}
 	}
 	switch r.Severity {
 	case Critical, Major, Minor, Maintenance:
 	default:
-		return nil, fmt.Errorf("severity: %q is not critical, major, minor or maintenance", r.Severity)
+		return nil, fieldErr("severity", "%q is not critical, major, minor or maintenance", r.Severity)
 	}
 	if r.Level != 0 && r.Level != r.Severity.Level() {
-		return nil, fmt.Errorf("level: %d does not match severity %s (level %d)", r.Level, r.Severity, r.Severity.Level())
+		return nil, fieldErr("level", "%d does not match severity %s (level %d)", r.Level, r.Severity, r.Severity.Level())
 	}
 	c.Level = r.Severity.Level()
 	switch r.Mode {
@@ -185,10 +226,19 @@ func (r Rule) compile() (*compiled, error) {
 		c.Mode = ModeLive
 	case ModeLive, ModeShadow:
 	default:
-		return nil, fmt.Errorf("mode: %q is not live or shadow", r.Mode)
+		return nil, fieldErr("mode", "%q is not live or shadow", r.Mode)
 	}
-	if r.For < 0 || r.ClearFor < 0 {
-		return nil, fmt.Errorf("for: durations must not be negative")
+	if r.For < 0 {
+		return nil, fieldErr("for", "must not be negative")
+	}
+	if r.ClearFor < 0 {
+		return nil, fieldErr("clear_for", "must not be negative")
+	}
+	if r.FlapCount < 0 {
+		return nil, fieldErr("flap_count", "must not be negative")
+	}
+	if r.FlapCount > 0 && r.FlapWindow <= 0 {
+		return nil, fieldErr("flap_window", "must be a positive duration when flap_count is set")
 	}
 	if c.Enabled == nil {
 		on := true
@@ -200,9 +250,75 @@ func (r Rule) compile() (*compiled, error) {
 	return c, nil
 }
 
-// IsEnabled tells whether the rule is evaluated; a rule is on unless it
-// says enabled: false.
-func (r Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
+// checkClear refuses a clear condition that cannot work as hysteresis: it
+// must point the other way from the raise condition and not overlap it,
+// or a value could raise and clear at once.
+func checkClear(raise, clear Condition) error {
+	switch raise.Op {
+	case ">", ">=", "<", "<=":
+	case "is":
+		if clear.Op != "is" {
+			return fieldErr("clear.op", "a flag rule clears with is, not %q", clear.Op)
+		}
+		rv, _ := raise.Value.(bool)
+		cv, ok := clear.Value.(bool)
+		if ok && cv == rv {
+			return fieldErr("clear.value", "must be the opposite of condition.value")
+		}
+		return nil
+	default:
+		return fieldErr("clear", "a %s rule clears when its condition stops holding; it takes no clear condition", raise.Op)
+	}
+	if clear.Nominal != raise.Nominal {
+		return fieldErr("clear.nominal", "must equal condition.nominal")
+	}
+	rv, err := number(raise.Value)
+	if err != nil {
+		return nil // reported on condition.value
+	}
+	cv, err := number(clear.Value)
+	if err != nil {
+		return fieldErr("clear.value", "%v", err)
+	}
+	up := raise.Op == ">" || raise.Op == ">="
+	switch {
+	case up && clear.Op != "<" && clear.Op != "<=":
+		return fieldErr("clear.op", "raise is %s, so clear must be < or <=, not %q", raise.Op, clear.Op)
+	case !up && clear.Op != ">" && clear.Op != ">=":
+		return fieldErr("clear.op", "raise is %s, so clear must be > or >=, not %q", raise.Op, clear.Op)
+	case up && cv > rv:
+		return fieldErr("clear.value", "%g is above the raise value %g: a value between them would raise and clear at once", cv, rv)
+	case !up && cv < rv:
+		return fieldErr("clear.value", "%g is below the raise value %g: a value between them would raise and clear at once", cv, rv)
+	}
+	return nil
+}
+
+// inRange refuses thresholds a metric can never reach: a percentage
+// outside 0..100, a negative counter interval is caught elsewhere.
+func inRange(m devices.MetricSpec, field string, c Condition) error {
+	if (m.Unit != "%" && m.Unit != "%LEL") || c.Nominal != 0 {
+		return nil
+	}
+	check := func(name string, v float64) error {
+		if v < 0 || v > 100 {
+			return fieldErr(field+"."+name, "%g is outside 0..100 %s", v, m.Unit)
+		}
+		return nil
+	}
+	switch c.Op {
+	case ">", ">=", "<", "<=", "==", "!=", "trend_crosses":
+		if v, err := number(c.Value); err == nil {
+			return check("value", v)
+		}
+	case "outside":
+		if err := check("low", c.Low); err != nil {
+			return err
+		}
+		return check("high", c.High)
+	}
+	return nil
+}
 
 // holdFor is the for-duration as a time.Duration.
 func (c *compiled) holdFor() time.Duration { return c.For.Std() }

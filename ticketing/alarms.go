@@ -207,7 +207,7 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 		AND status IN ('resolved','closed') AND done_at >= ? ORDER BY done_at DESC, id DESC LIMIT 1`, key, since).Scan(&id)
 	switch {
 	case err == nil:
-		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET status = 'new', done_at = NULL, alarm_id = ? WHERE id = ?", a.ID, id); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET alarm_id = ? WHERE id = ?", a.ID, id); err != nil {
 			return Ticket{}, "", fmt.Errorf("reopen ticket %d: %w", id, err)
 		}
 		if err := s.addHistory(ctx, tx, id, systemActor, "reopened",
@@ -215,6 +215,9 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 			return Ticket{}, "", err
 		}
 		if err := s.raiseLevel(ctx, tx, id, level, systemActor, why); err != nil {
+			return Ticket{}, "", err
+		}
+		if err := s.restartFlow(ctx, tx, id); err != nil {
 			return Ticket{}, "", err
 		}
 		t, err := getTicket(ctx, tx, id)

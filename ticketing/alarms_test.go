@@ -30,6 +30,7 @@ func TestRaisedAlarmOpensOneL1SensorTicket(t *testing.T) {
 		Location: "B2 boiler room", Scope: ScopePublic, DeviceID: "gas-b2-07", AlarmID: a.ID, Description: a.Message}
 	got := tk
 	got.ID, got.Number, got.CreatedBy, got.CreatedAt, got.UpdatedAt, got.History = 0, "", "", time.Time{}, time.Time{}, nil
+	got.FirstReportedAt, got.Deadlines, got.Photos = time.Time{}, nil, nil
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("ticket\n got %+v\nwant %+v", got, want)
 	}
@@ -139,12 +140,9 @@ func TestUniqueIndexRefusesSecondOpenTicketOfAnIncident(t *testing.T) {
 
 func TestRaiseWithinReopenWindowReopensTicket(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	mustHandle(t, f, gasAlarm(f, 35))
 	first := mustOpenTickets(t, f)[0]
-	if _, err := f.svc.setStatus(ctx, Actor{"tech1", "technician"}, first.ID, StatusResolved, "valve replaced"); err != nil {
-		t.Fatal(err)
-	}
+	resolveTicket(t, f, first.ID, "valve replaced")
 	f.rec.reset()
 
 	f.clock.Add(10 * time.Minute)
@@ -165,9 +163,8 @@ func TestRaiseWithinReopenWindowReopensTicket(t *testing.T) {
 	}
 
 	// Resolved again, and the fault comes back after the window: new ticket.
-	if _, err := f.svc.setStatus(ctx, Actor{"tech1", "technician"}, first.ID, StatusClosed, ""); err != nil {
-		t.Fatal(err)
-	}
+	resolveTicket(t, f, first.ID, "valve replaced again")
+	mustAct(t, f, operator, first.ID, ActionRequest{Action: ActConfirm})
 	f.clock.Add(DefaultReopenWindow + time.Second)
 	mustHandle(t, f, gasAlarm(f, 40))
 	open := mustOpenTickets(t, f)

@@ -2,7 +2,10 @@ package ticketing
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -24,6 +27,12 @@ const (
 	EventAlarmCleared  = "alarm.cleared"
 	EventTicketCreated = "ticket.created"
 	EventTicketUpdated = "ticket.updated"
+	// EventTicketEscalated carries a ClockEvent: a limit was missed and the
+	// ticket goes to the next person up the chain.
+	EventTicketEscalated = "ticket.escalated"
+	// EventTicketWarning carries a ClockEvent: a limit is near, or an L1
+	// ticket has had no progress note for SLA.ProgressEvery.
+	EventTicketWarning = "ticket.warning"
 )
 
 // Config of the ticket service. Zero fields take the defaults of
@@ -45,6 +54,63 @@ type Config struct {
 	// BusyTimeout is how long a writer waits for the database lock.
 	// Default 5s.
 	BusyTimeout time.Duration
+
+	// Technicians are who dispatch may choose; empty: every ticket waits
+	// in the grab-order pool (any technician may claim it).
+	Technicians []Technician
+	// Dispatch is DispatchAuto (default: new tickets go to the best
+	// matching on-duty technician, or to the pool when none matches) or
+	// DispatchPool (every ticket waits for a claim).
+	Dispatch string
+	// Skills maps a ticket category to the skills that can do it; a
+	// category not listed can be done by anyone. Default DefaultSkills.
+	Skills map[string][]string
+	// Zones gives the zone of a ticket's place (device first, then site and
+	// building); nil: no zones, dispatch by skill and load only. See
+	// ZonesFrom.
+	Zones func(site, building, device string) string
+	// SLA holds the time limits; zero fields take DefaultSLA's.
+	SLA SLA
+	// MaxCodeAttempts wrong verification codes lock arrival on a ticket
+	// until an operator issues a new code. Default 5.
+	MaxCodeAttempts int
+	// PhotosDir holds uploaded photos. Default: "photos" beside Path.
+	PhotosDir string
+	// MaxPhotoBytes caps one photo. Default 10 MiB.
+	MaxPhotoBytes int64
+	// ClockInterval is how often Run looks at the clocks. Default 5s.
+	ClockInterval time.Duration
+	// RepeatWindow: a report of the same place and category within this
+	// time after an earlier one is a repeat (KPI). Default 30 days.
+	RepeatWindow time.Duration
+}
+
+// Dispatch modes.
+const (
+	DispatchAuto = "auto"
+	DispatchPool = "pool"
+)
+
+// Technician is who may be dispatched: a technician token's name with
+// skills (plumbing, electrical, elevator, gas, civil...), zones and
+// whether they are on duty.
+type Technician struct {
+	Name   string   `json:"name"`
+	Skills []string `json:"skills"`
+	Zones  []string `json:"zones"`
+	OnDuty bool     `json:"on_duty"`
+}
+
+// DefaultSkills says who can work on what: the categories of domain.md.
+func DefaultSkills() map[string][]string {
+	return map[string][]string{
+		"water_electric": {"plumbing", "electrical"},
+		"gas":            {"gas"},
+		"equipment":      {"elevator", "equipment"},
+		"civil":          {"civil"},
+		"public_area":    {"civil", "cleaning"},
+		"fire":           {"fire"},
+	}
 }
 
 // Defaults.
@@ -52,6 +118,11 @@ const (
 	DefaultNumberPrefix = "BX"
 	DefaultReopenWindow = 30 * time.Minute
 	DefaultBusyTimeout  = 5 * time.Second
+
+	DefaultMaxCodeAttempts = 5
+	DefaultMaxPhotoBytes   = 10 << 20
+	DefaultClockInterval   = 5 * time.Second
+	DefaultRepeatWindow    = 30 * 24 * time.Hour
 )
 
 func (c Config) withDefaults() Config {
@@ -76,6 +147,28 @@ func (c Config) withDefaults() Config {
 	if c.Notifier == nil {
 		c.Notifier = nopNotifier{}
 	}
+	if c.Dispatch == "" {
+		c.Dispatch = DispatchAuto
+	}
+	if c.Skills == nil {
+		c.Skills = DefaultSkills()
+	}
+	c.SLA = c.SLA.withDefaults()
+	if c.MaxCodeAttempts == 0 {
+		c.MaxCodeAttempts = DefaultMaxCodeAttempts
+	}
+	if c.PhotosDir == "" {
+		c.PhotosDir = filepath.Join(filepath.Dir(c.Path), "photos")
+	}
+	if c.MaxPhotoBytes == 0 {
+		c.MaxPhotoBytes = DefaultMaxPhotoBytes
+	}
+	if c.ClockInterval == 0 {
+		c.ClockInterval = DefaultClockInterval
+	}
+	if c.RepeatWindow == 0 {
+		c.RepeatWindow = DefaultRepeatWindow
+	}
 	return c
 }
 
@@ -88,8 +181,28 @@ func (c Config) Validate() error {
 		return &FieldError{Field: "reopen_window", Message: "must not be negative"}
 	case c.BusyTimeout < 0:
 		return &FieldError{Field: "busy_timeout", Message: "must not be negative"}
+	case c.Dispatch != "" && c.Dispatch != DispatchAuto && c.Dispatch != DispatchPool:
+		return &FieldError{Field: "dispatch", Message: fmt.Sprintf("%q is not auto or pool", c.Dispatch)}
+	case c.MaxCodeAttempts < 0:
+		return &FieldError{Field: "max_code_attempts", Message: "must not be negative"}
+	case c.MaxPhotoBytes < 0:
+		return &FieldError{Field: "max_photo_bytes", Message: "must not be negative"}
+	case c.ClockInterval < 0:
+		return &FieldError{Field: "clock_interval", Message: "must not be negative"}
+	case c.RepeatWindow < 0:
+		return &FieldError{Field: "repeat_window", Message: "must not be negative"}
 	}
-	return nil
+	seen := map[string]bool{}
+	for i, t := range c.Technicians {
+		switch {
+		case strings.TrimSpace(t.Name) == "":
+			return &FieldError{Field: fmt.Sprintf("technicians[%d].name", i), Message: "required"}
+		case seen[t.Name]:
+			return &FieldError{Field: fmt.Sprintf("technicians[%d].name", i), Message: fmt.Sprintf("%q is listed twice", t.Name)}
+		}
+		seen[t.Name] = true
+	}
+	return c.SLA.Validate()
 }
 
 type nopNotifier struct{}

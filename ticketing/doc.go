@@ -13,6 +13,15 @@
 // Every change to a ticket writes a history row. Times are stored as unix
 // milliseconds; the clock is injected.
 //
+// The repair flow is a state machine (flow.go: which action is legal
+// from which status, for which role), whose every step is a history row.
+// Clocks (clocks.go) are deadlines stored in ticket_deadlines and read by
+// Run, so a restart loses none; they warn before a limit and escalate up
+// the chain after it. Dispatch (dispatch.go) weighs skill, zone and load
+// and records why. Stats computes the KPIs from the stored history and
+// clocks, so a past month can be recomputed. docs/ticketing.md describes
+// it for users.
+//
 // It knows devices and the rules.Alarm type; never gateways or screens.
 // Whoever wants to hear about changes passes a Notifier. It must never
 // show a verification code anywhere but in the answer to the report that

@@ -68,10 +68,13 @@ type fixture struct {
 	cfg   Config
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, mutate ...func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{clock: &clock{t: t0}, rec: &recorder{}, path: filepath.Join(t.TempDir(), "data", "caretaker.db")}
 	f.cfg = Config{Path: f.path, Notifier: f.rec, Now: f.clock.Now, Location: beijing}
+	for _, m := range mutate {
+		m(&f.cfg)
+	}
 	f.open(t)
 	t.Cleanup(func() { f.svc.Close() })
 	return f
@@ -141,3 +144,42 @@ func actions(h []HistoryEntry) []string {
 
 var operator = Actor{Name: "ops1", Role: "operator"}
 var patrol = Actor{Name: "pat1", Role: "patrol"}
+
+var tech1 = Actor{Name: "tech1", Role: "technician"}
+
+// mustAct applies an action that must succeed.
+func mustAct(t *testing.T, f *fixture, by Actor, id int64, req ActionRequest) ActionResult {
+	t.Helper()
+	res, err := f.svc.Act(context.Background(), by, id, req)
+	if err != nil {
+		t.Fatalf("%s %s on ticket %d: %v", by.Name, req.Action, id, err)
+	}
+	return res
+}
+
+// resolveTicket takes a public ticket through claim (or accept), arrive
+// and resolve by tech1.
+func resolveTicket(t *testing.T, f *fixture, id int64, note string) {
+	t.Helper()
+	switch st := mustGet(t, f, id).Status; st {
+	case StatusNew:
+		mustAct(t, f, tech1, id, ActionRequest{Action: ActClaim})
+	case StatusDispatched:
+		mustAct(t, f, tech1, id, ActionRequest{Action: ActAccept})
+	}
+	mustAct(t, f, tech1, id, ActionRequest{Action: ActArrive})
+	mustAct(t, f, tech1, id, ActionRequest{Action: ActResolve, Note: note})
+}
+
+// eventsOf returns the events of one type.
+func (r *recorder) eventsOf(typ string) []any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []any
+	for _, e := range r.events {
+		if e.Type == typ {
+			out = append(out, e.Data)
+		}
+	}
+	return out
+}

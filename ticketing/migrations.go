@@ -87,4 +87,54 @@ CREATE TABLE alarms (
 CREATE INDEX alarms_raised ON alarms(raised_at);
 CREATE INDEX alarms_state ON alarms(state);
 `,
+	// 2: the repair flow: dispatch data, completion, callback, links
+	// between tickets, SLA deadlines that survive restarts, photos.
+	`
+ALTER TABLE tickets ADD COLUMN zone TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN code_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN actual_fault TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN parts TEXT NOT NULL DEFAULT '[]'; -- JSON list of {name, qty}
+ALTER TABLE tickets ADD COLUMN paid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN fee_cents INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN score INTEGER; -- callback score 1-5, NULL before the callback
+ALTER TABLE tickets ADD COLUMN fixed INTEGER; -- callback: the owner says it is fixed
+ALTER TABLE tickets ADD COLUMN outcome TEXT NOT NULL DEFAULT ''; -- confirmed, disputed, rework, cancelled
+ALTER TABLE tickets ADD COLUMN rework_of INTEGER REFERENCES tickets(id);
+ALTER TABLE tickets ADD COLUMN reinspection_of INTEGER REFERENCES tickets(id);
+ALTER TABLE tickets ADD COLUMN first_reported_at INTEGER; -- clocks run from here; NULL: created_at
+CREATE INDEX tickets_assignee_open ON tickets(assignee) WHERE status IN ('new','dispatched','accepted','on_site');
+CREATE INDEX tickets_place ON tickets(site, building, location, category, created_at);
+CREATE INDEX tickets_rework ON tickets(rework_of) WHERE rework_of IS NOT NULL;
+
+-- One row per clock of a ticket. due_at is when the limit is missed;
+-- warn_at when the warning goes out; met_at when the step was done.
+-- escalations counts the steps up the chain already taken; next_at is
+-- when the next one is due (the first one at due_at).
+CREATE TABLE ticket_deadlines (
+	ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+	kind        TEXT NOT NULL, -- claim, dispatch, arrive, close, progress, callback
+	start_at    INTEGER NOT NULL,
+	due_at      INTEGER NOT NULL,
+	warn_at     INTEGER NOT NULL,
+	warned      INTEGER NOT NULL DEFAULT 0,
+	escalations INTEGER NOT NULL DEFAULT 0,
+	next_at     INTEGER NOT NULL,
+	met_at      INTEGER,
+	PRIMARY KEY (ticket_id, kind)
+);
+CREATE INDEX ticket_deadlines_pending ON ticket_deadlines(next_at) WHERE met_at IS NULL;
+
+CREATE TABLE ticket_photos (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+	file         TEXT NOT NULL UNIQUE, -- name inside the photos folder, never user input
+	content_type TEXT NOT NULL,
+	size         INTEGER NOT NULL,
+	stage        TEXT NOT NULL DEFAULT '', -- before, after or empty
+	uploaded_by  TEXT NOT NULL,
+	uploaded_at  INTEGER NOT NULL
+);
+CREATE INDEX ticket_photos_ticket ON ticket_photos(ticket_id);
+`,
 }

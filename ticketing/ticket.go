@@ -76,8 +76,61 @@ type Ticket struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 	// VerificationCode is shown once, in the answer to the report that
 	// created an in-home ticket; it is never listed afterwards.
-	VerificationCode string         `json:"verification_code,omitempty"`
-	History          []HistoryEntry `json:"history,omitempty"`
+	VerificationCode string `json:"verification_code,omitempty"`
+	// Zone is where the place is, for dispatch (ZonesFrom).
+	Zone string `json:"zone,omitempty"`
+	// FirstReportedAt is when the fault was first reported; the clocks of
+	// the level run from here.
+	FirstReportedAt time.Time `json:"first_reported_at"`
+	// CodeFailures counts wrong verification codes presented on arrival.
+	CodeFailures int `json:"code_failures,omitempty"`
+	// Completion, as the technician records it.
+	Resolution  string `json:"resolution,omitempty"`
+	ActualFault string `json:"actual_fault,omitempty"`
+	Parts       []Part `json:"parts,omitempty"`
+	Paid        bool   `json:"paid,omitempty"`
+	FeeCents    int64  `json:"fee_cents,omitempty"`
+	// Callback: score 1-5 and whether the owner says it is fixed.
+	Score *int  `json:"score,omitempty"`
+	Fixed *bool `json:"fixed,omitempty"`
+	// Outcome of a done ticket: confirmed, disputed, rework or cancelled.
+	Outcome string `json:"outcome,omitempty"`
+	// ReworkOf and ReinspectionOf link a follow-up ticket to the original.
+	ReworkOf       int64 `json:"rework_of,omitempty"`
+	ReinspectionOf int64 `json:"reinspection_of,omitempty"`
+	// Get fills these; lists and events leave them out.
+	Deadlines []Deadline     `json:"deadlines,omitempty"`
+	Photos    []Photo        `json:"photos,omitempty"`
+	History   []HistoryEntry `json:"history,omitempty"`
+}
+
+// Part is a spare part used on a job.
+type Part struct {
+	Name string `json:"name"`
+	Qty  int    `json:"qty"`
+}
+
+// Deadline is one clock of a ticket.
+type Deadline struct {
+	Clock       string     `json:"clock"` // claim, dispatch, arrive, close, progress, callback
+	StartAt     time.Time  `json:"start_at"`
+	DueAt       time.Time  `json:"due_at"`
+	WarnAt      time.Time  `json:"warn_at"`
+	Warned      bool       `json:"warned,omitempty"`
+	Escalations int        `json:"escalations,omitempty"`
+	MetAt       *time.Time `json:"met_at,omitempty"`
+}
+
+// Photo is an uploaded picture of a ticket.
+type Photo struct {
+	ID          int64     `json:"id"`
+	TicketID    int64     `json:"ticket_id"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	Stage       string    `json:"stage,omitempty"` // before, after
+	UploadedBy  string    `json:"uploaded_by"`
+	UploadedAt  time.Time `json:"uploaded_at"`
+	file        string
 }
 
 // HistoryEntry is one recorded step of a ticket.

@@ -3,6 +3,7 @@ package ticketing
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,20 +18,39 @@ const openStatuses = `('new','dispatched','accepted','on_site')`
 // code is never among them.
 const ticketColumns = `id, coalesce(number,''), source, status, level, category, site, building,
 	location, scope, unit, floor, room, device_id, alarm_id, description,
-	reporter_name, reporter_phone, created_by, assignee, created_at, updated_at`
+	reporter_name, reporter_phone, created_by, assignee, created_at, updated_at,
+	zone, code_failures, resolution, actual_fault, parts, paid, fee_cents, score, fixed, outcome,
+	coalesce(rework_of, 0), coalesce(reinspection_of, 0), coalesce(first_reported_at, created_at)`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanTicket(r rowScanner) (Ticket, error) {
 	var t Ticket
-	var created, updated int64
+	var created, updated, first int64
+	var parts string
+	var score, fixed sql.NullInt64
 	err := r.Scan(&t.ID, &t.Number, &t.Source, &t.Status, &t.Level, &t.Category, &t.Site, &t.Building,
 		&t.Location, &t.Scope, &t.Unit, &t.Floor, &t.Room, &t.DeviceID, &t.AlarmID, &t.Description,
-		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated)
+		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated,
+		&t.Zone, &t.CodeFailures, &t.Resolution, &t.ActualFault, &parts, &t.Paid, &t.FeeCents, &score, &fixed,
+		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first)
 	if err != nil {
 		return Ticket{}, err
 	}
-	t.CreatedAt, t.UpdatedAt = fromMS(created), fromMS(updated)
+	t.CreatedAt, t.UpdatedAt, t.FirstReportedAt = fromMS(created), fromMS(updated), fromMS(first)
+	if parts != "" && parts != "[]" {
+		if err := json.Unmarshal([]byte(parts), &t.Parts); err != nil {
+			return Ticket{}, fmt.Errorf("ticket %d parts: %w", t.ID, err)
+		}
+	}
+	if score.Valid {
+		v := int(score.Int64)
+		t.Score = &v
+	}
+	if fixed.Valid {
+		v := fixed.Int64 != 0
+		t.Fixed = &v
+	}
 	return t, nil
 }
 
@@ -65,12 +85,14 @@ func (s *Service) insertTicket(ctx context.Context, tx *sql.Tx, t newTicket, by 
 	now := ms(s.now())
 	res, err := tx.ExecContext(ctx, `INSERT INTO tickets (source, status, level, category, site, building,
 		location, scope, unit, floor, room, device_id, alarm_id, description, reporter_name, reporter_phone,
-		created_by, verification_code, incident_key, created_at, updated_at)
-		VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_by, verification_code, incident_key, created_at, updated_at, zone, first_reported_at,
+		rework_of, reinspection_of)
+		VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (incident_key) WHERE status IN `+openStatuses+` DO NOTHING`,
 		t.Source, t.Level, t.Category, t.Site, t.Building, t.Location, t.Scope, t.Unit, t.Floor, t.Room,
 		t.DeviceID, t.AlarmID, t.Description, t.Reporter.Name, t.Reporter.Phone, by.Name, t.code,
-		t.incidentKey, now, now)
+		t.incidentKey, now, now, s.zoneOf(t.Site, t.Building, t.DeviceID), now,
+		nullID(t.ReworkOf), nullID(t.ReinspectionOf))
 	if err != nil {
 		return 0, false, fmt.Errorf("insert ticket: %w", err)
 	}
@@ -89,6 +111,9 @@ func (s *Service) insertTicket(ctx context.Context, tx *sql.Tx, t newTicket, by 
 		return 0, false, fmt.Errorf("number ticket: %w", err)
 	}
 	if err := s.addHistory(ctx, tx, id, by, "created", note); err != nil {
+		return 0, false, err
+	}
+	if err := s.startFlow(ctx, tx, id); err != nil {
 		return 0, false, err
 	}
 	return id, true, nil
@@ -127,39 +152,17 @@ func (s *Service) raiseLevel(ctx context.Context, tx *sql.Tx, ticketID int64, le
 		return fmt.Errorf("ticket %d level: %w", ticketID, err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		return s.addHistory(ctx, tx, ticketID, by, "level_raised", fmt.Sprintf("level raised to L%d: %s", level, why))
-	}
-	return nil
-}
-
-// setStatus moves a ticket to a status with a history row. It does not
-// check the repair flow (that is the state machine's job, to come); it
-// keeps done_at so a reopen window can be measured.
-func (s *Service) setStatus(ctx context.Context, by Actor, id int64, st Status, note string) (Ticket, error) {
-	var t Ticket
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var done any
-		if st == StatusResolved || st == StatusClosed {
-			done = ms(s.now())
-		}
-		res, err := tx.ExecContext(ctx, "UPDATE tickets SET status = ?, done_at = ? WHERE id = ?", st, done, id)
+		t, err := getTicket(ctx, tx, ticketID)
 		if err != nil {
-			return fmt.Errorf("ticket %d status: %w", id, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("ticket %d: %w", id, ErrNotFound)
-		}
-		if err := s.addHistory(ctx, tx, id, by, "status", strings.TrimSpace(string(st)+" "+note)); err != nil {
 			return err
 		}
-		t, err = getTicket(ctx, tx, id)
-		return err
-	})
-	if err != nil {
-		return Ticket{}, err
+		plan, err := s.replanLevel(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		return s.addHistory(ctx, tx, ticketID, by, "level_raised", fmt.Sprintf("level raised to L%d: %s; %s", level, why, plan))
 	}
-	s.cfg.Notifier.Notify(EventTicketUpdated, t)
-	return t, nil
+	return nil
 }
 
 // List returns tickets matching f, newest first, one page (Filter.Limit,
@@ -254,7 +257,20 @@ func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 	if err := rows.Err(); err != nil {
 		return Ticket{}, fmt.Errorf("ticket %d history: %w", id, err)
 	}
+	if t.Deadlines, err = s.deadlines(ctx, s.db, id); err != nil {
+		return Ticket{}, err
+	}
+	if t.Photos, err = s.photos(ctx, id); err != nil {
+		return Ticket{}, err
+	}
 	return t, nil
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 // formatTime is how times read in history notes.

@@ -25,6 +25,7 @@ type Config struct {
 	Devices     []devices.Device         `yaml:"devices"`
 	Models      map[string]devices.Model `yaml:"models"`
 	Influx      InfluxConfig             `yaml:"influx"`
+	Modbus      ModbusConfig             `yaml:"modbus"`
 	Store       StoreConfig              `yaml:"store"`
 	Auth        AuthConfig               `yaml:"auth"`
 	Technicians []Technician             `yaml:"technicians"`
@@ -76,6 +77,7 @@ type StoreConfig struct {
 	Path              string           `yaml:"path"`
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
+	PhotosDir         string           `yaml:"photos_dir"`
 }
 
 // AuthConfig lists the API tokens.
@@ -137,7 +139,7 @@ func defaultConfig() Config {
 		MQTT: MQTTConfig{Broker: "tcp://127.0.0.1:1883", EmbeddedListen: "127.0.0.1:1883", ClientID: "caretaker-1", QoS: 1},
 		Influx: InfluxConfig{Bucket: "caretaker", BatchSize: 5000, FlushInterval: d("1s"),
 			SpoolDir: "data/spool", SpoolMaxBytes: 1 << 30},
-		Store: StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h")},
+		Store: StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
 		SLA: SLAConfig{
 			L1:           SLALevel{Dispatch: d("15m"), Arrive: d("30m"), Close: d("4h")},
 			L2:           SLALevel{Dispatch: d("2h"), Arrive: d("24h"), Close: d("24h")},
@@ -323,6 +325,9 @@ func envTargets(v reflect.Value, prefix string, out map[string]reflect.Value) {
 
 // Validate checks the configuration; the error names the key at fault.
 func (c *Config) Validate() error {
+	if err := c.Modbus.Validate(); err != nil {
+		return err
+	}
 	if c.HTTP.Listen == "" {
 		return &ConfigError{Key: "http.listen", Msg: "missing"}
 	}
@@ -392,7 +397,14 @@ func hasScheme(s string, schemes ...string) bool {
 
 // Registry loads the devices from devices_file and the inline lists.
 func (c *Config) Registry() (*devices.Registry, error) {
-	cat := devices.Catalog{Devices: c.Devices, Models: map[string]devices.Model{}}
+	// The built-in model library comes first: a device may name one of its
+	// models without copying the register map; a model of the same name in
+	// the configuration replaces it.
+	builtin, err := devices.BuiltinModels()
+	if err != nil {
+		return nil, err
+	}
+	cat := devices.Catalog{Devices: c.Devices, Models: builtin}
 	if c.DevicesFile != "" {
 		f, err := devices.LoadCatalog(c.DevicesFile)
 		if err != nil {

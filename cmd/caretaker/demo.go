@@ -64,6 +64,7 @@ Flags:
 	cfg.MQTT.EmbeddedListen = *mqttAddr
 	cfg.Store.Path = filepath.Join(dir, "caretaker.db")
 	cfg.Store.ReadingsPath = filepath.Join(dir, "readings.db")
+	cfg.Store.PhotosDir = filepath.Join(dir, "photos")
 	cfg.Devices = firmwaresim.DemoEstate()
 	if *quiet {
 		cfg.Log.Level = "warn"

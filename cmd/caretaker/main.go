@@ -33,6 +33,8 @@ const usage = `caretaker turns building sensors into repair work that gets done.
 
 Usage:
   caretaker serve --config caretaker.yaml   run the service
+  caretaker backtest --config F --rule ID --from T [--to T] [--set key=value ...]
+                                            replay stored history through a rule
   caretaker demo [flags]                    everything on one machine: embedded broker and
                                             stores, a simulated estate, the dashboard
   caretaker version                         version, commit, Go version
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 	switch args[0] {
 	case "serve":
 		err = serveCmd(ctx, args[1:], stdout, stderr, env)
+	case "backtest":
+		err = backtestCmd(ctx, args[1:], stdout, stderr, env)
 	case "demo":
 		err = demoCmd(ctx, args[1:], stdout, stderr, env)
 	case "version":
@@ -65,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q (want serve, demo or version)", args[0])}
+		err = usageError{fmt.Sprintf("unknown command %q (want serve, backtest, demo or version)", args[0])}
 	}
 	var ue usageError
 	var ce *ConfigError

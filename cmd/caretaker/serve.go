@@ -41,15 +41,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger.With("component", "hub"), Registerer: metrics})
-	tickets, err := ticketing.Open(ctx, ticketing.Config{
-		Path:     cfg.Store.Path,
-		Notifier: hub,
-		Logger:   logger.With("component", "ticketing"),
-	})
+	tickets, err := ticketing.Open(ctx, ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing")))
 	if err != nil {
 		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
 	}
 	defer tickets.Close()
+	ruleStore, err := openRuleStore(ctx, cfg, &ruleSet)
+	if err != nil {
+		return err
+	}
+	defer ruleStore.Close()
 
 	engine, err := rules.NewEngine(rules.Config{
 		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"),
@@ -59,11 +60,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	live := dashboard.NewLiveState(hub, reg, time.Now)
 
-	store, err := openReadingStore(cfg, logger)
+	store, err := openServeStore(cfg, logger, metrics)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	ruleBook, err := newRuleBook(ctx, ruleStore, engine, tickets, store, reg, logger)
+	if err != nil {
+		return err
+	}
 
 	pipeline := ingest.NewPipeline(ingest.PipelineConfig{
 		Registry:     reg,
@@ -103,7 +108,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
-		Gatherer: metrics, NotFound: ticketing.ErrNotFound,
+		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + cfg.MQTT.Broker)
@@ -130,8 +135,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })
+	g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
 	if r, ok := store.(interface{ Run(context.Context) error }); ok {
 		g.Go(func() error { return r.Run(gctx) })
 	}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/caretaker-iot/caretaker/internal/testserver"
+)
+
+// TestBrowser runs the web UI's browser tests (e2e/*.test.js: headless
+// Debian Chromium driven by playwright-core, node's own test runner)
+// against a real caretaker on a real mosquitto. The page must show what
+// arrives over MQTT within seconds, without a reload; so the node tests
+// publish device messages through a small helper endpoint of this test,
+// which hands them to mosquitto.
+//
+// Screenshots of every page land in e2e/artifacts/. Outside CI the test
+// is skipped when Chromium, node or e2e/node_modules are missing
+// (./scripts/test installs them); in CI it fails instead.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests are not short")
+	}
+	e2e, err := filepath.Abs(filepath.Join("..", "..", "e2e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chromium := needTool(t, "chromium", "/usr/bin/chromium")
+	node := needTool(t, "node", "")
+	if _, err := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core")); err != nil {
+		skipOrFail(t, "e2e/node_modules/playwright-core missing: run (cd e2e && npm ci)")
+	}
+	files, _ := filepath.Glob(filepath.Join(e2e, "*.test.js"))
+	if len(files) == 0 {
+		t.Fatal("no e2e/*.test.js")
+	}
+
+	broker := testserver.Mosquitto(t)
+	dir := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	cfgPath := filepath.Join(dir, "caretaker.yaml")
+	tokens := map[string]string{
+		"operator":   "op-e2e-0123456789abcdef",
+		"patrol":     "pa-e2e-0123456789abcdef",
+		"technician": "te-e2e-0123456789abcdef",
+		"engineer":   "en-e2e-0123456789abcdef",
+	}
+	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: caretaker-browser}
+store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db"}
+auth:
+  tokens:
+    - {name: ops1, role: operator, token: %s}
+    - {name: pat1, role: patrol, token: %s}
+    - {name: tech1, role: technician, token: %s}
+    - {name: eng1, role: engineer, token: %s}
+technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}]
+devices:
+  - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room", zone: z1}
+  - {id: gas-b3-01, kind: gas, site: s1, building: B3, location: "B3 kitchen riser", zone: z1}
+  - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
+  - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
+`, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"]))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &logBuffer{}
+	exit := make(chan int, 1)
+	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-exit:
+			if code != 0 {
+				t.Errorf("serve exited %d", code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s of cancel")
+		}
+		if t.Failed() {
+			t.Logf("caretaker log:\n%s", tail(logs.String(), 8000))
+		}
+	})
+	base := "http://" + httpAddr
+	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	pub := newPublisher(t, broker.Addr)
+	helper := httptest.NewServer(pub)
+	t.Cleanup(helper.Close)
+
+	tokJSON, _ := json.Marshal(tokens)
+	artifacts := filepath.Join(e2e, "artifacts")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nctx, ncancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer ncancel()
+	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(nctx, node, args...)
+	cmd.Dir = e2e
+	cmd.Env = append(os.Environ(),
+		"CARETAKER_URL="+base,
+		"E2E_TOKENS="+string(tokJSON),
+		"E2E_PUBLISH_URL="+helper.URL+"/publish",
+		"E2E_CHROMIUM="+chromium,
+		"E2E_ARTIFACTS="+artifacts,
+		"NO_COLOR=1",
+	)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test e2e:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser tests failed: %v (screenshots in %s)", err, artifacts)
+	}
+	if !strings.Contains(string(out), "# pass") && !strings.Contains(string(out), "ℹ pass") {
+		t.Fatalf("node reported no passing test")
+	}
+}
+
+// publisher hands the node tests' device messages to mosquitto:
+// POST /publish {"topic": "...", "payload": "..."}.
+type publisher struct {
+	c mqtt.Client
+}
+
+func newPublisher(t *testing.T, addr string) *publisher {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("e2e-devices"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return &publisher{c: c}
+}
+
+func (p *publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var m struct {
+		Topic   string `json:"topic"`
+		Payload string `json:"payload"`
+	}
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&m) != nil || m.Topic == "" {
+		http.Error(w, `want POST {"topic", "payload"}`, http.StatusBadRequest)
+		return
+	}
+	tok := p.c.Publish(m.Topic, 1, false, m.Payload)
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		http.Error(w, fmt.Sprintf("publish: %v", tok.Error()), http.StatusBadGateway)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// needTool finds a program, or skips (fails in CI) without it.
+func needTool(t *testing.T, name, fallback string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if fallback != "" {
+		if _, err := os.Stat(fallback); err == nil {
+			return fallback
+		}
+	}
+	skipOrFail(t, name+" not installed: ./scripts/test installs it")
+	return ""
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/rules"
+	"github.com/caretaker-iot/caretaker/ticketing"
+)
+
+// openRuleStore opens the rule versions (tables of their own in
+// store.path), seeds them on first start with the configured rules and
+// replaces *ruleSet with the versions in force.
+func openRuleStore(ctx context.Context, cfg Config, ruleSet *[]rules.Rule) (*rules.Store, error) {
+	st, err := rules.OpenStore(ctx, rules.StoreConfig{Path: cfg.Store.Path})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", cfg.Store.Path, err)
+	}
+	rs, err := rules.LoadRules(ctx, st, *ruleSet)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("store %s: rules: %w", cfg.Store.Path, err)
+	}
+	*ruleSet = rs
+	return st, nil
+}
+
+// newRuleBook builds what the API uses to tune rules, and hands the engine
+// what it had before a restart: the active alarms (so an episode going on
+// is not raised, nor ticketed, twice) and the recorded services.
+func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tickets *ticketing.Service,
+	history readingStore, reg *devices.Registry, logger *slog.Logger) (*rules.Book, error) {
+	active, err := tickets.Alarms(ctx, ticketing.AlarmsActive)
+	if err != nil {
+		return nil, fmt.Errorf("reload active alarms: %w", err)
+	}
+	as := make([]rules.Alarm, len(active))
+	for i, a := range active {
+		as[i] = a.Alarm
+	}
+	engine.Restore(as)
+	book, err := rules.NewBook(rules.BookConfig{Store: st, Engine: engine,
+		Backtest: &rules.Backtester{History: historyAdapter{history}, Devices: reg},
+		Logger:   logger.With("component", "rules")})
+	if err != nil {
+		return nil, err
+	}
+	if err := book.RestoreServices(ctx); err != nil {
+		return nil, err
+	}
+	return book, nil
+}
+
+// historyAdapter gives the backtester the stored readings.
+type historyAdapter struct {
+	s interface {
+		Readings(ctx context.Context, q ingest.Query) ([]ingest.Point, error)
+	}
+}
+
+func (h historyAdapter) Readings(ctx context.Context, q rules.HistoryQuery) ([]rules.Sample, error) {
+	pts, err := h.s.Readings(ctx, ingest.Query{Device: q.Device, Kind: q.Kind, Metric: q.Metric, From: q.From, To: q.To})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rules.Sample, len(pts))
+	for i, p := range pts {
+		out[i] = rules.Sample{Time: p.Time, Metric: p.Metric, Value: p.Value}
+	}
+	return out, nil
+}

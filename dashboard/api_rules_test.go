@@ -1,0 +1,163 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/rules"
+)
+
+// fakeHistory serves stored lel_pct values for the backtest endpoint.
+type fakeHistory []rules.Sample
+
+func (f fakeHistory) Readings(_ context.Context, q rules.HistoryQuery) ([]rules.Sample, error) {
+	if q.Device != "gas-b2-07" {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// newRuleEstate is a test server with a real rule book on a temp SQLite file.
+func newRuleEstate(t *testing.T) (*estate, *rules.Engine) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := rules.OpenStore(ctx, rules.StoreConfig{Path: filepath.Join(t.TempDir(), "rules.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pack, err := rules.DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.LoadRules(ctx, st, pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := rules.NewEngine(rules.Config{Rules: rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var book *rules.Book
+	e := newEstate(t, HubConfig{}, func(c *Config) {
+		t0 := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+		hist := fakeHistory{{Time: t0, Metric: "lel_pct", Value: 5}, {Time: t0.Add(10 * time.Second), Metric: "lel_pct", Value: 22},
+			{Time: t0.Add(20 * time.Second), Metric: "lel_pct", Value: 26}, {Time: t0.Add(30 * time.Second), Metric: "lel_pct", Value: 3}}
+		book, err = rules.NewBook(rules.BookConfig{Store: st, Engine: eng,
+			Backtest: &rules.Backtester{History: hist, Devices: c.Registry}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Rules = book
+	})
+	return e, eng
+}
+
+func TestRulesAPI(t *testing.T) {
+	e, eng := newRuleEstate(t)
+
+	code, body := e.do(t, "GET", "/api/rules", tokPatrol, "")
+	if code != 200 || !strings.Contains(body, `"id":"gas-lel-critical"`) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	code, body = e.do(t, "GET", "/api/rules/gas-lel-critical", tokOperator, "")
+	var got rules.View
+	if code != 200 || json.Unmarshal([]byte(body), &got) != nil || got.Version != 1 || got.Condition.Value != 20.0 {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	if code, _ := e.do(t, "GET", "/api/rules/nope", tokOperator, ""); code != 404 {
+		t.Fatalf("unknown rule: %d", code)
+	}
+
+	// Only engineers change rules; bad values name the field.
+	put := `{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct","condition":{"op":">=","value":25},
+		"clear":{"op":"<","value":15},"clear_for":"10s","severity":"critical","reason":"boiler room runs high"}`
+	if code, _ := e.do(t, "PUT", "/api/rules/gas-lel-critical", tokOperator, put); code != http.StatusForbidden {
+		t.Fatalf("operator put: %d", code)
+	}
+	badClear := strings.Replace(put, `"value":15`, `"value":30`, 1)
+	code, body = e.do(t, "PUT", "/api/rules/gas-lel-critical", tokEngineer, badClear)
+	if code != 400 || decodeError(t, body).Field != "clear.value" {
+		t.Fatalf("overlapping clear: %d %s", code, body)
+	}
+	badRange := strings.Replace(put, `"value":25`, `"value":150`, 1)
+	code, body = e.do(t, "PUT", "/api/rules/gas-lel-critical", tokEngineer, badRange)
+	if code != 400 || decodeError(t, body).Field != "condition.value" {
+		t.Fatalf("150 %%LEL: %d %s", code, body)
+	}
+	code, body = e.do(t, "PUT", "/api/rules/gas-lel-critical", tokEngineer, put)
+	if code != 200 || !strings.Contains(body, `"version":2`) || !strings.Contains(body, `"by":"eng1"`) ||
+		!strings.Contains(body, `"old":{`) {
+		t.Fatalf("put: %d %s", code, body)
+	}
+	applied := false
+	for _, r := range eng.Rules() {
+		if r.ID == "gas-lel-critical" && r.Condition.Value == 25.0 {
+			applied = true
+		}
+	}
+	if !applied {
+		t.Fatal("the new threshold is not in force in the engine")
+	}
+
+	// Shadow trial, promote, history, rollback.
+	shadow := strings.Replace(put, `"severity"`, `"mode":"shadow","severity"`, 1)
+	shadow = strings.Replace(shadow, `"value":25`, `"value":22`, 1)
+	if code, body := e.do(t, "PUT", "/api/rules/gas-lel-critical", tokEngineer, shadow); code != 200 {
+		t.Fatalf("shadow put: %d %s", code, body)
+	}
+	code, body = e.do(t, "GET", "/api/rules/gas-lel-critical", tokPatrol, "")
+	if code != 200 || !strings.Contains(body, `"shadow":{`) {
+		t.Fatalf("get with shadow: %d %s", code, body)
+	}
+	if code, body := e.do(t, "POST", "/api/rules/gas-lel-critical/promote", tokEngineer, ""); code != 200 || !strings.Contains(body, `"action":"promote"`) {
+		t.Fatalf("promote: %d %s", code, body)
+	}
+	code, body = e.do(t, "GET", "/api/rules/gas-lel-critical/history", tokTech, "")
+	var hist struct{ Versions []rules.Version }
+	if code != 200 || json.Unmarshal([]byte(body), &hist) != nil || len(hist.Versions) != 4 {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	code, body = e.do(t, "POST", "/api/rules/gas-lel-critical/rollback", tokEngineer, `{"version":1,"reason":"back to the pack"}`)
+	if code != 200 || !strings.Contains(body, `"version":5`) || !strings.Contains(body, `"value":20`) {
+		t.Fatalf("rollback: %d %s", code, body)
+	}
+	if code, body := e.do(t, "POST", "/api/rules/gas-lel-critical/rollback", tokEngineer, `{"version":42}`); code != 400 || decodeError(t, body).Field != "version" {
+		t.Fatalf("rollback to a missing version: %d %s", code, body)
+	}
+
+	// Backtest: current >= 20 catches +10..+40 s; 25 only +20..+40 s (clear_for 10 s).
+	code, body = e.do(t, "POST", "/api/rules/gas-lel-critical/backtest", tokEngineer,
+		`{"from":"2026-11-23T01:00:00Z","to":"2026-11-23T02:00:00Z","set":{"condition.value":25}}`)
+	if code != 200 || !strings.Contains(body, `"count":1`) || !strings.Contains(body, `"current_count":1`) ||
+		!strings.Contains(body, `"episodes":[{"device":"gas-b2-07","start":"2026-11-23T01:00:20Z","end":"2026-11-23T01:00:40Z","peak":26}]`) {
+		t.Fatalf("backtest: %d %s", code, body)
+	}
+	code, body = e.do(t, "POST", "/api/rules/gas-lel-critical/backtest", tokEngineer, `{"from":"2026-11-23T01:00:00Z","to":"2026-11-23T02:00:00Z","set":{"condition.bogus":1}}`)
+	if code != 400 || decodeError(t, body).Field != "set" {
+		t.Fatalf("backtest with an unknown key: %d %s", code, body)
+	}
+	if code, _ := e.do(t, "POST", "/api/rules/gas-lel-critical/backtest", tokPatrol, `{}`); code != 403 {
+		t.Fatalf("patrol backtest: %d", code)
+	}
+
+	// Service records re-arm counter rules; a technician may record one.
+	if code, body := e.do(t, "POST", "/api/rules/elevator-door-service/service", tokTech, `{"device_id":"el-1","reason":"rollers"}`); code != 200 {
+		t.Fatalf("service: %d %s", code, body)
+	}
+	if code, body := e.do(t, "POST", "/api/rules/gas-lel-critical/service", tokTech, `{"device_id":"gas-b2-07"}`); code != 400 {
+		t.Fatalf("service on a threshold rule: %d %s", code, body)
+	}
+}
+
+func TestRulesAPIWithoutBook(t *testing.T) {
+	e := newEstate(t, HubConfig{})
+	if code, _ := e.do(t, "GET", "/api/rules", tokPatrol, ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("no book: %d", code)
+	}
+}

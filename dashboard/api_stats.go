@@ -1,0 +1,65 @@
+package dashboard
+
+import (
+	"bytes"
+	"net/http"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ticketing"
+)
+
+// defaultStatsPeriod is the period of GET /api/stats without from.
+const defaultStatsPeriod = 30 * 24 * time.Hour
+
+// stats answers GET /api/stats?from=&to=&site=&format=json|csv: the KPIs
+// of the tickets opened in [from, to) (default: the 30 days up to now),
+// overall and per level, category and building; format=csv gives the
+// same figures as a CSV download.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) {
+	q := r.URL.Query()
+	to, err := parseTimeParam(q, "to", s.cfg.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "to")
+		return
+	}
+	from, err := parseTimeParam(q, "from", to.Add(-defaultStatsPeriod))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), "from")
+		return
+	}
+	if !from.Before(to) {
+		writeError(w, http.StatusBadRequest, "from: must be before to", "from")
+		return
+	}
+	site := q.Get("site")
+	if site != "" && !devices.ValidID(site) {
+		writeError(w, http.StatusBadRequest, "site: "+quoteShort(site)+" is not a site id", "site")
+		return
+	}
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		writeError(w, http.StatusBadRequest, "format: "+quoteShort(format)+" is not json or csv", "format")
+		return
+	}
+	st, err := s.cfg.Tickets.Stats(r.Context(), ticketing.StatsQuery{From: from, To: to, Site: site})
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	if format != "csv" {
+		writeJSON(w, http.StatusOK, st)
+		return
+	}
+	var buf bytes.Buffer
+	if err := st.WriteCSV(&buf); err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="caretaker-kpi-`+from.UTC().Format("20060102")+"-"+to.UTC().Format("20060102")+`.csv"`)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}

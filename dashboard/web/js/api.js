@@ -1,0 +1,64 @@
+// The JSON API with the session's bearer token. Errors carry the HTTP
+// status and the field the server named.
+
+let token = "";
+
+export function setToken(t) { token = t; }
+export function getToken() { return token; }
+
+export class APIError extends Error {
+  constructor(message, status, field) {
+    super(message);
+    this.status = status;
+    this.field = field || "";
+  }
+  // missing: the server has no such endpoint (yet): an older or partial
+  // build. Views use it to say so instead of failing.
+  get missing() { return this.status === 404 && /no such endpoint/.test(this.message); }
+}
+
+export async function api(method, path, body) {
+  const opts = { method, headers: { Authorization: "Bearer " + token } };
+  if (body instanceof FormData) {
+    opts.body = body;
+  } else if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(path, opts);
+  } catch (e) {
+    throw new APIError(e.message || "network error", 0);
+  }
+  const text = await resp.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch (_) { data = text; }
+  }
+  if (!resp.ok) {
+    const msg = (data && data.error) || resp.statusText || "HTTP " + resp.status;
+    throw new APIError(msg, resp.status, data && data.field);
+  }
+  return data;
+}
+
+// download fetches a file with the token and hands it to the browser.
+export async function download(path, filename) {
+  const resp = await fetch(path, { headers: { Authorization: "Bearer " + token } });
+  if (!resp.ok) {
+    let msg = resp.statusText;
+    try { msg = (await resp.json()).error || msg; } catch (_) { /* not JSON */ }
+    throw new APIError(msg, resp.status);
+  }
+  const url = URL.createObjectURL(await resp.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+export const enc = encodeURIComponent;

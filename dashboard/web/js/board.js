@@ -1,0 +1,239 @@
+// The control room: live faults (active alarms and sensor tickets, L1 on
+// top) beside manual reports, each row with place, device, level, age and
+// SLA countdown; filters; device status. Redrawn on every live event.
+
+import { h, options } from "./dom.js";
+import { t, duration, label } from "./i18n.js";
+import { live, subscribe, apply } from "./live.js";
+import { api, enc } from "./api.js";
+import { dueOf } from "./sla.js";
+import { session } from "./session.js";
+
+const filters = { site: "", building: "", level: "", source: "" };
+
+export function mount(root) {
+  const selects = {};
+  const filterBar = h("form", { class: "filters", "aria-label": t("filters"), onsubmit: (e) => e.preventDefault() },
+    ["site", "building", "level", "source"].map((name) => {
+      const sel = h("select", { name, id: "filter-" + name, onchange: () => { filters[name] = sel.value; draw(); } });
+      selects[name] = sel;
+      return h("label", { class: "inline" }, h("span", { text: t(name) }), sel);
+    }));
+  const liveBody = h("tbody", { id: "live-rows" });
+  const manualBody = h("tbody", { id: "manual-rows" });
+  const liveCount = h("span", { class: "count", id: "live-count" });
+  const manualCount = h("span", { class: "count", id: "manual-count" });
+  const liveEmpty = h("p", { class: "empty", id: "live-empty", text: t("none") });
+  const manualEmpty = h("p", { class: "empty", id: "manual-empty", text: t("none") });
+  const deviceList = h("ul", { class: "device-list", id: "device-list" });
+
+  const head = (withActions) => h("thead", {}, h("tr", {},
+    ["number", "level", "place", "description"].map((k) => h("th", { scope: "col", text: t(k) })),
+    h("th", { scope: "col", text: t("age") + " / " + t("sla") }),
+    h("th", { scope: "col" }, h("span", { class: "sr-only", text: t("open") }))));
+
+  root.replaceChildren(
+    filterBar,
+    h("div", { class: "board" },
+      h("section", { class: "column", "aria-labelledby": "live-h" },
+        h("h2", { id: "live-h" }, t("liveFaults"), " ", liveCount),
+        h("div", { class: "table-wrap" }, h("table", { class: "rows", id: "live-table" }, head(true), liveBody)), liveEmpty),
+      h("section", { class: "column", "aria-labelledby": "manual-h" },
+        h("h2", { id: "manual-h" }, t("manualReports"), " ", manualCount),
+        h("div", { class: "table-wrap" }, h("table", { class: "rows", id: "manual-table" }, head(false), manualBody)), manualEmpty)),
+    h("section", { class: "column devices", "aria-labelledby": "devices-h" },
+      h("h2", { id: "devices-h", text: t("devices") }), deviceList));
+
+  function draw() {
+    fillFilters(selects);
+    const focusKey = document.activeElement && document.activeElement.dataset.focusKey;
+    const liveItems = liveFaults().filter(pass).sort(byUrgency);
+    const manualItems = manualReports().filter(pass).sort(byUrgency);
+    liveBody.replaceChildren(...liveItems.map(row));
+    manualBody.replaceChildren(...manualItems.map(row));
+    liveEmpty.hidden = liveItems.length > 0;
+    manualEmpty.hidden = manualItems.length > 0;
+    liveCount.textContent = liveItems.length ? "(" + liveItems.length + ")" : "";
+    manualCount.textContent = manualItems.length ? "(" + manualItems.length + ")" : "";
+    const devs = [...live.devices.values()].filter((d) => (!filters.site || d.site === filters.site) && (!filters.building || d.building === filters.building));
+    deviceList.replaceChildren(...devs.sort((a, b) => (a.online === b.online ? 0 : a.online ? 1 : -1) || a.device_id.localeCompare(b.device_id)).map(deviceChip));
+    if (focusKey) {
+      const el = root.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
+      if (el) el.focus();
+    }
+    tick(root);
+  }
+
+  const unsub = subscribe((msg) => { if (msg.type !== "reading") draw(); });
+  const timer = setInterval(() => tick(root), 1000);
+  draw();
+  return () => { unsub(); clearInterval(timer); };
+}
+
+function fillFilters(selects) {
+  const seen = { site: new Set(), building: new Set(), source: new Set() };
+  for (const x of [...live.alarms.values(), ...live.tickets.values(), ...live.devices.values()]) {
+    if (x.site) seen.site.add(x.site);
+    if (x.building && (!filters.site || x.site === filters.site)) seen.building.add(x.building);
+  }
+  for (const tk of live.tickets.values()) seen.source.add(tk.source);
+  seen.source.add("sensor");
+  const lists = {
+    site: [...seen.site].sort().map((v) => [v, v]),
+    building: [...seen.building].sort().map((v) => [v, v]),
+    level: [["1", "L1"], ["2", "L2"], ["3", "L3"]],
+    source: [...seen.source].sort().map((v) => [v, label("src", v)]),
+  };
+  for (const [name, sel] of Object.entries(selects)) {
+    const cur = filters[name];
+    const list = lists[name];
+    if (cur && !list.some(([v]) => v === cur)) list.push([cur, cur]);
+    const want = [["", t("all")], ...list];
+    const have = [...sel.options].map((o) => o.value + "\u0000" + o.textContent).join("|");
+    if (have !== want.map(([v, l]) => v + "\u0000" + l).join("|")) options(sel, want);
+    sel.value = cur;
+  }
+}
+
+function pass(item) {
+  return (!filters.site || item.site === filters.site) &&
+    (!filters.building || item.building === filters.building) &&
+    (!filters.level || String(item.level) === filters.level) &&
+    (!filters.source || item.source === filters.source);
+}
+
+function byUrgency(a, b) {
+  return (a.level || 9) - (b.level || 9) || (a.acked === b.acked ? 0 : a.acked ? 1 : -1) || new Date(b.since) - new Date(a.since);
+}
+
+export function liveFaults() {
+  const items = [];
+  const alarmIDs = new Set();
+  const ticketByAlarm = new Map();
+  for (const tk of live.tickets.values()) if (tk.alarm_id) ticketByAlarm.set(tk.alarm_id, tk);
+  // The alarms of one ticket (gas past the pre-alarm, then the alarm
+  // level) are one incident: one row, led by the most severe.
+  const groups = new Map();
+  for (const a of live.alarms.values()) {
+    if (a.shadow) continue;
+    alarmIDs.add(a.id);
+    const tk = (a.ticket_id && live.tickets.get(a.ticket_id)) || ticketByAlarm.get(a.id);
+    const gkey = tk ? "t" + tk.id : a.ticket_id ? "t" + a.ticket_id : "a" + a.id;
+    if (!groups.has(gkey)) groups.set(gkey, { tk, alarms: [] });
+    groups.get(gkey).alarms.push(a);
+  }
+  for (const { tk, alarms } of groups.values()) {
+    alarms.sort((x, y) => (x.level || 9) - (y.level || 9) || new Date(x.raised_at) - new Date(y.raised_at));
+    const a = alarms[0];
+    const unacked = alarms.filter((x) => !x.acked);
+    items.push({
+      key: "alarm:" + a.id, kind: "alarm", alarm: a, alarms: unacked, ticket: tk, ticketId: a.ticket_id || (tk && tk.id),
+      level: a.level, acked: unacked.length === 0, source: "sensor", more: alarms.length - 1,
+      number: a.ticket_number || (tk && tk.number) || t("alarm"),
+      site: a.site, building: a.building, location: a.location, device: a.device_id,
+      description: a.message || a.rule_name || "", since: alarms.reduce((m, x) => (x.raised_at < m ? x.raised_at : m), a.raised_at),
+    });
+  }
+  for (const tk of live.tickets.values()) {
+    if (tk.source !== "sensor" || alarmIDs.has(tk.alarm_id)) continue;
+    items.push(ticketItem(tk));
+  }
+  return items;
+}
+
+function manualReports() {
+  return [...live.tickets.values()].filter((tk) => tk.source !== "sensor").map(ticketItem);
+}
+
+function ticketItem(tk) {
+  return {
+    key: "ticket:" + tk.id, kind: "ticket", ticket: tk, ticketId: tk.id, level: tk.level, source: tk.source,
+    number: tk.number, site: tk.site, building: tk.building, location: tk.location, device: tk.device_id,
+    description: tk.description, since: tk.created_at, escalated: tk.escalated,
+  };
+}
+
+export function place(x) {
+  return [x.site, x.building, x.location].filter(Boolean).join(" / ");
+}
+
+function row(item) {
+  const tr = h("tr", { class: "level-" + (item.level || 3) + (item.acked ? " is-acked" : ""), dataset: { key: item.key } });
+  tr.append(
+    h("td", { class: "num", text: item.number || "" }),
+    h("td", { class: "lvl" }, h("span", { class: "badge l" + (item.level || 3), text: item.level ? "L" + item.level : "" })),
+    h("td", { class: "place" },
+      h("div", { class: "loc", text: item.location || "" }),
+      h("div", { class: "sub", text: [item.site, item.building].filter(Boolean).join(" / ") + (item.device ? " · " : "") }, item.device ? h("span", { class: "dev", text: item.device }) : null)),
+    h("td", { class: "desc" }, item.description || "", item.more ? h("span", { class: "more", text: " +" + item.more }) : null,
+      item.ticket && item.ticket.escalated ? h("span", { class: "escalated", text: t("escalatedTo", { to: label("to", item.ticket.escalated.to || "supervisor") }) }) : null),
+    h("td", { class: "time" }, h("div", { class: "age", dataset: { since: item.since || "" } }), slaLine(item.ticket)),
+  );
+  const actions = h("td", { class: "actions" });
+  if (item.kind === "alarm") {
+    if (item.acked) actions.append(h("span", { class: "acked", text: t("acked") }));
+    else if (session.may("ack")) {
+      const b = h("button", { type: "button", class: "ack", dataset: { focusKey: "ack:" + item.alarm.id }, text: t("ack") });
+      b.addEventListener("click", () => ackAll(item.alarms, b));
+      actions.append(b);
+    }
+  }
+  if (item.ticketId) {
+    actions.append(h("a", { class: "button", href: "#/ticket/" + item.ticketId, dataset: { focusKey: "open:" + item.key }, text: t("open") }));
+  }
+  tr.append(actions);
+  return tr;
+}
+
+function slaLine(tk) {
+  const due = dueOf(tk);
+  if (!due) return null;
+  return h("div", { class: "sla" + (due.estimated ? " estimated" : ""), dataset: { due: due.at.toISOString(), stage: due.stage } });
+}
+
+// tick refreshes ages and countdowns in place, without redrawing rows.
+export function tick(root) {
+  const now = Date.now();
+  for (const el of root.querySelectorAll("[data-since]")) {
+    const since = new Date(el.dataset.since).getTime();
+    el.textContent = isNaN(since) ? "" : duration(Math.max(0, (now - since) / 1000));
+  }
+  for (const el of root.querySelectorAll("[data-due]")) {
+    const left = (new Date(el.dataset.due).getTime() - now) / 1000;
+    const what = t("due_" + el.dataset.stage);
+    el.textContent = what + " " + (left >= 0 ? t("dueIn", { d: duration(left) }) : t("overdue", { d: duration(left) }));
+    el.classList.toggle("overdue", left < 0);
+    el.classList.toggle("soon", left >= 0 && left < 300);
+  }
+}
+
+async function ackAll(alarms, button) {
+  button.disabled = true;
+  let ok = true;
+  for (const a of alarms) ok = (await ack(a.id)) && ok;
+  if (!ok) button.disabled = false;
+}
+
+export async function ack(id, button) {
+  if (button) button.disabled = true;
+  try {
+    const a = await api("POST", "/api/alarms/" + enc(id) + "/ack");
+    if (a && a.id) apply({ type: "alarm.acked", data: a });
+    return true;
+  } catch (e) {
+    if (button) {
+      button.disabled = false;
+      button.title = e.message;
+    }
+    return false;
+  }
+}
+
+function deviceChip(d) {
+  const state = d.online ? "online" : "offline";
+  const title = [d.kind, place(d), d.online ? t("online") : d.last_seen ? t("offlineDev") : t("neverSeen")].filter(Boolean).join(" · ");
+  return h("li", { class: "chip " + state, title, dataset: { device: d.device_id } },
+    h("span", { class: "dot", "aria-hidden": "true" }),
+    h("span", { class: "id", text: d.device_id }),
+    h("span", { class: "state", text: d.online ? t("online") : t("offlineDev") }));
+}

@@ -1,0 +1,76 @@
+// Building the page without innerHTML: every text goes in through
+// textContent (or a DOM attribute), so whatever a user typed, "<script>"
+// included, shows as text and never runs.
+
+// h("tr", {class: "x", onclick: fn, dataset: {key: "1"}}, child, "text", ...)
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  setAttrs(el, attrs);
+  append(el, children);
+  return el;
+}
+
+const SVGNS = "http://www.w3.org/2000/svg";
+
+// s("line", {x1: 0, ...}) builds an SVG element.
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === "class") el.setAttribute("class", v);
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function setAttrs(el, attrs) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "text") el.textContent = String(v);
+    else if (k in el && typeof v !== "string") el[k] = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export const $ = (id) => document.getElementById(id);
+
+// field builds a labelled form control: label text, then the control, then
+// a slot for its validation message.
+export function field(label, control, hint) {
+  const msg = h("span", { class: "field-error", role: "alert" });
+  control.addEventListener("input", () => { msg.textContent = ""; control.removeAttribute("aria-invalid"); });
+  return h("label", { class: "field" }, h("span", { class: "label", text: label }), control, hint ? h("span", { class: "hint", text: hint }) : null, msg);
+}
+
+// showFieldError puts a message under the control called name in form.
+export function showFieldError(form, name, message) {
+  const control = form.elements[name] || form.querySelector(`[data-field="${CSS.escape(name)}"]`);
+  if (!control) return false;
+  const label = control.closest("label");
+  const slot = label && label.querySelector(".field-error");
+  if (slot) slot.textContent = message;
+  control.setAttribute("aria-invalid", "true");
+  control.focus();
+  return true;
+}
+
+export function clearFieldErrors(form) {
+  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+export function options(select, list) {
+  select.replaceChildren(...list.map(([value, label]) => h("option", { value, text: label })));
+  return select;
+}

@@ -1,0 +1,146 @@
+// English and Simplified Chinese labels. t(key, {n: 3}) fills {n}.
+
+const EN = {
+  title: "Caretaker", login: "Log in", logout: "Log out", token: "Access token",
+  badToken: "That token was not accepted.", lang: "中文",
+  nav_board: "Control room", nav_report: "Report", nav_tech: "My work", nav_rules: "Rules", nav_reports: "Reports",
+  live: "live", connecting: "connecting…", offline: "offline",
+  offlineSince: "Connection lost at {t}. Reconnecting… what you see may be out of date.",
+  liveFaults: "Live faults", manualReports: "Manual reports", devices: "Devices",
+  number: "No.", level: "Level", place: "Place", device: "Device", description: "Description", age: "Age",
+  sla: "SLA", status: "Status", source: "Source", category: "Category", site: "Site", building: "Building",
+  floor: "Floor", room: "Room", unit: "Unit", location: "Place", scope: "Scope", assignee: "Technician",
+  none: "Nothing open.", all: "All", alarm: "alarm", online: "online", offlineDev: "offline", neverSeen: "never heard from",
+  ack: "Acknowledge", acked: "Acknowledged", open: "Open", dispatch: "Dispatch", escalate: "Escalate (change level)",
+  escalatedTo: "escalated to {to}", to_team_lead: "team lead", to_supervisor: "supervisor", to_project_manager: "project manager",
+  reported: "Reported", newLevel: "New level", deadlines: "Time limits", clock: "Clock", dueAt: "Due", metAt: "Met",
+  clock_claim: "claim", clock_dispatch: "dispatch", clock_arrive: "arrive", clock_close: "close", clock_progress: "progress note", clock_callback: "callback",
+  filters: "Filters", bannerL1: "L1 EMERGENCY", dismiss: "Dismiss", soundOn: "Sound on", soundOff: "Sound off",
+  overdue: "{d} overdue", dueIn: "{d} left", due_dispatch: "dispatch", due_arrive: "arrive", due_close: "close",
+  s: "{n} s", m: "{n} min", h: "{n} h", d: "{n} d",
+  // detail
+  back: "Back", history: "History", readings: "Readings around the alarm", noReadings: "No readings stored for this period.",
+  technicianName: "Technician name", reason: "Reason", send: "Send", done: "Done.", failed: "Not done: {e}",
+  notAvailable: "This server does not offer {what} yet.", photos: "Photos", note: "Note",
+  // report
+  fileReport: "Report a fault", levelAuto: "Let the system decide", scope_public: "Public area", scope_in_home: "Inside a home",
+  takePhoto: "Photos (camera)", reporter: "Your name", phone: "Phone", created: "Ticket {n} created.",
+  merged: "Added to open ticket {n}.", photosSent: "{n} photo(s) attached.", photosFailed: "Photos not attached: {e}",
+  codeForOwner: "Verification code for the owner: {c}", suggested: "Suggested level: L{n}", required: "Required.",
+  src_patrol: "Patrol", src_phone: "Phone", src_front_desk: "Front desk", src_resident: "Resident", src_third_party: "Third party", src_sensor: "Sensor",
+  cat_water_electric: "Water and electric", cat_civil: "Civil / structural", cat_equipment: "Equipment",
+  cat_public_area: "Public-area upkeep", cat_gas: "Gas", cat_fire: "Fire",
+  // tech
+  myTickets: "My tickets", pool: "Open pool", claim: "Claim", accept: "Accept", arrive: "Arrived", resolve: "Resolve",
+  code: "Owner's code", resolution: "What was done", nothingMine: "Nothing assigned to you.", poolEmpty: "The pool is empty.",
+  // rules
+  rules: "Rules", rule: "Rule", metric: "Metric", condition: "Condition", threshold: "Threshold", clear: "Clear at",
+  forDur: "Hold for", clearFor: "Clear after", severity: "Severity", enabled: "Enabled", mode: "Mode", version: "Version",
+  edit: "Edit", save: "Save", saved: "Saved as version {v}.", low: "Low", high: "High", value: "Value",
+  versions: "Version history", rollback: "Roll back to this", rolledBack: "Rolled back: now version {v}.",
+  backtest: "Backtest", from: "From", to: "To", run: "Run", btResult: "{n} alarm(s) with these thresholds, {c} with the current ones.",
+  episodes: "Episodes", start: "Start", end: "End", peak: "Peak", noRules: "No rules.", mustNumber: "Must be a number.",
+  mustDuration: "Must be a duration such as 10s, 5m or 1h.", lowBelowHigh: "Low must be below high.",
+  whoWhen: "Who / when", readOnly: "Only engineers may change rules.", chartNoData: "No history for this period.",
+  // reports
+  reports: "Reports", kpis: "Key figures", byMonth: "By month", byLevel: "By level", byCategory: "By category", byBuilding: "By building",
+  exportCSV: "Export CSV", period: "Period", refresh: "Refresh", tickets: "Tickets",
+};
+
+const ZH = {
+  title: "物业报修监控", login: "登录", logout: "退出", token: "访问令牌",
+  badToken: "令牌无效。", lang: "English",
+  nav_board: "监控中心", nav_report: "报事", nav_tech: "我的工单", nav_rules: "告警规则", nav_reports: "统计报表",
+  live: "在线", connecting: "连接中…", offline: "离线",
+  offlineSince: "连接已于 {t} 中断，正在重连…当前显示可能不是最新。",
+  liveFaults: "实时故障", manualReports: "人工报事", devices: "设备",
+  number: "编号", level: "等级", place: "位置", device: "设备", description: "描述", age: "时长",
+  sla: "时限", status: "状态", source: "来源", category: "类别", site: "项目", building: "楼栋",
+  floor: "楼层", room: "房号", unit: "单元", location: "具体位置", scope: "范围", assignee: "维修师傅",
+  none: "暂无未结事项。", all: "全部", alarm: "告警", online: "在线", offlineDev: "离线", neverSeen: "从未上报",
+  ack: "确认", acked: "已确认", open: "查看", dispatch: "派单", escalate: "升级（调整等级）",
+  escalatedTo: "已升级至{to}", to_team_lead: "班组长", to_supervisor: "工程主管", to_project_manager: "项目经理",
+  reported: "报事时间", newLevel: "新等级", deadlines: "时限", clock: "时钟", dueAt: "截止", metAt: "完成",
+  clock_claim: "抢单", clock_dispatch: "派单", clock_arrive: "到场", clock_close: "完成", clock_progress: "进度报告", clock_callback: "回访",
+  filters: "筛选", bannerL1: "一级紧急告警", dismiss: "知道了", soundOn: "声音开", soundOff: "声音关",
+  overdue: "已超时 {d}", dueIn: "剩余 {d}", due_dispatch: "派单", due_arrive: "到场", due_close: "完成",
+  s: "{n} 秒", m: "{n} 分钟", h: "{n} 小时", d: "{n} 天",
+  back: "返回", history: "处理记录", readings: "告警前后读数", noReadings: "该时段没有读数。",
+  technicianName: "维修师傅", reason: "原因", send: "提交", done: "已完成。", failed: "未完成：{e}",
+  notAvailable: "服务器暂不支持{what}。", photos: "照片", note: "备注",
+  fileReport: "报事报修", levelAuto: "系统判定", scope_public: "公共区域", scope_in_home: "入户",
+  takePhoto: "照片（拍照）", reporter: "报事人", phone: "电话", created: "工单 {n} 已创建。",
+  merged: "已合并到未结工单 {n}。", photosSent: "已上传 {n} 张照片。", photosFailed: "照片未上传：{e}",
+  codeForOwner: "业主验证码：{c}", suggested: "建议等级：L{n}", required: "必填。",
+  src_patrol: "巡检发现", src_phone: "电话", src_front_desk: "前台", src_resident: "业主", src_third_party: "第三方平台", src_sensor: "传感器",
+  cat_water_electric: "水电", cat_civil: "土建", cat_equipment: "设备",
+  cat_public_area: "公共区域维护", cat_gas: "燃气", cat_fire: "消防",
+  myTickets: "我的工单", pool: "抢单池", claim: "抢单", accept: "接单", arrive: "已到场", resolve: "完工",
+  code: "业主验证码", resolution: "处理情况", nothingMine: "没有分配给你的工单。", poolEmpty: "抢单池为空。",
+  rules: "告警规则", rule: "规则", metric: "指标", condition: "条件", threshold: "阈值", clear: "解除阈值",
+  forDur: "持续", clearFor: "解除持续", severity: "严重程度", enabled: "启用", mode: "模式", version: "版本",
+  edit: "修改", save: "保存", saved: "已保存为第 {v} 版。", low: "下限", high: "上限", value: "值",
+  versions: "版本记录", rollback: "回滚到此版本", rolledBack: "已回滚：当前第 {v} 版。",
+  backtest: "回测", from: "开始", to: "结束", run: "运行", btResult: "按新阈值将产生 {n} 次告警，现行阈值 {c} 次。",
+  episodes: "告警时段", start: "开始", end: "结束", peak: "峰值", noRules: "没有规则。", mustNumber: "必须是数字。",
+  mustDuration: "必须是时长，如 10s、5m、1h。", lowBelowHigh: "下限必须小于上限。",
+  whoWhen: "修改人 / 时间", readOnly: "只有工程师可以修改规则。", chartNoData: "该时段没有历史数据。",
+  reports: "统计报表", kpis: "关键指标", byMonth: "按月", byLevel: "按等级", byCategory: "按类别", byBuilding: "按楼栋",
+  exportCSV: "导出 CSV", period: "时段", refresh: "刷新", tickets: "工单",
+};
+
+const DICTS = { en: EN, "zh-CN": ZH };
+
+let lang = pickLang();
+const listeners = new Set();
+
+function pickLang() {
+  const saved = localStorage.getItem("caretaker.lang");
+  if (saved && DICTS[saved]) return saved;
+  return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+export function t(key, vars) {
+  let out = (DICTS[lang] && DICTS[lang][key]) || EN[key] || key;
+  for (const [k, v] of Object.entries(vars || {})) out = out.split("{" + k + "}").join(String(v));
+  return out;
+}
+
+export function getLang() { return lang; }
+
+export function setLang(l) {
+  if (!DICTS[l]) return;
+  lang = l;
+  localStorage.setItem("caretaker.lang", l);
+  document.documentElement.lang = l;
+  for (const fn of listeners) fn();
+}
+
+export function onLangChange(fn) { listeners.add(fn); }
+
+// applyStatic fills elements marked data-i18n in the page.
+export function applyStatic(root) {
+  for (const el of (root || document).querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+}
+
+// duration renders seconds as "5 min", "2 h"...
+export function duration(secs) {
+  secs = Math.abs(secs);
+  if (!isFinite(secs)) return "";
+  if (secs < 60) return t("s", { n: Math.floor(secs) });
+  if (secs < 3600) return t("m", { n: Math.floor(secs / 60) });
+  if (secs < 86400) return t("h", { n: Math.floor(secs / 3600) });
+  return t("d", { n: Math.floor(secs / 86400) });
+}
+
+export function when(ts) {
+  const d = new Date(ts);
+  if (isNaN(d)) return "";
+  return d.toLocaleString(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+export function label(prefix, value) {
+  const key = prefix + "_" + value;
+  const out = t(key);
+  return out === key ? String(value || "") : out;
+}

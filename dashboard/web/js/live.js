@@ -1,0 +1,153 @@
+// The live picture from /ws: active alarms, open tickets and device status,
+// kept up to date by events. It reconnects by itself with ?since= so that
+// nothing is missed, backing off up to 30 s, and says when it is offline.
+
+import { api, getToken } from "./api.js";
+
+export const live = {
+  alarms: new Map(),  // id -> alarm (active: raised, updated or acked, not cleared)
+  tickets: new Map(), // id -> open ticket
+  devices: new Map(), // device_id -> status
+  seq: null,          // last event number seen
+  conn: "offline",    // live | connecting | offline
+  offlineSince: null, // Date the connection was lost
+  loaded: false,      // a snapshot has arrived
+};
+
+const CLOSED = ["resolved", "closed", "cancelled"];
+const listeners = new Set();
+let ws = null;
+let retry = 0;
+let retryTimer = null;
+let onAuthLost = () => {};
+
+// subscribe(fn) calls fn(msg) after each applied event (msg.type
+// "conn" for connection changes). It returns an unsubscribe function.
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function emit(msg) {
+  for (const fn of listeners) {
+    try { fn(msg); } catch (e) { console.error(e); }
+  }
+}
+
+function setConn(state) {
+  if (state === "offline" && live.conn !== "offline") live.offlineSince = new Date();
+  if (state === "live") live.offlineSince = null;
+  live.conn = state;
+  emit({ type: "conn" });
+}
+
+export function connect(authLost) {
+  if (authLost) onAuthLost = authLost;
+  disconnect();
+  setConn("connecting");
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  let url = proto + "//" + location.host + "/ws?token=" + encodeURIComponent(getToken());
+  if (live.seq !== null) url += "&since=" + live.seq;
+  const sock = new WebSocket(url);
+  ws = sock;
+  sock.onopen = () => { retry = 0; setConn("live"); };
+  sock.onmessage = (ev) => {
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch (_) { return; }
+    apply(msg);
+  };
+  sock.onclose = () => {
+    if (ws !== sock) return; // replaced, or logged out
+    ws = null;
+    if (live.offlineSince === null) live.offlineSince = new Date();
+    setConn("offline");
+    const delay = Math.min(30000, 1000 * 2 ** retry++);
+    retryTimer = setTimeout(checkThenConnect, delay);
+  };
+}
+
+// After a drop, make sure the token is still good before reconnecting.
+async function checkThenConnect() {
+  try {
+    await api("GET", "/api/me");
+  } catch (e) {
+    if (e.status === 401) { onAuthLost(); return; }
+  }
+  connect();
+}
+
+export function disconnect() {
+  clearTimeout(retryTimer);
+  if (ws) {
+    const sock = ws;
+    ws = null;
+    sock.close();
+  }
+}
+
+export function reset() {
+  disconnect();
+  live.seq = null;
+  live.loaded = false;
+  live.alarms.clear();
+  live.tickets.clear();
+  live.devices.clear();
+  live.conn = "offline";
+  live.offlineSince = null;
+}
+
+// send asks the server for something (a subscribe message).
+export function send(obj) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
+}
+
+// apply folds one server message into the picture; it is exported so that
+// the answer of an API call (an ack) shows at once.
+export function apply(msg) {
+  if (typeof msg.seq === "number" && msg.type !== "reading") live.seq = msg.seq;
+  const d = msg.data || {};
+  switch (msg.type) {
+    case "snapshot":
+      live.alarms = new Map((d.alarms || []).map((a) => [a.id, a]));
+      live.tickets = new Map((d.tickets || []).map((tk) => [tk.id, tk]));
+      live.devices = new Map((d.devices || []).map((st) => [st.device_id, st]));
+      live.loaded = true;
+      break;
+    case "alarm.raised":
+    case "alarm.updated":
+    case "alarm.acked":
+    case "alarm.cleared": {
+      const a = d.alarm || d;
+      if (!a.id) return;
+      if (msg.type === "alarm.cleared" || a.state === "cleared") live.alarms.delete(a.id);
+      else live.alarms.set(a.id, Object.assign(live.alarms.get(a.id) || {}, a));
+      break;
+    }
+    case "ticket.created":
+    case "ticket.updated": {
+      const tk = d.ticket || d;
+      if (!tk.id) return;
+      if (CLOSED.includes(tk.status)) live.tickets.delete(tk.id);
+      else live.tickets.set(tk.id, Object.assign(live.tickets.get(tk.id) || {}, tk));
+      break;
+    }
+    case "ticket.warning":
+    case "ticket.escalated": {
+      // A clock of a ticket: about to run out (warning) or run out and
+      // passed up the chain (escalated).
+      const tk = live.tickets.get(d.ticket_id);
+      if (!tk) return;
+      tk.due = Object.assign({}, tk.due, { [d.clock]: d.due_at });
+      if (msg.type === "ticket.escalated") tk.escalated = { to: d.to, clock: d.clock, step: d.step, message: d.message };
+      break;
+    }
+    case "device.status":
+      if (d.device_id) live.devices.set(d.device_id, Object.assign(live.devices.get(d.device_id) || {}, d));
+      break;
+    case "reading":
+      break; // passed on to listeners (the detail chart) as is
+    default:
+      return;
+  }
+  emit(msg);
+}

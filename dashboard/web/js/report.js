@@ -1,0 +1,129 @@
+// The phone page for patrol staff and front-desk agents: what, where,
+// photos from the camera; it suggests a level and confirms with the
+// ticket number.
+
+import { h, field, options, showFieldError, clearFieldErrors } from "./dom.js";
+import { t, label } from "./i18n.js";
+import { api, enc } from "./api.js";
+import { session } from "./session.js";
+
+const CATEGORIES = ["water_electric", "civil", "equipment", "public_area", "gas", "fire"];
+const SOURCES = ["patrol", "resident", "phone", "front_desk", "third_party"];
+
+// Words that make a report an emergency whatever its category.
+const URGENT = /gas|smell|leak|flood|pour|burst|trapped|stuck|smoke|fire|spark|short circuit|power cut|燃气|煤气|漏水|跑水|爆管|困人|冒烟|着火|火|短路|停电/i;
+
+export function suggestLevel(category, text) {
+  if (category === "gas" || category === "fire" || URGENT.test(text || "")) return 1;
+  if (category === "public_area") return 3;
+  return 2;
+}
+
+export function mount(root) {
+  const el = (name, tag, attrs) => h(tag || "input", Object.assign({ name, id: "report-" + name }, attrs || {}));
+  const source = options(el("source", "select"), SOURCES.map((s) => [s, label("src", s)]));
+  if (session.me && session.me.role === "patrol") source.value = "patrol";
+  const category = options(el("category", "select"), CATEGORIES.map((c) => [c, label("cat", c)]));
+  const scope = options(el("scope", "select"), [["public", t("scope_public")], ["in_home", t("scope_in_home")]]);
+  const level = options(el("level", "select"), [["", t("levelAuto")], ["1", "L1"], ["2", "L2"], ["3", "L3"]]);
+  const site = el("site", "input", { required: true, autocomplete: "off", list: "report-sites" });
+  const sites = h("datalist", { id: "report-sites" });
+  const building = el("building", "input", { required: true, autocomplete: "off" });
+  const unit = el("unit", "input", { autocomplete: "off" });
+  const floor = el("floor", "input", { autocomplete: "off", inputmode: "numeric" });
+  const room = el("room", "input", { autocomplete: "off" });
+  const location = el("location", "input", { required: true, autocomplete: "off" });
+  const description = el("description", "textarea", { rows: 3, required: true });
+  const photos = el("photos", "input", { type: "file", accept: "image/*", capture: "environment", multiple: true });
+  const reporter = el("reporter", "input", { autocomplete: "name", value: session.me ? session.me.name : "" });
+  const phone = el("phone", "input", { type: "tel", autocomplete: "tel" });
+  const hint = h("p", { class: "hint", id: "report-suggested", role: "status" });
+  const result = h("div", { class: "result", id: "report-result", role: "status", "aria-live": "polite" });
+  const sendBtn = h("button", { type: "submit", class: "primary big", text: t("send") });
+
+  const suggest = () => { hint.textContent = t("suggested", { n: suggestLevel(category.value, description.value) }); };
+  category.addEventListener("change", suggest);
+  description.addEventListener("input", suggest);
+  const inHome = () => { for (const x of [unit, room]) x.closest("label").hidden = scope.value !== "in_home"; };
+  scope.addEventListener("change", inHome);
+
+  const form = h("form", { class: "card phone", id: "report-form", novalidate: true, onsubmit: submit },
+    h("h2", { text: t("fileReport") }),
+    field(t("category"), category), field(t("description"), description), hint,
+    h("div", { class: "grid2" }, field(t("scope"), scope), field(t("source"), source)),
+    h("div", { class: "grid2" }, field(t("site"), site), field(t("building"), building)),
+    h("div", { class: "grid3" }, field(t("unit"), unit), field(t("floor"), floor), field(t("room"), room)),
+    field(t("location"), location), sites,
+    field(t("takePhoto"), photos),
+    field(t("level"), level),
+    h("div", { class: "grid2" }, field(t("reporter"), reporter), field(t("phone"), phone)),
+    sendBtn, result);
+  root.replaceChildren(form);
+  inHome();
+  suggest();
+  prefill();
+
+  async function prefill() {
+    try {
+      const data = await api("GET", "/api/devices");
+      const ids = [...new Set((data.devices || []).map((d) => d.site).filter(Boolean))];
+      sites.replaceChildren(...ids.map((s) => h("option", { value: s })));
+      if (!site.value && ids.length === 1) site.value = ids[0];
+    } catch (_) { /* typing the site still works */ }
+  }
+
+  async function submit(ev) {
+    ev.preventDefault();
+    clearFieldErrors(form);
+    result.className = "result";
+    result.replaceChildren();
+    for (const c of [description, site, building, location]) {
+      if (!c.value.trim()) { showFieldError(form, c.name, t("required")); return; }
+    }
+    const body = {
+      source: source.value, category: category.value, scope: scope.value,
+      site: site.value.trim(), building: building.value.trim(), location: location.value.trim(),
+      description: description.value.trim(),
+      reporter: { name: reporter.value.trim(), phone: phone.value.trim() },
+    };
+    for (const [k, c] of [["unit", unit], ["floor", floor], ["room", room]]) if (c.value.trim()) body[k] = c.value.trim();
+    if (level.value) body.level = Number(level.value);
+    sendBtn.disabled = true;
+    try {
+      const tk = await api("POST", "/api/tickets", body);
+      const lines = [h("p", { class: "ticket-number", id: "report-number", text: t(tk.merged ? "merged" : "created", { n: tk.number }) })];
+      if (tk.verification_code) lines.push(h("p", { text: t("codeForOwner", { c: tk.verification_code }) }));
+      result.className = "result ok";
+      result.replaceChildren(...lines);
+      if (photos.files.length) result.append(await upload(tk.id, photos.files));
+      description.value = "";
+      location.value = "";
+      photos.value = "";
+      suggest();
+    } catch (e) {
+      result.className = "result error";
+      result.textContent = t("failed", { e: e.message });
+      if (e.field) showFieldError(form, e.field, e.message);
+    } finally {
+      sendBtn.disabled = false;
+    }
+  }
+  return () => {};
+}
+
+// upload sends the photos one by one; the answer is a line saying how it went.
+export async function upload(ticketID, files, stage = "before") {
+  let sent = 0;
+  for (const f of files) {
+    const fd = new FormData();
+    fd.append("photo", f, f.name);
+    try {
+      await api("POST", "/api/tickets/" + enc(ticketID) + "/photos?stage=" + enc(stage), fd);
+      sent++;
+    } catch (e) {
+      const why = e.missing ? t("notAvailable", { what: "/api/tickets/{id}/photos" }) : e.message;
+      return h("p", { class: "error", text: t("photosFailed", { e: why }) });
+    }
+  }
+  return h("p", { text: t("photosSent", { n: sent }) });
+}

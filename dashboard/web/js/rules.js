@@ -1,0 +1,315 @@
+// The engineer's page: rules with their thresholds; edit with validation,
+// version history and rollback; backtest against stored history with a
+// chart of the readings, the threshold and the episodes it would raise.
+
+import { h, field, options, showFieldError, clearFieldErrors } from "./dom.js";
+import { t, when } from "./i18n.js";
+import { api, enc } from "./api.js";
+import { timeSeries } from "./chart.js";
+import { session } from "./session.js";
+
+const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^0$/;
+const NUMBER_OPS = [">", ">=", "<", "<=", "==", "!="];
+const SEVERITIES = ["critical", "major", "minor", "maintenance"];
+
+export function condText(c) {
+  if (!c) return "";
+  switch (c.op) {
+    case "outside": return "outside [" + c.low + ", " + c.high + "]";
+    case "is": return "is " + c.value;
+    case "event": return "event " + c.event;
+    case "rate_above": case "rate_below": return c.op + " " + c.per_minute + "/min";
+    case "trend_crosses": return "trend crosses " + c.value + " within " + c.horizon;
+    case "counter_every": return "every " + c.every;
+    case "stale": return "stale after " + c.after;
+    default: return c.op + " " + c.value;
+  }
+}
+
+function listOf(data, key) {
+  if (Array.isArray(data)) return data;
+  return (data && (data[key] || data.items)) || [];
+}
+
+export function mount(root, id) {
+  const box = h("div", { id: "rules-view" });
+  root.replaceChildren(box);
+  if (id) showRule(box, id);
+  else showList(box);
+  return () => {};
+}
+
+async function showList(box) {
+  let rules;
+  try {
+    rules = listOf(await api("GET", "/api/rules"), "rules");
+  } catch (e) {
+    box.replaceChildren(h("p", { class: "error", role: "alert", text: e.missing ? t("notAvailable", { what: "/api/rules" }) : t("failed", { e: e.message }) }));
+    return;
+  }
+  const rows = rules.map((r) => h("tr", { class: r.enabled === false ? "disabled" : "" },
+    h("td", {}, h("a", { href: "#/rules/" + enc(r.id), text: r.id })),
+    h("td", { text: r.name || "" }), h("td", { text: r.kind || "" }), h("td", { text: r.metric || r.event || "" }),
+    h("td", { class: "mono", text: condText(r.condition) }), h("td", { text: r.level ? "L" + r.level : "" }),
+    h("td", { text: r.mode || "" }), h("td", { text: r.version != null ? "v" + r.version : "" })));
+  box.replaceChildren(h("section", { class: "column" },
+    h("h2", { text: t("rules") }),
+    rules.length ? h("table", { class: "rows", id: "rules-table" },
+      h("thead", {}, h("tr", {}, ["rule", "description", "category", "metric", "condition", "level", "mode", "version"].map((k) =>
+        h("th", { scope: "col", text: k === "description" ? "" : k === "category" ? "kind" : t(k) })))),
+      h("tbody", {}, rows)) : h("p", { class: "empty", text: t("noRules") })));
+}
+
+async function showRule(box, id) {
+  let rule;
+  try {
+    rule = await api("GET", "/api/rules/" + enc(id));
+  } catch (e) {
+    box.replaceChildren(h("p", {}, h("a", { href: "#/rules", text: "← " + t("back") })),
+      h("p", { class: "error", role: "alert", text: e.missing ? t("notAvailable", { what: "/api/rules/{id}" }) : t("failed", { e: e.message }) }));
+    return;
+  }
+  const editor = h("section", { class: "column", id: "rule-editor" });
+  const versions = h("section", { class: "column", id: "rule-versions" });
+  const backtest = h("section", { class: "column wide", id: "rule-backtest" });
+  box.replaceChildren(h("p", {}, h("a", { href: "#/rules", text: "← " + t("back") })),
+    h("div", { class: "board" }, editor, versions), backtest);
+  const reload = async () => {
+    try { rule = await api("GET", "/api/rules/" + enc(id)); } catch (_) { /* keep the old one */ }
+    drawEditor(editor, rule, reload);
+    drawVersions(versions, rule, reload);
+  };
+  drawEditor(editor, rule, reload);
+  drawVersions(versions, rule, reload);
+  drawBacktest(backtest, () => rule, () => editor.querySelector("form"));
+}
+
+// The controls a condition op needs.
+function conditionFields(op) {
+  switch (op) {
+    case "outside": return ["low", "high"];
+    case "rate_above": case "rate_below": return ["per_minute"];
+    case "trend_crosses": return ["value", "window", "horizon"];
+    case "counter_every": return ["every"];
+    case "stale": return ["after"];
+    case "event": return [];
+    case "is": return [];
+    default: return ["value"];
+  }
+}
+const DURATION_FIELDS = new Set(["window", "horizon", "after"]);
+
+function drawEditor(box, rule, reload) {
+  const canEdit = session.may("rules");
+  const c = rule.condition || {};
+  const ctl = (name, value, attrs) => h("input", Object.assign({ name, value: value == null ? "" : String(value), autocomplete: "off", disabled: !canEdit }, attrs || {}));
+  const condCtls = conditionFields(c.op).map((k) => [k, ctl("condition." + k, c[k], { inputmode: DURATION_FIELDS.has(k) ? "text" : "decimal" })]);
+  const clearVal = rule.clear && rule.clear.value != null ? ctl("clear.value", rule.clear.value, { inputmode: "decimal" }) : null;
+  const forCtl = ctl("for", rule.for || "0s");
+  const clearFor = ctl("clear_for", rule.clear_for || "");
+  const severity = options(h("select", { name: "severity", disabled: !canEdit }), SEVERITIES.map((s) => [s, s]));
+  severity.value = rule.severity || "critical";
+  const mode = options(h("select", { name: "mode", disabled: !canEdit }), [["live", "live"], ["shadow", "shadow"]]);
+  mode.value = rule.mode || "live";
+  const enabled = h("input", { type: "checkbox", name: "enabled", checked: rule.enabled !== false, disabled: !canEdit });
+  const reason = ctl("reason", "");
+  const result = h("p", { class: "result", id: "rule-result", role: "status" });
+
+  const form = h("form", { class: "rule-form", id: "rule-form", novalidate: true, onsubmit: save },
+    h("h2", {}, rule.name || rule.id, " ", h("span", { class: "count", text: "v" + (rule.version ?? "?") })),
+    h("p", { class: "mono", text: [rule.kind, rule.metric || rule.event, condText(c)].filter(Boolean).join(" · ") }),
+    canEdit ? null : h("p", { class: "hint", text: t("readOnly") }),
+    h("div", { class: "grid2" },
+      condCtls.map(([k, el]) => field(k === "value" ? t("threshold") + " (" + (c.op || "") + ")" : k === "low" ? t("low") : k === "high" ? t("high") : k, el)),
+      clearVal ? field(t("clear") + " (" + (rule.clear.op || "") + ")", clearVal) : null,
+      field(t("forDur"), forCtl), field(t("clearFor"), clearFor),
+      field(t("severity"), severity), field(t("mode"), mode)),
+    h("label", { class: "check" }, enabled, h("span", { text: t("enabled") })),
+    field(t("reason"), reason),
+    canEdit ? h("button", { type: "submit", class: "primary", text: t("save") }) : null,
+    result);
+  box.replaceChildren(form);
+
+  async function save(ev) {
+    ev.preventDefault();
+    clearFieldErrors(form);
+    result.className = "result";
+    result.textContent = "";
+    const edited = readForm(form, rule);
+    if (edited.error) { showFieldError(form, edited.field, edited.error); return; }
+    const body = Object.assign({}, edited.rule, { reason: reason.value.trim() });
+    try {
+      const saved = await api("PUT", "/api/rules/" + enc(rule.id), body);
+      result.className = "result ok";
+      result.textContent = t("saved", { v: (saved && saved.version) ?? "?" });
+      await reload();
+      const again = document.getElementById("rule-result");
+      if (again) { again.className = "result ok"; again.textContent = t("saved", { v: (saved && saved.version) ?? "?" }); }
+    } catch (e) {
+      result.className = "result error";
+      result.textContent = e.missing ? t("notAvailable", { what: "PUT /api/rules/{id}" }) : t("failed", { e: e.message });
+      if (e.field) showFieldError(form, e.field, e.message);
+    }
+  }
+}
+
+// readForm checks the editor's values and returns the changed rule, or
+// {error, field} for the first bad one.
+export function readForm(form, rule) {
+  const out = JSON.parse(JSON.stringify(rule));
+  delete out.version;
+  out.condition = Object.assign({}, rule.condition);
+  for (const el of form.querySelectorAll("input[name^='condition.']")) {
+    const k = el.name.slice("condition.".length);
+    const v = el.value.trim();
+    if (DURATION_FIELDS.has(k)) {
+      if (!DURATION.test(v)) return { error: t("mustDuration"), field: el.name };
+      out.condition[k] = v;
+    } else if (k === "every") {
+      if (!/^\d+$/.test(v)) return { error: t("mustNumber"), field: el.name };
+      out.condition[k] = Number(v);
+    } else {
+      if (v === "" || !isFinite(Number(v))) return { error: t("mustNumber"), field: el.name };
+      out.condition[k] = Number(v);
+    }
+  }
+  if (out.condition.op === "outside" && !(out.condition.low < out.condition.high)) return { error: t("lowBelowHigh"), field: "condition.low" };
+  const cv = form.elements["clear.value"];
+  if (cv) {
+    const v = cv.value.trim();
+    if (v === "" || !isFinite(Number(v))) return { error: t("mustNumber"), field: "clear.value" };
+    out.clear = Object.assign({}, rule.clear, { value: Number(v) });
+  }
+  for (const k of ["for", "clear_for"]) {
+    const v = form.elements[k].value.trim();
+    if (k === "clear_for" && v === "") { delete out.clear_for; continue; }
+    if (!DURATION.test(v)) return { error: t("mustDuration"), field: k };
+    out[k] = v;
+  }
+  out.severity = form.elements.severity.value;
+  out.mode = form.elements.mode.value;
+  out.enabled = form.elements.enabled.checked;
+  return { rule: out };
+}
+
+async function drawVersions(box, rule, reload) {
+  box.replaceChildren(h("h2", { text: t("versions") }));
+  let list;
+  try {
+    list = listOf(await api("GET", "/api/rules/" + enc(rule.id) + "/history"), "versions");
+  } catch (e) {
+    box.append(h("p", { class: "empty", text: e.missing ? t("notAvailable", { what: "/api/rules/{id}/history" }) : t("failed", { e: e.message }) }));
+    return;
+  }
+  const msg = h("p", { class: "result", role: "status" });
+  const items = list.slice().sort((a, b) => (b.version || 0) - (a.version || 0)).map((v) => {
+    const r = v.rule || v.new || v;
+    const ver = v.version ?? r.version;
+    const li = h("li", {},
+      h("strong", { text: "v" + (ver ?? "?") }), " ", h("span", { class: "mono", text: condText(r.condition) }), " ",
+      h("span", { class: "who", text: [v.by || v.actor || v.changed_by, when(v.at || v.changed_at || v.time)].filter(Boolean).join(" · ") }),
+      v.reason ? h("div", { class: "note", text: v.reason }) : null);
+    if (session.may("rules") && ver !== rule.version && r.condition) {
+      li.append(h("button", { type: "button", class: "small", text: t("rollback"), onclick: async () => {
+        try {
+          const saved = await api("POST", "/api/rules/" + enc(rule.id) + "/rollback", { version: ver, reason: "rollback to v" + ver });
+          msg.className = "result ok";
+          msg.textContent = t("rolledBack", { v: (saved && saved.version) ?? "?" });
+          reload();
+        } catch (e) {
+          msg.className = "result error";
+          msg.textContent = t("failed", { e: e.message });
+        }
+      } }));
+    }
+    return li;
+  });
+  box.append(msg, h("ol", { class: "versions" }, items));
+}
+
+function localInput(d) {
+  const p = (x) => String(x).padStart(2, "0");
+  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
+}
+
+async function drawBacktest(box, getRule, getForm) {
+  const rule = getRule();
+  const now = new Date();
+  const from = h("input", { type: "datetime-local", name: "from", value: localInput(new Date(now - 24 * 3600e3)) });
+  const to = h("input", { type: "datetime-local", name: "to", value: localInput(new Date(now.getTime() + 60e3)) });
+  const device = h("select", { name: "device" });
+  const out = h("div", { id: "backtest-result" });
+  const form = h("form", { class: "inline-form", id: "backtest-form", onsubmit: run },
+    field(t("from"), from), field(t("to"), to), field(t("device"), device), h("button", { type: "submit", class: "primary", text: t("run") }));
+  box.replaceChildren(h("h2", { text: t("backtest") }), form, out);
+  try {
+    const data = await api("GET", "/api/devices");
+    const mine = (data.devices || []).filter((d) => !rule.kind || d.kind === rule.kind)
+      .filter((d) => !rule.scope || ((!rule.scope.site || d.site === rule.scope.site) && (!rule.scope.building || d.building === rule.scope.building) && (!rule.scope.device || d.id === rule.scope.device)));
+    options(device, mine.map((d) => [d.id, d.id + (d.location ? " · " + d.location : "")]));
+  } catch (_) { /* chart falls back to the episodes' device */ }
+
+  async function run(ev) {
+    ev.preventDefault();
+    const r = getRule();
+    const ed = getForm() ? readForm(getForm(), r) : { rule: r };
+    if (ed.error) { showFieldError(getForm(), ed.field, ed.error); return; }
+    const f = new Date(from.value), tt = new Date(to.value);
+    if (isNaN(f) || isNaN(tt) || f >= tt) { showFieldError(form, "from", t("from") + " < " + t("to")); return; }
+    const set = {};
+    for (const [k, v] of Object.entries(ed.rule.condition)) if (k !== "op" && v !== r.condition[k]) set["condition." + k] = v;
+    if (ed.rule.clear && r.clear && ed.rule.clear.value !== r.clear.value) set["clear.value"] = ed.rule.clear.value;
+    for (const k of ["for", "clear_for"]) if (ed.rule[k] !== r[k] && ed.rule[k] !== undefined) set[k] = ed.rule[k];
+    out.replaceChildren(h("p", { class: "hint", text: "…" }));
+    let res;
+    try {
+      res = await api("POST", "/api/rules/" + enc(r.id) + "/backtest", { from: f.toISOString(), to: tt.toISOString(), set });
+    } catch (e) {
+      out.replaceChildren(h("p", { class: "error", role: "alert", text: e.missing ? t("notAvailable", { what: "/api/rules/{id}/backtest" }) : t("failed", { e: e.message }) }));
+      return;
+    }
+    const episodes = res.episodes || [];
+    const dev = device.value || (episodes[0] && episodes[0].device) || "";
+    const summary = h("p", { class: "bt-summary", id: "backtest-summary", text: t("btResult", { n: res.count ?? episodes.length, c: res.current_count ?? "?" }) });
+    const chartSlot = h("div", { id: "backtest-chart" });
+    const table = h("table", { class: "rows", id: "backtest-episodes" },
+      h("thead", {}, h("tr", {}, ["device", "start", "end", "peak"].map((k) => h("th", { scope: "col", text: t(k) })))),
+      h("tbody", {}, episodes.map((e) => h("tr", {}, h("td", { text: e.device }), h("td", { text: when(e.start) }), h("td", { text: e.end ? when(e.end) : "…" }), h("td", { text: e.peak })))));
+    out.replaceChildren(summary, chartSlot, h("h3", { text: t("episodes") }), table);
+    if (!dev) { chartSlot.replaceChildren(h("p", { class: "empty", text: t("chartNoData") })); return; }
+    try {
+      const q = "?from=" + enc(f.toISOString()) + "&to=" + enc(tt.toISOString()) + (r.metric ? "&metric=" + enc(r.metric) : "");
+      const data = await api("GET", "/api/devices/" + enc(dev) + "/readings" + q);
+      const points = thin((data.points || []).map((p) => ({ t: new Date(p.ts).getTime(), v: p.value })), 800);
+      const thr = typeof ed.rule.condition.value === "number" ? ed.rule.condition.value : null;
+      // Zoom to where the data and the episodes are, with a margin.
+      const bands = episodes.filter((e) => e.device === dev).map((e) => ({ from: new Date(e.start).getTime(), to: e.end ? new Date(e.end).getTime() : tt.getTime() }));
+      const ts = points.map((p) => p.t).concat(bands.flatMap((b) => [b.from, b.to]));
+      const lo = Math.max(f.getTime(), Math.min(...ts)), hi = Math.min(tt.getTime(), Math.max(...ts));
+      const margin = Math.max(60e3, (hi - lo) * 0.05);
+      chartSlot.replaceChildren(points.length ? timeSeries({
+        title: dev + " " + (r.metric || ""), series: [{ name: dev, points }], from: Math.max(f.getTime(), lo - margin), to: Math.min(tt.getTime(), hi + margin),
+        threshold: thr, thresholdLabel: thr != null ? t("threshold") + " " + thr : "",
+        bands,
+      }) : h("p", { class: "empty", text: t("chartNoData") }));
+    } catch (e) {
+      chartSlot.replaceChildren(h("p", { class: "error", text: t("failed", { e: e.message }) }));
+    }
+  }
+}
+
+// thin keeps at most about n points, the lowest and highest of each
+// bucket, so that peaks survive.
+export function thin(points, n) {
+  if (points.length <= n) return points;
+  points.sort((a, b) => a.t - b.t);
+  const size = Math.ceil(points.length / (n / 2));
+  const out = [];
+  for (let i = 0; i < points.length; i += size) {
+    const b = points.slice(i, i + size);
+    let lo = b[0], hi = b[0];
+    for (const p of b) { if (p.v < lo.v) lo = p; if (p.v > hi.v) hi = p; }
+    out.push(...(lo.t <= hi.t ? [lo, hi] : [hi, lo]));
+  }
+  return out;
+}

@@ -1,0 +1,161 @@
+package modbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+)
+
+// Submitter takes what a poll produced; the ingest Pipeline is one.
+// Implausible holds the raw values that fell outside their register's
+// min/max; they are not in r.Values.
+type Submitter interface {
+	SubmitReading(ctx context.Context, r devices.Reading, implausible map[string]float64) error
+	SubmitStatus(ctx context.Context, s devices.Status) error
+}
+
+// Config configures the Gateway. Registry and Submitter are required.
+type Config struct {
+	Registry  *devices.Registry
+	Submitter Submitter
+	Logger    *slog.Logger
+	Metrics   prometheus.Registerer
+	Now       func() time.Time
+
+	Interval     time.Duration // a device's poll interval when it names none; default 10s
+	Timeout      time.Duration // a device's request timeout when it names none; default 1s
+	OfflineAfter int           // failed polls in a row before device.status offline; default 3
+	MaxBackoff   time.Duration // longest pause between retries of a failing device; default 1m
+	Plan         PlanOptions   // request planning (gap filling, request size)
+
+	dial dialer // tests; default goburrow
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Interval <= 0 {
+		c.Interval = 10 * time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Second
+	}
+	if c.OfflineAfter <= 0 {
+		c.OfflineAfter = 3
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = time.Minute
+	}
+	if c.dial == nil {
+		c.dial = dialGoburrow
+	}
+	return c
+}
+
+// Validate checks the configuration; the error names the field.
+func (c Config) Validate() error {
+	if c.Registry == nil {
+		return errors.New("modbus: registry: missing")
+	}
+	if c.Submitter == nil {
+		return errors.New("modbus: submitter: missing")
+	}
+	if c.Plan.MaxGap > MaxRegisters {
+		return fmt.Errorf("modbus.max_gap: %d is above %d", c.Plan.MaxGap, MaxRegisters)
+	}
+	return nil
+}
+
+// Gateway polls every Modbus device of the registry.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	ready   chan struct{}
+}
+
+// New prepares a gateway; Run polls.
+func New(cfg Config) *Gateway {
+	cfg = cfg.withDefaults()
+	return &Gateway{cfg: cfg, log: cfg.Logger.With("component", "modbus"), metrics: newMetrics(cfg.Metrics), ready: make(chan struct{})}
+}
+
+// Ready is closed once every poll loop has started.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// Run polls the Modbus devices registered when it starts, one loop per
+// address, until ctx ends; then it closes the connections and returns nil.
+// A device with a bad address or register map fails Run before any poll.
+func (g *Gateway) Run(ctx context.Context) error {
+	if err := g.cfg.Validate(); err != nil {
+		return err
+	}
+	lines, err := g.lines()
+	if err != nil {
+		return err
+	}
+	eg, ctx := errgroup.WithContext(ctx)
+	for _, l := range lines {
+		eg.Go(func() error { return l.run(ctx) })
+	}
+	if len(lines) > 0 {
+		g.log.Info("modbus polling", "addresses", len(lines))
+	}
+	close(g.ready)
+	return eg.Wait()
+}
+
+// lines groups the registry's Modbus devices by connection.
+func (g *Gateway) lines() ([]*line, error) {
+	byKey := map[string]*line{}
+	var keys []string
+	for _, d := range g.cfg.Registry.Devices() {
+		if d.Modbus == nil {
+			continue
+		}
+		addr, err := ParseAddress(d.Modbus.Address)
+		if err != nil {
+			return nil, fmt.Errorf("devices.%s.modbus.address: %w", d.ID, err)
+		}
+		model, ok := g.cfg.Registry.Model(d.Model)
+		if !ok {
+			return nil, fmt.Errorf("devices.%s.model: %q is not defined", d.ID, d.Model)
+		}
+		if len(model.Registers) == 0 {
+			return nil, fmt.Errorf("models.%s.registers: empty", d.Model)
+		}
+		u := &unit{dev: d, plan: Plan(model.Registers, g.cfg.Plan),
+			interval: d.Modbus.Interval.Std(), timeout: d.Modbus.Timeout.Std(),
+			log: g.log.With("device", d.ID, "address", addr.key(), "unit", d.Modbus.Unit)}
+		if u.interval <= 0 {
+			u.interval = g.cfg.Interval
+		}
+		if u.timeout <= 0 {
+			u.timeout = g.cfg.Timeout
+		}
+		l, ok := byKey[addr.key()]
+		if !ok {
+			l = &line{g: g, addr: addr}
+			byKey[addr.key()] = l
+			keys = append(keys, addr.key())
+		}
+		l.units = append(l.units, u)
+	}
+	sort.Strings(keys)
+	out := make([]*line, len(keys))
+	for i, k := range keys {
+		out[i] = byKey[k]
+	}
+	return out, nil
+}

@@ -1,0 +1,63 @@
+package modbus
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's Prometheus series, labelled per device.
+type metrics struct {
+	polls       *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	implausible *prometheus.CounterVec
+	online      *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caretaker_modbus_polls_total",
+			Help: "Polls of a Modbus device (all its requests), by device.",
+		}, []string{"device"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caretaker_modbus_poll_failures_total",
+			Help: "Failed Modbus requests, by device and reason (timeout, exception, connection, decode).",
+		}, []string{"device", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "caretaker_modbus_poll_duration_seconds",
+			Help:    "Time one poll of a Modbus device took, answered or not.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"device"}),
+		implausible: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "caretaker_modbus_implausible_total",
+			Help: "Register values outside the register's min/max, kept out of the readings.",
+		}, []string{"device", "metric"}),
+		online: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "caretaker_modbus_device_online",
+			Help: "1 while a Modbus device answers, 0 once it is marked offline.",
+		}, []string{"device"}),
+	}
+	m.polls = register(reg, m.polls)
+	m.failures = register(reg, m.failures)
+	m.latency = register(reg, m.latency)
+	m.implausible = register(reg, m.implausible)
+	m.online = register(reg, m.online)
+	return m
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}

@@ -1,0 +1,89 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestSpoolFIFOAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if err := s.Append([]byte(fmt.Sprintf("batch %d", i)), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Len() != 3 || s.Points() != 6 || s.Bytes() != 21 {
+		t.Fatalf("len %d points %d bytes %d", s.Len(), s.Points(), s.Bytes())
+	}
+	b, ok, err := s.Oldest()
+	if err != nil || !ok || string(b.Data) != "batch 1" || b.Points != 1 {
+		t.Fatalf("Oldest = %+v %v %v", b, ok, err)
+	}
+	if err := s.Remove(b.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(b.Seq); err == nil {
+		t.Error("removing a batch twice succeeded")
+	}
+	// A crash mid-write leaves a .tmp file; reopening ignores and removes it.
+	if err := os.WriteFile(filepath.Join(dir, "00000000000000000009-1.batch.tmp"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, err := Open(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Len() != 2 || s2.Points() != 5 || s2.Bytes() != 14 {
+		t.Fatalf("after reopen: len %d points %d bytes %d", s2.Len(), s2.Points(), s2.Bytes())
+	}
+	if err := s2.Append([]byte("batch 4"), 4); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		b, ok, err := s2.Oldest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, string(b.Data))
+		if err := s2.Remove(b.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(got) != "[batch 2 batch 3 batch 4]" {
+		t.Errorf("replayed %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "00000000000000000009-1.batch.tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("left-over .tmp file not removed")
+	}
+}
+
+func TestSpoolFull(t *testing.T) {
+	s, err := Open(t.TempDir(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append([]byte("123456"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append([]byte("12345"), 1); !errors.Is(err, ErrFull) {
+		t.Fatalf("Append past the limit = %v, want ErrFull", err)
+	}
+	if err := s.Append([]byte("1234"), 1); err != nil {
+		t.Fatalf("Append up to the limit = %v", err)
+	}
+	if _, err := Open(t.TempDir(), 0); err == nil {
+		t.Error("a spool of 0 bytes opened")
+	}
+}

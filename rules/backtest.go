@@ -1,0 +1,232 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// History answers what a device reported: the stored values of one metric
+// (every metric when Metric is empty) from From (inclusive) to To
+// (exclusive), in time order. cmd wires it to InfluxDB or the embedded store.
+type History interface {
+	Readings(ctx context.Context, q HistoryQuery) ([]Sample, error)
+}
+
+// HistoryQuery selects one device's stored values.
+type HistoryQuery struct {
+	Device string
+	Kind   devices.Kind
+	Metric string
+	From   time.Time
+	To     time.Time
+}
+
+// Sample is one stored value; flags come back as 0 or 1.
+type Sample struct {
+	Time   time.Time
+	Metric string
+	Value  float64
+}
+
+// Backtester replays stored history through a rule with the live
+// engine's own code: a fresh Engine holding only that rule, fed each
+// device's readings in time order on a clock that follows them.
+type Backtester struct {
+	History History
+	Devices DeviceLister // the devices to replay (those of the rule's kind in its scope)
+	// MaxSpan caps the replayed period; default 92 days.
+	MaxSpan time.Duration
+}
+
+// BacktestRequest is the period and the changed values to try.
+type BacktestRequest struct {
+	From, To time.Time
+	Set      map[string]any // ApplySet keys; empty: the current values
+	// Progress, if set, is called after each device.
+	Progress func(done, total int)
+}
+
+// BacktestResult is what the rule would have raised: with the changed
+// values (Count, Episodes) and with the current ones (CurrentCount,
+// CurrentEpisodes).
+type BacktestResult struct {
+	Rule            Rule      `json:"rule"`
+	From            time.Time `json:"from"`
+	To              time.Time `json:"to"`
+	Devices         int       `json:"devices"`
+	Readings        int       `json:"readings"`
+	Count           int       `json:"count"`
+	CurrentCount    int       `json:"current_count"`
+	Episodes        []Episode `json:"episodes"`
+	CurrentEpisodes []Episode `json:"current_episodes"`
+}
+
+// Episode is one alarm the rule would have raised. End is nil when it was
+// still raised at the end of the period.
+type Episode struct {
+	Device string     `json:"device"`
+	Start  time.Time  `json:"start"`
+	End    *time.Time `json:"end"`
+	Peak   float64    `json:"peak"`
+}
+
+// Run replays [req.From, req.To) through current and through current with
+// req.Set applied.
+func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest) (BacktestResult, error) {
+	maxSpan := b.MaxSpan
+	if maxSpan <= 0 {
+		maxSpan = 92 * 24 * time.Hour
+	}
+	switch {
+	case req.From.IsZero():
+		return BacktestResult{}, fieldErr("from", "missing")
+	case req.To.IsZero():
+		return BacktestResult{}, fieldErr("to", "missing")
+	case !req.From.Before(req.To):
+		return BacktestResult{}, fieldErr("to", "must be after from")
+	case req.To.Sub(req.From) > maxSpan:
+		return BacktestResult{}, fieldErr("to", "the period may be at most %s", maxSpan)
+	case current.Condition.Op == "event":
+		return BacktestResult{}, fieldErr("condition.op", "event rules cannot be backtested: the history holds readings, not events")
+	case b.History == nil || b.Devices == nil:
+		return BacktestResult{}, fmt.Errorf("backtest: no reading history is configured")
+	}
+	current.Mode = ModeLive
+	changed, err := ApplySet(current, req.Set)
+	if err != nil {
+		return BacktestResult{}, err
+	}
+	if changed.Condition.Op == "event" {
+		return BacktestResult{}, fieldErr("condition.op", "event rules cannot be backtested")
+	}
+	res := BacktestResult{Rule: changed, From: req.From, To: req.To, Episodes: []Episode{}, CurrentEpisodes: []Episode{}}
+	var targets []devices.Device
+	for _, d := range b.Devices.Devices() {
+		if d.Kind == current.Kind && (current.Scope.Matches(d.Site, d.Building, d.ID) || changed.Scope.Matches(d.Site, d.Building, d.ID)) {
+			targets = append(targets, d)
+		}
+	}
+	sort.Slice(targets, func(i, j int) bool { return targets[i].ID < targets[j].ID })
+	res.Devices = len(targets)
+	for i, d := range targets {
+		if err := ctx.Err(); err != nil {
+			return BacktestResult{}, err
+		}
+		samples, err := b.History.Readings(ctx, HistoryQuery{Device: d.ID, Kind: d.Kind, Metric: current.Metric, From: req.From, To: req.To})
+		if err != nil {
+			return BacktestResult{}, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
+		}
+		readings := toReadings(d, samples)
+		res.Readings += len(samples)
+		for _, run := range []struct {
+			rule Rule
+			out  *[]Episode
+		}{{changed, &res.Episodes}, {current, &res.CurrentEpisodes}} {
+			eps, err := replay(ctx, run.rule, d, readings, req.From, req.To)
+			if err != nil {
+				return BacktestResult{}, err
+			}
+			*run.out = append(*run.out, eps...)
+		}
+		if req.Progress != nil {
+			req.Progress(i+1, len(targets))
+		}
+	}
+	res.Count, res.CurrentCount = len(res.Episodes), len(res.CurrentEpisodes)
+	return res, nil
+}
+
+// toReadings groups samples taken at one instant into one reading, with
+// flags turned back into flags.
+func toReadings(d devices.Device, samples []Sample) []devices.Reading {
+	spec, _ := devices.SpecOf(d.Kind)
+	var out []devices.Reading
+	for _, s := range samples {
+		if n := len(out); n == 0 || !out[n-1].Time.Equal(s.Time) {
+			out = append(out, devices.Reading{Device: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building,
+				Time: s.Time, Received: s.Time, Values: map[string]devices.Value{}})
+		}
+		v := devices.Num(s.Value)
+		if m, ok := spec.Metric(s.Metric); ok && m.Type == devices.Flag {
+			v = devices.FlagValue(s.Value != 0)
+		}
+		out[len(out)-1].Values[s.Metric] = v
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// replay runs one device's readings through a fresh engine holding only
+// rule r, ticking at each reading and at the end, on a clock that follows
+// the readings (so nothing is late).
+func replay(ctx context.Context, r Rule, d devices.Device, readings []devices.Reading, from, to time.Time) ([]Episode, error) {
+	clk := from
+	sink := &episodeSink{open: map[string]*Episode{}}
+	e, err := NewEngine(Config{Rules: []Rule{r}, Sink: sink, Devices: oneDevice{d}, Lateness: -1,
+		Now: func() time.Time { return clk }})
+	if err != nil {
+		return nil, err
+	}
+	if r.Condition.Op == "stale" {
+		// Watch the device from the start of the period.
+		e.Status(ctx, devices.Status{Device: d.ID, Time: from, Online: true})
+	}
+	for _, rd := range readings {
+		clk = rd.Time
+		e.Tick(ctx, clk)
+		e.Reading(ctx, rd)
+	}
+	clk = to
+	e.Tick(ctx, to)
+	for _, a := range e.Active() {
+		if ep := sink.open[a.ID]; ep != nil {
+			ep.Peak = a.Peak
+		}
+	}
+	for _, ep := range sink.order {
+		if ep.End == nil || !ep.End.After(to) {
+			continue
+		}
+		ep.End = nil
+	}
+	out := make([]Episode, len(sink.order))
+	for i, ep := range sink.order {
+		out[i] = *ep
+	}
+	return out, nil
+}
+
+// oneDevice is the registry of a replay: the one device, and no roster,
+// so staleness watches that device only.
+type oneDevice struct{ d devices.Device }
+
+func (o oneDevice) Lookup(id string) (devices.Device, bool) { return o.d, id == o.d.ID }
+
+// episodeSink turns alarm changes into episodes.
+type episodeSink struct {
+	open  map[string]*Episode
+	order []*Episode
+}
+
+func (s *episodeSink) HandleAlarm(_ context.Context, a Alarm) error {
+	switch a.State {
+	case Raised:
+		ep := &Episode{Device: a.Device, Start: a.RaisedAt, Peak: a.Peak}
+		s.open[a.ID] = ep
+		s.order = append(s.order, ep)
+	case Updated, Cleared:
+		if ep := s.open[a.ID]; ep != nil {
+			ep.Peak = a.Peak
+			if a.State == Cleared {
+				end := *a.ClearedAt
+				ep.End = &end
+				delete(s.open, a.ID)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// episode is the state of one rule on one device.
+//
+// on is what the condition says after for and clear_for; announced is
+// whether a Raised went out (and no Cleared yet). They differ while a
+// raise from late data is held, and while the flap guard holds a cleared
+// condition raised.
+type episode struct {
+	lastTime     time.Time // event time of the newest value seen
+	lastArrival  time.Time // engine clock when it arrived
+	pendingSince time.Time // raise condition holding since; zero if not
+	clearSince   time.Time // clear condition holding since; zero if not
+	on           bool
+	announced    bool
+	held         bool // on from late data; waits (see late)
+	flapping     bool
+	toggles      []time.Time
+	mem          memory
+	alarm        Alarm
+}
+
+// observe moves one rule on one device forward by one value at event
+// time t, arriving at engine time now.
+func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.Time, v devices.Value) {
+	k := stateKey{c.key(), p.device}
+	st := e.state[k]
+	if st == nil {
+		st = &episode{}
+		e.state[k] = st
+	}
+	if st.alarm.RuleID == "" {
+		st.alarm = e.newAlarm(c, p)
+	}
+	// A value older than what the rule has already seen must neither
+	// raise nor clear anything: it describes a past the state has left.
+	if t.Before(st.lastTime) {
+		return
+	}
+	st.lastTime, st.lastArrival = t, now
+	x := v.Float()
+	holds := c.eval(&st.mem, t, v, p.nominal[c.Metric])
+	if !st.on {
+		if !holds {
+			st.pendingSince = time.Time{}
+		} else {
+			if st.pendingSince.IsZero() {
+				st.pendingSince = t
+				st.alarm.Peak = x
+			}
+			st.alarm.Value = x
+			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			e.predicted(c, st)
+			if !t.Before(st.pendingSince.Add(c.holdFor())) {
+				e.turnOn(ctx, c, st, t, now)
+			}
+		}
+	} else {
+		st.alarm.Value = x
+		cleared := !holds
+		if c.clear != nil {
+			cleared = c.clear(&st.mem, t, v, p.nominal[c.Metric])
+		}
+		if !cleared {
+			st.clearSince = time.Time{}
+			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			e.predicted(c, st)
+		} else {
+			if st.clearSince.IsZero() {
+				st.clearSince = t
+			}
+			if !t.Before(st.clearSince.Add(c.ClearFor.Std())) {
+				e.turnOff(ctx, c, st, t, now)
+			}
+		}
+	}
+	e.settle(ctx, c, st, t, now)
+	e.track(k, c, st)
+}
+
+func (e *Engine) predicted(c *compiled, st *episode) {
+	if c.Condition.Op == "trend_crosses" && !st.mem.predicted.IsZero() {
+		p := st.mem.predicted
+		st.alarm.PredictedAt = &p
+	}
+}
+
+// advance completes, at engine time now, what time alone decides for one
+// episode. The episode's own clock is its last event time plus the time
+// since that value arrived: for live data that is now, and for a backlog
+// being replayed it moves with the replay, so a for-duration is not
+// completed by wall-clock time between two replayed values.
+func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, now time.Time) {
+	at := now
+	if !st.lastArrival.IsZero() {
+		at = st.lastTime.Add(now.Sub(st.lastArrival))
+	}
+	switch {
+	case !st.on && !st.pendingSince.IsZero() && !at.Before(st.pendingSince.Add(c.holdFor())):
+		e.turnOn(ctx, c, st, st.pendingSince.Add(c.holdFor()), now)
+	case st.on && !st.clearSince.IsZero() && !at.Before(st.clearSince.Add(c.ClearFor.Std())):
+		e.turnOff(ctx, c, st, st.clearSince.Add(c.ClearFor.Std()), now)
+	}
+	e.settle(ctx, c, st, at, now)
+}
+
+// track keeps the set of episodes that Tick must look at small.
+func (e *Engine) track(k stateKey, c *compiled, st *episode) {
+	if (!st.on && !st.pendingSince.IsZero()) || (st.on && !st.clearSince.IsZero()) || st.held || st.flapping {
+		e.timed[k] = st
+		return
+	}
+	delete(e.timed, k)
+}
+
+// late tells whether a decision at event time at, taken at engine time
+// now, is beyond the lateness bound.
+func (e *Engine) late(at, now time.Time) bool {
+	return e.cfg.Lateness > 0 && now.Sub(at) > e.cfg.Lateness
+}
+
+// turnOn: the condition has held for its for-duration at event time at.
+func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
+	st.on = true
+	st.clearSince = time.Time{}
+	st.toggles = append(st.toggles, at)
+	if st.announced {
+		return // held raised by the flap guard: the same episode goes on
+	}
+	a := &st.alarm
+	a.ID = AlarmID(c.key(), a.Device, st.pendingSince)
+	a.RaisedAt = at
+	a.ClearedAt = nil
+	if c.FlapCount > 0 && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount {
+		st.flapping, a.Flapping = true, true
+	}
+	if e.late(at, now) {
+		st.held = true
+		e.cfg.Logger.Info("late data raised an alarm: held until the data is current", "rule", c.ID, "device", a.Device,
+			"raised_at", at, "lateness", now.Sub(at))
+		return
+	}
+	e.announce(ctx, c, st)
+}
+
+func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
+	st.held = false
+	st.announced = true
+	a := &st.alarm
+	a.State = Raised
+	a.Message = describe(c, a)
+	e.emit(ctx, *a)
+}
+
+// turnOff: the clear condition has held for clear_for at event time at.
+func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
+	st.on = false
+	st.pendingSince = time.Time{}
+	st.clearSince = time.Time{}
+	st.toggles = append(st.toggles, at)
+	if st.held {
+		if !e.late(at, now) {
+			// It ended, but within the lateness bound: it was going on
+			// a moment ago, so it is told, then cleared.
+			e.announce(ctx, c, st)
+			e.clearAlarm(ctx, st, at)
+			return
+		}
+		st.held = false
+		e.cfg.Logger.Info("late data: alarm episode long over, not raised", "rule", c.ID, "device", st.alarm.Device,
+			"raised_at", st.alarm.RaisedAt, "cleared_at", at)
+		return
+	}
+	if !st.announced {
+		return
+	}
+	if c.FlapCount > 0 && (st.flapping || countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount) {
+		if !st.flapping {
+			st.flapping, st.alarm.Flapping = true, true
+			st.alarm.State = Updated
+			e.emit(ctx, st.alarm)
+		}
+		return
+	}
+	e.clearAlarm(ctx, st, at)
+}
+
+// settle ends flapping once the toggles within the window are back to
+// flap_count (clearing the alarm if its condition has cleared), and
+// releases a held raise once its data is current, or once no newer data
+// has come for a lateness bound (the backlog is drained and the fault is
+// still the last thing known).
+func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
+	if st.flapping && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) <= c.FlapCount {
+		st.flapping, st.alarm.Flapping = false, false
+		if st.announced && !st.on {
+			e.clearAlarm(ctx, st, at)
+		} else if st.announced {
+			st.alarm.State = Updated
+			e.emit(ctx, st.alarm)
+		}
+	}
+	if st.held && st.on && (!e.late(st.lastTime, now) || now.Sub(st.lastArrival) >= e.cfg.Lateness) {
+		e.announce(ctx, c, st)
+	}
+	if c.FlapCount > 0 {
+		st.toggles = st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]
+	}
+}
+
+// forceOff ends an episode whatever its condition says (a recorded service).
+func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time) {
+	st.on, st.held, st.flapping = false, false, false
+	st.pendingSince, st.clearSince = time.Time{}, time.Time{}
+	if st.announced {
+		e.clearAlarm(ctx, st, at)
+	}
+}
+
+func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time) {
+	st.announced = false
+	st.flapping = false
+	a := &st.alarm
+	a.State = Cleared
+	a.ClearedAt = &at
+	a.Flapping = false
+	e.emit(ctx, *a)
+}
+
+func countSince(ts []time.Time, from time.Time) int {
+	n := 0
+	for _, t := range ts {
+		if t.After(from) {
+			n++
+		}
+	}
+	return n
+}
+
+// worse keeps the peak in the direction the rule fears.
+func worse(c *compiled, nominal, peak, x float64) float64 {
+	switch c.Condition.Op {
+	case "<", "<=", "rate_below":
+		if x < peak {
+			return x
+		}
+	case "trend_crosses":
+		if c.Condition.Direction == "falling" {
+			if x < peak {
+				return x
+			}
+		} else if x > peak {
+			return x
+		}
+	case "outside":
+		if abs(x-center(c, nominal)) > abs(peak-center(c, nominal)) {
+			return x
+		}
+	default:
+		if x > peak {
+			return x
+		}
+	}
+	return peak
+}
+
+// center is the middle of an outside band in the metric's own unit (the
+// nominal itself when the band is relative).
+func center(c *compiled, nominal float64) float64 {
+	if c.Condition.Nominal != 0 {
+		if nominal > 0 {
+			return nominal
+		}
+		return c.Condition.Nominal
+	}
+	return (c.Condition.Low + c.Condition.High) / 2
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func (e *Engine) newAlarm(c *compiled, p *plan) Alarm {
+	return Alarm{
+		RuleID: c.ID, RuleName: c.Name, Device: p.device, Kind: c.Kind, Site: p.site, Building: p.building,
+		Location: p.location, Metric: c.Metric, Event: c.Condition.Event, Severity: c.Severity, Level: c.Level,
+		Shadow: c.Mode == ModeShadow,
+	}
+}
+
+// describe writes the alarm's one-line message for tickets and screens.
+func describe(c *compiled, a *Alarm) string {
+	place := a.Device
+	if a.Location != "" {
+		place = a.Location + " (" + a.Device + ")"
+	}
+	value := strconv.FormatFloat(a.Value, 'g', -1, 64)
+	cond := c.Condition
+	switch cond.Op {
+	case "event":
+		return fmt.Sprintf("%s: %s reported %s", c.Name, place, cond.Event)
+	case "stale":
+		return fmt.Sprintf("%s: %s sent no data for %s (device offline)", c.Name, place, cond.After.Std())
+	case "is":
+		return fmt.Sprintf("%s: %s %s is %v", c.Name, place, c.Metric, a.Value != 0)
+	case "rate_above", "rate_below":
+		return fmt.Sprintf("%s: %s %s = %s, changing faster than %g per minute", c.Name, place, c.Metric, value, cond.PerMinute)
+	case "trend_crosses":
+		when := "soon"
+		if a.PredictedAt != nil {
+			when = "by " + a.PredictedAt.UTC().Format(time.RFC3339)
+		}
+		return fmt.Sprintf("%s: %s %s = %s, trending to cross %v %s", c.Name, place, c.Metric, value, cond.Value, when)
+	case "counter_every":
+		return fmt.Sprintf("%s: %s %s = %s, service due (every %g)", c.Name, place, c.Metric, value, cond.Every)
+	}
+	return fmt.Sprintf("%s: %s %s = %s (%s)", c.Name, place, c.Metric, value, conditionText(cond))
+}
+
+func conditionText(cond Condition) string {
+	unit := ""
+	if cond.Nominal != 0 {
+		unit = "% of nominal"
+	}
+	switch cond.Op {
+	case "outside":
+		return fmt.Sprintf("outside %g..%g%s", cond.Low, cond.High, unit)
+	default:
+		return fmt.Sprintf("%s %v%s", cond.Op, cond.Value, unit)
+	}
+}

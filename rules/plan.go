@@ -1,0 +1,82 @@
+package rules
+
+import (
+	"sort"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// plan is what the engine knows of one device: the rules that apply to it
+// after scope resolution, and the registry facts alarms need. Plans are
+// cached per device and dropped whenever a rule changes.
+type plan struct {
+	device, site, building string
+	kind                   devices.Kind
+	location               string
+	nominal                map[string]float64
+	parent                 string
+	rules                  []*compiled // metric and event rules, most severe first
+	stale                  []*compiled
+}
+
+// planFor returns the device's plan, building it when the cache has none
+// or the device now reports another kind or place.
+func (e *Engine) planFor(device string, kind devices.Kind, site, building string) *plan {
+	if p := e.plan[device]; p != nil && p.kind == kind && p.site == site && p.building == building {
+		return p
+	}
+	p := &plan{device: device, site: site, building: building, kind: kind, parent: ParentIngest}
+	if e.cfg.Devices != nil {
+		if d, ok := e.cfg.Devices.Lookup(device); ok {
+			p.location, p.nominal, p.parent = d.Location, d.Nominal, parentOf(d)
+		}
+	}
+	p.rules, p.stale = e.applicable(device, kind, site, building)
+	e.plan[device] = p
+	return p
+}
+
+// applicable resolves scopes: of the enabled live rules of the device's
+// kind whose scope matches it, each family (Rule.Family) keeps only its
+// narrowest-scoped members (device > building > site > kind; members of
+// equal narrowness all apply). Shadow versions apply wherever their own
+// scope matches.
+func (e *Engine) applicable(device string, kind devices.Kind, site, building string) (metric, stale []*compiled) {
+	narrowest := map[string]int{}
+	var cand []*compiled
+	for _, c := range e.rules {
+		if c.Kind != kind || !c.IsEnabled() || !c.Scope.Matches(site, building, device) {
+			continue
+		}
+		cand = append(cand, c)
+		if c.Mode == ModeLive {
+			f := c.Family()
+			if n, ok := narrowest[f]; !ok || c.Scope.Narrowness() > n {
+				narrowest[f] = c.Scope.Narrowness()
+			}
+		}
+	}
+	for _, c := range cand {
+		if c.Mode == ModeLive && c.Scope.Narrowness() < narrowest[c.Family()] {
+			continue
+		}
+		if c.Condition.Op == "stale" {
+			stale = append(stale, c)
+		} else {
+			metric = append(metric, c)
+		}
+	}
+	// The most severe rules first: when one reading crosses both the
+	// pre-alarm and the alarm level, the emergency goes out first.
+	order := func(s []*compiled) {
+		sort.Slice(s, func(i, j int) bool {
+			if s[i].Level != s[j].Level {
+				return s[i].Level < s[j].Level
+			}
+			return s[i].key() < s[j].key()
+		})
+	}
+	order(metric)
+	order(stale)
+	return metric, stale
+}

@@ -1,0 +1,246 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// Parents: every device gets its data through a parent, and when the
+// parent stops answering the devices beneath it go quiet together.
+// A Modbus device's parent is its address ("modbus:tcp://10.0.0.5:502");
+// every other device's parent is ingest itself ("ingest": the MQTT broker
+// connection).
+const (
+	ParentIngest = "ingest"
+	ParentModbus = "modbus:"
+	// ParentRuleID is the built-in rule of the one alarm raised for a
+	// parent that is down.
+	ParentRuleID = "source-offline"
+)
+
+// parentOf names the device's parent.
+func parentOf(d devices.Device) string {
+	if d.Modbus != nil && d.Modbus.Address != "" {
+		return ParentModbus + d.Modbus.Address
+	}
+	return ParentIngest
+}
+
+// IsParentID tells whether a Status names a parent rather than a device.
+func IsParentID(id string) bool {
+	return id == ParentIngest || strings.HasPrefix(id, ParentModbus)
+}
+
+// seenDevice is when the engine last heard from a device.
+type seenDevice struct {
+	kind           devices.Kind
+	site, building string
+	lastArrival    time.Time // engine clock
+	offline        bool      // its last Status said offline
+}
+
+// parentState is one parent's health.
+type parentState struct {
+	down      bool
+	derived   bool      // down because every device beneath said offline
+	backAt    time.Time // engine clock when it came back
+	announced bool
+	alarm     Alarm
+}
+
+func (e *Engine) seenDevice(id string, kind devices.Kind, site, building string) *seenDevice {
+	sd := e.seen[id]
+	if sd == nil {
+		sd = &seenDevice{kind: kind, site: site, building: building}
+		e.seen[id] = sd
+	}
+	return sd
+}
+
+// heard records data from a device: its stale alarms clear, and a Modbus
+// address that was down because all its devices were offline is back.
+func (e *Engine) heard(ctx context.Context, p *plan, t, now time.Time) {
+	sd := e.seenDevice(p.device, p.kind, p.site, p.building)
+	sd.kind, sd.site, sd.building = p.kind, p.site, p.building
+	sd.lastArrival, sd.offline = now, false
+	for _, c := range p.stale {
+		if st := e.state[stateKey{c.key(), p.device}]; st != nil && st.announced {
+			st.on = false
+			e.clearAlarm(ctx, st, t)
+		}
+	}
+	if ps := e.parents[p.parent]; ps != nil && ps.down && ps.derived {
+		e.setParent(ctx, p.parent, false, t, now, "a device beneath answered", false)
+	}
+}
+
+// Status takes a reachability report. For a parent id (see IsParentID) it
+// raises or clears the parent's one alarm; for a device, online counts as
+// hearing from it, and offline from every device of a Modbus address
+// marks the address down.
+func (e *Engine) Status(ctx context.Context, s devices.Status) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.cfg.Now()
+	t := s.Time
+	if t.IsZero() {
+		t = now
+	}
+	if IsParentID(s.Device) {
+		e.setParent(ctx, s.Device, !s.Online, t, now, s.Reason, false)
+		return
+	}
+	var d devices.Device
+	if e.cfg.Devices != nil {
+		d, _ = e.cfg.Devices.Lookup(s.Device)
+	}
+	if d.ID == "" {
+		if sd := e.seen[s.Device]; sd != nil {
+			d = devices.Device{ID: s.Device, Kind: sd.kind, Site: sd.site, Building: sd.building}
+		} else {
+			return
+		}
+	}
+	p := e.planFor(d.ID, d.Kind, d.Site, d.Building)
+	if s.Online {
+		e.heard(ctx, p, t, now)
+		return
+	}
+	e.seenDevice(d.ID, d.Kind, d.Site, d.Building).offline = true
+	if !strings.HasPrefix(p.parent, ParentModbus) {
+		return
+	}
+	lister, ok := e.cfg.Devices.(DeviceLister)
+	if !ok {
+		return
+	}
+	for _, o := range lister.Devices() {
+		if parentOf(o) != p.parent {
+			continue
+		}
+		if sd := e.seen[o.ID]; sd == nil || !sd.offline {
+			return
+		}
+	}
+	e.setParent(ctx, p.parent, true, t, now, "every device at this address is offline", true)
+}
+
+// setParent moves a parent up or down and raises or clears its one alarm.
+func (e *Engine) setParent(ctx context.Context, id string, down bool, t, now time.Time, reason string, derived bool) {
+	ps := e.parents[id]
+	if ps == nil {
+		ps = &parentState{}
+		e.parents[id] = ps
+	}
+	if ps.down == down {
+		return
+	}
+	ps.down, ps.derived = down, derived && down
+	if !down {
+		ps.backAt = now
+		if ps.announced {
+			ps.announced = false
+			ps.alarm.State, ps.alarm.ClearedAt = Cleared, &t
+			e.emit(ctx, ps.alarm)
+		}
+		return
+	}
+	what := "Ingest (MQTT broker connection)"
+	if strings.HasPrefix(id, ParentModbus) {
+		what = "Modbus address " + strings.TrimPrefix(id, ParentModbus)
+	}
+	n, site, building := e.children(id)
+	msg := fmt.Sprintf("%s is not answering: %d devices without data; their own offline alarms are held back", what, n)
+	if reason != "" {
+		msg += " (" + reason + ")"
+	}
+	ps.announced = true
+	ps.alarm = Alarm{ID: AlarmID(ParentRuleID, id, t), RuleID: ParentRuleID, RuleName: "Data source not answering",
+		Device: id, Kind: devices.KindUnknown, Site: site, Building: building, Severity: Major, Level: Major.Level(),
+		State: Raised, RaisedAt: t, Message: msg}
+	e.emit(ctx, ps.alarm)
+}
+
+// children counts the registered devices beneath a parent, and names
+// their site and building when they share one.
+func (e *Engine) children(parent string) (n int, site, building string) {
+	lister, ok := e.cfg.Devices.(DeviceLister)
+	if !ok {
+		return 0, "", ""
+	}
+	first := true
+	for _, d := range lister.Devices() {
+		if parentOf(d) != parent {
+			continue
+		}
+		n++
+		if first {
+			site, building, first = d.Site, d.Building, false
+			continue
+		}
+		if d.Site != site {
+			site = ""
+		}
+		if d.Building != building {
+			building = ""
+		}
+	}
+	return n, site, building
+}
+
+// tickStale raises stale rules for devices that have sent nothing for the
+// rule's after, unless their parent is down (inhibition: the parent's one
+// alarm stands for them). A parent that came back restarts the clock of
+// the devices beneath it. Registered devices never heard from are watched
+// from the first tick that sees them.
+func (e *Engine) tickStale(ctx context.Context, now time.Time) {
+	if lister, ok := e.cfg.Devices.(DeviceLister); ok && now.Sub(e.lastRoster) >= time.Minute {
+		e.lastRoster = now
+		for _, d := range lister.Devices() {
+			if e.seen[d.ID] == nil {
+				e.seen[d.ID] = &seenDevice{kind: d.Kind, site: d.Site, building: d.Building, lastArrival: now}
+			}
+		}
+	}
+	for id, sd := range e.seen {
+		p := e.planFor(id, sd.kind, sd.site, sd.building)
+		if len(p.stale) == 0 {
+			continue
+		}
+		since := sd.lastArrival
+		if ps := e.parents[p.parent]; ps != nil {
+			if ps.down {
+				continue
+			}
+			if ps.backAt.After(since) {
+				since = ps.backAt
+			}
+		}
+		for _, c := range p.stale {
+			k := stateKey{c.key(), id}
+			st := e.state[k]
+			if st != nil && st.announced {
+				continue
+			}
+			if now.Sub(since) < c.Condition.After.Std() {
+				continue
+			}
+			if st == nil {
+				st = &episode{alarm: e.newAlarm(c, p)}
+				e.state[k] = st
+			}
+			st.on, st.pendingSince = true, since
+			a := &st.alarm
+			a.ID = AlarmID(c.key(), id, since)
+			a.RaisedAt = since.Add(c.Condition.After.Std())
+			a.ClearedAt = nil
+			a.Value = now.Sub(since).Minutes()
+			a.Peak = a.Value
+			e.announce(ctx, c, st)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package ticketing
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Completion and acceptance: resolve, confirm, dispute, callback, and the
+// follow-up tickets (re-inspection, rework) they open.
+
+// Outcomes of a done ticket.
+const (
+	OutcomeConfirmed = "confirmed"
+	OutcomeDisputed  = "disputed"
+	OutcomeRework    = "rework"
+	OutcomeCancelled = "cancelled"
+)
+
+// ReworkScore: a callback score at or below it opens a rework ticket.
+const ReworkScore = 3
+
+func (a *act) resolve() error {
+	if a.t.Status == StatusAccepted && (a.t.Level != 3 || a.t.Scope == ScopeInHome) {
+		return a.illegal(fmt.Sprintf("ticket %s is accepted but nobody is on site; only an L3 public question may be resolved without a visit", a.t.Number))
+	}
+	parts, err := json.Marshal(nonNilParts(a.req.Parts))
+	if err != nil {
+		return fmt.Errorf("parts: %w", err)
+	}
+	if _, err := a.tx.ExecContext(a.ctx, `UPDATE tickets SET resolution = ?, actual_fault = ?, parts = ?, paid = ?, fee_cents = ?
+		WHERE id = ?`, a.req.Note, a.req.ActualFault, string(parts), a.req.Paid, a.req.FeeCents, a.t.ID); err != nil {
+		return fmt.Errorf("record resolution: %w", err)
+	}
+	if err := a.setStatus(StatusResolved); err != nil {
+		return err
+	}
+	if err := a.s.meetAll(a.ctx, a.tx, a.t.ID); err != nil {
+		return err
+	}
+	if err := a.s.plan(a.ctx, a.tx, a.t.ID, clockCallback, a.now, a.now.Add(a.s.cfg.SLA.CallbackWithin)); err != nil {
+		return err
+	}
+	note := "resolved: " + a.req.Note
+	if a.req.ActualFault != "" {
+		note += "; actual fault: " + a.req.ActualFault
+	}
+	if len(a.req.Parts) > 0 {
+		names := make([]string, len(a.req.Parts))
+		for i, p := range a.req.Parts {
+			names[i] = fmt.Sprintf("%s x%d", p.Name, p.Qty)
+		}
+		note += "; parts: " + strings.Join(names, ", ")
+	}
+	if a.req.Paid {
+		note += fmt.Sprintf("; paid service, fee %d.%02d", a.req.FeeCents/100, a.req.FeeCents%100)
+	}
+	return a.history(ActResolve, note)
+}
+
+func nonNilParts(p []Part) []Part {
+	if p == nil {
+		return []Part{}
+	}
+	return p
+}
+
+func (a *act) confirm() error {
+	if err := a.setStatus(StatusClosed); err != nil {
+		return err
+	}
+	if err := a.set("outcome", OutcomeConfirmed); err != nil {
+		return err
+	}
+	return a.history(ActConfirm, withNote("owner confirmed the work", a.req.Note))
+}
+
+// dispute closes the ticket as disputed and opens a re-inspection ticket
+// that must be on site within SLA.ReinspectWithin.
+func (a *act) dispute() error {
+	if err := a.setStatus(StatusClosed); err != nil {
+		return err
+	}
+	if err := a.set("outcome", OutcomeDisputed); err != nil {
+		return err
+	}
+	why := a.req.Reason + joinNote(a.req.Note)
+	re, err := a.followUp("re-inspection", why, func(nt *newTicket) { nt.ReinspectionOf = a.t.ID })
+	if err != nil {
+		return err
+	}
+	// The re-inspection has its own arrive limit.
+	due := a.now.Add(a.s.cfg.SLA.ReinspectWithin)
+	if err := a.s.plan(a.ctx, a.tx, re.ID, clockArrive, a.now, due); err != nil {
+		return err
+	}
+	return a.history(ActDispute, withNote(fmt.Sprintf("owner disputes the result; re-inspection ticket %s due on site by %s",
+		re.Number, a.s.formatTime(due)), why))
+}
+
+// callback records the owner's score (1-5) and whether it is fixed. A
+// resolved ticket is closed by it; a score of ReworkScore or less, or
+// "not fixed", opens a rework ticket linked by rework_of.
+func (a *act) callback() error {
+	var has int
+	if err := a.tx.QueryRowContext(a.ctx, "SELECT score IS NOT NULL FROM tickets WHERE id = ?", a.t.ID).Scan(&has); err != nil {
+		return fmt.Errorf("read score: %w", err)
+	}
+	if has == 1 {
+		return a.illegal("the callback of ticket " + a.t.Number + " is already recorded")
+	}
+	fixed := a.req.Fixed == nil || *a.req.Fixed
+	if _, err := a.tx.ExecContext(a.ctx, "UPDATE tickets SET score = ?, fixed = ? WHERE id = ?", a.req.Score, fixed, a.t.ID); err != nil {
+		return fmt.Errorf("record callback: %w", err)
+	}
+	if err := a.s.meet(a.ctx, a.tx, a.t.ID, clockCallback); err != nil {
+		return err
+	}
+	note := fmt.Sprintf("callback: score %d/5", a.req.Score)
+	if !fixed {
+		note += ", owner says it is not fixed"
+	}
+	rework := (a.req.Score <= ReworkScore || !fixed) && a.t.Outcome != OutcomeDisputed
+	outcome := a.t.Outcome
+	switch {
+	case rework:
+		outcome = OutcomeRework
+	case a.t.Status == StatusResolved:
+		outcome = OutcomeConfirmed
+	}
+	if err := a.set("outcome", outcome); err != nil {
+		return err
+	}
+	if a.t.Status == StatusResolved {
+		if err := a.setStatus(StatusClosed); err != nil {
+			return err
+		}
+	}
+	if rework {
+		re, err := a.followUp("rework", note+joinNote(a.req.Note), func(nt *newTicket) { nt.ReworkOf = a.t.ID })
+		if err != nil {
+			return err
+		}
+		note += "; rework ticket " + re.Number + " opened"
+	}
+	return a.history(ActCallback, withNote(note, a.req.Note))
+}
+
+// followUp opens a ticket for the same place and fault as the action's
+// ticket (re-inspection, rework), linked both ways in the history. It
+// takes over the incident key, so later reports about the place join it.
+func (a *act) followUp(kind, why string, link func(*newTicket)) (Ticket, error) {
+	var key string
+	if err := a.tx.QueryRowContext(a.ctx, "SELECT incident_key FROM tickets WHERE id = ?", a.t.ID).Scan(&key); err != nil {
+		return Ticket{}, fmt.Errorf("read incident: %w", err)
+	}
+	var code string
+	if a.t.Scope == ScopeInHome {
+		var err error
+		if code, err = verificationCode(); err != nil {
+			return Ticket{}, err
+		}
+	}
+	nt := newTicket{Ticket: Ticket{
+		Source: a.t.Source, Level: a.t.Level, Category: a.t.Category, Site: a.t.Site, Building: a.t.Building,
+		Location: a.t.Location, Scope: a.t.Scope, Unit: a.t.Unit, Floor: a.t.Floor, Room: a.t.Room,
+		DeviceID: a.t.DeviceID, AlarmID: a.t.AlarmID, Reporter: a.t.Reporter,
+		Description: withNote(fmt.Sprintf("%s of %s: %s", kind, a.t.Number, a.t.Description), why),
+	}, incidentKey: key, code: code}
+	link(&nt)
+	note := fmt.Sprintf("%s of %s", kind, a.t.Number)
+	id, created, err := a.s.insertTicket(a.ctx, a.tx, nt, a.by, note)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if !created { // another open ticket holds the incident: this one stands alone
+		if nt.incidentKey, err = uniqueIncident(); err != nil {
+			return Ticket{}, err
+		}
+		if id, _, err = a.s.insertTicket(a.ctx, a.tx, nt, a.by, note); err != nil {
+			return Ticket{}, err
+		}
+	}
+	t, err := getTicket(a.ctx, a.tx, id)
+	if err != nil {
+		return Ticket{}, err
+	}
+	t.VerificationCode = code
+	a.opened = &t
+	return t, nil
+}

@@ -1,0 +1,153 @@
+package ticketing
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// DeviceLister is where zones come from; *devices.Registry is one.
+type DeviceLister interface {
+	Devices() []devices.Device
+}
+
+// ZonesFrom gives Config.Zones from the device registry: the zone of the
+// ticket's device when it names one with a zone; otherwise the zone of
+// the first device (by id) in the same site and building that has one;
+// otherwise none. A building is in one zone; a place without devices has
+// no zone and is dispatched by skill and load only.
+func ZonesFrom(d DeviceLister) func(site, building, device string) string {
+	return func(site, building, device string) string {
+		var inBuilding string
+		for _, dev := range d.Devices() {
+			if dev.Zone == "" {
+				continue
+			}
+			if device != "" && dev.ID == device {
+				return dev.Zone
+			}
+			if inBuilding == "" && dev.Site == site && dev.Building == building {
+				inBuilding = dev.Zone
+			}
+		}
+		return inBuilding
+	}
+}
+
+func (s *Service) zoneOf(site, building, device string) string {
+	if s.cfg.Zones == nil {
+		return ""
+	}
+	return s.cfg.Zones(site, building, device)
+}
+
+func (s *Service) technician(name string) (Technician, bool) {
+	for _, t := range s.cfg.Technicians {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Technician{}, false
+}
+
+// candidate is a technician weighed for a ticket.
+type candidate struct {
+	Technician
+	inZone bool
+	load   int
+}
+
+// autoDispatch gives a new ticket to the on-duty technician with a skill
+// of its category, preferring its zone, then the fewest open tickets, then
+// the name; the history says why. With nobody skilled on duty the ticket
+// stays in the grab-order pool, and the history says that too.
+func (s *Service) autoDispatch(ctx context.Context, tx *sql.Tx, t Ticket) error {
+	if len(s.cfg.Technicians) == 0 {
+		return nil
+	}
+	skills, limited := s.cfg.Skills[t.Category]
+	load, err := openLoad(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var cands []candidate
+	for _, tech := range s.cfg.Technicians {
+		if !tech.OnDuty {
+			continue
+		}
+		if limited && !slices.ContainsFunc(tech.Skills, func(sk string) bool { return slices.Contains(skills, sk) }) {
+			continue
+		}
+		cands = append(cands, candidate{Technician: tech, inZone: t.Zone != "" && slices.Contains(tech.Zones, t.Zone), load: load[tech.Name]})
+	}
+	need := "any skill"
+	if limited {
+		need = "skill " + strings.Join(skills, " or ")
+	}
+	if len(cands) == 0 {
+		return s.addHistory(ctx, tx, t.ID, systemActor, "dispatch_pool",
+			fmt.Sprintf("no on-duty technician with %s: left in the grab-order pool", need))
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		switch {
+		case a.inZone != b.inZone:
+			if a.inZone {
+				return -1
+			}
+			return 1
+		case a.load != b.load:
+			return a.load - b.load
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	c := cands[0]
+	why := fmt.Sprintf("auto-dispatched to %s: %s", c.Name, need)
+	switch {
+	case c.inZone:
+		why += ", in zone " + t.Zone
+	case t.Zone != "":
+		why += ", cross-zone support (nobody skilled on duty in zone " + t.Zone + ")"
+	}
+	why += fmt.Sprintf(", %d open tickets", c.load)
+	if len(cands) > 1 {
+		others := make([]string, 0, len(cands)-1)
+		for _, o := range cands[1:] {
+			z := "other zone"
+			if o.inZone {
+				z = "in zone"
+			}
+			others = append(others, fmt.Sprintf("%s (%s, %d open)", o.Name, z, o.load))
+		}
+		why += "; also considered " + strings.Join(others, ", ")
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE tickets SET assignee = ?, status = 'dispatched' WHERE id = ?", c.Name, t.ID); err != nil {
+		return fmt.Errorf("dispatch ticket %d: %w", t.ID, err)
+	}
+	if err := s.meet(ctx, tx, t.ID, clockDispatch); err != nil {
+		return err
+	}
+	return s.addHistory(ctx, tx, t.ID, systemActor, "auto_dispatch", why)
+}
+
+// openLoad counts the open tickets of every assignee.
+func openLoad(ctx context.Context, tx *sql.Tx) (map[string]int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT assignee, count(*) FROM tickets WHERE assignee <> '' AND status IN "+openStatuses+" GROUP BY assignee")
+	if err != nil {
+		return nil, fmt.Errorf("open load: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, fmt.Errorf("open load: %w", err)
+		}
+		out[name] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,169 @@
+package ticketing
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Why a photo was refused; match with errors.Is.
+var (
+	ErrPhotoTooLarge = errors.New("photo too large")
+	ErrPhotoType     = errors.New("not a JPEG, PNG or WebP image")
+)
+
+// photoTypes are the image types accepted, by sniffed content (never by
+// the name or the header the client sends), with the file extension.
+var photoTypes = map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+// Photo stages.
+const (
+	StageBefore = "before"
+	StageAfter  = "after"
+)
+
+// AddPhoto stores an image for ticket id from body: at most MaxPhotoBytes
+// (ErrPhotoTooLarge otherwise), JPEG, PNG or WebP by its first bytes
+// (ErrPhotoType otherwise). The file is named by caretaker, never by the
+// uploader, inside PhotosDir, and is listed on the ticket. stage is
+// before, after or empty.
+func (s *Service) AddPhoto(ctx context.Context, by Actor, id int64, stage string, body io.Reader) (Photo, error) {
+	if stage != "" && stage != StageBefore && stage != StageAfter {
+		return Photo{}, &FieldError{Field: "stage", Message: fmt.Sprintf("%q is not before or after", stage)}
+	}
+	if !slices.Contains([]string{RolePatrol, RoleTechnician, RoleOperator, RoleAdmin}, by.Role) {
+		return Photo{}, &ActionError{Action: "photo", Kind: ErrForbidden, Reason: "role " + orNone(by.Role) + " may not add photos"}
+	}
+	t, err := getTicket(ctx, s.db, id)
+	if err != nil {
+		return Photo{}, err
+	}
+	if err := os.MkdirAll(s.cfg.PhotosDir, 0o750); err != nil {
+		return Photo{}, fmt.Errorf("photos folder: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.cfg.PhotosDir, ".upload-*")
+	if err != nil {
+		return Photo{}, fmt.Errorf("photo: %w", err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(body, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Photo{}, fmt.Errorf("read photo: %w", err)
+	}
+	head = head[:n]
+	ctype := http.DetectContentType(head)
+	ext, ok := photoTypes[ctype]
+	if n == 0 || !ok {
+		return Photo{}, fmt.Errorf("photo is %s: %w", ctype, ErrPhotoType)
+	}
+	if _, err := tmp.Write(head); err != nil {
+		return Photo{}, fmt.Errorf("write photo: %w", err)
+	}
+	rest, err := io.Copy(tmp, io.LimitReader(body, s.cfg.MaxPhotoBytes-int64(n)+1))
+	if err != nil {
+		return Photo{}, fmt.Errorf("write photo: %w", err)
+	}
+	size := int64(n) + rest
+	if size > s.cfg.MaxPhotoBytes {
+		return Photo{}, fmt.Errorf("more than %d bytes: %w", s.cfg.MaxPhotoBytes, ErrPhotoTooLarge)
+	}
+	if err := tmp.Sync(); err != nil {
+		return Photo{}, fmt.Errorf("write photo: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Photo{}, fmt.Errorf("write photo: %w", err)
+	}
+	rnd := make([]byte, 12)
+	if _, err := rand.Read(rnd); err != nil {
+		return Photo{}, fmt.Errorf("photo name: %w", err)
+	}
+	name := fmt.Sprintf("t%d-%s%s", t.ID, hex.EncodeToString(rnd), ext)
+	final := filepath.Join(s.cfg.PhotosDir, name)
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return Photo{}, fmt.Errorf("store photo: %w", err)
+	}
+	keep = true
+	p := Photo{TicketID: t.ID, ContentType: ctype, Size: size, Stage: stage, UploadedBy: by.Name, UploadedAt: s.now().UTC(), file: name}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO ticket_photos(ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, name, ctype, size, stage, by.Name, ms(p.UploadedAt))
+		if err != nil {
+			return fmt.Errorf("record photo: %w", err)
+		}
+		if p.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("record photo: %w", err)
+		}
+		note := fmt.Sprintf("photo %d added (%s, %d bytes)", p.ID, ctype, size)
+		if stage != "" {
+			note = fmt.Sprintf("%s photo %d added (%s, %d bytes)", stage, p.ID, ctype, size)
+		}
+		return s.addHistory(ctx, tx, t.ID, by, "photo", note)
+	})
+	if err != nil {
+		os.Remove(final)
+		return Photo{}, err
+	}
+	return p, nil
+}
+
+// OpenPhoto opens photo photoID of ticket id for reading; the caller
+// closes it.
+func (s *Service) OpenPhoto(ctx context.Context, id, photoID int64) (Photo, io.ReadSeekCloser, error) {
+	p, err := scanPhoto(s.db.QueryRowContext(ctx, "SELECT "+photoColumns+" FROM ticket_photos WHERE id = ? AND ticket_id = ?", photoID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Photo{}, nil, fmt.Errorf("photo %d of ticket %d: %w", photoID, id, ErrNotFound)
+	}
+	if err != nil {
+		return Photo{}, nil, fmt.Errorf("photo %d: %w", photoID, err)
+	}
+	// p.file was made by AddPhoto: a bare name, no separators.
+	f, err := os.Open(filepath.Join(s.cfg.PhotosDir, filepath.Base(p.file)))
+	if err != nil {
+		return Photo{}, nil, fmt.Errorf("photo %d file: %w", photoID, err)
+	}
+	return p, f, nil
+}
+
+const photoColumns = "id, ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at"
+
+func scanPhoto(r rowScanner) (Photo, error) {
+	var p Photo
+	var at int64
+	if err := r.Scan(&p.ID, &p.TicketID, &p.file, &p.ContentType, &p.Size, &p.Stage, &p.UploadedBy, &at); err != nil {
+		return Photo{}, err
+	}
+	p.UploadedAt = fromMS(at)
+	return p, nil
+}
+
+func (s *Service) photos(ctx context.Context, id int64) ([]Photo, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+photoColumns+" FROM ticket_photos WHERE ticket_id = ? ORDER BY id", id)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d photos: %w", id, err)
+	}
+	defer rows.Close()
+	out := []Photo{}
+	for rows.Next() {
+		p, err := scanPhoto(rows)
+		if err != nil {
+			return nil, fmt.Errorf("ticket %d photos: %w", id, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
