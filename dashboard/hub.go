@@ -85,6 +85,9 @@ type Hub struct {
 	n       int           // stored events
 	clients map[*client]struct{}
 	closed  bool
+	// share, when a Relay is attached, hands every numbered event on to
+	// the other instances; it must not block.
+	share func(eventType string, at time.Time, data json.RawMessage)
 
 	dropped prometheus.Counter
 }
@@ -157,6 +160,12 @@ func (h *Hub) Notify(eventType string, data any) {
 		h.log.Error("event not sent: cannot encode its data", "type", eventType, "err", err)
 		return
 	}
+	h.deliver(eventType, time.Time{}, raw, true)
+}
+
+// deliver numbers, keeps and fans out an encoded event; at zero means now.
+// share is false for events that came from another instance.
+func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, share bool) {
 	var where struct {
 		Site   string `json:"site"`
 		Device string `json:"device_id"`
@@ -173,7 +182,10 @@ func (h *Hub) Notify(eventType string, data any) {
 	if !transient {
 		h.seq++
 	}
-	msg, err := json.Marshal(Message{Seq: h.seq, Type: eventType, Time: h.cfg.Now().UTC(), Data: raw})
+	if at.IsZero() {
+		at = h.cfg.Now()
+	}
+	msg, err := json.Marshal(Message{Seq: h.seq, Type: eventType, Time: at.UTC(), Data: raw})
 	if err != nil { // cannot happen: raw is valid JSON
 		h.log.Error("event not sent", "type", eventType, "err", err)
 		return
@@ -181,6 +193,9 @@ func (h *Hub) Notify(eventType string, data any) {
 	ev := storedEvent{seq: h.seq, typ: eventType, site: where.Site, device: where.Device, msg: msg}
 	if !transient {
 		h.store(ev)
+		if share && h.share != nil {
+			h.share(eventType, at, raw)
+		}
 	}
 	for c := range h.clients {
 		if !c.wants(ev) {

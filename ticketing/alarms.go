@@ -156,12 +156,13 @@ func (s *Service) insertAlarm(ctx context.Context, tx *sql.Tx, a rules.Alarm) (b
 		raised = s.now()
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO alarms (id, rule_id, rule_name, device_id, kind, site, building,
-		location, metric, event, severity, level, state, value, peak, message, raised_at, cleared_at, shadow, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		location, metric, event, severity, level, state, value, peak, message, raised_at, cleared_at, shadow, updated_at,
+		flapping, predicted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO NOTHING`,
 		a.ID, a.RuleID, a.RuleName, a.Device, a.Kind, a.Site, a.Building, a.Location, a.Metric, a.Event,
 		a.Severity, alarmLevel(a), a.State, a.Value, a.Peak, a.Message, ms(raised), cleared,
-		a.Shadow, ms(s.now()))
+		a.Shadow, ms(s.now()), a.Flapping, nullMS(a.PredictedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert alarm: %w", err)
 	}
@@ -253,8 +254,9 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 	var known bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE alarms SET state = 'updated', value = ?, peak = ?,
-			message = coalesce(nullif(?, ''), message), updated_at = ? WHERE id = ? AND state <> 'cleared'`,
-			a.Value, a.Peak, a.Message, ms(s.now()), a.ID)
+			message = coalesce(nullif(?, ''), message), flapping = ?, predicted_at = ?, updated_at = ?
+			WHERE id = ? AND state <> 'cleared'`,
+			a.Value, a.Peak, a.Message, a.Flapping, nullMS(a.PredictedAt), ms(s.now()), a.ID)
 		if err != nil {
 			return fmt.Errorf("update alarm: %w", err)
 		}
@@ -396,21 +398,23 @@ func (s *Service) Alarms(ctx context.Context, state string) ([]StoredAlarm, erro
 
 const alarmColumns = `a.id, a.rule_id, a.rule_name, a.device_id, a.kind, a.site, a.building, a.location,
 	a.metric, a.event, a.severity, a.level, a.state, a.value, a.peak, a.message, a.raised_at, a.cleared_at,
-	a.shadow, a.acked, a.acked_by, a.acked_at, coalesce(a.ticket_id, 0), coalesce(t.number, '')`
+	a.shadow, a.acked, a.acked_by, a.acked_at, coalesce(a.ticket_id, 0), coalesce(t.number, ''),
+	a.flapping, a.predicted_at`
 
 func scanAlarm(r rowScanner) (StoredAlarm, error) {
 	var a StoredAlarm
 	var raised int64
-	var cleared, acked sql.NullInt64
+	var cleared, acked, predicted sql.NullInt64
 	err := r.Scan(&a.ID, &a.RuleID, &a.RuleName, &a.Device, &a.Kind, &a.Site, &a.Building, &a.Location,
 		&a.Metric, &a.Event, &a.Severity, &a.Level, &a.State, &a.Value, &a.Peak, &a.Message, &raised, &cleared,
-		&a.Shadow, &a.Acked, &a.AckedBy, &acked, &a.TicketID, &a.TicketNumber)
+		&a.Shadow, &a.Acked, &a.AckedBy, &acked, &a.TicketID, &a.TicketNumber, &a.Flapping, &predicted)
 	if err != nil {
 		return StoredAlarm{}, err
 	}
 	a.RaisedAt = fromMS(raised)
 	a.ClearedAt = fromNullMS(cleared)
 	a.AckedAt = fromNullMS(acked)
+	a.PredictedAt = fromNullMS(predicted)
 	return a, nil
 }
 

@@ -338,3 +338,21 @@ func TestRulesOnOneMetricShareOneTicket(t *testing.T) {
 		t.Fatalf("ticket still about the warning: %+v", list[0])
 	}
 }
+
+// A trend alarm's predicted crossing and a flapping mark are kept.
+func TestAlarmKeepsPredictionAndFlapping(t *testing.T) {
+	f := newFixture(t)
+	a := gasAlarm(f, 35)
+	when := a.RaisedAt.Add(6 * time.Hour).UTC().Truncate(time.Millisecond)
+	a.PredictedAt = &when
+	mustHandle(t, f, a)
+	a.State, a.Flapping = rules.Updated, true
+	mustHandle(t, f, a)
+	got, err := f.svc.Alarms(context.Background(), AlarmsActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].Flapping || got[0].PredictedAt == nil || !got[0].PredictedAt.Equal(when) {
+		t.Fatalf("alarms = %+v", got)
+	}
+}

@@ -137,4 +137,10 @@ CREATE TABLE ticket_photos (
 );
 CREATE INDEX ticket_photos_ticket ON ticket_photos(ticket_id);
 `,
+	// 3: what the rules engine says beyond the threshold: a flapping alarm
+	// is held raised; a trend alarm predicts when the limit is crossed.
+	`
+ALTER TABLE alarms ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alarms ADD COLUMN predicted_at INTEGER;
+`,
 }

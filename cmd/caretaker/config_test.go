@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -172,5 +173,15 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if reg.Len() != 4 || len(c.Auth.Tokens) != 2 {
 		t.Fatalf("example: %d devices, %d tokens", reg.Len(), len(c.Auth.Tokens))
+	}
+}
+
+func TestServeRejectsBadTicketingConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, "store: {path: "+dir+"/c.db, readings_path: "+dir+"/r.db}\nmqtt: {embedded: true, embedded_listen: '127.0.0.1:0'}\nhttp: {listen: '127.0.0.1:0'}\n"+
+		"technicians:\n  - {name: tech1, skills: [plumbing]}\n  - {name: tech1, skills: [gas]}\n")
+	var out, errb strings.Builder
+	if code := run(context.Background(), []string{"serve", "--config", path}, &out, &errb, nil); code != 2 || !strings.Contains(errb.String(), "technicians[1].name") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }

@@ -41,7 +41,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger.With("component", "hub"), Registerer: metrics})
-	tickets, err := ticketing.Open(ctx, ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing")))
+	ticketCfg := ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing"))
+	var fe *ticketing.FieldError
+	if err := ticketCfg.Validate(); errors.As(err, &fe) {
+		return &ConfigError{Key: fe.Field, Msg: fe.Message}
+	} else if err != nil {
+		return &ConfigError{Msg: err.Error()}
+	}
+	tickets, err := ticketing.Open(ctx, ticketCfg)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
 	}
@@ -126,6 +133,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return &ConfigError{Key: "http", Msg: err.Error()}
 	}
 
+	relay, err := newEventRelay(hub, broker, client, cfg, logger, metrics)
+	if err != nil {
+		return err
+	}
+
 	// The pipeline runs on its own context so that, on shutdown, it can
 	// drain what the gateway already took after the gateway has stopped.
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
@@ -134,6 +146,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
+	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
 	g.Go(func() error { return server.Run(gctx) })

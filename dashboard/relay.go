@@ -1,0 +1,172 @@
+package dashboard
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// EventBus carries events between caretaker instances: the MQTT broker,
+// through the ingest gateway or the embedded broker. Subscribe may wait
+// until the bus is connected; handle is called for every message on a
+// topic matching filter and must not block for long.
+type EventBus interface {
+	Publish(ctx context.Context, topic string, payload []byte) error
+	Subscribe(ctx context.Context, filter string, handle func(topic string, payload []byte)) error
+}
+
+// EventTopicPrefix is where caretaker publishes its events
+// (contract.md, MQTT): caretaker/events/{type}.
+const EventTopicPrefix = "caretaker/events/"
+
+// BusMessage is an event on the bus: the WebSocket message (contract.md)
+// plus the instance that sent it, so an instance can skip its own.
+type BusMessage struct {
+	Message
+	Instance string `json:"instance"`
+}
+
+// RelayConfig configures a Relay; zero values take the defaults.
+type RelayConfig struct {
+	Hub      *Hub
+	Bus      EventBus
+	Instance string // unique per process; default: random
+	// Receive shows the other instances' events here too. Set it when the
+	// instances split the device traffic (MQTT shared subscriptions);
+	// when each instance hears every device it raises every alarm itself,
+	// and relayed copies would show twice.
+	Receive    bool
+	Queue      int // events waiting to be published; default 1024, more are dropped and counted
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // optional
+}
+
+// Relay lets several caretaker instances behind a load balancer show the
+// same events: it publishes every numbered event of its hub to
+// caretaker/events/{type}, and feeds the events of the other instances
+// from there into its hub, which numbers them in its own sequence. Live
+// readings stay local: devices publish those themselves.
+type Relay struct {
+	cfg     RelayConfig
+	log     *slog.Logger
+	out     chan BusMessage
+	dropped prometheus.Counter
+	relayed prometheus.Counter
+}
+
+// NewRelay attaches a relay to the hub; Run moves the events.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	if cfg.Hub == nil || cfg.Bus == nil {
+		return nil, fmt.Errorf("relay: hub and bus are required")
+	}
+	if cfg.Instance == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		cfg.Instance = hex.EncodeToString(b)
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := &Relay{
+		cfg: cfg,
+		log: cfg.Logger.With("component", "event-relay", "instance", cfg.Instance),
+		out: make(chan BusMessage, cfg.Queue),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caretaker_events_relay_dropped_total",
+			Help: "Events not published to caretaker/events/ because the queue was full.",
+		}),
+		relayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "caretaker_events_relay_received_total",
+			Help: "Events of other caretaker instances shown on this one's WebSocket.",
+		}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{r.dropped, r.relayed} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				r.log.Warn("registering relay metrics", "err", err)
+			}
+		}
+	}
+	h := cfg.Hub
+	h.mu.Lock()
+	h.share = r.enqueue
+	h.mu.Unlock()
+	return r, nil
+}
+
+// enqueue is called by the hub with its mutex held: it never blocks.
+func (r *Relay) enqueue(typ string, at time.Time, data json.RawMessage) {
+	select {
+	case r.out <- BusMessage{Message: Message{Type: typ, Time: at.UTC(), Data: data}, Instance: r.cfg.Instance}:
+	default:
+		r.dropped.Inc()
+	}
+}
+
+// Run subscribes to the other instances' events (with Receive) and
+// publishes this one's until ctx ends. A failed subscription is logged,
+// not fatal: the local screens still work.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.cfg.Receive {
+		if err := r.cfg.Bus.Subscribe(ctx, EventTopicPrefix+"#", r.receive); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.log.Error("events of other instances will not be shown: subscribe failed", "err", err)
+		}
+	}
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-r.out:
+			payload, err := json.Marshal(m)
+			if err != nil { // cannot happen: data is valid JSON
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = r.cfg.Bus.Publish(pctx, EventTopicPrefix+m.Type, payload)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil
+			case err != nil && !failing:
+				failing = true
+				r.log.Warn("publishing events failed; other instances miss them until it works again", "err", err)
+			case err == nil && failing:
+				failing = false
+				r.log.Info("publishing events works again")
+			}
+		}
+	}
+}
+
+// receive feeds another instance's event into the hub.
+func (r *Relay) receive(topic string, payload []byte) {
+	var m BusMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		r.log.Debug("event on the bus is not JSON", "topic", topic)
+		return
+	}
+	if m.Instance == r.cfg.Instance || m.Instance == "" {
+		return // our own, back from the broker; or not from a caretaker
+	}
+	if m.Type == "" || m.Type == EventSnapshot || m.Type == EventReading || len(m.Data) == 0 ||
+		!strings.HasSuffix(topic, "/"+m.Type) {
+		return
+	}
+	r.relayed.Inc()
+	r.cfg.Hub.deliver(m.Type, m.Time, m.Data, false)
+}
