@@ -96,7 +96,7 @@ test("the ticket detail shows the history and a chart of the readings", async ()
   }
   await ops.fill("#dispatch-form input[name=technician]", "tech1");
   await ops.click("#dispatch-form button[type=submit]");
-  await ops.waitForFunction(() => /dispatched|assign/i.test(document.querySelector("#ticket-detail").textContent), null, { timeout: 5000 });
+  await ops.locator("#ticket-history li", { hasText: "tech1" }).filter({ hasText: "ops1" }).waitFor();
   await shot(ops, "07-ticket-dispatched");
 });
 
@@ -118,4 +118,18 @@ test("the control room is usable from the keyboard", async () => {
   const classes = await ops.locator("#live-rows tr, #manual-rows tr").evaluateAll((rows) => rows.map((r) => r.className));
   assert.ok(classes.length > 0 && classes.every((c) => /level-1/.test(c)), "only L1 rows left: " + classes);
   await ops.selectOption("#filter-level", "");
+});
+
+test("the page says when it is offline and reconnects by itself, missing nothing", async () => {
+  await ops.context().setOffline(true);
+  await ops.waitForSelector("#conn[data-state=offline]");
+  await ops.waitForSelector("#offline-note:not([hidden])");
+  assert.match(await ops.locator("#offline-note").textContent(), /Connection lost/);
+  await shot(ops, "09-control-room-offline");
+  // While it is away, a water leak floods the pump room.
+  await publish("sites/s1/devices/wl-b1-01/telemetry", { ts: Date.now(), metrics: { leak: true, battery_pct: 80 } });
+  await ops.context().setOffline(false);
+  await ops.waitForSelector("#conn[data-state=live]", { timeout: 15000 });
+  await ops.locator("#live-rows tr", { hasText: "wl-b1-01" }).first().waitFor({ timeout: 20000 });
+  assert.ok(await ops.locator("#offline-note").isHidden());
 });

@@ -36,9 +36,9 @@ test("the technician sees the work and takes it on", async (t) => {
     await mine.waitFor();
   } else {
     await mine.locator("button", { hasText: "Accept" }).click();
-    await mine.locator(".status", { hasText: "accepted" }).waitFor();
+    await mine.locator(".status[data-status=accepted]").waitFor();
     await mine.locator("button", { hasText: "Arrived" }).click();
-    await mine.locator(".status", { hasText: "on_site" }).waitFor();
+    await mine.locator(".status[data-status=on_site]").waitFor();
   }
   await shot(tech, "21-technician-working");
 });

@@ -1,10 +1,18 @@
 // Package ingest takes device data in and hands it on. Data arrives over
 // MQTT, either from an external broker through paho (MQTTGateway) or from
-// devices connected to the embedded mochi-mqtt broker (Broker); both hand raw
-// messages to the Pipeline, which parses them, checks them against the
-// device registry, enriches them with the device's kind, site and building,
-// writes every reading and event to the time-series store (InfluxDB through
-// Influx, or the SQLite EmbeddedStore) and then passes it to a Sink.
+// devices connected to the embedded mochi-mqtt broker (Broker), and from
+// Modbus devices polled by ingest/modbus; all of it goes through the
+// Pipeline's bounded queue (Submit for raw messages, SubmitReading and
+// SubmitStatus for what a gateway decoded itself), which checks it against
+// the device registry, enriches it with the device's kind, site and
+// building, writes every reading and event to the time-series store
+// (InfluxDB through Influx, or the SQLite EmbeddedStore) and then passes it
+// to a Sink.
+//
+// The InfluxDB writer batches itself and puts what InfluxDB cannot take
+// into an on-disk spool (ingest/spool), replayed in order; only a full
+// spool or a batch InfluxDB refuses as malformed loses points, and that is
+// counted and logged.
 //
 // The package knows devices only: it must never learn about rules, alarms,
 // tickets or screens. Whatever sits behind the Sink is wired in cmd/.

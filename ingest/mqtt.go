@@ -33,6 +33,10 @@ type MQTTConfig struct {
 	SharedGroup    string // set: subscribe as $share/<group>/... so instances split the load
 	Logger         *slog.Logger
 	ConnectTimeout time.Duration // first connection; default 10s
+	// OnConnection, if set, hears when the broker connection comes up
+	// (subscribed) or is lost: every MQTT device goes quiet together then,
+	// and the rules raise one alarm for ingest instead of one per device.
+	OnConnection func(up bool, reason string)
 }
 
 func (c MQTTConfig) withDefaults() MQTTConfig {
@@ -174,9 +178,15 @@ func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) 
 		}
 		g.log.Info("mqtt connected and subscribed", "qos", g.cfg.QoS, "shared_group", g.cfg.SharedGroup)
 		g.once.Do(func() { close(g.ready) })
+		if g.cfg.OnConnection != nil {
+			g.cfg.OnConnection(true, "connected to the broker")
+		}
 	})
 	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		g.log.Warn("mqtt connection lost; reconnecting", "error", err)
+		if g.cfg.OnConnection != nil {
+			g.cfg.OnConnection(false, fmt.Sprintf("connection to the broker lost: %v", err))
+		}
 	})
 	return opts, nil
 }

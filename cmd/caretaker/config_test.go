@@ -171,7 +171,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reg.Len() != 4 || len(c.Auth.Tokens) != 2 {
+	if reg.Len() != 4 || len(c.Auth.Tokens) != 4 || len(c.Technicians) != 1 {
 		t.Fatalf("example: %d devices, %d tokens", reg.Len(), len(c.Auth.Tokens))
 	}
 }

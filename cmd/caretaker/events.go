@@ -23,6 +23,6 @@ func newEventRelay(hub *dashboard.Hub, broker *ingest.Broker, client *ingest.MQT
 		// Instances that split the device traffic share their events;
 		// otherwise each raises every alarm itself.
 		Receive: client != nil && cfg.MQTT.SharedGroup != "",
-		Logger: logger.With("component", "event-relay"), Registerer: metrics,
+		Logger:  logger.With("component", "event-relay"), Registerer: metrics,
 	})
 }

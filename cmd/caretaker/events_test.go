@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,17 +63,53 @@ devices:
 		}
 		sockets = append(sockets, events)
 	}
-	// The relays subscribe once their gateway is connected; give them a
-	// moment by waiting for an event that travels the same way.
-	time.Sleep(500 * time.Millisecond)
+	// The relays subscribe once their gateway is connected. Poll until
+	// both screens hear a device coming and going (one instance gets each
+	// status message; the other hears it through the relay).
+	seen := make([]bool, len(sockets))
+	deadline := time.Now().Add(10 * time.Second)
+	for online := true; !(seen[0] && seen[1]); online = !online {
+		if time.Now().After(deadline) {
+			t.Fatalf("device.status not on both screens within 10s (seen %v)", seen)
+		}
+		publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/status", map[bool]string{true: "online", false: "offline"}[online])
+		wait := time.After(300 * time.Millisecond)
+	drain:
+		for {
+			select {
+			case ev := <-sockets[0]:
+				seen[0] = seen[0] || ev.Type == "device.status"
+			case ev := <-sockets[1]:
+				seen[1] = seen[1] || ev.Type == "device.status"
+			case <-wait:
+				break drain
+			}
+		}
+	}
 
 	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
 		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5}}`, time.Now().UnixMilli()))
 	for i, events := range sockets {
-		raised := waitEvent(t, events, "alarm.raised", 10*time.Second)
-		created := waitEvent(t, events, "ticket.created", 10*time.Second)
+		raised := waitEventWith(t, events, "alarm.raised", `"rule_id":"gas-lel-critical"`, 10*time.Second)
+		created := waitEventWith(t, events, "ticket.created", `"alarm_id":"gas-lel-critical:gas-b2-07:`, 10*time.Second)
 		if created.Seq <= raised.Seq {
 			t.Fatalf("instance %d: ticket.created seq %d not after alarm.raised %d", i, created.Seq, raised.Seq)
+		}
+	}
+}
+
+// waitEventWith waits for an event of type typ whose data holds want.
+func waitEventWith(t *testing.T, ch <-chan wsEvent, typ, want string, d time.Duration) wsEvent {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("no %s with %s within %s", typ, want, d)
+		}
+		ev := waitEvent(t, ch, typ, left)
+		if strings.Contains(string(ev.Data), want) {
+			return ev
 		}
 	}
 }

@@ -55,26 +55,7 @@ devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
 `, httpAddr, broker.Addr, influx.URL, dir, operatorToken, patrolToken))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
-	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		defer func() {
-			if t.Failed() {
-				t.Logf("caretaker log:\n%s", logs.String())
-			}
-		}()
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s of cancel")
-		}
-	})
+	startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
 	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
 		resp, err := http.Get(base + "/readyz")
@@ -170,6 +151,60 @@ devices:
 	}
 }
 
+// When the broker goes away every MQTT device goes quiet at once: one
+// alarm for ingest is raised (not one per device), and cleared when the
+// broker is back.
+func TestBrokerLossRaisesOneIngestAlarm(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	dir := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	cfgPath := filepath.Join(dir, "caretaker.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: caretaker-loss}
+store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db"}
+auth: {tokens: [{name: ops1, role: operator, token: %s}]}
+devices:
+  - {id: gas-1, kind: gas, site: s1, building: B2}
+  - {id: gas-2, kind: gas, site: s1, building: B2}
+`, httpAddr, broker.Addr, dir, operatorToken))
+	startCaretaker(t, cfgPath)
+	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
+	if err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	defer ws.Close()
+	events := readEvents(t, ws)
+	waitEvent(t, events, "snapshot", 5*time.Second)
+
+	broker.Stop()
+	raised := waitEvent(t, events, "alarm.raised", 15*time.Second)
+	var a struct {
+		Device string `json:"device_id"`
+		Level  int    `json:"level"`
+		Msg    string `json:"message"`
+	}
+	mustJSON(t, raised.Data, &a)
+	if a.Device != "ingest" || a.Level != 2 || !strings.Contains(a.Msg, "2 devices") {
+		t.Fatalf("alarm = %+v", a)
+	}
+	if err := broker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cleared := waitEvent(t, events, "alarm.cleared", 30*time.Second)
+	mustJSON(t, cleared.Data, &a)
+	if a.Device != "ingest" {
+		t.Fatalf("cleared = %+v", a)
+	}
+}
+
 func TestCommandLine(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -201,6 +236,32 @@ func TestCommandLine(t *testing.T) {
 }
 
 // --- helpers -------------------------------------------------------------
+
+// startCaretaker runs `caretaker serve --config path` in-process until the
+// test ends, and checks that it then stops cleanly.
+func startCaretaker(t *testing.T, cfgPath string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &logBuffer{}
+	exit := make(chan int, 1)
+	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		defer func() {
+			if t.Failed() {
+				t.Logf("caretaker log:\n%s", logs.String())
+			}
+		}()
+		select {
+		case code := <-exit:
+			if code != 0 {
+				t.Errorf("serve exited %d", code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s of cancel")
+		}
+	})
+}
 
 // logBuffer collects the service's log while it runs in another goroutine.
 type logBuffer struct {

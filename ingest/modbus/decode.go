@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/caretaker-iot/caretaker/devices"
 )
@@ -57,11 +58,25 @@ func Decode(reg devices.Register, raw []byte, bit int) (devices.Value, error) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return devices.Value{}, errNotANumber
 	}
+	if reg.Scale == 0 && reg.Offset == 0 {
+		return devices.Num(v), nil
+	}
 	scale := reg.Scale
 	if scale == 0 {
 		scale = 1
 	}
-	return devices.Num(v*scale + reg.Offset), nil
+	return devices.Num(roundDecimal(v*scale + reg.Offset)), nil
+}
+
+// roundDecimal drops the binary noise scaling leaves (2301 * 0.1 is
+// 230.10000000000002) by rounding to 15 significant digits, which every
+// float64 holds exactly.
+func roundDecimal(v float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 15, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
 }
 
 // errNotANumber: a float register holds NaN or Inf, which devices use to say

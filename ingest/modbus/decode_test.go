@@ -21,6 +21,7 @@ var registerFrames = []struct {
 	{"uint16 little bytes", devices.Register{Type: "uint16", ByteOrder: "little"}, []byte{0xFD, 0x08}, 2301},
 	{"int16 negative", devices.Register{Type: "int16"}, []byte{0xFF, 0xF6}, -10},
 	{"int16 scaled", devices.Register{Type: "int16", Scale: 0.1}, []byte{0x00, 0xFB}, 25.1},
+	{"scaled to an exact decimal", devices.Register{Type: "uint16", Scale: 0.1}, []byte{0x08, 0xFD}, 230.1},
 	{"uint16 scale and offset", devices.Register{Type: "uint16", Scale: 0.5, Offset: -40}, []byte{0x00, 0x64}, 10},
 	{"uint32 big/big", devices.Register{Type: "uint32"}, []byte{0x00, 0x01, 0x86, 0xA0}, 100000},
 	{"uint32 word little", devices.Register{Type: "uint32", WordOrder: "little"}, []byte{0x86, 0xA0, 0x00, 0x01}, 100000},
@@ -52,7 +53,7 @@ func TestDecodeRegisters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Abs(v.Float()-tc.want) > 1e-9 {
+			if v.Float() != tc.want {
 				t.Errorf("Decode(% x) = %v, want %v", tc.raw, v.Float(), tc.want)
 			}
 			if reg.Type != "bool" {

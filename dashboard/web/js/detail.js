@@ -32,7 +32,7 @@ export function mount(root, id) {
   function draw(tk, alarm) {
     const msg = h("p", { class: "result", role: "status" });
     const facts = h("dl", { class: "facts" },
-      fact(t("number"), tk.number), fact(t("level"), "L" + tk.level), fact(t("status"), tk.status),
+      fact(t("number"), tk.number), fact(t("level"), "L" + tk.level), fact(t("status"), label("st", tk.status)),
       fact(t("source"), label("src", tk.source)), fact(t("category"), label("cat", tk.category)),
       fact(t("place"), [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ")),
       fact(t("device"), tk.device_id), fact(t("assignee"), tk.assignee),

@@ -29,7 +29,7 @@ export function mount(root) {
   function card(tk, isMine) {
     const c = h("article", { class: "ticket-card level-" + tk.level, dataset: { ticket: tk.id } },
       h("header", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", h("strong", { text: tk.number }), " ",
-        h("span", { class: "status", text: tk.status })),
+        h("span", { class: "status", dataset: { status: tk.status }, text: label("st", tk.status) })),
       h("p", { class: "place", text: [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ") }),
       h("p", { class: "desc", text: tk.description || "" }),
       h("p", { class: "meta", text: label("cat", tk.category) + " · " + label("src", tk.source) }));
