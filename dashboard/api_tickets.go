@@ -94,6 +94,12 @@ func parseTicketFilter(r *http.Request) (ticketing.Filter, string, error) {
 		}
 		f.Site = v
 	}
+	if v := q.Get("device"); v != "" {
+		if !devices.ValidID(v) {
+			return f, "device", errorf("device: %s is not a device id", quoteShort(v))
+		}
+		f.Device = v
+	}
 	var err error
 	if f.Level, err = parseIntParam(q, "level", 0, 1, 3); err != nil {
 		return f, "level", err

@@ -10,6 +10,15 @@ let br, ops;
 
 before(async () => {
   br = await launch();
+  // Keep a handle on the page's WebSockets, so a test can cut them as a
+  // network failure would (offline emulation leaves open sockets alone).
+  await br.context.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) { super(...args); window.__sockets.push(this); }
+    };
+  });
   ops = await open(br.context, "operator");
 });
 after(async () => {
@@ -122,6 +131,7 @@ test("the control room is usable from the keyboard", async () => {
 
 test("the page says when it is offline and reconnects by itself, missing nothing", async () => {
   await ops.context().setOffline(true);
+  await ops.evaluate(() => window.__sockets.forEach((s) => s.close()));
   await ops.waitForSelector("#conn[data-state=offline]");
   await ops.waitForSelector("#offline-note:not([hidden])");
   assert.match(await ops.locator("#offline-note").textContent(), /Connection lost/);

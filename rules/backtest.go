@@ -40,7 +40,45 @@ type Backtester struct {
 	Devices DeviceLister // the devices to replay (those of the rule's kind in its scope)
 	// MaxSpan caps the replayed period; default 92 days.
 	MaxSpan time.Duration
+	// Tickets, if set, gives the past tickets on the replayed devices, so
+	// the result says which of them the rule would have caught earlier
+	// or missed.
+	Tickets PastTickets
 }
+
+// PastTickets lists the tickets opened on one device in [from, to).
+type PastTickets interface {
+	TicketsOn(ctx context.Context, device string, from, to time.Time) ([]PastTicket, error)
+}
+
+// PastTicket is a ticket a backtest compares its episodes with.
+type PastTicket struct {
+	ID        int64     `json:"ticket_id"`
+	Number    string    `json:"number"`
+	Device    string    `json:"device"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TicketMatch says whether an episode of the changed rule (Caught, Lead)
+// and of the current rule (CurrentCaught, CurrentLead) covers a past
+// ticket. Lead is how long before the ticket the episode started; negative
+// when it started after the ticket was opened.
+type TicketMatch struct {
+	PastTicket
+	Caught             bool    `json:"caught"`
+	LeadSeconds        float64 `json:"lead_seconds,omitempty"`
+	CurrentCaught      bool    `json:"current_caught"`
+	CurrentLeadSeconds float64 `json:"current_lead_seconds,omitempty"`
+	// Verdict: "earlier" (the change catches it sooner, or at all),
+	// "later", "same", "missed" (the change no longer catches it) or
+	// "not caught" (neither does).
+	Verdict string `json:"verdict"`
+}
+
+// matchWindow is how far apart an episode and a ticket may be and still
+// be the same fault: people report a little before or after a sensor.
+const matchWindow = 15 * time.Minute
 
 // BacktestRequest is the period and the changed values to try.
 type BacktestRequest struct {
@@ -63,6 +101,12 @@ type BacktestResult struct {
 	CurrentCount    int       `json:"current_count"`
 	Episodes        []Episode `json:"episodes"`
 	CurrentEpisodes []Episode `json:"current_episodes"`
+	// Tickets compares the episodes with the past tickets on the devices
+	// (when the backtester has Tickets); CaughtEarlier and Missed count
+	// the verdicts "earlier" and "missed".
+	Tickets       []TicketMatch `json:"tickets"`
+	CaughtEarlier int           `json:"caught_earlier"`
+	Missed        int           `json:"missed"`
 }
 
 // Episode is one alarm the rule would have raised. End is nil when it was
@@ -103,7 +147,8 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 	if changed.Condition.Op == "event" {
 		return BacktestResult{}, fieldErr("condition.op", "event rules cannot be backtested")
 	}
-	res := BacktestResult{Rule: changed, From: req.From, To: req.To, Episodes: []Episode{}, CurrentEpisodes: []Episode{}}
+	res := BacktestResult{Rule: changed, From: req.From, To: req.To, Episodes: []Episode{}, CurrentEpisodes: []Episode{},
+		Tickets: []TicketMatch{}}
 	var targets []devices.Device
 	for _, d := range b.Devices.Devices() {
 		if d.Kind == current.Kind && (current.Scope.Matches(d.Site, d.Building, d.ID) || changed.Scope.Matches(d.Site, d.Building, d.ID)) {
@@ -131,6 +176,22 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 				return BacktestResult{}, err
 			}
 			*run.out = append(*run.out, eps...)
+		}
+		if b.Tickets != nil {
+			past, err := b.Tickets.TicketsOn(ctx, d.ID, req.From, req.To)
+			if err != nil {
+				return BacktestResult{}, fmt.Errorf("backtest: tickets of %s: %w", d.ID, err)
+			}
+			for _, t := range past {
+				m := compareTicket(t, res.Episodes, res.CurrentEpisodes)
+				switch m.Verdict {
+				case "earlier":
+					res.CaughtEarlier++
+				case "missed":
+					res.Missed++
+				}
+				res.Tickets = append(res.Tickets, m)
+			}
 		}
 		if req.Progress != nil {
 			req.Progress(i+1, len(targets))
@@ -229,4 +290,51 @@ func (s *episodeSink) HandleAlarm(_ context.Context, a Alarm) error {
 		}
 	}
 	return nil
+}
+
+// compareTicket finds, for the changed and the current rule, the episode
+// on the ticket's device that covers the ticket, and says which is sooner.
+func compareTicket(t PastTicket, changed, current []Episode) TicketMatch {
+	m := TicketMatch{PastTicket: t}
+	var lead, curLead time.Duration
+	lead, m.Caught = coveringLead(t, changed)
+	curLead, m.CurrentCaught = coveringLead(t, current)
+	if m.Caught {
+		m.LeadSeconds = lead.Seconds()
+	}
+	if m.CurrentCaught {
+		m.CurrentLeadSeconds = curLead.Seconds()
+	}
+	switch {
+	case m.Caught && (!m.CurrentCaught || lead > curLead):
+		m.Verdict = "earlier"
+	case m.Caught && lead < curLead:
+		m.Verdict = "later"
+	case m.Caught:
+		m.Verdict = "same"
+	case m.CurrentCaught:
+		m.Verdict = "missed"
+	default:
+		m.Verdict = "not caught"
+	}
+	return m
+}
+
+// coveringLead returns the largest lead of an episode on the ticket's
+// device that overlaps the ticket's time, give or take matchWindow.
+func coveringLead(t PastTicket, eps []Episode) (time.Duration, bool) {
+	var best time.Duration
+	found := false
+	for _, ep := range eps {
+		if ep.Device != t.Device || ep.Start.After(t.CreatedAt.Add(matchWindow)) {
+			continue
+		}
+		if ep.End != nil && ep.End.Before(t.CreatedAt.Add(-matchWindow)) {
+			continue
+		}
+		if lead := t.CreatedAt.Sub(ep.Start); !found || lead > best {
+			best, found = lead, true
+		}
+	}
+	return best, found
 }

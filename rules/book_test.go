@@ -242,3 +242,61 @@ func TestParseSet(t *testing.T) {
 		t.Fatalf("ApplySet = %+v, %v", r, err)
 	}
 }
+
+type fakePastTickets []PastTicket
+
+func (f fakePastTickets) TicketsOn(_ context.Context, device string, from, to time.Time) ([]PastTicket, error) {
+	var out []PastTicket
+	for _, t := range f {
+		if t.Device == device && !t.CreatedAt.Before(from) && t.CreatedAt.Before(to) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func TestBacktestComparesPastTickets(t *testing.T) {
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	end := func(min int) *time.Time { x := at(min); return &x }
+	ticket := PastTicket{ID: 7, Device: "g1", CreatedAt: at(60)}
+	tests := []struct {
+		name             string
+		changed, current []Episode
+		verdict          string
+		lead             float64
+	}{
+		{"lower threshold catches it 20 min sooner", []Episode{{"g1", at(40), end(70), 30}}, []Episode{{"g1", at(55), end(70), 30}}, "earlier", 1200},
+		{"only the change catches it", []Episode{{"g1", at(58), nil, 30}}, nil, "earlier", 120},
+		{"higher threshold misses it", nil, []Episode{{"g1", at(59), end(61), 30}}, "missed", 0},
+		{"higher threshold catches it later", []Episode{{"g1", at(65), end(70), 30}}, []Episode{{"g1", at(50), end(70), 30}}, "later", -300},
+		{"same episode", []Episode{{"g1", at(50), end(70), 30}}, []Episode{{"g1", at(50), end(70), 30}}, "same", 600},
+		{"episode long over is another fault", []Episode{{"g1", at(0), end(10), 30}}, nil, "not caught", 0},
+		{"other device does not count", []Episode{{"g2", at(59), nil, 30}}, nil, "not caught", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := compareTicket(ticket, tc.changed, tc.current)
+			if m.Verdict != tc.verdict || m.LeadSeconds != tc.lead {
+				t.Fatalf("match = %+v, want %s with lead %gs", m, tc.verdict, tc.lead)
+			}
+		})
+	}
+
+	// Through Run: a resident report on g1 at +12s; the current rule's
+	// episode started at +10s, the raised threshold's at +20s.
+	reg := fakeDevices{"g1": {ID: "g1", Kind: devices.KindGas, Site: "s1", Building: "B1"}}
+	s := func(sec int, v float64) Sample {
+		return Sample{Time: t0.Add(time.Duration(sec) * time.Second), Metric: "lel_pct", Value: v}
+	}
+	bt := &Backtester{History: fakeHistory{"g1": {s(0, 5), s(10, 22), s(20, 26), s(30, 10)}}, Devices: reg,
+		Tickets: fakePastTickets{{ID: 3, Device: "g1", Source: "resident", CreatedAt: t0.Add(12 * time.Second)}}}
+	res, err := bt.Run(context.Background(), gasRule, BacktestRequest{From: t0, To: t0.Add(time.Minute),
+		Set: map[string]any{"condition.value": 25.0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tickets) != 1 || res.Tickets[0].Verdict != "later" || res.Tickets[0].LeadSeconds != -8 ||
+		res.Tickets[0].CurrentLeadSeconds != 2 || res.CaughtEarlier != 0 || res.Missed != 0 {
+		t.Fatalf("tickets = %+v", res.Tickets)
+	}
+}

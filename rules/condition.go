@@ -77,6 +77,12 @@ func (c Condition) compile() (evaluator, error) {
 		cmp := compare(c.Op, x)
 		return c.relative(func(v devices.Value, f float64) bool { return (!v.IsFlag || c.Op == "==" || c.Op == "!=") && cmp(f) }), nil
 	case "outside":
+		if err := finite(c.Low); err != nil {
+			return nil, fieldErr("low", "%v", err)
+		}
+		if err := finite(c.High); err != nil {
+			return nil, fieldErr("high", "%v", err)
+		}
 		if !(c.Low < c.High) {
 			return nil, fieldErr("low", "%g must be below high %g", c.Low, c.High)
 		}

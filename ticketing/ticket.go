@@ -171,6 +171,7 @@ type Filter struct {
 	Level  int
 	Source Source
 	Site   string
+	Device string // tickets linked to this device
 	From   time.Time
 	To     time.Time
 	Limit  int // default 100, at most 1000

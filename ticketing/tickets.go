@@ -183,6 +183,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
 	if f.Site != "" {
 		add("site = ?", f.Site)
 	}
+	if f.Device != "" {
+		add("device_id = ?", f.Device)
+	}
 	if !f.From.IsZero() {
 		add("created_at >= ?", ms(f.From))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/rules"
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // multiFlag collects a repeated flag.
@@ -88,6 +89,15 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	defer store.Close()
 	bar := newProgressBar(stderr)
 	bt := &rules.Backtester{History: historyAdapter{store}, Devices: reg}
+	if _, err := os.Stat(cfg.Store.Path); err == nil {
+		// Compare with the tickets of the period, when there is a store.
+		tickets, err := ticketing.Open(ctx, ticketing.Config{Path: cfg.Store.Path, Logger: logger})
+		if err != nil {
+			return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
+		}
+		defer tickets.Close()
+		bt.Tickets = pastTickets{tickets}
+	}
 	res, err := bt.Run(ctx, rule, rules.BacktestRequest{From: from, To: to, Set: set, Progress: bar.update})
 	bar.done()
 	if err != nil {
@@ -161,10 +171,29 @@ func printBacktest(w io.Writer, res rules.BacktestResult, sets []string) {
 		res.From.UTC().Format(time.RFC3339), res.To.UTC().Format(time.RFC3339), res.Devices, res.Readings)
 	fmt.Fprintf(w, "would have raised %d alarms (current values: %d, difference %+d)\n",
 		res.Count, res.CurrentCount, res.Count-res.CurrentCount)
-	if len(res.Episodes) == 0 {
-		return
+	if len(res.Tickets) > 0 {
+		fmt.Fprintf(w, "past tickets on these devices: %d; caught earlier: %d; missed: %d\n",
+			len(res.Tickets), res.CaughtEarlier, res.Missed)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(res.Tickets) > 0 {
+		fmt.Fprintln(tw, "TICKET\tDEVICE\tOPENED\tVERDICT\tLEAD (CHANGED)\tLEAD (CURRENT)")
+		lead := func(caught bool, s float64) string {
+			if !caught {
+				return "-"
+			}
+			return (time.Duration(s) * time.Second).String()
+		}
+		for _, t := range res.Tickets {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Number, t.Device, t.CreatedAt.UTC().Format(time.RFC3339),
+				t.Verdict, lead(t.Caught, t.LeadSeconds), lead(t.CurrentCaught, t.CurrentLeadSeconds))
+		}
+		fmt.Fprintln(tw)
+	}
+	if len(res.Episodes) == 0 {
+		tw.Flush()
+		return
+	}
 	fmt.Fprintln(tw, "DEVICE\tSTART\tEND\tPEAK")
 	for _, e := range res.Episodes {
 		end := "(still raised)"

@@ -166,15 +166,21 @@ func (e *ConfigError) Error() string {
 // LoadConfig reads the file (if any), applies CARETAKER_* overrides from
 // env and validates the result.
 func LoadConfig(path string, env []string) (Config, error) {
-	cfg := defaultConfig()
+	var b []byte
 	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
+		var err error
+		if b, err = os.ReadFile(path); err != nil {
 			return Config{}, &ConfigError{Msg: err.Error()}
 		}
-		if err := decodeStrict(b, &cfg); err != nil {
-			return Config{}, err
-		}
+	}
+	return parseConfig(b, env)
+}
+
+// parseConfig is LoadConfig once the file is read (nil: no file).
+func parseConfig(b []byte, env []string) (Config, error) {
+	cfg := defaultConfig()
+	if err := decodeStrict(b, &cfg); err != nil {
+		return Config{}, err
 	}
 	if err := applyEnv(&cfg, env); err != nil {
 		return Config{}, err

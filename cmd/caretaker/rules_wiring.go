@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
@@ -43,7 +44,7 @@ func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tic
 	}
 	engine.Restore(as)
 	book, err := rules.NewBook(rules.BookConfig{Store: st, Engine: engine,
-		Backtest: &rules.Backtester{History: historyAdapter{history}, Devices: reg},
+		Backtest: &rules.Backtester{History: historyAdapter{history}, Devices: reg, Tickets: pastTickets{tickets}},
 		Logger:   logger.With("component", "rules")})
 	if err != nil {
 		return nil, err
@@ -71,4 +72,23 @@ func (h historyAdapter) Readings(ctx context.Context, q rules.HistoryQuery) ([]r
 		out[i] = rules.Sample{Time: p.Time, Metric: p.Metric, Value: p.Value}
 	}
 	return out, nil
+}
+
+// pastTickets gives the backtester the tickets opened on a device.
+type pastTickets struct{ s *ticketing.Service }
+
+func (p pastTickets) TicketsOn(ctx context.Context, device string, from, to time.Time) ([]rules.PastTicket, error) {
+	var out []rules.PastTicket
+	for offset := 0; ; offset += 1000 {
+		page, err := p.s.List(ctx, ticketing.Filter{Device: device, From: from, To: to, Limit: 1000, Offset: offset})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page {
+			out = append(out, rules.PastTicket{ID: t.ID, Number: t.Number, Device: t.DeviceID, Source: string(t.Source), CreatedAt: t.CreatedAt})
+		}
+		if len(page) < 1000 {
+			return out, nil
+		}
+	}
 }
