@@ -89,7 +89,9 @@ func (l *LiveState) Reading(_ context.Context, r devices.Reading) {
 		ev.Metrics[name] = val
 	}
 	l.seenLocked(st, firstSet(r.Received, r.Time, l.now()), "reading")
-	l.notify(EventReading, ev)
+	if l.hub != nil && l.hub.WantsReadings(r.Device) {
+		l.notify(EventReading, ev)
+	}
 }
 
 // Event records a device event (entrapment, outage...) and marks the

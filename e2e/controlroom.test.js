@@ -18,6 +18,10 @@ before(async () => {
     window.WebSocket = class extends Native {
       constructor(...args) { super(...args); window.__sockets.push(this); }
     };
+    // Count the tones the page plays.
+    window.__tones = 0;
+    const osc = AudioContext.prototype.createOscillator;
+    AudioContext.prototype.createOscillator = function () { window.__tones++; return osc.call(this); };
   });
   ops = await open(br.context, "operator");
 });
@@ -30,6 +34,7 @@ after(async () => {
 test("the control room starts empty and live", async () => {
   await ops.waitForSelector("#live-empty:not([hidden])");
   await ops.evaluate(() => { window.__sameDocument = true; });
+  await ops.click("h1"); // an operator has touched the screen once: sound may play
   await shot(ops, "01-control-room-empty");
 });
 
@@ -47,6 +52,7 @@ test("a gas alarm over MQTT appears within seconds, without a reload, with an L1
   const banner = ops.locator("#banner");
   await banner.waitFor({ state: "visible" });
   assert.match(await banner.textContent(), /L1 EMERGENCY.*B2 boiler room/s);
+  assert.ok(await ops.evaluate(() => window.__tones) > 0, "the alarm tone played");
   // L1 on top: the first live row is the L1 alarm.
   assert.match(await ops.locator("#live-rows tr").first().getAttribute("class"), /level-1/);
   console.log(`gas alarm on screen ${took} ms after publishing`);
@@ -61,6 +67,9 @@ test("a report filed on the phone page appears beside it, and <script> stays tex
   await phone.fill("#report-building", "B3");
   await phone.fill("#report-location", "B3 stairwell 2F");
   await phone.fill("#report-description", "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> cracked step");
+  // A photo from the camera (a 1x1 PNG).
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+  await phone.setInputFiles("#report-photos", { name: "step.png", mimeType: "image/png", buffer: png });
   await shot(phone, "03-phone-report-form");
   await phone.click("#report-form button[type=submit]");
   const number = phone.locator("#report-number");
@@ -68,6 +77,7 @@ test("a report filed on the phone page appears beside it, and <script> stays tex
   const text = await number.textContent();
   const m = /Ticket (\S+) created/.exec(text);
   assert.ok(m, "confirmation names the ticket: " + text);
+  await phone.locator("#report-result", { hasText: "1 photo(s) attached." }).waitFor();
   await shot(phone, "04-phone-report-confirmed");
   await phone.close();
 
@@ -107,6 +117,21 @@ test("the ticket detail shows the history and a chart of the readings", async ()
   await ops.click("#dispatch-form button[type=submit]");
   await ops.locator("#ticket-history li", { hasText: "tech1" }).filter({ hasText: "ops1" }).waitFor();
   await shot(ops, "07-ticket-dispatched");
+});
+
+test("an operator escalates a manual report, and its photo shows in the detail", async () => {
+  await ops.evaluate(() => { location.hash = "#/"; });
+  const row = ops.locator("#manual-rows tr", { hasText: "cracked step" });
+  await row.locator("a.button").click();
+  await ops.waitForSelector("#ticket-photos img");
+  await ops.selectOption("#escalate-form select[name=level]", "1");
+  await ops.click("#escalate-form button[type=submit]");
+  await ops.locator("#escalate-form .field-error", { hasText: "Required." }).waitFor();
+  await ops.fill("#escalate-form input[name=reason]", "step is loose, someone may fall");
+  await ops.click("#escalate-form button[type=submit]");
+  await ops.locator("#ticket-history li", { hasText: "L2 -> L1" }).waitFor();
+  await ops.locator("#ticket-detail h2 .badge.l1").waitFor();
+  await shot(ops, "07b-ticket-escalated");
 });
 
 test("the page speaks Chinese when asked", async () => {

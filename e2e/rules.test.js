@@ -72,3 +72,12 @@ test("a backtest draws the history, the threshold and the episodes", async (t) =
   assert.ok(await eng.locator("#backtest-episodes tbody tr").count() >= 1, "episodes listed");
   await shot(eng, "13-rule-backtest");
 });
+
+test("the engineer rolls back to the first version", async (t) => {
+  if (await missing("engineer", "POST", "/api/rules/" + RULE + "/rollback", {})) { t.skip("POST /api/rules/{id}/rollback not on this server yet (issue 4)"); return; }
+  const v1 = eng.locator("#rule-versions li", { hasText: /^v1\b/ });
+  await v1.locator("button").click();
+  await eng.locator("#rule-versions .result", { hasText: /Rolled back: now version \d+/ }).waitFor();
+  await eng.waitForFunction(() => document.querySelector("#rule-form input[name='condition.value']").value === "20");
+  await shot(eng, "14-rule-rolled-back");
+});

@@ -145,6 +145,7 @@ func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) 
 		SetOrderMatters(false).
 		SetAutoAckDisabled(true).
 		SetKeepAlive(30 * time.Second)
+	bufferedReads(opts, g.cfg.Broker)
 	if g.cfg.CAFile != "" {
 		tc, err := TLSConfig(g.cfg.CAFile)
 		if err != nil {

@@ -297,6 +297,9 @@ func applyEnv(cfg *Config, env []string) error {
 			return &ConfigError{Key: name, Msg: "environment variable names no configuration key"}
 		}
 		if err := yaml.Unmarshal([]byte(quoteScalar(v, vals[name])), v.Addr().Interface()); err != nil {
+			if secretEnv(name) {
+				return &ConfigError{Key: name, Msg: fmt.Sprintf("cannot use the value (not shown: it may hold secrets): want YAML for %s", v.Type())}
+			}
 			return &ConfigError{Key: name, Msg: fmt.Sprintf("cannot use %q: %v", vals[name], err)}
 		}
 	}

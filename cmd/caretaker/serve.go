@@ -121,7 +121,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
-				return errors.New("mqtt: not connected to " + cfg.MQTT.Broker)
+				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
 			}
 			if err := tickets.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
@@ -155,6 +155,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })
 	g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
+	g.Go(func() error { return runLossWatch(gctx, store, live, logger) })
 	if r, ok := store.(interface{ Run(context.Context) error }); ok {
 		g.Go(func() error { return r.Run(gctx) })
 	}
@@ -174,8 +175,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			st.MQTTAddr = broker.Addr()
 		}
 		logger.Info("caretaker running", "http", "http://"+st.HTTPAddr, "devices", reg.Len(), "rules", len(ruleSet),
-			"mqtt", map[bool]string{true: "embedded " + st.MQTTAddr, false: cfg.MQTT.Broker}[broker != nil],
-			"readings", map[bool]string{true: "influxdb " + cfg.Influx.URL, false: "embedded " + cfg.Store.ReadingsPath}[cfg.Influx.URL != ""])
+			"mqtt", map[bool]string{true: "embedded " + st.MQTTAddr, false: redactURL(cfg.MQTT.Broker)}[broker != nil],
+			"readings", map[bool]string{true: "influxdb " + redactURL(cfg.Influx.URL), false: "embedded " + cfg.Store.ReadingsPath}[cfg.Influx.URL != ""])
 		if onStart != nil {
 			onStart(st)
 		}

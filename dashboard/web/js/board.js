@@ -28,7 +28,8 @@ export function mount(root) {
   const deviceList = h("ul", { class: "device-list", id: "device-list" });
 
   const head = (withActions) => h("thead", {}, h("tr", {},
-    ["number", "level", "place", "description"].map((k) => h("th", { scope: "col", text: t(k) })),
+    h("th", { scope: "col", text: t("level") + " / " + t("number") }),
+    ["place", "description"].map((k) => h("th", { scope: "col", text: t(k) })),
     h("th", { scope: "col", text: t("age") + " / " + t("sla") }),
     h("th", { scope: "col" }, h("span", { class: "sr-only", text: t("open") }))));
 
@@ -160,8 +161,8 @@ export function place(x) {
 function row(item) {
   const tr = h("tr", { class: "level-" + (item.level || 3) + (item.acked ? " is-acked" : ""), dataset: { key: item.key } });
   tr.append(
-    h("td", { class: "num", text: item.number || "" }),
-    h("td", { class: "lvl" }, h("span", { class: "badge l" + (item.level || 3), text: item.level ? "L" + item.level : "" })),
+    h("td", { class: "lvl" }, h("span", { class: "badge l" + (item.level || 3), text: item.level ? "L" + item.level : "" }),
+      h("div", { class: "num", text: item.number || "" })),
     h("td", { class: "place" },
       h("div", { class: "loc", text: item.location || "" }),
       h("div", { class: "sub", text: [item.site, item.building].filter(Boolean).join(" / ") + (item.device ? " · " : "") }, item.device ? h("span", { class: "dev", text: item.device }) : null)),

@@ -36,7 +36,7 @@ export function mount(root, id) {
       fact(t("source"), label("src", tk.source)), fact(t("category"), label("cat", tk.category)),
       fact(t("place"), [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ")),
       fact(t("device"), tk.device_id), fact(t("assignee"), tk.assignee),
-      fact(t("reporter"), [tk.reporter && tk.reporter.name, tk.reporter && tk.reporter.phone].filter(Boolean).join(" ")),
+      fact(t("reporterLbl"), [tk.reporter && tk.reporter.name, tk.reporter && tk.reporter.phone].filter(Boolean).join(" ")),
       fact(t("reported"), when(tk.first_reported_at || tk.created_at)));
     const history = h("ol", { class: "history", id: "ticket-history" }, (tk.history || []).map((e) =>
       h("li", {}, h("time", { text: when(e.at) }), " ", h("strong", { text: e.action }), " ",
@@ -59,21 +59,25 @@ export function mount(root, id) {
     }
     if (session.may("dispatch") && !["resolved", "closed", "cancelled"].includes(tk.status)) {
       const who = h("input", { name: "technician", required: true, autocomplete: "off" });
-      actions.append(h("form", { class: "inline-form", id: "dispatch-form", onsubmit: (e) => { e.preventDefault(); act({ action: "assign", technician: who.value.trim() }); } },
+      actions.append(h("form", { class: "inline-form", id: "dispatch-form", novalidate: true, onsubmit: (e) => {
+        e.preventDefault();
+        if (!who.value.trim()) { showFieldError(e.target, "technician", t("required")); return; }
+        act({ action: "assign", technician: who.value.trim() });
+      } },
         field(t("technicianName"), who), h("button", { type: "submit", text: t("dispatch") })));
       // Escalating is raising the level (with a reason): its clocks are
       // re-planned from the first report.
       const lvl = options(h("select", { name: "level" }), [1, 2, 3].map((n) => [String(n), "L" + n]));
       lvl.value = String(Math.max(1, tk.level - 1));
       const why = h("input", { name: "reason", required: true, autocomplete: "off" });
-      actions.append(h("form", { class: "inline-form", id: "escalate-form", onsubmit: (e) => {
+      actions.append(h("form", { class: "inline-form", id: "escalate-form", novalidate: true, onsubmit: (e) => {
         e.preventDefault();
         if (!why.value.trim()) { showFieldError(e.target, "reason", t("required")); return; }
         act({ action: "level", level: Number(lvl.value), reason: why.value.trim() });
       } }, field(t("newLevel"), lvl), field(t("reason"), why), h("button", { type: "submit", class: "warn", text: t("escalate") })));
     }
 
-    const chartBox = h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") }));
+    const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: tk.description || "" })),
       facts, actions, msg, chartBox, clocks, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));

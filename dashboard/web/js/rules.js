@@ -55,8 +55,8 @@ async function showList(box) {
   box.replaceChildren(h("section", { class: "column" },
     h("h2", { text: t("rules") }),
     rules.length ? h("table", { class: "rows", id: "rules-table" },
-      h("thead", {}, h("tr", {}, ["rule", "description", "category", "metric", "condition", "level", "mode", "version"].map((k) =>
-        h("th", { scope: "col", text: k === "description" ? "" : k === "category" ? "kind" : t(k) })))),
+      h("thead", {}, h("tr", {}, ["rule", "name", "kind", "metric", "condition", "level", "mode", "version"].map((k) =>
+        h("th", { scope: "col", text: t(k) })))),
       h("tbody", {}, rows)) : h("p", { class: "empty", text: t("noRules") })));
 }
 

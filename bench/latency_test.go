@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
+
+	"github.com/caretaker-iot/caretaker/internal/testserver"
+)
+
+const probePrefix = "bench-probe-"
+
+// benchLatency: while the ingest load runs at half the ceiling, a probe
+// detector crosses the gas alarm level every 100 ms (a new detector each
+// time, so each is a new incident); the time from its publish to
+// alarm.raised, and to ticket.created (sent once the ticket is stored), on
+// a WebSocket client.
+func benchLatency(t *testing.T, env *benchEnv) {
+	sz := env.sz
+	rate := env.ceiling / 2
+	probes := int(sz.LatencyFor / (100 * time.Millisecond))
+	progress("3. alarm latency: %d probes every 100 ms under %.0f readings/s (half the ceiling) for %s", probes, rate, sz.LatencyFor)
+	broker := testserver.Mosquitto(t)
+	defer broker.Stop()
+	influxDB(t, env.influx, "bench_lat")
+	ct := startCaretaker(t, caretakerOptions{Broker: "tcp://" + broker.Addr, Influx: env.influx.URL, Bucket: "bench_lat",
+		ClientID: "caretaker-bench", Devices: both(gasDevices("bench-gas-", 0, sz.Devices), gasDevices(probePrefix, 0, probes))})
+	defer ct.Stop()
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+ct.HTTP+"/ws?token="+benchToken, nil)
+	if err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	defer ws.Close()
+	var (
+		mu      sync.Mutex
+		alarmAt = map[string]time.Time{}
+		ticket  = map[string]time.Time{}
+	)
+	go func() {
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			at := time.Now()
+			var ev struct {
+				Type string `json:"type"`
+				Data struct {
+					Device string `json:"device_id"`
+				} `json:"data"`
+			}
+			if json.Unmarshal(b, &ev) != nil || !strings.HasPrefix(ev.Data.Device, probePrefix) {
+				continue
+			}
+			mu.Lock()
+			switch ev.Type {
+			case "alarm.raised":
+				if _, ok := alarmAt[ev.Data.Device]; !ok {
+					alarmAt[ev.Data.Device] = at
+				}
+			case "ticket.created":
+				if _, ok := ticket[ev.Data.Device]; !ok {
+					ticket[ev.Data.Device] = at
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+
+	prober := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("bench-prober"))
+	if tok := prober.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("prober: %v", tok.Error())
+	}
+	defer prober.Disconnect(100)
+
+	load := ingestLoad(sz, "tcp://"+broker.Addr, "bench-pub")
+	load.Count, load.Rate, load.Duration, load.Base = 0, rate, sz.LatencyFor+time.Second, 0
+	pub := startPublisher(t, load)
+	sent := make(map[string]time.Time, probes)
+	time.Sleep(500 * time.Millisecond) // the load is under way
+	tick := time.NewTicker(100 * time.Millisecond)
+	for i := 0; i < probes; i++ {
+		<-tick.C
+		id := fmt.Sprintf("%s%06d", probePrefix, i)
+		at := time.Now()
+		sent[id] = at
+		prober.Publish(fmt.Sprintf("sites/s1/devices/%s/telemetry", id), 1, false,
+			fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 2}}`, at.UnixMilli()))
+	}
+	tick.Stop()
+	res := pub.Wait(t, 5*time.Minute)
+	all := waitUntil(30*time.Second, 50*time.Millisecond, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(alarmAt) >= probes && len(ticket) >= probes
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !all {
+		t.Errorf("alarm latency: %d alarms and %d tickets of %d probes arrived", len(alarmAt), len(ticket), probes)
+	}
+	var la, lt []time.Duration
+	for id, s := range sent {
+		if a, ok := alarmAt[id]; ok {
+			la = append(la, a.Sub(s))
+		}
+		if a, ok := ticket[id]; ok {
+			lt = append(lt, a.Sub(s))
+		}
+	}
+	achieved := float64(res.Acked) / res.Elapsed.Seconds()
+	p99a, p99t := percentile(la, 99), percentile(lt, 99)
+	env.tb.add(row{Part: "3 latency", Figure: "load while probing", Value: fmt.Sprintf("%.0f readings/s", achieved),
+		Ratio: fmt.Sprintf("%.2f of ceiling", achieved/env.ceiling), Target: "half the ceiling"})
+	env.tb.add(row{Part: "3 latency", Figure: fmt.Sprintf("publish -> alarm.raised (%d)", len(la)),
+		Value:  fmt.Sprintf("p50 %s, p90 %s, p99 %s", ms(percentile(la, 50)), ms(percentile(la, 90)), ms(p99a)),
+		Target: "p99 < 100 ms", Verdict: verdict(len(la) == probes && p99a < 100*time.Millisecond)})
+	env.tb.add(row{Part: "3 latency", Figure: fmt.Sprintf("publish -> ticket stored (%d)", len(lt)),
+		Value:  fmt.Sprintf("p50 %s, p90 %s, p99 %s", ms(percentile(lt, 50)), ms(percentile(lt, 90)), ms(p99t)),
+		Target: "p99 < 100 ms", Verdict: verdict(len(lt) == probes && p99t < 100*time.Millisecond)})
+}

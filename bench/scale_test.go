@@ -1,0 +1,214 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
+	"github.com/caretaker-iot/caretaker/internal/testserver"
+)
+
+// benchDevices: resident memory with ScaleDevices registered devices,
+// after start and after one reading from each.
+func benchDevices(t *testing.T, env *benchEnv) {
+	n := env.sz.ScaleDevices
+	progress("4a. scale: %d registered devices, then one reading each", n)
+	broker := testserver.Mosquitto(t)
+	defer broker.Stop()
+	influxDB(t, env.influx, "bench_scale")
+	ct := startCaretaker(t, caretakerOptions{Broker: "tcp://" + broker.Addr, Influx: env.influx.URL, Bucket: "bench_scale",
+		ClientID: "caretaker-bench", Devices: gasDevices("bench-dev-", 0, n)})
+	defer ct.Stop()
+	time.Sleep(2 * time.Second) // start-up settles
+	rss0, _, _ := procMem(ct.PID())
+	load := pubConfig{Broker: "tcp://" + broker.Addr, Count: n, Devices: n, Prefix: "bench-dev-", Conns: env.sz.Conns,
+		InFlight: env.sz.InFlight, Base: time.Now().Add(-10 * time.Minute).UnixMilli(), ClientID: "bench-pub"}
+	pub := startPublisher(t, load)
+	pub.Wait(t, 10*time.Minute)
+	if !waitUntil(2*time.Minute, 100*time.Millisecond, func() bool { return ct.metric("caretaker_ingest_readings_total") >= float64(n) }) {
+		t.Errorf("devices: caretaker took %g of %d readings", ct.metric("caretaker_ingest_readings_total"), n)
+	}
+	time.Sleep(2 * time.Second)
+	rss1, peak, _ := procMem(ct.PID())
+	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("RSS, %d devices, after start", n), Value: mib(rss0),
+		Target: "< 1 GiB", Verdict: verdict(rss0 < 1<<30)})
+	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("RSS, %d devices, after a reading each", n), Value: mib(rss1),
+		Ratio: "peak " + mib(peak), Target: "< 1 GiB", Verdict: verdict(rss1 < 1<<30 && peak < 1<<30)})
+}
+
+// benchWebSockets: WSClients dashboard clients subscribed to the readings
+// of WSDevices devices while those send WSRate readings a second in all,
+// so each client should receive WSRate reading events a second. One more
+// client subscribes and never reads: the hub must drop it, not wait for it.
+func benchWebSockets(t *testing.T, env *benchEnv) {
+	sz := env.sz
+	progress("4b. scale: %d WebSocket clients x %.0f events/s for %s, one client stalled", sz.WSClients, sz.WSRate, sz.WSFor)
+	broker := testserver.Mosquitto(t)
+	defer broker.Stop()
+	influxDB(t, env.influx, "bench_ws")
+	ct := startCaretaker(t, caretakerOptions{Broker: "tcp://" + broker.Addr, Influx: env.influx.URL, Bucket: "bench_ws",
+		ClientID: "caretaker-bench", Devices: gasDevices("bench-ws-", 0, sz.WSDevices)})
+	defer ct.Stop()
+	ids := make([]string, sz.WSDevices)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("bench-ws-%06d", i)
+	}
+	sub, _ := json.Marshal(map[string]any{"type": "subscribe", "readings": ids})
+	dial := func() *websocket.Conn {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ct.HTTP+"/ws?token="+benchToken, nil)
+		if err != nil {
+			t.Fatalf("websocket: %v", err)
+		}
+		if err := c.WriteMessage(websocket.TextMessage, sub); err != nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+		return c
+	}
+	stalled := dial()
+	defer stalled.Close()
+
+	const sampled = 10 // clients that also measure latency
+	var (
+		received = make([]atomic.Int64, sz.WSClients)
+		mu       sync.Mutex
+		lat      []time.Duration
+		wg       sync.WaitGroup
+	)
+	conns := make([]*websocket.Conn, sz.WSClients)
+	for i := range conns {
+		conns[i] = dial()
+	}
+	marker := []byte(`"type":"reading"`)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			defer func() { mu.Lock(); lat = append(lat, mine...); mu.Unlock() }()
+			for {
+				_, r, err := c.NextReader()
+				if err != nil {
+					return
+				}
+				b, err := io.ReadAll(r)
+				if err != nil {
+					return
+				}
+				if !bytes.Contains(b, marker) {
+					continue
+				}
+				received[i].Add(1)
+				if i < sampled {
+					var ev struct {
+						Data struct {
+							TS time.Time `json:"ts"`
+						} `json:"data"`
+					}
+					if json.Unmarshal(b, &ev) == nil {
+						mine = append(mine, time.Since(ev.Data.TS))
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second) // subscriptions are in place
+	dropped0 := ct.metric("caretaker_ws_clients_dropped_total")
+	load := pubConfig{Broker: "tcp://" + broker.Addr, Rate: sz.WSRate, Duration: sz.WSFor, Devices: sz.WSDevices,
+		Prefix: "bench-ws-", Conns: 1, InFlight: 100, ClientID: "bench-pub"}
+	pub := startPublisher(t, load)
+	res := pub.Wait(t, sz.WSFor+time.Minute)
+	want := res.Acked
+	complete := waitUntil(20*time.Second, 100*time.Millisecond, func() bool {
+		for i := range received {
+			if received[i].Load() < want {
+				return false
+			}
+		}
+		return true
+	})
+	var total, minGot int64 = 0, want
+	for i := range received {
+		got := received[i].Load()
+		total += got
+		minGot = min(minGot, got)
+	}
+	dropped := ct.metric("caretaker_ws_clients_dropped_total") - dropped0
+	for _, c := range conns {
+		c.Close()
+	}
+	wg.Wait()
+	el := res.Elapsed.Seconds()
+	perClient := float64(total) / float64(len(conns)) / el
+	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("WebSocket: %d clients, events/s each", sz.WSClients),
+		Value: fmt.Sprintf("%.0f (%.0f msgs/s in all)", perClient, float64(total)/el), Ratio: fmt.Sprintf("%.2f of %.0f sent/s", perClient/(float64(want)/el), float64(want)/el),
+		Target: fmt.Sprintf("%.0f events/s", sz.WSRate), Verdict: verdict(complete)})
+	env.tb.add(row{Part: "4 scale", Figure: "WebSocket: publish -> client latency", Value: fmt.Sprintf("p50 %s, p99 %s", ms(percentile(lat, 50)), ms(percentile(lat, 99))),
+		Ratio: fmt.Sprintf("%d samples", len(lat))})
+	env.tb.add(row{Part: "4 scale", Figure: "WebSocket: stalled client", Value: fmt.Sprintf("%g dropped; others got >= %d of %d", dropped, minGot, want),
+		Target: "others complete", Verdict: verdict(complete)})
+}
+
+// benchModbus: ModbusDevices simulated Modbus devices (firmware-sim, in
+// this process) polled at 1 Hz; Caretaker's CPU share.
+func benchModbus(t *testing.T, env *benchEnv) {
+	n := env.sz.ModbusDevices
+	progress("4c. scale: %d Modbus devices polled at 1 Hz for %s", n, env.sz.ModbusFor)
+	estate := firmwaresim.GenerateEstate(n)
+	addrs := make([]string, (n+firmwaresim.MaxUnits-1)/firmwaresim.MaxUnits)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	}
+	for i := range estate {
+		d := &estate[i]
+		d.Model = devices.BuiltinModelFor(d.Kind)
+		d.Modbus = &devices.Modbus{Address: "tcp://" + addrs[i/firmwaresim.MaxUnits], Unit: byte(i%firmwaresim.MaxUnits + 1),
+			Interval: devices.Duration(time.Second)}
+	}
+	sim, err := firmwaresim.NewModbusServer(firmwaresim.ModbusConfig{Devices: estate, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(ctx) }()
+	<-sim.Ready()
+	influxDB(t, env.influx, "bench_modbus")
+	ct := startCaretaker(t, caretakerOptions{Broker: "", Influx: env.influx.URL, Bucket: "bench_modbus", ClientID: "caretaker-bench",
+		Devices: func(w io.Writer) {
+			for _, d := range estate {
+				fmt.Fprintf(w, "  - {id: %s, kind: %s, site: %s, building: %s, model: %s, modbus: {address: %q, unit: %d, interval: 1s}}\n",
+					d.ID, d.Kind, d.Site, d.Building, d.Model, d.Modbus.Address, d.Modbus.Unit)
+			}
+		}})
+	defer ct.Stop()
+	time.Sleep(3 * time.Second) // every line connected and polling
+	polls0, readings0 := ct.metric("caretaker_modbus_polls_total"), ct.metric("caretaker_ingest_readings_total")
+	failures0 := ct.metric("caretaker_modbus_poll_failures_total")
+	cpu := startCPU(ct.PID())
+	t0 := time.Now()
+	time.Sleep(env.sz.ModbusFor)
+	used, el := cpu.used()[0], time.Since(t0)
+	polls := (ct.metric("caretaker_modbus_polls_total") - polls0) / el.Seconds()
+	readings := (ct.metric("caretaker_ingest_readings_total") - readings0) / el.Seconds()
+	failures := ct.metric("caretaker_modbus_poll_failures_total") - failures0
+	cores := used.Seconds() / el.Seconds()
+	ct.Stop()
+	cancel()
+	<-simDone
+	if failures > 0 {
+		t.Logf("modbus: %g failed requests", failures)
+	}
+	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("Modbus: %d devices at 1 Hz, CPU", n), Value: fmt.Sprintf("%.2f cores", cores),
+		Ratio: fmt.Sprintf("%.0f polls/s, %.0f readings/s, %g failed", polls, readings, failures), Target: "< 1 core", Verdict: verdict(cores < 1)})
+}

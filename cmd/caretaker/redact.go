@@ -1,0 +1,26 @@
+package main
+
+import (
+	"net/url"
+	"strings"
+)
+
+// secretEnv tells whether a CARETAKER_* variable may carry a secret: a
+// token, a password, or a whole section that holds one. Errors about such
+// a variable never repeat its value.
+func secretEnv(name string) bool {
+	switch name {
+	case "CARETAKER_AUTH", "CARETAKER_MQTT", "CARETAKER_INFLUX":
+		return true
+	}
+	return strings.Contains(name, "TOKEN") || strings.Contains(name, "PASSWORD")
+}
+
+// redactURL hides the password of a URL's user information, for logs.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}
