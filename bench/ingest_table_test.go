@@ -207,7 +207,12 @@ func countPoints(t testing.TB, in *testserver.Influx, measurement, field string)
 
 // fetchProfile takes a CPU profile of seconds from a pprof listener.
 func fetchProfile(addr string, seconds int, path string) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds))
+	return fetchPprof(addr, fmt.Sprintf("profile?seconds=%d", seconds), path)
+}
+
+// fetchPprof saves one /debug/pprof/ endpoint's answer to path.
+func fetchPprof(addr, what, path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s", addr, what))
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,14 @@ func benchDevices(t *testing.T, env *benchEnv) {
 	}
 	time.Sleep(2 * time.Second)
 	rss1, peak, _ := procMem(ct.PID())
+	if ct.PProf != "" {
+		heap := *profileOut + ".heap"
+		if err := fetchPprof(ct.PProf, "heap", heap); err != nil {
+			t.Errorf("heap profile: %v", err)
+		} else {
+			progress("heap profile of Caretaker with %d devices written to %s (go tool pprof -sample_index=inuse_space)", n, heap)
+		}
+	}
 	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("RSS, %d devices, after start", n), Value: mib(rss0),
 		Target: "< 1 GiB", Verdict: verdict(rss0 < 1<<30)})
 	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("RSS, %d devices, after a reading each", n), Value: mib(rss1),

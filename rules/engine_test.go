@@ -465,3 +465,16 @@ func TestRangeValidation(t *testing.T) {
 		t.Fatalf("-1 %%LEL clear accepted: %v", r.Validate())
 	}
 }
+
+// An alarm told after the fact (its episode ended within the lateness
+// bound) quotes the worst value of the episode, not the last harmless one.
+func TestLateAlarmQuotesThePeak(t *testing.T) {
+	h := newHarness(t, nil, gasRule)
+	h.run(gasRule, []step{late(0, 25.0, 3590), late(5, 31.0, 3590), late(3590, 4.0, 10)})
+	if got := h.sink.states(); got != "raised@0/3600 cleared@3590/3600" {
+		t.Fatalf("alarms = %q", got)
+	}
+	if msg := h.sink.alarms[0].Message; !strings.Contains(msg, "= 31 ") {
+		t.Fatalf("message = %q, want the peak 31", msg)
+	}
+}

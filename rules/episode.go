@@ -307,6 +307,10 @@ func describe(c *compiled, a *Alarm) string {
 		place = a.Location + " (" + a.Device + ")"
 	}
 	value := strconv.FormatFloat(a.Value, 'g', -1, 64)
+	// A threshold alarm is described by the worst value of its episode:
+	// an alarm announced after the fact (late data) must not quote the
+	// last, harmless reading.
+	peak := strconv.FormatFloat(a.Peak, 'g', -1, 64)
 	cond := c.Condition
 	switch cond.Op {
 	case "event":
@@ -314,7 +318,7 @@ func describe(c *compiled, a *Alarm) string {
 	case "stale":
 		return fmt.Sprintf("%s: %s sent no data for %s (device offline)", c.Name, place, cond.After.Std())
 	case "is":
-		return fmt.Sprintf("%s: %s %s is %v", c.Name, place, c.Metric, a.Value != 0)
+		return fmt.Sprintf("%s: %s %s is %v", c.Name, place, c.Metric, a.Peak != 0)
 	case "rate_above", "rate_below":
 		return fmt.Sprintf("%s: %s %s = %s, changing faster than %g per minute", c.Name, place, c.Metric, value, cond.PerMinute)
 	case "trend_crosses":
@@ -326,7 +330,7 @@ func describe(c *compiled, a *Alarm) string {
 	case "counter_every":
 		return fmt.Sprintf("%s: %s %s = %s, service due (every %g)", c.Name, place, c.Metric, value, cond.Every)
 	}
-	return fmt.Sprintf("%s: %s %s = %s (%s)", c.Name, place, c.Metric, value, conditionText(cond))
+	return fmt.Sprintf("%s: %s %s = %s (%s)", c.Name, place, c.Metric, peak, conditionText(cond))
 }
 
 func conditionText(cond Condition) string {

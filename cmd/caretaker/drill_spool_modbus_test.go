@@ -285,7 +285,9 @@ rules:
 	close(stop)
 	<-recorded
 
-	if raised, cleared := offlineAlarms(); raised != 2 || cleared != 2 {
+	raised, cleared := offlineAlarms()
+	t.Logf("pm-flappy: %d offline alarms raised, %d cleared", raised, cleared)
+	if raised != 2 || cleared != 2 {
 		t.Errorf("pm-flappy: %d offline alarms raised and %d cleared, want one of each per outage (2)", raised, cleared)
 	}
 	mu.Lock()

@@ -61,13 +61,14 @@ func TestDrillSIGKILLUnderLoad(t *testing.T) {
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-drill, qos: 1}
-store: {path: "%s/caretaker.db", readings_path: "%s/readings.db"}
+store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
+influx: {spool_dir: "%[3]s/spool"}
 auth:
   tokens:
-    - {name: ops1, role: operator, token: %s}
-    - {name: pat1, role: patrol, token: %s}
+    - {name: ops1, role: operator, token: %[4]s}
+    - {name: pat1, role: patrol, token: %[5]s}
 devices:
-%s`, httpAddr, broker.Addr, dir, dir, operatorToken, patrolToken, devs.String()))
+%[6]s`, httpAddr, broker.Addr, dir, operatorToken, patrolToken, devs.String()))
 
 	proc := &caretakerProc{t: t, bin: bin, cfg: cfgPath, log: filepath.Join(dir, "caretaker.log")}
 	t.Cleanup(proc.stop)

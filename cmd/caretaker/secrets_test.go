@@ -45,8 +45,8 @@ func TestNoSecretInLogs(t *testing.T) {
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {embedded: true, embedded_listen: "%s", username: sensors, password: %s}
-influx: {url: "%s", token: %s, bucket: caretaker, flush_interval: 100ms}
-store: {path: "%s/caretaker.db"}
+influx: {url: "%s", token: %s, bucket: caretaker, flush_interval: 100ms, spool_dir: "%[6]s/spool"}
+store: {path: "%[6]s/caretaker.db", photos_dir: "%[6]s/photos"}
 log: {level: debug}
 auth:
   tokens:
