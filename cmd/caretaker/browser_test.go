@@ -59,7 +59,7 @@ func TestBrowser(t *testing.T) {
 	}
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-browser}
-store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db"}
+store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth:
   tokens:
     - {name: ops1, role: operator, token: %s}

@@ -41,12 +41,12 @@ func TestScenarioOpensTheTicketsItImplies(t *testing.T) {
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-scenario}
-store: {path: "%s/caretaker.db", readings_path: "%s/readings.db"}
+store: {path: "%s/caretaker.db", readings_path: "%s/readings.db", photos_dir: "%[3]s/photos"}
 auth:
   tokens:
-    - {name: ops1, role: operator, token: %s}
+    - {name: ops1, role: operator, token: %[5]s}
 devices:
-%s`, httpAddr, broker.Addr, dir, dir, operatorToken, devs.String()))
+%[6]s`, httpAddr, broker.Addr, dir, dir, operatorToken, devs.String()))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logBuffer{}

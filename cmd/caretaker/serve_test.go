@@ -45,8 +45,8 @@ func TestGasAlarmFromSensorToScreen(t *testing.T) {
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-e2e}
-influx: {url: "%s", bucket: caretaker, flush_interval: 100ms}
-store: {path: "%s/caretaker.db"}
+influx: {url: "%s", bucket: caretaker, flush_interval: 100ms, spool_dir: "%[4]s/spool"}
+store: {path: "%[4]s/caretaker.db", photos_dir: "%[4]s/photos"}
 auth:
   tokens:
     - {name: ops1, role: operator, token: %s}
@@ -161,7 +161,7 @@ func TestBrokerLossRaisesOneIngestAlarm(t *testing.T) {
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-loss}
-store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db"}
+store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:
   - {id: gas-1, kind: gas, site: s1, building: B2}
