@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
 )
 
 // Store keeps every version of every rule, and the recorded services, in
@@ -90,20 +87,12 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
-		return nil, fmt.Errorf("rule store folder: %w", err)
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", cfg.Path+"?"+q.Encode())
+	db, err := sqlitedb.Open(ctx, cfg.Path, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open rule store %s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	s := &Store{db: db, now: cfg.Now}
-	if err := s.migrate(ctx); err != nil {
+	if err := sqlitedb.Migrate(ctx, db, "rules_migrations", storeMigrations, s.now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("rule store %s: %w", cfg.Path, err)
 	}
@@ -113,41 +102,8 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS rules_migrations (
-		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrations table: %w", err)
-	}
-	for i, m := range storeMigrations {
-		v := i + 1
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM rules_migrations WHERE version = ?", v).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, m); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO rules_migrations(version, applied_at) VALUES (?, ?)", v, s.now().UnixMilli())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %d: %w", v, err)
-		}
-	}
-	return nil
-}
-
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqlitedb.InTx(ctx, s.db, fn)
 }
 
 // Seed stores, as their first versions, the given rules whose ids have no
