@@ -176,7 +176,7 @@ func (h *flapHandler) HandleHoldingRegisters(req *sv.HoldingRegistersRequest) ([
 // status, and never a gap near the offline limit.
 func TestDrillModbusFlapping(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a 25 s drill")
+		t.Skip("-short: a 25 s drill")
 	}
 	h := &flapHandler{}
 	port := testserver.FreePort(t)

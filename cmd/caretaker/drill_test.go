@@ -44,7 +44,7 @@ import (
 //	       acknowledged report present.
 func TestDrillSIGKILLUnderLoad(t *testing.T) {
 	if testing.Short() {
-		t.Skip("drill: builds the binary and runs it twice")
+		t.Skip("-short: the drill builds the binary and runs it twice")
 	}
 	broker := testserver.Mosquitto(t)
 	dir := t.TempDir()
