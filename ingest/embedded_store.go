@@ -15,10 +15,16 @@ import (
 )
 
 // Embedded store tuning: a buffered batch goes to disk every flushEvery or
-// once it holds flushRows rows, whichever comes first.
+// once it holds flushRows rows, whichever comes first; while a message
+// waits for its acknowledgement (AfterDurable), within durableWait or once
+// durableBatch messages wait. A batch that fails is kept and retried while
+// the buffer holds fewer than maxBufferedRows rows.
 const (
-	flushEvery = 200 * time.Millisecond
-	flushRows  = 1000
+	flushEvery      = 200 * time.Millisecond
+	flushRows       = 1000
+	durableWait     = 20 * time.Millisecond
+	durableBatch    = 250
+	maxBufferedRows = 100 * flushRows
 )
 
 const embeddedSchema = `
@@ -59,7 +65,10 @@ type EmbeddedStore struct {
 	mu       sync.Mutex // guards the buffers
 	readings []readingRow
 	events   []devices.Event
-	flushMu  sync.Mutex // one batch transaction at a time
+	waiters  []func()      // AfterDurable callbacks of what is buffered
+	waiting  chan struct{} // the first waiter came: Run arms durableWait
+	flushNow chan struct{} // durableBatch waiters: Run flushes
+	flushMu  sync.Mutex    // one batch transaction at a time
 }
 
 type readingRow struct {
@@ -93,6 +102,8 @@ func OpenEmbeddedStore(path string, retention time.Duration, logger *slog.Logger
 		log:       logger.With("component", "tsdb", "path", path),
 		retention: retention,
 		now:       time.Now,
+		waiting:   make(chan struct{}, 1),
+		flushNow:  make(chan struct{}, 1),
 	}, nil
 }
 
@@ -124,21 +135,87 @@ func (s *EmbeddedStore) WriteEvent(ctx context.Context, e devices.Event) error {
 	return nil
 }
 
-// Flush writes what is buffered in one transaction.
+// AfterDurable calls done once everything written so far is committed
+// (DurableWriter). Run must be running: it flushes within durableWait of
+// the first waiter, or at once when durableBatch wait.
+func (s *EmbeddedStore) AfterDurable(done func()) {
+	s.mu.Lock()
+	if len(s.readings) == 0 && len(s.events) == 0 && len(s.waiters) == 0 {
+		s.mu.Unlock()
+		// Nothing buffered; a flush under way holds flushMu until its
+		// commit, so waiting for it is waiting for everything before.
+		go func() {
+			s.flushMu.Lock()
+			s.flushMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+			done()
+		}()
+		return
+	}
+	s.waiters = append(s.waiters, done)
+	n := len(s.waiters)
+	s.mu.Unlock()
+	switch {
+	case n == 1:
+		signal(s.waiting)
+	case n >= durableBatch:
+		signal(s.flushNow)
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Flush writes what is buffered in one transaction, then calls the
+// AfterDurable callbacks that waited for it. A batch that fails is put
+// back to be retried with the next one, unless the buffer is past
+// maxBufferedRows: then it is dropped (the error says so) and its
+// waiters are released, so the broker is not held up for ever.
 func (s *EmbeddedStore) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	readings, events := s.readings, s.events
-	s.readings, s.events = nil, nil
+	readings, events, waiters := s.readings, s.events, s.waiters
+	s.readings, s.events, s.waiters = nil, nil, nil
 	s.mu.Unlock()
 	if len(readings) == 0 && len(events) == 0 {
+		callAll(waiters)
 		return nil
 	}
-	if err := s.insert(ctx, readings, events); err != nil {
-		return fmt.Errorf("embedded store flush of %d values and %d events: %w", len(readings), len(events), err)
+	err := s.insert(ctx, readings, events)
+	if err == nil {
+		callAll(waiters)
+		return nil
 	}
-	return nil
+	s.mu.Lock()
+	kept := len(readings)+len(s.readings) < maxBufferedRows
+	if kept {
+		s.readings = append(readings, s.readings...)
+		s.events = append(events, s.events...)
+		s.waiters = append(waiters, s.waiters...)
+	}
+	s.mu.Unlock()
+	if !kept {
+		callAll(waiters)
+		return fmt.Errorf("embedded store flush of %d values and %d events: %w (buffer full: dropped)", len(readings), len(events), err)
+	}
+	return fmt.Errorf("embedded store flush of %d values and %d events: %w (kept for a retry)", len(readings), len(events), err)
+}
+
+// callAll runs AfterDurable callbacks in a goroutine of their own, so a
+// gateway acknowledging to its broker never holds up the store.
+func callAll(fns []func()) {
+	if len(fns) == 0 {
+		return
+	}
+	go func() {
+		for _, f := range fns {
+			f()
+		}
+	}()
 }
 
 func (s *EmbeddedStore) insert(ctx context.Context, readings []readingRow, events []devices.Event) error {
@@ -248,8 +325,20 @@ func (s *EmbeddedStore) Run(ctx context.Context) error {
 		retain = t.C
 		s.applyRetention(ctx)
 	}
+	durable := time.NewTimer(durableWait)
+	durable.Stop()
 	for {
 		select {
+		case <-s.waiting:
+			durable.Reset(durableWait)
+		case <-durable.C:
+			if err := s.Flush(ctx); err != nil {
+				s.log.Error("embedded store flush failed", "error", err)
+			}
+		case <-s.flushNow:
+			if err := s.Flush(ctx); err != nil {
+				s.log.Error("embedded store flush failed", "error", err)
+			}
 		case <-flush.C:
 			if err := s.Flush(ctx); err != nil {
 				s.log.Error("embedded store flush failed", "error", err)

@@ -15,7 +15,6 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest/spool"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
-	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -40,9 +39,16 @@ type InfluxConfig struct {
 	WriteTimeout  time.Duration // one write request; default 10s
 	RetryMin      time.Duration // first pause before replaying the spool; default 1s
 	RetryMax      time.Duration // longest pause; default 30s
-	Logger        *slog.Logger
-	Metrics       prometheus.Registerer // may be nil
-	Now           func() time.Time
+	// While a message waits for its acknowledgement (AfterDurable), what
+	// is pending is sent within DurableWait (default 20ms), or at once when
+	// DurableBatch points are pending (default 500), not after a full
+	// batch or FlushInterval.
+	DurableWait  time.Duration
+	DurableBatch int
+
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // may be nil
+	Now     func() time.Time
 }
 
 func (c InfluxConfig) withDefaults() InfluxConfig {
@@ -70,6 +76,12 @@ func (c InfluxConfig) withDefaults() InfluxConfig {
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = max(30*time.Second, c.RetryMin)
 	}
+	if c.DurableWait <= 0 {
+		c.DurableWait = 20 * time.Millisecond
+	}
+	if c.DurableBatch <= 0 {
+		c.DurableBatch = 500
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -94,6 +106,8 @@ type Influx struct {
 
 	mu      sync.Mutex
 	pending []string // line protocol, oldest first
+	track   durableTrack
+	waiting chan struct{} // a callback waits on pending lines: arm DurableWait
 	kick    chan struct{}
 	flushes chan chan struct{}
 	stop    chan struct{}
@@ -136,6 +150,7 @@ func OpenInflux(cfg InfluxConfig) (*Influx, error) {
 		client:  influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
 		metrics: newInfluxMetrics(cfg.Metrics),
 		kick:    make(chan struct{}, 1),
+		waiting: make(chan struct{}, 1),
 		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -182,28 +197,26 @@ func (in *Influx) WriteReading(_ context.Context, r devices.Reading) error {
 	if len(r.Values) == 0 {
 		return nil
 	}
-	fields := make(map[string]any, len(r.Values))
+	var stack [maxStackFields]lineField
+	fields := stack[:0]
 	for name, v := range r.Values {
-		if v.IsFlag {
-			fields[name] = v.Flag
-		} else {
-			fields[name] = v.Number
-		}
+		fields = append(fields, lineField{key: name, num: v.Number, flag: v.Flag, isBool: v.IsFlag})
 	}
 	kind := string(r.Kind)
 	if kind == "" {
 		kind = string(devices.KindUnknown)
 	}
-	in.enqueue(write.NewPoint(kind, tags(r.Site, r.Building, r.Device), fields, r.Time))
+	var t [4]lineTag
+	in.enqueue(encodeLine(kind, tags(t[:0], r.Site, r.Building, r.Device, "", ""), fields, r.Time))
 	return nil
 }
 
 // WriteEvent queues an event: measurement device_event, tags site,
 // building, device, event; field active.
 func (in *Influx) WriteEvent(_ context.Context, e devices.Event) error {
-	t := tags(e.Site, e.Building, e.Device)
-	t["event"] = e.Name
-	in.enqueue(write.NewPoint(EventMeasurement, t, map[string]any{"active": e.Active}, e.Time))
+	var t [4]lineTag
+	fields := [1]lineField{{key: "active", flag: e.Active, isBool: true}}
+	in.enqueue(encodeLine(EventMeasurement, tags(t[:0], e.Site, e.Building, e.Device, "event", e.Name), fields[:], e.Time))
 	return nil
 }
 
@@ -218,22 +231,26 @@ func (in *Influx) WriteImplausible(_ context.Context, r devices.Reading, values 
 	if len(values) == 0 {
 		return nil
 	}
-	fields := make(map[string]any, len(values))
+	fields := make([]lineField, 0, len(values))
 	for k, v := range values {
-		fields[k] = v
+		fields = append(fields, lineField{key: k, num: v})
 	}
-	t := tags(r.Site, r.Building, r.Device)
-	t["kind"] = string(r.Kind)
-	in.enqueue(write.NewPoint(ImplausibleMeasurement, t, fields, r.Time))
+	var t [4]lineTag
+	in.enqueue(encodeLine(ImplausibleMeasurement, tags(t[:0], r.Site, r.Building, r.Device, "kind", string(r.Kind)), fields, r.Time))
 	return nil
 }
 
-func tags(site, building, device string) map[string]string {
-	t := map[string]string{"site": site, "device": device}
+// tags appends a point's tags in key order: building (when set), device,
+// the extra one (event or kind, when extraKey is set), site.
+func tags(t []lineTag, site, building, device, extraKey, extraValue string) []lineTag {
 	if building != "" { // InfluxDB drops empty tags anyway
-		t["building"] = building
+		t = append(t, lineTag{"building", building})
 	}
-	return t
+	t = append(t, lineTag{"device", device})
+	if extraKey != "" {
+		t = append(t, lineTag{extraKey, extraValue})
+	}
+	return append(t, lineTag{"site", site})
 }
 
 // Flush sends what is queued in memory now and waits for it to be written

@@ -7,14 +7,14 @@ import (
 	"time"
 
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
-	"github.com/influxdata/influxdb-client-go/v2/api/write"
 )
 
-// How the writer works. WriteReading encodes a point to line protocol and
-// appends it to pending (memory). One goroutine (run) takes batches of
-// BatchSize from pending when one is full or FlushInterval has passed and
-// sends each with one blocking request. While the spool holds anything,
-// new batches go behind it, so InfluxDB gets them in the order they came.
+// How the writer works. WriteReading encodes a point to line protocol
+// (influx_line.go) and appends it to pending (memory). One goroutine (run)
+// takes batches of BatchSize from pending when one is full or
+// FlushInterval has passed and sends each with one blocking request.
+// While the spool holds anything, new batches go behind it, so InfluxDB
+// gets them in the order they came.
 // A batch InfluxDB cannot take (no connection, timeout, 5xx, 429, 401/403,
 // 404 for a missing database) goes to the spool; the spool is replayed
 // oldest first after a pause that doubles from RetryMin to RetryMax while
@@ -24,11 +24,10 @@ import (
 // excess spills straight to the spool instead of holding up the pipeline.
 // Only a full spool loses points, and that is counted and logged.
 
-func (in *Influx) enqueue(p *write.Point) {
-	line := write.PointToLineProtocol(p, time.Millisecond)
-	line = strings.TrimSuffix(line, "\n")
+func (in *Influx) enqueue(line string) {
 	in.mu.Lock()
 	in.pending = append(in.pending, line)
+	in.track.enq++
 	n := len(in.pending)
 	var spill []queued
 	if n > in.cfg.MaxPending && in.spool != nil {
@@ -38,6 +37,7 @@ func (in *Influx) enqueue(p *write.Point) {
 	if spill != nil {
 		for _, q := range spill {
 			in.toSpool(q, "write backlog")
+			in.settled(q)
 		}
 		in.kickRun()
 		return
@@ -52,6 +52,7 @@ func (in *Influx) enqueue(p *write.Point) {
 type queued struct {
 	lines []string
 	seq   uint64
+	span  *span // its lines in the durability count (influx_durable.go)
 }
 
 // takeLocked takes up to n pending lines in batches, each with a spool
@@ -60,7 +61,7 @@ func (in *Influx) takeLocked(n int) []queued {
 	var out []queued
 	for n > 0 && len(in.pending) > 0 {
 		k := min(n, len(in.pending), in.cfg.BatchSize)
-		q := queued{lines: in.pending[:k:k]}
+		q := queued{lines: in.pending[:k:k], span: in.track.take(k)}
 		if in.spool != nil {
 			q.seq = in.spool.Reserve()
 		}
@@ -90,10 +91,17 @@ func (in *Influx) run() {
 	defer retry.Stop()
 	backoff := time.Duration(0)
 	var retryAt time.Time
+	durable := time.NewTimer(in.cfg.DurableWait)
+	durable.Stop()
+	defer durable.Stop()
 	for {
 		var ack chan struct{}
 		stopping := false
 		select {
+		case <-in.waiting:
+			durable.Reset(in.cfg.DurableWait)
+			continue
+		case <-durable.C:
 		case <-in.kick:
 		case <-tick.C:
 		case <-retry.C:
@@ -135,11 +143,13 @@ func (in *Influx) sendPending() {
 		q := qs[0]
 		if in.spool != nil && in.spool.Len() > 0 {
 			in.toSpool(q, "spool not yet replayed")
+			in.settled(q)
 			continue
 		}
 		if err := in.send(strings.Join(q.lines, "\n"), len(q.lines)); err != nil {
 			in.failed(q, err)
 		}
+		in.settled(q)
 	}
 }
 

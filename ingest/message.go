@@ -12,6 +12,13 @@ type Message struct {
 	Topic    string
 	Payload  []byte
 	Received time.Time
+	// Done, if set, is called once when what the message carried is safe,
+	// so a gateway can acknowledge it then (QoS 1 PUBACK): a reading or
+	// event once the Sink has seen it and the Writer has made it durable
+	// (a DurableWriter: committed, written or spooled, or counted lost); a
+	// status once the Sink has seen it; a rejected message at once. It may
+	// be called from any goroutine and must not block for long.
+	Done func()
 }
 
 // Sink receives validated, registry-enriched data. The rules engine and the
@@ -26,6 +33,15 @@ type Sink interface {
 type Writer interface {
 	WriteReading(ctx context.Context, r devices.Reading) error
 	WriteEvent(ctx context.Context, e devices.Event) error
+}
+
+// DurableWriter is a Writer that tells when what it was given is safe.
+// AfterDurable calls done, once and in a goroutine of its own choosing,
+// when everything written before the call has been made durable (or, if
+// it never can be, counted lost). It must not block. A writer that holds
+// things back for a batch flushes early while anything waits on it.
+type DurableWriter interface {
+	AfterDurable(done func())
 }
 
 // Query asks the time-series store for the history of one device. From is

@@ -33,6 +33,12 @@ type MQTTConfig struct {
 	SharedGroup    string // set: subscribe as $share/<group>/... so instances split the load
 	Logger         *slog.Logger
 	ConnectTimeout time.Duration // first connection; default 10s
+	// MaxInFlight caps the messages taken but not yet acknowledged
+	// (waiting for the store); default 1000. Keep the broker's window
+	// (mosquitto max_inflight_messages, EMQX mqtt.max_inflight) at least
+	// this large: the broker stops sending once its window is full, and
+	// the writers flush early so acknowledgements keep it moving.
+	MaxInFlight int
 	// OnConnection, if set, hears when the broker connection comes up
 	// (subscribed) or is lost: every MQTT device goes quiet together then,
 	// and the rules raise one alarm for ingest instead of one per device.
@@ -48,6 +54,9 @@ func (c MQTTConfig) withDefaults() MQTTConfig {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1000
 	}
 	return c
 }
@@ -68,14 +77,18 @@ func (c MQTTConfig) Validate() error {
 
 // MQTTGateway subscribes to device topics on an external broker and hands
 // every message to the pipeline. A QoS 1 message is acknowledged only once
-// the pipeline has queued it, so a full queue slows the broker down rather
-// than losing data.
+// what it carried is safe: the rules have seen it and the store has made
+// it durable (Message.Done), or it was rejected. At most MaxInFlight
+// messages wait for that; a full queue or a slow store slows the broker
+// down rather than losing data, and a crash loses nothing the broker
+// does not send again.
 type MQTTGateway struct {
 	cfg   MQTTConfig
 	p     *Pipeline
 	log   *slog.Logger
 	ready chan struct{}
 	once  sync.Once
+	slots chan struct{} // one per message taken and not yet acknowledged
 
 	mu     sync.Mutex
 	client paho.Client
@@ -89,6 +102,7 @@ func NewMQTTGateway(cfg MQTTConfig, p *Pipeline) *MQTTGateway {
 		p:     p,
 		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
 		ready: make(chan struct{}),
+		slots: make(chan struct{}, cfg.MaxInFlight),
 	}
 }
 
@@ -192,20 +206,29 @@ func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) 
 	return opts, nil
 }
 
-// handler hands a message to the pipeline and acknowledges it once taken.
-// Ordering is off, so paho calls it in its own goroutine and a full queue
-// holds back only unacknowledged messages, not paho itself.
+// handler hands a message to the pipeline, which acknowledges it once it
+// is safe (Message.Done). Ordering is off, so paho calls it in its own
+// goroutine and a full queue or in-flight cap holds back only
+// unacknowledged messages, not paho itself.
 func (g *MQTTGateway) handler(ctx context.Context) paho.MessageHandler {
 	return func(_ paho.Client, msg paho.Message) {
+		select {
+		case g.slots <- struct{}{}:
+		case <-ctx.Done():
+			return // not acknowledged: the resumed session has it again
+		}
 		payload := append([]byte(nil), msg.Payload()...)
-		err := g.p.Submit(ctx, Message{Topic: msg.Topic(), Payload: payload, Received: g.p.cfg.Now()})
+		done := func() {
+			msg.Ack()
+			<-g.slots
+		}
+		err := g.p.Submit(ctx, Message{Topic: msg.Topic(), Payload: payload, Received: g.p.cfg.Now(), Done: done})
 		if err != nil {
 			// Not acknowledged: the broker delivers it again to the
 			// resumed session.
+			<-g.slots
 			g.log.Debug("mqtt message not taken", "topic", msg.Topic(), "error", err)
-			return
 		}
-		msg.Ack()
 	}
 }
 

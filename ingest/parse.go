@@ -48,7 +48,18 @@ func ParseTopic(topic string) (site, device, channel string, err error) {
 // ts is unix milliseconds or an RFC 3339 string; without it the reading
 // takes the receive time. JSON numbers become devices.Num, booleans
 // devices.FlagValue; any other value rejects the whole message.
+// The common plain shape takes a single-pass fast path (parse_fast.go)
+// with the same results; everything else the general parser below.
 func ParseTelemetry(payload []byte, received time.Time) (ts time.Time, values map[string]devices.Value, err error) {
+	if ts, values, ok := parseTelemetryFast(payload, received); ok {
+		return ts, values, nil
+	}
+	return parseTelemetryGeneral(payload, received)
+}
+
+// parseTelemetryGeneral is ParseTelemetry with encoding/json: any payload,
+// and the reason for every refusal.
+func parseTelemetryGeneral(payload []byte, received time.Time) (ts time.Time, values map[string]devices.Value, err error) {
 	obj, err := parseObject(payload)
 	if err != nil {
 		return time.Time{}, nil, err

@@ -221,6 +221,7 @@ func (p *Pipeline) handle(ctx context.Context, it item) {
 	if err != nil {
 		p.rejected(m.Topic, err)
 	}
+	p.settle(m.Done, err == nil)
 	// Counted last, so a test that waits for Received sees the outcome too.
 	p.count(func(s *Stats) {
 		s.Received++
@@ -228,6 +229,21 @@ func (p *Pipeline) handle(ctx context.Context, it item) {
 			s.Accepted++
 		}
 	})
+}
+
+// settle calls done once what the message carried is safe: at once when
+// it was rejected (counted; nothing to keep) or nothing is made durable,
+// else when the Writer says all it was given so far is durable. The Sink
+// has seen the message already: it is called before settle.
+func (p *Pipeline) settle(done func(), accepted bool) {
+	if done == nil {
+		return
+	}
+	if dw, ok := p.cfg.Writer.(DurableWriter); ok && accepted {
+		dw.AfterDurable(done)
+		return
+	}
+	done()
 }
 
 func (p *Pipeline) process(ctx context.Context, m Message) error {
