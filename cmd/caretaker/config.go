@@ -52,6 +52,10 @@ type MQTTConfig struct {
 	QoS            int       `yaml:"qos"`
 	SharedGroup    string    `yaml:"shared_group"`
 	AutoRegister   bool      `yaml:"auto_register"`
+	// MaxInflight caps QoS 1 messages taken but not yet durable (and so
+	// not yet acknowledged); keep the broker's in-flight window at least
+	// this large (docs/operations.md).
+	MaxInflight int `yaml:"max_inflight"`
 }
 
 // TLSConfig names the CA that signs the broker's certificate.
@@ -136,7 +140,7 @@ func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
-		MQTT: MQTTConfig{Broker: "tcp://127.0.0.1:1883", EmbeddedListen: "127.0.0.1:1883", ClientID: "caretaker-1", QoS: 1},
+		MQTT: MQTTConfig{Broker: "tcp://127.0.0.1:1883", EmbeddedListen: "127.0.0.1:1883", ClientID: "caretaker-1", QoS: 1, MaxInflight: 1000},
 		Influx: InfluxConfig{Bucket: "caretaker", BatchSize: 5000, FlushInterval: d("1s"),
 			SpoolDir: "data/spool", SpoolMaxBytes: 1 << 30},
 		Store: StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
@@ -345,6 +349,9 @@ func (c *Config) Validate() error {
 	}
 	if !c.MQTT.Embedded && !hasScheme(c.MQTT.Broker, "tcp://", "ssl://", "tls://", "mqtt://", "mqtts://", "ws://", "wss://") {
 		return &ConfigError{Key: "mqtt.broker", Msg: fmt.Sprintf("%q must be a URL such as tcp://127.0.0.1:1883", c.MQTT.Broker)}
+	}
+	if c.MQTT.MaxInflight < 1 {
+		return &ConfigError{Key: "mqtt.max_inflight", Msg: fmt.Sprintf("%d must be at least 1", c.MQTT.MaxInflight)}
 	}
 	if c.MQTT.ClientID == "" {
 		return &ConfigError{Key: "mqtt.client_id", Msg: "missing: a stable id keeps the broker session across restarts"}

@@ -102,7 +102,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		client = ingest.NewMQTTGateway(ingest.MQTTConfig{
 			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
 			Password: cfg.MQTT.Password, CAFile: cfg.MQTT.TLS.CAFile, QoS: byte(cfg.MQTT.QoS),
-			SharedGroup: cfg.MQTT.SharedGroup, Logger: logger.With("component", "mqtt"),
+			SharedGroup: cfg.MQTT.SharedGroup, Logger: logger.With("component", "mqtt"), MaxInFlight: cfg.MQTT.MaxInflight,
 			OnConnection: func(up bool, reason string) {
 				engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 			},
