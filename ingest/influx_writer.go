@@ -87,7 +87,12 @@ func (in *Influx) run() {
 	defer close(in.done)
 	tick := time.NewTicker(in.cfg.FlushInterval)
 	defer tick.Stop()
+	// A spool left by an earlier run is replayed at once; otherwise the
+	// retry timer waits for a failed write to arm it.
 	retry := time.NewTimer(0)
+	if in.spool == nil || in.spool.Len() == 0 {
+		retry.Stop()
+	}
 	defer retry.Stop()
 	backoff := time.Duration(0)
 	var retryAt time.Time
