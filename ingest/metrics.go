@@ -1,9 +1,9 @@
 package ingest
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 )
 
 // pipelineMetrics are the pipeline's Prometheus counters.
@@ -33,28 +33,11 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 			Help: "Readings and events the time-series store refused.",
 		}),
 	}
-	m.messages = register(reg, m.messages)
-	m.readings = register(reg, m.readings)
-	m.rejected = register(reg, m.rejected)
-	m.writeErrors = register(reg, m.writeErrors)
+	m.messages = promreg.Register(reg, m.messages)
+	m.readings = promreg.Register(reg, m.readings)
+	m.rejected = promreg.Register(reg, m.rejected)
+	m.writeErrors = promreg.Register(reg, m.writeErrors)
 	return m
-}
-
-// register adds c to reg (when there is one) and returns the collector to
-// use: the one already registered under that name, if any.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // influxMetrics are the InfluxDB writer's Prometheus series.
@@ -70,33 +53,33 @@ type influxMetrics struct {
 
 func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
 	return &influxMetrics{
-		written: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		written: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "caretaker_influx_points_written_total",
 			Help: "Points InfluxDB has taken.",
 		})),
-		errors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		errors: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "caretaker_influx_write_errors_total",
 			Help: "Write requests InfluxDB refused or could not be reached for.",
 		})),
-		lost: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		lost: promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "caretaker_influx_points_lost_total",
 			Help: "Points lost, by reason: spool_full, rejected (malformed, 400/413/422), no_spool.",
 		}, []string{"reason"})),
-		latency: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		latency: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "caretaker_influx_write_duration_seconds",
 			Help:    "Time one write request to InfluxDB took, successful or not.",
 			Buckets: prometheus.ExponentialBuckets(0.002, 2, 13),
 		})),
-		batch: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		batch: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "caretaker_influx_batch_points",
 			Help:    "Points per successful write request.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		})),
-		spoolBytes: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		spoolBytes: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "caretaker_influx_spool_bytes",
 			Help: "Bytes waiting in the on-disk spool for InfluxDB.",
 		})),
-		spoolPoints: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		spoolPoints: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "caretaker_influx_spool_points",
 			Help: "Points waiting in the on-disk spool for InfluxDB.",
 		})),

@@ -38,14 +38,8 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		fmt.Fprint(stderr, "Usage: caretaker backtest --config caretaker.yaml --rule ID --from T [--to T] [--set key=value ...] [--json]\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("backtest takes no arguments, got %q", strings.Join(fs.Args(), " "))}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *id == "" {
 		return usageError{"backtest needs --rule ID"}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -74,24 +73,7 @@ devices:
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"]))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
-	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s of cancel")
-		}
-		if t.Failed() {
-			t.Logf("caretaker log:\n%s", tail(logs.String(), 8000))
-		}
-	})
+	startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
 	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
 		resp, err := http.Get(base + "/readyz")
@@ -188,11 +170,4 @@ func skipOrFail(t *testing.T, why string) {
 		t.Fatal(why)
 	}
 	t.Skip(why) // only outside CI: a missing browser or node is installed by ./scripts/test
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

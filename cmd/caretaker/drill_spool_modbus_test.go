@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,7 +47,7 @@ devices:
   - {id: gas-1, kind: gas, site: s1, building: B2}
   - {id: gas-2, kind: gas, site: s1, building: B2}
 `, httpAddr, broker.Addr, influx.URL, dir, operatorToken))
-	logs := drillServe(t, cfgPath)
+	logs := startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
 	drillReady(t, base)
 	events := drillEvents(t, httpAddr, "")
@@ -209,7 +208,7 @@ rules:
   define:
     - {id: power-offline, name: Power meter offline, kind: power, condition: {op: stale, after: 3s}, severity: major}
 `, httpAddr, testserver.FreePort(t), dir, operatorToken, line))
-	drillServe(t, cfgPath)
+	startCaretaker(t, cfgPath)
 	drillReady(t, "http://"+httpAddr)
 	events := drillEvents(t, httpAddr, `{"type": "subscribe", "readings": ["pm-steady-2", "pm-steady-3"]}`)
 
@@ -322,30 +321,6 @@ rules:
 }
 
 // --- drill helpers -------------------------------------------------------
-
-// drillServe is startCaretaker that also hands back the service's log.
-func drillServe(t *testing.T, cfgPath string) *logBuffer {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
-	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s of cancel")
-		}
-		if t.Failed() {
-			t.Logf("caretaker log:\n%s", logs.String())
-		}
-	})
-	return logs
-}
 
 func drillReady(t *testing.T, base string) {
 	t.Helper()

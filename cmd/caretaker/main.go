@@ -116,14 +116,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		fmt.Fprint(stderr, "Usage: caretaker serve --config caretaker.yaml\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *path == "" {
 		return usageError{"serve needs --config FILE"}
@@ -137,6 +131,21 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	return serve(ctx, cfg, logger, nil)
+}
+
+// parseFlags parses a command's flags: --help is not an error (exit 0), a
+// bad flag or a stray argument is a usage error (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", fs.Name(), strings.Join(fs.Args(), " "))}
+	}
+	return nil
 }
 
 func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {

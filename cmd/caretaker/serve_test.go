@@ -223,6 +223,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--config", bad}, 2, "influx.urll: unknown key", ""},
 		{[]string{"serve", "--config", filepath.Join(dir, "missing.yaml")}, 2, "no such file", ""},
 		{[]string{"serve", "--bogus"}, 2, "flag provided but not defined", ""},
+		{[]string{"demo", "extra"}, 2, `demo takes no arguments, got "extra"`, ""},
+		{[]string{"backtest", "--help"}, 0, "Usage: caretaker backtest", ""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -238,8 +240,9 @@ func TestCommandLine(t *testing.T) {
 // --- helpers -------------------------------------------------------------
 
 // startCaretaker runs `caretaker serve --config path` in-process until the
-// test ends, and checks that it then stops cleanly.
-func startCaretaker(t *testing.T, cfgPath string) {
+// test ends, checks that it then stops cleanly, and hands back its log
+// (printed when the test failed).
+func startCaretaker(t *testing.T, cfgPath string) *logBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logBuffer{}
@@ -261,6 +264,7 @@ func startCaretaker(t *testing.T, cfgPath string) {
 			t.Error("serve did not stop within 30s of cancel")
 		}
 	})
+	return logs
 }
 
 // logBuffer collects the service's log while it runs in another goroutine.

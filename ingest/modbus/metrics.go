@@ -1,9 +1,9 @@
 package modbus
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 )
 
 // metrics are the gateway's Prometheus series, labelled per device.
@@ -39,25 +39,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "1 while a Modbus device answers, 0 once it is marked offline.",
 		}, []string{"device"}),
 	}
-	m.polls = register(reg, m.polls)
-	m.failures = register(reg, m.failures)
-	m.latency = register(reg, m.latency)
-	m.implausible = register(reg, m.implausible)
-	m.online = register(reg, m.online)
+	m.polls = promreg.Register(reg, m.polls)
+	m.failures = promreg.Register(reg, m.failures)
+	m.latency = promreg.Register(reg, m.latency)
+	m.implausible = promreg.Register(reg, m.implausible)
+	m.online = promreg.Register(reg, m.online)
 	return m
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
