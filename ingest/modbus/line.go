@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/goburrow/serial"
+
 	"github.com/caretaker-iot/caretaker/devices"
 )
 
@@ -247,7 +249,7 @@ func failureReason(err error) string {
 		return "exception"
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, serial.ErrTimeout) {
 		return "timeout"
 	}
 	return "connection"
