@@ -227,8 +227,14 @@ func (p *Planner) pages(in Incident, step string, st Step, at time.Time) []Page 
 			// The reporter is reached only through personal channels: a
 			// group robot, a webhook or the log would show the code to
 			// others.
-			if pe.reporter && p.chanType[ch] != TypeSMSHTTP && p.chanType[ch] != TypeEmail {
-				continue
+			// A reporter without an email address is not mailed.
+			if pe.reporter {
+				switch typ := p.chanType[ch]; {
+				case typ == TypeSMSHTTP && pe.Phone != "":
+				case typ == TypeEmail && pe.Email != "":
+				default:
+					continue
+				}
 			}
 			out = append(out, Page{
 				ID:        DeliveryID(in.TicketID, in.OpenedAt, step, recipientKey(pe), ch),
