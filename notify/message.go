@@ -46,9 +46,9 @@ func NewMessage(pg Page, in Incident, ackURL string) Message {
 }
 
 type words struct {
-	level                                   [4]string
-	page, report, place, sensor, said, ack  string
-	code, codeHint, sep, open, close        string
+	level                                  [4]string
+	page, report, place, sensor, said, ack string
+	code, codeHint, sep, open, close       string
 }
 
 var dict = map[string]words{
