@@ -75,6 +75,10 @@ func TestEmailOverSMTP(t *testing.T) {
 				byTo[msg.Header.Get("To")] = raw
 			}
 			msg, subject, body := readMail(t, byTo["<tech1@example.com>"])
+			// On the wire the subject is 7-bit: RFC 2047 encoded words.
+			if raw := msg.Header.Get("Subject"); !strings.HasPrefix(strings.ToUpper(raw), "=?UTF-8?") || !isASCII(raw) {
+				t.Errorf("raw subject %q is not MIME-encoded", raw)
+			}
 			if subject != "【一级紧急】BX20261202-0042 gas · Garden Court / B2 / garage ramp" {
 				t.Errorf("subject %q (raw %q)", subject, msg.Header.Get("Subject"))
 			}
@@ -121,4 +125,13 @@ func TestEmailNeedsAnAddress(t *testing.T) {
 	if _, err := ch.Send(context.Background(), NewMessage(pg, in, "")); !IsPermanent(err) {
 		t.Errorf("no address: %v", err)
 	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
