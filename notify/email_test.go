@@ -135,3 +135,30 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// TestEmailLogin: STARTTLS, then AUTH with the configured user; a wrong
+// password is refused and its error does not repeat it.
+func TestEmailLogin(t *testing.T) {
+	srv := testserver.SMTPLogin(t, "caretaker", "smtp-pass-123456")
+	pg, in := samplePage("mail", LangZH)
+	send := func(password string) error {
+		ch, err := NewChannel(ChannelConfig{Name: "mail", Type: TypeEmail, SMTP: SMTPConfig{Addr: srv.Addr, From: "caretaker@example.com",
+			TLS: "starttls", CAFile: srv.CAFile, Username: "caretaker", Password: password}}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ch.Send(context.Background(), NewMessage(pg, in, ""))
+		return err
+	}
+	err := send("wrong-pass-999999")
+	if err == nil || !strings.Contains(err.Error(), "535") || strings.Contains(err.Error(), "wrong-pass-999999") {
+		t.Fatalf("wrong password: err = %v", err)
+	}
+	if err := send("smtp-pass-123456"); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	got := srv.WaitMessages(t, 1, 10*time.Second)
+	if _, subject, _ := readMail(t, got[0]); !strings.HasPrefix(subject, "【一级紧急】") {
+		t.Errorf("subject %q", subject)
+	}
+}

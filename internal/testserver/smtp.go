@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -61,6 +62,54 @@ func SMTP(t testing.TB, mode SMTPTLS) *SMTPServer {
 	waitTCP(t, s.Process, 15*time.Second)
 	return s
 }
+
+// SMTPLogin starts aiosmtpd with STARTTLS required and AUTH (PLAIN,
+// LOGIN) required after it: only user and password are accepted. The CLI
+// has no AUTH option, so a short script runs aiosmtpd's Controller.
+func SMTPLogin(t testing.TB, user, password string) *SMTPServer {
+	t.Helper()
+	py := aiosmtpdPython(t)
+	dir := t.TempDir()
+	box := filepath.Join(dir, "maildir")
+	port := FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cert, key := selfSigned(t, dir)
+	script := filepath.Join(dir, "smtp_login.py")
+	if err := os.WriteFile(script, []byte(smtpLoginScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(dir, "creds")
+	if err := os.WriteFile(creds, []byte(user+"\n"+password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &SMTPServer{Dir: box, CAFile: cert}
+	s.Process = start(t, "aiosmtpd-login", addr, py, script, strconv.Itoa(port), cert, key, creds, box)
+	waitTCP(t, s.Process, 15*time.Second)
+	return s
+}
+
+const smtpLoginScript = `
+import ssl, sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+port, cert, key, creds, box = sys.argv[1:6]
+user, password = open(creds, "rb").read().split(b"\n", 1)
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == user and auth_data.password == password
+    return AuthResult(success=ok, handled=False)
+
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cert, key)
+c = Controller(Mailbox(box), hostname="127.0.0.1", port=int(port), tls_context=ctx, require_starttls=True,
+               auth_required=True, auth_require_tls=True, authenticator=authenticator)
+c.start()
+print("smtp listening", port, flush=True)
+while True:
+    time.sleep(3600)
+`
 
 // Messages returns the raw messages delivered so far, oldest first.
 func (s *SMTPServer) Messages(t testing.TB) [][]byte {
