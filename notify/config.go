@@ -40,14 +40,12 @@ type Person struct {
 	// the person in its group with this id.
 	IM map[string]string `yaml:"im" json:"im,omitempty"`
 
-	// reporter marks the person built from a ticket's reporter: the only
-	// recipient a verification code may go to.
-	reporter bool
+	// IsReporter marks the person the planner built from a ticket's
+	// reporter (to: [reporter]): the only recipient a verification code
+	// may go to. Never set from the configuration file; kept in JSON so an
+	// outbox row keeps it.
+	IsReporter bool `yaml:"-" json:"is_reporter,omitempty"`
 }
-
-// IsReporter tells whether the person is the ticket's reporter (to:
-// [reporter]) rather than a configured person.
-func (p Person) IsReporter() bool { return p.reporter }
 
 // Roster says who is on duty when, for which zones and skills. No zones:
 // every zone; no skills: every skill.

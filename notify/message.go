@@ -34,7 +34,7 @@ type Message struct {
 // verification code only ever goes to a reporter.
 func NewMessage(pg Page, in Incident, ackURL string) Message {
 	m := Message{ID: pg.ID, Type: TypePage, Step: pg.Step, Channel: pg.Channel, Incident: in, Recipient: pg.Recipient}
-	if pg.Recipient.IsReporter() {
+	if pg.Recipient.IsReporter {
 		m.Type = TypeReport
 	} else {
 		m.AckURL = ackURL

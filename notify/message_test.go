@@ -55,7 +55,7 @@ func TestRenderLanguages(t *testing.T) {
 }
 
 func TestRenderReporterGetsCodeNoAckLink(t *testing.T) {
-	pg := Page{ID: "d-42-r", Step: "1", Channel: "sms", Recipient: Person{Name: "Ms Wang", Phone: "+86139", Lang: LangEN, reporter: true}}
+	pg := Page{ID: "d-42-r", Step: "1", Channel: "sms", Recipient: Person{Name: "Ms Wang", Phone: "+86139", Lang: LangEN, IsReporter: true}}
 	m := NewMessage(pg, gasIncident, "https://ct.example.com/ack/tok")
 	if m.AckURL != "" || strings.Contains(m.Body, "/ack/") {
 		t.Errorf("reporter got an ack link: %q / %q", m.AckURL, m.Body)

@@ -209,7 +209,7 @@ func (p *Planner) pages(in Incident, step string, st Step, at time.Time) []Page 
 				if lang != LangEN {
 					lang = LangZH
 				}
-				add(Person{Name: r.Name, Phone: r.Phone, Email: r.Email, Lang: lang, reporter: true})
+				add(Person{Name: r.Name, Phone: r.Phone, Email: r.Email, Lang: lang, IsReporter: true})
 			}
 		case RoleSupervisor, RoleProjectMgr, RoleControlRoom:
 			for _, pe := range p.cfg.People {
@@ -228,7 +228,7 @@ func (p *Planner) pages(in Incident, step string, st Step, at time.Time) []Page 
 			// group robot, a webhook or the log would show the code to
 			// others.
 			// A reporter without an email address is not mailed.
-			if pe.reporter {
+			if pe.IsReporter {
 				switch typ := p.chanType[ch]; {
 				case typ == TypeSMSHTTP && pe.Phone != "":
 				case typ == TypeEmail && pe.Email != "":
@@ -252,7 +252,7 @@ func (p *Planner) pages(in Incident, step string, st Step, at time.Time) []Page 
 // recipientKey names a recipient in delivery ids: the person's name, or
 // the reporter's phone (a reporter is not a configured person).
 func recipientKey(pe Person) string {
-	if pe.reporter {
+	if pe.IsReporter {
 		return fmt.Sprintf("reporter:%s:%s", pe.Phone, pe.Email)
 	}
 	return pe.Name

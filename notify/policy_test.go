@@ -149,7 +149,7 @@ func TestPolicyReporterAndAssignee(t *testing.T) {
 		Reporter: &Reporter{Name: "Ms Wang", Phone: "+8613900000009"}}
 	var rep []Page
 	for _, pg := range p.Due(in, opened) {
-		if pg.Recipient.IsReporter() {
+		if pg.Recipient.IsReporter {
 			rep = append(rep, pg)
 		}
 	}

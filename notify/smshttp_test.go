@@ -91,7 +91,7 @@ func TestSMSHTTPCodeOnlyToReporter(t *testing.T) {
 	ch, _ := NewChannel(ChannelConfig{Name: "sms", Type: TypeSMSHTTP, URL: rc.URL, Body: `{"code":"{{code}}"}`}, Options{})
 	pg, in := samplePage("sms", LangZH)
 	_, _ = ch.Send(context.Background(), NewMessage(pg, in, ""))
-	pg.Recipient = Person{Name: "Ms Wang", Phone: "+86139", reporter: true}
+	pg.Recipient = Person{Name: "Ms Wang", Phone: "+86139", IsReporter: true}
 	_, _ = ch.Send(context.Background(), NewMessage(pg, in, ""))
 	reqs := rc.requests()
 	if len(reqs) != 2 || string(reqs[0].Body) != `{"code":""}` || string(reqs[1].Body) != `{"code":"4711"}` {

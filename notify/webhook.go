@@ -35,7 +35,7 @@ type WebhookBody struct {
 	Recipient WebhookRecipient `json:"recipient"`
 	Step      string           `json:"step"`
 	Message   WebhookMessage   `json:"message"`
-	AckURL    string           `json:"ack_url,omitempty"`
+	AckURL    string           `json:"ack_url"`
 }
 
 // WebhookTicket is the ticket part of a webhook body.
