@@ -158,3 +158,14 @@ func clean(s string, multiline bool) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// ForListing is the message as the ticket's history and the
+// notifications API show it: a reporter's message without the
+// verification code, which only the reporter may see.
+func (m Message) ForListing() Message {
+	if m.Incident.Code != "" {
+		m.Incident.Code = ""
+		m.Subject, m.Body = Render(m)
+	}
+	return m
+}
