@@ -102,7 +102,7 @@ func post(ctx context.Context, client *http.Client, timeout time.Duration, metho
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s %s: %w", method, u.Host, redactErr(err, target))
+		return Result{}, fmt.Errorf("%s %s: %w", method, u.Host, redactErr(err))
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -114,7 +114,7 @@ func post(ctx context.Context, client *http.Client, timeout time.Duration, metho
 }
 
 // redactErr drops the URL (with its query keys) from a client error.
-func redactErr(err error, target string) error {
+func redactErr(err error) error {
 	if ue, ok := err.(*url.Error); ok {
 		return fmt.Errorf("%s", ue.Err)
 	}
