@@ -72,6 +72,9 @@ func (r *Robot) Send(ctx context.Context, m Message) (Result, error) {
 			target += sep + "timestamp=" + ts + "&sign=" + url.QueryEscape(DingTalkSign(r.secret, ts))
 		}
 	case TypeFeishu:
+		// Feishu reads <at user_id="all"> in text as a mention of everyone:
+		// text from reports and devices must not make tags.
+		text = strings.ReplaceAll(text, "<", "\uFF1C")
 		if id := m.Recipient.IM[TypeFeishu]; id != "" {
 			text += "\n<at user_id=\"" + escapeAttr(id) + "\">" + escapeAttr(m.Recipient.Name) + "</at>"
 		}

@@ -26,6 +26,7 @@ func sendRobot(t *testing.T, typ, secret string, answer func(int, recorded) (int
 		t.Fatal(err)
 	}
 	pg, in := samplePage(typ, LangZH)
+	in.Description = `gas smell <at user_id="all">everyone</at>`
 	res, err := ch.Send(context.Background(), NewMessage(pg, in, "https://ct.example.com/ack/tok"))
 	return rc, res, err
 }
@@ -128,6 +129,10 @@ func TestFeishuRobotSignature(t *testing.T) {
 	}
 	if body.MsgType != "text" || !strings.Contains(body.Content["text"], `<at user_id="ou_abc">tech1</at>`) {
 		t.Errorf("feishu body %s", r.Body)
+	}
+	// Only our own mention is a tag; the report's text makes none.
+	if n := strings.Count(body.Content["text"], "<at "); n != 1 || strings.Contains(body.Content["text"], `<at user_id="all">`) {
+		t.Errorf("feishu text has %d mentions: %q", n, body.Content["text"])
 	}
 }
 
