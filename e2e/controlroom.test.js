@@ -166,4 +166,7 @@ test("the page says when it is offline and reconnects by itself, missing nothing
   await ops.waitForSelector("#conn[data-state=live]", { timeout: 15000 });
   await ops.locator("#live-rows tr", { hasText: "wl-b1-01" }).first().waitFor({ timeout: 20000 });
   assert.ok(await ops.locator("#offline-note").isHidden());
+  // It came back asking for what it missed in this life of the server.
+  const url = await ops.evaluate(() => window.__sockets[window.__sockets.length - 1].url);
+  assert.match(url, /[?&]since=\d+&epoch=[0-9a-f]+(&|$)/);
 });
