@@ -2,7 +2,7 @@
 // readings around the alarm (live while open), and the operator's actions:
 // acknowledge, dispatch to a technician, escalate, comment.
 
-import { h, field, options, showFieldError } from "./dom.js";
+import { h, field, options, showFieldError, statusLine, say } from "./dom.js";
 import { t, when, label } from "./i18n.js";
 import { api, enc, getToken } from "./api.js";
 import { live, subscribe, send } from "./live.js";
@@ -12,7 +12,9 @@ import { ack, place } from "./board.js";
 
 export function mount(root, id) {
   const box = h("div", { class: "detail", id: "ticket-detail" });
-  root.replaceChildren(h("p", {}, h("a", { href: "#/", class: "back", text: "← " + t("back") })), box);
+  // An action redraws the ticket (box); what it answered stays here.
+  const msg = statusLine("ticket-result");
+  root.replaceChildren(h("p", {}, h("a", { href: "#/", class: "back", text: "← " + t("back") })), msg, box);
   let stop = () => {};
   load();
 
@@ -30,7 +32,6 @@ export function mount(root, id) {
   }
 
   function draw(tk, alarm) {
-    const msg = h("p", { class: "result", role: "status" });
     const facts = h("dl", { class: "facts" },
       fact(t("number"), tk.number), fact(t("level"), "L" + tk.level), fact(t("status"), label("st", tk.status)),
       fact(t("source"), label("src", tk.source)), fact(t("category"), label("cat", tk.category)),
@@ -55,7 +56,7 @@ export function mount(root, id) {
 
     const actions = h("div", { class: "actions-bar" });
     if (alarm && !alarm.acked && session.may("ack")) {
-      actions.append(h("button", { type: "button", text: t("ack"), onclick: async (e) => { if (await ack(alarm.id, e.target)) { msg.textContent = t("done"); load(); } } }));
+      actions.append(h("button", { type: "button", text: t("ack"), onclick: async (e) => { if (await ack(alarm.id, e.target)) { say(msg, "ok", t("done")); load(); } } }));
     }
     if (session.may("dispatch") && !["resolved", "closed", "cancelled"].includes(tk.status)) {
       const who = h("input", { name: "technician", required: true, autocomplete: "off" });
@@ -80,17 +81,16 @@ export function mount(root, id) {
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: tk.description || "" })),
-      facts, actions, msg, chartBox, clocks, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, actions, chartBox, clocks, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body) {
-      msg.className = "result";
+      say(msg, "", "");
       try {
         await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
-        msg.textContent = t("done");
+        say(msg, "ok", t("done"));
         load();
       } catch (e) {
-        msg.className = "result error";
-        msg.textContent = e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message });
+        say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }));
       }
     }
     return tk.device_id ? drawReadings(chartBox, tk, alarm) : () => {};
