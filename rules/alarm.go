@@ -73,7 +73,20 @@ type Alarm struct {
 	Flapping bool `json:"flapping,omitempty"`
 	// PredictedAt is when a trend rule expects the threshold to be crossed.
 	PredictedAt *time.Time `json:"predicted_at,omitempty"`
+	// ClearReason and ClearedBy say, on a cleared alarm, why it cleared
+	// (one of the Clear* reasons) and who or what cleared it ("value 12.5",
+	// "rule gas-lel-critical changed", an operator's name). Empty: the
+	// store works it out from the alarm.
+	ClearReason string `json:"clear_reason,omitempty"`
+	ClearedBy   string `json:"cleared_by,omitempty"`
 }
+
+// Why an alarm cleared (Alarm.ClearReason).
+const (
+	ClearValue       = "value"        // the readings met the clear condition
+	ClearRuleChanged = "rule_changed" // the rule was changed or disabled
+	ClearService     = "service"      // the maintenance it asked for was recorded
+)
 
 // AlarmID derives the stable episode id.
 func AlarmID(ruleID, device string, raisedAt time.Time) string {

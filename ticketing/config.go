@@ -33,6 +33,10 @@ const (
 	// EventTicketWarning carries a ClockEvent: a limit is near, or an L1
 	// ticket has had no progress note for SLA.ProgressEvery.
 	EventTicketWarning = "ticket.warning"
+	// EventTicketRecurred carries a Ticket (with its Recurrence): an alarm
+	// of its incident came back while it was open, after an earlier one
+	// was acknowledged or had cleared.
+	EventTicketRecurred = "ticket.recurred"
 )
 
 // Config of the ticket service. Zero fields take the defaults of
