@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"slices"
@@ -232,5 +233,39 @@ func TestAPIInHomeCodeNeverToATechnician(t *testing.T) {
 	}
 	if status, raw := e.uploadPhoto(other, "?report=x", tokOperator); status != 400 || decodeError(t, raw).Field != "report" {
 		t.Errorf("bad report id: %d %s", status, raw)
+	}
+}
+
+// The KPI CSV download holds what people typed as text: a building named
+// =HYPERLINK(...) or +cmd|' /C calc'!A0 is no formula in a spreadsheet.
+func TestAPIStatsCSVHasNoFormulas(t *testing.T) {
+	e := newFlowEstate(t)
+	for _, b := range []string{`=HYPERLINK("http://evil.example","x")`, `+cmd|' /C calc'!A0`, "-1+1", "@SUM(A1)"} {
+		if status, raw := e.do("POST", "/api/tickets", tokPatrol, map[string]any{"source": "patrol", "category": "civil",
+			"site": "s1", "building": b, "location": "gate", "description": "gate bent"}, nil); status != 201 {
+			t.Fatalf("report: %d %s", status, raw)
+		}
+	}
+	status, raw := e.do("GET", "/api/stats?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z&format=csv", tokOperator, nil, nil)
+	if status != 200 {
+		t.Fatalf("csv: %d %s", status, raw)
+	}
+	rows, err := csv.NewReader(strings.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buildings []string
+	for _, row := range rows {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("cell %q would be a formula", cell)
+			}
+		}
+		if row[0] == "building" {
+			buildings = append(buildings, row[1])
+		}
+	}
+	if !slices.Contains(buildings, `'+cmd|' /C calc'!A0`) || !slices.Contains(buildings, `'=HYPERLINK("http://evil.example","x")`) {
+		t.Errorf("buildings %q, want them as text", buildings)
 	}
 }

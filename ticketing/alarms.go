@@ -508,15 +508,18 @@ func getAlarm(ctx context.Context, q querier, id string) (StoredAlarm, error) {
 
 // recurrence records alarm a, joining open ticket id, as a comeback when
 // an earlier alarm of the same device on the ticket was acknowledged or
-// has cleared: the fault was seen to, or went away, and is back. It says
-// whether it was one.
+// has cleared (the fault was seen to, or went away, and is back), and no
+// other alarm of the device on the ticket is still active and
+// unacknowledged (then a is the fault getting worse, or a second rule on
+// the same comeback, counted once). It says whether it was one.
 func (s *Service) recurrence(ctx context.Context, tx *sql.Tx, id int64, a rules.Alarm) (bool, error) {
-	var earlier int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM alarms WHERE ticket_id = ? AND id <> ? AND device_id = ?
-		AND (state = 'cleared' OR acked = 1)`, id, a.ID, a.Device).Scan(&earlier); err != nil {
+	var earlier, pending int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE state = 'cleared' OR acked = 1),
+		count(*) FILTER (WHERE state <> 'cleared' AND acked = 0)
+		FROM alarms WHERE ticket_id = ? AND id <> ? AND device_id = ?`, id, a.ID, a.Device).Scan(&earlier, &pending); err != nil {
 		return false, fmt.Errorf("ticket %d earlier alarms: %w", id, err)
 	}
-	if earlier == 0 {
+	if earlier == 0 || pending > 0 {
 		return false, nil
 	}
 	at := a.RaisedAt

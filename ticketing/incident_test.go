@@ -238,6 +238,39 @@ func TestAlarmComingBackIsARecurrence(t *testing.T) {
 	}
 }
 
+// Two rules on one metric (pre-alarm and alarm) coming back together are
+// one comeback of the incident, counted once.
+func TestTwoRulesComingBackCountOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pair := func(v float64) (rules.Alarm, rules.Alarm) {
+		crit := gasAlarm(f, v)
+		warn := crit
+		warn.RuleID, warn.ID, warn.Severity, warn.Level = "gas-lel-warning", rules.AlarmID("gas-lel-warning", "gas-b2-07", f.clock.Now()), rules.Major, 2
+		return crit, warn
+	}
+	crit, warn := pair(35)
+	mustHandle(t, f, crit)
+	mustHandle(t, f, warn)
+	if _, err := f.svc.AckAlarm(ctx, operator, crit.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Minute)
+	for _, a := range []rules.Alarm{crit, warn} {
+		a.State = rules.Cleared
+		a.Value = 3
+		mustHandle(t, f, a)
+	}
+	f.clock.Add(time.Minute)
+	crit, warn = pair(38)
+	mustHandle(t, f, crit)
+	mustHandle(t, f, warn)
+	tk := mustOpenTickets(t, f)
+	if len(tk) != 1 || tk[0].Recurrence == nil || tk[0].Recurrence.Count != 1 {
+		t.Fatalf("tickets %+v, want one with one recurrence", tk)
+	}
+}
+
 // A stronger alarm while the first is still active and not acknowledged
 // is the fault getting worse, not coming back.
 func TestEscalatingAlarmIsNotARecurrence(t *testing.T) {
