@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
 	"github.com/caretaker-iot/caretaker/rules"
 )
 
@@ -352,5 +354,67 @@ func TestTechnicianPhotosOnlyOnOwnTickets(t *testing.T) {
 	}
 	if _, err := f.svc.AddReportPhoto(ctx, operator, own.ID, 999, "", bytes.NewReader(pngBytes)); err == nil {
 		t.Error("photo naming a report of another ticket accepted")
+	}
+}
+
+// A rework ticket calls back the same people as the original.
+func TestFollowUpKeepsTheReporters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tk, _, err := f.svc.Report(ctx, patrol, validReport())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, merged, err := f.svc.Report(ctx, operator, func() Report {
+		r := validReport()
+		r.Source, r.Reporter, r.Description = SourcePhone, Reporter{Name: "Chen", Phone: "13700000003"}, "still dark on landing 3"
+		return r
+	}()); err != nil || !merged {
+		t.Fatalf("second report: merged %v err %v", merged, err)
+	}
+	resolveTicket(t, f, tk.ID, "new bulb")
+	res := mustAct(t, f, operator, tk.ID, ActionRequest{Action: ActCallback, Score: 2})
+	if res.Opened == nil {
+		t.Fatal("no rework ticket")
+	}
+	var who []string
+	for _, r := range mustGet(t, f, res.Opened.ID).Reporters {
+		who = append(who, r.Name+" "+r.Phone)
+	}
+	if !slices.Equal(who, []string{"Li Wei 13800000000", "Chen 13700000003"}) {
+		t.Errorf("rework reporters %q", who)
+	}
+}
+
+// A store from before the reports were kept gets each ticket's reporter
+// as its first report when it is opened.
+func TestMigrationKeepsTheReportersOfOldTickets(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sqlitedb.Open(ctx, path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitedb.Migrate(ctx, db, "schema_migrations", migrations[:3], time.Now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO tickets (number, source, status, level, category, site, building,
+		scope, description, reporter_name, reporter_phone, created_by, incident_key, created_at, updated_at)
+		VALUES ('BX20261101-0001', 'phone', 'new', 2, 'civil', 's1', 'B1', 'public', 'door sticks', 'Wu', '13600000004', 'desk1', 'k1', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	svc, err := Open(ctx, Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	tk, err := svc.Get(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tk.Reporters) != 1 || tk.Reporters[0].Name != "Wu" || tk.Reporters[0].Phone != "13600000004" ||
+		tk.Reporters[0].Description != "door sticks" || tk.Reporters[0].ReportedBy != "desk1" || tk.Reporters[0].Merged {
+		t.Errorf("reporters %+v", tk.Reporters)
 	}
 }

@@ -48,7 +48,7 @@ export function mount(root, id) {
       h("h3", { text: t("recurrences") }),
       h("p", { class: "warn", text: t("recurred", { n: tk.recurrence.count, t: when(tk.recurrence.last_at), p: tk.recurrence.peak }) }),
       h("ol", {}, (tk.recurrence.episodes || []).map((e) => h("li", { text: when(e.at) + " · " + t("peakLbl") + " " + e.peak })))) : null;
-    const reporters = Array.isArray(tk.reporters) && tk.reporters.length ? h("section", {}, h("h3", { text: t("reports") }),
+    const reporters = Array.isArray(tk.reporters) && tk.reporters.length ? h("section", {}, h("h3", { text: t("incidentReports") }),
       h("ul", { class: "reporters", id: "ticket-reporters" }, tk.reporters.map((r) =>
         h("li", {}, h("time", { text: when(r.at) }), " ", h("strong", { text: [r.name, r.phone].filter(Boolean).join(" ") || r.reported_by }),
           " (" + label("src", r.source) + (r.photos && r.photos.length ? ", " + t("photosN", { n: r.photos.length }) : "") + ")",
