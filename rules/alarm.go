@@ -86,6 +86,7 @@ const (
 	ClearValue       = "value"        // the readings met the clear condition
 	ClearRuleChanged = "rule_changed" // the rule was changed or disabled
 	ClearService     = "service"      // the maintenance it asked for was recorded
+	ClearDataBack    = "data_back"    // a device (or data source) that had gone quiet sent data again
 )
 
 // AlarmID derives the stable episode id.

@@ -329,8 +329,10 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 }
 
 // clearCause says who or what cleared an alarm and why: what the engine
-// says, else what its message tells (a rule change or a recorded service
-// append their reason to it), else the value that met the clear condition.
+// says, else what the alarm tells (a rule change or a recorded service
+// append their reason to its message; an offline alarm, or one of a data
+// source, clears when data comes again), else the value that met the
+// clear condition.
 func clearCause(a rules.Alarm) (by, reason string) {
 	by, reason = a.ClearedBy, a.ClearReason
 	if reason == "" {
@@ -339,6 +341,8 @@ func clearCause(a rules.Alarm) (by, reason string) {
 			reason = rules.ClearRuleChanged
 		case strings.Contains(a.Message, "(service recorded)"):
 			reason = rules.ClearService
+		case a.RuleID == rules.ParentRuleID, strings.HasSuffix(a.Message, "(device offline)"):
+			reason = rules.ClearDataBack
 		default:
 			reason = rules.ClearValue
 		}
@@ -349,6 +353,8 @@ func clearCause(a rules.Alarm) (by, reason string) {
 			by = "rule " + a.RuleID + " changed"
 		case rules.ClearService:
 			by = "service recorded for rule " + a.RuleID
+		case rules.ClearDataBack:
+			by = "data from " + a.Device + " again"
 		case rules.ClearValue:
 			by = "value " + strconv.FormatFloat(a.Value, 'g', -1, 64)
 		default:
