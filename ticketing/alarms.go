@@ -241,9 +241,14 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 	}
 
 	// Resolved or closed a short while ago: the fault is back, reopen.
+	// That ticket may be a report's the alarm joined: the one an earlier
+	// alarm of this rule and device was on, unless its incident has
+	// another open ticket meanwhile.
 	since := ms(s.now().Add(-s.cfg.ReopenWindow))
-	err = tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE incident_key = ?
-		AND status IN ('resolved','closed') AND done_at >= ? ORDER BY done_at DESC, id DESC LIMIT 1`, key, since).Scan(&id)
+	err = tx.QueryRowContext(ctx, `SELECT t.id FROM tickets t WHERE t.status IN ('resolved','closed') AND t.done_at >= ?2
+		AND (t.incident_key = ?1 OR (t.id IN (SELECT ticket_id FROM alarms WHERE rule_id = ?3 AND device_id = ?4 AND ticket_id IS NOT NULL)
+			AND NOT EXISTS (SELECT 1 FROM tickets o WHERE o.incident_key = t.incident_key AND o.status IN `+openStatuses+`)))
+		ORDER BY t.done_at DESC, t.id DESC LIMIT 1`, key, since, a.RuleID, a.Device).Scan(&id)
 	switch {
 	case err == nil:
 		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET alarm_id = ? WHERE id = ?", a.ID, id); err != nil {

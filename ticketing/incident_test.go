@@ -443,3 +443,26 @@ func TestClearCause(t *testing.T) {
 		}
 	}
 }
+
+// An alarm that joined a report's ticket and comes back within the reopen
+// window after that ticket was resolved reopens it: still one incident.
+func TestAlarmBackReopensTheReportTicketItJoined(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rep, _, err := f.svc.Report(ctx, patrol, boilerReport(true, "Zhang", "13800000001", "smell of gas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Minute)
+	a := gasAlarm(f, 35)
+	mustHandle(t, f, a)
+	a.State, a.Value = rules.Cleared, 3
+	mustHandle(t, f, a)
+	resolveTicket(t, f, rep.ID, "valve closed, room aired")
+	f.clock.Add(10 * time.Minute)
+	mustHandle(t, f, gasAlarm(f, 31))
+	open := mustOpenTickets(t, f)
+	if len(open) != 1 || open[0].ID != rep.ID || !slices.Contains(actions(mustGet(t, f, rep.ID).History), "reopened") {
+		t.Fatalf("open tickets %+v, want the report's ticket %d reopened", open, rep.ID)
+	}
+}
