@@ -384,6 +384,15 @@ func TestFollowUpKeepsTheReporters(t *testing.T) {
 	if !slices.Equal(who, []string{"Li Wei 13800000000", "Chen 13700000003"}) {
 		t.Errorf("rework reporters %q", who)
 	}
+	// Every screen hears the events: the reports and their phones stay on
+	// the ticket.
+	f.rec.mu.Lock()
+	defer f.rec.mu.Unlock()
+	for _, e := range f.rec.events {
+		if tk, ok := e.Data.(Ticket); ok && tk.Reporters != nil {
+			t.Errorf("event %s carries the reporters", e.Type)
+		}
+	}
 }
 
 // A store from before the reports were kept gets each ticket's reporter

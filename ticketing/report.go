@@ -147,7 +147,7 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		return Ticket{}, false, fmt.Errorf("report: %w", err)
 	}
 	event := t
-	event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
+	event.History, event.Reporters = nil, nil
 	t.ReportID = reportID
 	if merged {
 		s.cfg.Notifier.Notify(EventTicketUpdated, event)
