@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -267,5 +268,61 @@ func TestAPIStatsCSVHasNoFormulas(t *testing.T) {
 	}
 	if !slices.Contains(buildings, `'+cmd|' /C calc'!A0`) || !slices.Contains(buildings, `'=HYPERLINK("http://evil.example","x")`) {
 		t.Errorf("buildings %q, want them as text", buildings)
+	}
+}
+
+// On the WebSocket: a control room connected to the real hub hears
+// ticket.recurred, with the count, when an acknowledged alarm comes back.
+func TestWSHearsTheRecurrence(t *testing.T) {
+	clock := &fakeClock{t: flowT0}
+	var svc *ticketing.Service
+	e := newEstate(t, HubConfig{}, func(c *Config) {
+		var err error
+		svc, err = ticketing.Open(context.Background(), ticketing.Config{Path: t.TempDir() + "/caretaker.db", Notifier: c.Hub, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { svc.Close() })
+		c.Tickets, c.Alarms, c.NotFound = svc, serviceAlarms{svc}, ticketing.ErrNotFound
+	})
+	conn := e.mustDial(t, "")
+	if m := next(t, conn); m.Type != "snapshot" {
+		t.Fatalf("first message %s", m.Type)
+	}
+	ctx := context.Background()
+	first := gasRaise(clock.Now())
+	if err := svc.HandleAlarm(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AckAlarm(ctx, ticketing.Actor{Name: "ops1", Role: "operator"}, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Minute)
+	first.State, first.Value = rules.Cleared, 4
+	if err := svc.HandleAlarm(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Minute)
+	if err := svc.HandleAlarm(ctx, gasRaise(clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for {
+		m := next(t, conn)
+		seen = append(seen, m.Type)
+		if m.Type != "ticket.recurred" {
+			if len(seen) > 20 {
+				t.Fatalf("no ticket.recurred among %v", seen)
+			}
+			continue
+		}
+		var tk jsonMap
+		if err := json.Unmarshal(m.Data, &tk); err != nil {
+			t.Fatal(err)
+		}
+		if rec, _ := tk["recurrence"].(jsonMap); rec == nil || num(rec["count"]) != 1 || tk["site"] != "s1" {
+			t.Fatalf("ticket.recurred data %s", m.Data)
+		}
+		return
 	}
 }
