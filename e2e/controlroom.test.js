@@ -133,6 +133,41 @@ test("an operator escalates a manual report, and its photo shows in the detail",
   await shot(ops, "07b-ticket-escalated");
 });
 
+test("an acknowledged alarm that comes back shows on its ticket as a recurrence, in English and Chinese", async () => {
+  const poll = async (what, fn) => {
+    for (const deadline = Date.now() + 30000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      const v = await fn();
+      if (v) return v;
+    }
+    assert.fail("timed out waiting for " + what);
+  };
+  const { data } = await api("operator", "GET", "/api/alarms?state=active");
+  const first = data.alarms.find((a) => a.rule_id === "gas-lel-critical");
+  assert.ok(first && first.acked && first.ticket_id, "the gas alarm is acknowledged and has its ticket");
+  // The gas goes away: the clear condition holds for its clear_for, by time alone.
+  await publish("sites/s1/devices/gas-b2-07/telemetry", { ts: Date.now(), metrics: { lel_pct: 3, co_ppm: 2, fault: false } });
+  const cleared = await poll("the alarm to clear", async () =>
+    (await api("operator", "GET", "/api/alarms?state=cleared")).data.alarms.find((a) => a.id === first.id));
+  assert.equal(cleared.clear_reason, "value");
+  assert.equal(cleared.cleared_by, "value 3");
+  // And comes back while the ticket is open.
+  await publish("sites/s1/devices/gas-b2-07/telemetry", { ts: Date.now(), metrics: { lel_pct: 38, co_ppm: 2, fault: false } });
+  const tk = await poll("the recurrence on the ticket", async () => {
+    const { data } = await api("operator", "GET", "/api/tickets/" + first.ticket_id);
+    return data.recurrence && data.recurrence.count === 1 ? data : null;
+  });
+  assert.equal(tk.recurrence.peak, 38);
+  await ops.evaluate((id) => { location.hash = "#/ticket/" + id; }, first.ticket_id);
+  await ops.locator("#ticket-recurrence", { hasText: "The alarm came back 1 time(s) while this ticket was open" }).waitFor({ timeout: 5000 });
+  assert.match(await ops.locator("#ticket-recurrence").textContent(), /peak 38/);
+  await ops.locator("#ticket-history li", { hasText: "alarm_recurred" }).waitFor();
+  await shot(ops, "07c-ticket-recurrence");
+  await ops.click("#lang");
+  await ops.locator("#ticket-recurrence", { hasText: "工单处理期间告警复发 1 次" }).waitFor({ timeout: 5000 });
+  await shot(ops, "07d-ticket-recurrence-zh-CN");
+  await ops.click("#lang");
+});
+
 test("the page speaks Chinese when asked", async () => {
   await ops.evaluate(() => { location.hash = "#/"; });
   await ops.click("#lang");

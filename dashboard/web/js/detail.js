@@ -43,6 +43,17 @@ export function mount(root, id) {
       h("li", {}, h("time", { text: when(e.at) }), " ", h("strong", { text: e.action }), " ",
         h("span", { class: "who", text: e.actor + (e.role ? " (" + e.role + ")" : "") }),
         e.note ? h("div", { class: "note", text: e.note }) : null)));
+    // An alarm that came back while the ticket was open, and every report
+    // of the incident (who to call back, what they said).
+    const rec = tk.recurrence && tk.recurrence.count ? h("section", { id: "ticket-recurrence", class: "recurrence" },
+      h("h3", { text: t("recurrences") }),
+      h("p", { class: "warn", text: t("recurred", { n: tk.recurrence.count, t: when(tk.recurrence.last_at), p: tk.recurrence.peak }) }),
+      h("ol", {}, (tk.recurrence.episodes || []).map((e) => h("li", { text: when(e.at) + " · " + t("peakLbl") + " " + e.peak })))) : null;
+    const reporters = Array.isArray(tk.reporters) && tk.reporters.length ? h("section", {}, h("h3", { text: t("incidentReports") }),
+      h("ul", { class: "reporters", id: "ticket-reporters" }, tk.reporters.map((r) =>
+        h("li", {}, h("time", { text: when(r.at) }), " ", h("strong", { text: [r.name, r.phone].filter(Boolean).join(" ") || r.reported_by }),
+          " (" + label("src", r.source) + (r.photos && r.photos.length ? ", " + t("photosN", { n: r.photos.length }) : "") + ")",
+          h("div", { class: "note", text: r.description }))))) : null;
     const photos = Array.isArray(tk.photos) && tk.photos.length ? h("section", {}, h("h3", { text: t("photos") }),
       h("ul", { class: "photos", id: "ticket-photos" }, tk.photos.map((p) => photo(tk.id, p)))) : null;
     const clocks = Array.isArray(tk.deadlines) && tk.deadlines.length ? h("section", {}, h("h3", { text: t("deadlines") }),
@@ -81,7 +92,7 @@ export function mount(root, id) {
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: tk.description || "" })),
-      facts, actions, chartBox, clocks, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, rec, actions, chartBox, clocks, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body) {
       say(msg, "", "");
