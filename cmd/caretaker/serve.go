@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if cfg.MQTT.Embedded {
 		broker = ingest.NewBroker(ingest.BrokerConfig{
 			Listen: cfg.MQTT.EmbeddedListen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-			Logger: logger.With("component", "broker"),
+			MaxInFlight: cfg.MQTT.MaxInflight, Logger: logger.With("component", "broker"),
 		}, pipeline)
 		gateway = broker
 	} else {
