@@ -30,6 +30,9 @@ func (e entry) name() string { return fmt.Sprintf("%020d-%d%s", e.seq, e.points,
 type Spool struct {
 	dir string
 	max int64
+	// syncDir makes a folder's entries durable (fsync of the folder);
+	// tests replace it to see it called.
+	syncDir func(dir string) error
 
 	mu      sync.Mutex
 	entries []entry // oldest first
@@ -47,11 +50,16 @@ func Open(dir string, maxBytes int64) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	// The folder may be new: its entry in its parent must survive a power
+	// cut too, or so would none of the batches in it.
+	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, max: maxBytes, next: 1}
+	s := &Spool{dir: dir, max: maxBytes, next: 1, syncDir: syncDir}
 	for _, de := range des {
 		name := de.Name()
 		if strings.HasSuffix(name, ".tmp") { // a write a crash interrupted
@@ -113,7 +121,9 @@ func (s *Spool) Reserve() uint64 {
 	return seq
 }
 
-// Put adds a batch at the place Reserve gave it, durably.
+// Put adds a batch at the place Reserve gave it, durably: the file is
+// written under a temporary name and synced, renamed, and the folder is
+// synced, so the new name survives a power cut as well as the data.
 func (s *Spool) Put(seq uint64, batch []byte, points int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -127,6 +137,13 @@ func (s *Spool) Put(seq uint64, batch []byte, points int) error {
 	}
 	if err := os.Rename(path+".tmp", path); err != nil {
 		_ = os.Remove(path + ".tmp")
+		return fmt.Errorf("spool: %w", err)
+	}
+	if err := s.syncDir(s.dir); err != nil {
+		// Not known to be durable: not in the spool. A copy that made it
+		// to disk all the same is only replayed twice, which InfluxDB
+		// takes as one point.
+		_ = os.Remove(path)
 		return fmt.Errorf("spool: %w", err)
 	}
 	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].seq > seq })
@@ -150,6 +167,20 @@ func writeSynced(path string, b []byte) error {
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
+	}
+	return f.Close()
+}
+
+// syncDir fsyncs a folder, so that the names created or renamed in it are
+// on disk.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
 	return f.Close()
 }
