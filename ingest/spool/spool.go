@@ -35,6 +35,7 @@ type Spool struct {
 	syncDir func(dir string) error
 
 	mu      sync.Mutex
+	full    bool    // a batch was refused for lack of room; no room made since
 	entries []entry // oldest first
 	next    uint64
 	bytes   int64
@@ -128,6 +129,7 @@ func (s *Spool) Put(seq uint64, batch []byte, points int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bytes+int64(len(batch)) > s.max {
+		s.full = true
 		return fmt.Errorf("%w: %d bytes spooled, limit %d, batch of %d", ErrFull, s.bytes, s.max, len(batch))
 	}
 	e := entry{seq: seq, points: points, size: int64(len(batch))}
@@ -152,6 +154,7 @@ func (s *Spool) Put(seq uint64, batch []byte, points int) error {
 	s.entries[i] = e
 	s.bytes += e.size
 	s.points += int64(points)
+	s.full = false
 	return nil
 }
 
@@ -224,7 +227,16 @@ func (s *Spool) Remove(seq uint64) error {
 	s.entries = s.entries[1:]
 	s.bytes -= e.size
 	s.points -= int64(e.points)
+	s.full = false
 	return nil
+}
+
+// Full tells whether the spool refused a batch for lack of room and has
+// neither taken one nor given one back since: what comes now is lost.
+func (s *Spool) Full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.full
 }
 
 // Len is the number of spooled batches.

@@ -131,3 +131,22 @@ func TestPutSyncsFolderAfterRename(t *testing.T) {
 		t.Errorf("files in the spool after the failed sync: %v, want the 2 good batches", names)
 	}
 }
+
+// TestFullUntilRoomIsMade: Full is set by a batch refused for lack of
+// room and cleared once a batch leaves (or one fits again).
+func TestFullUntilRoomIsMade(t *testing.T) {
+	s, err := Open(t.TempDir(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append([]byte("12345678"), 1); err != nil || s.Full() {
+		t.Fatalf("first batch: %v, full %v", err, s.Full())
+	}
+	if err := s.Append([]byte("123"), 1); !errors.Is(err, ErrFull) || !s.Full() {
+		t.Fatalf("batch past the limit: %v, full %v; want ErrFull and full", err, s.Full())
+	}
+	b, _, _ := s.Oldest()
+	if err := s.Remove(b.Seq); err != nil || s.Full() {
+		t.Fatalf("after a batch left: %v, full %v; want not full", err, s.Full())
+	}
+}
