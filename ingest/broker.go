@@ -82,7 +82,14 @@ func (b *Broker) Run(ctx context.Context) error {
 	// client of its own, which the hook lets pass.
 	fwd := server.NewClient(nil, mqtt.LocalListener, "caretaker-forward", true)
 	ingest := &brokerIngest{ctx: ctx, p: b.p, slots: make(chan struct{}, b.cfg.MaxInFlight),
-		forward: func(pk packets.Packet) error { return server.InjectPacket(fwd, pk) }}
+		forward: func(pk packets.Packet) error {
+			if !pk.FixedHeader.Retain {
+				if subs := server.Topics.Subscribers(pk.TopicName); len(subs.Subscriptions)+len(subs.Shared)+len(subs.InlineSubscriptions) == 0 {
+					return nil // nobody to forward to
+				}
+			}
+			return server.InjectPacket(fwd, pk)
+		}}
 	if err := server.AddHook(ingest, nil); err != nil {
 		return fmt.Errorf("mqtt broker ingest hook: %w", err)
 	}
@@ -235,9 +242,9 @@ func (h *brokerIngest) takeOver(cl *mqtt.Client, pk packets.Packet) error {
 		return packets.ErrRejectPacket
 	}
 	if h.forward != nil {
-		fw := pk.Copy(false)
-		fw.PacketID = id // Copy drops it; a QoS 1 publish needs one to pass validation
-		fw.Properties.TopicAlias, fw.Properties.TopicAliasFlag = 0, false
+		fw := pk // a copy of the struct; the forwarding reads it only
+		fw.FixedHeader.Dup = false
+		fw.Properties.TopicAlias, fw.Properties.TopicAliasFlag = 0, false // resolved already
 		if err := h.forward(fw); err != nil {
 			h.Log.Warn("device message not forwarded to subscribers", "topic", pk.TopicName, "error", err)
 		}
