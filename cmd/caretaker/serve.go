@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if cfg.MQTT.Embedded {
 		broker = ingest.NewBroker(ingest.BrokerConfig{
 			Listen: cfg.MQTT.EmbeddedListen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-			Logger: logger.With("component", "broker"),
+			MaxInFlight: cfg.MQTT.MaxInflight, Logger: logger.With("component", "broker"),
 		}, pipeline)
 		gateway = broker
 	} else {
@@ -126,10 +126,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			if err := tickets.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
 			}
-			if p, ok := store.(interface{ Ping(context.Context) error }); ok {
-				return p.Ping(ctx)
-			}
-			return nil
+			return readingStoreReady(ctx, store)
 		},
 	})
 	if err != nil {
@@ -189,6 +186,27 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	logger.Info("caretaker stopped")
 	return err
+}
+
+// readingStoreReady is the reading store's part of /readyz. InfluxDB
+// unreachable while the spool takes the readings is degraded, not down:
+// Caretaker does its job, and pulling it would lose what it is holding.
+// Not ready: the spool is full (or there is none) and readings are lost.
+func readingStoreReady(ctx context.Context, store readingStore) error {
+	in, ok := store.(influxStore)
+	if !ok {
+		return nil
+	}
+	if in.SpoolFull() && in.Spooled() > 0 {
+		return errors.New("influx: spool full, readings are being lost")
+	}
+	if err := in.Ping(ctx); err != nil {
+		if in.SpoolFull() {
+			return fmt.Errorf("%w (no spool: readings are being lost)", err)
+		}
+		return &dashboard.Degraded{Reason: fmt.Sprintf("%v; readings go to the spool (%d waiting)", err, in.Spooled())}
+	}
+	return nil
 }
 
 // readingStore is the time-series side: InfluxDB or the embedded store.
