@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -339,5 +340,48 @@ func TestBacktestSetChangesMetricOrKind(t *testing.T) {
 				t.Fatalf("changed %+v (want %+v), current %+v (want %+v)", res.Episodes, tc.want, res.CurrentEpisodes, cur)
 			}
 		})
+	}
+}
+
+// TestBookParallelPutsLeaveTheLatestLive: changes saved at once by many
+// engineers end with the engine running the version the store holds as
+// current, never an older one.
+func TestBookParallelPutsLeaveTheLatestLive(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	b, st := newBook(t, h, filepath.Join(t.TempDir(), "caretaker.db"), []Rule{gasRule})
+	eng := Author{Name: "eng1", Role: "engineer"}
+	for round := 0; round < 20; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := with(gasRule, func(r *Rule) { r.Condition.Value = 20 + float64(round*16+i)/10 })
+				if _, err := b.Put(ctx, eng, "gas", r, "parallel"); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		cur, err := st.Current(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var live Rule
+		for _, r := range h.e.Rules() {
+			if r.ID == "gas" && r.Mode == ModeLive {
+				live = r
+			}
+		}
+		if live.Version != cur["gas"].Live.Version || live.Condition.Value != cur["gas"].Live.Condition.Value {
+			t.Fatalf("round %d: engine runs version %d (value %v), store holds version %d (value %v)", round,
+				live.Version, live.Condition.Value, cur["gas"].Live.Version, cur["gas"].Live.Condition.Value)
+		}
 	}
 }
