@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/caretaker-iot/caretaker/devices"
 )
 
@@ -52,6 +54,9 @@ type Config struct {
 	// docs/configuration.md, "Late data". 0 means DefaultLateness, a
 	// negative value turns the bound off (backtests).
 	Lateness time.Duration
+	// Metrics, if set, gets caretaker_alarm_handoff_failures_total and
+	// caretaker_alarm_handoffs_pending.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) defaults() {
@@ -83,6 +88,7 @@ type Engine struct {
 	parents map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
+	handoffs   handoffs
 }
 
 type stateKey struct{ rule, device string }
@@ -93,7 +99,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: map[stateKey]*episode{},
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, seen: map[string]*seenDevice{},
-		parents: map[string]*parentState{}}
+		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics)}
 	for i, r := range cfg.Rules {
 		c, err := r.compile()
 		if err != nil {
@@ -235,6 +241,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Tick(ctx context.Context, now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.retryHandoffs(ctx)
 	for k, st := range e.timed {
 		c := e.rules[k.rule]
 		if c == nil {
@@ -371,7 +378,16 @@ func (e *Engine) emit(ctx context.Context, a Alarm) {
 	if e.cfg.Sink == nil {
 		return
 	}
+	if e.handoffs.waiting(a.ID) {
+		// An earlier change of this alarm is still waiting: this one
+		// goes behind it, so the sink sees raised, updated, cleared in
+		// that order.
+		e.handoffs.add(a)
+		return
+	}
 	if err := e.cfg.Sink.HandleAlarm(ctx, a); err != nil {
-		log.Error("alarm not handed on", "err", err)
+		e.handoffs.failures.Inc()
+		e.handoffs.add(a)
+		log.Error("alarm not handed on: kept, retried every tick", "err", err, "pending", e.handoffs.len())
 	}
 }

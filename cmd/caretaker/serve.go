@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	defer ruleStore.Close()
 
 	engine, err := rules.NewEngine(rules.Config{
-		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"),
+		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
 	})
 	if err != nil {
 		return &ConfigError{Key: "rules", Msg: err.Error()}
@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
-		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook,
+		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
