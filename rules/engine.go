@@ -275,7 +275,8 @@ func (e *Engine) Active() []Alarm {
 
 // Restore reloads alarms that were active before a restart, so that data
 // continuing the same episode updates it instead of raising it again, and
-// data ending it clears it. Alarms of unknown rules are skipped.
+// data ending it clears it. Alarms of unknown rules are skipped. After
+// RestoreSnapshot, an episode the snapshot already holds is kept as it is.
 func (e *Engine) Restore(alarms []Alarm) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -296,8 +297,23 @@ func (e *Engine) Restore(alarms []Alarm) {
 			continue
 		}
 		k := stateKey{key, a.Device}
-		st := &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
-		e.state[k] = st
+		st := e.state[k]
+		switch {
+		case st != nil && st.announced && st.alarm.ID == a.ID:
+			continue // the snapshot has this episode, and more of it
+		case st != nil:
+			// The alarm was raised after the snapshot: it stands, with
+			// what the snapshot remembers of the rule on the device.
+			st.alarm, st.on, st.announced, st.held = a, true, true, false
+			st.pendingSince, st.clearSince = a.RaisedAt, time.Time{}
+			if st.lastTime.Before(a.RaisedAt) {
+				st.lastTime = a.RaisedAt
+			}
+			e.track(k, c, st)
+		default:
+			st = &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
+			e.state[k] = st
+		}
 		if c.Condition.Op == "stale" {
 			e.seenDevice(a.Device, a.Kind, a.Site, a.Building)
 		}
