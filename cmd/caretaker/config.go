@@ -124,6 +124,9 @@ type SLALevel struct {
 type RulesConfig struct {
 	Defaults *bool        `yaml:"defaults"`
 	Define   []rules.Rule `yaml:"define"`
+	// SnapshotInterval is how often the rule state a restart must not
+	// forget is saved to store.path (also once at shutdown).
+	SnapshotInterval devices.Duration `yaml:"snapshot_interval"`
 }
 
 // LogConfig sets the log output.
@@ -150,7 +153,8 @@ func defaultConfig() Config {
 			L3:           SLALevel{Dispatch: d("4h"), Arrive: d("48h"), Close: d("48h")},
 			ClaimTimeout: d("5m"),
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log:   LogConfig{Level: "info", Format: "text"},
+		Rules: RulesConfig{SnapshotInterval: d("10s")},
 	}
 }
 
@@ -364,6 +368,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Influx.BatchSize <= 0 {
 		return &ConfigError{Key: "influx.batch_size", Msg: "must be positive"}
+	}
+	if c.Rules.SnapshotInterval <= 0 {
+		return &ConfigError{Key: "rules.snapshot_interval", Msg: "must be a positive duration"}
 	}
 	if c.Influx.FlushInterval <= 0 {
 		return &ConfigError{Key: "influx.flush_interval", Msg: "must be positive"}

@@ -151,6 +151,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
+	snapshots := &rules.Snapshotter{Engine: engine, Store: ruleStore, Interval: cfg.Rules.SnapshotInterval.Std(),
+		Logger: logger.With("component", "rules")}
+	g.Go(func() error { return snapshots.Run(gctx) })
 	g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })
@@ -187,6 +190,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if perr := <-pipeDone; perr != nil && err == nil {
 		err = perr
 	}
+	// Once the last readings went through the rules: the state a restart
+	// must not forget.
+	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if serr := snapshots.Save(saveCtx); serr != nil {
+		logger.Error("rule state not saved at shutdown", "err", serr)
+	}
+	cancelSave()
 	logger.Info("caretaker stopped")
 	return err
 }
