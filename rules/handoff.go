@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,6 +17,7 @@ import (
 type handoffs struct {
 	byID     map[string][]Alarm
 	order    []string // alarm ids, oldest waiting first
+	loggedAt time.Time
 	failures prometheus.Counter
 	pending  prometheus.Gauge
 }
@@ -60,35 +62,42 @@ func (h *handoffs) add(a Alarm) {
 	h.pending.Set(float64(h.len()))
 }
 
-// retryHandoffs hands on what is waiting, oldest alarm first; an alarm's
-// changes stop at the first one refused again.
+// retryHandoffs hands on what is waiting, oldest alarm first, each
+// alarm's changes in order. It stops at the first refusal: the store is
+// likely still down, and each attempt may wait for its lock while the
+// engine waits too. The refused alarm goes to the back, so one the store
+// always refuses does not hold up the others.
 func (e *Engine) retryHandoffs(ctx context.Context) {
 	h := &e.handoffs
 	if len(h.order) == 0 || e.cfg.Sink == nil {
 		return
 	}
-	kept := h.order[:0]
-	for _, id := range h.order {
+	for len(h.order) > 0 {
+		id := h.order[0]
 		q := h.byID[id]
-		for len(q) > 0 {
-			if err := e.cfg.Sink.HandleAlarm(ctx, q[0]); err != nil {
-				h.failures.Inc()
-				e.cfg.Logger.Warn("alarm still not handed on", "alarm", id, "state", q[0].State, "err", err)
-				break
+		if err := e.cfg.Sink.HandleAlarm(ctx, q[0]); err != nil {
+			h.failures.Inc()
+			h.order = append(h.order[1:], id)
+			if now := e.cfg.Now(); now.Sub(h.loggedAt) >= handoffLogEvery {
+				h.loggedAt = now
+				e.cfg.Logger.Warn("alarm changes still not handed on; retried every tick", "pending", h.len(),
+					"alarm", id, "state", q[0].State, "err", err)
 			}
-			e.cfg.Logger.Info("alarm handed on after retry", "alarm", id, "state", q[0].State)
-			q = q[1:]
+			break
 		}
-		if len(q) == 0 {
-			delete(h.byID, id)
+		e.cfg.Logger.Info("alarm handed on after retry", "alarm", id, "state", q[0].State)
+		if q = q[1:]; len(q) > 0 {
+			h.byID[id] = q
 			continue
 		}
-		h.byID[id] = q
-		kept = append(kept, id)
+		delete(h.byID, id)
+		h.order = h.order[1:]
 	}
-	h.order = kept
 	h.pending.Set(float64(h.len()))
 }
+
+// handoffLogEvery spaces the warnings while the store keeps refusing.
+const handoffLogEvery = 30 * time.Second
 
 // PendingHandoffs is how many alarm changes wait for the sink to take them.
 func (e *Engine) PendingHandoffs() int {

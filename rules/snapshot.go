@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"sort"
 	"time"
-
-	"github.com/caretaker-iot/caretaker/devices"
 )
 
 // What a restart must not forget: a pending for or clear_for, rate and
@@ -24,7 +22,6 @@ type snapshot struct {
 	Format   int            `json:"format"`
 	SavedAt  time.Time      `json:"saved_at"`
 	Episodes []episodeState `json:"episodes"`
-	Seen     []seenState    `json:"seen,omitempty"`
 	Handoffs []Alarm        `json:"handoffs,omitempty"`
 }
 
@@ -61,24 +58,16 @@ type memoryState struct {
 	BaseNext    bool         `json:"base_next,omitempty"`
 }
 
-type seenState struct {
-	Device   string       `json:"device"`
-	Kind     devices.Kind `json:"kind"`
-	Site     string       `json:"site"`
-	Building string       `json:"building"`
-	Offline  bool         `json:"offline,omitempty"`
-}
-
 func signature(c *compiled) string {
 	return string(c.Kind) + "|" + c.Metric + "|" + c.Condition.Event + "|" + c.Condition.class()
 }
 
 // worthKeeping: the episode holds something a restart would lose (a
 // value-rule episode at rest is rebuilt by the next reading).
-func (st *episode) worthKeeping() bool {
+func (st *episode) worthKeeping(c *compiled) bool {
 	m := &st.mem
 	return st.on || st.announced || st.held || st.flapping || !st.pendingSince.IsZero() || !st.clearSince.IsZero() ||
-		len(st.toggles) > 0 || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0
+		(c.FlapCount > 0 && len(st.toggles) > 0) || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0
 }
 
 // Snapshot writes out the state a restart must not forget.
@@ -87,22 +76,22 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	s := snapshot{Format: snapshotFormat, SavedAt: e.cfg.Now().UTC()}
 	for k, st := range e.state {
 		c := e.rules[k.rule]
-		if c == nil || !st.worthKeeping() {
+		if c == nil || !st.worthKeeping(c) {
 			continue
 		}
 		m := &st.mem
 		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime,
 			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
-			Announced: st.announced, Held: st.held, Flapping: st.flapping, Toggles: append([]time.Time(nil), st.toggles...),
+			Announced: st.announced, Held: st.held, Flapping: st.flapping,
 			Alarm: st.alarm, Mem: memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
 				HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext}}
+		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
+			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
+		}
 		for _, x := range m.samples {
 			es.Mem.Samples = append(es.Mem.Samples, [2]float64{float64(x.t.UnixMilli()), x.x})
 		}
 		s.Episodes = append(s.Episodes, es)
-	}
-	for id, sd := range e.seen {
-		s.Seen = append(s.Seen, seenState{Device: id, Kind: sd.kind, Site: sd.site, Building: sd.building, Offline: sd.offline})
 	}
 	for _, id := range e.handoffs.order {
 		s.Handoffs = append(s.Handoffs, e.handoffs.byID[id]...)
@@ -112,15 +101,14 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		a, b := s.Episodes[i], s.Episodes[j]
 		return a.Rule < b.Rule || (a.Rule == b.Rule && a.Device < b.Device)
 	})
-	sort.Slice(s.Seen, func(i, j int) bool { return s.Seen[i].Device < s.Seen[j].Device })
 	return json.Marshal(s)
 }
 
 // RestoreSnapshot takes back a snapshot, before any reading comes. The
 // state of a rule that is gone, or now tests something else, is dropped.
-// Devices seen before are watched by stale rules from now: the time
-// Caretaker was down does not count as their silence. Call it before
-// Restore.
+// Staleness is not in it: registered devices are watched from the first
+// tick, so the time Caretaker was down does not count as their silence.
+// Call it before Restore.
 func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 	var s snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -131,7 +119,6 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.cfg.Now()
 	for _, es := range s.Episodes {
 		c := e.rules[es.Rule]
 		if c == nil || signature(c) != es.Sig {
@@ -149,10 +136,6 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		e.state[k] = st
 		e.track(k, c, st)
 		episodes++
-	}
-	for _, ss := range s.Seen {
-		sd := e.seenDevice(ss.Device, ss.Kind, ss.Site, ss.Building)
-		sd.offline, sd.lastArrival = ss.Offline, now
 	}
 	for _, a := range s.Handoffs {
 		e.handoffs.add(a)
