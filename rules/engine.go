@@ -300,7 +300,7 @@ func (e *Engine) Restore(alarms []Alarm) {
 		st := e.state[k]
 		switch {
 		case st != nil && st.announced && st.alarm.ID == a.ID:
-			continue // the snapshot has this episode, and more of it
+			// The snapshot has this episode, and more of it.
 		case st != nil:
 			// The alarm was raised after the snapshot: it stands, with
 			// what the snapshot remembers of the rule on the device.
