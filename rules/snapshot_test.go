@@ -130,3 +130,32 @@ func TestSnapshotKeepsHandoffs(t *testing.T) {
 		t.Fatalf("handed on %+v, want the raise then the clear of one alarm", sink.got)
 	}
 }
+
+// TestSnapshotThenActiveAlarms: an alarm raised after the last snapshot
+// (the snapshot still has its for pending) stands after the restart: the
+// next reading neither raises it again nor starts another episode.
+func TestSnapshotThenActiveAlarms(t *testing.T) {
+	h := newHarness(t, nil, leakRule)
+	h.run(leakRule, []step{at(0, true)})
+	snap, err := h.e.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.run(leakRule, []step{tick(10)})
+	active := h.e.Active()
+	if len(active) != 1 {
+		t.Fatalf("active %+v, want the leak", active)
+	}
+	h.e, err = NewEngine(Config{Rules: []Rule{leakRule}, Sink: h.sink, Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.RestoreSnapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	h.e.Restore(active)
+	h.run(leakRule, []step{at(12, true), tick(25), at(30, false)})
+	if got, want := h.sink.states(), "raised@10 cleared@30"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}
