@@ -89,6 +89,7 @@ type Engine struct {
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
 	handoffs   handoffs
+	retrying   sync.Mutex // one retry of the handoffs at a time
 }
 
 type stateKey struct{ rule, device string }
@@ -239,9 +240,9 @@ func (e *Engine) Run(ctx context.Context) error {
 // flapping clears, held late raises are released, and stale rules raise
 // for devices that have gone quiet.
 func (e *Engine) Tick(ctx context.Context, now time.Time) {
+	e.retryHandoffs(ctx)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.retryHandoffs(ctx)
 	for k, st := range e.timed {
 		c := e.rules[k.rule]
 		if c == nil {

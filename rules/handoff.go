@@ -63,37 +63,51 @@ func (h *handoffs) add(a Alarm) {
 }
 
 // retryHandoffs hands on what is waiting, oldest alarm first, each
-// alarm's changes in order. It stops at the first refusal: the store is
-// likely still down, and each attempt may wait for its lock while the
-// engine waits too. The refused alarm goes to the back, so one the store
-// always refuses does not hold up the others.
+// alarm's changes in order. The engine is not locked while the sink is
+// called (a store that waits for its lock must not hold up the readings);
+// a change made meanwhile to an alarm still waiting goes behind it. It
+// stops at the first refusal: the store is likely still down. The
+// refused alarm goes to the back, so one the store always refuses does
+// not hold up the others.
 func (e *Engine) retryHandoffs(ctx context.Context) {
+	e.retrying.Lock()
+	defer e.retrying.Unlock()
 	h := &e.handoffs
-	if len(h.order) == 0 || e.cfg.Sink == nil {
-		return
-	}
-	for len(h.order) > 0 {
-		id := h.order[0]
-		q := h.byID[id]
-		if err := e.cfg.Sink.HandleAlarm(ctx, q[0]); err != nil {
+	for {
+		e.mu.Lock()
+		if len(h.order) == 0 || e.cfg.Sink == nil {
+			h.pending.Set(float64(h.len()))
+			e.mu.Unlock()
+			return
+		}
+		id := h.order[0] // only this loop takes from the front
+		a := h.byID[id][0]
+		e.mu.Unlock()
+
+		err := e.cfg.Sink.HandleAlarm(ctx, a)
+
+		e.mu.Lock()
+		if err != nil {
 			h.failures.Inc()
 			h.order = append(h.order[1:], id)
 			if now := e.cfg.Now(); now.Sub(h.loggedAt) >= handoffLogEvery {
 				h.loggedAt = now
 				e.cfg.Logger.Warn("alarm changes still not handed on; retried every tick", "pending", h.len(),
-					"alarm", id, "state", q[0].State, "err", err)
+					"alarm", id, "state", a.State, "err", err)
 			}
-			break
+			h.pending.Set(float64(h.len()))
+			e.mu.Unlock()
+			return
 		}
-		e.cfg.Logger.Info("alarm handed on after retry", "alarm", id, "state", q[0].State)
-		if q = q[1:]; len(q) > 0 {
+		e.cfg.Logger.Info("alarm handed on after retry", "alarm", id, "state", a.State)
+		if q := h.byID[id][1:]; len(q) > 0 {
 			h.byID[id] = q
-			continue
+		} else {
+			delete(h.byID, id)
+			h.order = h.order[1:]
 		}
-		delete(h.byID, id)
-		h.order = h.order[1:]
+		e.mu.Unlock()
 	}
-	h.pending.Set(float64(h.len()))
 }
 
 // handoffLogEvery spaces the warnings while the store keeps refusing.
