@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
+	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -169,4 +173,74 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s not registered", name)
 	return 0
+}
+
+// TestAlarmHandoffWhileStoreLockedServe: a running caretaker whose SQLite
+// file is locked by another process's write transaction cannot store an
+// L1 gas alarm; /readyz counts it pending; once the lock is gone the
+// engine's retry stores it: exactly one ticket, nothing pending.
+func TestAlarmHandoffWhileStoreLockedServe(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	dir := t.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	cfgPath := filepath.Join(dir, "caretaker.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: caretaker-locked}
+store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
+auth: {tokens: [{name: ops1, role: operator, token: %s}]}
+devices:
+  - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
+`, httpAddr, broker.Addr, dir, operatorToken))
+	startCaretaker(t, cfgPath)
+	base := "http://" + httpAddr
+	var ready struct {
+		Status  string `json:"status"`
+		Pending int    `json:"pending_alarm_handoffs"`
+	}
+	readyz := func() int {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		ready.Pending = -1
+		if json.NewDecoder(resp.Body).Decode(&ready) != nil {
+			return -1
+		}
+		return resp.StatusCode
+	}
+	waitFor(t, 20*time.Second, "caretaker ready", func() bool { return readyz() == http.StatusOK })
+
+	// Another process holds the write lock of the ticket store.
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, filepath.Join(dir, "caretaker.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
+		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35}}`, time.Now().UnixMilli()))
+	waitFor(t, 30*time.Second, "/readyz counting the refused alarms", func() bool {
+		readyz()
+		return ready.Pending >= 1
+	})
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "nothing pending once the store is back", func() bool {
+		return readyz() == http.StatusOK && ready.Pending == 0
+	})
+	var list struct{ Tickets []ticketing.Ticket }
+	getJSON(t, base+"/api/tickets", operatorToken, &list)
+	if len(list.Tickets) != 1 || list.Tickets[0].Level != 1 {
+		t.Fatalf("tickets %+v, want exactly one L1", list.Tickets)
+	}
 }
