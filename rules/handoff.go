@@ -47,13 +47,14 @@ func (h *handoffs) len() int {
 }
 
 // add queues a change behind the alarm's earlier ones. Consecutive
-// updates fold into the newest: only the latest value matters.
+// updates fold into the newest (only the latest value matters), except
+// into the first, which a retry may be handing on right now.
 func (h *handoffs) add(a Alarm) {
 	q := h.byID[a.ID]
 	if len(q) == 0 {
 		h.order = append(h.order, a.ID)
 	}
-	if n := len(q); n > 0 && a.State == Updated && q[n-1].State == Updated {
+	if n := len(q); n > 1 && a.State == Updated && q[n-1].State == Updated {
 		q[n-1] = a
 	} else {
 		q = append(q, a)
