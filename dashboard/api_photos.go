@@ -15,15 +15,26 @@ import (
 // (smaller) limit of the photo itself.
 const maxPhotoBody = 64 << 20
 
-// uploadPhoto answers POST /api/tickets/{id}/photos?stage=before|after:
+// uploadPhoto answers POST /api/tickets/{id}/photos?stage=before|after&report=N:
 // a multipart/form-data body whose part "photo" (or "file") is a JPEG,
 // PNG or WebP image. The part is streamed to disk, never held in memory;
-// its type is sniffed from the bytes, its name ignored. 201 with the
-// photo; 413 too large; 415 not an image of those types.
+// its type is sniffed from the bytes, its name ignored. report names the
+// report (report_id of the answer to POST /api/tickets) the photo came
+// with. 201 with the photo; 403 a technician's photo of a ticket not
+// theirs; 413 too large; 415 not an image of those types.
 func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, p principal) {
 	id, ok := ticketID(w, r)
 	if !ok {
 		return
+	}
+	var reportID int64
+	if v := r.URL.Query().Get("report"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, "report: "+quoteShort(v)+" is not a report id", "report")
+			return
+		}
+		reportID = n
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
 		writeError(w, http.StatusBadRequest, "body must be multipart/form-data with a part named photo", "photo")
@@ -54,7 +65,7 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, p principal
 			part.Close()
 			continue
 		}
-		ph, err := s.cfg.Tickets.AddPhoto(r.Context(), actor(p), id, r.URL.Query().Get("stage"), part)
+		ph, err := s.cfg.Tickets.AddReportPhoto(r.Context(), actor(p), id, reportID, r.URL.Query().Get("stage"), part)
 		part.Close()
 		if err != nil {
 			if errors.As(err, &tooBig) {

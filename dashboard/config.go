@@ -20,7 +20,7 @@ type Tickets interface {
 	Get(ctx context.Context, id int64) (ticketing.Ticket, error)
 	OpenTickets(ctx context.Context) ([]ticketing.Ticket, error)
 	Act(ctx context.Context, by ticketing.Actor, id int64, req ticketing.ActionRequest) (ticketing.ActionResult, error)
-	AddPhoto(ctx context.Context, by ticketing.Actor, id int64, stage string, body io.Reader) (ticketing.Photo, error)
+	AddReportPhoto(ctx context.Context, by ticketing.Actor, id, reportID int64, stage string, body io.Reader) (ticketing.Photo, error)
 	OpenPhoto(ctx context.Context, id, photoID int64) (ticketing.Photo, io.ReadSeekCloser, error)
 	Stats(ctx context.Context, q ticketing.StatsQuery) (ticketing.Stats, error)
 }

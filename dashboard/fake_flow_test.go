@@ -15,7 +15,7 @@ func (f *fakeTickets) Act(context.Context, ticketing.Actor, int64, ticketing.Act
 	return ticketing.ActionResult{}, errNotFound
 }
 
-func (f *fakeTickets) AddPhoto(context.Context, ticketing.Actor, int64, string, io.Reader) (ticketing.Photo, error) {
+func (f *fakeTickets) AddReportPhoto(context.Context, ticketing.Actor, int64, int64, string, io.Reader) (ticketing.Photo, error) {
 	return ticketing.Photo{}, errNotFound
 }
 

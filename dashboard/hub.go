@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -20,17 +22,22 @@ const (
 	EventReading      = "reading"
 )
 
-// Message is one server-to-client WebSocket message.
+// Message is one server-to-client WebSocket message. Epoch names the life
+// of the hub that numbered it: seq starts again at 0 when the process
+// restarts, and differs between instances, so a seq means something only
+// together with its epoch. (Events relayed between instances carry none.)
 type Message struct {
-	Seq  uint64          `json:"seq"`
-	Type string          `json:"type"`
-	Time time.Time       `json:"ts"`
-	Data json.RawMessage `json:"data"`
+	Seq   uint64          `json:"seq"`
+	Epoch string          `json:"epoch,omitempty"`
+	Type  string          `json:"type"`
+	Time  time.Time       `json:"ts"`
+	Data  json.RawMessage `json:"data"`
 }
 
 // HubConfig tunes the hub; zero values take the defaults.
 type HubConfig struct {
 	Replay     int           // events kept for ?since= replay; default 1024
+	Epoch      string        // names this life of the hub in every message; default random, new at each start
 	SendQueue  int           // messages queued per connection before it is dropped; default 256
 	PingEvery  time.Duration // keepalive ping; default 30s
 	PongWait   time.Duration // a connection silent this long is closed; default 60s
@@ -62,14 +69,21 @@ func (c *HubConfig) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Epoch == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+		c.Epoch = hex.EncodeToString(b)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 }
 
 // Hub fans events out to WebSocket clients. It numbers every event, keeps
-// the last ones for clients that reconnect with ?since=, and never waits
-// for a client: one whose queue is full is dropped and must reconnect.
+// the last ones for clients that reconnect with ?since=&epoch=, and never
+// waits for a client: one whose queue is full is dropped and must
+// reconnect. The numbers are those of one life of the hub (its epoch): a
+// client that resumes from another life, or names none, gets a snapshot.
 //
 // One mutex guards the client set, the sequence and the replay ring, so
 // every client sees events in sequence order and a new client misses none
@@ -151,6 +165,9 @@ func (h *Hub) Seq() uint64 {
 	return h.seq
 }
 
+// Epoch names this life of the hub; every message carries it.
+func (h *Hub) Epoch() string { return h.cfg.Epoch }
+
 // Notify numbers an event, keeps it for replay and queues it for every
 // interested client without blocking; a client whose queue is full is
 // dropped. It implements ticketing.Notifier.
@@ -185,7 +202,7 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, share
 	if at.IsZero() {
 		at = h.cfg.Now()
 	}
-	msg, err := json.Marshal(Message{Seq: h.seq, Type: eventType, Time: at.UTC(), Data: raw})
+	msg, err := json.Marshal(Message{Seq: h.seq, Epoch: h.cfg.Epoch, Type: eventType, Time: at.UTC(), Data: raw})
 	if err != nil { // cannot happen: raw is valid JSON
 		h.log.Error("event not sent", "type", eventType, "err", err)
 		return
@@ -222,10 +239,10 @@ func (h *Hub) store(ev storedEvent) {
 }
 
 // missedSince returns the stored events after since, and false when some
-// of them are no longer stored (or since is from another life of the hub).
-// Called with mu held.
-func (h *Hub) missedSince(since uint64, c *client) ([][]byte, bool) {
-	if since > h.seq {
+// of them are no longer stored, or since is from another life of the hub
+// (another epoch, or none named). Called with mu held.
+func (h *Hub) missedSince(since uint64, epoch string, c *client) ([][]byte, bool) {
+	if epoch != h.cfg.Epoch || since > h.seq {
 		return nil, false
 	}
 	oldest := h.seq + 1
@@ -245,10 +262,11 @@ func (h *Hub) missedSince(since uint64, c *client) ([][]byte, bool) {
 	return out, true
 }
 
-// attach registers a new connection. With since set and the missed events
-// still stored, it returns them to be sent first; otherwise it says a
-// snapshot is due and the sequence number it must carry.
-func (h *Hub) attach(conn *websocket.Conn, since *uint64) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
+// attach registers a new connection. With since set, from this hub's
+// epoch, and the missed events still stored, it returns them to be sent
+// first; otherwise it says a snapshot is due and the sequence number it
+// must carry.
+func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
 	c = &client{hub: h, conn: conn, send: make(chan []byte, h.cfg.SendQueue)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -257,7 +275,7 @@ func (h *Hub) attach(conn *websocket.Conn, since *uint64) (c *client, replay [][
 	}
 	h.clients[c] = struct{}{}
 	if since != nil {
-		if replay, ok := h.missedSince(*since, c); ok {
+		if replay, ok := h.missedSince(*since, epoch, c); ok {
 			return c, replay, 0, false, true
 		}
 	}
@@ -318,7 +336,7 @@ func (h *Hub) envelope(seq uint64, typ string, data any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(Message{Seq: seq, Type: typ, Time: h.cfg.Now().UTC(), Data: raw})
+	return json.Marshal(Message{Seq: seq, Epoch: h.cfg.Epoch, Type: typ, Time: h.cfg.Now().UTC(), Data: raw})
 }
 
 func toSet(list []string) map[string]bool {

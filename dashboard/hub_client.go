@@ -49,9 +49,10 @@ type subscribeMessage struct {
 }
 
 // serve runs one connection until it ends: the first message is a snapshot
-// (or the replay of missed events), then the live events.
-func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, snapshot func(context.Context) (any, error)) {
-	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since)
+// (or the replay of the events missed since since, of epoch epoch), then
+// the live events.
+func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, epoch string, snapshot func(context.Context) (any, error)) {
+	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since, epoch)
 	if !ok {
 		h.closeConn(conn, websocket.CloseGoingAway, "server shutting down")
 		return

@@ -75,8 +75,8 @@ func TestWSSnapshotThenEvents(t *testing.T) {
 
 	conn := e.mustDial(t, "")
 	snap := next(t, conn)
-	if snap.Type != EventSnapshot || snap.Seq != 2 || !snap.Time.Equal(fixed) {
-		t.Fatalf("first message %+v, want a snapshot at seq 2", snap)
+	if snap.Type != EventSnapshot || snap.Seq != 2 || snap.Epoch != e.hub.Epoch() || snap.Epoch == "" || !snap.Time.Equal(fixed) {
+		t.Fatalf("first message %+v, want a snapshot at seq 2 of epoch %q", snap, e.hub.Epoch())
 	}
 	var data struct {
 		Alarms  []rules.Alarm      `json:"alarms"`
@@ -91,17 +91,17 @@ func TestWSSnapshotThenEvents(t *testing.T) {
 	}
 
 	e.hub.Notify("alarm.acked", map[string]any{"id": "a", "site": "s1"})
-	if m := next(t, conn); m.Type != "alarm.acked" || m.Seq != snap.Seq+1 || !strings.Contains(string(m.Data), `"id":"a"`) {
+	if m := next(t, conn); m.Type != "alarm.acked" || m.Seq != snap.Seq+1 || m.Epoch != snap.Epoch || !strings.Contains(string(m.Data), `"id":"a"`) {
 		t.Fatalf("event %+v, want alarm.acked at seq %d", m, snap.Seq+1)
 	}
 }
 
 func TestWSReplaySince(t *testing.T) {
-	e := newEstate(t, HubConfig{Replay: 4})
+	e := newEstate(t, HubConfig{Replay: 4, Epoch: "life-1"})
 	for i := 0; i < 3; i++ {
 		e.hub.Notify("ticket.updated", map[string]any{"n": i})
 	}
-	conn := e.mustDial(t, "since=1")
+	conn := e.mustDial(t, "since=1&epoch=life-1")
 	for _, want := range []uint64{2, 3} {
 		if m := next(t, conn); m.Type != "ticket.updated" || m.Seq != want {
 			t.Fatalf("replayed %+v, want ticket.updated seq %d", m, want)
@@ -113,8 +113,10 @@ func TestWSReplaySince(t *testing.T) {
 	}
 
 	tests := []struct{ name, since string }{
-		{"evicted from the ring", "since=0"},
-		{"from another life of the server", "since=99"},
+		{"evicted from the ring", "since=0&epoch=life-1"},
+		{"beyond the last event", "since=99&epoch=life-1"},
+		{"from another life", "since=7&epoch=life-0"},
+		{"no epoch named", "since=7"},
 	}
 	for i := 0; i < 4; i++ { // seq 5..8: the ring holds 5..8, event 1 is gone
 		e.hub.Notify("ticket.updated", nil)
@@ -128,10 +130,58 @@ func TestWSReplaySince(t *testing.T) {
 		})
 	}
 	t.Run("nothing missed", func(t *testing.T) {
-		c := e.mustDial(t, "since=8")
+		c := e.mustDial(t, "since=8&epoch=life-1")
 		e.hub.Notify("ticket.updated", nil)
 		if m := next(t, c); m.Type != "ticket.updated" || m.Seq != 9 {
 			t.Fatalf("got %+v, want seq 9", m)
+		}
+	})
+}
+
+// TestWSResumeFromAnotherLife: two lives of the hub (a restart) number
+// their events from 1 each. A client that saw events 1..3 of the first
+// life and comes back with since=3 must get the second life's snapshot,
+// not its events 4 and 5 as if they followed the first life's 3.
+func TestWSResumeFromAnotherLife(t *testing.T) {
+	first := newEstate(t, HubConfig{})
+	c := first.mustDial(t, "")
+	snap := next(t, c)
+	for i := 0; i < 3; i++ {
+		first.hub.Notify("ticket.updated", map[string]any{"life": 1, "n": i})
+	}
+	var last Message
+	for i := 0; i < 3; i++ {
+		last = next(t, c)
+	}
+	if last.Seq != 3 || last.Epoch != snap.Epoch || last.Epoch == "" {
+		t.Fatalf("first life's last event %+v, want seq 3 of epoch %q", last, snap.Epoch)
+	}
+
+	second := newEstate(t, HubConfig{})
+	for i := 0; i < 5; i++ {
+		second.hub.Notify("ticket.updated", map[string]any{"life": 2, "n": i})
+	}
+	if second.hub.Epoch() == first.hub.Epoch() {
+		t.Fatalf("both lives have epoch %q", first.hub.Epoch())
+	}
+	tests := []struct{ name, query string }{
+		{"since with the first life's epoch", "since=3&epoch=" + last.Epoch},
+		{"since without an epoch", "since=3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := next(t, second.mustDial(t, tc.query))
+			if m.Type != EventSnapshot || m.Seq != 5 || m.Epoch != second.hub.Epoch() {
+				t.Fatalf("got %s seq %d of epoch %q, want the second life's snapshot at seq 5 of %q", m.Type, m.Seq, m.Epoch, second.hub.Epoch())
+			}
+		})
+	}
+	t.Run("same life", func(t *testing.T) {
+		conn := second.mustDial(t, "since=3&epoch="+second.hub.Epoch())
+		for _, want := range []uint64{4, 5} {
+			if m := next(t, conn); m.Type != "ticket.updated" || m.Seq != want || m.Epoch != second.hub.Epoch() {
+				t.Fatalf("got %s seq %d of %q, want the replay of seq %d", m.Type, m.Seq, m.Epoch, want)
+			}
 		}
 	})
 }

@@ -29,7 +29,9 @@ var upgrader = websocket.Upgrader{
 }
 
 // serveWS upgrades GET /ws (token in the header or ?token=) and hands the
-// connection to the hub. ?since=SEQ asks for the events missed since SEQ.
+// connection to the hub. ?since=SEQ&epoch=E asks for the events missed
+// since SEQ; SEQ counts only within its epoch E (one life of the hub), so
+// without E, or with another, the client gets a fresh snapshot.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
 	if !s.originAllowed(r) {
 		writeError(w, http.StatusForbidden, "origin not allowed", "")
@@ -52,11 +54,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
 		}
 		since = &n
 	}
+	epoch := r.URL.Query().Get("epoch") // any other value than the hub's: a snapshot
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, s.snapshot)
+	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, s.snapshot)
 }
 
 // snapshot gathers active alarms, open tickets and device status.

@@ -4,7 +4,7 @@
 // text; acknowledging works; the detail shows the history and a chart.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, open, shot, publish, api, missing } from "./lib.js";
+import { launch, open, shot, publish, api } from "./lib.js";
 
 let br, ops;
 
@@ -109,13 +109,11 @@ test("the ticket detail shows the history and a chart of the readings", async ()
   assert.ok(await ops.locator("#ticket-history li").count() >= 1);
   await shot(ops, "06-ticket-detail");
 
-  if (await missing("operator", "POST", "/api/tickets/1/actions", { action: "comment" })) {
-    console.log("SKIP dispatch: POST /api/tickets/{id}/actions not on this server yet");
-    return;
-  }
   await ops.fill("#dispatch-form input[name=technician]", "tech1");
   await ops.click("#dispatch-form button[type=submit]");
+  // Dispatched, the detail redrawn with it, and the answer still shown.
   await ops.locator("#ticket-history li", { hasText: "tech1" }).filter({ hasText: "ops1" }).waitFor();
+  assert.equal(await ops.locator("#ticket-result").textContent(), "Done.");
   await shot(ops, "07-ticket-dispatched");
 });
 
@@ -131,7 +129,43 @@ test("an operator escalates a manual report, and its photo shows in the detail",
   await ops.click("#escalate-form button[type=submit]");
   await ops.locator("#ticket-history li", { hasText: "L2 -> L1" }).waitFor();
   await ops.locator("#ticket-detail h2 .badge.l1").waitFor();
+  assert.equal(await ops.locator("#ticket-result").textContent(), "Done.");
   await shot(ops, "07b-ticket-escalated");
+});
+
+test("an acknowledged alarm that comes back shows on its ticket as a recurrence, in English and Chinese", async () => {
+  const poll = async (what, fn) => {
+    for (const deadline = Date.now() + 30000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      const v = await fn();
+      if (v) return v;
+    }
+    assert.fail("timed out waiting for " + what);
+  };
+  const { data } = await api("operator", "GET", "/api/alarms?state=active");
+  const first = data.alarms.find((a) => a.rule_id === "gas-lel-critical");
+  assert.ok(first && first.acked && first.ticket_id, "the gas alarm is acknowledged and has its ticket");
+  // The gas goes away: the clear condition holds for its clear_for, by time alone.
+  await publish("sites/s1/devices/gas-b2-07/telemetry", { ts: Date.now(), metrics: { lel_pct: 3, co_ppm: 2, fault: false } });
+  const cleared = await poll("the alarm to clear", async () =>
+    (await api("operator", "GET", "/api/alarms?state=cleared")).data.alarms.find((a) => a.id === first.id));
+  assert.equal(cleared.clear_reason, "value");
+  assert.equal(cleared.cleared_by, "value 3");
+  // And comes back while the ticket is open.
+  await publish("sites/s1/devices/gas-b2-07/telemetry", { ts: Date.now(), metrics: { lel_pct: 38, co_ppm: 2, fault: false } });
+  const tk = await poll("the recurrence on the ticket", async () => {
+    const { data } = await api("operator", "GET", "/api/tickets/" + first.ticket_id);
+    return data.recurrence && data.recurrence.count === 1 ? data : null;
+  });
+  assert.equal(tk.recurrence.peak, 38);
+  await ops.evaluate((id) => { location.hash = "#/ticket/" + id; }, first.ticket_id);
+  await ops.locator("#ticket-recurrence", { hasText: "The alarm came back 1 time(s) while this ticket was open" }).waitFor({ timeout: 5000 });
+  assert.match(await ops.locator("#ticket-recurrence").textContent(), /peak 38/);
+  await ops.locator("#ticket-history li", { hasText: "alarm_recurred" }).waitFor();
+  await shot(ops, "07c-ticket-recurrence");
+  await ops.click("#lang");
+  await ops.locator("#ticket-recurrence", { hasText: "工单处理期间告警复发 1 次" }).waitFor({ timeout: 5000 });
+  await shot(ops, "07d-ticket-recurrence-zh-CN");
+  await ops.click("#lang");
 });
 
 test("the page speaks Chinese when asked", async () => {
@@ -167,4 +201,7 @@ test("the page says when it is offline and reconnects by itself, missing nothing
   await ops.waitForSelector("#conn[data-state=live]", { timeout: 15000 });
   await ops.locator("#live-rows tr", { hasText: "wl-b1-01" }).first().waitFor({ timeout: 20000 });
   assert.ok(await ops.locator("#offline-note").isHidden());
+  // It came back asking for what it missed in this life of the server.
+  const url = await ops.evaluate(() => window.__sockets[window.__sockets.length - 1].url);
+  assert.match(url, /[?&]since=\d+&epoch=[0-9a-f]+(&|$)/);
 });

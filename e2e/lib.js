@@ -71,10 +71,3 @@ export async function api(role, method, p, body) {
   try { data = JSON.parse(text); } catch (_) { data = text; }
   return { status: resp.status, data };
 }
-
-// missing tells whether the server lacks an endpoint (its catch-all 404),
-// for tests of endpoints other issues are adding.
-export async function missing(role, method, p, body) {
-  const r = await api(role, method, p, body);
-  return r.status === 404 && typeof r.data === "object" && /^no such endpoint/.test(r.data.error || "");
-}

@@ -73,7 +73,21 @@ type Alarm struct {
 	Flapping bool `json:"flapping,omitempty"`
 	// PredictedAt is when a trend rule expects the threshold to be crossed.
 	PredictedAt *time.Time `json:"predicted_at,omitempty"`
+	// ClearReason and ClearedBy say, on a cleared alarm, why it cleared
+	// (one of the Clear* reasons) and who or what cleared it ("value 12.5",
+	// "rule gas-lel-critical changed", an operator's name). Empty: the
+	// store works it out from the alarm.
+	ClearReason string `json:"clear_reason,omitempty"`
+	ClearedBy   string `json:"cleared_by,omitempty"`
 }
+
+// Why an alarm cleared (Alarm.ClearReason).
+const (
+	ClearValue       = "value"        // the readings met the clear condition
+	ClearRuleChanged = "rule_changed" // the rule was changed or disabled
+	ClearService     = "service"      // the maintenance it asked for was recorded
+	ClearDataBack    = "data_back"    // a device (or data source) that had gone quiet sent data again
+)
 
 // AlarmID derives the stable episode id.
 func AlarmID(ruleID, device string, raisedAt time.Time) string {

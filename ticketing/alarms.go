@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -105,10 +106,11 @@ func alarmLevel(a rules.Alarm) int {
 
 func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 	var (
-		stored StoredAlarm
-		ticket Ticket
-		event  string
-		replay bool
+		stored   StoredAlarm
+		ticket   Ticket
+		event    string
+		replay   bool
+		recurred bool
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		inserted, err := s.insertAlarm(ctx, tx, a)
@@ -120,12 +122,20 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 			return nil
 		}
 		if !a.Shadow {
-			ticket, event, err = s.sensorTicket(ctx, tx, a)
+			ticket, event, recurred, err = s.sensorTicket(ctx, tx, a)
 			if err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE alarms SET ticket_id = ? WHERE id = ?", ticket.ID, a.ID); err != nil {
 				return fmt.Errorf("link alarm to ticket: %w", err)
+			}
+			if recurred {
+				if err := s.refreshRecurrence(ctx, tx, ticket.ID); err != nil {
+					return err
+				}
+				if ticket, err = getTicket(ctx, tx, ticket.ID); err != nil {
+					return err
+				}
 			}
 		}
 		stored, err = getAlarm(ctx, tx, a.ID)
@@ -141,6 +151,9 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 	s.cfg.Notifier.Notify(EventAlarmRaised, stored)
 	if event != "" {
 		s.cfg.Notifier.Notify(event, ticket)
+	}
+	if recurred {
+		s.cfg.Notifier.Notify(EventTicketRecurred, ticket)
 	}
 	return nil
 }
@@ -171,27 +184,38 @@ func (s *Service) insertAlarm(ctx context.Context, tx *sql.Tx, a rules.Alarm) (b
 }
 
 // sensorTicket finds or makes the ticket of a raised alarm's incident and
-// says which event tells about it.
-func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (Ticket, string, error) {
+// says which event tells about it, and whether the alarm came back on an
+// open ticket (a recurrence, recorded in ticket_recurrences).
+func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (Ticket, string, bool, error) {
 	key := sensorIncident(a)
 	level := alarmLevel(a)
 	why := fmt.Sprintf("alarm %s raised: %s", a.ID, a.Message)
 
 	// The open ticket of the incident, if any: attach.
-	attach := func(id int64) (Ticket, string, error) {
+	attach := func(id int64) (Ticket, string, bool, error) {
 		if err := s.addHistory(ctx, tx, id, systemActor, "alarm_attached", why); err != nil {
-			return Ticket{}, "", err
+			return Ticket{}, "", false, err
 		}
 		// A more severe alarm becomes the one the sensor ticket is about.
 		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET alarm_id = ?, description = ?
 			WHERE id = ? AND source = 'sensor' AND level > ?`, a.ID, a.Message, id, level); err != nil {
-			return Ticket{}, "", fmt.Errorf("ticket %d alarm: %w", id, err)
+			return Ticket{}, "", false, fmt.Errorf("ticket %d alarm: %w", id, err)
+		}
+		// A report about the device or the place now has its alarm.
+		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET alarm_id = ?,
+			device_id = CASE WHEN device_id = '' THEN ? ELSE device_id END
+			WHERE id = ? AND alarm_id = ''`, a.ID, a.Device, id); err != nil {
+			return Ticket{}, "", false, fmt.Errorf("ticket %d alarm: %w", id, err)
+		}
+		recurred, err := s.recurrence(ctx, tx, id, a)
+		if err != nil {
+			return Ticket{}, "", false, err
 		}
 		if err := s.raiseLevel(ctx, tx, id, level, systemActor, why); err != nil {
-			return Ticket{}, "", err
+			return Ticket{}, "", false, err
 		}
 		t, err := getTicket(ctx, tx, id)
-		return t, EventTicketUpdated, err
+		return t, EventTicketUpdated, recurred, err
 	}
 	var id int64
 	err := tx.QueryRowContext(ctx, "SELECT id FROM tickets WHERE incident_key = ? AND status IN "+openStatuses, key).Scan(&id)
@@ -199,32 +223,51 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 	case err == nil:
 		return attach(id)
 	case !errors.Is(err, sql.ErrNoRows):
-		return Ticket{}, "", fmt.Errorf("find open ticket: %w", err)
+		return Ticket{}, "", false, fmt.Errorf("find open ticket: %w", err)
+	}
+
+	// A report filed before the alarm about the same device, or the same
+	// site, building, location and category: the same incident.
+	err = tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE status IN `+openStatuses+` AND source <> 'sensor'
+		AND (device_id = ?1 OR (?2 <> '' AND device_id = '' AND scope = 'public' AND site = ?3 AND building = ?4
+			AND location = ?2 AND category = ?5))
+		ORDER BY (device_id = ?1) DESC, level ASC, id ASC LIMIT 1`,
+		a.Device, a.Location, a.Site, a.Building, CategoryOf(a.Kind)).Scan(&id)
+	switch {
+	case err == nil:
+		return attach(id)
+	case !errors.Is(err, sql.ErrNoRows):
+		return Ticket{}, "", false, fmt.Errorf("find open report: %w", err)
 	}
 
 	// Resolved or closed a short while ago: the fault is back, reopen.
+	// That ticket may be a report's the alarm joined: the one an earlier
+	// alarm of this rule and device was on, unless its incident has
+	// another open ticket meanwhile.
 	since := ms(s.now().Add(-s.cfg.ReopenWindow))
-	err = tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE incident_key = ?
-		AND status IN ('resolved','closed') AND done_at >= ? ORDER BY done_at DESC, id DESC LIMIT 1`, key, since).Scan(&id)
+	err = tx.QueryRowContext(ctx, `SELECT t.id FROM tickets t WHERE t.status IN ('resolved','closed') AND t.done_at >= ?2
+		AND (t.incident_key = ?1 OR (t.id IN (SELECT ticket_id FROM alarms WHERE rule_id = ?3 AND device_id = ?4 AND ticket_id IS NOT NULL)
+			AND NOT EXISTS (SELECT 1 FROM tickets o WHERE o.incident_key = t.incident_key AND o.status IN `+openStatuses+`)))
+		ORDER BY t.done_at DESC, t.id DESC LIMIT 1`, key, since, a.RuleID, a.Device).Scan(&id)
 	switch {
 	case err == nil:
 		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET alarm_id = ? WHERE id = ?", a.ID, id); err != nil {
-			return Ticket{}, "", fmt.Errorf("reopen ticket %d: %w", id, err)
+			return Ticket{}, "", false, fmt.Errorf("reopen ticket %d: %w", id, err)
 		}
 		if err := s.addHistory(ctx, tx, id, systemActor, "reopened",
 			fmt.Sprintf("reopened: alarm %s raised again within %s of resolution: %s", a.ID, s.cfg.ReopenWindow, a.Message)); err != nil {
-			return Ticket{}, "", err
+			return Ticket{}, "", false, err
 		}
 		if err := s.raiseLevel(ctx, tx, id, level, systemActor, why); err != nil {
-			return Ticket{}, "", err
+			return Ticket{}, "", false, err
 		}
 		if err := s.restartFlow(ctx, tx, id); err != nil {
-			return Ticket{}, "", err
+			return Ticket{}, "", false, err
 		}
 		t, err := getTicket(ctx, tx, id)
-		return t, EventTicketUpdated, err
+		return t, EventTicketUpdated, false, err
 	case !errors.Is(err, sql.ErrNoRows):
-		return Ticket{}, "", fmt.Errorf("find resolved ticket: %w", err)
+		return Ticket{}, "", false, fmt.Errorf("find resolved ticket: %w", err)
 	}
 
 	t := newTicket{Ticket: Ticket{
@@ -234,19 +277,19 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 	}, incidentKey: key}
 	id, created, err := s.insertTicket(ctx, tx, t, systemActor, fmt.Sprintf("opened by rule %s (alarm %s)", a.RuleID, a.ID))
 	if err != nil {
-		return Ticket{}, "", err
+		return Ticket{}, "", false, err
 	}
 	if !created {
 		// Another writer opened the incident's ticket in between: the
 		// unique index stopped a second one; attach to it.
 		err := tx.QueryRowContext(ctx, "SELECT id FROM tickets WHERE incident_key = ? AND status IN "+openStatuses, key).Scan(&id)
 		if err != nil {
-			return Ticket{}, "", fmt.Errorf("find open ticket after conflict: %w", err)
+			return Ticket{}, "", false, fmt.Errorf("find open ticket after conflict: %w", err)
 		}
 		return attach(id)
 	}
 	got, err := getTicket(ctx, tx, id)
-	return got, EventTicketCreated, err
+	return got, EventTicketCreated, false, err
 }
 
 func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
@@ -265,7 +308,10 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 		}
 		known = true
 		stored, err = getAlarm(ctx, tx, a.ID)
-		return err
+		if err != nil || stored.TicketID == 0 {
+			return err
+		}
+		return s.refreshRecurrence(ctx, tx, stored.TicketID)
 	})
 	if err != nil {
 		return err
@@ -287,17 +333,54 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 	return nil
 }
 
+// clearCause says who or what cleared an alarm and why: what the engine
+// says, else what the alarm tells (a rule change or a recorded service
+// append their reason to its message; an offline alarm, or one of a data
+// source, clears when data comes again), else the value that met the
+// clear condition.
+func clearCause(a rules.Alarm) (by, reason string) {
+	by, reason = a.ClearedBy, a.ClearReason
+	if reason == "" {
+		switch {
+		case strings.Contains(a.Message, "(cleared: the rule was changed)"):
+			reason = rules.ClearRuleChanged
+		case strings.Contains(a.Message, "(service recorded)"):
+			reason = rules.ClearService
+		case a.RuleID == rules.ParentRuleID, strings.HasSuffix(a.Message, "(device offline)"):
+			reason = rules.ClearDataBack
+		default:
+			reason = rules.ClearValue
+		}
+	}
+	if by == "" {
+		switch reason {
+		case rules.ClearRuleChanged:
+			by = "rule " + a.RuleID + " changed"
+		case rules.ClearService:
+			by = "service recorded for rule " + a.RuleID
+		case rules.ClearDataBack:
+			by = "data from " + a.Device + " again"
+		case rules.ClearValue:
+			by = "value " + strconv.FormatFloat(a.Value, 'g', -1, 64)
+		default:
+			by = reason
+		}
+	}
+	return by, reason
+}
+
 func (s *Service) alarmCleared(ctx context.Context, a rules.Alarm) error {
 	clearedAt := s.now()
 	if a.ClearedAt != nil && !a.ClearedAt.IsZero() {
 		clearedAt = *a.ClearedAt
 	}
+	by, reason := clearCause(a)
 	var stored StoredAlarm
 	var changed bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE alarms SET state = 'cleared', cleared_at = ?, value = ?,
-			peak = ?, updated_at = ? WHERE id = ? AND state <> 'cleared'`,
-			ms(clearedAt), a.Value, a.Peak, ms(s.now()), a.ID)
+			peak = ?, cleared_by = ?, clear_reason = ?, updated_at = ? WHERE id = ? AND state <> 'cleared'`,
+			ms(clearedAt), a.Value, a.Peak, by, reason, ms(s.now()), a.ID)
 		if err != nil {
 			return fmt.Errorf("clear alarm: %w", err)
 		}
@@ -310,9 +393,12 @@ func (s *Service) alarmCleared(ctx context.Context, a rules.Alarm) error {
 			return err
 		}
 		if stored.TicketID != 0 {
-			note := fmt.Sprintf("alarm %s cleared at %s, peak %s", a.ID, s.formatTime(clearedAt),
+			note := fmt.Sprintf("alarm %s cleared at %s by %s (%s), peak %s", a.ID, s.formatTime(clearedAt), by, reason,
 				strconv.FormatFloat(stored.Peak, 'g', -1, 64))
-			return s.addHistory(ctx, tx, stored.TicketID, systemActor, "alarm_cleared", note)
+			if err := s.addHistory(ctx, tx, stored.TicketID, systemActor, "alarm_cleared", note); err != nil {
+				return err
+			}
+			return s.refreshRecurrence(ctx, tx, stored.TicketID)
 		}
 		return nil
 	})
@@ -399,7 +485,7 @@ func (s *Service) Alarms(ctx context.Context, state string) ([]StoredAlarm, erro
 const alarmColumns = `a.id, a.rule_id, a.rule_name, a.device_id, a.kind, a.site, a.building, a.location,
 	a.metric, a.event, a.severity, a.level, a.state, a.value, a.peak, a.message, a.raised_at, a.cleared_at,
 	a.shadow, a.acked, a.acked_by, a.acked_at, coalesce(a.ticket_id, 0), coalesce(t.number, ''),
-	a.flapping, a.predicted_at`
+	a.flapping, a.predicted_at, a.cleared_by, a.clear_reason`
 
 func scanAlarm(r rowScanner) (StoredAlarm, error) {
 	var a StoredAlarm
@@ -407,7 +493,8 @@ func scanAlarm(r rowScanner) (StoredAlarm, error) {
 	var cleared, acked, predicted sql.NullInt64
 	err := r.Scan(&a.ID, &a.RuleID, &a.RuleName, &a.Device, &a.Kind, &a.Site, &a.Building, &a.Location,
 		&a.Metric, &a.Event, &a.Severity, &a.Level, &a.State, &a.Value, &a.Peak, &a.Message, &raised, &cleared,
-		&a.Shadow, &a.Acked, &a.AckedBy, &acked, &a.TicketID, &a.TicketNumber, &a.Flapping, &predicted)
+		&a.Shadow, &a.Acked, &a.AckedBy, &acked, &a.TicketID, &a.TicketNumber, &a.Flapping, &predicted,
+		&a.ClearedBy, &a.ClearReason)
 	if err != nil {
 		return StoredAlarm{}, err
 	}
@@ -428,4 +515,83 @@ func getAlarm(ctx context.Context, q querier, id string) (StoredAlarm, error) {
 		return StoredAlarm{}, fmt.Errorf("read alarm %s: %w", id, err)
 	}
 	return a, nil
+}
+
+// recurrence records alarm a, joining open ticket id, as a comeback when
+// an earlier alarm of the same device on the ticket was acknowledged or
+// has cleared (the fault was seen to, or went away, and is back), and no
+// other alarm of the device on the ticket is still active and
+// unacknowledged (then a is the fault getting worse, or a second rule on
+// the same comeback, counted once). It says whether it was one.
+func (s *Service) recurrence(ctx context.Context, tx *sql.Tx, id int64, a rules.Alarm) (bool, error) {
+	var earlier, pending int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE state = 'cleared' OR acked = 1),
+		count(*) FILTER (WHERE state <> 'cleared' AND acked = 0)
+		FROM alarms WHERE ticket_id = ? AND id <> ? AND device_id = ?`, id, a.ID, a.Device).Scan(&earlier, &pending); err != nil {
+		return false, fmt.Errorf("ticket %d earlier alarms: %w", id, err)
+	}
+	if earlier == 0 || pending > 0 {
+		return false, nil
+	}
+	at := a.RaisedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ticket_recurrences (ticket_id, alarm_id, at) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, id, a.ID, ms(at)); err != nil {
+		return false, fmt.Errorf("ticket %d recurrence: %w", id, err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ticket_recurrences WHERE ticket_id = ?", id).Scan(&n); err != nil {
+		return false, fmt.Errorf("ticket %d recurrences: %w", id, err)
+	}
+	note := fmt.Sprintf("alarm %s came back while the ticket is open (recurrence %d; an earlier alarm was acknowledged or had cleared): %s",
+		a.ID, n, a.Message)
+	return true, s.addHistory(ctx, tx, id, systemActor, "alarm_recurred", note)
+}
+
+// refreshRecurrence sets the recurrence count, last time and peak of
+// ticket id from its recurrences and alarms. The peak is the worst value
+// of the incident's alarms: the lowest when they fear low values (an
+// alarm whose peak is below its value), else the highest.
+func (s *Service) refreshRecurrence(ctx context.Context, tx *sql.Tx, id int64) error {
+	var n int
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*), max(at) FROM ticket_recurrences WHERE ticket_id = ?", id).Scan(&n, &last); err != nil {
+		return fmt.Errorf("ticket %d recurrences: %w", id, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	var peak sql.NullFloat64
+	if err := tx.QueryRowContext(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM alarms WHERE ticket_id = ?1 AND peak < value)
+		THEN min(peak) ELSE max(peak) END FROM alarms WHERE ticket_id = ?1`, id).Scan(&peak); err != nil {
+		return fmt.Errorf("ticket %d peak: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE tickets SET recurrences = ?, last_recurred_at = ?, recurrence_peak = ? WHERE id = ?",
+		n, last, peak, id); err != nil {
+		return fmt.Errorf("ticket %d recurrence: %w", id, err)
+	}
+	return nil
+}
+
+// recurrences lists the alarms that came back on ticket id, oldest first.
+func (s *Service) recurrences(ctx context.Context, id int64) ([]RecurrenceEpisode, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.alarm_id, r.at, a.value, a.peak FROM ticket_recurrences r
+		JOIN alarms a ON a.id = r.alarm_id WHERE r.ticket_id = ? ORDER BY r.at, r.alarm_id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d recurrences: %w", id, err)
+	}
+	defer rows.Close()
+	var out []RecurrenceEpisode
+	for rows.Next() {
+		var e RecurrenceEpisode
+		var at int64
+		if err := rows.Scan(&e.AlarmID, &at, &e.Value, &e.Peak); err != nil {
+			return nil, fmt.Errorf("ticket %d recurrences: %w", id, err)
+		}
+		e.At = fromMS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

@@ -181,6 +181,12 @@ func (a *act) followUp(kind, why string, link func(*newTicket)) (Ticket, error) 
 			return Ticket{}, err
 		}
 	}
+	// The follow-up calls back the same people.
+	if _, err := a.tx.ExecContext(a.ctx, `INSERT INTO ticket_reports (ticket_id, at, source, name, phone, description, reported_by, merged)
+		SELECT ?, at, source, name, phone, description, reported_by, merged FROM ticket_reports WHERE ticket_id = ? ORDER BY id`,
+		id, a.t.ID); err != nil {
+		return Ticket{}, fmt.Errorf("%s reports: %w", kind, err)
+	}
 	t, err := getTicket(a.ctx, a.tx, id)
 	if err != nil {
 		return Ticket{}, err

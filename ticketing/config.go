@@ -33,6 +33,10 @@ const (
 	// EventTicketWarning carries a ClockEvent: a limit is near, or an L1
 	// ticket has had no progress note for SLA.ProgressEvery.
 	EventTicketWarning = "ticket.warning"
+	// EventTicketRecurred carries a Ticket (with its Recurrence): an alarm
+	// of its incident came back while it was open, after an earlier one
+	// was acknowledged or had cleared.
+	EventTicketRecurred = "ticket.recurred"
 )
 
 // Config of the ticket service. Zero fields take the defaults of
@@ -178,19 +182,19 @@ func (c Config) Validate() error {
 	case c.Path == "":
 		return &FieldError{Field: "store.path", Message: "required"}
 	case c.ReopenWindow < 0:
-		return &FieldError{Field: "reopen_window", Message: "must not be negative"}
+		return &FieldError{Field: "tickets.reopen_window", Message: "must not be negative"}
 	case c.BusyTimeout < 0:
 		return &FieldError{Field: "busy_timeout", Message: "must not be negative"}
 	case c.Dispatch != "" && c.Dispatch != DispatchAuto && c.Dispatch != DispatchPool:
-		return &FieldError{Field: "dispatch", Message: fmt.Sprintf("%q is not auto or pool", c.Dispatch)}
+		return &FieldError{Field: "tickets.dispatch", Message: fmt.Sprintf("%q is not auto or pool", c.Dispatch)}
 	case c.MaxCodeAttempts < 0:
-		return &FieldError{Field: "max_code_attempts", Message: "must not be negative"}
+		return &FieldError{Field: "tickets.max_code_attempts", Message: "must not be negative"}
 	case c.MaxPhotoBytes < 0:
-		return &FieldError{Field: "max_photo_bytes", Message: "must not be negative"}
+		return &FieldError{Field: "tickets.max_photo_bytes", Message: "must not be negative"}
 	case c.ClockInterval < 0:
 		return &FieldError{Field: "clock_interval", Message: "must not be negative"}
 	case c.RepeatWindow < 0:
-		return &FieldError{Field: "repeat_window", Message: "must not be negative"}
+		return &FieldError{Field: "tickets.repeat_window", Message: "must not be negative"}
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Technicians {

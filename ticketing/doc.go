@@ -8,8 +8,13 @@
 // every ticket carries an incident key (for a sensor ticket
 // "device:<device>:<rule>") under a partial unique index over the open
 // statuses. A raised alarm opens, joins or reopens (within ReopenWindow of
-// its resolution) the ticket of its incident; a manual report about a
-// device or a place that already has an open ticket is merged into it.
+// its resolution) the ticket of its incident, or joins the open ticket of
+// a report about its device or place; a manual report about a device or a
+// place that already has an open ticket is merged into it, and every
+// report keeps its reporter, phone, text and photos (ticket_reports). An
+// alarm that comes back while its ticket is open, after an earlier one was
+// acknowledged or had cleared, is counted as a recurrence; a cleared alarm
+// records who or what cleared it.
 // Every change to a ticket writes a history row. Times are stored as unix
 // milliseconds; the clock is injected.
 //
@@ -25,5 +30,6 @@
 // It knows devices and the rules.Alarm type; never gateways or screens.
 // Whoever wants to hear about changes passes a Notifier. It must never
 // show a verification code anywhere but in the answer to the report that
-// created it, and never send a second ticket or event for a replayed alarm.
+// created it (and then only to the owner's channel, never to a
+// technician), and never send a second ticket or event for a replayed alarm.
 package ticketing

@@ -312,7 +312,7 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 		return ActionResult{}, err
 	}
 	event := t
-	event.History, event.Deadlines, event.Photos = nil, nil, nil
+	event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
 	s.cfg.Notifier.Notify(EventTicketUpdated, event)
 	res := ActionResult{Ticket: t}
 	res.VerificationCode = a.code
@@ -322,7 +322,7 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 			return ActionResult{}, err
 		}
 		ev := o
-		ev.History, ev.Deadlines, ev.Photos = nil, nil, nil
+		ev.History, ev.Deadlines, ev.Photos, ev.Reporters = nil, nil, nil, nil
 		s.cfg.Notifier.Notify(EventTicketCreated, ev)
 		o.VerificationCode = a.opened.VerificationCode
 		res.Opened = &o

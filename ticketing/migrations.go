@@ -143,4 +143,39 @@ CREATE INDEX ticket_photos_ticket ON ticket_photos(ticket_id);
 ALTER TABLE alarms ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE alarms ADD COLUMN predicted_at INTEGER;
 `,
+	// 4: one incident keeps every voice and every comeback: each report
+	// (the first and every merged one) with its reporter, phone, text and
+	// photos; each alarm that came back while the ticket was open; and who
+	// or what cleared an alarm.
+	`
+CREATE TABLE ticket_reports (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+	at          INTEGER NOT NULL,
+	source      TEXT NOT NULL,
+	name        TEXT NOT NULL DEFAULT '',
+	phone       TEXT NOT NULL DEFAULT '',
+	description TEXT NOT NULL,
+	reported_by TEXT NOT NULL,
+	merged      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ticket_reports_ticket ON ticket_reports(ticket_id, id);
+INSERT INTO ticket_reports (ticket_id, at, source, name, phone, description, reported_by)
+	SELECT id, created_at, source, reporter_name, reporter_phone, description, created_by
+	FROM tickets WHERE source <> 'sensor' ORDER BY id;
+ALTER TABLE ticket_photos ADD COLUMN report_id INTEGER REFERENCES ticket_reports(id);
+
+CREATE TABLE ticket_recurrences (
+	ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+	alarm_id  TEXT NOT NULL REFERENCES alarms(id),
+	at        INTEGER NOT NULL,
+	PRIMARY KEY (ticket_id, alarm_id)
+);
+ALTER TABLE tickets ADD COLUMN recurrences INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN last_recurred_at INTEGER;
+ALTER TABLE tickets ADD COLUMN recurrence_peak REAL;
+
+ALTER TABLE alarms ADD COLUMN cleared_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE alarms ADD COLUMN clear_reason TEXT NOT NULL DEFAULT '';
+`,
 }

@@ -30,12 +30,20 @@ const (
 	StageAfter  = "after"
 )
 
-// AddPhoto stores an image for ticket id from body: at most MaxPhotoBytes
-// (ErrPhotoTooLarge otherwise), JPEG, PNG or WebP by its first bytes
-// (ErrPhotoType otherwise). The file is named by caretaker, never by the
-// uploader, inside PhotosDir, and is listed on the ticket. stage is
-// before, after or empty.
+// AddPhoto is AddReportPhoto for no particular report.
 func (s *Service) AddPhoto(ctx context.Context, by Actor, id int64, stage string, body io.Reader) (Photo, error) {
+	return s.AddReportPhoto(ctx, by, id, 0, stage, body)
+}
+
+// AddReportPhoto stores an image for ticket id from body: at most
+// MaxPhotoBytes (ErrPhotoTooLarge otherwise), JPEG, PNG or WebP by its
+// first bytes (ErrPhotoType otherwise). The file is named by caretaker,
+// never by the uploader, inside PhotosDir, and is listed on the ticket.
+// stage is before, after or empty. reportID, when not 0, names the report
+// of the ticket (Ticket.ReportID of the answer to it) the photo came
+// with, so a merged report keeps its photos. A technician may add photos
+// only to a ticket assigned to them or one they reported.
+func (s *Service) AddReportPhoto(ctx context.Context, by Actor, id, reportID int64, stage string, body io.Reader) (Photo, error) {
 	if stage != "" && stage != StageBefore && stage != StageAfter {
 		return Photo{}, &FieldError{Field: "stage", Message: fmt.Sprintf("%q is not before or after", stage)}
 	}
@@ -45,6 +53,27 @@ func (s *Service) AddPhoto(ctx context.Context, by Actor, id int64, stage string
 	t, err := getTicket(ctx, s.db, id)
 	if err != nil {
 		return Photo{}, err
+	}
+	var reported int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM ticket_reports WHERE ticket_id = ? AND reported_by = ?",
+		t.ID, by.Name).Scan(&reported); err != nil {
+		return Photo{}, fmt.Errorf("photo: read reports: %w", err)
+	}
+	if by.Role == RoleTechnician && t.Assignee != by.Name && reported == 0 {
+		return Photo{}, &ActionError{Action: "photo", Kind: ErrForbidden,
+			Reason: fmt.Sprintf("ticket %s is assigned to %s, not to %s", t.Number, orNobody(t.Assignee), by.Name)}
+	}
+	if reportID != 0 {
+		var reporter string
+		err := s.db.QueryRowContext(ctx, "SELECT reported_by FROM ticket_reports WHERE id = ? AND ticket_id = ?", reportID, t.ID).Scan(&reporter)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return Photo{}, &FieldError{Field: "report", Message: fmt.Sprintf("%d is not a report of ticket %s", reportID, t.Number)}
+		case err != nil:
+			return Photo{}, fmt.Errorf("photo: read report: %w", err)
+		case reporter != by.Name && by.Role != RoleOperator && by.Role != RoleAdmin:
+			return Photo{}, &ActionError{Action: "photo", Kind: ErrForbidden, Reason: fmt.Sprintf("report %d was filed by someone else", reportID)}
+		}
 	}
 	if err := os.MkdirAll(s.cfg.PhotosDir, 0o750); err != nil {
 		return Photo{}, fmt.Errorf("photos folder: %w", err)
@@ -98,10 +127,11 @@ func (s *Service) AddPhoto(ctx context.Context, by Actor, id int64, stage string
 		return Photo{}, fmt.Errorf("store photo: %w", err)
 	}
 	keep = true
-	p := Photo{TicketID: t.ID, ContentType: ctype, Size: size, Stage: stage, UploadedBy: by.Name, UploadedAt: s.now().UTC(), file: name}
+	p := Photo{TicketID: t.ID, ContentType: ctype, Size: size, Stage: stage, UploadedBy: by.Name, UploadedAt: s.now().UTC(),
+		ReportID: reportID, file: name}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO ticket_photos(ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, name, ctype, size, stage, by.Name, ms(p.UploadedAt))
+		res, err := tx.ExecContext(ctx, `INSERT INTO ticket_photos(ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at, report_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, name, ctype, size, stage, by.Name, ms(p.UploadedAt), nullID(reportID))
 		if err != nil {
 			return fmt.Errorf("record photo: %w", err)
 		}
@@ -111,6 +141,9 @@ func (s *Service) AddPhoto(ctx context.Context, by Actor, id int64, stage string
 		note := fmt.Sprintf("photo %d added (%s, %d bytes)", p.ID, ctype, size)
 		if stage != "" {
 			note = fmt.Sprintf("%s photo %d added (%s, %d bytes)", stage, p.ID, ctype, size)
+		}
+		if reportID != 0 {
+			note += fmt.Sprintf(", with report %d", reportID)
 		}
 		return s.addHistory(ctx, tx, t.ID, by, "photo", note)
 	})
@@ -139,12 +172,12 @@ func (s *Service) OpenPhoto(ctx context.Context, id, photoID int64) (Photo, io.R
 	return p, f, nil
 }
 
-const photoColumns = "id, ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at"
+const photoColumns = "id, ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at, coalesce(report_id, 0)"
 
 func scanPhoto(r rowScanner) (Photo, error) {
 	var p Photo
 	var at int64
-	if err := r.Scan(&p.ID, &p.TicketID, &p.file, &p.ContentType, &p.Size, &p.Stage, &p.UploadedBy, &at); err != nil {
+	if err := r.Scan(&p.ID, &p.TicketID, &p.file, &p.ContentType, &p.Size, &p.Stage, &p.UploadedBy, &at, &p.ReportID); err != nil {
 		return Photo{}, err
 	}
 	p.UploadedAt = fromMS(at)
@@ -166,4 +199,11 @@ func (s *Service) photos(ctx context.Context, id int64) ([]Photo, error) {
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+func orNobody(name string) string {
+	if name == "" {
+		return "nobody"
+	}
+	return name
 }

@@ -70,9 +70,12 @@ func (r *Report) Validate() error {
 // Report files a manual report. When the incident already has an open
 // ticket (same device, or same site, building, location and category) the
 // report is attached to that ticket's history and merged is true;
-// otherwise a new ticket is opened. A new in-home ticket carries its
-// verification code in VerificationCode, in this answer only. Bad input
-// is a *FieldError.
+// otherwise a new ticket is opened. Either way the report (reporter,
+// phone, text) is kept in the ticket's Reporters, and ReportID of the
+// answer names it for the photos sent with it. A new in-home ticket
+// carries its verification code in VerificationCode, in this answer only,
+// and only when the answer goes back to the owner's channel (see
+// codeForAnswer). Bad input is a *FieldError.
 func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, merged bool, err error) {
 	if err := r.Validate(); err != nil {
 		return Ticket{}, false, err
@@ -91,7 +94,7 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		}
 	}
 	placeKey, hasPlace := placeIncident(r)
-	var id int64
+	var id, reportID int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		id, err = findOpenIncident(ctx, tx, r, placeKey, hasPlace)
@@ -100,7 +103,11 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		}
 		if id != 0 {
 			merged = true
-			return s.mergeReport(ctx, tx, id, by, r, level)
+			if err := s.mergeReport(ctx, tx, id, by, r, level); err != nil {
+				return err
+			}
+			reportID, err = s.keepReport(ctx, tx, id, by, r, true)
+			return err
 		}
 		key := placeKey
 		switch {
@@ -129,7 +136,8 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		if !created { // cannot happen while transactions are immediate; the index holds anyway
 			return fmt.Errorf("incident %s got an open ticket meanwhile, report again", key)
 		}
-		return nil
+		reportID, err = s.keepReport(ctx, tx, id, by, r, false)
+		return err
 	})
 	if err != nil {
 		return Ticket{}, false, fmt.Errorf("report: %w", err)
@@ -139,14 +147,81 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		return Ticket{}, false, fmt.Errorf("report: %w", err)
 	}
 	event := t
-	event.History = nil
+	event.History, event.Reporters = nil, nil
+	t.ReportID = reportID
 	if merged {
 		s.cfg.Notifier.Notify(EventTicketUpdated, event)
 		return t, true, nil
 	}
 	s.cfg.Notifier.Notify(EventTicketCreated, event)
-	t.VerificationCode = code
+	if codeForAnswer(by, r) {
+		t.VerificationCode = code
+	}
 	return t, false, nil
+}
+
+// codeForAnswer says whether the answer to a report goes back to the
+// owner's channel and so may carry the verification code: a resident,
+// phone or front-desk report filed by an operator or a patrol (who hands
+// the code to the owner), or by an admin. A technician never gets it:
+// one who files an in-home report could otherwise claim the job and
+// "verify" their own arrival; the owner then gets a code through an
+// operator's new_code.
+func codeForAnswer(by Actor, r Report) bool {
+	switch by.Role {
+	case RoleOperator, RolePatrol, RoleAdmin:
+	default:
+		return false
+	}
+	switch r.Source {
+	case SourceResident, SourcePhone, SourceFrontDesk:
+		return true
+	}
+	return false
+}
+
+// keepReport stores the report on ticket id's list of reports.
+func (s *Service) keepReport(ctx context.Context, tx *sql.Tx, id int64, by Actor, r Report, merged bool) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO ticket_reports (ticket_id, at, source, name, phone, description, reported_by, merged)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, ms(s.now()), r.Source, r.Reporter.Name, r.Reporter.Phone, r.Description, by.Name, merged)
+	if err != nil {
+		return 0, fmt.Errorf("ticket %d keep report: %w", id, err)
+	}
+	rid, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("ticket %d keep report: %w", id, err)
+	}
+	return rid, nil
+}
+
+// reports reads the reports of ticket id, oldest first, with the photos
+// (of photos, the ticket's) that came with each.
+func (s *Service) reports(ctx context.Context, id int64, photos []Photo) ([]ReportEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, at, source, name, phone, description, reported_by, merged
+		FROM ticket_reports WHERE ticket_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d reports: %w", id, err)
+	}
+	defer rows.Close()
+	var out []ReportEntry
+	for rows.Next() {
+		var e ReportEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Source, &e.Name, &e.Phone, &e.Description, &e.ReportedBy, &e.Merged); err != nil {
+			return nil, fmt.Errorf("ticket %d reports: %w", id, err)
+		}
+		e.At = fromMS(at)
+		for _, p := range photos {
+			if p.ReportID == e.ID {
+				e.Photos = append(e.Photos, p.ID)
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ticket %d reports: %w", id, err)
+	}
+	return out, nil
 }
 
 // placeIncident is the key of "the same place and category". A public

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -293,13 +294,17 @@ func (st Stats) WriteCSV(w io.Writer) error {
 		return err
 	}
 	write := func(group, key string, s Summary) error {
-		return cw.Write([]string{group, key, strconv.Itoa(s.Tickets), strconv.Itoa(s.Cancelled),
+		row := []string{group, key, strconv.Itoa(s.Tickets), strconv.Itoa(s.Cancelled),
 			rateCell(s.ResponseTimeliness), rateCell(s.OnTimeArrival), rateCell(s.ClosureRate), rateCell(s.FirstTimeFix),
 			rateCell(s.RepeatReports), strconv.Itoa(s.Callbacks), numCell(s.SatisfactionMean), rateCell(s.Satisfied),
 			rateCell(s.SensorFirst), strconv.Itoa(s.SensorAhead),
 			numCell(s.ResponseTime.MeanMinutes), numCell(s.ResponseTime.P90Minutes),
 			numCell(s.ArrivalTime.MeanMinutes), numCell(s.ArrivalTime.P90Minutes),
-			numCell(s.ResolutionTime.MeanMinutes), numCell(s.ResolutionTime.P90Minutes)})
+			numCell(s.ResolutionTime.MeanMinutes), numCell(s.ResolutionTime.P90Minutes)}
+		for i := range row {
+			row[i] = CSVSafe(row[i])
+		}
+		return cw.Write(row)
 	}
 	if err := write("overall", "all", st.Overall); err != nil {
 		return err
@@ -316,6 +321,18 @@ func (st Stats) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// CSVSafe keeps a spreadsheet from taking a cell for a formula: a cell
+// that begins with =, +, -, @, a tab or a carriage return (a building
+// named =HYPERLINK(...) or +cmd|' /C calc'!A0) gets a leading ' and is
+// shown as the text it is. The web UI's own export (reports.js, csvCell)
+// follows the same rule.
+func CSVSafe(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 func rateCell(r Rate) string { return numCell(r.Value) }

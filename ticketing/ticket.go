@@ -98,10 +98,54 @@ type Ticket struct {
 	// ReworkOf and ReinspectionOf link a follow-up ticket to the original.
 	ReworkOf       int64 `json:"rework_of,omitempty"`
 	ReinspectionOf int64 `json:"reinspection_of,omitempty"`
+	// Recurrence counts the alarms of the incident that came back while
+	// the ticket was open; nil when none did.
+	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// ReportID is, in the answer to a report only, the entry of that
+	// report in Reporters (photos sent with it name it).
+	ReportID int64 `json:"report_id,omitempty"`
 	// Get fills these; lists and events leave them out.
 	Deadlines []Deadline     `json:"deadlines,omitempty"`
 	Photos    []Photo        `json:"photos,omitempty"`
 	History   []HistoryEntry `json:"history,omitempty"`
+	// Reporters is every report of the incident, the first and each one
+	// merged into it, with who reported, how to reach them and what they
+	// said, for the callback.
+	Reporters []ReportEntry `json:"reporters,omitempty"`
+}
+
+// ReportEntry is one report of an incident as it was filed.
+type ReportEntry struct {
+	ID          int64     `json:"id"`
+	At          time.Time `json:"at"`
+	Source      Source    `json:"source"`
+	Name        string    `json:"name"`
+	Phone       string    `json:"phone"`
+	Description string    `json:"description"`
+	ReportedBy  string    `json:"reported_by"`
+	Merged      bool      `json:"merged"`
+	// Photos are the ids of the photos sent with this report.
+	Photos []int64 `json:"photos,omitempty"`
+}
+
+// Recurrence is how often an alarm of the incident came back (was raised
+// again after an earlier one was acknowledged or cleared) while the
+// ticket was open, when it last did, and the worst value the incident's
+// alarms reached.
+type Recurrence struct {
+	Count  int       `json:"count"`
+	LastAt time.Time `json:"last_at"`
+	Peak   float64   `json:"peak"`
+	// Episodes (Get only) are the alarms that came back, oldest first.
+	Episodes []RecurrenceEpisode `json:"episodes,omitempty"`
+}
+
+// RecurrenceEpisode is one alarm that came back.
+type RecurrenceEpisode struct {
+	AlarmID string    `json:"alarm_id"`
+	At      time.Time `json:"at"`
+	Value   float64   `json:"value"`
+	Peak    float64   `json:"peak"`
 }
 
 // Part is a spare part used on a job.
@@ -130,7 +174,9 @@ type Photo struct {
 	Stage       string    `json:"stage,omitempty"` // before, after
 	UploadedBy  string    `json:"uploaded_by"`
 	UploadedAt  time.Time `json:"uploaded_at"`
-	file        string
+	// ReportID names the report (Ticket.Reporters) the photo came with.
+	ReportID int64 `json:"report_id,omitempty"`
+	file     string
 }
 
 // HistoryEntry is one recorded step of a ticket.

@@ -20,7 +20,8 @@ const ticketColumns = `id, coalesce(number,''), source, status, level, category,
 	location, scope, unit, floor, room, device_id, alarm_id, description,
 	reporter_name, reporter_phone, created_by, assignee, created_at, updated_at,
 	zone, code_failures, resolution, actual_fault, parts, paid, fee_cents, score, fixed, outcome,
-	coalesce(rework_of, 0), coalesce(reinspection_of, 0), coalesce(first_reported_at, created_at)`
+	coalesce(rework_of, 0), coalesce(reinspection_of, 0), coalesce(first_reported_at, created_at),
+	recurrences, last_recurred_at, recurrence_peak`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -28,14 +29,19 @@ func scanTicket(r rowScanner) (Ticket, error) {
 	var t Ticket
 	var created, updated, first int64
 	var parts string
-	var score, fixed sql.NullInt64
+	var score, fixed, recurredAt sql.NullInt64
+	var recurrences int
+	var recurrencePeak sql.NullFloat64
 	err := r.Scan(&t.ID, &t.Number, &t.Source, &t.Status, &t.Level, &t.Category, &t.Site, &t.Building,
 		&t.Location, &t.Scope, &t.Unit, &t.Floor, &t.Room, &t.DeviceID, &t.AlarmID, &t.Description,
 		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated,
 		&t.Zone, &t.CodeFailures, &t.Resolution, &t.ActualFault, &parts, &t.Paid, &t.FeeCents, &score, &fixed,
-		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first)
+		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first, &recurrences, &recurredAt, &recurrencePeak)
 	if err != nil {
 		return Ticket{}, err
+	}
+	if recurrences > 0 && recurredAt.Valid {
+		t.Recurrence = &Recurrence{Count: recurrences, LastAt: fromMS(recurredAt.Int64), Peak: recurrencePeak.Float64}
 	}
 	t.CreatedAt, t.UpdatedAt, t.FirstReportedAt = fromMS(created), fromMS(updated), fromMS(first)
 	if parts != "" && parts != "[]" {
@@ -265,6 +271,14 @@ func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 	}
 	if t.Photos, err = s.photos(ctx, id); err != nil {
 		return Ticket{}, err
+	}
+	if t.Reporters, err = s.reports(ctx, id, t.Photos); err != nil {
+		return Ticket{}, err
+	}
+	if t.Recurrence != nil {
+		if t.Recurrence.Episodes, err = s.recurrences(ctx, id); err != nil {
+			return Ticket{}, err
+		}
 	}
 	return t, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,9 +112,45 @@ devices:
 	if err != nil {
 		t.Fatalf("browser tests failed: %v (screenshots in %s)", err, artifacts)
 	}
-	if !strings.Contains(string(out), "# pass") && !strings.Contains(string(out), "ℹ pass") {
-		t.Fatalf("node reported no passing test")
+	if err := checkNodeSummary(string(out)); err != nil {
+		t.Fatalf("browser tests: %v", err)
 	}
+}
+
+// checkNodeSummary reads the totals node's test runner prints last
+// ("ℹ tests 12", "ℹ pass 12", ...; "# tests 12" with the TAP reporter)
+// and accepts only a run in which every test ran and passed: none failed,
+// cancelled, skipped or left todo, and at least one passed.
+func checkNodeSummary(out string) error {
+	want := []string{"tests", "pass", "fail", "cancelled", "skipped", "todo"}
+	n := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || (f[0] != "ℹ" && f[0] != "#") {
+			continue
+		}
+		v, err := strconv.Atoi(f[2])
+		if err != nil {
+			continue
+		}
+		n[f[1]] = v // the summary comes last: a later total wins
+	}
+	for _, k := range want {
+		if _, ok := n[k]; !ok {
+			return fmt.Errorf("node printed no %q total: not a test runner summary", k)
+		}
+	}
+	switch {
+	case n["fail"] > 0 || n["cancelled"] > 0:
+		return fmt.Errorf("%d failed, %d cancelled of %d", n["fail"], n["cancelled"], n["tests"])
+	case n["skipped"] > 0 || n["todo"] > 0:
+		return fmt.Errorf("%d skipped, %d todo of %d: every browser test must run", n["skipped"], n["todo"], n["tests"])
+	case n["pass"] == 0:
+		return fmt.Errorf("no test passed (%d tests)", n["tests"])
+	case n["pass"] != n["tests"]:
+		return fmt.Errorf("%d of %d tests passed", n["pass"], n["tests"])
+	}
+	return nil
 }
 
 // publisher hands the node tests' device messages to mosquitto:
@@ -170,4 +207,35 @@ func skipOrFail(t *testing.T, why string) {
 		t.Fatal(why)
 	}
 	t.Skip(why) // only outside CI: a missing browser or node is installed by ./scripts/test
+}
+
+func TestNodeSummary(t *testing.T) {
+	summary := func(tests, pass, fail, cancelled, skipped, todo int) string {
+		return fmt.Sprintf("✔ a test (1.2ms)\nℹ tests %d\nℹ suites 0\nℹ pass %d\nℹ fail %d\nℹ cancelled %d\nℹ skipped %d\nℹ todo %d\nℹ duration_ms 395.5\n",
+			tests, pass, fail, cancelled, skipped, todo)
+	}
+	tests := []struct {
+		name string
+		out  string
+		ok   bool
+	}{
+		{"all passed", summary(12, 12, 0, 0, 0, 0), true},
+		{"TAP reporter", "ok 1 - a\n1..1\n# tests 1\n# suites 0\n# pass 1\n# fail 0\n# cancelled 0\n# skipped 0\n# todo 0\n", true},
+		{"none ran", summary(0, 0, 0, 0, 0, 0), false},
+		{"one skipped", summary(12, 11, 0, 0, 1, 0), false},
+		{"one todo", summary(12, 11, 0, 0, 0, 1), false},
+		{"one failed", summary(12, 11, 1, 0, 0, 0), false},
+		{"one cancelled", summary(12, 11, 0, 1, 0, 0), false},
+		{"pass 0 of 3", summary(3, 0, 0, 0, 0, 0), false},
+		{"no summary", "✔ a test (1.2ms)\nℹ pass\n", false},
+		{"summary cut short", "ℹ tests 3\nℹ pass 3\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkNodeSummary(tc.out)
+			if (err == nil) != tc.ok {
+				t.Fatalf("checkNodeSummary = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
 }

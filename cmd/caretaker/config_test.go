@@ -72,6 +72,46 @@ func TestLoadConfig(t *testing.T) {
 					t.Fatalf("password: %q", c.MQTT.Password)
 				}
 			}},
+		{name: "bad warn_at", file: "sla: {warn_at: 1.5}\n", wantKey: "sla.warn_at"},
+		{name: "zero warn_at", file: "sla: {warn_at: 0}\n", wantKey: "sla.warn_at"},
+		{name: "bad progress_every", file: "sla: {progress_every: 0s}\n", wantKey: "sla.progress_every"},
+		{name: "bad escalation_step", file: "sla: {escalation_step: -5m}\n", wantKey: "sla.escalation_step"},
+		{name: "bad callback_within", file: "sla: {callback_within: 0s}\n", wantKey: "sla.callback_within"},
+		{name: "bad reinspect_within", file: "sla: {reinspect_within: 0s}\n", wantKey: "sla.reinspect_within"},
+		{name: "empty chain", file: "sla: {chain: []}\n", wantKey: "sla.chain"},
+		{name: "chain step twice", file: "sla: {chain: [team_lead, team_lead]}\n", wantKey: "sla.chain[1]"},
+		{name: "bad dispatch", file: "tickets: {dispatch: grab}\n", wantKey: "tickets.dispatch"},
+		{name: "bad reopen_window", file: "tickets: {reopen_window: 0s}\n", wantKey: "tickets.reopen_window"},
+		{name: "bad max_code_attempts", file: "tickets: {max_code_attempts: 0}\n", wantKey: "tickets.max_code_attempts"},
+		{name: "bad max_photo_bytes", file: "tickets: {max_photo_bytes: 100}\n", wantKey: "tickets.max_photo_bytes"},
+		{name: "photo larger than an upload", file: "tickets: {max_photo_bytes: 100000000}\n", wantKey: "tickets.max_photo_bytes"},
+		{name: "bad repeat_window", file: "tickets: {repeat_window: 0s}\n", wantKey: "tickets.repeat_window"},
+		{name: "unknown tickets key", file: "tickets: {pool: true}\n", wantKey: "tickets.pool"},
+		{name: "bad env code attempts", env: []string{"CARETAKER_TICKETS_MAX_CODE_ATTEMPTS=many"}, wantKey: "CARETAKER_TICKETS_MAX_CODE_ATTEMPTS"},
+		{name: "bad env dispatch", env: []string{"CARETAKER_TICKETS_DISPATCH=grab"}, wantKey: "tickets.dispatch"},
+		{name: "ticketing keys", file: "sla: {warn_at: 0.5, progress_every: 10m, chain: [duty_officer, supervisor], escalation_step: 15m," +
+			" callback_within: 12h, reinspect_within: 24h}\ntickets: {dispatch: pool, reopen_window: 1h, max_code_attempts: 3," +
+			" max_photo_bytes: 2097152, repeat_window: 168h}\n",
+			env: []string{"CARETAKER_TICKETS_MAX_CODE_ATTEMPTS=4"},
+			check: func(t *testing.T, c Config) {
+				tc := ticketingConfig(c, nil, nil, nil)
+				if tc.SLA.WarnAt != 0.5 || tc.SLA.ProgressEvery != 10*time.Minute || tc.SLA.EscalationStep != 15*time.Minute ||
+					tc.SLA.CallbackWithin != 12*time.Hour || tc.SLA.ReinspectWithin != 24*time.Hour ||
+					strings.Join(tc.SLA.Chain, ",") != "duty_officer,supervisor" {
+					t.Errorf("sla: %+v", tc.SLA)
+				}
+				if tc.Dispatch != "pool" || tc.ReopenWindow != time.Hour || tc.MaxCodeAttempts != 4 ||
+					tc.MaxPhotoBytes != 2<<20 || tc.RepeatWindow != 168*time.Hour {
+					t.Errorf("tickets: %+v", tc)
+				}
+			}},
+		{name: "ticketing defaults", check: func(t *testing.T, c Config) {
+			tc := ticketingConfig(c, nil, nil, nil)
+			if tc.SLA.WarnAt != 0.8 || tc.SLA.ProgressEvery != 30*time.Minute || len(tc.SLA.Chain) != 3 ||
+				tc.Dispatch != "auto" || tc.ReopenWindow != 30*time.Minute || tc.MaxCodeAttempts != 5 || tc.MaxPhotoBytes != 10<<20 {
+				t.Errorf("defaults: %+v", tc)
+			}
+		}},
 		{name: "unknown env key", env: []string{"CARETAKER_INFLUX_URLL=x"}, wantKey: "CARETAKER_INFLUX_URLL"},
 		{name: "bad env value", env: []string{"CARETAKER_MQTT_QOS=high"}, wantKey: "CARETAKER_MQTT_QOS"},
 		{name: "bad env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=soon"}, wantKey: "CARETAKER_INFLUX_FLUSH_INTERVAL"},
@@ -87,6 +127,9 @@ func TestLoadConfig(t *testing.T) {
 				var ce *ConfigError
 				if !errors.As(err, &ce) || ce.Key != tc.wantKey {
 					t.Fatalf("error = %v, want one naming %q", err, tc.wantKey)
+				}
+				if !strings.HasPrefix(tc.name, "unknown") && strings.Contains(ce.Msg, "unknown key") {
+					t.Fatalf("error = %v, want a bad value, not an unknown key", err)
 				}
 				return
 			}
@@ -174,6 +217,22 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if reg.Len() != 4 || len(c.Auth.Tokens) != 4 || len(c.Technicians) != 1 {
 		t.Fatalf("example: %d devices, %d tokens", reg.Len(), len(c.Auth.Tokens))
+	}
+}
+
+// A bad ticketing value stops serve with exit 2, naming the key.
+func TestServeRejectsBadTicketingValue(t *testing.T) {
+	for _, c := range []struct{ yaml, key string }{
+		{"tickets: {dispatch: grab}\n", "tickets.dispatch"},
+		{"sla: {warn_at: 2}\n", "sla.warn_at"},
+	} {
+		dir := t.TempDir()
+		path := writeConfig(t, "store: {path: "+dir+"/c.db, readings_path: "+dir+"/r.db}\n"+c.yaml)
+		var out, errb strings.Builder
+		if code := run(context.Background(), []string{"serve", "--config", path}, &out, &errb, nil); code != 2 ||
+			!strings.Contains(errb.String(), "config: "+c.key+": ") {
+			t.Errorf("%s: exit %d, stderr %q, want 2 naming %s", c.key, code, errb.String(), c.key)
+		}
 	}
 }
 

@@ -27,9 +27,10 @@ const (
 
 // wsEvent is a WebSocket message as the contract defines it.
 type wsEvent struct {
-	Seq  uint64          `json:"seq"`
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
+	Seq   uint64          `json:"seq"`
+	Epoch string          `json:"epoch"`
+	Type  string          `json:"type"`
+	Data  json.RawMessage `json:"data"`
 }
 
 // TestGasAlarmFromSensorToScreen is the walking skeleton's timeline, on
@@ -243,28 +244,40 @@ func TestCommandLine(t *testing.T) {
 // test ends, checks that it then stops cleanly, and hands back its log
 // (printed when the test failed).
 func startCaretaker(t *testing.T, cfgPath string) *logBuffer {
+	logs, _ := runCaretaker(t, cfgPath)
+	return logs
+}
+
+// runCaretaker is startCaretaker with a stop function, for tests that
+// restart caretaker: stop ends it and checks that it stopped cleanly (the
+// test's end does the same if stop was not called).
+func runCaretaker(t *testing.T, cfgPath string) (logs *logBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
+	logs = &logBuffer{}
 	exit := make(chan int, 1)
 	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-exit:
+				if code != 0 {
+					t.Errorf("serve exited %d", code)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("serve did not stop within 30s of cancel")
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		defer func() {
-			if t.Failed() {
-				t.Logf("caretaker log:\n%s", logs.String())
-			}
-		}()
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s of cancel")
+		if t.Failed() {
+			t.Logf("caretaker log:\n%s", logs.String())
 		}
 	})
-	return logs
+	t.Cleanup(stop) // runs before the log is printed
+	return logs, stop
 }
 
 // logBuffer collects the service's log while it runs in another goroutine.

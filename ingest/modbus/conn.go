@@ -23,13 +23,13 @@ type conn interface {
 type dialer func(Address) (conn, error)
 
 // goburrowConn is a conn through github.com/goburrow/modbus. Its handler's
-// slave id and timeout are set before each request; requests on it are
-// serialised by the poll loop that owns it.
+// slave id and timeout are set before each request (prepare); requests on
+// it are serialised by the poll loop that owns it.
 type goburrowConn struct {
-	setUnit    func(byte)
-	setTimeout func(time.Duration)
-	closer     interface{ Close() error }
-	client     gb.Client
+	prepare func(unit byte, timeout time.Duration) error
+	closer  interface{ Close() error }
+	client  gb.Client
+	opened  bool // rtu: the serial port is open
 }
 
 func dialGoburrow(a Address) (conn, error) {
@@ -37,27 +37,46 @@ func dialGoburrow(a Address) (conn, error) {
 	case "tcp":
 		h := gb.NewTCPClientHandler(a.Host)
 		return &goburrowConn{
-			setUnit:    func(u byte) { h.SlaveId = u },
-			setTimeout: func(d time.Duration) { h.Timeout = d },
-			closer:     h,
-			client:     gb.NewClient(h),
+			// The TCP transport sets its deadline from Timeout on every request.
+			prepare: func(u byte, d time.Duration) error { h.SlaveId, h.Timeout = u, d; return nil },
+			closer:  h,
+			client:  gb.NewClient(h),
 		}, nil
 	case "rtu":
 		h := gb.NewRTUClientHandler(a.Serial.Address)
 		h.BaudRate, h.DataBits, h.StopBits, h.Parity = a.Serial.BaudRate, a.Serial.DataBits, a.Serial.StopBits, a.Serial.Parity
-		return &goburrowConn{
-			setUnit:    func(u byte) { h.SlaveId = u },
-			setTimeout: func(d time.Duration) { h.Timeout = d },
-			closer:     h,
-			client:     gb.NewClient(h),
-		}, nil
+		// The poll loop opens and closes the port; goburrow's idle timer
+		// would close it from another goroutine while a request runs.
+		h.IdleTimeout = 0
+		c := &goburrowConn{closer: h, client: gb.NewClient(h)}
+		c.prepare = func(u byte, d time.Duration) error {
+			h.SlaveId = u
+			// goburrow/serial copies Timeout into the port when it opens it
+			// and never reads it again, so a unit whose timeout differs from
+			// the one the port was opened with gets the port reopened.
+			if c.opened && h.Timeout == d {
+				return nil
+			}
+			if c.opened {
+				_ = h.Close()
+				c.opened = false
+			}
+			h.Timeout = d
+			if err := h.Connect(); err != nil {
+				return fmt.Errorf("open %s: %w", a.Serial.Address, err)
+			}
+			c.opened = true
+			return nil
+		}
+		return c, nil
 	}
 	return nil, fmt.Errorf("modbus: unsupported scheme %q", a.Scheme)
 }
 
 func (c *goburrowConn) read(unit byte, timeout time.Duration, req Request) ([]byte, error) {
-	c.setUnit(unit)
-	c.setTimeout(timeout)
+	if err := c.prepare(unit, timeout); err != nil {
+		return nil, err
+	}
 	var (
 		b   []byte
 		err error
@@ -87,8 +106,11 @@ func (c *goburrowConn) read(unit byte, timeout time.Duration, req Request) ([]by
 	return b, nil
 }
 
-func (c *goburrowConn) reset()       { _ = c.closer.Close() }
-func (c *goburrowConn) close() error { return c.closer.Close() }
+func (c *goburrowConn) reset() { _ = c.close() }
+func (c *goburrowConn) close() error {
+	c.opened = false
+	return c.closer.Close()
+}
 
 // isException tells whether err is a Modbus exception answer: the device
 // answered, so the connection is fine and only this request failed.

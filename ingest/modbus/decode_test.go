@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/caretaker-iot/caretaker/devices"
 )
 
@@ -140,5 +142,31 @@ func BenchmarkDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// TestDecodeNeverReadsPastTheAnswer: an answer shorter than a request's
+// entries gives a decode failure for the entry that does not fit, not a
+// value made of the bytes behind the answer in its buffer (goburrow hands
+// out slices of a larger frame buffer).
+func TestDecodeNeverReadsPastTheAnswer(t *testing.T) {
+	g := New(Config{})
+	u := &unit{dev: devices.Device{ID: "pm"}, log: g.log}
+	buf := []byte{0x00, 0x7B, 0x41, 0x48} // an answer of one register; a frame's bytes behind it
+	req := Request{Table: "holding", Start: 65534, Count: 1, Fields: []Field{
+		{Register: devices.Register{Metric: "a", Table: "holding", Type: "uint16"}, Offset: 0},
+		{Register: devices.Register{Metric: "b", Table: "holding", Type: "float32"}, Offset: 0},
+	}}
+	values, implausible := map[string]devices.Value{}, map[string]float64{}
+	(&line{g: g}).decode(u, req, buf[:2], values, implausible)
+	if v, ok := values["a"]; !ok || v.Number != 123 {
+		t.Errorf("a = %v, %v; want 123", v, ok)
+	}
+	if v, ok := values["b"]; ok {
+		t.Errorf("b decoded as %v from bytes past the answer", v)
+	}
+	var m dto.Metric
+	if err := g.metrics.failures.WithLabelValues("pm", "decode").Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+		t.Errorf("decode failures = %v (%v), want 1", m.GetCounter().GetValue(), err)
 	}
 }

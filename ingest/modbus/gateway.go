@@ -63,7 +63,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the configuration; the error names the field.
+// Validate checks the configuration and the registry's Modbus devices
+// (address, model, every register entry within addresses 0-65535); the
+// error names the field.
 func (c Config) Validate() error {
 	if c.Registry == nil {
 		return errors.New("modbus: registry: missing")
@@ -74,7 +76,39 @@ func (c Config) Validate() error {
 	if c.Plan.MaxGap > MaxRegisters {
 		return fmt.Errorf("modbus.max_gap: %d is above %d", c.Plan.MaxGap, MaxRegisters)
 	}
+	for _, d := range c.Registry.Devices() {
+		if d.Modbus == nil {
+			continue
+		}
+		if _, _, err := checkDevice(c.Registry, d); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// checkDevice checks a Modbus device of the registry: its address, its
+// model, and that every register entry of the model fits in its table's
+// address space; the error names the key at fault.
+func checkDevice(reg *devices.Registry, d devices.Device) (Address, devices.Model, error) {
+	addr, err := ParseAddress(d.Modbus.Address)
+	if err != nil {
+		return Address{}, devices.Model{}, fmt.Errorf("devices.%s.modbus.address: %w", d.ID, err)
+	}
+	model, ok := reg.Model(d.Model)
+	if !ok {
+		return Address{}, devices.Model{}, fmt.Errorf("devices.%s.model: %q is not defined", d.ID, d.Model)
+	}
+	if len(model.Registers) == 0 {
+		return Address{}, devices.Model{}, fmt.Errorf("models.%s.registers: empty", d.Model)
+	}
+	for i, r := range model.Registers {
+		if last := int(r.Address) + width(r) - 1; last > 0xFFFF {
+			return Address{}, devices.Model{}, fmt.Errorf("models.%s.registers[%d].address: %s: a %s at %d would end at register %d, past the last one, 65535",
+				d.Model, i, r.Metric, r.Type, r.Address, last)
+		}
+	}
+	return addr, model, nil
 }
 
 // Gateway polls every Modbus device of the registry.
@@ -124,16 +158,9 @@ func (g *Gateway) lines() ([]*line, error) {
 		if d.Modbus == nil {
 			continue
 		}
-		addr, err := ParseAddress(d.Modbus.Address)
+		addr, model, err := checkDevice(g.cfg.Registry, d)
 		if err != nil {
-			return nil, fmt.Errorf("devices.%s.modbus.address: %w", d.ID, err)
-		}
-		model, ok := g.cfg.Registry.Model(d.Model)
-		if !ok {
-			return nil, fmt.Errorf("devices.%s.model: %q is not defined", d.ID, d.Model)
-		}
-		if len(model.Registers) == 0 {
-			return nil, fmt.Errorf("models.%s.registers: empty", d.Model)
+			return nil, err
 		}
 		u := &unit{dev: d, plan: Plan(model.Registers, g.cfg.Plan),
 			interval: d.Modbus.Interval.Std(), timeout: d.Modbus.Timeout.Std(),

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/goburrow/serial"
+
 	"github.com/caretaker-iot/caretaker/devices"
 )
 
@@ -152,8 +154,12 @@ func (l *line) decode(u *unit, req Request, raw []byte, values map[string]device
 		if req.Table == "coil" || req.Table == "discrete" {
 			v, err = Decode(f.Register, raw, f.Offset)
 		} else {
-			w := devices.RegisterWidth(f.Register.Type)
-			v, err = Decode(f.Register, raw[2*f.Offset:2*(f.Offset+w)], 0)
+			end := 2 * (f.Offset + devices.RegisterWidth(f.Register.Type))
+			if end > len(raw) { // never read past the answer into the buffer behind it
+				err = fmt.Errorf("%s: registers %d-%d outside the answer's %d", f.Register.Metric, f.Offset, end/2-1, len(raw)/2)
+			} else {
+				v, err = Decode(f.Register, raw[2*f.Offset:end], 0)
+			}
 		}
 		if err != nil {
 			l.g.metrics.failures.WithLabelValues(u.dev.ID, "decode").Inc()
@@ -247,7 +253,7 @@ func failureReason(err error) string {
 		return "exception"
 	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, serial.ErrTimeout) {
 		return "timeout"
 	}
 	return "connection"

@@ -44,7 +44,9 @@ type PlanOptions struct {
 // Plan groups a register map into as few requests as the limits allow:
 // per table, entries sorted by address are joined while the request stays
 // within the limit and the hole between them is at most MaxGap. Entries are
-// expected to have passed devices.Register.Validate.
+// expected to have passed devices.Register.Validate and to end at address
+// 65535 at the latest (Config.Validate): every request then covers each of
+// its entries whole.
 func Plan(regs []devices.Register, opt PlanOptions) []Request {
 	if opt.MaxRegisters <= 0 || opt.MaxRegisters > MaxRegisters {
 		opt.MaxRegisters = MaxRegisters
@@ -72,9 +74,6 @@ func Plan(regs []devices.Register, opt PlanOptions) []Request {
 		for _, r := range rs {
 			w := width(r)
 			start := int(r.Address)
-			if start+w > 1<<16 { // runs off the end of the address space
-				w = 1<<16 - start
-			}
 			if cur != nil && opt.MaxGap >= 0 && start-end <= opt.MaxGap && max(end, start+w)-int(cur.Start) <= limit {
 				end = max(end, start+w)
 				cur.Count = uint16(end - int(cur.Start))

@@ -58,6 +58,20 @@ func TestPlan(t *testing.T) {
 			"holding 0+2[a@0 b@1]; holding 2+1[c@0]"},
 		{"a float64 is never split", []devices.Register{hr("a", 0, "uint16"), hr("b", 1, "float64")}, PlanOptions{MaxRegisters: 4},
 			"holding 0+1[a@0]; holding 1+4[b@0]"},
+		// The end of the address space: the last entry ends at register 65535.
+		{"float32 fills 65534-65535", []devices.Register{hr("f", 65534, "float32")}, PlanOptions{},
+			"holding 65534+2[f@0]"},
+		{"uint16 at 65535", []devices.Register{hr("u", 65535, "uint16")}, PlanOptions{},
+			"holding 65535+1[u@0]"},
+		{"float64 fills 65532-65535", []devices.Register{hr("d", 65532, "float64")}, PlanOptions{},
+			"holding 65532+4[d@0]"},
+		{"joined up to the last register", []devices.Register{hr("f", 65534, "float32"), hr("u", 65533, "uint16")}, PlanOptions{},
+			"holding 65533+3[u@0 f@1]"},
+		{"gap filled up to the last register", []devices.Register{hr("a", 65500, "uint16"), hr("u", 65535, "uint16")}, PlanOptions{MaxGap: 40},
+			"holding 65500+36[a@0 u@35]"},
+		{"coil at 65535", []devices.Register{{Metric: "c", Table: "coil", Address: 65535, Type: "bool"},
+			{Metric: "b", Table: "coil", Address: 65534, Type: "bool"}}, PlanOptions{},
+			"coil 65534+2[b@0 c@1]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package testserver starts the real servers integration tests and
-// benchmarks run against: mosquitto and InfluxDB 1.8, each on a free
-// loopback port in a temporary directory, stopped when the test ends.
+// benchmarks run against: mosquitto, InfluxDB 1.8 and pymodbus (Modbus TCP,
+// and RTU on a socat pseudo-terminal pair), each on a free loopback port
+// or serial line in a temporary directory, stopped when the test ends.
 //
 // The binaries come from PATH (the README's test command installs them).
 // When one is missing the test is skipped locally and fails under CI, so a

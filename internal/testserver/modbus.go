@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,8 +27,50 @@ type ModbusUnit struct {
 func ModbusServer(t testing.TB, units map[byte]ModbusUnit) *Process {
 	t.Helper()
 	py := pymodbusPython(t)
+	script, specFile := pymodbusFiles(t, units)
+	port := FreePort(t)
+	p := start(t, "pymodbus", fmt.Sprintf("127.0.0.1:%d", port), py, script, "tcp", strconv.Itoa(port), specFile)
+	waitTCP(t, p, 15*time.Second)
+	return p
+}
+
+// ModbusRTUServer starts python3-pymodbus as a Modbus RTU server (RTU
+// framing, 8N1 at baud) on one end of a pseudo-terminal pair made by
+// Debian's socat; the returned Process's Addr is the path of the other end,
+// a serial line to open as the master would open /dev/ttyUSB0. Units answer
+// as in ModbusServer; a unit id not in units gets no answer at all.
+func ModbusRTUServer(t testing.TB, baud int, units map[byte]ModbusUnit) *Process {
+	t.Helper()
+	py := pymodbusPython(t)
+	socat := Binary(t, "socat")
+	script, specFile := pymodbusFiles(t, units)
+	// A short folder of its own: the links are the serial device paths.
+	dir, err := os.MkdirTemp("", "rtu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	master, slave := filepath.Join(dir, "master"), filepath.Join(dir, "slave")
+	start(t, "socat", master, socat, "-d", "-d",
+		"pty,raw,echo=0,link="+master, "pty,raw,echo=0,link="+slave)
+	waitFor(t, "socat's pseudo-terminals", 10*time.Second, func() bool {
+		_, err1 := os.Stat(master)
+		_, err2 := os.Stat(slave)
+		return err1 == nil && err2 == nil
+	})
+	p := start(t, "pymodbus-rtu", master, py, script, "rtu", slave, specFile, strconv.Itoa(baud))
+	waitFor(t, "pymodbus serving "+slave, 15*time.Second, func() bool {
+		return strings.Contains(p.Output(), "pymodbus serving")
+	})
+	return p
+}
+
+// pymodbusFiles writes the server script and the units' registers as JSON
+// into a temporary folder.
+func pymodbusFiles(t testing.TB, units map[byte]ModbusUnit) (script, specFile string) {
+	t.Helper()
 	dir := t.TempDir()
-	script := filepath.Join(dir, "server.py")
+	script = filepath.Join(dir, "server.py")
 	if err := os.WriteFile(script, []byte(pymodbusScript), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +95,23 @@ func ModbusServer(t testing.TB, units map[byte]ModbusUnit) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specFile := filepath.Join(dir, "units.json")
+	specFile = filepath.Join(dir, "units.json")
 	if err := os.WriteFile(specFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t)
-	p := start(t, "pymodbus", fmt.Sprintf("127.0.0.1:%d", port), py, script, strconv.Itoa(port), specFile)
-	waitTCP(t, p, 15*time.Second)
-	return p
+	return script, specFile
+}
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // pymodbusPython finds a Python that can import pymodbus: Debian's own
@@ -83,19 +135,23 @@ func pymodbusPython(t testing.TB) string {
 	return ""
 }
 
-// pymodbusScript serves the units of a JSON file (pymodbus 3.0 API). Unit
-// ids not in the file get no answer (ignore_missing_slaves).
+// pymodbusScript serves the units of a JSON file (pymodbus 3.0 API), over
+// TCP (argv: tcp port spec) or RTU on a serial device (argv: rtu device
+// spec baud). Each table spans the whole address space, 0 to 65535. Unit
+// ids not in the file get no answer (ignore_missing_slaves; over RTU the
+// framer drops frames to other units).
 const pymodbusScript = `
-import json, logging, sys
-from pymodbus.server import StartTcpServer
+import asyncio, json, logging, sys
+from pymodbus.server import StartTcpServer, StartAsyncSerialServer
 from pymodbus.datastore import ModbusSlaveContext, ModbusServerContext, ModbusSequentialDataBlock
+from pymodbus.transaction import ModbusRtuFramer
 
 logging.basicConfig(level=logging.CRITICAL)
-port = int(sys.argv[1])
-with open(sys.argv[2]) as f:
+mode, where = sys.argv[1], sys.argv[2]
+with open(sys.argv[3]) as f:
     spec = json.load(f)
 
-def block(values, size=1024):
+def block(values, size=65536):
     data = [0] * size
     for addr, v in values.items():
         data[int(addr)] = int(v)
@@ -107,6 +163,20 @@ for unit, tables in spec.items():
         hr=block(tables["hr"]), ir=block(tables["ir"]),
         co=block(tables["co"]), di=block(tables["di"]), zero_mode=True)
 context = ModbusServerContext(slaves=slaves, single=False)
-print("pymodbus listening on", port, flush=True)
-StartTcpServer(context=context, address=("127.0.0.1", port), ignore_missing_slaves=True)
+
+if mode == "tcp":
+    port = int(where)
+    print("pymodbus listening on", port, flush=True)
+    StartTcpServer(context=context, address=("127.0.0.1", port), ignore_missing_slaves=True)
+else:
+    async def serve():
+        server = await StartAsyncSerialServer(context=context, framer=ModbusRtuFramer, port=where,
+            baudrate=int(sys.argv[4]), bytesize=8, parity="N", stopbits=1,
+            ignore_missing_slaves=True, defer_start=True)
+        await server.start()
+        if server.transport is None:
+            sys.exit("pymodbus could not open " + where)
+        print("pymodbus serving", where, flush=True)
+        await server.serve_forever()
+    asyncio.run(serve())
 `

@@ -2,7 +2,7 @@
 // readings around the alarm (live while open), and the operator's actions:
 // acknowledge, dispatch to a technician, escalate, comment.
 
-import { h, field, options, showFieldError } from "./dom.js";
+import { h, field, options, showFieldError, statusLine, say } from "./dom.js";
 import { t, when, label } from "./i18n.js";
 import { api, enc, getToken } from "./api.js";
 import { live, subscribe, send } from "./live.js";
@@ -12,7 +12,9 @@ import { ack, place } from "./board.js";
 
 export function mount(root, id) {
   const box = h("div", { class: "detail", id: "ticket-detail" });
-  root.replaceChildren(h("p", {}, h("a", { href: "#/", class: "back", text: "← " + t("back") })), box);
+  // An action redraws the ticket (box); what it answered stays here.
+  const msg = statusLine("ticket-result");
+  root.replaceChildren(h("p", {}, h("a", { href: "#/", class: "back", text: "← " + t("back") })), msg, box);
   let stop = () => {};
   load();
 
@@ -30,7 +32,6 @@ export function mount(root, id) {
   }
 
   function draw(tk, alarm) {
-    const msg = h("p", { class: "result", role: "status" });
     const facts = h("dl", { class: "facts" },
       fact(t("number"), tk.number), fact(t("level"), "L" + tk.level), fact(t("status"), label("st", tk.status)),
       fact(t("source"), label("src", tk.source)), fact(t("category"), label("cat", tk.category)),
@@ -42,6 +43,17 @@ export function mount(root, id) {
       h("li", {}, h("time", { text: when(e.at) }), " ", h("strong", { text: e.action }), " ",
         h("span", { class: "who", text: e.actor + (e.role ? " (" + e.role + ")" : "") }),
         e.note ? h("div", { class: "note", text: e.note }) : null)));
+    // An alarm that came back while the ticket was open, and every report
+    // of the incident (who to call back, what they said).
+    const rec = tk.recurrence && tk.recurrence.count ? h("section", { id: "ticket-recurrence", class: "recurrence" },
+      h("h3", { text: t("recurrences") }),
+      h("p", { class: "warn", text: t("recurred", { n: tk.recurrence.count, t: when(tk.recurrence.last_at), p: tk.recurrence.peak }) }),
+      h("ol", {}, (tk.recurrence.episodes || []).map((e) => h("li", { text: when(e.at) + " · " + t("peakLbl") + " " + e.peak })))) : null;
+    const reporters = Array.isArray(tk.reporters) && tk.reporters.length ? h("section", {}, h("h3", { text: t("incidentReports") }),
+      h("ul", { class: "reporters", id: "ticket-reporters" }, tk.reporters.map((r) =>
+        h("li", {}, h("time", { text: when(r.at) }), " ", h("strong", { text: [r.name, r.phone].filter(Boolean).join(" ") || r.reported_by }),
+          " (" + label("src", r.source) + (r.photos && r.photos.length ? ", " + t("photosN", { n: r.photos.length }) : "") + ")",
+          h("div", { class: "note", text: r.description }))))) : null;
     const photos = Array.isArray(tk.photos) && tk.photos.length ? h("section", {}, h("h3", { text: t("photos") }),
       h("ul", { class: "photos", id: "ticket-photos" }, tk.photos.map((p) => photo(tk.id, p)))) : null;
     const clocks = Array.isArray(tk.deadlines) && tk.deadlines.length ? h("section", {}, h("h3", { text: t("deadlines") }),
@@ -55,7 +67,7 @@ export function mount(root, id) {
 
     const actions = h("div", { class: "actions-bar" });
     if (alarm && !alarm.acked && session.may("ack")) {
-      actions.append(h("button", { type: "button", text: t("ack"), onclick: async (e) => { if (await ack(alarm.id, e.target)) { msg.textContent = t("done"); load(); } } }));
+      actions.append(h("button", { type: "button", text: t("ack"), onclick: async (e) => { if (await ack(alarm.id, e.target)) { say(msg, "ok", t("done")); load(); } } }));
     }
     if (session.may("dispatch") && !["resolved", "closed", "cancelled"].includes(tk.status)) {
       const who = h("input", { name: "technician", required: true, autocomplete: "off" });
@@ -80,17 +92,16 @@ export function mount(root, id) {
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: tk.description || "" })),
-      facts, actions, msg, chartBox, clocks, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, rec, actions, chartBox, clocks, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body) {
-      msg.className = "result";
+      say(msg, "", "");
       try {
         await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
-        msg.textContent = t("done");
+        say(msg, "ok", t("done"));
         load();
       } catch (e) {
-        msg.className = "result error";
-        msg.textContent = e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message });
+        say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }));
       }
     }
     return tk.device_id ? drawReadings(chartBox, tk, alarm) : () => {};

@@ -70,6 +70,21 @@ export function clearFieldErrors(form) {
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
 }
 
+// statusLine is where a view says how an action went ("Saved as version
+// 4", "Done.", an error). A view makes it once, when it is mounted, and
+// keeps it outside whatever its redraws replace: an action that succeeds
+// usually redraws the view, and the answer must outlive that redraw.
+export function statusLine(id) {
+  return h("div", { class: "result", id, role: "status", "aria-live": "polite" });
+}
+
+// say writes a status line: kind "ok", "error" or "" (in progress, or
+// cleared with no text); extra nodes (an upload's outcome) follow the text.
+export function say(line, kind, text, ...extra) {
+  line.className = "result" + (kind ? " " + kind : "");
+  line.replaceChildren(text || "", ...extra.filter(Boolean));
+}
+
 export function options(select, list) {
   select.replaceChildren(...list.map(([value, label]) => h("option", { value, text: label })));
   return select;

@@ -24,6 +24,8 @@ const EN = {
   back: "Back", history: "History", readings: "Readings around the alarm", noReadings: "No readings stored for this period.",
   technicianName: "Technician name", reason: "Reason", send: "Send", done: "Done.", failed: "Not done: {e}",
   notAvailable: "This server does not offer {what} yet.", photos: "Photos", note: "Note",
+  recurrences: "Came back", recurred: "The alarm came back {n} time(s) while this ticket was open; last at {t}, peak {p}.",
+  peakLbl: "peak", incidentReports: "Reports", photosN: "{n} photo(s)",
   // report
   fileReport: "Report a fault", levelAuto: "Let the system decide", scope_public: "Public area", scope_in_home: "Inside a home",
   takePhoto: "Photos (camera)", reporter: "Your name", phone: "Phone", created: "Ticket {n} created.",
@@ -72,6 +74,8 @@ const ZH = {
   back: "返回", history: "处理记录", readings: "告警前后读数", noReadings: "该时段没有读数。",
   technicianName: "维修师傅", reason: "原因", send: "提交", done: "已完成。", failed: "未完成：{e}",
   notAvailable: "服务器暂不支持{what}。", photos: "照片", note: "备注",
+  recurrences: "告警复发", recurred: "工单处理期间告警复发 {n} 次；最近一次 {t}，峰值 {p}。",
+  peakLbl: "峰值", incidentReports: "报事记录", photosN: "{n} 张照片",
   fileReport: "报事报修", levelAuto: "系统判定", scope_public: "公共区域", scope_in_home: "入户",
   takePhoto: "照片（拍照）", reporter: "报事人", phone: "电话", created: "工单 {n} 已创建。",
   merged: "已合并到未结工单 {n}。", photosSent: "已上传 {n} 张照片。", photosFailed: "照片未上传：{e}",

@@ -1,6 +1,8 @@
 // The live picture from /ws: active alarms, open tickets and device status,
-// kept up to date by events. It reconnects by itself with ?since= so that
-// nothing is missed, backing off up to 30 s, and says when it is offline.
+// kept up to date by events. It reconnects by itself with ?since=&epoch= so
+// that nothing is missed, backing off up to 30 s, and says when it is
+// offline. A seq counts only within its epoch (one life of the server):
+// after a restart the server answers with a fresh snapshot instead.
 
 import { api, getToken } from "./api.js";
 
@@ -9,6 +11,7 @@ export const live = {
   tickets: new Map(), // id -> open ticket
   devices: new Map(), // device_id -> status
   seq: null,          // last event number seen
+  epoch: null,        // the life of the server that numbered it
   conn: "offline",    // live | connecting | offline
   offlineSince: null, // Date the connection was lost
   loaded: false,      // a snapshot has arrived
@@ -47,7 +50,7 @@ export function connect(authLost) {
   setConn("connecting");
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   let url = proto + "//" + location.host + "/ws?token=" + encodeURIComponent(getToken());
-  if (live.seq !== null) url += "&since=" + live.seq;
+  if (live.seq !== null && live.epoch) url += "&since=" + live.seq + "&epoch=" + encodeURIComponent(live.epoch);
   const sock = new WebSocket(url);
   ws = sock;
   sock.onopen = () => { retry = 0; setConn("live"); };
@@ -88,6 +91,7 @@ export function disconnect() {
 export function reset() {
   disconnect();
   live.seq = null;
+  live.epoch = null;
   live.loaded = false;
   live.alarms.clear();
   live.tickets.clear();
@@ -104,7 +108,10 @@ export function send(obj) {
 // apply folds one server message into the picture; it is exported so that
 // the answer of an API call (an ack) shows at once.
 export function apply(msg) {
-  if (typeof msg.seq === "number" && msg.type !== "reading") live.seq = msg.seq;
+  if (typeof msg.seq === "number" && msg.type !== "reading" && typeof msg.epoch === "string") {
+    live.seq = msg.seq;
+    live.epoch = msg.epoch;
+  }
   const d = msg.data || {};
   switch (msg.type) {
     case "snapshot":

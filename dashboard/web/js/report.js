@@ -95,7 +95,7 @@ export function mount(root) {
       if (tk.verification_code) lines.push(h("p", { text: t("codeForOwner", { c: tk.verification_code }) }));
       result.className = "result ok";
       result.replaceChildren(...lines);
-      if (photos.files.length) result.append(await upload(tk.id, photos.files));
+      if (photos.files.length) result.append(await upload(tk.id, photos.files, "before", tk.report_id));
       description.value = "";
       location.value = "";
       photos.value = "";
@@ -112,13 +112,13 @@ export function mount(root) {
 }
 
 // upload sends the photos one by one; the answer is a line saying how it went.
-export async function upload(ticketID, files, stage = "before") {
+export async function upload(ticketID, files, stage = "before", reportID = 0) {
   let sent = 0;
   for (const f of files) {
     const fd = new FormData();
     fd.append("photo", f, f.name);
     try {
-      await api("POST", "/api/tickets/" + enc(ticketID) + "/photos?stage=" + enc(stage), fd);
+      await api("POST", "/api/tickets/" + enc(ticketID) + "/photos?stage=" + enc(stage) + (reportID ? "&report=" + enc(reportID) : ""), fd);
       sent++;
     } catch (e) {
       const why = e.missing ? t("notAvailable", { what: "/api/tickets/{id}/photos" }) : e.message;

@@ -149,7 +149,7 @@ async function countTickets(q) {
 
 function csvCell(v) {
   let s = String(v ?? "");
-  if (/^[=+\-@]/.test(s)) s = "'" + s; // no formulas in a spreadsheet
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // no formulas in a spreadsheet (the server's KPI CSV: ticketing.CSVSafe)
   return /[",\r\n']/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 

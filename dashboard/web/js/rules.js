@@ -2,7 +2,7 @@
 // version history and rollback; backtest against stored history with a
 // chart of the readings, the threshold and the episodes it would raise.
 
-import { h, field, options, showFieldError, clearFieldErrors } from "./dom.js";
+import { h, field, options, showFieldError, clearFieldErrors, statusLine, say } from "./dom.js";
 import { t, when } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { timeSeries } from "./chart.js";
@@ -72,15 +72,18 @@ async function showRule(box, id) {
   const editor = h("section", { class: "column", id: "rule-editor" });
   const versions = h("section", { class: "column", id: "rule-versions" });
   const backtest = h("section", { class: "column wide", id: "rule-backtest" });
+  // Saving and rolling back redraw the editor and the versions; what they
+  // answered stays on this line, outside both.
+  const status = statusLine("rule-result");
   box.replaceChildren(h("p", {}, h("a", { href: "#/rules", text: "← " + t("back") })),
-    h("div", { class: "board" }, editor, versions), backtest);
+    h("div", { class: "board" }, editor, versions), status, backtest);
   const reload = async () => {
     try { rule = await api("GET", "/api/rules/" + enc(id)); } catch (_) { /* keep the old one */ }
-    drawEditor(editor, rule, reload);
-    drawVersions(versions, rule, reload);
+    drawEditor(editor, rule, reload, status);
+    await drawVersions(versions, rule, reload, status);
   };
-  drawEditor(editor, rule, reload);
-  drawVersions(versions, rule, reload);
+  drawEditor(editor, rule, reload, status);
+  drawVersions(versions, rule, reload, status);
   drawBacktest(backtest, () => rule, () => editor.querySelector("form"));
 }
 
@@ -99,7 +102,7 @@ function conditionFields(op) {
 }
 const DURATION_FIELDS = new Set(["window", "horizon", "after"]);
 
-function drawEditor(box, rule, reload) {
+function drawEditor(box, rule, reload, status) {
   const canEdit = session.may("rules");
   const c = rule.condition || {};
   const ctl = (name, value, attrs) => h("input", Object.assign({ name, value: value == null ? "" : String(value), autocomplete: "off", disabled: !canEdit }, attrs || {}));
@@ -113,7 +116,6 @@ function drawEditor(box, rule, reload) {
   mode.value = rule.mode || "live";
   const enabled = h("input", { type: "checkbox", name: "enabled", checked: rule.enabled !== false, disabled: !canEdit });
   const reason = ctl("reason", "");
-  const result = h("p", { class: "result", id: "rule-result", role: "status" });
 
   const form = h("form", { class: "rule-form", id: "rule-form", novalidate: true, onsubmit: save },
     h("h2", {}, rule.name || rule.id, " ", h("span", { class: "count", text: "v" + (rule.version ?? "?") })),
@@ -126,28 +128,22 @@ function drawEditor(box, rule, reload) {
       field(t("severity"), severity), field(t("mode"), mode)),
     h("label", { class: "check" }, enabled, h("span", { text: t("enabled") })),
     field(t("reason"), reason),
-    canEdit ? h("button", { type: "submit", class: "primary", text: t("save") }) : null,
-    result);
+    canEdit ? h("button", { type: "submit", class: "primary", text: t("save") }) : null);
   box.replaceChildren(form);
 
   async function save(ev) {
     ev.preventDefault();
     clearFieldErrors(form);
-    result.className = "result";
-    result.textContent = "";
+    say(status, "", "");
     const edited = readForm(form, rule);
     if (edited.error) { showFieldError(form, edited.field, edited.error); return; }
     const body = Object.assign({}, edited.rule, { reason: reason.value.trim() });
     try {
       const saved = await api("PUT", "/api/rules/" + enc(rule.id), body);
-      result.className = "result ok";
-      result.textContent = t("saved", { v: (saved && saved.version) ?? "?" });
-      await reload();
-      const again = document.getElementById("rule-result");
-      if (again) { again.className = "result ok"; again.textContent = t("saved", { v: (saved && saved.version) ?? "?" }); }
+      say(status, "ok", t("saved", { v: (saved && saved.version) ?? "?" }));
+      reload();
     } catch (e) {
-      result.className = "result error";
-      result.textContent = e.missing ? t("notAvailable", { what: "PUT /api/rules/{id}" }) : t("failed", { e: e.message });
+      say(status, "error", e.missing ? t("notAvailable", { what: "PUT /api/rules/{id}" }) : t("failed", { e: e.message }));
       if (e.field) showFieldError(form, e.field, e.message);
     }
   }
@@ -192,7 +188,7 @@ export function readForm(form, rule) {
   return { rule: out };
 }
 
-async function drawVersions(box, rule, reload) {
+async function drawVersions(box, rule, reload, status) {
   box.replaceChildren(h("h2", { text: t("versions") }));
   let list;
   try {
@@ -201,7 +197,6 @@ async function drawVersions(box, rule, reload) {
     box.append(h("p", { class: "empty", text: e.missing ? t("notAvailable", { what: "/api/rules/{id}/history" }) : t("failed", { e: e.message }) }));
     return;
   }
-  const msg = h("p", { class: "result", role: "status" });
   const items = list.slice().sort((a, b) => (b.version || 0) - (a.version || 0)).map((v) => {
     const r = v.rule || v.new || v;
     const ver = v.version ?? r.version;
@@ -212,19 +207,18 @@ async function drawVersions(box, rule, reload) {
     if (session.may("rules") && ver !== rule.version && r.condition) {
       li.append(h("button", { type: "button", class: "small", text: t("rollback"), onclick: async () => {
         try {
+          say(status, "", "");
           const saved = await api("POST", "/api/rules/" + enc(rule.id) + "/rollback", { version: ver, reason: "rollback to v" + ver });
-          msg.className = "result ok";
-          msg.textContent = t("rolledBack", { v: (saved && saved.version) ?? "?" });
+          say(status, "ok", t("rolledBack", { v: (saved && saved.version) ?? "?" }));
           reload();
         } catch (e) {
-          msg.className = "result error";
-          msg.textContent = t("failed", { e: e.message });
+          say(status, "error", e.missing ? t("notAvailable", { what: "/api/rules/{id}/rollback" }) : t("failed", { e: e.message }));
         }
       } }));
     }
     return li;
   });
-  box.append(msg, h("ol", { class: "versions" }, items));
+  box.append(h("ol", { class: "versions" }, items));
 }
 
 function localInput(d) {

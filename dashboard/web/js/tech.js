@@ -1,7 +1,7 @@
 // The technician's phone: my tickets, the pool to claim from, arrive with
 // the owner's code, resolve with notes and photos.
 
-import { h, field, showFieldError } from "./dom.js";
+import { h, field, showFieldError, statusLine, say } from "./dom.js";
 import { t, label } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { live, subscribe } from "./live.js";
@@ -12,7 +12,7 @@ import { upload } from "./report.js";
 export function mount(root) {
   const mine = h("div", { class: "cards", id: "tech-mine" });
   const pool = h("div", { class: "cards", id: "tech-pool" });
-  const msg = h("p", { class: "result", id: "tech-result", role: "status" });
+  const msg = statusLine("tech-result"); // outside the cards, which every event redraws
   root.replaceChildren(msg,
     h("section", { class: "column" }, h("h2", { text: t("myTickets") }), mine),
     h("section", { class: "column" }, h("h2", { text: t("pool") }), pool));
@@ -48,8 +48,9 @@ export function mount(root) {
       bar.append(h("form", { class: "stack-form", onsubmit: async (e) => {
         e.preventDefault();
         if (!note.value.trim()) { showFieldError(e.target, "note", t("required")); return; }
-        if (files.files.length) msg.replaceChildren(await upload(tk.id, files.files, "after"));
-        act(tk, { action: "resolve", note: note.value.trim() });
+        say(msg, "", "");
+        const sent = files.files.length ? await upload(tk.id, files.files, "after") : null;
+        act(tk, { action: "resolve", note: note.value.trim() }, sent);
       } }, field(t("resolution"), note), field(t("photos"), files), h("button", { type: "submit", class: "primary", text: t("resolve") })));
     }
     bar.append(h("a", { class: "button", href: "#/ticket/" + tk.id, text: t("open") }));
@@ -57,17 +58,17 @@ export function mount(root) {
     return c;
   }
 
-  async function act(tk, body) {
-    msg.className = "result";
+  // act sends an action; extra (how the photos went) stays beside the answer.
+  async function act(tk, body, extra) {
+    if (!extra) say(msg, "", "");
     try {
       const out = await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
       const updated = out && (out.ticket || out);
       if (updated && updated.id) live.tickets.set(updated.id, Object.assign(live.tickets.get(updated.id) || {}, updated));
-      msg.textContent = t("done");
+      say(msg, "ok", t("done"), extra);
       draw();
     } catch (e) {
-      msg.className = "result error";
-      msg.textContent = e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message });
+      say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }), extra);
     }
   }
 

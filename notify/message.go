@@ -1,0 +1,171 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+// Message types.
+const (
+	// TypePage asks someone to act on a ticket.
+	TypePage = "page"
+	// TypeReport tells a reporter their report is in (with the
+	// verification code of in-home work).
+	TypeReport = "report"
+)
+
+// Message is one page ready for a channel: the delivery id, who it is
+// for, and the text in the recipient's language.
+type Message struct {
+	ID        string // delivery id
+	Type      string // TypePage or TypeReport
+	Step      string
+	Channel   string
+	Incident  Incident
+	Recipient Person
+	Subject   string
+	Body      string // plain text
+	AckURL    string // empty: none (reporters, or no notify.public_url)
+}
+
+// NewMessage renders a page for its recipient. ackURL is the signed link
+// of the recipient (empty for none); a reporter gets no ack link, and the
+// verification code only ever goes to a reporter.
+func NewMessage(pg Page, in Incident, ackURL string) Message {
+	m := Message{ID: pg.ID, Type: TypePage, Step: pg.Step, Channel: pg.Channel, Incident: in, Recipient: pg.Recipient}
+	if pg.Recipient.IsReporter {
+		m.Type = TypeReport
+	} else {
+		m.AckURL = ackURL
+		// Only the reporter may see the code.
+		m.Incident.Code = ""
+	}
+	m.Subject, m.Body = Render(m)
+	return m
+}
+
+type words struct {
+	level                                  [4]string
+	page, report, place, sensor, said, ack string
+	code, codeHint, sep, open, close       string
+}
+
+var dict = map[string]words{
+	LangEN: {
+		level:    [4]string{"", "L1 emergency", "L2", "L3"},
+		page:     "%s ticket %s needs someone.",
+		report:   "Your report %s is received; we are on it.",
+		place:    "Place",
+		sensor:   "Sensor",
+		said:     "Report",
+		ack:      "Acknowledge",
+		code:     "Verification code",
+		codeHint: "give it to the technician when they arrive, to nobody else",
+		sep:      ": ",
+		open:     "[",
+		close:    "] ",
+	},
+	LangZH: {
+		level:    [4]string{"", "一级紧急", "二级", "三级"},
+		page:     "%s工单 %s 需要处理。",
+		report:   "您的报修 %s 已受理，我们正在处理。",
+		place:    "位置",
+		sensor:   "传感器",
+		said:     "报修内容",
+		ack:      "确认接单",
+		code:     "验证码",
+		codeHint: "维修人员上门时请出示给他，切勿告诉他人",
+		sep:      "：",
+		open:     "【",
+		close:    "】",
+	},
+}
+
+// Render gives the subject and plain-text body of a message in its
+// recipient's language (zh-CN unless en). Text that came from people or
+// devices (place, description, observation) is copied as text, never read
+// as a template; control characters are dropped and the subject is one
+// line.
+func Render(m Message) (subject, body string) {
+	w, ok := dict[m.Recipient.Lang]
+	if !ok {
+		w = dict[LangZH]
+	}
+	in := m.Incident
+	level := ""
+	if in.Level >= 1 && in.Level <= 3 {
+		level = w.level[in.Level]
+	}
+	place := placeOf(in)
+	var b strings.Builder
+	line := func(label, v string) {
+		if v = clean(v, true); v != "" {
+			b.WriteString(label + w.sep + v + "\n")
+		}
+	}
+	if m.Type == TypeReport {
+		subject = w.open + clean(in.Number, false) + w.close + clean(place, false)
+		b.WriteString(fmt.Sprintf(w.report, clean(in.Number, false)) + "\n")
+		line(w.place, place)
+		if in.Code != "" {
+			line(w.code, in.Code+" ("+w.codeHint+")")
+		}
+		return strings.TrimSpace(clean(subject, false)), b.String()
+	}
+	subject = w.open + level + w.close + clean(in.Number, false)
+	if c := clean(in.Category, false); c != "" {
+		subject += " " + c
+	}
+	if place != "" {
+		subject += " · " + clean(place, false)
+	}
+	b.WriteString(fmt.Sprintf(w.page, level, clean(in.Number, false)) + "\n")
+	line(w.place, place)
+	line(w.sensor, in.Observation)
+	line(w.said, in.Description)
+	line(w.ack, m.AckURL)
+	return clean(subject, false), b.String()
+}
+
+func placeOf(in Incident) string {
+	var parts []string
+	for _, p := range []string{in.Site, in.Building, in.Location} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " / ")
+}
+
+// clean drops control characters; multiline keeps line breaks (as \n),
+// else they become spaces.
+func clean(s string, multiline bool) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			if multiline && r == '\n' {
+				b.WriteRune('\n')
+			} else {
+				b.WriteRune(' ')
+			}
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// ForListing is the message as the ticket's history and the
+// notifications API show it: a reporter's message without the
+// verification code, which only the reporter may see.
+func (m Message) ForListing() Message {
+	if m.Incident.Code != "" {
+		m.Incident.Code = ""
+		m.Subject, m.Body = Render(m)
+	}
+	return m
+}
