@@ -21,21 +21,29 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz asks the injected readiness check (broker, store, influx): 200
-// "ready", 200 "degraded" with the reason (a *Degraded), or 503.
+// "ready", 200 "degraded" with the reason (a *Degraded), or 503. Every
+// answer tells how many alarm changes wait for the ticket store
+// (pending_alarm_handoffs).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
+	pending := 0
+	if s.cfg.PendingAlarms != nil {
+		pending = s.cfg.PendingAlarms()
+	}
 	err := s.cfg.Ready(ctx)
 	var d *Degraded
 	if errors.As(err, &d) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "reason": d.Reason})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "reason": d.Reason,
+			"pending_alarm_handoffs": pending})
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error(), "")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "not ready: " + err.Error(),
+			"pending_alarm_handoffs": pending})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "pending_alarm_handoffs": pending})
 }
 
 // me tells the web UI who the token belongs to, so it can show only what

@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	defer ruleStore.Close()
 
 	engine, err := rules.NewEngine(rules.Config{
-		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"),
+		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
 	})
 	if err != nil {
 		return &ConfigError{Key: "rules", Msg: err.Error()}
@@ -118,7 +118,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
-		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook,
+		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
@@ -148,6 +148,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
+	snapshots := &rules.Snapshotter{Engine: engine, Store: ruleStore, Interval: cfg.Rules.SnapshotInterval.Std(),
+		Logger: logger.With("component", "rules")}
+	g.Go(func() error { return snapshots.Run(gctx) })
 	g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })
@@ -184,6 +187,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if perr := <-pipeDone; perr != nil && err == nil {
 		err = perr
 	}
+	// Once the last readings went through the rules: the state a restart
+	// must not forget.
+	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if serr := snapshots.Save(saveCtx); serr != nil {
+		logger.Error("rule state not saved at shutdown", "err", serr)
+	}
+	cancelSave()
 	logger.Info("caretaker stopped")
 	return err
 }
