@@ -179,7 +179,7 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 		if st.announced {
 			at := e.cfg.Now()
 			st.alarm.Message += " (cleared: the rule was changed)"
-			e.clearAlarm(ctx, st, at)
+			e.clearAlarm(ctx, st, at, ClearRuleChanged)
 		}
 		delete(e.state, k)
 		delete(e.timed, k)
@@ -348,7 +348,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 		st.pendingSince = time.Time{}
 		if st.on || st.held {
 			st.alarm.Message += " (service recorded)"
-			e.forceOff(ctx, st, at)
+			e.forceOff(ctx, st, at, ClearService)
 		}
 	}
 	if !found {
