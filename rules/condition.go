@@ -12,6 +12,7 @@ import (
 // compiled is a validated rule ready to evaluate.
 type compiled struct {
 	Rule
+	op    *opSpec // the row of Condition.Op
 	eval  evaluator
 	clear evaluator // nil: the raise condition no longer holding clears
 }
@@ -47,93 +48,25 @@ type sample struct {
 // bounded whatever the reporting rate.
 const trendSamples = 240
 
-// class groups ops whose memory means the same thing; a rule replaced by
-// one of the same class, kind and metric keeps its per-device state.
-func (c Condition) class() string {
-	switch c.Op {
-	case ">", ">=", "<", "<=", "==", "!=", "outside", "is":
-		return "value"
-	}
-	return c.Op
-}
-
+// compile checks the condition and builds its evaluator; what each op
+// needs is its row in ops.
 func (c Condition) compile() (evaluator, error) {
+	s, known := c.Op.spec()
 	if c.Nominal != 0 {
-		switch c.Op {
-		case ">", ">=", "<", "<=", "outside":
-		default:
-			return nil, fieldErr("nominal", "applies to > >= < <= and outside only")
+		if !known || !s.relative {
+			return nil, fieldErr("nominal", "applies to %s only", relativeOps())
 		}
 		if c.Nominal < 0 || math.IsNaN(c.Nominal) || math.IsInf(c.Nominal, 0) {
 			return nil, fieldErr("nominal", "%g must be a positive number", c.Nominal)
 		}
 	}
-	switch c.Op {
-	case ">", ">=", "<", "<=", "==", "!=":
-		x, err := number(c.Value)
-		if err != nil {
-			return nil, fieldErr("value", "%v", err)
-		}
-		cmp := compare(c.Op, x)
-		return c.relative(func(v devices.Value, f float64) bool { return (!v.IsFlag || c.Op == "==" || c.Op == "!=") && cmp(f) }), nil
-	case "outside":
-		if err := finite(c.Low); err != nil {
-			return nil, fieldErr("low", "%v", err)
-		}
-		if err := finite(c.High); err != nil {
-			return nil, fieldErr("high", "%v", err)
-		}
-		if !(c.Low < c.High) {
-			return nil, fieldErr("low", "%g must be below high %g", c.Low, c.High)
-		}
-		lo, hi := c.Low, c.High
-		return c.relative(func(v devices.Value, f float64) bool { return !v.IsFlag && (f < lo || f > hi) }), nil
-	case "is":
-		b, ok := c.Value.(bool)
-		if !ok {
-			return nil, fieldErr("value", "%v must be true or false for op is", c.Value)
-		}
-		return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.IsFlag && v.Flag == b }, nil
-	case "event":
-		if c.Event == "" {
-			return nil, fieldErr("event", "missing for op event")
-		}
-		return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.Flag }, nil
-	case "rate_above", "rate_below":
-		if err := finite(c.PerMinute); err != nil || c.PerMinute == 0 {
-			return nil, fieldErr("per_minute", "must be a non-zero number (change per minute; negative for a fall)")
-		}
-		return rate(c.Op == "rate_above", c.PerMinute), nil
-	case "trend_crosses":
-		x, err := number(c.Value)
-		if err != nil {
-			return nil, fieldErr("value", "%v", err)
-		}
-		if c.Window <= 0 {
-			return nil, fieldErr("window", "must be a positive duration")
-		}
-		if c.Horizon <= 0 {
-			return nil, fieldErr("horizon", "must be a positive duration")
-		}
-		if c.Direction != "" && c.Direction != "rising" && c.Direction != "falling" {
-			return nil, fieldErr("direction", "%q is not rising or falling", c.Direction)
-		}
-		return trend(x, c.Window.Std(), c.Horizon.Std(), c.Direction != "falling"), nil
-	case "counter_every":
-		if err := finite(c.Every); err != nil || c.Every <= 0 {
-			return nil, fieldErr("every", "must be a positive number of counts")
-		}
-		return counterEvery(c.Every), nil
-	case "stale":
-		if c.After <= 0 {
-			return nil, fieldErr("after", "must be a positive duration")
-		}
-		return func(*memory, time.Time, devices.Value, float64) bool { return false }, nil
-	case "":
+	switch {
+	case c.Op == "":
 		return nil, fieldErr("op", "missing")
-	default:
-		return nil, fieldErr("op", "%q is not one of > >= < <= == != outside is event rate_above rate_below trend_crosses counter_every stale", c.Op)
+	case !known:
+		return nil, fieldErr("op", "%q is not one of %s", c.Op, opNames())
 	}
+	return s.compile(c)
 }
 
 // relative turns the value into a percent deviation from nominal when the
@@ -148,23 +81,6 @@ func (c Condition) relative(f func(v devices.Value, x float64) bool) evaluator {
 			nominal = def
 		}
 		return f(v, (v.Float()-nominal)/nominal*100)
-	}
-}
-
-func compare(op string, x float64) func(float64) bool {
-	switch op {
-	case ">":
-		return func(f float64) bool { return f > x }
-	case ">=":
-		return func(f float64) bool { return f >= x }
-	case "<":
-		return func(f float64) bool { return f < x }
-	case "<=":
-		return func(f float64) bool { return f <= x }
-	case "==":
-		return func(f float64) bool { return f == x }
-	default:
-		return func(f float64) bool { return f != x }
 	}
 }
 

@@ -151,8 +151,8 @@ func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.replace(ctx, id, cl)
-	e.replace(ctx, id+"~shadow", cs)
+	e.replace(ctx, ruleKey(id, false), cl)
+	e.replace(ctx, ruleKey(id, true), cs)
 	e.plan = map[string]*plan{}
 	return nil
 }
@@ -168,7 +168,7 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 		return
 	}
 	keep := c != nil && c.Kind == old.Kind && c.Metric == old.Metric &&
-		c.Condition.Event == old.Condition.Event && c.Condition.class() == old.Condition.class()
+		c.Condition.Event == old.Condition.Event && c.op.class == old.op.class
 	for k, st := range e.state {
 		if k.rule != key {
 			continue
@@ -194,7 +194,7 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 	p := e.planFor(r.Device, r.Kind, r.Site, r.Building)
 	e.heard(ctx, p, r.Time, now)
 	for _, c := range p.rules {
-		if c.Condition.Op == "event" {
+		if c.op.subject == onEvent {
 			continue
 		}
 		v, ok := r.Values[c.Metric]
@@ -214,7 +214,7 @@ func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	p := e.planFor(ev.Device, ev.Kind, ev.Site, ev.Building)
 	e.heard(ctx, p, ev.Time, now)
 	for _, c := range p.rules {
-		if c.Condition.Op != "event" || c.Condition.Event != ev.Name {
+		if c.op.subject != onEvent || c.Condition.Event != ev.Name {
 			continue
 		}
 		e.observe(ctx, c, p, ev.Time, now, devices.FlagValue(ev.Active))
@@ -289,10 +289,7 @@ func (e *Engine) Restore(alarms []Alarm) {
 			e.parents[a.Device] = &parentState{down: true, announced: true, alarm: a}
 			continue
 		}
-		key := a.RuleID
-		if a.Shadow {
-			key += "~shadow"
-		}
+		key := ruleKey(a.RuleID, a.Shadow)
 		c := e.rules[key]
 		if c == nil {
 			continue
@@ -315,7 +312,7 @@ func (e *Engine) Restore(alarms []Alarm) {
 			st = &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
 			e.state[k] = st
 		}
-		if c.Condition.Op == "stale" {
+		if c.op.subject == onDevice {
 			e.seenDevice(a.Device, a.Kind, a.Site, a.Building)
 		}
 	}
@@ -330,12 +327,12 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	found := false
-	for _, key := range []string{ruleID, ruleID + "~shadow"} {
+	for _, key := range []string{ruleKey(ruleID, false), ruleKey(ruleID, true)} {
 		c := e.rules[key]
 		if c == nil {
 			continue
 		}
-		if c.Condition.Op != "counter_every" {
+		if c.Condition.Op != OpCounterEvery {
 			return 0, false, fieldErr("condition.op", "rule %s is %s; only counter_every rules take a service record", ruleID, c.Condition.Op)
 		}
 		found = true
@@ -362,8 +359,8 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 func (e *Engine) RestoreService(ruleID, device string, base float64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, key := range []string{ruleID, ruleID + "~shadow"} {
-		if c := e.rules[key]; c != nil && c.Condition.Op == "counter_every" {
+	for _, key := range []string{ruleKey(ruleID, false), ruleKey(ruleID, true)} {
+		if c := e.rules[key]; c != nil && c.Condition.Op == OpCounterEvery {
 			st := e.counterState(c, device)
 			st.mem.serviceBase, st.mem.baseNext = base, false
 		}

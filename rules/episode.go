@@ -2,8 +2,6 @@ package rules
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -88,7 +86,7 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 }
 
 func (e *Engine) predicted(c *compiled, st *episode) {
-	if c.Condition.Op == "trend_crosses" && !st.mem.predicted.IsZero() {
+	if c.Condition.Op == OpTrendCrosses && !st.mem.predicted.IsZero() {
 		p := st.mem.predicted
 		st.alarm.PredictedAt = &p
 	}
@@ -251,25 +249,24 @@ func countSince(ts []time.Time, from time.Time) int {
 
 // worse keeps the peak in the direction the rule fears.
 func worse(c *compiled, nominal, peak, x float64) float64 {
-	switch c.Condition.Op {
-	case "<", "<=", "rate_below":
+	d := c.op.worse
+	if d == along {
+		d = higher
+		if c.Condition.Direction == "falling" {
+			d = lower
+		}
+	}
+	switch d {
+	case higher:
+		if x > peak {
+			return x
+		}
+	case lower:
 		if x < peak {
 			return x
 		}
-	case "trend_crosses":
-		if c.Condition.Direction == "falling" {
-			if x < peak {
-				return x
-			}
-		} else if x > peak {
-			return x
-		}
-	case "outside":
+	case away:
 		if abs(x-center(c, nominal)) > abs(peak-center(c, nominal)) {
-			return x
-		}
-	default:
-		if x > peak {
 			return x
 		}
 	}
@@ -309,42 +306,5 @@ func describe(c *compiled, a *Alarm) string {
 	if a.Location != "" {
 		place = a.Location + " (" + a.Device + ")"
 	}
-	value := strconv.FormatFloat(a.Value, 'g', -1, 64)
-	// A threshold alarm is described by the worst value of its episode:
-	// an alarm announced after the fact (late data) must not quote the
-	// last, harmless reading.
-	peak := strconv.FormatFloat(a.Peak, 'g', -1, 64)
-	cond := c.Condition
-	switch cond.Op {
-	case "event":
-		return fmt.Sprintf("%s: %s reported %s", c.Name, place, cond.Event)
-	case "stale":
-		return fmt.Sprintf("%s: %s sent no data for %s (device offline)", c.Name, place, cond.After.Std())
-	case "is":
-		return fmt.Sprintf("%s: %s %s is %v", c.Name, place, c.Metric, a.Peak != 0)
-	case "rate_above", "rate_below":
-		return fmt.Sprintf("%s: %s %s = %s, changing faster than %g per minute", c.Name, place, c.Metric, value, cond.PerMinute)
-	case "trend_crosses":
-		when := "soon"
-		if a.PredictedAt != nil {
-			when = "by " + a.PredictedAt.UTC().Format(time.RFC3339)
-		}
-		return fmt.Sprintf("%s: %s %s = %s, trending to cross %v %s", c.Name, place, c.Metric, value, cond.Value, when)
-	case "counter_every":
-		return fmt.Sprintf("%s: %s %s = %s, service due (every %g)", c.Name, place, c.Metric, value, cond.Every)
-	}
-	return fmt.Sprintf("%s: %s %s = %s (%s)", c.Name, place, c.Metric, peak, conditionText(cond))
-}
-
-func conditionText(cond Condition) string {
-	unit := ""
-	if cond.Nominal != 0 {
-		unit = "% of nominal"
-	}
-	switch cond.Op {
-	case "outside":
-		return fmt.Sprintf("outside %g..%g%s", cond.Low, cond.High, unit)
-	default:
-		return fmt.Sprintf("%s %v%s", cond.Op, cond.Value, unit)
-	}
+	return c.op.reads(c, a, place)
 }

@@ -60,7 +60,7 @@ func (e *Engine) applicable(device string, kind devices.Kind, site, building str
 		if c.Mode == ModeLive && c.Scope.Narrowness() < narrowest[c.Family()] {
 			continue
 		}
-		if c.Condition.Op == "stale" {
+		if c.op.subject == onDevice {
 			stale = append(stale, c)
 		} else {
 			metric = append(metric, c)

@@ -71,7 +71,8 @@ func (r Rule) Family() string {
 	return f
 }
 
-// Condition is what a rule tests. Which fields count depends on Op:
+// Condition is what a rule tests. Which fields count depends on Op (each
+// op is one row of the table ops, op.go):
 //
 //	> >= < <= == !=   value (a number)
 //	outside           low, high
@@ -89,7 +90,7 @@ func (r Rule) Family() string {
 // names none: {op: outside, low: -10, high: 10, nominal: 220} is "more
 // than 10% off 220 V".
 type Condition struct {
-	Op        string           `yaml:"op" json:"op"`
+	Op        Op               `yaml:"op" json:"op"`
 	Value     any              `yaml:"value" json:"value,omitempty"`
 	Low       float64          `yaml:"low" json:"low,omitempty"`
 	High      float64          `yaml:"high" json:"high,omitempty"`
@@ -146,11 +147,14 @@ func (r Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
 
 // key is the engine slot of a rule: its id, with "~shadow" for a shadow
 // version, which runs beside the live rule of the same id.
-func (r Rule) key() string {
-	if r.Mode == ModeShadow {
-		return r.ID + "~shadow"
+func (r Rule) key() string { return ruleKey(r.ID, r.Mode == ModeShadow) }
+
+// ruleKey is the engine slot of the live or the shadow version of rule id.
+func ruleKey(id string, shadow bool) string {
+	if shadow {
+		return id + "~shadow"
 	}
-	return r.ID
+	return id
 }
 
 func (r Rule) compile() (*compiled, error) {
@@ -167,17 +171,18 @@ func (r Rule) compile() (*compiled, error) {
 		return nil, under("condition", err)
 	}
 	c.eval = ev
-	switch r.Condition.Op {
-	case "event":
+	c.op, _ = r.Condition.Op.spec()
+	switch c.op.subject {
+	case onEvent:
 		if r.Metric != "" {
 			return nil, fieldErr("metric", "an event rule tests no metric")
 		}
 		if r.Kind != devices.KindUnknown && !spec.HasEvent(r.Condition.Event) {
 			return nil, fieldErr("condition.event", "%s devices do not report %q", r.Kind, r.Condition.Event)
 		}
-	case "stale":
+	case onDevice:
 		if r.Metric != "" {
-			return nil, fieldErr("metric", "a stale rule watches all data of a device, not one metric")
+			return nil, fieldErr("metric", "a %s rule watches all data of a device, not one metric", r.Condition.Op)
 		}
 	default:
 		if r.Metric == "" {
@@ -188,11 +193,8 @@ func (r Rule) compile() (*compiled, error) {
 			if !ok {
 				return nil, fieldErr("metric", "%s devices do not report %q", r.Kind, r.Metric)
 			}
-			if r.Condition.Op == "is" && m.Type != devices.Flag {
-				return nil, fieldErr("condition.op", "is tests flags; %s is a number", r.Metric)
-			}
-			if r.Condition.Op == "counter_every" && m.Type != devices.Counter {
-				return nil, fieldErr("condition.op", "counter_every needs a counter; %s is not one", r.Metric)
+			if need := c.op.needs; need != nil && m.Type != need.typ {
+				return nil, fieldErr("condition.op", need.msg, r.Metric)
 			}
 			if err := inRange(m, "condition", r.Condition); err != nil {
 				return nil, err
@@ -254,44 +256,11 @@ func (r Rule) compile() (*compiled, error) {
 // must point the other way from the raise condition and not overlap it,
 // or a value could raise and clear at once.
 func checkClear(raise, clear Condition) error {
-	switch raise.Op {
-	case ">", ">=", "<", "<=":
-	case "is":
-		if clear.Op != "is" {
-			return fieldErr("clear.op", "a flag rule clears with is, not %q", clear.Op)
-		}
-		rv, _ := raise.Value.(bool)
-		cv, ok := clear.Value.(bool)
-		if ok && cv == rv {
-			return fieldErr("clear.value", "must be the opposite of condition.value")
-		}
-		return nil
-	default:
+	s, _ := raise.Op.spec()
+	if s == nil || s.clear == nil {
 		return fieldErr("clear", "a %s rule clears when its condition stops holding; it takes no clear condition", raise.Op)
 	}
-	if clear.Nominal != raise.Nominal {
-		return fieldErr("clear.nominal", "must equal condition.nominal")
-	}
-	rv, err := number(raise.Value)
-	if err != nil {
-		return nil // reported on condition.value
-	}
-	cv, err := number(clear.Value)
-	if err != nil {
-		return fieldErr("clear.value", "%v", err)
-	}
-	up := raise.Op == ">" || raise.Op == ">="
-	switch {
-	case up && clear.Op != "<" && clear.Op != "<=":
-		return fieldErr("clear.op", "raise is %s, so clear must be < or <=, not %q", raise.Op, clear.Op)
-	case !up && clear.Op != ">" && clear.Op != ">=":
-		return fieldErr("clear.op", "raise is %s, so clear must be > or >=, not %q", raise.Op, clear.Op)
-	case up && cv > rv:
-		return fieldErr("clear.value", "%g is above the raise value %g: a value between them would raise and clear at once", cv, rv)
-	case !up && cv < rv:
-		return fieldErr("clear.value", "%g is below the raise value %g: a value between them would raise and clear at once", cv, rv)
-	}
-	return nil
+	return s.clear(raise, clear)
 }
 
 // inRange refuses thresholds a metric can never reach: a percentage
@@ -300,22 +269,14 @@ func inRange(m devices.MetricSpec, field string, c Condition) error {
 	if (m.Unit != "%" && m.Unit != "%LEL") || c.Nominal != 0 {
 		return nil
 	}
-	check := func(name string, v float64) error {
-		if v < 0 || v > 100 {
-			return fieldErr(field+"."+name, "%g is outside 0..100 %s", v, m.Unit)
-		}
+	s, ok := c.Op.spec()
+	if !ok || s.thresholds == nil {
 		return nil
 	}
-	switch c.Op {
-	case ">", ">=", "<", "<=", "==", "!=", "trend_crosses":
-		if v, err := number(c.Value); err == nil {
-			return check("value", v)
+	for _, t := range s.thresholds(c) {
+		if t.v < 0 || t.v > 100 {
+			return fieldErr(field+"."+t.field, "%g is outside 0..100 %s", t.v, m.Unit)
 		}
-	case "outside":
-		if err := check("low", c.Low); err != nil {
-			return err
-		}
-		return check("high", c.High)
 	}
 	return nil
 }

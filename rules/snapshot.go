@@ -59,7 +59,7 @@ type memoryState struct {
 }
 
 func signature(c *compiled) string {
-	return string(c.Kind) + "|" + c.Metric + "|" + c.Condition.Event + "|" + c.Condition.class()
+	return string(c.Kind) + "|" + c.Metric + "|" + c.Condition.Event + "|" + c.op.class
 }
 
 // worthKeeping: the episode holds something a restart would lose (a

@@ -1,0 +1,342 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// Op is the operator of a condition, spelled as rules and the API spell
+// it (contract.md): {op: ">=", value: 20}.
+type Op string
+
+// The condition operators; which Condition fields each one reads is
+// listed on Condition.
+const (
+	OpAbove        Op = ">"
+	OpAtLeast      Op = ">="
+	OpBelow        Op = "<"
+	OpAtMost       Op = "<="
+	OpEqual        Op = "=="
+	OpNotEqual     Op = "!="
+	OpOutside      Op = "outside"
+	OpIs           Op = "is"
+	OpEvent        Op = "event"
+	OpRateAbove    Op = "rate_above"
+	OpRateBelow    Op = "rate_below"
+	OpTrendCrosses Op = "trend_crosses"
+	OpCounterEvery Op = "counter_every"
+	OpStale        Op = "stale"
+)
+
+// opSpec is everything the engine knows of one op; adding an op is adding
+// a row to ops (and TestOpTable asks for every field).
+type opSpec struct {
+	op Op
+	// class groups ops whose memory means the same thing: a rule
+	// replaced by one of the same class, kind and metric keeps its
+	// per-device state. Snapshots store it: do not rename a class.
+	class   string
+	subject subject
+	// relative: nominal may make the thresholds percent deviations.
+	relative bool
+	// needs is the metric type the op tests; nil: any.
+	needs *metricNeed
+	// compile checks the condition's fields and builds its evaluator.
+	compile func(Condition) (evaluator, error)
+	// thresholds are the values to check against the metric's range
+	// (a percentage stays within 0..100); nil: none.
+	thresholds func(Condition) []threshold
+	// clear checks a clear condition against the raise condition; nil:
+	// the op takes none (it clears when it stops holding).
+	clear func(raise, clear Condition) error
+	// worse is the way the peak of an episode moves.
+	worse direction
+	// reads is the alarm's message; place is the device and its location.
+	reads func(c *compiled, a *Alarm, place string) string
+}
+
+// subject is what a condition watches.
+type subject int
+
+const (
+	onMetric subject = iota // one metric of the readings
+	onEvent                 // a device event; the rule names no metric
+	onDevice                // all data of the device; the rule names no metric
+)
+
+// direction is which way of a value is worse, for the peak of an episode.
+type direction int
+
+const (
+	_      direction = iota // unset: TestOpTable refuses it
+	higher                  // a higher value is worse
+	lower                   // a lower value is worse
+	away                    // farther from the middle of the band
+	along                   // the way the trend is feared to go (direction)
+)
+
+// metricNeed is the metric type an op requires, and what is said when the
+// rule's metric is of another type (%s: the metric).
+type metricNeed struct {
+	typ devices.MetricType
+	msg string
+}
+
+// threshold is a named value of a condition (the field it comes from).
+type threshold struct {
+	field string
+	v     float64
+}
+
+// ops is the table of condition operators, in the order errors list them.
+var ops = []opSpec{
+	{op: OpAbove, class: "value", relative: true, compile: compareWith(false, func(f, x float64) bool { return f > x }),
+		thresholds: valueThreshold, clear: clearThreshold(higher), worse: higher, reads: readsCompare},
+	{op: OpAtLeast, class: "value", relative: true, compile: compareWith(false, func(f, x float64) bool { return f >= x }),
+		thresholds: valueThreshold, clear: clearThreshold(higher), worse: higher, reads: readsCompare},
+	{op: OpBelow, class: "value", relative: true, compile: compareWith(false, func(f, x float64) bool { return f < x }),
+		thresholds: valueThreshold, clear: clearThreshold(lower), worse: lower, reads: readsCompare},
+	{op: OpAtMost, class: "value", relative: true, compile: compareWith(false, func(f, x float64) bool { return f <= x }),
+		thresholds: valueThreshold, clear: clearThreshold(lower), worse: lower, reads: readsCompare},
+	{op: OpEqual, class: "value", compile: compareWith(true, func(f, x float64) bool { return f == x }),
+		thresholds: valueThreshold, worse: higher, reads: readsCompare},
+	{op: OpNotEqual, class: "value", compile: compareWith(true, func(f, x float64) bool { return f != x }),
+		thresholds: valueThreshold, worse: higher, reads: readsCompare},
+	{op: OpOutside, class: "value", relative: true, compile: compileOutside, thresholds: bandThresholds,
+		worse: away, reads: readsOutside},
+	{op: OpIs, class: "value", needs: &metricNeed{devices.Flag, "is tests flags; %s is a number"},
+		compile: compileIs, clear: clearFlag, worse: higher, reads: readsIs},
+	{op: OpEvent, class: "event", subject: onEvent, compile: compileEvent, worse: higher, reads: readsEvent},
+	{op: OpRateAbove, class: "rate_above", compile: compileRate(true), worse: higher, reads: readsRate},
+	{op: OpRateBelow, class: "rate_below", compile: compileRate(false), worse: lower, reads: readsRate},
+	{op: OpTrendCrosses, class: "trend_crosses", compile: compileTrend, thresholds: valueThreshold,
+		worse: along, reads: readsTrend},
+	{op: OpCounterEvery, class: "counter_every", needs: &metricNeed{devices.Counter, "counter_every needs a counter; %s is not one"},
+		compile: compileCounter, worse: higher, reads: readsCounter},
+	{op: OpStale, class: "stale", subject: onDevice, compile: compileStale, worse: higher, reads: readsStale},
+}
+
+// spec returns the table row of op.
+func (op Op) spec() (*opSpec, bool) {
+	for i := range ops {
+		if ops[i].op == op {
+			return &ops[i], true
+		}
+	}
+	return nil, false
+}
+
+// opNames lists the ops, for the error naming an unknown one.
+func opNames() string {
+	names := make([]string, len(ops))
+	for i, s := range ops {
+		names[i] = string(s.op)
+	}
+	return strings.Join(names, " ")
+}
+
+// relativeOps lists the ops that take nominal: "> >= and outside".
+func relativeOps() string {
+	var names []string
+	for _, s := range ops {
+		if s.relative {
+			names = append(names, string(s.op))
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], " ") + " and " + names[len(names)-1]
+}
+
+// compareWith compiles a comparison with value; flags: the op also
+// compares flags (as 0 and 1).
+func compareWith(flags bool, holds func(f, x float64) bool) func(Condition) (evaluator, error) {
+	return func(c Condition) (evaluator, error) {
+		x, err := number(c.Value)
+		if err != nil {
+			return nil, fieldErr("value", "%v", err)
+		}
+		return c.relative(func(v devices.Value, f float64) bool { return (!v.IsFlag || flags) && holds(f, x) }), nil
+	}
+}
+
+func compileOutside(c Condition) (evaluator, error) {
+	if err := finite(c.Low); err != nil {
+		return nil, fieldErr("low", "%v", err)
+	}
+	if err := finite(c.High); err != nil {
+		return nil, fieldErr("high", "%v", err)
+	}
+	if !(c.Low < c.High) {
+		return nil, fieldErr("low", "%g must be below high %g", c.Low, c.High)
+	}
+	lo, hi := c.Low, c.High
+	return c.relative(func(v devices.Value, f float64) bool { return !v.IsFlag && (f < lo || f > hi) }), nil
+}
+
+func compileIs(c Condition) (evaluator, error) {
+	b, ok := c.Value.(bool)
+	if !ok {
+		return nil, fieldErr("value", "%v must be true or false for op is", c.Value)
+	}
+	return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.IsFlag && v.Flag == b }, nil
+}
+
+func compileEvent(c Condition) (evaluator, error) {
+	if c.Event == "" {
+		return nil, fieldErr("event", "missing for op event")
+	}
+	return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.Flag }, nil
+}
+
+func compileRate(above bool) func(Condition) (evaluator, error) {
+	return func(c Condition) (evaluator, error) {
+		if err := finite(c.PerMinute); err != nil || c.PerMinute == 0 {
+			return nil, fieldErr("per_minute", "must be a non-zero number (change per minute; negative for a fall)")
+		}
+		return rate(above, c.PerMinute), nil
+	}
+}
+
+func compileTrend(c Condition) (evaluator, error) {
+	x, err := number(c.Value)
+	if err != nil {
+		return nil, fieldErr("value", "%v", err)
+	}
+	if c.Window <= 0 {
+		return nil, fieldErr("window", "must be a positive duration")
+	}
+	if c.Horizon <= 0 {
+		return nil, fieldErr("horizon", "must be a positive duration")
+	}
+	if c.Direction != "" && c.Direction != "rising" && c.Direction != "falling" {
+		return nil, fieldErr("direction", "%q is not rising or falling", c.Direction)
+	}
+	return trend(x, c.Window.Std(), c.Horizon.Std(), c.Direction != "falling"), nil
+}
+
+func compileCounter(c Condition) (evaluator, error) {
+	if err := finite(c.Every); err != nil || c.Every <= 0 {
+		return nil, fieldErr("every", "must be a positive number of counts")
+	}
+	return counterEvery(c.Every), nil
+}
+
+func compileStale(c Condition) (evaluator, error) {
+	if c.After <= 0 {
+		return nil, fieldErr("after", "must be a positive duration")
+	}
+	// Time alone raises it (tickStale); no value does.
+	return func(*memory, time.Time, devices.Value, float64) bool { return false }, nil
+}
+
+func valueThreshold(c Condition) []threshold {
+	if v, err := number(c.Value); err == nil {
+		return []threshold{{"value", v}}
+	}
+	return nil
+}
+
+func bandThresholds(c Condition) []threshold {
+	return []threshold{{"low", c.Low}, {"high", c.High}}
+}
+
+// clearThreshold: a threshold rule clears on the other side of its value,
+// with no overlap, or a value could raise and clear at once.
+// worse is the raise op's direction.
+func clearThreshold(worse direction) func(raise, clear Condition) error {
+	return func(raise, clear Condition) error {
+		if clear.Nominal != raise.Nominal {
+			return fieldErr("clear.nominal", "must equal condition.nominal")
+		}
+		rv, err := number(raise.Value)
+		if err != nil {
+			return nil // reported on condition.value
+		}
+		cv, err := number(clear.Value)
+		if err != nil {
+			return fieldErr("clear.value", "%v", err)
+		}
+		up := worse == higher
+		switch {
+		case up && !slices.Contains([]Op{OpBelow, OpAtMost}, clear.Op):
+			return fieldErr("clear.op", "raise is %s, so clear must be < or <=, not %q", raise.Op, clear.Op)
+		case !up && !slices.Contains([]Op{OpAbove, OpAtLeast}, clear.Op):
+			return fieldErr("clear.op", "raise is %s, so clear must be > or >=, not %q", raise.Op, clear.Op)
+		case up && cv > rv:
+			return fieldErr("clear.value", "%g is above the raise value %g: a value between them would raise and clear at once", cv, rv)
+		case !up && cv < rv:
+			return fieldErr("clear.value", "%g is below the raise value %g: a value between them would raise and clear at once", cv, rv)
+		}
+		return nil
+	}
+}
+
+// clearFlag: a flag rule clears with the opposite flag.
+func clearFlag(raise, clear Condition) error {
+	if clear.Op != OpIs {
+		return fieldErr("clear.op", "a flag rule clears with is, not %q", clear.Op)
+	}
+	rv, _ := raise.Value.(bool)
+	cv, ok := clear.Value.(bool)
+	if ok && cv == rv {
+		return fieldErr("clear.value", "must be the opposite of condition.value")
+	}
+	return nil
+}
+
+// readsPeak: a threshold alarm is described by the worst value of its
+// episode: an alarm announced after the fact (late data) must not quote
+// the last, harmless reading.
+func readsPeak(c *compiled, a *Alarm, place, cond string) string {
+	unit := ""
+	if c.Condition.Nominal != 0 {
+		unit = "% of nominal"
+	}
+	return fmt.Sprintf("%s: %s %s = %s (%s%s)", c.Name, place, c.Metric, num(a.Peak), cond, unit)
+}
+
+func readsCompare(c *compiled, a *Alarm, place string) string {
+	return readsPeak(c, a, place, fmt.Sprintf("%s %v", c.Condition.Op, c.Condition.Value))
+}
+
+func readsOutside(c *compiled, a *Alarm, place string) string {
+	return readsPeak(c, a, place, fmt.Sprintf("outside %g..%g", c.Condition.Low, c.Condition.High))
+}
+
+func readsIs(c *compiled, a *Alarm, place string) string {
+	return fmt.Sprintf("%s: %s %s is %v", c.Name, place, c.Metric, a.Peak != 0)
+}
+
+func readsEvent(c *compiled, _ *Alarm, place string) string {
+	return fmt.Sprintf("%s: %s reported %s", c.Name, place, c.Condition.Event)
+}
+
+func readsRate(c *compiled, a *Alarm, place string) string {
+	return fmt.Sprintf("%s: %s %s = %s, changing faster than %g per minute", c.Name, place, c.Metric, num(a.Value), c.Condition.PerMinute)
+}
+
+func readsTrend(c *compiled, a *Alarm, place string) string {
+	when := "soon"
+	if a.PredictedAt != nil {
+		when = "by " + a.PredictedAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s: %s %s = %s, trending to cross %v %s", c.Name, place, c.Metric, num(a.Value), c.Condition.Value, when)
+}
+
+func readsCounter(c *compiled, a *Alarm, place string) string {
+	return fmt.Sprintf("%s: %s %s = %s, service due (every %g)", c.Name, place, c.Metric, num(a.Value), c.Condition.Every)
+}
+
+func readsStale(c *compiled, _ *Alarm, place string) string {
+	return fmt.Sprintf("%s: %s sent no data for %s (device offline)", c.Name, place, c.Condition.After.Std())
+}
+
+// num writes a value as short as it reads exactly.
+func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
