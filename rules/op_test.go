@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -23,19 +24,18 @@ func opExamples() map[Op]opExample {
 	gas := func(c Condition) Rule {
 		return Rule{ID: "r", Name: "Gas", Kind: devices.KindGas, Metric: "lel_pct", Severity: Critical, Condition: c}
 	}
+	// cmp: a comparison with value v whose peak is p; w is worse, nw not.
+	cmp := func(op Op, v, p, w, nw float64) opExample {
+		return opExample{rule: gas(Condition{Op: op, Value: v}), class: "value", value: p, peak: p,
+			reads: fmt.Sprintf("Gas: hall (d1) lel_pct = %g (%s %g)", p, op, v), worse: []float64{w}, notWo: []float64{nw}}
+	}
 	return map[Op]opExample{
-		">": {rule: gas(Condition{Op: ">", Value: 20}), class: "value", value: 21, peak: 30,
-			reads: "Gas: hall (d1) lel_pct = 30 (> 20)", worse: []float64{31}, notWo: []float64{29}},
-		">=": {rule: gas(Condition{Op: ">=", Value: 20}), class: "value", value: 21, peak: 30,
-			reads: "Gas: hall (d1) lel_pct = 30 (>= 20)", worse: []float64{31}, notWo: []float64{29}},
-		"<": {rule: gas(Condition{Op: "<", Value: 20}), class: "value", value: 19, peak: 10,
-			reads: "Gas: hall (d1) lel_pct = 10 (< 20)", worse: []float64{9}, notWo: []float64{11}},
-		"<=": {rule: gas(Condition{Op: "<=", Value: 20}), class: "value", value: 19, peak: 10,
-			reads: "Gas: hall (d1) lel_pct = 10 (<= 20)", worse: []float64{9}, notWo: []float64{11}},
-		"==": {rule: gas(Condition{Op: "==", Value: 20}), class: "value", value: 20, peak: 20,
-			reads: "Gas: hall (d1) lel_pct = 20 (== 20)", worse: []float64{21}, notWo: []float64{19}},
-		"!=": {rule: gas(Condition{Op: "!=", Value: 0}), class: "value", value: 3, peak: 3,
-			reads: "Gas: hall (d1) lel_pct = 3 (!= 0)", worse: []float64{4}, notWo: []float64{2}},
+		">":  cmp(">", 20, 30, 31, 29),
+		">=": cmp(">=", 20, 30, 31, 29),
+		"<":  cmp("<", 20, 10, 9, 11),
+		"<=": cmp("<=", 20, 10, 9, 11),
+		"==": cmp("==", 20, 20, 21, 19),
+		"!=": cmp("!=", 0, 3, 4, 2),
 		"outside": {rule: Rule{ID: "r", Name: "Volts", Kind: devices.KindPower, Metric: "voltage_v", Severity: Major,
 			Condition: Condition{Op: "outside", Low: -10, High: 10, Nominal: 220}}, class: "value", value: 250, peak: 250,
 			reads: "Volts: hall (d1) voltage_v = 250 (outside -10..10% of nominal)", worse: []float64{180, 260}, notWo: []float64{200, 240}},
