@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -218,5 +219,41 @@ func TestL1AlarmPagesEachRecipientOnce(t *testing.T) {
 	}
 	if sentRows != 2 {
 		t.Errorf("history has %d page_sent rows, want 2: %+v", sentRows, full.History)
+	}
+}
+
+// The demo's paging is valid and shows, on the log channel, the
+// technician on duty and the control room at once, then the supervisor.
+func TestDemoPagesOnTheScreen(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Config = demoPaging()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("demo paging config: %v", err)
+	}
+	pg, err := newPaging(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	sub := ticketing.PageSubject{Ticket: ticketing.Ticket{ID: 7, Number: "BX20261201-0007", Level: 1, Status: ticketing.StatusNew}, OpenedAt: opened}
+	who := func(ps []ticketing.OutboxPage) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Step+":"+p.Recipient+":"+p.Channel)
+		}
+		return out
+	}
+	now, next := pg.pager.Due(sub, opened)
+	if got := strings.Join(who(now), " "); got != "1:demo-technician:screen 1:demo-operator:screen" || !next.Equal(opened.Add(5*time.Minute)) {
+		t.Fatalf("at once: %s, next %v", got, next)
+	}
+	later, _ := pg.pager.Due(sub, opened.Add(5*time.Minute))
+	if got := strings.Join(who(later), " "); !strings.Contains(got, "2:demo-supervisor:screen") {
+		t.Fatalf("after 5m: %s", got)
+	}
+	acked := opened.Add(time.Minute)
+	sub.AckedAt = &acked
+	if ps, _ := pg.pager.Due(sub, opened.Add(20*time.Minute)); len(ps) != 0 {
+		t.Fatalf("acknowledged, still paged: %v", who(ps))
 	}
 }
