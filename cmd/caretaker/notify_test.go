@@ -220,6 +220,28 @@ func TestL1AlarmPagesEachRecipientOnce(t *testing.T) {
 	if sentRows != 2 {
 		t.Errorf("history has %d page_sent rows, want 2: %+v", sentRows, full.History)
 	}
+
+	// Unknown ticket: 404; no token: 401.
+	for _, c := range []struct {
+		path, token string
+		want        int
+	}{
+		{fmt.Sprintf("/api/tickets/%d/notifications", tk.ID+100), operatorToken, http.StatusNotFound},
+		{fmt.Sprintf("/api/tickets/%d/notifications", tk.ID), "", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+c.path, nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s: %s, want %d", c.path, resp.Status, c.want)
+		}
+	}
 }
 
 // The demo's paging is valid and shows, on the log channel, the
