@@ -136,6 +136,7 @@ func TestBenchTable(t *testing.T) {
 	if want("ingest") {
 		env.external = benchIngest(t, env, false)
 		benchIngest(t, env, true)
+		benchEmbeddedStore(t, env)
 	}
 	if want("latency") {
 		benchLatency(t, env)

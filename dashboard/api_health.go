@@ -2,23 +2,48 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
+
+// Degraded is what a readiness check (Config.Ready) returns when a part
+// is down but the service still does its job, e.g. InfluxDB unreachable
+// while the spool takes the readings: /readyz stays 200, with status
+// "degraded" and the reason, so an orchestrator keeps the instance while
+// the screens and the log say what is wrong.
+type Degraded struct{ Reason string }
+
+func (d *Degraded) Error() string { return "degraded: " + d.Reason }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz asks the injected readiness check (broker, store, influx).
+// readyz asks the injected readiness check (broker, store, influx): 200
+// "ready", 200 "degraded" with the reason (a *Degraded), or 503. Every
+// answer tells how many alarm changes wait for the ticket store
+// (pending_alarm_handoffs).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	if err := s.cfg.Ready(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not ready: "+err.Error(), "")
+	pending := 0
+	if s.cfg.PendingAlarms != nil {
+		pending = s.cfg.PendingAlarms()
+	}
+	err := s.cfg.Ready(ctx)
+	var d *Degraded
+	if errors.As(err, &d) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "reason": d.Reason,
+			"pending_alarm_handoffs": pending})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "not ready: " + err.Error(),
+			"pending_alarm_handoffs": pending})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "pending_alarm_handoffs": pending})
 }
 
 // me tells the web UI who the token belongs to, so it can show only what

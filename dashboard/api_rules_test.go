@@ -3,9 +3,12 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +162,57 @@ func TestRulesAPIWithoutBook(t *testing.T) {
 	e := newEstate(t, HubConfig{})
 	if code, _ := e.do(t, "GET", "/api/rules", tokPatrol, ""); code != http.StatusServiceUnavailable {
 		t.Fatalf("no book: %d", code)
+	}
+}
+
+// TestRulesAPIParallelPuts: engineers saving the same rule at once leave
+// the engine running the latest stored version.
+func TestRulesAPIParallelPuts(t *testing.T) {
+	e, eng := newRuleEstate(t)
+	for round := 0; round < 10; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := fmt.Sprintf(`{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct",
+					"condition":{"op":">=","value":%g},"clear":{"op":"<","value":15},"severity":"critical","reason":"parallel"}`,
+					20+float64(round*16+i)/10)
+				req, err := http.NewRequest("PUT", e.http.URL+"/api/rules/gas-lel-critical", strings.NewReader(body))
+				if err != nil {
+					errs <- err
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+tokEngineer)
+				resp, err := e.http.Client().Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("PUT: %d %s", resp.StatusCode, b)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		code, body := e.do(t, "GET", "/api/rules/gas-lel-critical", tokOperator, "")
+		var stored rules.View
+		if code != 200 || json.Unmarshal([]byte(body), &stored) != nil {
+			t.Fatalf("get: %d %s", code, body)
+		}
+		for _, r := range eng.Rules() {
+			if r.ID == "gas-lel-critical" && r.Mode == rules.ModeLive &&
+				(r.Version != stored.Version || r.Condition.Value != stored.Condition.Value) {
+				t.Fatalf("round %d: engine runs version %d (value %v), the store's current is version %d (value %v)",
+					round, r.Version, r.Condition.Value, stored.Version, stored.Condition.Value)
+			}
+		}
 	}
 }

@@ -243,6 +243,14 @@ func TestReadyz(t *testing.T) {
 	if status != 503 || !strings.Contains(body, "influx: connection refused") {
 		t.Fatalf("readyz: %d %s", status, body)
 	}
+
+	// Alarm changes waiting for the ticket store are counted, ready or not.
+	pending := 3
+	e = newEstate(t, HubConfig{}, func(c *Config) { c.PendingAlarms = func() int { return pending } })
+	status, body = e.do(t, "GET", "/readyz", "", "")
+	if status != 200 || !strings.Contains(body, `"pending_alarm_handoffs":3`) {
+		t.Fatalf("readyz with pending alarms: %d %s", status, body)
+	}
 }
 
 func TestConfigValidate(t *testing.T) {

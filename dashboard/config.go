@@ -68,10 +68,14 @@ type Config struct {
 	// Live is the live device state; nil means online status is unknown.
 	Live *LiveState
 	// Ready reports readiness for /readyz; nil means always ready.
-	Ready    func(ctx context.Context) error
-	Gatherer prometheus.Gatherer // nil: an empty registry
-	Hub      *Hub
-	Now      func() time.Time
+	Ready func(ctx context.Context) error
+	// PendingAlarms, if set, counts the alarm changes the ticket store
+	// has not taken yet (the rules engine retries them); /readyz shows it
+	// and the control room warns while it is not zero.
+	PendingAlarms func() int
+	Gatherer      prometheus.Gatherer // nil: an empty registry
+	Hub           *Hub
+	Now           func() time.Time
 	// NotFound is the error (matched with errors.Is) the services return
 	// for an unknown ticket or alarm; it becomes a 404.
 	NotFound error

@@ -20,7 +20,11 @@ type BrokerConfig struct {
 	Listen   string // default "127.0.0.1:1883"; port 0 picks a free one
 	Username string // empty: anonymous clients allowed
 	Password string
-	Logger   *slog.Logger
+	// MaxInFlight caps the QoS 1 messages taken but not yet acknowledged
+	// (waiting for the store); default 1000. Past it the connections'
+	// read loops wait.
+	MaxInFlight int
+	Logger      *slog.Logger
 }
 
 func (c BrokerConfig) withDefaults() BrokerConfig {
@@ -30,13 +34,17 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1000
+	}
 	return c
 }
 
 // Broker is an MQTT broker inside caretaker: devices connect to it, and
 // what they publish on device topics (their will messages included) enters
-// the pipeline in-process through a broker hook. Other MQTT clients may
-// subscribe to it as to any broker.
+// the pipeline in-process through a broker hook. A QoS 1 or 2 message is
+// acknowledged only once what it carried is safe (Message.Done), as with
+// MQTTGateway. Other MQTT clients may subscribe to it as to any broker.
 type Broker struct {
 	cfg   BrokerConfig
 	p     *Pipeline
@@ -70,7 +78,19 @@ func (b *Broker) Run(ctx context.Context) error {
 	if err := server.AddHook(&brokerAuth{username: b.cfg.Username, password: b.cfg.Password}, nil); err != nil {
 		return fmt.Errorf("mqtt broker auth hook: %w", err)
 	}
-	if err := server.AddHook(&brokerIngest{ctx: ctx, p: b.p}, nil); err != nil {
+	// Messages the ingest hook takes over reach the subscribers through a
+	// client of its own, which the hook lets pass.
+	fwd := server.NewClient(nil, mqtt.LocalListener, "caretaker-forward", true)
+	ingest := &brokerIngest{ctx: ctx, p: b.p, slots: make(chan struct{}, b.cfg.MaxInFlight),
+		forward: func(pk packets.Packet) error {
+			if !pk.FixedHeader.Retain {
+				if subs := server.Topics.Subscribers(pk.TopicName); len(subs.Subscriptions)+len(subs.Shared)+len(subs.InlineSubscriptions) == 0 {
+					return nil // nobody to forward to
+				}
+			}
+			return server.InjectPacket(fwd, pk)
+		}}
+	if err := server.AddHook(ingest, nil); err != nil {
 		return fmt.Errorf("mqtt broker ingest hook: %w", err)
 	}
 	tcp := listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "devices", Address: b.cfg.Listen})
@@ -139,25 +159,34 @@ func (h *brokerAuth) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 
 func (h *brokerAuth) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool { return true }
 
-// brokerIngest hands device messages to the pipeline. OnPublish runs
-// before the broker acknowledges a QoS 1 message, so the device gets its
-// PUBACK once the pipeline has queued the message (not once it is
-// durable, unlike MQTTGateway); a full queue slows that device down. Will
-// messages ("offline") come through OnWillSent.
+// brokerIngest hands device messages to the pipeline. OnPublish runs in
+// the client's read loop before the broker acknowledges, so how a message
+// is acknowledged depends on its QoS:
 //
-// Why not wait for durable here: mochi reads a connection's packets one
-// at a time and OnPublish runs in that loop, so waiting in it for the
-// store (up to the writer's 20 ms durable wait plus the write) allows one
-// message per connection per flush. Measured with the benchmark's load
-// (4 connections, 500 QoS 1 messages in flight each): 200 000 readings
-// did not get through in 10 minutes, against about 10 s when acknowledged
-// on queueing. So a SIGKILL of Caretaker with the embedded broker can lose
-// what was queued or buffered for the store (the pipeline queue and at
-// most flush_interval of writes); docs/operations.md says so.
+//   - QoS 1: the hook takes the message over from the broker (it returns
+//     ErrRejectPacket, so mochi neither acknowledges nor distributes it),
+//     hands it to the pipeline with a Done that writes the PUBACK, and
+//     forwards it to the broker's subscribers through a client of its own.
+//     The read loop goes on with the connection's next message, so many
+//     messages of one connection wait for the store together and one
+//     commit acknowledges them all; at most MaxInFlight wait, then the
+//     read loops wait for a slot (backpressure, as with MQTTGateway).
+//   - QoS 2: the hook waits for Done before it returns, so mochi sends
+//     PUBREC only once the message is durable (slower: one message per
+//     connection per store commit; devices rarely use QoS 2).
+//   - QoS 0: handed on, nothing to acknowledge.
+//
+// A message whose acknowledgement never went out (a crash, a connection
+// closed meanwhile) is sent again by a device that keeps its session.
+// Will messages ("offline") come through OnWillSent.
 type brokerIngest struct {
 	mqtt.HookBase
-	ctx context.Context
-	p   *Pipeline
+	ctx   context.Context
+	p     *Pipeline
+	slots chan struct{} // one per QoS 1 message taken and not yet acknowledged
+	// forward injects taken-over messages for the subscribers; nil in
+	// tests without a server.
+	forward func(pk packets.Packet) error
 }
 
 func (h *brokerIngest) ID() string { return "caretaker-ingest" }
@@ -167,23 +196,77 @@ func (h *brokerIngest) Provides(b byte) bool {
 }
 
 func (h *brokerIngest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	h.submit(pk)
-	return pk, nil
+	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, "sites/") {
+		return pk, nil // caretaker's own events, forwarded messages, other traffic
+	}
+	switch pk.FixedHeader.Qos {
+	case 0:
+		h.submit(pk, nil)
+		return pk, nil
+	case 1:
+		return pk, h.takeOver(cl, pk)
+	default:
+		done := make(chan struct{})
+		if !h.submit(pk, func() { close(done) }) {
+			return pk, packets.ErrRejectPacket // no PUBREC: the device sends it again
+		}
+		select {
+		case <-done:
+			return pk, nil
+		case <-h.ctx.Done():
+			return pk, packets.ErrRejectPacket
+		}
+	}
+}
+
+// takeOver handles a QoS 1 message in place of the broker: the PUBACK goes
+// out once the pipeline says the message is safe, and the broker's
+// subscribers get it now, as they would have. It always returns
+// ErrRejectPacket, which tells mochi to do neither.
+func (h *brokerIngest) takeOver(cl *mqtt.Client, pk packets.Packet) error {
+	select {
+	case h.slots <- struct{}{}:
+	case <-h.ctx.Done():
+		return packets.ErrRejectPacket // not acknowledged: sent again after the restart
+	}
+	id := pk.PacketID
+	done := func() {
+		defer func() { <-h.slots }()
+		ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: id, ReasonCode: packets.CodeSuccess.Code}
+		if err := cl.WritePacket(ack); err != nil && !errors.Is(err, mqtt.ErrConnectionClosed) {
+			h.Log.Warn("puback not sent", "client", cl.ID, "packet_id", id, "error", err)
+		}
+	}
+	if !h.submit(pk, done) {
+		<-h.slots
+		return packets.ErrRejectPacket
+	}
+	if h.forward != nil {
+		fw := pk // a copy of the struct; the forwarding reads it only
+		fw.FixedHeader.Dup = false
+		fw.Properties.TopicAlias, fw.Properties.TopicAliasFlag = 0, false // resolved already
+		if err := h.forward(fw); err != nil {
+			h.Log.Warn("device message not forwarded to subscribers", "topic", pk.TopicName, "error", err)
+		}
+	}
+	return packets.ErrRejectPacket
 }
 
 func (h *brokerIngest) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
-	h.submit(pk)
+	if strings.HasPrefix(pk.TopicName, "sites/") {
+		h.submit(pk, nil)
+	}
 }
 
-func (h *brokerIngest) submit(pk packets.Packet) {
-	if !strings.HasPrefix(pk.TopicName, "sites/") {
-		return // caretaker's own events and other traffic
-	}
-	m := Message{Topic: pk.TopicName, Payload: append([]byte(nil), pk.Payload...), Received: h.p.cfg.Now()}
+// submit queues a device message for the pipeline and tells whether it
+// was taken; done, if set, is called once it is safe (Message.Done).
+func (h *brokerIngest) submit(pk packets.Packet, done func()) bool {
+	m := Message{Topic: pk.TopicName, Payload: append([]byte(nil), pk.Payload...), Received: h.p.cfg.Now(), Done: done}
 	if err := h.p.Submit(h.ctx, m); err != nil {
-		if h.ctx.Err() != nil {
-			return // shutting down: the wills of clients being closed
+		if h.ctx.Err() == nil { // else shutting down: the wills of clients being closed
+			h.Log.Warn("device message not taken", "topic", pk.TopicName, "error", err)
 		}
-		h.Log.Warn("device message not taken", "topic", pk.TopicName, "error", err)
+		return false
 	}
+	return true
 }

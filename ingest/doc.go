@@ -9,12 +9,14 @@
 // (InfluxDB through Influx, or the SQLite EmbeddedStore) and then passes it
 // to a Sink.
 //
-// A QoS 1 message from the external broker is acknowledged only once what
-// it carried is safe (Message.Done): seen by the Sink and made durable by
-// the Writer (DurableWriter: committed, written or spooled), so a killed
-// process loses nothing the broker does not deliver again. The writers
-// flush early while acknowledgements wait, and the gateway caps what is in
-// flight. The embedded broker acknowledges on queueing (broker.go).
+// A QoS 1 message, from the external broker or to the embedded one, is
+// acknowledged only once what it carried is safe (Message.Done): seen by
+// the Sink and made durable by the Writer (DurableWriter: committed,
+// written or spooled), so a killed process loses nothing the sender does
+// not deliver again. The writers flush early while acknowledgements wait,
+// and the gateways cap what is in flight; the embedded broker's hook
+// takes QoS 1 messages over from the broker so that its read loops need
+// not wait (broker.go).
 //
 // The InfluxDB writer batches itself and puts what InfluxDB cannot take
 // into an on-disk spool (ingest/spool), replayed in order; only a full

@@ -8,9 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -18,14 +22,41 @@ import (
 // once it holds flushRows rows, whichever comes first; while a message
 // waits for its acknowledgement (AfterDurable), within durableWait or once
 // durableBatch messages wait. A batch that fails is kept and retried while
-// the buffer holds fewer than maxBufferedRows rows.
+// the buffer holds fewer than EmbeddedStoreConfig.MaxBufferedRows rows
+// (default 100 000).
 const (
-	flushEvery      = 200 * time.Millisecond
-	flushRows       = 1000
-	durableWait     = 20 * time.Millisecond
-	durableBatch    = 250
-	maxBufferedRows = 100 * flushRows
+	flushEvery   = 200 * time.Millisecond
+	flushRows    = 1000
+	durableWait  = 20 * time.Millisecond
+	durableBatch = 250
 )
+
+// EmbeddedStoreConfig configures the embedded store. Path is required.
+type EmbeddedStoreConfig struct {
+	Path      string
+	Retention time.Duration // rows older are deleted by Run; 0 keeps everything
+	Logger    *slog.Logger  // nil: discard
+	Metrics   prometheus.Registerer
+	// MaxBufferedRows: while the file refuses writes, batches are kept
+	// for a retry until the buffer holds this many rows (one per metric
+	// value); past it a failed batch is dropped and counted lost.
+	// Default 100 000.
+	MaxBufferedRows int
+	Now             func() time.Time // default time.Now
+}
+
+func (c EmbeddedStoreConfig) withDefaults() EmbeddedStoreConfig {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxBufferedRows <= 0 {
+		c.MaxBufferedRows = 100 * flushRows
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
 
 const embeddedSchema = `
 CREATE TABLE IF NOT EXISTS readings (
@@ -57,10 +88,13 @@ CREATE INDEX IF NOT EXISTS device_events_ts ON device_events (ts_ms);
 // configured: a SQLite file of its own (WAL mode), one row per metric value.
 // Writes are buffered and go to disk in one transaction per batch.
 type EmbeddedStore struct {
-	db        *sql.DB
-	log       *slog.Logger
-	retention time.Duration
-	now       func() time.Time
+	db          *sql.DB
+	log         *slog.Logger
+	retention   time.Duration
+	now         func() time.Time
+	maxBuffered int
+	lostMetric  prometheus.Counter
+	lost        atomic.Int64
 
 	mu       sync.Mutex // guards the buffers
 	readings []readingRow
@@ -80,9 +114,13 @@ type readingRow struct {
 // OpenEmbeddedStore opens (creating if needed) the store at path. Rows older
 // than retention are deleted by Run; 0 keeps everything.
 func OpenEmbeddedStore(path string, retention time.Duration, logger *slog.Logger) (*EmbeddedStore, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	return OpenEmbeddedStoreWith(EmbeddedStoreConfig{Path: path, Retention: retention, Logger: logger})
+}
+
+// OpenEmbeddedStoreWith opens (creating if needed) the store cfg.Path.
+func OpenEmbeddedStoreWith(cfg EmbeddedStoreConfig) (*EmbeddedStore, error) {
+	cfg = cfg.withDefaults()
+	path := cfg.Path
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("embedded store: %w", err)
@@ -97,14 +135,32 @@ func OpenEmbeddedStore(path string, retention time.Duration, logger *slog.Logger
 		db.Close()
 		return nil, fmt.Errorf("embedded store schema %s: %w", path, err)
 	}
+	lost := promreg.Register(cfg.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caretaker_embedded_store_points_lost_total",
+		Help: "Readings and events the embedded store lost, by reason: buffer_full (the file refused writes until the buffer was full).",
+	}, []string{"reason"}))
 	return &EmbeddedStore{
-		db:        db,
-		log:       logger.With("component", "tsdb", "path", path),
-		retention: retention,
-		now:       time.Now,
-		waiting:   make(chan struct{}, 1),
-		flushNow:  make(chan struct{}, 1),
+		db:          db,
+		log:         cfg.Logger.With("component", "tsdb", "path", path),
+		retention:   cfg.Retention,
+		now:         cfg.Now,
+		maxBuffered: cfg.MaxBufferedRows,
+		lostMetric:  lost.WithLabelValues("buffer_full"),
+		waiting:     make(chan struct{}, 1),
+		flushNow:    make(chan struct{}, 1),
 	}, nil
+}
+
+// Lost is the number of readings and events dropped so far (the file
+// refused writes until the buffer was full).
+func (s *EmbeddedStore) Lost() int64 { return s.lost.Load() }
+
+// Buffered is the number of rows (one per metric value) and events
+// waiting to be written.
+func (s *EmbeddedStore) Buffered() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(len(s.readings) + len(s.events))
 }
 
 // WriteReading buffers a reading. When the buffer is full it is written at
@@ -172,8 +228,9 @@ func signal(c chan struct{}) {
 // Flush writes what is buffered in one transaction, then calls the
 // AfterDurable callbacks that waited for it. A batch that fails is put
 // back to be retried with the next one, unless the buffer is past
-// maxBufferedRows: then it is dropped (the error says so) and its
-// waiters are released, so the broker is not held up for ever.
+// MaxBufferedRows: then it is dropped (the error says so), counted lost
+// (Lost, caretaker_embedded_store_points_lost_total) and its waiters are
+// released, so the broker is not held up for ever.
 func (s *EmbeddedStore) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
@@ -191,7 +248,7 @@ func (s *EmbeddedStore) Flush(ctx context.Context) error {
 		return nil
 	}
 	s.mu.Lock()
-	kept := len(readings)+len(s.readings) < maxBufferedRows
+	kept := len(readings)+len(s.readings) < s.maxBuffered
 	if kept {
 		s.readings = append(readings, s.readings...)
 		s.events = append(events, s.events...)
@@ -199,10 +256,25 @@ func (s *EmbeddedStore) Flush(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	if !kept {
+		n := int64(countReadings(readings) + len(events))
+		s.lost.Add(n)
+		s.lostMetric.Add(float64(n))
 		callAll(waiters)
-		return fmt.Errorf("embedded store flush of %d values and %d events: %w (buffer full: dropped)", len(readings), len(events), err)
+		return fmt.Errorf("embedded store flush of %d values and %d events: %w (buffer full: dropped, %d readings and events lost)", len(readings), len(events), err, n)
 	}
 	return fmt.Errorf("embedded store flush of %d values and %d events: %w (kept for a retry)", len(readings), len(events), err)
+}
+
+// countReadings is the number of readings the rows hold: a reading's rows
+// (one per metric) are next to each other and share its pointer.
+func countReadings(rows []readingRow) int {
+	n := 0
+	for i := range rows {
+		if i == 0 || rows[i].r != rows[i-1].r {
+			n++
+		}
+	}
+	return n
 }
 
 // callAll runs AfterDurable callbacks in a goroutine of their own, so a

@@ -191,6 +191,13 @@ func (in *Influx) Spooled() int64 {
 	return in.spool.Points()
 }
 
+// SpoolFull tells whether readings InfluxDB cannot take now are lost:
+// there is no spool, or it refused a batch for lack of room and none has
+// left it since.
+func (in *Influx) SpoolFull() bool {
+	return in.spool == nil || in.spool.Full()
+}
+
 // WriteReading queues a reading: measurement = kind, tags site, building,
 // device; one field per metric (float, or bool for flags).
 func (in *Influx) WriteReading(_ context.Context, r devices.Reading) error {

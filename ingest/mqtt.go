@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +41,10 @@ type MQTTConfig struct {
 	// this large: the broker stops sending once its window is full, and
 	// the writers flush early so acknowledgements keep it moving.
 	MaxInFlight int
+	// Workers is how many devices are handed on in parallel; default 8.
+	// One device's messages always go through the same worker, in the
+	// order the broker delivered them.
+	Workers int
 	// OnConnection, if set, hears when the broker connection comes up
 	// (subscribed) or is lost: every MQTT device goes quiet together then,
 	// and the rules raise one alarm for ingest instead of one per device.
@@ -57,6 +63,9 @@ func (c MQTTConfig) withDefaults() MQTTConfig {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1000
+	}
+	if c.Workers <= 0 {
+		c.Workers = 8
 	}
 	return c
 }
@@ -82,6 +91,11 @@ func (c MQTTConfig) Validate() error {
 // messages wait for that; a full queue or a slow store slows the broker
 // down rather than losing data, and a crash loses nothing the broker
 // does not send again.
+//
+// One device's messages reach the pipeline in the order the broker
+// delivered them (the rules ignore a value older than the last one seen,
+// so a reordered spike would be lost): paho hands messages over in order
+// and the gateway shares them out by device among its workers.
 type MQTTGateway struct {
 	cfg   MQTTConfig
 	p     *Pipeline
@@ -89,6 +103,8 @@ type MQTTGateway struct {
 	ready chan struct{}
 	once  sync.Once
 	slots chan struct{} // one per message taken and not yet acknowledged
+	seed  maphash.Seed
+	lanes []chan paho.Message // per worker; a device always uses the same one
 
 	mu     sync.Mutex
 	client paho.Client
@@ -103,6 +119,7 @@ func NewMQTTGateway(cfg MQTTConfig, p *Pipeline) *MQTTGateway {
 		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
 		ready: make(chan struct{}),
 		slots: make(chan struct{}, cfg.MaxInFlight),
+		seed:  maphash.MakeSeed(),
 	}
 }
 
@@ -123,9 +140,24 @@ func (g *MQTTGateway) Run(ctx context.Context) error {
 	if err := g.cfg.Validate(); err != nil {
 		return err
 	}
+	g.lanes = make([]chan paho.Message, g.cfg.Workers)
+	for i := range g.lanes {
+		g.lanes[i] = make(chan paho.Message, g.cfg.MaxInFlight)
+	}
 	opts, err := g.options(ctx)
 	if err != nil {
 		return err
+	}
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	for _, lane := range g.lanes {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			g.work(wctx, lane)
+		}()
 	}
 	client := paho.NewClient(opts)
 	g.mu.Lock()
@@ -156,7 +188,7 @@ func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) 
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(30 * time.Second).
 		SetConnectTimeout(g.cfg.ConnectTimeout).
-		SetOrderMatters(false).
+		SetOrderMatters(true). // in order to handler, which only queues
 		SetAutoAckDisabled(true).
 		SetKeepAlive(30 * time.Second)
 	bufferedReads(opts, g.cfg.Broker)
@@ -206,16 +238,45 @@ func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) 
 	return opts, nil
 }
 
-// handler hands a message to the pipeline, which acknowledges it once it
-// is safe (Message.Done). Ordering is off, so paho calls it in its own
-// goroutine and a full queue or in-flight cap holds back only
-// unacknowledged messages, not paho itself.
+// handler takes messages from paho, in the order the broker delivered
+// them, and queues each on its device's lane; the lane's worker hands it
+// to the pipeline. A lane holds as many messages as may be in flight, so
+// with QoS 1 (the broker stops at its window) paho is not held up.
 func (g *MQTTGateway) handler(ctx context.Context) paho.MessageHandler {
 	return func(_ paho.Client, msg paho.Message) {
+		lane := g.lanes[maphash.String(g.seed, deviceKey(msg.Topic()))%uint64(len(g.lanes))]
+		select {
+		case lane <- msg:
+		case <-ctx.Done():
+			// Not acknowledged: the resumed session has it again.
+		}
+	}
+}
+
+// deviceKey is the part of a topic that names the device:
+// "sites/s1/devices/gas-b2-07" of "sites/s1/devices/gas-b2-07/telemetry".
+func deviceKey(topic string) string {
+	if i := strings.LastIndexByte(topic, '/'); i > 0 {
+		return topic[:i]
+	}
+	return topic
+}
+
+// work hands the messages of one lane to the pipeline, one at a time, which
+// acknowledges each once it is safe (Message.Done). At most MaxInFlight
+// messages wait for that across all lanes.
+func (g *MQTTGateway) work(ctx context.Context, lane <-chan paho.Message) {
+	for {
+		var msg paho.Message
+		select {
+		case msg = <-lane:
+		case <-ctx.Done():
+			return // what is left is not acknowledged: sent again
+		}
 		select {
 		case g.slots <- struct{}{}:
 		case <-ctx.Done():
-			return // not acknowledged: the resumed session has it again
+			return
 		}
 		payload := append([]byte(nil), msg.Payload()...)
 		done := func() {

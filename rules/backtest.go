@@ -149,9 +149,11 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 	}
 	res := BacktestResult{Rule: changed, From: req.From, To: req.To, Episodes: []Episode{}, CurrentEpisodes: []Episode{},
 		Tickets: []TicketMatch{}}
+	// The changed rule may watch another metric or kind: each run reads
+	// the history its own rule asks for, on the devices it applies to.
 	var targets []devices.Device
 	for _, d := range b.Devices.Devices() {
-		if d.Kind == current.Kind && (current.Scope.Matches(d.Site, d.Building, d.ID) || changed.Scope.Matches(d.Site, d.Building, d.ID)) {
+		if applies(current, d) || applies(changed, d) {
 			targets = append(targets, d)
 		}
 	}
@@ -161,16 +163,24 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 		if err := ctx.Err(); err != nil {
 			return BacktestResult{}, err
 		}
-		samples, err := b.History.Readings(ctx, HistoryQuery{Device: d.ID, Kind: d.Kind, Metric: current.Metric, From: req.From, To: req.To})
-		if err != nil {
-			return BacktestResult{}, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
-		}
-		readings := toReadings(d, samples)
-		res.Readings += len(samples)
+		read := map[string][]devices.Reading{} // by metric
 		for _, run := range []struct {
 			rule Rule
 			out  *[]Episode
 		}{{changed, &res.Episodes}, {current, &res.CurrentEpisodes}} {
+			if !applies(run.rule, d) {
+				continue
+			}
+			readings, ok := read[run.rule.Metric]
+			if !ok {
+				samples, err := b.History.Readings(ctx, HistoryQuery{Device: d.ID, Kind: d.Kind, Metric: run.rule.Metric, From: req.From, To: req.To})
+				if err != nil {
+					return BacktestResult{}, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
+				}
+				readings = toReadings(d, samples)
+				read[run.rule.Metric] = readings
+				res.Readings += len(samples)
+			}
 			eps, err := replay(ctx, run.rule, d, readings, req.From, req.To)
 			if err != nil {
 				return BacktestResult{}, err
@@ -199,6 +209,11 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 	}
 	res.Count, res.CurrentCount = len(res.Episodes), len(res.CurrentEpisodes)
 	return res, nil
+}
+
+// applies tells whether rule r watches device d: its kind, in its scope.
+func applies(r Rule, d devices.Device) bool {
+	return d.Kind == r.Kind && r.Scope.Matches(d.Site, d.Building, d.ID)
 }
 
 // toReadings groups samples taken at one instant into one reading, with

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -13,6 +14,10 @@ import (
 // HTTP API and the CLI work through it.
 type Book struct {
 	cfg BookConfig
+	// mu serialises changes: a version is stored and applied to the
+	// engine as one step, so the engine never ends on an older version
+	// than the store's current one.
+	mu sync.Mutex
 }
 
 // BookConfig builds a Book.
@@ -134,6 +139,8 @@ func (b *Book) Put(ctx context.Context, by Author, id string, r Rule, reason str
 		return Version{}, fieldErr("id", "%q does not match the rule in the path (%q)", r.ID, id)
 	}
 	r.Version = 0
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	action := ActionUpdate
 	if _, err := b.cfg.Store.History(ctx, id); err == ErrNotFound {
 		action = ActionCreate
@@ -145,6 +152,8 @@ func (b *Book) Put(ctx context.Context, by Author, id string, r Rule, reason str
 
 // Rollback makes version a copy of an earlier one, in force at once.
 func (b *Book) Rollback(ctx context.Context, by Author, id string, version int, reason string) (Version, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	hist, err := b.cfg.Store.History(ctx, id)
 	if err != nil {
 		return Version{}, err
@@ -163,6 +172,8 @@ func (b *Book) Rollback(ctx context.Context, by Author, id string, version int, 
 
 // Promote makes the shadow version on trial the live one.
 func (b *Book) Promote(ctx context.Context, by Author, id, reason string) (Version, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	v, err := b.Get(ctx, id)
 	if err != nil {
 		return Version{}, err
@@ -180,6 +191,7 @@ func (b *Book) Promote(ctx context.Context, by Author, id, reason string) (Versi
 	return b.append(ctx, r, ActionPromote, by, reason)
 }
 
+// append stores and applies a version; the caller holds b.mu.
 func (b *Book) append(ctx context.Context, r Rule, action string, by Author, reason string) (Version, error) {
 	v, err := b.cfg.Store.Append(ctx, r, action, by, reason)
 	if err != nil {
@@ -204,6 +216,8 @@ func (b *Book) RecordService(ctx context.Context, by Author, id, device, reason 
 	if device == "" {
 		return Service{}, fieldErr("device_id", "missing")
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	at := b.cfg.Now()
 	base, known, err := b.cfg.Engine.RecordService(ctx, id, device, at)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,5 +299,89 @@ func TestBacktestComparesPastTickets(t *testing.T) {
 	if len(res.Tickets) != 1 || res.Tickets[0].Verdict != "later" || res.Tickets[0].LeadSeconds != -8 ||
 		res.Tickets[0].CurrentLeadSeconds != 2 || res.CaughtEarlier != 0 || res.Missed != 0 {
 		t.Fatalf("tickets = %+v", res.Tickets)
+	}
+}
+
+// TestBacktestSetChangesMetricOrKind: a set that moves the rule to another
+// metric or kind replays the history of that metric, on the devices of
+// that kind, while the current rule keeps reading its own.
+func TestBacktestSetChangesMetricOrKind(t *testing.T) {
+	ctx := context.Background()
+	reg := fakeDevices{
+		"g1": {ID: "g1", Kind: devices.KindGas, Site: "s1", Building: "B1"},
+		"l1": {ID: "l1", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1"},
+	}
+	s := func(sec int, metric string, v float64) Sample {
+		return Sample{Time: t0.Add(time.Duration(sec) * time.Second), Metric: metric, Value: v}
+	}
+	hist := fakeHistory{
+		"g1": {s(0, "lel_pct", 5), s(10, "co_ppm", 80), s(20, "lel_pct", 25), s(30, "co_ppm", 10), s(40, "lel_pct", 5)},
+		"l1": {s(5, "leak", 0), s(15, "leak", 1), s(25, "leak", 0)},
+	}
+	bt := &Backtester{History: hist, Devices: reg}
+	end := func(sec int) *time.Time { x := t0.Add(time.Duration(sec) * time.Second); return &x }
+	cur := []Episode{{"g1", t0.Add(20 * time.Second), end(40), 25}}
+	for _, tc := range []struct {
+		name string
+		set  map[string]any
+		want []Episode
+	}{
+		{"metric", map[string]any{"metric": "co_ppm", "condition.value": 50.0, "clear.value": 30.0},
+			[]Episode{{"g1", t0.Add(10 * time.Second), end(30), 80}}},
+		{"kind and metric", map[string]any{"kind": "water_leak", "metric": "leak", "condition.op": "is", "condition.value": true, "clear": nil},
+			[]Episode{{"l1", t0.Add(15 * time.Second), end(25), 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := bt.Run(ctx, gasRule, BacktestRequest{From: t0, To: t0.Add(time.Minute), Set: tc.set})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameEpisodes(res.Episodes, tc.want) || !sameEpisodes(res.CurrentEpisodes, cur) {
+				t.Fatalf("changed %+v (want %+v), current %+v (want %+v)", res.Episodes, tc.want, res.CurrentEpisodes, cur)
+			}
+		})
+	}
+}
+
+// TestBookParallelPutsLeaveTheLatestLive: changes saved at once by many
+// engineers end with the engine running the version the store holds as
+// current, never an older one.
+func TestBookParallelPutsLeaveTheLatestLive(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, nil)
+	b, st := newBook(t, h, filepath.Join(t.TempDir(), "caretaker.db"), []Rule{gasRule})
+	eng := Author{Name: "eng1", Role: "engineer"}
+	for round := 0; round < 20; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := with(gasRule, func(r *Rule) { r.Condition.Value = 20 + float64(round*16+i)/10 })
+				if _, err := b.Put(ctx, eng, "gas", r, "parallel"); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		cur, err := st.Current(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var live Rule
+		for _, r := range h.e.Rules() {
+			if r.ID == "gas" && r.Mode == ModeLive {
+				live = r
+			}
+		}
+		if live.Version != cur["gas"].Live.Version || live.Condition.Value != cur["gas"].Live.Condition.Value {
+			t.Fatalf("round %d: engine runs version %d (value %v), store holds version %d (value %v)", round,
+				live.Version, live.Condition.Value, cur["gas"].Live.Version, cur["gas"].Live.Condition.Value)
+		}
 	}
 }

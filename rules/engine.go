@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/caretaker-iot/caretaker/devices"
 )
 
@@ -52,6 +54,9 @@ type Config struct {
 	// docs/configuration.md, "Late data". 0 means DefaultLateness, a
 	// negative value turns the bound off (backtests).
 	Lateness time.Duration
+	// Metrics, if set, gets caretaker_alarm_handoff_failures_total and
+	// caretaker_alarm_handoffs_pending.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) defaults() {
@@ -83,6 +88,8 @@ type Engine struct {
 	parents map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
+	handoffs   handoffs
+	retrying   sync.Mutex // one retry of the handoffs at a time
 }
 
 type stateKey struct{ rule, device string }
@@ -93,7 +100,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: map[stateKey]*episode{},
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, seen: map[string]*seenDevice{},
-		parents: map[string]*parentState{}}
+		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics)}
 	for i, r := range cfg.Rules {
 		c, err := r.compile()
 		if err != nil {
@@ -172,7 +179,7 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 		if st.announced {
 			at := e.cfg.Now()
 			st.alarm.Message += " (cleared: the rule was changed)"
-			e.clearAlarm(ctx, st, at)
+			e.clearAlarm(ctx, st, at, ClearRuleChanged)
 		}
 		delete(e.state, k)
 		delete(e.timed, k)
@@ -233,6 +240,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // flapping clears, held late raises are released, and stale rules raise
 // for devices that have gone quiet.
 func (e *Engine) Tick(ctx context.Context, now time.Time) {
+	e.retryHandoffs(ctx)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for k, st := range e.timed {
@@ -268,7 +276,8 @@ func (e *Engine) Active() []Alarm {
 
 // Restore reloads alarms that were active before a restart, so that data
 // continuing the same episode updates it instead of raising it again, and
-// data ending it clears it. Alarms of unknown rules are skipped.
+// data ending it clears it. Alarms of unknown rules are skipped. After
+// RestoreSnapshot, an episode the snapshot already holds is kept as it is.
 func (e *Engine) Restore(alarms []Alarm) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -289,8 +298,23 @@ func (e *Engine) Restore(alarms []Alarm) {
 			continue
 		}
 		k := stateKey{key, a.Device}
-		st := &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
-		e.state[k] = st
+		st := e.state[k]
+		switch {
+		case st != nil && st.announced && st.alarm.ID == a.ID:
+			// The snapshot has this episode, and more of it.
+		case st != nil:
+			// The alarm was raised after the snapshot: it stands, with
+			// what the snapshot remembers of the rule on the device.
+			st.alarm, st.on, st.announced, st.held = a, true, true, false
+			st.pendingSince, st.clearSince = a.RaisedAt, time.Time{}
+			if st.lastTime.Before(a.RaisedAt) {
+				st.lastTime = a.RaisedAt
+			}
+			e.track(k, c, st)
+		default:
+			st = &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
+			e.state[k] = st
+		}
 		if c.Condition.Op == "stale" {
 			e.seenDevice(a.Device, a.Kind, a.Site, a.Building)
 		}
@@ -324,7 +348,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 		st.pendingSince = time.Time{}
 		if st.on || st.held {
 			st.alarm.Message += " (service recorded)"
-			e.forceOff(ctx, st, at)
+			e.forceOff(ctx, st, at, ClearService)
 		}
 	}
 	if !found {
@@ -371,7 +395,16 @@ func (e *Engine) emit(ctx context.Context, a Alarm) {
 	if e.cfg.Sink == nil {
 		return
 	}
+	if e.handoffs.waiting(a.ID) {
+		// An earlier change of this alarm is still waiting: this one
+		// goes behind it, so the sink sees raised, updated, cleared in
+		// that order.
+		e.handoffs.add(a)
+		return
+	}
 	if err := e.cfg.Sink.HandleAlarm(ctx, a); err != nil {
-		log.Error("alarm not handed on", "err", err)
+		e.handoffs.failures.Inc()
+		e.handoffs.add(a)
+		log.Error("alarm not handed on: kept, retried every tick", "err", err, "pending", e.handoffs.len())
 	}
 }

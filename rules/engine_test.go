@@ -320,6 +320,12 @@ func TestPutKeepsOrResetsState(t *testing.T) {
 	if !strings.Contains(h.sink.alarms[3].Message, "rule was changed") {
 		t.Fatalf("message = %q", h.sink.alarms[3].Message)
 	}
+	// Each clear says what cleared it; a new raise carries no old reason.
+	for i, want := range []string{"", ClearValue, "", ClearRuleChanged} {
+		if got := h.sink.alarms[i].ClearReason; got != want {
+			t.Fatalf("alarm change %d (%s): clear reason %q, want %q", i, h.sink.alarms[i].State, got, want)
+		}
+	}
 	bad := with(gasRule, func(r *Rule) { r.Condition.Op = "~" })
 	if err := h.e.Put(ctx, "gas", &bad, nil); err == nil {
 		t.Fatal("an invalid rule was put")

@@ -139,7 +139,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 	a := &st.alarm
 	a.ID = AlarmID(c.key(), a.Device, st.pendingSince)
 	a.RaisedAt = at
-	a.ClearedAt = nil
+	a.ClearedAt, a.ClearReason = nil, ""
 	if c.FlapCount > 0 && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount {
 		st.flapping, a.Flapping = true, true
 	}
@@ -172,7 +172,7 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 			// It ended, but within the lateness bound: it was going on
 			// a moment ago, so it is told, then cleared.
 			e.announce(ctx, c, st)
-			e.clearAlarm(ctx, st, at)
+			e.clearAlarm(ctx, st, at, ClearValue)
 			return
 		}
 		st.held = false
@@ -191,7 +191,7 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 		}
 		return
 	}
-	e.clearAlarm(ctx, st, at)
+	e.clearAlarm(ctx, st, at, ClearValue)
 }
 
 // settle ends flapping once the toggles within the window are back to
@@ -203,7 +203,7 @@ func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now t
 	if st.flapping && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) <= c.FlapCount {
 		st.flapping, st.alarm.Flapping = false, false
 		if st.announced && !st.on {
-			e.clearAlarm(ctx, st, at)
+			e.clearAlarm(ctx, st, at, ClearValue)
 		} else if st.announced {
 			st.alarm.State = Updated
 			e.emit(ctx, st.alarm)
@@ -218,20 +218,23 @@ func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now t
 }
 
 // forceOff ends an episode whatever its condition says (a recorded service).
-func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time) {
+func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason string) {
 	st.on, st.held, st.flapping = false, false, false
 	st.pendingSince, st.clearSince = time.Time{}, time.Time{}
 	if st.announced {
-		e.clearAlarm(ctx, st, at)
+		e.clearAlarm(ctx, st, at, reason)
 	}
 }
 
-func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time) {
+// clearAlarm tells that an episode ended and why (one of the Clear*
+// reasons), so the ticket records what cleared it.
+func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time, reason string) {
 	st.announced = false
 	st.flapping = false
 	a := &st.alarm
 	a.State = Cleared
 	a.ClearedAt = &at
+	a.ClearReason = reason
 	a.Flapping = false
 	e.emit(ctx, *a)
 }

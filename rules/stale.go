@@ -70,7 +70,7 @@ func (e *Engine) heard(ctx context.Context, p *plan, t, now time.Time) {
 	for _, c := range p.stale {
 		if st := e.state[stateKey{c.key(), p.device}]; st != nil && st.announced {
 			st.on = false
-			e.clearAlarm(ctx, st, t)
+			e.clearAlarm(ctx, st, t, ClearDataBack)
 		}
 	}
 	if ps := e.parents[p.parent]; ps != nil && ps.down && ps.derived {
@@ -144,7 +144,7 @@ func (e *Engine) setParent(ctx context.Context, id string, down bool, t, now tim
 		ps.backAt = now
 		if ps.announced {
 			ps.announced = false
-			ps.alarm.State, ps.alarm.ClearedAt = Cleared, &t
+			ps.alarm.State, ps.alarm.ClearedAt, ps.alarm.ClearReason = Cleared, &t, ClearDataBack
 			e.emit(ctx, ps.alarm)
 		}
 		return
@@ -237,7 +237,7 @@ func (e *Engine) tickStale(ctx context.Context, now time.Time) {
 			a := &st.alarm
 			a.ID = AlarmID(c.key(), id, since)
 			a.RaisedAt = since.Add(c.Condition.After.Std())
-			a.ClearedAt = nil
+			a.ClearedAt, a.ClearReason = nil, ""
 			a.Value = now.Sub(since).Minutes()
 			a.Peak = a.Value
 			e.announce(ctx, c, st)

@@ -76,6 +76,11 @@ CREATE TABLE rule_services (
 	at         INTEGER NOT NULL
 );
 CREATE INDEX rule_services_rule_device ON rule_services(rule_id, device_id, id);`,
+	`CREATE TABLE rule_state (
+	id       INTEGER PRIMARY KEY CHECK (id = 1), -- one row: the latest snapshot
+	body     TEXT NOT NULL,                       -- Engine.Snapshot, JSON
+	saved_at INTEGER NOT NULL                     -- unix ms
+);`,
 }
 
 // OpenStore opens (creating if needed) the SQLite file in WAL mode and
@@ -323,6 +328,29 @@ func (s *Store) LastServices(ctx context.Context) ([]Service, error) {
 		out = append(out, sv)
 	}
 	return out, rows.Err()
+}
+
+// SaveState replaces the saved rule state with body (Engine.Snapshot).
+func (s *Store) SaveState(ctx context.Context, body []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_state(id, body, saved_at) VALUES (1, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`, string(body), s.now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("save rule state: %w", err)
+	}
+	return nil
+}
+
+// LoadState returns the saved rule state; nil when none was saved.
+func (s *Store) LoadState(ctx context.Context) ([]byte, error) {
+	var body string
+	err := s.db.QueryRowContext(ctx, "SELECT body FROM rule_state WHERE id = 1").Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load rule state: %w", err)
+	}
+	return []byte(body), nil
 }
 
 // errNoShadow is a promotion with nothing to promote.

@@ -158,6 +158,9 @@ type SLALevel struct {
 type RulesConfig struct {
 	Defaults *bool        `yaml:"defaults"`
 	Define   []rules.Rule `yaml:"define"`
+	// SnapshotInterval is how often the rule state a restart must not
+	// forget is saved to store.path (also once at shutdown).
+	SnapshotInterval devices.Duration `yaml:"snapshot_interval"`
 }
 
 // LogConfig sets the log output.
@@ -192,7 +195,8 @@ func defaultConfig() Config {
 		},
 		Tickets: TicketsConfig{Dispatch: "auto", ReopenWindow: d("30m"), MaxCodeAttempts: 5, MaxPhotoBytes: 10 << 20,
 			RepeatWindow: d("720h")},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log:   LogConfig{Level: "info", Format: "text"},
+		Rules: RulesConfig{SnapshotInterval: d("10s")},
 	}
 }
 
@@ -416,6 +420,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Influx.BatchSize <= 0 {
 		return &ConfigError{Key: "influx.batch_size", Msg: "must be positive"}
+	}
+	if c.Rules.SnapshotInterval <= 0 {
+		return &ConfigError{Key: "rules.snapshot_interval", Msg: "must be a positive duration"}
 	}
 	if c.Influx.FlushInterval <= 0 {
 		return &ConfigError{Key: "influx.flush_interval", Msg: "must be positive"}

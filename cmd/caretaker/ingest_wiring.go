@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,11 +54,19 @@ func newModbusGateway(cfg Config, reg *devices.Registry, p *ingest.Pipeline, log
 }
 
 // openServeStore is openReadingStore for the serving process: InfluxDB
-// with its on-disk spool and metrics. Only serve may own the spool, so a
+// with its on-disk spool, or the embedded store, with their metrics. Only serve may own the spool, so a
 // backtest running beside it never replays the same batches.
 func openServeStore(cfg Config, logger *slog.Logger, metrics prometheus.Registerer) (readingStore, error) {
 	if cfg.Influx.URL == "" {
-		return openReadingStore(cfg, logger)
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
+			return nil, fmt.Errorf("store.readings_path: %w", err)
+		}
+		st, err := ingest.OpenEmbeddedStoreWith(ingest.EmbeddedStoreConfig{Path: cfg.Store.ReadingsPath,
+			Retention: cfg.Store.ReadingsRetention.Std(), Logger: logger.With("component", "tsdb"), Metrics: metrics})
+		if err != nil {
+			return nil, fmt.Errorf("store.readings_path %s: %w", cfg.Store.ReadingsPath, err)
+		}
+		return st, nil
 	}
 	in, err := ingest.OpenInflux(ingest.InfluxConfig{
 		URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,

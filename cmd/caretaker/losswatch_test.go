@@ -76,7 +76,7 @@ func TestWatchLoss(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
-				done <- watchLoss(ctx, src, rec, ticks, time.Now, slog.New(slog.DiscardHandler))
+				done <- watchLoss(ctx, lossSource{id: InfluxStatusID, what: "InfluxDB writer", why: "test", w: src}, rec, ticks, time.Now, slog.New(slog.DiscardHandler))
 			}()
 			for range tc.ticks {
 				ticks <- time.Now()

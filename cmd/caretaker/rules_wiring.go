@@ -30,8 +30,10 @@ func openRuleStore(ctx context.Context, cfg Config, ruleSet *[]rules.Rule) (*rul
 }
 
 // newRuleBook builds what the API uses to tune rules, and hands the engine
-// what it had before a restart: the active alarms (so an episode going on
-// is not raised, nor ticketed, twice) and the recorded services.
+// what it had before a restart: the saved rule state (pending for and
+// clear_for, windows, counter offsets, flap history, refused handoffs),
+// the active alarms (so an episode going on is not raised, nor ticketed,
+// twice) and the recorded services.
 func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tickets *ticketing.Service,
 	history readingStore, reg *devices.Registry, logger *slog.Logger) (*rules.Book, error) {
 	active, err := tickets.Alarms(ctx, ticketing.AlarmsActive)
@@ -41,6 +43,17 @@ func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tic
 	as := make([]rules.Alarm, len(active))
 	for i, a := range active {
 		as[i] = a.Alarm
+	}
+	// The rule state saved before the restart first, then the active
+	// alarms (one raised after the last snapshot still stands).
+	if snap, err := st.LoadState(ctx); err != nil {
+		return nil, err
+	} else if snap != nil {
+		if n, err := engine.RestoreSnapshot(snap); err != nil {
+			logger.Error("saved rule state not taken back: pending for-durations and windows start afresh", "err", err)
+		} else {
+			logger.Info("rule state taken back", "episodes", n, "pending_handoffs", engine.PendingHandoffs())
+		}
 	}
 	engine.Restore(as)
 	book, err := rules.NewBook(rules.BookConfig{Store: st, Engine: engine,

@@ -68,7 +68,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	defer ruleStore.Close()
 
 	engine, err := rules.NewEngine(rules.Config{
-		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"),
+		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
 	})
 	if err != nil {
 		return &ConfigError{Key: "rules", Msg: err.Error()}
@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if cfg.MQTT.Embedded {
 		broker = ingest.NewBroker(ingest.BrokerConfig{
 			Listen: cfg.MQTT.EmbeddedListen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-			Logger: logger.With("component", "broker"),
+			MaxInFlight: cfg.MQTT.MaxInflight, Logger: logger.With("component", "broker"),
 		}, pipeline)
 		gateway = broker
 	} else {
@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
-		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook,
+		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets},
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
@@ -135,10 +135,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			if err := tickets.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
 			}
-			if p, ok := store.(interface{ Ping(context.Context) error }); ok {
-				return p.Ping(ctx)
-			}
-			return nil
+			return readingStoreReady(ctx, store)
 		},
 	})
 	if err != nil {
@@ -160,6 +157,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
+	snapshots := &rules.Snapshotter{Engine: engine, Store: ruleStore, Interval: cfg.Rules.SnapshotInterval.Std(),
+		Logger: logger.With("component", "rules")}
+	g.Go(func() error { return snapshots.Run(gctx) })
 	g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })
@@ -197,8 +197,36 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if perr := <-pipeDone; perr != nil && err == nil {
 		err = perr
 	}
+	// Once the last readings went through the rules: the state a restart
+	// must not forget.
+	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if serr := snapshots.Save(saveCtx); serr != nil {
+		logger.Error("rule state not saved at shutdown", "err", serr)
+	}
+	cancelSave()
 	logger.Info("caretaker stopped")
 	return err
+}
+
+// readingStoreReady is the reading store's part of /readyz. InfluxDB
+// unreachable while the spool takes the readings is degraded, not down:
+// Caretaker does its job, and pulling it would lose what it is holding.
+// Not ready: the spool is full (or there is none) and readings are lost.
+func readingStoreReady(ctx context.Context, store readingStore) error {
+	in, ok := store.(influxStore)
+	if !ok {
+		return nil
+	}
+	if in.SpoolFull() && in.Spooled() > 0 {
+		return errors.New("influx: spool full, readings are being lost")
+	}
+	if err := in.Ping(ctx); err != nil {
+		if in.SpoolFull() {
+			return fmt.Errorf("%w (no spool: readings are being lost)", err)
+		}
+		return &dashboard.Degraded{Reason: fmt.Sprintf("%v; readings go to the spool (%d waiting)", err, in.Spooled())}
+	}
+	return nil
 }
 
 // readingStore is the time-series side: InfluxDB or the embedded store.

@@ -30,8 +30,12 @@ func (e entry) name() string { return fmt.Sprintf("%020d-%d%s", e.seq, e.points,
 type Spool struct {
 	dir string
 	max int64
+	// syncDir makes a folder's entries durable (fsync of the folder);
+	// tests replace it to see it called.
+	syncDir func(dir string) error
 
 	mu      sync.Mutex
+	full    bool    // a batch was refused for lack of room; no room made since
 	entries []entry // oldest first
 	next    uint64
 	bytes   int64
@@ -47,11 +51,16 @@ func Open(dir string, maxBytes int64) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	// The folder may be new: its entry in its parent must survive a power
+	// cut too, or so would none of the batches in it.
+	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, max: maxBytes, next: 1}
+	s := &Spool{dir: dir, max: maxBytes, next: 1, syncDir: syncDir}
 	for _, de := range des {
 		name := de.Name()
 		if strings.HasSuffix(name, ".tmp") { // a write a crash interrupted
@@ -113,11 +122,14 @@ func (s *Spool) Reserve() uint64 {
 	return seq
 }
 
-// Put adds a batch at the place Reserve gave it, durably.
+// Put adds a batch at the place Reserve gave it, durably: the file is
+// written under a temporary name and synced, renamed, and the folder is
+// synced, so the new name survives a power cut as well as the data.
 func (s *Spool) Put(seq uint64, batch []byte, points int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bytes+int64(len(batch)) > s.max {
+		s.full = true
 		return fmt.Errorf("%w: %d bytes spooled, limit %d, batch of %d", ErrFull, s.bytes, s.max, len(batch))
 	}
 	e := entry{seq: seq, points: points, size: int64(len(batch))}
@@ -129,12 +141,20 @@ func (s *Spool) Put(seq uint64, batch []byte, points int) error {
 		_ = os.Remove(path + ".tmp")
 		return fmt.Errorf("spool: %w", err)
 	}
+	if err := s.syncDir(s.dir); err != nil {
+		// Not known to be durable: not in the spool. A copy that made it
+		// to disk all the same is only replayed twice, which InfluxDB
+		// takes as one point.
+		_ = os.Remove(path)
+		return fmt.Errorf("spool: %w", err)
+	}
 	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].seq > seq })
 	s.entries = append(s.entries, entry{})
 	copy(s.entries[i+1:], s.entries[i:])
 	s.entries[i] = e
 	s.bytes += e.size
 	s.points += int64(points)
+	s.full = false
 	return nil
 }
 
@@ -150,6 +170,20 @@ func writeSynced(path string, b []byte) error {
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
+	}
+	return f.Close()
+}
+
+// syncDir fsyncs a folder, so that the names created or renamed in it are
+// on disk.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
 	return f.Close()
 }
@@ -193,7 +227,16 @@ func (s *Spool) Remove(seq uint64) error {
 	s.entries = s.entries[1:]
 	s.bytes -= e.size
 	s.points -= int64(e.points)
+	s.full = false
 	return nil
+}
+
+// Full tells whether the spool refused a batch for lack of room and has
+// neither taken one nor given one back since: what comes now is lost.
+func (s *Spool) Full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.full
 }
 
 // Len is the number of spooled batches.

@@ -88,6 +88,7 @@ async function login(token) {
   $("login-view").hidden = true;
   $("view").hidden = false;
   connect(logout);
+  checkHandoffs();
   if (!location.hash || location.hash === "#" || location.hash === "#/" && home() !== "#/") location.hash = home();
   route();
 }
@@ -125,6 +126,30 @@ function drawConn() {
   const off = $("offline-note");
   off.hidden = !(session.me && live.conn !== "live" && live.offlineSince);
   if (!off.hidden) off.textContent = t("offlineSince", { t: when(live.offlineSince) });
+  drawHandoffs();
+}
+
+// ---- alarm changes the ticket store has not taken yet -------------------------
+// /readyz counts them (the rules engine retries them on its tick); while any
+// wait, an alarm may have no ticket yet, and the page says so.
+
+let pendingHandoffs = 0;
+
+async function checkHandoffs() {
+  if (!session.me) return;
+  try {
+    const resp = await fetch("/readyz", { cache: "no-store" });
+    pendingHandoffs = Number((await resp.json()).pending_alarm_handoffs) || 0;
+  } catch {
+    return; // the server is unreachable: the connection note says so
+  }
+  drawHandoffs();
+}
+
+function drawHandoffs() {
+  const el = $("handoff-note");
+  el.hidden = !(session.me && pendingHandoffs > 0);
+  if (!el.hidden) el.textContent = t("handoffsPending", { n: pendingHandoffs });
 }
 
 // ---- the L1 banner ------------------------------------------------------------
@@ -252,6 +277,7 @@ document.addEventListener("DOMContentLoaded", () => {
     else bannerWatch(msg);
   });
   setInterval(drawConn, 5000);
+  setInterval(checkHandoffs, 5000);
   applyLang();
   const tok = tokenFromHash() || sessionStorage.getItem("caretaker.token") || "";
   if (tok) login(tok);

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testserver"
+)
+
+// Reliability drill of the embedded broker: devices publish to Caretaker
+// itself, so what it acknowledges is all a device will not send again.
+//
+// Timeline, the caretaker binary built for the test, embedded broker and
+// embedded store, on one data folder:
+//
+//	+0      20 detectors publish QoS 1 readings as fast as Caretaker
+//	        acknowledges them; the publisher records each PUBACK
+//	kill    SIGKILL once 3 000 readings are acknowledged, publishing on
+//	restart same configuration, same data folder; the publisher reconnects
+//	end     every reading Caretaker acknowledged, before the kill or after,
+//	        is in the store
+func TestDrillSIGKILLEmbeddedBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the drill builds the binary and runs it twice")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "caretaker")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	const nDevices = 20
+	var devs strings.Builder
+	for i := 0; i < nDevices; i++ {
+		fmt.Fprintf(&devs, "  - {id: %s, kind: gas, site: s1, building: B1, location: \"B1 plant room %d\"}\n", gasID(i), i)
+	}
+	cfgPath := filepath.Join(dir, "caretaker.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {embedded: true, embedded_listen: "%s"}
+store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
+auth:
+  tokens:
+    - {name: ops1, role: operator, token: %[4]s}
+devices:
+%[5]s`, httpAddr, mqttAddr, dir, operatorToken, devs.String()))
+
+	proc := &caretakerProc{t: t, bin: bin, cfg: cfgPath, log: filepath.Join(dir, "caretaker.log")}
+	t.Cleanup(proc.stop)
+	base := "http://" + httpAddr
+	proc.start()
+	waitReady(t, base, proc)
+
+	load := startLoad(t, mqttAddr, nDevices, func(int) bool { return false })
+	defer load.stop()
+	waitFor(t, 60*time.Second, "3 000 readings acknowledged", func() bool { return load.sent.Load() >= 3000 })
+	proc.kill()
+	ackedAtKill := load.sent.Load()
+
+	proc.start()
+	waitReady(t, base, proc)
+	waitFor(t, 60*time.Second, "1 000 more readings acknowledged after the restart", func() bool {
+		return load.sent.Load() >= ackedAtKill+1000
+	})
+	load.stop()
+
+	missing := func() (n int, examples []string) {
+		for i := 0; i < nDevices; i++ {
+			var pts struct {
+				Points []struct {
+					Time time.Time `json:"ts"`
+				}
+			}
+			getJSON(t, base+"/api/devices/"+gasID(i)+"/readings?metric=lel_pct", operatorToken, &pts)
+			stored := make(map[int64]bool, len(pts.Points))
+			for _, p := range pts.Points {
+				stored[p.Time.UnixMilli()] = true
+			}
+			for _, ts := range load.ackedOf(i) {
+				if !stored[ts] {
+					n++
+					if len(examples) < 5 {
+						examples = append(examples, fmt.Sprintf("%s@%d", gasID(i), ts))
+					}
+				}
+			}
+		}
+		return n, examples
+	}
+	// Acknowledged means stored: no waiting for anything to arrive.
+	if lost, examples := missing(); lost > 0 {
+		t.Errorf("%d of %d readings the embedded broker acknowledged are not in the store, e.g. %v", lost, load.sent.Load(), examples)
+	}
+	t.Logf("readings acknowledged: %d before the kill, %d in all", ackedAtKill, load.sent.Load())
+}

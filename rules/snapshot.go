@@ -1,0 +1,200 @@
+package rules
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+)
+
+// What a restart must not forget: a pending for or clear_for, rate and
+// trend windows, counter offsets, flap history, the alarm changes the
+// sink has not taken yet. The engine writes it out as a snapshot
+// (Engine.Snapshot) that a Snapshotter saves periodically and at
+// shutdown; Engine.RestoreSnapshot takes it back before the first reading.
+
+// snapshotFormat is the version of the snapshot's layout.
+const snapshotFormat = 1
+
+type snapshot struct {
+	Format   int            `json:"format"`
+	SavedAt  time.Time      `json:"saved_at"`
+	Episodes []episodeState `json:"episodes"`
+	Handoffs []Alarm        `json:"handoffs,omitempty"`
+}
+
+// episodeState is one episode as saved. Sig is what its rule tested
+// (kind, metric or event, class of condition): the state is taken back
+// only by a rule that still tests the same.
+type episodeState struct {
+	Rule         string      `json:"rule"` // key: id, or id~shadow
+	Device       string      `json:"device"`
+	Sig          string      `json:"sig"`
+	LastTime     time.Time   `json:"last_time"`
+	LastArrival  time.Time   `json:"last_arrival"`
+	PendingSince time.Time   `json:"pending_since,omitzero"`
+	ClearSince   time.Time   `json:"clear_since,omitzero"`
+	On           bool        `json:"on,omitempty"`
+	Announced    bool        `json:"announced,omitempty"`
+	Held         bool        `json:"held,omitempty"`
+	Flapping     bool        `json:"flapping,omitempty"`
+	Toggles      []time.Time `json:"toggles,omitempty"`
+	Mem          memoryState `json:"mem"`
+	Alarm        Alarm       `json:"alarm"`
+}
+
+type memoryState struct {
+	HasPrev     bool         `json:"has_prev,omitempty"`
+	PrevT       time.Time    `json:"prev_t,omitzero"`
+	PrevX       float64      `json:"prev_x,omitempty"`
+	Samples     [][2]float64 `json:"samples,omitempty"` // unix ms, value
+	Predicted   time.Time    `json:"predicted,omitzero"`
+	HasRaw      bool         `json:"has_raw,omitempty"`
+	Raw         float64      `json:"raw,omitempty"`
+	Offset      float64      `json:"offset,omitempty"`
+	ServiceBase float64      `json:"service_base,omitempty"`
+	BaseNext    bool         `json:"base_next,omitempty"`
+}
+
+func signature(c *compiled) string {
+	return string(c.Kind) + "|" + c.Metric + "|" + c.Condition.Event + "|" + c.Condition.class()
+}
+
+// worthKeeping: the episode holds something a restart would lose (a
+// value-rule episode at rest is rebuilt by the next reading).
+func (st *episode) worthKeeping(c *compiled) bool {
+	m := &st.mem
+	return st.on || st.announced || st.held || st.flapping || !st.pendingSince.IsZero() || !st.clearSince.IsZero() ||
+		(c.FlapCount > 0 && len(st.toggles) > 0) || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0
+}
+
+// Snapshot writes out the state a restart must not forget.
+func (e *Engine) Snapshot() ([]byte, error) {
+	e.mu.Lock()
+	s := snapshot{Format: snapshotFormat, SavedAt: e.cfg.Now().UTC()}
+	for k, st := range e.state {
+		c := e.rules[k.rule]
+		if c == nil || !st.worthKeeping(c) {
+			continue
+		}
+		m := &st.mem
+		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime,
+			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
+			Announced: st.announced, Held: st.held, Flapping: st.flapping,
+			Alarm: st.alarm, Mem: memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
+				HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext}}
+		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
+			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
+		}
+		for _, x := range m.samples {
+			es.Mem.Samples = append(es.Mem.Samples, [2]float64{float64(x.t.UnixMilli()), x.x})
+		}
+		s.Episodes = append(s.Episodes, es)
+	}
+	for _, id := range e.handoffs.order {
+		s.Handoffs = append(s.Handoffs, e.handoffs.byID[id]...)
+	}
+	e.mu.Unlock()
+	sort.Slice(s.Episodes, func(i, j int) bool {
+		a, b := s.Episodes[i], s.Episodes[j]
+		return a.Rule < b.Rule || (a.Rule == b.Rule && a.Device < b.Device)
+	})
+	return json.Marshal(s)
+}
+
+// RestoreSnapshot takes back a snapshot, before any reading comes. The
+// state of a rule that is gone, or now tests something else, is dropped.
+// Staleness is not in it: registered devices are watched from the first
+// tick, so the time Caretaker was down does not count as their silence.
+// Call it before Restore.
+func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
+	var s snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return 0, fmt.Errorf("rule state snapshot: %w", err)
+	}
+	if s.Format != snapshotFormat {
+		return 0, fmt.Errorf("rule state snapshot: format %d, want %d", s.Format, snapshotFormat)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, es := range s.Episodes {
+		c := e.rules[es.Rule]
+		if c == nil || signature(c) != es.Sig {
+			continue
+		}
+		st := &episode{lastTime: es.LastTime, lastArrival: es.LastArrival, pendingSince: es.PendingSince,
+			clearSince: es.ClearSince, on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
+			toggles: es.Toggles, alarm: es.Alarm, mem: memory{hasPrev: es.Mem.HasPrev, prevT: es.Mem.PrevT,
+				prevX: es.Mem.PrevX, predicted: es.Mem.Predicted, hasRaw: es.Mem.HasRaw, raw: es.Mem.Raw,
+				offset: es.Mem.Offset, serviceBase: es.Mem.ServiceBase, baseNext: es.Mem.BaseNext}}
+		for _, x := range es.Mem.Samples {
+			st.mem.samples = append(st.mem.samples, sample{time.UnixMilli(int64(x[0])).UTC(), x[1]})
+		}
+		k := stateKey{es.Rule, es.Device}
+		e.state[k] = st
+		e.track(k, c, st)
+		episodes++
+	}
+	for _, a := range s.Handoffs {
+		e.handoffs.add(a)
+	}
+	return episodes, nil
+}
+
+// StateStore keeps the latest snapshot.
+type StateStore interface {
+	SaveState(ctx context.Context, body []byte) error
+}
+
+// Snapshotter saves the engine's state every Interval until ctx ends; the
+// caller saves once more at shutdown (Save) once no reading is left to
+// handle.
+type Snapshotter struct {
+	Engine   *Engine
+	Store    StateStore
+	Interval time.Duration // default 10s
+	Logger   *slog.Logger
+}
+
+// Run saves periodically until ctx ends. A failed save is logged and
+// tried again at the next interval.
+func (s *Snapshotter) Run(ctx context.Context) error {
+	iv := s.Interval
+	if iv <= 0 {
+		iv = 10 * time.Second
+	}
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := s.Save(ctx); err != nil && ctx.Err() == nil {
+				s.log().Error("rule state not saved; tried again at the next interval", "err", err)
+			}
+		}
+	}
+}
+
+// Save writes one snapshot.
+func (s *Snapshotter) Save(ctx context.Context) error {
+	b, err := s.Engine.Snapshot()
+	if err != nil {
+		return fmt.Errorf("rule state snapshot: %w", err)
+	}
+	if err := s.Store.SaveState(ctx, b); err != nil {
+		return err
+	}
+	s.log().Debug("rule state saved", "bytes", len(b))
+	return nil
+}
+
+func (s *Snapshotter) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
