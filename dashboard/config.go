@@ -81,6 +81,8 @@ type Config struct {
 	NotFound error
 	// Rules are the alarm rules engineers tune; nil: /api/rules answers 503.
 	Rules RuleBook
+	// Notifications lists the pages of a ticket; nil: none.
+	Notifications Notifications
 }
 
 // Roles a token may carry.

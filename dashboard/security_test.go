@@ -73,6 +73,7 @@ var accessSpec = map[string]access{
 	"POST /api/tickets/{id}/actions":       reporter, // the flow then decides per action and person
 	"POST /api/tickets/{id}/photos":        reporter,
 	"GET /api/tickets/{id}/photos/{photo}": allRoles,
+	"GET /api/tickets/{id}/notifications":  allRoles,
 	"GET /api/stats":                       operator,
 	"GET /api/alarms":                      allRoles,
 	"POST /api/alarms/{id}/ack":            operator,

@@ -433,6 +433,9 @@ func (s *Service) AckAlarm(ctx context.Context, by Actor, id string) (StoredAlar
 			if err := s.addHistory(ctx, tx, stored.TicketID, by, "alarm_acked", "alarm "+id+" acknowledged"); err != nil {
 				return err
 			}
+			if err := s.markAcked(ctx, tx, stored.TicketID); err != nil {
+				return err
+			}
 		}
 		changed = true
 		stored, err = getAlarm(ctx, tx, id)

@@ -91,16 +91,18 @@ func (s *Service) startFlow(ctx context.Context, tx *sql.Tx, id int64) error {
 		return err
 	}
 	if s.cfg.Dispatch == DispatchAuto {
-		return s.autoDispatch(ctx, tx, t)
+		if err := s.autoDispatch(ctx, tx, t); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.queuePages(ctx, tx, id)
 }
 
 // restartFlow puts a done ticket back to new (a reopen, by a person or by
 // an alarm raised again): fresh clocks from now, dispatched again.
 func (s *Service) restartFlow(ctx context.Context, tx *sql.Tx, id int64) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = 'new', assignee = '', outcome = '', done_at = NULL,
-		first_reported_at = ? WHERE id = ?`, ms(s.now()), id); err != nil {
+		first_reported_at = ?1, paging_since = ?1, acked_at = NULL WHERE id = ?2`, ms(s.now()), id); err != nil {
 		return fmt.Errorf("reopen ticket %d: %w", id, err)
 	}
 	if err := s.meet(ctx, tx, id, clockCallback); err != nil {
@@ -219,7 +221,8 @@ func (s *Service) Run(ctx context.Context) error {
 const maxStepsPerTick = 10000
 
 // Tick fires every warning and escalation due at the current time, one
-// step per transaction, and sends the events after each commit.
+// step per transaction, and sends the events after each commit; then it
+// queues the pages of the escalation policy steps that have fallen due.
 func (s *Service) Tick(ctx context.Context) error {
 	for i := 0; i < maxStepsPerTick; i++ {
 		ev, typ, err := s.tickOne(ctx)
@@ -227,13 +230,13 @@ func (s *Service) Tick(ctx context.Context) error {
 			return err
 		}
 		if typ == "" {
-			return nil
+			break
 		}
 		if ev != nil {
 			s.cfg.Notifier.Notify(typ, *ev)
 		}
 	}
-	return nil
+	return s.tickPages(ctx)
 }
 
 type dueClock struct {
@@ -309,7 +312,10 @@ func (s *Service) tickOne(ctx context.Context) (ev *ClockEvent, typ string, err 
 			base.Message = fmt.Sprintf("%s limit of %s (L%d) missed (due %s): escalated to %s",
 				c.clock, c.number, c.level, s.formatTime(fromMS(c.due)), chain[step])
 			ev = &base
-			return s.addHistory(ctx, tx, c.id, systemActor, "escalated", base.Message)
+			if err := s.addHistory(ctx, tx, c.id, systemActor, "escalated", base.Message); err != nil {
+				return err
+			}
+			return s.queueEscalation(ctx, tx, c.id, chain[step], c.clock)
 		}
 	})
 	if err != nil {

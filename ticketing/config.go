@@ -87,6 +87,12 @@ type Config struct {
 	// RepeatWindow: a report of the same place and category within this
 	// time after an earlier one is a repeat (KPI). Default 30 days.
 	RepeatWindow time.Duration
+	// Pager decides who is paged about a ticket (paging.go); nil: nobody
+	// is paged.
+	Pager Pager
+	// PagesQueued, when set, hears that a transaction which stored pages
+	// has committed (it wakes the sender); it must not block.
+	PagesQueued func()
 }
 
 // Dispatch modes.

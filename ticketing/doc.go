@@ -27,6 +27,13 @@
 // clocks, so a past month can be recomputed. docs/ticketing.md describes
 // it for users.
 //
+// Paging (paging.go): a Pager, passed in by the wiring, says whom a
+// ticket pages; the pages are stored in the notifications outbox in the
+// same transaction as the change that causes them (opening, a raised
+// level, a reopening, a clock escalation), later policy steps on the
+// clock's tick until the ticket is acknowledged (claimed, accepted, or its
+// alarm acked); DuePages and RecordPage are the sender's side.
+//
 // It knows devices and the rules.Alarm type; never gateways or screens.
 // Whoever wants to hear about changes passes a Notifier. It must never
 // show a verification code anywhere but in the answer to the report that

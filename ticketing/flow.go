@@ -298,6 +298,17 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 			}
 			return err
 		}
+		// A claim or an acceptance acknowledges the ticket: the later
+		// escalation steps are not paged. Any action may change whom the
+		// steps reach, or end them.
+		if req.Action == ActClaim || req.Action == ActAccept {
+			if err := s.markAcked(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if err := s.queuePages(ctx, tx, id); err != nil {
+			return err
+		}
 		// Any step a person takes on an open L1 ticket is progress.
 		return s.progressNoted(ctx, tx, id)
 	})

@@ -178,4 +178,34 @@ ALTER TABLE tickets ADD COLUMN recurrence_peak REAL;
 ALTER TABLE alarms ADD COLUMN cleared_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE alarms ADD COLUMN clear_reason TEXT NOT NULL DEFAULT '';
 `,
+	// 5: paging people. notifications is the durable outbox: one row per
+	// page (delivery id, stable for a ticket, step, recipient and channel),
+	// written in the same transaction as the change that causes it and
+	// updated by the sender with every attempt. A ticket remembers when its
+	// escalation steps started (paging_since; NULL: created_at), when it was
+	// acknowledged, and when its next step falls due.
+	`
+CREATE TABLE notifications (
+	id          TEXT PRIMARY KEY, -- delivery id
+	ticket_id   INTEGER NOT NULL REFERENCES tickets(id),
+	step        TEXT NOT NULL,
+	recipient   TEXT NOT NULL,
+	channel     TEXT NOT NULL,
+	message     TEXT NOT NULL, -- the rendered message, JSON
+	state       TEXT NOT NULL DEFAULT 'queued', -- queued, sent, failed
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	queued_at   INTEGER NOT NULL,
+	next_at     INTEGER NOT NULL,
+	done_at     INTEGER,
+	last_status INTEGER NOT NULL DEFAULT 0,
+	last_body   TEXT NOT NULL DEFAULT '',
+	last_error  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notifications_due ON notifications(next_at) WHERE state = 'queued';
+CREATE INDEX notifications_ticket ON notifications(ticket_id, queued_at);
+ALTER TABLE tickets ADD COLUMN paging_since INTEGER;
+ALTER TABLE tickets ADD COLUMN acked_at INTEGER;
+ALTER TABLE tickets ADD COLUMN page_next_at INTEGER;
+CREATE INDEX tickets_page_next ON tickets(page_next_at) WHERE page_next_at IS NOT NULL;
+`,
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
@@ -14,6 +15,11 @@ import (
 type Service struct {
 	cfg Config
 	db  *sql.DB
+
+	// queued marks the open transactions that stored pages, so the
+	// sender is woken once they commit (Config.PagesQueued).
+	queuedMu sync.Mutex
+	queued   map[*sql.Tx]bool
 }
 
 // Open opens (creating if needed) the SQLite file at cfg.Path, sets WAL,
@@ -31,7 +37,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Service{cfg: cfg, db: db}
+	s := &Service{cfg: cfg, db: db, queued: map[*sql.Tx]bool{}}
 	if err := sqlitedb.Migrate(ctx, db, "schema_migrations", migrations, s.now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
@@ -55,9 +61,21 @@ func (s *Service) Ping(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in one transaction, committed when fn returns nil.
+// inTx runs fn in one transaction, committed when fn returns nil; when
+// it stored pages, Config.PagesQueued hears of it after the commit.
 func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return sqlitedb.InTx(ctx, s.db, fn)
+	var cur *sql.Tx
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error { cur = tx; return fn(tx) })
+	if cur != nil {
+		s.queuedMu.Lock()
+		queued := s.queued[cur]
+		delete(s.queued, cur)
+		s.queuedMu.Unlock()
+		if queued && err == nil && s.cfg.PagesQueued != nil {
+			s.cfg.PagesQueued()
+		}
+	}
+	return err
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now() }

@@ -166,7 +166,10 @@ func (s *Service) raiseLevel(ctx context.Context, tx *sql.Tx, ticketID int64, le
 		if err != nil {
 			return err
 		}
-		return s.addHistory(ctx, tx, ticketID, by, "level_raised", fmt.Sprintf("level raised to L%d: %s; %s", level, why, plan))
+		if err := s.addHistory(ctx, tx, ticketID, by, "level_raised", fmt.Sprintf("level raised to L%d: %s; %s", level, why, plan)); err != nil {
+			return err
+		}
+		return s.queuePages(ctx, tx, ticketID)
 	}
 	return nil
 }

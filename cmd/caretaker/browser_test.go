@@ -67,6 +67,9 @@ auth:
     - {name: tech1, role: technician, token: %s}
     - {name: eng1, role: engineer, token: %s}
 technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}]
+people: [{name: tech1, lang: en}, {name: desk, roles: [control_room]}]
+channels: [{name: screen, type: log}]
+notify: {policies: [{level: 1, steps: [{after: 0s, to: [on_duty, control_room], via: [screen]}]}]}
 devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room", zone: z1}
   - {id: gas-b3-01, kind: gas, site: s1, building: B3, location: "B3 kitchen riser", zone: z1}

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/rules"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	Tickets     TicketsConfig            `yaml:"tickets"`
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
+	// people, rosters, channels and notify: who is paged, when and how
+	// (docs/notifications.md).
+	notify.Config `yaml:",inline"`
 }
 
 // HTTPConfig is the dashboard's listener.
@@ -312,6 +316,12 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if name == "-" || !f.IsExported() {
 			continue
 		}
+		if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), ",inline") {
+			for k, v := range yamlFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
@@ -366,6 +376,10 @@ func envTargets(v reflect.Value, prefix string, out map[string]reflect.Value) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), ",inline") {
+			envTargets(v.Field(i), prefix, out)
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}
@@ -449,6 +463,9 @@ func (c *Config) Validate() error {
 		if err := r.Validate(); err != nil {
 			return &ConfigError{Key: fmt.Sprintf("rules.define[%d]", i), Msg: err.Error()}
 		}
+	}
+	if err := c.Config.WithDefaults().Validate(); err != nil {
+		return notifyConfigError(err)
 	}
 	return nil
 }

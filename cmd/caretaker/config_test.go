@@ -19,6 +19,22 @@ func writeConfig(t *testing.T, body string) string {
 	return p
 }
 
+// notifyKeys is a paging configuration with every top-level key.
+const notifyKeys = `people:
+  - {name: tech1, phone: "+8613800000001"}
+  - {name: sup1, email: "sup1@example.com", roles: [supervisor]}
+rosters:
+  - {zones: [z1], people: [tech1], shifts: ["mon-sun 00:00-24:00"]}
+channels:
+  - {name: hook, type: webhook, url: "http://127.0.0.1:9000/hook", secret: "0123456789abcdef"}
+notify:
+  policies:
+    - level: 1
+      steps:
+        - {after: 0s, to: [on_duty], via: [hook]}
+        - {after: 5m, to: [supervisor], via: [hook]}
+`
+
 func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -115,6 +131,21 @@ func TestLoadConfig(t *testing.T) {
 		{name: "unknown env key", env: []string{"CARETAKER_INFLUX_URLL=x"}, wantKey: "CARETAKER_INFLUX_URLL"},
 		{name: "bad env value", env: []string{"CARETAKER_MQTT_QOS=high"}, wantKey: "CARETAKER_MQTT_QOS"},
 		{name: "bad env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=soon"}, wantKey: "CARETAKER_INFLUX_FLUSH_INTERVAL"},
+		{name: "notify keys", file: notifyKeys,
+			env: []string{`CARETAKER_NOTIFY_MAX_AGE=30m`},
+			check: func(t *testing.T, c Config) {
+				if len(c.People) != 2 || c.People[1].Roles[0] != "supervisor" || len(c.Rosters) != 1 || len(c.Channels) != 1 ||
+					c.Channels[0].Secret != "0123456789abcdef" || len(c.Notify.Policies) != 1 || c.Notify.MaxAge.Std() != 30*time.Minute {
+					t.Fatalf("notify config: %+v", c.Config)
+				}
+			}},
+		{name: "unknown people key", file: "people: [{name: tech1, nmae: x}]\n", wantKey: "people[0].nmae"},
+		{name: "unknown notify key", file: "notify: {polices: []}\n", wantKey: "notify.polices"},
+		{name: "bad shift", file: "people: [{name: tech1}]\nrosters: [{people: [tech1], shifts: ['mon-fri 25:00-08:00']}]\n", wantKey: "rosters[0].shifts[0]"},
+		{name: "short webhook secret", file: "channels: [{name: hook, type: webhook, url: 'http://127.0.0.1:9/h', secret: short}]\n", wantKey: "channels[0].secret"},
+		{name: "step via unknown channel", file: strings.Replace(notifyKeys, "via: [hook]", "via: [pigeon]", 1), wantKey: "notify.policies[0].steps[0].via[0]"},
+		{name: "step to unknown person", file: strings.Replace(notifyKeys, "to: [on_duty]", "to: [nobody]", 1), wantKey: "notify.policies[0].steps[0].to[0]"},
+		{name: "bad env notify", env: []string{"CARETAKER_NOTIFY_MAX_AGE=-1h"}, wantKey: "notify.max_age"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,5 +274,26 @@ func TestServeRejectsBadTicketingConfig(t *testing.T) {
 	var out, errb strings.Builder
 	if code := run(context.Background(), []string{"serve", "--config", path}, &out, &errb, nil); code != 2 || !strings.Contains(errb.String(), "technicians[1].name") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// A bad CARETAKER_CHANNELS or CARETAKER_NOTIFY_* value is named, never
+// repeated: channels carry webhook secrets and SMTP passwords, notify the
+// ack key.
+func TestNotifyEnvErrorsHideValues(t *testing.T) {
+	for _, kv := range []string{
+		"CARETAKER_CHANNELS=[{name: hook, secret: wh-SECRET-0123456789, url: [",
+		"CARETAKER_NOTIFY_POLICIES=[{level: 1, steps: ak-SECRET-0123456789",
+		"CARETAKER_NOTIFY=[ak-SECRET-0123456789",
+	} {
+		_, err := parseConfig(nil, []string{kv})
+		name, _, _ := strings.Cut(kv, "=")
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != name {
+			t.Fatalf("%s: error %v, want one naming the variable", name, err)
+		}
+		if strings.Contains(err.Error(), "SECRET") {
+			t.Fatalf("%s: error repeats the value: %v", name, err)
+		}
 	}
 }

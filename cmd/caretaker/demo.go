@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/caretaker-iot/caretaker/devices"
 	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
+	"github.com/caretaker-iot/caretaker/notify"
 )
 
 // demoRoles get one printed token each.
@@ -68,6 +70,7 @@ Flags:
 	for _, role := range demoRoles {
 		cfg.Auth.Tokens = append(cfg.Auth.Tokens, Token{Name: "demo-" + role, Role: role, Token: randomToken()})
 	}
+	cfg.Config = demoPaging()
 	if err := applyEnv(&cfg, env); err != nil {
 		return err
 	}
@@ -115,6 +118,33 @@ Flags:
 		}
 	}
 	return err
+}
+
+// demoPaging pages through the log channel only, so a newcomer sees on
+// each ticket who would have been paged, and when, and nobody is
+// disturbed: the technician on duty and the control room at once, the
+// supervisor after 5 minutes, the project manager after 15 (L1).
+func demoPaging() notify.Config {
+	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
+	screen := []string{"screen"}
+	return notify.Config{
+		People: []notify.Person{
+			{Name: "demo-technician", Phone: "+8613800000001", Lang: notify.LangZH},
+			{Name: "demo-operator", Roles: []string{notify.RoleControlRoom}, Lang: notify.LangZH},
+			{Name: "demo-supervisor", Email: "supervisor@example.com", Roles: []string{notify.RoleSupervisor}, Lang: notify.LangEN},
+			{Name: "demo-manager", Email: "manager@example.com", Roles: []string{notify.RoleProjectMgr}, Lang: notify.LangZH},
+		},
+		Rosters:  notify.Rosters{{Name: "all day", People: []string{"demo-technician"}, Shifts: []string{"mon-sun 00:00-24:00"}}},
+		Channels: []notify.ChannelConfig{{Name: "screen", Type: notify.TypeLog}},
+		Notify: notify.Settings{Policies: []notify.Policy{
+			{Level: 1, Steps: []notify.Step{
+				{After: d("0s"), To: []string{notify.ToOnDuty, notify.RoleControlRoom}, Via: screen},
+				{After: d("5m"), To: []string{notify.RoleSupervisor}, Via: screen},
+				{After: d("15m"), To: []string{notify.RoleProjectMgr}, Via: screen},
+			}},
+			{Level: 2, Steps: []notify.Step{{After: d("0s"), To: []string{notify.ToOnDuty}, Via: screen}}},
+		}},
+	}
 }
 
 func randomToken() string {

@@ -10,7 +10,12 @@ import (
 // a variable never repeat its value.
 func secretEnv(name string) bool {
 	switch name {
-	case "CARETAKER_AUTH", "CARETAKER_MQTT", "CARETAKER_INFLUX":
+	case "CARETAKER_AUTH", "CARETAKER_MQTT", "CARETAKER_INFLUX", "CARETAKER_CHANNELS":
+		return true
+	}
+	// Channels carry webhook and robot secrets, SMTP passwords, keys in
+	// their URLs; notify carries the ack key.
+	if strings.HasPrefix(name, "CARETAKER_CHANNELS") || strings.HasPrefix(name, "CARETAKER_NOTIFY") {
 		return true
 	}
 	return strings.Contains(name, "TOKEN") || strings.Contains(name, "PASSWORD")

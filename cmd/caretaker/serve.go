@@ -42,6 +42,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 
 	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger.With("component", "hub"), Registerer: metrics})
 	ticketCfg := ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing"))
+	pages, err := newPaging(cfg, logger)
+	if err != nil {
+		return err
+	}
+	ticketCfg.Pager, ticketCfg.PagesQueued = pages.pager, pages.pagesQueued
 	var fe *ticketing.FieldError
 	if err := ticketCfg.Validate(); errors.As(err, &fe) {
 		return &ConfigError{Key: fe.Field, Msg: fe.Message}
@@ -53,6 +58,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
 	}
 	defer tickets.Close()
+	if err := pages.newWorker(tickets, logger, metrics); err != nil {
+		return err
+	}
 	ruleStore, err := openRuleStore(ctx, cfg, &ruleSet)
 	if err != nil {
 		return err
@@ -119,6 +127,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
+		Notifications: notificationsAdapter{tickets},
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
@@ -156,6 +165,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g.Go(func() error { return gateway.Run(gctx) })
 	g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
 	g.Go(func() error { return runLossWatch(gctx, store, live, logger) })
+	g.Go(func() error { return pages.worker.Run(gctx) })
 	if r, ok := store.(interface{ Run(context.Context) error }); ok {
 		g.Go(func() error { return r.Run(gctx) })
 	}

@@ -89,10 +89,16 @@ export function mount(root, id) {
       } }, field(t("newLevel"), lvl), field(t("reason"), why), h("button", { type: "submit", class: "warn", text: t("escalate") })));
     }
 
+    // Who was paged about the ticket, by what, and whether it arrived.
+    const pagesBox = h("section", { id: "ticket-notifications" }, h("h3", { text: t("paged") }));
+    const pagesMsg = statusLine("ticket-notifications-status");
+    pagesBox.append(pagesMsg);
+    loadPages(tk.id, pagesBox, pagesMsg);
+
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: tk.description || "" })),
-      facts, rec, actions, chartBox, clocks, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, rec, actions, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body) {
       say(msg, "", "");
@@ -108,6 +114,29 @@ export function mount(root, id) {
   }
 
   return () => stop();
+}
+
+// loadPages lists the deliveries of a ticket: who, through which channel,
+// in which state, and when (delivered or failed, else the next attempt).
+async function loadPages(id, box, msg) {
+  let list;
+  try {
+    list = (await api("GET", "/api/tickets/" + enc(id) + "/notifications")).notifications || [];
+  } catch (e) {
+    say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/notifications" }) : t("failed", { e: e.message }));
+    return;
+  }
+  if (!list.length) {
+    say(msg, "", t("noPages"));
+    return;
+  }
+  box.append(h("table", { class: "rows compact", id: "ticket-pages" }, h("thead", {}, h("tr", {},
+    h("th", { text: t("pageWho") }), h("th", { text: t("pageVia") }), h("th", { text: t("pageState") }), h("th", { text: t("pageAt") }))),
+  h("tbody", {}, list.map((n) => h("tr", { class: "page-" + n.state, "data-delivery": n.id },
+    h("td", { text: n.recipient + " · " + t("pageStep", { s: n.step }) }),
+    h("td", { text: n.channel }),
+    h("td", { text: label("pg", n.state) + (n.attempts ? " · " + t("pageTries", { n: n.attempts }) : ""), title: n.last_error || "" }),
+    h("td", { text: when(n.done_at || n.next_at || n.queued_at) }))))));
 }
 
 // photo shows an uploaded picture. The file needs the token, which an

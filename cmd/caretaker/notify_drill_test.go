@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testserver"
+	"github.com/caretaker-iot/caretaker/ticketing"
+)
+
+// Paging drill: pages queued while the receiver is down survive a
+// SIGKILL of caretaker and are delivered after the restart, once each,
+// with the ids they had before.
+//
+//	+0      an L1 gas reading over a real mosquitto; the receiver's port is
+//	        closed, so both pages (tech1, desk) fail and stay queued
+//	kill    SIGKILL of the caretaker binary
+//	restart caretaker again; the receiver comes up on its port
+//	end     each page delivered exactly once, with its delivery id from
+//	        before the kill; the pending gauge back to 0
+func TestDrillPagesSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the drill builds the binary and runs it twice")
+	}
+	broker := testserver.Mosquitto(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "caretaker")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	hookAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	cfgPath := filepath.Join(dir, "caretaker.yaml")
+	writeFile(t, cfgPath, pagingConfig(httpAddr, broker.Addr, "caretaker-page-drill", dir, "http://"+hookAddr))
+	proc := &caretakerProc{t: t, bin: bin, cfg: cfgPath, log: filepath.Join(dir, "caretaker.log")}
+	t.Cleanup(proc.stop)
+	base := "http://" + httpAddr
+	proc.start()
+	waitReady(t, base, proc)
+
+	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
+		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
+	var tk ticketing.Ticket
+	waitFor(t, 15*time.Second, "the L1 ticket", func() bool {
+		var list struct{ Tickets []ticketing.Ticket }
+		getJSON(t, base+"/api/tickets", operatorToken, &list)
+		if len(list.Tickets) == 1 {
+			tk = list.Tickets[0]
+		}
+		return len(list.Tickets) == 1
+	})
+	var before []apiNotification
+	waitFor(t, 15*time.Second, "both pages tried and queued", func() bool {
+		before = ticketNotifications(t, base, tk.ID)
+		if len(before) != 2 {
+			return false
+		}
+		for _, n := range before {
+			if n.State != "queued" || n.Attempts < 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if p := proc.metric(t, base, "caretaker_notifications_pending"); p != 2 {
+		t.Fatalf("pending gauge = %v before the kill, want 2", p)
+	}
+
+	proc.kill()
+	proc.start()
+	waitReady(t, base, proc)
+
+	recv := &hookReceiver{}
+	hook := httptest.NewUnstartedServer(recv)
+	ln, err := net.Listen("tcp", hookAddr)
+	if err != nil {
+		t.Fatalf("receiver on %s: %v", hookAddr, err)
+	}
+	hook.Listener.Close()
+	hook.Listener = ln
+	hook.Start()
+	defer hook.Close()
+
+	var after []apiNotification
+	waitFor(t, 30*time.Second, "both pages sent after the restart", func() bool {
+		after = ticketNotifications(t, base, tk.ID)
+		sent := 0
+		for _, n := range after {
+			if n.State == "sent" {
+				sent++
+			}
+		}
+		return sent == 2
+	})
+	ids := func(ns []apiNotification) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if !slices.Equal(ids(before), ids(after)) {
+		t.Fatalf("ids before the kill %v, after %v", ids(before), ids(after))
+	}
+	d := delivered(recv.snapshot())
+	for _, id := range ids(before) {
+		if d[id] != 1 {
+			t.Errorf("page %s delivered %d times, want once (all: %v)", id, d[id], d)
+		}
+	}
+	if len(d) != 2 {
+		t.Errorf("delivered ids %v, want the 2 pages only", d)
+	}
+	for _, c := range recv.snapshot() {
+		if !c.ValidSig {
+			t.Errorf("page %s: bad signature", c.ID)
+		}
+	}
+	if p := proc.metric(t, base, "caretaker_notifications_pending"); p != 0 {
+		t.Errorf("pending gauge = %v after delivery, want 0", p)
+	}
+	if n := proc.metric(t, base, `caretaker_notifications_total{channel="hook",result="sent"}`); n != 2 {
+		t.Errorf("sent counter = %v, want 2", n)
+	}
+}

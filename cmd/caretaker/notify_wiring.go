@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caretaker-iot/caretaker/notify"
+	"github.com/caretaker-iot/caretaker/ticketing"
+)
+
+// paging is the notify side of serve: the planner that ticketing asks
+// (through ticketPager) whom to page, the channels, and the worker that
+// sends the outbox rows ticketing stores.
+type paging struct {
+	cfg    notify.Config
+	pager  *ticketPager
+	chans  map[string]notify.Channel
+	worker *notify.Worker
+	wake   chan struct{}
+}
+
+// newPaging builds the planner and the channels from the configuration
+// (checked already by Config.Validate); it starts nothing.
+func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
+	ncfg := cfg.Config.WithDefaults()
+	planner, err := notify.NewPlanner(ncfg)
+	if err != nil {
+		return nil, notifyConfigError(err)
+	}
+	chans, err := notify.NewChannels(ncfg.Channels, notify.Options{HTTP: &http.Client{}, Logger: logger.With("component", "notify")})
+	if err != nil {
+		return nil, notifyConfigError(err)
+	}
+	people := map[string]bool{}
+	for _, p := range ncfg.People {
+		people[p.Name] = true
+	}
+	var onDuty []string
+	for _, t := range cfg.Technicians {
+		if t.OnDuty {
+			onDuty = append(onDuty, t.Name)
+		}
+	}
+	return &paging{
+		cfg:   ncfg,
+		pager: &ticketPager{planner: planner, people: people, onDuty: onDuty},
+		chans: chans,
+		wake:  make(chan struct{}, 1),
+	}, nil
+}
+
+// newWorker builds the sender of the store's outbox and its metrics:
+// caretaker_notifications_total{channel,result} and the gauge
+// caretaker_notifications_pending. Run it with p.worker.Run.
+func (p *paging) newWorker(tickets *ticketing.Service, logger *slog.Logger, metrics prometheus.Registerer) error {
+	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caretaker_notifications_total",
+		Help: "Attempts to deliver pages, by channel and result (sent, retry, failed).",
+	}, []string{"channel", "result"})
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "caretaker_notifications_pending",
+		Help: "Pages in the outbox not yet delivered nor failed.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := tickets.PendingPages(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	for _, c := range []prometheus.Collector{sent, pending} {
+		if err := metrics.Register(c); err != nil {
+			return fmt.Errorf("notify metrics: %w", err)
+		}
+	}
+	rnd := rand.New(rand.NewSource(time.Now().UnixNano()))
+	var err error
+	p.worker, err = notify.NewWorker(notify.WorkerConfig{
+		Outbox:   outboxAdapter{tickets},
+		Channels: p.chans,
+		Retry:    notify.RetryFrom(p.cfg.Notify, rnd.Float64),
+		MaxAge:   p.cfg.Notify.MaxAge.Std(),
+		Wake:     p.wake,
+		Logger:   logger,
+		OnOutcome: func(m notify.Message, o notify.Outcome) {
+			result := o.State
+			if result == notify.StateQueued {
+				result = "retry"
+			}
+			sent.WithLabelValues(m.Channel, result).Inc()
+		},
+	})
+	return err
+}
+
+// pagesQueued wakes the worker; it never blocks.
+func (p *paging) pagesQueued() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func notifyConfigError(err error) error {
+	if fe, ok := err.(*notify.FieldError); ok {
+		return &ConfigError{Key: fe.Path, Msg: fe.Err.Error()}
+	}
+	return &ConfigError{Msg: err.Error()}
+}
+
+// ticketPager adapts the notify planner to ticketing.Pager: a ticket and
+// its alarm become a notify.Incident, the planner's pages rendered
+// messages.
+type ticketPager struct {
+	planner *notify.Planner
+	people  map[string]bool // configured people, by name
+	onDuty  []string        // technicians[].on_duty, used without rosters
+}
+
+func (p *ticketPager) Due(sub ticketing.PageSubject, now time.Time) ([]ticketing.OutboxPage, time.Time) {
+	in := p.incident(sub)
+	pages := p.render(in, p.planner.Due(in, now))
+	next, _ := p.planner.NextDue(in, now)
+	return pages, next
+}
+
+func (p *ticketPager) Escalation(sub ticketing.PageSubject, target, clock string, at time.Time) []ticketing.OutboxPage {
+	switch {
+	case target == notify.RoleSupervisor || target == notify.RoleProjectMgr || target == notify.RoleControlRoom:
+	case p.people[target]:
+	default:
+		return nil // a step of sla.chain nobody stands for (team_lead, unless a person has that name)
+	}
+	// The claim clock shares the policy step's delivery ids: a supervisor
+	// the step already paged is not paged again. Later clocks page on
+	// their own.
+	key := clock
+	if clock == "claim" {
+		key = ""
+	}
+	in := p.incident(sub)
+	return p.render(in, p.planner.Escalation(in, target, key, at))
+}
+
+func (p *ticketPager) incident(sub ticketing.PageSubject) notify.Incident {
+	t := sub.Ticket
+	in := notify.Incident{
+		TicketID: t.ID, Number: t.Number, Level: t.Level, Category: t.Category,
+		Site: t.Site, Building: t.Building, Location: t.Location, Zone: t.Zone,
+		AlarmID: t.AlarmID, Description: t.Description, OpenedAt: sub.OpenedAt,
+		Assignee: t.Assignee, OnDuty: p.onDuty, Code: sub.Code,
+	}
+	if sub.AckedAt != nil {
+		in.AckedAt = *sub.AckedAt
+	}
+	if a := sub.Alarm; a != nil {
+		in.Observation = a.Message + " (" + a.Device + ")"
+		if a.Message == "" {
+			in.Observation = strconv.FormatFloat(a.Value, 'g', -1, 64) + " (" + a.Device + ")"
+		}
+	}
+	if t.Source != ticketing.SourceSensor && t.Reporter.Phone != "" {
+		in.Reporter = &notify.Reporter{Name: t.Reporter.Name, Phone: t.Reporter.Phone}
+	}
+	return in
+}
+
+// render turns the planner's pages into outbox rows. Pages carry no
+// ack_url yet: the server does not answer /ack links.
+func (p *ticketPager) render(in notify.Incident, pages []notify.Page) []ticketing.OutboxPage {
+	out := make([]ticketing.OutboxPage, 0, len(pages))
+	for _, pg := range pages {
+		m := notify.NewMessage(pg, in, "")
+		b, err := json.Marshal(m)
+		if err != nil {
+			continue // a Message of plain values always encodes
+		}
+		who := pg.Recipient.Name
+		if pg.Recipient.IsReporter {
+			who = "reporter"
+		}
+		out = append(out, ticketing.OutboxPage{ID: pg.ID, Step: pg.Step, Recipient: who, Channel: pg.Channel, DueAt: pg.DueAt, Message: b})
+	}
+	return out
+}
+
+// outboxAdapter gives the notify worker the ticket store's outbox.
+type outboxAdapter struct{ s *ticketing.Service }
+
+func (o outboxAdapter) Due(ctx context.Context, now time.Time, limit int) ([]notify.Queued, error) {
+	rows, err := o.s.DuePages(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.Queued, 0, len(rows))
+	for _, r := range rows {
+		var m notify.Message
+		if err := json.Unmarshal(r.Message, &m); err != nil {
+			// Unreadable: the worker fails it (no such channel).
+			m = notify.Message{ID: r.ID}
+		}
+		m.ID = r.ID
+		out = append(out, notify.Queued{Message: m, Attempts: r.Attempts, QueuedAt: r.QueuedAt})
+	}
+	return out, nil
+}
+
+func (o outboxAdapter) Record(ctx context.Context, id string, out notify.Outcome) error {
+	return o.s.RecordPage(ctx, id, ticketing.PageOutcome{
+		State: out.State, Attempts: out.Attempts, Status: out.Result.Status, Body: out.Result.Body,
+		Error: out.Error, NextAt: out.NextAt, At: out.At,
+	})
+}
+
+// notificationView is one page as GET /api/tickets/{id}/notifications
+// shows it: who, by what, in which state, and the message without the
+// verification code.
+type notificationView struct {
+	ID         string     `json:"id"`
+	Step       string     `json:"step"`
+	Recipient  string     `json:"recipient"`
+	Channel    string     `json:"channel"`
+	State      string     `json:"state"`
+	Attempts   int        `json:"attempts"`
+	QueuedAt   time.Time  `json:"queued_at"`
+	NextAt     *time.Time `json:"next_at,omitempty"`
+	DoneAt     *time.Time `json:"done_at,omitempty"`
+	LastStatus int        `json:"last_status,omitempty"`
+	LastBody   string     `json:"last_body,omitempty"`
+	LastError  string     `json:"last_error,omitempty"`
+	Type       string     `json:"type,omitempty"`
+	Lang       string     `json:"lang,omitempty"`
+	Subject    string     `json:"subject,omitempty"`
+	Body       string     `json:"body,omitempty"`
+}
+
+// notificationsAdapter answers the notifications API from the store.
+type notificationsAdapter struct{ s *ticketing.Service }
+
+func (a notificationsAdapter) TicketNotifications(ctx context.Context, id int64) (any, error) {
+	rows, err := a.s.Notifications(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notificationView, 0, len(rows))
+	for _, r := range rows {
+		v := notificationView{ID: r.ID, Step: r.Step, Recipient: r.Recipient, Channel: r.Channel, State: r.State,
+			Attempts: r.Attempts, QueuedAt: r.QueuedAt, NextAt: r.NextAt, DoneAt: r.DoneAt,
+			LastStatus: r.LastStatus, LastBody: r.LastBody, LastError: r.LastError}
+		var m notify.Message
+		if json.Unmarshal(r.Message, &m) == nil {
+			m = m.ForListing()
+			v.Type, v.Lang, v.Subject, v.Body = m.Type, m.Recipient.Lang, m.Subject, m.Body
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

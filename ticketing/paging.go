@@ -1,0 +1,361 @@
+package ticketing
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Pager decides who is paged about a ticket, and with what message. The
+// ticket store keeps what it returns in its outbox (the notifications
+// table), in the same transaction as the change that caused it; a sender
+// outside this package delivers the rows (DuePages, RecordPage). It must
+// be pure and quick: it runs inside the store's transactions.
+type Pager interface {
+	// Due returns the pages of the escalation steps due at now (none once
+	// the subject is acknowledged) and when the next step falls due (zero:
+	// none left).
+	Due(sub PageSubject, now time.Time) (pages []OutboxPage, next time.Time)
+	// Escalation returns the pages of a missed clock (claim, dispatch,
+	// arrive, close) escalated to target (a step of SLA.Chain).
+	Escalation(sub PageSubject, target, clock string, at time.Time) []OutboxPage
+}
+
+// PageSubject is what a Pager knows of a ticket.
+type PageSubject struct {
+	Ticket Ticket
+	// Alarm is the ticket's alarm; nil for a ticket no sensor raised.
+	Alarm *StoredAlarm
+	// OpenedAt starts the steps' clocks: the creation, or the last
+	// reopening.
+	OpenedAt time.Time
+	// AckedAt is when the alarm was acknowledged or the ticket claimed or
+	// accepted; nil: not yet.
+	AckedAt *time.Time
+	// Code is the verification code of in-home work: for the reporter's
+	// message only.
+	Code string
+}
+
+// OutboxPage is one page to store: ID is the delivery id (a page already
+// stored under it is kept as it is, so asking the Pager again never pages
+// twice), Message the rendered message, opaque to the store.
+type OutboxPage struct {
+	ID        string
+	Step      string
+	Recipient string
+	Channel   string
+	DueAt     time.Time
+	Message   json.RawMessage
+}
+
+// Delivery states of a stored page.
+const (
+	PageQueued = "queued"
+	PageSent   = "sent"
+	PageFailed = "failed"
+)
+
+// Notification is a stored page and what came of it.
+type Notification struct {
+	ID         string          `json:"id"`
+	TicketID   int64           `json:"ticket_id"`
+	Step       string          `json:"step"`
+	Recipient  string          `json:"recipient"`
+	Channel    string          `json:"channel"`
+	State      string          `json:"state"`
+	Attempts   int             `json:"attempts"`
+	QueuedAt   time.Time       `json:"queued_at"`
+	NextAt     *time.Time      `json:"next_at,omitempty"` // queued: the next attempt
+	DoneAt     *time.Time      `json:"done_at,omitempty"` // sent or failed
+	LastStatus int             `json:"last_status,omitempty"`
+	LastBody   string          `json:"last_body,omitempty"`
+	LastError  string          `json:"last_error,omitempty"`
+	Message    json.RawMessage `json:"message"`
+}
+
+// PageOutcome is what one attempt of a page came to.
+type PageOutcome struct {
+	State    string // PageSent, PageQueued (again at NextAt) or PageFailed
+	Attempts int
+	Status   int    // the channel's answer: HTTP status, SMTP 250
+	Body     string // excerpt of the answer
+	Error    string // why not sent; never a secret
+	NextAt   time.Time
+	At       time.Time
+}
+
+// queuePages asks the Pager for the due steps of ticket id and stores
+// them, and when the next step is due, inside tx. A ticket that is done
+// has no next step.
+func (s *Service) queuePages(ctx context.Context, tx *sql.Tx, id int64) error {
+	if s.cfg.Pager == nil {
+		return nil
+	}
+	sub, err := s.pageSubject(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	var next any
+	if sub.Ticket.Status.Open() {
+		pages, at := s.cfg.Pager.Due(sub, s.now())
+		if err := s.insertPages(ctx, tx, id, pages); err != nil {
+			return err
+		}
+		if !at.IsZero() {
+			next = ms(at)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE tickets SET page_next_at = ? WHERE id = ?", next, id); err != nil {
+		return fmt.Errorf("ticket %d next page: %w", id, err)
+	}
+	return nil
+}
+
+// queueEscalation stores the pages of a missed clock of ticket id.
+func (s *Service) queueEscalation(ctx context.Context, tx *sql.Tx, id int64, target, clock string) error {
+	if s.cfg.Pager == nil {
+		return nil
+	}
+	sub, err := s.pageSubject(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	return s.insertPages(ctx, tx, id, s.cfg.Pager.Escalation(sub, target, clock, s.now()))
+}
+
+func (s *Service) pageSubject(ctx context.Context, tx *sql.Tx, id int64) (PageSubject, error) {
+	t, err := getTicket(ctx, tx, id)
+	if err != nil {
+		return PageSubject{}, err
+	}
+	sub := PageSubject{Ticket: t}
+	var since, acked sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(paging_since, created_at), acked_at, verification_code FROM tickets WHERE id = ?", id).
+		Scan(&since, &acked, &sub.Code); err != nil {
+		return PageSubject{}, fmt.Errorf("ticket %d paging: %w", id, err)
+	}
+	sub.OpenedAt = fromMS(since.Int64)
+	sub.AckedAt = fromNullMS(acked)
+	if t.AlarmID != "" {
+		a, err := getAlarm(ctx, tx, t.AlarmID)
+		switch {
+		case err == nil:
+			sub.Alarm = &a
+		case !errors.Is(err, ErrNotFound):
+			return PageSubject{}, err
+		}
+	}
+	return sub, nil
+}
+
+// insertPages stores pages not stored yet (by delivery id), each with a
+// history row, and marks tx so that the sender is woken after the commit.
+func (s *Service) insertPages(ctx context.Context, tx *sql.Tx, id int64, pages []OutboxPage) error {
+	now := ms(s.now())
+	var n int
+	for _, p := range pages {
+		msg := []byte(p.Message)
+		if len(msg) == 0 {
+			msg = []byte("{}")
+		}
+		due := ms(p.DueAt)
+		if due < now {
+			due = now
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, ticket_id, step, recipient, channel, message, queued_at, next_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+			p.ID, id, p.Step, p.Recipient, p.Channel, string(msg), now, due)
+		if err != nil {
+			return fmt.Errorf("ticket %d queue page: %w", id, err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			continue
+		}
+		n++
+		if err := s.addHistory(ctx, tx, id, systemActor, "page_queued",
+			fmt.Sprintf("page %s to %s via %s (step %s) queued", p.ID, p.Recipient, p.Channel, p.Step)); err != nil {
+			return err
+		}
+	}
+	if n > 0 {
+		s.queuedMu.Lock()
+		s.queued[tx] = true
+		s.queuedMu.Unlock()
+	}
+	return nil
+}
+
+// markAcked records the first acknowledgement of ticket id: the later
+// escalation steps are not paged.
+func (s *Service) markAcked(ctx context.Context, tx *sql.Tx, id int64) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE tickets SET acked_at = coalesce(acked_at, ?), page_next_at = NULL WHERE id = ?",
+		ms(s.now()), id); err != nil {
+		return fmt.Errorf("ticket %d ack: %w", id, err)
+	}
+	return nil
+}
+
+// tickPages pages the escalation steps that have fallen due, one ticket
+// per transaction.
+func (s *Service) tickPages(ctx context.Context) error {
+	if s.cfg.Pager == nil {
+		return nil
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT id FROM tickets WHERE page_next_at IS NOT NULL AND page_next_at <= ? ORDER BY page_next_at, id LIMIT ?",
+		ms(s.now()), maxStepsPerTick)
+	if err != nil {
+		return fmt.Errorf("due pages: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("due pages: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("due pages: %w", err)
+	}
+	for _, id := range ids {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.queuePages(ctx, tx, id) }); err != nil {
+			return fmt.Errorf("page steps of ticket %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+const notificationColumns = `id, ticket_id, step, recipient, channel, state, attempts, queued_at, next_at, done_at,
+	last_status, last_body, last_error, message`
+
+func scanNotification(r rowScanner) (Notification, error) {
+	var n Notification
+	var queued, next int64
+	var done sql.NullInt64
+	var msg string
+	if err := r.Scan(&n.ID, &n.TicketID, &n.Step, &n.Recipient, &n.Channel, &n.State, &n.Attempts, &queued, &next, &done,
+		&n.LastStatus, &n.LastBody, &n.LastError, &msg); err != nil {
+		return Notification{}, err
+	}
+	n.QueuedAt, n.DoneAt, n.Message = fromMS(queued), fromNullMS(done), json.RawMessage(msg)
+	if n.State == PageQueued {
+		t := fromMS(next)
+		n.NextAt = &t
+	}
+	return n, nil
+}
+
+func (s *Service) queryNotifications(ctx context.Context, q string, args ...any) ([]Notification, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Notification{}
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// DuePages returns up to limit queued pages whose next attempt is due at
+// now, oldest first (the sender's side of the outbox).
+func (s *Service) DuePages(ctx context.Context, now time.Time, limit int) ([]Notification, error) {
+	out, err := s.queryNotifications(ctx, "SELECT "+notificationColumns+` FROM notifications
+		WHERE state = 'queued' AND next_at <= ? ORDER BY next_at, queued_at, id LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due pages: %w", err)
+	}
+	return out, nil
+}
+
+// Notifications lists the pages of ticket id, oldest first.
+func (s *Service) Notifications(ctx context.Context, id int64) ([]Notification, error) {
+	if _, err := getTicket(ctx, s.db, id); err != nil {
+		return nil, err
+	}
+	out, err := s.queryNotifications(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE ticket_id = ? ORDER BY queued_at, step, recipient, channel", id)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d notifications: %w", id, err)
+	}
+	return out, nil
+}
+
+// PendingPages counts the pages not yet delivered nor failed.
+func (s *Service) PendingPages(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM notifications WHERE state = 'queued'").Scan(&n); err != nil {
+		return 0, fmt.Errorf("pending pages: %w", err)
+	}
+	return n, nil
+}
+
+// RecordPage writes the outcome of an attempt on the queued page id; a
+// page sent or failed gets a row in its ticket's history, and so does the
+// first failed attempt of a page that is retried. A page no longer queued
+// is left as it is.
+func (s *Service) RecordPage(ctx context.Context, id string, o PageOutcome) error {
+	switch o.State {
+	case PageQueued, PageSent, PageFailed:
+	default:
+		return fmt.Errorf("record page %s: unknown state %q", id, o.State)
+	}
+	at := o.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var ticket int64
+		var recipient, channel string
+		err := tx.QueryRowContext(ctx, "SELECT ticket_id, recipient, channel FROM notifications WHERE id = ? AND state = 'queued'", id).
+			Scan(&ticket, &recipient, &channel)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		next, done := ms(at), any(nil)
+		if o.State == PageQueued {
+			if !o.NextAt.IsZero() {
+				next = ms(o.NextAt)
+			}
+		} else {
+			done = ms(at)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = ?, next_at = ?, done_at = ?,
+			last_status = ?, last_body = ?, last_error = ? WHERE id = ?`,
+			o.State, o.Attempts, next, done, o.Status, o.Body, o.Error, id); err != nil {
+			return err
+		}
+		var action, note string
+		switch {
+		case o.State == PageSent:
+			action, note = "page_sent", fmt.Sprintf("page %s to %s via %s sent (attempt %d)", id, recipient, channel, o.Attempts)
+			if o.Status != 0 {
+				note += fmt.Sprintf(", answer %d", o.Status)
+			}
+		case o.State == PageFailed:
+			action, note = "page_failed", fmt.Sprintf("page %s to %s via %s failed after %d attempts: %s", id, recipient, channel, o.Attempts, o.Error)
+		case o.Attempts == 1:
+			action, note = "page_retrying", fmt.Sprintf("page %s to %s via %s not delivered yet, retrying: %s", id, recipient, channel, o.Error)
+		default:
+			return nil
+		}
+		return s.addHistory(ctx, tx, ticket, systemActor, action, note)
+	})
+	if err != nil {
+		return fmt.Errorf("record page %s: %w", id, err)
+	}
+	return nil
+}
