@@ -123,7 +123,7 @@ func TestInfluxKeepsImplausibleApart(t *testing.T) {
 	if len(imp) != 2 || imp[0]["frequency_hz"] != float64(5000) || imp[0]["device"] != "pm-1" || imp[0]["kind"] != "power" {
 		t.Errorf("implausible rows = %v", imp)
 	}
-	pts, err := writer.Readings(ctx, ingest.Query{Device: "pm-1", From: t0, To: t0.Add(time.Minute)})
+	pts, err := writer.Readings(ctx, devices.Query{Device: "pm-1", From: t0, To: t0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -329,8 +329,8 @@ func (s *EmbeddedStore) insert(ctx context.Context, readings []readingRow, event
 // (inclusive) and q.To (exclusive), ordered by time then metric; what is
 // still buffered is written first. A zero To means now, a zero From a day
 // before To.
-func (s *EmbeddedStore) Readings(ctx context.Context, q Query) ([]Point, error) {
-	q, err := q.normalize(s.now)
+func (s *EmbeddedStore) Readings(ctx context.Context, q devices.Query) ([]devices.Point, error) {
+	q, err := q.Normalize(s.now)
 	if err != nil {
 		return nil, err
 	}
@@ -353,10 +353,10 @@ func (s *EmbeddedStore) Readings(ctx context.Context, q Query) ([]Point, error) 
 		return nil, fmt.Errorf("embedded store query: %w", err)
 	}
 	defer rows.Close()
-	var out []Point
+	var out []devices.Point
 	for rows.Next() {
 		var ms int64
-		var p Point
+		var p devices.Point
 		if err := rows.Scan(&ms, &p.Metric, &p.Value); err != nil {
 			return nil, fmt.Errorf("embedded store query: %w", err)
 		}

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -291,7 +290,7 @@ func (in *Influx) Ping(ctx context.Context) error {
 // Readings returns the stored values of one device between q.From
 // (inclusive) and q.To (exclusive), ordered by time then metric. A zero To
 // means now, a zero From a day before To.
-func (in *Influx) Readings(ctx context.Context, q Query) ([]Point, error) {
+func (in *Influx) Readings(ctx context.Context, q devices.Query) ([]devices.Point, error) {
 	flux, err := in.flux(q)
 	if err != nil {
 		return nil, err
@@ -301,10 +300,10 @@ func (in *Influx) Readings(ctx context.Context, q Query) ([]Point, error) {
 		return nil, fmt.Errorf("influx query: %w", err)
 	}
 	defer res.Close()
-	var out []Point
+	var out []devices.Point
 	for res.Next() {
 		rec := res.Record()
-		p := Point{Time: rec.Time(), Metric: rec.Field()}
+		p := devices.Point{Time: rec.Time(), Metric: rec.Field()}
 		switch v := rec.Value().(type) {
 		case float64:
 			p.Value = v
@@ -333,8 +332,8 @@ func (in *Influx) Readings(ctx context.Context, q Query) ([]Point, error) {
 
 // flux builds the query. Every value put into it is checked first, so
 // nothing from a request can change its meaning.
-func (in *Influx) flux(q Query) (string, error) {
-	q, err := q.normalize(time.Now)
+func (in *Influx) flux(q devices.Query) (string, error) {
+	q, err := q.Normalize(time.Now)
 	if err != nil {
 		return "", err
 	}
@@ -352,29 +351,4 @@ func (in *Influx) flux(q Query) (string, error) {
   |> filter(fn: (r) => %s)`,
 		in.cfg.Bucket, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano),
 		strings.Join(filters, " and ")), nil
-}
-
-// normalize checks a query and fills in its time defaults.
-func (q Query) normalize(now func() time.Time) (Query, error) {
-	if !devices.ValidID(q.Device) {
-		return q, errors.New("query: device: must be a valid device id")
-	}
-	if q.Kind != "" {
-		if _, err := devices.ParseKind(string(q.Kind)); err != nil {
-			return q, fmt.Errorf("query: kind: %w", err)
-		}
-	}
-	if q.Metric != "" && !devices.ValidID(q.Metric) {
-		return q, errors.New("query: metric: must be a valid metric name")
-	}
-	if q.To.IsZero() {
-		q.To = now()
-	}
-	if q.From.IsZero() {
-		q.From = q.To.Add(-24 * time.Hour)
-	}
-	if !q.From.Before(q.To) {
-		return q, errors.New("query: from: must be before to")
-	}
-	return q, nil
 }

@@ -114,24 +114,24 @@ func TestInfluxWriteAndRead(t *testing.T) {
 	}
 
 	// Flux through the 2.x endpoint.
-	pts, err := in.Readings(ctx, ingest.Query{Device: "gas-b2-07", Kind: devices.KindGas, Metric: "lel_pct",
+	pts, err := in.Readings(ctx, devices.Query{Device: "gas-b2-07", Kind: devices.KindGas, Metric: "lel_pct",
 		From: t0, To: t0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ingest.Point{{Time: t0, Metric: "lel_pct", Value: 12.5}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
+	want := []devices.Point{{Time: t0, Metric: "lel_pct", Value: 12.5}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
 	if !samePoints(pts, want) {
 		t.Errorf("Readings(lel_pct) = %v, want %v", pts, want)
 	}
-	all, err := in.Readings(ctx, ingest.Query{Device: "gas-b2-07", From: t0.Add(time.Millisecond), To: t0.Add(time.Minute)})
+	all, err := in.Readings(ctx, devices.Query{Device: "gas-b2-07", From: t0.Add(time.Millisecond), To: t0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = []ingest.Point{{Time: t0.Add(time.Second), Metric: "fault", Value: 1}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
+	want = []devices.Point{{Time: t0.Add(time.Second), Metric: "fault", Value: 1}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
 	if !samePoints(all, want) {
 		t.Errorf("Readings(all metrics, from after the first) = %v, want %v", all, want)
 	}
-	if _, err := in.Readings(ctx, ingest.Query{Device: `x") |> drop() //`}); err == nil {
+	if _, err := in.Readings(ctx, devices.Query{Device: `x") |> drop() //`}); err == nil {
 		t.Error("a device id with quotes was accepted into a Flux query")
 	}
 }
@@ -146,7 +146,7 @@ func newInflux(t *testing.T, cfg ingest.InfluxConfig) *ingest.Influx {
 	return in
 }
 
-func samePoints(got, want []ingest.Point) bool {
+func samePoints(got, want []devices.Point) bool {
 	if len(got) != len(want) {
 		return false
 	}

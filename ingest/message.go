@@ -43,20 +43,3 @@ type Writer interface {
 type DurableWriter interface {
 	AfterDurable(done func())
 }
-
-// Query asks the time-series store for the history of one device. From is
-// inclusive, To exclusive; Kind and Metric may be empty to mean any.
-type Query struct {
-	Device string
-	Kind   devices.Kind
-	Metric string
-	From   time.Time
-	To     time.Time
-}
-
-// Point is one stored value of one metric. Flags read back as 0 or 1.
-type Point struct {
-	Time   time.Time `json:"ts"`
-	Metric string    `json:"metric"`
-	Value  float64   `json:"value"`
-}

@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	server, err := dashboard.NewServer(dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
-		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
+		Alarms: alarmAdapter{tickets}, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
@@ -222,7 +222,7 @@ func readingStoreReady(ctx context.Context, store readingStore) error {
 // readingStore is the time-series side: InfluxDB or the embedded store.
 type readingStore interface {
 	ingest.Writer
-	Readings(ctx context.Context, q ingest.Query) ([]ingest.Point, error)
+	Readings(ctx context.Context, q devices.Query) ([]devices.Point, error)
 	Close() error
 }
 
@@ -283,19 +283,4 @@ func (a alarmAdapter) ListAlarms(ctx context.Context, state string) (any, error)
 }
 func (a alarmAdapter) Ack(ctx context.Context, by ticketing.Actor, id string) (any, error) {
 	return a.s.AckAlarm(ctx, by, id)
-}
-
-// readingAdapter gives the dashboard the reading history.
-type readingAdapter struct{ s readingStore }
-
-func (a readingAdapter) Readings(ctx context.Context, device string, kind devices.Kind, metric string, from, to time.Time) ([]dashboard.ReadingPoint, error) {
-	pts, err := a.s.Readings(ctx, ingest.Query{Device: device, Kind: kind, Metric: metric, From: from, To: to})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]dashboard.ReadingPoint, len(pts))
-	for i, p := range pts {
-		out[i] = dashboard.ReadingPoint{Time: p.Time, Metric: p.Metric, Value: p.Value}
-	}
-	return out, nil
 }
