@@ -16,43 +16,6 @@ import (
 
 var now = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 
-func testRegistry(t *testing.T) *devices.Registry {
-	t.Helper()
-	reg, err := devices.NewRegistry(devices.Catalog{Devices: []devices.Device{
-		{ID: "gas-b2-07", Kind: devices.KindGas, Site: "s1", Building: "B2"},
-		{ID: "el-b1-01", Kind: devices.KindElevator, Site: "s1", Building: "B1"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
-// runPipeline starts a pipeline with a recording sink and writer and stops
-// it when the test ends.
-func runPipeline(t *testing.T, cfg ingest.PipelineConfig) (*ingest.Pipeline, *ingesttest.Recorder, *ingesttest.Recorder) {
-	t.Helper()
-	sink, store := &ingesttest.Recorder{}, &ingesttest.Recorder{}
-	cfg.Sink, cfg.Writer = sink, store
-	if cfg.Registry == nil {
-		cfg.Registry = testRegistry(t)
-	}
-	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return now }
-	}
-	p := ingest.NewPipeline(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return p, sink, store
-}
-
 func submit(t *testing.T, p *ingest.Pipeline, topic, payload string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -79,7 +42,7 @@ func waitStats(t *testing.T, p *ingest.Pipeline, n int) ingest.Stats {
 }
 
 func TestPipelineEnrichesGoodReadings(t *testing.T) {
-	p, sink, store := runPipeline(t, ingest.PipelineConfig{})
+	p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
 	submit(t, p, "sites/s1/devices/gas-b2-07/telemetry", `{"ts": 1795395500000, "metrics": {"lel_pct": 35, "fault": false}}`)
 
 	got := sink.Wait(t, 1)[0]
@@ -117,13 +80,13 @@ func TestPipelineRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			p, sink, store := runPipeline(t, ingest.PipelineConfig{Metrics: reg, MaxPayload: 128})
+			p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{Metrics: reg, MaxPayload: 128})
 			submit(t, p, tt.topic, tt.payload)
 			s := waitStats(t, p, 1)
 			if s.Rejected[tt.reason] != 1 || s.Accepted != 0 {
 				t.Errorf("stats = %+v, want one %s rejection", s, tt.reason)
 			}
-			if n := counterValue(t, reg, "caretaker_ingest_rejected_total", tt.reason); n != 1 {
+			if n := ingesttest.CounterValue(t, reg, "caretaker_ingest_rejected_total", tt.reason); n != 1 {
 				t.Errorf("caretaker_ingest_rejected_total{reason=%q} = %v, want 1", tt.reason, n)
 			}
 			if len(sink.Readings())+len(sink.Events())+len(sink.Statuses())+len(store.Readings()) != 0 {
@@ -133,35 +96,8 @@ func TestPipelineRejects(t *testing.T) {
 	}
 }
 
-// counterValue reads one counter from a registry; reason "" means a
-// counter without labels.
-func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if reason == "" && len(m.GetLabel()) == 0 {
-				return m.GetCounter().GetValue()
-			}
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{reason=%q}", name, reason)
-	return 0
-}
-
 func TestPipelineKeepsGoodMetricsOfAMessage(t *testing.T) {
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{})
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
 	submit(t, p, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 22.5, "voltage_v": 230, "fault": 1}}`)
 
 	got := sink.Wait(t, 1)[0]
@@ -175,7 +111,7 @@ func TestPipelineKeepsGoodMetricsOfAMessage(t *testing.T) {
 }
 
 func TestPipelineEventsAndStatus(t *testing.T) {
-	p, sink, store := runPipeline(t, ingest.PipelineConfig{})
+	p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
 	submit(t, p, "sites/s1/devices/el-b1-01/event", `{"ts": "2026-11-23T00:59:00Z", "event": "entrapment", "active": true}`)
 	submit(t, p, "sites/s1/devices/el-b1-01/status", `offline`)
 
@@ -194,8 +130,8 @@ func TestPipelineEventsAndStatus(t *testing.T) {
 }
 
 func TestPipelineAutoRegister(t *testing.T) {
-	reg := testRegistry(t)
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{Registry: reg, AutoRegister: true})
+	reg := ingesttest.Registry(t)
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Registry: reg, AutoRegister: true})
 	submit(t, p, "sites/s3/devices/new-1/telemetry", `{"metrics": {"temp_c": 21}}`)
 
 	got := sink.Wait(t, 1)[0]
@@ -209,7 +145,7 @@ func TestPipelineAutoRegister(t *testing.T) {
 
 func TestPipelineWriteErrorStillReachesSink(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	p, sink, store := runPipeline(t, ingest.PipelineConfig{Metrics: reg})
+	p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{Metrics: reg})
 	store.SetWriteErr(errors.New("disk full"))
 	submit(t, p, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 40}}`)
 
@@ -217,10 +153,10 @@ func TestPipelineWriteErrorStillReachesSink(t *testing.T) {
 	if s := waitStats(t, p, 1); s.WriteErrors != 1 || s.Accepted != 1 {
 		t.Errorf("stats = %+v", s)
 	}
-	if n := counterValue(t, reg, "caretaker_ingest_write_errors_total", ""); n != 1 {
+	if n := ingesttest.CounterValue(t, reg, "caretaker_ingest_write_errors_total", ""); n != 1 {
 		t.Errorf("caretaker_ingest_write_errors_total = %v, want 1", n)
 	}
-	if n := counterValue(t, reg, "caretaker_ingest_readings_total", ""); n != 1 {
+	if n := ingesttest.CounterValue(t, reg, "caretaker_ingest_readings_total", ""); n != 1 {
 		t.Errorf("caretaker_ingest_readings_total = %v, want 1", n)
 	}
 }
@@ -241,7 +177,7 @@ func (b *blockingSink) Reading(ctx context.Context, r devices.Reading) {
 
 func TestPipelineBackpressureAndDrain(t *testing.T) {
 	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
-	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: testRegistry(t), Sink: sink, QueueSize: 2,
+	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Sink: sink, QueueSize: 2,
 		Now: func() time.Time { return now }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -98,7 +98,7 @@ func TestRestartOpensNoSecondTicket(t *testing.T) {
 // would have raised.
 func TestBacktestAgainstInfluxDB(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
-	in := ingest.NewInflux(ingest.InfluxConfig{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour})
+	in := influx.New(influx.Config{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour})
 	t.Cleanup(in.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

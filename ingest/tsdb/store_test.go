@@ -1,4 +1,4 @@
-package ingest_test
+package tsdb_test
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
 func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "ts.db")
-	st, err := ingest.OpenEmbeddedStore(path, 0, testLogger(t))
+	st, err := tsdb.Open(path, 0, ingesttest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 			if tt.count == 0 {
 				return
 			}
-			if !samePoints([]devices.Point{pts[0], pts[len(pts)-1]}, []devices.Point{tt.first, tt.last}) {
+			if !ingesttest.SamePoints([]devices.Point{pts[0], pts[len(pts)-1]}, []devices.Point{tt.first, tt.last}) {
 				t.Errorf("first, last = %v, %v; want %v, %v", pts[0], pts[len(pts)-1], tt.first, tt.last)
 			}
 		})
@@ -97,7 +98,7 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 	}
 
 	// The data survives a reopen.
-	st, err = ingest.OpenEmbeddedStore(path, 0, nil)
+	st, err = tsdb.Open(path, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +114,13 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 
 func TestEmbeddedStoreRunFlushesAndAppliesRetention(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ts.db")
-	st, err := ingest.OpenEmbeddedStore(path, 24*time.Hour, nil)
+	st, err := tsdb.Open(path, 24*time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() }) // after Run has stopped
 	// A second handle on the same file sees only what the first has flushed.
-	peek, err := ingest.OpenEmbeddedStore(path, 0, nil)
+	peek, err := tsdb.Open(path, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestEmbeddedStoreRunFlushesAndAppliesRetention(t *testing.T) {
 	if err := st.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	runAsync(t, "EmbeddedStore", st.Run)
+	ingesttest.RunAsync(t, "EmbeddedStore", st.Run)
 	write(now, 2) // flushed by Run's ticker, not by anyone reading
 
 	deadline := time.Now().Add(5 * time.Second)

@@ -1,4 +1,10 @@
-package ingest
+// Package ratelog writes log lines at most once per key per interval, and
+// tells in the next line how many it held back, so a flood of bad input
+// cannot drown the log. The ingest rooms (the pipeline, the InfluxDB
+// writer) use it for what a counter counts already; it must never be the
+// only record of something: a held-back line is a number in the next one,
+// not a fact of its own.
+package ratelog
 
 import (
 	"context"
@@ -7,10 +13,10 @@ import (
 	"time"
 )
 
-// rateLog writes at most one line per key per interval and tells in the
+// Logger writes at most one line per key per interval and tells in the
 // next line how many it held back, so a flood of bad messages cannot drown
 // the log.
-type rateLog struct {
+type Logger struct {
 	logger   *slog.Logger
 	interval time.Duration
 	now      func() time.Time
@@ -20,18 +26,19 @@ type rateLog struct {
 	held map[string]int
 }
 
-func newRateLog(logger *slog.Logger, interval time.Duration, now func() time.Time) *rateLog {
-	return &rateLog{logger: logger, interval: interval, now: now, last: map[string]time.Time{}, held: map[string]int{}}
+// New makes a Logger writing to logger; now is its clock.
+func New(logger *slog.Logger, interval time.Duration, now func() time.Time) *Logger {
+	return &Logger{logger: logger, interval: interval, now: now, last: map[string]time.Time{}, held: map[string]int{}}
 }
 
 // Warn logs msg with args unless a line for key went out less than an
 // interval ago.
-func (l *rateLog) Warn(key, msg string, args ...any) { l.log(slog.LevelWarn, key, msg, args...) }
+func (l *Logger) Warn(key, msg string, args ...any) { l.log(slog.LevelWarn, key, msg, args...) }
 
 // Error is Warn at error level.
-func (l *rateLog) Error(key, msg string, args ...any) { l.log(slog.LevelError, key, msg, args...) }
+func (l *Logger) Error(key, msg string, args ...any) { l.log(slog.LevelError, key, msg, args...) }
 
-func (l *rateLog) log(level slog.Level, key, msg string, args ...any) {
+func (l *Logger) log(level slog.Level, key, msg string, args ...any) {
 	now := l.now()
 	l.mu.Lock()
 	if last, ok := l.last[key]; ok && now.Sub(last) < l.interval {
