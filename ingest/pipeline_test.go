@@ -211,3 +211,44 @@ func TestPipelineBackpressureAndDrain(t *testing.T) {
 		t.Errorf("Submit after Run = %v, want ErrPipelineClosed", err)
 	}
 }
+
+// TestPipelineDrainSettlesBlockedSubmitters: submitters still waiting on a
+// full queue when Run stops are each either taken (and handled before Run
+// returns) or refused with ErrPipelineClosed; Run returns once the last
+// one has left.
+func TestPipelineDrainSettlesBlockedSubmitters(t *testing.T) {
+	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
+	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Sink: sink, QueueSize: 1,
+		Now: func() time.Time { return now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	msg := ingest.Message{Topic: "sites/s1/devices/gas-b2-07/telemetry", Payload: []byte(`{"metrics": {"lel_pct": 1}}`)}
+	if err := p.Submit(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	<-sink.entered // the first message is being handled; the queue has room for one
+	const waiting = 5
+	results := make(chan error, waiting)
+	for i := 0; i < waiting; i++ {
+		go func() { results <- p.Submit(context.Background(), msg) }()
+	}
+	cancel()
+	close(sink.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	taken := 1
+	for i := 0; i < waiting; i++ {
+		switch err := <-results; {
+		case err == nil:
+			taken++
+		case !errors.Is(err, ingest.ErrPipelineClosed):
+			t.Fatalf("Submit = %v, want nil or ErrPipelineClosed", err)
+		}
+	}
+	if n := len(sink.Readings()); n != taken {
+		t.Errorf("handled %d readings, want the %d taken", n, taken)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,4 +86,61 @@ func TestInfluxAfterDurableBatch(t *testing.T) {
 	if n := len(fake.Lines()); n != 10 {
 		t.Errorf("InfluxDB has %d lines, want 10", n)
 	}
+}
+
+// TestInfluxCloseWaitsForAcknowledgements: Close returns only once the
+// AfterDurable callbacks under way have returned.
+func TestInfluxCloseWaitsForAcknowledgements(t *testing.T) {
+	fake := &fakeInflux{status: func() int { return http.StatusNoContent }}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	in, err := influx.Open(influx.Config{URL: srv.URL, Bucket: "b", FlushInterval: time.Hour, Logger: ingesttest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.WriteReading(context.Background(), ingesttest.GasReading(1)); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var finished atomic.Bool
+	in.AfterDurable(func() {
+		<-release
+		finished.Store(true)
+	})
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+	in.Close() // sends the reading, which releases the callback
+	if !finished.Load() {
+		t.Fatal("Close returned while an acknowledgement callback was still running")
+	}
+	if n := len(fake.Lines()); n != 1 {
+		t.Fatalf("%d lines reached InfluxDB, want 1", n)
+	}
+}
+
+// TestInfluxSendsNothingBeforeRun: Open starts no goroutine; a due batch
+// waits for Run, then goes out.
+func TestInfluxSendsNothingBeforeRun(t *testing.T) {
+	fake := &fakeInflux{status: func() int { return http.StatusNoContent }}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	in, err := influx.Open(influx.Config{URL: srv.URL, Bucket: "b", BatchSize: 1, FlushInterval: 10 * time.Millisecond,
+		Logger: ingesttest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if err := in.WriteReading(context.Background(), ingesttest.GasReading(1)); err != nil {
+		t.Fatal(err)
+	}
+	// A full batch, many flush intervals: a writer running on its own
+	// would have sent it by now.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := len(fake.Lines()); n != 0 {
+			t.Fatalf("%d lines sent before Run", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ingesttest.RunAsync(t, "influx", in.Run)
+	ingesttest.WaitFor(t, 10*time.Second, "the batch sent by Run", func() bool { return len(fake.Lines()) == 1 })
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/tsdb"
@@ -49,5 +51,33 @@ func TestEmbeddedStoreAfterDurable(t *testing.T) {
 	d.Wait(t, "three readings")
 	if n := committed(); n != 3 {
 		t.Errorf("%d rows committed when Done ran, want 3", n)
+	}
+}
+
+// TestCloseWaitsForAcknowledgements: Close returns only once the
+// AfterDurable callbacks under way have returned, so a shutdown does not
+// end while an acknowledgement is still being sent.
+func TestCloseWaitsForAcknowledgements(t *testing.T) {
+	st, err := tsdb.Open(filepath.Join(t.TempDir(), "ts.db"), 0, ingesttest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteReading(context.Background(), ingesttest.GasReading(1)); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var finished atomic.Bool
+	st.AfterDurable(func() {
+		<-release
+		finished.Store(true)
+	})
+	// The callback is held until a moment after Close began; Close must
+	// wait for it.
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !finished.Load() {
+		t.Fatal("Close returned while an acknowledgement callback was still running")
 	}
 }
