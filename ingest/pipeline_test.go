@@ -175,19 +175,30 @@ func (b *blockingSink) Reading(ctx context.Context, r devices.Reading) {
 	b.Recorder.Reading(ctx, r)
 }
 
-func TestPipelineBackpressureAndDrain(t *testing.T) {
-	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
-	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Sink: sink, QueueSize: 2,
+// busyPipeline runs a pipeline with a queue of queueSize whose sink holds
+// the first message until sink.release is closed; it returns once that
+// message is being handled. cancel stops Run, which sends its result on
+// done.
+func busyPipeline(t *testing.T, queueSize int) (p *ingest.Pipeline, sink *blockingSink, msg ingest.Message, cancel func(), done chan error) {
+	t.Helper()
+	sink = &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
+	p = ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Sink: sink, QueueSize: queueSize,
 		Now: func() time.Time { return now }})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	t.Cleanup(cancel)
+	done = make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 
-	msg := ingest.Message{Topic: "sites/s1/devices/gas-b2-07/telemetry", Payload: []byte(`{"metrics": {"lel_pct": 1}}`)}
+	msg = ingest.Message{Topic: "sites/s1/devices/gas-b2-07/telemetry", Payload: []byte(`{"metrics": {"lel_pct": 1}}`)}
 	if err := p.Submit(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
 	<-sink.entered // the first message is being handled; the queue is empty
+	return p, sink, msg, cancel, done
+}
+
+func TestPipelineBackpressureAndDrain(t *testing.T) {
+	p, sink, msg, cancel, done := busyPipeline(t, 2)
 	for i := 0; i < 2; i++ {
 		if err := p.Submit(context.Background(), msg); err != nil {
 			t.Fatal(err)
@@ -217,18 +228,7 @@ func TestPipelineBackpressureAndDrain(t *testing.T) {
 // returns) or refused with ErrPipelineClosed; Run returns once the last
 // one has left.
 func TestPipelineDrainSettlesBlockedSubmitters(t *testing.T) {
-	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
-	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Sink: sink, QueueSize: 1,
-		Now: func() time.Time { return now }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-
-	msg := ingest.Message{Topic: "sites/s1/devices/gas-b2-07/telemetry", Payload: []byte(`{"metrics": {"lel_pct": 1}}`)}
-	if err := p.Submit(context.Background(), msg); err != nil {
-		t.Fatal(err)
-	}
-	<-sink.entered // the first message is being handled; the queue has room for one
+	p, sink, msg, cancel, done := busyPipeline(t, 1) // the queue has room for one
 	const waiting = 5
 	results := make(chan error, waiting)
 	for i := 0; i < waiting; i++ {

@@ -10,7 +10,7 @@ package influx
 // sends them within DurableWait, or at once once DurableBatch lines are
 // pending, instead of waiting for a full batch or FlushInterval.
 
-// durableTrack is the writer's bookkeeping; Influx.mu guards it.
+// durableTrack is the writer's bookkeeping; Store.mu guards it.
 type durableTrack struct {
 	enq, taken uint64   // lines ever appended to pending, ever taken from it
 	open       []*span  // taken batches not settled yet, oldest first

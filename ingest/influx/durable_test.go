@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,17 +100,7 @@ func TestInfluxCloseWaitsForAcknowledgements(t *testing.T) {
 	if err := in.WriteReading(context.Background(), ingesttest.GasReading(1)); err != nil {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
-	var finished atomic.Bool
-	in.AfterDurable(func() {
-		<-release
-		finished.Store(true)
-	})
-	time.AfterFunc(50*time.Millisecond, func() { close(release) })
-	in.Close() // sends the reading, which releases the callback
-	if !finished.Load() {
-		t.Fatal("Close returned while an acknowledgement callback was still running")
-	}
+	ingesttest.CloseWaitsForCallbacks(t, in, in.Close) // Close sends the reading, which releases the callback
 	if n := len(fake.Lines()); n != 1 {
 		t.Fatalf("%d lines reached InfluxDB, want 1", n)
 	}

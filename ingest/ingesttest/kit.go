@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,5 +259,24 @@ func (d DoneFlag) Wait(t *testing.T, what string) {
 	case <-d:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: Done not called within 10s", what)
+	}
+}
+
+// CloseWaitsForCallbacks checks that closeWriter returns only once an
+// AfterDurable callback under way has returned. Something must have been
+// written to w first, so the callback waits for the store; it is held
+// until a moment after closeWriter began.
+func CloseWaitsForCallbacks(t *testing.T, w ingest.DurableWriter, closeWriter func()) {
+	t.Helper()
+	release := make(chan struct{})
+	var finished atomic.Bool
+	w.AfterDurable(func() {
+		<-release
+		finished.Store(true)
+	})
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+	closeWriter()
+	if !finished.Load() {
+		t.Fatal("Close returned while an acknowledgement callback was still running")
 	}
 }

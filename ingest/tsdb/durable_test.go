@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/tsdb"
@@ -65,19 +63,9 @@ func TestCloseWaitsForAcknowledgements(t *testing.T) {
 	if err := st.WriteReading(context.Background(), ingesttest.GasReading(1)); err != nil {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
-	var finished atomic.Bool
-	st.AfterDurable(func() {
-		<-release
-		finished.Store(true)
+	ingesttest.CloseWaitsForCallbacks(t, st, func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
 	})
-	// The callback is held until a moment after Close began; Close must
-	// wait for it.
-	time.AfterFunc(50*time.Millisecond, func() { close(release) })
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if !finished.Load() {
-		t.Fatal("Close returned while an acknowledgement callback was still running")
-	}
 }
