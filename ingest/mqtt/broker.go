@@ -48,10 +48,10 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 }
 
 // Broker is an MQTT broker inside caretaker: devices connect to it, and
-// what they publish on device topics (their will messages included) enters
-// the Submitter (the pipeline) in-process through a broker hook. A QoS 1 or 2 message is
-// acknowledged only once what it carried is safe (Message.Done), as with
-// Gateway. Other MQTT clients may subscribe to it as to any broker.
+// what they publish on device topics (their will messages included) goes
+// to the Submitter (the pipeline) in-process through a broker hook. A QoS 1
+// or 2 message is acknowledged only once what it carried is safe
+// (ingest.Message.Done), as with Gateway. Other MQTT clients may subscribe to it as to any broker.
 type Broker struct {
 	cfg   BrokerConfig
 	sub   Submitter
