@@ -1,4 +1,4 @@
-package ingest
+package tsdb
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/internal/promreg"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -22,7 +23,7 @@ import (
 // once it holds flushRows rows, whichever comes first; while a message
 // waits for its acknowledgement (AfterDurable), within durableWait or once
 // durableBatch messages wait. A batch that fails is kept and retried while
-// the buffer holds fewer than EmbeddedStoreConfig.MaxBufferedRows rows
+// the buffer holds fewer than Config.MaxBufferedRows rows
 // (default 100 000).
 const (
 	flushEvery   = 200 * time.Millisecond
@@ -31,8 +32,8 @@ const (
 	durableBatch = 250
 )
 
-// EmbeddedStoreConfig configures the embedded store. Path is required.
-type EmbeddedStoreConfig struct {
+// Config configures the embedded store. Path is required.
+type Config struct {
 	Path      string
 	Retention time.Duration // rows older are deleted by Run; 0 keeps everything
 	Logger    *slog.Logger  // nil: discard
@@ -45,7 +46,7 @@ type EmbeddedStoreConfig struct {
 	Now             func() time.Time // default time.Now
 }
 
-func (c EmbeddedStoreConfig) withDefaults() EmbeddedStoreConfig {
+func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -58,7 +59,7 @@ func (c EmbeddedStoreConfig) withDefaults() EmbeddedStoreConfig {
 	return c
 }
 
-const embeddedSchema = `
+const schema = `
 CREATE TABLE IF NOT EXISTS readings (
 	ts_ms    INTEGER NOT NULL,
 	device   TEXT    NOT NULL,
@@ -84,10 +85,10 @@ CREATE INDEX IF NOT EXISTS device_events_device_ts ON device_events (device, ts_
 CREATE INDEX IF NOT EXISTS device_events_ts ON device_events (ts_ms);
 `
 
-// EmbeddedStore is the time-series store used when no InfluxDB is
+// Store is the time-series store used when no InfluxDB is
 // configured: a SQLite file of its own (WAL mode), one row per metric value.
 // Writes are buffered and go to disk in one transaction per batch.
-type EmbeddedStore struct {
+type Store struct {
 	db          *sql.DB
 	log         *slog.Logger
 	retention   time.Duration
@@ -103,6 +104,7 @@ type EmbeddedStore struct {
 	waiting  chan struct{} // the first waiter came: Run arms durableWait
 	flushNow chan struct{} // durableBatch waiters: Run flushes
 	flushMu  sync.Mutex    // one batch transaction at a time
+	acks     ingest.Callbacks
 }
 
 type readingRow struct {
@@ -111,14 +113,14 @@ type readingRow struct {
 	value  devices.Value
 }
 
-// OpenEmbeddedStore opens (creating if needed) the store at path. Rows older
+// Open opens (creating if needed) the store at path. Rows older
 // than retention are deleted by Run; 0 keeps everything.
-func OpenEmbeddedStore(path string, retention time.Duration, logger *slog.Logger) (*EmbeddedStore, error) {
-	return OpenEmbeddedStoreWith(EmbeddedStoreConfig{Path: path, Retention: retention, Logger: logger})
+func Open(path string, retention time.Duration, logger *slog.Logger) (*Store, error) {
+	return OpenWith(Config{Path: path, Retention: retention, Logger: logger})
 }
 
-// OpenEmbeddedStoreWith opens (creating if needed) the store cfg.Path.
-func OpenEmbeddedStoreWith(cfg EmbeddedStoreConfig) (*EmbeddedStore, error) {
+// OpenWith opens (creating if needed) the store cfg.Path.
+func OpenWith(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	path := cfg.Path
 	if dir := filepath.Dir(path); dir != "" {
@@ -131,7 +133,7 @@ func OpenEmbeddedStoreWith(cfg EmbeddedStoreConfig) (*EmbeddedStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded store open %s: %w", path, err)
 	}
-	if _, err := db.Exec(embeddedSchema); err != nil {
+	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("embedded store schema %s: %w", path, err)
 	}
@@ -139,7 +141,7 @@ func OpenEmbeddedStoreWith(cfg EmbeddedStoreConfig) (*EmbeddedStore, error) {
 		Name: "caretaker_embedded_store_points_lost_total",
 		Help: "Readings and events the embedded store lost, by reason: buffer_full (the file refused writes until the buffer was full).",
 	}, []string{"reason"}))
-	return &EmbeddedStore{
+	return &Store{
 		db:          db,
 		log:         cfg.Logger.With("component", "tsdb", "path", path),
 		retention:   cfg.Retention,
@@ -153,11 +155,11 @@ func OpenEmbeddedStoreWith(cfg EmbeddedStoreConfig) (*EmbeddedStore, error) {
 
 // Lost is the number of readings and events dropped so far (the file
 // refused writes until the buffer was full).
-func (s *EmbeddedStore) Lost() int64 { return s.lost.Load() }
+func (s *Store) Lost() int64 { return s.lost.Load() }
 
 // Buffered is the number of rows (one per metric value) and events
 // waiting to be written.
-func (s *EmbeddedStore) Buffered() int64 {
+func (s *Store) Buffered() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return int64(len(s.readings) + len(s.events))
@@ -165,7 +167,7 @@ func (s *EmbeddedStore) Buffered() int64 {
 
 // WriteReading buffers a reading. When the buffer is full it is written at
 // once, in the caller's goroutine, which slows an overeager producer down.
-func (s *EmbeddedStore) WriteReading(ctx context.Context, r devices.Reading) error {
+func (s *Store) WriteReading(ctx context.Context, r devices.Reading) error {
 	rd := r
 	s.mu.Lock()
 	for name, v := range r.Values {
@@ -180,7 +182,7 @@ func (s *EmbeddedStore) WriteReading(ctx context.Context, r devices.Reading) err
 }
 
 // WriteEvent buffers an event.
-func (s *EmbeddedStore) WriteEvent(ctx context.Context, e devices.Event) error {
+func (s *Store) WriteEvent(ctx context.Context, e devices.Event) error {
 	s.mu.Lock()
 	s.events = append(s.events, e)
 	full := len(s.events) >= flushRows
@@ -194,17 +196,17 @@ func (s *EmbeddedStore) WriteEvent(ctx context.Context, e devices.Event) error {
 // AfterDurable calls done once everything written so far is committed
 // (DurableWriter). Run must be running: it flushes within durableWait of
 // the first waiter, or at once when durableBatch wait.
-func (s *EmbeddedStore) AfterDurable(done func()) {
+func (s *Store) AfterDurable(done func()) {
 	s.mu.Lock()
 	if len(s.readings) == 0 && len(s.events) == 0 && len(s.waiters) == 0 {
 		s.mu.Unlock()
 		// Nothing buffered; a flush under way holds flushMu until its
 		// commit, so waiting for it is waiting for everything before.
-		go func() {
+		s.acks.Go(func() {
 			s.flushMu.Lock()
 			s.flushMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
 			done()
-		}()
+		})
 		return
 	}
 	s.waiters = append(s.waiters, done)
@@ -231,7 +233,7 @@ func signal(c chan struct{}) {
 // MaxBufferedRows: then it is dropped (the error says so), counted lost
 // (Lost, caretaker_embedded_store_points_lost_total) and its waiters are
 // released, so the broker is not held up for ever.
-func (s *EmbeddedStore) Flush(ctx context.Context) error {
+func (s *Store) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
@@ -239,12 +241,12 @@ func (s *EmbeddedStore) Flush(ctx context.Context) error {
 	s.readings, s.events, s.waiters = nil, nil, nil
 	s.mu.Unlock()
 	if len(readings) == 0 && len(events) == 0 {
-		callAll(waiters)
+		s.acks.Go(waiters...)
 		return nil
 	}
 	err := s.insert(ctx, readings, events)
 	if err == nil {
-		callAll(waiters)
+		s.acks.Go(waiters...)
 		return nil
 	}
 	s.mu.Lock()
@@ -259,7 +261,7 @@ func (s *EmbeddedStore) Flush(ctx context.Context) error {
 		n := int64(countReadings(readings) + len(events))
 		s.lost.Add(n)
 		s.lostMetric.Add(float64(n))
-		callAll(waiters)
+		s.acks.Go(waiters...)
 		return fmt.Errorf("embedded store flush of %d values and %d events: %w (buffer full: dropped, %d readings and events lost)", len(readings), len(events), err, n)
 	}
 	return fmt.Errorf("embedded store flush of %d values and %d events: %w (kept for a retry)", len(readings), len(events), err)
@@ -277,20 +279,7 @@ func countReadings(rows []readingRow) int {
 	return n
 }
 
-// callAll runs AfterDurable callbacks in a goroutine of their own, so a
-// gateway acknowledging to its broker never holds up the store.
-func callAll(fns []func()) {
-	if len(fns) == 0 {
-		return
-	}
-	go func() {
-		for _, f := range fns {
-			f()
-		}
-	}()
-}
-
-func (s *EmbeddedStore) insert(ctx context.Context, readings []readingRow, events []devices.Event) error {
+func (s *Store) insert(ctx context.Context, readings []readingRow, events []devices.Event) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -329,8 +318,8 @@ func (s *EmbeddedStore) insert(ctx context.Context, readings []readingRow, event
 // (inclusive) and q.To (exclusive), ordered by time then metric; what is
 // still buffered is written first. A zero To means now, a zero From a day
 // before To.
-func (s *EmbeddedStore) Readings(ctx context.Context, q Query) ([]Point, error) {
-	q, err := q.normalize(s.now)
+func (s *Store) Readings(ctx context.Context, q devices.Query) ([]devices.Point, error) {
+	q, err := q.Normalize(s.now)
 	if err != nil {
 		return nil, err
 	}
@@ -353,10 +342,10 @@ func (s *EmbeddedStore) Readings(ctx context.Context, q Query) ([]Point, error) 
 		return nil, fmt.Errorf("embedded store query: %w", err)
 	}
 	defer rows.Close()
-	var out []Point
+	var out []devices.Point
 	for rows.Next() {
 		var ms int64
-		var p Point
+		var p devices.Point
 		if err := rows.Scan(&ms, &p.Metric, &p.Value); err != nil {
 			return nil, fmt.Errorf("embedded store query: %w", err)
 		}
@@ -371,7 +360,7 @@ func (s *EmbeddedStore) Readings(ctx context.Context, q Query) ([]Point, error) 
 
 // DeleteBefore removes readings and events older than t and tells how many
 // rows went.
-func (s *EmbeddedStore) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	var n int64
 	for _, table := range []string{"readings", "device_events"} {
 		res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts_ms < ?`, t.UnixMilli())
@@ -386,7 +375,7 @@ func (s *EmbeddedStore) DeleteBefore(ctx context.Context, t time.Time) (int64, e
 
 // Run flushes the buffer every 200ms and applies retention until ctx ends,
 // then flushes once more and returns nil.
-func (s *EmbeddedStore) Run(ctx context.Context) error {
+func (s *Store) Run(ctx context.Context) error {
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
 	var retain <-chan time.Time
@@ -426,7 +415,7 @@ func (s *EmbeddedStore) Run(ctx context.Context) error {
 	}
 }
 
-func (s *EmbeddedStore) applyRetention(ctx context.Context) {
+func (s *Store) applyRetention(ctx context.Context) {
 	n, err := s.DeleteBefore(ctx, s.now().Add(-s.retention))
 	if err != nil {
 		s.log.Error("embedded store retention failed", "error", err)
@@ -437,9 +426,11 @@ func (s *EmbeddedStore) applyRetention(ctx context.Context) {
 	}
 }
 
-// Close writes what is buffered and closes the file.
-func (s *EmbeddedStore) Close() error {
+// Close writes what is buffered, waits for the acknowledgements under way
+// and closes the file.
+func (s *Store) Close() error {
 	err := s.Flush(context.Background())
+	s.acks.Wait()
 	if cerr := s.db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("embedded store close: %w", cerr)
 	}

@@ -1,12 +1,10 @@
-package ingest_test
+package mqtt_test
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,104 +12,27 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// pahoClient connects a plain MQTT client, as a device or another system
-// would, and disconnects it when the test ends.
-func pahoClient(t *testing.T, addr, id string, configure func(*paho.ClientOptions)) paho.Client {
-	t.Helper()
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetConnectTimeout(5 * time.Second)
-	if configure != nil {
-		configure(opts)
-	}
-	c := paho.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect %s to %s: %v", id, addr, tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	return c
-}
-
-func publish(t *testing.T, c paho.Client, topic, payload string) {
-	t.Helper()
-	tok := c.Publish(topic, 1, false, payload)
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("publish %s: %v", topic, tok.Error())
-	}
-}
-
-// subscribe subscribes at QoS 1 and checks the broker granted it.
-func subscribe(t *testing.T, c paho.Client, filter string, h paho.MessageHandler) {
-	t.Helper()
-	tok := c.Subscribe(filter, 1, h)
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscribe %s: %v", filter, tok.Error())
-	}
-	if code := tok.(*paho.SubscribeToken).Result()[filter]; code > 2 {
-		t.Fatalf("subscribe %s: refused with code %#x", filter, code)
-	}
-}
-
-func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s not ready within 10s", what)
-	}
-}
-
-// runAsync runs fn(ctx) in a goroutine; the returned stop cancels it and
-// fails the test if it returned an error.
-func runAsync(t *testing.T, name string, fn func(context.Context) error) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s.Run: %v", name, err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("%s.Run did not return within 15s of cancel", name)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 func TestMQTTGatewayWithMosquitto(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{Logger: testLogger(t)})
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{
-		Broker: "tcp://" + broker.Addr, ClientID: "caretaker-test", QoS: 1, Logger: testLogger(t),
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
+	gw := mqtt.NewGateway(mqtt.Config{
+		Broker: "tcp://" + broker.Addr, ClientID: "caretaker-test", QoS: 1, Logger: ingesttest.Logger(t),
 	}, p)
-	runAsync(t, "MQTTGateway", gw.Run)
-	waitClosed(t, gw.Ready(), "gateway")
+	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
+	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
 	if !gw.Connected() {
 		t.Fatal("Connected() = false after Ready")
 	}
 
-	dev := pahoClient(t, broker.Addr, "gas-b2-07", nil)
-	publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"ts": 1795395500000, "metrics": {"lel_pct": 35}}`)
-	publish(t, dev, "sites/s1/devices/el-b1-01/event", `{"event": "door_fault", "active": true}`)
+	dev := ingesttest.PahoClient(t, broker.Addr, "gas-b2-07", nil)
+	ingesttest.Publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"ts": 1795395500000, "metrics": {"lel_pct": 35}}`)
+	ingesttest.Publish(t, dev, "sites/s1/devices/el-b1-01/event", `{"event": "door_fault", "active": true}`)
 
 	r := sink.Wait(t, 1)[0]
 	if r.Device != "gas-b2-07" || r.Kind != devices.KindGas || r.Building != "B2" ||
@@ -124,8 +45,8 @@ func TestMQTTGatewayWithMosquitto(t *testing.T) {
 
 	// caretaker's own publications reach other subscribers.
 	got := make(chan string, 1)
-	other := pahoClient(t, broker.Addr, "other-system", nil)
-	subscribe(t, other, "caretaker/events/#", func(_ paho.Client, m paho.Message) {
+	other := ingesttest.PahoClient(t, broker.Addr, "other-system", nil)
+	ingesttest.Subscribe(t, other, "caretaker/events/#", func(_ paho.Client, m paho.Message) {
 		select {
 		case got <- m.Topic() + " " + string(m.Payload()):
 		default:
@@ -148,20 +69,20 @@ func TestMQTTGatewayWithMosquitto(t *testing.T) {
 
 func TestMQTTGatewayResumesSession(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{})
-	cfg := ingest.MQTTConfig{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-resume", QoS: 1}
-	gw := ingest.NewMQTTGateway(cfg, p)
-	stop := runAsync(t, "MQTTGateway", gw.Run)
-	waitClosed(t, gw.Ready(), "gateway")
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
+	cfg := mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-resume", QoS: 1}
+	gw := mqtt.NewGateway(cfg, p)
+	stop := ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
+	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
 	stop()
 
 	// Published while caretaker is away: the broker keeps it for the
 	// persistent session and delivers it on reconnect.
-	dev := pahoClient(t, broker.Addr, "gas-b2-07", nil)
-	publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 12}}`)
+	dev := ingesttest.PahoClient(t, broker.Addr, "gas-b2-07", nil)
+	ingesttest.Publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 12}}`)
 
-	gw2 := ingest.NewMQTTGateway(cfg, p)
-	runAsync(t, "MQTTGateway", gw2.Run)
+	gw2 := mqtt.NewGateway(cfg, p)
+	ingesttest.RunAsync(t, "MQTTGateway", gw2.Run)
 	if r := sink.Wait(t, 1)[0]; r.Values["lel_pct"] != devices.Num(12) {
 		t.Errorf("reading = %+v", r)
 	}
@@ -170,7 +91,7 @@ func TestMQTTGatewayResumesSession(t *testing.T) {
 func TestMQTTGatewayFailsWhenBrokerIsDown(t *testing.T) {
 	p := ingest.NewPipeline(ingest.PipelineConfig{})
 	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{Broker: "tcp://" + addr, ConnectTimeout: 2 * time.Second}, p)
+	gw := mqtt.NewGateway(mqtt.Config{Broker: "tcp://" + addr, ConnectTimeout: 2 * time.Second}, p)
 	err := gw.Run(context.Background())
 	if err == nil {
 		t.Fatal("Run against a closed port returned nil")
@@ -181,10 +102,10 @@ func TestMQTTGatewayFailsWhenBrokerIsDown(t *testing.T) {
 }
 
 func TestEmbeddedBroker(t *testing.T) {
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{Logger: testLogger(t)})
-	b := ingest.NewBroker(ingest.BrokerConfig{Listen: "127.0.0.1:0", Logger: testLogger(t)}, p)
-	runAsync(t, "Broker", b.Run)
-	waitClosed(t, b.Ready(), "embedded broker")
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
+	b := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", Logger: ingesttest.Logger(t)}, p)
+	ingesttest.RunAsync(t, "Broker", b.Run)
+	ingesttest.WaitClosed(t, b.Ready(), "embedded broker")
 
 	// Another system watching the broker sees device traffic too.
 	// Subscribe before any traffic: mochi shares packet ids between the two
@@ -192,19 +113,19 @@ func TestEmbeddedBroker(t *testing.T) {
 	// flight to this client is refused (SUBACK 0x80).
 	seen := make(chan string, 10)
 	events := make(chan string, 1)
-	watcher := pahoClient(t, b.Addr(), "watcher", nil)
-	subscribe(t, watcher, "sites/#", func(_ paho.Client, m paho.Message) {
+	watcher := ingesttest.PahoClient(t, b.Addr(), "watcher", nil)
+	ingesttest.Subscribe(t, watcher, "sites/#", func(_ paho.Client, m paho.Message) {
 		seen <- m.Topic() + " " + string(m.Payload())
 	})
-	subscribe(t, watcher, "caretaker/events/#", func(_ paho.Client, m paho.Message) {
+	ingesttest.Subscribe(t, watcher, "caretaker/events/#", func(_ paho.Client, m paho.Message) {
 		events <- string(m.Payload())
 	})
 
-	dev := pahoClient(t, b.Addr(), "el-b1-01", func(o *paho.ClientOptions) {
+	dev := ingesttest.PahoClient(t, b.Addr(), "el-b1-01", func(o *paho.ClientOptions) {
 		o.SetWill("sites/s1/devices/el-b1-01/status", "offline", 1, false)
 	})
 	const payload = `{"ts": "2026-11-23T00:59:00Z", "metrics": {"motor_temp_c": 71.5, "running": true}}`
-	publish(t, dev, "sites/s1/devices/el-b1-01/telemetry", payload)
+	ingesttest.Publish(t, dev, "sites/s1/devices/el-b1-01/telemetry", payload)
 
 	r := sink.Wait(t, 1)[0]
 	if r.Device != "el-b1-01" || r.Kind != devices.KindElevator || r.Site != "s1" || r.Building != "B1" ||
@@ -224,7 +145,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	// through the same hook into the pipeline.
 	var conn net.Conn
 	var connMu sync.Mutex
-	dev2 := pahoClient(t, b.Addr(), "gas-b2-07", func(o *paho.ClientOptions) {
+	dev2 := ingesttest.PahoClient(t, b.Addr(), "gas-b2-07", func(o *paho.ClientOptions) {
 		o.SetWill("sites/s1/devices/gas-b2-07/status", "offline", 1, false)
 		o.SetAutoReconnect(false)
 		o.SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {
@@ -235,7 +156,7 @@ func TestEmbeddedBroker(t *testing.T) {
 			return c, err
 		})
 	})
-	publish(t, dev2, "sites/s1/devices/gas-b2-07/status", "online")
+	ingesttest.Publish(t, dev2, "sites/s1/devices/gas-b2-07/status", "online")
 	if st := sink.WaitStatuses(t, 1)[0]; st.Device != "gas-b2-07" || !st.Online {
 		t.Errorf("status = %+v", st)
 	}
@@ -267,9 +188,9 @@ func TestEmbeddedBroker(t *testing.T) {
 
 func TestEmbeddedBrokerAuth(t *testing.T) {
 	p := ingest.NewPipeline(ingest.PipelineConfig{})
-	b := ingest.NewBroker(ingest.BrokerConfig{Listen: "127.0.0.1:0", Username: "dev", Password: "s3cret"}, p)
-	runAsync(t, "Broker", b.Run)
-	waitClosed(t, b.Ready(), "embedded broker")
+	b := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", Username: "dev", Password: "s3cret"}, p)
+	ingesttest.RunAsync(t, "Broker", b.Run)
+	ingesttest.WaitClosed(t, b.Ready(), "embedded broker")
 
 	bad := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + b.Addr()).SetClientID("x").
 		SetUsername("dev").SetPassword("wrong").SetConnectTimeout(5 * time.Second))
@@ -277,5 +198,5 @@ func TestEmbeddedBrokerAuth(t *testing.T) {
 		bad.Disconnect(0)
 		t.Fatal("connected with a wrong password")
 	}
-	pahoClient(t, b.Addr(), "y", func(o *paho.ClientOptions) { o.SetUsername("dev").SetPassword("s3cret") })
+	ingesttest.PahoClient(t, b.Addr(), "y", func(o *paho.ClientOptions) { o.SetUsername("dev").SetPassword("s3cret") })
 }

@@ -1,4 +1,4 @@
-package ingest_test
+package mqtt_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -31,11 +33,11 @@ func waitMsg(t *testing.T, ch chan busMsg, what string) busMsg {
 // device traffic does not come through the events subscription.
 func TestMQTTGatewayEventsBetweenInstances(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	var gws []*ingest.MQTTGateway
+	var gws []*mqtt.Gateway
 	for _, id := range []string{"caretaker-a", "caretaker-b"} {
-		p, _, _ := runPipeline(t, ingest.PipelineConfig{Logger: testLogger(t)})
-		gw := ingest.NewMQTTGateway(ingest.MQTTConfig{Broker: "tcp://" + broker.Addr, ClientID: id, QoS: 1, Logger: testLogger(t)}, p)
-		runAsync(t, "MQTTGateway "+id, gw.Run)
+		p, _, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
+		gw := mqtt.NewGateway(mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: id, QoS: 1, Logger: ingesttest.Logger(t)}, p)
+		ingesttest.RunAsync(t, "MQTTGateway "+id, gw.Run)
 		gws = append(gws, gw)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -47,8 +49,8 @@ func TestMQTTGatewayEventsBetweenInstances(t *testing.T) {
 	if err := gws[1].Subscribe(ctx, "caretaker/events/#", collect(heardB)); err != nil {
 		t.Fatal(err)
 	}
-	dev := pahoClient(t, broker.Addr, "gas-b2-07", nil)
-	publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 3}}`)
+	dev := ingesttest.PahoClient(t, broker.Addr, "gas-b2-07", nil)
+	ingesttest.Publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 3}}`)
 	if err := gws[1].Publish(ctx, "caretaker/events/alarm.raised", []byte(`{"type":"alarm.raised"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestMQTTGatewayEventsBetweenInstances(t *testing.T) {
 
 func TestMQTTGatewaySubscribeBeforeConnectWaits(t *testing.T) {
 	p := ingest.NewPipeline(ingest.PipelineConfig{})
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{Broker: "tcp://127.0.0.1:1"}, p)
+	gw := mqtt.NewGateway(mqtt.Config{Broker: "tcp://127.0.0.1:1"}, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := gw.Subscribe(ctx, "caretaker/events/#", func(string, []byte) {}); err == nil {
@@ -72,17 +74,17 @@ func TestMQTTGatewaySubscribeBeforeConnectWaits(t *testing.T) {
 // The embedded broker hands caretaker/events/ messages to an in-process
 // subscriber, from other clients and from caretaker itself.
 func TestEmbeddedBrokerEvents(t *testing.T) {
-	p, _, _ := runPipeline(t, ingest.PipelineConfig{Logger: testLogger(t)})
-	b := ingest.NewBroker(ingest.BrokerConfig{Listen: "127.0.0.1:0", Logger: testLogger(t)}, p)
-	runAsync(t, "Broker", b.Run)
+	p, _, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
+	b := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", Logger: ingesttest.Logger(t)}, p)
+	ingesttest.RunAsync(t, "Broker", b.Run)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	heard := make(chan busMsg, 10)
 	if err := b.Subscribe(ctx, "caretaker/events/#", collect(heard)); err != nil {
 		t.Fatal(err)
 	}
-	other := pahoClient(t, b.Addr(), "other-instance", nil)
-	publish(t, other, "caretaker/events/ticket.created", `{"from":"other"}`)
+	other := ingesttest.PahoClient(t, b.Addr(), "other-instance", nil)
+	ingesttest.Publish(t, other, "caretaker/events/ticket.created", `{"from":"other"}`)
 	if m := waitMsg(t, heard, "from a client"); m.topic != "caretaker/events/ticket.created" || m.payload != `{"from":"other"}` {
 		t.Fatalf("heard %+v", m)
 	}

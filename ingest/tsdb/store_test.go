@@ -1,4 +1,4 @@
-package ingest_test
+package tsdb_test
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
 func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "ts.db")
-	st, err := ingest.OpenEmbeddedStore(path, 0, testLogger(t))
+	st, err := tsdb.Open(path, 0, ingesttest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,29 +40,29 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		q     ingest.Query
+		q     devices.Query
 		count int
-		first ingest.Point
-		last  ingest.Point
+		first devices.Point
+		last  devices.Point
 	}{
 		{name: "one metric, range with exclusive end",
-			q:     ingest.Query{Device: "gas-b2-07", Metric: "lel_pct", From: t0.Add(10 * time.Second), To: t0.Add(20 * time.Second)},
-			count: 10, first: ingest.Point{Time: t0.Add(10 * time.Second), Metric: "lel_pct", Value: 10},
-			last: ingest.Point{Time: t0.Add(19 * time.Second), Metric: "lel_pct", Value: 19}},
+			q:     devices.Query{Device: "gas-b2-07", Metric: "lel_pct", From: t0.Add(10 * time.Second), To: t0.Add(20 * time.Second)},
+			count: 10, first: devices.Point{Time: t0.Add(10 * time.Second), Metric: "lel_pct", Value: 10},
+			last: devices.Point{Time: t0.Add(19 * time.Second), Metric: "lel_pct", Value: 19}},
 		{name: "all metrics ordered by time then metric",
-			q:     ingest.Query{Device: "gas-b2-07", Kind: devices.KindGas, From: t0, To: t0.Add(2 * time.Second)},
-			count: 4, first: ingest.Point{Time: t0, Metric: "fault", Value: 0},
-			last: ingest.Point{Time: t0.Add(time.Second), Metric: "lel_pct", Value: 1}},
+			q:     devices.Query{Device: "gas-b2-07", Kind: devices.KindGas, From: t0, To: t0.Add(2 * time.Second)},
+			count: 4, first: devices.Point{Time: t0, Metric: "fault", Value: 0},
+			last: devices.Point{Time: t0.Add(time.Second), Metric: "lel_pct", Value: 1}},
 		{name: "other device",
-			q:     ingest.Query{Device: "gas-b2-08", From: t0, To: t0.Add(time.Hour)},
-			count: 1, first: ingest.Point{Time: t0, Metric: "lel_pct", Value: 99}, last: ingest.Point{Time: t0, Metric: "lel_pct", Value: 99}},
+			q:     devices.Query{Device: "gas-b2-08", From: t0, To: t0.Add(time.Hour)},
+			count: 1, first: devices.Point{Time: t0, Metric: "lel_pct", Value: 99}, last: devices.Point{Time: t0, Metric: "lel_pct", Value: 99}},
 		{name: "other kind matches nothing",
-			q:     ingest.Query{Device: "gas-b2-07", Kind: devices.KindPower, From: t0, To: t0.Add(time.Hour)},
+			q:     devices.Query{Device: "gas-b2-07", Kind: devices.KindPower, From: t0, To: t0.Add(time.Hour)},
 			count: 0},
 		{name: "whole history",
-			q:     ingest.Query{Device: "gas-b2-07", Metric: "lel_pct", From: t0, To: t0.Add(n * time.Second)},
-			count: n, first: ingest.Point{Time: t0, Metric: "lel_pct", Value: 0},
-			last: ingest.Point{Time: t0.Add((n - 1) * time.Second), Metric: "lel_pct", Value: n - 1}},
+			q:     devices.Query{Device: "gas-b2-07", Metric: "lel_pct", From: t0, To: t0.Add(n * time.Second)},
+			count: n, first: devices.Point{Time: t0, Metric: "lel_pct", Value: 0},
+			last: devices.Point{Time: t0.Add((n - 1) * time.Second), Metric: "lel_pct", Value: n - 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,12 +76,12 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 			if tt.count == 0 {
 				return
 			}
-			if !samePoints([]ingest.Point{pts[0], pts[len(pts)-1]}, []ingest.Point{tt.first, tt.last}) {
+			if !ingesttest.SamePoints([]devices.Point{pts[0], pts[len(pts)-1]}, []devices.Point{tt.first, tt.last}) {
 				t.Errorf("first, last = %v, %v; want %v, %v", pts[0], pts[len(pts)-1], tt.first, tt.last)
 			}
 		})
 	}
-	if _, err := st.Readings(ctx, ingest.Query{Device: "bad id'"}); err == nil {
+	if _, err := st.Readings(ctx, devices.Query{Device: "bad id'"}); err == nil {
 		t.Error("a bad device id was accepted")
 	}
 
@@ -97,12 +98,12 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 	}
 
 	// The data survives a reopen.
-	st, err = ingest.OpenEmbeddedStore(path, 0, nil)
+	st, err = tsdb.Open(path, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	pts, err := st.Readings(ctx, ingest.Query{Device: "gas-b2-07", Metric: "lel_pct", From: t0, To: t0.Add(n * time.Second)})
+	pts, err := st.Readings(ctx, devices.Query{Device: "gas-b2-07", Metric: "lel_pct", From: t0, To: t0.Add(n * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +114,13 @@ func TestEmbeddedStoreWriteAndRead(t *testing.T) {
 
 func TestEmbeddedStoreRunFlushesAndAppliesRetention(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ts.db")
-	st, err := ingest.OpenEmbeddedStore(path, 24*time.Hour, nil)
+	st, err := tsdb.Open(path, 24*time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() }) // after Run has stopped
 	// A second handle on the same file sees only what the first has flushed.
-	peek, err := ingest.OpenEmbeddedStore(path, 0, nil)
+	peek, err := tsdb.Open(path, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,12 +139,12 @@ func TestEmbeddedStoreRunFlushesAndAppliesRetention(t *testing.T) {
 	if err := st.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	runAsync(t, "EmbeddedStore", st.Run)
+	ingesttest.RunAsync(t, "EmbeddedStore", st.Run)
 	write(now, 2) // flushed by Run's ticker, not by anyone reading
 
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pts, err := peek.Readings(ctx, ingest.Query{Device: "d1", From: now.Add(-72 * time.Hour), To: now.Add(time.Minute)})
+		pts, err := peek.Readings(ctx, devices.Query{Device: "d1", From: now.Add(-72 * time.Hour), To: now.Add(time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package ingest
+package mqtt
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	mqtt "github.com/mochi-mqtt/server/v2"
+	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -21,7 +21,7 @@ const eventsSubscriptionID = 7001
 // persistent (clean session off), so the broker keeps the subscription
 // across reconnects and paho keeps the route; filter must not overlap the
 // device topics.
-func (g *MQTTGateway) Subscribe(ctx context.Context, filter string, handle func(topic string, payload []byte)) error {
+func (g *Gateway) Subscribe(ctx context.Context, filter string, handle func(topic string, payload []byte)) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -63,7 +63,7 @@ func (b *Broker) Subscribe(ctx context.Context, filter string, handle func(topic
 	if server == nil {
 		return errors.New("mqtt broker subscribe: broker not running")
 	}
-	err := server.Subscribe(filter, eventsSubscriptionID, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+	err := server.Subscribe(filter, eventsSubscriptionID, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
 		handle(pk.TopicName, pk.Payload)
 	})
 	if err != nil {

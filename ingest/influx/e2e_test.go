@@ -1,4 +1,4 @@
-package ingest_test
+package influx_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -19,14 +21,14 @@ import (
 // under their reason.
 func TestMQTTToInfluxMalformedAroundGood(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	influx := testserver.InfluxDB(t, "caretaker")
-	writer := newInflux(t, ingest.InfluxConfig{URL: influx.URL, Bucket: "caretaker", FlushInterval: 50 * time.Millisecond, SpoolDir: t.TempDir()})
+	srv := testserver.InfluxDB(t, "caretaker")
+	writer := newInflux(t, influx.Config{URL: srv.URL, Bucket: "caretaker", FlushInterval: 50 * time.Millisecond, SpoolDir: t.TempDir()})
 	sink := &ingesttest.Recorder{}
-	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: testRegistry(t), Writer: writer, Sink: sink, MaxPayload: 1024})
-	runAsync(t, "Pipeline", p.Run)
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-e2e", QoS: 1}, p)
-	runAsync(t, "MQTTGateway", gw.Run)
-	waitClosed(t, gw.Ready(), "gateway")
+	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Writer: writer, Sink: sink, MaxPayload: 1024})
+	ingesttest.RunAsync(t, "Pipeline", p.Run)
+	gw := mqtt.NewGateway(mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-e2e", QoS: 1}, p)
+	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
+	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
 
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	ms := func(d time.Duration) string { return strconv.FormatInt(t0.Add(d).UnixMilli(), 10) }
@@ -41,11 +43,11 @@ func TestMQTTToInfluxMalformedAroundGood(t *testing.T) {
 		{gas, `{"ts": "` + t0.Add(4*time.Second).UTC().Format(time.RFC3339Nano) + `", "metrics": {"lel_pct": 35, "bogus_metric": 1}}`},
 		{ev, `{"ts": ` + ms(5*time.Second) + `, "event": "entrapment", "active": true}`},
 	}
-	dev := pahoClient(t, broker.Addr, "device", nil)
+	dev := ingesttest.PahoClient(t, broker.Addr, "device", nil)
 	for _, m := range messages {
-		publish(t, dev, m.topic, m.payload)
+		ingesttest.Publish(t, dev, m.topic, m.payload)
 	}
-	waitFor(t, 10*time.Second, "all messages handled", func() bool { return p.Stats().Received == len(messages) })
+	ingesttest.WaitFor(t, 10*time.Second, "all messages handled", func() bool { return p.Stats().Received == len(messages) })
 	writer.Flush()
 
 	st := p.Stats()
@@ -55,7 +57,7 @@ func TestMQTTToInfluxMalformedAroundGood(t *testing.T) {
 			t.Errorf("rejected[%s] = %d, want 1 (all: %v)", reason, st.Rejected[reason], st.Rejected)
 		}
 	}
-	rows := influxRows(t, influx, `SELECT * FROM "gas" GROUP BY *`)
+	rows := influxRows(t, srv, `SELECT * FROM "gas" GROUP BY *`)
 	if len(rows) != 2 {
 		t.Fatalf("gas rows = %v, want 2", rows)
 	}
@@ -73,7 +75,7 @@ func TestMQTTToInfluxMalformedAroundGood(t *testing.T) {
 			t.Errorf("an unknown metric reached InfluxDB: %v", rows[i])
 		}
 	}
-	evRows := influxRows(t, influx, `SELECT * FROM "device_event" GROUP BY *`)
+	evRows := influxRows(t, srv, `SELECT * FROM "device_event" GROUP BY *`)
 	if len(evRows) != 1 || evRows[0]["event"] != "entrapment" || evRows[0]["active"] != true ||
 		evRows[0]["time"] != float64(t0.Add(5*time.Second).UnixMilli()) || evRows[0]["building"] != "B1" {
 		t.Errorf("event rows = %v", evRows)
@@ -86,15 +88,15 @@ func TestMQTTToInfluxMalformedAroundGood(t *testing.T) {
 // TestInfluxKeepsImplausibleApart: values a gateway flagged implausible go
 // to their own measurement and never come back as readings.
 func TestInfluxKeepsImplausibleApart(t *testing.T) {
-	influx := testserver.InfluxDB(t, "caretaker")
-	writer := newInflux(t, ingest.InfluxConfig{URL: influx.URL, Bucket: "caretaker", FlushInterval: time.Hour})
+	srv := testserver.InfluxDB(t, "caretaker")
+	writer := newInflux(t, influx.Config{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour})
 	reg, err := devices.NewRegistry(devices.Catalog{Devices: []devices.Device{{ID: "pm-1", Kind: devices.KindPower, Site: "s1", Building: "B1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sink := &ingesttest.Recorder{}
 	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: reg, Writer: writer, Sink: sink})
-	runAsync(t, "Pipeline", p.Run)
+	ingesttest.RunAsync(t, "Pipeline", p.Run)
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	ctx := context.Background()
 	// One poll: a real zero and an implausible frequency; then a poll with
@@ -119,11 +121,11 @@ func TestInfluxKeepsImplausibleApart(t *testing.T) {
 	if n := p.Stats().Rejected[ingest.ReasonImplausible]; n != 2 {
 		t.Errorf("implausible counted %d times, want 2", n)
 	}
-	imp := influxRows(t, influx, `SELECT * FROM "implausible" GROUP BY *`)
+	imp := influxRows(t, srv, `SELECT * FROM "implausible" GROUP BY *`)
 	if len(imp) != 2 || imp[0]["frequency_hz"] != float64(5000) || imp[0]["device"] != "pm-1" || imp[0]["kind"] != "power" {
 		t.Errorf("implausible rows = %v", imp)
 	}
-	pts, err := writer.Readings(ctx, ingest.Query{Device: "pm-1", From: t0, To: t0.Add(time.Minute)})
+	pts, err := writer.Readings(ctx, devices.Query{Device: "pm-1", From: t0, To: t0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ingest_test
+package mqtt_test
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -16,16 +18,16 @@ import (
 // last one seen, so a reordered value would be lost).
 func TestMQTTGatewayKeepsDeviceOrder(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{Logger: testLogger(t)})
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{
-		Broker: "tcp://" + broker.Addr, ClientID: "caretaker-order", QoS: 1, Logger: testLogger(t),
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
+	gw := mqtt.NewGateway(mqtt.Config{
+		Broker: "tcp://" + broker.Addr, ClientID: "caretaker-order", QoS: 1, Logger: ingesttest.Logger(t),
 	}, p)
-	runAsync(t, "MQTTGateway", gw.Run)
-	waitClosed(t, gw.Ready(), "gateway")
+	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
+	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
 
 	const rounds, burst = 5, 200
 	devs := []string{"gas-b2-07", "el-b1-01"}
-	pub := pahoClient(t, broker.Addr, "burst", func(o *paho.ClientOptions) { o.SetMaxResumePubInFlight(1000) })
+	pub := ingesttest.PahoClient(t, broker.Addr, "burst", func(o *paho.ClientOptions) { o.SetMaxResumePubInFlight(1000) })
 	base := int64(1795395500000)
 	for round := 0; round < rounds; round++ {
 		var toks []paho.Token

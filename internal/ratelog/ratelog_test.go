@@ -1,4 +1,4 @@
-package ingest
+package ratelog
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 func TestRateLog(t *testing.T) {
 	var buf bytes.Buffer
 	clock := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
-	l := newRateLog(slog.New(slog.NewTextHandler(&buf, nil)), 10*time.Second, func() time.Time { return clock })
+	l := New(slog.New(slog.NewTextHandler(&buf, nil)), 10*time.Second, func() time.Time { return clock })
 
 	steps := []struct {
 		advance time.Duration

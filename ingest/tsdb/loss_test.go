@@ -1,4 +1,4 @@
-package ingest_test
+package tsdb_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
 // failInserts makes the store's file refuse every new reading, as a full
@@ -41,7 +42,7 @@ func failInserts(t *testing.T, path string) (heal func()) {
 func TestEmbeddedStoreDropCounted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ts.db")
 	reg := prometheus.NewRegistry()
-	st, err := ingest.OpenEmbeddedStoreWith(ingest.EmbeddedStoreConfig{Path: path, Logger: testLogger(t), Metrics: reg, MaxBufferedRows: 5})
+	st, err := tsdb.OpenWith(tsdb.Config{Path: path, Logger: ingesttest.Logger(t), Metrics: reg, MaxBufferedRows: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +50,12 @@ func TestEmbeddedStoreDropCounted(t *testing.T) {
 	heal := failInserts(t, path)
 	ctx := context.Background()
 	two := func(i int) devices.Reading { // two values: two rows
-		r := gasReading(i)
+		r := ingesttest.GasReading(i)
 		r.Values["co_ppm"] = devices.Num(1)
 		return r
 	}
 	lost := func() float64 {
-		return counterValue(t, reg, "caretaker_embedded_store_points_lost_total", "buffer_full")
+		return ingesttest.CounterValue(t, reg, "caretaker_embedded_store_points_lost_total", "buffer_full")
 	}
 
 	if err := st.WriteReading(ctx, two(0)); err != nil {
@@ -71,15 +72,15 @@ func TestEmbeddedStoreDropCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.WriteEvent(ctx, devices.Event{Device: "gas-1", Kind: devices.KindGas, Site: "s1", Time: gasReading(0).Time, Name: "fault", Active: true}); err != nil {
+	if err := st.WriteEvent(ctx, devices.Event{Device: "gas-1", Kind: devices.KindGas, Site: "s1", Time: ingesttest.GasReading(0).Time, Name: "fault", Active: true}); err != nil {
 		t.Fatal(err)
 	}
-	d := newDone()
-	st.AfterDurable(d.fn())
+	d := ingesttest.NewDone()
+	st.AfterDurable(d.Fn())
 	if err := st.Flush(ctx); err == nil || !strings.Contains(err.Error(), "dropped") {
 		t.Fatalf("flush past the limit: %v, want dropped", err)
 	}
-	d.wait(t, "a dropped batch's waiter")
+	d.Wait(t, "a dropped batch's waiter")
 	if st.Lost() != 4 || lost() != 4 || st.Buffered() != 0 {
 		t.Errorf("after the drop: Lost %d, metric %g, buffered %d; want 4 (3 readings, 1 event), 4, 0", st.Lost(), lost(), st.Buffered())
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -44,19 +45,35 @@ type DurableWriter interface {
 	AfterDurable(done func())
 }
 
-// Query asks the time-series store for the history of one device. From is
-// inclusive, To exclusive; Kind and Metric may be empty to mean any.
-type Query struct {
-	Device string
-	Kind   devices.Kind
-	Metric string
-	From   time.Time
-	To     time.Time
+// Callbacks runs a DurableWriter's AfterDurable callbacks in goroutines of
+// their own, so a gateway acknowledging to its broker never holds up the
+// store, and owns them: the writer's Close (or Run's end) waits for those
+// still running, so shutdown does not return while an acknowledgement is
+// on its way. The zero value is ready to use.
+type Callbacks struct {
+	mu sync.Mutex // held by Wait, so that no Go starts while it waits
+	wg sync.WaitGroup
 }
 
-// Point is one stored value of one metric. Flags read back as 0 or 1.
-type Point struct {
-	Time   time.Time `json:"ts"`
-	Metric string    `json:"metric"`
-	Value  float64   `json:"value"`
+// Go runs fns, in order, in one goroutine of its own.
+func (c *Callbacks) Go(fns ...func()) {
+	if len(fns) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		for _, f := range fns {
+			f()
+		}
+	}()
+}
+
+// Wait returns once every callback started so far has returned.
+func (c *Callbacks) Wait() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wg.Wait()
 }

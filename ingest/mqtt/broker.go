@@ -1,4 +1,4 @@
-package ingest
+package mqtt
 
 import (
 	"bytes"
@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
+	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/caretaker-iot/caretaker/ingest"
 )
 
 // BrokerConfig configures the embedded MQTT broker.
@@ -25,6 +28,7 @@ type BrokerConfig struct {
 	// read loops wait.
 	MaxInFlight int
 	Logger      *slog.Logger
+	Now         func() time.Time // stamps each message as received; default time.Now
 }
 
 func (c BrokerConfig) withDefaults() BrokerConfig {
@@ -37,29 +41,32 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1000
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return c
 }
 
 // Broker is an MQTT broker inside caretaker: devices connect to it, and
-// what they publish on device topics (their will messages included) enters
-// the pipeline in-process through a broker hook. A QoS 1 or 2 message is
-// acknowledged only once what it carried is safe (Message.Done), as with
-// MQTTGateway. Other MQTT clients may subscribe to it as to any broker.
+// what they publish on device topics (their will messages included) goes
+// to the Submitter (the pipeline) in-process through a broker hook. A QoS 1
+// or 2 message is acknowledged only once what it carried is safe
+// (ingest.Message.Done), as with Gateway. Other MQTT clients may subscribe to it as to any broker.
 type Broker struct {
 	cfg   BrokerConfig
-	p     *Pipeline
+	sub   Submitter
 	log   *slog.Logger
 	ready chan struct{}
 
 	mu     sync.Mutex
-	server *mqtt.Server
+	server *mochi.Server
 	addr   string
 }
 
 // NewBroker prepares the broker; Run starts it.
-func NewBroker(cfg BrokerConfig, p *Pipeline) *Broker {
+func NewBroker(cfg BrokerConfig, sub Submitter) *Broker {
 	cfg = cfg.withDefaults()
-	return &Broker{cfg: cfg, p: p, log: cfg.Logger.With("component", "mqtt-broker"), ready: make(chan struct{})}
+	return &Broker{cfg: cfg, sub: sub, log: cfg.Logger.With("component", "mqtt-broker"), ready: make(chan struct{})}
 }
 
 // Ready is closed once the broker listens.
@@ -74,14 +81,14 @@ func (b *Broker) Addr() string {
 
 // Run serves until ctx ends, then closes the broker and returns nil.
 func (b *Broker) Run(ctx context.Context) error {
-	server := mqtt.New(&mqtt.Options{InlineClient: true, Logger: b.log})
+	server := mochi.New(&mochi.Options{InlineClient: true, Logger: b.log})
 	if err := server.AddHook(&brokerAuth{username: b.cfg.Username, password: b.cfg.Password}, nil); err != nil {
 		return fmt.Errorf("mqtt broker auth hook: %w", err)
 	}
 	// Messages the ingest hook takes over reach the subscribers through a
 	// client of its own, which the hook lets pass.
-	fwd := server.NewClient(nil, mqtt.LocalListener, "caretaker-forward", true)
-	ingest := &brokerIngest{ctx: ctx, p: b.p, slots: make(chan struct{}, b.cfg.MaxInFlight),
+	fwd := server.NewClient(nil, mochi.LocalListener, "caretaker-forward", true)
+	hook := &brokerIngest{ctx: ctx, sub: b.sub, now: b.cfg.Now, slots: make(chan struct{}, b.cfg.MaxInFlight),
 		forward: func(pk packets.Packet) error {
 			if !pk.FixedHeader.Retain {
 				if subs := server.Topics.Subscribers(pk.TopicName); len(subs.Subscriptions)+len(subs.Shared)+len(subs.InlineSubscriptions) == 0 {
@@ -90,7 +97,7 @@ func (b *Broker) Run(ctx context.Context) error {
 			}
 			return server.InjectPacket(fwd, pk)
 		}}
-	if err := server.AddHook(ingest, nil); err != nil {
+	if err := server.AddHook(hook, nil); err != nil {
 		return fmt.Errorf("mqtt broker ingest hook: %w", err)
 	}
 	tcp := listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "devices", Address: b.cfg.Listen})
@@ -138,17 +145,17 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 // brokerAuth lets a client in when no username is configured, or when it
 // presents the configured username and password.
 type brokerAuth struct {
-	mqtt.HookBase
+	mochi.HookBase
 	username, password string
 }
 
 func (h *brokerAuth) ID() string { return "caretaker-auth" }
 
 func (h *brokerAuth) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
 }
 
-func (h *brokerAuth) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+func (h *brokerAuth) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	if h.username == "" {
 		return true
 	}
@@ -157,7 +164,7 @@ func (h *brokerAuth) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 	return userOK && passOK
 }
 
-func (h *brokerAuth) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool { return true }
+func (h *brokerAuth) OnACLCheck(cl *mochi.Client, topic string, write bool) bool { return true }
 
 // brokerIngest hands device messages to the pipeline. OnPublish runs in
 // the client's read loop before the broker acknowledges, so how a message
@@ -170,7 +177,7 @@ func (h *brokerAuth) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 //     The read loop goes on with the connection's next message, so many
 //     messages of one connection wait for the store together and one
 //     commit acknowledges them all; at most MaxInFlight wait, then the
-//     read loops wait for a slot (backpressure, as with MQTTGateway).
+//     read loops wait for a slot (backpressure, as with Gateway).
 //   - QoS 2: the hook waits for Done before it returns, so mochi sends
 //     PUBREC only once the message is durable (slower: one message per
 //     connection per store commit; devices rarely use QoS 2).
@@ -180,9 +187,10 @@ func (h *brokerAuth) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 // closed meanwhile) is sent again by a device that keeps its session.
 // Will messages ("offline") come through OnWillSent.
 type brokerIngest struct {
-	mqtt.HookBase
+	mochi.HookBase
 	ctx   context.Context
-	p     *Pipeline
+	sub   Submitter
+	now   func() time.Time
 	slots chan struct{} // one per QoS 1 message taken and not yet acknowledged
 	// forward injects taken-over messages for the subscribers; nil in
 	// tests without a server.
@@ -192,10 +200,10 @@ type brokerIngest struct {
 func (h *brokerIngest) ID() string { return "caretaker-ingest" }
 
 func (h *brokerIngest) Provides(b byte) bool {
-	return bytes.IndexByte([]byte{mqtt.OnPublish, mqtt.OnWillSent}, b) >= 0
+	return bytes.IndexByte([]byte{mochi.OnPublish, mochi.OnWillSent}, b) >= 0
 }
 
-func (h *brokerIngest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *brokerIngest) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, "sites/") {
 		return pk, nil // caretaker's own events, forwarded messages, other traffic
 	}
@@ -223,7 +231,7 @@ func (h *brokerIngest) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 // out once the pipeline says the message is safe, and the broker's
 // subscribers get it now, as they would have. It always returns
 // ErrRejectPacket, which tells mochi to do neither.
-func (h *brokerIngest) takeOver(cl *mqtt.Client, pk packets.Packet) error {
+func (h *brokerIngest) takeOver(cl *mochi.Client, pk packets.Packet) error {
 	select {
 	case h.slots <- struct{}{}:
 	case <-h.ctx.Done():
@@ -233,7 +241,7 @@ func (h *brokerIngest) takeOver(cl *mqtt.Client, pk packets.Packet) error {
 	done := func() {
 		defer func() { <-h.slots }()
 		ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: id, ReasonCode: packets.CodeSuccess.Code}
-		if err := cl.WritePacket(ack); err != nil && !errors.Is(err, mqtt.ErrConnectionClosed) {
+		if err := cl.WritePacket(ack); err != nil && !errors.Is(err, mochi.ErrConnectionClosed) {
 			h.Log.Warn("puback not sent", "client", cl.ID, "packet_id", id, "error", err)
 		}
 	}
@@ -252,7 +260,7 @@ func (h *brokerIngest) takeOver(cl *mqtt.Client, pk packets.Packet) error {
 	return packets.ErrRejectPacket
 }
 
-func (h *brokerIngest) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+func (h *brokerIngest) OnWillSent(cl *mochi.Client, pk packets.Packet) {
 	if strings.HasPrefix(pk.TopicName, "sites/") {
 		h.submit(pk, nil)
 	}
@@ -261,8 +269,8 @@ func (h *brokerIngest) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 // submit queues a device message for the pipeline and tells whether it
 // was taken; done, if set, is called once it is safe (Message.Done).
 func (h *brokerIngest) submit(pk packets.Packet, done func()) bool {
-	m := Message{Topic: pk.TopicName, Payload: append([]byte(nil), pk.Payload...), Received: h.p.cfg.Now(), Done: done}
-	if err := h.p.Submit(h.ctx, m); err != nil {
+	m := ingest.Message{Topic: pk.TopicName, Payload: append([]byte(nil), pk.Payload...), Received: h.now(), Done: done}
+	if err := h.sub.Submit(h.ctx, m); err != nil {
 		if h.ctx.Err() == nil { // else shutting down: the wills of clients being closed
 			h.Log.Warn("device message not taken", "topic", pk.TopicName, "error", err)
 		}

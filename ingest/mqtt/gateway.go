@@ -1,4 +1,4 @@
-package ingest
+package mqtt
 
 import (
 	"context"
@@ -15,7 +15,17 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/caretaker-iot/caretaker/ingest"
 )
+
+// Submitter takes raw device messages; the ingest Pipeline is one. Submit
+// waits while its queue is full (backpressure) and fails once it has
+// stopped taking messages or ctx ends; a message it took is settled
+// through Message.Done.
+type Submitter interface {
+	Submit(ctx context.Context, m ingest.Message) error
+}
 
 // DeviceTopics are the subscriptions that carry device data.
 var DeviceTopics = []string{
@@ -24,8 +34,8 @@ var DeviceTopics = []string{
 	"sites/+/devices/+/status",
 }
 
-// MQTTConfig configures the gateway to an external broker.
-type MQTTConfig struct {
+// Config configures the gateway to an external broker.
+type Config struct {
 	Broker         string // tcp://host:1883, ssl://host:8883, ws://...
 	ClientID       string // stable, so the broker keeps the session while we are away
 	Username       string
@@ -37,7 +47,7 @@ type MQTTConfig struct {
 	ConnectTimeout time.Duration // first connection; default 10s
 	// MaxInFlight caps the messages taken but not yet acknowledged
 	// (waiting for the store); default 1000. Keep the broker's window
-	// (mosquitto max_inflight_messages, EMQX mqtt.max_inflight) at least
+	// (mosquitto max_inflight_messages, EMQX mochi.max_inflight) at least
 	// this large: the broker stops sending once its window is full, and
 	// the writers flush early so acknowledgements keep it moving.
 	MaxInFlight int
@@ -49,9 +59,11 @@ type MQTTConfig struct {
 	// (subscribed) or is lost: every MQTT device goes quiet together then,
 	// and the rules raise one alarm for ingest instead of one per device.
 	OnConnection func(up bool, reason string)
+	// Now stamps each message as received; default time.Now.
+	Now func() time.Time
 }
 
-func (c MQTTConfig) withDefaults() MQTTConfig {
+func (c Config) withDefaults() Config {
 	if c.ClientID == "" {
 		c.ClientID = "caretaker"
 	}
@@ -67,25 +79,28 @@ func (c MQTTConfig) withDefaults() MQTTConfig {
 	if c.Workers <= 0 {
 		c.Workers = 8
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return c
 }
 
 // Validate checks the configuration; the error names the field.
-func (c MQTTConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.Broker == "" {
-		return errors.New("mqtt.broker: missing")
+		return errors.New("mochi.broker: missing")
 	}
 	if _, err := url.Parse(c.Broker); err != nil {
-		return fmt.Errorf("mqtt.broker: %v", err)
+		return fmt.Errorf("mochi.broker: %v", err)
 	}
 	if c.QoS > 2 {
-		return fmt.Errorf("mqtt.qos: %d is not 0, 1 or 2", c.QoS)
+		return fmt.Errorf("mochi.qos: %d is not 0, 1 or 2", c.QoS)
 	}
 	return nil
 }
 
-// MQTTGateway subscribes to device topics on an external broker and hands
-// every message to the pipeline. A QoS 1 message is acknowledged only once
+// Gateway subscribes to device topics on an external broker and hands
+// every message to the Submitter (the pipeline). A QoS 1 message is acknowledged only once
 // what it carried is safe: the rules have seen it and the store has made
 // it durable (Message.Done), or it was rejected. At most MaxInFlight
 // messages wait for that; a full queue or a slow store slows the broker
@@ -96,9 +111,9 @@ func (c MQTTConfig) Validate() error {
 // delivered them (the rules ignore a value older than the last one seen,
 // so a reordered spike would be lost): paho hands messages over in order
 // and the gateway shares them out by device among its workers.
-type MQTTGateway struct {
-	cfg   MQTTConfig
-	p     *Pipeline
+type Gateway struct {
+	cfg   Config
+	sub   Submitter
 	log   *slog.Logger
 	ready chan struct{}
 	once  sync.Once
@@ -110,12 +125,12 @@ type MQTTGateway struct {
 	client paho.Client
 }
 
-// NewMQTTGateway prepares a gateway; Run connects it.
-func NewMQTTGateway(cfg MQTTConfig, p *Pipeline) *MQTTGateway {
+// NewGateway prepares a gateway; Run connects it.
+func NewGateway(cfg Config, sub Submitter) *Gateway {
 	cfg = cfg.withDefaults()
-	return &MQTTGateway{
+	return &Gateway{
 		cfg:   cfg,
-		p:     p,
+		sub:   sub,
 		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
 		ready: make(chan struct{}),
 		slots: make(chan struct{}, cfg.MaxInFlight),
@@ -124,10 +139,10 @@ func NewMQTTGateway(cfg MQTTConfig, p *Pipeline) *MQTTGateway {
 }
 
 // Ready is closed once the gateway is connected and subscribed.
-func (g *MQTTGateway) Ready() <-chan struct{} { return g.ready }
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 
 // Connected tells whether the connection to the broker is up (for /readyz).
-func (g *MQTTGateway) Connected() bool {
+func (g *Gateway) Connected() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.client != nil && g.client.IsConnectionOpen()
@@ -136,7 +151,7 @@ func (g *MQTTGateway) Connected() bool {
 // Run connects, subscribes and hands messages on until ctx ends; then it
 // disconnects and returns nil. It fails when the first connection does not
 // succeed within the connect timeout; later losses are retried by paho.
-func (g *MQTTGateway) Run(ctx context.Context) error {
+func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.cfg.Validate(); err != nil {
 		return err
 	}
@@ -178,7 +193,7 @@ func (g *MQTTGateway) Run(ctx context.Context) error {
 	return nil
 }
 
-func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) {
+func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 	opts := paho.NewClientOptions().
 		AddBroker(g.cfg.Broker).
 		SetClientID(g.cfg.ClientID).
@@ -242,7 +257,7 @@ func (g *MQTTGateway) options(ctx context.Context) (*paho.ClientOptions, error) 
 // them, and queues each on its device's lane; the lane's worker hands it
 // to the pipeline. A lane holds as many messages as may be in flight, so
 // with QoS 1 (the broker stops at its window) paho is not held up.
-func (g *MQTTGateway) handler(ctx context.Context) paho.MessageHandler {
+func (g *Gateway) handler(ctx context.Context) paho.MessageHandler {
 	return func(_ paho.Client, msg paho.Message) {
 		lane := g.lanes[maphash.String(g.seed, deviceKey(msg.Topic()))%uint64(len(g.lanes))]
 		select {
@@ -265,7 +280,7 @@ func deviceKey(topic string) string {
 // work hands the messages of one lane to the pipeline, one at a time, which
 // acknowledges each once it is safe (Message.Done). At most MaxInFlight
 // messages wait for that across all lanes.
-func (g *MQTTGateway) work(ctx context.Context, lane <-chan paho.Message) {
+func (g *Gateway) work(ctx context.Context, lane <-chan paho.Message) {
 	for {
 		var msg paho.Message
 		select {
@@ -283,7 +298,7 @@ func (g *MQTTGateway) work(ctx context.Context, lane <-chan paho.Message) {
 			msg.Ack()
 			<-g.slots
 		}
-		err := g.p.Submit(ctx, Message{Topic: msg.Topic(), Payload: payload, Received: g.p.cfg.Now(), Done: done})
+		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: payload, Received: g.cfg.Now(), Done: done})
 		if err != nil {
 			// Not acknowledged: the broker delivers it again to the
 			// resumed session.
@@ -295,7 +310,7 @@ func (g *MQTTGateway) work(ctx context.Context, lane <-chan paho.Message) {
 
 // Publish sends a message (caretaker/events/...) at the gateway's QoS and
 // waits for the broker to take it or ctx to end.
-func (g *MQTTGateway) Publish(ctx context.Context, topic string, payload []byte) error {
+func (g *Gateway) Publish(ctx context.Context, topic string, payload []byte) error {
 	g.mu.Lock()
 	c := g.client
 	g.mu.Unlock()
@@ -319,11 +334,11 @@ func (g *MQTTGateway) Publish(ctx context.Context, topic string, payload []byte)
 func TLSConfig(caFile string) (*tls.Config, error) {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
+		return nil, fmt.Errorf("mochi.tls.ca_file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("mqtt.tls.ca_file: %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("mochi.tls.ca_file: %s holds no PEM certificate", caFile)
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -1,4 +1,4 @@
-package ingest
+package influx
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 // How the writer works. WriteReading encodes a point to line protocol
-// (influx_line.go) and appends it to pending (memory). One goroutine (run)
+// (line.go) and appends it to pending (memory). One goroutine (Run)
 // takes batches of BatchSize from pending when one is full or
 // FlushInterval has passed and sends each with one blocking request.
 // While the spool holds anything, new batches go behind it, so InfluxDB
@@ -24,7 +24,7 @@ import (
 // excess spills straight to the spool instead of holding up the pipeline.
 // Only a full spool loses points, and that is counted and logged.
 
-func (in *Influx) enqueue(line string) {
+func (in *Store) enqueue(line string) {
 	in.mu.Lock()
 	in.pending = append(in.pending, line)
 	in.track.enq++
@@ -57,7 +57,7 @@ type queued struct {
 
 // takeLocked takes up to n pending lines in batches, each with a spool
 // place reserved in the order taken. in.mu must be held.
-func (in *Influx) takeLocked(n int) []queued {
+func (in *Store) takeLocked(n int) []queued {
 	var out []queued
 	for n > 0 && len(in.pending) > 0 {
 		k := min(n, len(in.pending), in.cfg.BatchSize)
@@ -75,16 +75,26 @@ func (in *Influx) takeLocked(n int) []queued {
 	return out
 }
 
-func (in *Influx) kickRun() {
+func (in *Store) kickRun() {
 	select {
 	case in.kick <- struct{}{}:
 	default:
 	}
 }
 
-// run is the writer's one goroutine.
-func (in *Influx) run() {
-	defer close(in.done)
+// Run sends batches when they are due, replays the spool and keeps the
+// durability promises (AfterDurable) until ctx ends or Close is called;
+// then it writes (or spools) what is pending and returns nil. Nothing is
+// sent before the first batch is due. Points written while Run is not
+// running wait for it, for Flush or for Close.
+func (in *Store) Run(ctx context.Context) error {
+	in.runMu.Lock()
+	defer in.runMu.Unlock()
+	select {
+	case <-in.stop:
+		return nil // closed already
+	default:
+	}
 	tick := time.NewTicker(in.cfg.FlushInterval)
 	defer tick.Stop()
 	// A spool left by an earlier run is replayed at once; otherwise the
@@ -100,7 +110,6 @@ func (in *Influx) run() {
 	durable.Stop()
 	defer durable.Stop()
 	for {
-		var ack chan struct{}
 		stopping := false
 		select {
 		case <-in.waiting:
@@ -110,16 +119,16 @@ func (in *Influx) run() {
 		case <-in.kick:
 		case <-tick.C:
 		case <-retry.C:
-		case ack = <-in.flushes:
+		case <-ctx.Done():
+			stopping = true
 		case <-in.stop:
 			stopping = true
 		}
+		in.sendMu.Lock()
 		in.sendPending()
-		if ack != nil {
-			close(ack)
-		}
 		if stopping {
-			return
+			in.sendMu.Unlock()
+			return nil
 		}
 		if in.spool != nil && in.spool.Len() > 0 && !time.Now().Before(retryAt) {
 			if in.replay() {
@@ -130,6 +139,7 @@ func (in *Influx) run() {
 				retry.Reset(backoff)
 			}
 		}
+		in.sendMu.Unlock()
 	}
 }
 
@@ -137,7 +147,7 @@ func (in *Influx) run() {
 // one too (it is due: a tick, a flush or the stop). While the spool is not
 // empty they join its end instead, so one failed write is the most a stop
 // with InfluxDB away waits for.
-func (in *Influx) sendPending() {
+func (in *Store) sendPending() {
 	for {
 		in.mu.Lock()
 		qs := in.takeLocked(in.cfg.BatchSize)
@@ -160,7 +170,7 @@ func (in *Influx) sendPending() {
 
 // replay sends spooled batches oldest first until the spool is empty
 // (true) or InfluxDB fails again (false).
-func (in *Influx) replay() bool {
+func (in *Store) replay() bool {
 	for {
 		b, ok, err := in.spool.Oldest()
 		if err != nil {
@@ -187,7 +197,7 @@ func (in *Influx) replay() bool {
 }
 
 // send writes one batch with one request.
-func (in *Influx) send(body string, points int) error {
+func (in *Store) send(body string, points int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.WriteTimeout)
 	defer cancel()
 	start := time.Now()
@@ -206,7 +216,7 @@ func (in *Influx) send(body string, points int) error {
 
 // failed puts a batch InfluxDB did not take into the spool, or counts it
 // lost when it can never be taken.
-func (in *Influx) failed(q queued, err error) {
+func (in *Store) failed(q queued, err error) {
 	if !retryable(err) {
 		in.lose(len(q.lines), "rejected", err)
 		return
@@ -216,7 +226,7 @@ func (in *Influx) failed(q queued, err error) {
 }
 
 // toSpool puts a batch in the spool at its reserved place.
-func (in *Influx) toSpool(q queued, why string) {
+func (in *Store) toSpool(q queued, why string) {
 	if in.spool == nil {
 		in.lose(len(q.lines), "no_spool", errors.New(why))
 		return
@@ -228,14 +238,14 @@ func (in *Influx) toSpool(q queued, why string) {
 	in.spoolGauges()
 }
 
-func (in *Influx) lose(points int, reason string, err error) {
+func (in *Store) lose(points int, reason string, err error) {
 	in.lost.Add(int64(points))
 	in.metrics.lost.WithLabelValues(reason).Add(float64(points))
 	in.rlog.Error("influx-lost:"+reason, "influx points lost", "points", points, "reason", reason, "error", err,
 		"lost_total", in.lost.Load())
 }
 
-func (in *Influx) spoolGauges() {
+func (in *Store) spoolGauges() {
 	in.metrics.spoolBytes.Set(float64(in.spool.Bytes()))
 	in.metrics.spoolPoints.Set(float64(in.spool.Points()))
 }
@@ -251,4 +261,11 @@ func retryable(err error) bool {
 		return false
 	}
 	return true
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }

@@ -1,4 +1,4 @@
-package ingest
+package influx
 
 // How the InfluxDB writer tells what is durable (DurableWriter). Every
 // line appended to pending gets the next number (enq); a batch taken from
@@ -10,7 +10,7 @@ package ingest
 // sends them within DurableWait, or at once once DurableBatch lines are
 // pending, instead of waiting for a full batch or FlushInterval.
 
-// durableTrack is the writer's bookkeeping; Influx.mu guards it.
+// durableTrack is the writer's bookkeeping; Store.mu guards it.
 type durableTrack struct {
 	enq, taken uint64   // lines ever appended to pending, ever taken from it
 	open       []*span  // taken batches not settled yet, oldest first
@@ -82,7 +82,7 @@ func (t *durableTrack) settle(sp *span) []func() {
 // AfterDurable calls done once every reading and event written so far has
 // been answered 2xx by InfluxDB, synced into the spool, or counted lost
 // (DurableWriter).
-func (in *Influx) AfterDurable(done func()) {
+func (in *Store) AfterDurable(done func()) {
 	in.mu.Lock()
 	t := &in.track
 	if t.durable() >= t.enq {
@@ -105,9 +105,9 @@ func (in *Influx) AfterDurable(done func()) {
 }
 
 // settled releases the callbacks a batch that is now safe held back.
-func (in *Influx) settled(q queued) {
+func (in *Store) settled(q queued) {
 	in.mu.Lock()
 	fns := in.track.settle(q.span)
 	in.mu.Unlock()
-	callAll(fns)
+	in.acks.Go(fns...)
 }

@@ -1,4 +1,4 @@
-package ingest_test
+package influx_test
 
 import (
 	"compress/gzip"
@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -52,22 +52,6 @@ func (f *fakeInflux) Lines() []string {
 	return append([]string(nil), f.lines...)
 }
 
-func gasReading(i int) devices.Reading {
-	return devices.Reading{Device: "gas-1", Kind: devices.KindGas, Site: "s1", Building: "B1",
-		Time: time.UnixMilli(1795395500000 + int64(i)), Values: map[string]devices.Value{"lel_pct": devices.Num(float64(i))}}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestInfluxSpoolsOn5xxAndReplaysInOrder: batches answered 503 go to the
 // spool and reach InfluxDB later, in the order they were written; new
 // batches wait behind the spool.
@@ -82,11 +66,11 @@ func TestInfluxSpoolsOn5xxAndReplaysInOrder(t *testing.T) {
 	}}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	in := newInflux(t, ingest.InfluxConfig{URL: srv.URL, BatchSize: 10, FlushInterval: time.Hour,
+	in := newInflux(t, influx.Config{URL: srv.URL, BatchSize: 10, FlushInterval: time.Hour,
 		SpoolDir: t.TempDir(), RetryMin: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond})
 	ctx := context.Background()
 	for i := 0; i < 95; i++ {
-		_ = in.WriteReading(ctx, gasReading(i))
+		_ = in.WriteReading(ctx, ingesttest.GasReading(i))
 	}
 	in.Flush()
 	if got := in.Spooled(); got != 95 {
@@ -97,10 +81,10 @@ func TestInfluxSpoolsOn5xxAndReplaysInOrder(t *testing.T) {
 	}
 	down.Store(false)
 	for i := 95; i < 100; i++ {
-		_ = in.WriteReading(ctx, gasReading(i))
+		_ = in.WriteReading(ctx, ingesttest.GasReading(i))
 	}
 	in.Flush()
-	waitFor(t, 10*time.Second, "spool replayed", func() bool { return in.Spooled() == 0 && len(fake.Lines()) == 100 })
+	ingesttest.WaitFor(t, 10*time.Second, "spool replayed", func() bool { return in.Spooled() == 0 && len(fake.Lines()) == 100 })
 	for i, l := range fake.Lines() {
 		if want := fmt.Sprintf("lel_pct=%d %d", i, 1795395500000+int64(i)); !strings.HasSuffix(l, want) {
 			t.Fatalf("line %d = %q, want it to end in %q (order kept)", i, l, want)
@@ -118,10 +102,10 @@ func TestInfluxLossIsCounted(t *testing.T) {
 	code.Store(http.StatusServiceUnavailable)
 	srv := httptest.NewServer(&fakeInflux{status: func() int { return int(code.Load()) }})
 	t.Cleanup(srv.Close)
-	in := newInflux(t, ingest.InfluxConfig{URL: srv.URL, BatchSize: 10, FlushInterval: time.Hour,
+	in := newInflux(t, influx.Config{URL: srv.URL, BatchSize: 10, FlushInterval: time.Hour,
 		SpoolDir: t.TempDir(), SpoolMaxBytes: 2000, RetryMin: time.Hour})
 	for i := 0; i < 100; i++ { // about 60 bytes a line: 2000 bytes hold about 30
-		_ = in.WriteReading(context.Background(), gasReading(i))
+		_ = in.WriteReading(context.Background(), ingesttest.GasReading(i))
 	}
 	in.Flush()
 	if in.Spooled() == 0 || in.Lost() == 0 || in.Spooled()+in.Lost() != 100 {
@@ -129,9 +113,9 @@ func TestInfluxLossIsCounted(t *testing.T) {
 	}
 
 	code.Store(http.StatusBadRequest)
-	in2 := newInflux(t, ingest.InfluxConfig{URL: srv.URL, BatchSize: 10, FlushInterval: time.Hour, SpoolDir: t.TempDir()})
+	in2 := newInflux(t, influx.Config{URL: srv.URL, BatchSize: 10, FlushInterval: time.Hour, SpoolDir: t.TempDir()})
 	for i := 0; i < 10; i++ {
-		_ = in2.WriteReading(context.Background(), gasReading(i))
+		_ = in2.WriteReading(context.Background(), ingesttest.GasReading(i))
 	}
 	in2.Flush()
 	if in2.Spooled() != 0 || in2.Lost() != 10 {
@@ -149,13 +133,14 @@ func TestInfluxOutageUnderLoadLosesNothing(t *testing.T) {
 	}
 	srv := testserver.InfluxDB(t, "caretaker")
 	dir := t.TempDir()
-	cfg := ingest.InfluxConfig{URL: srv.URL, Bucket: "caretaker", BatchSize: 500, FlushInterval: 100 * time.Millisecond,
+	cfg := influx.Config{URL: srv.URL, Bucket: "caretaker", BatchSize: 500, FlushInterval: 100 * time.Millisecond,
 		SpoolDir: dir, RetryMin: 200 * time.Millisecond, RetryMax: time.Second, WriteTimeout: 2 * time.Second,
-		Logger: testLogger(t)}
-	first, err := ingest.OpenInflux(cfg)
+		Logger: ingesttest.Logger(t)}
+	first, err := influx.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ingesttest.RunAsync(t, "influx", first.Run)
 
 	var (
 		mu      sync.Mutex
@@ -168,7 +153,7 @@ func TestInfluxOutageUnderLoadLosesNothing(t *testing.T) {
 		for time.Now().Before(end) {
 			mu.Lock()
 			for k := 0; k < 10; k++ {
-				_ = w.WriteReading(context.Background(), gasReading(written))
+				_ = w.WriteReading(context.Background(), ingesttest.GasReading(written))
 				written++
 			}
 			mu.Unlock()
@@ -194,7 +179,7 @@ func TestInfluxOutageUnderLoadLosesNothing(t *testing.T) {
 	srv.WaitReady(t)
 	load(2 * time.Second)
 	second.Flush()
-	waitFor(t, 60*time.Second, "spool replayed", func() bool { return second.Spooled() == 0 })
+	ingesttest.WaitFor(t, 60*time.Second, "spool replayed", func() bool { return second.Spooled() == 0 })
 	second.Flush()
 
 	if l := first.Lost() + second.Lost(); l != 0 {

@@ -1,30 +1,33 @@
-package ingest
+package influx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest/spool"
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/spool"
+	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
 // EventMeasurement is the InfluxDB measurement of device events.
 const EventMeasurement = "device_event"
 
-// InfluxConfig configures the InfluxDB writer and reader. With InfluxDB 1.8
+// Config configures the InfluxDB writer and reader. With InfluxDB 1.8
 // Token is "user:password" (or empty with auth off), Org is ignored and
 // Bucket is "db" or "db/rp".
-type InfluxConfig struct {
+type Config struct {
 	URL           string
 	Token         string
 	Org           string
@@ -51,7 +54,7 @@ type InfluxConfig struct {
 	Now     func() time.Time
 }
 
-func (c InfluxConfig) withDefaults() InfluxConfig {
+func (c Config) withDefaults() Config {
 	if c.Bucket == "" {
 		c.Bucket = "caretaker"
 	}
@@ -91,14 +94,14 @@ func (c InfluxConfig) withDefaults() InfluxConfig {
 	return c
 }
 
-// Influx writes readings and events to InfluxDB in batches of its own
+// Store writes readings and events to InfluxDB in batches of its own
 // (blocking writes, gzip, one request at a time), spools what InfluxDB
 // cannot take to disk and replays it in order, and reads history back with
-// Flux. See influx_writer.go.
-type Influx struct {
-	cfg     InfluxConfig
+// Flux. Run sends the batches; see writer.go.
+type Store struct {
+	cfg     Config
 	log     *slog.Logger
-	rlog    *rateLog
+	rlog    *ratelog.Logger
 	client  influxdb2.Client
 	write   api.WriteAPIBlocking
 	spool   *spool.Spool // nil: no spool
@@ -109,51 +112,50 @@ type Influx struct {
 	track   durableTrack
 	waiting chan struct{} // a callback waits on pending lines: arm DurableWait
 	kick    chan struct{}
-	flushes chan chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	stop    chan struct{} // closed by Close: Run returns
 	closed  sync.Once
+	runMu   sync.Mutex // held by Run while it runs
+	sendMu  sync.Mutex // one sender at a time (Run, Flush, Close), so batches keep their order
+	acks    ingest.Callbacks
 
 	nerrs atomic.Int64
 	lost  atomic.Int64
 	sent  atomic.Int64
 }
 
-// NewInflux is OpenInflux for callers that cannot handle an error (tests,
+// New is Open for callers that cannot handle an error (tests,
 // tools): a spool that cannot be opened is logged and the writer runs
 // without it.
-func NewInflux(cfg InfluxConfig) *Influx {
+func New(cfg Config) *Store {
 	cfg = cfg.withDefaults()
-	in, err := OpenInflux(cfg)
+	in, err := Open(cfg)
 	if err != nil {
 		cfg.Logger.Error("influx spool unavailable; running without it", "error", err)
 		cfg.SpoolDir = ""
-		in, _ = OpenInflux(cfg)
+		in, _ = Open(cfg)
 	}
 	return in
 }
 
-// OpenInflux opens the spool (replaying what a previous run left there once
-// InfluxDB answers) and starts the writer; Close stops it. Nothing is sent
-// before the first batch is due.
-func OpenInflux(cfg InfluxConfig) (*Influx, error) {
+// Open opens the spool (replayed by Run once InfluxDB answers, if a
+// previous run left anything there) and prepares the writer; it starts
+// nothing: Run sends, Close stops.
+func Open(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Millisecond).
 		SetUseGZip(true).
 		SetLogLevel(0)
 	log := cfg.Logger.With("component", "influx", "url", redactURL(cfg.URL), "bucket", cfg.Bucket)
-	in := &Influx{
+	in := &Store{
 		cfg:     cfg,
 		log:     log,
-		rlog:    newRateLog(log, 10*time.Second, cfg.Now),
+		rlog:    ratelog.New(log, 10*time.Second, cfg.Now),
 		client:  influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
 		metrics: newInfluxMetrics(cfg.Metrics),
 		kick:    make(chan struct{}, 1),
 		waiting: make(chan struct{}, 1),
-		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
 	}
 	in.write = in.client.WriteAPIBlocking(cfg.Org, cfg.Bucket)
 	if cfg.SpoolDir != "" {
@@ -169,22 +171,21 @@ func OpenInflux(cfg InfluxConfig) (*Influx, error) {
 			log.Info("influx spool holds points from before; replaying them", "points", n, "bytes", sp.Bytes())
 		}
 	}
-	go in.run()
 	return in, nil
 }
 
 // WriteErrors is the number of failed write requests so far.
-func (in *Influx) WriteErrors() int64 { return in.nerrs.Load() }
+func (in *Store) WriteErrors() int64 { return in.nerrs.Load() }
 
 // Lost is the number of points lost so far (spool full, or refused by
 // InfluxDB as malformed).
-func (in *Influx) Lost() int64 { return in.lost.Load() }
+func (in *Store) Lost() int64 { return in.lost.Load() }
 
 // Written is the number of points InfluxDB has taken so far.
-func (in *Influx) Written() int64 { return in.sent.Load() }
+func (in *Store) Written() int64 { return in.sent.Load() }
 
 // Spooled is the number of points waiting in the spool.
-func (in *Influx) Spooled() int64 {
+func (in *Store) Spooled() int64 {
 	if in.spool == nil {
 		return 0
 	}
@@ -194,13 +195,13 @@ func (in *Influx) Spooled() int64 {
 // SpoolFull tells whether readings InfluxDB cannot take now are lost:
 // there is no spool, or it refused a batch for lack of room and none has
 // left it since.
-func (in *Influx) SpoolFull() bool {
+func (in *Store) SpoolFull() bool {
 	return in.spool == nil || in.spool.Full()
 }
 
 // WriteReading queues a reading: measurement = kind, tags site, building,
 // device; one field per metric (float, or bool for flags).
-func (in *Influx) WriteReading(_ context.Context, r devices.Reading) error {
+func (in *Store) WriteReading(_ context.Context, r devices.Reading) error {
 	if len(r.Values) == 0 {
 		return nil
 	}
@@ -220,7 +221,7 @@ func (in *Influx) WriteReading(_ context.Context, r devices.Reading) error {
 
 // WriteEvent queues an event: measurement device_event, tags site,
 // building, device, event; field active.
-func (in *Influx) WriteEvent(_ context.Context, e devices.Event) error {
+func (in *Store) WriteEvent(_ context.Context, e devices.Event) error {
 	var t [4]lineTag
 	fields := [1]lineField{{key: "active", flag: e.Active, isBool: true}}
 	in.enqueue(encodeLine(EventMeasurement, tags(t[:0], e.Site, e.Building, e.Device, "event", e.Name), fields[:], e.Time))
@@ -234,7 +235,7 @@ func (in *Influx) WriteEvent(_ context.Context, e devices.Event) error {
 const ImplausibleMeasurement = "implausible"
 
 // WriteImplausible queues values flagged implausible (QualityWriter).
-func (in *Influx) WriteImplausible(_ context.Context, r devices.Reading, values map[string]float64) error {
+func (in *Store) WriteImplausible(_ context.Context, r devices.Reading, values map[string]float64) error {
 	if len(values) == 0 {
 		return nil
 	}
@@ -261,27 +262,29 @@ func tags(t []lineTag, site, building, device, extraKey, extraValue string) []li
 }
 
 // Flush sends what is queued in memory now and waits for it to be written
-// or spooled. The spool itself is replayed in the background.
-func (in *Influx) Flush() {
-	ack := make(chan struct{})
-	select {
-	case in.flushes <- ack:
-		<-ack
-	case <-in.done:
-	}
+// or spooled. The spool itself is replayed by Run.
+func (in *Store) Flush() {
+	in.sendMu.Lock()
+	defer in.sendMu.Unlock()
+	in.sendPending()
 }
 
-// Close writes (or spools) what is queued and stops the writer.
-func (in *Influx) Close() {
+// Close stops Run, writes (or spools) what is still queued (what came
+// after Run returned, too: the pipeline's last messages), waits for the
+// acknowledgements under way and closes the client.
+func (in *Store) Close() {
 	in.closed.Do(func() {
 		close(in.stop)
-		<-in.done
+		in.runMu.Lock()   // Run has returned (or never ran)
+		in.runMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+		in.Flush()
+		in.acks.Wait()
 		in.client.Close()
 	})
 }
 
 // Ping checks that InfluxDB answers (for /readyz).
-func (in *Influx) Ping(ctx context.Context) error {
+func (in *Store) Ping(ctx context.Context) error {
 	if _, err := in.client.Ping(ctx); err != nil {
 		return fmt.Errorf("influx ping %s: %w", redactURL(in.cfg.URL), err)
 	}
@@ -291,7 +294,7 @@ func (in *Influx) Ping(ctx context.Context) error {
 // Readings returns the stored values of one device between q.From
 // (inclusive) and q.To (exclusive), ordered by time then metric. A zero To
 // means now, a zero From a day before To.
-func (in *Influx) Readings(ctx context.Context, q Query) ([]Point, error) {
+func (in *Store) Readings(ctx context.Context, q devices.Query) ([]devices.Point, error) {
 	flux, err := in.flux(q)
 	if err != nil {
 		return nil, err
@@ -301,10 +304,10 @@ func (in *Influx) Readings(ctx context.Context, q Query) ([]Point, error) {
 		return nil, fmt.Errorf("influx query: %w", err)
 	}
 	defer res.Close()
-	var out []Point
+	var out []devices.Point
 	for res.Next() {
 		rec := res.Record()
-		p := Point{Time: rec.Time(), Metric: rec.Field()}
+		p := devices.Point{Time: rec.Time(), Metric: rec.Field()}
 		switch v := rec.Value().(type) {
 		case float64:
 			p.Value = v
@@ -333,8 +336,8 @@ func (in *Influx) Readings(ctx context.Context, q Query) ([]Point, error) {
 
 // flux builds the query. Every value put into it is checked first, so
 // nothing from a request can change its meaning.
-func (in *Influx) flux(q Query) (string, error) {
-	q, err := q.normalize(time.Now)
+func (in *Store) flux(q devices.Query) (string, error) {
+	q, err := q.Normalize(time.Now)
 	if err != nil {
 		return "", err
 	}
@@ -354,27 +357,11 @@ func (in *Influx) flux(q Query) (string, error) {
 		strings.Join(filters, " and ")), nil
 }
 
-// normalize checks a query and fills in its time defaults.
-func (q Query) normalize(now func() time.Time) (Query, error) {
-	if !devices.ValidID(q.Device) {
-		return q, errors.New("query: device: must be a valid device id")
+// redactURL drops a password from a URL so it can be logged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable url)"
 	}
-	if q.Kind != "" {
-		if _, err := devices.ParseKind(string(q.Kind)); err != nil {
-			return q, fmt.Errorf("query: kind: %w", err)
-		}
-	}
-	if q.Metric != "" && !devices.ValidID(q.Metric) {
-		return q, errors.New("query: metric: must be a valid metric name")
-	}
-	if q.To.IsZero() {
-		q.To = now()
-	}
-	if q.From.IsZero() {
-		q.From = q.To.Add(-24 * time.Hour)
-	}
-	if !q.From.Before(q.To) {
-		return q, errors.New("query: from: must be before to")
-	}
-	return q, nil
+	return u.Redacted()
 }

@@ -1,4 +1,4 @@
-package ingest_test
+package influx_test
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -58,7 +59,7 @@ func influxRows(t *testing.T, srv *testserver.Influx, q string) []map[string]any
 
 func TestInfluxWriteAndRead(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
-	in := newInflux(t, ingest.InfluxConfig{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour, Logger: testLogger(t)})
+	in := newInflux(t, influx.Config{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour, Logger: ingesttest.Logger(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := in.Ping(ctx); err != nil {
@@ -114,53 +115,42 @@ func TestInfluxWriteAndRead(t *testing.T) {
 	}
 
 	// Flux through the 2.x endpoint.
-	pts, err := in.Readings(ctx, ingest.Query{Device: "gas-b2-07", Kind: devices.KindGas, Metric: "lel_pct",
+	pts, err := in.Readings(ctx, devices.Query{Device: "gas-b2-07", Kind: devices.KindGas, Metric: "lel_pct",
 		From: t0, To: t0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ingest.Point{{Time: t0, Metric: "lel_pct", Value: 12.5}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
-	if !samePoints(pts, want) {
+	want := []devices.Point{{Time: t0, Metric: "lel_pct", Value: 12.5}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
+	if !ingesttest.SamePoints(pts, want) {
 		t.Errorf("Readings(lel_pct) = %v, want %v", pts, want)
 	}
-	all, err := in.Readings(ctx, ingest.Query{Device: "gas-b2-07", From: t0.Add(time.Millisecond), To: t0.Add(time.Minute)})
+	all, err := in.Readings(ctx, devices.Query{Device: "gas-b2-07", From: t0.Add(time.Millisecond), To: t0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = []ingest.Point{{Time: t0.Add(time.Second), Metric: "fault", Value: 1}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
-	if !samePoints(all, want) {
+	want = []devices.Point{{Time: t0.Add(time.Second), Metric: "fault", Value: 1}, {Time: t0.Add(time.Second), Metric: "lel_pct", Value: 35}}
+	if !ingesttest.SamePoints(all, want) {
 		t.Errorf("Readings(all metrics, from after the first) = %v, want %v", all, want)
 	}
-	if _, err := in.Readings(ctx, ingest.Query{Device: `x") |> drop() //`}); err == nil {
+	if _, err := in.Readings(ctx, devices.Query{Device: `x") |> drop() //`}); err == nil {
 		t.Error("a device id with quotes was accepted into a Flux query")
 	}
 }
 
-func newInflux(t *testing.T, cfg ingest.InfluxConfig) *ingest.Influx {
+func newInflux(t *testing.T, cfg influx.Config) *influx.Store {
 	t.Helper()
-	in, err := ingest.OpenInflux(cfg)
+	in, err := influx.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(in.Close)
+	t.Cleanup(in.Close) // after Run stopped: cleanups run last first
+	ingesttest.RunAsync(t, "influx", in.Run)
 	return in
-}
-
-func samePoints(got, want []ingest.Point) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if !got[i].Time.Equal(want[i].Time) || got[i].Metric != want[i].Metric || got[i].Value != want[i].Value {
-			return false
-		}
-	}
-	return true
 }
 
 func TestInfluxWriteErrorsAreCounted(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
-	in := newInflux(t, ingest.InfluxConfig{URL: srv.URL, Bucket: "no_such_db", FlushInterval: time.Hour})
+	in := newInflux(t, influx.Config{URL: srv.URL, Bucket: "no_such_db", FlushInterval: time.Hour})
 	_ = in.WriteReading(context.Background(), devices.Reading{Device: "d1", Kind: devices.KindGas, Site: "s1",
 		Time: time.UnixMilli(1795395500123), Values: map[string]devices.Value{"lel_pct": devices.Num(1)}})
 	in.Flush()

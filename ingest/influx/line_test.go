@@ -1,4 +1,4 @@
-package ingest
+package influx
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 )
 
-// clientLine is how points were encoded before influx_line.go: the
+// clientLine is how points were encoded before line.go: the
 // client's Point and PointToLineProtocol, at millisecond precision.
 func clientLine(measurement string, tags map[string]string, fields map[string]any, ts time.Time) string {
 	return strings.TrimSuffix(write.PointToLineProtocol(write.NewPoint(measurement, tags, fields, ts), time.Millisecond), "\n")
@@ -20,9 +20,9 @@ func clientLine(measurement string, tags map[string]string, fields map[string]an
 
 // pendingLines runs write against an Influx that never sends (nothing is
 // due before Close) and returns the lines it queued.
-func pendingLines(t *testing.T, write func(in *Influx)) []string {
+func pendingLines(t *testing.T, write func(in *Store)) []string {
 	t.Helper()
-	in, err := OpenInflux(InfluxConfig{URL: "http://127.0.0.1:1", BatchSize: 1000, FlushInterval: time.Hour, WriteTimeout: time.Second})
+	in, err := Open(Config{URL: "http://127.0.0.1:1", BatchSize: 1000, FlushInterval: time.Hour, WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestLineMatchesClientPoint(t *testing.T) {
 			Values: map[string]devices.Value{"lel_pct": devices.Num(12.5), "fault": devices.FlagValue(true), "m" + s: devices.Num(-0.0)}}
 		e := devices.Event{Device: r.Device, Site: r.Site, Building: s, Time: ts, Name: "door" + s, Active: s == ""}
 		implausible := map[string]float64{"volts" + s: 1e21, "amps": math.NaN()}
-		got := pendingLines(t, func(in *Influx) {
+		got := pendingLines(t, func(in *Store) {
 			ctx := context.Background()
 			if err := in.WriteReading(ctx, r); err != nil {
 				t.Fatal(err)

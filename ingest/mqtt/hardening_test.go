@@ -1,4 +1,4 @@
-package ingest_test
+package mqtt_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -18,33 +20,33 @@ import (
 // or with a wrong password it fails and says why.
 func TestMQTTGatewayTLSAndPassword(t *testing.T) {
 	broker := testserver.MosquittoWith(t, testserver.MosquittoOptions{TLS: true, Username: "caretaker", Password: "s3cret-pass"})
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{})
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{Broker: broker.URL, ClientID: "caretaker-tls", QoS: 1,
-		Username: "caretaker", Password: "s3cret-pass", CAFile: broker.CAFile, Logger: testLogger(t)}, p)
-	runAsync(t, "MQTTGateway", gw.Run)
-	waitClosed(t, gw.Ready(), "gateway over TLS")
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
+	gw := mqtt.NewGateway(mqtt.Config{Broker: broker.URL, ClientID: "caretaker-tls", QoS: 1,
+		Username: "caretaker", Password: "s3cret-pass", CAFile: broker.CAFile, Logger: ingesttest.Logger(t)}, p)
+	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
+	ingesttest.WaitClosed(t, gw.Ready(), "gateway over TLS")
 
-	dev := pahoClient(t, broker.Addr, "gas-b2-07", func(o *paho.ClientOptions) {
+	dev := ingesttest.PahoClient(t, broker.Addr, "gas-b2-07", func(o *paho.ClientOptions) {
 		o.Servers = nil
 		o.AddBroker(broker.URL)
 		o.SetUsername("caretaker").SetPassword("s3cret-pass")
-		tlsCfg, err := ingest.TLSConfig(broker.CAFile)
+		tlsCfg, err := mqtt.TLSConfig(broker.CAFile)
 		if err != nil {
 			t.Fatal(err)
 		}
 		o.SetTLSConfig(tlsCfg)
 	})
-	publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 7}}`)
+	ingesttest.Publish(t, dev, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 7}}`)
 	if r := sink.Wait(t, 1)[0]; r.Values["lel_pct"].Number != 7 {
 		t.Errorf("reading over TLS = %+v", r)
 	}
 
-	for name, cfg := range map[string]ingest.MQTTConfig{
+	for name, cfg := range map[string]mqtt.Config{
 		"wrong password": {Broker: broker.URL, CAFile: broker.CAFile, Username: "caretaker", Password: "wrong"},
 		"no CA file":     {Broker: broker.URL, Username: "caretaker", Password: "s3cret-pass"},
 	} {
 		cfg.ClientID, cfg.ConnectTimeout = "caretaker-bad", 3*time.Second
-		err := ingest.NewMQTTGateway(cfg, p).Run(context.Background())
+		err := mqtt.NewGateway(cfg, p).Run(context.Background())
 		if err == nil {
 			t.Errorf("%s: Run connected", name)
 			continue
@@ -53,7 +55,7 @@ func TestMQTTGatewayTLSAndPassword(t *testing.T) {
 			t.Errorf("%s: error shows the password: %s", name, msg)
 		}
 	}
-	if _, err := ingest.TLSConfig(broker.CAFile + ".missing"); err == nil {
+	if _, err := mqtt.TLSConfig(broker.CAFile + ".missing"); err == nil {
 		t.Error("TLSConfig accepted a file that is not there")
 	}
 }
@@ -63,13 +65,13 @@ func TestMQTTGatewayTLSAndPassword(t *testing.T) {
 // again; every message reaches the pipeline at least once.
 func TestMQTTBrokerRestartUnderLoadLosesNothing(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{})
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-restart", QoS: 1,
-		Logger: testLogger(t)}, p)
-	runAsync(t, "MQTTGateway", gw.Run)
-	waitClosed(t, gw.Ready(), "gateway")
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
+	gw := mqtt.NewGateway(mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-restart", QoS: 1,
+		Logger: ingesttest.Logger(t)}, p)
+	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
+	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
 
-	dev := pahoClient(t, broker.Addr, "gas-b2-07", func(o *paho.ClientOptions) {
+	dev := ingesttest.PahoClient(t, broker.Addr, "gas-b2-07", func(o *paho.ClientOptions) {
 		o.SetCleanSession(false).SetAutoReconnect(true).SetMaxReconnectInterval(500 * time.Millisecond).
 			SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond)
 	})
@@ -93,7 +95,7 @@ func TestMQTTBrokerRestartUnderLoadLosesNothing(t *testing.T) {
 		pubDone <- nil
 	}()
 
-	waitFor(t, 20*time.Second, "a third published", func() bool { return sent.Load() > total/3 })
+	ingesttest.WaitFor(t, 20*time.Second, "a third published", func() bool { return sent.Load() > total/3 })
 	broker.Stop()
 	time.Sleep(time.Second) // the broker stays away while the device keeps trying
 	if err := broker.Start(); err != nil {
@@ -105,7 +107,7 @@ func TestMQTTBrokerRestartUnderLoadLosesNothing(t *testing.T) {
 		t.Fatalf("publisher stuck after %d messages", sent.Load())
 	}
 	seen := map[float64]bool{}
-	waitFor(t, 30*time.Second, "every message delivered", func() bool {
+	ingesttest.WaitFor(t, 30*time.Second, "every message delivered", func() bool {
 		for _, r := range sink.Readings() {
 			seen[r.Values["lel_pct"].Number] = true
 		}
