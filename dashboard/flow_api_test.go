@@ -18,24 +18,13 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // The repair flow through the real HTTP API and the real ticketing service
 // on a SQLite file, with a fake clock for the SLA clocks.
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // heard records what the ticket service announces.
 type heard struct {
@@ -60,7 +49,7 @@ func (h *heard) has(e string) bool {
 
 type flowEstate struct {
 	t     *testing.T
-	clock *fakeClock
+	clock *testkit.FakeClock
 	heard *heard
 	cfg   ticketing.Config
 	svc   *ticketing.Service
@@ -71,7 +60,7 @@ var flowT0 = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 
 func newFlowEstate(t *testing.T, mutate ...func(*ticketing.Config)) *flowEstate {
 	t.Helper()
-	e := &flowEstate{t: t, clock: &fakeClock{t: flowT0}, heard: &heard{}}
+	e := &flowEstate{t: t, clock: testkit.NewFakeClock(flowT0), heard: &heard{}}
 	e.cfg = ticketing.Config{Path: filepath.Join(t.TempDir(), "caretaker.db"), Notifier: e.heard, Now: e.clock.Now}
 	for _, m := range mutate {
 		m(&e.cfg)
@@ -204,7 +193,7 @@ func TestAPISensorL1EscalatesWhenUnclaimedAndSurvivesRestart(t *testing.T) {
 	}
 	id := list.Tickets[0].ID
 
-	e.clock.Add(90 * time.Second)
+	e.clock.Advance(90 * time.Second)
 	var merged struct {
 		ticketing.Ticket
 		Merged bool `json:"merged"`
@@ -216,12 +205,12 @@ func TestAPISensorL1EscalatesWhenUnclaimedAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("resident report: %d merged %v id %d, want 200 merged into %d: %s", status, merged.Merged, merged.ID, id, raw)
 	}
 
-	e.clock.Add(3*time.Minute + 29*time.Second) // +4m59s
+	e.clock.Advance(3*time.Minute + 29*time.Second) // +4m59s
 	e.tick()
 	if e.heard.has("ticket.escalated claim supervisor") {
 		t.Fatal("escalated before claim_timeout")
 	}
-	e.clock.Add(time.Second) // +5m
+	e.clock.Advance(time.Second) // +5m
 	e.tick()
 	if !e.heard.has("ticket.escalated claim supervisor") {
 		t.Fatalf("no escalation to the supervisor at +5m: %v", e.heard.events)
@@ -231,7 +220,7 @@ func TestAPISensorL1EscalatesWhenUnclaimedAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("history %v", historyActions(before))
 	}
 
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	e.restart()
 	after := e.get(id, tokOperator)
 	if len(after.History) != len(before.History) || len(after.Deadlines) != len(before.Deadlines) || after.Number != before.Number {
@@ -243,7 +232,7 @@ func TestAPISensorL1EscalatesWhenUnclaimedAndSurvivesRestart(t *testing.T) {
 			t.Errorf("clock %s changed across restart: %+v -> %+v", before.Deadlines[i].Clock, before.Deadlines[i], after.Deadlines[i])
 		}
 	}
-	e.clock.Add(30 * time.Minute) // past the claim's next step and the dispatch limit
+	e.clock.Advance(30 * time.Minute) // past the claim's next step and the dispatch limit
 	e.tick()
 	if !e.heard.has("ticket.escalated claim project_manager") || !e.heard.has("ticket.escalated dispatch team_lead") {
 		t.Fatalf("after restart: %v", e.heard.events)
@@ -296,9 +285,9 @@ func TestAPIInHomeFlowWithCodeAndRework(t *testing.T) {
 	res, _ := e.act(id, tokOperator, map[string]any{"action": "new_code", "reason": "owner locked out"}, 200)
 	e.act(id, tokTech, map[string]any{"action": "arrive", "code": res.VerificationCode}, 200)
 
-	e.clock.Add(40 * time.Minute)
+	e.clock.Advance(40 * time.Minute)
 	e.act(id, tokTech, map[string]any{"action": "resolve", "note": "new washer", "parts": []map[string]any{{"name": "washer", "qty": 2}}}, 200)
-	e.clock.Add(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	cb, raw := e.act(id, tokOperator, map[string]any{"action": "callback", "score": 2, "note": "still drips"}, 200)
 	if cb.Status != ticketing.StatusClosed || cb.Opened == nil || cb.Opened.ReworkOf != id || !strings.Contains(raw, `"rework_of":`+fmt.Sprint(id)) {
 		t.Fatalf("callback: %s", raw)
@@ -389,7 +378,7 @@ func TestAPIStats(t *testing.T) {
 	if err := e.svc.HandleAlarm(context.Background(), gasRaise(e.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(10 * time.Minute)
+	e.clock.Advance(10 * time.Minute)
 	e.act(1, tokTech, map[string]any{"action": "claim"}, 200)
 	q := "/api/stats?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z&site=s1"
 	var st ticketing.Stats

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -67,7 +68,7 @@ var fuzzTokens = []string{tokPatrol, tokTech, tokOperator, tokEngineer, tokAdmin
 func newFuzzEstate(f *testing.F) http.Handler {
 	ctx := context.Background()
 	dir := f.TempDir()
-	clock := &fakeClock{t: flowT0}
+	clock := testkit.NewFakeClock(flowT0)
 	svc, err := ticketing.Open(ctx, ticketing.Config{Path: filepath.Join(dir, "caretaker.db"), Now: clock.Now,
 		Technicians: []ticketing.Technician{{Name: "tech1", Skills: []string{"plumbing"}, OnDuty: true}}})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -76,7 +77,7 @@ func TestAPIReportAndAlarmOneIncidentEitherOrder(t *testing.T) {
 				if err := e.svc.HandleAlarm(context.Background(), gasRaise(e.clock.Now())); err != nil {
 					t.Fatal(err)
 				}
-				e.clock.Add(time.Minute)
+				e.clock.Advance(time.Minute)
 			}
 			report := func(token, source, name, phone, text string) (int, jsonMap) {
 				body := map[string]any{"source": source, "category": "gas", "site": "s1", "building": "B2",
@@ -89,7 +90,7 @@ func TestAPIReportAndAlarmOneIncidentEitherOrder(t *testing.T) {
 				if status >= 300 {
 					t.Fatalf("report: %d %s", status, raw)
 				}
-				e.clock.Add(time.Minute)
+				e.clock.Advance(time.Minute)
 				return status, m
 			}
 			if c.alarmFirst {
@@ -157,14 +158,14 @@ func TestAPIAlarmComebackIsARecurrence(t *testing.T) {
 	if status, raw := e.do("POST", "/api/alarms/"+first.ID+"/ack", tokOperator, nil, nil); status != 200 {
 		t.Fatalf("ack: %d %s", status, raw)
 	}
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	clear := first
 	clearedAt := e.clock.Now()
 	clear.State, clear.Value, clear.ClearedAt = rules.Cleared, 10, &clearedAt
 	if err := e.svc.HandleAlarm(ctx, clear); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(9 * time.Minute)
+	e.clock.Advance(9 * time.Minute)
 	back := gasRaise(e.clock.Now())
 	backAt := back.RaisedAt
 	if err := e.svc.HandleAlarm(ctx, back); err != nil {
@@ -274,7 +275,7 @@ func TestAPIStatsCSVHasNoFormulas(t *testing.T) {
 // On the WebSocket: a control room connected to the real hub hears
 // ticket.recurred, with the count, when an acknowledged alarm comes back.
 func TestWSHearsTheRecurrence(t *testing.T) {
-	clock := &fakeClock{t: flowT0}
+	clock := testkit.NewFakeClock(flowT0)
 	var svc *ticketing.Service
 	e := newEstate(t, HubConfig{}, func(c *Config) {
 		var err error
@@ -297,12 +298,12 @@ func TestWSHearsTheRecurrence(t *testing.T) {
 	if _, err := svc.AckAlarm(ctx, ticketing.Actor{Name: "ops1", Role: "operator"}, first.ID); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(time.Minute)
+	clock.Advance(time.Minute)
 	first.State, first.Value = rules.Cleared, 4
 	if err := svc.HandleAlarm(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(time.Minute)
+	clock.Advance(time.Minute)
 	if err := svc.HandleAlarm(ctx, gasRaise(clock.Now())); err != nil {
 		t.Fatal(err)
 	}

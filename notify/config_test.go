@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caretaker-iot/caretaker/devices"
 	"gopkg.in/yaml.v3"
+
+	"github.com/caretaker-iot/caretaker/devices"
 )
 
 // contractYAML is the example of contract.md, "Notifications".

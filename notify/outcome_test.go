@@ -3,9 +3,10 @@ package notify
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // TestAttemptDrill: the receiver answers 503 for the first 8 s of a fake
@@ -13,9 +14,8 @@ import (
 // clock; the page is sent once, every try with the same delivery id.
 func TestAttemptDrill(t *testing.T) {
 	start := time.Date(2026, 12, 2, 9, 31, 0, 0, time.UTC)
-	var mu sync.Mutex // the receiver reads the fake clock from its own goroutine
-	now := start
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clk := testkit.NewFakeClock(start) // the receiver reads it from its own goroutine
+	clock := clk.Now
 	rc := newReceiver(t, func(int, recorded) (int, string) {
 		if clock().Sub(start) < 8*time.Second {
 			return 503, "busy"
@@ -33,9 +33,7 @@ func TestAttemptDrill(t *testing.T) {
 		if o.State != StateQueued {
 			break
 		}
-		mu.Lock()
-		now = o.NextAt // the worker wakes when the row is due
-		mu.Unlock()
+		clk.Set(o.NextAt) // the worker wakes when the row is due
 	}
 	// 503 at 0s, 1s, 3s, 7s; 200 at 15s.
 	if strings.Join(states, ",") != "queued,queued,queued,queued,sent" || o.Result.Status != 200 || clock().Sub(start) != 15*time.Second {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // memOutbox is an in-memory outbox for the worker's tests; rows go
@@ -96,20 +98,6 @@ func (b *memOutbox) nextDue() (time.Time, bool) {
 	return min, !min.IsZero()
 }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.now) {
-		c.now = t
-	}
-}
-
 // TestWorkerDrill: a webhook receiver answers 503 for 8 s, then 200; a
 // mail page to a person without an address fails at once; a log page is
 // sent. The webhook page is delivered once, every try with the same id,
@@ -117,7 +105,7 @@ func (c *fakeClock) Set(t time.Time) {
 // outbox finds nothing left to send.
 func TestWorkerDrill(t *testing.T) {
 	start := time.Date(2026, 12, 2, 9, 31, 0, 0, time.UTC)
-	clock := &fakeClock{now: start}
+	clock := testkit.NewFakeClock(start)
 	rc := newReceiver(t, func(int, recorded) (int, string) {
 		if clock.Now().Sub(start) < 8*time.Second {
 			return 503, "busy"
@@ -162,7 +150,9 @@ func TestWorkerDrill(t *testing.T) {
 		if !ok {
 			break
 		}
-		clock.Set(next)
+		if next.After(clock.Now()) {
+			clock.Set(next)
+		}
 	}
 	r := box.row(hook.ID)
 	if r.State != StateSent || r.Attempts != 5 || r.Outcomes[4].Result.Status != 200 || r.Outcomes[0].Result.Status != 503 {

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // benchEstate is 10 000 devices, 2 500 of each kind, with the default pack.
-func benchEstate(b *testing.B, sink AlarmSink) (*Engine, []devices.Reading, *clock) {
+func benchEstate(b *testing.B, sink AlarmSink) (*Engine, []devices.Reading, *testkit.FakeClock) {
 	b.Helper()
 	pack, err := DefaultPack()
 	if err != nil {
@@ -26,7 +27,7 @@ func benchEstate(b *testing.B, sink AlarmSink) (*Engine, []devices.Reading, *clo
 		reg[id] = devices.Device{ID: id, Kind: k, Site: "s1", Building: fmt.Sprintf("B%d", i%40)}
 		rs = append(rs, devices.Reading{Device: id, Kind: k, Site: "s1", Building: reg[id].Building, Values: normal(k)})
 	}
-	clk := &clock{now: t0}
+	clk := testkit.NewFakeClock(t0)
 	e, err := NewEngine(Config{Rules: pack, Sink: sink, Devices: reg, Now: clk.Now})
 	if err != nil {
 		b.Fatal(err)

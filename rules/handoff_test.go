@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // pickySink refuses every alarm while down, and always those of refuse.
@@ -35,7 +36,7 @@ func (p *pickySink) HandleAlarm(_ context.Context, a Alarm) error {
 // the store always refuses does not hold up the others.
 func TestHandoffRetries(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := testkit.NewFakeClock(t0)
 	sink := &pickySink{down: true, refuse: "bad"}
 	flappy := with(gasRule, func(r *Rule) { r.FlapCount, r.FlapWindow = 1, dur("60s") })
 	e, err := NewEngine(Config{Rules: []Rule{flappy}, Sink: sink, Now: c.Now})

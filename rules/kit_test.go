@@ -9,24 +9,16 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 var t0 = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
-
-// clock is a fake engine clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 // recordingSink keeps every alarm change with the engine clock at which
 // it was handed on.
 type recordingSink struct {
 	mu     sync.Mutex
-	clock  *clock
+	clock  *testkit.FakeClock
 	alarms []Alarm
 	at     []time.Time
 }
@@ -112,7 +104,7 @@ func atDev(s int, dev string, v any) step { return step{at: s, val: v, dev: dev}
 // harness is an engine on a fake clock with a recording sink.
 type harness struct {
 	t     *testing.T
-	clock *clock
+	clock *testkit.FakeClock
 	sink  *recordingSink
 	e     *Engine
 	reg   fakeDevices
@@ -120,7 +112,7 @@ type harness struct {
 
 func newHarness(t *testing.T, reg fakeDevices, rules ...Rule) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &clock{now: t0}, reg: reg}
+	h := &harness{t: t, clock: testkit.NewFakeClock(t0), reg: reg}
 	h.sink = &recordingSink{clock: h.clock}
 	cfg := Config{Rules: rules, Sink: h.sink, Now: h.clock.Now}
 	if reg != nil {

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/caretaker-iot/caretaker/devices"
 	"gopkg.in/yaml.v3"
+
+	"github.com/caretaker-iot/caretaker/devices"
 )
 
 // opExample is one valid rule per op, with how its alarm reads and which

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // TestSnapshotRoundTrip: an engine restarted from a snapshot, taken in
@@ -97,7 +98,7 @@ func (f *failingSink) HandleAlarm(_ context.Context, a Alarm) error {
 // restart are handed on after it, in order.
 func TestSnapshotKeepsHandoffs(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := testkit.NewFakeClock(t0)
 	sink := &failingSink{down: true}
 	e, err := NewEngine(Config{Rules: []Rule{gasRule}, Sink: sink, Now: c.Now})
 	if err != nil {

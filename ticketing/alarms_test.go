@@ -59,7 +59,7 @@ func TestReplayedRaiseIsANoOp(t *testing.T) {
 	f := newFixture(t)
 	a := gasAlarm(f, 35)
 	mustHandle(t, f, a)
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	mustHandle(t, f, a)
 
 	if n := len(mustOpenTickets(t, f)); n != 1 {
@@ -145,7 +145,7 @@ func TestRaiseWithinReopenWindowReopensTicket(t *testing.T) {
 	resolveTicket(t, f, first.ID, "valve replaced")
 	f.rec.reset()
 
-	f.clock.Add(10 * time.Minute)
+	f.clock.Advance(10 * time.Minute)
 	again := gasAlarm(f, 28)
 	mustHandle(t, f, again)
 	tk := mustGet(t, f, first.ID)
@@ -165,7 +165,7 @@ func TestRaiseWithinReopenWindowReopensTicket(t *testing.T) {
 	// Resolved again, and the fault comes back after the window: new ticket.
 	resolveTicket(t, f, first.ID, "valve replaced again")
 	mustAct(t, f, operator, first.ID, ActionRequest{Action: ActConfirm})
-	f.clock.Add(DefaultReopenWindow + time.Second)
+	f.clock.Advance(DefaultReopenWindow + time.Second)
 	mustHandle(t, f, gasAlarm(f, 40))
 	open := mustOpenTickets(t, f)
 	if len(open) != 1 || open[0].ID == first.ID || open[0].Number != "BX20261123-0002" {
@@ -177,11 +177,11 @@ func TestClearedAlarmLeavesTicketOpenWithHistory(t *testing.T) {
 	f := newFixture(t)
 	a := gasAlarm(f, 25)
 	mustHandle(t, f, a)
-	f.clock.Add(5 * time.Second)
+	f.clock.Advance(5 * time.Second)
 	up := a
 	up.State, up.Value, up.Peak = rules.Updated, 41.5, 41.5
 	mustHandle(t, f, up)
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	cl := a
 	clearedAt := f.clock.Now()
 	cl.State, cl.Value, cl.Peak, cl.ClearedAt = rules.Cleared, 12, 41.5, &clearedAt
@@ -234,7 +234,7 @@ func TestAckAlarm(t *testing.T) {
 	a := gasAlarm(f, 35)
 	mustHandle(t, f, a)
 	f.rec.reset()
-	f.clock.Add(30 * time.Second)
+	f.clock.Advance(30 * time.Second)
 
 	got, err := f.svc.AckAlarm(ctx, operator, a.ID)
 	if err != nil {

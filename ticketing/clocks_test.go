@@ -57,7 +57,7 @@ func TestUnclaimedSensorL1EscalatesAfterClaimTimeout(t *testing.T) {
 	}
 	for _, s := range steps {
 		f.rec.reset()
-		f.clock.t = t0.Add(s.at)
+		f.clock.Set(t0.Add(s.at))
 		tick(t, f)
 		tick(t, f) // a second tick at the same time changes nothing
 		got := clockEvents(f)
@@ -102,11 +102,11 @@ func TestClaimStopsTheClaimClockAndProgressNotesKeepL1Quiet(t *testing.T) {
 	f := newFixture(t)
 	mustHandle(t, f, gasAlarm(f, 35))
 	id := mustOpenTickets(t, f)[0].ID
-	f.clock.Add(3 * time.Minute)
+	f.clock.Advance(3 * time.Minute)
 	mustAct(t, f, tech1, id, ActionRequest{Action: ActClaim})
 	f.rec.reset()
 	for i := 0; i < 6; i++ { // a note every 25 minutes for 2.5 hours
-		f.clock.Add(25 * time.Minute)
+		f.clock.Advance(25 * time.Minute)
 		mustAct(t, f, tech1, id, ActionRequest{Action: ActComment, Note: "valve closed, ventilating"})
 		if i == 0 {
 			mustAct(t, f, tech1, id, ActionRequest{Action: ActArrive})
@@ -131,7 +131,7 @@ func TestClocksSurviveRestart(t *testing.T) {
 	f := newFixture(t)
 	mustHandle(t, f, gasAlarm(f, 35))
 	id := mustOpenTickets(t, f)[0].ID
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	mustAct(t, f, operator, id, ActionRequest{Action: ActComment, Note: "calling the on-duty plumber"})
 	before := mustGet(t, f, id)
 
@@ -144,7 +144,7 @@ func TestClocksSurviveRestart(t *testing.T) {
 		t.Fatalf("after restart: %d clocks, %d history rows", len(after.Deadlines), len(after.History))
 	}
 	f.rec.reset()
-	f.clock.Add(3 * time.Minute) // t0+5m
+	f.clock.Advance(3 * time.Minute) // t0+5m
 	tick(t, f)
 	if got := clockEvents(f); !slices.Contains(got, "ticket.escalated claim supervisor") {
 		t.Fatalf("after restart at +5m: %v, want the claim escalated to the supervisor", got)
@@ -152,7 +152,7 @@ func TestClocksSurviveRestart(t *testing.T) {
 	// And again mid-escalation: the chain goes on where it stopped.
 	f.reopen(t)
 	f.rec.reset()
-	f.clock.t = t0.Add(35 * time.Minute)
+	f.clock.Set(t0.Add(35 * time.Minute))
 	tick(t, f)
 	if got := clockEvents(f); !slices.Contains(got, "ticket.escalated claim project_manager") ||
 		slices.Contains(got, "ticket.escalated claim supervisor") {
@@ -166,7 +166,7 @@ func TestRunTicksUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.svc.Run(ctx) }()
-	f.clock.Add(5 * time.Minute)
+	f.clock.Advance(5 * time.Minute)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(f.rec.eventsOf(EventTicketEscalated)) == 0 {
 		if time.Now().After(deadline) {

@@ -21,7 +21,7 @@ func TestLowCallbackScoreOpensLinkedReworkTicket(t *testing.T) {
 	mustAct(t, f, tech1, tk.ID, ActionRequest{Action: ActResolve, Note: "new washer"})
 	f.rec.reset()
 
-	f.clock.Add(3 * time.Hour)
+	f.clock.Advance(3 * time.Hour)
 	res := mustAct(t, f, operator, tk.ID, ActionRequest{Action: ActCallback, Score: 2, Note: "still drips at night"})
 	if res.Status != StatusClosed || res.Outcome != OutcomeRework || res.Score == nil || *res.Score != 2 {
 		t.Fatalf("original after callback: %s %s score %v", res.Status, res.Outcome, res.Score)
@@ -74,7 +74,7 @@ func TestCallbackOutcomes(t *testing.T) {
 func TestDisputeOpensReinspectionWithin48h(t *testing.T) {
 	f := newFixture(t)
 	id := ticketIn(t, f, StatusResolved)
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	res := mustAct(t, f, operator, id, ActionRequest{Action: ActDispute, Reason: "light flickers"})
 	if res.Status != StatusClosed || res.Outcome != OutcomeDisputed || res.Opened == nil || res.Opened.ReinspectionOf != id {
 		t.Fatalf("dispute: %s %s opened %+v", res.Status, res.Outcome, res.Opened)
@@ -90,7 +90,7 @@ func TestDisputeOpensReinspectionWithin48h(t *testing.T) {
 	}
 	// The re-inspection's arrive limit escalates when missed.
 	f.rec.reset()
-	f.clock.Add(48 * time.Hour)
+	f.clock.Advance(48 * time.Hour)
 	tick(t, f)
 	found := false
 	for _, e := range f.rec.eventsOf(EventTicketEscalated) {
@@ -107,7 +107,7 @@ func TestMissedCallbackEscalates(t *testing.T) {
 	f := newFixture(t)
 	id := ticketIn(t, f, StatusResolved)
 	f.rec.reset()
-	f.clock.Add(24 * time.Hour)
+	f.clock.Advance(24 * time.Hour)
 	tick(t, f)
 	found := false
 	for _, e := range f.rec.eventsOf(EventTicketEscalated) {
@@ -125,7 +125,7 @@ func TestResidentReportAttachesToOpenSensorTicket(t *testing.T) {
 	ctx := context.Background()
 	mustHandle(t, f, gasAlarm(f, 35))
 	sensor := mustOpenTickets(t, f)[0]
-	f.clock.Add(90 * time.Second)
+	f.clock.Advance(90 * time.Second)
 	r := Report{Source: SourceResident, Category: "gas", Site: "s1", Building: "B2", Location: "B2 boiler room",
 		Description: "smell of gas near the boiler room", Reporter: Reporter{Name: "Chen", Phone: "137"}}
 	tk, merged, err := f.svc.Report(ctx, operator, r)

@@ -45,7 +45,7 @@ func TestKPICSVNeutralisesFormulas(t *testing.T) {
 		if _, _, err := f.svc.Report(ctx, patrol, r); err != nil {
 			t.Fatalf("report in %q: %v", b, err)
 		}
-		f.clock.Add(time.Minute)
+		f.clock.Advance(time.Minute)
 	}
 	st, err := f.svc.Stats(ctx, StatsQuery{From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
 	if err != nil {

@@ -100,7 +100,7 @@ func TestAutoDispatchBySkillZoneAndLoad(t *testing.T) {
 	if _, err := f.svc.Act(ctx, operator, pool.ID, ActionRequest{Action: ActAssign, Technician: "nobody"}); err == nil {
 		t.Error("assigned to someone not in the list")
 	}
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	got := mustAct(t, f, Actor{"plumber-a", "technician"}, pool.ID, ActionRequest{Action: ActClaim})
 	if got.Status != StatusAccepted || got.Assignee != "plumber-a" {
 		t.Errorf("after claim: %s %q", got.Status, got.Assignee)
@@ -122,7 +122,7 @@ func TestDispatchedButNotAcceptedEscalates(t *testing.T) {
 	f := newFixture(t, withTechnicians(Technician{Name: "tech1", Skills: []string{"gas"}, Zones: []string{"north"}, OnDuty: true}))
 	mustHandle(t, f, gasAlarm(f, 35))
 	f.rec.reset()
-	f.clock.Add(5 * time.Minute)
+	f.clock.Advance(5 * time.Minute)
 	tick(t, f)
 	evs := f.rec.eventsOf(EventTicketEscalated)
 	if len(evs) != 1 || evs[0].(ClockEvent).Clock != clockClaim || evs[0].(ClockEvent).Assignee != "tech1" ||

@@ -146,14 +146,14 @@ var errFieldErr = errors.New("field error")
 func TestEveryStepIsInTheHistory(t *testing.T) {
 	f := newFixture(t)
 	id := ticketIn(t, f, StatusNew)
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	mustAct(t, f, operator, id, ActionRequest{Action: ActAssign, Technician: "tech1", Note: "nearest"})
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	mustAct(t, f, tech1, id, ActionRequest{Action: ActAccept})
 	mustAct(t, f, tech1, id, ActionRequest{Action: ActComment, Note: "on my way, ETA 10 min"})
-	f.clock.Add(10 * time.Minute)
+	f.clock.Advance(10 * time.Minute)
 	mustAct(t, f, tech1, id, ActionRequest{Action: ActArrive})
-	f.clock.Add(20 * time.Minute)
+	f.clock.Advance(20 * time.Minute)
 	mustAct(t, f, tech1, id, ActionRequest{Action: ActResolve, Note: "replaced the ballast", ActualFault: "ballast, not bulb",
 		Parts: []Part{{"ballast 36W", 1}}, Paid: true, FeeCents: 3500})
 	tk := mustGet(t, f, id)
@@ -256,7 +256,7 @@ func mustAtoi(t *testing.T, s string) int {
 func TestLevelChangeReplansFromFirstReport(t *testing.T) {
 	f := newFixture(t)
 	id := ticketIn(t, f, StatusNew) // L2 at t0
-	f.clock.Add(20 * time.Minute)
+	f.clock.Advance(20 * time.Minute)
 	mustAct(t, f, operator, id, ActionRequest{Action: ActLevel, Level: 1, Reason: "water now reaching the switch room"})
 	tk := mustGet(t, f, id)
 	if tk.Level != 1 {

@@ -45,7 +45,7 @@ func TestReportAndAlarmAreOneIncidentInEitherOrder(t *testing.T) {
 			ctx := context.Background()
 			if c.alarmFirst {
 				mustHandle(t, f, gasAlarm(f, 35))
-				f.clock.Add(time.Minute)
+				f.clock.Advance(time.Minute)
 			}
 			first, merged, err := f.svc.Report(ctx, patrol, boilerReport(c.byDevice, "Zhang", "13800000001", "smell of gas"))
 			if err != nil || merged != c.alarmFirst {
@@ -55,10 +55,10 @@ func TestReportAndAlarmAreOneIncidentInEitherOrder(t *testing.T) {
 				t.Fatalf("first report answer has no report_id")
 			}
 			if !c.alarmFirst {
-				f.clock.Add(time.Minute)
+				f.clock.Advance(time.Minute)
 				mustHandle(t, f, gasAlarm(f, 35))
 			}
-			f.clock.Add(time.Minute)
+			f.clock.Advance(time.Minute)
 			second, merged, err := f.svc.Report(ctx, Actor{"desk1", RoleOperator},
 				func() Report {
 					r := boilerReport(c.byDevice, "Li", "13900000002", "detector beeping in the boiler room")
@@ -157,7 +157,7 @@ func (f *engineFixture) gas(v float64) {
 	at := f.clock.Now()
 	f.engine.Reading(context.Background(), devices.Reading{Device: "gas-b2-07", Kind: devices.KindGas, Site: "s1",
 		Building: "B2", Time: at, Received: at, Values: map[string]devices.Value{"lel_pct": devices.Num(v)}})
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 }
 
 func (f *engineFixture) alarms(t *testing.T) []StoredAlarm {
@@ -188,7 +188,7 @@ func TestAlarmComingBackIsARecurrence(t *testing.T) {
 	if tk := mustGet(t, f.fixture, id); tk.Recurrence != nil {
 		t.Fatalf("recurrence %+v before any comeback", tk.Recurrence)
 	}
-	f.clock.Add(10 * time.Minute)
+	f.clock.Advance(10 * time.Minute)
 	f.rec.reset()
 	back := f.clock.Now()
 	f.gas(25)
@@ -257,13 +257,13 @@ func TestTwoRulesComingBackCountOnce(t *testing.T) {
 	if _, err := f.svc.AckAlarm(ctx, operator, crit.ID); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	for _, a := range []rules.Alarm{crit, warn} {
 		a.State = rules.Cleared
 		a.Value = 3
 		mustHandle(t, f, a)
 	}
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	crit, warn = pair(38)
 	mustHandle(t, f, crit)
 	mustHandle(t, f, warn)
@@ -280,7 +280,7 @@ func TestEscalatingAlarmIsNotARecurrence(t *testing.T) {
 	pre := gasAlarm(f, 12)
 	pre.RuleID, pre.ID, pre.Severity, pre.Level = "gas-lel-warning", rules.AlarmID("gas-lel-warning", "gas-b2-07", f.clock.Now()), rules.Major, 2
 	mustHandle(t, f, pre)
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	mustHandle(t, f, gasAlarm(f, 30))
 	tk := mustOpenTickets(t, f)
 	if len(tk) != 1 || tk[0].Level != 1 || tk[0].Recurrence != nil {
@@ -462,13 +462,13 @@ func TestAlarmBackReopensTheReportTicketItJoined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Add(time.Minute)
+	f.clock.Advance(time.Minute)
 	a := gasAlarm(f, 35)
 	mustHandle(t, f, a)
 	a.State, a.Value = rules.Cleared, 3
 	mustHandle(t, f, a)
 	resolveTicket(t, f, rep.ID, "valve closed, room aired")
-	f.clock.Add(10 * time.Minute)
+	f.clock.Advance(10 * time.Minute)
 	mustHandle(t, f, gasAlarm(f, 31))
 	open := mustOpenTickets(t, f)
 	if len(open) != 1 || open[0].ID != rep.ID || !slices.Contains(actions(mustGet(t, f, rep.ID).History), "reopened") {

@@ -9,21 +9,9 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/rules"
 )
-
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // recorder is a Notifier that keeps what it heard.
 type recorder struct {
@@ -62,7 +50,7 @@ var t0 = time.Date(2026, 11, 22, 17, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	svc   *Service
-	clock *clock
+	clock *testkit.FakeClock
 	rec   *recorder
 	path  string
 	cfg   Config
@@ -70,7 +58,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, mutate ...func(*Config)) *fixture {
 	t.Helper()
-	f := &fixture{clock: &clock{t: t0}, rec: &recorder{}, path: filepath.Join(t.TempDir(), "data", "caretaker.db")}
+	f := &fixture{clock: testkit.NewFakeClock(t0), rec: &recorder{}, path: filepath.Join(t.TempDir(), "data", "caretaker.db")}
 	f.cfg = Config{Path: f.path, Notifier: f.rec, Now: f.clock.Now, Location: beijing}
 	for _, m := range mutate {
 		m(&f.cfg)

@@ -200,12 +200,12 @@ func TestLaterStepsOnTheClockUntilAcknowledged(t *testing.T) {
 			mustHandle(t, pf.fixture, gasAlarm(pf.fixture, 35))
 			tk := mustOpenTickets(t, pf.fixture)[0]
 
-			pf.clock.Add(4*time.Minute + 59*time.Second)
+			pf.clock.Advance(4*time.Minute + 59*time.Second)
 			pf.tick(t)
 			if got := pf.recipients(t, tk.ID); !slices.Equal(got, []string{"1:tech1"}) {
 				t.Fatalf("+4m59s: pages = %v", got)
 			}
-			pf.clock.Add(time.Second)
+			pf.clock.Advance(time.Second)
 			pf.tick(t)
 			if got := pf.recipients(t, tk.ID); !slices.Equal(got, []string{"1:tech1", "2:sup1"}) {
 				t.Fatalf("+5m: pages = %v", got)
@@ -217,11 +217,11 @@ func TestLaterStepsOnTheClockUntilAcknowledged(t *testing.T) {
 			if got := pf.recipients(t, tk.ID); len(got) != 2 {
 				t.Fatalf("+5m after a restart: pages = %v", got)
 			}
-			pf.clock.Add(5 * time.Minute)
+			pf.clock.Advance(5 * time.Minute)
 			if tc.ack != nil {
 				tc.ack(t, pf, tk)
 			}
-			pf.clock.Add(10 * time.Minute)
+			pf.clock.Advance(10 * time.Minute)
 			pf.tick(t)
 			// Policy steps only: a missed SLA clock pages on its own.
 			got := slices.DeleteFunc(pf.recipients(t, tk.ID), func(s string) bool { return strings.HasPrefix(s, "esc:") })
@@ -239,7 +239,7 @@ func TestClockEscalationPages(t *testing.T) {
 	pf.pager.steps = nil // only the escalation pages in this timeline
 	mustHandle(t, pf.fixture, gasAlarm(pf.fixture, 35))
 	tk := mustOpenTickets(t, pf.fixture)[0]
-	pf.clock.Add(5*time.Minute + time.Second) // the claim clock (5m) is missed
+	pf.clock.Advance(5*time.Minute + time.Second) // the claim clock (5m) is missed
 	pf.tick(t)
 	if got := pf.recipients(t, tk.ID); !slices.Equal(got, []string{"esc:claim:supervisor"}) {
 		t.Fatalf("pages = %v, want the supervisor's claim escalation (calls %v)", got, pf.pager.esc)

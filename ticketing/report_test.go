@@ -32,7 +32,7 @@ func TestReportOpensNumberedTicketWithHistory(t *testing.T) {
 	}
 
 	// The next report of the day, in a home: the next number and a code, once.
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	home := Report{Source: SourcePhone, Category: "water_electric", Site: "s1", Building: "B3", Scope: ScopeInHome,
 		Unit: "2", Floor: "12", Room: "1201", Location: "kitchen", Description: "tap drips"}
 	tk2, _, err := f.svc.Report(ctx, Actor{"desk1", "operator"}, home)
@@ -78,7 +78,7 @@ func TestReportNamingDeviceMergesIntoSensorTicket(t *testing.T) {
 	sensor := mustOpenTickets(t, f)[0]
 	f.rec.reset()
 
-	f.clock.Add(2 * time.Minute)
+	f.clock.Advance(2 * time.Minute)
 	r := Report{Source: SourcePatrol, Category: "equipment", Site: "s1", Building: "B2", Location: "next to the boiler",
 		DeviceID: "gas-b2-07", Description: "detector beeping, smell of gas", Reporter: Reporter{Name: "Zhang"}}
 	tk, merged, err := f.svc.Report(ctx, patrol, r)
@@ -212,7 +212,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		if _, _, err := f.svc.Report(ctx, patrol, r); err != nil {
 			t.Fatal(err)
 		}
-		f.clock.Add(time.Minute)
+		f.clock.Advance(time.Minute)
 	}
 	mustHandle(t, f, gasAlarm(f, 30))
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // BenchmarkStats: the KPI report over a month of n tickets, a third of
@@ -12,7 +14,7 @@ import (
 func BenchmarkStats(b *testing.B) {
 	for _, n := range []int{1000, 5000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			f := &fixture{clock: &clock{t: t0}, rec: &recorder{}, path: b.TempDir() + "/c.db"}
+			f := &fixture{clock: testkit.NewFakeClock(t0), rec: &recorder{}, path: b.TempDir() + "/c.db"}
 			f.cfg = Config{Path: f.path, Now: f.clock.Now, Location: beijing, Dispatch: DispatchPool}
 			svc, err := Open(context.Background(), f.cfg)
 			if err != nil {
@@ -21,7 +23,7 @@ func BenchmarkStats(b *testing.B) {
 			defer svc.Close()
 			ctx := context.Background()
 			for i := 0; i < n; i++ {
-				f.clock.Add(30 * 24 * time.Hour / time.Duration(n))
+				f.clock.Advance(30 * 24 * time.Hour / time.Duration(n))
 				r := validReport()
 				r.Location = fmt.Sprintf("spot %d", i%200)
 				r.Building = fmt.Sprintf("B%d", i%7)

@@ -27,7 +27,7 @@ func statsFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := newFixture(t, func(c *Config) { c.Dispatch = DispatchPool })
 	ctx := context.Background()
-	at := func(d time.Duration) { f.clock.mu.Lock(); f.clock.t = t0.Add(d); f.clock.mu.Unlock() }
+	at := func(d time.Duration) { f.clock.Set(t0.Add(d)) }
 	report := func(r Report) int64 {
 		t.Helper()
 		tk, merged, err := f.svc.Report(ctx, operator, r)

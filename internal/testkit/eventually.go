@@ -21,6 +21,12 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 // Within checks cond every Poll until it holds (true) or timeout has passed
 // (false), for callers that report the failure themselves.
 func Within(timeout time.Duration, cond func() bool) bool {
+	return WithinEvery(timeout, Poll, cond)
+}
+
+// WithinEvery is Within looking again every step (a benchmark that times
+// the wait picks its resolution).
+func WithinEvery(timeout, step time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		if cond() {
@@ -29,6 +35,6 @@ func Within(timeout time.Duration, cond func() bool) bool {
 		if !time.Now().Before(deadline) {
 			return false
 		}
-		time.Sleep(Poll)
+		time.Sleep(step)
 	}
 }

@@ -66,8 +66,9 @@ type Proc struct {
 }
 
 // Start runs cmd with its stdout and stderr appended to the file log (a
-// "=== start" line marks each start). The process is killed when the test
-// ends if it still runs.
+// "=== start" line marks each start). The caller ends it with Stop or
+// Kill (in a t.Cleanup); should the test binary die first, Pdeathsig
+// kills it.
 func Start(t testing.TB, cmd *exec.Cmd, log string) *Proc {
 	t.Helper()
 	f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -86,7 +87,6 @@ func Start(t testing.TB, cmd *exec.Cmd, log string) *Proc {
 	}
 	p := &Proc{cmd: cmd, log: log, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.exited) }()
-	t.Cleanup(p.Kill)
 	return p
 }
 
@@ -131,8 +131,13 @@ func (p *Proc) LogTail(n int) string { return FileTail(p.log, n) }
 // FileTail is the last n bytes of a file (empty when it cannot be read).
 func FileTail(path string, n int) string {
 	b, _ := os.ReadFile(path)
-	if len(b) > n {
-		b = b[len(b)-n:]
+	return Tail(string(b), n)
+}
+
+// Tail is the last n bytes of s.
+func Tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
 	}
-	return string(b)
+	return s
 }

@@ -130,6 +130,7 @@ func TestWaitReady(t *testing.T) {
 func TestProcStopAndKill(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "p.log")
 	p := Start(t, exec.Command("sh", "-c", "echo hello; exec sleep 60"), log)
+	t.Cleanup(p.Kill)
 	Eventually(t, 10*time.Second, "output in the log", func() bool { return strings.Contains(p.LogTail(100), "hello") })
 	if !p.Stop(10 * time.Second) {
 		t.Fatal("sleep did not stop on SIGTERM")
