@@ -158,7 +158,7 @@ func mbpollRead(t *testing.T, bin string, port int, unit byte, r devices.Registe
 			t.Fatalf("mbpoll gave %d words for %s:\n%s", len(ws), r.Metric, out)
 		}
 		if words == 1 && r.Type != "bool" {
-			// 16-bit values: decode by hand, independently of DecodeRegister.
+			// 16-bit values: decode by hand, independently of decodeRegister.
 			w := ws[0]
 			if r.ByteOrder == "little" {
 				w = w>>8 | w<<8
@@ -169,7 +169,7 @@ func mbpollRead(t *testing.T, bin string, port int, unit byte, r devices.Registe
 			}
 			return x*scaleOf(r) + r.Offset
 		}
-		v, err := DecodeRegister(r, ws)
+		v, err := decodeRegister(r, ws)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,42 +55,6 @@ func EncodeRegister(r devices.Register, v devices.Value) ([]uint16, error) {
 	return order(buf, r), nil
 }
 
-// DecodeRegister reads the raw words of one register map entry back into
-// a metric value: the reverse of EncodeRegister, and what a gateway does.
-func DecodeRegister(r devices.Register, words []uint16) (devices.Value, error) {
-	width := devices.RegisterWidth(r.Type)
-	if width == 0 {
-		return devices.Value{}, fmt.Errorf("register %s: unknown type %q", r.Metric, r.Type)
-	}
-	if len(words) != width {
-		return devices.Value{}, fmt.Errorf("register %s: %d words for a %s, want %d", r.Metric, len(words), r.Type, width)
-	}
-	if r.Type == "bool" {
-		return devices.FlagValue(words[0] != 0), nil
-	}
-	buf := unorder(words, r)
-	var raw float64
-	switch r.Type {
-	case "int16":
-		raw = float64(int16(binary.BigEndian.Uint16(buf)))
-	case "uint16":
-		raw = float64(binary.BigEndian.Uint16(buf))
-	case "int32":
-		raw = float64(int32(binary.BigEndian.Uint32(buf)))
-	case "uint32":
-		raw = float64(binary.BigEndian.Uint32(buf))
-	case "int64":
-		raw = float64(int64(binary.BigEndian.Uint64(buf)))
-	case "uint64":
-		raw = float64(binary.BigEndian.Uint64(buf))
-	case "float32":
-		raw = float64(math.Float32frombits(binary.BigEndian.Uint32(buf)))
-	case "float64":
-		raw = math.Float64frombits(binary.BigEndian.Uint64(buf))
-	}
-	return devices.Num(raw*scaleOf(r) + r.Offset), nil
-}
-
 func scaleOf(r devices.Register) float64 {
 	if r.Scale == 0 {
 		return 1
@@ -126,22 +90,4 @@ func order(buf []byte, r devices.Register) []uint16 {
 		out[j] = uint16(hi)<<8 | uint16(lo)
 	}
 	return out
-}
-
-// unorder is the inverse of order.
-func unorder(words []uint16, r devices.Register) []byte {
-	n := len(words)
-	buf := make([]byte, 2*n)
-	for i := range n {
-		j := i
-		if r.WordOrder == "little" {
-			j = n - 1 - i
-		}
-		hi, lo := byte(words[j]>>8), byte(words[j])
-		if r.ByteOrder == "little" {
-			hi, lo = lo, hi
-		}
-		buf[2*i], buf[2*i+1] = hi, lo
-	}
-	return buf
 }

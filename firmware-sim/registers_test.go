@@ -1,6 +1,7 @@
 package firmwaresim
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -49,7 +50,7 @@ func TestRegisterFixtures(t *testing.T) {
 			if !reflect.DeepEqual(got, fx.words) {
 				t.Fatalf("encode = %04X, want %04X", got, fx.words)
 			}
-			back, err := DecodeRegister(fx.reg, fx.words)
+			back, err := decodeRegister(fx.reg, fx.words)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +86,7 @@ func TestRegisterRoundTrip(t *testing.T) {
 						if len(words) != devices.RegisterWidth(typ) {
 							t.Fatalf("%+v: %d words", r, len(words))
 						}
-						got, err := DecodeRegister(r, words)
+						got, err := decodeRegister(r, words)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -104,7 +105,7 @@ func TestRegisterRoundTrip(t *testing.T) {
 			for _, bo := range []string{"big", "little"} {
 				r := devices.Register{Metric: "leak", Table: table, Type: "bool", ByteOrder: bo}
 				words, _ := EncodeRegister(r, devices.FlagValue(flag))
-				got, _ := DecodeRegister(r, words)
+				got, _ := decodeRegister(r, words)
 				if !got.IsFlag || got.Flag != flag {
 					t.Errorf("bool %v in %s/%s: got %v", flag, table, bo, got)
 				}
@@ -144,7 +145,61 @@ func TestRegisterBadInput(t *testing.T) {
 	if _, err := EncodeRegister(devices.Register{Type: "float32"}, devices.Num(math.NaN())); err == nil {
 		t.Error("NaN encoded")
 	}
-	if _, err := DecodeRegister(devices.Register{Type: "float32"}, []uint16{1}); err == nil {
+	if _, err := decodeRegister(devices.Register{Type: "float32"}, []uint16{1}); err == nil {
 		t.Error("short frame decoded")
 	}
+}
+
+// decodeRegister reads the raw words of one register map entry back into
+// a metric value: the reverse of EncodeRegister, and what a gateway does.
+func decodeRegister(r devices.Register, words []uint16) (devices.Value, error) {
+	width := devices.RegisterWidth(r.Type)
+	if width == 0 {
+		return devices.Value{}, fmt.Errorf("register %s: unknown type %q", r.Metric, r.Type)
+	}
+	if len(words) != width {
+		return devices.Value{}, fmt.Errorf("register %s: %d words for a %s, want %d", r.Metric, len(words), r.Type, width)
+	}
+	if r.Type == "bool" {
+		return devices.FlagValue(words[0] != 0), nil
+	}
+	buf := unorder(words, r)
+	var raw float64
+	switch r.Type {
+	case "int16":
+		raw = float64(int16(binary.BigEndian.Uint16(buf)))
+	case "uint16":
+		raw = float64(binary.BigEndian.Uint16(buf))
+	case "int32":
+		raw = float64(int32(binary.BigEndian.Uint32(buf)))
+	case "uint32":
+		raw = float64(binary.BigEndian.Uint32(buf))
+	case "int64":
+		raw = float64(int64(binary.BigEndian.Uint64(buf)))
+	case "uint64":
+		raw = float64(binary.BigEndian.Uint64(buf))
+	case "float32":
+		raw = float64(math.Float32frombits(binary.BigEndian.Uint32(buf)))
+	case "float64":
+		raw = math.Float64frombits(binary.BigEndian.Uint64(buf))
+	}
+	return devices.Num(raw*scaleOf(r) + r.Offset), nil
+}
+
+// unorder is the inverse of order.
+func unorder(words []uint16, r devices.Register) []byte {
+	n := len(words)
+	buf := make([]byte, 2*n)
+	for i := range n {
+		j := i
+		if r.WordOrder == "little" {
+			j = n - 1 - i
+		}
+		hi, lo := byte(words[j]>>8), byte(words[j])
+		if r.ByteOrder == "little" {
+			hi, lo = lo, hi
+		}
+		buf[2*i], buf[2*i+1] = hi, lo
+	}
+	return buf
 }
