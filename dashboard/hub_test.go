@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -192,7 +193,7 @@ func TestWSSlowClientIsDropped(t *testing.T) {
 	slow := e.mustDial(t, "")
 	next(t, good)
 	next(t, slow) // the slow client reads its snapshot, then never again
-	eventually(t, "both clients attached", func() bool { return e.hub.Clients() == 2 })
+	testkit.Eventually(t, 10*time.Second, "both clients attached", func() bool { return e.hub.Clients() == 2 })
 
 	// Send big events in lock step with the good client until the slow
 	// one's socket buffers and queue are full and the hub drops it.
@@ -267,7 +268,7 @@ func TestWSSubscribeFilters(t *testing.T) {
 	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "sites": []string{"s1"}, "readings": []string{"gas-b2-07"}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "subscription applied", func() bool {
+	testkit.Eventually(t, 10*time.Second, "subscription applied", func() bool {
 		e.hub.mu.Lock()
 		defer e.hub.mu.Unlock()
 		for c := range e.hub.clients {
@@ -318,5 +319,5 @@ func TestWSSnapshotFailureClosesConnection(t *testing.T) {
 	if !websocket.IsCloseError(err, websocket.CloseInternalServerErr) {
 		t.Fatalf("read: %v, want an internal-error close", err)
 	}
-	eventually(t, "client detached", func() bool { return e.hub.Clients() == 0 })
+	testkit.Eventually(t, 10*time.Second, "client detached", func() bool { return e.hub.Clients() == 0 })
 }

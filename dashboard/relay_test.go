@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // memBus is an in-memory broker: every subscriber hears every message,
@@ -66,7 +68,7 @@ func TestRelayTwoInstancesShowTheSameEvents(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = r.Run(ctx) }()
 	}
-	eventually(t, "both relays subscribed", func() bool { return bus.subscribers() == 2 })
+	testkit.Eventually(t, 10*time.Second, "both relays subscribed", func() bool { return bus.subscribers() == 2 })
 
 	b.hub.Notify("alarm.acked", map[string]any{"id": "x", "site": "s1"}) // B's seq is ahead of A's
 	onA, onB := a.mustDial(t, ""), b.mustDial(t, "")

@@ -12,6 +12,7 @@ import (
 	"github.com/simonvetter/modbus"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -52,18 +53,6 @@ func (r *recorder) get(topic string) []string {
 	return append([]string(nil), r.msgs[topic]...)
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if ok() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s", what, d)
-}
-
 // TestRunMQTTAndModbus runs a small mixed estate against a real mosquitto:
 // MQTT devices come online, publish telemetry and the scenario's event;
 // the Modbus meter answers a client.
@@ -95,7 +84,7 @@ func TestRunMQTTAndModbus(t *testing.T) {
 	}()
 
 	e3 := Topic(estate[7], "event")
-	waitUntil(t, 10*time.Second, "entrapment start and end", func() bool { return rec.count(e3) >= 2 })
+	testkit.Eventually(t, 10*time.Second, "entrapment start and end", func() bool { return rec.count(e3) >= 2 })
 	var evs []struct {
 		Event  string
 		Active bool
@@ -132,7 +121,7 @@ func TestRunMQTTAndModbus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 5*time.Second, "modbus gateway", func() bool { return c.Open() == nil })
+	testkit.Eventually(t, 5*time.Second, "modbus gateway", func() bool { return c.Open() == nil })
 	defer c.Close()
 	_ = c.SetUnitId(7)
 	v, err := c.ReadRegister(0, modbus.HOLDING_REGISTER)
@@ -178,7 +167,7 @@ func TestLoadSharedConnections(t *testing.T) {
 	if max := int64(res.Target*res.Elapsed.Seconds()) + 4; res.Sent > max {
 		t.Errorf("sent %d in %s, more than the target allows (%d)", res.Sent, res.Elapsed, max)
 	}
-	waitUntil(t, 10*time.Second, "every message at the subscriber", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every message at the subscriber", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return int64(received) >= res.Acked

@@ -7,6 +7,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // TestPipelineDoneWaitsForDurable: a good message is done only once the
@@ -30,7 +31,7 @@ func TestPipelineDoneWaitsForDurable(t *testing.T) {
 		}
 	}
 	bad.Wait(t, "rejected message")
-	ingesttest.WaitFor(t, 10*time.Second, "two callbacks waiting on the writer", func() bool { return w.Waiting() == 2 })
+	testkit.Eventually(t, 10*time.Second, "two callbacks waiting on the writer", func() bool { return w.Waiting() == 2 })
 	if len(sink.Readings()) != 1 {
 		t.Errorf("sink has %d readings before Done, want 1", len(sink.Readings()))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -28,17 +29,11 @@ func submit(t *testing.T, p *ingest.Pipeline, topic, payload string) {
 // waitStats polls the pipeline until it has taken n messages.
 func waitStats(t *testing.T, p *ingest.Pipeline, n int) ingest.Stats {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s := p.Stats()
-		if s.Received >= n {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pipeline received %d messages, want %d", s.Received, n)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var s ingest.Stats
+	if !testkit.Within(5*time.Second, func() bool { s = p.Stats(); return s.Received >= n }) {
+		t.Fatalf("pipeline received %d messages, want %d", s.Received, n)
 	}
+	return s
 }
 
 func TestPipelineEnrichesGoodReadings(t *testing.T) {

@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/caretaker-iot/caretaker/devices"
+	"gopkg.in/yaml.v3"
 )
 
 // contractYAML is the example of contract.md, "Notifications".

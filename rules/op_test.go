@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/caretaker-iot/caretaker/devices"
+	"gopkg.in/yaml.v3"
 )
 
 // opExample is one valid rule per op, with how its alarm reads and which

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 func tick(t *testing.T, f *fixture) {
@@ -167,13 +169,7 @@ func TestRunTicksUntilCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.svc.Run(ctx) }()
 	f.clock.Advance(5 * time.Minute)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.rec.eventsOf(EventTicketEscalated)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not escalate within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "Run escalating", func() bool { return len(f.rec.eventsOf(EventTicketEscalated)) > 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

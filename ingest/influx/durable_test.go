@@ -10,6 +10,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // TestInfluxAfterDurable: the callback runs once InfluxDB answered 2xx
@@ -131,5 +132,5 @@ func TestInfluxSendsNothingBeforeRun(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ingesttest.RunAsync(t, "influx", in.Run)
-	ingesttest.WaitFor(t, 10*time.Second, "the batch sent by Run", func() bool { return len(fake.Lines()) == 1 })
+	testkit.Eventually(t, 10*time.Second, "the batch sent by Run", func() bool { return len(fake.Lines()) == 1 })
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -47,7 +48,7 @@ func TestMQTTToInfluxMalformedAroundGood(t *testing.T) {
 	for _, m := range messages {
 		ingesttest.Publish(t, dev, m.topic, m.payload)
 	}
-	ingesttest.WaitFor(t, 10*time.Second, "all messages handled", func() bool { return p.Stats().Received == len(messages) })
+	testkit.Eventually(t, 10*time.Second, "all messages handled", func() bool { return p.Stats().Received == len(messages) })
 	writer.Flush()
 
 	st := p.Stats()

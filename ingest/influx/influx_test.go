@@ -9,6 +9,7 @@ import (
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -154,11 +155,5 @@ func TestInfluxWriteErrorsAreCounted(t *testing.T) {
 	_ = in.WriteReading(context.Background(), devices.Reading{Device: "d1", Kind: devices.KindGas, Site: "s1",
 		Time: time.UnixMilli(1795395500123), Values: map[string]devices.Value{"lel_pct": devices.Num(1)}})
 	in.Flush()
-	deadline := time.Now().Add(10 * time.Second)
-	for in.WriteErrors() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("a write to a missing database was not counted as an error")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "a write to a missing database counted as an error", func() bool { return in.WriteErrors() > 0 })
 }

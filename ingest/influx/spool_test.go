@@ -15,6 +15,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -84,7 +85,7 @@ func TestInfluxSpoolsOn5xxAndReplaysInOrder(t *testing.T) {
 		_ = in.WriteReading(ctx, ingesttest.GasReading(i))
 	}
 	in.Flush()
-	ingesttest.WaitFor(t, 10*time.Second, "spool replayed", func() bool { return in.Spooled() == 0 && len(fake.Lines()) == 100 })
+	testkit.Eventually(t, 10*time.Second, "spool replayed", func() bool { return in.Spooled() == 0 && len(fake.Lines()) == 100 })
 	for i, l := range fake.Lines() {
 		if want := fmt.Sprintf("lel_pct=%d %d", i, 1795395500000+int64(i)); !strings.HasSuffix(l, want) {
 			t.Fatalf("line %d = %q, want it to end in %q (order kept)", i, l, want)
@@ -179,7 +180,7 @@ func TestInfluxOutageUnderLoadLosesNothing(t *testing.T) {
 	srv.WaitReady(t)
 	load(2 * time.Second)
 	second.Flush()
-	ingesttest.WaitFor(t, 60*time.Second, "spool replayed", func() bool { return second.Spooled() == 0 })
+	testkit.Eventually(t, 60*time.Second, "spool replayed", func() bool { return second.Spooled() == 0 })
 	second.Flush()
 
 	if l := first.Lost() + second.Lost(); l != 0 {

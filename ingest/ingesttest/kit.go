@@ -93,18 +93,6 @@ func RunAsync(t *testing.T, name string, fn func(context.Context) error) (stop f
 	return stop
 }
 
-// WaitFor polls cond until it holds, failing the test after d.
-func WaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // WaitClosed waits up to 10s for ch to be closed.
 func WaitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -100,7 +101,7 @@ func TestGatewayReadsTheLastRegisters(t *testing.T) {
 		},
 	}
 	rec, _ := run(t, cat, modbus.Config{})
-	waitUntil(t, "two readings of each device", func() bool {
+	testkit.Eventually(t, 10*time.Second, "two readings of each device", func() bool {
 		rs := rec.Readings()
 		return len(byDevice(rs, "pm-edge")) >= 2 && len(byDevice(rs, "leak-edge")) >= 2
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -69,18 +70,6 @@ func byDevice(rs []devices.Reading, id string) []devices.Reading {
 	return out
 }
 
-// waitUntil polls cond until it holds or 10 s pass.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestGatewayAgainstPymodbus reads a third-party Modbus TCP server
 // (python3-pymodbus) holding the same meter values in big-endian and in
 // little-endian byte and word order, a leak probe on coils, and a unit that
@@ -120,7 +109,7 @@ func TestGatewayAgainstPymodbus(t *testing.T) {
 	}
 	rec, p := run(t, cat, modbus.Config{OfflineAfter: 3, MaxBackoff: 400 * time.Millisecond})
 
-	waitUntil(t, "two readings of each live device", func() bool {
+	testkit.Eventually(t, 10*time.Second, "two readings of each live device", func() bool {
 		rs := rec.Readings()
 		return len(byDevice(rs, "pm-be")) >= 2 && len(byDevice(rs, "pm-le")) >= 2 && len(byDevice(rs, "leak-1")) >= 2
 	})
@@ -152,7 +141,7 @@ func TestGatewayAgainstPymodbus(t *testing.T) {
 	}
 
 	// The dead unit goes offline; the live ones were online from their first read.
-	waitUntil(t, "pm-dead offline", func() bool {
+	testkit.Eventually(t, 10*time.Second, "pm-dead offline", func() bool {
 		for _, s := range rec.Statuses() {
 			if s.Device == "pm-dead" && !s.Online {
 				return true

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -56,7 +57,7 @@ func TestGatewayOverRTU(t *testing.T) {
 		},
 	}
 	rec, _ := run(t, cat, modbus.Config{OfflineAfter: 3, MaxBackoff: 400 * time.Millisecond})
-	waitUntil(t, "three readings of each device over RTU", func() bool {
+	testkit.Eventually(t, 10*time.Second, "three readings of each device over RTU", func() bool {
 		rs := rec.Readings()
 		return len(byDevice(rs, "pm-be")) >= 3 && len(byDevice(rs, "pm-le")) >= 3 && len(byDevice(rs, "leak-1")) >= 3
 	})
@@ -107,18 +108,16 @@ func TestRTUDeviceTimeoutTakesEffect(t *testing.T) {
 
 	// Generous, and far below the minute the unit would wait with the
 	// live meter's timeout.
-	deadline := time.Now().Add(20 * time.Second)
 	var offline *devices.Status
-	for offline == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("b-nobody not offline after 20 s: its 300 ms timeout did not take effect (failures %v)", failures(t, reg, "b-nobody"))
-		}
+	if !testkit.Within(20*time.Second, func() bool {
 		for _, s := range rec.Statuses() {
 			if s.Device == "b-nobody" && !s.Online {
 				offline = &s
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return offline != nil
+	}) {
+		t.Fatalf("b-nobody not offline after 20 s: its 300 ms timeout did not take effect (failures %v)", failures(t, reg, "b-nobody"))
 	}
 	if !strings.Contains(offline.Reason, "timeout") {
 		t.Errorf("offline reason %q is not a timeout", offline.Reason)
@@ -138,24 +137,5 @@ func TestRTUDeviceTimeoutTakesEffect(t *testing.T) {
 // failures reads caretaker_modbus_poll_failures_total of one device by reason.
 func failures(t *testing.T, reg *prometheus.Registry, device string) map[string]float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "caretaker_modbus_poll_failures_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["device"] == device {
-				out[labels["reason"]] += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return out
+	return testkit.Gather(t, reg).ByLabel(fmt.Sprintf("caretaker_modbus_poll_failures_total{device=%q}", device), "reason")
 }

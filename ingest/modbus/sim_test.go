@@ -9,6 +9,7 @@ import (
 	"github.com/caretaker-iot/caretaker/devices"
 	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -49,7 +50,7 @@ func TestGatewayAgainstSimulatorWithFaults(t *testing.T) {
 
 	rec, _ := run(t, devices.Catalog{Devices: devs, Models: models},
 		modbus.Config{OfflineAfter: 5, MaxBackoff: 200 * time.Millisecond})
-	waitUntil(t, "10 readings of every device", func() bool {
+	testkit.Eventually(t, 10*time.Second, "10 readings of every device", func() bool {
 		rs := rec.Readings()
 		for _, d := range devs {
 			if len(byDevice(rs, d.ID)) < 10 {

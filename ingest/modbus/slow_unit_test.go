@@ -10,6 +10,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	sv "github.com/simonvetter/modbus"
 )
@@ -81,10 +82,10 @@ func TestSlowUnitDelaysOthersAtMostItsTimeout(t *testing.T) {
 		}
 		return false
 	}
-	waitUntil(t, "slow offline", offline)
-	waitUntil(t, "20 readings of fast", func() bool { return len(byDevice(rec.Readings(), "fast")) >= 20 })
+	testkit.Eventually(t, 10*time.Second, "slow offline", offline)
+	testkit.Eventually(t, 10*time.Second, "20 readings of fast", func() bool { return len(byDevice(rec.Readings(), "fast")) >= 20 })
 	h.slow.Store(false)
-	waitUntil(t, "slow back online", func() bool {
+	testkit.Eventually(t, 10*time.Second, "slow back online", func() bool {
 		st := rec.Statuses()
 		for i := len(st) - 1; i >= 0; i-- {
 			if st[i].Device == "slow" {

@@ -10,6 +10,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // TestEmbeddedBrokerAcksOnlyWhenDurable: a device publishing to the
@@ -29,7 +30,7 @@ func TestEmbeddedBrokerAcksOnlyWhenDurable(t *testing.T) {
 			dev := ingesttest.PahoClient(t, b.Addr(), "gas-b2-07", nil)
 
 			tok := dev.Publish("sites/s1/devices/gas-b2-07/telemetry", qos, false, `{"metrics": {"lel_pct": 3}}`)
-			ingesttest.WaitFor(t, 10*time.Second, "the reading waiting on the writer", func() bool { return w.Waiting() == 1 })
+			testkit.Eventually(t, 10*time.Second, "the reading waiting on the writer", func() bool { return w.Waiting() == 1 })
 			if len(sink.Readings()) != 1 {
 				t.Fatalf("sink has %d readings, want 1", len(sink.Readings()))
 			}
@@ -49,12 +50,12 @@ func TestEmbeddedBrokerAcksOnlyWhenDurable(t *testing.T) {
 			for i := 0; i < 3; i++ {
 				toks = append(toks, dev.Publish("sites/s1/devices/gas-b2-07/telemetry", 1, false, fmt.Sprintf(`{"metrics": {"lel_pct": %d}}`, i)))
 			}
-			ingesttest.WaitFor(t, 10*time.Second, "two readings waiting on the writer", func() bool { return w.Waiting() == 2 })
+			testkit.Eventually(t, 10*time.Second, "two readings waiting on the writer", func() bool { return w.Waiting() == 2 })
 			if n := len(sink.Readings()); n != 3 || toks[2].WaitTimeout(200*time.Millisecond) {
 				t.Fatalf("past the in-flight cap: sink has %d readings (want 3), third acknowledged %v", n, toks[2].WaitTimeout(0))
 			}
 			w.Release(2)
-			ingesttest.WaitFor(t, 10*time.Second, "the third reading waiting on the writer", func() bool { return w.Waiting() == 1 })
+			testkit.Eventually(t, 10*time.Second, "the third reading waiting on the writer", func() bool { return w.Waiting() == 1 })
 			w.Release(1)
 			for i, tok := range toks {
 				if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -29,12 +30,12 @@ func TestMQTTGatewayAcksOnlyWhatIsDurable(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		ingesttest.Publish(t, dev, topic, `{"metrics": {"lel_pct": `+string(rune('0'+i))+`}}`)
 	}
-	ingesttest.WaitFor(t, 10*time.Second, "2 messages waiting on the store", func() bool { return w.Waiting() == 2 })
+	testkit.Eventually(t, 10*time.Second, "2 messages waiting on the store", func() bool { return w.Waiting() == 2 })
 	w.Release(2) // durable: acknowledged
 	for i := 3; i <= 5; i++ {
 		ingesttest.Publish(t, dev, topic, `{"metrics": {"lel_pct": `+string(rune('0'+i))+`}}`)
 	}
-	ingesttest.WaitFor(t, 10*time.Second, "3 more waiting on the store", func() bool { return w.Waiting() == 3 })
+	testkit.Eventually(t, 10*time.Second, "3 more waiting on the store", func() bool { return w.Waiting() == 3 })
 	stop() // gone before the store made them durable
 
 	p2, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
@@ -43,7 +44,7 @@ func TestMQTTGatewayAcksOnlyWhatIsDurable(t *testing.T) {
 	ingesttest.WaitClosed(t, gw2.Ready(), "gateway after restart")
 	ingesttest.Publish(t, dev, topic, `{"metrics": {"lel_pct": 9}}`) // comes after the redelivered ones
 	got := map[float64]int{}
-	ingesttest.WaitFor(t, 10*time.Second, "the sentinel", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the sentinel", func() bool {
 		clear(got)
 		for _, r := range sink.Readings() {
 			got[r.Values["lel_pct"].Number]++

@@ -11,6 +11,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -95,7 +96,7 @@ func TestMQTTBrokerRestartUnderLoadLosesNothing(t *testing.T) {
 		pubDone <- nil
 	}()
 
-	ingesttest.WaitFor(t, 20*time.Second, "a third published", func() bool { return sent.Load() > total/3 })
+	testkit.Eventually(t, 20*time.Second, "a third published", func() bool { return sent.Load() > total/3 })
 	broker.Stop()
 	time.Sleep(time.Second) // the broker stays away while the device keeps trying
 	if err := broker.Start(); err != nil {
@@ -107,7 +108,7 @@ func TestMQTTBrokerRestartUnderLoadLosesNothing(t *testing.T) {
 		t.Fatalf("publisher stuck after %d messages", sent.Load())
 	}
 	seen := map[float64]bool{}
-	ingesttest.WaitFor(t, 30*time.Second, "every message delivered", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every message delivered", func() bool {
 		for _, r := range sink.Readings() {
 			seen[r.Values["lel_pct"].Number] = true
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/tsdb"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 func TestEmbeddedStoreWriteAndRead(t *testing.T) {
@@ -142,18 +143,15 @@ func TestEmbeddedStoreRunFlushesAndAppliesRetention(t *testing.T) {
 	ingesttest.RunAsync(t, "EmbeddedStore", st.Run)
 	write(now, 2) // flushed by Run's ticker, not by anyone reading
 
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		pts, err := peek.Readings(ctx, devices.Query{Device: "d1", From: now.Add(-72 * time.Hour), To: now.Add(time.Minute)})
+	var pts []devices.Point
+	if !testkit.Within(5*time.Second, func() bool {
+		var err error
+		pts, err = peek.Readings(ctx, devices.Query{Device: "d1", From: now.Add(-72 * time.Hour), To: now.Add(time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(pts) == 1 && pts[0].Value == 2 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("points = %v, want only the recent one", pts)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return len(pts) == 1 && pts[0].Value == 2
+	}) {
+		t.Fatalf("points = %v, want only the recent one", pts)
 	}
 }

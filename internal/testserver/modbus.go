@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // ModbusUnit is the preset content of one unit of the Modbus test server.
@@ -53,13 +55,13 @@ func ModbusRTUServer(t testing.TB, baud int, units map[byte]ModbusUnit) *Process
 	master, slave := filepath.Join(dir, "master"), filepath.Join(dir, "slave")
 	start(t, "socat", master, socat, "-d", "-d",
 		"pty,raw,echo=0,link="+master, "pty,raw,echo=0,link="+slave)
-	waitFor(t, "socat's pseudo-terminals", 10*time.Second, func() bool {
+	testkit.Eventually(t, 10*time.Second, "socat's pseudo-terminals", func() bool {
 		_, err1 := os.Stat(master)
 		_, err2 := os.Stat(slave)
 		return err1 == nil && err2 == nil
 	})
 	p := start(t, "pymodbus-rtu", master, py, script, "rtu", slave, specFile, strconv.Itoa(baud))
-	waitFor(t, "pymodbus serving "+slave, 15*time.Second, func() bool {
+	testkit.Eventually(t, 15*time.Second, "pymodbus serving "+slave, func() bool {
 		return strings.Contains(p.Output(), "pymodbus serving")
 	})
 	return p
@@ -100,18 +102,6 @@ func pymodbusFiles(t testing.TB, units map[byte]ModbusUnit) (script, specFile st
 		t.Fatal(err)
 	}
 	return script, specFile
-}
-
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // pymodbusPython finds a Python that can import pymodbus: Debian's own

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // SMTPTLS is how the test SMTP server speaks TLS.
@@ -154,7 +156,7 @@ func (s *SMTPServer) Messages(t testing.TB) [][]byte {
 func (s *SMTPServer) WaitMessages(t testing.TB, n int, d time.Duration) [][]byte {
 	t.Helper()
 	var got [][]byte
-	waitFor(t, fmt.Sprintf("%d messages in %s", n, s.Dir), d, func() bool {
+	testkit.Eventually(t, d, fmt.Sprintf("%d messages in %s", n, s.Dir), func() bool {
 		got = s.Messages(t)
 		return len(got) >= n
 	})

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -232,18 +234,14 @@ bind-address = "127.0.0.1:%d"
 // WaitReady polls /ping until InfluxDB answers 204.
 func (in *Influx) WaitReady(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, 30*time.Second, "influxd at "+in.URL+" ready", func() bool {
 		resp, err := http.Get(in.URL + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("influxd at %s not ready after 30s", in.URL)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent
+	})
 }
 
 // Query runs an InfluxQL statement through the 1.x /query endpoint and
@@ -272,14 +270,15 @@ func (in *Influx) Query(q string) (string, error) {
 
 func waitTCP(t testing.TB, p *Process, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	listening := testkit.Within(d, func() bool {
 		c, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		c.Close()
+		return true
+	})
+	if !listening {
+		t.Fatalf("%s did not listen on %s within %s:\n%s", p.Name, p.Addr, d, p.Output())
 	}
-	t.Fatalf("%s did not listen on %s within %s:\n%s", p.Name, p.Addr, d, p.Output())
 }
