@@ -8,6 +8,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // benchEmbeddedStore: the same load through the embedded broker into the
@@ -39,7 +41,7 @@ func benchEmbeddedStore(t *testing.T, env *benchEnv) {
 	res := pub.Wait(t, 10*time.Minute)
 	var got int
 	var end time.Time
-	complete := waitUntil(5*time.Minute, 50*time.Millisecond, func() bool {
+	complete := testkit.WithinEvery(5*time.Minute, 50*time.Millisecond, func() bool {
 		got = count()
 		end = time.Now()
 		return got >= sz.Readings

@@ -14,6 +14,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -52,7 +53,7 @@ func benchCeiling(t *testing.T, env *benchEnv) float64 {
 	self := selfCPU()
 	pub := startPublisher(t, ingestLoad(sz, "tcp://"+broker.Addr, "bench-pub"))
 	res := pub.Wait(t, 10*time.Minute)
-	if !waitUntil(2*time.Minute, 10*time.Millisecond, func() bool { return n.Load() >= int64(sz.Readings) }) {
+	if !testkit.WithinEvery(2*time.Minute, 10*time.Millisecond, func() bool { return n.Load() >= int64(sz.Readings) }) {
 		t.Fatalf("the counting subscriber got %d of %d", n.Load(), sz.Readings)
 	}
 	el := time.Unix(0, last.Load()).Sub(res.Start)
@@ -114,7 +115,7 @@ func benchIngest(t *testing.T, env *benchEnv, embedded bool) ingestResult {
 	res := pub.Wait(t, 10*time.Minute)
 	var got int
 	var end time.Time
-	complete := waitUntil(5*time.Minute, 50*time.Millisecond, func() bool {
+	complete := testkit.WithinEvery(5*time.Minute, 50*time.Millisecond, func() bool {
 		got = countPoints(t, in, "gas", "lel_pct")
 		end = time.Now()
 		return got >= sz.Readings
@@ -159,7 +160,7 @@ func benchIngest(t *testing.T, env *benchEnv, embedded bool) ingestResult {
 		if err := <-prof; err != nil {
 			t.Errorf("profile: %v", err)
 		} else {
-			progress("CPU profile of Caretaker written to %s; top:\n%s", *profileOut, pprofTop(*profileOut))
+			progress("CPU profile of Caretaker written to %s; top:\n%s", *profileOut, pprofTop(caretakerBinary(t), *profileOut))
 		}
 	}
 	return r
@@ -232,10 +233,10 @@ func fetchPprof(addr, what, path string) error {
 }
 
 // pprofTop is `go tool pprof -top` of a profile, cut short.
-func pprofTop(path string) string {
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", builtBin, path).CombinedOutput()
+func pprofTop(bin, path string) string {
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", bin, path).CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("(go tool pprof: %v)", err)
 	}
-	return tailString(string(out), 4000)
+	return testkit.Tail(string(out), 4000)
 }

@@ -11,6 +11,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -96,7 +97,7 @@ func benchLatency(t *testing.T, env *benchEnv) {
 	}
 	tick.Stop()
 	res := pub.Wait(t, 5*time.Minute)
-	all := waitUntil(30*time.Second, 50*time.Millisecond, func() bool {
+	all := testkit.WithinEvery(30*time.Second, 50*time.Millisecond, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(alarmAt) >= probes && len(ticket) >= probes

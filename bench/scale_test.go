@@ -15,6 +15,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -35,7 +36,7 @@ func benchDevices(t *testing.T, env *benchEnv) {
 		InFlight: env.sz.InFlight, Base: time.Now().Add(-10 * time.Minute).UnixMilli(), ClientID: "bench-pub"}
 	pub := startPublisher(t, load)
 	pub.Wait(t, 10*time.Minute)
-	if !waitUntil(2*time.Minute, 100*time.Millisecond, func() bool { return ct.metric("caretaker_ingest_readings_total") >= float64(n) }) {
+	if !testkit.WithinEvery(2*time.Minute, 100*time.Millisecond, func() bool { return ct.metric("caretaker_ingest_readings_total") >= float64(n) }) {
 		t.Errorf("devices: caretaker took %g of %d readings", ct.metric("caretaker_ingest_readings_total"), n)
 	}
 	time.Sleep(2 * time.Second)
@@ -136,7 +137,7 @@ func benchWebSockets(t *testing.T, env *benchEnv) {
 	pub := startPublisher(t, load)
 	res := pub.Wait(t, sz.WSFor+time.Minute)
 	want := res.Acked
-	complete := waitUntil(20*time.Second, 100*time.Millisecond, func() bool {
+	complete := testkit.WithinEvery(20*time.Second, 100*time.Millisecond, func() bool {
 		for i := range received {
 			if received[i].Load() < want {
 				return false

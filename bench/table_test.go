@@ -185,17 +185,3 @@ func percentile(d []time.Duration, p float64) time.Duration {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
-
-// waitUntil polls ok every step until it holds or d passes.
-func waitUntil(d, step time.Duration, ok func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if ok() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(step)
-	}
-}
