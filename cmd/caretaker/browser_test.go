@@ -79,14 +79,7 @@ devices:
 
 	startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 
 	pub := newPublisher(t, broker.Addr)
 	helper := httptest.NewServer(pub)

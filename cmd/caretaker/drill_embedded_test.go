@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -28,10 +28,7 @@ func TestDrillSIGKILLEmbeddedBroker(t *testing.T) {
 		t.Skip("-short: the drill builds the binary and runs it twice")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "caretaker")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testkit.CaretakerBinary(t)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	const nDevices = 20
@@ -49,20 +46,19 @@ auth:
 devices:
 %[5]s`, httpAddr, mqttAddr, dir, operatorToken, devs.String()))
 
-	proc := &caretakerProc{t: t, bin: bin, cfg: cfgPath, log: filepath.Join(dir, "caretaker.log")}
-	t.Cleanup(proc.stop)
+	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
 	base := "http://" + httpAddr
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 
 	load := startLoad(t, mqttAddr, nDevices, func(int) bool { return false })
 	defer load.stop()
 	waitFor(t, 60*time.Second, "3 000 readings acknowledged", func() bool { return load.sent.Load() >= 3000 })
-	proc.kill()
+	proc.Kill()
 	ackedAtKill := load.sent.Load()
 
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 	waitFor(t, 60*time.Second, "1 000 more readings acknowledged after the restart", func() bool {
 		return load.sent.Load() >= ackedAtKill+1000
 	})

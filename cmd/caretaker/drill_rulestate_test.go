@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -26,10 +26,7 @@ func TestDrillRuleStateSurvivesSIGKILL(t *testing.T) {
 	}
 	broker := testserver.Mosquitto(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "caretaker")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testkit.CaretakerBinary(t)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
@@ -40,11 +37,10 @@ rules: {snapshot_interval: 200ms}
 devices:
   - {id: leak-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room"}
 `, httpAddr, broker.Addr, dir, operatorToken))
-	proc := &caretakerProc{t: t, bin: bin, cfg: cfgPath, log: filepath.Join(dir, "caretaker.log")}
-	t.Cleanup(proc.stop)
+	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
 	base := "http://" + httpAddr
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 
 	wet := func(at time.Time) {
 		publish(t, broker.Addr, "sites/s1/devices/leak-b1-01/telemetry",
@@ -72,9 +68,9 @@ devices:
 		t.Fatalf("alarms before the for ran out: %+v", alarms)
 	}
 
-	proc.kill()
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Kill()
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 	wet(time.Now()) // still wet
 
 	want := t0.Add(10 * time.Second)

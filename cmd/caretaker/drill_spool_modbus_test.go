@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,7 +48,7 @@ devices:
 `, httpAddr, broker.Addr, influx.URL, dir, operatorToken))
 	logs := startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
-	drillReady(t, base)
+	waitReady(t, base)
 	events := drillEvents(t, httpAddr, "")
 
 	dev := drillMQTT(t, broker.Addr, "drill-gas")
@@ -209,7 +208,7 @@ rules:
     - {id: power-offline, name: Power meter offline, kind: power, condition: {op: stale, after: 3s}, severity: major}
 `, httpAddr, testserver.FreePort(t), dir, operatorToken, line))
 	startCaretaker(t, cfgPath)
-	drillReady(t, "http://"+httpAddr)
+	waitReady(t, "http://"+httpAddr)
 	events := drillEvents(t, httpAddr, `{"type": "subscribe", "readings": ["pm-steady-2", "pm-steady-3"]}`)
 
 	// Record everything the screen gets while the meter flaps.
@@ -322,18 +321,6 @@ rules:
 
 // --- drill helpers -------------------------------------------------------
 
-func drillReady(t *testing.T, base string) {
-	t.Helper()
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
 // drillEvents opens the operator's WebSocket, sends subscribe if given, and
 // returns its events after the snapshot.
 func drillEvents(t *testing.T, httpAddr, subscribe string) <-chan wsEvent {
@@ -388,31 +375,4 @@ func drillMQTT(t *testing.T, addr, id string) mqtt.Client {
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
 	return c
-}
-
-// drillScrape reads one series from /metrics: an exact name with labels, or a
-// bare name whose samples (every label set) are summed.
-func drillScrape(t *testing.T, base, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	sum := 0.0
-	for _, line := range strings.Split(string(b), "\n") {
-		name, val, ok := strings.Cut(line, " ")
-		if !ok || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if name != series && !(strings.HasPrefix(name, series+"{") && !strings.Contains(series, "{")) {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(val, &v); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }

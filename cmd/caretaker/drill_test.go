@@ -3,21 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -49,10 +46,7 @@ func TestDrillSIGKILLUnderLoad(t *testing.T) {
 	}
 	broker := testserver.Mosquitto(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "caretaker")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testkit.CaretakerBinary(t)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	const nDevices = 40
 	var devs strings.Builder
@@ -71,11 +65,10 @@ auth:
 devices:
 %[6]s`, httpAddr, broker.Addr, dir, operatorToken, patrolToken, devs.String()))
 
-	proc := &caretakerProc{t: t, bin: bin, cfg: cfgPath, log: filepath.Join(dir, "caretaker.log")}
-	t.Cleanup(proc.stop)
+	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
 	base := "http://" + httpAddr
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 
 	// The load: every detector reports in rounds; high[i] says which read
 	// 35 %LEL.
@@ -142,14 +135,14 @@ devices:
 		}()
 	}
 	time.Sleep(150 * time.Millisecond) // let some of it be half done
-	proc.kill()
+	proc.Kill()
 	inflight.Wait()
 	sentAtKill := load.sent.Load()
 	// Down: the devices go on; mosquitto queues for the session.
 	waitFor(t, 10*time.Second, "load while down", func() bool { return load.sent.Load() > sentAtKill+2000 })
 
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 	for i := 15; i < 20; i++ {
 		high[i].Store(true)
 	}
@@ -159,7 +152,7 @@ devices:
 	load.stop()
 	// Let what is queued be worked off before counting.
 	waitFor(t, 20*time.Second, "backlog drained", func() bool {
-		return proc.metric(t, base, "caretaker_ingest_messages_total") >= float64(load.sent.Load()-sentAtKill)
+		return drillScrape(t, base, "caretaker_ingest_messages_total") >= float64(load.sent.Load()-sentAtKill)
 	})
 
 	// No duplicate: exactly one sensor ticket per detector that read high.
@@ -274,10 +267,10 @@ devices:
 		}
 		return n, examples
 	}
-	lost, examples := missing()
-	for deadline := time.Now().Add(10 * time.Second); lost > 0 && time.Now().Before(deadline); lost, examples = missing() {
-		time.Sleep(200 * time.Millisecond) // polling with a deadline: a redelivery may still be on its way
-	}
+	var lost int
+	var examples []string
+	// A redelivery may still be on its way: poll with a deadline.
+	testkit.WithinEvery(10*time.Second, 200*time.Millisecond, func() bool { lost, examples = missing(); return lost == 0 })
 	if lost > 0 {
 		t.Errorf("%d of %d readings acknowledged by the broker are not in the store, e.g. %v", lost, load.sent.Load(), examples)
 	}
@@ -286,96 +279,6 @@ devices:
 }
 
 func gasID(i int) string { return fmt.Sprintf("gas-d%02d", i) }
-
-// caretakerProc is the caretaker binary run as a child process.
-type caretakerProc struct {
-	t   *testing.T
-	bin string
-	cfg string
-	log string
-	cmd *exec.Cmd
-}
-
-func (p *caretakerProc) start() {
-	p.t.Helper()
-	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	fmt.Fprintf(f, "=== start %s\n", time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(p.bin, "serve", "--config", p.cfg)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	f.Close()
-	p.cmd = cmd
-}
-
-func (p *caretakerProc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = p.cmd.Wait()
-	p.cmd = nil
-}
-
-func (p *caretakerProc) stop() {
-	if p.cmd != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			p.kill()
-		}
-		p.cmd = nil
-	}
-	if p.t.Failed() {
-		b, _ := os.ReadFile(p.log)
-		p.t.Logf("caretaker log (tail):\n%s", tailString(string(b), 6000))
-	}
-}
-
-// metric reads one counter (summed over its labels) from /metrics.
-func (p *caretakerProc) metric(t *testing.T, base, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
-			var v float64
-			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-				sum += v
-			}
-		}
-	}
-	return sum
-}
-
-func tailString(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-func waitReady(t *testing.T, base string, p *caretakerProc) {
-	t.Helper()
-	waitFor(t, 30*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
 
 // deviceLoad publishes a reading of every detector, round after round, at
 // QoS 1 as fast as the broker acknowledges, until stopped.

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,24 +31,8 @@ auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
 `, httpAddr, broker.Addr, name, dir, operatorToken))
-		ctx, cancel := context.WithCancel(context.Background())
-		exit := make(chan int, 1)
-		logs := &logBuffer{}
-		go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
-		t.Cleanup(func() {
-			cancel()
-			if code := <-exit; code != 0 {
-				t.Errorf("instance %s exited %d:\n%s", name, code, logs.String())
-			}
-		})
-		waitFor(t, 20*time.Second, "instance "+name+" ready", func() bool {
-			resp, err := http.Get("http://" + httpAddr + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
+		startCaretaker(t, cfgPath)
+		waitReady(t, "http://"+httpAddr)
 		ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
 		if err != nil {
 			t.Fatalf("websocket %s: %v", name, err)

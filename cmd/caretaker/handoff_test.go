@@ -15,6 +15,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -157,22 +158,11 @@ func TestAlarmHandoffSurvivesAFailingTicketStore(t *testing.T) {
 // gathered reads one unlabelled counter or gauge.
 func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	m := testkit.Gather(t, reg)
+	if !m.Has(name) {
+		t.Fatalf("metric %s not registered", name)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.Metric) == 0 {
-			continue
-		}
-		m := mf.Metric[0]
-		if m.Counter != nil {
-			return m.Counter.GetValue()
-		}
-		return m.Gauge.GetValue()
-	}
-	t.Fatalf("metric %s not registered", name)
-	return 0
+	return m.Sum(name)
 }
 
 // TestAlarmHandoffWhileStoreLockedServe: a running caretaker whose SQLite

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -30,19 +30,15 @@ func TestDrillPagesSurviveSIGKILL(t *testing.T) {
 	}
 	broker := testserver.Mosquitto(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "caretaker")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testkit.CaretakerBinary(t)
 	hookAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, pagingConfig(httpAddr, broker.Addr, "caretaker-page-drill", dir, "http://"+hookAddr))
-	proc := &caretakerProc{t: t, bin: bin, cfg: cfgPath, log: filepath.Join(dir, "caretaker.log")}
-	t.Cleanup(proc.stop)
+	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
 	base := "http://" + httpAddr
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 
 	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
 		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
@@ -68,13 +64,13 @@ func TestDrillPagesSurviveSIGKILL(t *testing.T) {
 		}
 		return true
 	})
-	if p := proc.metric(t, base, "caretaker_notifications_pending"); p != 2 {
+	if p := drillScrape(t, base, "caretaker_notifications_pending"); p != 2 {
 		t.Fatalf("pending gauge = %v before the kill, want 2", p)
 	}
 
-	proc.kill()
-	proc.start()
-	waitReady(t, base, proc)
+	proc.Kill()
+	proc.Start()
+	proc.WaitReady(base, 30*time.Second)
 
 	recv := &hookReceiver{}
 	hook := httptest.NewUnstartedServer(recv)
@@ -123,10 +119,10 @@ func TestDrillPagesSurviveSIGKILL(t *testing.T) {
 			t.Errorf("page %s: bad signature", c.ID)
 		}
 	}
-	if p := proc.metric(t, base, "caretaker_notifications_pending"); p != 0 {
+	if p := drillScrape(t, base, "caretaker_notifications_pending"); p != 0 {
 		t.Errorf("pending gauge = %v after delivery, want 0", p)
 	}
-	if n := proc.metric(t, base, `caretaker_notifications_total{channel="hook",result="sent"}`); n != 2 {
+	if n := drillScrape(t, base, `caretaker_notifications_total{channel="hook",result="sent"}`); n != 2 {
 		t.Errorf("sent counter = %v, want 2", n)
 	}
 }

@@ -143,14 +143,7 @@ func TestL1AlarmPagesEachRecipientOnce(t *testing.T) {
 	writeFile(t, cfgPath, pagingConfig(httpAddr, broker.Addr, "caretaker-page", dir, hook.URL))
 	startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 
 	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
 		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))

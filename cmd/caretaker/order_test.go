@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,14 +34,7 @@ auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:
 %s`, httpAddr, broker.Addr, dir, operatorToken, devs.String()))
 	startCaretaker(t, cfgPath)
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, "http://"+httpAddr)
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("burst-sensor"))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("mqtt connect: %v", tok.Error())

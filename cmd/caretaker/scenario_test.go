@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -48,34 +46,11 @@ auth:
 devices:
 %[6]s`, httpAddr, broker.Addr, dir, dir, operatorToken, devs.String()))
 
+	startCaretaker(t, cfgPath)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
-	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
 	simDone := make(chan error, 1)
-	t.Cleanup(func() {
-		cancel()
-		if t.Failed() {
-			t.Logf("caretaker log:\n%s", logs.String())
-		}
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s of cancel")
-		}
-	})
 	base := "http://" + httpAddr
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 
 	s := func(d string) devices.Duration { v, _ := time.ParseDuration(d); return devices.Duration(v) }
 	sc := firmwaresim.Scenario{Name: "quick-incidents", Steps: []firmwaresim.Step{

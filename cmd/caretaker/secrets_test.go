@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,41 +58,9 @@ devices:
 `, httpAddr, mqttAddr, secrets["mqtt password"], influxURL, secrets["influx token"], dir,
 		secrets["operator token"], secrets["patrol token"], secrets["engineer token"], secrets["admin token"]))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
-	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"serve", "--config", cfgPath}, io.Discard, logs, nil) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case code := <-exit:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s of cancel")
-		}
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("caretaker log:\n%s", logs.String())
-		}
-	})
+	logs, stop := runCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 
 	// The API, as every role, with the token in the header.
 	for _, who := range []string{"operator token", "patrol token", "engineer token", "admin token"} {

@@ -58,14 +58,7 @@ devices:
 
 	startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
 	if err != nil {
@@ -169,14 +162,7 @@ devices:
   - {id: gas-2, kind: gas, site: s1, building: B2}
 `, httpAddr, broker.Addr, dir, operatorToken))
 	startCaretaker(t, cfgPath)
-	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, "http://"+httpAddr)
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
 	if err != nil {
 		t.Fatalf("websocket: %v", err)
@@ -303,18 +289,6 @@ func writeFile(t *testing.T, path, body string) {
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if ok() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s", what, d)
 }
 
 func readEvents(t *testing.T, ws *websocket.Conn) <-chan wsEvent {

@@ -35,14 +35,7 @@ devices:
 `, httpAddr, broker.Addr, dir, operatorToken, patrolToken))
 	base := "http://" + httpAddr
 	ready := func() {
-		waitFor(t, 20*time.Second, "caretaker ready", func() bool {
-			resp, err := http.Get(base + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
+		waitReady(t, base)
 	}
 	dial := func(query string) <-chan wsEvent {
 		t.Helper()

@@ -1,4 +1,8 @@
-package rules_test
+package main
+
+// Whole-stack tests of the parts cmd/caretaker wires together, without
+// the process: the rules engine over the real ticket store, and the
+// backtester over a real InfluxDB.
 
 import (
 	"context"
@@ -13,11 +17,11 @@ import (
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
-var t0 = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+var stackT0 = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 
-func gasReading(dev string, sec int, lel float64) devices.Reading {
+func stackGasReading(dev string, sec int, lel float64) devices.Reading {
 	return devices.Reading{Device: dev, Kind: devices.KindGas, Site: "s1", Building: "B2",
-		Time: t0.Add(time.Duration(sec) * time.Second), Values: map[string]devices.Value{"lel_pct": devices.Num(lel)}}
+		Time: stackT0.Add(time.Duration(sec) * time.Second), Values: map[string]devices.Value{"lel_pct": devices.Num(lel)}}
 }
 
 // TestRestartOpensNoSecondTicket: the engine raises an L1 alarm, ticketing
@@ -28,13 +32,13 @@ func gasReading(dev string, sec int, lel float64) devices.Reading {
 func TestRestartOpensNoSecondTicket(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "caretaker.db")
-	now := t0.Add(10 * time.Second)
+	now := stackT0.Add(10 * time.Second)
 	clock := func() time.Time { return now }
 	pack, err := rules.DefaultPack()
 	if err != nil {
 		t.Fatal(err)
 	}
-	readings := []devices.Reading{gasReading("gas-b2-07", 0, 5), gasReading("gas-b2-07", 1, 12), gasReading("gas-b2-07", 2, 35)}
+	readings := []devices.Reading{stackGasReading("gas-b2-07", 0, 5), stackGasReading("gas-b2-07", 1, 12), stackGasReading("gas-b2-07", 2, 35)}
 
 	run := func(restore bool, rs []devices.Reading) int {
 		svc, err := ticketing.Open(ctx, ticketing.Config{Path: path, Now: clock})
@@ -76,7 +80,7 @@ func TestRestartOpensNoSecondTicket(t *testing.T) {
 		t.Fatalf("after a restart and a replay: %d tickets, want 1", n)
 	}
 	now = now.Add(time.Minute)
-	if n := run(true, []devices.Reading{gasReading("gas-b2-07", 60, 40)}); n != 1 {
+	if n := run(true, []devices.Reading{stackGasReading("gas-b2-07", 60, 40)}); n != 1 {
 		t.Fatalf("after a restart and more of the episode: %d tickets, want 1", n)
 	}
 	svc, err := ticketing.Open(ctx, ticketing.Config{Path: path, Now: clock})
@@ -115,10 +119,10 @@ func TestBacktestAgainstInfluxDB(t *testing.T) {
 	// back to 10 at +30 s; gas-b2-08: 18 % at +100 s, 31 % at +110 s held
 	// until the end; the leak probe's data must be left out.
 	history := []devices.Reading{
-		gasReading("gas-b2-07", 0, 5), gasReading("gas-b2-07", 10, 22), gasReading("gas-b2-07", 20, 26),
-		gasReading("gas-b2-07", 30, 10), gasReading("gas-b2-07", 40, 5),
-		gasReading("gas-b2-08", 100, 18), gasReading("gas-b2-08", 110, 31), gasReading("gas-b2-08", 120, 29),
-		{Device: "leak-b1-01", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1", Time: t0.Add(5 * time.Second),
+		stackGasReading("gas-b2-07", 0, 5), stackGasReading("gas-b2-07", 10, 22), stackGasReading("gas-b2-07", 20, 26),
+		stackGasReading("gas-b2-07", 30, 10), stackGasReading("gas-b2-07", 40, 5),
+		stackGasReading("gas-b2-08", 100, 18), stackGasReading("gas-b2-08", 110, 31), stackGasReading("gas-b2-08", 120, 29),
+		{Device: "leak-b1-01", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1", Time: stackT0.Add(5 * time.Second),
 			Values: map[string]devices.Value{"leak": devices.FlagValue(true)}},
 	}
 	for _, r := range history {
@@ -133,12 +137,12 @@ func TestBacktestAgainstInfluxDB(t *testing.T) {
 	rule := rules.Rule{ID: "gas-lel-critical", Kind: devices.KindGas, Metric: "lel_pct", Severity: rules.Critical,
 		Condition: rules.Condition{Op: ">=", Value: 20}, Clear: &rules.Condition{Op: "<", Value: 15}}
 	bt := &rules.Backtester{History: in, Devices: reg}
-	res, err := bt.Run(ctx, rule, rules.BacktestRequest{From: t0, To: t0.Add(5 * time.Minute),
+	res, err := bt.Run(ctx, rule, rules.BacktestRequest{From: stackT0, To: stackT0.Add(5 * time.Minute),
 		Set: map[string]any{"condition.value": 25.0, "for": "5s"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	at := func(sec int) time.Time { return stackT0.Add(time.Duration(sec) * time.Second) }
 	type ep struct {
 		device     string
 		start, end time.Time // zero end: still raised
