@@ -53,6 +53,7 @@ var kindSpecs = map[Kind]KindSpec{
 	KindWaterLeak: {Kind: KindWaterLeak, Metrics: []MetricSpec{
 		{"leak", Flag, ""},
 		{"battery_pct", Gauge, "%"},
+		{"fault", Flag, ""},
 	}},
 	KindPower: {Kind: KindPower, Metrics: []MetricSpec{
 		{"voltage_v", Gauge, "V"},

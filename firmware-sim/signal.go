@@ -82,6 +82,7 @@ func (m *leakModel) sample(el time.Duration, _ *rand.Rand, _ conditions) map[str
 	return map[string]devices.Value{
 		"leak":        devices.FlagValue(false),
 		"battery_pct": devices.Num(round(math.Max(0, b), 1)),
+		"fault":       devices.FlagValue(false),
 	}
 }
 

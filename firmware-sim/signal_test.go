@@ -32,7 +32,7 @@ func demo(t *testing.T, id string) devices.Device {
 func TestSignalsPinned(t *testing.T) {
 	want := map[string]vals{
 		"gas-b2-01":  {"co_ppm": num(1.5), "fault": flag(false), "lel_pct": num(0.07)},
-		"leak-b1-01": {"battery_pct": num(92.9), "leak": flag(false)},
+		"leak-b1-01": {"battery_pct": num(92.9), "leak": flag(false), "fault": flag(false)},
 		"pm-b1-01": {"current_a": num(67), "energy_kwh": num(18093.2), "frequency_hz": num(49.98),
 			"power_factor": num(0.955), "power_kw": num(24.35), "voltage_v": num(219.6),
 			"l1_v": num(219), "l2_v": num(221.2), "l3_v": num(218.5), "l1_a": num(72.7), "l2_a": num(65.5), "l3_a": num(62.8),

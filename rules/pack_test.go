@@ -51,6 +51,15 @@ func packRun(t *testing.T, d devices.Device, samples []packSample, tail int) []s
 	return got
 }
 
+// ramp sends from, from+perSec, ... every second for secs seconds.
+func ramp(metric string, from, perSec float64, secs int) []packSample {
+	var out []packSample
+	for s := 0; s <= secs; s++ {
+		out = append(out, packSample{s, map[string]any{metric: from + perSec*float64(s)}})
+	}
+	return out
+}
+
 type packSample struct {
 	at     int
 	values map[string]any
@@ -155,6 +164,19 @@ func TestDefaultPackSetPointEdges(t *testing.T) {
 		{"l2 259.7 V: neutral lost", pm, every(1, 3, num("l2_v", 259.7)), 0, "power-neutral-loss-l2 L1"},
 		{"l1 300 V: neutral lost", pm, every(1, 3, num("l1_v", 300)), 0, "power-neutral-loss-l1 L1"},
 		{"l3 0 V (outage or lost phase: not a neutral loss)", pm, every(1, 3, num("l3_v", 0)), 0, ""},
+		// Rules the existing ops express (#16.3).
+		{"lel rising 9 %LEL/min for 12 s", gas, ramp("lel_pct", 0, 9.0/60, 12), 0, ""},
+		{"lel rising 11 %LEL/min for 12 s", gas, ramp("lel_pct", 0, 11.0/60, 12), 0, "gas-lel-rising L2"},
+		{"lel rising 11 %LEL/min for 9 s", gas, ramp("lel_pct", 0, 11.0/60, 9), 0, ""},
+		{"lel at 0 for 10 min", gas, every(30, 630, num("lel_pct", 0)), 0, ""},
+		{"lel at -0.2 for 10 min", gas, every(30, 630, num("lel_pct", -0.2)), 0, "gas-lel-zero-drift L3"},
+		{"lel at -0.2 for 9 min", gas, every(30, 540, num("lel_pct", -0.2)), 0, ""},
+		{"co at -3 for 10 min", gas, every(30, 630, num("co_ppm", -3)), 0, ""},
+		{"co at -3.1 for 10 min", gas, every(30, 630, num("co_ppm", -3.1)), 0, "gas-co-zero-drift L3"},
+		{"doors open 2m55s", lift, every(5, 175, map[string]any{"door_open": true}), 0, ""},
+		{"doors open 3m", lift, every(5, 180, map[string]any{"door_open": true}), 0, "elevator-door-held-open L3"},
+		{"probe fault 29 s", leak("pump_room", ""), every(1, 29, map[string]any{"fault": true}), 0, ""},
+		{"probe fault 30 s", leak("pump_room", ""), every(1, 30, map[string]any{"fault": true}), 0, "water-leak-probe-fault L2"},
 		// Gas pre-alarm: L1 in boiler rooms and public kitchens.
 		{"lel 9.9 in a boiler room", boiler, lel(9.9), 0, ""},
 		{"lel 10 in a boiler room", boiler, lel(10), 0, "gas-lel-warning.plant L1"},
