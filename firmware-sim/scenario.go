@@ -337,3 +337,21 @@ type eventChange struct {
 	name   string
 	active bool
 }
+
+// EventChange is a device event a scenario makes a device report: a
+// scenario event, or the outage event of a power fault.
+type EventChange struct {
+	Name   string
+	Active bool
+}
+
+// Events returns the event changes of device dev due in [from, to) of
+// elapsed time, as the simulator publishes them; replays of a scenario
+// without a broker use it with Device.Sample.
+func (s Scenario) Events(dev string, from, to time.Duration) []EventChange {
+	var out []EventChange
+	for _, ev := range s.eventsAt(dev, from, to) {
+		out = append(out, EventChange{Name: ev.name, Active: ev.active})
+	}
+	return out
+}

@@ -198,7 +198,7 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 			continue
 		}
 		v, ok := r.Values[c.Metric]
-		if !ok {
+		if !ok || e.heldBack(c, p) {
 			continue
 		}
 		e.observe(ctx, c, p, r.Time, now, v)

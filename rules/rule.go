@@ -30,6 +30,11 @@ type Rule struct {
 	Enabled    *bool            `yaml:"enabled" json:"enabled"` // nil: enabled
 	Mode       string           `yaml:"mode" json:"mode"`
 	Version    int              `yaml:"version" json:"version"`
+	// Unless names rule families whose alarm, while on for the same
+	// device, holds this rule back: its values are not evaluated and a
+	// pending for-duration is dropped (an alarm already raised stays).
+	// The outage alarm stands for the 0 V a dead supply reads.
+	Unless []string `yaml:"unless" json:"unless,omitempty"`
 	// Rationale says why the rule has its values; shipped rules carry it, an
 	// engineer may replace it.
 	Rationale string `yaml:"rationale" json:"rationale,omitempty"`
@@ -218,6 +223,14 @@ func (r Rule) compile() (*compiled, error) {
 	}
 	if err := r.Scope.validate(); err != nil {
 		return nil, err
+	}
+	for _, u := range r.Unless {
+		if !devices.ValidID(u) {
+			return nil, fieldErr("unless", "%q is not a rule id", u)
+		}
+		if f, _, _ := strings.Cut(u, "."); f == r.Family() {
+			return nil, fieldErr("unless", "%q is the rule's own family", u)
+		}
 	}
 	spec, _ := devices.SpecOf(r.Kind)
 	c := &compiled{Rule: r}
