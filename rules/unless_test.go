@@ -94,3 +94,23 @@ func TestUnlessValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestUnlessHoldsBackATimedRaise: a for-duration that started before the
+// outage does not complete on the clock alone while the outage is on.
+func TestUnlessHoldsBackATimedRaise(t *testing.T) {
+	outage := Rule{ID: "outage", Kind: devices.KindPower, Condition: Condition{Op: OpEvent, Event: "outage"}, Severity: Critical}
+	volts := Rule{ID: "volts", Kind: devices.KindPower, Metric: "voltage_v", Unless: []string{"outage"},
+		Condition: Condition{Op: OpOutside, Low: -10, High: 7, Nominal: 220}, For: devices.Duration(5 * time.Second), Severity: Major}
+	h := newHarness(t, fakeDevices{"p1": {ID: "p1", Kind: devices.KindPower, Site: "s1"}}, outage, volts)
+	ctx := context.Background()
+	at := func(s int) time.Time { ts := t0.Add(time.Duration(s) * time.Second); h.clock.Set(ts); return ts }
+	h.e.Reading(ctx, devices.Reading{Device: "p1", Kind: devices.KindPower, Site: "s1", Time: at(0),
+		Values: map[string]devices.Value{"voltage_v": devices.Num(180)}})
+	h.e.Event(ctx, devices.Event{Device: "p1", Kind: devices.KindPower, Site: "s1", Time: at(2), Name: "outage", Active: true})
+	for s := 3; s <= 8; s++ {
+		h.e.Tick(ctx, at(s))
+	}
+	if got := h.sink.states(); got != "raised@2" {
+		t.Fatalf("alarms = %q, want only the outage", got)
+	}
+}
