@@ -13,6 +13,8 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -95,7 +97,7 @@ func cpuSeconds() float64 {
 func BenchmarkMQTTToInflux(b *testing.B) {
 	const nDevices = 200
 	broker := testserver.Mosquitto(b)
-	influx := testserver.InfluxDB(b, "bench")
+	srv := testserver.InfluxDB(b, "bench")
 	cat := devices.Catalog{}
 	for d := 0; d < nDevices; d++ {
 		cat.Devices = append(cat.Devices, devices.Device{ID: fmt.Sprintf("gas-%04d", d), Kind: devices.KindGas, Site: "s1", Building: "B1"})
@@ -104,7 +106,7 @@ func BenchmarkMQTTToInflux(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	writer, err := ingest.OpenInflux(ingest.InfluxConfig{URL: influx.URL, Bucket: "bench", BatchSize: 5000,
+	writer, err := influx.Open(influx.Config{URL: srv.URL, Bucket: "bench", BatchSize: 5000,
 		FlushInterval: time.Second, SpoolDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
@@ -113,8 +115,9 @@ func BenchmarkMQTTToInflux(b *testing.B) {
 	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: reg, Writer: writer})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func() { _ = writer.Run(ctx) }()
 	go func() { _ = p.Run(ctx) }()
-	gw := ingest.NewMQTTGateway(ingest.MQTTConfig{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-bench", QoS: 1}, p)
+	gw := mqtt.NewGateway(mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-bench", QoS: 1}, p)
 	go func() { _ = gw.Run(ctx) }()
 	select {
 	case <-gw.Ready():
@@ -136,7 +139,7 @@ func BenchmarkMQTTToInflux(b *testing.B) {
 	go func() { pubDone <- cmd.Wait() }()
 	deadline := time.Now().Add(time.Duration(b.N/500+60) * time.Second)
 	for {
-		if n := count(b, influx); n >= b.N {
+		if n := count(b, srv); n >= b.N {
 			break
 		}
 		select {
@@ -148,7 +151,7 @@ func BenchmarkMQTTToInflux(b *testing.B) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d readings in InfluxDB by the deadline", count(b, influx), b.N)
+			b.Fatalf("only %d of %d readings in InfluxDB by the deadline", count(b, srv), b.N)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

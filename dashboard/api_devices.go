@@ -91,13 +91,13 @@ func (s *Server) deviceReadings(w http.ResponseWriter, r *http.Request, _ princi
 		writeError(w, http.StatusBadRequest, "from: must be before to", "from")
 		return
 	}
-	pts, err := s.cfg.Readings.Readings(r.Context(), d.ID, d.Kind, metric, from, to)
+	pts, err := s.cfg.Readings.Readings(r.Context(), devices.Query{Device: d.ID, Kind: d.Kind, Metric: metric, From: from, To: to})
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
 	}
 	if pts == nil {
-		pts = []ReadingPoint{}
+		pts = []devices.Point{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"device_id": d.ID, "metric": metric, "from": from, "to": to, "points": pts,

@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/rules"
 )
 
 // fakeHistory serves stored lel_pct values for the backtest endpoint.
-type fakeHistory []rules.Sample
+type fakeHistory []devices.Point
 
-func (f fakeHistory) Readings(_ context.Context, q rules.HistoryQuery) ([]rules.Sample, error) {
+func (f fakeHistory) Readings(_ context.Context, q devices.Query) ([]devices.Point, error) {
 	if q.Device != "gas-b2-07" {
 		return nil, nil
 	}

@@ -33,17 +33,10 @@ type Alarms interface {
 	Ack(ctx context.Context, by ticketing.Actor, id string) (any, error)
 }
 
-// ReadingPoint is one stored value of one metric.
-type ReadingPoint struct {
-	Time   time.Time `json:"ts"`
-	Metric string    `json:"metric"`
-	Value  float64   `json:"value"`
-}
-
 // ReadingSource answers history queries from the time-series store. An
 // empty metric means every metric of the device.
 type ReadingSource interface {
-	Readings(ctx context.Context, device string, kind devices.Kind, metric string, from, to time.Time) ([]ReadingPoint, error)
+	Readings(ctx context.Context, q devices.Query) ([]devices.Point, error)
 }
 
 // Token is one API credential: who uses it and in which role.

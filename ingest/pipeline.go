@@ -9,8 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
 // ErrPipelineClosed is returned by Submit once Run has stopped taking
@@ -70,13 +72,15 @@ type Stats struct {
 type Pipeline struct {
 	cfg     PipelineConfig
 	log     *slog.Logger
-	rlog    *rateLog
+	rlog    *ratelog.Logger
 	metrics *pipelineMetrics
 	queue   chan item
 
 	stopping   chan struct{}
 	stopOnce   sync.Once
 	submitting atomic.Int64
+	draining   atomic.Bool   // set by drain before it closes stopping
+	left       chan struct{} // while draining: the last submitter has left
 
 	mu    sync.Mutex
 	stats Stats
@@ -89,10 +93,11 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 	return &Pipeline{
 		cfg:      cfg,
 		log:      log,
-		rlog:     newRateLog(log, cfg.LogInterval, cfg.Now),
+		rlog:     ratelog.New(log, cfg.LogInterval, cfg.Now),
 		metrics:  newPipelineMetrics(cfg.Metrics),
 		queue:    make(chan item, cfg.QueueSize),
 		stopping: make(chan struct{}),
+		left:     make(chan struct{}, 1),
 		stats:    Stats{Rejected: map[string]int{}},
 	}
 }
@@ -135,7 +140,14 @@ func (p *Pipeline) SubmitStatus(ctx context.Context, s devices.Status) error {
 
 func (p *Pipeline) enqueue(ctx context.Context, m item) error {
 	p.submitting.Add(1)
-	defer p.submitting.Add(-1)
+	defer func() {
+		if p.submitting.Add(-1) == 0 && p.draining.Load() {
+			select {
+			case p.left <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	select {
 	case <-p.stopping:
 		return ErrPipelineClosed
@@ -168,8 +180,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 // drain stops taking new messages and handles those already queued or
-// being submitted right now.
+// being submitted right now. It waits on the queue and on the last
+// submitter leaving, not on a timer.
 func (p *Pipeline) drain(ctx context.Context) {
+	p.draining.Store(true)
 	p.stopOnce.Do(func() { close(p.stopping) })
 	for {
 		select {
@@ -184,7 +198,7 @@ func (p *Pipeline) drain(ctx context.Context) {
 		select {
 		case m := <-p.queue:
 			p.handle(ctx, m)
-		case <-time.After(time.Millisecond):
+		case <-p.left:
 		}
 	}
 }

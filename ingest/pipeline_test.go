@@ -16,43 +16,6 @@ import (
 
 var now = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 
-func testRegistry(t *testing.T) *devices.Registry {
-	t.Helper()
-	reg, err := devices.NewRegistry(devices.Catalog{Devices: []devices.Device{
-		{ID: "gas-b2-07", Kind: devices.KindGas, Site: "s1", Building: "B2"},
-		{ID: "el-b1-01", Kind: devices.KindElevator, Site: "s1", Building: "B1"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
-// runPipeline starts a pipeline with a recording sink and writer and stops
-// it when the test ends.
-func runPipeline(t *testing.T, cfg ingest.PipelineConfig) (*ingest.Pipeline, *ingesttest.Recorder, *ingesttest.Recorder) {
-	t.Helper()
-	sink, store := &ingesttest.Recorder{}, &ingesttest.Recorder{}
-	cfg.Sink, cfg.Writer = sink, store
-	if cfg.Registry == nil {
-		cfg.Registry = testRegistry(t)
-	}
-	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return now }
-	}
-	p := ingest.NewPipeline(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return p, sink, store
-}
-
 func submit(t *testing.T, p *ingest.Pipeline, topic, payload string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -79,7 +42,7 @@ func waitStats(t *testing.T, p *ingest.Pipeline, n int) ingest.Stats {
 }
 
 func TestPipelineEnrichesGoodReadings(t *testing.T) {
-	p, sink, store := runPipeline(t, ingest.PipelineConfig{})
+	p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
 	submit(t, p, "sites/s1/devices/gas-b2-07/telemetry", `{"ts": 1795395500000, "metrics": {"lel_pct": 35, "fault": false}}`)
 
 	got := sink.Wait(t, 1)[0]
@@ -117,13 +80,13 @@ func TestPipelineRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			p, sink, store := runPipeline(t, ingest.PipelineConfig{Metrics: reg, MaxPayload: 128})
+			p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{Metrics: reg, MaxPayload: 128})
 			submit(t, p, tt.topic, tt.payload)
 			s := waitStats(t, p, 1)
 			if s.Rejected[tt.reason] != 1 || s.Accepted != 0 {
 				t.Errorf("stats = %+v, want one %s rejection", s, tt.reason)
 			}
-			if n := counterValue(t, reg, "caretaker_ingest_rejected_total", tt.reason); n != 1 {
+			if n := ingesttest.CounterValue(t, reg, "caretaker_ingest_rejected_total", tt.reason); n != 1 {
 				t.Errorf("caretaker_ingest_rejected_total{reason=%q} = %v, want 1", tt.reason, n)
 			}
 			if len(sink.Readings())+len(sink.Events())+len(sink.Statuses())+len(store.Readings()) != 0 {
@@ -133,35 +96,8 @@ func TestPipelineRejects(t *testing.T) {
 	}
 }
 
-// counterValue reads one counter from a registry; reason "" means a
-// counter without labels.
-func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if reason == "" && len(m.GetLabel()) == 0 {
-				return m.GetCounter().GetValue()
-			}
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{reason=%q}", name, reason)
-	return 0
-}
-
 func TestPipelineKeepsGoodMetricsOfAMessage(t *testing.T) {
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{})
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
 	submit(t, p, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 22.5, "voltage_v": 230, "fault": 1}}`)
 
 	got := sink.Wait(t, 1)[0]
@@ -175,7 +111,7 @@ func TestPipelineKeepsGoodMetricsOfAMessage(t *testing.T) {
 }
 
 func TestPipelineEventsAndStatus(t *testing.T) {
-	p, sink, store := runPipeline(t, ingest.PipelineConfig{})
+	p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
 	submit(t, p, "sites/s1/devices/el-b1-01/event", `{"ts": "2026-11-23T00:59:00Z", "event": "entrapment", "active": true}`)
 	submit(t, p, "sites/s1/devices/el-b1-01/status", `offline`)
 
@@ -194,8 +130,8 @@ func TestPipelineEventsAndStatus(t *testing.T) {
 }
 
 func TestPipelineAutoRegister(t *testing.T) {
-	reg := testRegistry(t)
-	p, sink, _ := runPipeline(t, ingest.PipelineConfig{Registry: reg, AutoRegister: true})
+	reg := ingesttest.Registry(t)
+	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Registry: reg, AutoRegister: true})
 	submit(t, p, "sites/s3/devices/new-1/telemetry", `{"metrics": {"temp_c": 21}}`)
 
 	got := sink.Wait(t, 1)[0]
@@ -209,7 +145,7 @@ func TestPipelineAutoRegister(t *testing.T) {
 
 func TestPipelineWriteErrorStillReachesSink(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	p, sink, store := runPipeline(t, ingest.PipelineConfig{Metrics: reg})
+	p, sink, store := ingesttest.RunPipeline(t, ingest.PipelineConfig{Metrics: reg})
 	store.SetWriteErr(errors.New("disk full"))
 	submit(t, p, "sites/s1/devices/gas-b2-07/telemetry", `{"metrics": {"lel_pct": 40}}`)
 
@@ -217,10 +153,10 @@ func TestPipelineWriteErrorStillReachesSink(t *testing.T) {
 	if s := waitStats(t, p, 1); s.WriteErrors != 1 || s.Accepted != 1 {
 		t.Errorf("stats = %+v", s)
 	}
-	if n := counterValue(t, reg, "caretaker_ingest_write_errors_total", ""); n != 1 {
+	if n := ingesttest.CounterValue(t, reg, "caretaker_ingest_write_errors_total", ""); n != 1 {
 		t.Errorf("caretaker_ingest_write_errors_total = %v, want 1", n)
 	}
-	if n := counterValue(t, reg, "caretaker_ingest_readings_total", ""); n != 1 {
+	if n := ingesttest.CounterValue(t, reg, "caretaker_ingest_readings_total", ""); n != 1 {
 		t.Errorf("caretaker_ingest_readings_total = %v, want 1", n)
 	}
 }
@@ -239,19 +175,30 @@ func (b *blockingSink) Reading(ctx context.Context, r devices.Reading) {
 	b.Recorder.Reading(ctx, r)
 }
 
-func TestPipelineBackpressureAndDrain(t *testing.T) {
-	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
-	p := ingest.NewPipeline(ingest.PipelineConfig{Registry: testRegistry(t), Sink: sink, QueueSize: 2,
+// busyPipeline runs a pipeline with a queue of queueSize whose sink holds
+// the first message until sink.release is closed; it returns once that
+// message is being handled. cancel stops Run, which sends its result on
+// done.
+func busyPipeline(t *testing.T, queueSize int) (p *ingest.Pipeline, sink *blockingSink, msg ingest.Message, cancel func(), done chan error) {
+	t.Helper()
+	sink = &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
+	p = ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Sink: sink, QueueSize: queueSize,
 		Now: func() time.Time { return now }})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	t.Cleanup(cancel)
+	done = make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 
-	msg := ingest.Message{Topic: "sites/s1/devices/gas-b2-07/telemetry", Payload: []byte(`{"metrics": {"lel_pct": 1}}`)}
+	msg = ingest.Message{Topic: "sites/s1/devices/gas-b2-07/telemetry", Payload: []byte(`{"metrics": {"lel_pct": 1}}`)}
 	if err := p.Submit(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
 	<-sink.entered // the first message is being handled; the queue is empty
+	return p, sink, msg, cancel, done
+}
+
+func TestPipelineBackpressureAndDrain(t *testing.T) {
+	p, sink, msg, cancel, done := busyPipeline(t, 2)
 	for i := 0; i < 2; i++ {
 		if err := p.Submit(context.Background(), msg); err != nil {
 			t.Fatal(err)
@@ -273,5 +220,35 @@ func TestPipelineBackpressureAndDrain(t *testing.T) {
 	}
 	if err := p.Submit(context.Background(), msg); !errors.Is(err, ingest.ErrPipelineClosed) {
 		t.Errorf("Submit after Run = %v, want ErrPipelineClosed", err)
+	}
+}
+
+// TestPipelineDrainSettlesBlockedSubmitters: submitters still waiting on a
+// full queue when Run stops are each either taken (and handled before Run
+// returns) or refused with ErrPipelineClosed; Run returns once the last
+// one has left.
+func TestPipelineDrainSettlesBlockedSubmitters(t *testing.T) {
+	p, sink, msg, cancel, done := busyPipeline(t, 1) // the queue has room for one
+	const waiting = 5
+	results := make(chan error, waiting)
+	for i := 0; i < waiting; i++ {
+		go func() { results <- p.Submit(context.Background(), msg) }()
+	}
+	cancel()
+	close(sink.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	taken := 1
+	for i := 0; i < waiting; i++ {
+		switch err := <-results; {
+		case err == nil:
+			taken++
+		case !errors.Is(err, ingest.ErrPipelineClosed):
+			t.Fatalf("Submit = %v, want nil or ErrPipelineClosed", err)
+		}
+	}
+	if n := len(sink.Readings()); n != taken {
+		t.Errorf("handled %d readings, want the %d taken", n, taken)
 	}
 }

@@ -28,6 +28,8 @@ func TestParseShift(t *testing.T) {
 		{in: "sat,sun 20:00-08:00", days: "s-----s", start: 1200, end: 480},
 		{in: "fri-mon 22:30-06:15", days: "sm---fs", start: 1350, end: 375},
 		{in: "mon,wed-thu 09:00-12:00", days: "-m-wt--", start: 540, end: 720},
+		{in: "mon-fri 08:00-00:00", days: "-mtwtf-", start: 480, end: 1440}, // ends at midnight
+		{in: "mon 00:00-00:00", err: "cannot end when it starts"},
 		{in: "08:00-20:00", days: "smtwtfs", start: 480, end: 1200},
 		{in: "MON-FRI 08:00-20:00", days: "-mtwtf-", start: 480, end: 1200},
 		{in: "mon-fri 25:00-08:00", err: "hour out of range"},

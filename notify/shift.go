@@ -74,6 +74,9 @@ func ParseShift(s string) (Shift, error) {
 	if sh.End == sh.Start {
 		return sh, errors.New("a shift cannot end when it starts")
 	}
+	if sh.End == 0 {
+		sh.End = 24 * 60 // "08:00-00:00" ends at midnight: the same as 24:00
+	}
 	return sh, nil
 }
 

@@ -13,23 +13,7 @@ import (
 // (every metric when Metric is empty) from From (inclusive) to To
 // (exclusive), in time order. cmd wires it to InfluxDB or the embedded store.
 type History interface {
-	Readings(ctx context.Context, q HistoryQuery) ([]Sample, error)
-}
-
-// HistoryQuery selects one device's stored values.
-type HistoryQuery struct {
-	Device string
-	Kind   devices.Kind
-	Metric string
-	From   time.Time
-	To     time.Time
-}
-
-// Sample is one stored value; flags come back as 0 or 1.
-type Sample struct {
-	Time   time.Time
-	Metric string
-	Value  float64
+	Readings(ctx context.Context, q devices.Query) ([]devices.Point, error)
 }
 
 // Backtester replays stored history through a rule with the live
@@ -173,7 +157,7 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 			}
 			readings, ok := read[run.rule.Metric]
 			if !ok {
-				samples, err := b.History.Readings(ctx, HistoryQuery{Device: d.ID, Kind: d.Kind, Metric: run.rule.Metric, From: req.From, To: req.To})
+				samples, err := b.History.Readings(ctx, devices.Query{Device: d.ID, Kind: d.Kind, Metric: run.rule.Metric, From: req.From, To: req.To})
 				if err != nil {
 					return BacktestResult{}, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
 				}
@@ -218,7 +202,7 @@ func applies(r Rule, d devices.Device) bool {
 
 // toReadings groups samples taken at one instant into one reading, with
 // flags turned back into flags.
-func toReadings(d devices.Device, samples []Sample) []devices.Reading {
+func toReadings(d devices.Device, samples []devices.Point) []devices.Reading {
 	spec, _ := devices.SpecOf(d.Kind)
 	var out []devices.Reading
 	for _, s := range samples {

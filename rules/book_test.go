@@ -157,10 +157,10 @@ func TestBookServiceRearms(t *testing.T) {
 }
 
 // fakeHistory serves samples per device.
-type fakeHistory map[string][]Sample
+type fakeHistory map[string][]devices.Point
 
-func (f fakeHistory) Readings(_ context.Context, q HistoryQuery) ([]Sample, error) {
-	var out []Sample
+func (f fakeHistory) Readings(_ context.Context, q devices.Query) ([]devices.Point, error) {
+	var out []devices.Point
 	for _, s := range f[q.Device] {
 		if (q.Metric == "" || s.Metric == q.Metric) && !s.Time.Before(q.From) && s.Time.Before(q.To) {
 			out = append(out, s)
@@ -176,8 +176,8 @@ func TestBacktestSetAndEpisodes(t *testing.T) {
 		"g2": {ID: "g2", Kind: devices.KindGas, Site: "s1", Building: "B2"},
 		"l1": {ID: "l1", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1"},
 	}
-	s := func(sec int, v float64) Sample {
-		return Sample{Time: t0.Add(time.Duration(sec) * time.Second), Metric: "lel_pct", Value: v}
+	s := func(sec int, v float64) devices.Point {
+		return devices.Point{Time: t0.Add(time.Duration(sec) * time.Second), Metric: "lel_pct", Value: v}
 	}
 	hist := fakeHistory{
 		"g1": {s(0, 5), s(10, 22), s(20, 26), s(30, 10), s(40, 5)},
@@ -286,8 +286,8 @@ func TestBacktestComparesPastTickets(t *testing.T) {
 	// Through Run: a resident report on g1 at +12s; the current rule's
 	// episode started at +10s, the raised threshold's at +20s.
 	reg := fakeDevices{"g1": {ID: "g1", Kind: devices.KindGas, Site: "s1", Building: "B1"}}
-	s := func(sec int, v float64) Sample {
-		return Sample{Time: t0.Add(time.Duration(sec) * time.Second), Metric: "lel_pct", Value: v}
+	s := func(sec int, v float64) devices.Point {
+		return devices.Point{Time: t0.Add(time.Duration(sec) * time.Second), Metric: "lel_pct", Value: v}
 	}
 	bt := &Backtester{History: fakeHistory{"g1": {s(0, 5), s(10, 22), s(20, 26), s(30, 10)}}, Devices: reg,
 		Tickets: fakePastTickets{{ID: 3, Device: "g1", Source: "resident", CreatedAt: t0.Add(12 * time.Second)}}}
@@ -311,8 +311,8 @@ func TestBacktestSetChangesMetricOrKind(t *testing.T) {
 		"g1": {ID: "g1", Kind: devices.KindGas, Site: "s1", Building: "B1"},
 		"l1": {ID: "l1", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1"},
 	}
-	s := func(sec int, metric string, v float64) Sample {
-		return Sample{Time: t0.Add(time.Duration(sec) * time.Second), Metric: metric, Value: v}
+	s := func(sec int, metric string, v float64) devices.Point {
+		return devices.Point{Time: t0.Add(time.Duration(sec) * time.Second), Metric: metric, Value: v}
 	}
 	hist := fakeHistory{
 		"g1": {s(0, "lel_pct", 5), s(10, "co_ppm", 80), s(20, "lel_pct", 25), s(30, "co_ppm", 10), s(40, "lel_pct", 5)},

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -93,27 +93,12 @@ func TestRestartOpensNoSecondTicket(t *testing.T) {
 	}
 }
 
-// influxHistory adapts ingest's store the way cmd does.
-type influxHistory struct{ in *ingest.Influx }
-
-func (h influxHistory) Readings(ctx context.Context, q rules.HistoryQuery) ([]rules.Sample, error) {
-	pts, err := h.in.Readings(ctx, ingest.Query{Device: q.Device, Kind: q.Kind, Metric: q.Metric, From: q.From, To: q.To})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]rules.Sample, len(pts))
-	for i, p := range pts {
-		out[i] = rules.Sample{Time: p.Time, Metric: p.Metric, Value: p.Value}
-	}
-	return out, nil
-}
-
 // TestBacktestAgainstInfluxDB writes a known week of history to a real
 // InfluxDB and checks the exact episodes the rule, current and changed,
 // would have raised.
 func TestBacktestAgainstInfluxDB(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
-	in := ingest.NewInflux(ingest.InfluxConfig{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour})
+	in := influx.New(influx.Config{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour})
 	t.Cleanup(in.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -147,7 +132,7 @@ func TestBacktestAgainstInfluxDB(t *testing.T) {
 	}
 	rule := rules.Rule{ID: "gas-lel-critical", Kind: devices.KindGas, Metric: "lel_pct", Severity: rules.Critical,
 		Condition: rules.Condition{Op: ">=", Value: 20}, Clear: &rules.Condition{Op: "<", Value: 15}}
-	bt := &rules.Backtester{History: influxHistory{in}, Devices: reg}
+	bt := &rules.Backtester{History: in, Devices: reg}
 	res, err := bt.Run(ctx, rule, rules.BacktestRequest{From: t0, To: t0.Add(5 * time.Minute),
 		Set: map[string]any{"condition.value": 25.0, "for": "5s"}})
 	if err != nil {

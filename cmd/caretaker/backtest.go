@@ -82,7 +82,7 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	}
 	defer store.Close()
 	bar := newProgressBar(stderr)
-	bt := &rules.Backtester{History: historyAdapter{store}, Devices: reg}
+	bt := &rules.Backtester{History: store, Devices: reg}
 	if _, err := os.Stat(cfg.Store.Path); err == nil {
 		// Compare with the tickets of the period, when there is a store.
 		tickets, err := ticketing.Open(ctx, ticketing.Config{Path: cfg.Store.Path, Logger: logger})

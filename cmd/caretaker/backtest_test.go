@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
 // TestBacktestCommand replays the embedded store through the default gas
@@ -22,7 +22,7 @@ func TestBacktestCommand(t *testing.T) {
 devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2}
 `, dir))
-	st, err := ingest.OpenEmbeddedStore(filepath.Join(dir, "readings.db"), 0, nil)
+	st, err := tsdb.Open(filepath.Join(dir, "readings.db"), 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,14 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/dashboard"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 )
 
 // newEventRelay publishes the hub's events on caretaker/events/{type}
 // (for other systems) over the embedded broker or the external one, and,
 // when instances share the device traffic (mqtt.shared_group), shows the
 // other instances' events on this one's screens.
-func newEventRelay(hub *dashboard.Hub, broker *ingest.Broker, client *ingest.MQTTGateway, cfg Config, logger *slog.Logger, metrics prometheus.Registerer) (*dashboard.Relay, error) {
+func newEventRelay(hub *dashboard.Hub, broker *mqtt.Broker, client *mqtt.Gateway, cfg Config, logger *slog.Logger, metrics prometheus.Registerer) (*dashboard.Relay, error) {
 	var bus dashboard.EventBus = client
 	if broker != nil {
 		bus = broker

@@ -10,7 +10,9 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
 // ModbusConfig tunes the Modbus gateway; zero values take the package
@@ -61,14 +63,14 @@ func openServeStore(cfg Config, logger *slog.Logger, metrics prometheus.Register
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
 			return nil, fmt.Errorf("store.readings_path: %w", err)
 		}
-		st, err := ingest.OpenEmbeddedStoreWith(ingest.EmbeddedStoreConfig{Path: cfg.Store.ReadingsPath,
+		st, err := tsdb.OpenWith(tsdb.Config{Path: cfg.Store.ReadingsPath,
 			Retention: cfg.Store.ReadingsRetention.Std(), Logger: logger.With("component", "tsdb"), Metrics: metrics})
 		if err != nil {
 			return nil, fmt.Errorf("store.readings_path %s: %w", cfg.Store.ReadingsPath, err)
 		}
 		return st, nil
 	}
-	in, err := ingest.OpenInflux(ingest.InfluxConfig{
+	in, err := influx.Open(influx.Config{
 		URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
 		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval.Std(),
 		SpoolDir: cfg.Influx.SpoolDir, SpoolMaxBytes: cfg.Influx.SpoolMaxBytes,

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
 // InfluxStatusID is the entry under which the dashboard's device list and
@@ -39,7 +39,7 @@ type lossSource struct {
 // a store that counts no losses.
 func lossSourceOf(store readingStore) (lossSource, bool) {
 	switch s := store.(type) {
-	case *ingest.EmbeddedStore:
+	case *tsdb.Store:
 		return lossSource{id: EmbeddedStoreStatusID, what: "embedded store",
 			why: "its file refused writes until the buffer was full; see caretaker_embedded_store_points_lost_total",
 			w:   embeddedLoss{s}}, true
@@ -51,7 +51,7 @@ func lossSourceOf(store readingStore) (lossSource, bool) {
 }
 
 // embeddedLoss gives the embedded store the watch's method names.
-type embeddedLoss struct{ s *ingest.EmbeddedStore }
+type embeddedLoss struct{ s *tsdb.Store }
 
 func (e embeddedLoss) Lost() int64    { return e.s.Lost() }
 func (e embeddedLoss) Spooled() int64 { return e.s.Buffered() }

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
 // TestEmbeddedStoreLossRaisesStoreAlarm: the embedded store's file
@@ -24,7 +24,7 @@ import (
 func TestEmbeddedStoreLossRaisesStoreAlarm(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "readings.db")
 	reg := prometheus.NewRegistry()
-	st, err := ingest.OpenEmbeddedStoreWith(ingest.EmbeddedStoreConfig{Path: path, Metrics: reg, MaxBufferedRows: 3})
+	st, err := tsdb.OpenWith(tsdb.Config{Path: path, Metrics: reg, MaxBufferedRows: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

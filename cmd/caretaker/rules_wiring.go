@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -57,7 +56,7 @@ func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tic
 	}
 	engine.Restore(as)
 	book, err := rules.NewBook(rules.BookConfig{Store: st, Engine: engine,
-		Backtest: &rules.Backtester{History: historyAdapter{history}, Devices: reg, Tickets: pastTickets{tickets}},
+		Backtest: &rules.Backtester{History: history, Devices: reg, Tickets: pastTickets{tickets}},
 		Logger:   logger.With("component", "rules")})
 	if err != nil {
 		return nil, err
@@ -66,25 +65,6 @@ func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tic
 		return nil, err
 	}
 	return book, nil
-}
-
-// historyAdapter gives the backtester the stored readings.
-type historyAdapter struct {
-	s interface {
-		Readings(ctx context.Context, q ingest.Query) ([]ingest.Point, error)
-	}
-}
-
-func (h historyAdapter) Readings(ctx context.Context, q rules.HistoryQuery) ([]rules.Sample, error) {
-	pts, err := h.s.Readings(ctx, ingest.Query{Device: q.Device, Kind: q.Kind, Metric: q.Metric, From: q.From, To: q.To})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]rules.Sample, len(pts))
-	for i, p := range pts {
-		out[i] = rules.Sample{Time: p.Time, Metric: p.Metric, Value: p.Value}
-	}
-	return out, nil
 }
 
 // pastTickets gives the backtester the tickets opened on a device.

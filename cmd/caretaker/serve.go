@@ -16,6 +16,9 @@ import (
 	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -94,20 +97,17 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		AutoRegister: cfg.MQTT.AutoRegister,
 	})
 
-	var gateway interface {
-		Run(ctx context.Context) error
-		Ready() <-chan struct{}
-	}
-	var broker *ingest.Broker
-	var client *ingest.MQTTGateway
+	var gateway ingress
+	var broker *mqtt.Broker
+	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
-		broker = ingest.NewBroker(ingest.BrokerConfig{
+		broker = mqtt.NewBroker(mqtt.BrokerConfig{
 			Listen: cfg.MQTT.EmbeddedListen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
 			MaxInFlight: cfg.MQTT.MaxInflight, Logger: logger.With("component", "broker"),
 		}, pipeline)
 		gateway = broker
 	} else {
-		client = ingest.NewMQTTGateway(ingest.MQTTConfig{
+		client = mqtt.NewGateway(mqtt.Config{
 			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
 			Password: cfg.MQTT.Password, CAFile: cfg.MQTT.TLS.CAFile, QoS: byte(cfg.MQTT.QoS),
 			SharedGroup: cfg.MQTT.SharedGroup, Logger: logger.With("component", "mqtt"), MaxInFlight: cfg.MQTT.MaxInflight,
@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	server, err := dashboard.NewServer(dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
-		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
+		Alarms: alarmAdapter{tickets}, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets},
 		Ready: func(ctx context.Context) error {
@@ -166,9 +166,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
 	g.Go(func() error { return runLossWatch(gctx, store, live, logger) })
 	g.Go(func() error { return pages.worker.Run(gctx) })
-	if r, ok := store.(interface{ Run(context.Context) error }); ok {
-		g.Go(func() error { return r.Run(gctx) })
-	}
+	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error {
 		select {
 		case <-gctx.Done():
@@ -230,15 +228,25 @@ func readingStoreReady(ctx context.Context, store readingStore) error {
 }
 
 // readingStore is the time-series side: InfluxDB or the embedded store.
+// Run writes in the background (batches, spool, retention); Close writes
+// what is left once the pipeline has drained.
 type readingStore interface {
 	ingest.Writer
-	Readings(ctx context.Context, q ingest.Query) ([]ingest.Point, error)
+	Readings(ctx context.Context, q devices.Query) ([]devices.Point, error)
+	Run(ctx context.Context) error
 	Close() error
+}
+
+// ingress is where device messages come in over MQTT: the embedded broker
+// or the gateway to an external one.
+type ingress interface {
+	Run(ctx context.Context) error
+	Ready() <-chan struct{}
 }
 
 func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 	if cfg.Influx.URL != "" {
-		in := ingest.NewInflux(ingest.InfluxConfig{
+		in := influx.New(influx.Config{
 			URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
 			BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval.Std(),
 			Logger: logger.With("component", "influx"),
@@ -248,7 +256,7 @@ func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
 		return nil, fmt.Errorf("store.readings_path: %w", err)
 	}
-	st, err := ingest.OpenEmbeddedStore(cfg.Store.ReadingsPath, cfg.Store.ReadingsRetention.Std(), logger.With("component", "tsdb"))
+	st, err := tsdb.Open(cfg.Store.ReadingsPath, cfg.Store.ReadingsRetention.Std(), logger.With("component", "tsdb"))
 	if err != nil {
 		return nil, fmt.Errorf("store.readings_path %s: %w", cfg.Store.ReadingsPath, err)
 	}
@@ -256,9 +264,9 @@ func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 }
 
 // influxStore gives the InfluxDB writer the store's Close signature.
-type influxStore struct{ *ingest.Influx }
+type influxStore struct{ *influx.Store }
 
-func (s influxStore) Close() error { s.Influx.Close(); return nil }
+func (s influxStore) Close() error { s.Store.Close(); return nil }
 
 // fanout hands each reading to several sinks in order: the rules engine
 // first, so an alarm is never later than the screen's copy of the reading.
@@ -293,19 +301,4 @@ func (a alarmAdapter) ListAlarms(ctx context.Context, state string) (any, error)
 }
 func (a alarmAdapter) Ack(ctx context.Context, by ticketing.Actor, id string) (any, error) {
 	return a.s.AckAlarm(ctx, by, id)
-}
-
-// readingAdapter gives the dashboard the reading history.
-type readingAdapter struct{ s readingStore }
-
-func (a readingAdapter) Readings(ctx context.Context, device string, kind devices.Kind, metric string, from, to time.Time) ([]dashboard.ReadingPoint, error) {
-	pts, err := a.s.Readings(ctx, ingest.Query{Device: device, Kind: kind, Metric: metric, From: from, To: to})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]dashboard.ReadingPoint, len(pts))
-	for i, p := range pts {
-		out[i] = dashboard.ReadingPoint{Time: p.Time, Metric: p.Metric, Value: p.Value}
-	}
-	return out, nil
 }

@@ -12,7 +12,7 @@ import (
 
 // registerFrames are wire bytes of known values in every type and order,
 // written out by hand from the Modbus convention (register = two bytes,
-// high byte first), not produced by Encode.
+// high byte first), not produced by encode.
 var registerFrames = []struct {
 	name string
 	reg  devices.Register
@@ -59,8 +59,8 @@ func TestDecodeRegisters(t *testing.T) {
 				t.Errorf("Decode(% x) = %v, want %v", tc.raw, v.Float(), tc.want)
 			}
 			if reg.Type != "bool" {
-				if got := Encode(reg, tc.want); !bytes.Equal(got, tc.raw) {
-					t.Errorf("Encode(%v) = % x, want % x", tc.want, got, tc.raw)
+				if got := encode(reg, tc.want); !bytes.Equal(got, tc.raw) {
+					t.Errorf("encode(%v) = % x, want % x", tc.want, got, tc.raw)
 				}
 			}
 		})
@@ -132,7 +132,7 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	raws := make([][]byte, len(regs))
 	for i, r := range regs {
-		raws[i] = Encode(r, 123)
+		raws[i] = encode(r, 123)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/ingesttest"
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
@@ -21,8 +22,8 @@ func TestModbusReadingsLandInInflux(t *testing.T) {
 	srv := testserver.ModbusServer(t, map[byte]testserver.ModbusUnit{
 		1: {Holding: map[uint16]uint16{0: 0x08FD, 2: 0x4148, 3: 0x0000, 4: 0x0001, 5: 0x86A0, 10: 0x459C, 11: 0x4000}, Input: map[uint16]uint16{0: 0xFEA2}},
 	})
-	influx := testserver.InfluxDB(t, "caretaker")
-	w, err := ingest.OpenInflux(ingest.InfluxConfig{URL: influx.URL, Bucket: "caretaker", FlushInterval: time.Hour, SpoolDir: t.TempDir()})
+	db := testserver.InfluxDB(t, "caretaker")
+	w, err := influx.Open(influx.Config{URL: db.URL, Bucket: "caretaker", FlushInterval: time.Hour, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestModbusReadingsLandInInflux(t *testing.T) {
 	<-pipeDone
 	w.Flush()
 
-	raw, err := influx.Query(`SELECT * FROM "power" GROUP BY *`)
+	raw, err := db.Query(`SELECT * FROM "power" GROUP BY *`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestModbusReadingsLandInInflux(t *testing.T) {
 			t.Errorf("power %s = %v, want %v", k, row[k], v)
 		}
 	}
-	imp, err := influx.Query(`SELECT frequency_hz FROM "implausible"`)
+	imp, err := db.Query(`SELECT frequency_hz FROM "implausible"`)
 	if err != nil || !json.Valid([]byte(imp)) || !strings.Contains(imp, "5000") {
 		t.Errorf("implausible frequency not stored apart: %s %v", imp, err)
 	}

@@ -1,0 +1,353 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/caretaker-iot/caretaker/ingest"
+)
+
+// Submitter takes raw device messages; the ingest Pipeline is one. Submit
+// waits while its queue is full (backpressure) and fails once it has
+// stopped taking messages or ctx ends; a message it took is settled
+// through Message.Done.
+type Submitter interface {
+	Submit(ctx context.Context, m ingest.Message) error
+}
+
+// DeviceTopics are the subscriptions that carry device data.
+var DeviceTopics = []string{
+	"sites/+/devices/+/telemetry",
+	"sites/+/devices/+/event",
+	"sites/+/devices/+/status",
+}
+
+// Config configures the gateway to an external broker.
+type Config struct {
+	Broker         string // tcp://host:1883, ssl://host:8883, ws://...
+	ClientID       string // stable, so the broker keeps the session while we are away
+	Username       string
+	Password       string
+	CAFile         string // PEM; set for TLS with a private CA
+	QoS            byte   // default 0 here; the config layer defaults to 1
+	SharedGroup    string // set: subscribe as $share/<group>/... so instances split the load
+	Logger         *slog.Logger
+	ConnectTimeout time.Duration // first connection; default 10s
+	// MaxInFlight caps the messages taken but not yet acknowledged
+	// (waiting for the store); default 1000. Keep the broker's window
+	// (mosquitto max_inflight_messages, EMQX mochi.max_inflight) at least
+	// this large: the broker stops sending once its window is full, and
+	// the writers flush early so acknowledgements keep it moving.
+	MaxInFlight int
+	// Workers is how many devices are handed on in parallel; default 8.
+	// One device's messages always go through the same worker, in the
+	// order the broker delivered them.
+	Workers int
+	// OnConnection, if set, hears when the broker connection comes up
+	// (subscribed) or is lost: every MQTT device goes quiet together then,
+	// and the rules raise one alarm for ingest instead of one per device.
+	OnConnection func(up bool, reason string)
+	// Now stamps each message as received; default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.ClientID == "" {
+		c.ClientID = "caretaker"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1000
+	}
+	if c.Workers <= 0 {
+		c.Workers = 8
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate checks the configuration; the error names the field.
+func (c Config) Validate() error {
+	if c.Broker == "" {
+		return errors.New("mochi.broker: missing")
+	}
+	if _, err := url.Parse(c.Broker); err != nil {
+		return fmt.Errorf("mochi.broker: %v", err)
+	}
+	if c.QoS > 2 {
+		return fmt.Errorf("mochi.qos: %d is not 0, 1 or 2", c.QoS)
+	}
+	return nil
+}
+
+// Gateway subscribes to device topics on an external broker and hands
+// every message to the Submitter (the pipeline). A QoS 1 message is acknowledged only once
+// what it carried is safe: the rules have seen it and the store has made
+// it durable (Message.Done), or it was rejected. At most MaxInFlight
+// messages wait for that; a full queue or a slow store slows the broker
+// down rather than losing data, and a crash loses nothing the broker
+// does not send again.
+//
+// One device's messages reach the pipeline in the order the broker
+// delivered them (the rules ignore a value older than the last one seen,
+// so a reordered spike would be lost): paho hands messages over in order
+// and the gateway shares them out by device among its workers.
+type Gateway struct {
+	cfg   Config
+	sub   Submitter
+	log   *slog.Logger
+	ready chan struct{}
+	once  sync.Once
+	slots chan struct{} // one per message taken and not yet acknowledged
+	seed  maphash.Seed
+	lanes []chan paho.Message // per worker; a device always uses the same one
+
+	mu     sync.Mutex
+	client paho.Client
+}
+
+// NewGateway prepares a gateway; Run connects it.
+func NewGateway(cfg Config, sub Submitter) *Gateway {
+	cfg = cfg.withDefaults()
+	return &Gateway{
+		cfg:   cfg,
+		sub:   sub,
+		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
+		ready: make(chan struct{}),
+		slots: make(chan struct{}, cfg.MaxInFlight),
+		seed:  maphash.MakeSeed(),
+	}
+}
+
+// Ready is closed once the gateway is connected and subscribed.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// Connected tells whether the connection to the broker is up (for /readyz).
+func (g *Gateway) Connected() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.client != nil && g.client.IsConnectionOpen()
+}
+
+// Run connects, subscribes and hands messages on until ctx ends; then it
+// disconnects and returns nil. It fails when the first connection does not
+// succeed within the connect timeout; later losses are retried by paho.
+func (g *Gateway) Run(ctx context.Context) error {
+	if err := g.cfg.Validate(); err != nil {
+		return err
+	}
+	g.lanes = make([]chan paho.Message, g.cfg.Workers)
+	for i := range g.lanes {
+		g.lanes[i] = make(chan paho.Message, g.cfg.MaxInFlight)
+	}
+	opts, err := g.options(ctx)
+	if err != nil {
+		return err
+	}
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	for _, lane := range g.lanes {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			g.work(wctx, lane)
+		}()
+	}
+	client := paho.NewClient(opts)
+	g.mu.Lock()
+	g.client = client
+	g.mu.Unlock()
+
+	tok := client.Connect()
+	if !tok.WaitTimeout(g.cfg.ConnectTimeout) {
+		client.Disconnect(0)
+		return fmt.Errorf("mqtt connect to %s: no answer within %s", redactURL(g.cfg.Broker), g.cfg.ConnectTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("mqtt connect to %s: %w", redactURL(g.cfg.Broker), err)
+	}
+	<-ctx.Done()
+	client.Disconnect(250)
+	g.log.Info("mqtt disconnected")
+	return nil
+}
+
+func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
+	opts := paho.NewClientOptions().
+		AddBroker(g.cfg.Broker).
+		SetClientID(g.cfg.ClientID).
+		SetUsername(g.cfg.Username).
+		SetPassword(g.cfg.Password).
+		SetCleanSession(false).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(30 * time.Second).
+		SetConnectTimeout(g.cfg.ConnectTimeout).
+		SetOrderMatters(true). // in order to handler, which only queues
+		SetAutoAckDisabled(true).
+		SetKeepAlive(30 * time.Second)
+	bufferedReads(opts, g.cfg.Broker)
+	if g.cfg.CAFile != "" {
+		tc, err := TLSConfig(g.cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		opts.SetTLSConfig(tc)
+	}
+	handler := g.handler(ctx)
+	// Messages of a resumed session may arrive before we subscribe again.
+	opts.SetDefaultPublishHandler(handler)
+	opts.SetOnConnectHandler(func(c paho.Client) {
+		filters := make(map[string]byte, len(DeviceTopics))
+		for _, t := range DeviceTopics {
+			if g.cfg.SharedGroup != "" {
+				t = "$share/" + g.cfg.SharedGroup + "/" + t
+			}
+			filters[t] = g.cfg.QoS
+		}
+		tok := c.SubscribeMultiple(filters, handler)
+		if !tok.WaitTimeout(g.cfg.ConnectTimeout) || tok.Error() != nil {
+			g.log.Error("mqtt subscribe failed", "error", tok.Error())
+			return
+		}
+		if st, ok := tok.(*paho.SubscribeToken); ok {
+			for filter, code := range st.Result() {
+				if code > 2 { // 0x80: refused
+					g.log.Error("mqtt subscription refused by the broker", "filter", filter, "code", code)
+					return
+				}
+			}
+		}
+		g.log.Info("mqtt connected and subscribed", "qos", g.cfg.QoS, "shared_group", g.cfg.SharedGroup)
+		g.once.Do(func() { close(g.ready) })
+		if g.cfg.OnConnection != nil {
+			g.cfg.OnConnection(true, "connected to the broker")
+		}
+	})
+	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		g.log.Warn("mqtt connection lost; reconnecting", "error", err)
+		if g.cfg.OnConnection != nil {
+			g.cfg.OnConnection(false, fmt.Sprintf("connection to the broker lost: %v", err))
+		}
+	})
+	return opts, nil
+}
+
+// handler takes messages from paho, in the order the broker delivered
+// them, and queues each on its device's lane; the lane's worker hands it
+// to the pipeline. A lane holds as many messages as may be in flight, so
+// with QoS 1 (the broker stops at its window) paho is not held up.
+func (g *Gateway) handler(ctx context.Context) paho.MessageHandler {
+	return func(_ paho.Client, msg paho.Message) {
+		lane := g.lanes[maphash.String(g.seed, deviceKey(msg.Topic()))%uint64(len(g.lanes))]
+		select {
+		case lane <- msg:
+		case <-ctx.Done():
+			// Not acknowledged: the resumed session has it again.
+		}
+	}
+}
+
+// deviceKey is the part of a topic that names the device:
+// "sites/s1/devices/gas-b2-07" of "sites/s1/devices/gas-b2-07/telemetry".
+func deviceKey(topic string) string {
+	if i := strings.LastIndexByte(topic, '/'); i > 0 {
+		return topic[:i]
+	}
+	return topic
+}
+
+// work hands the messages of one lane to the pipeline, one at a time, which
+// acknowledges each once it is safe (Message.Done). At most MaxInFlight
+// messages wait for that across all lanes.
+func (g *Gateway) work(ctx context.Context, lane <-chan paho.Message) {
+	for {
+		var msg paho.Message
+		select {
+		case msg = <-lane:
+		case <-ctx.Done():
+			return // what is left is not acknowledged: sent again
+		}
+		select {
+		case g.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		payload := append([]byte(nil), msg.Payload()...)
+		done := func() {
+			msg.Ack()
+			<-g.slots
+		}
+		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: payload, Received: g.cfg.Now(), Done: done})
+		if err != nil {
+			// Not acknowledged: the broker delivers it again to the
+			// resumed session.
+			<-g.slots
+			g.log.Debug("mqtt message not taken", "topic", msg.Topic(), "error", err)
+		}
+	}
+}
+
+// Publish sends a message (caretaker/events/...) at the gateway's QoS and
+// waits for the broker to take it or ctx to end.
+func (g *Gateway) Publish(ctx context.Context, topic string, payload []byte) error {
+	g.mu.Lock()
+	c := g.client
+	g.mu.Unlock()
+	if c == nil {
+		return errors.New("mqtt publish: gateway not running")
+	}
+	tok := c.Publish(topic, g.cfg.QoS, false, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("mqtt publish %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqtt publish %s: %w", topic, ctx.Err())
+	}
+}
+
+// TLSConfig trusts the CA certificates of a PEM file (and only them), TLS
+// 1.2 or later.
+func TLSConfig(caFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("mochi.tls.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("mochi.tls.ca_file: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// redactURL drops a password from a broker URL so it can be logged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable broker url)"
+	}
+	return u.Redacted()
+}
