@@ -64,7 +64,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
 
 // snapshot gathers active alarms, open tickets and device status.
 func (s *Server) snapshot(ctx context.Context) (any, error) {
-	alarms, err := s.cfg.Alarms.ActiveAlarms(ctx)
+	alarms, err := s.cfg.Alarms.Alarms(ctx, ticketing.AlarmsActive)
 	if err != nil {
 		return nil, fmt.Errorf("active alarms: %w", err)
 	}

@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	server, err := dashboard.NewServer(dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
-		Alarms: alarmAdapter{tickets}, Readings: store, Live: live, Hub: hub,
+		Alarms: tickets, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets},
 		Ready: func(ctx context.Context) error {
@@ -288,17 +288,4 @@ func (f fanout) Status(ctx context.Context, st devices.Status) {
 	for _, s := range f {
 		s.Status(ctx, st)
 	}
-}
-
-// alarmAdapter gives the dashboard the stored alarms.
-type alarmAdapter struct{ s *ticketing.Service }
-
-func (a alarmAdapter) ActiveAlarms(ctx context.Context) (any, error) {
-	return a.s.Alarms(ctx, "active")
-}
-func (a alarmAdapter) ListAlarms(ctx context.Context, state string) (any, error) {
-	return a.s.Alarms(ctx, state)
-}
-func (a alarmAdapter) Ack(ctx context.Context, by ticketing.Actor, id string) (any, error) {
-	return a.s.AckAlarm(ctx, by, id)
 }
