@@ -83,6 +83,8 @@ type Config struct {
 	Rules RuleBook
 	// Notifications lists the pages of a ticket; nil: none.
 	Notifications Notifications
+	// Acks serves the ack links of pages; nil: every link is refused.
+	Acks Acks
 }
 
 // Roles a token may carry.

@@ -79,6 +79,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", s.requireRole(actRead, false, func(w http.ResponseWriter, r *http.Request, _ principal) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	}))
+	mux.HandleFunc("GET /ack/{token}", s.ackShow)
+	mux.HandleFunc("POST /ack", s.ackPost)
 	mux.HandleFunc("GET /ws", s.requireRole(actRead, true, s.serveWS))
 	mux.Handle("/", webHandler())
 	return s.securityHeaders(s.logRequests(mux))

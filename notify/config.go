@@ -405,6 +405,9 @@ func (s Settings) validate(people, chans map[string]bool) error {
 			return fieldErr("notify.ack_secret", "shorter than %d characters (needed with notify.public_url)", minAckSecret)
 		}
 	}
+	if s.AckSecret != "" && len(s.AckSecret) < minAckSecret {
+		return fieldErr("notify.ack_secret", "shorter than %d characters", minAckSecret)
+	}
 	if s.AckTTL <= 0 {
 		return fieldErr("notify.ack_ttl", "must be positive")
 	}

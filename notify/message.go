@@ -161,10 +161,11 @@ func clean(s string, multiline bool) string {
 
 // ForListing is the message as the ticket's history and the
 // notifications API show it: a reporter's message without the
-// verification code, which only the reporter may see.
+// verification code, which only the reporter may see, and a page without
+// its ack_url, which only its recipient may use.
 func (m Message) ForListing() Message {
-	if m.Incident.Code != "" {
-		m.Incident.Code = ""
+	if m.Incident.Code != "" || m.AckURL != "" {
+		m.Incident.Code, m.AckURL = "", ""
 		m.Subject, m.Body = Render(m)
 	}
 	return m

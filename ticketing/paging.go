@@ -359,3 +359,66 @@ func (s *Service) RecordPage(ctx context.Context, id string, o PageOutcome) erro
 	}
 	return nil
 }
+
+// AckByLink records that person acknowledged ticket id through the link
+// of a page (notify's ack_url): the later escalation steps are not paged,
+// exactly as after a claim, and the history says who, and that it was
+// the link. The ticket must be open; acknowledging again changes nothing
+// and reports changed false. It sends "ticket.updated" when it changed.
+func (s *Service) AckByLink(ctx context.Context, id int64, person string) (t Ticket, changed bool, err error) {
+	if person == "" {
+		return Ticket{}, false, &FieldError{Field: "person", Message: "who acknowledges is required"}
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := getTicket(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			return &ActionError{Action: "acknowledge", Kind: ErrIllegal, Reason: fmt.Sprintf("ticket %s is %s: nothing to acknowledge", cur.Number, cur.Status)}
+		}
+		var acked sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT acked_at FROM tickets WHERE id = ?", id).Scan(&acked); err != nil {
+			return fmt.Errorf("ticket %d ack: %w", id, err)
+		}
+		if acked.Valid {
+			return nil
+		}
+		if err := s.markAcked(ctx, tx, id); err != nil {
+			return err
+		}
+		changed = true
+		return s.addHistory(ctx, tx, id, Actor{Name: person, Role: RoleAckLink}, "acknowledged",
+			"acknowledged by "+person+" via the link of a page")
+	})
+	if err != nil {
+		return Ticket{}, false, fmt.Errorf("ticket %d acknowledge: %w", id, err)
+	}
+	t, err = s.Get(ctx, id)
+	if err != nil {
+		return Ticket{}, false, err
+	}
+	if changed {
+		event := t
+		event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
+		s.cfg.Notifier.Notify(EventTicketUpdated, event)
+	}
+	return t, changed, nil
+}
+
+// RoleAckLink is the role of the history row of an acknowledgement made
+// through the link of a page.
+const RoleAckLink = "ack_link"
+
+// Acked tells when ticket id was first acknowledged (nil: not yet).
+func (s *Service) Acked(ctx context.Context, id int64) (*time.Time, error) {
+	var acked sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT acked_at FROM tickets WHERE id = ?", id).Scan(&acked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d acked: %w", id, err)
+	}
+	return fromNullMS(acked), nil
+}

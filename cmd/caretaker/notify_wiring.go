@@ -3,15 +3,20 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -25,6 +30,9 @@ type paging struct {
 	chans  map[string]notify.Channel
 	worker *notify.Worker
 	wake   chan struct{}
+	// signer makes and checks the ack_url links; nil without
+	// notify.ack_secret (pages then carry no ack_url).
+	signer *notify.AckSigner
 }
 
 // newPaging builds the planner and the channels from the configuration
@@ -43,6 +51,18 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 	for _, p := range ncfg.People {
 		people[p.Name] = true
 	}
+	var signer *notify.AckSigner
+	var base string
+	if ncfg.Notify.AckSecret != "" {
+		signer, err = notify.NewAckSigner(ncfg.Notify.AckSecret, ncfg.Notify.AckTTL.Std(), nil)
+		if err != nil {
+			return nil, &ConfigError{Key: "notify.ack_secret", Msg: err.Error()}
+		}
+		base = publicURL(ncfg.Notify.PublicURL, cfg.HTTP.Listen)
+		if ncfg.Notify.PublicURL == "" {
+			logger.Warn("notify.public_url is not set: ack links point at http.listen, which phones may not reach", "ack_base", base)
+		}
+	}
 	var onDuty []string
 	for _, t := range cfg.Technicians {
 		if t.OnDuty {
@@ -51,9 +71,10 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 	}
 	return &paging{
 		cfg:   ncfg,
-		pager: &ticketPager{planner: planner, people: people, onDuty: onDuty},
-		chans: chans,
-		wake:  make(chan struct{}, 1),
+		pager:  &ticketPager{planner: planner, people: people, onDuty: onDuty, signer: signer, base: base},
+		chans:  chans,
+		wake:   make(chan struct{}, 1),
+		signer: signer,
 	}, nil
 }
 
@@ -124,6 +145,8 @@ type ticketPager struct {
 	planner *notify.Planner
 	people  map[string]bool // configured people, by name
 	onDuty  []string        // technicians[].on_duty, used without rosters
+	signer  *notify.AckSigner
+	base    string // where ack links point (notify.public_url, or http.listen)
 }
 
 func (p *ticketPager) Due(sub ticketing.PageSubject, now time.Time) ([]ticketing.OutboxPage, time.Time) {
@@ -174,12 +197,16 @@ func (p *ticketPager) incident(sub ticketing.PageSubject) notify.Incident {
 	return in
 }
 
-// render turns the planner's pages into outbox rows. Pages carry no
-// ack_url yet: the server does not answer /ack links.
+// render turns the planner's pages into outbox rows, each (but the
+// reporter's) with the recipient's own ack_url when links are on.
 func (p *ticketPager) render(in notify.Incident, pages []notify.Page) []ticketing.OutboxPage {
 	out := make([]ticketing.OutboxPage, 0, len(pages))
 	for _, pg := range pages {
-		m := notify.NewMessage(pg, in, "")
+		ack := ""
+		if p.signer != nil && !pg.Recipient.IsReporter {
+			ack = p.signer.URL(p.base, in.TicketID, pg.Recipient.Name)
+		}
+		m := notify.NewMessage(pg, in, ack)
 		b, err := json.Marshal(m)
 		if err != nil {
 			continue // a Message of plain values always encodes
@@ -264,4 +291,108 @@ func (a notificationsAdapter) TicketNotifications(ctx context.Context, id int64)
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// publicURL is where ack links point: notify.public_url, else the HTTP
+// listen address (an unspecified host becomes the machine's name).
+func publicURL(configured, listen string) string {
+	if configured != "" {
+		return strings.TrimRight(configured, "/")
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "127.0.0.1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// ackService answers the ack links of pages for the web server: a token
+// shows its ticket to its person and acknowledges it, nothing else.
+type ackService struct {
+	signer  *notify.AckSigner
+	tickets *ticketing.Service
+	people  map[string]notify.Person
+}
+
+func newAckService(p *paging, tickets *ticketing.Service) dashboard.Acks {
+	if p.signer == nil {
+		return nil
+	}
+	people := map[string]notify.Person{}
+	for _, pp := range p.cfg.People {
+		people[pp.Name] = pp
+	}
+	return &ackService{signer: p.signer, tickets: tickets, people: people}
+}
+
+// claim checks the token: made with this key, unchanged, not expired, for
+// a person still configured.
+func (a *ackService) claim(token string) (notify.AckClaim, notify.Person, error) {
+	c, err := a.signer.Verify(token)
+	switch {
+	case errors.Is(err, notify.ErrAckExpired):
+		return c, notify.Person{}, dashboard.ErrLinkExpired
+	case err != nil:
+		return c, notify.Person{}, dashboard.ErrLinkInvalid
+	}
+	p, ok := a.people[c.Person]
+	if !ok {
+		return c, notify.Person{}, dashboard.ErrLinkInvalid
+	}
+	return c, p, nil
+}
+
+func (a *ackService) view(ctx context.Context, c notify.AckClaim, p notify.Person, done bool) (dashboard.AckView, error) {
+	t, err := a.tickets.Get(ctx, c.TicketID)
+	if err != nil {
+		return dashboard.AckView{}, err
+	}
+	if !t.Status.Open() && !done {
+		return dashboard.AckView{}, dashboard.ErrLinkClosed
+	}
+	acked, err := a.tickets.Acked(ctx, c.TicketID)
+	if err != nil {
+		return dashboard.AckView{}, err
+	}
+	var place []string
+	for _, s := range []string{t.Site, t.Building, t.Location} {
+		if s != "" {
+			place = append(place, s)
+		}
+	}
+	return dashboard.AckView{
+		Number: t.Number, Level: t.Level, Category: t.Category, Place: strings.Join(place, " / "),
+		What: t.Description, Status: string(t.Status), Person: p.Name, Lang: p.Lang,
+		Acked: acked != nil, Done: done,
+	}, nil
+}
+
+func (a *ackService) AckView(ctx context.Context, token string) (dashboard.AckView, error) {
+	c, p, err := a.claim(token)
+	if err != nil {
+		return dashboard.AckView{}, err
+	}
+	return a.view(ctx, c, p, false)
+}
+
+func (a *ackService) Acknowledge(ctx context.Context, token string) (dashboard.AckView, error) {
+	c, p, err := a.claim(token)
+	if err != nil {
+		return dashboard.AckView{}, err
+	}
+	_, changed, err := a.tickets.AckByLink(ctx, c.TicketID, p.Name)
+	if errors.Is(err, ticketing.ErrIllegal) {
+		return dashboard.AckView{}, dashboard.ErrLinkClosed
+	}
+	if err != nil {
+		return dashboard.AckView{}, err
+	}
+	return a.view(ctx, c, p, changed)
 }

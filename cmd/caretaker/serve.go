@@ -127,7 +127,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
-		Notifications: notificationsAdapter{tickets},
+		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
