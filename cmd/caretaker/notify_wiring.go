@@ -70,7 +70,7 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 		}
 	}
 	return &paging{
-		cfg:   ncfg,
+		cfg:    ncfg,
 		pager:  &ticketPager{planner: planner, people: people, onDuty: onDuty, signer: signer, base: base},
 		chans:  chans,
 		wake:   make(chan struct{}, 1),
