@@ -14,6 +14,13 @@ type Notifications interface {
 	TicketNotifications(ctx context.Context, id int64) (any, error)
 }
 
+// PagingStates is what the board's snapshot needs of the outbox, when the
+// Notifications service has it: the paging state of each open ticket
+// (the same as the "ticket.paged" events), encoded as it is.
+type PagingStates interface {
+	Paging(ctx context.Context) (any, error)
+}
+
 // ticketNotifications answers GET /api/tickets/{id}/notifications:
 // {"notifications": [...]}, oldest first; an empty list when paging is
 // not wired.

@@ -122,3 +122,34 @@ test("the acknowledged ticket's later step never fires", async () => {
   const later = (await pages()).filter((c) => c.body.ticket.id === acked.id && c.body.step !== "1");
   assert.deepEqual(later, [], "no later step paged for the acknowledged ticket");
 });
+
+test("the board says who was paged, when and how each channel fared, live, in English and Chinese", async () => {
+  const HOOK_DOWN = PAGES.replace(/\/pages$/, "/hook-down");
+  const ops = await open(br.context, "operator");
+  await fetch(HOOK_DOWN + "?down=1", { method: "POST" });
+  try {
+    await publish("sites/s1/devices/gas-b6-01/telemetry", { ts: Date.now(), metrics: { lel_pct: 36, co_ppm: 3, fault: false } });
+    const tk = await ticketOf("gas-b6-01");
+    const line = ops.locator(`#live-rows .paged[data-ticket="${tk.id}"]`);
+    // The webhook refuses: screen delivered, hook retrying.
+    await line.locator('.paged-ch[data-channel="hook"][data-state="retrying"]').waitFor();
+    await line.locator('.paged-ch[data-channel="screen"][data-state="sent"]').waitFor();
+    const text = await line.textContent();
+    assert.match(text, /^paged (tech1, desk|desk, tech1) · \d\d:\d\d · /, text);
+    assert.match(text, /screen ✓/);
+    assert.match(text, /hook ✗ \(retrying\)/);
+    await shot(ops, "24-board-paged-retrying");
+    await ops.click("#lang");
+    await line.locator(".paged-who", { hasText: "已通知" }).waitFor();
+    assert.match(await line.textContent(), /hook ✗ （?\(?重试中/);
+    await ops.click("#lang");
+    // The receiver takes pages again: the line turns without a reload.
+    await fetch(HOOK_DOWN + "?down=0", { method: "POST" });
+    await line.locator('.paged-ch[data-channel="hook"][data-state="sent"]').waitFor({ timeout: 15000 });
+    assert.match(await line.textContent(), /hook ✓/);
+    await shot(ops, "25-board-paged-delivered");
+  } finally {
+    await fetch(HOOK_DOWN + "?down=0", { method: "POST" });
+    await ops.close();
+  }
+});

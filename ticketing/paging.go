@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -421,4 +422,24 @@ func (s *Service) Acked(ctx context.Context, id int64) (*time.Time, error) {
 		return nil, fmt.Errorf("ticket %d acked: %w", id, err)
 	}
 	return fromNullMS(acked), nil
+}
+
+// OpenTicketNotifications lists the pages of the open tickets, oldest
+// first (the control room's "paged" line of each).
+func (s *Service) OpenTicketNotifications(ctx context.Context) ([]Notification, error) {
+	out, err := s.queryNotifications(ctx, "SELECT "+prefixed("n.", notificationColumns)+` FROM notifications n
+		JOIN tickets t ON t.id = n.ticket_id WHERE t.status NOT IN ('resolved', 'closed', 'cancelled')
+		ORDER BY n.ticket_id, n.queued_at, n.step, n.recipient, n.channel`)
+	if err != nil {
+		return nil, fmt.Errorf("open tickets' notifications: %w", err)
+	}
+	return out, nil
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

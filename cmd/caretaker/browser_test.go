@@ -84,6 +84,7 @@ notify:
 devices:
   - {id: gas-b4-01, kind: gas, site: s1, building: B4, location: "B4 laundry", zone: z1}
   - {id: gas-b5-01, kind: gas, site: s1, building: B5, location: "B5 plant room", zone: z1}
+  - {id: gas-b6-01, kind: gas, site: s1, building: B6, location: "B6 boiler house", zone: z1}
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room", zone: z1}
   - {id: gas-b3-01, kind: gas, site: s1, building: B3, location: "B3 kitchen riser", zone: z1}
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
@@ -112,6 +113,11 @@ devices:
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(bodies)
+	})
+	// POST /hook-down?down=1 makes the receiver refuse pages, =0 take them.
+	mux.HandleFunc("POST /hook-down", func(w http.ResponseWriter, r *http.Request) {
+		recv.setDown(r.URL.Query().Get("down") == "1")
+		w.WriteHeader(http.StatusNoContent)
 	})
 	helper := httptest.NewServer(mux)
 	t.Cleanup(helper.Close)

@@ -81,7 +81,7 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 // newWorker builds the sender of the store's outbox and its metrics:
 // caretaker_notifications_total{channel,result} and the gauge
 // caretaker_notifications_pending. Run it with p.worker.Run.
-func (p *paging) newWorker(tickets *ticketing.Service, logger *slog.Logger, metrics prometheus.Registerer) error {
+func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, logger *slog.Logger, metrics prometheus.Registerer) error {
 	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "caretaker_notifications_total",
 		Help: "Attempts to deliver pages, by channel and result (sent, retry, failed).",
@@ -118,6 +118,7 @@ func (p *paging) newWorker(tickets *ticketing.Service, logger *slog.Logger, metr
 				result = "retry"
 			}
 			sent.WithLabelValues(m.Channel, result).Inc()
+			publishPaging(tickets, events, m.Incident.TicketID, logger)
 		},
 	})
 	return err
@@ -395,4 +396,113 @@ func (a *ackService) Acknowledge(ctx context.Context, token string) (dashboard.A
 		return dashboard.AckView{}, err
 	}
 	return a.view(ctx, c, p, changed)
+}
+
+// eventSink takes the dashboard's live events (the hub).
+type eventSink interface {
+	Notify(eventType string, data any)
+}
+
+// EventTicketPaged is the live event of a page's outcome: the ticket's
+// paging state, for the board's "paged" line.
+const EventTicketPaged = "ticket.paged"
+
+// pagingState is what the board shows of a ticket's paging: the people of
+// its latest step, when it was queued, and how each channel fared
+// ("paged tech1 · 09:31 · email ✓ webhook ✗ (retrying)").
+type pagingState struct {
+	TicketID   int64          `json:"ticket_id"`
+	Step       string         `json:"step"`
+	Recipients []string       `json:"recipients"`
+	At         time.Time      `json:"at"`
+	Channels   []channelState `json:"channels"`
+}
+
+// channelState is one channel of a step: sent (every page delivered),
+// failed (one failed for good), retrying (one failed and is tried
+// again), queued (not tried yet).
+type channelState struct {
+	Channel string `json:"channel"`
+	State   string `json:"state"`
+}
+
+// pagingStates sums up pages (of any tickets, oldest first) per ticket:
+// the latest step; the reporter's messages are no page and are left out.
+func pagingStates(rows []ticketing.Notification) []pagingState {
+	latest := map[int64]ticketing.Notification{}
+	var order []int64
+	for _, r := range rows {
+		if r.Recipient == "reporter" {
+			continue
+		}
+		cur, ok := latest[r.TicketID]
+		if !ok {
+			order = append(order, r.TicketID)
+		}
+		if !ok || !r.QueuedAt.Before(cur.QueuedAt) {
+			latest[r.TicketID] = r
+		}
+	}
+	rank := map[string]int{"sent": 0, "queued": 1, "retrying": 2, "failed": 3}
+	out := make([]pagingState, 0, len(order))
+	for _, id := range order {
+		step := latest[id].Step
+		st := pagingState{TicketID: id, Step: step}
+		seenWho := map[string]bool{}
+		chIdx := map[string]int{}
+		for _, r := range rows {
+			if r.TicketID != id || r.Step != step || r.Recipient == "reporter" {
+				continue
+			}
+			if st.At.IsZero() || r.QueuedAt.Before(st.At) {
+				st.At = r.QueuedAt
+			}
+			if !seenWho[r.Recipient] {
+				seenWho[r.Recipient] = true
+				st.Recipients = append(st.Recipients, r.Recipient)
+			}
+			state := r.State
+			if state == ticketing.PageQueued && r.Attempts > 0 {
+				state = "retrying"
+			}
+			i, ok := chIdx[r.Channel]
+			if !ok {
+				chIdx[r.Channel] = len(st.Channels)
+				st.Channels = append(st.Channels, channelState{Channel: r.Channel, State: state})
+				continue
+			}
+			if rank[state] > rank[st.Channels[i].State] {
+				st.Channels[i].State = state
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// publishPaging sends the ticket's paging state to the board.
+func publishPaging(tickets *ticketing.Service, events eventSink, id int64, logger *slog.Logger) {
+	if events == nil || id == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rows, err := tickets.Notifications(ctx, id)
+	if err != nil {
+		logger.Warn("paging state", "ticket", id, "err", err)
+		return
+	}
+	if st := pagingStates(rows); len(st) == 1 {
+		events.Notify(EventTicketPaged, st[0])
+	}
+}
+
+// Paging answers the board's snapshot: the paging state of every open
+// ticket that paged someone.
+func (a notificationsAdapter) Paging(ctx context.Context) (any, error) {
+	rows, err := a.s.OpenTicketNotifications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pagingStates(rows), nil
 }

@@ -58,7 +58,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
 	}
 	defer tickets.Close()
-	if err := pages.newWorker(tickets, logger, metrics); err != nil {
+	if err := pages.newWorker(tickets, hub, logger, metrics); err != nil {
 		return err
 	}
 	ruleStore, err := openRuleStore(ctx, cfg, &ruleSet)

@@ -3,7 +3,7 @@
 // SLA countdown; filters; device status. Redrawn on every live event.
 
 import { h, options } from "./dom.js";
-import { t, duration, label } from "./i18n.js";
+import { t, duration, label, getLang } from "./i18n.js";
 import { live, subscribe, apply } from "./live.js";
 import { api, enc } from "./api.js";
 import { dueOf } from "./sla.js";
@@ -168,7 +168,8 @@ function row(item) {
       h("div", { class: "sub", text: [item.site, item.building].filter(Boolean).join(" / ") + (item.device ? " · " : "") }, item.device ? h("span", { class: "dev", text: item.device }) : null)),
     h("td", { class: "desc" }, item.description || "", item.more ? h("span", { class: "more", text: " +" + item.more }) : null,
       item.ticket && item.ticket.escalated ? h("span", { class: "escalated", text: t("escalatedTo", { to: label("to", item.ticket.escalated.to || "supervisor") }) }) : null),
-    h("td", { class: "time" }, h("div", { class: "age", dataset: { since: item.since || "" } }), slaLine(item.ticket)),
+    h("td", { class: "time" }, h("div", { class: "age", dataset: { since: item.since || "" } }), slaLine(item.ticket),
+      pagedLine(item.ticketId && live.paging.get(item.ticketId))),
   );
   const actions = h("td", { class: "actions" });
   if (item.kind === "alarm") {
@@ -184,6 +185,23 @@ function row(item) {
   }
   tr.append(actions);
   return tr;
+}
+
+// pagedLine says who the latest step paged, when, and how each channel
+// fared: "paged tech1 · 09:31 · email ✓ webhook ✗ (retrying)".
+export function pagedLine(p) {
+  if (!p || !p.recipients || !p.recipients.length) return null;
+  const at = new Date(p.at);
+  const hhmm = isNaN(at) ? "" : at.toLocaleTimeString(getLang(), { hour: "2-digit", minute: "2-digit", hour12: false });
+  const div = h("div", { class: "paged", dataset: { ticket: String(p.ticket_id), step: p.step || "" } },
+    h("span", { class: "paged-who", text: t("pagedWho", { who: p.recipients.join(", ") }) }),
+    hhmm ? " · " + hhmm : "", " ·");
+  for (const c of p.channels || []) {
+    const ok = c.state === "sent";
+    div.append(" ", h("span", { class: "paged-ch " + c.state, dataset: { channel: c.channel, state: c.state } },
+      c.channel + " " + (ok ? "✓" : c.state === "queued" ? "…" : "✗") + (ok ? "" : " (" + t("pch_" + c.state) + ")")));
+  }
+  return div;
 }
 
 function slaLine(tk) {
