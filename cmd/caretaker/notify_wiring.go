@@ -81,7 +81,11 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 // newWorker builds the sender of the store's outbox and its metrics:
 // caretaker_notifications_total{channel,result} and the gauge
 // caretaker_notifications_pending. Run it with p.worker.Run.
-func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, logger *slog.Logger, metrics prometheus.Registerer) error {
+func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, status statusSink, logger *slog.Logger, metrics prometheus.Registerer) error {
+	watch, err := newChannelWatch(p.cfg.Notify.ChannelAlarmAfter, status, time.Now, logger.With("component", "notify"), metrics)
+	if err != nil {
+		return err
+	}
 	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "caretaker_notifications_total",
 		Help: "Attempts to deliver pages, by channel and result (sent, retry, failed).",
@@ -104,7 +108,6 @@ func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, logger 
 		}
 	}
 	rnd := rand.New(rand.NewSource(time.Now().UnixNano()))
-	var err error
 	p.worker, err = notify.NewWorker(notify.WorkerConfig{
 		Outbox:   outboxAdapter{tickets},
 		Channels: p.chans,
@@ -118,6 +121,7 @@ func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, logger 
 				result = "retry"
 			}
 			sent.WithLabelValues(m.Channel, result).Inc()
+			watch.outcome(m, o)
 			publishPaging(tickets, events, m.Incident.TicketID, logger)
 		},
 	})

@@ -58,9 +58,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
 	}
 	defer tickets.Close()
-	if err := pages.newWorker(tickets, hub, logger, metrics); err != nil {
-		return err
-	}
 	ruleStore, err := openRuleStore(ctx, cfg, &ruleSet)
 	if err != nil {
 		return err
@@ -74,6 +71,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return &ConfigError{Key: "rules", Msg: err.Error()}
 	}
 	live := dashboard.NewLiveState(hub, reg, time.Now)
+	if err := pages.newWorker(tickets, hub, live, logger, metrics); err != nil {
+		return err
+	}
 
 	store, err := openServeStore(cfg, logger, metrics)
 	if err != nil {
