@@ -39,7 +39,24 @@ type PageSubject struct {
 	// Code is the verification code of in-home work: for the reporter's
 	// message only.
 	Code string
+	// ArriveBy is when the technician is due on site (the arrive clock
+	// not met yet); nil: no such clock.
+	ArriveBy *time.Time
 }
+
+// ReporterPager is a Pager that also tells the reporter how their report
+// goes: ReporterAccepted (a technician took it: who, and when they are due)
+// and ReporterResolved (the work is done). The store asks for these pages
+// in the transaction of the action.
+type ReporterPager interface {
+	Reporter(sub PageSubject, event string, at time.Time) []OutboxPage
+}
+
+// Events of a ticket the reporter is told of.
+const (
+	ReporterAccepted = "accepted"
+	ReporterResolved = "resolved"
+)
 
 // OutboxPage is one page to store: ID is the delivery id (a page already
 // stored under it is kept as it is, so asking the Pager again never pages
@@ -128,6 +145,19 @@ func (s *Service) queueEscalation(ctx context.Context, tx *sql.Tx, id int64, tar
 	return s.insertPages(ctx, tx, id, s.cfg.Pager.Escalation(sub, target, clock, s.now()))
 }
 
+// queueReporter stores the pages that tell ticket id's reporter of event.
+func (s *Service) queueReporter(ctx context.Context, tx *sql.Tx, id int64, event string) error {
+	rp, ok := s.cfg.Pager.(ReporterPager)
+	if !ok {
+		return nil
+	}
+	sub, err := s.pageSubject(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	return s.insertPages(ctx, tx, id, rp.Reporter(sub, event, s.now()))
+}
+
 func (s *Service) pageSubject(ctx context.Context, tx *sql.Tx, id int64) (PageSubject, error) {
 	t, err := getTicket(ctx, tx, id)
 	if err != nil {
@@ -141,6 +171,12 @@ func (s *Service) pageSubject(ctx context.Context, tx *sql.Tx, id int64) (PageSu
 	}
 	sub.OpenedAt = fromMS(since.Int64)
 	sub.AckedAt = fromNullMS(acked)
+	var arrive sql.NullInt64
+	err = tx.QueryRowContext(ctx, "SELECT due_at FROM ticket_deadlines WHERE ticket_id = ? AND kind = 'arrive' AND met_at IS NULL", id).Scan(&arrive)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return PageSubject{}, fmt.Errorf("ticket %d arrive clock: %w", id, err)
+	}
+	sub.ArriveBy = fromNullMS(arrive)
 	if t.AlarmID != "" {
 		a, err := getAlarm(ctx, tx, t.AlarmID)
 		switch {

@@ -48,8 +48,12 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 		return nil, notifyConfigError(err)
 	}
 	people := map[string]bool{}
+	langByPhone := map[string]string{}
 	for _, p := range ncfg.People {
 		people[p.Name] = true
+		if p.Phone != "" {
+			langByPhone[p.Phone] = p.Lang
+		}
 	}
 	var signer *notify.AckSigner
 	var base string
@@ -71,7 +75,7 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 	}
 	return &paging{
 		cfg:    ncfg,
-		pager:  &ticketPager{planner: planner, people: people, onDuty: onDuty, signer: signer, base: base},
+		pager:  &ticketPager{planner: planner, people: people, onDuty: onDuty, signer: signer, base: base, langByPhone: langByPhone},
 		chans:  chans,
 		wake:   make(chan struct{}, 1),
 		signer: signer,
@@ -152,6 +156,9 @@ type ticketPager struct {
 	onDuty  []string        // technicians[].on_duty, used without rosters
 	signer  *notify.AckSigner
 	base    string // where ack links point (notify.public_url, or http.listen)
+	// langByPhone is the language of configured people by phone, for a
+	// reporter who is one of them.
+	langByPhone map[string]string
 }
 
 func (p *ticketPager) Due(sub ticketing.PageSubject, now time.Time) ([]ticketing.OutboxPage, time.Time) {
@@ -179,6 +186,15 @@ func (p *ticketPager) Escalation(sub ticketing.PageSubject, target, clock string
 	return p.render(in, p.planner.Escalation(in, target, key, at))
 }
 
+// Reporter tells the reporter that a technician took the work (with the
+// ETA) or that it is done, through the channels of the steps that name
+// the reporter.
+func (p *ticketPager) Reporter(sub ticketing.PageSubject, event string, at time.Time) []ticketing.OutboxPage {
+	in := p.incident(sub)
+	typ := map[string]string{ticketing.ReporterAccepted: notify.TypeAccepted, ticketing.ReporterResolved: notify.TypeResolved}[event]
+	return p.render(in, p.planner.Reporter(in, typ, at))
+}
+
 func (p *ticketPager) incident(sub ticketing.PageSubject) notify.Incident {
 	t := sub.Ticket
 	in := notify.Incident{
@@ -197,7 +213,12 @@ func (p *ticketPager) incident(sub ticketing.PageSubject) notify.Incident {
 		}
 	}
 	if t.Source != ticketing.SourceSensor && t.Reporter.Phone != "" {
-		in.Reporter = &notify.Reporter{Name: t.Reporter.Name, Phone: t.Reporter.Phone}
+		// A reporter who is also a configured person (same phone) is
+		// told in that person's language.
+		in.Reporter = &notify.Reporter{Name: t.Reporter.Name, Phone: t.Reporter.Phone, Lang: p.langByPhone[t.Reporter.Phone]}
+	}
+	if sub.ArriveBy != nil {
+		in.ETA = sub.ArriveBy.In(p.planner.Location())
 	}
 	return in
 }
