@@ -45,3 +45,23 @@ func (s *Server) ticketNotifications(w http.ResponseWriter, r *http.Request, _ p
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"notifications": list})
 }
+
+// Duty is who is on duty now, by the rosters or the technicians' on_duty
+// flags, encoded to JSON as it is.
+type Duty interface {
+	OnDutyNow(ctx context.Context) (any, error)
+}
+
+// duty answers GET /api/duty for the control room's "on duty now" panel.
+func (s *Server) duty(w http.ResponseWriter, r *http.Request, _ principal) {
+	if s.cfg.Duty == nil {
+		writeError(w, http.StatusServiceUnavailable, "duty: not configured", "")
+		return
+	}
+	v, err := s.cfg.Duty.OnDutyNow(r.Context())
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -85,6 +85,8 @@ type Config struct {
 	Notifications Notifications
 	// Acks serves the ack links of pages; nil: every link is refused.
 	Acks Acks
+	// Duty says who is on duty now (GET /api/duty); nil: 503.
+	Duty Duty
 }
 
 // Roles a token may carry.

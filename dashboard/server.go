@@ -65,6 +65,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/tickets/{id}/photos", s.requireRole(actReport, false, s.uploadPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/photos/{photo}", s.requireRole(actRead, false, s.getPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/notifications", s.requireRole(actRead, false, s.ticketNotifications))
+	mux.HandleFunc("GET /api/duty", s.requireRole(actRead, false, s.duty))
 	mux.HandleFunc("GET /api/stats", s.requireRole(actStats, false, s.stats))
 	mux.HandleFunc("GET /api/alarms", s.requireRole(actRead, false, s.listAlarms))
 	mux.HandleFunc("POST /api/alarms/{id}/ack", s.requireRole(actAck, false, s.ackAlarm))

@@ -153,3 +153,20 @@ test("the board says who was paged, when and how each channel fared, live, in En
     await ops.close();
   }
 });
+
+test("the control room shows who is on duty now, by the rosters, in English and Chinese", async () => {
+  const ops = await open(br.context, "operator");
+  const person = ops.locator('#duty-panel .duty-person[data-name="tech1"]');
+  await person.waitFor();
+  assert.match(await person.textContent(), /tech1 · z1/);
+  assert.match(await ops.locator("#duty-note").textContent(), /By the rosters/);
+  assert.equal(await ops.locator("#duty-note").getAttribute("data-source"), "rosters");
+  const { data } = await api("operator", "GET", "/api/duty");
+  assert.deepEqual(data.people.map((p) => p.name), ["tech1"]);
+  await ops.click("#lang");
+  await ops.locator("#duty-h", { hasText: "当前值班" }).waitFor();
+  await ops.locator("#duty-note", { hasText: "按排班表" }).waitFor();
+  await shot(ops, "26-board-on-duty-zh-CN");
+  await ops.click("#lang");
+  await ops.close();
+});

@@ -73,6 +73,7 @@ auth:
     - {name: eng1, role: engineer, token: %s}
 technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}]
 people: [{name: tech1, lang: en}, {name: desk, roles: [control_room]}]
+rosters: [{zones: [z1], people: [tech1], shifts: ["mon-sun 00:00-24:00"]}]
 channels:
   - {name: screen, type: log}
   - {name: hook, type: webhook, url: "%[8]s/hook", secret: "%[9]s", timeout: 2s}

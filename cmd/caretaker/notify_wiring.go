@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -530,4 +531,109 @@ func (a notificationsAdapter) Paging(ctx context.Context) (any, error) {
 		return nil, err
 	}
 	return pagingStates(rows), nil
+}
+
+// onDuty is ticketing's Config.OnDuty from the rosters: who is rostered
+// at a moment for a ticket of the zone (empty: any) and category (a
+// roster with skills covers the category's skills, ticketing's
+// DefaultSkills). Nil without rosters: technicians[].on_duty counts.
+func (p *paging) onDuty() func(at time.Time, zone, category string) []string {
+	if len(p.cfg.Rosters) == 0 {
+		return nil
+	}
+	rosters, loc := p.cfg.Rosters, p.pager.planner.Location()
+	skills := ticketing.DefaultSkills()
+	return func(at time.Time, zone, category string) []string {
+		need := skills[category]
+		if len(need) == 0 {
+			return rosters.OnDuty(at, loc, zone, "")
+		}
+		var out []string
+		for _, sk := range need {
+			for _, n := range rosters.OnDuty(at, loc, zone, sk) {
+				if !slices.Contains(out, n) {
+					out = append(out, n)
+				}
+			}
+		}
+		return out
+	}
+}
+
+// dutyPerson is one person on duty now, as GET /api/duty shows them.
+type dutyPerson struct {
+	Name   string   `json:"name"`
+	Zones  []string `json:"zones"`  // empty: every zone
+	Skills []string `json:"skills"` // empty: every skill
+}
+
+// dutyView is the answer of GET /api/duty.
+type dutyView struct {
+	At       time.Time    `json:"at"`
+	Timezone string       `json:"timezone"`
+	Source   string       `json:"source"` // rosters, or technicians (their on_duty flags)
+	People   []dutyPerson `json:"people"`
+}
+
+// dutyService answers GET /api/duty: who is on duty now, by the rosters
+// when there are any, else by technicians[].on_duty.
+type dutyService struct {
+	rosters notify.Rosters
+	loc     *time.Location
+	techs   []Technician
+	now     func() time.Time
+}
+
+func newDutyService(cfg Config, p *paging, now func() time.Time) *dutyService {
+	return &dutyService{rosters: p.cfg.Rosters, loc: p.pager.planner.Location(), techs: cfg.Technicians, now: now}
+}
+
+func (d *dutyService) OnDutyNow(context.Context) (any, error) {
+	now := d.now()
+	v := dutyView{At: now, Timezone: d.loc.String(), Source: "rosters", People: []dutyPerson{}}
+	if len(d.rosters) == 0 {
+		v.Source = "technicians"
+		for _, t := range d.techs {
+			if t.OnDuty {
+				v.People = append(v.People, dutyPerson{Name: t.Name, Zones: orEmpty(t.Zones), Skills: orEmpty(t.Skills)})
+			}
+		}
+		return v, nil
+	}
+	idx := map[string]int{}
+	for _, r := range d.rosters {
+		for _, n := range (notify.Rosters{r}).OnDuty(now, d.loc, "", "") {
+			i, ok := idx[n]
+			if !ok {
+				idx[n] = len(v.People)
+				v.People = append(v.People, dutyPerson{Name: n, Zones: orEmpty(r.Zones), Skills: orEmpty(r.Skills)})
+				continue
+			}
+			// On several rosters: every zone and skill; one that covers
+			// all makes it all.
+			v.People[i].Zones = unionCover(v.People[i].Zones, r.Zones)
+			v.People[i].Skills = unionCover(v.People[i].Skills, r.Skills)
+		}
+	}
+	return v, nil
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return append([]string(nil), s...)
+}
+
+// unionCover joins two lists where empty means "all".
+func unionCover(a, b []string) []string {
+	if len(a) == 0 || len(b) == 0 {
+		return []string{}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			a = append(a, x)
+		}
+	}
+	return a
 }

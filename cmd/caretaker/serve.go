@@ -47,6 +47,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return err
 	}
 	ticketCfg.Pager, ticketCfg.PagesQueued = pages.pager, pages.pagesQueued
+	ticketCfg.OnDuty = pages.onDuty()
 	var fe *ticketing.FieldError
 	if err := ticketCfg.Validate(); errors.As(err, &fe) {
 		return &ConfigError{Key: fe.Field, Msg: fe.Message}
@@ -128,6 +129,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Alarms: alarmAdapter{tickets}, Readings: readingAdapter{store}, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
+		Duty: newDutyService(cfg, pages, time.Now),
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))

@@ -26,6 +26,8 @@ export function mount(root) {
   const liveEmpty = h("p", { class: "empty", id: "live-empty", text: t("none") });
   const manualEmpty = h("p", { class: "empty", id: "manual-empty", text: t("none") });
   const deviceList = h("ul", { class: "device-list", id: "device-list" });
+  const dutyList = h("ul", { class: "duty-list", id: "duty-list" });
+  const dutyNote = h("p", { class: "empty", id: "duty-note" });
 
   const head = (withActions) => h("thead", {}, h("tr", {},
     h("th", { scope: "col", text: t("level") + " / " + t("number") }),
@@ -42,8 +44,28 @@ export function mount(root) {
       h("section", { class: "column", "aria-labelledby": "manual-h" },
         h("h2", { id: "manual-h" }, t("manualReports"), " ", manualCount),
         h("div", { class: "table-wrap" }, h("table", { class: "rows", id: "manual-table" }, head(false), manualBody)), manualEmpty)),
+    h("section", { class: "column duty", id: "duty-panel", "aria-labelledby": "duty-h" },
+      h("h2", { id: "duty-h", text: t("onDutyNow") }), dutyList, dutyNote),
     h("section", { class: "column devices", "aria-labelledby": "devices-h" },
       h("h2", { id: "devices-h", text: t("devices") }), deviceList));
+
+  // Who is on duty now, by the rosters (or the technicians list): asked
+  // again every minute, since shifts change by the clock.
+  async function loadDuty() {
+    try {
+      const d = await api("GET", "/api/duty");
+      dutyList.replaceChildren(...(d.people || []).map((p) => h("li", { class: "duty-person", dataset: { name: p.name } },
+        h("span", { class: "duty-name", text: p.name }),
+        h("span", { class: "sub", text: " · " + (p.zones && p.zones.length ? p.zones.join(", ") : t("dutyAllZones")) +
+          (p.skills && p.skills.length ? " · " + p.skills.join(", ") : "") }))));
+      dutyNote.textContent = (d.people || []).length ? t(d.source === "rosters" ? "dutyByRosters" : "dutyByFlags", { tz: d.timezone || "" }) : t("dutyNobody");
+      dutyNote.dataset.source = d.source || "";
+    } catch (e) {
+      dutyNote.textContent = e.status === 503 ? t("notAvailable", { what: t("onDutyNow") }) : t("failed", { e: e.message });
+    }
+  }
+  loadDuty();
+  const dutyTimer = setInterval(loadDuty, 60000);
 
   function draw() {
     fillFilters(selects);
@@ -68,7 +90,7 @@ export function mount(root) {
   const unsub = subscribe((msg) => { if (msg.type !== "reading") draw(); });
   const timer = setInterval(() => tick(root), 1000);
   draw();
-  return () => { unsub(); clearInterval(timer); };
+  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); };
 }
 
 function fillFilters(selects) {

@@ -29,6 +29,8 @@ const EN = {
   paged: "Who was paged", noPages: "Nobody paged yet.", pageWho: "Who", pageVia: "Channel", pageState: "State", pageAt: "Time",
   pg_queued: "queued (retrying)", pg_sent: "delivered", pg_failed: "failed", pageTries: "{n} attempt(s)", pageStep: "step {s}",
   pagedWho: "paged {who}", pch_retrying: "retrying", pch_failed: "failed", pch_queued: "queued",
+  onDutyNow: "On duty now", dutyNobody: "Nobody is on duty.", dutyAllZones: "all zones",
+  dutyByRosters: "By the rosters ({tz}).", dutyByFlags: "By the technicians list (no rosters).",
   // report
   fileReport: "Report a fault", levelAuto: "Let the system decide", scope_public: "Public area", scope_in_home: "Inside a home",
   takePhoto: "Photos (camera)", reporter: "Your name", phone: "Phone", created: "Ticket {n} created.",
@@ -82,6 +84,8 @@ const ZH = {
   paged: "通知记录", noPages: "尚未通知任何人。", pageWho: "通知对象", pageVia: "渠道", pageState: "状态", pageAt: "时间",
   pg_queued: "排队中（重试）", pg_sent: "已送达", pg_failed: "发送失败", pageTries: "尝试 {n} 次", pageStep: "第 {s} 步",
   pagedWho: "已通知 {who}", pch_retrying: "重试中", pch_failed: "失败", pch_queued: "排队中",
+  onDutyNow: "当前值班", dutyNobody: "当前无人值班。", dutyAllZones: "全部片区",
+  dutyByRosters: "按排班表（{tz}）。", dutyByFlags: "按维修人员名单（未配置排班）。",
   fileReport: "报事报修", levelAuto: "系统判定", scope_public: "公共区域", scope_in_home: "入户",
   takePhoto: "照片（拍照）", reporter: "报事人", phone: "电话", created: "工单 {n} 已创建。",
   merged: "已合并到未结工单 {n}。", photosSent: "已上传 {n} 张照片。", photosFailed: "照片未上传：{e}",
