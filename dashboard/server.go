@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,13 +169,17 @@ func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // logRequests logs method, path (never the query: /ws may carry a token
-// there), status and duration at debug level.
+// there; never an ack link's token), status and duration at debug level.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.cfg.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		s.log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", s.cfg.Now().Sub(start))
+		path := r.URL.Path
+		if strings.HasPrefix(path, "/ack/") {
+			path = "/ack/…" // the link's token is a credential
+		}
+		s.log.Debug("http request", "method", r.Method, "path", path, "status", rec.status, "took", s.cfg.Now().Sub(start))
 	})
 }
 

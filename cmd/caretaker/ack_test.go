@@ -22,7 +22,7 @@ const ackSecret = "ack-secret-0123456789abcdef0123456789"
 // derived from http.listen), a second step 3 s after the first, and a
 // second device for a control ticket.
 func ackPagingConfig(httpAddr, brokerAddr, clientID, dir, hookURL string) string {
-	c := pagingConfig(httpAddr, brokerAddr, clientID, dir, hookURL)
+	c := "log: {level: debug}\n" + pagingConfig(httpAddr, brokerAddr, clientID, dir, hookURL)
 	c = strings.Replace(c, "notify:\n", "notify:\n  ack_secret: \""+ackSecret+"\"\n  ack_ttl: 10m\n", 1)
 	c = strings.Replace(c, "{after: 1h, to: [desk], via: [hook]}", "{after: 3s, to: [desk], via: [hook]}", 1)
 	c = strings.Replace(c, "devices:\n", "devices:\n  - {id: gas-b9-01, kind: gas, site: s1, building: B9, location: \"B9 kitchen\"}\n", 1)
@@ -94,7 +94,8 @@ func TestAckLinkAcknowledgesThatTicketOnly(t *testing.T) {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, ackPagingConfig(httpAddr, broker.Addr, "caretaker-ack", dir, hook.URL))
-	startCaretaker(t, cfgPath)
+	logs := startCaretaker(t, cfgPath)
+	var token string
 	base := "http://" + httpAddr
 	waitFor(t, 20*time.Second, "caretaker ready", func() bool {
 		resp, err := http.Get(base + "/readyz")
@@ -108,11 +109,19 @@ func TestAckLinkAcknowledgesThatTicketOnly(t *testing.T) {
 	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
 		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
 	tk := waitTicketCount(t, base, 1)[0]
+	defer func() {
+		// The link's token is a credential: never in the log, at debug
+		// level either (requests are logged there).
+		sig := token[strings.LastIndexByte(token, '.')+1:]
+		if out := logs.String(); strings.Contains(out, sig) || !strings.Contains(out, "/ack/…") {
+			t.Errorf("the log shows an ack token, or no ack request at all:\n%s", tailString(out, 4000))
+		}
+	}()
 	link := ackURLOf(t, recv, tk.Number, "tech1")
 	if !strings.HasPrefix(link, base+"/ack/") {
 		t.Fatalf("ack_url %q, want under %s/ack/ (derived from http.listen)", link, base)
 	}
-	token, _ := url.PathUnescape(strings.TrimPrefix(link, base+"/ack/"))
+	token, _ = url.PathUnescape(strings.TrimPrefix(link, base+"/ack/"))
 	// The listing shows no link: only its recipient may use it.
 	for _, n := range ticketNotifications(t, base, tk.ID) {
 		if strings.Contains(n.Subject, "/ack/") {
