@@ -103,7 +103,8 @@ test("another person's link speaks their language; a changed link is refused wit
   await shot(phone, "22-ack-link-zh-CN");
   // One character changed: refused (in the browser's language).
   const token = page.ack_url.slice((BASE + "/ack/").length);
-  const bad = token.slice(0, -1) + (token.endsWith("A") ? "B" : "A");
+  const dot = token.lastIndexOf(".") + 1; // change the signature's first character
+  const bad = token.slice(0, dot) + (token[dot] === "A" ? "B" : "A") + token.slice(dot + 1);
   const resp = await phone.goto(BASE + "/ack/" + bad);
   assert.equal(resp.status(), 403);
   assert.match(await phone.locator("#ack-refused").textContent(), /not valid/);
