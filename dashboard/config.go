@@ -75,6 +75,10 @@ type Config struct {
 	Rules RuleBook
 	// Notifications lists the pages of a ticket; nil: none.
 	Notifications Notifications
+	// Acks serves the ack links of pages; nil: every link is refused.
+	Acks Acks
+	// Duty says who is on duty now (GET /api/duty); nil: 503.
+	Duty Duty
 }
 
 // Roles a token may carry.

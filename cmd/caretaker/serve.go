@@ -50,6 +50,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return err
 	}
 	ticketCfg.Pager, ticketCfg.PagesQueued = pages.pager, pages.pagesQueued
+	ticketCfg.OnDuty = pages.onDuty()
 	var fe *ticketing.FieldError
 	if err := ticketCfg.Validate(); errors.As(err, &fe) {
 		return &ConfigError{Key: fe.Field, Msg: fe.Message}
@@ -61,9 +62,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
 	}
 	defer tickets.Close()
-	if err := pages.newWorker(tickets, logger, metrics); err != nil {
-		return err
-	}
 	ruleStore, err := openRuleStore(ctx, cfg, &ruleSet)
 	if err != nil {
 		return err
@@ -77,6 +75,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return &ConfigError{Key: "rules", Msg: err.Error()}
 	}
 	live := dashboard.NewLiveState(hub, reg, time.Now)
+	if err := pages.newWorker(tickets, hub, live, logger, metrics); err != nil {
+		return err
+	}
 
 	store, err := openServeStore(cfg, logger, metrics)
 	if err != nil {
@@ -127,7 +128,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
-		Notifications: notificationsAdapter{tickets},
+		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
+		Duty: newDutyService(cfg, pages, time.Now),
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
