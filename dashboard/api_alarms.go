@@ -16,7 +16,7 @@ func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request, _ principal)
 		writeError(w, http.StatusBadRequest, "state: "+quoteShort(state)+" is not active, acked or cleared", "state")
 		return
 	}
-	list, err := s.cfg.Alarms.ListAlarms(r.Context(), state)
+	list, err := s.cfg.Alarms.Alarms(r.Context(), state)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
@@ -31,7 +31,7 @@ func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request, p principal) {
 		writeError(w, http.StatusBadRequest, "id: not an alarm id", "id")
 		return
 	}
-	a, err := s.cfg.Alarms.Ack(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, id)
+	a, err := s.cfg.Alarms.AckAlarm(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, id)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return

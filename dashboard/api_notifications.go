@@ -14,6 +14,13 @@ type Notifications interface {
 	TicketNotifications(ctx context.Context, id int64) (any, error)
 }
 
+// PagingStates is what the board's snapshot needs of the outbox, when the
+// Notifications service has it: the paging state of each open ticket
+// (the same as the "ticket.paged" events), encoded as it is.
+type PagingStates interface {
+	Paging(ctx context.Context) (any, error)
+}
+
 // ticketNotifications answers GET /api/tickets/{id}/notifications:
 // {"notifications": [...]}, oldest first; an empty list when paging is
 // not wired.
@@ -37,4 +44,24 @@ func (s *Server) ticketNotifications(w http.ResponseWriter, r *http.Request, _ p
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"notifications": list})
+}
+
+// Duty is who is on duty now, by the rosters or the technicians' on_duty
+// flags, encoded to JSON as it is.
+type Duty interface {
+	OnDutyNow(ctx context.Context) (any, error)
+}
+
+// duty answers GET /api/duty for the control room's "on duty now" panel.
+func (s *Server) duty(w http.ResponseWriter, r *http.Request, _ principal) {
+	if s.cfg.Duty == nil {
+		writeError(w, http.StatusServiceUnavailable, "duty: not configured", "")
+		return
+	}
+	v, err := s.cfg.Duty.OnDutyNow(r.Context())
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }

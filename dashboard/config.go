@@ -25,12 +25,11 @@ type Tickets interface {
 	Stats(ctx context.Context, q ticketing.StatsQuery) (ticketing.Stats, error)
 }
 
-// Alarms is what the API needs of the stored alarms. The results are
-// encoded to JSON as they are (a list of stored alarms, or one).
+// Alarms is what the API needs of the stored alarms; the ticket service
+// has it. state is one of ticketing's Alarms* states.
 type Alarms interface {
-	ActiveAlarms(ctx context.Context) (any, error)
-	ListAlarms(ctx context.Context, state string) (any, error)
-	Ack(ctx context.Context, by ticketing.Actor, id string) (any, error)
+	Alarms(ctx context.Context, state string) ([]ticketing.StoredAlarm, error)
+	AckAlarm(ctx context.Context, by ticketing.Actor, id string) (ticketing.StoredAlarm, error)
 }
 
 // ReadingSource answers history queries from the time-series store. An
@@ -76,6 +75,10 @@ type Config struct {
 	Rules RuleBook
 	// Notifications lists the pages of a ticket; nil: none.
 	Notifications Notifications
+	// Acks serves the ack links of pages; nil: every link is refused.
+	Acks Acks
+	// Duty says who is on duty now (GET /api/duty); nil: 503.
+	Duty Duty
 }
 
 // Roles a token may carry.

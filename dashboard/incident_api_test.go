@@ -17,20 +17,6 @@ import (
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
-// serviceAlarms gives the API the alarms of the real ticket service, as
-// cmd/caretaker wires it.
-type serviceAlarms struct{ s *ticketing.Service }
-
-func (a serviceAlarms) ActiveAlarms(ctx context.Context) (any, error) {
-	return a.s.Alarms(ctx, ticketing.AlarmsActive)
-}
-func (a serviceAlarms) ListAlarms(ctx context.Context, state string) (any, error) {
-	return a.s.Alarms(ctx, state)
-}
-func (a serviceAlarms) Ack(ctx context.Context, by ticketing.Actor, id string) (any, error) {
-	return a.s.AckAlarm(ctx, by, id)
-}
-
 // jsonMap is an answer read without the Go types, so the test states the
 // wire format.
 type jsonMap = map[string]any
@@ -284,7 +270,7 @@ func TestWSHearsTheRecurrence(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { svc.Close() })
-		c.Tickets, c.Alarms, c.NotFound = svc, serviceAlarms{svc}, ticketing.ErrNotFound
+		c.Tickets, c.Alarms, c.NotFound = svc, svc, ticketing.ErrNotFound
 	})
 	conn := e.mustDial(t, "")
 	if m := next(t, conn); m.Type != "snapshot" {

@@ -105,24 +105,24 @@ type fakeAlarms struct {
 	acks   []string
 }
 
-func (f *fakeAlarms) ActiveAlarms(context.Context) (any, error) {
+func (f *fakeAlarms) Alarms(context.Context, string) ([]ticketing.StoredAlarm, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.active, nil
+	out := make([]ticketing.StoredAlarm, len(f.active))
+	for i, a := range f.active {
+		out[i] = ticketing.StoredAlarm{Alarm: a}
+	}
+	return out, nil
 }
 
-func (f *fakeAlarms) ListAlarms(ctx context.Context, _ string) (any, error) {
-	return f.ActiveAlarms(ctx)
-}
-
-func (f *fakeAlarms) Ack(_ context.Context, by ticketing.Actor, id string) (any, error) {
+func (f *fakeAlarms) AckAlarm(_ context.Context, by ticketing.Actor, id string) (ticketing.StoredAlarm, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if id == "missing" {
-		return nil, errNotFound
+		return ticketing.StoredAlarm{}, errNotFound
 	}
 	f.acks = append(f.acks, by.Name+":"+id)
-	return map[string]any{"id": id, "acked": true, "acked_by": by.Name}, nil
+	return ticketing.StoredAlarm{Alarm: rules.Alarm{ID: id}, Acked: true, AckedBy: by.Name}, nil
 }
 
 // estate is a test server with fakes behind it.

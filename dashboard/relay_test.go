@@ -71,6 +71,9 @@ func TestRelayTwoInstancesShowTheSameEvents(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "both relays subscribed", func() bool { return bus.subscribers() == 2 })
 
 	b.hub.Notify("alarm.acked", map[string]any{"id": "x", "site": "s1"}) // B's seq is ahead of A's
+	// A hears it through the bus in its own time: wait for it, so that it
+	// is in A's snapshot replay window and not the next message on A's screen.
+	testkit.Eventually(t, 10*time.Second, "B's first event relayed to A", func() bool { return a.hub.Seq() == 1 })
 	onA, onB := a.mustDial(t, ""), b.mustDial(t, "")
 	if m := next(t, onA); m.Type != EventSnapshot {
 		t.Fatalf("A first message %q", m.Type)

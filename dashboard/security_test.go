@@ -45,6 +45,10 @@ var everyone = []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer, 
 type access struct {
 	open  bool
 	roles []string
+	// link: the credential is an ack link's token (in the path or the
+	// form body), never a bearer token: without a valid link every caller
+	// is refused (403) with an HTML page for the phone.
+	link bool
 }
 
 var (
@@ -53,6 +57,7 @@ var (
 	reporter = access{roles: []string{RolePatrol, RoleOperator, RoleTechnician}}
 	operator = access{roles: []string{RoleOperator}}
 	engineer = access{roles: []string{RoleEngineer}}
+	ackLink  = access{open: true, link: true}
 )
 
 // accessSpec is the contract, written independently of auth.go's actions:
@@ -75,6 +80,9 @@ var accessSpec = map[string]access{
 	"GET /api/tickets/{id}/photos/{photo}": allRoles,
 	"GET /api/tickets/{id}/notifications":  allRoles,
 	"GET /api/stats":                       operator,
+	"GET /api/duty":                        allRoles,
+	"GET /ack/{token}":                     ackLink,
+	"POST /ack":                            ackLink,
 	"GET /api/alarms":                      allRoles,
 	"POST /api/alarms/{id}/ack":            operator,
 	"GET /api/rules":                       allRoles,
@@ -195,6 +203,10 @@ func TestRouteAccessTable(t *testing.T) {
 			t.Run(pattern+"/"+who, func(t *testing.T) {
 				status, body := e.do(t, method, path, tokenOf[who], "")
 				switch {
+				case spec.link:
+					if status != http.StatusForbidden || !strings.Contains(body, `id="ack-refused"`) {
+						t.Fatalf("%s %s as %s without a valid link: status %d, want 403 with the refusal page (%s)", method, path, who, status, body)
+					}
 				case spec.allows(who):
 					if status == http.StatusUnauthorized || status == http.StatusForbidden || status >= 500 && status != http.StatusServiceUnavailable {
 						t.Fatalf("%s %s as %s: status %d, want it served (body %s)", method, path, who, status, body)
@@ -334,6 +346,14 @@ func TestErrorAnswersAreJSONWithSecurityHeaders(t *testing.T) {
 		}
 		if !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 			t.Errorf("%s %s: no Content-Security-Policy", method, path)
+		}
+		if accessSpec[pattern].link {
+			// The ack link's pages are for a phone's browser: HTML, also
+			// when they refuse.
+			if res.StatusCode >= 400 && !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("%s %s: %d answer is not the HTML refusal page (%s)", method, path, res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			continue
 		}
 		if res.StatusCode >= 400 {
 			var ae apiError

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/tickets/{id}/photos", s.requireRole(actReport, false, s.uploadPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/photos/{photo}", s.requireRole(actRead, false, s.getPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/notifications", s.requireRole(actRead, false, s.ticketNotifications))
+	mux.HandleFunc("GET /api/duty", s.requireRole(actRead, false, s.duty))
 	mux.HandleFunc("GET /api/stats", s.requireRole(actStats, false, s.stats))
 	mux.HandleFunc("GET /api/alarms", s.requireRole(actRead, false, s.listAlarms))
 	mux.HandleFunc("POST /api/alarms/{id}/ack", s.requireRole(actAck, false, s.ackAlarm))
@@ -79,6 +81,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", s.requireRole(actRead, false, func(w http.ResponseWriter, r *http.Request, _ principal) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
 	}))
+	mux.HandleFunc("GET /ack/{token}", s.ackShow)
+	mux.HandleFunc("POST /ack", s.ackPost)
 	mux.HandleFunc("GET /ws", s.requireRole(actRead, true, s.serveWS))
 	mux.Handle("/", webHandler())
 	return s.securityHeaders(s.logRequests(mux))
@@ -165,13 +169,17 @@ func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // logRequests logs method, path (never the query: /ws may carry a token
-// there), status and duration at debug level.
+// there; never an ack link's token), status and duration at debug level.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.cfg.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		s.log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", s.cfg.Now().Sub(start))
+		path := r.URL.Path
+		if strings.HasPrefix(path, "/ack/") {
+			path = "/ack/…" // the link's token is a credential
+		}
+		s.log.Debug("http request", "method", r.Method, "path", path, "status", rec.status, "took", s.cfg.Now().Sub(start))
 	})
 }
 

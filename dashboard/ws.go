@@ -18,6 +18,9 @@ type Snapshot struct {
 	Alarms  any                `json:"alarms"`
 	Tickets []ticketing.Ticket `json:"tickets"`
 	Devices []DeviceStatus     `json:"devices"`
+	// Paging is the paging state of the open tickets (see PagingStates);
+	// absent when paging is not wired.
+	Paging any `json:"paging,omitempty"`
 }
 
 var upgrader = websocket.Upgrader{
@@ -64,7 +67,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
 
 // snapshot gathers active alarms, open tickets and device status.
 func (s *Server) snapshot(ctx context.Context) (any, error) {
-	alarms, err := s.cfg.Alarms.ActiveAlarms(ctx)
+	alarms, err := s.cfg.Alarms.Alarms(ctx, ticketing.AlarmsActive)
 	if err != nil {
 		return nil, fmt.Errorf("active alarms: %w", err)
 	}
@@ -86,7 +89,13 @@ func (s *Server) snapshot(ctx context.Context) (any, error) {
 	if status == nil {
 		status = []DeviceStatus{}
 	}
-	return Snapshot{Alarms: orEmptyList(alarms), Tickets: tickets, Devices: status}, nil
+	snap := Snapshot{Alarms: orEmptyList(alarms), Tickets: tickets, Devices: status}
+	if ps, ok := s.cfg.Notifications.(PagingStates); ok {
+		if snap.Paging, err = ps.Paging(ctx); err != nil {
+			return nil, fmt.Errorf("paging: %w", err)
+		}
+	}
+	return snap, nil
 }
 
 // originAllowed lets in clients without an Origin (not a browser), the

@@ -19,6 +19,12 @@ type Device struct {
 	Modbus   *Modbus `yaml:"modbus" json:"modbus,omitempty"`
 	// Nominal values a rule may refer to, e.g. nominal voltage 220.
 	Nominal map[string]float64 `yaml:"nominal" json:"nominal,omitempty"`
+
+	// PlaceType is the kind of room the device watches (PlaceTypes), and
+	// MachineClass the ISO 10816-1 class of the machine it sits on; rules
+	// may select on both (rules.Scope).
+	PlaceType    string `yaml:"place_type" json:"place_type,omitempty"`
+	MachineClass string `yaml:"machine_class" json:"machine_class,omitempty"`
 }
 
 // Modbus is how a device is polled. Address is tcp://host:port or

@@ -53,6 +53,7 @@ var kindSpecs = map[Kind]KindSpec{
 	KindWaterLeak: {Kind: KindWaterLeak, Metrics: []MetricSpec{
 		{"leak", Flag, ""},
 		{"battery_pct", Gauge, "%"},
+		{"fault", Flag, ""},
 	}},
 	KindPower: {Kind: KindPower, Metrics: []MetricSpec{
 		{"voltage_v", Gauge, "V"},
@@ -61,6 +62,14 @@ var kindSpecs = map[Kind]KindSpec{
 		{"frequency_hz", Gauge, "Hz"},
 		{"power_factor", Gauge, ""},
 		{"energy_kwh", Counter, "kWh"},
+		{"l1_v", Gauge, "V"},
+		{"l2_v", Gauge, "V"},
+		{"l3_v", Gauge, "V"},
+		{"l1_a", Gauge, "A"},
+		{"l2_a", Gauge, "A"},
+		{"l3_a", Gauge, "A"},
+		{"residual_ma", Gauge, "mA"},
+		{"voltage_unbalance_pct", Gauge, "%"},
 	}, Events: []string{"outage"}},
 	KindGas: {Kind: KindGas, Metrics: []MetricSpec{
 		{"lel_pct", Gauge, "%LEL"},

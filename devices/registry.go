@@ -90,6 +90,9 @@ func (r *Registry) addLocked(d Device) error {
 	if !ValidID(d.Site) {
 		return fmt.Errorf("site: %q must be 1-64 letters, digits, '.', '_' or '-'", d.Site)
 	}
+	if err := checkProperties(d); err != nil {
+		return err
+	}
 	if d.Modbus != nil {
 		if d.Modbus.Address == "" {
 			return fmt.Errorf("modbus.address: missing")

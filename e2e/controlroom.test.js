@@ -110,7 +110,7 @@ test("the ticket detail shows the history and a chart of the readings", async ()
   // Who was paged: the technician on duty and the control room, through
   // the log channel, delivered.
   await ops.locator("#ticket-pages tr.page-sent", { hasText: "tech1" }).filter({ hasText: "screen" }).waitFor({ timeout: 5000 });
-  await ops.locator("#ticket-pages tr.page-sent", { hasText: "desk" }).filter({ hasText: "delivered" }).waitFor();
+  await ops.locator("#ticket-pages tr.page-sent", { hasText: "desk" }).filter({ hasText: "screen" }).filter({ hasText: "delivered" }).waitFor();
   await shot(ops, "06-ticket-detail");
 
   await ops.fill("#dispatch-form input[name=technician]", "tech1");
@@ -169,7 +169,7 @@ test("an acknowledged alarm that comes back shows on its ticket as a recurrence,
   await ops.click("#lang");
   await ops.locator("#ticket-recurrence", { hasText: "工单处理期间告警复发 1 次" }).waitFor({ timeout: 5000 });
   await ops.locator("#ticket-notifications h3", { hasText: "通知记录" }).waitFor();
-  await ops.locator("#ticket-pages tr.page-sent", { hasText: "tech1" }).filter({ hasText: "已送达" }).waitFor();
+  await ops.locator("#ticket-pages tr.page-sent", { hasText: "tech1" }).filter({ hasText: "screen" }).filter({ hasText: "已送达" }).waitFor();
   await shot(ops, "07d-ticket-recurrence-zh-CN");
   await ops.click("#lang");
 });

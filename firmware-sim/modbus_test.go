@@ -107,8 +107,8 @@ func TestModbusAnswersMbpoll(t *testing.T) {
 			checked++
 		}
 	}
-	if checked != 17 {
-		t.Errorf("checked %d registers, want the library's 17", checked)
+	if checked != 26 {
+		t.Errorf("checked %d registers, want the library's 26", checked)
 	}
 }
 
@@ -286,10 +286,10 @@ func TestModbusErrorsAndFaults(t *testing.T) {
 	startModbus(t, ModbusConfig{Devices: modbusEstate(addr)})
 	c := goClient(t, addr, 2*time.Second)
 	_ = c.SetUnitId(3) // pm-b1-01
-	if _, err := c.ReadRegisters(0, 8, modbus.HOLDING_REGISTER); err != nil {
+	if _, err := c.ReadRegisters(0, 16, modbus.HOLDING_REGISTER); err != nil {
 		t.Fatalf("whole power meter map in one request: %v", err)
 	}
-	if _, err := c.ReadRegisters(7, 2, modbus.HOLDING_REGISTER); !errors.Is(err, modbus.ErrIllegalDataAddress) {
+	if _, err := c.ReadRegisters(15, 2, modbus.HOLDING_REGISTER); !errors.Is(err, modbus.ErrIllegalDataAddress) {
 		t.Errorf("read past the map: %v, want illegal data address", err)
 	}
 	if _, err := c.ReadRegisters(0, 1, modbus.INPUT_REGISTER); !errors.Is(err, modbus.ErrIllegalDataAddress) {

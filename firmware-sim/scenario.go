@@ -51,6 +51,10 @@ var faultKinds = map[string]devices.Kind{
 	"outage": devices.KindPower,    // supply lost; the meter reports the outage event
 	"wear":   devices.KindElevator, // to: bearing wear 0..1, reached after over
 	"sensor": devices.KindGas,      // the detector head faults: fault true, reads 0
+	// to: the phase (1-3) lost, or the one that climbs when the neutral breaks
+	"phase_loss":   devices.KindPower,
+	"neutral_loss": devices.KindPower,
+	"leakage":      devices.KindPower, // to: the residual current, mA
 }
 
 // active tells whether the step is on at elapsed el, and how far up its
@@ -182,7 +186,7 @@ func (s Scenario) Validate(estate []devices.Device) error {
 		case st.Fault != "":
 			k, ok := faultKinds[st.Fault]
 			if !ok {
-				return fmt.Errorf("steps[%d].fault: %q is not sag, outage, wear or sensor", i, st.Fault)
+				return fmt.Errorf("steps[%d].fault: %q is not sag, outage, phase_loss, neutral_loss, leakage, wear or sensor", i, st.Fault)
 			}
 			if k != d.Kind {
 				return fmt.Errorf("steps[%d].fault: %s is a fault of %s devices, %s is %s", i, st.Fault, k, d.ID, d.Kind)
@@ -206,6 +210,16 @@ func checkFaultTo(st Step) error {
 		v, err := target(devices.MetricSpec{Name: "wear"}, st.To)
 		if err != nil || v.Number < 0 || v.Number > 1 {
 			return fmt.Errorf("wear is a fraction from 0 to 1 (to: 0.8)")
+		}
+	case "phase_loss", "neutral_loss":
+		v, err := target(devices.MetricSpec{Name: "phase"}, st.To)
+		if err != nil || (v.Number != 1 && v.Number != 2 && v.Number != 3) {
+			return fmt.Errorf("a %s names the phase, 1, 2 or 3 (to: 2)", st.Fault)
+		}
+	case "leakage":
+		v, err := target(devices.MetricSpec{Name: "residual_ma"}, st.To)
+		if err != nil || v.Number <= 0 {
+			return fmt.Errorf("leakage needs the residual current in mA above 0 (to: 350)")
 		}
 	default:
 		if st.To != nil {
@@ -254,6 +268,15 @@ func (s Scenario) conditionsAt(dev string, el time.Duration) conditions {
 			c.wear = v.Number * frac
 		case "sensor":
 			c.sensorFault = true
+		case "phase_loss":
+			v, _ := target(devices.MetricSpec{}, st.To)
+			c.phaseLoss = int(v.Number)
+		case "neutral_loss":
+			v, _ := target(devices.MetricSpec{}, st.To)
+			c.neutralLoss = int(v.Number)
+		case "leakage":
+			v, _ := target(devices.MetricSpec{}, st.To)
+			c.leakageMA = v.Number
 		}
 	}
 	return c
@@ -313,4 +336,22 @@ func (s Scenario) eventsAt(dev string, from, to time.Duration) []eventChange {
 type eventChange struct {
 	name   string
 	active bool
+}
+
+// EventChange is a device event a scenario makes a device report: a
+// scenario event, or the outage event of a power fault.
+type EventChange struct {
+	Name   string
+	Active bool
+}
+
+// Events returns the event changes of device dev due in [from, to) of
+// elapsed time, as the simulator publishes them; replays of a scenario
+// without a broker use it with Device.Sample.
+func (s Scenario) Events(dev string, from, to time.Duration) []EventChange {
+	var out []EventChange
+	for _, ev := range s.eventsAt(dev, from, to) {
+		out = append(out, EventChange{Name: ev.name, Active: ev.active})
+	}
+	return out
 }

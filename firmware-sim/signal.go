@@ -2,6 +2,7 @@ package firmwaresim
 
 import (
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"time"
 
@@ -15,6 +16,9 @@ type conditions struct {
 	outage      bool    // power: supply lost
 	wear        float64 // elevator: bearing wear, 0 (new) to 1 (about to seize)
 	sensorFault bool    // gas: the detector head reports a fault
+	phaseLoss   int     // power: this phase (1-3) is lost (0: none)
+	neutralLoss int     // power: the neutral is broken and this phase (1-3) climbs towards 380 V
+	leakageMA   float64 // power: residual (earth leakage) current, mA (0: normal)
 }
 
 // model produces the behaviour of one device at a time since the start.
@@ -35,7 +39,16 @@ func newModel(d devices.Device, rng *rand.Rand) model {
 		if v, ok := d.Nominal["voltage_v"]; ok && v > 0 {
 			nominal = v
 		}
-		return &powerModel{nominal: nominal, peak: 40 + rng.Float64()*40, energy: rng.Float64() * 50000}
+		m := &powerModel{nominal: nominal, peak: 40 + rng.Float64()*40, energy: rng.Float64() * 50000}
+		// The phases draw from a source of their own, seeded from the
+		// shared one's results, so the metrics the meter had before keep
+		// their seeded values.
+		m.phases = rand.New(rand.NewPCG(math.Float64bits(m.peak), math.Float64bits(m.energy)))
+		for i := range m.vOff {
+			m.vOff[i] = (m.phases.Float64()*2 - 1) * 1.2
+			m.aShare[i] = (m.phases.Float64()*2 - 1) * 0.08
+		}
+		return m
 	case devices.KindElevator:
 		return newElevator(rng)
 	default:
@@ -69,16 +82,23 @@ func (m *leakModel) sample(el time.Duration, _ *rand.Rand, _ conditions) map[str
 	return map[string]devices.Value{
 		"leak":        devices.FlagValue(false),
 		"battery_pct": devices.Num(round(math.Max(0, b), 1)),
+		"fault":       devices.FlagValue(false),
 	}
 }
 
 // powerModel: a three-phase load with a daily curve (the simulated day
 // starts at 08:00 and peaks mid-afternoon) and noise; a sag pulls the
-// voltage down, an outage reads zero and stops the energy counter.
+// voltage down, an outage reads zero and stops the energy counter. The
+// three phases sit a volt or so apart around the mean (voltage_v) and
+// share the current a little unevenly; a lost phase reads 0 V, a broken
+// neutral shifts the star point so one phase climbs to 1.4x nominal and
+// the other two fall to 0.87x; leakage sets the residual current.
 type powerModel struct {
 	nominal, peak float64
 	energy        float64
 	last          time.Duration
+	phases        *rand.Rand
+	vOff, aShare  [2]float64 // phases 1 and 2; phase 3 balances them
 }
 
 // startHour is the hour of the simulated day at elapsed 0.
@@ -98,6 +118,9 @@ func (m *powerModel) sample(el time.Duration, rng *rand.Rand, c conditions) map[
 	if c.outage {
 		v, load, freq, pf = 0, 0, 0, 0
 	}
+	if c.phaseLoss > 0 && !c.outage {
+		load *= 2.0 / 3
+	}
 	if el > m.last {
 		m.energy += load * (el - m.last).Hours()
 		m.last = el
@@ -106,14 +129,77 @@ func (m *powerModel) sample(el time.Duration, rng *rand.Rand, c conditions) map[
 	if v > 0 && pf > 0 {
 		current = load * 1000 / (v * math.Sqrt(3) * pf)
 	}
-	return map[string]devices.Value{
-		"voltage_v":    devices.Num(round(v, 1)),
-		"current_a":    devices.Num(round(current, 1)),
-		"power_kw":     devices.Num(round(load, 2)),
-		"frequency_hz": devices.Num(round(freq, 2)),
-		"power_factor": devices.Num(round(pf, 3)),
-		"energy_kwh":   devices.Num(round(m.energy, 1)),
+	// Phase voltages and currents around the means.
+	d1 := m.vOff[0] + m.phases.NormFloat64()*0.4
+	d2 := m.vOff[1] + m.phases.NormFloat64()*0.4
+	u1 := m.aShare[0] + m.phases.NormFloat64()*0.01
+	u2 := m.aShare[1] + m.phases.NormFloat64()*0.01
+	residual := math.Max(0, 20+15*load/m.peak+m.phases.NormFloat64()*3)
+	var lv, la [3]float64
+	if v > 0 {
+		lv = [3]float64{v + d1, v + d2, v - d1 - d2}
+		la = [3]float64{current * (1 + u1), current * (1 + u2), current * (1 - u1 - u2)}
 	}
+	// Phasors at their ideal angles, then the faults.
+	var ph [3]complex128
+	for i := range ph {
+		ph[i] = cmplx.Rect(lv[i], -2*math.Pi/3*float64(i))
+	}
+	if k := c.neutralLoss; k > 0 && v > 0 {
+		shift := cmplx.Rect(0.4*v, -2*math.Pi/3*float64(k-1))
+		for i := range ph {
+			ph[i] += shift
+		}
+	}
+	if k := c.phaseLoss; k > 0 {
+		ph[k-1], la[k-1] = 0, 0
+	}
+	if c.leakageMA > 0 && v > 0 {
+		residual = c.leakageMA + m.phases.NormFloat64()*2
+	}
+	if v == 0 {
+		residual = 0
+	}
+	mean := 0.0
+	for i := range ph {
+		lv[i] = cmplx.Abs(ph[i])
+		mean += lv[i] / 3
+	}
+	volts := v
+	if c.phaseLoss > 0 || c.neutralLoss > 0 {
+		volts = mean
+	}
+	return map[string]devices.Value{
+		"voltage_v":             devices.Num(round(volts, 1)),
+		"current_a":             devices.Num(round(current, 1)),
+		"power_kw":              devices.Num(round(load, 2)),
+		"frequency_hz":          devices.Num(round(freq, 2)),
+		"power_factor":          devices.Num(round(pf, 3)),
+		"energy_kwh":            devices.Num(round(m.energy, 1)),
+		"l1_v":                  devices.Num(round(lv[0], 1)),
+		"l2_v":                  devices.Num(round(lv[1], 1)),
+		"l3_v":                  devices.Num(round(lv[2], 1)),
+		"l1_a":                  devices.Num(round(la[0], 1)),
+		"l2_a":                  devices.Num(round(la[1], 1)),
+		"l3_a":                  devices.Num(round(la[2], 1)),
+		"residual_ma":           devices.Num(round(residual, 0)),
+		"voltage_unbalance_pct": devices.Num(round(unbalance(ph), 2)),
+	}
+}
+
+// unbalance is the negative-sequence voltage unbalance of GB/T 15543-2008
+// (U2/U1 in percent), from the line voltages, so a shifted star point
+// (a broken neutral, zero sequence only) does not show in it and a lost
+// phase does (50%). No voltage: 0.
+func unbalance(ph [3]complex128) float64 {
+	a := cmplx.Rect(1, 2*math.Pi/3)
+	ab, bc, ca := ph[0]-ph[1], ph[1]-ph[2], ph[2]-ph[0]
+	u1 := (ab + a*bc + a*a*ca) / 3
+	u2 := (ab + a*a*bc + a*ca) / 3
+	if cmplx.Abs(u1) < 1 {
+		return 0
+	}
+	return cmplx.Abs(u2) / cmplx.Abs(u1) * 100
 }
 
 func round(x float64, digits int) float64 {

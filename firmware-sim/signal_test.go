@@ -32,9 +32,11 @@ func demo(t *testing.T, id string) devices.Device {
 func TestSignalsPinned(t *testing.T) {
 	want := map[string]vals{
 		"gas-b2-01":  {"co_ppm": num(1.5), "fault": flag(false), "lel_pct": num(0.07)},
-		"leak-b1-01": {"battery_pct": num(92.9), "leak": flag(false)},
+		"leak-b1-01": {"battery_pct": num(92.9), "leak": flag(false), "fault": flag(false)},
 		"pm-b1-01": {"current_a": num(67), "energy_kwh": num(18093.2), "frequency_hz": num(49.98),
-			"power_factor": num(0.955), "power_kw": num(24.35), "voltage_v": num(219.6)},
+			"power_factor": num(0.955), "power_kw": num(24.35), "voltage_v": num(219.6),
+			"l1_v": num(219), "l2_v": num(221.2), "l3_v": num(218.5), "l1_a": num(72.7), "l2_a": num(65.5), "l3_a": num(62.8),
+			"residual_ma": num(23), "voltage_unbalance_pct": num(0.38)},
 		"elev-e1": {"car_floor": num(1), "door_cycles": num(21661), "door_open": flag(false),
 			"motor_temp_c": num(34.9), "running": flag(false), "vibration_mm_s": num(0.15)},
 	}
@@ -292,7 +294,7 @@ func TestLeakProbeBattery(t *testing.T) {
 // estate; demo.yaml is DemoScenario.
 func TestBuiltinScenarios(t *testing.T) {
 	names := BuiltinScenarios()
-	if want := []string{"bearing-wear", "demo", "estate-incidents", "gas-leak", "outage"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"bearing-wear", "demo", "estate-incidents", "gas-leak", "outage", "power-faults"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("built-in scenarios = %v, want %v", names, want)
 	}
 	for _, n := range names {

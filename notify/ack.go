@@ -78,11 +78,12 @@ func (s *AckSigner) Verify(token string) (AckClaim, error) {
 	if !ok {
 		return AckClaim{}, ErrAckInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: a token is valid in one spelling only (no spare bits).
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(body)) {
 		return AckClaim{}, ErrAckInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(body)
 	if err != nil {
 		return AckClaim{}, ErrAckInvalid
 	}

@@ -131,6 +131,10 @@ type Settings struct {
 	AckSecret string `yaml:"ack_secret"`
 	// AckTTL is how long an ack_url works. Default 2h.
 	AckTTL devices.Duration `yaml:"ack_ttl"`
+	// ChannelAlarmAfter is how many attempts in a row of one channel may
+	// fail before the channel is shown failing (a system alarm); a page
+	// failed for good shows it at once. Default 3.
+	ChannelAlarmAfter int `yaml:"channel_alarm_after"`
 }
 
 // Policy is the escalation of one ticket level.
@@ -237,6 +241,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.AckTTL == 0 {
 		s.AckTTL = devices.Duration(2 * time.Hour)
+	}
+	if s.ChannelAlarmAfter == 0 {
+		s.ChannelAlarmAfter = 3
 	}
 	return s
 }
@@ -405,8 +412,14 @@ func (s Settings) validate(people, chans map[string]bool) error {
 			return fieldErr("notify.ack_secret", "shorter than %d characters (needed with notify.public_url)", minAckSecret)
 		}
 	}
+	if s.AckSecret != "" && len(s.AckSecret) < minAckSecret {
+		return fieldErr("notify.ack_secret", "shorter than %d characters", minAckSecret)
+	}
 	if s.AckTTL <= 0 {
 		return fieldErr("notify.ack_ttl", "must be positive")
+	}
+	if s.ChannelAlarmAfter < 1 {
+		return fieldErr("notify.channel_alarm_after", "must be at least 1")
 	}
 	levels := map[int]bool{}
 	for i, p := range s.Policies {

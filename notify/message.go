@@ -13,6 +13,12 @@ const (
 	// TypeReport tells a reporter their report is in (with the
 	// verification code of in-home work).
 	TypeReport = "report"
+	// TypeAccepted tells a reporter who took the work and when they are
+	// due on site.
+	TypeAccepted = "accepted"
+	// TypeResolved tells a reporter the work is done and that the control
+	// room calls back to confirm it.
+	TypeResolved = "resolved"
 )
 
 // Message is one page ready for a channel: the delivery id, who it is
@@ -36,6 +42,10 @@ func NewMessage(pg Page, in Incident, ackURL string) Message {
 	m := Message{ID: pg.ID, Type: TypePage, Step: pg.Step, Channel: pg.Channel, Incident: in, Recipient: pg.Recipient}
 	if pg.Recipient.IsReporter {
 		m.Type = TypeReport
+		if pg.Type == TypeAccepted || pg.Type == TypeResolved {
+			// Only the first message carries the code.
+			m.Type, m.Incident.Code = pg.Type, ""
+		}
 	} else {
 		m.AckURL = ackURL
 		// Only the reporter may see the code.
@@ -49,6 +59,8 @@ type words struct {
 	level                                  [4]string
 	page, report, place, sensor, said, ack string
 	code, codeHint, sep, open, close       string
+	accepted, acceptedETA, resolved        string
+	acceptedSubj, resolvedSubj, done       string
 }
 
 var dict = map[string]words{
@@ -65,6 +77,13 @@ var dict = map[string]words{
 		sep:      ": ",
 		open:     "[",
 		close:    "] ",
+
+		accepted:     "Technician %s has taken on your report %s.",
+		acceptedETA:  "Expected on site by %s.",
+		acceptedSubj: "technician on the way",
+		resolved:     "The work on your report %s is done.",
+		resolvedSubj: "work done",
+		done:         "Please check it: the control room will call you back to confirm it is fixed. If it is not, say so when they call, or call the control room.",
 	},
 	LangZH: {
 		level:    [4]string{"", "一级紧急", "二级", "三级"},
@@ -79,6 +98,13 @@ var dict = map[string]words{
 		sep:      "：",
 		open:     "【",
 		close:    "】",
+
+		accepted:     "维修师傅 %s 已接单，处理您的报修 %s。",
+		acceptedETA:  "预计 %s 前到达。",
+		acceptedSubj: "师傅已接单",
+		resolved:     "您的报修 %s 已处理完毕。",
+		resolvedSubj: "已完工",
+		done:         "请查验：监控中心将回访确认是否修好。如未修好，请在回访时告知，或致电监控中心。",
 	},
 }
 
@@ -103,6 +129,22 @@ func Render(m Message) (subject, body string) {
 		if v = clean(v, true); v != "" {
 			b.WriteString(label + w.sep + v + "\n")
 		}
+	}
+	switch m.Type {
+	case TypeAccepted:
+		subject = w.open + clean(in.Number, false) + w.close + w.acceptedSubj
+		b.WriteString(fmt.Sprintf(w.accepted, clean(in.Assignee, false), clean(in.Number, false)) + "\n")
+		if !in.ETA.IsZero() {
+			b.WriteString(fmt.Sprintf(w.acceptedETA, in.ETA.Format("2006-01-02 15:04")) + "\n")
+		}
+		line(w.place, place)
+		return strings.TrimSpace(clean(subject, false)), b.String()
+	case TypeResolved:
+		subject = w.open + clean(in.Number, false) + w.close + w.resolvedSubj
+		b.WriteString(fmt.Sprintf(w.resolved, clean(in.Number, false)) + "\n")
+		line(w.place, place)
+		b.WriteString(w.done + "\n")
+		return strings.TrimSpace(clean(subject, false)), b.String()
 	}
 	if m.Type == TypeReport {
 		subject = w.open + clean(in.Number, false) + w.close + clean(place, false)
@@ -161,10 +203,11 @@ func clean(s string, multiline bool) string {
 
 // ForListing is the message as the ticket's history and the
 // notifications API show it: a reporter's message without the
-// verification code, which only the reporter may see.
+// verification code, which only the reporter may see, and a page without
+// its ack_url, which only its recipient may use.
 func (m Message) ForListing() Message {
-	if m.Incident.Code != "" {
-		m.Incident.Code = ""
+	if m.Incident.Code != "" || m.AckURL != "" {
+		m.Incident.Code, m.AckURL = "", ""
 		m.Subject, m.Body = Render(m)
 	}
 	return m

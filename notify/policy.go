@@ -38,6 +38,10 @@ type Incident struct {
 	// Code is the verification code of an in-home ticket. It goes to the
 	// reporter and to nobody else.
 	Code string
+	// ETA is when the technician (Assignee) is due on site, for the
+	// reporter's message on acceptance; zero: unknown. Shown in its own
+	// location (the wiring passes it in the shifts' time zone).
+	ETA time.Time
 }
 
 // Reporter is who reported the fault, as far as paging goes.
@@ -63,6 +67,9 @@ type Page struct {
 	Recipient Person
 	Channel   string
 	DueAt     time.Time
+	// Type is the message's type when it is not a page (TypePage) or the
+	// reporter's first message (TypeReport): TypeAccepted, TypeResolved.
+	Type string
 }
 
 // Planner turns a configuration and an incident into the pages that are
@@ -174,6 +181,37 @@ func (p *Planner) Escalation(in Incident, target, key string, at time.Time) []Pa
 	}
 	st := Step{To: []string{target}, Via: pol.Steps[0].Via}
 	return p.pages(in, "escalation:"+target+":"+key, st, at)
+}
+
+// Reporter returns the pages that tell the incident's reporter of event
+// (TypeAccepted: who took the work and when they are due; TypeResolved:
+// the work is done), at the moment at, through the channels of every step
+// that names the reporter (sms_http and email only, as always). No step
+// names the reporter, or the incident has none: nothing. Each event is
+// told once (its own delivery id).
+func (p *Planner) Reporter(in Incident, event string, at time.Time) []Page {
+	if in.Reporter == nil || (event != TypeAccepted && event != TypeResolved) {
+		return nil
+	}
+	var via []string
+	for _, st := range p.policies[in.Level].Steps {
+		if !contains(st.To, ToReporter) {
+			continue
+		}
+		for _, ch := range st.Via {
+			if !contains(via, ch) {
+				via = append(via, ch)
+			}
+		}
+	}
+	if len(via) == 0 {
+		return nil
+	}
+	pages := p.pages(in, "reporter:"+event, Step{To: []string{ToReporter}, Via: via}, at)
+	for i := range pages {
+		pages[i].Type = event
+	}
+	return pages
 }
 
 // pages resolves one step at its time into pages, each person once.

@@ -243,12 +243,8 @@ func TestWorkerRunWakes(t *testing.T) {
 	m := NewMessage(pg, in, "")
 	box.Queue(t, m, time.Now())
 	wake <- struct{}{}
-	deadline := time.Now().Add(10 * time.Second)
-	for box.row(m.ID).State != StateSent {
-		if time.Now().After(deadline) {
-			t.Fatalf("not sent after wake: %+v", box.row(m.ID))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Within(10*time.Second, func() bool { return box.row(m.ID).State == StateSent }) {
+		t.Fatalf("not sent after wake: %+v", box.row(m.ID))
 	}
 	cancel()
 	if err := <-done; err != nil {

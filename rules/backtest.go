@@ -197,7 +197,7 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 
 // applies tells whether rule r watches device d: its kind, in its scope.
 func applies(r Rule, d devices.Device) bool {
-	return d.Kind == r.Kind && r.Scope.Matches(d.Site, d.Building, d.ID)
+	return d.Kind == r.Kind && r.Scope.Matches(d)
 }
 
 // toReadings groups samples taken at one instant into one reading, with

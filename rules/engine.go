@@ -198,7 +198,7 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 			continue
 		}
 		v, ok := r.Values[c.Metric]
-		if !ok {
+		if !ok || e.heldBack(c, p) {
 			continue
 		}
 		e.observe(ctx, c, p, r.Time, now, v)
@@ -214,7 +214,7 @@ func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	p := e.planFor(ev.Device, ev.Kind, ev.Site, ev.Building)
 	e.heard(ctx, p, ev.Time, now)
 	for _, c := range p.rules {
-		if c.op.subject != onEvent || c.Condition.Event != ev.Name {
+		if c.op.subject != onEvent || c.Condition.Event != ev.Name || e.heldBack(c, p) {
 			continue
 		}
 		e.observe(ctx, c, p, ev.Time, now, devices.FlagValue(ev.Active))
@@ -247,6 +247,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 		c := e.rules[k.rule]
 		if c == nil {
 			delete(e.timed, k)
+			continue
+		}
+		if p := e.plan[k.device]; p != nil && !st.on && e.heldBack(c, p) {
 			continue
 		}
 		e.advance(ctx, c, st, now)

@@ -26,26 +26,29 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 		return p
 	}
 	p := &plan{device: device, site: site, building: building, kind: kind, parent: ParentIngest}
+	who := devices.Device{ID: device, Kind: kind, Site: site, Building: building}
 	if e.cfg.Devices != nil {
 		if d, ok := e.cfg.Devices.Lookup(device); ok {
 			p.location, p.nominal, p.parent = d.Location, d.Nominal, parentOf(d)
+			who.PlaceType, who.MachineClass, who.Model = d.PlaceType, d.MachineClass, d.Model
 		}
 	}
-	p.rules, p.stale = e.applicable(device, kind, site, building)
+	p.rules, p.stale = e.applicable(who)
 	e.plan[device] = p
 	return p
 }
 
 // applicable resolves scopes: of the enabled live rules of the device's
 // kind whose scope matches it, each family (Rule.Family) keeps only its
-// narrowest-scoped members (device > building > site > kind; members of
-// equal narrowness all apply). Shadow versions apply wherever their own
-// scope matches.
-func (e *Engine) applicable(device string, kind devices.Kind, site, building string) (metric, stale []*compiled) {
+// narrowest-scoped members (Scope.Narrowness: device > building > site >
+// kind, then the number of properties selected on; members of equal
+// narrowness all apply). Shadow versions apply wherever their own scope
+// matches.
+func (e *Engine) applicable(d devices.Device) (metric, stale []*compiled) {
 	narrowest := map[string]int{}
 	var cand []*compiled
 	for _, c := range e.rules {
-		if c.Kind != kind || !c.IsEnabled() || !c.Scope.Matches(site, building, device) {
+		if c.Kind != d.Kind || !c.IsEnabled() || !c.Scope.Matches(d) {
 			continue
 		}
 		cand = append(cand, c)

@@ -30,37 +30,94 @@ type Rule struct {
 	Enabled    *bool            `yaml:"enabled" json:"enabled"` // nil: enabled
 	Mode       string           `yaml:"mode" json:"mode"`
 	Version    int              `yaml:"version" json:"version"`
+	// Unless names rule families whose alarm, while on for the same
+	// device, holds this rule back: its values are not evaluated and a
+	// pending for-duration is dropped (an alarm already raised stays).
+	// The outage alarm stands for the 0 V a dead supply reads.
+	Unless []string `yaml:"unless" json:"unless,omitempty"`
 	// Rationale says why the rule has its values; shipped rules carry it, an
 	// engineer may replace it.
 	Rationale string `yaml:"rationale" json:"rationale,omitempty"`
 }
 
-// Scope narrows a rule to a site, a building or one device; empty fields
-// match everything.
+// Scope narrows a rule to a site, a building or one device, and to
+// devices with given properties (their place type, machine class or
+// model: any of the listed values); empty fields match everything.
 type Scope struct {
-	Site     string `yaml:"site" json:"site"`
-	Building string `yaml:"building" json:"building"`
-	Device   string `yaml:"device" json:"device"`
+	Site         string   `yaml:"site" json:"site"`
+	Building     string   `yaml:"building" json:"building"`
+	Device       string   `yaml:"device" json:"device"`
+	PlaceType    []string `yaml:"place_type" json:"place_type,omitempty"`
+	MachineClass []string `yaml:"machine_class" json:"machine_class,omitempty"`
+	Model        []string `yaml:"model" json:"model,omitempty"`
 }
 
-// Matches tells whether the device falls in the scope.
-func (s Scope) Matches(site, building, device string) bool {
-	return (s.Site == "" || s.Site == site) &&
-		(s.Building == "" || s.Building == building) &&
-		(s.Device == "" || s.Device == device)
+// Matches tells whether the device falls in the scope. Only the place
+// fields of d (ID, Site, Building) are needed when the scope names no
+// property.
+func (s Scope) Matches(d devices.Device) bool {
+	return (s.Site == "" || s.Site == d.Site) &&
+		(s.Building == "" || s.Building == d.Building) &&
+		(s.Device == "" || s.Device == d.ID) &&
+		anyOf(s.PlaceType, d.PlaceType) &&
+		anyOf(s.MachineClass, d.MachineClass) &&
+		anyOf(s.Model, d.Model)
 }
 
-// Narrowness ranks a scope: device 3, building 2, site 1, the whole kind 0.
+// anyOf: an empty list matches everything, else v must be listed.
+func anyOf(list []string, v string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Narrowness ranks a scope: by place first (device, building, site, the
+// whole kind), then by the number of properties it selects on, so that
+// "water-leak.flat" (place_type: [flat]) replaces "water-leak" in flats
+// while a building-scoped member replaces both in its building.
 func (s Scope) Narrowness() int {
+	n := 0
 	switch {
 	case s.Device != "":
-		return 3
+		n = 3
 	case s.Building != "":
-		return 2
+		n = 2
 	case s.Site != "":
-		return 1
+		n = 1
 	}
-	return 0
+	n *= 4
+	for _, l := range [][]string{s.PlaceType, s.MachineClass, s.Model} {
+		if len(l) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// validate refuses property values no device can have.
+func (s Scope) validate() error {
+	for _, p := range s.PlaceType {
+		if p == "" || !devices.ValidPlaceType(p) {
+			return fieldErr("scope.place_type", "%q is not one of %s", p, strings.Join(devices.PlaceTypes(), ", "))
+		}
+	}
+	for _, c := range s.MachineClass {
+		if c == "" || !devices.ValidMachineClass(c) {
+			return fieldErr("scope.machine_class", "%q is not one of %s (ISO 10816-1)", c, strings.Join(devices.MachineClasses(), ", "))
+		}
+	}
+	for _, m := range s.Model {
+		if m == "" {
+			return fieldErr("scope.model", "an empty model name")
+		}
+	}
+	return nil
 }
 
 // Family is the part of a rule id before the first '.': "gas-lel-critical"
@@ -163,6 +220,17 @@ func (r Rule) compile() (*compiled, error) {
 	}
 	if _, err := devices.ParseKind(string(r.Kind)); err != nil {
 		return nil, fieldErr("kind", "%v", err)
+	}
+	if err := r.Scope.validate(); err != nil {
+		return nil, err
+	}
+	for _, u := range r.Unless {
+		if !devices.ValidID(u) {
+			return nil, fieldErr("unless", "%q is not a rule id", u)
+		}
+		if f, _, _ := strings.Cut(u, "."); f == r.Family() {
+			return nil, fieldErr("unless", "%q is the rule's own family", u)
+		}
 	}
 	spec, _ := devices.SpecOf(r.Kind)
 	c := &compiled{Rule: r}

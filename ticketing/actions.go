@@ -11,7 +11,7 @@ import (
 func (a *act) claim() error {
 	if tech, known := a.s.technician(a.by.Name); a.by.Role == RoleTechnician && len(a.s.cfg.Technicians) > 0 && !known {
 		return &ActionError{Action: ActClaim, Kind: ErrForbidden, Reason: a.by.Name + " is not in the technicians list"}
-	} else if known && !tech.OnDuty {
+	} else if known && !a.s.onDuty(tech, a.t.Category) {
 		return a.illegal(a.by.Name + " is off duty")
 	}
 	if err := a.set("assignee", a.by.Name); err != nil {
@@ -36,7 +36,7 @@ func (a *act) assign() error {
 	if a.t.Assignee != "" && a.t.Assignee != name {
 		note += " (was " + a.t.Assignee + ")"
 	}
-	if known && !tech.OnDuty {
+	if known && !a.s.onDuty(tech, a.t.Category) {
 		note += "; off duty"
 	}
 	if err := a.set("assignee", name); err != nil {

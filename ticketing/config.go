@@ -73,6 +73,11 @@ type Config struct {
 	// building); nil: no zones, dispatch by skill and load only. See
 	// ZonesFrom.
 	Zones func(site, building, device string) string
+	// OnDuty, when set, says who is on duty at a moment for a ticket of
+	// the zone (empty: any zone) and category, by rosters: dispatch and
+	// claims use it instead of Technician.OnDuty, and "in zone" means
+	// rostered for the ticket's zone. Nil: Technician.OnDuty and Zones.
+	OnDuty func(at time.Time, zone, category string) []string
 	// SLA holds the time limits; zero fields take DefaultSLA's.
 	SLA SLA
 	// MaxCodeAttempts wrong verification codes lock arrival on a ticket

@@ -54,6 +54,27 @@ func (s *Service) technician(name string) (Technician, bool) {
 	return Technician{}, false
 }
 
+// onDuty tells whether tech is on duty now for a ticket of category: by
+// the rosters (Config.OnDuty) when given, else Technician.OnDuty.
+func (s *Service) onDuty(tech Technician, category string) bool {
+	if s.cfg.OnDuty == nil {
+		return tech.OnDuty
+	}
+	return slices.Contains(s.cfg.OnDuty(s.now(), "", category), tech.Name)
+}
+
+// inZone tells whether tech works the zone: rostered for it now when
+// rosters are given, else listed in Technician.Zones.
+func (s *Service) inZone(tech Technician, zone, category string) bool {
+	if zone == "" {
+		return false
+	}
+	if s.cfg.OnDuty == nil {
+		return slices.Contains(tech.Zones, zone)
+	}
+	return slices.Contains(s.cfg.OnDuty(s.now(), zone, category), tech.Name)
+}
+
 // candidate is a technician weighed for a ticket.
 type candidate struct {
 	Technician
@@ -76,21 +97,25 @@ func (s *Service) autoDispatch(ctx context.Context, tx *sql.Tx, t Ticket) error 
 	}
 	var cands []candidate
 	for _, tech := range s.cfg.Technicians {
-		if !tech.OnDuty {
+		if !s.onDuty(tech, t.Category) {
 			continue
 		}
 		if limited && !slices.ContainsFunc(tech.Skills, func(sk string) bool { return slices.Contains(skills, sk) }) {
 			continue
 		}
-		cands = append(cands, candidate{Technician: tech, inZone: t.Zone != "" && slices.Contains(tech.Zones, t.Zone), load: load[tech.Name]})
+		cands = append(cands, candidate{Technician: tech, inZone: s.inZone(tech, t.Zone, t.Category), load: load[tech.Name]})
 	}
 	need := "any skill"
 	if limited {
 		need = "skill " + strings.Join(skills, " or ")
 	}
+	duty := "on-duty"
+	if s.cfg.OnDuty != nil {
+		duty = "rostered on-duty"
+	}
 	if len(cands) == 0 {
 		return s.addHistory(ctx, tx, t.ID, systemActor, "dispatch_pool",
-			fmt.Sprintf("no on-duty technician with %s: left in the grab-order pool", need))
+			fmt.Sprintf("no %s technician with %s: left in the grab-order pool", duty, need))
 	}
 	slices.SortFunc(cands, func(a, b candidate) int {
 		switch {
@@ -106,6 +131,9 @@ func (s *Service) autoDispatch(ctx context.Context, tx *sql.Tx, t Ticket) error 
 	})
 	c := cands[0]
 	why := fmt.Sprintf("auto-dispatched to %s: %s", c.Name, need)
+	if s.cfg.OnDuty != nil {
+		why += ", on duty by the rosters"
+	}
 	switch {
 	case c.inZone:
 		why += ", in zone " + t.Zone

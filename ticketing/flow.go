@@ -309,6 +309,17 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 		if err := s.queuePages(ctx, tx, id); err != nil {
 			return err
 		}
+		// The reporter hears who took the work, and when it is done.
+		switch req.Action {
+		case ActClaim, ActAccept:
+			if err := s.queueReporter(ctx, tx, id, ReporterAccepted); err != nil {
+				return err
+			}
+		case ActResolve:
+			if err := s.queueReporter(ctx, tx, id, ReporterResolved); err != nil {
+				return err
+			}
+		}
 		// Any step a person takes on an open L1 ticket is progress.
 		return s.progressNoted(ctx, tx, id)
 	})

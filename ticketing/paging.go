@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,7 +39,24 @@ type PageSubject struct {
 	// Code is the verification code of in-home work: for the reporter's
 	// message only.
 	Code string
+	// ArriveBy is when the technician is due on site (the arrive clock
+	// not met yet); nil: no such clock.
+	ArriveBy *time.Time
 }
+
+// ReporterPager is a Pager that also tells the reporter how their report
+// goes: ReporterAccepted (a technician took it: who, and when they are due)
+// and ReporterResolved (the work is done). The store asks for these pages
+// in the transaction of the action.
+type ReporterPager interface {
+	Reporter(sub PageSubject, event string, at time.Time) []OutboxPage
+}
+
+// Events of a ticket the reporter is told of.
+const (
+	ReporterAccepted = "accepted"
+	ReporterResolved = "resolved"
+)
 
 // OutboxPage is one page to store: ID is the delivery id (a page already
 // stored under it is kept as it is, so asking the Pager again never pages
@@ -127,6 +145,19 @@ func (s *Service) queueEscalation(ctx context.Context, tx *sql.Tx, id int64, tar
 	return s.insertPages(ctx, tx, id, s.cfg.Pager.Escalation(sub, target, clock, s.now()))
 }
 
+// queueReporter stores the pages that tell ticket id's reporter of event.
+func (s *Service) queueReporter(ctx context.Context, tx *sql.Tx, id int64, event string) error {
+	rp, ok := s.cfg.Pager.(ReporterPager)
+	if !ok {
+		return nil
+	}
+	sub, err := s.pageSubject(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	return s.insertPages(ctx, tx, id, rp.Reporter(sub, event, s.now()))
+}
+
 func (s *Service) pageSubject(ctx context.Context, tx *sql.Tx, id int64) (PageSubject, error) {
 	t, err := getTicket(ctx, tx, id)
 	if err != nil {
@@ -140,6 +171,12 @@ func (s *Service) pageSubject(ctx context.Context, tx *sql.Tx, id int64) (PageSu
 	}
 	sub.OpenedAt = fromMS(since.Int64)
 	sub.AckedAt = fromNullMS(acked)
+	var arrive sql.NullInt64
+	err = tx.QueryRowContext(ctx, "SELECT due_at FROM ticket_deadlines WHERE ticket_id = ? AND kind = 'arrive' AND met_at IS NULL", id).Scan(&arrive)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return PageSubject{}, fmt.Errorf("ticket %d arrive clock: %w", id, err)
+	}
+	sub.ArriveBy = fromNullMS(arrive)
 	if t.AlarmID != "" {
 		a, err := getAlarm(ctx, tx, t.AlarmID)
 		switch {
@@ -358,4 +395,87 @@ func (s *Service) RecordPage(ctx context.Context, id string, o PageOutcome) erro
 		return fmt.Errorf("record page %s: %w", id, err)
 	}
 	return nil
+}
+
+// AckByLink records that person acknowledged ticket id through the link
+// of a page (notify's ack_url): the later escalation steps are not paged,
+// exactly as after a claim, and the history says who, and that it was
+// the link. The ticket must be open; acknowledging again changes nothing
+// and reports changed false. It sends "ticket.updated" when it changed.
+func (s *Service) AckByLink(ctx context.Context, id int64, person string) (t Ticket, changed bool, err error) {
+	if person == "" {
+		return Ticket{}, false, &FieldError{Field: "person", Message: "who acknowledges is required"}
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		cur, err := getTicket(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !cur.Status.Open() {
+			return &ActionError{Action: "acknowledge", Kind: ErrIllegal, Reason: fmt.Sprintf("ticket %s is %s: nothing to acknowledge", cur.Number, cur.Status)}
+		}
+		var acked sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT acked_at FROM tickets WHERE id = ?", id).Scan(&acked); err != nil {
+			return fmt.Errorf("ticket %d ack: %w", id, err)
+		}
+		if acked.Valid {
+			return nil
+		}
+		if err := s.markAcked(ctx, tx, id); err != nil {
+			return err
+		}
+		changed = true
+		return s.addHistory(ctx, tx, id, Actor{Name: person, Role: RoleAckLink}, "acknowledged",
+			"acknowledged by "+person+" via the link of a page")
+	})
+	if err != nil {
+		return Ticket{}, false, fmt.Errorf("ticket %d acknowledge: %w", id, err)
+	}
+	t, err = s.Get(ctx, id)
+	if err != nil {
+		return Ticket{}, false, err
+	}
+	if changed {
+		event := t
+		event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
+		s.cfg.Notifier.Notify(EventTicketUpdated, event)
+	}
+	return t, changed, nil
+}
+
+// RoleAckLink is the role of the history row of an acknowledgement made
+// through the link of a page.
+const RoleAckLink = "ack_link"
+
+// Acked tells when ticket id was first acknowledged (nil: not yet).
+func (s *Service) Acked(ctx context.Context, id int64) (*time.Time, error) {
+	var acked sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT acked_at FROM tickets WHERE id = ?", id).Scan(&acked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d acked: %w", id, err)
+	}
+	return fromNullMS(acked), nil
+}
+
+// OpenTicketNotifications lists the pages of the open tickets, oldest
+// first (the control room's "paged" line of each).
+func (s *Service) OpenTicketNotifications(ctx context.Context) ([]Notification, error) {
+	out, err := s.queryNotifications(ctx, "SELECT "+prefixed("n.", notificationColumns)+` FROM notifications n
+		JOIN tickets t ON t.id = n.ticket_id WHERE t.status NOT IN ('resolved', 'closed', 'cancelled')
+		ORDER BY n.ticket_id, n.queued_at, n.step, n.recipient, n.channel`)
+	if err != nil {
+		return nil, fmt.Errorf("open tickets' notifications: %w", err)
+	}
+	return out, nil
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

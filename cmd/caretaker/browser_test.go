@@ -48,6 +48,11 @@ func TestBrowser(t *testing.T) {
 	}
 
 	broker := testserver.Mosquitto(t)
+	// The webhook receiver of pages; the node tests read what it got
+	// (GET /pages: the bodies, oldest first).
+	recv := &hookReceiver{}
+	hook := httptest.NewServer(recv)
+	t.Cleanup(hook.Close)
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
@@ -68,21 +73,47 @@ auth:
     - {name: eng1, role: engineer, token: %s}
 technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}]
 people: [{name: tech1, lang: en}, {name: desk, roles: [control_room]}]
-channels: [{name: screen, type: log}]
-notify: {policies: [{level: 1, steps: [{after: 0s, to: [on_duty, control_room], via: [screen]}]}]}
+rosters: [{zones: [z1], people: [tech1], shifts: ["mon-sun 00:00-24:00"]}]
+channels:
+  - {name: screen, type: log}
+  - {name: hook, type: webhook, url: "%[8]s/hook", secret: "%[9]s", timeout: 2s}
+notify:
+  ack_secret: "%[10]s"
+  retry_min: 100ms
+  retry_max: 300ms
+  policies: [{level: 1, steps: [{after: 0s, to: [on_duty, control_room], via: [screen, hook]}, {after: 4s, to: [desk], via: [hook]}]}]
 devices:
+  - {id: gas-b4-01, kind: gas, site: s1, building: B4, location: "B4 laundry", zone: z1}
+  - {id: gas-b5-01, kind: gas, site: s1, building: B5, location: "B5 plant room", zone: z1}
+  - {id: gas-b6-01, kind: gas, site: s1, building: B6, location: "B6 boiler house", zone: z1}
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room", zone: z1}
   - {id: gas-b3-01, kind: gas, site: s1, building: B3, location: "B3 kitchen riser", zone: z1}
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
-`, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"]))
+`, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
+		hook.URL, hookSecret, ackSecret))
 
 	startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
 	waitReady(t, base)
 
 	pub := newPublisher(t, broker.Addr)
-	helper := httptest.NewServer(pub)
+	mux := http.NewServeMux()
+	mux.Handle("/publish", pub)
+	mux.HandleFunc("GET /pages", func(w http.ResponseWriter, r *http.Request) {
+		var bodies []any
+		for _, c := range recv.snapshot() {
+			bodies = append(bodies, map[string]any{"delivery": c.ID, "answer": c.Answer, "body": c.Body})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(bodies)
+	})
+	// POST /hook-down?down=1 makes the receiver refuse pages, =0 take them.
+	mux.HandleFunc("POST /hook-down", func(w http.ResponseWriter, r *http.Request) {
+		recv.setDown(r.URL.Query().Get("down") == "1")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	helper := httptest.NewServer(mux)
 	t.Cleanup(helper.Close)
 
 	tokJSON, _ := json.Marshal(tokens)
@@ -99,6 +130,7 @@ devices:
 		"CARETAKER_URL="+base,
 		"E2E_TOKENS="+string(tokJSON),
 		"E2E_PUBLISH_URL="+helper.URL+"/publish",
+		"E2E_PAGES_URL="+helper.URL+"/pages",
 		"E2E_CHROMIUM="+chromium,
 		"E2E_ARTIFACTS="+artifacts,
 		"NO_COLOR=1",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest/tsdb"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // TestEmbeddedStoreLossRaisesStoreAlarm: the embedded store's file
@@ -75,18 +76,7 @@ func TestEmbeddedStoreLossRaisesStoreAlarm(t *testing.T) {
 	}
 
 	lost := st.Lost()
-	var metric float64
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "caretaker_embedded_store_points_lost_total" {
-			for _, m := range mf.GetMetric() {
-				metric += m.GetCounter().GetValue()
-			}
-		}
-	}
+	metric := testkit.Gather(t, reg).Sum("caretaker_embedded_store_points_lost_total")
 	if metric != float64(lost) {
 		t.Errorf("caretaker_embedded_store_points_lost_total = %g, Lost = %d", metric, lost)
 	}

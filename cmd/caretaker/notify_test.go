@@ -36,6 +36,14 @@ type hookReceiver struct {
 	calls     []hookCall
 	tries     map[string]int
 	failFirst int
+	down      bool // answer 503 to everything while set
+}
+
+// setDown makes the receiver refuse every page (503) or take them again.
+func (h *hookReceiver) setDown(down bool) {
+	h.mu.Lock()
+	h.down = down
+	h.mu.Unlock()
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +58,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.tries[c.ID]++
 	c.Answer = http.StatusOK
-	if h.tries[c.ID] <= h.failFirst {
+	if h.tries[c.ID] <= h.failFirst || h.down {
 		c.Answer = http.StatusServiceUnavailable
 	}
 	h.calls = append(h.calls, c)

@@ -34,7 +34,8 @@ func TestScenarioOpensTheTicketsItImplies(t *testing.T) {
 	estate := firmwaresim.DemoEstate()
 	var devs strings.Builder
 	for _, d := range estate {
-		fmt.Fprintf(&devs, "  - {id: %s, kind: %s, site: %s, building: %s, location: %q}\n", d.ID, d.Kind, d.Site, d.Building, d.Location)
+		fmt.Fprintf(&devs, "  - {id: %s, kind: %s, site: %s, building: %s, location: %q, place_type: %q, machine_class: %q}\n",
+			d.ID, d.Kind, d.Site, d.Building, d.Location, d.PlaceType, d.MachineClass)
 	}
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}

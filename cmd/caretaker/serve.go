@@ -50,6 +50,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return err
 	}
 	ticketCfg.Pager, ticketCfg.PagesQueued = pages.pager, pages.pagesQueued
+	ticketCfg.OnDuty = pages.onDuty()
 	var fe *ticketing.FieldError
 	if err := ticketCfg.Validate(); errors.As(err, &fe) {
 		return &ConfigError{Key: fe.Field, Msg: fe.Message}
@@ -61,9 +62,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
 	}
 	defer tickets.Close()
-	if err := pages.newWorker(tickets, logger, metrics); err != nil {
-		return err
-	}
 	ruleStore, err := openRuleStore(ctx, cfg, &ruleSet)
 	if err != nil {
 		return err
@@ -77,6 +75,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return &ConfigError{Key: "rules", Msg: err.Error()}
 	}
 	live := dashboard.NewLiveState(hub, reg, time.Now)
+	if err := pages.newWorker(tickets, hub, live, logger, metrics); err != nil {
+		return err
+	}
 
 	store, err := openServeStore(cfg, logger, metrics)
 	if err != nil {
@@ -125,9 +126,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	server, err := dashboard.NewServer(dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
-		Alarms: alarmAdapter{tickets}, Readings: store, Live: live, Hub: hub,
+		Alarms: tickets, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
-		Notifications: notificationsAdapter{tickets},
+		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
+		Duty: newDutyService(cfg, pages, time.Now),
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
@@ -288,17 +290,4 @@ func (f fanout) Status(ctx context.Context, st devices.Status) {
 	for _, s := range f {
 		s.Status(ctx, st)
 	}
-}
-
-// alarmAdapter gives the dashboard the stored alarms.
-type alarmAdapter struct{ s *ticketing.Service }
-
-func (a alarmAdapter) ActiveAlarms(ctx context.Context) (any, error) {
-	return a.s.Alarms(ctx, "active")
-}
-func (a alarmAdapter) ListAlarms(ctx context.Context, state string) (any, error) {
-	return a.s.Alarms(ctx, state)
-}
-func (a alarmAdapter) Ack(ctx context.Context, by ticketing.Actor, id string) (any, error) {
-	return a.s.AckAlarm(ctx, by, id)
 }

@@ -3,7 +3,7 @@
 // SLA countdown; filters; device status. Redrawn on every live event.
 
 import { h, options } from "./dom.js";
-import { t, duration, label } from "./i18n.js";
+import { t, duration, label, getLang } from "./i18n.js";
 import { live, subscribe, apply } from "./live.js";
 import { api, enc } from "./api.js";
 import { dueOf } from "./sla.js";
@@ -26,6 +26,8 @@ export function mount(root) {
   const liveEmpty = h("p", { class: "empty", id: "live-empty", text: t("none") });
   const manualEmpty = h("p", { class: "empty", id: "manual-empty", text: t("none") });
   const deviceList = h("ul", { class: "device-list", id: "device-list" });
+  const dutyList = h("ul", { class: "duty-list", id: "duty-list" });
+  const dutyNote = h("p", { class: "empty", id: "duty-note" });
 
   const head = (withActions) => h("thead", {}, h("tr", {},
     h("th", { scope: "col", text: t("level") + " / " + t("number") }),
@@ -42,8 +44,28 @@ export function mount(root) {
       h("section", { class: "column", "aria-labelledby": "manual-h" },
         h("h2", { id: "manual-h" }, t("manualReports"), " ", manualCount),
         h("div", { class: "table-wrap" }, h("table", { class: "rows", id: "manual-table" }, head(false), manualBody)), manualEmpty)),
+    h("section", { class: "column duty", id: "duty-panel", "aria-labelledby": "duty-h" },
+      h("h2", { id: "duty-h", text: t("onDutyNow") }), dutyList, dutyNote),
     h("section", { class: "column devices", "aria-labelledby": "devices-h" },
       h("h2", { id: "devices-h", text: t("devices") }), deviceList));
+
+  // Who is on duty now, by the rosters (or the technicians list): asked
+  // again every minute, since shifts change by the clock.
+  async function loadDuty() {
+    try {
+      const d = await api("GET", "/api/duty");
+      dutyList.replaceChildren(...(d.people || []).map((p) => h("li", { class: "duty-person", dataset: { name: p.name } },
+        h("span", { class: "duty-name", text: p.name }),
+        h("span", { class: "sub", text: " · " + (p.zones && p.zones.length ? p.zones.join(", ") : t("dutyAllZones")) +
+          (p.skills && p.skills.length ? " · " + p.skills.join(", ") : "") }))));
+      dutyNote.textContent = (d.people || []).length ? t(d.source === "rosters" ? "dutyByRosters" : "dutyByFlags", { tz: d.timezone || "" }) : t("dutyNobody");
+      dutyNote.dataset.source = d.source || "";
+    } catch (e) {
+      dutyNote.textContent = e.status === 503 ? t("notAvailable", { what: t("onDutyNow") }) : t("failed", { e: e.message });
+    }
+  }
+  loadDuty();
+  const dutyTimer = setInterval(loadDuty, 60000);
 
   function draw() {
     fillFilters(selects);
@@ -68,7 +90,7 @@ export function mount(root) {
   const unsub = subscribe((msg) => { if (msg.type !== "reading") draw(); });
   const timer = setInterval(() => tick(root), 1000);
   draw();
-  return () => { unsub(); clearInterval(timer); };
+  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); };
 }
 
 function fillFilters(selects) {
@@ -168,7 +190,8 @@ function row(item) {
       h("div", { class: "sub", text: [item.site, item.building].filter(Boolean).join(" / ") + (item.device ? " · " : "") }, item.device ? h("span", { class: "dev", text: item.device }) : null)),
     h("td", { class: "desc" }, item.description || "", item.more ? h("span", { class: "more", text: " +" + item.more }) : null,
       item.ticket && item.ticket.escalated ? h("span", { class: "escalated", text: t("escalatedTo", { to: label("to", item.ticket.escalated.to || "supervisor") }) }) : null),
-    h("td", { class: "time" }, h("div", { class: "age", dataset: { since: item.since || "" } }), slaLine(item.ticket)),
+    h("td", { class: "time" }, h("div", { class: "age", dataset: { since: item.since || "" } }), slaLine(item.ticket),
+      pagedLine(item.ticketId && live.paging.get(item.ticketId))),
   );
   const actions = h("td", { class: "actions" });
   if (item.kind === "alarm") {
@@ -184,6 +207,23 @@ function row(item) {
   }
   tr.append(actions);
   return tr;
+}
+
+// pagedLine says who the latest step paged, when, and how each channel
+// fared: "paged tech1 · 09:31 · email ✓ webhook ✗ (retrying)".
+export function pagedLine(p) {
+  if (!p || !p.recipients || !p.recipients.length) return null;
+  const at = new Date(p.at);
+  const hhmm = isNaN(at) ? "" : at.toLocaleTimeString(getLang(), { hour: "2-digit", minute: "2-digit", hour12: false });
+  const div = h("div", { class: "paged", dataset: { ticket: String(p.ticket_id), step: p.step || "" } },
+    h("span", { class: "paged-who", text: t("pagedWho", { who: p.recipients.join(", ") }) }),
+    hhmm ? " · " + hhmm : "", " ·");
+  for (const c of p.channels || []) {
+    const ok = c.state === "sent";
+    div.append(" ", h("span", { class: "paged-ch " + c.state, dataset: { channel: c.channel, state: c.state } },
+      c.channel + " " + (ok ? "✓" : c.state === "queued" ? "…" : "✗") + (ok ? "" : " (" + t("pch_" + c.state) + ")")));
+  }
+  return div;
 }
 
 function slaLine(tk) {

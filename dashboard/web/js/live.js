@@ -10,6 +10,7 @@ export const live = {
   alarms: new Map(),  // id -> alarm (active: raised, updated or acked, not cleared)
   tickets: new Map(), // id -> open ticket
   devices: new Map(), // device_id -> status
+  paging: new Map(),  // ticket id -> paging state (who was paged, when, by which channel, how it went)
   seq: null,          // last event number seen
   epoch: null,        // the life of the server that numbered it
   conn: "offline",    // live | connecting | offline
@@ -96,6 +97,7 @@ export function reset() {
   live.alarms.clear();
   live.tickets.clear();
   live.devices.clear();
+  live.paging.clear();
   live.conn = "offline";
   live.offlineSince = null;
 }
@@ -118,6 +120,7 @@ export function apply(msg) {
       live.alarms = new Map((d.alarms || []).map((a) => [a.id, a]));
       live.tickets = new Map((d.tickets || []).map((tk) => [tk.id, tk]));
       live.devices = new Map((d.devices || []).map((st) => [st.device_id, st]));
+      live.paging = new Map((d.paging || []).map((p) => [p.ticket_id, p]));
       live.loaded = true;
       break;
     case "alarm.raised":
@@ -148,6 +151,10 @@ export function apply(msg) {
       if (msg.type === "ticket.escalated") tk.escalated = { to: d.to, clock: d.clock, step: d.step, message: d.message };
       break;
     }
+    case "ticket.paged":
+      if (!d.ticket_id) return;
+      live.paging.set(d.ticket_id, d);
+      break;
     case "device.status":
       if (d.device_id) live.devices.set(d.device_id, Object.assign(live.devices.get(d.device_id) || {}, d));
       break;

@@ -1,0 +1,31 @@
+package rules
+
+import (
+	"slices"
+	"time"
+)
+
+// heldBack tells whether rule c is held back on the plan's device by the
+// alarm of a family it names in Unless (Rule.Unless); if so, a pending
+// for-duration of c is dropped, so that the time spent held back does not
+// count towards raising it.
+func (e *Engine) heldBack(c *compiled, p *plan) bool {
+	if len(c.Unless) == 0 {
+		return false
+	}
+	for _, o := range p.rules {
+		if o.Mode != ModeLive || !slices.Contains(c.Unless, o.Family()) {
+			continue
+		}
+		if st := e.state[stateKey{o.key(), p.device}]; st == nil || !st.on {
+			continue
+		}
+		k := stateKey{c.key(), p.device}
+		if mine := e.state[k]; mine != nil && !mine.on {
+			mine.pendingSince = time.Time{}
+			e.track(k, c, mine)
+		}
+		return true
+	}
+	return false
+}
