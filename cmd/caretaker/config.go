@@ -13,7 +13,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/rules"
 )
@@ -28,7 +30,7 @@ type Config struct {
 	Influx      InfluxConfig             `yaml:"influx"`
 	Modbus      ModbusConfig             `yaml:"modbus"`
 	Store       StoreConfig              `yaml:"store"`
-	Auth        AuthConfig               `yaml:"auth"`
+	Auth        dashboard.Auth           `yaml:"auth"`
 	Technicians []Technician             `yaml:"technicians"`
 	SLA         SLAConfig                `yaml:"sla"`
 	Tickets     TicketsConfig            `yaml:"tickets"`
@@ -87,18 +89,6 @@ type StoreConfig struct {
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
 	PhotosDir         string           `yaml:"photos_dir"`
-}
-
-// AuthConfig lists the API tokens.
-type AuthConfig struct {
-	Tokens []Token `yaml:"tokens"`
-}
-
-// Token gives its holder a name and a role.
-type Token struct {
-	Name  string `yaml:"name"`
-	Role  string `yaml:"role"`
-	Token string `yaml:"token"`
 }
 
 // Technician adds dispatch data to a technician token's name.
@@ -169,9 +159,6 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
-// Roles a token may have.
-var roles = map[string]bool{"patrol": true, "technician": true, "operator": true, "engineer": true, "admin": true}
-
 // defaultConfig is every default in one place.
 func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
@@ -211,6 +198,16 @@ func (e *ConfigError) Error() string {
 		return "config: " + e.Msg
 	}
 	return fmt.Sprintf("config: %s: %s", e.Key, e.Msg)
+}
+
+// fieldConfigError is a component's *config.FieldError as a *ConfigError,
+// its path put under the section key.
+func fieldConfigError(section string, err error) error {
+	var fe *config.FieldError
+	if errors.As(config.Under(section, err), &fe) {
+		return &ConfigError{Key: fe.Path, Msg: fe.Err.Error()}
+	}
+	return &ConfigError{Key: section, Msg: err.Error()}
 }
 
 // LoadConfig reads the file (if any), applies CARETAKER_* overrides from
@@ -433,20 +430,8 @@ func (c *Config) Validate() error {
 	if c.Influx.URL == "" && c.Store.ReadingsPath == "" {
 		return &ConfigError{Key: "store.readings_path", Msg: "missing (needed when influx.url is empty)"}
 	}
-	seen := map[string]bool{}
-	for i, t := range c.Auth.Tokens {
-		key := fmt.Sprintf("auth.tokens[%d]", i)
-		switch {
-		case t.Name == "":
-			return &ConfigError{Key: key + ".name", Msg: "missing"}
-		case !roles[t.Role]:
-			return &ConfigError{Key: key + ".role", Msg: fmt.Sprintf("%q is not patrol, technician, operator, engineer or admin", t.Role)}
-		case len(t.Token) < 16:
-			return &ConfigError{Key: key + ".token", Msg: "must be at least 16 characters"}
-		case seen[t.Token]:
-			return &ConfigError{Key: key + ".token", Msg: "is used twice"}
-		}
-		seen[t.Token] = true
+	if err := c.Auth.Validate(); err != nil {
+		return fieldConfigError("auth", err)
 	}
 	for i, l := range []SLALevel{c.SLA.L1, c.SLA.L2, c.SLA.L3} {
 		if l.Dispatch <= 0 || l.Arrive <= 0 || l.Close <= 0 {

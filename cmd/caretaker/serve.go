@@ -118,12 +118,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		gateway = client
 	}
 
-	tokens := make([]dashboard.Token, len(cfg.Auth.Tokens))
-	for i, t := range cfg.Auth.Tokens {
-		tokens[i] = dashboard.Token{Name: t.Name, Role: t.Role, Token: t.Token}
-	}
 	server, err := dashboard.NewServer(dashboard.Config{
-		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
+		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: alarmAdapter{tickets}, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
