@@ -15,6 +15,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/rules"
@@ -23,7 +24,7 @@ import (
 // Config is the whole configuration file (contract.md, "Configuration").
 type Config struct {
 	HTTP        HTTPConfig               `yaml:"http"`
-	MQTT        MQTTConfig               `yaml:"mqtt"`
+	MQTT        mqtt.Options             `yaml:"mqtt"`
 	DevicesFile string                   `yaml:"devices_file"`
 	Devices     []devices.Device         `yaml:"devices"`
 	Models      map[string]devices.Model `yaml:"models"`
@@ -45,29 +46,6 @@ type Config struct {
 type HTTPConfig struct {
 	Listen         string   `yaml:"listen"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
-}
-
-// MQTTConfig is the broker side.
-type MQTTConfig struct {
-	Broker         string    `yaml:"broker"`
-	Embedded       bool      `yaml:"embedded"`
-	EmbeddedListen string    `yaml:"embedded_listen"`
-	ClientID       string    `yaml:"client_id"`
-	Username       string    `yaml:"username"`
-	Password       string    `yaml:"password"`
-	TLS            TLSConfig `yaml:"tls"`
-	QoS            int       `yaml:"qos"`
-	SharedGroup    string    `yaml:"shared_group"`
-	AutoRegister   bool      `yaml:"auto_register"`
-	// MaxInflight caps QoS 1 messages taken but not yet durable (and so
-	// not yet acknowledged); keep the broker's in-flight window at least
-	// this large (docs/operations.md).
-	MaxInflight int `yaml:"max_inflight"`
-}
-
-// TLSConfig names the CA that signs the broker's certificate.
-type TLSConfig struct {
-	CAFile string `yaml:"ca_file"`
 }
 
 // InfluxConfig is the time-series database; an empty URL selects the
@@ -164,7 +142,7 @@ func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
-		MQTT: MQTTConfig{Broker: "tcp://127.0.0.1:1883", EmbeddedListen: "127.0.0.1:1883", ClientID: "caretaker-1", QoS: 1, MaxInflight: 1000},
+		MQTT: mqtt.Options{}.WithDefaults(),
 		Influx: InfluxConfig{Bucket: "caretaker", BatchSize: 5000, FlushInterval: d("1s"),
 			SpoolDir: "data/spool", SpoolMaxBytes: 1 << 30},
 		Store: StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
@@ -397,17 +375,8 @@ func (c *Config) Validate() error {
 	if c.HTTP.Listen == "" {
 		return &ConfigError{Key: "http.listen", Msg: "missing"}
 	}
-	if c.MQTT.QoS < 0 || c.MQTT.QoS > 2 {
-		return &ConfigError{Key: "mqtt.qos", Msg: fmt.Sprintf("%d is not 0, 1 or 2", c.MQTT.QoS)}
-	}
-	if !c.MQTT.Embedded && !hasScheme(c.MQTT.Broker, "tcp://", "ssl://", "tls://", "mqtt://", "mqtts://", "ws://", "wss://") {
-		return &ConfigError{Key: "mqtt.broker", Msg: fmt.Sprintf("%q must be a URL such as tcp://127.0.0.1:1883", c.MQTT.Broker)}
-	}
-	if c.MQTT.MaxInflight < 1 {
-		return &ConfigError{Key: "mqtt.max_inflight", Msg: fmt.Sprintf("%d must be at least 1", c.MQTT.MaxInflight)}
-	}
-	if c.MQTT.ClientID == "" {
-		return &ConfigError{Key: "mqtt.client_id", Msg: "missing: a stable id keeps the broker session across restarts"}
+	if err := c.MQTT.Validate(); err != nil {
+		return fieldConfigError("mqtt", err)
 	}
 	if c.Influx.URL != "" && !hasScheme(c.Influx.URL, "http://", "https://") {
 		return &ConfigError{Key: "influx.url", Msg: fmt.Sprintf("%q must start with http:// or https://", c.Influx.URL)}

@@ -101,20 +101,17 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var broker *mqtt.Broker
 	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
-		broker = mqtt.NewBroker(mqtt.BrokerConfig{
-			Listen: cfg.MQTT.EmbeddedListen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-			MaxInFlight: cfg.MQTT.MaxInflight, Logger: logger.With("component", "broker"),
-		}, pipeline)
+		bc := cfg.MQTT.BrokerConfig()
+		bc.Logger = logger.With("component", "broker")
+		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
 	} else {
-		client = mqtt.NewGateway(mqtt.Config{
-			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
-			Password: cfg.MQTT.Password, CAFile: cfg.MQTT.TLS.CAFile, QoS: byte(cfg.MQTT.QoS),
-			SharedGroup: cfg.MQTT.SharedGroup, Logger: logger.With("component", "mqtt"), MaxInFlight: cfg.MQTT.MaxInflight,
-			OnConnection: func(up bool, reason string) {
-				engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
-			},
-		}, pipeline)
+		gc := cfg.MQTT.GatewayConfig()
+		gc.Logger = logger.With("component", "mqtt")
+		gc.OnConnection = func(up bool, reason string) {
+			engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
+		}
+		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
 	}
 
