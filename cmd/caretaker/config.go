@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"sort"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/notify"
@@ -28,7 +27,7 @@ type Config struct {
 	DevicesFile string                   `yaml:"devices_file"`
 	Devices     []devices.Device         `yaml:"devices"`
 	Models      map[string]devices.Model `yaml:"models"`
-	Influx      InfluxConfig             `yaml:"influx"`
+	Influx      influx.Config            `yaml:"influx"`
 	Modbus      ModbusConfig             `yaml:"modbus"`
 	Store       StoreConfig              `yaml:"store"`
 	Auth        dashboard.Auth           `yaml:"auth"`
@@ -46,19 +45,6 @@ type Config struct {
 type HTTPConfig struct {
 	Listen         string   `yaml:"listen"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
-}
-
-// InfluxConfig is the time-series database; an empty URL selects the
-// embedded store.
-type InfluxConfig struct {
-	URL           string           `yaml:"url"`
-	Token         string           `yaml:"token"`
-	Org           string           `yaml:"org"`
-	Bucket        string           `yaml:"bucket"`
-	BatchSize     int              `yaml:"batch_size"`
-	FlushInterval devices.Duration `yaml:"flush_interval"`
-	SpoolDir      string           `yaml:"spool_dir"`
-	SpoolMaxBytes int64            `yaml:"spool_max_bytes"`
 }
 
 // StoreConfig places the SQLite files.
@@ -141,11 +127,10 @@ type LogConfig struct {
 func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
-		MQTT: mqtt.Options{}.WithDefaults(),
-		Influx: InfluxConfig{Bucket: "caretaker", BatchSize: 5000, FlushInterval: d("1s"),
-			SpoolDir: "data/spool", SpoolMaxBytes: 1 << 30},
-		Store: StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080"},
+		MQTT:   mqtt.Options{}.WithDefaults(),
+		Influx: sectionDefaults(influx.Config{SpoolDir: "data/spool"}.WithDefaults()),
+		Store:  StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
 		SLA: SLAConfig{
 			L1:              SLALevel{Dispatch: d("15m"), Arrive: d("30m"), Close: d("4h")},
 			L2:              SLALevel{Dispatch: d("2h"), Arrive: d("24h"), Close: d("24h")},
@@ -229,12 +214,27 @@ func decodeStrict(b []byte, v any) error {
 	if err := checkKeys(root.Content[0], reflect.TypeOf(v).Elem(), ""); err != nil {
 		return err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+	// checkKeys has refused every key v does not know, as KnownFields
+	// would, and marked the durations as strings.
+	if err := root.Decode(v); err != nil {
 		return &ConfigError{Msg: err.Error()}
 	}
 	return nil
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// sectionDefaults keeps of a component's defaulted config only its keys:
+// the fields tagged yaml:"-" (loggers, clocks, values derived from other
+// keys) stay zero, for the component to fill once the file is read.
+func sectionDefaults[T any](v T) T {
+	rv := reflect.ValueOf(&v).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if f := rv.Type().Field(i); f.IsExported() && f.Tag.Get("yaml") == "-" {
+			rv.Field(i).SetZero()
+		}
+	}
+	return v
 }
 
 func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
@@ -244,6 +244,10 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 	switch {
 	case n.Kind == yaml.AliasNode:
 		return checkKeys(n.Alias, t, path)
+	case t == durationType && n.Kind == yaml.ScalarNode:
+		// A time.Duration is written "15m" (or 0); read it with
+		// time.ParseDuration, as devices.Duration is.
+		n.Tag = "!!str"
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		if t == reflect.TypeOf(rules.Condition{}) {
 			break // its value is free-form by design
@@ -340,7 +344,7 @@ func applyEnv(cfg *Config, env []string) error {
 // quoteScalar makes a string-typed value YAML-safe so "on" or "1883" stay
 // strings.
 func quoteScalar(v reflect.Value, s string) string {
-	if v.Kind() == reflect.String {
+	if v.Kind() == reflect.String || v.Type() == durationType {
 		return fmt.Sprintf("%q", s)
 	}
 	return s
@@ -378,20 +382,11 @@ func (c *Config) Validate() error {
 	if err := c.MQTT.Validate(); err != nil {
 		return fieldConfigError("mqtt", err)
 	}
-	if c.Influx.URL != "" && !hasScheme(c.Influx.URL, "http://", "https://") {
-		return &ConfigError{Key: "influx.url", Msg: fmt.Sprintf("%q must start with http:// or https://", c.Influx.URL)}
-	}
-	if c.Influx.URL != "" && c.Influx.Bucket == "" {
-		return &ConfigError{Key: "influx.bucket", Msg: "missing"}
-	}
-	if c.Influx.BatchSize <= 0 {
-		return &ConfigError{Key: "influx.batch_size", Msg: "must be positive"}
+	if err := c.Influx.Validate(); err != nil {
+		return fieldConfigError("influx", err)
 	}
 	if c.Rules.SnapshotInterval <= 0 {
 		return &ConfigError{Key: "rules.snapshot_interval", Msg: "must be a positive duration"}
-	}
-	if c.Influx.FlushInterval <= 0 {
-		return &ConfigError{Key: "influx.flush_interval", Msg: "must be positive"}
 	}
 	if c.Store.Path == "" {
 		return &ConfigError{Key: "store.path", Msg: "missing"}
@@ -474,15 +469,6 @@ func (t TicketsConfig) Validate() error {
 		return &ConfigError{Key: "tickets.repeat_window", Msg: fmt.Sprintf("%s must be a positive duration", t.RepeatWindow.Std())}
 	}
 	return nil
-}
-
-func hasScheme(s string, schemes ...string) bool {
-	for _, p := range schemes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // Registry loads the devices from devices_file and the inline lists.

@@ -53,7 +53,7 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "file values", file: "influx: {url: 'http://127.0.0.1:8086', flush_interval: 250ms}\nmqtt: {qos: 0}\n",
 			check: func(t *testing.T, c Config) {
-				if c.Influx.URL != "http://127.0.0.1:8086" || c.Influx.FlushInterval.Std() != 250*time.Millisecond || c.MQTT.QoS != 0 {
+				if c.Influx.URL != "http://127.0.0.1:8086" || c.Influx.FlushInterval != 250*time.Millisecond || c.MQTT.QoS != 0 {
 					t.Fatalf("file not applied: %+v", c)
 				}
 				if c.Influx.Bucket != "caretaker" {
@@ -131,6 +131,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "unknown env key", env: []string{"CARETAKER_INFLUX_URLL=x"}, wantKey: "CARETAKER_INFLUX_URLL"},
 		{name: "bad env value", env: []string{"CARETAKER_MQTT_QOS=high"}, wantKey: "CARETAKER_MQTT_QOS"},
 		{name: "bad env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=soon"}, wantKey: "CARETAKER_INFLUX_FLUSH_INTERVAL"},
+		{name: "zero duration is read, then refused", file: "influx: {flush_interval: 0}\n", wantKey: "influx.flush_interval"},
+		{name: "env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=2s", "CARETAKER_MODBUS_INTERVAL=0"},
+			check: func(t *testing.T, c Config) {
+				if c.Influx.FlushInterval != 2*time.Second {
+					t.Fatalf("flush_interval: %v", c.Influx.FlushInterval)
+				}
+			}},
+		{name: "derived defaults follow the file", file: "influx: {batch_size: 100}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Influx.MaxPending != 0 || c.Influx.WithDefaults().MaxPending != 400 {
+					t.Fatalf("max pending: %d, then %d", c.Influx.MaxPending, c.Influx.WithDefaults().MaxPending)
+				}
+			}},
 		{name: "notify keys", file: notifyKeys,
 			env: []string{`CARETAKER_NOTIFY_MAX_AGE=30m`},
 			check: func(t *testing.T, c Config) {

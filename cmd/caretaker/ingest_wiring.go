@@ -70,12 +70,9 @@ func openServeStore(cfg Config, logger *slog.Logger, metrics prometheus.Register
 		}
 		return st, nil
 	}
-	in, err := influx.Open(influx.Config{
-		URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
-		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval.Std(),
-		SpoolDir: cfg.Influx.SpoolDir, SpoolMaxBytes: cfg.Influx.SpoolMaxBytes,
-		Logger: logger.With("component", "influx"), Metrics: metrics,
-	})
+	ic := cfg.Influx
+	ic.Logger, ic.Metrics = logger.With("component", "influx"), metrics
+	in, err := influx.Open(ic)
 	if err != nil {
 		return nil, &ConfigError{Key: "influx.spool_dir", Msg: err.Error()}
 	}

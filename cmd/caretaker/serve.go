@@ -239,11 +239,9 @@ type ingress interface {
 
 func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 	if cfg.Influx.URL != "" {
-		in := influx.New(influx.Config{
-			URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
-			BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval.Std(),
-			Logger: logger.With("component", "influx"),
-		})
+		ic := cfg.Influx
+		ic.SpoolDir, ic.Logger = "", logger.With("component", "influx") // only serve owns the spool
+		in := influx.New(ic)
 		return influxStore{in}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
