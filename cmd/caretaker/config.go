@@ -14,6 +14,7 @@ import (
 	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest/influx"
+	"github.com/caretaker-iot/caretaker/ingest/modbus"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/notify"
@@ -28,7 +29,7 @@ type Config struct {
 	Devices     []devices.Device         `yaml:"devices"`
 	Models      map[string]devices.Model `yaml:"models"`
 	Influx      influx.Config            `yaml:"influx"`
-	Modbus      ModbusConfig             `yaml:"modbus"`
+	Modbus      modbus.Config            `yaml:"modbus"`
 	Store       StoreConfig              `yaml:"store"`
 	Auth        dashboard.Auth           `yaml:"auth"`
 	Technicians []Technician             `yaml:"technicians"`
@@ -295,7 +296,7 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if name == "-" || !f.IsExported() {
 			continue
 		}
-		if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), ",inline") {
+		if strings.Contains(f.Tag.Get("yaml"), ",inline") {
 			for k, v := range yamlFields(f.Type) {
 				out[k] = v
 			}
@@ -355,7 +356,7 @@ func envTargets(v reflect.Value, prefix string, out map[string]reflect.Value) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), ",inline") {
+		if strings.Contains(f.Tag.Get("yaml"), ",inline") {
 			envTargets(v.Field(i), prefix, out)
 			continue
 		}
@@ -374,7 +375,7 @@ func envTargets(v reflect.Value, prefix string, out map[string]reflect.Value) {
 // Validate checks the configuration; the error names the key at fault.
 func (c *Config) Validate() error {
 	if err := c.Modbus.Validate(); err != nil {
-		return err
+		return fieldConfigError("modbus", err)
 	}
 	if c.HTTP.Listen == "" {
 		return &ConfigError{Key: "http.listen", Msg: "missing"}

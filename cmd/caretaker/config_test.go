@@ -138,6 +138,17 @@ func TestLoadConfig(t *testing.T) {
 					t.Fatalf("flush_interval: %v", c.Influx.FlushInterval)
 				}
 			}},
+		{name: "modbus keys", file: "modbus: {interval: 5s, timeout: 0, offline_after: 4, max_backoff: 2m, max_gap: 4, max_registers: 60}\n",
+			check: func(t *testing.T, c Config) {
+				m := c.Modbus
+				if m.Interval != 5*time.Second || m.Timeout != 0 || m.OfflineAfter != 4 || m.MaxBackoff != 2*time.Minute ||
+					m.Plan.MaxGap != 4 || m.Plan.MaxRegisters != 60 {
+					t.Fatalf("modbus: %+v", m)
+				}
+			}},
+		{name: "bad modbus max_gap", env: []string{"CARETAKER_MODBUS_MAX_GAP=200"}, wantKey: "modbus.max_gap"},
+		{name: "bad modbus interval", file: "modbus: {interval: -1s}\n", wantKey: "modbus.interval"},
+		{name: "unknown modbus key", file: "modbus: {max_bits: 8}\n", wantKey: "modbus.max_bits"},
 		{name: "derived defaults follow the file", file: "influx: {batch_size: 100}\n",
 			check: func(t *testing.T, c Config) {
 				if c.Influx.MaxPending != 0 || c.Influx.WithDefaults().MaxPending != 400 {
