@@ -19,6 +19,7 @@ import (
 	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/rules"
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // Config is the whole configuration file (contract.md, "Configuration").
@@ -32,9 +33,9 @@ type Config struct {
 	Modbus      modbus.Config            `yaml:"modbus"`
 	Store       StoreConfig              `yaml:"store"`
 	Auth        dashboard.Auth           `yaml:"auth"`
-	Technicians []Technician             `yaml:"technicians"`
-	SLA         SLAConfig                `yaml:"sla"`
-	Tickets     TicketsConfig            `yaml:"tickets"`
+	Technicians []ticketing.Technician   `yaml:"technicians"`
+	SLA         ticketing.SLA            `yaml:"sla"`
+	Tickets     ticketing.Config         `yaml:"tickets"`
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
 	// people, rosters, channels and notify: who is paged, when and how
@@ -54,58 +55,6 @@ type StoreConfig struct {
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
 	PhotosDir         string           `yaml:"photos_dir"`
-}
-
-// Technician adds dispatch data to a technician token's name.
-type Technician struct {
-	Name   string   `yaml:"name"`
-	Skills []string `yaml:"skills"`
-	Zones  []string `yaml:"zones"`
-	OnDuty bool     `yaml:"on_duty"`
-}
-
-// SLAConfig holds the time limits per level, when a warning goes out and
-// who a missed limit goes to.
-type SLAConfig struct {
-	L1           SLALevel         `yaml:"l1"`
-	L2           SLALevel         `yaml:"l2"`
-	L3           SLALevel         `yaml:"l3"`
-	ClaimTimeout devices.Duration `yaml:"claim_timeout"`
-	// ProgressEvery: an open L1 ticket needs a progress note this often.
-	ProgressEvery devices.Duration `yaml:"progress_every"`
-	// CallbackWithin: the owner is called back within this of the resolution.
-	CallbackWithin devices.Duration `yaml:"callback_within"`
-	// ReinspectWithin: a disputed result is on site again within this.
-	ReinspectWithin devices.Duration `yaml:"reinspect_within"`
-	// WarnAt is the share of a limit after which the warning goes out.
-	WarnAt float64 `yaml:"warn_at"`
-	// Chain is who a missed limit goes to, one step up every EscalationStep.
-	Chain          []string         `yaml:"chain"`
-	EscalationStep devices.Duration `yaml:"escalation_step"`
-}
-
-// TicketsConfig is how tickets are dispatched, reopened and guarded.
-type TicketsConfig struct {
-	// Dispatch is auto (to the best matching technician on duty) or pool
-	// (every ticket waits to be claimed).
-	Dispatch string `yaml:"dispatch"`
-	// ReopenWindow: an alarm back within this of its ticket's resolution
-	// reopens that ticket.
-	ReopenWindow devices.Duration `yaml:"reopen_window"`
-	// MaxCodeAttempts wrong verification codes lock arrival.
-	MaxCodeAttempts int `yaml:"max_code_attempts"`
-	// MaxPhotoBytes caps one photo.
-	MaxPhotoBytes int64 `yaml:"max_photo_bytes"`
-	// RepeatWindow: a report of the same place and category within this is
-	// a repeat (KPI).
-	RepeatWindow devices.Duration `yaml:"repeat_window"`
-}
-
-// SLALevel is the time limits of one level.
-type SLALevel struct {
-	Dispatch devices.Duration `yaml:"dispatch"`
-	Arrive   devices.Duration `yaml:"arrive"`
-	Close    devices.Duration `yaml:"close"`
 }
 
 // RulesConfig selects the rules in force: the default pack unless turned
@@ -128,26 +77,14 @@ type LogConfig struct {
 func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080"},
-		MQTT:   mqtt.Options{}.WithDefaults(),
-		Influx: sectionDefaults(influx.Config{SpoolDir: "data/spool"}.WithDefaults()),
-		Store:  StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
-		SLA: SLAConfig{
-			L1:              SLALevel{Dispatch: d("15m"), Arrive: d("30m"), Close: d("4h")},
-			L2:              SLALevel{Dispatch: d("2h"), Arrive: d("24h"), Close: d("24h")},
-			L3:              SLALevel{Dispatch: d("4h"), Arrive: d("48h"), Close: d("48h")},
-			ClaimTimeout:    d("5m"),
-			ProgressEvery:   d("30m"),
-			CallbackWithin:  d("24h"),
-			ReinspectWithin: d("48h"),
-			WarnAt:          0.8,
-			Chain:           []string{"team_lead", "supervisor", "project_manager"},
-			EscalationStep:  d("30m"),
-		},
-		Tickets: TicketsConfig{Dispatch: "auto", ReopenWindow: d("30m"), MaxCodeAttempts: 5, MaxPhotoBytes: 10 << 20,
-			RepeatWindow: d("720h")},
-		Log:   LogConfig{Level: "info", Format: "text"},
-		Rules: RulesConfig{SnapshotInterval: d("10s")},
+		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
+		MQTT:    mqtt.Options{}.WithDefaults(),
+		Influx:  sectionDefaults(influx.Config{SpoolDir: "data/spool"}.WithDefaults()),
+		Store:   StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
+		SLA:     ticketing.DefaultSLA(),
+		Tickets: sectionDefaults(ticketing.Config{}.WithDefaults()),
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Rules:   RulesConfig{SnapshotInterval: d("10s")},
 	}
 }
 
@@ -398,16 +335,8 @@ func (c *Config) Validate() error {
 	if err := c.Auth.Validate(); err != nil {
 		return fieldConfigError("auth", err)
 	}
-	for i, l := range []SLALevel{c.SLA.L1, c.SLA.L2, c.SLA.L3} {
-		if l.Dispatch <= 0 || l.Arrive <= 0 || l.Close <= 0 {
-			return &ConfigError{Key: fmt.Sprintf("sla.l%d", i+1), Msg: "dispatch, arrive and close must be positive durations"}
-		}
-	}
-	if err := c.SLA.validateMore(); err != nil {
-		return err
-	}
-	if err := c.Tickets.Validate(); err != nil {
-		return err
+	if err := ticketingConfig(*c, nil, nil, nil).Validate(); err != nil {
+		return fieldConfigError("", err)
 	}
 	for i, r := range c.Rules.Define {
 		if err := r.Validate(); err != nil {
@@ -416,58 +345,6 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Config.WithDefaults().Validate(); err != nil {
 		return notifyConfigError(err)
-	}
-	return nil
-}
-
-// validateMore checks the SLA keys beyond the per-level limits.
-func (s SLAConfig) validateMore() error {
-	for _, f := range []struct {
-		key string
-		v   devices.Duration
-	}{
-		{"sla.claim_timeout", s.ClaimTimeout}, {"sla.progress_every", s.ProgressEvery},
-		{"sla.callback_within", s.CallbackWithin}, {"sla.reinspect_within", s.ReinspectWithin},
-		{"sla.escalation_step", s.EscalationStep},
-	} {
-		if f.v <= 0 {
-			return &ConfigError{Key: f.key, Msg: fmt.Sprintf("%s must be a positive duration", f.v.Std())}
-		}
-	}
-	if !(s.WarnAt > 0 && s.WarnAt < 1) {
-		return &ConfigError{Key: "sla.warn_at", Msg: fmt.Sprintf("%v must be a share above 0 and below 1 (0.8 warns at 12 minutes of 15)", s.WarnAt)}
-	}
-	if len(s.Chain) == 0 {
-		return &ConfigError{Key: "sla.chain", Msg: "must name at least one step, e.g. [team_lead, supervisor, project_manager]"}
-	}
-	seen := map[string]bool{}
-	for i, step := range s.Chain {
-		key := fmt.Sprintf("sla.chain[%d]", i)
-		switch {
-		case strings.TrimSpace(step) == "":
-			return &ConfigError{Key: key, Msg: "empty"}
-		case seen[step]:
-			return &ConfigError{Key: key, Msg: fmt.Sprintf("%q is listed twice", step)}
-		}
-		seen[step] = true
-	}
-	return nil
-}
-
-// Validate checks the tickets keys; the error names the key.
-func (t TicketsConfig) Validate() error {
-	switch {
-	case t.Dispatch != "auto" && t.Dispatch != "pool":
-		return &ConfigError{Key: "tickets.dispatch", Msg: fmt.Sprintf("%q is not auto or pool", t.Dispatch)}
-	case t.ReopenWindow <= 0:
-		return &ConfigError{Key: "tickets.reopen_window", Msg: fmt.Sprintf("%s must be a positive duration", t.ReopenWindow.Std())}
-	case t.MaxCodeAttempts < 1 || t.MaxCodeAttempts > 100:
-		return &ConfigError{Key: "tickets.max_code_attempts", Msg: fmt.Sprintf("%d must be from 1 to 100", t.MaxCodeAttempts)}
-	case t.MaxPhotoBytes < 1024 || t.MaxPhotoBytes > 60<<20:
-		// The API takes upload bodies of up to 64 MiB.
-		return &ConfigError{Key: "tickets.max_photo_bytes", Msg: fmt.Sprintf("%d must be from 1024 to %d (60 MiB)", t.MaxPhotoBytes, 60<<20)}
-	case t.RepeatWindow <= 0:
-		return &ConfigError{Key: "tickets.repeat_window", Msg: fmt.Sprintf("%s must be a positive duration", t.RepeatWindow.Std())}
 	}
 	return nil
 }

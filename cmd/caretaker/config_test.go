@@ -47,7 +47,7 @@ func TestLoadConfig(t *testing.T) {
 			if c.HTTP.Listen != "127.0.0.1:8080" || c.MQTT.QoS != 1 || c.Influx.BatchSize != 5000 {
 				t.Fatalf("defaults not applied: %+v", c)
 			}
-			if c.SLA.L1.Dispatch.Std() != 15*time.Minute || c.SLA.ClaimTimeout.Std() != 5*time.Minute {
+			if c.SLA.L1.Dispatch != 15*time.Minute || c.SLA.ClaimTimeout != 5*time.Minute {
 				t.Fatalf("sla defaults: %+v", c.SLA)
 			}
 		}},

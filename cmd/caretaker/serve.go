@@ -50,11 +50,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return err
 	}
 	ticketCfg.Pager, ticketCfg.PagesQueued = pages.pager, pages.pagesQueued
-	var fe *ticketing.FieldError
-	if err := ticketCfg.Validate(); errors.As(err, &fe) {
-		return &ConfigError{Key: fe.Field, Msg: fe.Message}
-	} else if err != nil {
-		return &ConfigError{Msg: err.Error()}
+	if err := ticketCfg.Validate(); err != nil {
+		return fieldConfigError("", err)
 	}
 	tickets, err := ticketing.Open(ctx, ticketCfg)
 	if err != nil {
