@@ -73,7 +73,9 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
-// defaultConfig is every default in one place.
+// defaultConfig is what the file is read over: each component's section
+// with the defaults of its WithDefaults (DefaultSLA for sla), and the
+// defaults of the keys cmd owns (http, store, rules, log, influx.spool_dir).
 func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
@@ -344,7 +346,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Config.WithDefaults().Validate(); err != nil {
-		return notifyConfigError(err)
+		return fieldConfigError("", err)
 	}
 	return nil
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/notify"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -320,4 +324,32 @@ func TestNotifyEnvErrorsHideValues(t *testing.T) {
 			t.Fatalf("%s: error repeats the value: %v", name, err)
 		}
 	}
+}
+
+// Every key the configuration takes, now that the components' configs
+// make it up, is in docs/configuration.md (a struct key either as a whole
+// or key by key); the paging keys are in docs/notifications.md.
+func TestEveryKeyDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for key, f := range yamlFields(typ) {
+			path := join(prefix, key)
+			if _, paging := yamlFields(reflect.TypeOf(notify.Config{}))[key]; prefix == "" && paging {
+				continue // docs/notifications.md
+			}
+			if bytes.Contains(doc, []byte("`"+path+"`")) {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+				walk(f.Type, path)
+				continue
+			}
+			t.Errorf("key %s is not in docs/configuration.md", path)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
 }
