@@ -52,9 +52,6 @@ func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": p.Name,
 		"role": p.Role,
-		"may": map[string]bool{
-			"report": actReport.allows(p.Role),
-			"ack":    actAck.allows(p.Role),
-		},
+		"may":  permissions(p.Role),
 	})
 }

@@ -3,8 +3,12 @@ package dashboard
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // principal is who made a request.
@@ -70,19 +74,42 @@ func bearerToken(r *http.Request, allowQuery bool) string {
 
 // An action is something only some roles may do; admin may do everything.
 type action struct {
+	name  string // its key in /api/me's "may"
 	verb  string // for the 403 message: "role patrol may not <verb>"
 	roles []string
 }
 
 var (
-	actRead   = action{verb: "read", roles: []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer}}
-	actReport = action{verb: "file reports", roles: []string{RolePatrol, RoleOperator, RoleTechnician}}
-	actAck    = action{verb: "acknowledge alarms", roles: []string{RoleOperator}}
-	actWork   = action{verb: "act on tickets", roles: []string{RolePatrol, RoleTechnician, RoleOperator}}
-	actStats  = action{verb: "read the KPIs", roles: []string{RoleOperator}}
-	actTune   = action{verb: "change rules", roles: []string{RoleEngineer}}
-	actServe  = action{verb: "record services", roles: []string{RoleEngineer, RoleTechnician}}
+	actRead   = action{name: "read", verb: "read", roles: []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer}}
+	actReport = action{name: "report", verb: "file reports", roles: []string{RolePatrol, RoleOperator, RoleTechnician}}
+	actAck    = action{name: "ack", verb: "acknowledge alarms", roles: []string{RoleOperator}}
+	actWork   = action{name: "work", verb: "act on tickets", roles: []string{RolePatrol, RoleTechnician, RoleOperator}}
+	actStats  = action{name: "stats", verb: "read the KPIs", roles: []string{RoleOperator}}
+	actTune   = action{name: "rules", verb: "change rules", roles: []string{RoleEngineer}}
+	actServe  = action{name: "service", verb: "record services", roles: []string{RoleEngineer, RoleTechnician}}
 )
+
+// apiActions are the API's actions, as /api/me reports them.
+func apiActions() []action {
+	return []action{actRead, actReport, actAck, actWork, actStats, actTune, actServe}
+}
+
+// ticketActions name the repair-flow steps the page offers buttons for, by
+// their key in /api/me's "may": dispatch (assign) and tech (claim).
+var ticketActions = map[string]string{"dispatch": ticketing.ActAssign, "tech": ticketing.ActClaim}
+
+// permissions is every permission of role: the API's actions and the
+// repair-flow steps the page needs to know about.
+func permissions(role string) map[string]bool {
+	may := map[string]bool{}
+	for _, a := range apiActions() {
+		may[a.name] = a.allows(role)
+	}
+	for name, act := range ticketActions {
+		may[name] = ticketing.RoleMay(role, act)
+	}
+	return may
+}
 
 func (a action) allows(role string) bool {
 	if role == RoleAdmin {
@@ -96,12 +123,69 @@ func (a action) allows(role string) bool {
 	return false
 }
 
+// checkRole says why role is none of ticketing.Roles.
+func checkRole(role string) error {
+	if ticketing.IsRole(role) {
+		return nil
+	}
+	return fmt.Errorf("%q is not %s", role, orList(ticketing.Roles()))
+}
+
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// MinTokenLen is the shortest token the configuration takes.
+const MinTokenLen = 16
+
+// Auth is the auth section of caretaker.yaml: the API tokens.
+type Auth struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Validate checks the tokens; the *config.FieldError names the key below
+// auth, never the token.
+func (a Auth) Validate() error {
+	seen := map[string]bool{}
+	for i, t := range a.Tokens {
+		key := fmt.Sprintf("tokens[%d]", i)
+		if t.Name == "" {
+			return config.Errorf(key+".name", "missing")
+		}
+		if err := checkRole(t.Role); err != nil {
+			return config.Under(key+".role", err)
+		}
+		if len(t.Token) < MinTokenLen {
+			return config.Errorf(key+".token", "must be at least %d characters", MinTokenLen)
+		}
+		if seen[t.Token] {
+			return config.Errorf(key+".token", "is used twice")
+		}
+		seen[t.Token] = true
+	}
+	return nil
+}
+
 // authed is a handler that is told who is calling.
 type authed func(w http.ResponseWriter, r *http.Request, p principal)
 
-// requireRole wraps h so that it runs only for a valid token whose role may
-// do act: 401 without one, 403 for a role that may not.
-func (s *Server) requireRole(act action, allowQuery bool, h authed) http.HandlerFunc {
+// requireRole wraps h so that it runs only for a request whose
+// "Authorization: Bearer" token has a role that may do act: 401 without
+// one, 403 for a role that may not.
+func (s *Server) requireRole(act action, h authed) http.HandlerFunc {
+	return s.authorize(act, false, h)
+}
+
+// requireRoleOrQuery is requireRole that also takes the token from
+// ?token=, for the WebSocket: browsers cannot give it headers.
+func (s *Server) requireRoleOrQuery(act action, h authed) http.HandlerFunc {
+	return s.authorize(act, true, h)
+}
+
+func (s *Server) authorize(act action, allowQuery bool, h authed) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.tokens.lookup(bearerToken(r, allowQuery))
 		if !ok {

@@ -81,16 +81,13 @@ type Config struct {
 	Duty Duty
 }
 
-// Roles a token may carry.
-var knownRoles = map[string]bool{RolePatrol: true, RoleTechnician: true, RoleOperator: true, RoleEngineer: true, RoleAdmin: true}
-
-// Role names (contract.md).
+// Role names (contract.md); ticketing.Roles lists them.
 const (
-	RolePatrol     = "patrol"
-	RoleTechnician = "technician"
-	RoleOperator   = "operator"
-	RoleEngineer   = "engineer"
-	RoleAdmin      = "admin"
+	RolePatrol     = ticketing.RolePatrol
+	RoleTechnician = ticketing.RoleTechnician
+	RoleOperator   = ticketing.RoleOperator
+	RoleEngineer   = ticketing.RoleEngineer
+	RoleAdmin      = ticketing.RoleAdmin
 )
 
 func (c *Config) setDefaults() {
@@ -129,8 +126,8 @@ func (c Config) Validate() error {
 		if t.Name == "" {
 			return fmt.Errorf("tokens[%d].name: missing", i)
 		}
-		if !knownRoles[t.Role] {
-			return fmt.Errorf("tokens[%d].role: %q is not patrol, technician, operator, engineer or admin", i, t.Role)
+		if err := checkRole(t.Role); err != nil {
+			return fmt.Errorf("tokens[%d].role: %w", i, err)
 		}
 		if len(t.Token) < 8 {
 			return fmt.Errorf("tokens[%d].token: must be at least 8 characters", i)

@@ -363,3 +363,42 @@ func TestErrorAnswersAreJSONWithSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestMeListsEveryPermission: /api/me's "may" holds every permission the
+// page hides buttons by, for every role, as the routes and the repair flow
+// decide them; the page keeps no role list of its own.
+func TestMeListsEveryPermission(t *testing.T) {
+	e := newEstate(t, HubConfig{})
+	tests := []struct {
+		tok  string
+		role string
+		want map[string]bool
+	}{
+		{tokPatrol, RolePatrol, map[string]bool{"read": true, "report": true, "work": true}},
+		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true}},
+		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true}},
+		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true}},
+		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true, "dispatch": true, "tech": true}},
+	}
+	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech"}
+	for _, tc := range tests {
+		t.Run(tc.role, func(t *testing.T) {
+			status, body := e.do(t, "GET", "/api/me", tc.tok, "")
+			var me struct {
+				Role string          `json:"role"`
+				May  map[string]bool `json:"may"`
+			}
+			if err := json.Unmarshal([]byte(body), &me); status != 200 || err != nil || me.Role != tc.role {
+				t.Fatalf("/api/me: %d %s (%v)", status, body, err)
+			}
+			if len(me.May) != len(all) {
+				t.Errorf("may has %d permissions, want %d: %v", len(me.May), len(all), me.May)
+			}
+			for _, p := range all {
+				if v, ok := me.May[p]; !ok || v != tc.want[p] {
+					t.Errorf("may[%s] = %v (present %v), want %v", p, v, ok, tc.want[p])
+				}
+			}
+		})
+	}
+}

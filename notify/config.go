@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/config"
 )
 
 // Config is everything paging needs from the configuration file. Its keys
@@ -175,18 +176,13 @@ const (
 	LangEN = "en"
 )
 
-// FieldError names the key path of a bad value. It never carries a
-// secret's value.
-type FieldError struct {
-	Path string // e.g. rosters[0].shifts[1]
-	Err  error
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
+// FieldError names the key path of a bad value (e.g. rosters[0].shifts[1]);
+// it is the one field-error type of every component's configuration. It
+// never carries a secret's value.
+type FieldError = config.FieldError
 
 func fieldErr(path string, format string, a ...any) error {
-	return &FieldError{Path: path, Err: fmt.Errorf(format, a...)}
+	return config.Errorf(path, format, a...)
 }
 
 // WithDefaults returns the configuration with every zero field that has a

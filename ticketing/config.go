@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/config"
 )
 
 // Notifier hears about changes; the dashboard hub implements it. Event
@@ -40,64 +42,66 @@ const (
 )
 
 // Config of the ticket service. Zero fields take the defaults of
-// withDefaults.
+// WithDefaults. Its YAML keys are the tickets section of caretaker.yaml;
+// the store paths, the SLA and the technicians come from their own
+// sections (cmd/caretaker fills them in).
 type Config struct {
-	Path     string   // SQLite file, e.g. data/caretaker.db; its folder is created
-	Notifier Notifier // may be nil
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Path     string           `yaml:"-"` // SQLite file, e.g. data/caretaker.db; its folder is created
+	Notifier Notifier         `yaml:"-"` // may be nil
+	Logger   *slog.Logger     `yaml:"-"`
+	Now      func() time.Time `yaml:"-"`
 	// NumberPrefix starts ticket numbers: BX20261123-0042 is the 42nd
 	// ticket opened on 23 Nov 2026 (local date). Default "BX".
-	NumberPrefix string
+	NumberPrefix string `yaml:"-"`
 	// Location gives the local date of ticket numbers. Default time.Local.
-	Location *time.Location
+	Location *time.Location `yaml:"-"`
 	// ReopenWindow: an alarm of the same rule and device raised again within
 	// this time after its ticket was resolved or closed reopens that ticket
 	// instead of opening a new one. Default 30m.
-	ReopenWindow time.Duration
+	ReopenWindow time.Duration `yaml:"reopen_window"`
 	// BusyTimeout is how long a writer waits for the database lock.
 	// Default 5s.
-	BusyTimeout time.Duration
+	BusyTimeout time.Duration `yaml:"-"`
 
 	// Technicians are who dispatch may choose; empty: every ticket waits
 	// in the grab-order pool (any technician may claim it).
-	Technicians []Technician
+	Technicians []Technician `yaml:"-"`
 	// Dispatch is DispatchAuto (default: new tickets go to the best
 	// matching on-duty technician, or to the pool when none matches) or
 	// DispatchPool (every ticket waits for a claim).
-	Dispatch string
+	Dispatch string `yaml:"dispatch"`
 	// Skills maps a ticket category to the skills that can do it; a
 	// category not listed can be done by anyone. Default DefaultSkills.
-	Skills map[string][]string
+	Skills map[string][]string `yaml:"-"`
 	// Zones gives the zone of a ticket's place (device first, then site and
 	// building); nil: no zones, dispatch by skill and load only. See
 	// ZonesFrom.
-	Zones func(site, building, device string) string
+	Zones func(site, building, device string) string `yaml:"-"`
 	// OnDuty, when set, says who is on duty at a moment for a ticket of
 	// the zone (empty: any zone) and category, by rosters: dispatch and
 	// claims use it instead of Technician.OnDuty, and "in zone" means
 	// rostered for the ticket's zone. Nil: Technician.OnDuty and Zones.
-	OnDuty func(at time.Time, zone, category string) []string
+	OnDuty func(at time.Time, zone, category string) []string `yaml:"-"`
 	// SLA holds the time limits; zero fields take DefaultSLA's.
-	SLA SLA
+	SLA SLA `yaml:"-"`
 	// MaxCodeAttempts wrong verification codes lock arrival on a ticket
 	// until an operator issues a new code. Default 5.
-	MaxCodeAttempts int
+	MaxCodeAttempts int `yaml:"max_code_attempts"`
 	// PhotosDir holds uploaded photos. Default: "photos" beside Path.
-	PhotosDir string
+	PhotosDir string `yaml:"-"`
 	// MaxPhotoBytes caps one photo. Default 10 MiB.
-	MaxPhotoBytes int64
+	MaxPhotoBytes int64 `yaml:"max_photo_bytes"`
 	// ClockInterval is how often Run looks at the clocks. Default 5s.
-	ClockInterval time.Duration
+	ClockInterval time.Duration `yaml:"-"`
 	// RepeatWindow: a report of the same place and category within this
 	// time after an earlier one is a repeat (KPI). Default 30 days.
-	RepeatWindow time.Duration
+	RepeatWindow time.Duration `yaml:"repeat_window"`
 	// Pager decides who is paged about a ticket (paging.go); nil: nobody
 	// is paged.
-	Pager Pager
+	Pager Pager `yaml:"-"`
 	// PagesQueued, when set, hears that a transaction which stored pages
 	// has committed (it wakes the sender); it must not block.
-	PagesQueued func()
+	PagesQueued func() `yaml:"-"`
 }
 
 // Dispatch modes.
@@ -110,10 +114,10 @@ const (
 // skills (plumbing, electrical, elevator, gas, civil...), zones and
 // whether they are on duty.
 type Technician struct {
-	Name   string   `json:"name"`
-	Skills []string `json:"skills"`
-	Zones  []string `json:"zones"`
-	OnDuty bool     `json:"on_duty"`
+	Name   string   `json:"name" yaml:"name"`
+	Skills []string `json:"skills" yaml:"skills"`
+	Zones  []string `json:"zones" yaml:"zones"`
+	OnDuty bool     `json:"on_duty" yaml:"on_duty"`
 }
 
 // DefaultSkills says who can work on what: the categories of domain.md.
@@ -140,7 +144,9 @@ const (
 	DefaultRepeatWindow    = 30 * 24 * time.Hour
 )
 
-func (c Config) withDefaults() Config {
+// WithDefaults fills the zero fields that have a default; every default of
+// the package is here.
+func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -187,38 +193,48 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the configuration; the message names the field.
+// Validate checks the configuration once the defaults are in (Open fills
+// them first); the *config.FieldError names the key of caretaker.yaml,
+// from the sections this configuration is built of: store.path,
+// tickets.*, sla.*, technicians[i].
 func (c Config) Validate() error {
 	switch {
 	case c.Path == "":
-		return &FieldError{Field: "store.path", Message: "required"}
-	case c.ReopenWindow < 0:
-		return &FieldError{Field: "tickets.reopen_window", Message: "must not be negative"}
+		return config.Errorf("store.path", "required")
+	case strings.ContainsAny(c.Path, "?#"):
+		return config.Errorf("store.path", "must not contain ? or #")
 	case c.BusyTimeout < 0:
-		return &FieldError{Field: "busy_timeout", Message: "must not be negative"}
-	case c.Dispatch != "" && c.Dispatch != DispatchAuto && c.Dispatch != DispatchPool:
-		return &FieldError{Field: "tickets.dispatch", Message: fmt.Sprintf("%q is not auto or pool", c.Dispatch)}
-	case c.MaxCodeAttempts < 0:
-		return &FieldError{Field: "tickets.max_code_attempts", Message: "must not be negative"}
-	case c.MaxPhotoBytes < 0:
-		return &FieldError{Field: "tickets.max_photo_bytes", Message: "must not be negative"}
+		return config.Errorf("busy_timeout", "must not be negative")
 	case c.ClockInterval < 0:
-		return &FieldError{Field: "clock_interval", Message: "must not be negative"}
-	case c.RepeatWindow < 0:
-		return &FieldError{Field: "tickets.repeat_window", Message: "must not be negative"}
+		return config.Errorf("clock_interval", "must not be negative")
+	case c.Dispatch != DispatchAuto && c.Dispatch != DispatchPool:
+		return config.Errorf("tickets.dispatch", "%q is not auto or pool", c.Dispatch)
+	case c.ReopenWindow <= 0:
+		return config.Errorf("tickets.reopen_window", "%s must be a positive duration", c.ReopenWindow)
+	case c.MaxCodeAttempts < 1 || c.MaxCodeAttempts > 100:
+		return config.Errorf("tickets.max_code_attempts", "%d must be from 1 to 100", c.MaxCodeAttempts)
+	case c.MaxPhotoBytes < 1024 || c.MaxPhotoBytes > MaxPhotoBytesLimit:
+		return config.Errorf("tickets.max_photo_bytes", "%d must be from 1024 to %d (60 MiB)", c.MaxPhotoBytes, MaxPhotoBytesLimit)
+	case c.RepeatWindow <= 0:
+		return config.Errorf("tickets.repeat_window", "%s must be a positive duration", c.RepeatWindow)
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Technicians {
+		key := fmt.Sprintf("technicians[%d].name", i)
 		switch {
 		case strings.TrimSpace(t.Name) == "":
-			return &FieldError{Field: fmt.Sprintf("technicians[%d].name", i), Message: "required"}
+			return config.Errorf(key, "required")
 		case seen[t.Name]:
-			return &FieldError{Field: fmt.Sprintf("technicians[%d].name", i), Message: fmt.Sprintf("%q is listed twice", t.Name)}
+			return config.Errorf(key, "%q is listed twice", t.Name)
 		}
 		seen[t.Name] = true
 	}
-	return c.SLA.Validate()
+	return config.Under("sla", c.SLA.Validate())
 }
+
+// MaxPhotoBytesLimit is the largest MaxPhotoBytes: the API takes upload
+// bodies of up to 64 MiB.
+const MaxPhotoBytesLimit = 60 << 20
 
 type nopNotifier struct{}
 

@@ -30,13 +30,30 @@ const (
 	ActNewCode  = "new_code"
 )
 
-// Roles, as the tokens carry them.
+// Roles, as the tokens carry them (contract.md); Roles lists them.
 const (
 	RolePatrol     = "patrol"
 	RoleTechnician = "technician"
 	RoleOperator   = "operator"
+	RoleEngineer   = "engineer"
 	RoleAdmin      = "admin"
 )
+
+// Roles is every role a token may carry, the control room's first. It is
+// the one list: the API, the configuration and the demo take it from here.
+func Roles() []string {
+	return []string{RoleOperator, RolePatrol, RoleTechnician, RoleEngineer, RoleAdmin}
+}
+
+// IsRole says whether role is one of Roles.
+func IsRole(role string) bool { return slices.Contains(Roles(), role) }
+
+// RoleMay says whether role may ever do action (on some ticket, in some
+// status); admin may do everything, an unknown action nobody.
+func RoleMay(role, action string) bool {
+	st, ok := flow[action]
+	return ok && (role == RoleAdmin || slices.Contains(st.roles, role))
+}
 
 // Why an action was refused; match with errors.Is.
 var (

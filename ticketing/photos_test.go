@@ -18,7 +18,7 @@ var (
 )
 
 func TestPhotos(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.MaxPhotoBytes = 1000 })
+	f := newFixture(t, func(c *Config) { c.MaxPhotoBytes = 1024 })
 	ctx := context.Background()
 	id := ticketIn(t, f, StatusNew)
 
@@ -34,8 +34,8 @@ func TestPhotos(t *testing.T) {
 		{"webp", webpBytes, "", "image/webp", nil},
 		{"text named .jpg", []byte("<html><script>alert(1)</script>"), "", "", ErrPhotoType},
 		{"empty", nil, "", "", ErrPhotoType},
-		{"too large", append(append([]byte{}, pngBytes...), bytes.Repeat([]byte{0}, 1000)...), "", "", ErrPhotoTooLarge},
-		{"exactly the limit", append(append([]byte{}, jpegBytes...), bytes.Repeat([]byte{0}, 1000-len(jpegBytes))...), "", "image/jpeg", nil},
+		{"too large", append(append([]byte{}, pngBytes...), bytes.Repeat([]byte{0}, 1024)...), "", "", ErrPhotoTooLarge},
+		{"exactly the limit", append(append([]byte{}, jpegBytes...), bytes.Repeat([]byte{0}, 1024-len(jpegBytes))...), "", "image/jpeg", nil},
 	} {
 		p, err := f.svc.AddPhoto(ctx, patrol, id, c.stage, bytes.NewReader(c.body))
 		if c.err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,12 +25,9 @@ type Service struct {
 // foreign keys and a busy timeout on every connection, and applies the
 // schema migrations not applied yet.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ticketing config: %w", err)
-	}
-	cfg = cfg.withDefaults()
-	if strings.ContainsAny(cfg.Path, "?#") {
-		return nil, fmt.Errorf("ticketing config: %w", &FieldError{Field: "store.path", Message: "must not contain ? or #"})
 	}
 	db, err := sqlitedb.Open(ctx, cfg.Path, cfg.BusyTimeout)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/caretaker-iot/caretaker/internal/config"
 )
 
 func TestOpenAppliesMigrationsOnceAndSetsPragmas(t *testing.T) {
@@ -33,8 +35,8 @@ func TestOpenAppliesMigrationsOnceAndSetsPragmas(t *testing.T) {
 
 func TestOpenRejectsBadConfig(t *testing.T) {
 	_, err := Open(context.Background(), Config{})
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "store.path" {
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Path != "store.path" {
 		t.Fatalf("Open without path: %v, want a FieldError on store.path", err)
 	}
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"sort"
@@ -13,25 +11,31 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/influx"
+	"github.com/caretaker-iot/caretaker/ingest/modbus"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
+	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/rules"
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // Config is the whole configuration file (contract.md, "Configuration").
 type Config struct {
 	HTTP        HTTPConfig               `yaml:"http"`
-	MQTT        MQTTConfig               `yaml:"mqtt"`
+	MQTT        mqtt.Options             `yaml:"mqtt"`
 	DevicesFile string                   `yaml:"devices_file"`
 	Devices     []devices.Device         `yaml:"devices"`
 	Models      map[string]devices.Model `yaml:"models"`
-	Influx      InfluxConfig             `yaml:"influx"`
-	Modbus      ModbusConfig             `yaml:"modbus"`
+	Influx      influx.Config            `yaml:"influx"`
+	Modbus      modbus.Config            `yaml:"modbus"`
 	Store       StoreConfig              `yaml:"store"`
-	Auth        AuthConfig               `yaml:"auth"`
-	Technicians []Technician             `yaml:"technicians"`
-	SLA         SLAConfig                `yaml:"sla"`
-	Tickets     TicketsConfig            `yaml:"tickets"`
+	Auth        dashboard.Auth           `yaml:"auth"`
+	Technicians []ticketing.Technician   `yaml:"technicians"`
+	SLA         ticketing.SLA            `yaml:"sla"`
+	Tickets     ticketing.Config         `yaml:"tickets"`
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
 	// people, rosters, channels and notify: who is paged, when and how
@@ -45,112 +49,12 @@ type HTTPConfig struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
-// MQTTConfig is the broker side.
-type MQTTConfig struct {
-	Broker         string    `yaml:"broker"`
-	Embedded       bool      `yaml:"embedded"`
-	EmbeddedListen string    `yaml:"embedded_listen"`
-	ClientID       string    `yaml:"client_id"`
-	Username       string    `yaml:"username"`
-	Password       string    `yaml:"password"`
-	TLS            TLSConfig `yaml:"tls"`
-	QoS            int       `yaml:"qos"`
-	SharedGroup    string    `yaml:"shared_group"`
-	AutoRegister   bool      `yaml:"auto_register"`
-	// MaxInflight caps QoS 1 messages taken but not yet durable (and so
-	// not yet acknowledged); keep the broker's in-flight window at least
-	// this large (docs/operations.md).
-	MaxInflight int `yaml:"max_inflight"`
-}
-
-// TLSConfig names the CA that signs the broker's certificate.
-type TLSConfig struct {
-	CAFile string `yaml:"ca_file"`
-}
-
-// InfluxConfig is the time-series database; an empty URL selects the
-// embedded store.
-type InfluxConfig struct {
-	URL           string           `yaml:"url"`
-	Token         string           `yaml:"token"`
-	Org           string           `yaml:"org"`
-	Bucket        string           `yaml:"bucket"`
-	BatchSize     int              `yaml:"batch_size"`
-	FlushInterval devices.Duration `yaml:"flush_interval"`
-	SpoolDir      string           `yaml:"spool_dir"`
-	SpoolMaxBytes int64            `yaml:"spool_max_bytes"`
-}
-
 // StoreConfig places the SQLite files.
 type StoreConfig struct {
 	Path              string           `yaml:"path"`
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
 	PhotosDir         string           `yaml:"photos_dir"`
-}
-
-// AuthConfig lists the API tokens.
-type AuthConfig struct {
-	Tokens []Token `yaml:"tokens"`
-}
-
-// Token gives its holder a name and a role.
-type Token struct {
-	Name  string `yaml:"name"`
-	Role  string `yaml:"role"`
-	Token string `yaml:"token"`
-}
-
-// Technician adds dispatch data to a technician token's name.
-type Technician struct {
-	Name   string   `yaml:"name"`
-	Skills []string `yaml:"skills"`
-	Zones  []string `yaml:"zones"`
-	OnDuty bool     `yaml:"on_duty"`
-}
-
-// SLAConfig holds the time limits per level, when a warning goes out and
-// who a missed limit goes to.
-type SLAConfig struct {
-	L1           SLALevel         `yaml:"l1"`
-	L2           SLALevel         `yaml:"l2"`
-	L3           SLALevel         `yaml:"l3"`
-	ClaimTimeout devices.Duration `yaml:"claim_timeout"`
-	// ProgressEvery: an open L1 ticket needs a progress note this often.
-	ProgressEvery devices.Duration `yaml:"progress_every"`
-	// CallbackWithin: the owner is called back within this of the resolution.
-	CallbackWithin devices.Duration `yaml:"callback_within"`
-	// ReinspectWithin: a disputed result is on site again within this.
-	ReinspectWithin devices.Duration `yaml:"reinspect_within"`
-	// WarnAt is the share of a limit after which the warning goes out.
-	WarnAt float64 `yaml:"warn_at"`
-	// Chain is who a missed limit goes to, one step up every EscalationStep.
-	Chain          []string         `yaml:"chain"`
-	EscalationStep devices.Duration `yaml:"escalation_step"`
-}
-
-// TicketsConfig is how tickets are dispatched, reopened and guarded.
-type TicketsConfig struct {
-	// Dispatch is auto (to the best matching technician on duty) or pool
-	// (every ticket waits to be claimed).
-	Dispatch string `yaml:"dispatch"`
-	// ReopenWindow: an alarm back within this of its ticket's resolution
-	// reopens that ticket.
-	ReopenWindow devices.Duration `yaml:"reopen_window"`
-	// MaxCodeAttempts wrong verification codes lock arrival.
-	MaxCodeAttempts int `yaml:"max_code_attempts"`
-	// MaxPhotoBytes caps one photo.
-	MaxPhotoBytes int64 `yaml:"max_photo_bytes"`
-	// RepeatWindow: a report of the same place and category within this is
-	// a repeat (KPI).
-	RepeatWindow devices.Duration `yaml:"repeat_window"`
-}
-
-// SLALevel is the time limits of one level.
-type SLALevel struct {
-	Dispatch devices.Duration `yaml:"dispatch"`
-	Arrive   devices.Duration `yaml:"arrive"`
-	Close    devices.Duration `yaml:"close"`
 }
 
 // RulesConfig selects the rules in force: the default pack unless turned
@@ -169,34 +73,20 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
-// Roles a token may have.
-var roles = map[string]bool{"patrol": true, "technician": true, "operator": true, "engineer": true, "admin": true}
-
-// defaultConfig is every default in one place.
+// defaultConfig is what the file is read over: each component's section
+// with the defaults of its WithDefaults (DefaultSLA for sla), and the
+// defaults of the keys cmd owns (http, store, rules, log, influx.spool_dir).
 func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
-		MQTT: MQTTConfig{Broker: "tcp://127.0.0.1:1883", EmbeddedListen: "127.0.0.1:1883", ClientID: "caretaker-1", QoS: 1, MaxInflight: 1000},
-		Influx: InfluxConfig{Bucket: "caretaker", BatchSize: 5000, FlushInterval: d("1s"),
-			SpoolDir: "data/spool", SpoolMaxBytes: 1 << 30},
-		Store: StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
-		SLA: SLAConfig{
-			L1:              SLALevel{Dispatch: d("15m"), Arrive: d("30m"), Close: d("4h")},
-			L2:              SLALevel{Dispatch: d("2h"), Arrive: d("24h"), Close: d("24h")},
-			L3:              SLALevel{Dispatch: d("4h"), Arrive: d("48h"), Close: d("48h")},
-			ClaimTimeout:    d("5m"),
-			ProgressEvery:   d("30m"),
-			CallbackWithin:  d("24h"),
-			ReinspectWithin: d("48h"),
-			WarnAt:          0.8,
-			Chain:           []string{"team_lead", "supervisor", "project_manager"},
-			EscalationStep:  d("30m"),
-		},
-		Tickets: TicketsConfig{Dispatch: "auto", ReopenWindow: d("30m"), MaxCodeAttempts: 5, MaxPhotoBytes: 10 << 20,
-			RepeatWindow: d("720h")},
-		Log:   LogConfig{Level: "info", Format: "text"},
-		Rules: RulesConfig{SnapshotInterval: d("10s")},
+		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
+		MQTT:    mqtt.Options{}.WithDefaults(),
+		Influx:  sectionDefaults(influx.Config{SpoolDir: "data/spool"}.WithDefaults()),
+		Store:   StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
+		SLA:     ticketing.DefaultSLA(),
+		Tickets: sectionDefaults(ticketing.Config{}.WithDefaults()),
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Rules:   RulesConfig{SnapshotInterval: d("10s")},
 	}
 }
 
@@ -211,6 +101,16 @@ func (e *ConfigError) Error() string {
 		return "config: " + e.Msg
 	}
 	return fmt.Sprintf("config: %s: %s", e.Key, e.Msg)
+}
+
+// fieldConfigError is a component's *config.FieldError as a *ConfigError,
+// its path put under the section key.
+func fieldConfigError(section string, err error) error {
+	var fe *config.FieldError
+	if errors.As(config.Under(section, err), &fe) {
+		return &ConfigError{Key: fe.Path, Msg: fe.Err.Error()}
+	}
+	return &ConfigError{Key: section, Msg: err.Error()}
 }
 
 // LoadConfig reads the file (if any), applies CARETAKER_* overrides from
@@ -254,12 +154,27 @@ func decodeStrict(b []byte, v any) error {
 	if err := checkKeys(root.Content[0], reflect.TypeOf(v).Elem(), ""); err != nil {
 		return err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+	// checkKeys has refused every key v does not know, as KnownFields
+	// would, and marked the durations as strings.
+	if err := root.Decode(v); err != nil {
 		return &ConfigError{Msg: err.Error()}
 	}
 	return nil
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// sectionDefaults keeps of a component's defaulted config only its keys:
+// the fields tagged yaml:"-" (loggers, clocks, values derived from other
+// keys) stay zero, for the component to fill once the file is read.
+func sectionDefaults[T any](v T) T {
+	rv := reflect.ValueOf(&v).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if f := rv.Type().Field(i); f.IsExported() && f.Tag.Get("yaml") == "-" {
+			rv.Field(i).SetZero()
+		}
+	}
+	return v
 }
 
 func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
@@ -269,6 +184,10 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 	switch {
 	case n.Kind == yaml.AliasNode:
 		return checkKeys(n.Alias, t, path)
+	case t == durationType && n.Kind == yaml.ScalarNode:
+		// A time.Duration is written "15m" (or 0); read it with
+		// time.ParseDuration, as devices.Duration is.
+		n.Tag = "!!str"
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		if t == reflect.TypeOf(rules.Condition{}) {
 			break // its value is free-form by design
@@ -316,7 +235,7 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if name == "-" || !f.IsExported() {
 			continue
 		}
-		if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), ",inline") {
+		if strings.Contains(f.Tag.Get("yaml"), ",inline") {
 			for k, v := range yamlFields(f.Type) {
 				out[k] = v
 			}
@@ -365,7 +284,7 @@ func applyEnv(cfg *Config, env []string) error {
 // quoteScalar makes a string-typed value YAML-safe so "on" or "1883" stay
 // strings.
 func quoteScalar(v reflect.Value, s string) string {
-	if v.Kind() == reflect.String {
+	if v.Kind() == reflect.String || v.Type() == durationType {
 		return fmt.Sprintf("%q", s)
 	}
 	return s
@@ -376,7 +295,7 @@ func envTargets(v reflect.Value, prefix string, out map[string]reflect.Value) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if f.Anonymous && strings.Contains(f.Tag.Get("yaml"), ",inline") {
+		if strings.Contains(f.Tag.Get("yaml"), ",inline") {
 			envTargets(v.Field(i), prefix, out)
 			continue
 		}
@@ -395,37 +314,19 @@ func envTargets(v reflect.Value, prefix string, out map[string]reflect.Value) {
 // Validate checks the configuration; the error names the key at fault.
 func (c *Config) Validate() error {
 	if err := c.Modbus.Validate(); err != nil {
-		return err
+		return fieldConfigError("modbus", err)
 	}
 	if c.HTTP.Listen == "" {
 		return &ConfigError{Key: "http.listen", Msg: "missing"}
 	}
-	if c.MQTT.QoS < 0 || c.MQTT.QoS > 2 {
-		return &ConfigError{Key: "mqtt.qos", Msg: fmt.Sprintf("%d is not 0, 1 or 2", c.MQTT.QoS)}
+	if err := c.MQTT.Validate(); err != nil {
+		return fieldConfigError("mqtt", err)
 	}
-	if !c.MQTT.Embedded && !hasScheme(c.MQTT.Broker, "tcp://", "ssl://", "tls://", "mqtt://", "mqtts://", "ws://", "wss://") {
-		return &ConfigError{Key: "mqtt.broker", Msg: fmt.Sprintf("%q must be a URL such as tcp://127.0.0.1:1883", c.MQTT.Broker)}
-	}
-	if c.MQTT.MaxInflight < 1 {
-		return &ConfigError{Key: "mqtt.max_inflight", Msg: fmt.Sprintf("%d must be at least 1", c.MQTT.MaxInflight)}
-	}
-	if c.MQTT.ClientID == "" {
-		return &ConfigError{Key: "mqtt.client_id", Msg: "missing: a stable id keeps the broker session across restarts"}
-	}
-	if c.Influx.URL != "" && !hasScheme(c.Influx.URL, "http://", "https://") {
-		return &ConfigError{Key: "influx.url", Msg: fmt.Sprintf("%q must start with http:// or https://", c.Influx.URL)}
-	}
-	if c.Influx.URL != "" && c.Influx.Bucket == "" {
-		return &ConfigError{Key: "influx.bucket", Msg: "missing"}
-	}
-	if c.Influx.BatchSize <= 0 {
-		return &ConfigError{Key: "influx.batch_size", Msg: "must be positive"}
+	if err := c.Influx.Validate(); err != nil {
+		return fieldConfigError("influx", err)
 	}
 	if c.Rules.SnapshotInterval <= 0 {
 		return &ConfigError{Key: "rules.snapshot_interval", Msg: "must be a positive duration"}
-	}
-	if c.Influx.FlushInterval <= 0 {
-		return &ConfigError{Key: "influx.flush_interval", Msg: "must be positive"}
 	}
 	if c.Store.Path == "" {
 		return &ConfigError{Key: "store.path", Msg: "missing"}
@@ -433,31 +334,11 @@ func (c *Config) Validate() error {
 	if c.Influx.URL == "" && c.Store.ReadingsPath == "" {
 		return &ConfigError{Key: "store.readings_path", Msg: "missing (needed when influx.url is empty)"}
 	}
-	seen := map[string]bool{}
-	for i, t := range c.Auth.Tokens {
-		key := fmt.Sprintf("auth.tokens[%d]", i)
-		switch {
-		case t.Name == "":
-			return &ConfigError{Key: key + ".name", Msg: "missing"}
-		case !roles[t.Role]:
-			return &ConfigError{Key: key + ".role", Msg: fmt.Sprintf("%q is not patrol, technician, operator, engineer or admin", t.Role)}
-		case len(t.Token) < 16:
-			return &ConfigError{Key: key + ".token", Msg: "must be at least 16 characters"}
-		case seen[t.Token]:
-			return &ConfigError{Key: key + ".token", Msg: "is used twice"}
-		}
-		seen[t.Token] = true
+	if err := c.Auth.Validate(); err != nil {
+		return fieldConfigError("auth", err)
 	}
-	for i, l := range []SLALevel{c.SLA.L1, c.SLA.L2, c.SLA.L3} {
-		if l.Dispatch <= 0 || l.Arrive <= 0 || l.Close <= 0 {
-			return &ConfigError{Key: fmt.Sprintf("sla.l%d", i+1), Msg: "dispatch, arrive and close must be positive durations"}
-		}
-	}
-	if err := c.SLA.validateMore(); err != nil {
-		return err
-	}
-	if err := c.Tickets.Validate(); err != nil {
-		return err
+	if err := ticketingConfig(*c, nil, nil, nil).Validate(); err != nil {
+		return fieldConfigError("", err)
 	}
 	for i, r := range c.Rules.Define {
 		if err := r.Validate(); err != nil {
@@ -465,70 +346,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Config.WithDefaults().Validate(); err != nil {
-		return notifyConfigError(err)
+		return fieldConfigError("", err)
 	}
 	return nil
-}
-
-// validateMore checks the SLA keys beyond the per-level limits.
-func (s SLAConfig) validateMore() error {
-	for _, f := range []struct {
-		key string
-		v   devices.Duration
-	}{
-		{"sla.claim_timeout", s.ClaimTimeout}, {"sla.progress_every", s.ProgressEvery},
-		{"sla.callback_within", s.CallbackWithin}, {"sla.reinspect_within", s.ReinspectWithin},
-		{"sla.escalation_step", s.EscalationStep},
-	} {
-		if f.v <= 0 {
-			return &ConfigError{Key: f.key, Msg: fmt.Sprintf("%s must be a positive duration", f.v.Std())}
-		}
-	}
-	if !(s.WarnAt > 0 && s.WarnAt < 1) {
-		return &ConfigError{Key: "sla.warn_at", Msg: fmt.Sprintf("%v must be a share above 0 and below 1 (0.8 warns at 12 minutes of 15)", s.WarnAt)}
-	}
-	if len(s.Chain) == 0 {
-		return &ConfigError{Key: "sla.chain", Msg: "must name at least one step, e.g. [team_lead, supervisor, project_manager]"}
-	}
-	seen := map[string]bool{}
-	for i, step := range s.Chain {
-		key := fmt.Sprintf("sla.chain[%d]", i)
-		switch {
-		case strings.TrimSpace(step) == "":
-			return &ConfigError{Key: key, Msg: "empty"}
-		case seen[step]:
-			return &ConfigError{Key: key, Msg: fmt.Sprintf("%q is listed twice", step)}
-		}
-		seen[step] = true
-	}
-	return nil
-}
-
-// Validate checks the tickets keys; the error names the key.
-func (t TicketsConfig) Validate() error {
-	switch {
-	case t.Dispatch != "auto" && t.Dispatch != "pool":
-		return &ConfigError{Key: "tickets.dispatch", Msg: fmt.Sprintf("%q is not auto or pool", t.Dispatch)}
-	case t.ReopenWindow <= 0:
-		return &ConfigError{Key: "tickets.reopen_window", Msg: fmt.Sprintf("%s must be a positive duration", t.ReopenWindow.Std())}
-	case t.MaxCodeAttempts < 1 || t.MaxCodeAttempts > 100:
-		return &ConfigError{Key: "tickets.max_code_attempts", Msg: fmt.Sprintf("%d must be from 1 to 100", t.MaxCodeAttempts)}
-	case t.MaxPhotoBytes < 1024 || t.MaxPhotoBytes > 60<<20:
-		// The API takes upload bodies of up to 64 MiB.
-		return &ConfigError{Key: "tickets.max_photo_bytes", Msg: fmt.Sprintf("%d must be from 1024 to %d (60 MiB)", t.MaxPhotoBytes, 60<<20)}
-	case t.RepeatWindow <= 0:
-		return &ConfigError{Key: "tickets.repeat_window", Msg: fmt.Sprintf("%s must be a positive duration", t.RepeatWindow.Std())}
-	}
-	return nil
-}
-
-func hasScheme(s string, schemes ...string) bool {
-	for _, p := range schemes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // Registry loads the devices from devices_file and the inline lists.

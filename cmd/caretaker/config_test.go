@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/notify"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -47,13 +51,13 @@ func TestLoadConfig(t *testing.T) {
 			if c.HTTP.Listen != "127.0.0.1:8080" || c.MQTT.QoS != 1 || c.Influx.BatchSize != 5000 {
 				t.Fatalf("defaults not applied: %+v", c)
 			}
-			if c.SLA.L1.Dispatch.Std() != 15*time.Minute || c.SLA.ClaimTimeout.Std() != 5*time.Minute {
+			if c.SLA.L1.Dispatch != 15*time.Minute || c.SLA.ClaimTimeout != 5*time.Minute {
 				t.Fatalf("sla defaults: %+v", c.SLA)
 			}
 		}},
 		{name: "file values", file: "influx: {url: 'http://127.0.0.1:8086', flush_interval: 250ms}\nmqtt: {qos: 0}\n",
 			check: func(t *testing.T, c Config) {
-				if c.Influx.URL != "http://127.0.0.1:8086" || c.Influx.FlushInterval.Std() != 250*time.Millisecond || c.MQTT.QoS != 0 {
+				if c.Influx.URL != "http://127.0.0.1:8086" || c.Influx.FlushInterval != 250*time.Millisecond || c.MQTT.QoS != 0 {
 					t.Fatalf("file not applied: %+v", c)
 				}
 				if c.Influx.Bucket != "caretaker" {
@@ -131,6 +135,30 @@ func TestLoadConfig(t *testing.T) {
 		{name: "unknown env key", env: []string{"CARETAKER_INFLUX_URLL=x"}, wantKey: "CARETAKER_INFLUX_URLL"},
 		{name: "bad env value", env: []string{"CARETAKER_MQTT_QOS=high"}, wantKey: "CARETAKER_MQTT_QOS"},
 		{name: "bad env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=soon"}, wantKey: "CARETAKER_INFLUX_FLUSH_INTERVAL"},
+		{name: "zero duration is read, then refused", file: "influx: {flush_interval: 0}\n", wantKey: "influx.flush_interval"},
+		{name: "env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=2s", "CARETAKER_MODBUS_INTERVAL=0"},
+			check: func(t *testing.T, c Config) {
+				if c.Influx.FlushInterval != 2*time.Second {
+					t.Fatalf("flush_interval: %v", c.Influx.FlushInterval)
+				}
+			}},
+		{name: "modbus keys", file: "modbus: {interval: 5s, timeout: 0, offline_after: 4, max_backoff: 2m, max_gap: 4, max_registers: 60}\n",
+			check: func(t *testing.T, c Config) {
+				m := c.Modbus
+				if m.Interval != 5*time.Second || m.Timeout != 0 || m.OfflineAfter != 4 || m.MaxBackoff != 2*time.Minute ||
+					m.Plan.MaxGap != 4 || m.Plan.MaxRegisters != 60 {
+					t.Fatalf("modbus: %+v", m)
+				}
+			}},
+		{name: "bad modbus max_gap", env: []string{"CARETAKER_MODBUS_MAX_GAP=200"}, wantKey: "modbus.max_gap"},
+		{name: "bad modbus interval", file: "modbus: {interval: -1s}\n", wantKey: "modbus.interval"},
+		{name: "unknown modbus key", file: "modbus: {max_bits: 8}\n", wantKey: "modbus.max_bits"},
+		{name: "derived defaults follow the file", file: "influx: {batch_size: 100}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Influx.MaxPending != 0 || c.Influx.WithDefaults().MaxPending != 400 {
+					t.Fatalf("max pending: %d, then %d", c.Influx.MaxPending, c.Influx.WithDefaults().MaxPending)
+				}
+			}},
 		{name: "notify keys", file: notifyKeys,
 			env: []string{`CARETAKER_NOTIFY_MAX_AGE=30m`},
 			check: func(t *testing.T, c Config) {
@@ -296,4 +324,32 @@ func TestNotifyEnvErrorsHideValues(t *testing.T) {
 			t.Fatalf("%s: error repeats the value: %v", name, err)
 		}
 	}
+}
+
+// Every key the configuration takes, now that the components' configs
+// make it up, is in docs/configuration.md (a struct key either as a whole
+// or key by key); the paging keys are in docs/notifications.md.
+func TestEveryKeyDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for key, f := range yamlFields(typ) {
+			path := join(prefix, key)
+			if _, paging := yamlFields(reflect.TypeOf(notify.Config{}))[key]; prefix == "" && paging {
+				continue // docs/notifications.md
+			}
+			if bytes.Contains(doc, []byte("`"+path+"`")) {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+				walk(f.Type, path)
+				continue
+			}
+			t.Errorf("key %s is not in docs/configuration.md", path)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
 }

@@ -11,13 +11,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
 	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
 	"github.com/caretaker-iot/caretaker/notify"
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
-
-// demoRoles get one printed token each.
-var demoRoles = []string{"operator", "patrol", "technician", "engineer", "admin"}
 
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -67,8 +66,8 @@ Flags:
 	if *quiet {
 		cfg.Log.Level = "warn"
 	}
-	for _, role := range demoRoles {
-		cfg.Auth.Tokens = append(cfg.Auth.Tokens, Token{Name: "demo-" + role, Role: role, Token: randomToken()})
+	for _, role := range ticketing.Roles() { // one printed token each, the operator's first
+		cfg.Auth.Tokens = append(cfg.Auth.Tokens, dashboard.Token{Name: "demo-" + role, Role: role, Token: randomToken()})
 	}
 	cfg.Config = demoPaging()
 	if err := applyEnv(&cfg, env); err != nil {

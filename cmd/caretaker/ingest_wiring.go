@@ -15,44 +15,11 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 )
 
-// ModbusConfig tunes the Modbus gateway; zero values take the package
-// defaults (docs/configuration.md).
-type ModbusConfig struct {
-	Interval     devices.Duration `yaml:"interval"`      // poll interval of a device that names none; 10s
-	Timeout      devices.Duration `yaml:"timeout"`       // request timeout of a device that names none; 1s
-	OfflineAfter int              `yaml:"offline_after"` // failed polls in a row before device.status offline; 3
-	MaxBackoff   devices.Duration `yaml:"max_backoff"`   // longest pause between retries of a failing device; 1m
-	MaxGap       int              `yaml:"max_gap"`       // unused registers read to join two blocks in one request; 0
-	MaxRegisters int              `yaml:"max_registers"` // registers per request, for devices that take fewer than 125
-}
-
-// Validate checks the Modbus keys; the error names the key.
-func (m ModbusConfig) Validate() error {
-	switch {
-	case m.Interval < 0:
-		return &ConfigError{Key: "modbus.interval", Msg: "must not be negative"}
-	case m.Timeout < 0:
-		return &ConfigError{Key: "modbus.timeout", Msg: "must not be negative"}
-	case m.OfflineAfter < 0:
-		return &ConfigError{Key: "modbus.offline_after", Msg: "must not be negative"}
-	case m.MaxBackoff < 0:
-		return &ConfigError{Key: "modbus.max_backoff", Msg: "must not be negative"}
-	case m.MaxGap < 0 || m.MaxGap > modbus.MaxRegisters:
-		return &ConfigError{Key: "modbus.max_gap", Msg: fmt.Sprintf("%d is not between 0 and %d", m.MaxGap, modbus.MaxRegisters)}
-	case m.MaxRegisters < 0 || m.MaxRegisters > modbus.MaxRegisters:
-		return &ConfigError{Key: "modbus.max_registers", Msg: fmt.Sprintf("%d is not between 0 and %d", m.MaxRegisters, modbus.MaxRegisters)}
-	}
-	return nil
-}
-
 // newModbusGateway polls the registry's Modbus devices into the pipeline.
 func newModbusGateway(cfg Config, reg *devices.Registry, p *ingest.Pipeline, logger *slog.Logger, metrics prometheus.Registerer) *modbus.Gateway {
-	m := cfg.Modbus
-	return modbus.New(modbus.Config{
-		Registry: reg, Submitter: p, Logger: logger, Metrics: metrics,
-		Interval: m.Interval.Std(), Timeout: m.Timeout.Std(), OfflineAfter: m.OfflineAfter, MaxBackoff: m.MaxBackoff.Std(),
-		Plan: modbus.PlanOptions{MaxGap: m.MaxGap, MaxRegisters: m.MaxRegisters},
-	})
+	mc := cfg.Modbus
+	mc.Registry, mc.Submitter, mc.Logger, mc.Metrics = reg, p, logger, metrics
+	return modbus.New(mc)
 }
 
 // openServeStore is openReadingStore for the serving process: InfluxDB
@@ -70,12 +37,9 @@ func openServeStore(cfg Config, logger *slog.Logger, metrics prometheus.Register
 		}
 		return st, nil
 	}
-	in, err := influx.Open(influx.Config{
-		URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
-		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval.Std(),
-		SpoolDir: cfg.Influx.SpoolDir, SpoolMaxBytes: cfg.Influx.SpoolMaxBytes,
-		Logger: logger.With("component", "influx"), Metrics: metrics,
-	})
+	ic := cfg.Influx
+	ic.Logger, ic.Metrics = logger.With("component", "influx"), metrics
+	in, err := influx.Open(ic)
 	if err != nil {
 		return nil, &ConfigError{Key: "influx.spool_dir", Msg: err.Error()}
 	}

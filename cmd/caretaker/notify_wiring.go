@@ -580,7 +580,7 @@ type dutyView struct {
 type dutyService struct {
 	rosters notify.Rosters
 	loc     *time.Location
-	techs   []Technician
+	techs   []ticketing.Technician
 	now     func() time.Time
 }
 

@@ -51,11 +51,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	ticketCfg.Pager, ticketCfg.PagesQueued = pages.pager, pages.pagesQueued
 	ticketCfg.OnDuty = pages.onDuty()
-	var fe *ticketing.FieldError
-	if err := ticketCfg.Validate(); errors.As(err, &fe) {
-		return &ConfigError{Key: fe.Field, Msg: fe.Message}
-	} else if err != nil {
-		return &ConfigError{Msg: err.Error()}
+	if err := ticketCfg.Validate(); err != nil {
+		return fieldConfigError("", err)
 	}
 	tickets, err := ticketing.Open(ctx, ticketCfg)
 	if err != nil {
@@ -102,29 +99,22 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var broker *mqtt.Broker
 	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
-		broker = mqtt.NewBroker(mqtt.BrokerConfig{
-			Listen: cfg.MQTT.EmbeddedListen, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password,
-			MaxInFlight: cfg.MQTT.MaxInflight, Logger: logger.With("component", "broker"),
-		}, pipeline)
+		bc := cfg.MQTT.BrokerConfig()
+		bc.Logger = logger.With("component", "broker")
+		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
 	} else {
-		client = mqtt.NewGateway(mqtt.Config{
-			Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
-			Password: cfg.MQTT.Password, CAFile: cfg.MQTT.TLS.CAFile, QoS: byte(cfg.MQTT.QoS),
-			SharedGroup: cfg.MQTT.SharedGroup, Logger: logger.With("component", "mqtt"), MaxInFlight: cfg.MQTT.MaxInflight,
-			OnConnection: func(up bool, reason string) {
-				engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
-			},
-		}, pipeline)
+		gc := cfg.MQTT.GatewayConfig()
+		gc.Logger = logger.With("component", "mqtt")
+		gc.OnConnection = func(up bool, reason string) {
+			engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
+		}
+		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
 	}
 
-	tokens := make([]dashboard.Token, len(cfg.Auth.Tokens))
-	for i, t := range cfg.Auth.Tokens {
-		tokens[i] = dashboard.Token{Name: t.Name, Role: t.Role, Token: t.Token}
-	}
 	server, err := dashboard.NewServer(dashboard.Config{
-		Listen: cfg.HTTP.Listen, Tokens: tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
+		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
@@ -248,11 +238,9 @@ type ingress interface {
 
 func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 	if cfg.Influx.URL != "" {
-		in := influx.New(influx.Config{
-			URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
-			BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval.Std(),
-			Logger: logger.With("component", "influx"),
-		})
+		ic := cfg.Influx
+		ic.SpoolDir, ic.Logger = "", logger.With("component", "influx") // only serve owns the spool
+		in := influx.New(ic)
 		return influxStore{in}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {

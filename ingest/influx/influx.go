@@ -18,6 +18,7 @@ import (
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/spool"
+	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
@@ -28,33 +29,52 @@ const EventMeasurement = "device_event"
 // Token is "user:password" (or empty with auth off), Org is ignored and
 // Bucket is "db" or "db/rp".
 type Config struct {
-	URL           string
-	Token         string
-	Org           string
-	Bucket        string        // default "caretaker"
-	BatchSize     int           // points per write; default 5000
-	FlushInterval time.Duration // longest a point waits for its batch; default 1s
+	URL           string        `yaml:"url"`
+	Token         string        `yaml:"token"`
+	Org           string        `yaml:"org"`
+	Bucket        string        `yaml:"bucket"`         // default "caretaker"
+	BatchSize     int           `yaml:"batch_size"`     // points per write; default 5000
+	FlushInterval time.Duration `yaml:"flush_interval"` // longest a point waits for its batch; default 1s
 	// SpoolDir holds batches InfluxDB could not take, until it can; empty
 	// means no spool: such batches are lost, counted and logged.
-	SpoolDir      string
-	SpoolMaxBytes int64         // default 1 GiB
-	MaxPending    int           // points held in memory before they spill to the spool; default 4 batches
-	WriteTimeout  time.Duration // one write request; default 10s
-	RetryMin      time.Duration // first pause before replaying the spool; default 1s
-	RetryMax      time.Duration // longest pause; default 30s
+	SpoolDir      string        `yaml:"spool_dir"`
+	SpoolMaxBytes int64         `yaml:"spool_max_bytes"` // default 1 GiB
+	MaxPending    int           `yaml:"-"`               // points held in memory before they spill to the spool; default 4 batches
+	WriteTimeout  time.Duration `yaml:"-"`               // one write request; default 10s
+	RetryMin      time.Duration `yaml:"-"`               // first pause before replaying the spool; default 1s
+	RetryMax      time.Duration `yaml:"-"`               // longest pause; default 30s
 	// While a message waits for its acknowledgement (AfterDurable), what
 	// is pending is sent within DurableWait (default 20ms), or at once when
 	// DurableBatch points are pending (default 500), not after a full
 	// batch or FlushInterval.
-	DurableWait  time.Duration
-	DurableBatch int
+	DurableWait  time.Duration `yaml:"-"`
+	DurableBatch int           `yaml:"-"`
 
-	Logger  *slog.Logger
-	Metrics prometheus.Registerer // may be nil
-	Now     func() time.Time
+	Logger  *slog.Logger          `yaml:"-"`
+	Metrics prometheus.Registerer `yaml:"-"` // may be nil
+	Now     func() time.Time      `yaml:"-"`
 }
 
-func (c Config) withDefaults() Config {
+// Validate checks the keys of the influx section of caretaker.yaml; the
+// *config.FieldError names the key. An empty URL (the embedded store is
+// used instead) is valid.
+func (c Config) Validate() error {
+	switch {
+	case c.URL != "" && !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://"):
+		return config.Errorf("url", "%q must start with http:// or https://", c.URL)
+	case c.URL != "" && c.Bucket == "":
+		return config.Errorf("bucket", "missing")
+	case c.BatchSize <= 0:
+		return config.Errorf("batch_size", "must be positive")
+	case c.FlushInterval <= 0:
+		return config.Errorf("flush_interval", "must be positive")
+	}
+	return nil
+}
+
+// WithDefaults fills the zero fields that have a default; every default of
+// the package is here.
+func (c Config) WithDefaults() Config {
 	if c.Bucket == "" {
 		c.Bucket = "caretaker"
 	}
@@ -127,7 +147,7 @@ type Store struct {
 // tools): a spool that cannot be opened is logged and the writer runs
 // without it.
 func New(cfg Config) *Store {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	in, err := Open(cfg)
 	if err != nil {
 		cfg.Logger.Error("influx spool unavailable; running without it", "error", err)
@@ -141,7 +161,7 @@ func New(cfg Config) *Store {
 // previous run left anything there) and prepares the writer; it starts
 // nothing: Run sends, Close stops.
 func Open(cfg Config) (*Store, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Millisecond).
 		SetUseGZip(true).

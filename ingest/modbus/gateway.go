@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 )
@@ -22,18 +23,20 @@ type Submitter interface {
 }
 
 // Config configures the Gateway. Registry and Submitter are required.
+// The rest is the modbus section of caretaker.yaml; zero values take the
+// defaults of withDefaults.
 type Config struct {
-	Registry  *devices.Registry
-	Submitter Submitter
-	Logger    *slog.Logger
-	Metrics   prometheus.Registerer
-	Now       func() time.Time
+	Registry  *devices.Registry     `yaml:"-"`
+	Submitter Submitter             `yaml:"-"`
+	Logger    *slog.Logger          `yaml:"-"`
+	Metrics   prometheus.Registerer `yaml:"-"`
+	Now       func() time.Time      `yaml:"-"`
 
-	Interval     time.Duration // a device's poll interval when it names none; default 10s
-	Timeout      time.Duration // a device's request timeout when it names none; default 1s
-	OfflineAfter int           // failed polls in a row before device.status offline; default 3
-	MaxBackoff   time.Duration // longest pause between retries of a failing device; default 1m
-	Plan         PlanOptions   // request planning (gap filling, request size)
+	Interval     time.Duration `yaml:"interval"`      // a device's poll interval when it names none; default 10s
+	Timeout      time.Duration `yaml:"timeout"`       // a device's request timeout when it names none; default 1s
+	OfflineAfter int           `yaml:"offline_after"` // failed polls in a row before device.status offline; default 3
+	MaxBackoff   time.Duration `yaml:"max_backoff"`   // longest pause between retries of a failing device; default 1m
+	Plan         PlanOptions   `yaml:",inline"`       // request planning (gap filling, request size)
 
 	dial dialer // tests; default goburrow
 }
@@ -63,18 +66,26 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the configuration and the registry's Modbus devices
-// (address, model, every register entry within addresses 0-65535); the
-// error names the field.
+// Validate checks the keys of the modbus section (the *config.FieldError
+// names the key) and, once Registry is set, the registry's Modbus devices
+// (address, model, every register entry within addresses 0-65535).
 func (c Config) Validate() error {
+	switch {
+	case c.Interval < 0:
+		return config.Errorf("interval", "must not be negative")
+	case c.Timeout < 0:
+		return config.Errorf("timeout", "must not be negative")
+	case c.OfflineAfter < 0:
+		return config.Errorf("offline_after", "must not be negative")
+	case c.MaxBackoff < 0:
+		return config.Errorf("max_backoff", "must not be negative")
+	case c.Plan.MaxGap < 0 || c.Plan.MaxGap > MaxRegisters:
+		return config.Errorf("max_gap", "%d is not between 0 and %d", c.Plan.MaxGap, MaxRegisters)
+	case c.Plan.MaxRegisters < 0 || c.Plan.MaxRegisters > MaxRegisters:
+		return config.Errorf("max_registers", "%d is not between 0 and %d", c.Plan.MaxRegisters, MaxRegisters)
+	}
 	if c.Registry == nil {
-		return errors.New("modbus: registry: missing")
-	}
-	if c.Submitter == nil {
-		return errors.New("modbus: submitter: missing")
-	}
-	if c.Plan.MaxGap > MaxRegisters {
-		return fmt.Errorf("modbus.max_gap: %d is above %d", c.Plan.MaxGap, MaxRegisters)
+		return nil
 	}
 	for _, d := range c.Registry.Devices() {
 		if d.Modbus == nil {
@@ -132,6 +143,12 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 // address, until ctx ends; then it closes the connections and returns nil.
 // A device with a bad address or register map fails Run before any poll.
 func (g *Gateway) Run(ctx context.Context) error {
+	switch {
+	case g.cfg.Registry == nil:
+		return errors.New("modbus: registry: missing")
+	case g.cfg.Submitter == nil:
+		return errors.New("modbus: submitter: missing")
+	}
 	if err := g.cfg.Validate(); err != nil {
 		return err
 	}

@@ -34,11 +34,11 @@ type PlanOptions struct {
 	// MaxGap is how many unused registers (or bits) a request may read to
 	// join two entries into one request. 0 joins only adjacent or
 	// overlapping entries; a negative value never joins.
-	MaxGap int
+	MaxGap int `yaml:"max_gap"`
 	// MaxRegisters and MaxBits cap one request; 0 means the protocol
 	// limit. Some devices accept less.
-	MaxRegisters int
-	MaxBits      int
+	MaxRegisters int `yaml:"max_registers"`
+	MaxBits      int `yaml:"-"`
 }
 
 // Plan groups a register map into as few requests as the limits allow:

@@ -17,6 +17,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/internal/config"
 )
 
 // Submitter takes raw device messages; the ingest Pipeline is one. Submit
@@ -65,7 +66,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.ClientID == "" {
-		c.ClientID = "caretaker"
+		c.ClientID = DefaultClientID
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -85,16 +86,17 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the configuration; the error names the field.
+// Validate checks the configuration; the *config.FieldError names the
+// field.
 func (c Config) Validate() error {
 	if c.Broker == "" {
-		return errors.New("mochi.broker: missing")
+		return config.Errorf("broker", "missing")
 	}
 	if _, err := url.Parse(c.Broker); err != nil {
-		return fmt.Errorf("mochi.broker: %v", err)
+		return config.Under("broker", err)
 	}
 	if c.QoS > 2 {
-		return fmt.Errorf("mochi.qos: %d is not 0, 1 or 2", c.QoS)
+		return config.Errorf("qos", "%d is not 0, 1 or 2", c.QoS)
 	}
 	return nil
 }
