@@ -202,7 +202,7 @@ func (s *Service) deadlines(ctx context.Context, q querier, id int64) ([]Deadlin
 // before a limit, escalations after it. The state is in the database, so
 // a restart picks up where the last run stopped.
 func (s *Service) Run(ctx context.Context) error {
-	log := s.cfg.Logger.With("component", "sla-clock")
+	log := s.cfg.Logger.With("part", "sla-clock")
 	tick := time.NewTicker(s.cfg.ClockInterval)
 	defer tick.Stop()
 	for {

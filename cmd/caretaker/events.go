@@ -23,6 +23,6 @@ func newEventRelay(hub *dashboard.Hub, broker *mqtt.Broker, client *mqtt.Gateway
 		// Instances that split the device traffic share their events;
 		// otherwise each raises every alarm itself.
 		Receive: client != nil && cfg.MQTT.SharedGroup != "",
-		Logger:  logger.With("component", "event-relay"), Registerer: metrics,
+		Logger:  logger, Registerer: metrics,
 	})
 }

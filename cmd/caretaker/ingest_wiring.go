@@ -31,14 +31,14 @@ func openServeStore(cfg Config, logger *slog.Logger, metrics prometheus.Register
 			return nil, fmt.Errorf("store.readings_path: %w", err)
 		}
 		st, err := tsdb.OpenWith(tsdb.Config{Path: cfg.Store.ReadingsPath,
-			Retention: cfg.Store.ReadingsRetention.Std(), Logger: logger.With("component", "tsdb"), Metrics: metrics})
+			Retention: cfg.Store.ReadingsRetention.Std(), Logger: logger, Metrics: metrics})
 		if err != nil {
 			return nil, fmt.Errorf("store.readings_path %s: %w", cfg.Store.ReadingsPath, err)
 		}
 		return st, nil
 	}
 	ic := cfg.Influx
-	ic.Logger, ic.Metrics = logger.With("component", "influx"), metrics
+	ic.Logger, ic.Metrics = logger, metrics
 	in, err := influx.Open(ic)
 	if err != nil {
 		return nil, &ConfigError{Key: "influx.spool_dir", Msg: err.Error()}

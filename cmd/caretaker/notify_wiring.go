@@ -44,7 +44,7 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 	if err != nil {
 		return nil, notifyConfigError(err)
 	}
-	chans, err := notify.NewChannels(ncfg.Channels, notify.Options{HTTP: &http.Client{}, Logger: logger.With("component", "notify")})
+	chans, err := notify.NewChannels(ncfg.Channels, notify.Options{HTTP: &http.Client{}, Logger: logger})
 	if err != nil {
 		return nil, notifyConfigError(err)
 	}

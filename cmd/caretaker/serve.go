@@ -43,7 +43,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger.With("component", "hub"), Registerer: metrics})
+	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger, Registerer: metrics})
 	ticketCfg := ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing"))
 	pages, err := newPaging(cfg, logger)
 	if err != nil {
@@ -90,7 +90,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Registry:     reg,
 		Writer:       store,
 		Sink:         fanout{engine, live},
-		Logger:       logger.With("component", "ingest"),
+		Logger:       logger,
 		Metrics:      metrics,
 		AutoRegister: cfg.MQTT.AutoRegister,
 	})
@@ -100,12 +100,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
 		bc := cfg.MQTT.BrokerConfig()
-		bc.Logger = logger.With("component", "broker")
+		bc.Logger = logger
 		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
 	} else {
 		gc := cfg.MQTT.GatewayConfig()
-		gc.Logger = logger.With("component", "mqtt")
+		gc.Logger = logger
 		gc.OnConnection = func(up bool, reason string) {
 			engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 		}
@@ -115,7 +115,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 
 	server, err := dashboard.NewServer(dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
-		Logger: logger.With("component", "http"), Registry: reg, Tickets: tickets,
+		Logger: logger, Registry: reg, Tickets: tickets,
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
@@ -239,14 +239,14 @@ type ingress interface {
 func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 	if cfg.Influx.URL != "" {
 		ic := cfg.Influx
-		ic.SpoolDir, ic.Logger = "", logger.With("component", "influx") // only serve owns the spool
+		ic.SpoolDir, ic.Logger = "", logger // only serve owns the spool
 		in := influx.New(ic)
 		return influxStore{in}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
 		return nil, fmt.Errorf("store.readings_path: %w", err)
 	}
-	st, err := tsdb.Open(cfg.Store.ReadingsPath, cfg.Store.ReadingsRetention.Std(), logger.With("component", "tsdb"))
+	st, err := tsdb.Open(cfg.Store.ReadingsPath, cfg.Store.ReadingsRetention.Std(), logger)
 	if err != nil {
 		return nil, fmt.Errorf("store.readings_path %s: %w", cfg.Store.ReadingsPath, err)
 	}
