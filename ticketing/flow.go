@@ -103,9 +103,11 @@ var flow = map[string]step{
 	ActAccept:   {from: []Status{StatusDispatched}, roles: []string{RoleTechnician}, own: true},
 	ActArrive:   {from: []Status{StatusAccepted}, roles: []string{RoleTechnician}, own: true},
 	ActResolve:  {from: []Status{StatusOnSite, StatusAccepted}, roles: []string{RoleTechnician}, own: true},
-	ActConfirm:  {from: []Status{StatusResolved}, roles: []string{RoleOperator}},
-	ActDispute:  {from: []Status{StatusResolved}, roles: []string{RoleOperator}},
-	ActCallback: {from: doneSet, roles: []string{RoleOperator}},
+	// The reporter's link (ReporterByLink) may confirm, dispute and leave
+	// the callback score; no token carries that role.
+	ActConfirm:  {from: []Status{StatusResolved}, roles: []string{RoleOperator, RoleReporterLink}},
+	ActDispute:  {from: []Status{StatusResolved}, roles: []string{RoleOperator, RoleReporterLink}},
+	ActCallback: {from: doneSet, roles: []string{RoleOperator, RoleReporterLink}},
 	ActReopen:   {from: doneSet, roles: []string{RoleOperator}},
 	ActCancel:   {from: openSet, roles: []string{RoleOperator}},
 	ActComment:  {roles: []string{RolePatrol, RoleTechnician, RoleOperator}, own: true},
