@@ -106,7 +106,7 @@ var reporterPage = template.Must(template.New("reporter").Parse(`<!doctype html>
 <main>
 {{- if .Refused}}
 <h1>{{.T.refused}}</h1>
-<p id="rl-refused" class="ack-error" role="alert">{{.Refused}}</p>
+<p id="ack-refused" class="ack-error" role="alert">{{.Refused}}</p>
 {{- else}}
 <h1 id="rl-ticket">{{.T.title}} {{.V.Number}}</h1>
 <dl>
@@ -232,7 +232,7 @@ func (s *Server) reporterRender(w http.ResponseWriter, r *http.Request, status i
 		case errors.Is(err, ErrLinkExpired):
 			status, data.Refused = http.StatusGone, t["expired"]
 		case errors.Is(err, ErrLinkInvalid):
-			if status == http.StatusOK {
+			if status != http.StatusBadRequest { // a form that is not this page's stays 400
 				status = http.StatusForbidden
 			}
 			data.Refused = t["invalid"]
