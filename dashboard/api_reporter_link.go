@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -227,27 +226,10 @@ func (s *Server) reporterRender(w http.ResponseWriter, r *http.Request, status i
 		data.Scored = strings.Replace(t["scored"], "%d", strconv.Itoa(v.Score), 1)
 	}
 	if err != nil {
+		var key string
 		data.Token, data.V, data.Error = "", ReporterLinkView{}, ""
-		switch {
-		case errors.Is(err, ErrLinkExpired):
-			status, data.Refused = http.StatusGone, t["expired"]
-		case errors.Is(err, ErrLinkInvalid):
-			if status != http.StatusBadRequest { // a form that is not this page's stays 400
-				status = http.StatusForbidden
-			}
-			data.Refused = t["invalid"]
-		case errors.Is(err, ErrLinkClosed):
-			status, data.Refused = http.StatusConflict, t["closed"]
-		case s.cfg.NotFound != nil && errors.Is(err, s.cfg.NotFound):
-			status, data.Refused = http.StatusNotFound, t["missing"]
-		default:
-			s.log.Error("reporter link", "method", r.Method, "err", err)
-			status, data.Refused = http.StatusInternalServerError, t["error"]
-		}
+		status, key = s.linkRefusal(r, "reporter link", status, err)
+		data.Refused = t[key]
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = reporterPage.Execute(w, data)
+	writeLinkPage(w, status, reporterPage, data)
 }
