@@ -18,7 +18,7 @@ import (
 var (
 	full       = flag.Bool("full", false, "run the benchmark table at full size (200 000 readings, 100 000 devices, 500 WebSocket clients, 1 000 Modbus devices); without it a quick smoke run")
 	profileOut = flag.String("profile", "", "write a CPU profile of Caretaker during the end-to-end ingest run (mosquitto) to this file")
-	only       = flag.String("only", "", "comma-separated parts to run: ingest, latency, devices, ws, modbus (default all)")
+	only       = flag.String("only", "", "comma-separated parts to run: ingest, latency, devices, ws, modbus, paging (default all)")
 )
 
 // sizes is how big each part of the table is.
@@ -130,7 +130,7 @@ func TestBenchTable(t *testing.T) {
 	caretakerBinary(t)
 	env := &benchEnv{sz: sz, influx: testserver.InfluxDB(t, "bench"), tb: &table{}}
 
-	if want("ingest") || want("latency") {
+	if want("ingest") || want("latency") || want("paging") {
 		env.ceiling = benchCeiling(t, env)
 	}
 	if want("ingest") {
@@ -149,6 +149,9 @@ func TestBenchTable(t *testing.T) {
 	}
 	if want("modbus") {
 		benchModbus(t, env)
+	}
+	if want("paging") {
+		benchPaging(t, env)
 	}
 
 	var b strings.Builder

@@ -166,24 +166,41 @@ func (s *Server) ackRender(w http.ResponseWriter, r *http.Request, status int, v
 		data.LevelText = t["level"+string(rune('0'+v.Level))]
 	}
 	if err != nil {
+		var key string
 		data.Token, data.V = "", AckView{}
-		switch {
-		case errors.Is(err, ErrLinkExpired):
-			status, data.Refused = http.StatusGone, t["expired"]
-		case errors.Is(err, ErrLinkInvalid):
-			status, data.Refused = http.StatusForbidden, t["invalid"]
-		case errors.Is(err, ErrLinkClosed):
-			status, data.Refused = http.StatusConflict, t["closed"]
-		case s.cfg.NotFound != nil && errors.Is(err, s.cfg.NotFound):
-			status, data.Refused = http.StatusNotFound, t["missing"]
-		default:
-			s.log.Error("ack link", "method", r.Method, "err", err)
-			status, data.Refused = http.StatusInternalServerError, t["error"]
-		}
+		status, key = s.linkRefusal(r, "ack link", status, err)
+		data.Refused = t[key]
 	}
+	writeLinkPage(w, status, ackPage, data)
+}
+
+// linkRefusal says how a link's page answers a link it refuses: the
+// status and the key of the words that tell the person why. A form that
+// is not the page's own (400) stays 400.
+func (s *Server) linkRefusal(r *http.Request, what string, status int, err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrLinkExpired):
+		return http.StatusGone, "expired"
+	case errors.Is(err, ErrLinkInvalid):
+		if status != http.StatusBadRequest {
+			status = http.StatusForbidden
+		}
+		return status, "invalid"
+	case errors.Is(err, ErrLinkClosed):
+		return http.StatusConflict, "closed"
+	case s.cfg.NotFound != nil && errors.Is(err, s.cfg.NotFound):
+		return http.StatusNotFound, "missing"
+	}
+	s.log.Error(what, "method", r.Method, "err", err)
+	return http.StatusInternalServerError, "error"
+}
+
+// writeLinkPage sends a link's page, never to be cached: it holds the
+// token.
+func writeLinkPage(w http.ResponseWriter, status int, page *template.Template, data any) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = ackPage.Execute(w, data)
+	_ = page.Execute(w, data)
 }

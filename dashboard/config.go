@@ -77,6 +77,9 @@ type Config struct {
 	Notifications Notifications
 	// Acks serves the ack links of pages; nil: every link is refused.
 	Acks Acks
+	// ReporterLinks serves the links of the reporter's "work done"
+	// message; nil: every such link is refused.
+	ReporterLinks ReporterLinks
 	// Duty says who is on duty now (GET /api/duty); nil: 503.
 	Duty Duty
 }

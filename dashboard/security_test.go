@@ -83,6 +83,8 @@ var accessSpec = map[string]access{
 	"GET /api/duty":                        allRoles,
 	"GET /ack/{token}":                     ackLink,
 	"POST /ack":                            ackLink,
+	"GET /ack/r/{token}":                   ackLink, // the reporter's link: the same kind of page
+	"POST /ack/r":                          ackLink,
 	"GET /api/alarms":                      allRoles,
 	"POST /api/alarms/{id}/ack":            operator,
 	"GET /api/rules":                       allRoles,

@@ -83,6 +83,8 @@ func (s *Server) routes() http.Handler {
 	}))
 	mux.HandleFunc("GET /ack/{token}", s.ackShow)
 	mux.HandleFunc("POST /ack", s.ackPost)
+	mux.HandleFunc("GET /ack/r/{token}", s.reporterShow)
+	mux.HandleFunc("POST /ack/r", s.reporterPost)
 	mux.HandleFunc("GET /ws", s.requireRoleOrQuery(actRead, s.serveWS))
 	mux.Handle("/", webHandler())
 	return s.securityHeaders(s.logRequests(mux))

@@ -33,6 +33,9 @@ type AckSigner struct {
 	key []byte
 	ttl time.Duration
 	now func() time.Time
+	// domain separates the kinds of link made with one key: a token of
+	// one kind never verifies as another. path is where URL puts them.
+	domain, path string
 }
 
 type ackPayload struct {
@@ -55,7 +58,7 @@ func NewAckSigner(key string, ttl time.Duration, now func() time.Time) (*AckSign
 	if now == nil {
 		now = time.Now
 	}
-	return &AckSigner{key: []byte(key), ttl: ttl, now: now}, nil
+	return &AckSigner{key: []byte(key), ttl: ttl, now: now, domain: ackDomain, path: "/ack/"}, nil
 }
 
 // Sign returns a token for the person and ticket, valid for the signer's
@@ -66,9 +69,10 @@ func (s *AckSigner) Sign(ticketID int64, person string) string {
 	return body + "." + base64.RawURLEncoding.EncodeToString(s.mac(body))
 }
 
-// URL is the ack link under base (notify.public_url): base/ack/<token>.
+// URL is the link under base (notify.public_url): base/ack/<token> for
+// an ack link, base/ack/r/<token> for a reporter's link.
 func (s *AckSigner) URL(base string, ticketID int64, person string) string {
-	return strings.TrimRight(base, "/") + "/ack/" + url.PathEscape(s.Sign(ticketID, person))
+	return strings.TrimRight(base, "/") + s.path + url.PathEscape(s.Sign(ticketID, person))
 }
 
 // Verify checks a token: ErrAckInvalid when it was not made with this key
@@ -100,6 +104,6 @@ func (s *AckSigner) Verify(token string) (AckClaim, error) {
 
 func (s *AckSigner) mac(body string) []byte {
 	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(ackDomain + body))
+	m.Write([]byte(s.domain + body))
 	return m.Sum(nil)
 }

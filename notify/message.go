@@ -32,11 +32,13 @@ type Message struct {
 	Recipient Person
 	Subject   string
 	Body      string // plain text
-	AckURL    string // empty: none (reporters, or no notify.public_url)
+	AckURL    string // empty: none (no notify.ack_secret); for a reporter, the link of the resolved message
 }
 
 // NewMessage renders a page for its recipient. ackURL is the signed link
-// of the recipient (empty for none); a reporter gets no ack link, and the
+// of the recipient (empty for none): a page's ack link, or for a reporter
+// the link of the resolved message (confirm or dispute the work, leave
+// the callback score); a reporter's other messages carry no link. The
 // verification code only ever goes to a reporter.
 func NewMessage(pg Page, in Incident, ackURL string) Message {
 	m := Message{ID: pg.ID, Type: TypePage, Step: pg.Step, Channel: pg.Channel, Incident: in, Recipient: pg.Recipient}
@@ -45,6 +47,9 @@ func NewMessage(pg Page, in Incident, ackURL string) Message {
 		if pg.Type == TypeAccepted || pg.Type == TypeResolved {
 			// Only the first message carries the code.
 			m.Type, m.Incident.Code = pg.Type, ""
+		}
+		if pg.Type == TypeResolved {
+			m.AckURL = ackURL
 		}
 	} else {
 		m.AckURL = ackURL
@@ -61,6 +66,7 @@ type words struct {
 	code, codeHint, sep, open, close       string
 	accepted, acceptedETA, resolved        string
 	acceptedSubj, resolvedSubj, done       string
+	verdict                                string
 }
 
 var dict = map[string]words{
@@ -84,6 +90,7 @@ var dict = map[string]words{
 		resolved:     "The work on your report %s is done.",
 		resolvedSubj: "work done",
 		done:         "Please check it: the control room will call you back to confirm it is fixed. If it is not, say so when they call, or call the control room.",
+		verdict:      "Confirm it is fixed, or tell us it is not, and rate the work",
 	},
 	LangZH: {
 		level:    [4]string{"", "一级紧急", "二级", "三级"},
@@ -105,6 +112,7 @@ var dict = map[string]words{
 		resolved:     "您的报修 %s 已处理完毕。",
 		resolvedSubj: "已完工",
 		done:         "请查验：监控中心将回访确认是否修好。如未修好，请在回访时告知，或致电监控中心。",
+		verdict:      "确认修好或提出异议，并评价服务",
 	},
 }
 
@@ -144,6 +152,7 @@ func Render(m Message) (subject, body string) {
 		b.WriteString(fmt.Sprintf(w.resolved, clean(in.Number, false)) + "\n")
 		line(w.place, place)
 		b.WriteString(w.done + "\n")
+		line(w.verdict, m.AckURL)
 		return strings.TrimSpace(clean(subject, false)), b.String()
 	}
 	if m.Type == TypeReport {

@@ -40,9 +40,15 @@ func TestPlannerReporterUpdates(t *testing.T) {
 				if pg.Channel != tc.want[i] || !pg.Recipient.IsReporter || pg.Type != tc.event || pg.Step != "reporter:"+tc.event {
 					t.Errorf("page %+v", pg)
 				}
-				m := NewMessage(pg, tc.in, "https://x/ack/y")
-				if m.Type != tc.event || m.AckURL != "" || m.Incident.Code != "" || strings.Contains(m.Body, "123456") {
-					t.Errorf("message %+v: want type %s, no ack link, no code", m, tc.event)
+				m := NewMessage(pg, tc.in, "https://x/ack/r/y")
+				// Only the resolved message carries the reporter's link.
+				link := tc.event == TypeResolved
+				if m.Type != tc.event || (m.AckURL != "") != link || strings.Contains(m.Body, "https://x/ack/r/y") != link ||
+					m.Incident.Code != "" || strings.Contains(m.Body, "123456") {
+					t.Errorf("message %+v: want type %s, link %v, no code", m, tc.event, link)
+				}
+				if l := m.ForListing(); l.AckURL != "" || strings.Contains(l.Body, "/ack/r/") {
+					t.Errorf("listing shows the reporter's link: %+v", l)
 				}
 				for _, s := range tc.text {
 					if !strings.Contains(m.Body, s) {

@@ -113,16 +113,18 @@ var (
 )
 
 // flow is the repair flow: which action is legal from which status and
-// for whom. The status it leads to is set by the action's handler.
+// for whom. The status it leads to is set by the action's handler. The
+// reporter's link (ReporterByLink) may confirm, dispute and leave the
+// callback score; no token carries that role.
 var flow = map[string]step{
 	ActClaim:    {from: []Status{StatusNew}, roles: []string{RoleTechnician}},
 	ActAssign:   {from: []Status{StatusNew, StatusDispatched, StatusAccepted}, roles: []string{RoleOperator}},
 	ActAccept:   {from: []Status{StatusDispatched}, roles: []string{RoleTechnician}, own: true},
 	ActArrive:   {from: []Status{StatusAccepted}, roles: []string{RoleTechnician}, own: true},
 	ActResolve:  {from: []Status{StatusOnSite, StatusAccepted}, roles: []string{RoleTechnician}, own: true},
-	ActConfirm:  {from: []Status{StatusResolved}, roles: []string{RoleOperator}},
-	ActDispute:  {from: []Status{StatusResolved}, roles: []string{RoleOperator}},
-	ActCallback: {from: doneSet, roles: []string{RoleOperator}},
+	ActConfirm:  {from: []Status{StatusResolved}, roles: []string{RoleOperator, RoleReporterLink}},
+	ActDispute:  {from: []Status{StatusResolved}, roles: []string{RoleOperator, RoleReporterLink}},
+	ActCallback: {from: doneSet, roles: []string{RoleOperator, RoleReporterLink}},
 	ActReopen:   {from: doneSet, roles: []string{RoleOperator}},
 	ActCancel:   {from: openSet, roles: []string{RoleOperator}},
 	ActComment:  {roles: []string{RolePatrol, RoleTechnician, RoleOperator}, own: true},

@@ -53,6 +53,11 @@ func TestBrowser(t *testing.T) {
 	recv := &hookReceiver{}
 	hook := httptest.NewServer(recv)
 	t.Cleanup(hook.Close)
+	// The SMS gateway that tells reporters (GET /sms on the helper: what
+	// it was asked to send, oldest first).
+	gw := &smsGateway{}
+	sms := httptest.NewServer(gw)
+	t.Cleanup(sms.Close)
 	dir := t.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
@@ -77,11 +82,13 @@ rosters: [{zones: [z1], people: [tech1], shifts: ["mon-sun 00:00-24:00"]}]
 channels:
   - {name: screen, type: log}
   - {name: hook, type: webhook, url: "%[8]s/hook", secret: "%[9]s", timeout: 2s}
+  - {name: sms, type: sms_http, url: "%[11]s/send", body: '{"id":"{{id}}","phone":"{{phone}}","text":"{{text}}"}'}
 notify:
   ack_secret: "%[10]s"
   retry_min: 100ms
   retry_max: 300ms
-  policies: [{level: 1, steps: [{after: 0s, to: [on_duty, control_room], via: [screen, hook]}, {after: 4s, to: [desk], via: [hook]}]}]
+  policies: [{level: 1, steps: [{after: 0s, to: [on_duty, control_room], via: [screen, hook]}, {after: 4s, to: [desk], via: [hook]}]},
+    {level: 2, steps: [{after: 0s, to: [reporter], via: [sms]}]}, {level: 3, steps: [{after: 0s, to: [reporter], via: [sms]}]}]
 devices:
   - {id: gas-b4-01, kind: gas, site: s1, building: B4, location: "B4 laundry", zone: z1}
   - {id: gas-b5-01, kind: gas, site: s1, building: B5, location: "B5 plant room", zone: z1}
@@ -91,7 +98,7 @@ devices:
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
-		hook.URL, hookSecret, ackSecret))
+		hook.URL, hookSecret, ackSecret, sms.URL))
 
 	startCaretaker(t, cfgPath)
 	base := "http://" + httpAddr
@@ -107,6 +114,10 @@ devices:
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(bodies)
+	})
+	mux.HandleFunc("GET /sms", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(append([]smsMessage{}, gw.snapshot()...))
 	})
 	// POST /hook-down?down=1 makes the receiver refuse pages, =0 take them.
 	mux.HandleFunc("POST /hook-down", func(w http.ResponseWriter, r *http.Request) {
@@ -131,6 +142,7 @@ devices:
 		"E2E_TOKENS="+string(tokJSON),
 		"E2E_PUBLISH_URL="+helper.URL+"/publish",
 		"E2E_PAGES_URL="+helper.URL+"/pages",
+		"E2E_SMS_URL="+helper.URL+"/sms",
 		"E2E_CHROMIUM="+chromium,
 		"E2E_ARTIFACTS="+artifacts,
 		"NO_COLOR=1",

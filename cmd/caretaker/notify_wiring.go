@@ -34,6 +34,9 @@ type paging struct {
 	// signer makes and checks the ack_url links; nil without
 	// notify.ack_secret (pages then carry no ack_url).
 	signer *notify.AckSigner
+	// reporterSigner makes and checks the links of the reporter's "work
+	// done" message (reporter_link.go); nil without notify.ack_secret.
+	reporterSigner *notify.AckSigner
 }
 
 // newPaging builds the planner and the channels from the configuration
@@ -56,12 +59,16 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 			langByPhone[p.Phone] = p.Lang
 		}
 	}
-	var signer *notify.AckSigner
+	var signer, reporterSigner *notify.AckSigner
 	var base string
 	if ncfg.Notify.AckSecret != "" {
 		signer, err = notify.NewAckSigner(ncfg.Notify.AckSecret, ncfg.Notify.AckTTL.Std(), nil)
 		if err != nil {
 			return nil, &ConfigError{Key: "notify.ack_secret", Msg: err.Error()}
+		}
+		reporterSigner, err = newReporterSigner(cfg)
+		if err != nil {
+			return nil, err
 		}
 		base = publicURL(ncfg.Notify.PublicURL, cfg.HTTP.Listen)
 		if ncfg.Notify.PublicURL == "" {
@@ -74,13 +81,15 @@ func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 			onDuty = append(onDuty, t.Name)
 		}
 	}
-	return &paging{
+	p := &paging{
 		cfg:    ncfg,
 		pager:  &ticketPager{planner: planner, people: people, onDuty: onDuty, signer: signer, base: base, langByPhone: langByPhone},
 		chans:  chans,
 		wake:   make(chan struct{}, 1),
 		signer: signer,
-	}, nil
+	}
+	p.reporterSigner, p.pager.reporterSigner = reporterSigner, reporterSigner
+	return p, nil
 }
 
 // newWorker builds the sender of the store's outbox and its metrics:
@@ -160,6 +169,8 @@ type ticketPager struct {
 	// langByPhone is the language of configured people by phone, for a
 	// reporter who is one of them.
 	langByPhone map[string]string
+	// reporterSigner signs the link of the reporter's resolved message.
+	reporterSigner *notify.AckSigner
 }
 
 func (p *ticketPager) Due(sub ticketing.PageSubject, now time.Time) ([]ticketing.OutboxPage, time.Time) {
@@ -225,13 +236,17 @@ func (p *ticketPager) incident(sub ticketing.PageSubject) notify.Incident {
 }
 
 // render turns the planner's pages into outbox rows, each (but the
-// reporter's) with the recipient's own ack_url when links are on.
+// reporter's) with the recipient's own ack_url when links are on; the
+// reporter's resolved message carries the reporter's link instead.
 func (p *ticketPager) render(in notify.Incident, pages []notify.Page) []ticketing.OutboxPage {
 	out := make([]ticketing.OutboxPage, 0, len(pages))
 	for _, pg := range pages {
 		ack := ""
 		if p.signer != nil && !pg.Recipient.IsReporter {
 			ack = p.signer.URL(p.base, in.TicketID, pg.Recipient.Name)
+		}
+		if p.reporterSigner != nil && pg.Recipient.IsReporter && pg.Type == notify.TypeResolved {
+			ack = p.reporterSigner.URL(p.base, in.TicketID, notify.ReporterPerson)
 		}
 		m := notify.NewMessage(pg, in, ack)
 		b, err := json.Marshal(m)

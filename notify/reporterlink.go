@@ -1,0 +1,24 @@
+package notify
+
+import "time"
+
+// ReporterPerson is the person a reporter's link is bound to: the
+// reporter of its ticket, whoever that is.
+const ReporterPerson = "reporter"
+
+const reporterDomain = "caretaker-reporter-v1."
+
+// NewReporterSigner makes the links of the reporter's "work done"
+// message (base/ack/r/<token>): signed like ack links, with the same key,
+// but in a domain of their own, so that an ack link never opens the
+// reporter's page nor the other way round. Sign them for ReporterPerson;
+// a link lets the reporter of its ticket confirm or dispute the work and
+// leave the callback score, and nothing else.
+func NewReporterSigner(key string, ttl time.Duration, now func() time.Time) (*AckSigner, error) {
+	s, err := NewAckSigner(key, ttl, now)
+	if err != nil {
+		return nil, err
+	}
+	s.domain, s.path = reporterDomain, "/ack/r/"
+	return s, nil
+}
