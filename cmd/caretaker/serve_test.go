@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -253,7 +254,9 @@ func runCaretaker(t *testing.T, cfgPath string) (logs *logBuffer, stop func()) {
 					t.Errorf("serve exited %d", code)
 				}
 			case <-time.After(30 * time.Second):
-				t.Error("serve did not stop within 30s of cancel")
+				// Where it hangs is the whole diagnosis: keep every stack.
+				buf := make([]byte, 1<<20)
+				t.Errorf("serve did not stop within 30s of cancel; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 			}
 		})
 	}
