@@ -32,10 +32,11 @@ type heard struct {
 	events []string // "type" or "type clock to" for clock events
 }
 
-func (h *heard) Notify(typ string, data any) {
+func (h *heard) Notify(ev ticketing.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ce, ok := data.(ticketing.ClockEvent); ok {
+	typ := ev.Type
+	if ce, ok := ev.Data.(ticketing.ClockEvent); ok {
 		typ = strings.TrimSpace(typ + " " + ce.Clock + " " + ce.To)
 	}
 	h.events = append(h.events, typ)

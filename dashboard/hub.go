@@ -12,6 +12,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // Event types the dashboard itself emits; the others (alarm.*, ticket.*)
@@ -171,23 +173,22 @@ func (h *Hub) Epoch() string { return h.cfg.Epoch }
 // Notify numbers an event, keeps it for replay and queues it for every
 // interested client without blocking; a client whose queue is full is
 // dropped. It implements ticketing.Notifier.
-func (h *Hub) Notify(eventType string, data any) {
-	raw, err := json.Marshal(data)
+func (h *Hub) Notify(ev ticketing.Event) {
+	raw, err := json.Marshal(ev.Data)
 	if err != nil {
-		h.log.Error("event not sent: cannot encode its data", "type", eventType, "err", err)
+		h.log.Error("event not sent: cannot encode its data", "type", ev.Type, "err", err)
 		return
 	}
-	h.deliver(eventType, time.Time{}, raw, true)
+	h.deliver(ev.Type, time.Time{}, raw, place{ev.Site, ev.Device}, true)
 }
+
+// place is where an event happened: its site (screens follow sites) and,
+// for readings, its device (screens subscribe to devices' readings).
+type place struct{ site, device string }
 
 // deliver numbers, keeps and fans out an encoded event; at zero means now.
 // share is false for events that came from another instance.
-func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, share bool) {
-	var where struct {
-		Site   string `json:"site"`
-		Device string `json:"device_id"`
-	}
-	_ = json.Unmarshal(raw, &where) // data that is not an object has no site
+func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where place, share bool) {
 
 	// Readings are live samples: they would flush alarms and tickets out of
 	// the replay ring, so they are neither numbered nor kept. They carry
@@ -207,7 +208,7 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, share
 		h.log.Error("event not sent", "type", eventType, "err", err)
 		return
 	}
-	ev := storedEvent{seq: h.seq, typ: eventType, site: where.Site, device: where.Device, msg: msg}
+	ev := storedEvent{seq: h.seq, typ: eventType, site: where.site, device: where.device, msg: msg}
 	if !transient {
 		h.store(ev)
 		if share && h.share != nil {

@@ -101,7 +101,7 @@ func benchHub(b *testing.B, clients, batch int) {
 	for sent := 0; sent < b.N; {
 		n := min(batch, b.N-sent)
 		for j := 0; j < n; j++ {
-			hub.Notify("alarm.updated", event{Sent: time.Now().UnixNano(), Site: "s1", Device: "gas-b2-07", Level: 1, Msg: "Gas above alarm level: B2 boiler room lel_pct = 35.5 (>= 20)"})
+			notify(hub, "alarm.updated", event{Sent: time.Now().UnixNano(), Site: "s1", Device: "gas-b2-07", Level: 1, Msg: "Gas above alarm level: B2 boiler room lel_pct = 35.5 (>= 20)"})
 		}
 		sent += n
 		want := int64(sent) * int64(clients)

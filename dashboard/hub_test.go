@@ -71,8 +71,8 @@ func TestWSSnapshotThenEvents(t *testing.T) {
 	e := newEstate(t, HubConfig{Now: func() time.Time { return fixed }})
 	e.alarms.active = []rules.Alarm{{ID: "gas-lel-critical:gas-b2-07:1", Device: "gas-b2-07", Site: "s1", Level: 1, State: rules.Raised}}
 	e.tickets.open = []ticketing.Ticket{{ID: 1, Number: "BX1", Level: 1, Source: ticketing.SourceSensor, Site: "s1"}}
-	e.hub.Notify("ticket.created", map[string]any{"id": 1, "site": "s1"})
-	e.hub.Notify("alarm.raised", map[string]any{"id": "a", "site": "s1"})
+	notify(e.hub, "ticket.created", map[string]any{"id": 1, "site": "s1"})
+	notify(e.hub, "alarm.raised", map[string]any{"id": "a", "site": "s1"})
 
 	conn := e.mustDial(t, "")
 	snap := next(t, conn)
@@ -91,7 +91,7 @@ func TestWSSnapshotThenEvents(t *testing.T) {
 		t.Fatalf("snapshot data %s", snap.Data)
 	}
 
-	e.hub.Notify("alarm.acked", map[string]any{"id": "a", "site": "s1"})
+	notify(e.hub, "alarm.acked", map[string]any{"id": "a", "site": "s1"})
 	if m := next(t, conn); m.Type != "alarm.acked" || m.Seq != snap.Seq+1 || m.Epoch != snap.Epoch || !strings.Contains(string(m.Data), `"id":"a"`) {
 		t.Fatalf("event %+v, want alarm.acked at seq %d", m, snap.Seq+1)
 	}
@@ -100,7 +100,7 @@ func TestWSSnapshotThenEvents(t *testing.T) {
 func TestWSReplaySince(t *testing.T) {
 	e := newEstate(t, HubConfig{Replay: 4, Epoch: "life-1"})
 	for i := 0; i < 3; i++ {
-		e.hub.Notify("ticket.updated", map[string]any{"n": i})
+		notify(e.hub, "ticket.updated", map[string]any{"n": i})
 	}
 	conn := e.mustDial(t, "since=1&epoch=life-1")
 	for _, want := range []uint64{2, 3} {
@@ -108,7 +108,7 @@ func TestWSReplaySince(t *testing.T) {
 			t.Fatalf("replayed %+v, want ticket.updated seq %d", m, want)
 		}
 	}
-	e.hub.Notify("ticket.updated", nil)
+	notify(e.hub, "ticket.updated", nil)
 	if m := next(t, conn); m.Seq != 4 {
 		t.Fatalf("live event after replay: seq %d, want 4", m.Seq)
 	}
@@ -120,7 +120,7 @@ func TestWSReplaySince(t *testing.T) {
 		{"no epoch named", "since=7"},
 	}
 	for i := 0; i < 4; i++ { // seq 5..8: the ring holds 5..8, event 1 is gone
-		e.hub.Notify("ticket.updated", nil)
+		notify(e.hub, "ticket.updated", nil)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,7 +132,7 @@ func TestWSReplaySince(t *testing.T) {
 	}
 	t.Run("nothing missed", func(t *testing.T) {
 		c := e.mustDial(t, "since=8&epoch=life-1")
-		e.hub.Notify("ticket.updated", nil)
+		notify(e.hub, "ticket.updated", nil)
 		if m := next(t, c); m.Type != "ticket.updated" || m.Seq != 9 {
 			t.Fatalf("got %+v, want seq 9", m)
 		}
@@ -148,7 +148,7 @@ func TestWSResumeFromAnotherLife(t *testing.T) {
 	c := first.mustDial(t, "")
 	snap := next(t, c)
 	for i := 0; i < 3; i++ {
-		first.hub.Notify("ticket.updated", map[string]any{"life": 1, "n": i})
+		notify(first.hub, "ticket.updated", map[string]any{"life": 1, "n": i})
 	}
 	var last Message
 	for i := 0; i < 3; i++ {
@@ -160,7 +160,7 @@ func TestWSResumeFromAnotherLife(t *testing.T) {
 
 	second := newEstate(t, HubConfig{})
 	for i := 0; i < 5; i++ {
-		second.hub.Notify("ticket.updated", map[string]any{"life": 2, "n": i})
+		notify(second.hub, "ticket.updated", map[string]any{"life": 2, "n": i})
 	}
 	if second.hub.Epoch() == first.hub.Epoch() {
 		t.Fatalf("both lives have epoch %q", first.hub.Epoch())
@@ -204,14 +204,14 @@ func TestWSSlowClientIsDropped(t *testing.T) {
 		if time.Now().After(deadline) || seq > 20000 {
 			t.Fatalf("slow client not dropped after %d events", seq)
 		}
-		e.hub.Notify("ticket.updated", map[string]string{"pad": big})
+		notify(e.hub, "ticket.updated", map[string]string{"pad": big})
 		seq++
 		if m := next(t, good); m.Seq != seq {
 			t.Fatalf("good client got seq %d, want %d", m.Seq, seq)
 		}
 	}
 	t.Logf("slow client dropped after %d events", seq)
-	e.hub.Notify("alarm.raised", map[string]string{"id": "after-drop"})
+	notify(e.hub, "alarm.raised", map[string]string{"id": "after-drop"})
 	if m := next(t, good); m.Type != "alarm.raised" || m.Seq != seq+1 {
 		t.Fatalf("good client after the drop got %+v", m)
 	}
@@ -276,11 +276,11 @@ func TestWSSubscribeFilters(t *testing.T) {
 		}
 		return false
 	})
-	e.hub.Notify(EventReading, map[string]any{"device_id": "leak-b1-01", "site": "s2"}) // not subscribed
-	e.hub.Notify("ticket.created", map[string]any{"id": 9, "site": "s2"})               // other site
-	e.hub.Notify("ticket.created", map[string]any{"id": 10})                            // no site: passes
-	e.hub.Notify(EventReading, map[string]any{"device_id": "gas-b2-07", "site": "s1", "metrics": map[string]float64{"lel_pct": 35}})
-	e.hub.Notify("alarm.raised", map[string]any{"id": "a", "site": "s1"})
+	notify(e.hub, EventReading, map[string]any{"device_id": "leak-b1-01", "site": "s2"}) // not subscribed
+	notify(e.hub, "ticket.created", map[string]any{"id": 9, "site": "s2"})               // other site
+	notify(e.hub, "ticket.created", map[string]any{"id": 10})                            // no site: passes
+	notify(e.hub, EventReading, map[string]any{"device_id": "gas-b2-07", "site": "s1", "metrics": map[string]float64{"lel_pct": 35}})
+	notify(e.hub, "alarm.raised", map[string]any{"id": "a", "site": "s1"})
 
 	m := next(t, conn)
 	if m.Type != "ticket.created" || !strings.Contains(string(m.Data), `"id":10`) || m.Seq != snap.Seq+2 {

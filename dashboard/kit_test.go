@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -195,4 +196,16 @@ func (e *estate) do(t *testing.T, method, path, token, body string) (int, string
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// notify hands the hub an event as the ticket service would, with its
+// site and device read from the data the test wrote.
+func notify(h *Hub, typ string, data any) {
+	raw, _ := json.Marshal(data)
+	var where struct {
+		Site   string `json:"site"`
+		Device string `json:"device_id"`
+	}
+	_ = json.Unmarshal(raw, &where)
+	h.Notify(ticketing.Event{Type: typ, Site: where.Site, Device: where.Device, Data: data})
 }

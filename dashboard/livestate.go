@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // MetricValue is the last value of one metric: a number, or true/false for
@@ -90,7 +92,7 @@ func (l *LiveState) Reading(_ context.Context, r devices.Reading) {
 	}
 	l.seenLocked(st, firstSet(r.Received, r.Time, l.now()), "reading")
 	if l.hub != nil && l.hub.WantsReadings(r.Device) {
-		l.notify(EventReading, ev)
+		l.notify(EventReading, ev.Site, ev.Device, ev)
 	}
 }
 
@@ -117,7 +119,7 @@ func (l *LiveState) Status(_ context.Context, s devices.Status) {
 		st.LastSeen = &at
 	}
 	if changed {
-		l.notify(EventDeviceStatus, st.DeviceStatus)
+		l.notify(EventDeviceStatus, st.Site, st.Device, st.DeviceStatus)
 	}
 }
 
@@ -196,14 +198,14 @@ func (l *LiveState) seenLocked(st *liveDevice, at time.Time, why string) {
 		return
 	}
 	st.known, st.Online, st.Reason = true, true, why
-	l.notify(EventDeviceStatus, st.DeviceStatus)
+	l.notify(EventDeviceStatus, st.Site, st.Device, st.DeviceStatus)
 }
 
 // notify is called with mu held so that status events leave in the order
 // the changes happened; Hub.Notify never blocks.
-func (l *LiveState) notify(typ string, data any) {
+func (l *LiveState) notify(typ, site, device string, data any) {
 	if l.hub != nil {
-		l.hub.Notify(typ, data)
+		l.hub.Notify(ticketing.Event{Type: typ, Site: site, Device: device, Data: data})
 	}
 }
 

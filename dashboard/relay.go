@@ -167,6 +167,13 @@ func (r *Relay) receive(topic string, payload []byte) {
 		!strings.HasSuffix(topic, "/"+m.Type) {
 		return
 	}
+	// Another instance's event is only JSON here: where it happened is read
+	// from it (data that is not an object has no site).
+	var where struct {
+		Site   string `json:"site"`
+		Device string `json:"device_id"`
+	}
+	_ = json.Unmarshal(m.Data, &where)
 	r.relayed.Inc()
-	r.cfg.Hub.deliver(m.Type, m.Time, m.Data, false)
+	r.cfg.Hub.deliver(m.Type, m.Time, m.Data, place{where.Site, where.Device}, false)
 }

@@ -70,7 +70,7 @@ func TestRelayTwoInstancesShowTheSameEvents(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, "both relays subscribed", func() bool { return bus.subscribers() == 2 })
 
-	b.hub.Notify("alarm.acked", map[string]any{"id": "x", "site": "s1"}) // B's seq is ahead of A's
+	notify(b.hub, "alarm.acked", map[string]any{"id": "x", "site": "s1"}) // B's seq is ahead of A's
 	// A hears it through the bus in its own time: wait for it, so that it
 	// is in A's snapshot replay window and not the next message on A's screen.
 	testkit.Eventually(t, 10*time.Second, "B's first event relayed to A", func() bool { return a.hub.Seq() == 1 })
@@ -83,9 +83,9 @@ func TestRelayTwoInstancesShowTheSameEvents(t *testing.T) {
 	}
 	bSeq := b.hub.Seq()
 
-	a.hub.Notify("alarm.raised", map[string]any{"id": "gas-lel-critical:gas-b2-07:1", "site": "s1", "device_id": "gas-b2-07", "level": 1})
-	a.hub.Notify(EventReading, map[string]any{"device_id": "gas-b2-07", "site": "s1"})
-	a.hub.Notify("ticket.created", map[string]any{"id": 7, "site": "s1"})
+	notify(a.hub, "alarm.raised", map[string]any{"id": "gas-lel-critical:gas-b2-07:1", "site": "s1", "device_id": "gas-b2-07", "level": 1})
+	notify(a.hub, EventReading, map[string]any{"device_id": "gas-b2-07", "site": "s1"})
+	notify(a.hub, "ticket.created", map[string]any{"id": 7, "site": "s1"})
 
 	for _, c := range []struct {
 		name    string
@@ -104,7 +104,7 @@ func TestRelayTwoInstancesShowTheSameEvents(t *testing.T) {
 		}
 	}
 	// Nothing more: a sentinel from B is the next message on both.
-	b.hub.Notify("device.status", map[string]any{"device_id": "sentinel", "site": "s1"})
+	notify(b.hub, "device.status", map[string]any{"device_id": "sentinel", "site": "s1"})
 	for name, conn := range map[string]func() Message{"A": func() Message { return next(t, onA) }, "B": func() Message { return next(t, onB) }} {
 		if m := conn(); m.Type != "device.status" || !strings.Contains(string(m.Data), "sentinel") {
 			t.Fatalf("%s: after the relayed events came %s %s, want the sentinel", name, m.Type, m.Data)
@@ -154,7 +154,7 @@ func TestRelayQueueFullDropsWithoutBlocking(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < 10; i++ {
-			e.hub.Notify("alarm.updated", map[string]any{"id": "x"})
+			notify(e.hub, "alarm.updated", map[string]any{"id": "x"})
 		}
 		close(done)
 	}()

@@ -148,12 +148,12 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 		s.cfg.Logger.Debug("alarm raise replayed", "alarm", a.ID)
 		return nil
 	}
-	s.cfg.Notifier.Notify(EventAlarmRaised, stored)
+	s.cfg.Notifier.Notify(alarmEvent(EventAlarmRaised, stored))
 	if event != "" {
-		s.cfg.Notifier.Notify(event, ticket)
+		s.cfg.Notifier.Notify(ticketEvent(event, ticket))
 	}
 	if recurred {
-		s.cfg.Notifier.Notify(EventTicketRecurred, ticket)
+		s.cfg.Notifier.Notify(ticketEvent(EventTicketRecurred, ticket))
 	}
 	return nil
 }
@@ -329,7 +329,7 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 		s.cfg.Logger.Warn("alarm update for an unknown alarm, storing it as raised", "alarm", a.ID)
 		return s.alarmRaised(ctx, a)
 	}
-	s.cfg.Notifier.Notify(EventAlarmUpdated, stored)
+	s.cfg.Notifier.Notify(alarmEvent(EventAlarmUpdated, stored))
 	return nil
 }
 
@@ -409,7 +409,7 @@ func (s *Service) alarmCleared(ctx context.Context, a rules.Alarm) error {
 		s.cfg.Logger.Debug("clear for an unknown or cleared alarm ignored", "alarm", a.ID)
 		return nil
 	}
-	s.cfg.Notifier.Notify(EventAlarmCleared, stored)
+	s.cfg.Notifier.Notify(alarmEvent(EventAlarmCleared, stored))
 	return nil
 }
 
@@ -445,7 +445,7 @@ func (s *Service) AckAlarm(ctx context.Context, by Actor, id string) (StoredAlar
 		return StoredAlarm{}, err
 	}
 	if changed {
-		s.cfg.Notifier.Notify(EventAlarmAcked, stored)
+		s.cfg.Notifier.Notify(alarmEvent(EventAlarmAcked, stored))
 	}
 	return stored, nil
 }

@@ -233,7 +233,7 @@ func (s *Service) Tick(ctx context.Context) error {
 			break
 		}
 		if ev != nil {
-			s.cfg.Notifier.Notify(typ, *ev)
+			s.cfg.Notifier.Notify(Event{Type: typ, Site: ev.Site, Data: *ev})
 		}
 	}
 	return s.tickPages(ctx)

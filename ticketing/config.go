@@ -11,14 +11,32 @@ import (
 	"github.com/caretaker-iot/caretaker/internal/config"
 )
 
-// Notifier hears about changes; the dashboard hub implements it. Event
-// types (contract.md, WebSocket): "alarm.raised", "alarm.updated",
-// "alarm.acked", "alarm.cleared" with a StoredAlarm, "ticket.created" and
-// "ticket.updated" with a Ticket (never its verification code or history).
-// It is called after the change is committed, from the caller's goroutine,
-// so it must not block.
+// Notifier hears about changes; the dashboard hub implements it. It is
+// called after the change is committed, from the caller's goroutine, so
+// it must not block.
 type Notifier interface {
-	Notify(eventType string, data any)
+	Notify(Event)
+}
+
+// Event is a change told to the Notifier. Types (contract.md, WebSocket):
+// "alarm.raised", "alarm.updated", "alarm.acked", "alarm.cleared" with a
+// StoredAlarm, "ticket.created" and "ticket.updated" with a Ticket (never
+// its verification code or history). Site and Device say where it
+// happened, so that a screen that follows some sites gets only theirs
+// without reading Data.
+type Event struct {
+	Type   string
+	Site   string
+	Device string
+	Data   any
+}
+
+func alarmEvent(typ string, a StoredAlarm) Event {
+	return Event{Type: typ, Site: a.Site, Device: a.Device, Data: a}
+}
+
+func ticketEvent(typ string, t Ticket) Event {
+	return Event{Type: typ, Site: t.Site, Device: t.DeviceID, Data: t}
 }
 
 // Event types sent to the Notifier.
@@ -238,7 +256,7 @@ const MaxPhotoBytesLimit = 60 << 20
 
 type nopNotifier struct{}
 
-func (nopNotifier) Notify(string, any) {}
+func (nopNotifier) Notify(Event) {}
 
 // ErrNotFound is returned for a ticket or alarm that does not exist.
 var ErrNotFound = errors.New("not found")

@@ -354,7 +354,7 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 	}
 	event := t
 	event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
-	s.cfg.Notifier.Notify(EventTicketUpdated, event)
+	s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, event))
 	res := ActionResult{Ticket: t}
 	res.VerificationCode = a.code
 	if a.opened != nil {
@@ -364,7 +364,7 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 		}
 		ev := o
 		ev.History, ev.Deadlines, ev.Photos, ev.Reporters = nil, nil, nil, nil
-		s.cfg.Notifier.Notify(EventTicketCreated, ev)
+		s.cfg.Notifier.Notify(ticketEvent(EventTicketCreated, ev))
 		o.VerificationCode = a.opened.VerificationCode
 		res.Opened = &o
 	}

@@ -24,10 +24,10 @@ type event struct {
 	Data any
 }
 
-func (r *recorder) Notify(t string, data any) {
+func (r *recorder) Notify(ev Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.events = append(r.events, event{t, data})
+	r.events = append(r.events, event{ev.Type, ev.Data})
 }
 
 func (r *recorder) types() []string {

@@ -438,7 +438,7 @@ func (s *Service) AckByLink(ctx context.Context, id int64, person string) (t Tic
 	if changed {
 		event := t
 		event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
-		s.cfg.Notifier.Notify(EventTicketUpdated, event)
+		s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, event))
 	}
 	return t, changed, nil
 }

@@ -150,10 +150,10 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 	event.History, event.Reporters = nil, nil
 	t.ReportID = reportID
 	if merged {
-		s.cfg.Notifier.Notify(EventTicketUpdated, event)
+		s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, event))
 		return t, true, nil
 	}
-	s.cfg.Notifier.Notify(EventTicketCreated, event)
+	s.cfg.Notifier.Notify(ticketEvent(EventTicketCreated, event))
 	if codeForAnswer(by, r) {
 		t.VerificationCode = code
 	}

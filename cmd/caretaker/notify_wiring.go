@@ -441,7 +441,7 @@ func (a *ackService) Acknowledge(ctx context.Context, token string) (dashboard.A
 
 // eventSink takes the dashboard's live events (the hub).
 type eventSink interface {
-	Notify(eventType string, data any)
+	Notify(ticketing.Event)
 }
 
 // EventTicketPaged is the live event of a page's outcome: the ticket's
@@ -534,7 +534,7 @@ func publishPaging(tickets *ticketing.Service, events eventSink, id int64, logge
 		return
 	}
 	if st := pagingStates(rows); len(st) == 1 {
-		events.Notify(EventTicketPaged, st[0])
+		events.Notify(ticketing.Event{Type: EventTicketPaged, Data: st[0]})
 	}
 }
 
