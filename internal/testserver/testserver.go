@@ -19,15 +19,28 @@ import (
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// handedOut holds the ports FreePort gave this test process. The kernel
+// may hand the port it just freed out again at once, and a server given
+// two ports in a row (influxd's HTTP and RPC) then got the same one twice.
+var handedOut sync.Map
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that it has not returned before in this process.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, again := handedOut.LoadOrStore(port, true); !again {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("free port: every port offered was handed out before")
+	return 0
 }
 
 // Binary finds a server binary on PATH or in the Go bin directory, skipping
