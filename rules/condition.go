@@ -36,6 +36,10 @@ type memory struct {
 	offset      float64 // counter_every: counts lost to controller resets
 	serviceBase float64 // counter_every: total at the last recorded service
 	baseNext    bool    // a service was recorded before any value came
+
+	hasRef   bool
+	ref      float64   // unchanged: the value at the start of the run
+	refSince time.Time // unchanged: when the run began
 }
 
 type sample struct {
@@ -65,6 +69,8 @@ func (c Condition) compile() (evaluator, error) {
 		return nil, fieldErr("op", "missing")
 	case !known:
 		return nil, fieldErr("op", "%q is not one of %s", c.Op, opNames())
+	case c.Tolerance != 0 && c.Op != OpUnchanged:
+		return nil, fieldErr("tolerance", "applies to %s only", OpUnchanged)
 	}
 	return s.compile(c)
 }

@@ -53,6 +53,9 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 		} else {
 			if st.pendingSince.IsZero() {
 				st.pendingSince = t
+				if c.op.runStart != nil {
+					st.pendingSince = c.op.runStart(&st.mem, t)
+				}
 				st.alarm.Peak = x
 			}
 			st.alarm.Value = x
@@ -103,6 +106,8 @@ func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, now time
 		at = st.lastTime.Add(now.Sub(st.lastArrival))
 	}
 	switch {
+	case c.op.byReading:
+		// Only a reading decides.
 	case !st.on && !st.pendingSince.IsZero() && !at.Before(st.pendingSince.Add(c.holdFor())):
 		e.turnOn(ctx, c, st, st.pendingSince.Add(c.holdFor()), now)
 	case st.on && !st.clearSince.IsZero() && !at.Before(st.clearSince.Add(c.ClearFor.Std())):
@@ -113,7 +118,8 @@ func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, now time
 
 // track keeps the set of episodes that Tick must look at small.
 func (e *Engine) track(k stateKey, c *compiled, st *episode) {
-	if (!st.on && !st.pendingSince.IsZero()) || (st.on && !st.clearSince.IsZero()) || st.held || st.flapping {
+	pending := (!st.on && !st.pendingSince.IsZero()) || (st.on && !st.clearSince.IsZero())
+	if (pending && !c.op.byReading) || st.held || st.flapping {
 		e.timed[k] = st
 		return
 	}

@@ -31,6 +31,7 @@ const (
 	OpTrendCrosses Op = "trend_crosses"
 	OpCounterEvery Op = "counter_every"
 	OpStale        Op = "stale"
+	OpUnchanged    Op = "unchanged"
 )
 
 // opSpec is everything the engine knows of one op; adding an op is adding
@@ -58,6 +59,17 @@ type opSpec struct {
 	worse direction
 	// reads is the alarm's message; place is the device and its location.
 	reads func(c *compiled, a *Alarm, place string) string
+	// needsFor, when set, makes the rule's for required (a positive
+	// duration) and says what it means, for the error.
+	needsFor string
+	// byReading: only a reading completes for and clear_for; time alone
+	// decides nothing (a device that stopped reporting is stale's
+	// business, not this op's).
+	byReading bool
+	// runStart, when set, is when the condition began to hold, from the
+	// op's memory, for a run that the reading at t finds holding (the run
+	// may have begun at an earlier reading); nil: at t.
+	runStart func(m *memory, t time.Time) time.Time
 }
 
 // subject is what a condition watches.
@@ -119,6 +131,8 @@ var ops = []opSpec{
 	{op: OpCounterEvery, class: "counter_every", needs: &metricNeed{devices.Counter, "counter_every needs a counter; %s is not one"},
 		compile: compileCounter, worse: higher, reads: readsCounter},
 	{op: OpStale, class: "stale", subject: onDevice, compile: compileStale, worse: higher, reads: readsStale},
+	{op: OpUnchanged, class: "unchanged", compile: compileUnchanged, worse: higher, reads: readsUnchanged,
+		needsFor: "how long the value has not moved", byReading: true, runStart: unchangedSince},
 }
 
 // spec returns the table row of op.
@@ -236,6 +250,37 @@ func compileStale(c Condition) (evaluator, error) {
 	return func(*memory, time.Time, devices.Value, float64) bool { return false }, nil
 }
 
+func compileUnchanged(c Condition) (evaluator, error) {
+	if err := finite(c.Tolerance); err != nil || c.Tolerance < 0 {
+		return nil, fieldErr("tolerance", "%g must be 0 or more (the band within which the value counts as unmoved)", c.Tolerance)
+	}
+	return unchanged(c.Tolerance), nil
+}
+
+// unchanged holds while each reading is within tol of the value at the
+// start of the run (m.ref, since m.refSince). A reading beyond it has
+// moved: the condition does not hold at it (a raised alarm clears), and
+// it is the first value of the next run.
+func unchanged(tol float64) evaluator {
+	return func(m *memory, t time.Time, v devices.Value, _ float64) bool {
+		x := v.Float()
+		if m.hasRef && abs(x-m.ref) <= tol {
+			return true
+		}
+		moved := m.hasRef
+		m.hasRef, m.ref, m.refSince = true, x, t
+		return !moved
+	}
+}
+
+// unchangedSince: the run began at its first reading.
+func unchangedSince(m *memory, t time.Time) time.Time {
+	if m.hasRef && m.refSince.Before(t) {
+		return m.refSince
+	}
+	return t
+}
+
 func valueThreshold(c Condition) []threshold {
 	if v, err := number(c.Value); err == nil {
 		return []threshold{{"value", v}}
@@ -336,6 +381,11 @@ func readsCounter(c *compiled, a *Alarm, place string) string {
 
 func readsStale(c *compiled, _ *Alarm, place string) string {
 	return fmt.Sprintf("%s: %s sent no data for %s (device offline)", c.Name, place, c.Condition.After.Std())
+}
+
+func readsUnchanged(c *compiled, a *Alarm, place string) string {
+	return fmt.Sprintf("%s: %s %s = %s, unchanged (within %g) for %s: a frozen sensor or a stuck head",
+		c.Name, place, c.Metric, num(a.Value), c.Condition.Tolerance, c.For.Std())
 }
 
 // num writes a value as short as it reads exactly.

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -58,6 +59,10 @@ func opExamples() map[Op]opExample {
 		"stale": {rule: Rule{ID: "r", Name: "Offline", Kind: devices.KindGas, Severity: Major,
 			Condition: Condition{Op: "stale", After: dur("1m")}}, class: "stale", value: 0, peak: 0,
 			reads: "Offline: hall (d1) sent no data for 1m0s (device offline)", worse: []float64{1}, notWo: []float64{-1}},
+		"unchanged": {rule: Rule{ID: "r", Name: "Gas stuck", Kind: devices.KindGas, Metric: "lel_pct", Severity: Maintenance,
+			Condition: Condition{Op: "unchanged", Tolerance: 0.5}, For: dur("24h")}, class: "unchanged", value: 0, peak: 0,
+			reads: "Gas stuck: hall (d1) lel_pct = 0, unchanged (within 0.5) for 24h0m0s: a frozen sensor or a stuck head",
+			worse: []float64{1}, notWo: []float64{-1}},
 	}
 }
 
@@ -139,6 +144,12 @@ func TestOpTable(t *testing.T) {
 				t.Errorf("no direction in which a value is worse (%d)", s.worse)
 			case s.subject != onMetric && (s.needs != nil || s.thresholds != nil || s.relative || s.clear != nil):
 				t.Error("an op that tests no metric takes no metric type, thresholds, nominal or clear")
+			case s.needsFor != "":
+				r := examples[s.op].rule
+				r.For = 0
+				if err := r.Validate(); err == nil || !strings.HasPrefix(err.Error(), "for: ") {
+					t.Errorf("needs for, but a rule without it: %v", err)
+				}
 			}
 			ex, ok := examples[s.op]
 			if !ok {
@@ -165,7 +176,7 @@ func TestOpTable(t *testing.T) {
 		}
 	}
 	r := with(gasRule, func(r *Rule) { r.Condition.Op = "~" })
-	want := `condition.op: "~" is not one of > >= < <= == != outside is event rate_above rate_below trend_crosses counter_every stale`
+	want := `condition.op: "~" is not one of > >= < <= == != outside is event rate_above rate_below trend_crosses counter_every stale unchanged`
 	if err := r.Validate(); err == nil || err.Error() != want {
 		t.Errorf("unknown op: %v, want %s", err, want)
 	}

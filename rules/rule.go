@@ -140,6 +140,10 @@ func (r Rule) Family() string {
 //	trend_crosses     value, window, horizon, direction (rising|falling)
 //	counter_every     every: a service is due every N counts
 //	stale             after: no data from the device for that long
+//	unchanged         tolerance: the value has not moved by more than it
+//	                  (default 0: not at all) for the rule's for, which
+//	                  it needs; the device keeps reporting (stale is for
+//	                  silence): a frozen or stuck sensor
 //
 // Nominal, with a comparison or outside, makes the thresholds percent
 // deviations from the device's nominal value of the metric
@@ -158,6 +162,7 @@ type Condition struct {
 	Direction string           `yaml:"direction" json:"direction,omitempty"`
 	Every     float64          `yaml:"every" json:"every,omitempty"`
 	After     devices.Duration `yaml:"after" json:"after,omitempty"`
+	Tolerance float64          `yaml:"tolerance" json:"tolerance,omitempty"`
 	Nominal   float64          `yaml:"nominal" json:"nominal,omitempty"`
 }
 
@@ -301,6 +306,9 @@ func (r Rule) compile() (*compiled, error) {
 	if r.For < 0 {
 		return nil, fieldErr("for", "must not be negative")
 	}
+	if c.op.needsFor != "" && r.For <= 0 {
+		return nil, fieldErr("for", "must be a positive duration for op %s (%s)", r.Condition.Op, c.op.needsFor)
+	}
 	if r.ClearFor < 0 {
 		return nil, fieldErr("clear_for", "must not be negative")
 	}
@@ -326,7 +334,11 @@ func (r Rule) compile() (*compiled, error) {
 func checkClear(raise, clear Condition) error {
 	s, _ := raise.Op.spec()
 	if s == nil || s.clear == nil {
-		return fieldErr("clear", "a %s rule clears when its condition stops holding; it takes no clear condition", raise.Op)
+		a := "a"
+		if strings.ContainsAny(string(raise.Op)[:min(1, len(raise.Op))], "aeiou") {
+			a = "an"
+		}
+		return fieldErr("clear", "%s %s rule clears when its condition stops holding; it takes no clear condition", a, raise.Op)
 	}
 	return s.clear(raise, clear)
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // What a restart must not forget: a pending for or clear_for, rate and
-// trend windows, counter offsets, flap history, the alarm changes the
+// trend windows, counter offsets, the first value of an unchanged run,
+// flap history, the alarm changes the
 // sink has not taken yet. The engine writes it out as a snapshot
 // (Engine.Snapshot) that a Snapshotter saves periodically and at
 // shutdown; Engine.RestoreSnapshot takes it back before the first reading.
@@ -56,6 +57,9 @@ type memoryState struct {
 	Offset      float64      `json:"offset,omitempty"`
 	ServiceBase float64      `json:"service_base,omitempty"`
 	BaseNext    bool         `json:"base_next,omitempty"`
+	HasRef      bool         `json:"has_ref,omitempty"`
+	Ref         float64      `json:"ref,omitempty"`
+	RefSince    time.Time    `json:"ref_since,omitzero"`
 }
 
 func signature(c *compiled) string {
@@ -67,7 +71,7 @@ func signature(c *compiled) string {
 func (st *episode) worthKeeping(c *compiled) bool {
 	m := &st.mem
 	return st.on || st.announced || st.held || st.flapping || !st.pendingSince.IsZero() || !st.clearSince.IsZero() ||
-		(c.FlapCount > 0 && len(st.toggles) > 0) || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0
+		(c.FlapCount > 0 && len(st.toggles) > 0) || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0 || m.hasRef
 }
 
 // Snapshot writes out the state a restart must not forget.
@@ -84,7 +88,8 @@ func (e *Engine) Snapshot() ([]byte, error) {
 			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
 			Announced: st.announced, Held: st.held, Flapping: st.flapping,
 			Alarm: st.alarm, Mem: memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
-				HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext}}
+				HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext,
+				HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince}}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
 			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
 		}
@@ -128,7 +133,8 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 			clearSince: es.ClearSince, on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
 			toggles: es.Toggles, alarm: es.Alarm, mem: memory{hasPrev: es.Mem.HasPrev, prevT: es.Mem.PrevT,
 				prevX: es.Mem.PrevX, predicted: es.Mem.Predicted, hasRaw: es.Mem.HasRaw, raw: es.Mem.Raw,
-				offset: es.Mem.Offset, serviceBase: es.Mem.ServiceBase, baseNext: es.Mem.BaseNext}}
+				offset: es.Mem.Offset, serviceBase: es.Mem.ServiceBase, baseNext: es.Mem.BaseNext,
+				hasRef: es.Mem.HasRef, ref: es.Mem.Ref, refSince: es.Mem.RefSince}}
 		for _, x := range es.Mem.Samples {
 			st.mem.samples = append(st.mem.samples, sample{time.UnixMilli(int64(x[0])).UTC(), x[1]})
 		}

@@ -43,6 +43,12 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			[]step{at(0, 60.0), at(600, 62.0), at(1200, 64.0), at(1800, 66.0), at(2400, 68.0)}, 2, "raised@1800"},
 		{"counter offset remembered", counter,
 			[]step{at(0, 900.0), at(10, 50.0), at(20, 99.0), at(30, 101.0)}, 2, "raised@30"},
+		{"unchanged run's first value remembered", stuckRule(0.5),
+			[]step{at(0, 1.0), at(20, 1.4), at(40, 1.8), at(60, 1.8), at(99, 1.8), at(100, 1.8)}, 2, "raised@100"},
+		{"unchanged run started by a move remembered", stuckRule(0),
+			[]step{at(0, 0.0), at(30, 2.0), at(60, 2.0), at(90, 2.0)}, 2, "raised@90"},
+		{"raised unchanged alarm clears on a move after a restart", stuckRule(0),
+			[]step{at(0, 0.0), at(60, 0.0), at(70, 0.0), at(80, 0.5)}, 3, "raised@60 cleared@80"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

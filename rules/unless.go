@@ -23,6 +23,7 @@ func (e *Engine) heldBack(c *compiled, p *plan) bool {
 		k := stateKey{c.key(), p.device}
 		if mine := e.state[k]; mine != nil && !mine.on {
 			mine.pendingSince = time.Time{}
+			mine.mem.hasRef = false // an unchanged run starts again after it
 			e.track(k, c, mine)
 		}
 		return true
