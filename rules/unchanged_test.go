@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,54 @@ func TestBacktestUnchanged(t *testing.T) {
 	want := []Episode{{"g1", t0.Add(300 * time.Second), nil, 0.2}}
 	if !sameEpisodes(res.CurrentEpisodes, wantCur) || !sameEpisodes(res.Episodes, want) {
 		t.Fatalf("current %+v (want %+v), with tolerance 0.5 %+v (want %+v)", res.CurrentEpisodes, wantCur, res.Episodes, want)
+	}
+}
+
+// TestDefaultPackStuckSensors: the pack's stuck-sensor rules raise on a
+// gas head whose reading has not moved for a day (L3, L2 in boiler rooms
+// and public kitchens), not on a live head's wiggle, not while the head
+// reports its own fault, and not on a dry leak probe that says the same
+// thing all day.
+func TestDefaultPackStuckSensors(t *testing.T) {
+	gas := devices.Device{ID: "g1", Kind: devices.KindGas, Site: "s1", Building: "B1"}
+	boiler := gas
+	boiler.PlaceType = "boiler_room"
+	leak := devices.Device{ID: "l1", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1", PlaceType: "pump_room"}
+	day := 24 * 3600
+	// series reports every minute until end: lel and co from the funcs of
+	// the minute, and fault.
+	series := func(end int, lel, co func(int) float64, fault bool) []packSample {
+		var out []packSample
+		for s, i := 0, 0; s <= end; s, i = s+60, i+1 {
+			out = append(out, packSample{s, map[string]any{"lel_pct": lel(i), "co_ppm": co(i), "fault": fault}})
+		}
+		return out
+	}
+	flat := func(v float64) func(int) float64 { return func(int) float64 { return v } }
+	wiggle := func(v, by float64) func(int) float64 {
+		return func(i int) float64 { return v + by*float64(i%2) }
+	}
+	tests := []struct {
+		name    string
+		dev     devices.Device
+		samples []packSample
+		want    string
+	}{
+		{"lel flat at 0 for a day", gas, series(day, flat(0), wiggle(2, 0.1), false), "gas-lel-stuck L3"},
+		{"lel flat at 0 for 23h59m", gas, series(day-60, flat(0), wiggle(2, 0.1), false), ""},
+		{"lel and co flat for a day", gas, series(day, flat(0), flat(2), false), "gas-co-stuck L3, gas-lel-stuck L3"},
+		{"lel flat in a boiler room", boiler, series(day, flat(0), wiggle(2, 0.1), false), "gas-lel-stuck.plant L2"},
+		{"co flat in a boiler room", boiler, series(day, wiggle(0, 0.01), flat(2), false), "gas-co-stuck.plant L2"},
+		{"a live head wiggles by 0.01 %LEL", gas, series(day, wiggle(0.1, 0.01), wiggle(2, 0.1), false), ""},
+		{"a faulted head reads 0: the fault rule says it", gas, series(day, flat(0), flat(0), true), "gas-detector-fault L2"},
+		{"a dry leak probe all day", leak, every(600, day, map[string]any{"leak": false, "battery_pct": 80.0, "fault": false}), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(packRun(t, tc.dev, tc.samples, 0), ", ")
+			if got != tc.want {
+				t.Fatalf("raised [%s], want [%s]", got, tc.want)
+			}
+		})
 	}
 }
