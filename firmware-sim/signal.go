@@ -16,6 +16,7 @@ type conditions struct {
 	outage      bool    // power: supply lost
 	wear        float64 // elevator: bearing wear, 0 (new) to 1 (about to seize)
 	sensorFault bool    // gas: the detector head reports a fault
+	stuck       bool    // gas: the LEL channel hangs: it reports the value it read when this began
 	phaseLoss   int     // power: this phase (1-3) is lost (0: none)
 	neutralLoss int     // power: the neutral is broken and this phase (1-3) climbs towards 380 V
 	leakageMA   float64 // power: residual (earth leakage) current, mA (0: normal)
@@ -58,14 +59,28 @@ func newModel(d devices.Device, rng *rand.Rand) model {
 
 // gasModel: a detector that reads near zero, with a zero point that drifts
 // slowly upward (sensor ageing) and a fault flag the scenario can raise;
-// a faulted head reads 0.
-type gasModel struct{ zero, driftPerDay float64 }
+// a faulted head reads 0. A stuck LEL channel keeps reporting the value it
+// read when it hung, with no fault flag (the controller sees nothing).
+type gasModel struct {
+	zero, driftPerDay float64
+	frozen            bool
+	frozenLEL         float64
+}
 
 func (m *gasModel) sample(el time.Duration, rng *rand.Rand, c conditions) map[string]devices.Value {
 	lel := math.Max(0, m.zero+m.driftPerDay*el.Hours()/24+rng.NormFloat64()*0.15)
 	co := math.Max(0, 2+rng.NormFloat64()*0.8)
 	if c.sensorFault {
 		lel, co = 0, 0
+	}
+	switch {
+	case c.stuck && !m.frozen:
+		m.frozen, m.frozenLEL = true, round(lel, 2)
+	case !c.stuck:
+		m.frozen = false
+	}
+	if m.frozen {
+		lel = m.frozenLEL
 	}
 	return map[string]devices.Value{
 		"lel_pct": devices.Num(round(lel, 2)),

@@ -270,6 +270,36 @@ func TestGasDetector(t *testing.T) {
 	}
 }
 
+// TestGasStuck: stuck-sensor.yaml hangs the B3 head's LEL channel at
+// +5m: from then on every reading is the value it read then, with no
+// fault flag, while CO keeps its noise; before, the LEL moves.
+func TestGasStuck(t *testing.T) {
+	sc, _ := BuiltinScenario("stuck-sensor")
+	b3 := NewDevice(demo(t, "gas-b3-01"), sc, 42)
+	before := map[float64]bool{}
+	for s := 0; s < 300; s += 5 {
+		before[b3.Sample(time.Duration(s) * time.Second)["lel_pct"].Number] = true
+	}
+	if len(before) < 2 {
+		t.Fatalf("before the fault the LEL does not move: %v", before)
+	}
+	frozen := b3.Sample(5 * time.Minute)
+	lels, cos := map[float64]bool{}, map[float64]bool{}
+	for el := 5 * time.Minute; el <= 48*time.Hour; el += 7 * time.Minute {
+		v := b3.Sample(el)
+		lels[v["lel_pct"].Number], cos[v["co_ppm"].Number] = true, true
+		if v["fault"].Flag {
+			t.Fatalf("+%s: a stuck head raises no fault flag", el)
+		}
+	}
+	if len(lels) != 1 || !lels[frozen["lel_pct"].Number] {
+		t.Errorf("stuck LEL read %v, want only %g", lels, frozen["lel_pct"].Number)
+	}
+	if len(cos) < 2 {
+		t.Errorf("CO froze too: %v", cos)
+	}
+}
+
 // TestLeakProbeBattery: dry, battery draining day by day.
 func TestLeakProbeBattery(t *testing.T) {
 	l := NewDevice(demo(t, "leak-b1-01"), Scenario{}, 42)
@@ -294,7 +324,7 @@ func TestLeakProbeBattery(t *testing.T) {
 // estate; demo.yaml is DemoScenario.
 func TestBuiltinScenarios(t *testing.T) {
 	names := BuiltinScenarios()
-	if want := []string{"bearing-wear", "demo", "estate-incidents", "gas-leak", "outage", "power-faults"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"bearing-wear", "demo", "estate-incidents", "gas-leak", "outage", "power-faults", "stuck-sensor"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("built-in scenarios = %v, want %v", names, want)
 	}
 	for _, n := range names {
