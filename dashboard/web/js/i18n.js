@@ -43,7 +43,7 @@ const EN = {
   myTickets: "My tickets", pool: "Open pool", claim: "Claim", accept: "Accept", arrive: "Arrived", resolve: "Resolve",
   code: "Owner's code", resolution: "What was done", nothingMine: "Nothing assigned to you.", poolEmpty: "The pool is empty.",
   // rules
-  rules: "Rules", rule: "Rule", name: "Name", kind: "Kind", metric: "Metric", condition: "Condition", threshold: "Threshold", clear: "Clear at",
+  rules: "Rules", rule: "Rule", name: "Name", kind: "Kind", metric: "Metric", condition: "Condition", threshold: "Threshold", tolerance: "Tolerance (unchanged within)", clear: "Clear at",
   forDur: "Hold for", clearFor: "Clear after", severity: "Severity", enabled: "Enabled", mode: "Mode", version: "Version",
   edit: "Edit", save: "Save", saved: "Saved as version {v}.", low: "Low", high: "High", value: "Value",
   versions: "Version history", rollback: "Roll back to this", rolledBack: "Rolled back: now version {v}.",
@@ -95,7 +95,7 @@ const ZH = {
   cat_public_area: "公共区域维护", cat_gas: "燃气", cat_fire: "消防",
   myTickets: "我的工单", pool: "抢单池", claim: "抢单", accept: "接单", arrive: "已到场", resolve: "完工",
   code: "业主验证码", resolution: "处理情况", nothingMine: "没有分配给你的工单。", poolEmpty: "抢单池为空。",
-  rules: "告警规则", rule: "规则", name: "名称", kind: "设备类型", metric: "指标", condition: "条件", threshold: "阈值", clear: "解除阈值",
+  rules: "告警规则", rule: "规则", name: "名称", kind: "设备类型", metric: "指标", condition: "条件", threshold: "阈值", tolerance: "容差（在此范围内视为未变化）", clear: "解除阈值",
   forDur: "持续", clearFor: "解除持续", severity: "严重程度", enabled: "启用", mode: "模式", version: "版本",
   edit: "修改", save: "保存", saved: "已保存为第 {v} 版。", low: "下限", high: "上限", value: "值",
   versions: "版本记录", rollback: "回滚到此版本", rolledBack: "已回滚：当前第 {v} 版。",

@@ -22,6 +22,7 @@ export function condText(c) {
     case "trend_crosses": return "trend crosses " + c.value + " within " + c.horizon;
     case "counter_every": return "every " + c.every;
     case "stale": return "stale after " + c.after;
+    case "unchanged": return "unchanged" + (c.tolerance ? " within ±" + c.tolerance : "");
     default: return c.op + " " + c.value;
   }
 }
@@ -95,6 +96,7 @@ function conditionFields(op) {
     case "trend_crosses": return ["value", "window", "horizon"];
     case "counter_every": return ["every"];
     case "stale": return ["after"];
+    case "unchanged": return ["tolerance"];
     case "event": return [];
     case "is": return [];
     default: return ["value"];
@@ -106,7 +108,7 @@ function drawEditor(box, rule, reload, status) {
   const canEdit = session.may("rules");
   const c = rule.condition || {};
   const ctl = (name, value, attrs) => h("input", Object.assign({ name, value: value == null ? "" : String(value), autocomplete: "off", disabled: !canEdit }, attrs || {}));
-  const condCtls = conditionFields(c.op).map((k) => [k, ctl("condition." + k, c[k], { inputmode: DURATION_FIELDS.has(k) ? "text" : "decimal" })]);
+  const condCtls = conditionFields(c.op).map((k) => [k, ctl("condition." + k, k === "tolerance" ? (c[k] ?? 0) : c[k], { inputmode: DURATION_FIELDS.has(k) ? "text" : "decimal" })]);
   const clearVal = rule.clear && rule.clear.value != null ? ctl("clear.value", rule.clear.value, { inputmode: "decimal" }) : null;
   const forCtl = ctl("for", rule.for || "0s");
   const clearFor = ctl("clear_for", rule.clear_for || "");
@@ -122,7 +124,7 @@ function drawEditor(box, rule, reload, status) {
     h("p", { class: "mono", text: [rule.kind, rule.metric || rule.event, condText(c)].filter(Boolean).join(" · ") }),
     canEdit ? null : h("p", { class: "hint", text: t("readOnly") }),
     h("div", { class: "grid2" },
-      condCtls.map(([k, el]) => field(k === "value" ? t("threshold") + " (" + (c.op || "") + ")" : k === "low" ? t("low") : k === "high" ? t("high") : k, el)),
+      condCtls.map(([k, el]) => field(k === "value" ? t("threshold") + " (" + (c.op || "") + ")" : k === "low" ? t("low") : k === "high" ? t("high") : k === "tolerance" ? t("tolerance") : k, el)),
       clearVal ? field(t("clear") + " (" + (rule.clear.op || "") + ")", clearVal) : null,
       field(t("forDur"), forCtl), field(t("clearFor"), clearFor),
       field(t("severity"), severity), field(t("mode"), mode)),
