@@ -135,7 +135,9 @@ func demoPaging() notify.Config {
 		},
 		Rosters:  notify.Rosters{{Name: "all day", People: []string{"demo-technician"}, Shifts: []string{"mon-sun 00:00-24:00"}}},
 		Channels: []notify.ChannelConfig{{Name: "screen", Type: notify.TypeLog}},
-		Notify: notify.Settings{Policies: []notify.Policy{
+		// The estate is in China: shifts and the times people read are
+		// Shanghai time whatever the machine says.
+		Notify: notify.Settings{Timezone: "Asia/Shanghai", Policies: []notify.Policy{
 			{Level: 1, Steps: []notify.Step{
 				{After: d("0s"), To: []string{notify.ToOnDuty, notify.RoleControlRoom}, Via: screen},
 				{After: d("5m"), To: []string{notify.RoleSupervisor}, Via: screen},
