@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -145,26 +144,14 @@ func TestL1AlarmPagesEachRecipientOnce(t *testing.T) {
 	recv := &hookReceiver{failFirst: 3}
 	hook := httptest.NewServer(recv)
 	defer hook.Close()
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, pagingConfig(httpAddr, broker.Addr, "caretaker-page", dir, hook.URL))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
-	waitReady(t, base)
-
-	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
-		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
-
-	var tk ticketing.Ticket
-	waitFor(t, 15*time.Second, "the L1 ticket", func() bool {
-		var list struct{ Tickets []ticketing.Ticket }
-		getJSON(t, base+"/api/tickets", operatorToken, &list)
-		if len(list.Tickets) == 1 {
-			tk = list.Tickets[0]
-		}
-		return len(list.Tickets) == 1
+	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
+		return pagingConfig(httpAddr, broker.Addr, "caretaker-page", dir, hook.URL)
 	})
+	base := ct.Base
+
+	publishGasL1(t, broker.Addr)
+
+	tk := waitOneTicket(t, base, "the L1 ticket")
 	var got []apiNotification
 	waitFor(t, 30*time.Second, "both pages sent", func() bool {
 		got = ticketNotifications(t, base, tk.ID)
