@@ -171,18 +171,18 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // engine's retry stores it: exactly one ticket, nothing pending.
 func TestAlarmHandoffWhileStoreLockedServe(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-locked}
 store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
-`, httpAddr, broker.Addr, dir, operatorToken))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
+`, httpAddr, broker.Addr, dir, operatorToken)
+	})
+	dir := ct.Dir
+	startCaretaker(t, ct.Config)
+	base := ct.Base
 	var ready struct {
 		Status  string `json:"status"`
 		Pending int    `json:"pending_alarm_handoffs"`
