@@ -188,22 +188,12 @@ func countPoints(t testing.TB, in *testserver.Influx, measurement, field string)
 		t.Logf("count: %v", err)
 		return 0
 	}
-	var res struct {
-		Results []struct {
-			Series []struct {
-				Values [][]any `json:"values"`
-			} `json:"series"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+	n, err := countOf(raw)
+	if err != nil {
 		t.Logf("count: %v", err)
 		return 0
 	}
-	if len(res.Results) == 0 || len(res.Results[0].Series) == 0 || len(res.Results[0].Series[0].Values) == 0 {
-		return 0
-	}
-	n, _ := res.Results[0].Series[0].Values[0][1].(float64)
-	return int(n)
+	return n
 }
 
 // fetchProfile takes a CPU profile of seconds from a pprof listener.
@@ -239,4 +229,24 @@ func pprofTop(bin, path string) string {
 		return fmt.Sprintf("(go tool pprof: %v)", err)
 	}
 	return testkit.Tail(string(out), 4000)
+}
+
+// countOf reads the first value of the answer raw to an InfluxQL count
+// query: 0 when it holds no series.
+func countOf(raw string) (int, error) {
+	var res struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		return 0, fmt.Errorf("count answer: %w", err)
+	}
+	if len(res.Results) == 0 || len(res.Results[0].Series) == 0 || len(res.Results[0].Series[0].Values) == 0 {
+		return 0, nil
+	}
+	n, _ := res.Results[0].Series[0].Values[0][1].(float64)
+	return int(n), nil
 }
