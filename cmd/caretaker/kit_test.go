@@ -59,6 +59,20 @@ func newCaretakerDir(t *testing.T, config func(httpAddr, dir string) string) car
 	return c
 }
 
+// operatorConfig is the configuration of a caretaker over the mosquitto
+// at brokerAddr (as clientID), its stores in the data folder, with one
+// operator token (ops1) and devices (YAML list items, one a line).
+func operatorConfig(brokerAddr, clientID, devices string) func(httpAddr, dir string) string {
+	return func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: %s}
+store: {path: "%[4]s/caretaker.db", readings_path: "%[4]s/readings.db", photos_dir: "%[4]s/photos"}
+auth: {tokens: [{name: ops1, role: operator, token: %[5]s}]}
+devices:
+%[6]s`, httpAddr, brokerAddr, clientID, dir, operatorToken, devices)
+	}
+}
+
 // serveConfig is newCaretakerDir, then caretaker started in-process on
 // it (startCaretaker) and ready; it hands back the folder and the log.
 func serveConfig(t *testing.T, config func(httpAddr, dir string) string) (caretakerDir, *logBuffer) {

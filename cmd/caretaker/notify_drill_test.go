@@ -69,17 +69,7 @@ func TestDrillPagesSurviveSIGKILL(t *testing.T) {
 	hook.Start()
 	defer hook.Close()
 
-	var after []apiNotification
-	waitFor(t, 30*time.Second, "both pages sent after the restart", func() bool {
-		after = ticketNotifications(t, base, tk.ID)
-		sent := 0
-		for _, n := range after {
-			if n.State == "sent" {
-				sent++
-			}
-		}
-		return sent == 2
-	})
+	after := waitPagesSent(t, base, tk.ID, 2, "both pages sent after the restart")
 	ids := func(ns []apiNotification) []string {
 		var out []string
 		for _, n := range ns {

@@ -133,6 +133,24 @@ func ticketNotifications(t *testing.T, base string, id int64) []apiNotification 
 	return out.Notifications
 }
 
+// waitPagesSent waits (30 s at most) until n of ticket id's
+// notifications are sent, and returns them all.
+func waitPagesSent(t *testing.T, base string, id int64, n int, what string) []apiNotification {
+	t.Helper()
+	var got []apiNotification
+	waitFor(t, 30*time.Second, what, func() bool {
+		got = ticketNotifications(t, base, id)
+		sent := 0
+		for _, x := range got {
+			if x.State == "sent" {
+				sent++
+			}
+		}
+		return sent == n
+	})
+	return got
+}
+
 // TestL1AlarmPagesEachRecipientOnce: an L1 gas reading over a real
 // mosquitto opens a ticket whose first policy step pages tech1 and desk
 // through a webhook on a real HTTP receiver that answers 503 three times
@@ -152,17 +170,7 @@ func TestL1AlarmPagesEachRecipientOnce(t *testing.T) {
 	publishGasL1(t, broker.Addr)
 
 	tk := waitOneTicket(t, base, "the L1 ticket")
-	var got []apiNotification
-	waitFor(t, 30*time.Second, "both pages sent", func() bool {
-		got = ticketNotifications(t, base, tk.ID)
-		sent := 0
-		for _, n := range got {
-			if n.State == "sent" {
-				sent++
-			}
-		}
-		return sent == 2
-	})
+	got := waitPagesSent(t, base, tk.ID, 2, "both pages sent")
 	calls := recv.snapshot()
 
 	if len(got) != 2 {

@@ -23,14 +23,7 @@ func TestBurstSpikeRaisesEveryTime(t *testing.T) {
 	for i := 0; i < rounds; i++ {
 		fmt.Fprintf(&devs, "  - {id: gas-%d, kind: gas, site: s1, building: B2}\n", i)
 	}
-	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
-		return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-order}
-store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
-auth: {tokens: [{name: ops1, role: operator, token: %s}]}
-devices:
-%s`, httpAddr, broker.Addr, dir, operatorToken, devs.String())
-	})
+	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-order", devs.String()))
 	startCaretaker(t, ct.Config)
 	waitReady(t, ct.Base)
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("burst-sensor"))

@@ -34,16 +34,7 @@ func TestScenarioOpensTheTicketsItImplies(t *testing.T) {
 		fmt.Fprintf(&devs, "  - {id: %s, kind: %s, site: %s, building: %s, location: %q, place_type: %q, machine_class: %q}\n",
 			d.ID, d.Kind, d.Site, d.Building, d.Location, d.PlaceType, d.MachineClass)
 	}
-	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
-		return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-scenario}
-store: {path: "%s/caretaker.db", readings_path: "%s/readings.db", photos_dir: "%[3]s/photos"}
-auth:
-  tokens:
-    - {name: ops1, role: operator, token: %[5]s}
-devices:
-%[6]s`, httpAddr, broker.Addr, dir, dir, operatorToken, devs.String())
-	})
+	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-scenario", devs.String()))
 
 	startCaretaker(t, ct.Config)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -151,16 +151,9 @@ devices:
 // broker is back.
 func TestBrokerLossRaisesOneIngestAlarm(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
-		return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-loss}
-store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
-auth: {tokens: [{name: ops1, role: operator, token: %s}]}
-devices:
-  - {id: gas-1, kind: gas, site: s1, building: B2}
+	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-loss", `  - {id: gas-1, kind: gas, site: s1, building: B2}
   - {id: gas-2, kind: gas, site: s1, building: B2}
-`, httpAddr, broker.Addr, dir, operatorToken)
-	})
+`))
 	httpAddr := ct.Addr
 	startCaretaker(t, ct.Config)
 	waitReady(t, ct.Base)
