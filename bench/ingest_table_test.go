@@ -113,13 +113,7 @@ func benchIngest(t *testing.T, env *benchEnv, embedded bool) ingestResult {
 		go func() { prof <- fetchProfile(ct.PProf, secs, *profileOut) }()
 	}
 	res := pub.Wait(t, 10*time.Minute)
-	var got int
-	var end time.Time
-	complete := testkit.WithinEvery(5*time.Minute, 50*time.Millisecond, func() bool {
-		got = countPoints(t, in, "gas", "lel_pct")
-		end = time.Now()
-		return got >= sz.Readings
-	})
+	got, end, complete := waitStored(sz.Readings, func() int { return countPoints(t, in, "gas", "lel_pct") })
 	used := cpu.used()
 	_, peak, _ := procMem(ct.PID())
 	if !complete {
@@ -249,4 +243,15 @@ func countOf(raw string) (int, error) {
 	}
 	n, _ := res.Results[0].Series[0].Values[0][1].(float64)
 	return int(n), nil
+}
+
+// waitStored polls count (5 minutes at most) until it reaches want: the
+// last count, when it was taken, and whether it reached want.
+func waitStored(want int, count func() int) (got int, at time.Time, complete bool) {
+	complete = testkit.WithinEvery(5*time.Minute, 50*time.Millisecond, func() bool {
+		got = count()
+		at = time.Now()
+		return got >= want
+	})
+	return got, at, complete
 }

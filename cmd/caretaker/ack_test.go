@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -88,10 +87,9 @@ func waitTicketCount(t *testing.T, base string, n int) []ticketing.Ticket {
 func TestAckLinkAcknowledgesThatTicketOnly(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	recv := &hookReceiver{}
-	hook := httptest.NewServer(recv)
-	defer hook.Close()
+	hookURL := receiverURL(t, recv)
 	ct, logs := serveConfig(t, func(httpAddr, dir string) string {
-		return ackPagingConfig(httpAddr, broker.Addr, "caretaker-ack", dir, hook.URL)
+		return ackPagingConfig(httpAddr, broker.Addr, "caretaker-ack", dir, hookURL)
 	})
 	var token string
 	base := ct.Base

@@ -51,13 +51,11 @@ func TestBrowser(t *testing.T) {
 	// The webhook receiver of pages; the node tests read what it got
 	// (GET /pages: the bodies, oldest first).
 	recv := &hookReceiver{}
-	hook := httptest.NewServer(recv)
-	t.Cleanup(hook.Close)
+	hookURL := receiverURL(t, recv)
 	// The SMS gateway that tells reporters (GET /sms on the helper: what
 	// it was asked to send, oldest first).
 	gw := &smsGateway{}
-	sms := httptest.NewServer(gw)
-	t.Cleanup(sms.Close)
+	smsURL := receiverURL(t, gw)
 	tokens := map[string]string{
 		"operator":   "op-e2e-0123456789abcdef",
 		"patrol":     "pa-e2e-0123456789abcdef",
@@ -96,7 +94,7 @@ devices:
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
-			hook.URL, hookSecret, ackSecret, sms.URL)
+			hookURL, hookSecret, ackSecret, smsURL)
 	})
 
 	startCaretaker(t, ct.Config)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +21,9 @@ func TestFailingChannelRaisesOneSystemAlarm(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	recv := &hookReceiver{}
 	recv.setDown(true)
-	hook := httptest.NewServer(recv)
-	defer hook.Close()
+	hookURL := receiverURL(t, recv)
 	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
-		return pagingConfig(httpAddr, broker.Addr, "caretaker-chanwatch", dir, hook.URL)
+		return pagingConfig(httpAddr, broker.Addr, "caretaker-chanwatch", dir, hookURL)
 	})
 	base, httpAddr := ct.Base, ct.Addr
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)

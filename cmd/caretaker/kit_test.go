@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,6 +59,14 @@ func newCaretakerDir(t *testing.T, config func(httpAddr, dir string) string) car
 	c.Config = filepath.Join(c.Dir, "caretaker.yaml")
 	writeFile(t, c.Config, config(c.Addr, c.Dir))
 	return c
+}
+
+// receiverURL serves h on a real HTTP server on 127.0.0.1 until the test
+// ends (after a caretaker started later has stopped) and returns its URL.
+func receiverURL(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // operatorConfig is the configuration of a caretaker over the mosquitto

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -160,10 +159,9 @@ func waitPagesSent(t *testing.T, base string, id int64, n int, what string) []ap
 func TestL1AlarmPagesEachRecipientOnce(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	recv := &hookReceiver{failFirst: 3}
-	hook := httptest.NewServer(recv)
-	defer hook.Close()
+	hookURL := receiverURL(t, recv)
 	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
-		return pagingConfig(httpAddr, broker.Addr, "caretaker-page", dir, hook.URL)
+		return pagingConfig(httpAddr, broker.Addr, "caretaker-page", dir, hookURL)
 	})
 	base := ct.Base
 

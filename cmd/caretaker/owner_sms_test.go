@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -118,10 +117,9 @@ notify:
 func TestOwnerIsToldBySMS(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	gw := &smsGateway{}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
+	srvURL := receiverURL(t, gw)
 	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
-		return smsPagingConfig(httpAddr, broker.Addr, "caretaker-owner", dir, srv.URL)
+		return smsPagingConfig(httpAddr, broker.Addr, "caretaker-owner", dir, srvURL)
 	})
 	base := ct.Base
 

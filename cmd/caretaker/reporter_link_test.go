@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -72,10 +71,9 @@ func postLink(t *testing.T, base string, form url.Values) (int, string) {
 func TestReporterConfirmsByLink(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	gw := &smsGateway{}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
+	srvURL := receiverURL(t, gw)
 	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
-		return reporterConfig(httpAddr, broker.Addr, dir, srv.URL)
+		return reporterConfig(httpAddr, broker.Addr, dir, srvURL)
 	})
 	base := ct.Base
 	smsTo := func(phone string) []smsMessage {
