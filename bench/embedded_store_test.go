@@ -8,8 +8,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
-	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // benchEmbeddedStore: the same load through the embedded broker into the
@@ -39,13 +37,7 @@ func benchEmbeddedStore(t *testing.T, env *benchEnv) {
 	cpu := startCPU(ct.PID())
 	pub := startPublisher(t, ingestLoad(sz, "tcp://"+ct.MQTT, "bench-pub"))
 	res := pub.Wait(t, 10*time.Minute)
-	var got int
-	var end time.Time
-	complete := testkit.WithinEvery(5*time.Minute, 50*time.Millisecond, func() bool {
-		got = count()
-		end = time.Now()
-		return got >= sz.Readings
-	})
+	got, end, complete := waitStored(sz.Readings, count)
 	used := cpu.used()
 	_, peak, _ := procMem(ct.PID())
 	if !complete {

@@ -113,13 +113,7 @@ func benchIngest(t *testing.T, env *benchEnv, embedded bool) ingestResult {
 		go func() { prof <- fetchProfile(ct.PProf, secs, *profileOut) }()
 	}
 	res := pub.Wait(t, 10*time.Minute)
-	var got int
-	var end time.Time
-	complete := testkit.WithinEvery(5*time.Minute, 50*time.Millisecond, func() bool {
-		got = countPoints(t, in, "gas", "lel_pct")
-		end = time.Now()
-		return got >= sz.Readings
-	})
+	got, end, complete := waitStored(sz.Readings, func() int { return countPoints(t, in, "gas", "lel_pct") })
 	used := cpu.used()
 	_, peak, _ := procMem(ct.PID())
 	if !complete {
@@ -188,22 +182,12 @@ func countPoints(t testing.TB, in *testserver.Influx, measurement, field string)
 		t.Logf("count: %v", err)
 		return 0
 	}
-	var res struct {
-		Results []struct {
-			Series []struct {
-				Values [][]any `json:"values"`
-			} `json:"series"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+	n, err := countOf(raw)
+	if err != nil {
 		t.Logf("count: %v", err)
 		return 0
 	}
-	if len(res.Results) == 0 || len(res.Results[0].Series) == 0 || len(res.Results[0].Series[0].Values) == 0 {
-		return 0
-	}
-	n, _ := res.Results[0].Series[0].Values[0][1].(float64)
-	return int(n)
+	return n
 }
 
 // fetchProfile takes a CPU profile of seconds from a pprof listener.
@@ -239,4 +223,35 @@ func pprofTop(bin, path string) string {
 		return fmt.Sprintf("(go tool pprof: %v)", err)
 	}
 	return testkit.Tail(string(out), 4000)
+}
+
+// countOf reads the first value of the answer raw to an InfluxQL count
+// query: 0 when it holds no series.
+func countOf(raw string) (int, error) {
+	var res struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		return 0, fmt.Errorf("count answer: %w", err)
+	}
+	if len(res.Results) == 0 || len(res.Results[0].Series) == 0 || len(res.Results[0].Series[0].Values) == 0 {
+		return 0, nil
+	}
+	n, _ := res.Results[0].Series[0].Values[0][1].(float64)
+	return int(n), nil
+}
+
+// waitStored polls count (5 minutes at most) until it reaches want: the
+// last count, when it was taken, and whether it reached want.
+func waitStored(want int, count func() int) (got int, at time.Time, complete bool) {
+	complete = testkit.WithinEvery(5*time.Minute, 50*time.Millisecond, func() bool {
+		got = count()
+		at = time.Now()
+		return got >= want
+	})
+	return got, at, complete
 }

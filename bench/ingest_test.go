@@ -173,19 +173,9 @@ func count(b *testing.B, in *testserver.Influx) int {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var res struct {
-		Results []struct {
-			Series []struct {
-				Values [][]any `json:"values"`
-			} `json:"series"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+	n, err := countOf(raw)
+	if err != nil {
 		b.Fatal(err)
 	}
-	if len(res.Results) == 0 || len(res.Results[0].Series) == 0 || len(res.Results[0].Series[0].Values) == 0 {
-		return 0
-	}
-	n, _ := res.Results[0].Series[0].Values[0][1].(float64)
-	return int(n)
+	return n
 }

@@ -39,64 +39,10 @@ func benchLatency(t *testing.T, env *benchEnv) {
 		t.Fatalf("websocket: %v", err)
 	}
 	defer ws.Close()
-	var (
-		mu      sync.Mutex
-		alarmAt = map[string]time.Time{}
-		ticket  = map[string]time.Time{}
-	)
-	go func() {
-		for {
-			_, b, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			at := time.Now()
-			var ev struct {
-				Type string `json:"type"`
-				Data struct {
-					Device string `json:"device_id"`
-				} `json:"data"`
-			}
-			if json.Unmarshal(b, &ev) != nil || !strings.HasPrefix(ev.Data.Device, probePrefix) {
-				continue
-			}
-			mu.Lock()
-			switch ev.Type {
-			case "alarm.raised":
-				if _, ok := alarmAt[ev.Data.Device]; !ok {
-					alarmAt[ev.Data.Device] = at
-				}
-			case "ticket.created":
-				if _, ok := ticket[ev.Data.Device]; !ok {
-					ticket[ev.Data.Device] = at
-				}
-			}
-			mu.Unlock()
-		}
-	}()
+	events := watchProbes(ws, probePrefix, "alarm.raised", "ticket.created")
+	mu, alarmAt, ticket := &events.mu, events.first["alarm.raised"], events.first["ticket.created"]
 
-	prober := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("bench-prober"))
-	if tok := prober.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("prober: %v", tok.Error())
-	}
-	defer prober.Disconnect(100)
-
-	load := ingestLoad(sz, "tcp://"+broker.Addr, "bench-pub")
-	load.Count, load.Rate, load.Duration, load.Base = 0, rate, sz.LatencyFor+time.Second, 0
-	pub := startPublisher(t, load)
-	sent := make(map[string]time.Time, probes)
-	time.Sleep(500 * time.Millisecond) // the load is under way
-	tick := time.NewTicker(100 * time.Millisecond)
-	for i := 0; i < probes; i++ {
-		<-tick.C
-		id := fmt.Sprintf("%s%06d", probePrefix, i)
-		at := time.Now()
-		sent[id] = at
-		prober.Publish(fmt.Sprintf("sites/s1/devices/%s/telemetry", id), 1, false,
-			fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 2}}`, at.UnixMilli()))
-	}
-	tick.Stop()
-	res := pub.Wait(t, 5*time.Minute)
+	sent, res := probeUnderLoad(t, sz, broker.Addr, "bench-prober", "bench-pub", probePrefix, rate, probes)
 	all := testkit.WithinEvery(30*time.Second, 50*time.Millisecond, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -126,4 +72,78 @@ func benchLatency(t *testing.T, env *benchEnv) {
 	env.tb.add(row{Part: "3 latency", Figure: fmt.Sprintf("publish -> ticket stored (%d)", len(lt)),
 		Value:  fmt.Sprintf("p50 %s, p90 %s, p99 %s", ms(percentile(lt, 50)), ms(percentile(lt, 90)), ms(p99t)),
 		Target: "p99 < 100 ms", Verdict: verdict(len(lt) == probes && p99t < 100*time.Millisecond)})
+}
+
+// probeUnderLoad runs the ingest load at rate readings/s for
+// sz.LatencyFor+1s through the broker at brokerAddr (publisher pubID)
+// and, once it is under way, publishes a 35.5 %LEL reading of a new probe
+// detector prefix+NNNNNN every 100 ms, probes of them (client proberID,
+// connected until the test ends). It hands back when each probe was sent
+// and, once the load is done, the load's result.
+func probeUnderLoad(t *testing.T, sz sizes, brokerAddr, proberID, pubID, prefix string, rate float64, probes int) (map[string]time.Time, pubResult) {
+	t.Helper()
+	prober := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brokerAddr).SetClientID(proberID))
+	if tok := prober.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("prober: %v", tok.Error())
+	}
+	t.Cleanup(func() { prober.Disconnect(100) })
+
+	load := ingestLoad(sz, "tcp://"+brokerAddr, pubID)
+	load.Count, load.Rate, load.Duration, load.Base = 0, rate, sz.LatencyFor+time.Second, 0
+	pub := startPublisher(t, load)
+	sent := make(map[string]time.Time, probes)
+	time.Sleep(500 * time.Millisecond) // the load is under way
+	tick := time.NewTicker(100 * time.Millisecond)
+	for i := 0; i < probes; i++ {
+		<-tick.C
+		id := fmt.Sprintf("%s%06d", prefix, i)
+		at := time.Now()
+		sent[id] = at
+		prober.Publish(fmt.Sprintf("sites/s1/devices/%s/telemetry", id), 1, false,
+			fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 2}}`, at.UnixMilli()))
+	}
+	tick.Stop()
+	return sent, pub.Wait(t, 5*time.Minute)
+}
+
+// probeEvents keeps, per event type and probe detector, when the first
+// such event arrived on a WebSocket client.
+type probeEvents struct {
+	mu    sync.Mutex
+	first map[string]map[string]time.Time // event type -> device id -> arrival
+}
+
+// watchProbes reads ws until it is closed, keeping the first event of
+// each of types for each detector whose id starts with prefix.
+func watchProbes(ws *websocket.Conn, prefix string, types ...string) *probeEvents {
+	p := &probeEvents{first: map[string]map[string]time.Time{}}
+	for _, typ := range types {
+		p.first[typ] = map[string]time.Time{}
+	}
+	go func() {
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			at := time.Now()
+			var ev struct {
+				Type string `json:"type"`
+				Data struct {
+					Device string `json:"device_id"`
+				} `json:"data"`
+			}
+			if json.Unmarshal(b, &ev) != nil || !strings.HasPrefix(ev.Data.Device, prefix) {
+				continue
+			}
+			p.mu.Lock()
+			if seen, ok := p.first[ev.Type]; ok {
+				if _, ok := seen[ev.Data.Device]; !ok {
+					seen[ev.Data.Device] = at
+				}
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return p
 }

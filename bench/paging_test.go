@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 
 	"github.com/caretaker-iot/caretaker/internal/testkit"
@@ -94,54 +93,10 @@ notify:
 		t.Fatalf("websocket: %v", err)
 	}
 	defer ws.Close()
-	var amu sync.Mutex
-	alarmAt := map[string]time.Time{}
-	go func() {
-		for {
-			_, b, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			at := time.Now()
-			var ev struct {
-				Type string `json:"type"`
-				Data struct {
-					Device string `json:"device_id"`
-				} `json:"data"`
-			}
-			if json.Unmarshal(b, &ev) != nil || ev.Type != "alarm.raised" || !strings.HasPrefix(ev.Data.Device, pageProbePrefix) {
-				continue
-			}
-			amu.Lock()
-			if _, ok := alarmAt[ev.Data.Device]; !ok {
-				alarmAt[ev.Data.Device] = at
-			}
-			amu.Unlock()
-		}
-	}()
+	events := watchProbes(ws, pageProbePrefix, "alarm.raised")
+	amu, alarmAt := &events.mu, events.first["alarm.raised"]
 
-	prober := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("bench-page-prober"))
-	if tok := prober.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("prober: %v", tok.Error())
-	}
-	defer prober.Disconnect(100)
-
-	load := ingestLoad(sz, "tcp://"+broker.Addr, "bench-page-pub")
-	load.Count, load.Rate, load.Duration, load.Base = 0, rate, sz.LatencyFor+time.Second, 0
-	pub := startPublisher(t, load)
-	sent := make(map[string]time.Time, probes)
-	time.Sleep(500 * time.Millisecond) // the load is under way
-	tick := time.NewTicker(100 * time.Millisecond)
-	for i := 0; i < probes; i++ {
-		<-tick.C
-		id := fmt.Sprintf("%s%06d", pageProbePrefix, i)
-		at := time.Now()
-		sent[id] = at
-		prober.Publish(fmt.Sprintf("sites/s1/devices/%s/telemetry", id), 1, false,
-			fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 2}}`, at.UnixMilli()))
-	}
-	tick.Stop()
-	res := pub.Wait(t, 5*time.Minute)
+	sent, res := probeUnderLoad(t, sz, broker.Addr, "bench-page-prober", "bench-page-pub", pageProbePrefix, rate, probes)
 	all := testkit.WithinEvery(60*time.Second, 50*time.Millisecond, func() bool { return recv.arrived() >= probes })
 	recv.mu.Lock()
 	defer recv.mu.Unlock()

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,19 +87,14 @@ func waitTicketCount(t *testing.T, base string, n int) []ticketing.Ticket {
 func TestAckLinkAcknowledgesThatTicketOnly(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	recv := &hookReceiver{}
-	hook := httptest.NewServer(recv)
-	defer hook.Close()
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, ackPagingConfig(httpAddr, broker.Addr, "caretaker-ack", dir, hook.URL))
-	logs := startCaretaker(t, cfgPath)
+	hookURL := receiverURL(t, recv)
+	ct, logs := serveConfig(t, func(httpAddr, dir string) string {
+		return ackPagingConfig(httpAddr, broker.Addr, "caretaker-ack", dir, hookURL)
+	})
 	var token string
-	base := "http://" + httpAddr
-	waitReady(t, base)
+	base := ct.Base
 
-	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
-		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
+	publishGasL1(t, broker.Addr)
 	tk := waitTicketCount(t, base, 1)[0]
 	defer func() {
 		// The link's token is a credential: never in the log, at debug

@@ -51,23 +51,19 @@ func TestBrowser(t *testing.T) {
 	// The webhook receiver of pages; the node tests read what it got
 	// (GET /pages: the bodies, oldest first).
 	recv := &hookReceiver{}
-	hook := httptest.NewServer(recv)
-	t.Cleanup(hook.Close)
+	hookURL := receiverURL(t, recv)
 	// The SMS gateway that tells reporters (GET /sms on the helper: what
 	// it was asked to send, oldest first).
 	gw := &smsGateway{}
-	sms := httptest.NewServer(gw)
-	t.Cleanup(sms.Close)
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
+	smsURL := receiverURL(t, gw)
 	tokens := map[string]string{
 		"operator":   "op-e2e-0123456789abcdef",
 		"patrol":     "pa-e2e-0123456789abcdef",
 		"technician": "te-e2e-0123456789abcdef",
 		"engineer":   "en-e2e-0123456789abcdef",
 	}
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-browser}
 store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth:
@@ -98,10 +94,11 @@ devices:
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
-		hook.URL, hookSecret, ackSecret, sms.URL))
+			hookURL, hookSecret, ackSecret, smsURL)
+	})
 
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
+	startCaretaker(t, ct.Config)
+	base := ct.Base
 	waitReady(t, base)
 
 	pub := newPublisher(t, broker.Addr)

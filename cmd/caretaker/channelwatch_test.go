@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +21,11 @@ func TestFailingChannelRaisesOneSystemAlarm(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	recv := &hookReceiver{}
 	recv.setDown(true)
-	hook := httptest.NewServer(recv)
-	defer hook.Close()
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, pagingConfig(httpAddr, broker.Addr, "caretaker-chanwatch", dir, hook.URL))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
-	waitReady(t, base)
+	hookURL := receiverURL(t, recv)
+	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
+		return pagingConfig(httpAddr, broker.Addr, "caretaker-chanwatch", dir, hookURL)
+	})
+	base, httpAddr := ct.Base, ct.Addr
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +34,7 @@ func TestFailingChannelRaisesOneSystemAlarm(t *testing.T) {
 	events := readEvents(t, ws)
 	waitEvent(t, events, "snapshot", 5*time.Second)
 
-	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
-		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
+	publishGasL1(t, broker.Addr)
 
 	type status struct {
 		Device string `json:"device_id"`

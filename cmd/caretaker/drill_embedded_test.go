@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,29 +26,25 @@ func TestDrillSIGKILLEmbeddedBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the drill builds the binary and runs it twice")
 	}
-	dir := t.TempDir()
 	bin := testkit.CaretakerBinary(t)
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	const nDevices = 20
 	var devs strings.Builder
 	for i := 0; i < nDevices; i++ {
 		fmt.Fprintf(&devs, "  - {id: %s, kind: gas, site: s1, building: B1, location: \"B1 plant room %d\"}\n", gasID(i), i)
 	}
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {embedded: true, embedded_listen: "%s"}
 store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth:
   tokens:
     - {name: ops1, role: operator, token: %[4]s}
 devices:
-%[5]s`, httpAddr, mqttAddr, dir, operatorToken, devs.String()))
-
-	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
-	base := "http://" + httpAddr
-	proc.Start()
-	proc.WaitReady(base, 30*time.Second)
+%[5]s`, httpAddr, mqttAddr, dir, operatorToken, devs.String())
+	})
+	proc := ct.startProcess(t, bin)
+	base := ct.Base
 
 	load := startLoad(t, mqttAddr, nDevices, func(int) bool { return false })
 	defer load.stop()
@@ -64,31 +59,8 @@ devices:
 	})
 	load.stop()
 
-	missing := func() (n int, examples []string) {
-		for i := 0; i < nDevices; i++ {
-			var pts struct {
-				Points []struct {
-					Time time.Time `json:"ts"`
-				}
-			}
-			getJSON(t, base+"/api/devices/"+gasID(i)+"/readings?metric=lel_pct", operatorToken, &pts)
-			stored := make(map[int64]bool, len(pts.Points))
-			for _, p := range pts.Points {
-				stored[p.Time.UnixMilli()] = true
-			}
-			for _, ts := range load.ackedOf(i) {
-				if !stored[ts] {
-					n++
-					if len(examples) < 5 {
-						examples = append(examples, fmt.Sprintf("%s@%d", gasID(i), ts))
-					}
-				}
-			}
-		}
-		return n, examples
-	}
 	// Acknowledged means stored: no waiting for anything to arrive.
-	if lost, examples := missing(); lost > 0 {
+	if lost, examples := load.unstored(t, base, nDevices); lost > 0 {
 		t.Errorf("%d of %d readings the embedded broker acknowledged are not in the store, e.g. %v", lost, load.sent.Load(), examples)
 	}
 	t.Logf("readings acknowledged: %d before the kill, %d in all", ackedAtKill, load.sent.Load())

@@ -25,22 +25,19 @@ func TestDrillRuleStateSurvivesSIGKILL(t *testing.T) {
 		t.Skip("-short: the drill builds the binary and runs it twice")
 	}
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
 	bin := testkit.CaretakerBinary(t)
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-rulestate, qos: 1}
 store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth: {tokens: [{name: ops1, role: operator, token: %[4]s}]}
 rules: {snapshot_interval: 200ms}
 devices:
   - {id: leak-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room"}
-`, httpAddr, broker.Addr, dir, operatorToken))
-	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
-	base := "http://" + httpAddr
-	proc.Start()
-	proc.WaitReady(base, 30*time.Second)
+`, httpAddr, broker.Addr, dir, operatorToken)
+	})
+	proc := ct.startProcess(t, bin)
+	base, dir := ct.Base, ct.Dir
 
 	wet := func(at time.Time) {
 		publish(t, broker.Addr, "sites/s1/devices/leak-b1-01/telemetry",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,10 +33,8 @@ import (
 func TestDrillSpoolFull(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	influx := testserver.InfluxDB(t, "caretaker")
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-drill-spool}
 influx: {url: "%s", bucket: caretaker, batch_size: 50, flush_interval: 100ms, spool_dir: "%s/spool", spool_max_bytes: 8000}
 store: {path: "%[4]s/caretaker.db"}
@@ -45,9 +42,11 @@ auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:
   - {id: gas-1, kind: gas, site: s1, building: B2}
   - {id: gas-2, kind: gas, site: s1, building: B2}
-`, httpAddr, broker.Addr, influx.URL, dir, operatorToken))
-	logs := startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
+`, httpAddr, broker.Addr, influx.URL, dir, operatorToken)
+	})
+	httpAddr := ct.Addr
+	logs := startCaretaker(t, ct.Config)
+	base := ct.Base
 	waitReady(t, base)
 	events := drillEvents(t, httpAddr, "")
 
@@ -188,11 +187,9 @@ func TestDrillModbusFlapping(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
 
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	line := fmt.Sprintf(`address: "tcp://127.0.0.1:%d", interval: 200ms, timeout: 300ms`, port)
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {embedded: true, embedded_listen: "127.0.0.1:%d", client_id: caretaker-drill-modbus}
 store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}
@@ -206,9 +203,11 @@ devices:
 rules:
   define:
     - {id: power-offline, name: Power meter offline, kind: power, condition: {op: stale, after: 3s}, severity: major}
-`, httpAddr, testserver.FreePort(t), dir, operatorToken, line))
-	startCaretaker(t, cfgPath)
-	waitReady(t, "http://"+httpAddr)
+`, httpAddr, testserver.FreePort(t), dir, operatorToken, line)
+	})
+	httpAddr := ct.Addr
+	startCaretaker(t, ct.Config)
+	waitReady(t, ct.Base)
 	events := drillEvents(t, httpAddr, `{"type": "subscribe", "readings": ["pm-steady-2", "pm-steady-3"]}`)
 
 	// Record everything the screen gets while the meter flaps.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -45,16 +44,14 @@ func TestDrillSIGKILLUnderLoad(t *testing.T) {
 		t.Skip("-short: the drill builds the binary and runs it twice")
 	}
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
 	bin := testkit.CaretakerBinary(t)
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	const nDevices = 40
 	var devs strings.Builder
 	for i := 0; i < nDevices; i++ {
 		fmt.Fprintf(&devs, "  - {id: %s, kind: gas, site: s1, building: B%d, location: \"B%d plant room %d\"}\n", gasID(i), i%4+1, i%4+1, i)
 	}
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-drill, qos: 1}
 store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 influx: {spool_dir: "%[3]s/spool"}
@@ -63,12 +60,10 @@ auth:
     - {name: ops1, role: operator, token: %[4]s}
     - {name: pat1, role: patrol, token: %[5]s}
 devices:
-%[6]s`, httpAddr, broker.Addr, dir, operatorToken, patrolToken, devs.String()))
-
-	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
-	base := "http://" + httpAddr
-	proc.Start()
-	proc.WaitReady(base, 30*time.Second)
+%[6]s`, httpAddr, broker.Addr, dir, operatorToken, patrolToken, devs.String())
+	})
+	proc := ct.startProcess(t, bin)
+	base := ct.Base
 
 	// The load: every detector reports in rounds; high[i] says which read
 	// 35 %LEL.
@@ -244,33 +239,13 @@ devices:
 	// devices is in the embedded store. Caretaker acknowledges a message
 	// to mosquitto only once it is committed, so what the kill caught
 	// unacknowledged was delivered again after the restart.
-	missing := func() (n int, examples []string) {
-		for i := 0; i < nDevices; i++ {
-			var pts struct {
-				Points []struct {
-					Time time.Time `json:"ts"`
-				}
-			}
-			getJSON(t, base+"/api/devices/"+gasID(i)+"/readings?metric=lel_pct", operatorToken, &pts)
-			stored := make(map[int64]bool, len(pts.Points))
-			for _, p := range pts.Points {
-				stored[p.Time.UnixMilli()] = true
-			}
-			for _, ts := range load.ackedOf(i) {
-				if !stored[ts] {
-					n++
-					if len(examples) < 5 {
-						examples = append(examples, fmt.Sprintf("%s@%d", gasID(i), ts))
-					}
-				}
-			}
-		}
-		return n, examples
-	}
 	var lost int
 	var examples []string
 	// A redelivery may still be on its way: poll with a deadline.
-	testkit.WithinEvery(10*time.Second, 200*time.Millisecond, func() bool { lost, examples = missing(); return lost == 0 })
+	testkit.WithinEvery(10*time.Second, 200*time.Millisecond, func() bool {
+		lost, examples = load.unstored(t, base, nDevices)
+		return lost == 0
+	})
 	if lost > 0 {
 		t.Errorf("%d of %d readings acknowledged by the broker are not in the store, e.g. %v", lost, load.sent.Load(), examples)
 	}
@@ -279,6 +254,33 @@ devices:
 }
 
 func gasID(i int) string { return fmt.Sprintf("gas-d%02d", i) }
+
+// unstored counts the readings the broker acknowledged to detectors
+// 0..n-1 that base's readings store does not hold, with a few examples.
+func (l *deviceLoad) unstored(t *testing.T, base string, n int) (lost int, examples []string) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		var pts struct {
+			Points []struct {
+				Time time.Time `json:"ts"`
+			}
+		}
+		getJSON(t, base+"/api/devices/"+gasID(i)+"/readings?metric=lel_pct", operatorToken, &pts)
+		stored := make(map[int64]bool, len(pts.Points))
+		for _, p := range pts.Points {
+			stored[p.Time.UnixMilli()] = true
+		}
+		for _, ts := range l.ackedOf(i) {
+			if !stored[ts] {
+				lost++
+				if len(examples) < 5 {
+					examples = append(examples, fmt.Sprintf("%s@%d", gasID(i), ts))
+				}
+			}
+		}
+	}
+	return lost, examples
+}
 
 // deviceLoad publishes a reading of every detector, round after round, at
 // QoS 1 as fast as the broker acknowledges, until stopped.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,18 +20,18 @@ func TestInstancesShowTheSameEvents(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	var sockets []<-chan wsEvent
 	for _, name := range []string{"a", "b"} {
-		dir := t.TempDir()
-		httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-		cfgPath := filepath.Join(dir, "caretaker.yaml")
-		writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+		ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+			return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-%s, shared_group: caretakers}
 store: {path: "%s/caretaker.db", readings_path: "%[4]s/readings.db"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
-`, httpAddr, broker.Addr, name, dir, operatorToken))
-		startCaretaker(t, cfgPath)
-		waitReady(t, "http://"+httpAddr)
+`, httpAddr, broker.Addr, name, dir, operatorToken)
+		})
+		httpAddr := ct.Addr
+		startCaretaker(t, ct.Config)
+		waitReady(t, ct.Base)
 		ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
 		if err != nil {
 			t.Fatalf("websocket %s: %v", name, err)

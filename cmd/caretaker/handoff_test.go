@@ -40,6 +40,33 @@ func (l *lostReplies) HandleAlarm(ctx context.Context, a rules.Alarm) error {
 	return err
 }
 
+// lockStore holds the write lock of the SQLite file at path, on a
+// connection of its own as another process would, until unlock is
+// called; what it opened is closed when the test ends.
+func lockStore(t *testing.T, path string) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlitedb.Open(ctx, path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+}
+
 // TestAlarmHandoffSurvivesAFailingTicketStore: while the real SQLite ticket
 // store refuses alarms (its write lock held by another connection, or its
 // answers lost), the engine keeps every change, counts the failures, shows
@@ -66,24 +93,7 @@ func TestAlarmHandoffSurvivesAFailingTicketStore(t *testing.T) {
 
 			var unlock func()
 			if tc.lock {
-				db, err := sqlitedb.Open(ctx, path, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer db.Close()
-				conn, err := db.Conn(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-					t.Fatal(err)
-				}
-				unlock = func() {
-					if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-						t.Fatal(err)
-					}
-					conn.Close()
-				}
+				unlock = lockStore(t, path)
 			}
 			var sink rules.AlarmSink = tickets
 			if tc.lost > 0 {
@@ -171,18 +181,12 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // engine's retry stores it: exactly one ticket, nothing pending.
 func TestAlarmHandoffWhileStoreLockedServe(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-locked}
-store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
-auth: {tokens: [{name: ops1, role: operator, token: %s}]}
-devices:
-  - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
-`, httpAddr, broker.Addr, dir, operatorToken))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
+	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-locked",
+		`  - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
+`))
+	dir := ct.Dir
+	startCaretaker(t, ct.Config)
+	base := ct.Base
 	var ready struct {
 		Status  string `json:"status"`
 		Pending int    `json:"pending_alarm_handoffs"`
@@ -202,29 +206,14 @@ devices:
 	waitFor(t, 20*time.Second, "caretaker ready", func() bool { return readyz() == http.StatusOK })
 
 	// Another process holds the write lock of the ticket store.
-	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, filepath.Join(dir, "caretaker.db"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockStore(t, filepath.Join(dir, "caretaker.db"))
 	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
 		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35}}`, time.Now().UnixMilli()))
 	waitFor(t, 30*time.Second, "/readyz counting the refused alarms", func() bool {
 		readyz()
 		return ready.Pending >= 1
 	})
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	waitFor(t, 30*time.Second, "nothing pending once the store is back", func() bool {
 		return readyz() == http.StatusOK && ready.Pending == 0
 	})

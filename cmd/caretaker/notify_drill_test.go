@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
-	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // Paging drill: pages queued while the receiver is down survive a
@@ -29,28 +27,16 @@ func TestDrillPagesSurviveSIGKILL(t *testing.T) {
 		t.Skip("-short: the drill builds the binary and runs it twice")
 	}
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
 	bin := testkit.CaretakerBinary(t)
 	hookAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, pagingConfig(httpAddr, broker.Addr, "caretaker-page-drill", dir, "http://"+hookAddr))
-	proc := testkit.NewCaretaker(t, bin, cfgPath, filepath.Join(dir, "caretaker.log"))
-	base := "http://" + httpAddr
-	proc.Start()
-	proc.WaitReady(base, 30*time.Second)
-
-	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
-		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
-	var tk ticketing.Ticket
-	waitFor(t, 15*time.Second, "the L1 ticket", func() bool {
-		var list struct{ Tickets []ticketing.Ticket }
-		getJSON(t, base+"/api/tickets", operatorToken, &list)
-		if len(list.Tickets) == 1 {
-			tk = list.Tickets[0]
-		}
-		return len(list.Tickets) == 1
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return pagingConfig(httpAddr, broker.Addr, "caretaker-page-drill", dir, "http://"+hookAddr)
 	})
+	proc := ct.startProcess(t, bin)
+	base := ct.Base
+
+	publishGasL1(t, broker.Addr)
+	tk := waitOneTicket(t, base, "the L1 ticket")
 	var before []apiNotification
 	waitFor(t, 15*time.Second, "both pages tried and queued", func() bool {
 		before = ticketNotifications(t, base, tk.ID)
@@ -83,17 +69,7 @@ func TestDrillPagesSurviveSIGKILL(t *testing.T) {
 	hook.Start()
 	defer hook.Close()
 
-	var after []apiNotification
-	waitFor(t, 30*time.Second, "both pages sent after the restart", func() bool {
-		after = ticketNotifications(t, base, tk.ID)
-		sent := 0
-		for _, n := range after {
-			if n.State == "sent" {
-				sent++
-			}
-		}
-		return sent == 2
-	})
+	after := waitPagesSent(t, base, tk.ID, 2, "both pages sent after the restart")
 	ids := func(ns []apiNotification) []string {
 		var out []string
 		for _, n := range ns {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +132,24 @@ func ticketNotifications(t *testing.T, base string, id int64) []apiNotification 
 	return out.Notifications
 }
 
+// waitPagesSent waits (30 s at most) until n of ticket id's
+// notifications are sent, and returns them all.
+func waitPagesSent(t *testing.T, base string, id int64, n int, what string) []apiNotification {
+	t.Helper()
+	var got []apiNotification
+	waitFor(t, 30*time.Second, what, func() bool {
+		got = ticketNotifications(t, base, id)
+		sent := 0
+		for _, x := range got {
+			if x.State == "sent" {
+				sent++
+			}
+		}
+		return sent == n
+	})
+	return got
+}
+
 // TestL1AlarmPagesEachRecipientOnce: an L1 gas reading over a real
 // mosquitto opens a ticket whose first policy step pages tech1 and desk
 // through a webhook on a real HTTP receiver that answers 503 three times
@@ -143,39 +159,16 @@ func ticketNotifications(t *testing.T, base string, id int64) []apiNotification 
 func TestL1AlarmPagesEachRecipientOnce(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	recv := &hookReceiver{failFirst: 3}
-	hook := httptest.NewServer(recv)
-	defer hook.Close()
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, pagingConfig(httpAddr, broker.Addr, "caretaker-page", dir, hook.URL))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
-	waitReady(t, base)
-
-	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/telemetry",
-		fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3, "fault": false}}`, time.Now().UnixMilli()))
-
-	var tk ticketing.Ticket
-	waitFor(t, 15*time.Second, "the L1 ticket", func() bool {
-		var list struct{ Tickets []ticketing.Ticket }
-		getJSON(t, base+"/api/tickets", operatorToken, &list)
-		if len(list.Tickets) == 1 {
-			tk = list.Tickets[0]
-		}
-		return len(list.Tickets) == 1
+	hookURL := receiverURL(t, recv)
+	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
+		return pagingConfig(httpAddr, broker.Addr, "caretaker-page", dir, hookURL)
 	})
-	var got []apiNotification
-	waitFor(t, 30*time.Second, "both pages sent", func() bool {
-		got = ticketNotifications(t, base, tk.ID)
-		sent := 0
-		for _, n := range got {
-			if n.State == "sent" {
-				sent++
-			}
-		}
-		return sent == 2
-	})
+	base := ct.Base
+
+	publishGasL1(t, broker.Addr)
+
+	tk := waitOneTicket(t, base, "the L1 ticket")
+	got := waitPagesSent(t, base, tk.ID, 2, "both pages sent")
 	calls := recv.snapshot()
 
 	if len(got) != 2 {

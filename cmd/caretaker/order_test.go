@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,22 +18,14 @@ import (
 // news, ignored).
 func TestBurstSpikeRaisesEveryTime(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	const rounds, burst = 8, 300
 	var devs strings.Builder
 	for i := 0; i < rounds; i++ {
 		fmt.Fprintf(&devs, "  - {id: gas-%d, kind: gas, site: s1, building: B2}\n", i)
 	}
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-order}
-store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
-auth: {tokens: [{name: ops1, role: operator, token: %s}]}
-devices:
-%s`, httpAddr, broker.Addr, dir, operatorToken, devs.String()))
-	startCaretaker(t, cfgPath)
-	waitReady(t, "http://"+httpAddr)
+	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-order", devs.String()))
+	startCaretaker(t, ct.Config)
+	waitReady(t, ct.Base)
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("burst-sensor"))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("mqtt connect: %v", tok.Error())
@@ -66,7 +57,7 @@ devices:
 					Peak   float64
 				} `json:"alarms"`
 			}
-			getJSON(t, "http://"+httpAddr+"/api/alarms", operatorToken, &got)
+			getJSON(t, ct.Base+"/api/alarms", operatorToken, &got)
 			for _, a := range got.Alarms {
 				if a.RuleID == "gas-lel-critical" && a.Device == dev && a.Peak == 35 {
 					return true

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +74,39 @@ func actAs(t *testing.T, base, token string, id int64, body map[string]any) tick
 	return res
 }
 
+// smsPagingConfig is a caretaker that pages the reporter and the
+// technician on duty (tech1, by the roster) by SMS through the gateway at
+// smsURL, at every level, retrying quickly.
+func smsPagingConfig(httpAddr, brokerAddr, clientID, dir, smsURL string) string {
+	policy := `{after: 0s, to: [reporter, on_duty], via: [sms]}`
+	return fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: %s}
+store: {path: "%[4]s/caretaker.db", readings_path: "%[4]s/readings.db", photos_dir: "%[4]s/photos"}
+auth:
+  tokens:
+    - {name: ops1, role: operator, token: %[5]s}
+    - {name: tech1, role: technician, token: %[6]s}
+technicians: [{name: tech1, skills: [water_electric], on_duty: true}]
+people:
+  - {name: tech1, phone: "%[7]s", lang: en}
+rosters:
+  - {people: [tech1], shifts: ["mon-sun 00:00-24:00"]}
+channels:
+  - name: sms
+    type: sms_http
+    url: "%[8]s/send"
+    body: '{"id":"{{id}}","phone":"{{phone}}","text":"{{text}}","code":"{{code}}"}'
+notify:
+  timezone: Asia/Shanghai
+  retry_min: 100ms
+  retry_max: 300ms
+  policies:
+    - {level: 1, steps: [%[9]s]}
+    - {level: 2, steps: [%[9]s]}
+    - {level: 3, steps: [%[9]s]}
+`, httpAddr, brokerAddr, clientID, dir, operatorToken, techToken, techPhone, smsURL, policy)
+}
+
 // TestOwnerIsToldBySMS: an in-home report with the owner's phone, on a
 // real caretaker with an sms_http channel to a real HTTP receiver. The
 // owner gets, in their language (zh-CN), the verification code when the
@@ -86,41 +117,11 @@ func actAs(t *testing.T, base, token string, id int64, body map[string]any) tick
 func TestOwnerIsToldBySMS(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	gw := &smsGateway{}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	policy := `{after: 0s, to: [reporter, on_duty], via: [sms]}`
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-owner}
-store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
-auth:
-  tokens:
-    - {name: ops1, role: operator, token: %[4]s}
-    - {name: tech1, role: technician, token: %[5]s}
-technicians: [{name: tech1, skills: [water_electric], on_duty: true}]
-people:
-  - {name: tech1, phone: "%[6]s", lang: en}
-rosters:
-  - {people: [tech1], shifts: ["mon-sun 00:00-24:00"]}
-channels:
-  - name: sms
-    type: sms_http
-    url: "%[7]s/send"
-    body: '{"id":"{{id}}","phone":"{{phone}}","text":"{{text}}","code":"{{code}}"}'
-notify:
-  timezone: Asia/Shanghai
-  retry_min: 100ms
-  retry_max: 300ms
-  policies:
-    - {level: 1, steps: [%[8]s]}
-    - {level: 2, steps: [%[8]s]}
-    - {level: 3, steps: [%[8]s]}
-`, httpAddr, broker.Addr, dir, operatorToken, techToken, techPhone, srv.URL, policy))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
-	waitReady(t, base)
+	srvURL := receiverURL(t, gw)
+	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
+		return smsPagingConfig(httpAddr, broker.Addr, "caretaker-owner", dir, srvURL)
+	})
+	base := ct.Base
 
 	body, _ := json.Marshal(map[string]any{"source": "phone", "category": "water_electric",
 		"site": "s1", "building": "B3", "scope": "in_home", "unit": "2", "floor": "12", "room": "1201", "location": "kitchen",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,20 +19,19 @@ import (
 // and the spool drained, ready again.
 func TestReadyzThroughInfluxOutage(t *testing.T) {
 	influx := testserver.InfluxDB(t, "caretaker")
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {embedded: true, embedded_listen: "%s"}
 influx: {url: "%s", bucket: caretaker, batch_size: 50, flush_interval: 100ms, spool_dir: "%s/spool", spool_max_bytes: 8000}
 store: {path: "%[4]s/caretaker.db"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:
   - {id: gas-1, kind: gas, site: s1, building: B2}
-`, httpAddr, mqttAddr, influx.URL, dir, operatorToken))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
+`, httpAddr, mqttAddr, influx.URL, dir, operatorToken)
+	})
+	startCaretaker(t, ct.Config)
+	base := ct.Base
 	type answer struct {
 		code   int
 		status string

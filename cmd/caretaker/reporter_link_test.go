@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,34 +27,8 @@ var (
 // technician on duty) by SMS through the gateway at smsURL, with ack
 // links on.
 func reporterConfig(httpAddr, brokerAddr, dir, smsURL string) string {
-	policy := `{after: 0s, to: [reporter, on_duty], via: [sms]}`
-	return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-reporter-link}
-store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
-auth:
-  tokens:
-    - {name: ops1, role: operator, token: %[4]s}
-    - {name: tech1, role: technician, token: %[5]s}
-technicians: [{name: tech1, skills: [water_electric], on_duty: true}]
-people:
-  - {name: tech1, phone: "%[6]s", lang: en}
-rosters:
-  - {people: [tech1], shifts: ["mon-sun 00:00-24:00"]}
-channels:
-  - name: sms
-    type: sms_http
-    url: "%[7]s/send"
-    body: '{"id":"{{id}}","phone":"{{phone}}","text":"{{text}}","code":"{{code}}"}'
-notify:
-  ack_secret: "%[9]s"
-  timezone: Asia/Shanghai
-  retry_min: 100ms
-  retry_max: 300ms
-  policies:
-    - {level: 1, steps: [%[8]s]}
-    - {level: 2, steps: [%[8]s]}
-    - {level: 3, steps: [%[8]s]}
-`, httpAddr, brokerAddr, dir, operatorToken, techToken, techPhone, smsURL, policy, ackSecret)
+	c := smsPagingConfig(httpAddr, brokerAddr, "caretaker-reporter-link", dir, smsURL)
+	return strings.Replace(c, "notify:\n", "notify:\n  ack_secret: \""+ackSecret+"\"\n", 1)
 }
 
 func fileReport(t *testing.T, base string, body map[string]any) ticketing.Ticket {
@@ -99,15 +71,11 @@ func postLink(t *testing.T, base string, form url.Values) (int, string) {
 func TestReporterConfirmsByLink(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	gw := &smsGateway{}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, reporterConfig(httpAddr, broker.Addr, dir, srv.URL))
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
-	waitReady(t, base)
+	srvURL := receiverURL(t, gw)
+	ct, _ := serveConfig(t, func(httpAddr, dir string) string {
+		return reporterConfig(httpAddr, broker.Addr, dir, srvURL)
+	})
+	base := ct.Base
 	smsTo := func(phone string) []smsMessage {
 		var out []smsMessage
 		for _, m := range gw.snapshot() {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -29,28 +28,18 @@ import (
 // behaves normally.
 func TestScenarioOpensTheTicketsItImplies(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	estate := firmwaresim.DemoEstate()
 	var devs strings.Builder
 	for _, d := range estate {
 		fmt.Fprintf(&devs, "  - {id: %s, kind: %s, site: %s, building: %s, location: %q, place_type: %q, machine_class: %q}\n",
 			d.ID, d.Kind, d.Site, d.Building, d.Location, d.PlaceType, d.MachineClass)
 	}
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-scenario}
-store: {path: "%s/caretaker.db", readings_path: "%s/readings.db", photos_dir: "%[3]s/photos"}
-auth:
-  tokens:
-    - {name: ops1, role: operator, token: %[5]s}
-devices:
-%[6]s`, httpAddr, broker.Addr, dir, dir, operatorToken, devs.String()))
+	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-scenario", devs.String()))
 
-	startCaretaker(t, cfgPath)
+	startCaretaker(t, ct.Config)
 	ctx, cancel := context.WithCancel(context.Background())
 	simDone := make(chan error, 1)
-	base := "http://" + httpAddr
+	base := ct.Base
 	waitReady(t, base)
 
 	s := func(d string) devices.Duration { v, _ := time.ParseDuration(d); return devices.Duration(v) }

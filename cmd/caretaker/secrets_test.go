@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +24,6 @@ import (
 // it.
 func TestNoSecretInLogs(t *testing.T) {
 	influx := testserver.InfluxDB(t, "caretaker")
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	secrets := map[string]string{
 		"operator token":  "op-SECRET-7f3a9c1e5b",
@@ -41,8 +38,8 @@ func TestNoSecretInLogs(t *testing.T) {
 		"wrong mqtt password": "mq-SECRET-pw-5e7a9c1X",
 	}
 	influxURL := strings.Replace(influx.URL, "://", "://caretaker:"+secrets["influx url pass"]+"@", 1)
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {embedded: true, embedded_listen: "%s", username: sensors, password: %s}
 influx: {url: "%s", token: %s, bucket: caretaker, flush_interval: 100ms, spool_dir: "%[6]s/spool"}
 store: {path: "%[6]s/caretaker.db", photos_dir: "%[6]s/photos"}
@@ -56,10 +53,12 @@ auth:
 devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
 `, httpAddr, mqttAddr, secrets["mqtt password"], influxURL, secrets["influx token"], dir,
-		secrets["operator token"], secrets["patrol token"], secrets["engineer token"], secrets["admin token"]))
+			secrets["operator token"], secrets["patrol token"], secrets["engineer token"], secrets["admin token"])
+	})
+	httpAddr := ct.Addr
 
-	logs, stop := runCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
+	logs, stop := runCaretaker(t, ct.Config)
+	base := ct.Base
 	waitReady(t, base)
 
 	// The API, as every role, with the token in the header.

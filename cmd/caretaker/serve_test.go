@@ -42,10 +42,8 @@ type wsEvent struct {
 func TestGasAlarmFromSensorToScreen(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	influx := testserver.InfluxDB(t, "caretaker")
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-e2e}
 influx: {url: "%s", bucket: caretaker, flush_interval: 100ms, spool_dir: "%[4]s/spool"}
 store: {path: "%[4]s/caretaker.db", photos_dir: "%[4]s/photos"}
@@ -55,10 +53,12 @@ auth:
     - {name: pat1, role: patrol, token: %s}
 devices:
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
-`, httpAddr, broker.Addr, influx.URL, dir, operatorToken, patrolToken))
+`, httpAddr, broker.Addr, influx.URL, dir, operatorToken, patrolToken)
+	})
+	httpAddr := ct.Addr
 
-	startCaretaker(t, cfgPath)
-	base := "http://" + httpAddr
+	startCaretaker(t, ct.Config)
+	base := ct.Base
 	waitReady(t, base)
 
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
@@ -151,19 +151,12 @@ devices:
 // broker is back.
 func TestBrokerLossRaisesOneIngestAlarm(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-loss}
-store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
-auth: {tokens: [{name: ops1, role: operator, token: %s}]}
-devices:
-  - {id: gas-1, kind: gas, site: s1, building: B2}
+	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-loss", `  - {id: gas-1, kind: gas, site: s1, building: B2}
   - {id: gas-2, kind: gas, site: s1, building: B2}
-`, httpAddr, broker.Addr, dir, operatorToken))
-	startCaretaker(t, cfgPath)
-	waitReady(t, "http://"+httpAddr)
+`))
+	httpAddr := ct.Addr
+	startCaretaker(t, ct.Config)
+	waitReady(t, ct.Base)
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws?token="+operatorToken, nil)
 	if err != nil {
 		t.Fatalf("websocket: %v", err)

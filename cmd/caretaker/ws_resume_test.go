@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,10 +19,8 @@ import (
 // resume still replays what was missed.
 func TestWSResumeAcrossRestart(t *testing.T) {
 	broker := testserver.Mosquitto(t)
-	dir := t.TempDir()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-	cfgPath := filepath.Join(dir, "caretaker.yaml")
-	writeFile(t, cfgPath, fmt.Sprintf(`http: {listen: "%s"}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-resume}
 store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth:
@@ -32,8 +29,10 @@ auth:
     - {name: pat1, role: patrol, token: %s}
 devices:
   - {id: gas-1, kind: gas, site: s1, building: B2}
-`, httpAddr, broker.Addr, dir, operatorToken, patrolToken))
-	base := "http://" + httpAddr
+`, httpAddr, broker.Addr, dir, operatorToken, patrolToken)
+	})
+	httpAddr := ct.Addr
+	base := ct.Base
 	ready := func() {
 		waitReady(t, base)
 	}
@@ -61,7 +60,7 @@ devices:
 	}
 
 	// First life: a client follows three reports.
-	_, stop := runCaretaker(t, cfgPath)
+	_, stop := runCaretaker(t, ct.Config)
 	ready()
 	ch := dial("")
 	snap1 := waitEvent(t, ch, "snapshot", 5*time.Second)
@@ -76,7 +75,7 @@ devices:
 
 	// Second life: more events than the first had, so that the first
 	// life's last number lies within the second's.
-	_, _ = runCaretaker(t, cfgPath)
+	_, _ = runCaretaker(t, ct.Config)
 	ready()
 	ch = dial("")
 	snap2 := waitEvent(t, ch, "snapshot", 5*time.Second)

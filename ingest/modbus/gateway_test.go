@@ -16,6 +16,18 @@ import (
 
 func f64(v float64) *float64 { return &v }
 
+// testModels are the models of the gateway tests' simulated units: a
+// meter in big- and in little-endian order, and a leak probe.
+func testModels() map[string]devices.Model {
+	return map[string]devices.Model{
+		"meter-be": meterModel("big"), "meter-le": meterModel("little"),
+		"probe": {Registers: []devices.Register{
+			{Metric: "leak", Table: "coil", Address: 1, Type: "bool"},
+			{Metric: "battery_pct", Table: "holding", Address: 0, Type: "uint16", Min: f64(0), Max: f64(100)},
+		}},
+	}
+}
+
 // meterModel is a power meter register map in one byte and word order.
 func meterModel(order string) devices.Model {
 	reg := func(metric, table string, addr uint16, typ string, scale float64) devices.Register {
@@ -93,13 +105,7 @@ func TestGatewayAgainstPymodbus(t *testing.T) {
 		return &devices.Modbus{Address: addr, Unit: unit, Interval: devices.Duration(interval), Timeout: devices.Duration(timeout)}
 	}
 	cat := devices.Catalog{
-		Models: map[string]devices.Model{
-			"meter-be": meterModel("big"), "meter-le": meterModel("little"),
-			"probe": {Registers: []devices.Register{
-				{Metric: "leak", Table: "coil", Address: 1, Type: "bool"},
-				{Metric: "battery_pct", Table: "holding", Address: 0, Type: "uint16", Min: f64(0), Max: f64(100)},
-			}},
-		},
+		Models: testModels(),
 		Devices: []devices.Device{
 			{ID: "pm-be", Kind: devices.KindPower, Site: "s1", Building: "B1", Model: "meter-be", Modbus: mb(1, 100*time.Millisecond, time.Second)},
 			{ID: "pm-le", Kind: devices.KindPower, Site: "s1", Building: "B1", Model: "meter-le", Modbus: mb(2, 100*time.Millisecond, time.Second)},

@@ -43,13 +43,7 @@ func TestGatewayOverRTU(t *testing.T) {
 			Timeout: devices.Duration(time.Second)}
 	}
 	cat := devices.Catalog{
-		Models: map[string]devices.Model{
-			"meter-be": meterModel("big"), "meter-le": meterModel("little"),
-			"probe": {Registers: []devices.Register{
-				{Metric: "leak", Table: "coil", Address: 1, Type: "bool"},
-				{Metric: "battery_pct", Table: "holding", Address: 0, Type: "uint16", Min: f64(0), Max: f64(100)},
-			}},
-		},
+		Models: testModels(),
 		Devices: []devices.Device{
 			{ID: "pm-be", Kind: devices.KindPower, Site: "s1", Building: "B1", Model: "meter-be", Modbus: mb(1)},
 			{ID: "pm-le", Kind: devices.KindPower, Site: "s1", Building: "B1", Model: "meter-le", Modbus: mb(2)},

@@ -21,11 +21,7 @@ import (
 func TestMQTTGatewayWithMosquitto(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
-	gw := mqtt.NewGateway(mqtt.Config{
-		Broker: "tcp://" + broker.Addr, ClientID: "caretaker-test", QoS: 1, Logger: ingesttest.Logger(t),
-	}, p)
-	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
-	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
+	gw := startGateway(t, p, mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-test", QoS: 1}, "gateway")
 	if !gw.Connected() {
 		t.Fatal("Connected() = false after Ready")
 	}
@@ -199,4 +195,16 @@ func TestEmbeddedBrokerAuth(t *testing.T) {
 		t.Fatal("connected with a wrong password")
 	}
 	ingesttest.PahoClient(t, b.Addr(), "y", func(o *paho.ClientOptions) { o.SetUsername("dev").SetPassword("s3cret") })
+}
+
+// startGateway runs a gateway with cfg (logging to the test) into p until
+// the test ends, and waits until it is ready (what names it on a
+// timeout).
+func startGateway(t *testing.T, p *ingest.Pipeline, cfg mqtt.Config, what string) *mqtt.Gateway {
+	t.Helper()
+	cfg.Logger = ingesttest.Logger(t)
+	gw := mqtt.NewGateway(cfg, p)
+	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
+	ingesttest.WaitClosed(t, gw.Ready(), what)
+	return gw
 }

@@ -22,10 +22,8 @@ import (
 func TestMQTTGatewayTLSAndPassword(t *testing.T) {
 	broker := testserver.MosquittoWith(t, testserver.MosquittoOptions{TLS: true, Username: "caretaker", Password: "s3cret-pass"})
 	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
-	gw := mqtt.NewGateway(mqtt.Config{Broker: broker.URL, ClientID: "caretaker-tls", QoS: 1,
-		Username: "caretaker", Password: "s3cret-pass", CAFile: broker.CAFile, Logger: ingesttest.Logger(t)}, p)
-	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
-	ingesttest.WaitClosed(t, gw.Ready(), "gateway over TLS")
+	startGateway(t, p, mqtt.Config{Broker: broker.URL, ClientID: "caretaker-tls", QoS: 1,
+		Username: "caretaker", Password: "s3cret-pass", CAFile: broker.CAFile}, "gateway over TLS")
 
 	dev := ingesttest.PahoClient(t, broker.Addr, "gas-b2-07", func(o *paho.ClientOptions) {
 		o.Servers = nil
@@ -67,10 +65,7 @@ func TestMQTTGatewayTLSAndPassword(t *testing.T) {
 func TestMQTTBrokerRestartUnderLoadLosesNothing(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{})
-	gw := mqtt.NewGateway(mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-restart", QoS: 1,
-		Logger: ingesttest.Logger(t)}, p)
-	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
-	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
+	startGateway(t, p, mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-restart", QoS: 1}, "gateway")
 
 	dev := ingesttest.PahoClient(t, broker.Addr, "gas-b2-07", func(o *paho.ClientOptions) {
 		o.SetCleanSession(false).SetAutoReconnect(true).SetMaxReconnectInterval(500 * time.Millisecond).

@@ -19,11 +19,7 @@ import (
 func TestMQTTGatewayKeepsDeviceOrder(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
-	gw := mqtt.NewGateway(mqtt.Config{
-		Broker: "tcp://" + broker.Addr, ClientID: "caretaker-order", QoS: 1, Logger: ingesttest.Logger(t),
-	}, p)
-	ingesttest.RunAsync(t, "MQTTGateway", gw.Run)
-	ingesttest.WaitClosed(t, gw.Ready(), "gateway")
+	startGateway(t, p, mqtt.Config{Broker: "tcp://" + broker.Addr, ClientID: "caretaker-order", QoS: 1}, "gateway")
 
 	const rounds, burst = 5, 200
 	devs := []string{"gas-b2-07", "el-b1-01"}
