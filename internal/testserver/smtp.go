@@ -1,15 +1,7 @@
 package testserver
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,7 +28,7 @@ const (
 type SMTPServer struct {
 	*Process
 	Dir    string // the Maildir
-	CAFile string // PEM of the server's self-signed certificate (TLS modes)
+	CAFile string // PEM of the CA that signed the server's certificate (TLS modes)
 }
 
 // SMTP starts `python3 -m aiosmtpd` with the Mailbox handler on a free
@@ -51,8 +43,8 @@ func SMTP(t testing.TB, mode SMTPTLS) *SMTPServer {
 	args := []string{py, "-m", "aiosmtpd", "-n", "-l", addr, "-c", "aiosmtpd.handlers.Mailbox"}
 	s := &SMTPServer{Dir: box}
 	if mode != SMTPPlain {
-		cert, key := selfSigned(t, dir)
-		s.CAFile = cert
+		ca, cert, key := TestCertificates(t, dir, "127.0.0.1")
+		s.CAFile = ca
 		if mode == SMTPStartTLS {
 			args = append(args, "--tlscert", cert, "--tlskey", key)
 		} else {
@@ -75,7 +67,7 @@ func SMTPLogin(t testing.TB, user, password string) *SMTPServer {
 	box := filepath.Join(dir, "maildir")
 	port := FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cert, key := selfSigned(t, dir)
+	ca, cert, key := TestCertificates(t, dir, "127.0.0.1")
 	script := filepath.Join(dir, "smtp_login.py")
 	if err := os.WriteFile(script, []byte(smtpLoginScript), 0o600); err != nil {
 		t.Fatal(err)
@@ -84,7 +76,7 @@ func SMTPLogin(t testing.TB, user, password string) *SMTPServer {
 	if err := os.WriteFile(creds, []byte(user+"\n"+password), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &SMTPServer{Dir: box, CAFile: cert}
+	s := &SMTPServer{Dir: box, CAFile: ca}
 	s.Process = start(t, "aiosmtpd-login", addr, py, script, strconv.Itoa(port), cert, key, creds, box)
 	waitTCP(t, s.Process, 15*time.Second)
 	return s
@@ -182,41 +174,4 @@ func aiosmtpdPython(t testing.TB) string {
 	}
 	t.Skipf("python3-aiosmtpd not installed; run ./scripts/test to install it")
 	return ""
-}
-
-// selfSigned writes a certificate and key for 127.0.0.1, valid for a day.
-func selfSigned(t testing.TB, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "smtp.crt"), filepath.Join(dir, "smtp.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
