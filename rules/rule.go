@@ -226,7 +226,7 @@ func (r Rule) compile() (*compiled, error) {
 		if !devices.ValidID(u) {
 			return nil, fieldErr("unless", "%q is not a rule id", u)
 		}
-		if f, _, _ := strings.Cut(u, "."); f == r.Family() {
+		if (Rule{ID: u}).Family() == r.Family() {
 			return nil, fieldErr("unless", "%q is the rule's own family", u)
 		}
 	}
