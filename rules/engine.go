@@ -249,8 +249,10 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 			delete(e.timed, k)
 			continue
 		}
-		if p := e.plan[k.device]; p != nil && !st.on && e.heldBack(c, p) {
-			continue
+		if len(c.Unless) > 0 && !st.on {
+			if p := e.plan[k.device]; p != nil && e.heldBack(c, p) {
+				continue
+			}
 		}
 		e.advance(ctx, c, st, now)
 		e.track(k, c, st)

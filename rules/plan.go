@@ -17,6 +17,9 @@ type plan struct {
 	parent                 string
 	rules                  []*compiled // metric and event rules, most severe first
 	stale                  []*compiled
+	// heldBy is, for each rule of rules that names families in Unless,
+	// the live rules of rules in those families (see heldBack).
+	heldBy map[*compiled][]*compiled
 }
 
 // planFor returns the device's plan, building it when the cache has none
@@ -34,6 +37,7 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 		}
 	}
 	p.rules, p.stale = e.applicable(who)
+	p.heldBy = heldBy(p.rules)
 	e.plan[device] = p
 	return p
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,15 +67,7 @@ func (s Scope) Matches(d devices.Device) bool {
 
 // anyOf: an empty list matches everything, else v must be listed.
 func anyOf(list []string, v string) bool {
-	if len(list) == 0 {
-		return true
-	}
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	return len(list) == 0 || slices.Contains(list, v)
 }
 
 // Narrowness ranks a scope: by place first (device, building, site, the
@@ -233,7 +226,7 @@ func (r Rule) compile() (*compiled, error) {
 		if !devices.ValidID(u) {
 			return nil, fieldErr("unless", "%q is not a rule id", u)
 		}
-		if f, _, _ := strings.Cut(u, "."); f == r.Family() {
+		if (Rule{ID: u}).Family() == r.Family() {
 			return nil, fieldErr("unless", "%q is the rule's own family", u)
 		}
 	}

@@ -10,13 +10,7 @@ import (
 // for-duration of c is dropped, so that the time spent held back does not
 // count towards raising it.
 func (e *Engine) heldBack(c *compiled, p *plan) bool {
-	if len(c.Unless) == 0 {
-		return false
-	}
-	for _, o := range p.rules {
-		if o.Mode != ModeLive || !slices.Contains(c.Unless, o.Family()) {
-			continue
-		}
+	for _, o := range p.heldBy[c] {
 		if st := e.state[stateKey{o.key(), p.device}]; st == nil || !st.on {
 			continue
 		}
@@ -29,4 +23,25 @@ func (e *Engine) heldBack(c *compiled, p *plan) bool {
 		return true
 	}
 	return false
+}
+
+// heldBy finds, for each of rules that names families in Unless, the live
+// rules among rules in those families, once per plan rather than on every
+// reading.
+func heldBy(rules []*compiled) map[*compiled][]*compiled {
+	var by map[*compiled][]*compiled
+	for _, c := range rules {
+		if len(c.Unless) == 0 {
+			continue
+		}
+		for _, o := range rules {
+			if o.Mode == ModeLive && slices.Contains(c.Unless, o.Family()) {
+				if by == nil {
+					by = map[*compiled][]*compiled{}
+				}
+				by[c] = append(by[c], o)
+			}
+		}
+	}
+	return by
 }

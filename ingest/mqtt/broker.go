@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -200,7 +199,7 @@ type brokerIngest struct {
 func (h *brokerIngest) ID() string { return "caretaker-ingest" }
 
 func (h *brokerIngest) Provides(b byte) bool {
-	return bytes.IndexByte([]byte{mochi.OnPublish, mochi.OnWillSent}, b) >= 0
+	return b == mochi.OnPublish || b == mochi.OnWillSent
 }
 
 func (h *brokerIngest) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {

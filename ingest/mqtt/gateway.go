@@ -48,7 +48,7 @@ type Config struct {
 	ConnectTimeout time.Duration // first connection; default 10s
 	// MaxInFlight caps the messages taken but not yet acknowledged
 	// (waiting for the store); default 1000. Keep the broker's window
-	// (mosquitto max_inflight_messages, EMQX mochi.max_inflight) at least
+	// (mosquitto max_inflight_messages, EMQX mqtt.max_inflight) at least
 	// this large: the broker stops sending once its window is full, and
 	// the writers flush early so acknowledgements keep it moving.
 	MaxInFlight int
@@ -336,11 +336,11 @@ func (g *Gateway) Publish(ctx context.Context, topic string, payload []byte) err
 func TLSConfig(caFile string) (*tls.Config, error) {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("mochi.tls.ca_file: %w", err)
+		return nil, fmt.Errorf("mqtt.tls.ca_file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("mochi.tls.ca_file: %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("mqtt.tls.ca_file: %s holds no PEM certificate", caFile)
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
