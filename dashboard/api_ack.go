@@ -137,7 +137,7 @@ func ackLang(person string, r *http.Request) string {
 // button. Looking changes nothing.
 func (s *Server) ackShow(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Acks == nil {
-		s.ackRender(w, r, http.StatusNotFound, AckView{}, "", ErrLinkInvalid)
+		s.ackRender(w, r, http.StatusForbidden, AckView{}, "", ErrLinkInvalid)
 		return
 	}
 	token := r.PathValue("token")
@@ -149,7 +149,7 @@ func (s *Server) ackShow(w http.ResponseWriter, r *http.Request) {
 // side effect, and no cookie that another site could ride on).
 func (s *Server) ackPost(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Acks == nil {
-		s.ackRender(w, r, http.StatusNotFound, AckView{}, "", ErrLinkInvalid)
+		s.ackRender(w, r, http.StatusForbidden, AckView{}, "", ErrLinkInvalid)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)

@@ -124,7 +124,7 @@ var reporterPage = linkPage(`
 // form. Looking changes nothing.
 func (s *Server) reporterShow(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ReporterLinks == nil {
-		s.reporterRender(w, r, http.StatusNotFound, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
+		s.reporterRender(w, r, http.StatusForbidden, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
 		return
 	}
 	token := r.PathValue("token")
@@ -136,7 +136,7 @@ func (s *Server) reporterShow(w http.ResponseWriter, r *http.Request) {
 // form body (no cookie, no GET side effect).
 func (s *Server) reporterPost(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ReporterLinks == nil {
-		s.reporterRender(w, r, http.StatusNotFound, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
+		s.reporterRender(w, r, http.StatusForbidden, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
