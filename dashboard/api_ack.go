@@ -67,7 +67,9 @@ var ackWords = map[string]map[string]string{
 	},
 }
 
-var ackPage = template.Must(template.New("ack").Parse(`<!doctype html>
+// linkLayout is the page of a link, ack or reporter's: a page made from
+// it defines "body", what it shows of a link it does not refuse.
+var linkLayout = template.Must(template.New("link").Parse(`<!doctype html>
 <html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
@@ -82,7 +84,18 @@ var ackPage = template.Must(template.New("ack").Parse(`<!doctype html>
 {{- if .Refused}}
 <h1>{{.T.refused}}</h1>
 <p id="ack-refused" class="ack-error" role="alert">{{.Refused}}</p>
-{{- else}}
+{{- else}}{{template "body" .}}{{end}}
+</main>
+</body>
+</html>
+`))
+
+// linkPage is the layout with the page's own body.
+func linkPage(body string) *template.Template {
+	return template.Must(template.Must(linkLayout.Clone()).Parse(`{{define "body"}}` + body + `{{end}}`))
+}
+
+var ackPage = linkPage(`
 <h1 id="ack-ticket" class="level-{{.V.Level}}"><span class="ack-level">{{.LevelText}}</span> {{.V.Number}}</h1>
 <dl>
 <dt>{{.T.place}}</dt><dd id="ack-place">{{.V.Place}}</dd>
@@ -100,12 +113,7 @@ var ackPage = template.Must(template.New("ack").Parse(`<!doctype html>
 <button id="ack-button" type="submit">{{.T.button}}</button>
 </form>
 <p class="ack-hint">{{.T.hint}}</p>
-{{- end}}
-{{- end}}
-</main>
-</body>
-</html>
-`))
+{{- end}}`)
 
 // ackLang picks the page's language: the person's, else the browser's
 // (zh-CN when it asks for Chinese first, else English).
@@ -129,7 +137,7 @@ func ackLang(person string, r *http.Request) string {
 // button. Looking changes nothing.
 func (s *Server) ackShow(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Acks == nil {
-		s.ackRender(w, r, http.StatusNotFound, AckView{}, "", ErrLinkInvalid)
+		s.ackRender(w, r, http.StatusForbidden, AckView{}, "", ErrLinkInvalid)
 		return
 	}
 	token := r.PathValue("token")
@@ -141,7 +149,7 @@ func (s *Server) ackShow(w http.ResponseWriter, r *http.Request) {
 // side effect, and no cookie that another site could ride on).
 func (s *Server) ackPost(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Acks == nil {
-		s.ackRender(w, r, http.StatusNotFound, AckView{}, "", ErrLinkInvalid)
+		s.ackRender(w, r, http.StatusForbidden, AckView{}, "", ErrLinkInvalid)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)

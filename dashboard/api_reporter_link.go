@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,22 +90,7 @@ var reporterWords = map[string]map[string]string{
 	},
 }
 
-var reporterPage = template.Must(template.New("reporter").Parse(`<!doctype html>
-<html lang="{{.Lang}}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{{.T.title}}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/ack.css">
-</head>
-<body class="ack">
-<main>
-{{- if .Refused}}
-<h1>{{.T.refused}}</h1>
-<p id="ack-refused" class="ack-error" role="alert">{{.Refused}}</p>
-{{- else}}
+var reporterPage = linkPage(`
 <h1 id="rl-ticket">{{.T.title}} {{.V.Number}}</h1>
 <dl>
 <dt>{{.T.place}}</dt><dd id="rl-place">{{.V.Place}}</dd>
@@ -134,18 +118,13 @@ var reporterPage = template.Must(template.New("reporter").Parse(`<!doctype html>
 <textarea id="rl-reason" name="reason" maxlength="1000" rows="2">{{.In.Reason}}</textarea>
 <button id="rl-dispute" class="rl-dispute" type="submit" name="action" value="dispute">{{.T.dispute}}</button>
 </form>
-{{- end}}
-{{- end}}
-</main>
-</body>
-</html>
-`))
+{{- end}}`)
 
 // reporterShow answers GET /ack/r/{token}: the resolved ticket and the
 // form. Looking changes nothing.
 func (s *Server) reporterShow(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ReporterLinks == nil {
-		s.reporterRender(w, r, http.StatusNotFound, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
+		s.reporterRender(w, r, http.StatusForbidden, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
 		return
 	}
 	token := r.PathValue("token")
@@ -157,7 +136,7 @@ func (s *Server) reporterShow(w http.ResponseWriter, r *http.Request) {
 // form body (no cookie, no GET side effect).
 func (s *Server) reporterPost(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ReporterLinks == nil {
-		s.reporterRender(w, r, http.StatusNotFound, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
+		s.reporterRender(w, r, http.StatusForbidden, ReporterLinkView{}, "", ReporterDecision{}, "", ErrLinkInvalid)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)

@@ -149,8 +149,15 @@ type Auth struct {
 // Validate checks the tokens; the *config.FieldError names the key below
 // auth, never the token.
 func (a Auth) Validate() error {
-	seen := map[string]bool{}
-	for i, t := range a.Tokens {
+	return checkTokens(a.Tokens, MinTokenLen)
+}
+
+// checkTokens checks every token: a name, a known role, at least minLen
+// characters, and no token twice. The *config.FieldError names the key
+// (tokens[i].field), never the token.
+func checkTokens(tokens []Token, minLen int) error {
+	seen := make(map[string]int, len(tokens))
+	for i, t := range tokens {
 		key := fmt.Sprintf("tokens[%d]", i)
 		if t.Name == "" {
 			return config.Errorf(key+".name", "missing")
@@ -158,13 +165,13 @@ func (a Auth) Validate() error {
 		if err := checkRole(t.Role); err != nil {
 			return config.Under(key+".role", err)
 		}
-		if len(t.Token) < MinTokenLen {
-			return config.Errorf(key+".token", "must be at least %d characters", MinTokenLen)
+		if len(t.Token) < minLen {
+			return config.Errorf(key+".token", "must be at least %d characters", minLen)
 		}
-		if seen[t.Token] {
-			return config.Errorf(key+".token", "is used twice")
+		if j, dup := seen[t.Token]; dup {
+			return config.Errorf(key+".token", "same token as tokens[%d]", j)
 		}
-		seen[t.Token] = true
+		seen[t.Token] = i
 	}
 	return nil
 }

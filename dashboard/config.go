@@ -124,21 +124,8 @@ func (c Config) Validate() error {
 	case c.Hub == nil:
 		return fmt.Errorf("hub: missing")
 	}
-	seen := make(map[string]int, len(c.Tokens))
-	for i, t := range c.Tokens {
-		if t.Name == "" {
-			return fmt.Errorf("tokens[%d].name: missing", i)
-		}
-		if err := checkRole(t.Role); err != nil {
-			return fmt.Errorf("tokens[%d].role: %w", i, err)
-		}
-		if len(t.Token) < 8 {
-			return fmt.Errorf("tokens[%d].token: must be at least 8 characters", i)
-		}
-		if j, dup := seen[t.Token]; dup {
-			return fmt.Errorf("tokens[%d].token: same token as tokens[%d]", i, j)
-		}
-		seen[t.Token] = i
+	if err := checkTokens(c.Tokens, 8); err != nil {
+		return err
 	}
 	for i, o := range c.AllowedOrigins {
 		if _, err := normalizeOrigin(o); err != nil {
