@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -334,23 +333,12 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 }
 
 // clearCause says who or what cleared an alarm and why: what the engine
-// says, else what the alarm tells (a rule change or a recorded service
-// append their reason to its message; an offline alarm, or one of a data
-// source, clears when data comes again), else the value that met the
+// says (it sets ClearReason on every clear), else the value that met the
 // clear condition.
 func clearCause(a rules.Alarm) (by, reason string) {
 	by, reason = a.ClearedBy, a.ClearReason
 	if reason == "" {
-		switch {
-		case strings.Contains(a.Message, "(cleared: the rule was changed)"):
-			reason = rules.ClearRuleChanged
-		case strings.Contains(a.Message, "(service recorded)"):
-			reason = rules.ClearService
-		case a.RuleID == rules.ParentRuleID, strings.HasSuffix(a.Message, "(device offline)"):
-			reason = rules.ClearDataBack
-		default:
-			reason = rules.ClearValue
-		}
+		reason = rules.ClearValue
 	}
 	if by == "" {
 		switch reason {

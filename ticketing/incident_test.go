@@ -434,16 +434,18 @@ func TestClearCause(t *testing.T) {
 		a          rules.Alarm
 		by, reason string
 	}{
-		{"value", rules.Alarm{RuleID: "gas-lel-critical", Value: 3.5, Message: "Gas above alarm level: B2 boiler room (gas-b2-07) lel_pct = 35 (>= 20)"},
+		{"value", rules.Alarm{RuleID: "gas-lel-critical", Value: 3.5, ClearReason: rules.ClearValue, Message: "Gas above alarm level: B2 boiler room (gas-b2-07) lel_pct = 35 (>= 20)"},
 			"value 3.5", rules.ClearValue},
-		{"rule changed", rules.Alarm{RuleID: "gas-lel-critical", Value: 30, Message: "Gas: x lel_pct = 30 (>= 20) (cleared: the rule was changed)"},
+		{"rule changed", rules.Alarm{RuleID: "gas-lel-critical", Value: 30, ClearReason: rules.ClearRuleChanged, Message: "Gas: x lel_pct = 30 (>= 20) (cleared: the rule was changed)"},
 			"rule gas-lel-critical changed", rules.ClearRuleChanged},
-		{"service", rules.Alarm{RuleID: "elevator-service", Value: 5000, Message: "Service: e1 trips = 5000, service due (every 5000) (service recorded)"},
+		{"service", rules.Alarm{RuleID: "elevator-service", Value: 5000, ClearReason: rules.ClearService, Message: "Service: e1 trips = 5000, service due (every 5000) (service recorded)"},
 			"service recorded for rule elevator-service", rules.ClearService},
-		{"offline device", rules.Alarm{RuleID: "gas-stale", Device: "gas-b2-07", Message: "Offline: B2 boiler room (gas-b2-07) sent no data for 5m0s (device offline)"},
+		{"offline device", rules.Alarm{RuleID: "gas-stale", Device: "gas-b2-07", ClearReason: rules.ClearDataBack, Message: "Offline: B2 boiler room (gas-b2-07) sent no data for 5m0s (device offline)"},
 			"data from gas-b2-07 again", rules.ClearDataBack},
-		{"data source", rules.Alarm{RuleID: rules.ParentRuleID, Device: "modbus:127.0.0.1:502", Message: "Modbus address 127.0.0.1:502 is not answering"},
+		{"data source", rules.Alarm{RuleID: rules.ParentRuleID, Device: "modbus:127.0.0.1:502", ClearReason: rules.ClearDataBack, Message: "Modbus address 127.0.0.1:502 is not answering"},
 			"data from modbus:127.0.0.1:502 again", rules.ClearDataBack},
+		{"no reason", rules.Alarm{RuleID: "r", Value: 2, Message: "x (cleared: the rule was changed) (device offline)"},
+			"value 2", rules.ClearValue},
 		{"engine says", rules.Alarm{RuleID: "r", ClearReason: "operator", ClearedBy: "ops1", Message: "x (cleared: the rule was changed)"},
 			"ops1", "operator"},
 	} {

@@ -328,6 +328,21 @@ func (s *Service) Notifications(ctx context.Context, id int64) ([]Notification, 
 	return out, nil
 }
 
+// LatestStepPages lists, oldest first, the pages of the latest step of
+// ticket id (the step of its last queued page), leaving out the pages to
+// recipient skip: what the board's paging state of the ticket sums up,
+// in one read. None for an unknown ticket.
+func (s *Service) LatestStepPages(ctx context.Context, id int64, skip string) ([]Notification, error) {
+	out, err := s.queryNotifications(ctx, "SELECT "+notificationColumns+` FROM notifications
+		WHERE ticket_id = ? AND recipient <> ? AND step = (SELECT step FROM notifications
+			WHERE ticket_id = ? AND recipient <> ? ORDER BY queued_at DESC, step DESC, recipient DESC, channel DESC LIMIT 1)
+		ORDER BY queued_at, step, recipient, channel`, id, skip, id, skip)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %d latest pages: %w", id, err)
+	}
+	return out, nil
+}
+
 // PendingPages counts the pages not yet delivered nor failed.
 func (s *Service) PendingPages(ctx context.Context) (int, error) {
 	var n int

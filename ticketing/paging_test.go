@@ -232,6 +232,42 @@ func TestLaterStepsOnTheClockUntilAcknowledged(t *testing.T) {
 	}
 }
 
+// The latest step's pages are those of the step last queued, without
+// the skipped recipient's.
+func TestLatestStepPages(t *testing.T) {
+	techs := func(c *Config) { c.Technicians = []Technician{{Name: "tech1", Skills: []string{"gas"}, OnDuty: true}} }
+	pf := newPagingFixture(t, techs, func(c *Config) { c.SLA.ClaimTimeout = time.Hour })
+	ctx := context.Background()
+	mustHandle(t, pf.fixture, gasAlarm(pf.fixture, 35))
+	tk := mustOpenTickets(t, pf.fixture)[0]
+	steps := func(skip string) []string {
+		t.Helper()
+		rows, err := pf.svc.LatestStepPages(ctx, tk.ID, skip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Step+":"+r.Recipient)
+		}
+		return out
+	}
+	if got := steps(""); !slices.Equal(got, []string{"1:tech1"}) {
+		t.Fatalf("at once: %v", got)
+	}
+	pf.clock.Advance(5 * time.Minute)
+	pf.tick(t)
+	if got := steps(""); !slices.Equal(got, []string{"2:sup1"}) {
+		t.Fatalf("+5m: %v", got)
+	}
+	if got := steps("sup1"); !slices.Equal(got, []string{"1:tech1"}) {
+		t.Fatalf("+5m without sup1: %v", got)
+	}
+	if got, err := pf.svc.LatestStepPages(ctx, tk.ID+100, ""); err != nil || len(got) != 0 {
+		t.Fatalf("unknown ticket: %v, %v", got, err)
+	}
+}
+
 // A missed SLA clock pages the target of its escalation, in the same
 // transaction as the escalation.
 func TestClockEscalationPages(t *testing.T) {

@@ -136,7 +136,9 @@ func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, status 
 			}
 			sent.WithLabelValues(m.Channel, result).Inc()
 			watch.outcome(m, o)
-			publishPaging(tickets, events, m.Incident.TicketID, logger)
+			if !m.Recipient.IsReporter { // a reporter's message is no page
+				publishPaging(tickets, events, m.Incident.TicketID, logger)
+			}
 		},
 	})
 	return err
@@ -255,7 +257,7 @@ func (p *ticketPager) render(in notify.Incident, pages []notify.Page) []ticketin
 		}
 		who := pg.Recipient.Name
 		if pg.Recipient.IsReporter {
-			who = "reporter"
+			who = reporterRecipient
 		}
 		out = append(out, ticketing.OutboxPage{ID: pg.ID, Step: pg.Step, Recipient: who, Channel: pg.Channel, DueAt: pg.DueAt, Message: b})
 	}
@@ -467,13 +469,16 @@ type channelState struct {
 	State   string `json:"state"`
 }
 
+// reporterRecipient is the outbox recipient of a reporter's messages.
+const reporterRecipient = "reporter"
+
 // pagingStates sums up pages (of any tickets, oldest first) per ticket:
 // the latest step; the reporter's messages are no page and are left out.
 func pagingStates(rows []ticketing.Notification) []pagingState {
 	latest := map[int64]ticketing.Notification{}
 	var order []int64
 	for _, r := range rows {
-		if r.Recipient == "reporter" {
+		if r.Recipient == reporterRecipient {
 			continue
 		}
 		cur, ok := latest[r.TicketID]
@@ -492,7 +497,7 @@ func pagingStates(rows []ticketing.Notification) []pagingState {
 		seenWho := map[string]bool{}
 		chIdx := map[string]int{}
 		for _, r := range rows {
-			if r.TicketID != id || r.Step != step || r.Recipient == "reporter" {
+			if r.TicketID != id || r.Step != step || r.Recipient == reporterRecipient {
 				continue
 			}
 			if st.At.IsZero() || r.QueuedAt.Before(st.At) {
@@ -528,7 +533,7 @@ func publishPaging(tickets *ticketing.Service, events eventSink, id int64, logge
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := tickets.Notifications(ctx, id)
+	rows, err := tickets.LatestStepPages(ctx, id, reporterRecipient)
 	if err != nil {
 		logger.Warn("paging state", "ticket", id, "err", err)
 		return
