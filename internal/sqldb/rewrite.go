@@ -47,7 +47,7 @@ func eachCode(q string, f func(code string) string) string {
 }
 
 // closing returns the index just past the quote that closes the literal
-// opened before i ('' or "" inside is an escaped quote).
+// opened before i (” or "" inside is an escaped quote).
 func closing(q string, i int, quote byte) int {
 	for i < len(q) {
 		if q[i] == quote {
