@@ -112,6 +112,7 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 		recurred bool
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stored, ticket, event, replay, recurred = StoredAlarm{}, Ticket{}, "", false, false // a run again starts afresh
 		inserted, err := s.insertAlarm(ctx, tx, a)
 		if err != nil {
 			return err
@@ -295,6 +296,7 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 	var stored StoredAlarm
 	var known bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		known = false
 		res, err := tx.ExecContext(ctx, `UPDATE alarms SET state = 'updated', value = ?, peak = ?,
 			message = coalesce(nullif(?, ''), message), flapping = ?, predicted_at = ?, updated_at = ?
 			WHERE id = ? AND state <> 'cleared'`,
@@ -366,6 +368,7 @@ func (s *Service) alarmCleared(ctx context.Context, a rules.Alarm) error {
 	var stored StoredAlarm
 	var changed bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		changed = false
 		res, err := tx.ExecContext(ctx, `UPDATE alarms SET state = 'cleared', cleared_at = ?, value = ?,
 			peak = ?, cleared_by = ?, clear_reason = ?, updated_at = ? WHERE id = ? AND state <> 'cleared'`,
 			ms(clearedAt), a.Value, a.Peak, by, reason, ms(s.now()), a.ID)
@@ -407,6 +410,7 @@ func (s *Service) AckAlarm(ctx context.Context, by Actor, id string) (StoredAlar
 	var stored StoredAlarm
 	var changed bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		changed = false
 		var err error
 		stored, err = getAlarm(ctx, tx, id)
 		if err != nil || stored.Acked {

@@ -257,12 +257,13 @@ type dueClock struct {
 func (s *Service) tickOne(ctx context.Context) (ev *ClockEvent, typ string, err error) {
 	now := s.now()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		ev, typ = nil, ""
 		var c dueClock
 		err := tx.QueryRowContext(ctx, `SELECT d.ticket_id, d.kind, d.start_at, d.due_at, d.warn_at, d.next_at, d.warned,
 				d.escalations, coalesce(t.number, ''), t.site, t.building, t.level, t.status, t.assignee
 			FROM ticket_deadlines d JOIN tickets t ON t.id = d.ticket_id
 			WHERE d.met_at IS NULL AND ((d.warned = 0 AND d.warn_at <= ?1) OR d.next_at <= ?1)
-			ORDER BY min(CASE WHEN d.warned = 0 THEN d.warn_at ELSE d.next_at END, d.next_at), d.ticket_id, d.kind LIMIT 1`,
+			ORDER BY CASE WHEN d.warned = 0 AND d.warn_at < d.next_at THEN d.warn_at ELSE d.next_at END, d.ticket_id, d.kind LIMIT 1`,
 			ms(now)).Scan(&c.id, &c.clock, &c.start, &c.due, &c.warn, &c.next, &c.warned, &c.escalations,
 			&c.number, &c.site, &c.building, &c.level, &c.status, &c.assignee)
 		if errors.Is(err, sql.ErrNoRows) {

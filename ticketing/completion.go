@@ -103,7 +103,7 @@ func (a *act) dispute() error {
 // "not fixed", opens a rework ticket linked by rework_of.
 func (a *act) callback() error {
 	var has int
-	if err := a.tx.QueryRowContext(a.ctx, "SELECT score IS NOT NULL FROM tickets WHERE id = ?", a.t.ID).Scan(&has); err != nil {
+	if err := a.tx.QueryRowContext(a.ctx, "SELECT count(score) FROM tickets WHERE id = ?", a.t.ID).Scan(&has); err != nil {
 		return fmt.Errorf("read score: %w", err)
 	}
 	if has == 1 {

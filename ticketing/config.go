@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
 )
 
 // Notifier hears about changes; the dashboard hub implements it. It is
@@ -65,6 +66,7 @@ const (
 // sections (cmd/caretaker fills them in).
 type Config struct {
 	Path     string           `yaml:"-"` // SQLite file, e.g. data/caretaker.db; its folder is created
+	URL      string           `yaml:"-"` // PostgreSQL instead, postgres://...; Path then only places PhotosDir
 	Notifier Notifier         `yaml:"-"` // may be nil
 	Logger   *slog.Logger     `yaml:"-"`
 	Now      func() time.Time `yaml:"-"`
@@ -216,8 +218,13 @@ func (c Config) WithDefaults() Config {
 // from the sections this configuration is built of: store.path,
 // tickets.*, sla.*, technicians[i].
 func (c Config) Validate() error {
+	if c.URL != "" {
+		if _, err := sqldb.CheckURL(c.URL); err != nil {
+			return config.Errorf("store.url", "%s", err)
+		}
+	}
 	switch {
-	case c.Path == "":
+	case c.Path == "" && c.URL == "":
 		return config.Errorf("store.path", "required")
 	case strings.ContainsAny(c.Path, "?#"):
 		return config.Errorf("store.path", "must not contain ? or #")

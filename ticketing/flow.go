@@ -301,6 +301,7 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 	var a *act
 	var refused error
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		a, refused = nil, nil
 		t, err := getTicket(ctx, tx, id)
 		if err != nil {
 			return err

@@ -422,6 +422,7 @@ func (s *Service) AckByLink(ctx context.Context, id int64, person string) (t Tic
 		return Ticket{}, false, &FieldError{Field: "person", Message: "who acknowledges is required"}
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		changed = false
 		cur, err := getTicket(ctx, tx, id)
 		if err != nil {
 			return err

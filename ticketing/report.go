@@ -10,6 +10,8 @@ import (
 	"math/big"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
 )
 
 // Limits of a report.
@@ -96,6 +98,7 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 	placeKey, hasPlace := placeIncident(r)
 	var id, reportID int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		merged, reportID = false, 0
 		var err error
 		id, err = findOpenIncident(ctx, tx, r, placeKey, hasPlace)
 		if err != nil {
@@ -133,8 +136,8 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		if err != nil {
 			return err
 		}
-		if !created { // cannot happen while transactions are immediate; the index holds anyway
-			return fmt.Errorf("incident %s got an open ticket meanwhile, report again", key)
+		if !created { // another writer opened the incident meanwhile: merge into it
+			return fmt.Errorf("incident %s got an open ticket meanwhile: %w", key, sqldb.ErrConflict)
 		}
 		reportID, err = s.keepReport(ctx, tx, id, by, r, false)
 		return err
@@ -182,12 +185,9 @@ func codeForAnswer(by Actor, r Report) bool {
 
 // keepReport stores the report on ticket id's list of reports.
 func (s *Service) keepReport(ctx context.Context, tx *sql.Tx, id int64, by Actor, r Report, merged bool) (int64, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO ticket_reports (ticket_id, at, source, name, phone, description, reported_by, merged)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, ms(s.now()), r.Source, r.Reporter.Name, r.Reporter.Phone, r.Description, by.Name, merged)
-	if err != nil {
-		return 0, fmt.Errorf("ticket %d keep report: %w", id, err)
-	}
-	rid, err := res.LastInsertId()
+	var rid int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO ticket_reports (ticket_id, at, source, name, phone, description, reported_by, merged)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, id, ms(s.now()), r.Source, r.Reporter.Name, r.Reporter.Phone, r.Description, by.Name, merged).Scan(&rid)
 	if err != nil {
 		return 0, fmt.Errorf("ticket %d keep report: %w", id, err)
 	}
@@ -247,9 +247,9 @@ func findOpenIncident(ctx context.Context, tx *sql.Tx, r Report, placeKey string
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE status IN `+openStatuses+` AND (
 			(?1 <> '' AND device_id = ?1)
-			OR (?2 AND site = ?3 AND building = ?4 AND location = ?5 AND category = ?6 AND scope = ?7
+			OR (?2 = 1 AND site = ?3 AND building = ?4 AND location = ?5 AND category = ?6 AND scope = ?7
 				AND (scope = 'public' OR (unit = ?8 AND floor = ?9 AND room = ?10)))
-			OR (?2 AND incident_key = ?11))
+			OR (?2 = 1 AND incident_key = ?11))
 		ORDER BY (?1 <> '' AND device_id = ?1) DESC, level ASC, id ASC LIMIT 1`,
 		r.DeviceID, hasPlace, r.Site, r.Building, r.Location, r.Category, r.Scope, r.Unit, r.Floor, r.Room, placeKey,
 	).Scan(&id)
