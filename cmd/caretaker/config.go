@@ -17,6 +17,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -49,9 +50,13 @@ type HTTPConfig struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
-// StoreConfig places the SQLite files.
+// StoreConfig places the records: tickets, alarms, deadlines, audit, the
+// paging outbox, rule versions and rule state go to PostgreSQL when URL is
+// set, to the SQLite file Path otherwise; readings and photos stay files.
 type StoreConfig struct {
 	Path              string           `yaml:"path"`
+	URL               string           `yaml:"url"` // postgres://user:password@host:5432/dbname?sslmode=...
+
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
 	PhotosDir         string           `yaml:"photos_dir"`
@@ -328,8 +333,12 @@ func (c *Config) Validate() error {
 	if c.Rules.SnapshotInterval <= 0 {
 		return &ConfigError{Key: "rules.snapshot_interval", Msg: "must be a positive duration"}
 	}
-	if c.Store.Path == "" {
-		return &ConfigError{Key: "store.path", Msg: "missing"}
+	if c.Store.URL != "" {
+		if _, err := sqldb.CheckURL(c.Store.URL); err != nil {
+			return &ConfigError{Key: "store.url", Msg: err.Error()}
+		}
+	} else if c.Store.Path == "" {
+		return &ConfigError{Key: "store.path", Msg: "missing (or set store.url)"}
 	}
 	if c.Influx.URL == "" && c.Store.ReadingsPath == "" {
 		return &ConfigError{Key: "store.readings_path", Msg: "missing (needed when influx.url is empty)"}
@@ -404,4 +413,23 @@ func (c *Config) RuleSet() ([]rules.Rule, error) {
 		}
 	}
 	return out, nil
+}
+
+// storeName names the records' store for messages: the PostgreSQL URL
+// without its password, or the SQLite file.
+func (s StoreConfig) storeName() string {
+	if s.URL != "" {
+		return redactURL(s.URL)
+	}
+	return s.Path
+}
+
+// exists tells whether there is a store to read: a PostgreSQL database is
+// always there, a SQLite file only once written.
+func (s StoreConfig) exists() bool {
+	if s.URL != "" {
+		return true
+	}
+	_, err := os.Stat(s.Path)
+	return err == nil
 }

@@ -174,6 +174,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "step via unknown channel", file: strings.Replace(notifyKeys, "via: [hook]", "via: [pigeon]", 1), wantKey: "notify.policies[0].steps[0].via[0]"},
 		{name: "step to unknown person", file: strings.Replace(notifyKeys, "to: [on_duty]", "to: [nobody]", 1), wantKey: "notify.policies[0].steps[0].to[0]"},
 		{name: "bad env notify", env: []string{"CARETAKER_NOTIFY_MAX_AGE=-1h"}, wantKey: "notify.max_age"},
+		{name: "store url", file: "store: {url: 'postgres://ct:pw@db.example:5432/caretaker?sslmode=verify-full'}\n",
+			check: func(t *testing.T, c Config) {
+				if tc := ticketingConfig(c, nil, nil, nil); tc.URL != c.Store.URL || c.Store.URL == "" {
+					t.Fatalf("store.url not passed to ticketing: %q", tc.URL)
+				}
+				if got := c.Store.storeName(); strings.Contains(got, "pw") {
+					t.Fatalf("store name shows the password: %s", got)
+				}
+			}},
+		{name: "store url not postgres", file: "store: {url: 'mysql://db/caretaker'}\n", wantKey: "store.url"},
+		{name: "store url without database", env: []string{"CARETAKER_STORE_URL=postgres://db.example:5432"}, wantKey: "store.url"},
+		{name: "store url unparsable", env: []string{"CARETAKER_STORE_URL=postgres://ct:pw@db example/x"}, wantKey: "store.url"},
+		{name: "no store", file: "store: {path: ''}\n", wantKey: "store.path"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

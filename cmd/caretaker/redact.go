@@ -10,7 +10,7 @@ import (
 // a variable never repeat its value.
 func secretEnv(name string) bool {
 	switch name {
-	case "CARETAKER_AUTH", "CARETAKER_MQTT", "CARETAKER_INFLUX", "CARETAKER_CHANNELS":
+	case "CARETAKER_AUTH", "CARETAKER_MQTT", "CARETAKER_INFLUX", "CARETAKER_CHANNELS", "CARETAKER_STORE", "CARETAKER_STORE_URL":
 		return true
 	}
 	// Channels carry webhook and robot secrets, SMTP passwords, keys in

@@ -56,7 +56,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	tickets, err := ticketing.Open(ctx, ticketCfg)
 	if err != nil {
-		return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
+		return fmt.Errorf("store %s: %w", cfg.Store.storeName(), err)
 	}
 	defer tickets.Close()
 	ruleStore, err := openRuleStore(ctx, cfg, &ruleSet)
