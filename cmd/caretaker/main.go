@@ -37,6 +37,8 @@ Usage:
                                             replay stored history through a rule
   caretaker demo [flags]                    everything on one machine: embedded broker and
                                             stores, a simulated estate, the dashboard
+  caretaker migrate --from data/caretaker.db --to postgres://...
+                                            copy the SQLite store into PostgreSQL
   caretaker version                         version, commit, Go version
 
 Every configuration key can be overridden by an environment variable
@@ -64,12 +66,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		err = backtestCmd(ctx, args[1:], stdout, stderr, env)
 	case "demo":
 		err = demoCmd(ctx, args[1:], stdout, stderr, env)
+	case "migrate":
+		err = migrateCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q (want serve, backtest, demo or version)", args[0])}
+		err = usageError{fmt.Sprintf("unknown command %q (want serve, backtest, demo, migrate or version)", args[0])}
 	}
 	var ue usageError
 	var ce *ConfigError
