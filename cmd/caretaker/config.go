@@ -54,9 +54,8 @@ type HTTPConfig struct {
 // paging outbox, rule versions and rule state go to PostgreSQL when URL is
 // set, to the SQLite file Path otherwise; readings and photos stay files.
 type StoreConfig struct {
-	Path string `yaml:"path"`
-	URL  string `yaml:"url"` // postgres://user:password@host:5432/dbname?sslmode=...
-
+	Path              string           `yaml:"path"`
+	URL               string           `yaml:"url"` // postgres://user:password@host:5432/dbname?sslmode=...
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
 	PhotosDir         string           `yaml:"photos_dir"`
