@@ -129,13 +129,13 @@ func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, status 
 		MaxAge:   p.cfg.Notify.MaxAge.Std(),
 		Wake:     p.wake,
 		Logger:   logger,
-		OnOutcome: func(m notify.Message, o notify.Outcome) {
+		OnOutcome: func(ctx context.Context, m notify.Message, o notify.Outcome) {
 			result := o.State
 			if result == notify.StateQueued {
 				result = "retry"
 			}
 			sent.WithLabelValues(m.Channel, result).Inc()
-			watch.outcome(m, o)
+			watch.outcome(ctx, m, o)
 			if !m.Recipient.IsReporter { // a reporter's message is no page
 				publishPaging(tickets, events, m.Incident.TicketID, logger)
 			}
