@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caretaker-iot/caretaker/internal/fence"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -120,5 +121,31 @@ func TestOpenStoreNamesTheBadKey(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != c.key || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("OpenStore(%+v) = %v, want a FieldError on %s without the password", c.cfg, err, c.key)
 		}
+	}
+}
+
+// The rule state and services written for a leader whose lease moved on
+// are refused; the saved state stays the last leader's.
+func TestStoreRefusesWritesOfADeposedLeader(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, StoreConfig{URL: testserver.PostgresDB(t)}, time.Now)
+	if _, err := st.db.Exec(`CREATE TABLE ` + fence.LeaseTable + ` (partition TEXT PRIMARY KEY, holder TEXT NOT NULL,
+		epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+		INSERT INTO ` + fence.LeaseTable + ` VALUES ('north', 'b', 3, now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	leader := fence.With(ctx, fence.Token{Partition: "north", Epoch: 3})
+	old := fence.With(ctx, fence.Token{Partition: "north", Epoch: 2})
+	if err := st.SaveState(leader, []byte(`{"by":"leader"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveState(old, []byte(`{"by":"old"}`)); !errors.Is(err, fence.ErrDeposed) {
+		t.Fatalf("SaveState of the deposed leader: %v, want ErrDeposed", err)
+	}
+	if err := st.AddService(old, Service{RuleID: "doors", Device: "d1", By: "tech1", At: time.Now()}); !errors.Is(err, fence.ErrDeposed) {
+		t.Fatalf("AddService under the old token: %v, want ErrDeposed", err)
+	}
+	if body, err := st.LoadState(ctx); err != nil || string(body) != `{"by":"leader"}` {
+		t.Fatalf("saved state %q, %v; want the leader's", body, err)
 	}
 }
