@@ -17,21 +17,14 @@ const migrationLock = 0x43617265 // "Care"
 // edited once released.
 func (db *DB) Migrate(ctx context.Context, table string, migrations []string, now func() time.Time) error {
 	step := func(fn func(*sql.Tx) error) error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
+		if db.Engine != PostgreSQL {
+			return db.oneTx(ctx, nil, fn)
+		}
+		lock := func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", migrationLock)
 			return err
 		}
-		if db.Engine == PostgreSQL {
-			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", migrationLock); err != nil {
-				_ = tx.Rollback()
-				return err
-			}
-		}
-		if err := fn(tx); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		return tx.Commit()
+		return db.oneTx(ctx, nil, lock, fn)
 	}
 	err := step(func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (

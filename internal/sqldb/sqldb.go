@@ -124,23 +124,25 @@ func (db *DB) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (db *DB) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	var opts *sql.TxOptions
-	if db.Engine == PostgreSQL {
-		opts = &sql.TxOptions{Isolation: sql.LevelSerializable}
+	if db.Engine != PostgreSQL {
+		return db.oneTx(ctx, nil, fn)
 	}
+	fenced := func(tx *sql.Tx) error { return fence.Check(ctx, tx) }
+	return db.oneTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fenced, fn)
+}
+
+// oneTx runs fns in order in one transaction, committed when they all
+// return nil and rolled back at the first error.
+func (db *DB) oneTx(ctx context.Context, opts *sql.TxOptions, fns ...func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
-	if db.Engine == PostgreSQL {
-		if err := fence.Check(ctx, tx); err != nil {
+	for _, fn := range fns {
+		if err := fn(tx); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
 	}
 	return tx.Commit()
 }
