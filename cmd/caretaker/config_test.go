@@ -68,6 +68,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "unknown nested key", file: "influx:\n  urll: x\n", wantKey: "influx.urll"},
 		{name: "unknown key in list", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: abcdefghijklmnopq, colour: red}\n", wantKey: "auth.tokens[0].colour"},
 		{name: "bad qos", file: "mqtt: {qos: 3}\n", wantKey: "mqtt.qos"},
+		{name: "reserved device id", file: "devices:\n  - {id: ingest, kind: gas, site: s1}\n", wantKey: "devices[0].id"},
 		{name: "bad max_inflight", file: "mqtt: {max_inflight: 0}\n", wantKey: "mqtt.max_inflight"},
 		{name: "bad role", file: "auth:\n  tokens:\n    - {name: a, role: boss, token: abcdefghijklmnopq}\n", wantKey: "auth.tokens[0].role"},
 		{name: "short token", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: short}\n", wantKey: "auth.tokens[0].token"},

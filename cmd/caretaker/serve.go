@@ -93,6 +93,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Logger:       logger,
 		Metrics:      metrics,
 		AutoRegister: cfg.MQTT.AutoRegister,
+		Reserved:     rules.IsReservedID,
 	})
 
 	var gateway ingress
@@ -107,7 +108,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		gc := cfg.MQTT.GatewayConfig()
 		gc.Logger = logger
 		gc.OnConnection = func(up bool, reason string) {
-			engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
+			engine.SourceStatus(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 		}
 		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
