@@ -34,9 +34,9 @@ type PipelineConfig struct {
 	// keeps for its data sources ("ingest"). A message on such a
 	// device's topics is rejected (ReasonReservedID), registered device
 	// or not, and never auto-registered. Nil: none.
-	Reserved func(id string) bool
-	Now          func() time.Time      // default time.Now
-	LogInterval  time.Duration         // at most one rejection line per reason per interval; default 10s
+	Reserved    func(id string) bool
+	Now         func() time.Time // default time.Now
+	LogInterval time.Duration    // at most one rejection line per reason per interval; default 10s
 }
 
 func (c PipelineConfig) withDefaults() PipelineConfig {
