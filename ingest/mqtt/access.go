@@ -59,7 +59,7 @@ type DeviceSites interface {
 type account struct {
 	name    string
 	hash    passwordHash
-	plain   []byte          // the shared mqtt.username/password: compared as is
+	plain   []byte // the shared mqtt.username/password: compared as is
 	admin   bool
 	devices map[string]bool // nil: every device (the shared credential, anonymous)
 }
@@ -69,13 +69,13 @@ type account struct {
 // messages and counts what it refuses.
 type access struct {
 	mochi.HookBase
-	users     map[string]*account
-	anonymous *account // nil: no client without credentials
-	sites     DeviceSites
-	server    *mochi.Server
+	users                         map[string]*account
+	anonymous                     *account // nil: no client without credentials
+	sites                         DeviceSites
+	server                        *mochi.Server
 	maxRetained, maxRetainedBytes int
-	refused   *prometheus.CounterVec
-	warn      *ratelog.Logger
+	refused                       *prometheus.CounterVec
+	warn                          *ratelog.Logger
 
 	mu       sync.Mutex
 	retained map[string]bool // topics holding a retained message ($SYS aside)

@@ -126,7 +126,7 @@ func TestEmbeddedBrokerDeviceTopics(t *testing.T) {
 		user(t, "gas-b2-07", false), user(t, "gw-b1", false, "el-b1-01"), user(t, "ops", true),
 	}})
 	for _, topic := range []string{
-		"sites/s1/devices/el-b1-01/telemetry", // another device
+		"sites/s1/devices/el-b1-01/telemetry",  // another device
 		"sites/s2/devices/gas-b2-07/telemetry", // its own id under another site
 		"caretaker/events/alarm.raised",
 		"sites/s1/devices/gas-b2-07/cmd",
