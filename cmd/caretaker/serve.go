@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
 		bc := cfg.MQTT.BrokerConfig()
-		bc.Logger = logger
+		bc.Logger, bc.Registerer, bc.Devices = logger, metrics, reg
 		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
 	} else {
