@@ -37,6 +37,9 @@ Usage:
                                             replay stored history through a rule
   caretaker demo [flags]                    everything on one machine: embedded broker and
                                             stores, a simulated estate, the dashboard
+  caretaker hash-password [--user NAME] < password
+                                            the hash of an MQTT password, for mqtt.users
+                                            (and mosquitto's password_file)
   caretaker version                         version, commit, Go version
 
 Every configuration key can be overridden by an environment variable
@@ -64,12 +67,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		err = backtestCmd(ctx, args[1:], stdout, stderr, env)
 	case "demo":
 		err = demoCmd(ctx, args[1:], stdout, stderr, env)
+	case "hash-password":
+		err = hashPasswordCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q (want serve, backtest, demo or version)", args[0])}
+		err = usageError{fmt.Sprintf("unknown command %q (want serve, backtest, demo, hash-password or version)", args[0])}
 	}
 	var ue usageError
 	var ce *ConfigError
