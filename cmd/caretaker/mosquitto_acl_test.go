@@ -176,7 +176,9 @@ devices:
 	}
 	waitOneTicket(t, ct.Base, "the detector's L1 ticket")
 	waitFor(t, 10*time.Second, "caretaker's alarm.raised read by the admin", func() bool {
-		return saw(func(s string) bool { return strings.HasPrefix(s, "caretaker/events/alarm.raised ") && strings.Contains(s, `"peak":35.5`) })
+		return saw(func(s string) bool {
+			return strings.HasPrefix(s, "caretaker/events/alarm.raised ") && strings.Contains(s, `"peak":35.5`)
+		})
 	})
 	if saw(func(s string) bool { return strings.HasPrefix(s, "sites/s1/devices/leak-b1-01/status offline") }) {
 		t.Fatalf("the device's will on the detector's status was handed on: %q", seen)
