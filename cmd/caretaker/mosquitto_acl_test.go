@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -202,4 +205,38 @@ devices:
 	if devGot[0] != "sites/s1/devices/leak-b1-01/cmd" {
 		t.Fatalf("the device read %q", devGot)
 	}
+}
+
+// TestMosquittoDynamicSecurity runs real mosquitto with the dynamic
+// security plugin on the shipped example (deploy/mosquitto), each
+// client's password set to a caretaker-made hash, and caretaker against it.
+func TestMosquittoDynamicSecurity(t *testing.T) {
+	plugin := "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+	if _, err := os.Stat(plugin); err != nil {
+		t.Fatalf("the dynamic security plugin of mosquitto is not installed: %v", err)
+	}
+	b, err := os.ReadFile("../../deploy/mosquitto/dynamic-security.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range doc["clients"].([]any) {
+		c := c.(map[string]any)
+		h, err := mqtt.HashPassword("pw-" + c["username"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(strings.TrimPrefix(h, "$7$"), "$") // iterations, salt, hash
+		it, _ := strconv.Atoi(parts[0])
+		c["iterations"], c["salt"], c["password"] = it, parts[1], parts[2]
+	}
+	out, _ := json.Marshal(doc)
+	cf := filepath.Join(t.TempDir(), "dynamic-security.json")
+	writeFile(t, cf, string(out))
+	broker := testserver.MosquittoWith(t, testserver.MosquittoOptions{
+		Extra: fmt.Sprintf("allow_anonymous false\nplugin %s\nplugin_opt_config_file %s\nmax_packet_size 65536\n", plugin, cf)})
+	externalBrokerDoors(t, strings.TrimPrefix(broker.URL, "tcp://"))
 }
