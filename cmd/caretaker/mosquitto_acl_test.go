@@ -201,9 +201,16 @@ devices:
 		return len(devGot) > 0
 	})
 	devMu.Lock()
-	defer devMu.Unlock()
 	if devGot[0] != "sites/s1/devices/leak-b1-01/cmd" {
 		t.Fatalf("the device read %q", devGot)
+	}
+	devMu.Unlock()
+
+	// Another user connecting with the detector's client id does not
+	// kick it off: its next message still goes through.
+	_, _ = mqttClient(t, addr, "gas-b2-07", "leak-b1-01", nil)
+	if tok := gas.Publish("sites/s1/devices/gas-b2-07/status", 1, false, "online"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil || !gas.IsConnectionOpen() {
+		t.Fatalf("the detector was kicked off by another user taking its client id: %v", tok.Error())
 	}
 }
 
