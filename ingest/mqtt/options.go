@@ -135,6 +135,9 @@ func (o Options) validateBroker() error {
 		}
 		return nil
 	}
+	if o.Username != "" && o.Password == "" {
+		return config.Errorf("password", "missing beside username: the embedded broker would let in anyone giving that username")
+	}
 	if len(o.Users) == 0 && o.Username == "" && !o.Anonymous {
 		return config.Errorf("users", "the embedded broker lets no client in without credentials: give devices theirs under mqtt.users (caretaker hash-password makes the hashes)")
 	}
