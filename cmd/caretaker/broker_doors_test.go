@@ -184,3 +184,54 @@ devices:
 		}
 	}
 }
+
+// TestNoMQTTSecretInLogs: at debug level, devices logging in to the
+// embedded broker with their password and with a wrong one, a client
+// refused, and events signed with the cluster key leave none of the
+// passwords, their hashes or the key in the log.
+func TestNoMQTTSecretInLogs(t *testing.T) {
+	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	const (
+		password = "mq-SECRET-dev-3f5a7c9e"
+		wrong    = "mq-SECRET-dev-3f5a7c9X"
+		key      = "ck-SECRET-cluster-0b2d4f6a8c"
+	)
+	hash, err := mqtt.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {embedded: true, embedded_listen: "%s", cluster_key: %s, users: [{username: gas-b2-07, password_hash: %q}]}
+store: {path: "%[5]s/caretaker.db", readings_path: "%[5]s/readings.db", photos_dir: "%[5]s/photos"}
+log: {level: debug}
+auth: {tokens: [{name: ops1, role: operator, token: %[6]s}]}
+devices:
+  - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
+`, httpAddr, mqttAddr, key, hash, dir, operatorToken)
+	})
+	logs, stop := runCaretaker(t, ct.Config)
+	waitReady(t, ct.Base)
+	login := func(pw string) func(*paho.ClientOptions) {
+		return func(o *paho.ClientOptions) { o.SetUsername("gas-b2-07").SetPassword(pw) }
+	}
+	if _, err := mqttClient(t, mqttAddr, "gas-b2-07", "", login(wrong)); err == nil {
+		t.Fatal("a wrong password taken")
+	}
+	gas, err := mqttClient(t, mqttAddr, "gas-b2-07", "", login(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := gas.Publish("sites/s1/devices/gas-b2-07/telemetry", 1, false, `{"metrics": {"lel_pct": 35.5}}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	waitOneTicket(t, ct.Base, "the gas ticket")
+	gas.Disconnect(100)
+	stop()
+	out := logs.String()
+	for name, s := range map[string]string{"password": password, "wrong password": wrong, "cluster key": key, "password hash": hash} {
+		if strings.Contains(out, s) {
+			t.Errorf("the %s is in the log", name)
+		}
+	}
+}
