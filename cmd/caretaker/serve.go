@@ -125,6 +125,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
 			}
+			if broker != nil {
+				select {
+				case <-broker.Ready():
+				default:
+					return errors.New("mqtt: the embedded broker is not listening yet")
+				}
+			}
 			if err := tickets.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
 			}
