@@ -348,6 +348,11 @@ func (c *Config) Validate() error {
 	if err := ticketingConfig(*c, nil, nil, nil).Validate(); err != nil {
 		return fieldConfigError("", err)
 	}
+	for i, d := range c.Devices {
+		if rules.IsReservedID(d.ID) {
+			return &ConfigError{Key: fmt.Sprintf("devices[%d].id", i), Msg: fmt.Sprintf("%q is reserved for a data source (the MQTT connection); name the device otherwise", d.ID)}
+		}
+	}
 	for i, r := range c.Rules.Define {
 		if err := r.Validate(); err != nil {
 			return &ConfigError{Key: fmt.Sprintf("rules.define[%d]", i), Msg: err.Error()}
@@ -381,6 +386,11 @@ func (c *Config) Registry() (*devices.Registry, error) {
 	}
 	for k, m := range c.Models {
 		cat.Models[k] = m
+	}
+	for _, d := range cat.Devices[len(c.Devices):] { // the inline ones are checked by Validate
+		if rules.IsReservedID(d.ID) {
+			return nil, &ConfigError{Key: "devices_file", Msg: fmt.Sprintf("device %q: the name is reserved for a data source (the MQTT connection); name the device otherwise", d.ID)}
+		}
 	}
 	r, err := devices.NewRegistry(cat)
 	if err != nil {

@@ -93,6 +93,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Logger:       logger,
 		Metrics:      metrics,
 		AutoRegister: cfg.MQTT.AutoRegister,
+		Reserved:     rules.IsReservedID,
 	})
 
 	var gateway ingress
@@ -100,14 +101,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
 		bc := cfg.MQTT.BrokerConfig()
-		bc.Logger = logger
+		bc.Logger, bc.Registerer, bc.Devices = logger, metrics, reg
 		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
 	} else {
 		gc := cfg.MQTT.GatewayConfig()
 		gc.Logger = logger
 		gc.OnConnection = func(up bool, reason string) {
-			engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
+			engine.SourceStatus(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 		}
 		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
@@ -123,6 +124,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
+			}
+			if broker != nil {
+				select {
+				case <-broker.Ready():
+				default:
+					return errors.New("mqtt: the embedded broker is not listening yet")
+				}
 			}
 			if err := tickets.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
