@@ -74,5 +74,11 @@ func checkProperties(d Device) error {
 	if d.MachineClass != "" && d.Kind != KindElevator && d.Kind != KindUnknown {
 		return fmt.Errorf("machine_class: a %s device has no machine to classify", d.Kind)
 	}
+	if d.BreakerA < 0 || d.BreakerA != d.BreakerA {
+		return fmt.Errorf("breaker_a: %g must be a positive rating in amperes", d.BreakerA)
+	}
+	if d.BreakerA > 0 && d.Kind != KindPower && d.Kind != KindUnknown {
+		return fmt.Errorf("breaker_a: a %s device has no breaker to rate", d.Kind)
+	}
 	return nil
 }

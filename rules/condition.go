@@ -15,6 +15,36 @@ type compiled struct {
 	op    *opSpec // the row of Condition.Op
 	eval  evaluator
 	clear evaluator // nil: the raise condition no longer holding clears
+	terms []termEval // all: the terms, each on its metric
+}
+
+// termEval is one compiled term of an all condition.
+type termEval struct {
+	metric string
+	eval   evaluator
+}
+
+// holdsAll evaluates the terms of an all rule on one reading, each with
+// its own memory; ok false: the reading lacks a term's metric and
+// decides nothing.
+func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Value, nominal map[string]float64) (holds, ok bool) {
+	for _, tm := range c.terms {
+		if _, has := vals[tm.metric]; !has {
+			return false, false
+		}
+	}
+	if len(m.terms) != len(c.terms) {
+		m.terms = make([]memory, len(c.terms))
+	}
+	holds = true
+	for i, tm := range c.terms {
+		// every term sees every reading, so a rate term's previous value
+		// is the previous reading even while another term fails
+		if !tm.eval(&m.terms[i], t, vals[tm.metric], nominal[tm.metric]) {
+			holds = false
+		}
+	}
+	return holds, true
 }
 
 // evaluator tells whether a condition holds for value v at event time t.
@@ -40,6 +70,8 @@ type memory struct {
 	hasRef   bool
 	ref      float64   // unchanged: the value at the start of the run
 	refSince time.Time // unchanged: when the run began
+
+	terms []memory // all: each term's memory
 }
 
 type sample struct {

@@ -197,6 +197,10 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 		if c.op.subject == onEvent {
 			continue
 		}
+		if c.op.subject == onTerms {
+			e.observeTerms(ctx, c, p, r, now)
+			continue
+		}
 		v, ok := r.Values[c.Metric]
 		if !ok || e.heldBack(c, p) {
 			continue

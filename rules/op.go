@@ -32,6 +32,7 @@ const (
 	OpCounterEvery Op = "counter_every"
 	OpStale        Op = "stale"
 	OpUnchanged    Op = "unchanged"
+	OpAll          Op = "all"
 )
 
 // opSpec is everything the engine knows of one op; adding an op is adding
@@ -79,6 +80,7 @@ const (
 	onMetric subject = iota // one metric of the readings
 	onEvent                 // a device event; the rule names no metric
 	onDevice                // all data of the device; the rule names no metric
+	onTerms                 // several metrics of one reading (all); the rule names none
 )
 
 // direction is which way of a value is worse, for the peak of an episode.
@@ -133,6 +135,7 @@ var ops = []opSpec{
 	{op: OpStale, class: "stale", subject: onDevice, compile: compileStale, worse: higher, reads: readsStale},
 	{op: OpUnchanged, class: "unchanged", compile: compileUnchanged, worse: higher, reads: readsUnchanged,
 		needsFor: "how long the value has not moved", byReading: true, runStart: unchangedSince},
+	{op: OpAll, class: "all", subject: onTerms, compile: compileAll, worse: higher, reads: readsAll},
 }
 
 // spec returns the table row of op.
@@ -248,6 +251,48 @@ func compileStale(c Condition) (evaluator, error) {
 	}
 	// Time alone raises it (tickStale); no value does.
 	return func(*memory, time.Time, devices.Value, float64) bool { return false }, nil
+}
+
+// compileAll: the engine evaluates the terms (compiled.holdsAll) and
+// hands the episode their verdict as a flag.
+func compileAll(c Condition) (evaluator, error) {
+	if len(c.Of) < 2 {
+		return nil, fieldErr("of", "an all condition needs two or more terms (metric and condition)")
+	}
+	return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.Flag }, nil
+}
+
+// compileTerms checks the terms of an all condition against the kind's
+// metrics and compiles each one. A term is a plain condition on one
+// metric: no event, no silence, nothing that needs a for of its own, and
+// no all within all.
+func compileTerms(kind devices.Kind, spec devices.KindSpec, of []Term) ([]termEval, error) {
+	out := make([]termEval, 0, len(of))
+	for i, tm := range of {
+		field := fmt.Sprintf("of[%d]", i)
+		if tm.Metric == "" {
+			return nil, fieldErr(field+".metric", "missing")
+		}
+		s, ok := tm.Op.spec()
+		if ok && (s.subject != onMetric || s.needsFor != "") {
+			return nil, fieldErr(field+".op", "%s cannot be a term of all", tm.Op)
+		}
+		if kind != devices.KindUnknown {
+			m, known := spec.Metric(tm.Metric)
+			if !known {
+				return nil, fieldErr(field+".metric", "%s devices do not report %q", kind, tm.Metric)
+			}
+			if ok && s.needs != nil && m.Type != s.needs.typ {
+				return nil, fieldErr(field+".op", s.needs.msg, tm.Metric)
+			}
+		}
+		ev, err := tm.Condition.compile()
+		if err != nil {
+			return nil, under(field, err)
+		}
+		out = append(out, termEval{metric: tm.Metric, eval: ev})
+	}
+	return out, nil
 }
 
 func compileUnchanged(c Condition) (evaluator, error) {
@@ -386,6 +431,27 @@ func readsStale(c *compiled, _ *Alarm, place string) string {
 func readsUnchanged(c *compiled, a *Alarm, place string) string {
 	return fmt.Sprintf("%s: %s %s = %s, unchanged (within %g) for %s: a frozen sensor or a stuck head",
 		c.Name, place, c.Metric, num(a.Value), c.Condition.Tolerance, c.For.Std())
+}
+
+func readsAll(c *compiled, _ *Alarm, place string) string {
+	parts := make([]string, len(c.Condition.Of))
+	for i, tm := range c.Condition.Of {
+		parts[i] = tm.Metric + " " + termText(tm.Condition)
+	}
+	return fmt.Sprintf("%s: %s %s", c.Name, place, strings.Join(parts, " and "))
+}
+
+// termText writes a term's condition as the rules spell it.
+func termText(c Condition) string {
+	switch c.Op {
+	case OpIs:
+		return fmt.Sprintf("is %v", c.Value)
+	case OpOutside:
+		return fmt.Sprintf("outside %g..%g", c.Low, c.High)
+	case OpRateAbove, OpRateBelow:
+		return fmt.Sprintf("changing %s %g per minute", map[Op]string{OpRateAbove: "faster than", OpRateBelow: "slower than"}[c.Op], c.PerMinute)
+	}
+	return fmt.Sprintf("%s %v", c.Op, c.Value)
 }
 
 // num writes a value as short as it reads exactly.

@@ -63,6 +63,10 @@ func opExamples() map[Op]opExample {
 			Condition: Condition{Op: "unchanged", Tolerance: 0.5}, For: dur("24h")}, class: "unchanged", value: 0, peak: 0,
 			reads: "Gas stuck: hall (d1) lel_pct = 0, unchanged (within 0.5) for 24h0m0s: a frozen sensor or a stuck head",
 			worse: []float64{1}, notWo: []float64{-1}},
+		"all": {rule: Rule{ID: "r", Name: "Stopped", Kind: devices.KindElevator, Severity: Critical,
+			Condition: Condition{Op: "all", Of: []Term{{Metric: "running", Condition: Condition{Op: "is", Value: false}},
+				{Metric: "motor_temp_c", Condition: Condition{Op: ">", Value: 80}}}}}, class: "all", value: 1, peak: 1,
+			reads: "Stopped: hall (d1) running is false and motor_temp_c > 80", worse: []float64{2}, notWo: []float64{0}},
 	}
 }
 
@@ -176,7 +180,7 @@ func TestOpTable(t *testing.T) {
 		}
 	}
 	r := with(gasRule, func(r *Rule) { r.Condition.Op = "~" })
-	want := `condition.op: "~" is not one of > >= < <= == != outside is event rate_above rate_below trend_crosses counter_every stale unchanged`
+	want := `condition.op: "~" is not one of > >= < <= == != outside is event rate_above rate_below trend_crosses counter_every stale unchanged all`
 	if err := r.Validate(); err == nil || err.Error() != want {
 		t.Errorf("unknown op: %v, want %s", err, want)
 	}

@@ -13,6 +13,7 @@ type plan struct {
 	device, site, building string
 	kind                   devices.Kind
 	location               string
+	maintainer             string
 	nominal                map[string]float64
 	parent                 string
 	rules                  []*compiled // metric and event rules, most severe first
@@ -32,7 +33,7 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 	who := devices.Device{ID: device, Kind: kind, Site: site, Building: building}
 	if e.cfg.Devices != nil {
 		if d, ok := e.cfg.Devices.Lookup(device); ok {
-			p.location, p.nominal, p.parent = d.Location, d.Nominal, parentOf(d)
+			p.location, p.nominal, p.parent, p.maintainer = d.Location, d.Nominal, parentOf(d), d.Maintainer
 			who.PlaceType, who.MachineClass, who.Model = d.PlaceType, d.MachineClass, d.Model
 		}
 	}

@@ -39,6 +39,10 @@ type Rule struct {
 	// Rationale says why the rule has its values; shipped rules carry it, an
 	// engineer may replace it.
 	Rationale string `yaml:"rationale" json:"rationale,omitempty"`
+	// Action says what to do; it ends the alarm's message (and so the
+	// ticket's text). {maintainer} in it is replaced by the device's
+	// maintenance contractor (devices.Device.Maintainer, 维保单位).
+	Action string `yaml:"action" json:"action,omitempty"`
 }
 
 // Scope narrows a rule to a site, a building or one device, and to
@@ -137,6 +141,10 @@ func (r Rule) Family() string {
 //	                  (default 0: not at all) for the rule's for, which
 //	                  it needs; the device keeps reporting (stale is for
 //	                  silence): a frozen or stuck sensor
+//	all               of: two or more terms, each a metric and a condition
+//	                  on it, that must all hold at one reading (a reading
+//	                  that lacks a term's metric decides nothing); the
+//	                  rule names no metric
 //
 // Nominal, with a comparison or outside, makes the thresholds percent
 // deviations from the device's nominal value of the metric
@@ -157,6 +165,13 @@ type Condition struct {
 	After     devices.Duration `yaml:"after" json:"after,omitempty"`
 	Tolerance float64          `yaml:"tolerance" json:"tolerance,omitempty"`
 	Nominal   float64          `yaml:"nominal" json:"nominal,omitempty"`
+	Of        []Term           `yaml:"of" json:"of,omitempty"`
+}
+
+// Term is one metric's condition within an all condition.
+type Term struct {
+	Metric    string `yaml:"metric" json:"metric"`
+	Condition `yaml:",inline"`
 }
 
 // Modes: a live rule opens tickets, a shadow rule only records what it
@@ -249,6 +264,13 @@ func (r Rule) compile() (*compiled, error) {
 	case onDevice:
 		if r.Metric != "" {
 			return nil, fieldErr("metric", "a %s rule watches all data of a device, not one metric", r.Condition.Op)
+		}
+	case onTerms:
+		if r.Metric != "" {
+			return nil, fieldErr("metric", "an %s rule names its metrics in condition.of", r.Condition.Op)
+		}
+		if c.terms, err = compileTerms(r.Kind, spec, r.Condition.Of); err != nil {
+			return nil, under("condition", err)
 		}
 	default:
 		if r.Metric == "" {

@@ -168,6 +168,10 @@ func TestScenarioReplayOpensWhatItImplies(t *testing.T) {
 			},
 			[]string{"elev-e1 motor_temp_c L3", "elev-e3 event:entrapment L1", "gas-b2-01 lel_pct L1",
 				"leak-b1-01 leak L1", "pm-b4-01 event:outage L1"}},
+		// E3 stuck in the well: an entrapment risk, from its flags alone.
+		{"stopped-between-floors", time.Second, 15 * time.Minute,
+			[]string{"elevator-stopped-between-floors elev-e3 L1"},
+			[]string{"elev-e3 rule:elevator-stopped-between-floors L1"}},
 		{"bearing-wear", 2 * time.Second, 2*time.Hour + 10*time.Minute,
 			[]string{"elevator-motor-temp-trend elev-e1 L3"},
 			[]string{"elev-e1 motor_temp_c L3"}},
