@@ -14,7 +14,7 @@ type compiled struct {
 	Rule
 	op    *opSpec // the row of Condition.Op
 	eval  evaluator
-	clear evaluator // nil: the raise condition no longer holding clears
+	clear evaluator  // nil: the raise condition no longer holding clears
 	terms []termEval // all: the terms, each on its metric
 }
 
