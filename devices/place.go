@@ -82,3 +82,17 @@ func checkProperties(d Device) error {
 	}
 	return nil
 }
+
+// Ratings names the device ratings rules may measure against (a
+// condition's rating): breaker_a, the rated current In of the breaker
+// that protects a power meter's feeder.
+func Ratings() []string { return []string{"breaker_a"} }
+
+// Rating returns the device's rating of that name, 0 when it gives none.
+func (d Device) Rating(name string) float64 {
+	switch name {
+	case "breaker_a":
+		return d.BreakerA
+	}
+	return 0
+}

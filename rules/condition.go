@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -72,6 +74,8 @@ type memory struct {
 	refSince time.Time // unchanged: when the run began
 
 	terms []memory // all: each term's memory
+
+	serviceAt time.Time // service_overdue: the last service, or when the device was first seen
 }
 
 type sample struct {
@@ -103,6 +107,14 @@ func (c Condition) compile() (evaluator, error) {
 		return nil, fieldErr("op", "%q is not one of %s", c.Op, opNames())
 	case c.Tolerance != 0 && c.Op != OpUnchanged:
 		return nil, fieldErr("tolerance", "applies to %s only", OpUnchanged)
+	case c.Rating != "" && (!s.relative || c.Nominal != 0 || !slices.Contains(devices.Ratings(), c.Rating)):
+		return nil, fieldErr("rating", "%q: applies to %s, without nominal, and names one of %s", c.Rating, relativeOps(), strings.Join(devices.Ratings(), ", "))
+	case c.Minus != "" && (!s.relative || c.Nominal != 0):
+		return nil, fieldErr("minus", "applies to > >= < <= and outside, without nominal")
+	case len(c.Rules) > 0 && s.subject != onBuilding:
+		return nil, fieldErr("rules", "applies to building_count and building_alarm only")
+	case c.AtLeast != 0 && c.Op != OpBuildingCount:
+		return nil, fieldErr("at_least", "applies to building_count only")
 	}
 	return s.compile(c)
 }
@@ -110,6 +122,11 @@ func (c Condition) compile() (evaluator, error) {
 // relative turns the value into a percent deviation from nominal when the
 // condition has one.
 func (c Condition) relative(f func(v devices.Value, x float64) bool) evaluator {
+	if c.Rating != "" {
+		return func(_ *memory, _ time.Time, v devices.Value, rating float64) bool {
+			return rating > 0 && f(v, (v.Float()-rating)/rating*100)
+		}
+	}
 	if c.Nominal == 0 {
 		return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return f(v, v.Float()) }
 	}

@@ -47,7 +47,7 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 	}
 	st.lastTime, st.lastArrival = t, now
 	x := v.Float()
-	holds := c.eval(&st.mem, t, v, p.nominal[c.Metric])
+	holds := c.eval(&st.mem, t, v, p.base(c))
 	if !st.on {
 		if !holds {
 			st.pendingSince = time.Time{}
@@ -60,7 +60,7 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 				st.alarm.Peak = x
 			}
 			st.alarm.Value = x
-			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
 			e.predicted(c, st)
 			if !t.Before(st.pendingSince.Add(c.holdFor())) {
 				e.turnOn(ctx, c, st, t, now)
@@ -70,11 +70,11 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 		st.alarm.Value = x
 		cleared := !holds
 		if c.clear != nil {
-			cleared = c.clear(&st.mem, t, v, p.nominal[c.Metric])
+			cleared = c.clear(&st.mem, t, v, p.base(c))
 		}
 		if !cleared {
 			st.clearSince = time.Time{}
-			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
 			e.predicted(c, st)
 		} else {
 			if st.clearSince.IsZero() {
@@ -180,6 +180,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 }
 
 func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
+	e.dirty[st.alarm.Device] = true
 	st.held = false
 	st.announced = true
 	a := &st.alarm
@@ -256,6 +257,7 @@ func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason
 // clearAlarm tells that an episode ended and why (one of the Clear*
 // reasons), so the ticket records what cleared it.
 func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time, reason string) {
+	e.dirty[st.alarm.Device] = true
 	st.announced = false
 	st.flapping = false
 	a := &st.alarm

@@ -141,6 +141,16 @@ func (r Rule) Family() string {
 //	                  (default 0: not at all) for the rule's for, which
 //	                  it needs; the device keeps reporting (stale is for
 //	                  silence): a frozen or stuck sensor
+//	building_count    rules, at_least: at least that many devices (default
+//	                  1) of one building have an alarm of one of the named
+//	                  rule families on; one alarm for the building (device
+//	                  "building:<site>/<building>")
+//	building_alarm    rules: a device of the building has an alarm of one
+//	                  of the named families on; an alarm on every device of
+//	                  the rule's kind in that building
+//	service_overdue   after: no service recorded for the device (Engine.
+//	                  RecordService) for that long; counted from when the
+//	                  engine first saw the device while none is recorded
 //	all               of: two or more terms, each a metric and a condition
 //	                  on it, that must all hold at one reading (a reading
 //	                  that lacks a term's metric decides nothing); the
@@ -166,6 +176,16 @@ type Condition struct {
 	Tolerance float64          `yaml:"tolerance" json:"tolerance,omitempty"`
 	Nominal   float64          `yaml:"nominal" json:"nominal,omitempty"`
 	Of        []Term           `yaml:"of" json:"of,omitempty"`
+	Rules     []string         `yaml:"rules" json:"rules,omitempty"`
+	AtLeast   int              `yaml:"at_least" json:"at_least,omitempty"`
+	// Minus, with a comparison, tests the metric less this metric of the
+	// same reading (a motor's rise above its room); a reading without it
+	// decides nothing.
+	Minus string `yaml:"minus" json:"minus,omitempty"`
+	// Rating, like nominal, makes the thresholds percent deviations, from
+	// the device's rating of that name (devices.Ratings: breaker_a); a
+	// device that gives no such rating does not have the rule.
+	Rating string `yaml:"rating" json:"rating,omitempty"`
 }
 
 // Term is one metric's condition within an all condition.
@@ -265,6 +285,10 @@ func (r Rule) compile() (*compiled, error) {
 		if r.Metric != "" {
 			return nil, fieldErr("metric", "a %s rule watches all data of a device, not one metric", r.Condition.Op)
 		}
+	case onBuilding, onCalendar:
+		if r.Metric != "" {
+			return nil, fieldErr("metric", "a %s rule tests no metric", r.Condition.Op)
+		}
 	case onTerms:
 		if r.Metric != "" {
 			return nil, fieldErr("metric", "an %s rule names its metrics in condition.of", r.Condition.Op)
@@ -286,6 +310,17 @@ func (r Rule) compile() (*compiled, error) {
 			}
 			if err := inRange(m, "condition", r.Condition); err != nil {
 				return nil, err
+			}
+			if mi := r.Condition.Minus; mi != "" {
+				o, ok := spec.Metric(mi)
+				switch {
+				case !ok:
+					return nil, fieldErr("condition.minus", "%s devices do not report %q", r.Kind, mi)
+				case o.Type != devices.Gauge || m.Type != devices.Gauge:
+					return nil, fieldErr("condition.minus", "subtracts one gauge from another; %s or %s is not one", r.Metric, mi)
+				case mi == r.Metric:
+					return nil, fieldErr("condition.minus", "%s less itself is always 0", mi)
+				}
 			}
 			if r.Clear != nil {
 				if err := inRange(m, "clear", *r.Clear); err != nil {
@@ -361,7 +396,7 @@ func checkClear(raise, clear Condition) error {
 // inRange refuses thresholds a metric can never reach: a percentage
 // outside 0..100, a negative counter interval is caught elsewhere.
 func inRange(m devices.MetricSpec, field string, c Condition) error {
-	if (m.Unit != "%" && m.Unit != "%LEL") || c.Nominal != 0 {
+	if (m.Unit != "%" && m.Unit != "%LEL") || c.Nominal != 0 || c.Rating != "" {
 		return nil
 	}
 	s, ok := c.Op.spec()

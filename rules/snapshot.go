@@ -11,7 +11,10 @@ import (
 
 // What a restart must not forget: a pending for or clear_for, rate and
 // trend windows, counter offsets, the first value of an unchanged run,
-// flap history, the alarm changes the
+// when a calendar rule's device was last serviced (or first seen), flap
+// history, the alarms that hold other rules back (unless: kept as the
+// episodes they are, and a held rule's pending episode stays held after
+// a restart before its device's first reading), the alarm changes the
 // sink has not taken yet. The engine writes it out as a snapshot
 // (Engine.Snapshot) that a Snapshotter saves periodically and at
 // shutdown; Engine.RestoreSnapshot takes it back before the first reading.
@@ -60,6 +63,7 @@ type memoryState struct {
 	HasRef      bool         `json:"has_ref,omitempty"`
 	Ref         float64      `json:"ref,omitempty"`
 	RefSince    time.Time    `json:"ref_since,omitzero"`
+	ServiceAt   time.Time    `json:"service_at,omitzero"`
 }
 
 func signature(c *compiled) string {
@@ -71,7 +75,8 @@ func signature(c *compiled) string {
 func (st *episode) worthKeeping(c *compiled) bool {
 	m := &st.mem
 	return st.on || st.announced || st.held || st.flapping || !st.pendingSince.IsZero() || !st.clearSince.IsZero() ||
-		(c.FlapCount > 0 && len(st.toggles) > 0) || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0 || m.hasRef
+		(c.FlapCount > 0 && len(st.toggles) > 0) || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0 || m.hasRef ||
+		!m.serviceAt.IsZero()
 }
 
 // Snapshot writes out the state a restart must not forget.
@@ -89,7 +94,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 			Announced: st.announced, Held: st.held, Flapping: st.flapping,
 			Alarm: st.alarm, Mem: memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
 				HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext,
-				HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince}}
+				HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince, ServiceAt: m.serviceAt}}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
 			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
 		}
@@ -134,7 +139,7 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 			toggles: es.Toggles, alarm: es.Alarm, mem: memory{hasPrev: es.Mem.HasPrev, prevT: es.Mem.PrevT,
 				prevX: es.Mem.PrevX, predicted: es.Mem.Predicted, hasRaw: es.Mem.HasRaw, raw: es.Mem.Raw,
 				offset: es.Mem.Offset, serviceBase: es.Mem.ServiceBase, baseNext: es.Mem.BaseNext,
-				hasRef: es.Mem.HasRef, ref: es.Mem.Ref, refSince: es.Mem.RefSince}}
+				hasRef: es.Mem.HasRef, ref: es.Mem.Ref, refSince: es.Mem.RefSince, serviceAt: es.Mem.ServiceAt}}
 		for _, x := range es.Mem.Samples {
 			st.mem.samples = append(st.mem.samples, sample{time.UnixMilli(int64(x[0])).UTC(), x[1]})
 		}
