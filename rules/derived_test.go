@@ -101,8 +101,8 @@ func TestBuildingRules(t *testing.T) {
 		{"two probes of B1 wet: a flood for B1", []act{wet(0, "l1", true), wet(5, "l2", true), wet(60, "l2", false)}, 200,
 			"raised:water-leak:l1@10 raised:water-leak:l2@15 raised:water-leak-flood:building:s1/B1@15 " +
 				"cleared:water-leak:l2@90 cleared:water-leak-flood:building:s1/B1@150"},
-		{"probes of two buildings: no flood", []act{wet(0, "l1", true), wet(0, "l9", true)}, 30,
-			"raised:water-leak:l1@10 raised:water-leak:l9@10"},
+		{"probes of two buildings: no flood", []act{wet(0, "l1", true), wet(1, "l9", true)}, 30,
+			"raised:water-leak:l1@10 raised:water-leak:l9@11"},
 		{"an outage in B1 calls for a check of each of its lifts", []act{outage(0, true), outage(90, false)}, 100,
 			"raised:power-outage:p1@0 raised:elevator-check-after-outage:e1@0 raised:elevator-check-after-outage:e2@0 " +
 				"cleared:power-outage:p1@90 cleared:elevator-check-after-outage:e1@90 cleared:elevator-check-after-outage:e2@90"},
