@@ -18,6 +18,18 @@ type compiled struct {
 	eval  evaluator
 	clear evaluator  // nil: the raise condition no longer holding clears
 	terms []termEval // all: the terms, each on its metric
+	when  []termEval // Rule.When
+}
+
+// looksAt tells whether the rule's when terms let it look at a reading.
+func (c *compiled) looksAt(t time.Time, vals map[string]devices.Value, nominal map[string]float64) bool {
+	for _, tm := range c.when {
+		v, ok := vals[tm.metric]
+		if !ok || !tm.eval(&memory{}, t, v, nominal[tm.metric]) {
+			return false
+		}
+	}
+	return true
 }
 
 // termEval is one compiled term of an all condition.

@@ -299,3 +299,65 @@ func TestGasTogether(t *testing.T) {
 		})
 	}
 }
+
+// TestNewConditionFieldsValidate: the fields of the new conditions are
+// checked and the error names the field.
+func TestNewConditionFieldsValidate(t *testing.T) {
+	lift := func(c Condition) Rule {
+		return Rule{ID: "r", Kind: devices.KindElevator, Severity: Major, Condition: c}
+	}
+	isTrue := Condition{Op: OpIs, Value: true}
+	tests := []struct {
+		name string
+		rule Rule
+		want string
+	}{
+		{"all with one term", lift(Condition{Op: OpAll, Of: []Term{{Metric: "running", Condition: isTrue}}}), "condition.of: an all condition needs two or more terms"},
+		{"all of an unknown metric", lift(Condition{Op: OpAll, Of: []Term{{Metric: "running", Condition: isTrue}, {Metric: "speed", Condition: isTrue}}}),
+			`condition.of[1].metric: elevator devices do not report "speed"`},
+		{"all of an event", lift(Condition{Op: OpAll, Of: []Term{{Metric: "running", Condition: isTrue}, {Metric: "door_open", Condition: Condition{Op: OpEvent, Event: "x"}}}}),
+			"condition.of[1].op: event cannot be a term of all"},
+		{"all with a metric", with(lift(Condition{Op: OpAll, Of: []Term{{Metric: "running", Condition: isTrue}, {Metric: "door_open", Condition: isTrue}}}),
+			func(r *Rule) { r.Metric = "running" }), "metric: an all rule names its metrics in condition.of"},
+		{"building rule watching nothing", lift(Condition{Op: OpBuildingAlarm}), "condition.rules: names no rule family to watch"},
+		{"at_least on a building alarm", lift(Condition{Op: OpBuildingAlarm, Rules: []string{"power-outage"}, AtLeast: 2}), "condition.at_least: applies to building_count only"},
+		{"overdue with no interval", lift(Condition{Op: OpServiceOverdue}), "condition.after: must be a positive duration"},
+		{"minus of itself", with(lift(Condition{Op: ">", Value: 50, Minus: "motor_temp_c"}), func(r *Rule) { r.Metric = "motor_temp_c" }),
+			"condition.minus: motor_temp_c less itself is always 0"},
+		{"minus of a flag", with(lift(Condition{Op: ">", Value: 50, Minus: "running"}), func(r *Rule) { r.Metric = "motor_temp_c" }),
+			"condition.minus: subtracts one gauge from another"},
+		{"an unknown rating", Rule{ID: "r", Kind: devices.KindPower, Metric: "l1_a", Severity: Major, Condition: Condition{Op: ">", Value: 0, Rating: "fuse_a"}},
+			`condition.rating: "fuse_a": applies to`},
+		{"a stateful when", with(lift(Condition{Op: ">", Value: 4.5}), func(r *Rule) {
+			r.Metric = "vibration_mm_s"
+			r.When = []Term{{Metric: "motor_temp_c", Condition: Condition{Op: OpRateAbove, PerMinute: 1}}}
+		}), "when[0].op: rate_above keeps state"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.rule.Validate()
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to start %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestVibrationWhileRunning: the vibration rules look at running readings
+// only: a lift that vibrates at 6 mm/s on every trip raises, though it
+// stands still (0.1 mm/s) between trips; its standing readings do not
+// clear it.
+func TestVibrationWhileRunning(t *testing.T) {
+	h := packHarness(t, nil)
+	for s := 0; s <= 600; s += 5 {
+		run := (s/20)%2 == 0 // 20 s trips, 20 s standing
+		vib := 0.1
+		if run {
+			vib = 6
+		}
+		h.car(s, carState{run: run, zone: !run}, map[string]devices.Value{"vibration_mm_s": devices.Num(vib)})
+	}
+	if got := strings.Join(h.raised(), " "); got != "elevator-vibration-high@60" {
+		t.Fatalf("raised [%s]", got)
+	}
+}

@@ -203,6 +203,9 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 		if c.op.subject == onEvent {
 			continue
 		}
+		if len(c.when) > 0 && !c.looksAt(r.Time, r.Values, p.nominal) {
+			continue
+		}
 		if c.op.subject == onTerms {
 			e.observeTerms(ctx, c, p, r, now)
 			continue

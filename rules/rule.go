@@ -39,6 +39,11 @@ type Rule struct {
 	// Rationale says why the rule has its values; shipped rules carry it, an
 	// engineer may replace it.
 	Rationale string `yaml:"rationale" json:"rationale,omitempty"`
+	// When limits the readings the rule looks at to those where every
+	// term holds (a lift's vibration while it runs); other readings, and
+	// those without a term's metric, decide nothing for it. Terms are
+	// plain comparisons or flags.
+	When []Term `yaml:"when" json:"when,omitempty"`
 	// Action says what to do; it ends the alarm's message (and so the
 	// ticket's text). {maintainer} in it is replaced by the device's
 	// maintenance contractor (devices.Device.Maintainer, 维保单位).
@@ -267,6 +272,18 @@ func (r Rule) compile() (*compiled, error) {
 	}
 	spec, _ := devices.SpecOf(r.Kind)
 	c := &compiled{Rule: r}
+	if len(r.When) > 0 {
+		for i, tm := range r.When {
+			if s, ok := tm.Op.spec(); ok && s.class != "value" {
+				return nil, fieldErr(fmt.Sprintf("when[%d].op", i), "%s keeps state; a when term is a plain comparison or flag", tm.Op)
+			}
+		}
+		w, err := compileTerms(r.Kind, spec, r.When)
+		if err != nil {
+			return nil, under("when", err)
+		}
+		c.when = w
+	}
 	ev, err := r.Condition.compile()
 	if err != nil {
 		return nil, under("condition", err)
