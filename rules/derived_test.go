@@ -361,3 +361,51 @@ func TestVibrationWhileRunning(t *testing.T) {
 		t.Fatalf("raised [%s]", got)
 	}
 }
+
+// TestBacktestSeveralMetrics: a backtest of a rule that reads other
+// metrics of the reading besides its own (when, all) reads them all from
+// the history, whose points come metric by metric, and finds what the
+// live engine would: the vibration of a lift on its trips, a car stopped
+// between floors.
+func TestBacktestSeveralMetrics(t *testing.T) {
+	reg := fakeDevices{"e1": {ID: "e1", Kind: devices.KindElevator, Site: "s1", Building: "B1", MachineClass: "I"}}
+	var pts []devices.Point
+	add := func(metric string, f func(s int) float64) {
+		for s := 0; s <= 300; s += 5 {
+			pts = append(pts, devices.Point{Time: t0.Add(time.Duration(s) * time.Second), Metric: metric, Value: f(s)})
+		}
+	}
+	run := func(s int) bool { return s < 200 && (s/20)%2 == 0 }
+	flag := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	add("vibration_mm_s", func(s int) float64 {
+		if run(s) {
+			return 6
+		}
+		return 0.1
+	})
+	add("running", func(s int) float64 { return flag(run(s)) })
+	add("door_zone", func(s int) float64 { return flag(s < 200 && !run(s)) }) // from 200 s: stopped between floors
+	pack, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]Rule{}
+	for _, r := range pack {
+		byID[r.ID] = r
+	}
+	bt := &Backtester{History: fakeHistory{"e1": pts}, Devices: reg}
+	for id, start := range map[string]int{"elevator-vibration-high": 60, "elevator-stopped-between-floors": 230} {
+		res, err := bt.Run(context.Background(), byID[id], BacktestRequest{From: t0, To: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Episodes) != 1 || !res.Episodes[0].Start.Equal(t0.Add(time.Duration(start)*time.Second)) {
+			t.Errorf("%s: episodes %+v, want one from +%ds", id, res.Episodes, start)
+		}
+	}
+}
