@@ -99,6 +99,12 @@ func TestElevatorPackCarStates(t *testing.T) {
 			"elevator-moving-doors-open@15"},
 		{"re-levelling with doors open in the zone", cat(series(0, 10, doorsOpen), series(15, 20, carState{run: true, open: true, zone: true}),
 			series(25, 60, doorsOpen)), ""},
+		{"stopped between floors while the controller reports the entrapment: that is the one alarm",
+			cat([]func(h *harness){func(h *harness) {
+				h.clock.Set(t0)
+				h.e.Event(context.Background(), devices.Event{Device: "e1", Kind: devices.KindElevator, Site: "s1", Building: "B1", Time: t0, Name: "entrapment", Active: true})
+			}}, series(0, 10, travelling), series(15, 120, stuckInWell)),
+			"elevator-entrapment@0"},
 		{"inspection: stops between floors and moves with doors open, a notice only",
 			cat(series(0, 60, carState{insp: true, zone: true}), series(65, 200, carState{insp: true}),
 				series(205, 210, carState{insp: true, run: true, open: true})),
@@ -138,18 +144,23 @@ func TestElevatorPackNoDoorZone(t *testing.T) {
 // car stopped between floors, the safety gear set) name the lift's
 // maintenance contractor and the 30-minute rescue; a lift with no
 // maintainer says to set one. Overload and a load-sensor fault are their
-// own alarms (L3, L2); e2, silent after its event, goes offline.
+// own alarms (L3, L2); e2, silent after its event, goes offline. The car
+// stopped between floors raises once the controller's own entrapment and
+// safety-gear alarms have ended (while they are on, they are its ticket).
 func TestElevatorPackEntrapmentText(t *testing.T) {
 	h := packHarness(t, fakeDevices{"e2": {ID: "e2", Kind: devices.KindElevator, Site: "s1", Building: "B1"}})
 	ctx := context.Background()
-	ev := func(dev, name string, s int) {
+	ev := func(dev, name string, s int, on bool) {
 		ts := t0.Add(time.Duration(s) * time.Second)
 		h.clock.Set(ts)
-		h.e.Event(ctx, devices.Event{Device: dev, Kind: devices.KindElevator, Site: "s1", Building: "B1", Time: ts, Name: name, Active: true})
+		h.e.Event(ctx, devices.Event{Device: dev, Kind: devices.KindElevator, Site: "s1", Building: "B1", Time: ts, Name: name, Active: on})
 	}
-	ev("e1", "entrapment", 0)
-	ev("e1", "safety_gear", 1)
-	ev("e2", "entrapment", 2)
+	ev("e1", "entrapment", 0, true)
+	ev("e1", "safety_gear", 1, true)
+	ev("e2", "entrapment", 2, true)
+	// the controller's own alarms end; the car stays stuck between floors
+	ev("e1", "entrapment", 3, false)
+	ev("e1", "safety_gear", 4, false)
 	for s := 5; s <= 160; s += 5 {
 		h.car(s, stuckInWell, map[string]devices.Value{"overload": devices.FlagValue(true), "load_fault": devices.FlagValue(s >= 100)})
 	}

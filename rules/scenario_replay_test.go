@@ -174,6 +174,11 @@ func TestScenarioReplayOpensWhatItImplies(t *testing.T) {
 		{"stopped-between-floors", time.Second, 15 * time.Minute,
 			[]string{"elevator-stopped-between-floors elev-e3 L1"},
 			[]string{"elev-e3 rule:elevator-stopped-between-floors L1"}},
+		// Overspeed and the safety gear: the overspeed and the entrapment;
+		// the car standing between floors is that entrapment.
+		{"safety-gear", time.Second, 13 * time.Minute,
+			[]string{"elevator-overspeed elev-e1 L1", "elevator-safety-gear elev-e1 L1"},
+			[]string{"elev-e1 event:overspeed L1", "elev-e1 event:safety_gear L1"}},
 		// Two B1 probes wet at once: each its own ticket, and the flood.
 		{"flood", time.Second, 6 * time.Minute,
 			[]string{"water-leak leak-b1-01 L1", "water-leak leak-b1-02 L1", "water-leak-flood building:s1/B1 L1"},
