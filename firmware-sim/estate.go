@@ -16,9 +16,9 @@ func DemoEstate() []devices.Device {
 		{ID: "gas-b3-01", Kind: devices.KindGas, Site: "s1", Building: "B3", Floor: "1", Location: "B3 kitchen gas meter", Zone: "z2", PlaceType: "kitchen"},
 		{ID: "leak-b1-01", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1", Floor: "B1", Location: "B1 pump room", Zone: "z1", PlaceType: "pump_room"},
 		{ID: "leak-b4-01", Kind: devices.KindWaterLeak, Site: "s1", Building: "B4", Floor: "B2", Location: "B4 water tank room", Zone: "z2", PlaceType: "tank_room"},
-		{ID: "pm-b1-01", Kind: devices.KindPower, Site: "s1", Building: "B1", Floor: "B1", Location: "B1 basement switch room", Zone: "z1", PlaceType: "switch_room"},
+		{ID: "pm-b1-01", Kind: devices.KindPower, Site: "s1", Building: "B1", Floor: "B1", Location: "B1 basement switch room", Zone: "z1", PlaceType: "switch_room", BreakerA: 250},
 		{ID: "pm-b4-01", Kind: devices.KindPower, Site: "s1", Building: "B4", Floor: "1", Location: "B4 switch room", Zone: "z2", PlaceType: "switch_room"},
-		{ID: "elev-e1", Kind: devices.KindElevator, Site: "s1", Building: "B1", Location: "B1 elevator E1", Zone: "z1", MachineClass: "I"},
+		{ID: "elev-e1", Kind: devices.KindElevator, Site: "s1", Building: "B1", Location: "B1 elevator E1", Zone: "z1", MachineClass: "I", Maintainer: "Liftco Service 400-800-1234"},
 		{ID: "elev-e3", Kind: devices.KindElevator, Site: "s1", Building: "B3", Location: "B3 elevator E3", Zone: "z2", MachineClass: "I"},
 		{ID: "leak-b1-02", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1", Floor: "B1", Location: "B1 lift pit (E1)", Zone: "z1", PlaceType: "lift_pit"},
 	}

@@ -326,7 +326,7 @@ func TestLeakProbeBattery(t *testing.T) {
 // estate; demo.yaml is DemoScenario.
 func TestBuiltinScenarios(t *testing.T) {
 	names := BuiltinScenarios()
-	if want := []string{"bearing-wear", "building-outage", "demo", "estate-incidents", "flood", "gas-leak", "outage", "power-faults", "safety-gear", "stopped-between-floors", "stuck-sensor"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"bearing-wear", "building-outage", "demo", "estate-incidents", "flood", "gas-leak", "outage", "overcurrent", "power-faults", "safety-gear", "stopped-between-floors", "stuck-sensor"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("built-in scenarios = %v, want %v", names, want)
 	}
 	for _, n := range names {

@@ -174,6 +174,10 @@ func TestScenarioReplayOpensWhatItImplies(t *testing.T) {
 		{"stopped-between-floors", time.Second, 15 * time.Minute,
 			[]string{"elevator-stopped-between-floors elev-e3 L1"},
 			[]string{"elev-e3 rule:elevator-stopped-between-floors L1"}},
+		// A phase above its breaker's rating (the B1 meter gives breaker_a).
+		{"overcurrent", time.Second, 5 * time.Minute,
+			[]string{"power-overcurrent-l2 pm-b1-01 L2"},
+			[]string{"pm-b1-01 l2_a L2"}},
 		// Overspeed and the safety gear: the overspeed and the entrapment;
 		// the car standing between floors is that entrapment.
 		{"safety-gear", time.Second, 13 * time.Minute,

@@ -33,8 +33,8 @@ func TestScenarioOpensTheTicketsItImplies(t *testing.T) {
 	estate := firmwaresim.DemoEstate()
 	var devs strings.Builder
 	for _, d := range estate {
-		fmt.Fprintf(&devs, "  - {id: %s, kind: %s, site: %s, building: %s, location: %q, place_type: %q, machine_class: %q}\n",
-			d.ID, d.Kind, d.Site, d.Building, d.Location, d.PlaceType, d.MachineClass)
+		fmt.Fprintf(&devs, "  - {id: %s, kind: %s, site: %s, building: %s, location: %q, place_type: %q, machine_class: %q, maintainer: %q, breaker_a: %g}\n",
+			d.ID, d.Kind, d.Site, d.Building, d.Location, d.PlaceType, d.MachineClass, d.Maintainer, d.BreakerA)
 	}
 	ct := newCaretakerDir(t, operatorConfig(broker.Addr, "caretaker-scenario", devs.String()))
 
