@@ -101,17 +101,25 @@ func (e *Engine) countOn(ids []string, families []string) int {
 	for _, id := range ids {
 		sd := e.seen[id]
 		p := e.planFor(id, sd.kind, sd.site, sd.building)
-		for _, o := range append(p.rules[:len(p.rules):len(p.rules)], p.stale...) {
-			if o.Mode != ModeLive || !slices.Contains(families, o.Family()) {
-				continue
-			}
-			if st := e.state[stateKey{o.key(), id}]; st != nil && st.announced {
-				n++
-				break
-			}
+		if e.anyOn(id, p.rules, families) || e.anyOn(id, p.stale, families) {
+			n++
 		}
 	}
 	return n
+}
+
+// anyOn tells whether one of rules, a live member of one of the families,
+// has its alarm on for the device.
+func (e *Engine) anyOn(id string, rules []*compiled, families []string) bool {
+	for _, o := range rules {
+		if o.Mode != ModeLive || !slices.Contains(families, o.Family()) {
+			continue
+		}
+		if st := e.state[stateKey{o.key(), id}]; st != nil && st.announced {
+			return true
+		}
+	}
+	return false
 }
 
 // groupPlan is the plan of a building_count alarm: the building stands
