@@ -32,7 +32,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		fmt.Fprint(stderr, `Usage: caretaker demo [flags]
 
 Runs everything in one process: the embedded MQTT broker, the embedded stores,
-a simulated estate of 8 devices and the dashboard. Within a minute gas rises
+a simulated estate of 9 devices and the dashboard. Within a minute gas rises
 in the B2 boiler room (an L1 alarm and ticket), then the B1 pump room floods,
 then passengers are trapped in elevator E3. Open the printed URL to watch.
 
