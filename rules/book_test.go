@@ -395,13 +395,16 @@ func TestBookParallelPutsLeaveTheLatestLive(t *testing.T) {
 // engine counts the interval from it (not from the restart): overdue 15
 // days after the service.
 func TestBookServiceOverdue(t *testing.T) {
+	forEachStore(t, func(t *testing.T, where StoreConfig) { testBookServiceOverdue(t, where) })
+}
+
+func testBookServiceOverdue(t *testing.T, where StoreConfig) {
 	ctx := context.Background()
 	overdue := Rule{ID: "lift-maint", Kind: devices.KindElevator, Severity: Minor,
 		Condition: Condition{Op: OpServiceOverdue, After: dur("360h")}}
 	reg := fakeDevices{"d1": {ID: "d1", Kind: devices.KindElevator, Site: "s1", Building: "B1"}}
-	path := filepath.Join(t.TempDir(), "rules.db")
 	h := newHarness(t, nil)
-	b, st := newBook(t, h, path, []Rule{overdue})
+	b, st := newBook(t, h, where, []Rule{overdue})
 	h.clock.Set(t0)
 	s, err := b.RecordService(ctx, Author{Name: "tech1"}, "lift-maint", "d1", "half-monthly")
 	if err != nil || s.Base != nil || !s.At.Equal(t0) {
@@ -411,7 +414,8 @@ func TestBookServiceOverdue(t *testing.T) {
 	day := 24 * time.Hour
 	h2 := newHarness(t, nil)
 	h2.clock.Set(t0.Add(10 * day))
-	st2, err := OpenStore(ctx, StoreConfig{Path: path, Now: h2.clock.Now})
+	where.Now = h2.clock.Now
+	st2, err := OpenStore(ctx, where)
 	if err != nil {
 		t.Fatal(err)
 	}
