@@ -267,8 +267,8 @@ func (h *Hub) missedSince(since uint64, epoch string, c *client) ([][]byte, bool
 // epoch, and the missed events still stored, it returns them to be sent
 // first; otherwise it says a snapshot is due and the sequence number it
 // must carry.
-func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
-	c = &client{hub: h, conn: conn, send: make(chan []byte, h.cfg.SendQueue)}
+func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string, scope map[string]bool) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
+	c = &client{hub: h, conn: conn, send: make(chan []byte, h.cfg.SendQueue), scope: scope}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
