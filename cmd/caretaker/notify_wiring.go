@@ -539,7 +539,14 @@ func publishPaging(tickets *ticketing.Service, events eventSink, id int64, logge
 		return
 	}
 	if st := pagingStates(rows); len(st) == 1 {
-		events.Notify(ticketing.Event{Type: EventTicketPaged, Data: st[0]})
+		// The ticket's site, so that screens limited to sites see their
+		// own tickets' paging only.
+		t, err := tickets.Get(ctx, id)
+		if err != nil {
+			logger.Warn("paging state", "ticket", id, "err", err)
+			return
+		}
+		events.Notify(ticketing.Event{Type: EventTicketPaged, Site: t.Site, Data: st[0]})
 	}
 }
 

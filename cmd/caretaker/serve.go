@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,6 +28,8 @@ import (
 type started struct {
 	HTTPAddr string
 	MQTTAddr string // the embedded broker, when there is one
+	// SetTokens replaces the API tokens of the running server (SIGHUP).
+	SetTokens func([]dashboard.Token) error
 }
 
 // serve wires every part together and runs until ctx ends. onStart, if set,
@@ -113,7 +116,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		gateway = client
 	}
 
-	server, err := dashboard.NewServer(dashboard.Config{
+	dcfg := dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger, Registry: reg, Tickets: tickets,
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
@@ -129,7 +132,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			}
 			return readingStoreReady(ctx, store)
 		},
-	})
+	}
+	cfg.HTTP.dashboardLimits(&dcfg)
+	if h := publicHost(cfg.Config.Notify.PublicURL); h != "" {
+		dcfg.Hosts = append(dcfg.Hosts, h) // the ack links point there
+	}
+	server, err := dashboard.NewServer(dcfg)
 	if err != nil {
 		return &ConfigError{Key: "http", Msg: err.Error()}
 	}
@@ -170,11 +178,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			return nil
 		case <-gateway.Ready():
 		}
-		st := started{HTTPAddr: server.Addr()}
+		st := started{HTTPAddr: server.Addr(), SetTokens: server.SetTokens}
 		if broker != nil {
 			st.MQTTAddr = broker.Addr()
 		}
-		logger.Info("caretaker running", "http", "http://"+st.HTTPAddr, "devices", reg.Len(), "rules", len(ruleSet),
+		scheme := "http://"
+		if cfg.HTTP.TLS.Cert != "" {
+			scheme = "https://"
+		}
+		logger.Info("caretaker running", "http", scheme+st.HTTPAddr, "devices", reg.Len(), "rules", len(ruleSet),
 			"mqtt", map[bool]string{true: "embedded " + st.MQTTAddr, false: redactURL(cfg.MQTT.Broker)}[broker != nil],
 			"readings", map[bool]string{true: "influxdb " + redactURL(cfg.Influx.URL), false: "embedded " + cfg.Store.ReadingsPath}[cfg.Influx.URL != ""])
 		if onStart != nil {
@@ -278,4 +290,13 @@ func (f fanout) Status(ctx context.Context, st devices.Status) {
 	for _, s := range f {
 		s.Status(ctx, st)
 	}
+}
+
+// publicHost is the host name of notify.public_url, if any.
+func publicHost(public string) string {
+	u, err := url.Parse(public)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

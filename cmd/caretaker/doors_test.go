@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
+	"github.com/caretaker-iot/caretaker/internal/testserver"
+)
+
+// The doors of the HTTP side (docs/security.md): each test tries the
+// attack against a real `caretaker serve` process over a real mosquitto.
+
+const (
+	doorsOps = "ops-d00r5-0123456789"
+	doorsPM  = "pm-d00r5-0123456789a"
+	doorsPat = "pat-d00r5-0123456789"
+)
+
+// doorsConfig is a caretaker over the mosquitto at broker with an
+// operator token for every site (ops1), a project manager's limited to
+// estate s1 (pm1, operator role, sites [s1]), a patrol token (pat1), a
+// gas detector in s1 and one in s2, paging through the log channel, and
+// httpExtra added to the http section.
+func doorsConfig(broker, httpExtra string, tokens ...string) func(httpAddr, dir string) string {
+	if len(tokens) == 0 {
+		tokens = []string{
+			fmt.Sprintf("{name: ops1, role: operator, token: %s}", doorsOps),
+			fmt.Sprintf("{name: pm1, role: operator, token: %s, sites: [s1]}", doorsPM),
+			fmt.Sprintf("{name: pat1, role: patrol, token: %s}", doorsPat),
+		}
+	}
+	return func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"%s}
+mqtt: {broker: "tcp://%s", client_id: doors-%d}
+store: {path: "%[5]s/data/caretaker.db", readings_path: "%[5]s/data/readings.db", photos_dir: "%[5]s/data/photos"}
+log: {level: debug}
+auth:
+  tokens:
+    - %[6]s
+devices:
+  - {id: gas-s1, kind: gas, site: s1, building: B2, location: "s1 boiler room"}
+  - {id: gas-s2, kind: gas, site: s2, building: B9, location: "s2 boiler room"}
+people:
+  - {name: ops1, roles: [control_room]}
+channels:
+  - {name: screen, type: log}
+notify:
+  policies:
+    - {level: 2, steps: [{after: 0s, to: [control_room], via: [screen]}]}
+`, httpAddr, httpExtra, broker, time.Now().UnixNano(), dir, strings.Join(tokens, "\n    - "))
+	}
+}
+
+// doorsProcess runs the binary over config and waits until it is ready.
+func doorsProcess(t *testing.T, config func(httpAddr, dir string) string) (caretakerDir, *testkit.Caretaker) {
+	t.Helper()
+	c := newCaretakerDir(t, config)
+	return c, c.startProcess(t, testkit.CaretakerBinary(t))
+}
+
+// doReq sends a request with a bearer token (none if empty) and extra
+// headers, and returns the status, the body and the headers.
+func doReq(t *testing.T, method, u, token, body string, hdr ...string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func reportAt(t *testing.T, base, site, building string) (id int64, number string) {
+	t.Helper()
+	status, body, _ := doReq(t, "POST", base+"/api/tickets", doorsOps, fmt.Sprintf(
+		`{"source":"phone","category":"civil","level":2,"site":"%s","building":"%s","location":"gate","description":"gate bent at %s",
+		"reporter":{"name":"Resident %s","phone":"+86138000%s"}}`, site, building, site, site, site[1:]))
+	if status != http.StatusCreated {
+		t.Fatalf("report at %s: %d %s", site, status, body)
+	}
+	var tk struct {
+		ID     int64  `json:"id"`
+		Number string `json:"number"`
+	}
+	mustJSON(t, []byte(body), &tk)
+	return tk.ID, tk.Number
+}
+
+func photoBody(t *testing.T) (string, *bytes.Buffer) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("photo", "p.png")
+	// The smallest PNG: the signature and an IHDR is enough to sniff.
+	fw.Write([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"))
+	mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+// TestSiteScopedToken: a project manager's token limited to estate s1
+// sees s1 only, filtered on the server: lists, details, KPIs and their
+// CSV, devices and readings, alarms, the WebSocket snapshot and its
+// events (ticket.paged included); another site's ticket, photo,
+// notification list and actions are answered 403, and so is asking for
+// s2 by name. The unlimited operator still sees both.
+func TestSiteScopedToken(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ""))
+	base := ct.Base
+
+	pmWS, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsPM, nil)
+	if err != nil {
+		t.Fatalf("pm websocket: %v", err)
+	}
+	defer pmWS.Close()
+	// The client asks for every site: the server decides.
+	if err := pmWS.WriteJSON(map[string]any{"type": "subscribe", "sites": []string{"s1", "s2"}}); err != nil {
+		t.Fatal(err)
+	}
+	pmEvents := readEvents(t, pmWS)
+	waitEvent(t, pmEvents, "snapshot", 10*time.Second)
+
+	s2, s2Number := reportAt(t, base, "s2", "B9")
+	s1, _ := reportAt(t, base, "s1", "B2")
+	// Upload a photo to the s2 ticket as the operator.
+	ctype, pb := photoBody(t)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/tickets/%d/photos", base, s2), pb)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+doorsOps)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ph struct {
+		ID int64 `json:"id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&ph)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("photo upload: %s", resp.Status)
+	}
+
+	// Events: the pm's socket carries s1's ticket and its paging, never s2's.
+	var sawS1Paged bool
+	deadline := time.After(20 * time.Second)
+	for !sawS1Paged {
+		select {
+		case ev, ok := <-pmEvents:
+			if !ok {
+				t.Fatal("pm websocket closed")
+			}
+			if strings.Contains(string(ev.Data), `"site":"s2"`) || strings.Contains(string(ev.Data), s2Number) ||
+				strings.Contains(string(ev.Data), fmt.Sprintf(`"ticket_id":%d,`, s2)) {
+				t.Fatalf("pm's socket got an s2 event: %s %s", ev.Type, ev.Data)
+			}
+			if ev.Type == EventTicketPaged && strings.Contains(string(ev.Data), fmt.Sprintf(`"ticket_id":%d,`, s1)) {
+				sawS1Paged = true
+			}
+		case <-deadline:
+			t.Fatal("no ticket.paged of the s1 ticket on the pm's socket")
+		}
+	}
+
+	// Lists and details.
+	var list struct {
+		Tickets []struct {
+			ID   int64
+			Site string
+		}
+	}
+	getJSON(t, base+"/api/tickets", doorsPM, &list)
+	if len(list.Tickets) != 1 || list.Tickets[0].ID != s1 {
+		t.Fatalf("pm's ticket list %+v, want only the s1 ticket %d", list.Tickets, s1)
+	}
+	getJSON(t, base+"/api/tickets", doorsOps, &list)
+	if len(list.Tickets) != 2 {
+		t.Fatalf("operator's ticket list %+v, want both", list.Tickets)
+	}
+	forbidden := []struct{ method, path, body string }{
+		{"GET", fmt.Sprintf("/api/tickets/%d", s2), ""},
+		{"GET", fmt.Sprintf("/api/tickets/%d/notifications", s2), ""},
+		{"GET", fmt.Sprintf("/api/tickets/%d/photos/%d", s2, ph.ID), ""},
+		{"POST", fmt.Sprintf("/api/tickets/%d/actions", s2), `{"action":"cancel","reason":"not mine"}`},
+		{"GET", "/api/tickets?site=s2", ""},
+		{"GET", "/api/stats?site=s2", ""},
+		{"GET", "/api/stats?site=s2&format=csv", ""},
+		{"GET", "/api/devices/gas-s2", ""},
+		{"GET", "/api/devices/gas-s2/readings", ""},
+		{"POST", "/api/tickets", `{"source":"phone","category":"civil","site":"s2","building":"B9","location":"x","description":"y"}`},
+	}
+	for _, f := range forbidden {
+		if status, body, _ := doReq(t, f.method, base+f.path, doorsPM, f.body); status != http.StatusForbidden {
+			t.Errorf("pm %s %s: %d %s, want 403", f.method, f.path, status, body)
+		}
+	}
+	if status, body, _ := doReq(t, "GET", fmt.Sprintf("%s/api/tickets/%d", base, s2), doorsOps, ""); status != 200 {
+		t.Errorf("operator's view of the s2 ticket: %d %s", status, body)
+	}
+	if status, _, _ := doReq(t, "GET", fmt.Sprintf("%s/api/tickets/%d", base, s1), doorsPM, ""); status != 200 {
+		t.Errorf("pm's view of the s1 ticket: %d", status)
+	}
+	// The s2 ticket was not cancelled by the refused action.
+	var s2t struct{ Status string }
+	getJSON(t, fmt.Sprintf("%s/api/tickets/%d", base, s2), doorsOps, &s2t)
+	if s2t.Status == "cancelled" {
+		t.Fatal("the pm cancelled an s2 ticket")
+	}
+
+	// KPIs: s1's only, in JSON and CSV.
+	var st struct {
+		Overall struct {
+			Tickets int `json:"tickets"`
+		} `json:"overall"`
+	}
+	getJSON(t, base+"/api/stats", doorsPM, &st)
+	if st.Overall.Tickets != 1 {
+		t.Errorf("pm's KPIs count %d tickets, want 1 (s1's)", st.Overall.Tickets)
+	}
+	if status, csv, _ := doReq(t, "GET", base+"/api/stats?format=csv", doorsPM, ""); status != 200 || strings.Contains(csv, "B9") {
+		t.Errorf("pm's KPI CSV: %d, holds s2's building B9: %v", status, strings.Contains(csv, "B9"))
+	}
+
+	// Devices.
+	var devs struct{ Devices []struct{ ID string } }
+	getJSON(t, base+"/api/devices", doorsPM, &devs)
+	if len(devs.Devices) != 1 || devs.Devices[0].ID != "gas-s1" {
+		t.Errorf("pm's devices %+v, want gas-s1 only", devs.Devices)
+	}
+
+	// A fresh snapshot: s1 only.
+	ws2, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsPM, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws2.Close()
+	snap := waitEvent(t, readEvents(t, ws2), "snapshot", 10*time.Second)
+	if s := string(snap.Data); strings.Contains(s, `"s2"`) || strings.Contains(s, "gas-s2") || !strings.Contains(s, "gas-s1") {
+		t.Errorf("pm's snapshot shows s2 or lacks s1: %s", s)
+	}
+	var me struct{ Sites []string }
+	getJSON(t, base+"/api/me", doorsPM, &me)
+	if len(me.Sites) != 1 || me.Sites[0] != "s1" {
+		t.Errorf("/api/me sites %v, want [s1]", me.Sites)
+	}
+}
+
+// TestServeRefusesExampleTokens: a configuration copied from
+// caretaker.example.yaml with its tokens left in does not serve; the
+// error names the key, never the token.
+func TestServeRefusesExampleTokens(t *testing.T) {
+	example, err := os.ReadFile("../../caretaker.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := strings.ReplaceAll(string(example), "data/", dir+"/")
+	path := dir + "/caretaker.yaml"
+	writeFile(t, path, cfg)
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--config", path}, &out, &errb, nil)
+	if code != 2 || !strings.Contains(errb.String(), "auth.tokens[0].token") || strings.Contains(errb.String(), "change-me-operator-0001") {
+		t.Fatalf("exit %d, stderr %q; want 2 naming auth.tokens[0].token without the token", code, errb.String())
+	}
+	// Every example token is refused, wherever it sits.
+	for i, tok := range []string{"change-me-operator-0001", "change-me-patrol-00001", "change-me-technician-01", "change-me-engineer-0001"} {
+		if !strings.Contains(string(example), tok) {
+			t.Fatalf("the example no longer holds %s: update this test", tok)
+		}
+		alone := fmt.Sprintf("auth: {tokens: [{name: a, role: admin, token: real-token-0123456789}, {name: x%d, role: operator, token: %s}]}\n", i, tok)
+		writeFile(t, path, strings.SplitN(cfg, "auth:", 2)[0]+alone)
+		errb.Reset()
+		if code := run(t.Context(), []string{"serve", "--config", path}, &out, &errb, nil); code != 2 || !strings.Contains(errb.String(), "auth.tokens[1].token") {
+			t.Errorf("%s: exit %d, stderr %q", tok, code, errb.String())
+		}
+	}
+}
+
+// TestTokenHashAndReloadOnSIGHUP: a token given as its token_sha256 lets
+// its holder in; after the file is changed and the process gets SIGHUP,
+// the removed token is refused and the new one accepted, without a
+// restart (same pid).
+func TestTokenHashAndReloadOnSIGHUP(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	sum := func(s string) string { d := sha256.Sum256([]byte(s)); return hex.EncodeToString(d[:]) }
+	oldTok, newTok := "old-token-0123456789abc", "new-token-0123456789abc"
+	ct, proc := doorsProcess(t, doorsConfig(broker.Addr, "", fmt.Sprintf("{name: ops1, role: operator, token_sha256: %s}", sum(oldTok))))
+	if status, body, _ := doReq(t, "GET", ct.Base+"/api/me", oldTok, ""); status != 200 || !strings.Contains(body, "ops1") {
+		t.Fatalf("token by its sha256: %d %s", status, body)
+	}
+	if cfg, _ := os.ReadFile(ct.Config); strings.Contains(string(cfg), oldTok) {
+		t.Fatal("the configuration holds the token in clear")
+	}
+	pid := proc.PID()
+	writeFile(t, ct.Config, doorsConfig(broker.Addr, "", fmt.Sprintf("{name: ops2, role: operator, token_sha256: %s}", sum(newTok)))(ct.Addr, ct.Dir))
+	if err := sendSignal(pid, "HUP"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "new token accepted after SIGHUP", func() bool {
+		status, _, _ := doReq(t, "GET", ct.Base+"/api/me", newTok, "")
+		return status == 200
+	})
+	if status, _, _ := doReq(t, "GET", ct.Base+"/api/me", oldTok, ""); status != http.StatusUnauthorized {
+		t.Fatalf("old token after SIGHUP: %d, want 401", status)
+	}
+	if proc.PID() != pid {
+		t.Fatal("the process was restarted")
+	}
+	// A broken file changes nothing.
+	writeFile(t, ct.Config, "auth: {tokens: [{name: x, role: nobody, token: whatever-whatever}]}\n")
+	if err := sendSignal(pid, "HUP"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the refused reload logged", func() bool {
+		return strings.Contains(testkit.FileTail(ct.Dir+"/caretaker.log", 20000), "tokens not reloaded")
+	})
+	if status, _, _ := doReq(t, "GET", ct.Base+"/api/me", newTok, ""); status != 200 {
+		t.Fatalf("after a bad reload the token in force: %d, want 200", status)
+	}
+}
+
+// TestFailedAuthenticationRateLimited: wrong tokens from one address are
+// answered 401 ten times, then 429 with Retry-After, even for a right
+// token from there; each is logged at warn with the address, never with
+// the token.
+func TestFailedAuthenticationRateLimited(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ""))
+	wrong := "wrong-token-7f3a9c1e5b0d"
+	var statuses []int
+	var retry string
+	for i := 0; i < 30; i++ {
+		status, _, h := doReq(t, "GET", ct.Base+"/api/tickets", wrong, "")
+		statuses = append(statuses, status)
+		if status == http.StatusTooManyRequests {
+			retry = h.Get("Retry-After")
+			break
+		}
+	}
+	if n := len(statuses); n != 11 || statuses[n-1] != http.StatusTooManyRequests || retry == "" {
+		t.Fatalf("answers to wrong tokens %v (Retry-After %q), want 10×401 then 429 with Retry-After", statuses, retry)
+	}
+	if status, _, _ := doReq(t, "GET", ct.Base+"/api/tickets", doorsOps, ""); status != http.StatusTooManyRequests {
+		t.Fatalf("right token from the blocked address: %d, want 429", status)
+	}
+	log := testkit.FileTail(ct.Dir+"/caretaker.log", 200000)
+	if !strings.Contains(log, "level=WARN") || !strings.Contains(log, "authentication failed") || !strings.Contains(log, "remote=127.0.0.1") {
+		t.Errorf("no warning with the address in the log:\n%s", testkit.Tail(log, 3000))
+	}
+	if strings.Contains(log, wrong) || strings.Contains(log, doorsOps) {
+		t.Error("a token is in the log")
+	}
+}
+
+// sendSignal sends SIGHUP ("HUP") or SIGTERM ("TERM") to pid.
+func sendSignal(pid int, sig string) error {
+	s := map[string]syscall.Signal{"HUP": syscall.SIGHUP, "TERM": syscall.SIGTERM}[sig]
+	return syscall.Kill(pid, s)
+}
