@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -387,4 +390,191 @@ func TestFailedAuthenticationRateLimited(t *testing.T) {
 func sendSignal(pid int, sig string) error {
 	s := map[string]syscall.Signal{"HUP": syscall.SIGHUP, "TERM": syscall.SIGTERM}[sig]
 	return syscall.Kill(pid, s)
+}
+
+// TestSlowBodiesAreCut: connections that drip a request body byte by
+// byte, with a token and without, are cut once http.read_timeout has
+// passed, while a WebSocket opened before them lives on past it and
+// still gets events.
+func TestSlowBodiesAreCut(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ", read_timeout: 2s"))
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsOps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	events := readEvents(t, ws)
+	waitEvent(t, events, "snapshot", 10*time.Second)
+
+	type drip struct {
+		conn net.Conn
+		cut  chan struct{}
+	}
+	var drips []drip
+	for i, auth := range []string{"", "Authorization: Bearer " + doorsOps + "\r\n"} {
+		c, err := net.Dial("tcp", ct.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /api/tickets HTTP/1.1\r\nHost: %s\r\n%sContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", ct.Addr, auth)
+		d := drip{conn: c, cut: make(chan struct{})}
+		go func() { // the server's side closing shows as EOF here
+			defer close(d.cut)
+			_, _ = io.Copy(io.Discard, c)
+		}()
+		go func() { // one byte every 200 ms, never the whole body
+			for {
+				select {
+				case <-d.cut:
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}()
+		drips = append(drips, d)
+		_ = i
+	}
+	for i, d := range drips {
+		select {
+		case <-d.cut:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("dripping connection %d still open after 30 s (read_timeout 2s)", i)
+		}
+	}
+	// The WebSocket outlived the read timeout and still works.
+	reportAt(t, ct.Base, "s1", "B2")
+	waitEvent(t, events, "ticket.created", 10*time.Second)
+}
+
+// TestWebSocketCapPerToken: one token opens its 300 WebSockets; the
+// 301st is refused with 429 and a clear error, while another token still
+// gets one.
+func TestWebSocketCapPerToken(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ""))
+	var conns []*websocket.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		c, resp, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsPat, nil)
+		if err != nil {
+			t.Fatalf("websocket %d: %v (%v)", i+1, err, resp)
+		}
+		conns = append(conns, c)
+	}
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsPat, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("301st websocket of one token: %v %v, want 429", err, resp)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "too many WebSockets for this token") {
+		t.Errorf("refusal %s", b)
+	}
+	other, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsOps, nil)
+	if err != nil {
+		t.Fatalf("another token's websocket: %v", err)
+	}
+	other.Close()
+	// One closed: the token may open one again.
+	conns[0].Close()
+	waitFor(t, 10*time.Second, "a place free again", func() bool {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsPat, nil)
+		if err == nil {
+			conns[0] = c
+		}
+		return err == nil
+	})
+}
+
+// TestHostHeaderChecked: a page of another name rebound to this server's
+// address (DNS rebinding) sends its own Host and reads nothing, not even
+// /metrics, /healthz or /readyz; the configured name, localhost and the
+// address itself do. Every answer carries the narrow CSP.
+func TestHostHeaderChecked(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ", hosts: [ops.example.com]"))
+	_, port, _ := net.SplitHostPort(ct.Addr)
+	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/api/me", "/", "/ws"} {
+		for _, host := range []string{"rebind.attacker.example:" + port, "rebind.attacker.example", "ops.example.com.evil.example"} {
+			if status, body, _ := doReq(t, "GET", ct.Base+path, doorsOps, "", "Host", host); status != http.StatusForbidden {
+				t.Errorf("GET %s with Host %s: %d %s, want 403", path, host, status, testkit.Tail(body, 200))
+			}
+		}
+		for _, host := range []string{"ops.example.com:" + port, "OPS.example.com", "localhost:" + port, ct.Addr, "[::1]:" + port} {
+			if status, body, _ := doReq(t, "GET", ct.Base+path, doorsOps, "", "Host", host); status == http.StatusForbidden && path != "/ws" {
+				t.Errorf("GET %s with Host %s: %d %s", path, host, status, testkit.Tail(body, 200))
+			}
+		}
+	}
+	_, _, h := doReq(t, "GET", ct.Base+"/", "", "")
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"connect-src 'self' ws://" + ct.Addr + ";", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, " ws: ") || strings.Contains(csp, "wss:;") {
+		t.Errorf("CSP %q allows WebSockets to any host", csp)
+	}
+}
+
+// TestHTTPSOnly: with http.tls the dashboard speaks HTTPS (API and wss)
+// with the configured certificate, and plain HTTP gets no data.
+func TestHTTPSOnly(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	certDir := t.TempDir()
+	caFile, certFile, keyFile := testserver.TestCertificates(t, certDir, "127.0.0.1")
+	c := newCaretakerDir(t, doorsConfig(broker.Addr, fmt.Sprintf(`, tls: {cert: "%s", key: "%s"}`, certFile, keyFile)))
+	proc := testkit.NewCaretaker(t, testkit.CaretakerBinary(t), c.Config, c.Dir+"/caretaker.log")
+	proc.Start()
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tlsCfg := &tls.Config{RootCAs: pool}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}, Timeout: 5 * time.Second}
+	base := "https://" + c.Addr
+	waitFor(t, 30*time.Second, "https /readyz 200", func() bool {
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	req, _ := http.NewRequest("GET", base+"/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+doorsOps)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("https /api/me: %v %v", err, resp)
+	}
+	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "wss://"+c.Addr) || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("https headers: CSP %q, HSTS %q", resp.Header.Get("Content-Security-Policy"), resp.Header.Get("Strict-Transport-Security"))
+	}
+	resp.Body.Close()
+	d := websocket.Dialer{TLSClientConfig: tlsCfg}
+	ws, _, err := d.Dial("wss://"+c.Addr+"/ws?token="+doorsOps, nil)
+	if err != nil {
+		t.Fatalf("wss: %v", err)
+	}
+	waitEvent(t, readEvents(t, ws), "snapshot", 10*time.Second)
+	ws.Close()
+	// Plain HTTP: no answer with data.
+	if resp, err := http.Get("http://" + c.Addr + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 || strings.Contains(string(b), "go_goroutines") {
+			t.Fatalf("plain http /metrics: %d %s", resp.StatusCode, testkit.Tail(string(b), 200))
+		}
+	}
 }
