@@ -38,6 +38,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
 	}
+	if err := hashStoredCodes(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
+	}
 	return s, nil
 }
 

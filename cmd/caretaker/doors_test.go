@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
@@ -576,5 +579,73 @@ func TestHTTPSOnly(t *testing.T) {
 		if resp.StatusCode == 200 || strings.Contains(string(b), "go_goroutines") {
 			t.Fatalf("plain http /metrics: %d %s", resp.StatusCode, testkit.Tail(string(b), 200))
 		}
+	}
+}
+
+// TestDataAtRestPrivate: every file the process keeps under its data
+// folder (ticket store, rule store, readings, photos, their WALs) is its
+// owner's only, in folders of the owner's only, and the verification
+// code the operator was given is nowhere in them.
+func TestDataAtRestPrivate(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ""))
+	status, body, _ := doReq(t, "POST", ct.Base+"/api/tickets", doorsOps, `{"source":"phone","category":"water_electric","site":"s1","building":"B3",
+		"scope":"in_home","unit":"2","floor":"12","room":"1201","location":"kitchen","description":"tap drips","reporter":{"name":"Wang","phone":"+8613900000001"}}`)
+	if status != http.StatusCreated {
+		t.Fatalf("in-home report: %d %s", status, body)
+	}
+	var tk struct {
+		ID   int64  `json:"id"`
+		Code string `json:"verification_code"`
+	}
+	mustJSON(t, []byte(body), &tk)
+	if len(tk.Code) != 6 {
+		t.Fatalf("no code in the answer: %s", body)
+	}
+	ctype, pb := photoBody(t)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/tickets/%d/photos", ct.Base, tk.ID), pb)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+doorsOps)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("photo: %v %v", err, resp)
+	}
+	data := ct.Dir + "/data"
+	var files int
+	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		st, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		} else {
+			files++
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %o, want %o", strings.TrimPrefix(p, ct.Dir), st.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 3 {
+		t.Fatalf("only %d files under %s", files, data)
+	}
+	db, err := sqlitedb.Open(t.Context(), data+"/caretaker.db", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stored string
+	if err := db.QueryRow("SELECT verification_code FROM tickets WHERE id = ?", tk.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored == "" || strings.Contains(stored, tk.Code) {
+		t.Fatalf("the store holds the code as %q", stored)
 	}
 }

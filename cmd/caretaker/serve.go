@@ -255,7 +255,7 @@ func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 		in := influx.New(ic)
 		return influxStore{in}, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o700); err != nil {
 		return nil, fmt.Errorf("store.readings_path: %w", err)
 	}
 	st, err := tsdb.Open(cfg.Store.ReadingsPath, cfg.Store.ReadingsRetention.Std(), logger)
