@@ -20,10 +20,18 @@ type principal struct {
 	Role string
 	// Sites are the sites the token is limited to; nil: every site.
 	Sites map[string]bool
+	// digest is the SHA-256 of the token used (never the token).
+	digest [sha256.Size]byte
 }
 
 // seesSite says whether p may see what happens at site.
 func (p principal) seesSite(site string) bool { return p.Sites == nil || p.Sites[site] }
+
+// identity names the token (by its digest), its holder, role and sites:
+// a WebSocket opened under it is closed when a reload changes any of them.
+func (p principal) identity() string {
+	return hex.EncodeToString(p.digest[:]) + "\x00" + p.Name + "\x00" + p.Role + "\x00" + strings.Join(p.siteList(), ",")
+}
 
 // siteList is p's sites, sorted; nil: every site.
 func (p principal) siteList() []string {
@@ -62,6 +70,7 @@ func newTokenBook(tokens []Token) *tokenBook {
 			d, _ := hex.DecodeString(t.TokenSHA256)
 			copy(e.digest[:], d)
 		}
+		e.who.digest = e.digest
 		if len(t.Sites) > 0 {
 			e.who.Sites = make(map[string]bool, len(t.Sites))
 			for _, s := range t.Sites {

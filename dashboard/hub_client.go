@@ -26,6 +26,9 @@ type client struct {
 	// scope are the sites the token may see (nil: every site); events of
 	// other sites, and those of no site, never reach it. Set once.
 	scope map[string]bool
+	// who is the identity of the token it was opened with (principal's
+	// identity), so that a token reload can close it. Set once.
+	who string
 
 	// Guarded by hub.mu.
 	sites    map[string]bool // nil: every site
@@ -58,8 +61,8 @@ type subscribeMessage struct {
 // serve runs one connection until it ends: the first message is a snapshot
 // (or the replay of the events missed since since, of epoch epoch), then
 // the live events.
-func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, epoch string, scope map[string]bool, snapshot func(context.Context) (any, error)) {
-	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since, epoch, scope)
+func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, epoch string, p principal, snapshot func(context.Context) (any, error)) {
+	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since, epoch, p)
 	if !ok {
 		h.closeConn(conn, websocket.CloseGoingAway, "server shutting down")
 		return

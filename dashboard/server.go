@@ -109,13 +109,23 @@ func (s *Server) routes() http.Handler {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // SetTokens replaces the API tokens (on SIGHUP): from the next request on,
-// a removed token is refused and a new one accepted. The tokens are
-// checked as NewServer checks them; on error nothing changes.
+// a removed token is refused and a new one accepted, and the WebSockets
+// opened with a removed token, or one whose role or sites changed, are
+// closed (the page then finds its token refused). The tokens are checked
+// as NewServer checks them; on error nothing changes.
 func (s *Server) SetTokens(tokens []Token) error {
 	if err := checkTokens(tokens, 8); err != nil {
 		return err
 	}
-	s.tokens.Store(newTokenBook(tokens))
+	book := newTokenBook(tokens)
+	s.tokens.Store(book)
+	valid := make(map[string]bool, len(book.entries))
+	for _, e := range book.entries {
+		valid[e.who.identity()] = true
+	}
+	if n := s.cfg.Hub.closeRevoked(valid); n > 0 {
+		s.log.Info("websockets of revoked tokens closed", "count", n)
+	}
 	return nil
 }
 

@@ -71,7 +71,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p principal) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, p.Sites, func(ctx context.Context) (any, error) {
+	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, p, func(ctx context.Context) (any, error) {
 		return s.snapshot(ctx, p)
 	})
 }

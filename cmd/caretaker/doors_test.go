@@ -316,7 +316,8 @@ func TestServeRefusesExampleTokens(t *testing.T) {
 // TestTokenHashAndReloadOnSIGHUP: a token given as its token_sha256 lets
 // its holder in; after the file is changed and the process gets SIGHUP,
 // the removed token is refused and the new one accepted, without a
-// restart (same pid).
+// restart (same pid), and the WebSocket opened with the removed token is
+// closed.
 func TestTokenHashAndReloadOnSIGHUP(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	sum := func(s string) string { d := sha256.Sum256([]byte(s)); return hex.EncodeToString(d[:]) }
@@ -328,6 +329,13 @@ func TestTokenHashAndReloadOnSIGHUP(t *testing.T) {
 	if cfg, _ := os.ReadFile(ct.Config); strings.Contains(string(cfg), oldTok) {
 		t.Fatal("the configuration holds the token in clear")
 	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+oldTok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	oldEvents := readEvents(t, ws)
+	waitEvent(t, oldEvents, "snapshot", 10*time.Second)
 	pid := proc.PID()
 	writeFile(t, ct.Config, doorsConfig(broker.Addr, "", fmt.Sprintf("{name: ops2, role: operator, token_sha256: %s}", sum(newTok)))(ct.Addr, ct.Dir))
 	if err := sendSignal(pid, "HUP"); err != nil {
@@ -342,6 +350,11 @@ func TestTokenHashAndReloadOnSIGHUP(t *testing.T) {
 	}
 	if proc.PID() != pid {
 		t.Fatal("the process was restarted")
+	}
+	select { // the revoked token's socket is closed (readEvents closes the channel)
+	case <-drain(oldEvents):
+	case <-time.After(15 * time.Second):
+		t.Fatal("the websocket of the removed token is still open")
 	}
 	// A broken file changes nothing.
 	writeFile(t, ct.Config, "auth: {tokens: [{name: x, role: nobody, token: whatever-whatever}]}\n")
@@ -648,4 +661,15 @@ func TestDataAtRestPrivate(t *testing.T) {
 	if stored == "" || strings.Contains(stored, tk.Code) {
 		t.Fatalf("the store holds the code as %q", stored)
 	}
+}
+
+// drain reads ch until it is closed, then closes the channel it returns.
+func drain(ch <-chan wsEvent) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		for range ch {
+		}
+		close(done)
+	}()
+	return done
 }
