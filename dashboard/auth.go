@@ -259,6 +259,7 @@ func (s *Server) authorize(act action, allowQuery bool, h authed) http.HandlerFu
 	return func(w http.ResponseWriter, r *http.Request) {
 		addr := clientAddr(r)
 		if wait, blocked := s.authFails.blocked(addr); blocked {
+			s.refused.WithLabelValues("auth_blocked").Inc()
 			tooManyFailures(w, wait)
 			return
 		}
@@ -266,6 +267,7 @@ func (s *Server) authorize(act action, allowQuery bool, h authed) http.HandlerFu
 		p, ok := s.tokens.Load().lookup(tok)
 		if !ok {
 			if tok != "" {
+				s.refused.WithLabelValues("bad_token").Inc()
 				n := s.authFails.fail(addr)
 				s.authLog.Warn(addr, "authentication failed: wrong token", "remote", addr, "path", r.URL.Path, "failures", n)
 			}

@@ -102,6 +102,8 @@ type Config struct {
 	// and the control room warns while it is not zero.
 	PendingAlarms func() int
 	Gatherer      prometheus.Gatherer // nil: an empty registry
+	// Registerer takes the server's counters of refusals; nil: none.
+	Registerer prometheus.Registerer
 	Hub           *Hub
 	Now           func() time.Time
 	// NotFound is the error (matched with errors.Is) the services return

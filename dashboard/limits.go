@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // checkHost refuses (403) a request whose Host is neither an IP address,
@@ -18,6 +20,7 @@ import (
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r.Host) {
+			s.refused.WithLabelValues("host").Inc()
 			writeError(w, http.StatusForbidden, "host "+quoteShort(r.Host)+" is not served here: name it in http.hosts", "")
 			return
 		}
@@ -76,10 +79,11 @@ type limitListener struct {
 	plain   bool
 	log     *slog.Logger
 	refused atomic.Int64
+	counted prometheus.Counter
 }
 
-func newLimitListener(ln net.Listener, max int, plain bool, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, max), plain: plain, log: log}
+func newLimitListener(ln net.Listener, max int, plain bool, log *slog.Logger, counted prometheus.Counter) *limitListener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, max), plain: plain, log: log, counted: counted}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -93,6 +97,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
 		default:
 		}
+		l.counted.Inc()
 		n := l.refused.Add(1)
 		if n == 1 || n%100 == 0 {
 			l.log.Warn("http connection refused: too many open connections", "max", cap(l.sem), "remote", c.RemoteAddr().String(), "refused", n)

@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
@@ -29,6 +31,7 @@ type Server struct {
 	origins   map[string]bool
 	hosts     map[string]bool
 	ws        wsSlots
+	refused   *prometheus.CounterVec // by reason
 	handler   http.Handler
 
 	addrOnce sync.Once
@@ -52,6 +55,10 @@ func NewServer(cfg Config) (*Server, error) {
 		ready:     make(chan struct{}),
 	}
 	s.authLog = ratelog.New(s.log, 10*time.Second, cfg.Now)
+	s.refused = promreg.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caretaker_http_refused_total",
+		Help: "HTTP requests and connections refused at the door, by reason.",
+	}, []string{"reason"}))
 	s.tokens.Store(newTokenBook(cfg.Tokens))
 	for _, h := range cfg.Hosts {
 		s.hosts[strings.ToLower(h)] = true
@@ -144,7 +151,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", s.cfg.Listen, err)
 	}
-	ln := newLimitListener(raw, s.cfg.MaxConns, tlsCfg == nil, s.log)
+	ln := newLimitListener(raw, s.cfg.MaxConns, tlsCfg == nil, s.log, s.refused.WithLabelValues("connections"))
 	var served net.Listener = ln
 	if tlsCfg != nil {
 		served = tls.NewListener(ln, tlsCfg)

@@ -59,6 +59,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	epoch := r.URL.Query().Get("epoch") // any other value than the hub's: a snapshot
 	if status, why := s.ws.take(p.Name); status != 0 {
+		reason := "ws_max"
+		if status == http.StatusTooManyRequests {
+			reason = "ws_per_token"
+		}
+		s.refused.WithLabelValues(reason).Inc()
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "30")
 		}

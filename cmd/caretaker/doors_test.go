@@ -393,6 +393,10 @@ func TestFailedAuthenticationRateLimited(t *testing.T) {
 	if status, _, _ := doReq(t, "GET", ct.Base+"/api/tickets", doorsOps, ""); status != http.StatusTooManyRequests {
 		t.Fatalf("right token from the blocked address: %d, want 429", status)
 	}
+	if bad, blocked := drillScrape(t, ct.Base, `caretaker_http_refused_total{reason="bad_token"}`),
+		drillScrape(t, ct.Base, `caretaker_http_refused_total{reason="auth_blocked"}`); bad != 10 || blocked != 2 {
+		t.Errorf("counted %v wrong tokens and %v blocked requests, want 10 and 2", bad, blocked)
+	}
 	log := testkit.FileTail(ct.Dir+"/caretaker.log", 200000)
 	if !strings.Contains(log, "level=WARN") || !strings.Contains(log, "authentication failed") || !strings.Contains(log, "remote=127.0.0.1") {
 		t.Errorf("no warning with the address in the log:\n%s", testkit.Tail(log, 3000))

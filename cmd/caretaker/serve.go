@@ -134,6 +134,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		},
 	}
 	cfg.HTTP.dashboardLimits(&dcfg)
+	dcfg.Registerer = metrics
 	if h := publicHost(cfg.Config.Notify.PublicURL); h != "" {
 		dcfg.Hosts = append(dcfg.Hosts, h) // the ack links point there
 	}
