@@ -56,6 +56,12 @@ func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
 	}
 	if p.Sites != nil {
 		me["sites"] = p.siteList() // the token sees these sites only
+		may := me["may"].(map[string]bool)
+		for _, a := range apiActions() {
+			if a.everySite {
+				may[a.name] = false
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, me)
 }

@@ -122,6 +122,9 @@ type action struct {
 	name  string // its key in /api/me's "may"
 	verb  string // for the 403 message: "role patrol may not <verb>"
 	roles []string
+	// everySite: what it does (or shows) spans every site, so a token
+	// limited to sites may not.
+	everySite bool
 }
 
 var (
@@ -130,7 +133,7 @@ var (
 	actAck    = action{name: "ack", verb: "acknowledge alarms", roles: []string{RoleOperator}}
 	actWork   = action{name: "work", verb: "act on tickets", roles: []string{RolePatrol, RoleTechnician, RoleOperator}}
 	actStats  = action{name: "stats", verb: "read the KPIs", roles: []string{RoleOperator}}
-	actTune   = action{name: "rules", verb: "change rules", roles: []string{RoleEngineer}}
+	actTune   = action{name: "rules", verb: "change rules", roles: []string{RoleEngineer}, everySite: true}
 	actServe  = action{name: "service", verb: "record services", roles: []string{RoleEngineer, RoleTechnician}}
 )
 
@@ -277,6 +280,10 @@ func (s *Server) authorize(act action, allowQuery bool, h authed) http.HandlerFu
 		}
 		if !act.allows(p.Role) {
 			writeError(w, http.StatusForbidden, "role "+p.Role+" may not "+act.verb, "")
+			return
+		}
+		if act.everySite && p.Sites != nil {
+			writeError(w, http.StatusForbidden, "a token limited to sites may not "+act.verb+": they apply to every site", "")
 			return
 		}
 		h(w, r, p)
