@@ -104,8 +104,8 @@ type Config struct {
 	Gatherer      prometheus.Gatherer // nil: an empty registry
 	// Registerer takes the server's counters of refusals; nil: none.
 	Registerer prometheus.Registerer
-	Hub           *Hub
-	Now           func() time.Time
+	Hub        *Hub
+	Now        func() time.Time
 	// NotFound is the error (matched with errors.Is) the services return
 	// for an unknown ticket or alarm; it becomes a 404.
 	NotFound error
