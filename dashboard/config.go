@@ -102,10 +102,8 @@ type Config struct {
 	// and the control room warns while it is not zero.
 	PendingAlarms func() int
 	Gatherer      prometheus.Gatherer // nil: an empty registry
-	// Registerer takes the server's counters of refusals; nil: none.
-	Registerer prometheus.Registerer
-	Hub        *Hub
-	Now        func() time.Time
+	Hub           *Hub
+	Now           func() time.Time
 	// NotFound is the error (matched with errors.Is) the services return
 	// for an unknown ticket or alarm; it becomes a 404.
 	NotFound error
@@ -120,6 +118,8 @@ type Config struct {
 	ReporterLinks ReporterLinks
 	// Duty says who is on duty now (GET /api/duty); nil: 503.
 	Duty Duty
+	// Registerer takes the server's counters of refusals; nil: none.
+	Registerer prometheus.Registerer
 }
 
 // Role names (contract.md); ticketing.Roles lists them.
