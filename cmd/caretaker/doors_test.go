@@ -38,9 +38,10 @@ const (
 
 // doorsConfig is a caretaker over the mosquitto at broker with an
 // operator token for every site (ops1), a project manager's limited to
-// estate s1 (pm1, operator role, sites [s1]), a patrol token (pat1), a
-// gas detector in s1 and one in s2, paging through the log channel, and
-// httpExtra added to the http section.
+// estate s1 (pm1, operator role, sites [s1]; also the project manager
+// paged for L2), a patrol token (pat1), a gas detector in s1 and one in
+// s2, paging through the log channel, and httpExtra added to the http
+// section.
 func doorsConfig(broker, httpExtra string, tokens ...string) func(httpAddr, dir string) string {
 	if len(tokens) == 0 {
 		tokens = []string{
@@ -62,11 +63,12 @@ devices:
   - {id: gas-s2, kind: gas, site: s2, building: B9, location: "s2 boiler room"}
 people:
   - {name: ops1, roles: [control_room]}
+  - {name: pm1, roles: [project_manager]}
 channels:
   - {name: screen, type: log}
 notify:
   policies:
-    - {level: 2, steps: [{after: 0s, to: [control_room], via: [screen]}]}
+    - {level: 2, steps: [{after: 0s, to: [control_room, project_manager], via: [screen]}]}
 `, httpAddr, httpExtra, broker, time.Now().UnixNano(), dir, strings.Join(tokens, "\n    - "))
 	}
 }
@@ -140,7 +142,8 @@ func photoBody(t *testing.T) (string, *bytes.Buffer) {
 // CSV, devices and readings, alarms, the WebSocket snapshot and its
 // events (ticket.paged included); another site's ticket, photo,
 // notification list and actions are answered 403, and so is asking for
-// s2 by name. The unlimited operator still sees both.
+// s2 by name. The unlimited operator still sees both. The project
+// manager, a person named like the token, is paged for s1's ticket only.
 func TestSiteScopedToken(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ""))
@@ -274,6 +277,28 @@ func TestSiteScopedToken(t *testing.T) {
 	snap := waitEvent(t, readEvents(t, ws2), "snapshot", 10*time.Second)
 	if s := string(snap.Data); strings.Contains(s, `"s2"`) || strings.Contains(s, "gas-s2") || !strings.Contains(s, "gas-s1") {
 		t.Errorf("pm's snapshot shows s2 or lacks s1: %s", s)
+	}
+	// Paged: the project manager for s1's ticket, not for s2's.
+	for _, tc := range []struct {
+		id     int64
+		wantPM bool
+	}{{s1, true}, {s2, false}} {
+		var pages struct {
+			Notifications []struct {
+				Recipient string `json:"recipient"`
+			}
+		}
+		waitFor(t, 15*time.Second, "pages of the control room", func() bool {
+			getJSON(t, fmt.Sprintf("%s/api/tickets/%d/notifications", base, tc.id), doorsOps, &pages)
+			return len(pages.Notifications) > 0
+		})
+		var who []string
+		for _, n := range pages.Notifications {
+			who = append(who, n.Recipient)
+		}
+		if got := strings.Contains(strings.Join(who, ","), "pm1"); got != tc.wantPM {
+			t.Errorf("ticket %d paged %v; pm1 among them: %v, want %v", tc.id, who, got, tc.wantPM)
+		}
 	}
 	var me struct{ Sites []string }
 	getJSON(t, base+"/api/me", doorsPM, &me)

@@ -43,6 +43,7 @@ type paging struct {
 // (checked already by Config.Validate); it starts nothing.
 func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 	ncfg := cfg.Config.WithDefaults()
+	ncfg.People = peopleSites(ncfg.People, cfg.Auth.Tokens)
 	planner, err := notify.NewPlanner(ncfg)
 	if err != nil {
 		return nil, notifyConfigError(err)

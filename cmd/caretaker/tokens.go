@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/caretaker-iot/caretaker/dashboard"
+	"github.com/caretaker-iot/caretaker/notify"
 )
 
 // exampleTokenMark is in every token of caretaker.example.yaml (and the
@@ -52,4 +53,24 @@ func reloadTokensOnHUP(ctx context.Context, hup <-chan os.Signal, path string, e
 		}
 		logger.Info("SIGHUP: tokens reloaded", "config", path, "tokens", len(cfg.Auth.Tokens))
 	}
+}
+
+// peopleSites gives a person who names no sites the sites of the API
+// token of the same name, if that token is limited to sites: a project
+// manager who sees only their estates is paged only for them.
+func peopleSites(people []notify.Person, tokens []dashboard.Token) []notify.Person {
+	sites := map[string][]string{}
+	for _, t := range tokens {
+		if len(t.Sites) > 0 {
+			sites[t.Name] = t.Sites
+		}
+	}
+	out := make([]notify.Person, len(people))
+	for i, p := range people {
+		if len(p.Sites) == 0 {
+			p.Sites = sites[p.Name]
+		}
+		out[i] = p
+	}
+	return out
 }
