@@ -702,3 +702,28 @@ func drain(ch <-chan wsEvent) <-chan struct{} {
 	}()
 	return done
 }
+
+// TestServedHosts: the names the dashboard answers to are http.hosts,
+// the host of the ack links, and the machine's name when it listens on
+// every address; never an IP (those always pass) nor a name the Host
+// check could not hold.
+func TestServedHosts(t *testing.T) {
+	name, _ := os.Hostname()
+	tests := []struct {
+		listen, base string
+		hosts        []string
+		want         []string
+	}{
+		{"127.0.0.1:8080", "", nil, nil},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", []string{"ops.example.com"}, []string{"ops.example.com"}},
+		{"127.0.0.1:8080", "https://ack.example.com/caretaker", nil, []string{"ack.example.com"}},
+		{"0.0.0.0:8080", "", nil, []string{name}},
+		{":8080", "http://bad_name:8080", nil, []string{name}},
+	}
+	for _, tc := range tests {
+		got := servedHosts(HTTPConfig{Listen: tc.listen, Hosts: tc.hosts}, tc.base)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+			t.Errorf("listen %s base %q hosts %v: %v, want %v", tc.listen, tc.base, tc.hosts, got, tc.want)
+		}
+	}
+}

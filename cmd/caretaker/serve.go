@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -135,9 +137,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	cfg.HTTP.dashboardLimits(&dcfg)
 	dcfg.Registerer = metrics
-	if h := publicHost(cfg.Config.Notify.PublicURL); h != "" {
-		dcfg.Hosts = append(dcfg.Hosts, h) // the ack links point there
-	}
+	dcfg.Hosts = servedHosts(cfg.HTTP, pages.pager.base)
 	server, err := dashboard.NewServer(dcfg)
 	if err != nil {
 		return &ConfigError{Key: "http", Msg: err.Error()}
@@ -293,11 +293,25 @@ func (f fanout) Status(ctx context.Context, st devices.Status) {
 	}
 }
 
-// publicHost is the host name of notify.public_url, if any.
-func publicHost(public string) string {
-	u, err := url.Parse(public)
-	if err != nil {
-		return ""
+// servedHosts are the names the dashboard answers to besides localhost
+// and IP addresses: http.hosts, the host of the ack links (base, from
+// notify.public_url or derived from http.listen) and, when it listens on
+// every address, the machine's own name.
+func servedHosts(h HTTPConfig, base string) []string {
+	hosts := append([]string{}, h.Hosts...)
+	// Only a plain DNS name is taken (the dashboard refuses others).
+	dnsName := func(s string) bool {
+		return s != "" && net.ParseIP(s) == nil && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
 	}
-	return u.Hostname()
+	if u, err := url.Parse(base); err == nil && dnsName(u.Hostname()) {
+		hosts = append(hosts, u.Hostname())
+	}
+	if host, _, err := net.SplitHostPort(h.Listen); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			if name, err := os.Hostname(); err == nil && dnsName(name) {
+				hosts = append(hosts, name)
+			}
+		}
+	}
+	return hosts
 }
