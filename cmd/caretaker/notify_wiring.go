@@ -456,6 +456,7 @@ const EventTicketPaged = "ticket.paged"
 // ("paged tech1 · 09:31 · email ✓ webhook ✗ (retrying)").
 type pagingState struct {
 	TicketID   int64          `json:"ticket_id"`
+	Site       string         `json:"site,omitempty"` // in the live event: other instances relay it by its site
 	Step       string         `json:"step"`
 	Recipients []string       `json:"recipients"`
 	At         time.Time      `json:"at"`
@@ -547,6 +548,7 @@ func publishPaging(tickets *ticketing.Service, events eventSink, id int64, logge
 			logger.Warn("paging state", "ticket", id, "err", err)
 			return
 		}
+		st[0].Site = t.Site
 		events.Notify(ticketing.Event{Type: EventTicketPaged, Site: t.Site, Data: st[0]})
 	}
 }
