@@ -32,6 +32,7 @@ type Server struct {
 	hosts     map[string]bool
 	ws        wsSlots
 	refused   *prometheus.CounterVec // by reason
+	tls       *tls.Config            // nil: plain HTTP
 	handler   http.Handler
 
 	addrOnce sync.Once
@@ -60,6 +61,13 @@ func NewServer(cfg Config) (*Server, error) {
 		Help: "HTTP requests and connections refused at the door, by reason.",
 	}, []string{"reason"}))
 	s.tokens.Store(newTokenBook(cfg.Tokens))
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("dashboard config: tls: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	for _, h := range cfg.Hosts {
 		s.hosts[strings.ToLower(h)] = true
 	}
@@ -139,14 +147,7 @@ func (s *Server) SetTokens(tokens []Token) error {
 // Run listens on cfg.Listen and serves until ctx is done, then shuts down
 // gracefully (open WebSockets are closed by the hub).
 func (s *Server) Run(ctx context.Context) error {
-	var tlsCfg *tls.Config
-	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("http tls: %w", err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
+	tlsCfg := s.tls
 	raw, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", s.cfg.Listen, err)

@@ -572,11 +572,17 @@ func TestHostHeaderChecked(t *testing.T) {
 }
 
 // TestHTTPSOnly: with http.tls the dashboard speaks HTTPS (API and wss)
-// with the configured certificate, and plain HTTP gets no data.
+// with the configured certificate, and plain HTTP gets no data; a
+// certificate that cannot be read stops serve at start (exit 2).
 func TestHTTPSOnly(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	certDir := t.TempDir()
 	caFile, certFile, keyFile := testserver.TestCertificates(t, certDir, "127.0.0.1")
+	bad := newCaretakerDir(t, doorsConfig(broker.Addr, fmt.Sprintf(`, tls: {cert: "%s/missing.pem", key: "%s"}`, certDir, keyFile)))
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"serve", "--config", bad.Config}, &out, &errb, nil); code != 2 || !strings.Contains(errb.String(), "tls") {
+		t.Fatalf("unreadable certificate: exit %d, stderr %q; want 2 naming tls", code, errb.String())
+	}
 	c := newCaretakerDir(t, doorsConfig(broker.Addr, fmt.Sprintf(`, tls: {cert: "%s", key: "%s"}`, certFile, keyFile)))
 	proc := testkit.NewCaretaker(t, testkit.CaretakerBinary(t), c.Config, c.Dir+"/caretaker.log")
 	proc.Start()
