@@ -52,7 +52,7 @@ func (l *failLimiter) drain(b *failBucket, now time.Time) {
 func (l *failLimiter) blocked(addr string) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.addrs[addr]
+	b, ok := l.addrs[limitKey(addr)]
 	if !ok {
 		return 0, false
 	}
@@ -69,13 +69,14 @@ func (l *failLimiter) fail(addr string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	b, ok := l.addrs[addr]
+	key := limitKey(addr)
+	b, ok := l.addrs[key]
 	if !ok {
 		if len(l.addrs) >= maxFailAddrs {
 			l.forget(now)
 		}
 		b = &failBucket{at: now}
-		l.addrs[addr] = b
+		l.addrs[key] = b
 	}
 	l.drain(b, now)
 	b.level++
@@ -83,8 +84,9 @@ func (l *failLimiter) fail(addr string) int {
 	return b.n
 }
 
-// forget drops the addresses whose failures have drained. Called with mu
-// held.
+// forget drops the addresses whose failures have drained, and if that is
+// not enough, some others (they start afresh), so memory stays bounded
+// however many addresses try. Called with mu held.
 func (l *failLimiter) forget(now time.Time) {
 	for a, b := range l.addrs {
 		l.drain(b, now)
@@ -92,6 +94,22 @@ func (l *failLimiter) forget(now time.Time) {
 			delete(l.addrs, a)
 		}
 	}
+	for a := range l.addrs {
+		if len(l.addrs) < maxFailAddrs*9/10 {
+			break
+		}
+		delete(l.addrs, a)
+	}
+}
+
+// limitKey is what failures are counted by: the IPv4 address, or the /64
+// of an IPv6 one (one host can hold a whole /64).
+func limitKey(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // clientAddr is the address the request came from (no port); a
