@@ -149,6 +149,13 @@ func TestSiteScopedToken(t *testing.T) {
 	ct, _ := doorsProcess(t, doorsConfig(broker.Addr, ""))
 	base := ct.Base
 
+	opsWS, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsOps, nil)
+	if err != nil {
+		t.Fatalf("operator websocket: %v", err)
+	}
+	defer opsWS.Close()
+	opsEvents := readEvents(t, opsWS)
+	waitEvent(t, opsEvents, "snapshot", 10*time.Second)
 	pmWS, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+doorsPM, nil)
 	if err != nil {
 		t.Fatalf("pm websocket: %v", err)
@@ -181,26 +188,50 @@ func TestSiteScopedToken(t *testing.T) {
 		t.Fatalf("photo upload: %s", resp.Status)
 	}
 
-	// Events: the pm's socket carries s1's ticket and its paging, never s2's.
-	var sawS1Paged bool
-	deadline := time.After(20 * time.Second)
-	for !sawS1Paged {
-		select {
-		case ev, ok := <-pmEvents:
-			if !ok {
-				t.Fatal("pm websocket closed")
+	// Events: the pm's socket carries s1's ticket and its paging, never
+	// s2's. Once the operator's socket has had both tickets' paging, so
+	// has the pm's queue (the hub fans out under one lock): a last s1
+	// ticket, at the end, closes what the pm's socket is checked for.
+	pagedOf := func(id int64) string { return fmt.Sprintf(`"ticket_id":%d,`, id) }
+	opsPaged := map[int64]bool{}
+	for end := time.Now().Add(20 * time.Second); !opsPaged[s1] || !opsPaged[s2]; {
+		ev := waitEvent(t, opsEvents, EventTicketPaged, time.Until(end))
+		for _, id := range []int64{s1, s2} {
+			if strings.Contains(string(ev.Data), pagedOf(id)) {
+				opsPaged[id] = true
 			}
-			if strings.Contains(string(ev.Data), `"site":"s2"`) || strings.Contains(string(ev.Data), s2Number) ||
-				strings.Contains(string(ev.Data), fmt.Sprintf(`"ticket_id":%d,`, s2)) {
-				t.Fatalf("pm's socket got an s2 event: %s %s", ev.Type, ev.Data)
-			}
-			if ev.Type == EventTicketPaged && strings.Contains(string(ev.Data), fmt.Sprintf(`"ticket_id":%d,`, s1)) {
-				sawS1Paged = true
-			}
-		case <-deadline:
-			t.Fatal("no ticket.paged of the s1 ticket on the pm's socket")
 		}
 	}
+	checkPM := func(until func(wsEvent) bool) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case ev, ok := <-pmEvents:
+				if !ok {
+					t.Fatal("pm websocket closed")
+				}
+				if strings.Contains(string(ev.Data), `"site":"s2"`) || strings.Contains(string(ev.Data), s2Number) ||
+					strings.Contains(string(ev.Data), pagedOf(s2)) {
+					t.Fatalf("pm's socket got an s2 event: %s %s", ev.Type, ev.Data)
+				}
+				if until(ev) {
+					return
+				}
+			case <-deadline:
+				t.Fatal("the pm's socket missed an s1 event")
+			}
+		}
+	}
+	checkPM(func(ev wsEvent) bool {
+		return ev.Type == EventTicketPaged && strings.Contains(string(ev.Data), pagedOf(s1))
+	})
+	defer func() { // at the end: nothing of s2 was queued for the pm meanwhile
+		last, _ := reportAt(t, base, "s1", "B3")
+		checkPM(func(ev wsEvent) bool {
+			return ev.Type == "ticket.created" && strings.Contains(string(ev.Data), fmt.Sprintf(`"id":%d,`, last))
+		})
+	}()
 
 	// Lists and details.
 	var list struct {
