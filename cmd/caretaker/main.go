@@ -131,15 +131,27 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if *path == "" {
 		return usageError{"serve needs --config FILE"}
 	}
+	// SIGHUP reloads the tokens; caught from the start, so that one sent
+	// while starting does not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := LoadConfig(*path, env)
 	if err != nil {
+		return err
+	}
+	if err := refuseExampleTokens(cfg.Auth.Tokens); err != nil {
 		return err
 	}
 	logger, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, logger, nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return serve(ctx, cfg, logger, func(st started) {
+		go reloadTokensOnHUP(ctx, hup, *path, env, st.SetTokens, logger)
+	})
 }
 
 // parseFlags parses a command's flags: --help is not an error (exit 0), a

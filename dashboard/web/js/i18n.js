@@ -3,6 +3,7 @@
 const EN = {
   title: "Caretaker", login: "Log in", logout: "Log out", token: "Access token",
   badToken: "That token was not accepted.", lang: "中文",
+  tooManyTries: "Too many wrong tokens from this address. Try again in {n} s.",
   nav_board: "Control room", nav_report: "Report", nav_tech: "My work", nav_rules: "Rules", nav_reports: "Reports",
   live: "live", connecting: "connecting…", offline: "offline",
   offlineSince: "Connection lost at {t}. Reconnecting… what you see may be out of date.",
@@ -59,6 +60,7 @@ const EN = {
 const ZH = {
   title: "物业报修监控", login: "登录", logout: "退出", token: "访问令牌",
   badToken: "令牌无效。", lang: "English",
+  tooManyTries: "此地址输错令牌次数过多，请 {n} 秒后再试。",
   nav_board: "监控中心", nav_report: "报事", nav_tech: "我的工单", nav_rules: "告警规则", nav_reports: "统计报表",
   live: "在线", connecting: "连接中…", offline: "离线",
   offlineSince: "连接已于 {t} 中断，正在重连…当前显示可能不是最新。",
