@@ -8,19 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
 )
 
-// storedCode reads ticket id's verification_code straight from the file.
-func storedCode(t *testing.T, path string, id int64) string {
+// storedCode reads ticket id's verification_code straight from the
+// database, past the service.
+func storedCode(t *testing.T, f *fixture, id int64) string {
 	t.Helper()
-	db, err := sqlitedb.Open(context.Background(), path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var c string
-	if err := db.QueryRow("SELECT verification_code FROM tickets WHERE id = ?", id).Scan(&c); err != nil {
+	if err := f.svc.db.QueryRow("SELECT verification_code FROM tickets WHERE id = ?", id).Scan(&c); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -47,14 +42,14 @@ func TestVerificationCodeStoredHashed(t *testing.T) {
 		if len(tk.VerificationCode) != 6 {
 			t.Fatalf("answer's code %q", tk.VerificationCode)
 		}
-		st := storedCode(t, f.path, tk.ID)
+		st := storedCode(t, f, tk.ID)
 		if strings.Contains(st, tk.VerificationCode) || !strings.HasPrefix(st, codeHashPrefix) {
 			t.Fatalf("stored code %q for code %s: want its salted hash", st, tk.VerificationCode)
 		}
 	}
-	raw, _ := os.ReadFile(f.path)
-	wal, _ := os.ReadFile(f.path + "-wal")
-	if strings.Contains(string(raw)+string(wal), a.VerificationCode) && strings.Contains(string(raw)+string(wal), b.VerificationCode) {
+	if f.cfg.URL != "" {
+		// On PostgreSQL the server's files are not the store's to read.
+	} else if raw, wal := readFile(f.path), readFile(f.path+"-wal"); strings.Contains(raw+wal, a.VerificationCode) && strings.Contains(raw+wal, b.VerificationCode) {
 		t.Fatal("both codes are in the database files")
 	}
 	mustAct(t, f, tech1, a.ID, ActionRequest{Action: ActClaim})
@@ -68,7 +63,7 @@ func TestVerificationCodeStoredHashed(t *testing.T) {
 	// A new code (after a lock-out) is stored hashed too.
 	mustAct(t, f, tech1, b.ID, ActionRequest{Action: ActClaim})
 	nc := mustAct(t, f, operator, b.ID, ActionRequest{Action: ActNewCode, Reason: "owner lost it"})
-	if st := storedCode(t, f.path, b.ID); len(nc.VerificationCode) != 6 || strings.Contains(st, nc.VerificationCode) || !strings.HasPrefix(st, codeHashPrefix) {
+	if st := storedCode(t, f, b.ID); len(nc.VerificationCode) != 6 || strings.Contains(st, nc.VerificationCode) || !strings.HasPrefix(st, codeHashPrefix) {
 		t.Fatalf("new code %q stored as %q", nc.VerificationCode, st)
 	}
 	mustAct(t, f, tech1, b.ID, ActionRequest{Action: ActArrive, Code: nc.VerificationCode})
@@ -78,7 +73,7 @@ func TestVerificationCodeStoredHashed(t *testing.T) {
 // keeps them in clear; opening it hashes them, and the code the owner
 // holds still works.
 func TestClearCodesHashedOnOpen(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureOn(t, onSQLite) // writes the file past the service
 	ctx := context.Background()
 	tk, _, err := f.svc.Report(ctx, operator, inHome())
 	if err != nil {
@@ -93,7 +88,7 @@ func TestClearCodesHashedOnOpen(t *testing.T) {
 	}
 	db.Close()
 	f.reopen(t)
-	if st := storedCode(t, f.path, tk.ID); !strings.HasPrefix(st, codeHashPrefix) || strings.Contains(st, "424242") {
+	if st := storedCode(t, f, tk.ID); !strings.HasPrefix(st, codeHashPrefix) || strings.Contains(st, "424242") {
 		t.Fatalf("after reopening, the code is stored as %q", st)
 	}
 	f.reopen(t) // a second open finds nothing to do and keeps the code
@@ -106,7 +101,7 @@ func TestClearCodesHashedOnOpen(t *testing.T) {
 // TestStoreFilesPrivate: the database and its WAL are the owner's only
 // (0600), in a folder of the owner's only (0700).
 func TestStoreFilesPrivate(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureOn(t, onSQLite) // a file of its own only on SQLite
 	if _, _, err := f.svc.Report(context.Background(), operator, inHome()); err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +115,11 @@ func TestStoreFilesPrivate(t *testing.T) {
 	}
 	f.reopen(t)
 	checkPrivate(t, f.path, 0o600)
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
 }
 
 func checkPrivate(t *testing.T, path string, want os.FileMode) {
