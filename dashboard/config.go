@@ -82,6 +82,10 @@ type Config struct {
 	ReporterLinks ReporterLinks
 	// Duty says who is on duty now (GET /api/duty); nil: 503.
 	Duty Duty
+	// Sites are the estates and their time zones (GET /api/sites); a
+	// stats period given as local dates is read in the site's zone. nil:
+	// the machine's local zone, no sites listed.
+	Sites *devices.Sites
 }
 
 // Role names (contract.md); ticketing.Roles lists them.

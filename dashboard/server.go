@@ -67,6 +67,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/tickets/{id}/photos/{photo}", s.requireRole(actRead, s.getPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/notifications", s.requireRole(actRead, s.ticketNotifications))
 	mux.HandleFunc("GET /api/duty", s.requireRole(actRead, s.duty))
+	mux.HandleFunc("GET /api/sites", s.requireRole(actRead, s.sites))
 	mux.HandleFunc("GET /api/stats", s.requireRole(actStats, s.stats))
 	mux.HandleFunc("GET /api/alarms", s.requireRole(actRead, s.listAlarms))
 	mux.HandleFunc("POST /api/alarms/{id}/ack", s.requireRole(actAck, s.ackAlarm))

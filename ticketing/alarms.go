@@ -381,7 +381,7 @@ func (s *Service) alarmCleared(ctx context.Context, a rules.Alarm) error {
 			return err
 		}
 		if stored.TicketID != 0 {
-			note := fmt.Sprintf("alarm %s cleared at %s by %s (%s), peak %s", a.ID, s.formatTime(clearedAt), by, reason,
+			note := fmt.Sprintf("alarm %s cleared at %s by %s (%s), peak %s", a.ID, s.formatTime(stored.Site, clearedAt), by, reason,
 				strconv.FormatFloat(stored.Peak, 'g', -1, 64))
 			if err := s.addHistory(ctx, tx, stored.TicketID, systemActor, "alarm_cleared", note); err != nil {
 				return err

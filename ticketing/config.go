@@ -71,8 +71,12 @@ type Config struct {
 	// NumberPrefix starts ticket numbers: BX20261123-0042 is the 42nd
 	// ticket opened on 23 Nov 2026 (local date). Default "BX".
 	NumberPrefix string `yaml:"-"`
-	// Location gives the local date of ticket numbers. Default time.Local.
+	// Location gives the local date of ticket numbers, and the zone of
+	// sites SiteLocation does not know. Default time.Local.
 	Location *time.Location `yaml:"-"`
+	// SiteLocation is the time zone of a site: times in history notes
+	// read in the ticket's site's zone. nil: Location for every site.
+	SiteLocation func(site string) *time.Location `yaml:"-"`
 	// ReopenWindow: an alarm of the same rule and device raised again within
 	// this time after its ticket was resolved or closed reopens that ticket
 	// instead of opening a new one. Default 30m.
