@@ -75,8 +75,8 @@ func TestSiteTimeZones(t *testing.T) {
 		query string
 		want  int
 	}{
-		{"from=2026-11-01&to=2026-12-01&site=s1", 0},            // November, Shanghai
-		{"from=2026-12-01&to=2027-01-01&site=s1", 1},            // December, Shanghai
+		{"from=2026-11-01&to=2026-12-01&site=s1", 0},             // November, Shanghai
+		{"from=2026-12-01&to=2027-01-01&site=s1", 1},             // December, Shanghai
 		{"from=2026-12-01T01:00&to=2026-12-01T02:00&site=s1", 1}, // local hours
 		{"from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z&site=s1", 1},
 		{"from=2026-11-01&to=2026-12-01&site=s9", 0}, // Berlin: 18:30 on 30 Nov, but the ticket is of s1
