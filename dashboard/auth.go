@@ -197,11 +197,11 @@ func (s *Server) authorize(act action, allowQuery bool, h authed) http.HandlerFu
 		p, ok := s.tokens.lookup(bearerToken(r, allowQuery))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="caretaker"`)
-			writeError(w, http.StatusUnauthorized, "missing or invalid token", "")
+			writeErrorCode(w, http.StatusUnauthorized, "missing or invalid token", "", "bad_token", nil)
 			return
 		}
 		if !act.allows(p.Role) {
-			writeError(w, http.StatusForbidden, "role "+p.Role+" may not "+act.verb, "")
+			writeErrorCode(w, http.StatusForbidden, "role "+p.Role+" may not "+act.verb, "", "role_forbidden", map[string]any{"role": p.Role})
 			return
 		}
 		h(w, r, p)

@@ -80,7 +80,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/rules/{id}/backtest", s.requireRole(actTune, s.backtestRule))
 	mux.HandleFunc("POST /api/rules/{id}/service", s.requireRole(actServe, s.recordService))
 	mux.HandleFunc("/api/", s.requireRole(actRead, func(w http.ResponseWriter, r *http.Request, _ principal) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
+		writeErrorCode(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "", "no_endpoint", nil)
 	}))
 	mux.HandleFunc("GET /ack/{token}", s.ackShow)
 	mux.HandleFunc("POST /ack", s.ackPost)

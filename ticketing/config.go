@@ -269,9 +269,25 @@ var ErrNotFound = errors.New("not found")
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"error"`
+	// Code and Params: the error for a program (a page says it in its
+	// user's language); "" when the message is all there is.
+	Code   string         `json:"code,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ErrorCode is the stable code and its parameters (the field among them).
+func (e *FieldError) ErrorCode() (string, map[string]any) {
+	if e.Code == "" {
+		return "", nil
+	}
+	p := map[string]any{"field": e.Field}
+	for k, v := range e.Params {
+		p[k] = v
+	}
+	return e.Code, p
+}
 
 // FieldName names the request field at fault, for API error answers.
 func (e *FieldError) FieldName() string { return e.Field }
