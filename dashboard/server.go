@@ -55,6 +55,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
 
+	mux.HandleFunc("GET /api/openapi.json", s.openapi)
 	mux.HandleFunc("GET /api/me", s.requireRole(actRead, s.me))
 	mux.HandleFunc("GET /api/devices", s.requireRole(actRead, s.listDevices))
 	mux.HandleFunc("GET /api/devices/{id}", s.requireRole(actRead, s.getDevice))
