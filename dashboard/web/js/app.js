@@ -264,13 +264,15 @@ function drawBanner() {
   document.body.classList.toggle("has-banner", list.length > 0);
   const compact = phone.matches && !banner.open;
   el.classList.toggle("compact", compact);
-  const rows = (compact ? list.slice(0, 1) : list).map(([key, it]) => {
+  // A phone's one line is the user's own work first, else the newest.
+  const shown = compact && list.length ? [list.find(([, it]) => mine(it)) || list[list.length - 1]] : list;
+  const rows = shown.map(([key, it]) => {
     const x = it.alarm || it.ticket || it.escalation;
     const row = h("div", { class: "banner-row" + (mine(it) ? " mine" : ""), dataset: { key } },
       h("strong", { text: t("bannerL1") }), " ",
       mine(it) ? h("span", { class: "banner-mine", text: t("bannerMine") }) : null,
       h("span", { class: "banner-place", text: place(x) }), " ",
-      h("span", { class: "banner-text", text: bannerText(it) }));
+      h("span", { class: "banner-text", text: compact ? [x.building, x.location].filter(Boolean).join(" ") + " · " + bannerText(it) : bannerText(it) }));
     const buttons = h("span", { class: "banner-actions" });
     if (it.alarm && session.may("ack")) {
       buttons.append(h("button", { type: "button", class: "banner-ack", title: t("tooltipAck"), text: t("ack"), onclick: (e) => ack(x.id, e.target) }));

@@ -3,8 +3,8 @@
 // SLA countdown; filters; device status. Redrawn on every live event.
 
 import { h, options } from "./dom.js";
-import { t, duration, label, siteName, clockTime } from "./i18n.js";
-import { kindName, skillName } from "./words.js";
+import { t, duration, label, siteName, clockTime, zoneLabel } from "./i18n.js";
+import { kindName, skillName, recipientName } from "./words.js";
 import { describeAlarm, describeTicket, technical } from "./describe.js";
 import { live, subscribe, apply } from "./live.js";
 import { api, enc } from "./api.js";
@@ -60,7 +60,7 @@ export function mount(root) {
         h("span", { class: "duty-name", text: p.name }),
         h("span", { class: "sub", text: " · " + (p.zones && p.zones.length ? p.zones.join(", ") : t("dutyAllZones")) +
           (p.skills && p.skills.length ? " · " + p.skills.map(skillName).join(", ") : "") }))));
-      dutyNote.textContent = (d.people || []).length ? t(d.source === "rosters" ? "dutyByRosters" : "dutyByFlags", { tz: d.timezone || "" }) : t("dutyNobody");
+      dutyNote.textContent = (d.people || []).length ? t(d.source === "rosters" ? "dutyByRosters" : "dutyByFlags", { tz: zoneLabel(d.timezone) || d.timezone || "" }) : t("dutyNobody");
       dutyNote.dataset.source = d.source || "";
     } catch (e) {
       dutyNote.textContent = e.status === 503 ? t("notAvailable", { what: t("onDutyNow") }) : t("failed", { e: e.message });
@@ -218,7 +218,7 @@ export function pagedLine(p) {
   const tk = live.tickets.get(p.ticket_id);
   const hhmm = clockTime(p.at, tk && tk.site);
   const div = h("div", { class: "paged", dataset: { ticket: String(p.ticket_id), step: p.step || "" } },
-    h("span", { class: "paged-who", text: t("pagedWho", { who: p.recipients.join(", ") }) }),
+    h("span", { class: "paged-who", text: t("pagedWho", { who: p.recipients.map(recipientName).join(", ") }) }),
     hhmm ? " · " + hhmm : "", " ·");
   for (const c of p.channels || []) {
     const ok = c.state === "sent";

@@ -4,7 +4,7 @@
 
 import { h, field, options, showFieldError, statusLine, say } from "./dom.js";
 import { t, when, label } from "./i18n.js";
-import { verbName, stageName, withUnit, metricName, unitOf } from "./words.js";
+import { verbName, stageName, withUnit, metricName, unitOf, recipientName } from "./words.js";
 import { noteWords, actorWords } from "./notes.js";
 import { describeTicket, technical } from "./describe.js";
 import { api, enc, getToken } from "./api.js";
@@ -140,7 +140,7 @@ async function loadPages(id, box, msg, site) {
   box.append(h("table", { class: "rows compact", id: "ticket-pages" }, h("thead", {}, h("tr", {},
     h("th", { text: t("pageWho") }), h("th", { text: t("pageVia") }), h("th", { text: t("pageState") }), h("th", { text: t("pageAt") }))),
   h("tbody", {}, list.map((n) => h("tr", { class: "page-" + n.state, "data-delivery": n.id },
-    h("td", { text: n.recipient + " · " + t("pageStep", { s: n.step }) }),
+    h("td", { text: recipientName(n.recipient) + " · " + t("pageStep", { s: n.step }) }),
     h("td", { text: n.channel }),
     h("td", { text: label("pg", n.state) + (n.attempts ? " · " + t("pageTries", { n: n.attempts }) : ""), title: n.last_error || "" }),
     h("td", { text: when(n.done_at || n.next_at || n.queued_at, site) }))))));

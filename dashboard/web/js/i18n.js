@@ -53,7 +53,7 @@ const EN = {
   episodes: "Episodes", start: "Start", end: "End", peak: "Peak", noRules: "No rules.", mustNumber: "Must be a number.",
   mustDuration: "Must be a duration such as 10s, 5m or 1h.", lowBelowHigh: "Low must be below high.",
   whoWhen: "Who / when", readOnly: "Only engineers may change rules.", chartNoData: "No history for this period.",
-  rollbackReason: "rollback to version {v}", ofNominal: "of the nominal {n}", perMinute: "Change per minute",
+  rollbackReason: "rollback to version {v}", byConfig: "the configuration file", ofNominal: "of the nominal {n}", perMinute: "Change per minute",
   trendWindow: "Trend over (e.g. 24h)", trendHorizon: "Warn this far ahead (e.g. 168h)", serviceEvery: "Service every (count)", staleAfter: "Offline after no data for (e.g. 2m)",
   // reports
   reports: "Reports", kpis: "Key figures", byMonth: "By month", byLevel: "By level", byCategory: "By category", byBuilding: "By building",
@@ -109,7 +109,7 @@ const ZH = {
   episodes: "告警时段", start: "开始", end: "结束", peak: "峰值", noRules: "没有规则。", mustNumber: "必须是数字。",
   mustDuration: "必须是时长，如 10s、5m、1h。", lowBelowHigh: "下限必须小于上限。",
   whoWhen: "修改人 / 时间", readOnly: "只有工程师可以修改规则。", chartNoData: "该时段没有历史数据。",
-  rollbackReason: "回滚到第 {v} 版", ofNominal: "（额定 {n}）", perMinute: "每分钟变化",
+  rollbackReason: "回滚到第 {v} 版", byConfig: "配置文件", ofNominal: "（额定 {n}）", perMinute: "每分钟变化",
   trendWindow: "趋势统计时长（如 24h）", trendHorizon: "提前预警时长（如 168h）", serviceEvery: "保养间隔（次数）", staleAfter: "无数据多久算离线（如 2m）",
   reports: "统计报表", kpis: "关键指标", byMonth: "按月", byLevel: "按等级", byCategory: "按类别", byBuilding: "按楼栋",
   exportCSV: "导出 CSV", period: "时段", refresh: "刷新", tickets: "工单",
@@ -189,6 +189,18 @@ function fmt(d, site, opts) {
     return d.toLocaleString(lang, Object.assign({ timeZone: zoneOf(site), hourCycle: "h23" }, opts));
   } catch (_) {
     return d.toLocaleString(lang, opts);
+  }
+}
+
+// zoneLabel names a time zone in the user's language ("中国标准时间",
+// "China Standard Time"), else as given.
+export function zoneLabel(zone) {
+  if (!zone || zone === "Local") return "";
+  try {
+    const part = new Intl.DateTimeFormat(lang, { timeZone: zone, timeZoneName: "long" }).formatToParts(new Date()).find((x) => x.type === "timeZoneName");
+    return (part && part.value) || zone;
+  } catch (_) {
+    return zone;
   }
 }
 

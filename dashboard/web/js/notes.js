@@ -7,7 +7,7 @@
 // shown as written, with its ids taken out and its times localized.
 
 import { t, getLang, when, label } from "./i18n.js";
-import { alarmWords, messageReading, goDuration, roleName, stageName, withUnit, ruleName } from "./words.js";
+import { alarmWords, messageReading, goDuration, roleName, stageName, withUnit, ruleName, recipientName as rn } from "./words.js";
 import { ruleOf } from "./rulebook.js";
 
 const ALARM_ID = /([a-z0-9][a-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*):(\d{10,})/;
@@ -127,13 +127,13 @@ const RULES = [
       (load ? (zh ? "，在办工单 " + load[1] + " 张" : ", " + load[1] + " open tickets") : "");
   }],
   [/^page \S+ to (\S+) via (\S+) \(step (\S+)\) queued$/, (m) => getLang() === "zh-CN"
-    ? "通知 " + m[1] + "（" + m[2] + "，第 " + m[3] + " 步）排队中" : "page to " + m[1] + " via " + m[2] + " (step " + m[3] + ") queued"],
-  [/^page \S+ to (\S+) via (\S+) sent \(attempt (\d+)\)$/, (m) => getLang() === "zh-CN"
-    ? "已通知 " + m[1] + "（" + m[2] + "，第 " + m[3] + " 次尝试）" : "paged " + m[1] + " via " + m[2] + " (attempt " + m[3] + ")"],
+    ? "通知 " + rn(m[1]) + "（" + m[2] + "，第 " + m[3] + " 步）排队中" : "page to " + rn(m[1]) + " via " + m[2] + " (step " + m[3] + ") queued"],
+  [/^page \S+ to (\S+) via (\S+) sent \(attempt (\d+)\)(?:, answer .*)?$/s, (m) => getLang() === "zh-CN"
+    ? "已通知 " + rn(m[1]) + "（" + m[2] + "，第 " + m[3] + " 次尝试）" : "paged " + rn(m[1]) + " via " + m[2] + " (attempt " + m[3] + ")"],
   [/^page \S+ to (\S+) via (\S+) failed after (\d+) attempts: (.*)$/s, (m) => getLang() === "zh-CN"
-    ? "通知 " + m[1] + "（" + m[2] + "）失败，已尝试 " + m[3] + " 次" : "page to " + m[1] + " via " + m[2] + " failed after " + m[3] + " attempts: " + m[4]],
+    ? "通知 " + rn(m[1]) + "（" + m[2] + "）失败，已尝试 " + m[3] + " 次" : "page to " + rn(m[1]) + " via " + m[2] + " failed after " + m[3] + " attempts: " + m[4]],
   [/^page \S+ to (\S+) via (\S+) not delivered yet, retrying: (.*)$/s, (m) => getLang() === "zh-CN"
-    ? "通知 " + m[1] + "（" + m[2] + "）尚未送达，重试中" : "page to " + m[1] + " via " + m[2] + " not delivered yet, retrying: " + m[3]],
+    ? "通知 " + rn(m[1]) + "（" + m[2] + "）尚未送达，重试中" : "page to " + rn(m[1]) + " via " + m[2] + " not delivered yet, retrying: " + m[3]],
   [/^acknowledged by (\S+) via the link of a page$/, (m) => getLang() === "zh-CN" ? m[1] + " 通过通知链接确认" : "acknowledged by " + m[1] + " through the page's link"],
   [/^(?:(before|after) )?photo \d+ added \([^)]*\)$/, (m) => getLang() === "zh-CN"
     ? "上传" + (m[1] ? stageName(m[1]) : "") + "照片" : "photo added" + (m[1] ? " (" + stageName(m[1]) + ")" : "")],
@@ -158,5 +158,6 @@ export function noteWords(entry, site) {
 
 // roleWords: "(值班员)" for a history entry's actor.
 export function actorWords(entry) {
+  if (entry.role === "system") return roleName("system");
   return entry.actor + (entry.role ? (getLang() === "zh-CN" ? "（" + roleName(entry.role) + "）" : " (" + roleName(entry.role) + ")") : "");
 }

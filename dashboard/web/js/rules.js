@@ -210,7 +210,7 @@ async function drawVersions(box, rule, reload, status) {
     const li = h("li", {},
       h("strong", { text: "v" + (ver ?? "?") }), " ", h("span", { text: conditionWords(Object.assign({}, rule, { condition: r.condition })) }), " ",
       h("span", { class: "mono tech", lang: "en", text: condText(r.condition) }), " ",
-      h("span", { class: "who", text: [v.by || v.actor || v.changed_by, when(v.at || v.changed_at || v.time)].filter(Boolean).join(" · ") }),
+      h("span", { class: "who", text: [byName(v.by || v.actor || v.changed_by), when(v.at || v.changed_at || v.time)].filter(Boolean).join(" · ") }),
       v.reason ? h("div", { class: "note", text: v.reason }) : null);
     if (session.may("rules") && ver !== rule.version && r.condition) {
       li.append(h("button", { type: "button", class: "small", text: t("rollback"), onclick: async () => {
@@ -231,6 +231,9 @@ async function drawVersions(box, rule, reload, status) {
 
 // The backtest's period is read in the sites' time zone, as shown.
 function localInput(d) { return zonedInput(d); }
+
+// byName: who made a version; "config" is the configuration file.
+function byName(by) { return by === "config" ? t("byConfig") : by; }
 
 // condLabel names a condition's control, with the unit it is in.
 function condLabel(k, c, rule) {

@@ -58,7 +58,7 @@ const ROLES = {
   engineer: ["engineer", "工程师"], admin: ["admin", "管理员"], manager: ["manager", "经理"],
   system: ["system", "系统"], reporter_link: ["reporter (link)", "报事人（链接）"], ack_link: ["paged person (link)", "被通知人（链接）"],
   supervisor: ["supervisor", "工程主管"], project_manager: ["project manager", "项目经理"], control_room: ["control room", "监控中心"],
-  team_lead: ["team lead", "班组长"],
+  team_lead: ["team lead", "班组长"], reporter: ["reporter", "报事人"], assignee: ["assignee", "负责师傅"], on_duty: ["on duty", "值班人员"],
 };
 const SKILLS = {
   plumbing: ["plumbing", "水暖"], electrical: ["electrical", "电工"], gas: ["gas", "燃气"], elevator: ["elevator", "电梯"],
@@ -137,6 +137,8 @@ export function severityName(s) { return SEVERITIES[s] ? pick(SEVERITIES[s]) : s
 export function modeName(m) { return MODES[m] ? pick(MODES[m]) : m || ""; }
 export function roleName(r) { return ROLES[r] ? pick(ROLES[r]) : r || ""; }
 export function skillName(s) { return SKILLS[s] ? pick(SKILLS[s]) : s || ""; }
+// recipientName: a paged person, or the role a page went to ("reporter").
+export function recipientName(r) { return ROLES[r] ? pick(ROLES[r]) : r || ""; }
 export function stageName(s) { return STAGES[s] ? pick(STAGES[s]) : s || ""; }
 export function verbName(v) { return VERBS[v] ? pick(VERBS[v]) : String(v || "").replace(/_/g, " "); }
 export function eventName(e) { return EVENTS[e] ? pick(EVENTS[e]) : e || ""; }
