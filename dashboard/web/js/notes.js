@@ -120,7 +120,7 @@ const RULES = [
   [/^auto-dispatched to (\S+): (.*)$/, (m) => {
     const zh = getLang() === "zh-CN";
     const load = /, (\d+) open tickets/.exec(m[2]);
-    const zone = /, in zone (\S+)/.exec(m[2]);
+    const zone = /, in zone ([^,;\s]+)/.exec(m[2]);
     const cross = /cross-zone support/.test(m[2]);
     return (zh ? "自动派给 " + m[1] : "auto-dispatched to " + m[1]) +
       (zone ? (zh ? "，本片区 " : ", in zone ") + zone[1] : cross ? (zh ? "，跨片区支援" : ", cross-zone support") : "") +
