@@ -52,6 +52,7 @@ func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": p.Name,
 		"role": p.Role,
-		"may":  permissions(p.Role),
+		"may":   permissions(p.Role),
+		"pages": pagesOf(p.Role),
 	})
 }

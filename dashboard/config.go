@@ -82,6 +82,14 @@ type Config struct {
 	ReporterLinks ReporterLinks
 	// Duty says who is on duty now (GET /api/duty); nil: 503.
 	Duty Duty
+	// Dispatch lists who may be assigned a ticket, ranked, for the
+	// operator's pick (GET /api/tickets/{id}/technicians); nil: 503.
+	Dispatch Candidates
+}
+
+// Candidates ranks the technicians for a ticket; *ticketing.Service is one.
+type Candidates interface {
+	Candidates(ctx context.Context, id int64) (ticketing.Choices, error)
 }
 
 // Role names (contract.md); ticketing.Roles lists them.
@@ -90,6 +98,7 @@ const (
 	RoleTechnician = ticketing.RoleTechnician
 	RoleOperator   = ticketing.RoleOperator
 	RoleEngineer   = ticketing.RoleEngineer
+	RoleManager    = ticketing.RoleManager
 	RoleAdmin      = ticketing.RoleAdmin
 )
 

@@ -65,9 +65,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
 	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, s.snapshot)
 }
 
-// snapshot gathers active alarms, open tickets and device status.
+// snapshot gathers the live alarms (active, or cleared and not yet
+// acknowledged), open tickets with their clocks and escalations, and
+// device status.
 func (s *Server) snapshot(ctx context.Context) (any, error) {
-	alarms, err := s.cfg.Alarms.Alarms(ctx, ticketing.AlarmsActive)
+	alarms, err := s.cfg.Alarms.Alarms(ctx, ticketing.AlarmsLive)
 	if err != nil {
 		return nil, fmt.Errorf("active alarms: %w", err)
 	}
