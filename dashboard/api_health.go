@@ -50,8 +50,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // the role may do.
 func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"name": p.Name,
-		"role": p.Role,
+		"name":  p.Name,
+		"role":  p.Role,
 		"may":   permissions(p.Role),
 		"pages": pagesOf(p.Role),
 	})
