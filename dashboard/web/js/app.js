@@ -3,7 +3,7 @@
 // goes into the page through textContent (dom.js), never innerHTML.
 
 import { h, $ } from "./dom.js";
-import { t, setLang, getLang, onLangChange, applyStatic, when } from "./i18n.js";
+import { t, setLang, getLang, onLangChange, applyStatic, when, label } from "./i18n.js";
 import { api, setToken } from "./api.js";
 import { live, subscribe, connect, reset } from "./live.js";
 import { session } from "./session.js";
@@ -18,7 +18,7 @@ import * as reports from "./reports.js";
 
 const ROUTES = [
   { re: /^#\/?$/, view: board, nav: "board" },
-  { re: /^#\/ticket\/(\d+)$/, view: detail, nav: "board" },
+  { re: /^#\/ticket\/(\d+)$/, view: detail, nav: "board", anyRole: true },
   { re: /^#\/report$/, view: report, nav: "report" },
   { re: /^#\/tech$/, view: tech, nav: "tech" },
   { re: /^#\/rules(?:\/([^/]+))?$/, view: rules, nav: "rules" },
@@ -30,14 +30,27 @@ let unmount = () => {};
 
 // ---- routing ----------------------------------------------------------------
 
-function home() {
-  switch (session.me && session.me.role) {
-    case "patrol": return "#/report";
-    case "technician": return "#/tech";
-    case "engineer": return "#/rules";
-    default: return "#/";
-  }
+// pages are the role's pages, as /api/me lists them (its home first);
+// a server that lists none gets every page.
+function pages() {
+  const p = session.me && session.me.pages;
+  return Array.isArray(p) ? p : NAV.map(([k]) => k);
 }
+
+function home() {
+  const first = pages()[0];
+  const hit = NAV.find(([k]) => k === first);
+  return hit ? hit[1] : "#/";
+}
+
+// notYours says so, in place of a page the role does not use.
+const notYours = {
+  mount(root) {
+    root.replaceChildren(h("section", { class: "column narrow", id: "not-your-page" },
+      h("p", { role: "alert", text: t("notYourPage", { role: label("role", session.me.role) }) }),
+      h("a", { class: "button", href: home(), text: t("goHome") })));
+  },
+};
 
 function route() {
   if (!session.me) return;
@@ -49,7 +62,8 @@ function route() {
   const root = $("view");
   root.replaceChildren();
   const arg = m[1] ? decodeURIComponent(m[1]) : undefined;
-  unmount = r.view.mount(root, arg) || (() => {});
+  const view = r.anyRole || pages().includes(r.nav) ? r.view : notYours;
+  unmount = view.mount(root, arg) || (() => {});
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.nav === r.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -58,7 +72,8 @@ function route() {
 
 function drawNav() {
   const nav = $("nav");
-  nav.replaceChildren(...NAV.map(([k, href]) => h("a", { href, dataset: { nav: k }, text: t("nav_" + k) })));
+  const mine = pages();
+  nav.replaceChildren(...NAV.filter(([k]) => mine.includes(k)).map(([k, href]) => h("a", { href, dataset: { nav: k }, text: t("nav_" + k) })));
 }
 
 // ---- login ----------------------------------------------------------------
@@ -85,6 +100,7 @@ async function login(token) {
   $("who").textContent = session.me.name + " (" + session.me.role + ")";
   $("logout").hidden = false;
   $("nav").hidden = false;
+  drawNav();
   $("login-view").hidden = true;
   $("view").hidden = false;
   connect(logout);
@@ -112,6 +128,7 @@ function logout() {
   setToken("");
   session.me = null;
   banner.items.clear();
+  banner.hidden.clear();
   drawBanner();
   showLogin("");
 }
@@ -153,33 +170,50 @@ function drawHandoffs() {
 }
 
 // ---- the L1 banner ------------------------------------------------------------
-// New L1 alarms and L1 reports show in a red banner at the top of every
-// page with a tone, repeated every 30 s until each is acknowledged or
-// dismissed.
+// L1 alarms not yet acknowledged (active or cleared: a cleared one stays
+// until someone acknowledges it), new L1 reports not yet dispatched and
+// L1 tickets whose clock ran out show in a red banner at the top of every
+// page with a tone, repeated every 30 s. The banner is rebuilt from the
+// server's snapshot after a reload, so nothing of level 1 leaves it
+// unseen. "Hide for now" only hides an item on this screen (it is not an
+// acknowledgement; a button brings hidden ones back); acknowledging is
+// its own button and is recorded on the server.
 
-const banner = { items: new Map(), dismissed: new Set() };
+const banner = { items: new Map(), hidden: new Set() };
+
+function escalationKey(tk) {
+  return "e:" + tk.id + ":" + tk.escalated.clock + ":" + tk.escalated.step;
+}
+
+// bannerFromLive rebuilds the banner from the live picture (a snapshot).
+function bannerFromLive() {
+  banner.items.clear();
+  for (const a of live.alarms.values()) {
+    if (a.level === 1 && !a.acked && !a.shadow) banner.items.set("a:" + a.id, { alarm: a });
+  }
+  for (const tk of live.tickets.values()) {
+    if (tk.level !== 1) continue;
+    if (tk.source !== "sensor" && tk.status === "new") banner.items.set("t:" + tk.id, { ticket: tk });
+    if (tk.escalated) banner.items.set(escalationKey(tk), { escalation: Object.assign({ ticket_id: tk.id, number: tk.number, site: tk.site, building: tk.building, location: tk.location, level: tk.level }, tk.escalated) });
+  }
+}
 
 function bannerWatch(msg) {
   const d = (msg.data && (msg.data.alarm || msg.data.ticket)) || msg.data || {};
   let fresh = false;
   switch (msg.type) {
     case "snapshot":
-      for (const a of live.alarms.values()) {
-        if (a.level === 1 && !a.acked && !a.shadow && !banner.dismissed.has("a:" + a.id)) banner.items.set("a:" + a.id, { alarm: a });
-      }
-      for (const key of [...banner.items.keys()]) {
-        if (key.startsWith("a:") && !live.alarms.has(key.slice(2))) banner.items.delete(key);
-      }
+      bannerFromLive();
       break;
     case "alarm.raised":
     case "alarm.updated":
-      if (d.level === 1 && !d.acked && !d.shadow && !banner.dismissed.has("a:" + d.id)) {
+    case "alarm.cleared":
+      if (d.level === 1 && !d.acked && !d.shadow) {
         fresh = msg.type === "alarm.raised" || !banner.items.has("a:" + d.id);
         banner.items.set("a:" + d.id, { alarm: live.alarms.get(d.id) || d });
       }
       break;
     case "alarm.acked":
-    case "alarm.cleared":
       banner.items.delete("a:" + d.id);
       break;
     case "ticket.created":
@@ -189,11 +223,13 @@ function bannerWatch(msg) {
       }
       break;
     case "ticket.updated":
-      if (d.status && d.status !== "new") banner.items.delete("t:" + d.id);
+      if (d.status && d.status !== "new") {
+        for (const key of [...banner.items.keys()]) if (key === "t:" + d.id || key.startsWith("e:" + d.id + ":")) banner.items.delete(key);
+      }
       break;
     case "ticket.escalated":
       // An L1 whose clock ran out without anyone acting on it.
-      if (d.level === 1 && !banner.dismissed.has("e:" + d.ticket_id + ":" + d.clock + ":" + d.step)) {
+      if (d.level === 1) {
         banner.items.set("e:" + d.ticket_id + ":" + d.clock + ":" + d.step, { escalation: d });
         fresh = true;
       }
@@ -205,36 +241,54 @@ function bannerWatch(msg) {
   if (fresh) beep();
 }
 
+function bannerText(it) {
+  const x = it.alarm || it.ticket || it.escalation;
+  if (it.alarm) {
+    const text = x.message || x.rule_name || x.rule_id;
+    return x.state === "cleared" ? text + " · " + t("bannerCleared", { t: when(x.cleared_at) }) : text;
+  }
+  if (it.ticket) return x.number + " " + (x.description || "") + " · " + t("bannerNewReport");
+  return x.number + " " + t("bannerEscalated", { clock: label("clock", x.clock), to: label("to", x.to) });
+}
+
 function drawBanner() {
   const el = $("banner");
-  const list = [...banner.items.entries()];
-  el.hidden = list.length === 0;
+  const all = [...banner.items.entries()];
+  const list = all.filter(([key]) => !banner.hidden.has(key));
+  const hidden = all.length - list.length;
+  el.hidden = all.length === 0;
   document.body.classList.toggle("has-banner", list.length > 0);
-  el.replaceChildren(...list.map(([key, it]) => {
+  const rows = list.map(([key, it]) => {
     const x = it.alarm || it.ticket || it.escalation;
-    const text = it.alarm ? (x.message || x.rule_name || x.rule_id) : it.ticket ? (x.number + " " + (x.description || "")) : (x.number + " " + (x.message || ""));
-    const row = h("div", { class: "banner-row", dataset: { key } },
+    const row = h("div", { class: "banner-row" + (it.alarm && x.state === "cleared" ? " cleared" : ""), dataset: { key, status: (it.alarm && x.status) || "" } },
       h("strong", { text: t("bannerL1") }), " ",
       h("span", { class: "banner-place", text: place(x) }), " ",
       h("span", { class: "banner-dev", text: x.device_id || "" }), " ",
-      h("span", { class: "banner-text", text }));
+      h("span", { class: "banner-text", text: bannerText(it) }));
     const buttons = h("span", { class: "banner-actions" });
     if (it.alarm && session.may("ack")) {
       buttons.append(h("button", { type: "button", class: "banner-ack", text: t("ack"), onclick: (e) => ack(x.id, e.target) }));
     }
     const tid = it.alarm || it.escalation ? x.ticket_id : x.id;
     if (tid) buttons.append(h("a", { class: "button", href: "#/ticket/" + tid, text: t("open") }));
-    buttons.append(h("button", { type: "button", class: "banner-dismiss", text: t("dismiss"), onclick: () => {
-      banner.items.delete(key);
-      banner.dismissed.add(key);
+    buttons.append(h("button", { type: "button", class: "banner-dismiss banner-hide", text: t("bannerHide"), onclick: () => {
+      banner.hidden.add(key);
       drawBanner();
     } }));
     row.append(buttons);
     return row;
-  }));
+  });
+  if (hidden > 0) {
+    rows.push(h("div", { class: "banner-row banner-hidden-note" },
+      h("button", { type: "button", class: "banner-show", id: "banner-show", text: t("bannerShowHidden", { n: hidden }), onclick: () => {
+        banner.hidden.clear();
+        drawBanner();
+      } })));
+  }
+  el.replaceChildren(...rows);
 }
 
-setInterval(() => { if (banner.items.size && session.me) beep(); }, 30000);
+setInterval(() => { if ([...banner.items.keys()].some((k) => !banner.hidden.has(k)) && session.me) beep(); }, 30000);
 
 // ---- start ----------------------------------------------------------------
 
@@ -275,6 +329,8 @@ document.addEventListener("DOMContentLoaded", () => {
   subscribe((msg) => {
     if (msg.type === "conn") drawConn();
     else bannerWatch(msg);
+    // Tests (and curious people) can tell that the server's picture is in.
+    if (msg.type === "snapshot") document.body.dataset.snapshot = String(Number(document.body.dataset.snapshot || 0) + 1);
   });
   setInterval(drawConn, 5000);
   setInterval(checkHandoffs, 5000);
