@@ -24,9 +24,10 @@ after(async () => {
 });
 
 const bannerRow = () => ops.locator(`#banner .banner-row[data-key="a:${alarm.id}"]`);
-// The alarm's row (its ticket, open still, has a row of its own once the
-// alarm is over).
-const liveRow = () => ops.locator("#live-rows tr[data-key^='alarm:']", { hasText: DEV });
+// The alarm's row (led by the L1 alarm; the device's other alarms, such as
+// its pre-alarm, share it; its ticket, open still, has a row of its own
+// once the alarm is over).
+const liveRow = () => ops.locator(`#live-rows tr[data-key="alarm:${alarm.id}"]`);
 
 test("an L1 gas alarm is active and not acknowledged, in the banner and the live list", async () => {
   await gas(DEV, 4);
@@ -82,11 +83,14 @@ test("in Chinese the states and the hide button read as what they are", async ()
 });
 
 test("a patrol may not acknowledge; the operator does, and it is gone, reload or not", async () => {
+  assert.equal(await bannerRow().locator("button.banner-ack").textContent(), "Acknowledge", "the banner has its own acknowledge button");
   const refused = await api("patrol", "POST", "/api/alarms/" + encodeURIComponent(alarm.id) + "/ack");
   assert.equal(refused.status, 403);
-  await bannerRow().locator("button.banner-ack").click();
+  // The row's button acknowledges every alarm of the incident (the L1
+  // and its pre-alarm); the banner's would acknowledge the L1 alone.
+  await liveRow().locator("button.ack").click();
   await bannerRow().waitFor({ state: "detached" });
-  await liveRow().first().waitFor({ state: "detached" });
+  await liveRow().waitFor({ state: "detached" });
   const all = (await api("operator", "GET", "/api/alarms")).data.alarms;
   const a = all.find((x) => x.id === alarm.id);
   assert.equal(a.status, "cleared_ack");

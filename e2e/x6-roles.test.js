@@ -91,6 +91,11 @@ test("a small sink leak is not made L1 silently: the phone asks, and the patrol 
 
   // In Chinese: 漏水 asks the same question, in Chinese; "yes" makes it L1.
   await phone.click("#lang");
+  // The page is drawn again in Chinese: the form starts afresh.
+  await phone.locator("#report-form h2", { hasText: "报事报修" }).waitFor();
+  await phone.selectOption("#report-category", "water_electric");
+  await phone.fill("#report-site", "s1");
+  await phone.fill("#report-building", "C4");
   await phone.fill("#report-location", "C4 洗衣房");
   await phone.fill("#report-description", "洗衣机下面漏水，水流到走廊");
   await phone.click("#report-form button[type=submit]");
