@@ -50,9 +50,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // the role may do.
 func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
 	me := map[string]any{
-		"name": p.Name,
-		"role": p.Role,
-		"may":  permissions(p.Role),
+		"name":  p.Name,
+		"role":  p.Role,
+		"may":   permissions(p.Role),
+		"pages": pagesOf(p.Role),
 	}
 	if p.Sites != nil {
 		me["sites"] = p.siteList() // the token sees these sites only

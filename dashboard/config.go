@@ -124,6 +124,14 @@ type Config struct {
 	// stats period given as local dates is read in the site's zone. nil:
 	// the machine's local zone, no sites listed.
 	Sites *devices.Sites
+	// Dispatch lists who may be assigned a ticket, ranked, for the
+	// operator's pick (GET /api/tickets/{id}/technicians); nil: 503.
+	Dispatch Candidates
+}
+
+// Candidates ranks the technicians for a ticket; *ticketing.Service is one.
+type Candidates interface {
+	Candidates(ctx context.Context, id int64) (ticketing.Choices, error)
 }
 
 // Role names (contract.md); ticketing.Roles lists them.
@@ -132,6 +140,7 @@ const (
 	RoleTechnician = ticketing.RoleTechnician
 	RoleOperator   = ticketing.RoleOperator
 	RoleEngineer   = ticketing.RoleEngineer
+	RoleManager    = ticketing.RoleManager
 	RoleAdmin      = ticketing.RoleAdmin
 )
 

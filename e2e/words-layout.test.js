@@ -202,7 +202,7 @@ test("the banner's hide button is not an acknowledgement (#17.6)", async () => {
     await row.waitFor();
     const key = await row.getAttribute("data-key");
     const hide = row.locator(".banner-dismiss");
-    assert.equal((await hide.textContent()).trim(), lang === "en" ? "Hide for now" : "暂时隐藏");
+    assert.equal((await hide.textContent()).trim(), lang === "en" ? "Hide for now (not acknowledged)" : "暂时收起（不算确认）");
     assert.match(await hide.getAttribute("title"), lang === "en" ? /not acknowledged/ : /并不确认/);
     await hide.click();
     await pg.locator(`#banner .banner-row[data-key="${key}"]`).waitFor({ state: "detached" });

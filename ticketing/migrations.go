@@ -208,4 +208,11 @@ ALTER TABLE tickets ADD COLUMN acked_at INTEGER;
 ALTER TABLE tickets ADD COLUMN page_next_at INTEGER;
 CREATE INDEX tickets_page_next ON tickets(page_next_at) WHERE page_next_at IS NOT NULL;
 `,
+	// 6: a ticket resolved while its alarm was still active keeps who
+	// overrode, when and why.
+	`
+ALTER TABLE tickets ADD COLUMN override_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN override_at INTEGER;
+ALTER TABLE tickets ADD COLUMN override_reason TEXT NOT NULL DEFAULT '';
+`,
 }

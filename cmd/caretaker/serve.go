@@ -129,7 +129,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
-		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets),
+		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets), Dispatch: tickets,
 		Sites: sites,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
