@@ -6,7 +6,7 @@ import { h, $ } from "./dom.js";
 import { t, setLang, getLang, onLangChange, applyStatic, when, setSites, label } from "./i18n.js";
 import { roleName } from "./words.js";
 import { loadRules } from "./rulebook.js";
-import { describeAlarm } from "./describe.js";
+import { describeAlarm, describeTicket } from "./describe.js";
 import { api, setToken } from "./api.js";
 import { live, subscribe, connect, reset } from "./live.js";
 import { session } from "./session.js";
@@ -294,7 +294,7 @@ function bannerText(it) {
     const text = describeAlarm(x) || x.message || "";
     return x.state === "cleared" ? text + " · " + t("bannerCleared", { t: when(x.cleared_at, x.site) }) : text;
   }
-  if (it.ticket) return (x.number || "") + " " + (x.description || "") + (x.source !== "sensor" && x.status === "new" ? " · " + t("bannerNewReport") : "");
+  if (it.ticket) return (x.number || "") + " " + describeTicket(x) + (x.source !== "sensor" && x.status === "new" ? " · " + t("bannerNewReport") : "");
   return (x.number || "") + " " + t("bannerEscalated", { clock: label("clock", x.clock), to: label("to", x.to || "supervisor") });
 }
 
@@ -323,7 +323,10 @@ function drawBanner() {
     }
     const tid = it.alarm || it.escalation ? x.ticket_id : x.id;
     if (tid) buttons.append(h("a", { class: "button", href: "#/ticket/" + tid, text: t("open") }));
-    buttons.append(h("button", { type: "button", class: "banner-dismiss banner-hide", title: t("dismissHint"), text: t("bannerHide"), onclick: () => {
+    // The phone's one line keeps the text in view: its hide button is a
+    // cross that says the same in its label.
+    buttons.append(h("button", { type: "button", class: "banner-dismiss banner-hide", title: t("dismissHint"), "aria-label": compact ? t("bannerHide") : null,
+      text: compact ? "✕" : t("bannerHide"), onclick: () => {
       banner.hidden.add(key);
       drawBanner();
     } }));

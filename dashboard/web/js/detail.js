@@ -4,8 +4,8 @@
 
 import { h, field, options, showFieldError, statusLine, say } from "./dom.js";
 import { t, when, label } from "./i18n.js";
-import { verbName, stageName, withUnit, metricName, unitOf, recipientName } from "./words.js";
-import { noteWords, actorWords } from "./notes.js";
+import { verbName, stageName, withUnit, metricName, unitOf, recipientName, skillName } from "./words.js";
+import { noteWords, actorWords, dispatchWhy } from "./notes.js";
 import { describeTicket, technical } from "./describe.js";
 import { api, enc, getToken } from "./api.js";
 import { live, subscribe, send } from "./live.js";
@@ -160,7 +160,7 @@ function dispatchForm(tk, act) {
     options(sel, [["", t("chooseTech")], ...techs.map((x) => [x.name, choiceText(x)])]);
     const best = techs.find((x) => x.best);
     sel.value = tk.assignee && techs.some((x) => x.name === tk.assignee) ? tk.assignee : best ? best.name : "";
-    if (c.auto) auto.textContent = t("autoWhy", { why: c.auto });
+    if (c.auto) auto.textContent = t("autoWhy", { why: dispatchWhy(c.auto) });
     list.replaceChildren(...techs.map((x) => h("li", { class: "tech-choice" + (x.on_duty ? " on-duty" : " off-duty") + (x.best ? " best" : ""), dataset: { name: x.name } },
       h("strong", { text: x.name }), " ", h("span", { class: "sub", text: choiceText(x, true) }))));
   })();
@@ -169,7 +169,7 @@ function dispatchForm(tk, act) {
 
 function choiceText(x, withoutName) {
   return [withoutName ? null : x.name, x.best ? t("techBest") : null, x.on_duty ? t("techOnDuty") : t("techOffDuty"),
-    (x.skills && x.skills.length ? x.skills.join(", ") : t("techAnySkill")) + " (" + (x.skilled ? t("techSkilled") : t("techNoSkill")) + ")",
+    (x.skills && x.skills.length ? x.skills.map(skillName).join(", ") : t("techAnySkill")) + " (" + (x.skilled ? t("techSkilled") : t("techNoSkill")) + ")",
     (x.zones && x.zones.length ? x.zones.join(", ") : t("techAnyZone")) + " (" + (x.in_zone ? t("techInZone") : t("techOtherZone")) + ")",
     t("techOpen", { n: x.open })].filter(Boolean).join(" · ");
 }
