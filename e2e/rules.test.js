@@ -140,6 +140,8 @@ test("the backtest's device picker offers only the devices in the rule's scope",
 });
 
 test("in Chinese the engineer reads the L1 warning and the confirmation", async () => {
+  await eng.evaluate((id) => { location.hash = "#/rules/" + id; }, RULE);
+  await eng.locator("#rule-form input[name='condition.value']").waitFor();
   await eng.click("#lang");
   await eng.locator("#rule-l1-note", { hasText: "该规则会产生一级（紧急）工单" }).waitFor();
   await eng.fill("#rule-form input[name='condition.value']", "21");

@@ -67,7 +67,7 @@ test("the phone shows the override form; without a reason it does not resolve", 
 });
 
 test("the control room sees it: a marker on the alarm's row and the ticket's history", async () => {
-  const row = ops.locator("#live-rows tr", { hasText: DEV }).filter({ hasText: "Gas above alarm level" });
+  const row = ops.locator(`#live-rows tr[data-key^="alarm:gas-lel-critical:${DEV}:"]`);
   await row.locator(".override-mark", { hasText: "Resolved by tech1 while the alarm was still active: " + REASON }).waitFor();
   await shot(ops, "x2-03-board-override-mark");
   // After a reload too (the snapshot's alarm carries it).
@@ -76,10 +76,11 @@ test("the control room sees it: a marker on the alarm's row and the ticket's his
   await row.locator(".override-mark", { hasText: REASON }).waitFor();
   await ops.evaluate((id) => { location.hash = "#/ticket/" + id; }, ticket);
   await ops.locator("#ticket-override", { hasText: "Resolved by tech1 while the alarm was still active" }).waitFor();
-  await ops.locator("#ticket-history li", { hasText: "resolve_override" }).filter({ hasText: REASON }).waitFor();
+  await ops.locator("#ticket-history li[data-action=resolve_override]", { hasText: "resolved despite active alarm" }).filter({ hasText: REASON }).waitFor();
   await shot(ops, "x2-04-detail-override");
   await ops.click("#lang");
   await ops.locator("#ticket-override", { hasText: "tech1 在告警未恢复时完工：" + REASON }).waitFor();
+  await ops.locator("#ticket-history li[data-action=resolve_override]", { hasText: "tech1 在告警未恢复时完工：" + REASON }).waitFor();
   await shot(ops, "x2-05-detail-override-zh-CN");
   await ops.evaluate(() => { location.hash = "#/"; });
   await row.locator(".override-mark", { hasText: "在告警未恢复时完工" }).waitFor();
