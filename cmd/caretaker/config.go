@@ -38,6 +38,7 @@ type Config struct {
 	Tickets     ticketing.Config         `yaml:"tickets"`
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
+	Cluster     ClusterConfig            `yaml:"cluster"`
 	// people, rosters, channels and notify: who is paged, when and how
 	// (docs/notifications.md).
 	notify.Config `yaml:",inline"`
@@ -51,6 +52,7 @@ type HTTPConfig struct {
 
 // StoreConfig places the SQLite files.
 type StoreConfig struct {
+	URL               string           `yaml:"url"` // postgres://...: the shared store of a cluster
 	Path              string           `yaml:"path"`
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
@@ -330,6 +332,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.Path == "" {
 		return &ConfigError{Key: "store.path", Msg: "missing"}
+	}
+	if err := c.validateCluster(); err != nil {
+		return err
 	}
 	if c.Influx.URL == "" && c.Store.ReadingsPath == "" {
 		return &ConfigError{Key: "store.readings_path", Msg: "missing (needed when influx.url is empty)"}
