@@ -337,7 +337,11 @@ type liveEngines struct {
 	running []*rules.Engine
 }
 
-func (l *liveEngines) add(e *rules.Engine) { l.mu.Lock(); l.running = append(l.running, e); l.mu.Unlock() }
+func (l *liveEngines) add(e *rules.Engine) {
+	l.mu.Lock()
+	l.running = append(l.running, e)
+	l.mu.Unlock()
+}
 
 func (l *liveEngines) remove(e *rules.Engine) {
 	l.mu.Lock()

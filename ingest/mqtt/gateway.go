@@ -48,20 +48,20 @@ func SiteTopics(sites []string) []string {
 
 // Config configures the gateway to an external broker.
 type Config struct {
-	Broker         string // tcp://host:1883, ssl://host:8883, ws://...
-	ClientID       string // stable, so the broker keeps the session while we are away
-	Username       string
-	Password       string
-	CAFile         string // PEM; set for TLS with a private CA
-	QoS            byte   // default 0 here; the config layer defaults to 1
-	SharedGroup    string // set: subscribe as $share/<group>/... so instances split the load
+	Broker      string // tcp://host:1883, ssl://host:8883, ws://...
+	ClientID    string // stable, so the broker keeps the session while we are away
+	Username    string
+	Password    string
+	CAFile      string // PEM; set for TLS with a private CA
+	QoS         byte   // default 0 here; the config layer defaults to 1
+	SharedGroup string // set: subscribe as $share/<group>/... so instances split the load
 	// Topics are the device subscriptions; default DeviceTopics. A
 	// partition of a cluster subscribes to its sites' topics only
 	// (SiteTopics).
 	Topics []string
 	// EventsOnly: no device subscription at all; the connection carries
 	// caretaker's own events (Publish, Subscribe) only.
-	EventsOnly bool
+	EventsOnly     bool
 	Logger         *slog.Logger
 	ConnectTimeout time.Duration // first connection; default 10s
 	// MaxInFlight caps the messages taken but not yet acknowledged
