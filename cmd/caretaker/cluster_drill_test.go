@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // clusterStack is one PostgreSQL, one mosquitto and one InfluxDB shared by
@@ -22,13 +25,16 @@ type clusterStack struct {
 	pgURL, broker string
 	influx        *testserver.Influx
 	bin           string
+	// shared is the one tickets/rules file of the instances: the stand-in
+	// for the PostgreSQL store (store.url) until it holds them.
+	shared string
 }
 
 func newClusterStack(t *testing.T) clusterStack {
 	t.Helper()
 	pg := testserver.PostgreSQL(t)
 	return clusterStack{pgURL: pg.Database(t, "caretaker"), broker: testserver.Mosquitto(t).Addr,
-		influx: testserver.InfluxDB(t, "caretaker"), bin: testkit.CaretakerBinary(t)}
+		influx: testserver.InfluxDB(t, "caretaker"), bin: testkit.CaretakerBinary(t), shared: t.TempDir() + "/caretaker.db"}
 }
 
 // instance writes the configuration of one instance and starts it.
@@ -37,7 +43,7 @@ func (s clusterStack) instance(t *testing.T, name, devs string) (caretakerDir, *
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-ha, qos: 1}
-store: {url: "%s", path: "%[4]s/caretaker.db", photos_dir: "%[4]s/photos"}
+store: {url: "%s", path: "%[10]s", photos_dir: "%[4]s/photos"}
 influx: {url: "%[5]s", bucket: caretaker, spool_dir: "%[4]s/spool", flush_interval: 200ms}
 cluster: {instance: %[6]s, lease: 3s}
 auth:
@@ -45,7 +51,7 @@ auth:
     - {name: ops1, role: operator, token: %[7]s}
     - {name: pat1, role: patrol, token: %[8]s}
 devices:
-%[9]s`, httpAddr, s.broker, s.pgURL, dir, s.influx.URL, name, operatorToken, patrolToken, devs)
+%[9]s`, httpAddr, s.broker, s.pgURL, dir, s.influx.URL, name, operatorToken, patrolToken, devs, s.shared)
 	})
 	return ct, ct.startProcess(t, s.bin)
 }
@@ -160,18 +166,31 @@ const haDevices = `  - {id: gas-h1, kind: gas, site: s1, building: B1}
   - {id: gas-h4, kind: gas, site: s1, building: B4}
 `
 
+// alarmDevice is the detector that goes high as the drill's i-th alarm.
+func alarmDevice(i int) string { return fmt.Sprintf("gas-x%02d", i) }
+
 // TestClusterFailoverDrill: two instances, one PostgreSQL, one mosquitto,
-// one InfluxDB. ct-a leads; ct-b's /ws shows ct-a's alarms; kill -9 ct-a
-// under a steady load: ct-b takes over the lease and the MQTT session and
-// every reading the broker took lands in InfluxDB.
+// one InfluxDB. Readings at a steady rate and a gas alarm every 1.5 s; a
+// report filed on the follower; kill -9 the leader. The follower takes
+// over the lease and the MQTT session: every reading the broker took lands
+// in InfluxDB, every alarm has exactly one ticket, the report is still
+// there, and the follower's /ws carried the leader's tickets.
 func TestClusterFailoverDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the drill runs two caretaker processes")
 	}
+	const nAlarms = 10
+	var devs strings.Builder
+	devs.WriteString(haDevices)
+	ids := []string{"gas-h1", "gas-h2", "gas-h3", "gas-h4"}
+	for i := range nAlarms {
+		fmt.Fprintf(&devs, "  - {id: %s, kind: gas, site: s1, building: C%d, location: \"plant room %d\"}\n", alarmDevice(i), i, i)
+		ids = append(ids, alarmDevice(i))
+	}
 	s := newClusterStack(t)
-	a, procA := s.instance(t, "ct-a", haDevices)
+	a, procA := s.instance(t, "ct-a", devs.String())
 	waitFor(t, 20*time.Second, "ct-a leads", func() bool { l, _ := leaderOf(t, a.Base); return l == "ct-a" })
-	b, _ := s.instance(t, "ct-b", haDevices)
+	b, _ := s.instance(t, "ct-b", devs.String())
 	if l, _ := leaderOf(t, b.Base); l != "ct-a" {
 		t.Fatalf("ct-b's /readyz names %q as leader, want ct-a", l)
 	}
@@ -189,32 +208,98 @@ func TestClusterFailoverDrill(t *testing.T) {
 	t.Cleanup(func() { ws.Close() })
 	events := readEvents(t, ws)
 
-	var mu sync.Mutex
-	high := map[string]bool{}
-	load := startSteadyLoad(t, s.broker, []string{"gas-h1", "gas-h2", "gas-h3", "gas-h4"}, 100*time.Millisecond,
-		func(id string) float64 {
-			mu.Lock()
-			defer mu.Unlock()
-			if high[id] {
-				return 35
+	// A report filed on the follower.
+	req, _ := http.NewRequest(http.MethodPost, b.Base+"/api/tickets", strings.NewReader(`{"source":"patrol","category":"civil","site":"s1","building":"B9","location":"gate 1","description":"cracked step","reporter":{"name":"Li","phone":"138"}}`))
+	req.Header.Set("Authorization", "Bearer "+patrolToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("report on ct-b: %s", resp.Status)
+	}
+	var report ticketing.Ticket
+	if err := json.NewDecoder(resp.Body).Decode(&report); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	// The load: every detector every 200 ms; the alarms' detectors go
+	// high one every 1.5 s, across the failover.
+	var raised atomic.Int32
+	high := func(id string) bool {
+		for i := range int(raised.Load()) {
+			if alarmDevice(i) == id {
+				return true
 			}
-			return 2
-		})
-	mu.Lock()
-	high["gas-h1"] = true
-	mu.Unlock()
-	// ct-a raises it; ct-b's screen shows it.
-	waitEventWith(t, events, "alarm.raised", "gas-h1", 20*time.Second)
+		}
+		return false
+	}
+	load := startSteadyLoad(t, s.broker, ids, 200*time.Millisecond, func(id string) float64 {
+		if high(id) {
+			return 35
+		}
+		return 2
+	})
+	stopAlarms := make(chan struct{})
+	alarmsDone := make(chan struct{})
+	go func() {
+		defer close(alarmsDone)
+		tick := time.NewTicker(1500 * time.Millisecond)
+		defer tick.Stop()
+		for raised.Load() < nAlarms {
+			select {
+			case <-stopAlarms:
+				return
+			case <-tick.C:
+				raised.Add(1)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-stopAlarms:
+		default:
+			close(stopAlarms)
+		}
+		<-alarmsDone
+	})
+
+	// The leader's first tickets, on the follower's screen.
+	waitEventWith(t, events, "ticket.created", alarmDevice(0), 20*time.Second)
+	waitEventWith(t, events, "ticket.created", alarmDevice(1), 20*time.Second)
 
 	procA.Kill()
 	killed := time.Now()
 	waitFor(t, 30*time.Second, "ct-b takes over", func() bool { l, _ := leaderOf(t, b.Base); return l == "ct-b" })
 	t.Logf("takeover: ct-b leads %s after kill -9 of ct-a (lease 3s)", time.Since(killed).Round(100*time.Millisecond))
-	mu.Lock()
-	high["gas-h2"] = true
-	mu.Unlock()
-	waitEventWith(t, events, "alarm.raised", "gas-h2", 20*time.Second)
+	<-alarmsDone
+	waitFor(t, 60*time.Second, "one ticket per alarm", func() bool { return len(sensorTickets(t, b.Base)) >= nAlarms })
 	load.stop()
+
+	byDevice := map[string]int{}
+	for _, tk := range sensorTickets(t, b.Base) {
+		byDevice[tk.DeviceID]++
+	}
+	for i := range nAlarms {
+		if n := byDevice[alarmDevice(i)]; n != 1 {
+			t.Errorf("%s: %d tickets, want exactly 1 (%v)", alarmDevice(i), n, byDevice)
+		}
+	}
+	// Raised once per rule, the takeover notwithstanding: no alarm
+	// raised again by the new leader.
+	alarmsOf := map[string]int{}
+	for _, al := range allAlarms(t, b.Base) {
+		alarmsOf[al.Device+" "+al.RuleID]++
+	}
+	for k, n := range alarmsOf {
+		if strings.HasPrefix(k, "gas-x") && n != 1 {
+			t.Errorf("%s: raised %d times, want once", k, n)
+		}
+	}
+	if got := getTicket(t, b.Base, report.ID); got.Number != report.Number {
+		t.Errorf("the report filed on ct-b before the kill: got %+v, want %s", got.Number, report.Number)
+	}
 	waitFor(t, 30*time.Second, "every acknowledged reading in InfluxDB", func() bool {
 		m, total := load.missing(t, b.Base)
 		return m == 0 && total > 0
