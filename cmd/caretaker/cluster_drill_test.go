@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 
+	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -46,6 +50,7 @@ mqtt: {broker: "tcp://%s", client_id: caretaker-ha, qos: 1}
 store: {url: "%s", path: "%[10]s", photos_dir: "%[4]s/photos"}
 influx: {url: "%[5]s", bucket: caretaker, spool_dir: "%[4]s/spool", flush_interval: 200ms}
 cluster: {instance: %[6]s, lease: 3s}
+rules: {snapshot_interval: 200ms}
 auth:
   tokens:
     - {name: ops1, role: operator, token: %[7]s}
@@ -350,5 +355,66 @@ func TestClusterSplitBrain(t *testing.T) {
 	})
 	if l, e := leaderOf(t, b.Base); l != "ct-b" || e != epoch {
 		t.Fatalf("after ct-a resumed: leader %s epoch %d, want ct-b epoch %d", l, e, epoch)
+	}
+}
+
+// TestClusterRuleStateMovesWithTheLease: a leak probe is wet on ct-a's
+// watch, its 10 s for running; ct-a's partition snapshot holds it; ct-a
+// is killed. ct-b takes the lease and the partition's rule state: the
+// alarm is raised at the original time (wet since t0, so at t0+10s, the
+// episode's id from t0), not 10 s after the takeover.
+func TestClusterRuleStateMovesWithTheLease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs two caretaker processes")
+	}
+	const leak = "  - {id: leak-b1-01, kind: water_leak, site: s1, building: B1, location: \"B1 pump room\"}\n"
+	s := newClusterStack(t)
+	a, procA := s.instance(t, "ct-a", leak)
+	waitFor(t, 20*time.Second, "ct-a leads", func() bool { l, _ := leaderOf(t, a.Base); return l == "ct-a" })
+	b, _ := s.instance(t, "ct-b", leak)
+
+	wet := func(at time.Time) {
+		publish(t, s.broker, "sites/s1/devices/leak-b1-01/telemetry", fmt.Sprintf(`{"ts": %d, "metrics": {"leak": true}}`, at.UnixMilli()))
+	}
+	t0 := time.Now().Truncate(time.Millisecond)
+	wet(t0)
+	db, err := sqlitedb.Open(context.Background(), s.shared, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitFor(t, 10*time.Second, "the partition's rule-state snapshot holding the pending for", func() bool {
+		var body string
+		err := db.QueryRow("SELECT body FROM rule_state_partitions WHERE partition = 'default'").Scan(&body)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			t.Fatal(err)
+		}
+		return strings.Contains(body, `"rule":"water-leak","device":"leak-b1-01"`) &&
+			strings.Contains(body, `"pending_since":"`+t0.UTC().Format(time.RFC3339Nano)+`"`)
+	})
+	if alarms := allAlarms(t, b.Base); len(alarms) != 0 {
+		t.Fatalf("alarms before the for ran out: %+v", alarms)
+	}
+	procA.Kill()
+	waitFor(t, 30*time.Second, "ct-b takes over", func() bool { l, _ := leaderOf(t, b.Base); return l == "ct-b" })
+	wet(time.Now()) // still wet
+
+	want := t0.Add(10 * time.Second)
+	var got drillAlarm
+	waitFor(t, 30*time.Second, "the water-leak alarm of leak-b1-01", func() bool {
+		for _, al := range allAlarms(t, b.Base) {
+			if al.RuleID == "water-leak" && al.Device == "leak-b1-01" {
+				got = al
+				return true
+			}
+		}
+		return false
+	})
+	if !got.RaisedAt.Equal(want) || got.ID != fmt.Sprintf("water-leak:leak-b1-01:%d", t0.UnixMilli()) {
+		t.Fatalf("alarm %s raised at %s; want the episode wet since %s raised at %s (the for not restarted by the new leader)",
+			got.ID, got.RaisedAt.Format(time.RFC3339Nano), t0.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+	}
+	if n := len(sensorTickets(t, b.Base)); n != 1 {
+		t.Fatalf("%d sensor tickets, want 1", n)
 	}
 }
