@@ -44,19 +44,26 @@ func newClusterStack(t *testing.T) clusterStack {
 // instance writes the configuration of one instance and starts it.
 func (s clusterStack) instance(t *testing.T, name, devs string) (caretakerDir, *testkit.Caretaker) {
 	t.Helper()
+	return s.instanceWith(t, name, devs, "")
+}
+
+// instanceWith is instance with more keys of the cluster section
+// (", partitions: [...]").
+func (s clusterStack) instanceWith(t *testing.T, name, devs, clusterKeys string) (caretakerDir, *testkit.Caretaker) {
+	t.Helper()
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
 mqtt: {broker: "tcp://%s", client_id: caretaker-ha, qos: 1}
 store: {url: "%s", path: "%[10]s", photos_dir: "%[4]s/photos"}
 influx: {url: "%[5]s", bucket: caretaker, spool_dir: "%[4]s/spool", flush_interval: 200ms}
-cluster: {instance: %[6]s, lease: 3s}
+cluster: {instance: %[6]s, lease: 3s%[11]s}
 rules: {snapshot_interval: 200ms}
 auth:
   tokens:
     - {name: ops1, role: operator, token: %[7]s}
     - {name: pat1, role: patrol, token: %[8]s}
 devices:
-%[9]s`, httpAddr, s.broker, s.pgURL, dir, s.influx.URL, name, operatorToken, patrolToken, devs, s.shared)
+%[9]s`, httpAddr, s.broker, s.pgURL, dir, s.influx.URL, name, operatorToken, patrolToken, devs, s.shared, clusterKeys)
 	})
 	return ct, ct.startProcess(t, s.bin)
 }
@@ -64,9 +71,27 @@ devices:
 // leaderOf reads who leads the default partition from base's /readyz.
 func leaderOf(t *testing.T, base string) (leader string, epoch int64) {
 	t.Helper()
+	ls := leadersOf(t, base)
+	if len(ls) != 1 {
+		return "", 0
+	}
+	for _, l := range ls {
+		return l.leader, l.epoch
+	}
+	return "", 0
+}
+
+type leaderEpoch struct {
+	leader string
+	epoch  int64
+}
+
+// leadersOf reads every partition's leader from base's /readyz.
+func leadersOf(t *testing.T, base string) map[string]leaderEpoch {
+	t.Helper()
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
-		return "", 0
+		return nil
 	}
 	defer resp.Body.Close()
 	var body struct {
@@ -78,11 +103,14 @@ func leaderOf(t *testing.T, base string) (leader string, epoch int64) {
 			}
 		}
 	}
-	if json.NewDecoder(resp.Body).Decode(&body) != nil || len(body.Cluster.Partitions) != 1 {
-		return "", 0
+	if json.NewDecoder(resp.Body).Decode(&body) != nil {
+		return nil
 	}
-	p := body.Cluster.Partitions[0]
-	return p.Leader, p.Epoch
+	out := map[string]leaderEpoch{}
+	for _, p := range body.Cluster.Partitions {
+		out[p.Partition] = leaderEpoch{p.Leader, p.Epoch}
+	}
+	return out
 }
 
 // steadyLoad publishes a reading of every device every period at QoS 1
@@ -115,7 +143,11 @@ func startSteadyLoad(t *testing.T, broker string, ids []string, period time.Dura
 			}
 			ts := time.Now().UnixMilli()
 			for _, id := range ids {
-				tok := c.Publish("sites/s1/devices/"+id+"/telemetry", 1, false,
+				site, dev, ok := strings.Cut(id, "/") // "site/device", or a device of s1
+				if !ok {
+					site, dev = "s1", id
+				}
+				tok := c.Publish("sites/"+site+"/devices/"+dev+"/telemetry", 1, false,
 					fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": %g, "co_ppm": 1}}`, ts, value(id)))
 				if tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
 					l.mu.Lock()
@@ -145,6 +177,9 @@ func (l *steadyLoad) missing(t *testing.T, base string) (missing, total int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for id, tss := range l.acked {
+		if _, dev, ok := strings.Cut(id, "/"); ok {
+			id = dev
+		}
 		var pts struct {
 			Points []struct {
 				Time time.Time `json:"ts"`
@@ -417,4 +452,51 @@ func TestClusterRuleStateMovesWithTheLease(t *testing.T) {
 	if n := len(sensorTickets(t, b.Base)); n != 1 {
 		t.Fatalf("%d sensor tickets, want 1", n)
 	}
+}
+
+// TestClusterPartitions: two partitions by site, each with its own lease
+// and MQTT session. ct-a comes first and leads both; stopped (SIGTERM), it
+// gives both leases back and ct-b takes them over; the readings of both
+// sites land.
+func TestClusterPartitions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs two caretaker processes")
+	}
+	const devs = `  - {id: gas-n1, kind: gas, site: s1, building: B1}
+  - {id: gas-s1, kind: gas, site: s2, building: B1}
+`
+	const parts = ", partitions: [{name: north, sites: [s1]}, {name: south, sites: [s2]}]"
+	s := newClusterStack(t)
+	a, procA := s.instanceWith(t, "ct-a", devs, parts)
+	both := func(base, who string) bool {
+		ls := leadersOf(t, base)
+		return ls["north"].leader == who && ls["south"].leader == who
+	}
+	waitFor(t, 20*time.Second, "ct-a leads north and south", func() bool { return both(a.Base, "ct-a") })
+	for _, p := range []string{"north", "south"} {
+		if v := drillScrape(t, a.Base, `caretaker_cluster_leader{partition="`+p+`"}`); v != 1 {
+			t.Fatalf("ct-a caretaker_cluster_leader{%s} = %v, want 1", p, v)
+		}
+	}
+	b, _ := s.instanceWith(t, "ct-b", devs, parts)
+	load := startSteadyLoad(t, s.broker, []string{"s1/gas-n1", "s2/gas-s1"}, 100*time.Millisecond, func(string) float64 { return 2 })
+	waitFor(t, 20*time.Second, "readings of both sites in InfluxDB", func() bool {
+		m, total := load.missing(t, b.Base)
+		return total > 10 && m < total
+	})
+	procA.Stop(10 * time.Second)
+	waitFor(t, 20*time.Second, "ct-b leads north and south", func() bool { return both(b.Base, "ct-b") })
+	load.mu.Lock()
+	n := len(load.acked["s2/gas-s1"])
+	load.mu.Unlock()
+	waitFor(t, 20*time.Second, "readings go on", func() bool {
+		load.mu.Lock()
+		defer load.mu.Unlock()
+		return len(load.acked["s2/gas-s1"]) > n+10
+	})
+	load.stop()
+	waitFor(t, 30*time.Second, "every acknowledged reading of both sites in InfluxDB", func() bool {
+		m, total := load.missing(t, b.Base)
+		return m == 0 && total > 0
+	})
 }
