@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,6 +248,13 @@ func TestClusterFailoverDrill(t *testing.T) {
 	}
 	t.Cleanup(func() { ws.Close() })
 	events := readEvents(t, ws)
+	// A screen on the leader, which will reconnect to the follower.
+	wsA, _, err := websocket.DefaultDialer.Dial("ws://"+a.Addr+"/ws?token="+operatorToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wsA.Close() })
+	eventsA := readEvents(t, wsA)
 
 	// A report filed on the follower.
 	req, _ := http.NewRequest(http.MethodPost, b.Base+"/api/tickets", strings.NewReader(`{"source":"patrol","category":"civil","site":"s1","building":"B9","location":"gate 1","description":"cracked step","reporter":{"name":"Li","phone":"138"}}`))
@@ -309,6 +317,20 @@ func TestClusterFailoverDrill(t *testing.T) {
 	waitEventWith(t, events, "ticket.created", alarmDevice(0), 20*time.Second)
 	waitEventWith(t, events, "ticket.created", alarmDevice(1), 20*time.Second)
 
+	// What the leader's screen saw last before the kill.
+	var lastA wsEvent
+	for drained := false; !drained; {
+		select {
+		case ev, ok := <-eventsA:
+			if ok && ev.Epoch != "" {
+				lastA = ev
+			}
+			drained = !ok
+		case <-time.After(500 * time.Millisecond):
+			drained = lastA.Epoch != ""
+		}
+	}
+
 	procA.Kill()
 	killed := time.Now()
 	waitFor(t, 30*time.Second, "ct-b takes over", func() bool { l, _ := leaderOf(t, b.Base); return l == "ct-b" })
@@ -335,6 +357,32 @@ func TestClusterFailoverDrill(t *testing.T) {
 	for k, n := range alarmsOf {
 		if strings.HasPrefix(k, "gas-x") && n != 1 {
 			t.Errorf("%s: raised %d times, want once", k, n)
+		}
+	}
+	// The leader's screen reconnects to the follower with ?since= of the
+	// leader's life: a snapshot of the shared store, every ticket in it.
+	resumed, _, err := websocket.DefaultDialer.Dial(fmt.Sprintf("ws://%s/ws?token=%s&since=%d&epoch=%s", b.Addr, operatorToken,
+		lastA.Seq, url.QueryEscape(lastA.Epoch)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resumed.Close() })
+	first := next(t, readEvents(t, resumed), 10*time.Second)
+	if first.Type != "snapshot" {
+		t.Fatalf("reconnecting to ct-b with ct-a's since=%d: first message %s, want a snapshot", lastA.Seq, first.Type)
+	}
+	var snap struct {
+		Tickets []ticketing.Ticket `json:"tickets"`
+	}
+	mustJSON(t, first.Data, &snap)
+	inSnap := map[string]bool{}
+	for _, tk := range snap.Tickets {
+		inSnap[tk.DeviceID+tk.Number] = true
+		inSnap[tk.DeviceID] = true
+	}
+	for i := range nAlarms {
+		if !inSnap[alarmDevice(i)] {
+			t.Errorf("the snapshot after reconnecting misses the ticket of %s", alarmDevice(i))
 		}
 	}
 	if got := getTicket(t, b.Base, report.ID); got.Number != report.Number {
