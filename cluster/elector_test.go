@@ -144,10 +144,17 @@ func TestLeaderWorkStopsWhenTheLeaseIsLost(t *testing.T) {
 					tok, _ := fence.From(ctx)
 					started <- tok
 					<-ctx.Done()
-					stopped <- struct{}{}
 					return nil
 				},
-				OnChange: func(leading bool, _ fence.Token) { mu.Lock(); changes = append(changes, leading); mu.Unlock() }})
+				// Heard once the leader work has returned.
+				OnChange: func(leading bool, _ fence.Token) {
+					mu.Lock()
+					changes = append(changes, leading)
+					mu.Unlock()
+					if !leading {
+						stopped <- struct{}{}
+					}
+				}})
 			if err != nil {
 				t.Fatal(err)
 			}
