@@ -18,6 +18,14 @@ type LeaseStore interface {
 	Release(ctx context.Context, partition, holder string, epoch int64) error
 }
 
+// Balance decides whether this instance takes or keeps a partition
+// (Balancer).
+type Balance interface {
+	MayTake() bool
+	ShouldYield(partition string) bool
+	Changed(partition string, leading bool)
+}
+
 // Clock is the elector's time: a monotonic Now and timers.
 type Clock interface {
 	Now() time.Time
@@ -45,7 +53,11 @@ type Config struct {
 	// OnChange, if set, hears when this instance starts (true) and stops
 	// (false) leading the partition.
 	OnChange func(leading bool, t fence.Token)
-	Clock    Clock
+	// Balance, if set, spreads the partitions over the instances: a free
+	// lease is taken only while it allows, a held one given back when it
+	// says this instance leads too many.
+	Balance Balance
+	Clock   Clock
 	Logger   *slog.Logger
 }
 
@@ -85,6 +97,14 @@ func New(cfg Config) (*Elector, error) {
 func (e *Elector) Run(ctx context.Context) error {
 	every := e.cfg.Lease / 3
 	for {
+		if e.cfg.Balance != nil && !e.cfg.Balance.MayTake() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-e.cfg.Clock.After(every):
+			}
+			continue
+		}
 		sent := e.cfg.Clock.Now()
 		actx, cancel := context.WithTimeout(ctx, every)
 		epoch, ok, err := e.cfg.Leases.Acquire(actx, e.cfg.Partition, e.cfg.Instance, e.cfg.Lease)
@@ -117,6 +137,9 @@ func (e *Elector) Run(ctx context.Context) error {
 func (e *Elector) lead(ctx context.Context, token fence.Token, deadline time.Time) {
 	every := e.cfg.Lease / 3
 	e.log.Info("leading the partition", "epoch", token.Epoch)
+	if e.cfg.Balance != nil {
+		e.cfg.Balance.Changed(e.cfg.Partition, true)
+	}
 	if e.cfg.OnChange != nil {
 		e.cfg.OnChange(true, token)
 	}
@@ -128,6 +151,9 @@ func (e *Elector) lead(ctx context.Context, token fence.Token, deadline time.Tim
 		err := <-done
 		if release {
 			e.release(ctx, token.Epoch)
+		}
+		if e.cfg.Balance != nil {
+			e.cfg.Balance.Changed(e.cfg.Partition, false)
 		}
 		if e.cfg.OnChange != nil {
 			e.cfg.OnChange(false, token)
@@ -172,6 +198,15 @@ func (e *Elector) lead(ctx context.Context, token fence.Token, deadline time.Tim
 			return
 		default:
 			deadline, next = now.Add(e.cfg.Lease), now.Add(every)
+			if e.cfg.Balance != nil && e.cfg.Balance.ShouldYield(e.cfg.Partition) {
+				finish("given back to balance the partitions over the instances", true)
+				// Sit out one lease, so another instance takes it.
+				select {
+				case <-ctx.Done():
+				case <-e.cfg.Clock.After(e.cfg.Lease):
+				}
+				return
+			}
 		}
 	}
 }

@@ -503,9 +503,9 @@ func TestClusterRuleStateMovesWithTheLease(t *testing.T) {
 }
 
 // TestClusterPartitions: two partitions by site, each with its own lease
-// and MQTT session. ct-a comes first and leads both; stopped (SIGTERM), it
-// gives both leases back and ct-b takes them over; the readings of both
-// sites land.
+// and MQTT session. ct-a comes first and leads both; ct-b joins and the two
+// share them, one each; ct-a stopped (SIGTERM) gives its lease back and
+// ct-b leads both; the readings of both sites land throughout.
 func TestClusterPartitions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs two caretaker processes")
@@ -526,8 +526,17 @@ func TestClusterPartitions(t *testing.T) {
 			t.Fatalf("ct-a caretaker_cluster_leader{%s} = %v, want 1", p, v)
 		}
 	}
-	b, _ := s.instanceWith(t, "ct-b", devs, parts)
 	load := startSteadyLoad(t, s.broker, []string{"s1/gas-n1", "s2/gas-s1"}, 100*time.Millisecond, func(string) float64 { return 2 })
+	b, _ := s.instanceWith(t, "ct-b", devs, parts)
+	waitFor(t, 30*time.Second, "ct-a and ct-b lead one partition each", func() bool {
+		ls := leadersOf(t, b.Base)
+		return ls["north"].leader != "" && ls["south"].leader != "" && ls["north"].leader != ls["south"].leader
+	})
+	for _, c := range []caretakerDir{a, b} {
+		if v := drillScrape(t, c.Base, "caretaker_cluster_leader"); v != 1 {
+			t.Fatalf("%s leads %v partitions, want 1", c.Base, v)
+		}
+	}
 	waitFor(t, 20*time.Second, "readings of both sites in InfluxDB", func() bool {
 		m, total := load.missing(t, b.Base)
 		return total > 10 && m < total

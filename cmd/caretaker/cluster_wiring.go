@@ -135,6 +135,7 @@ type clusterRun struct {
 	logger     *slog.Logger
 	metrics    *prometheus.Registry
 	engines    *liveEngines
+	balance    *cluster.Balancer
 	leader     *prometheus.GaugeVec
 	fenced     prometheus.Counter
 }
@@ -148,6 +149,13 @@ func newClusterRun(ctx context.Context, cr clusterRun) (*clusterRun, error) {
 	cr.db, cr.leases = db, cluster.Leases{DB: db}
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	members := cluster.Members{DB: db}
+	if err := members.Migrate(mctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store.url %s: %w", redactURL(cr.cfg.Store.URL), err)
+	}
+	cr.balance = &cluster.Balancer{Members: members, Instance: cr.cfg.Cluster.Instance,
+		Partitions: len(cr.cfg.Cluster.partitions()), Lease: cr.cfg.Cluster.lease(), Logger: cr.logger}
 	if err := cr.leases.Migrate(mctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store.url %s: %w", redactURL(cr.cfg.Store.URL), err)
@@ -165,12 +173,14 @@ func newClusterRun(ctx context.Context, cr clusterRun) (*clusterRun, error) {
 
 func (c *clusterRun) Close() error { return c.db.Close() }
 
-// Run runs one elector per partition until ctx ends.
+// Run runs one elector per partition, and the balancer that spreads
+// them over the instances, until ctx ends.
 func (c *clusterRun) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.balance.Run(gctx) })
 	for i, p := range c.cfg.Cluster.partitions() {
 		el, err := cluster.New(cluster.Config{Leases: c.leases, Partition: p.Name, Instance: c.cfg.Cluster.Instance,
-			Lease: c.cfg.Cluster.lease(), Logger: c.logger,
+			Lease: c.cfg.Cluster.lease(), Logger: c.logger, Balance: c.balance,
 			Lead: func(ctx context.Context) error { return c.lead(ctx, p, i == 0) },
 			OnChange: func(leading bool, _ fence.Token) {
 				c.leader.WithLabelValues(p.Name).Set(map[bool]float64{true: 1}[leading])
