@@ -58,7 +58,7 @@ type Config struct {
 	// says this instance leads too many.
 	Balance Balance
 	Clock   Clock
-	Logger   *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Elector competes for one partition's lease and runs the leader work
