@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
+	"github.com/caretaker-iot/caretaker/internal/testserver"
+)
+
+// gasDevicesAt writes n gas detectors of site, ids prefix + 6 digits.
+func gasDevicesAt(prefix, site string, n int) func(w io.Writer) {
+	return func(w io.Writer) {
+		for i := range n {
+			fmt.Fprintf(w, "  - {id: %s%06d, kind: gas, site: %s, building: B%d}\n", prefix, i, site, i%8+1)
+		}
+	}
+}
+
+// benchCluster: two partitions (sites s1 and s2) led by one instance,
+// then by two instances (one each), one PostgreSQL, one mosquitto; the
+// same load on both sites: the ingest rate until every reading is in
+// InfluxDB, and the instances' CPU per reading, side by side.
+func benchCluster(t *testing.T, env *benchEnv) {
+	sz := env.sz
+	pg := testserver.PostgreSQL(t)
+	for _, n := range []int{1, 2} {
+		progress("7. cluster: %d readings on two partitions, %d instance(s)", sz.Readings, n)
+		broker := testserver.Mosquitto(t)
+		db := fmt.Sprintf("bench_cluster%d", n)
+		in := influxDB(t, env.influx, db)
+		url := pg.Database(t, db)
+		devs := both(gasDevicesAt("bench-n-", "s1", sz.Devices/2), gasDevicesAt("bench-s-", "s2", sz.Devices/2))
+		var cts []*benchCaretaker
+		var pids []int
+		for i := range n {
+			ct := startCaretaker(t, caretakerOptions{Broker: "tcp://" + broker.Addr, Influx: env.influx.URL, Bucket: db,
+				ClientID: "caretaker-bench", Devices: devs, StoreURL: url,
+				Extra: fmt.Sprintf("cluster: {instance: ct-%d, lease: 3s, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s2]}]}", i)})
+			cts = append(cts, ct)
+			pids = append(pids, ct.PID())
+		}
+		if !testkit.WithinEvery(time.Minute, 100*time.Millisecond, func() bool {
+			for _, ct := range cts {
+				if ct.metric("caretaker_cluster_leader") != float64(2/n) {
+					return false
+				}
+			}
+			return true
+		}) {
+			t.Fatalf("cluster of %d: the partitions did not spread, one instance each", n)
+		}
+		cpu := startCPU(pids...)
+		base := time.Now().Add(-10 * time.Minute).UnixMilli()
+		load := func(site, prefix string) pubConfig {
+			return pubConfig{Broker: "tcp://" + broker.Addr, Count: sz.Readings / 2, Devices: sz.Devices / 2, Prefix: prefix,
+				Conns: sz.Conns, InFlight: sz.InFlight, Base: base, ClientID: "bench-pub-" + site, Site: site}
+		}
+		pubN, pubS := startPublisher(t, load("s1", "bench-n-")), startPublisher(t, load("s2", "bench-s-"))
+		resN, resS := pubN.Wait(t, 10*time.Minute), pubS.Wait(t, 10*time.Minute)
+		want := 2 * (sz.Readings / 2)
+		got, end, complete := waitStored(want, func() int { return countPoints(t, in, "gas", "lel_pct") })
+		var used time.Duration
+		for _, u := range cpu.used() {
+			used += u
+		}
+		if !complete {
+			t.Errorf("cluster of %d: %d of %d readings in InfluxDB", n, got, want)
+		}
+		start := resN.Start
+		if resS.Start.Before(start) {
+			start = resS.Start
+		}
+		rate := float64(want) / end.Sub(start).Seconds()
+		figure := map[int]string{1: "one instance leads both partitions", 2: "two instances, one partition each"}[n]
+		env.tb.add(row{Part: "7 cluster", Figure: figure + ": readings/s", Value: fmt.Sprintf("%.0f", rate)})
+		env.tb.add(row{Part: "7 cluster", Figure: figure + ": Caretaker CPU per reading (all instances)", Value: usPer(used, want)})
+		for _, ct := range cts {
+			ct.Stop()
+		}
+		broker.Stop()
+	}
+}
