@@ -198,6 +198,18 @@ func (p *runningPublisher) Wait(t testing.TB, d time.Duration) pubResult {
 		}
 		return r
 	case err := <-p.errc:
+		// Both may be waiting when the publisher is long done: the
+		// result was sent first.
+		select {
+		case r := <-p.result:
+			if err == nil {
+				if r.Failed > 0 {
+					t.Errorf("publisher: %d publishes not acknowledged", r.Failed)
+				}
+				return r
+			}
+		default:
+		}
 		t.Fatalf("publisher ended without a result: %v", err)
 	case <-time.After(d):
 		t.Fatalf("publisher not done within %s", d)
