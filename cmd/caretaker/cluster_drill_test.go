@@ -557,3 +557,57 @@ func TestClusterPartitions(t *testing.T) {
 		return m == 0 && total > 0
 	})
 }
+
+// TestClusterInProcess runs two clustered instances in this process (so
+// that -race sees the wiring): they share two partitions one each; when
+// one stops the other leads both, and a gas alarm on the stopped one's
+// site gets its ticket.
+func TestClusterInProcess(t *testing.T) {
+	pg := testserver.PostgreSQL(t)
+	broker := testserver.Mosquitto(t)
+	pgURL, shared := pg.Database(t, "caretaker"), t.TempDir()+"/caretaker.db"
+	instance := func(name string) (caretakerDir, func()) {
+		ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+			return fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: caretaker-inproc, qos: 1}
+store: {url: "%s", path: "%s", readings_path: "%[5]s/readings.db", photos_dir: "%[5]s/photos"}
+cluster: {instance: %[6]s, lease: 3s, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s2]}]}
+auth: {tokens: [{name: ops1, role: operator, token: %[7]s}]}
+devices:
+  - {id: gas-n1, kind: gas, site: s1, building: B1}
+  - {id: gas-s1, kind: gas, site: s2, building: B1}
+`, httpAddr, broker.Addr, pgURL, shared, dir, name, operatorToken)
+		})
+		_, stop := runCaretaker(t, ct.Config)
+		waitReady(t, ct.Base)
+		return ct, stop
+	}
+	a, _ := instance("ct-a")
+	waitFor(t, 20*time.Second, "ct-a leads both", func() bool {
+		ls := leadersOf(t, a.Base)
+		return ls["north"].leader == "ct-a" && ls["south"].leader == "ct-a"
+	})
+	b, stopB := instance("ct-b")
+	waitFor(t, 30*time.Second, "one partition each", func() bool {
+		ls := leadersOf(t, a.Base)
+		return ls["north"].leader != "" && ls["south"].leader != "" && ls["north"].leader != ls["south"].leader
+	})
+	stopB()
+	waitFor(t, 20*time.Second, "ct-a leads both again", func() bool {
+		ls := leadersOf(t, a.Base)
+		return ls["north"].leader == "ct-a" && ls["south"].leader == "ct-a"
+	})
+	_ = b
+	for _, site := range []string{"s1", "s2"} {
+		dev := map[string]string{"s1": "gas-n1", "s2": "gas-s1"}[site]
+		publish(t, broker.Addr, "sites/"+site+"/devices/"+dev+"/telemetry",
+			fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 35.5, "co_ppm": 3}}`, time.Now().UnixMilli()))
+	}
+	waitFor(t, 20*time.Second, "a ticket for each site's gas alarm", func() bool {
+		seen := map[string]bool{}
+		for _, tk := range sensorTickets(t, a.Base) {
+			seen[tk.DeviceID] = true
+		}
+		return seen["gas-n1"] && seen["gas-s1"]
+	})
+}
