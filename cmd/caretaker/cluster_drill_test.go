@@ -207,6 +207,8 @@ const haDevices = `  - {id: gas-h1, kind: gas, site: s1, building: B1}
   - {id: gas-h4, kind: gas, site: s1, building: B4}
 `
 
+const clusterEngineerToken = "en-0123456789abcdef"
+
 // alarmDevice is the detector that goes high as the drill's i-th alarm.
 func alarmDevice(i int) string { return fmt.Sprintf("gas-x%02d", i) }
 
@@ -559,9 +561,10 @@ func TestClusterPartitions(t *testing.T) {
 }
 
 // TestClusterInProcess runs two clustered instances in this process (so
-// that -race sees the wiring): they share two partitions one each; when
-// one stops the other leads both, and a gas alarm on the stopped one's
-// site gets its ticket.
+// that -race sees the wiring): they share two partitions one each; a rule
+// changed through the instance that does not lead north applies to
+// north's leader at once; when one stops the other leads both, and a gas
+// alarm on the stopped one's site gets its ticket.
 func TestClusterInProcess(t *testing.T) {
 	pg := testserver.PostgreSQL(t)
 	broker := testserver.Mosquitto(t)
@@ -572,11 +575,11 @@ func TestClusterInProcess(t *testing.T) {
 mqtt: {broker: "tcp://%s", client_id: caretaker-inproc, qos: 1}
 store: {url: "%s", path: "%s", readings_path: "%[5]s/readings.db", photos_dir: "%[5]s/photos"}
 cluster: {instance: %[6]s, lease: 3s, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s2]}]}
-auth: {tokens: [{name: ops1, role: operator, token: %[7]s}]}
+auth: {tokens: [{name: ops1, role: operator, token: %[7]s}, {name: eng1, role: engineer, token: %[8]s}]}
 devices:
   - {id: gas-n1, kind: gas, site: s1, building: B1}
   - {id: gas-s1, kind: gas, site: s2, building: B1}
-`, httpAddr, broker.Addr, pgURL, shared, dir, name, operatorToken)
+`, httpAddr, broker.Addr, pgURL, shared, dir, name, operatorToken, clusterEngineerToken)
 		})
 		_, stop := runCaretaker(t, ct.Config)
 		waitReady(t, ct.Base)
@@ -592,12 +595,39 @@ devices:
 		ls := leadersOf(t, a.Base)
 		return ls["north"].leader != "" && ls["south"].leader != "" && ls["north"].leader != ls["south"].leader
 	})
+	// The threshold lowered to 5 %LEL through the instance that does not
+	// lead north: 7 %LEL on north's detector (below the 10 % warning)
+	// raises it on north's leader.
+	notNorth := a
+	if leadersOf(t, a.Base)["north"].leader == "ct-a" {
+		notNorth = b
+	}
+	req, _ := http.NewRequest(http.MethodPut, notNorth.Base+"/api/rules/gas-lel-critical", strings.NewReader(
+		`{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct","condition":{"op":">=","value":5},"clear":{"op":"<","value":3},"clear_for":"10s","severity":"critical","reason":"drill"}`))
+	req.Header.Set("Authorization", "Bearer "+clusterEngineerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT rule on %s: %s", notNorth.Base, resp.Status)
+	}
+	var critical bool
+	waitFor(t, 20*time.Second, "gas-lel-critical at 7 %LEL on gas-n1", func() bool {
+		publish(t, broker.Addr, "sites/s1/devices/gas-n1/telemetry",
+			fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 7, "co_ppm": 3}}`, time.Now().UnixMilli()))
+		for _, al := range allAlarms(t, a.Base) {
+			critical = critical || (al.RuleID == "gas-lel-critical" && al.Device == "gas-n1")
+		}
+		return critical
+	})
+
 	stopB()
 	waitFor(t, 20*time.Second, "ct-a leads both again", func() bool {
 		ls := leadersOf(t, a.Base)
 		return ls["north"].leader == "ct-a" && ls["south"].leader == "ct-a"
 	})
-	_ = b
 	for _, site := range []string{"s1", "s2"} {
 		dev := map[string]string{"s1": "gas-n1", "s2": "gas-s1"}[site]
 		publish(t, broker.Addr, "sites/"+site+"/devices/"+dev+"/telemetry",

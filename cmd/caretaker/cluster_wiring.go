@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -280,6 +281,7 @@ func (c *clusterRun) lead(ctx context.Context, p PartitionConfig, primary bool) 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return snapshots.Run(gctx) })
+	g.Go(func() error { return c.followRules(gctx, eng, log) })
 	g.Go(func() error { return gateway.Run(gctx) })
 	if slices.ContainsFunc(c.reg.Devices(), func(d devices.Device) bool { return d.Modbus != nil && view.has(d.Site) }) {
 		g.Go(func() error { return modbus.New(mc).Run(gctx) })
@@ -300,6 +302,56 @@ func (c *clusterRun) lead(ctx context.Context, p PartitionConfig, primary bool) 
 	}
 	cancel()
 	return err
+}
+
+// ruleFollowInterval is how often a leader looks for rule versions stored
+// through another instance.
+const ruleFollowInterval = 2 * time.Second
+
+// followRules applies to eng, until ctx ends, the rule versions stored
+// since the term began, whichever instance stored them: a threshold
+// changed through any instance takes effect within ruleFollowInterval.
+// Putting a version the engine already runs keeps its state, so a change
+// this instance's book applied at once is harmless to apply again.
+func (c *clusterRun) followRules(ctx context.Context, eng *rules.Engine, log *slog.Logger) error {
+	seen := map[string]string{}
+	read := func() (map[string]rules.Current, error) { return c.ruleStore.Current(ctx) }
+	key := func(cur rules.Current) string { b, _ := json.Marshal(cur); return string(b) }
+	cur, err := read()
+	if err != nil && ctx.Err() == nil {
+		log.Warn("rule versions not read; changes made elsewhere wait for the next try", "err", err)
+	}
+	for id, v := range cur {
+		seen[id] = key(v)
+	}
+	t := time.NewTicker(ruleFollowInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cur, err := read()
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("rule versions not read; changes made elsewhere wait for the next try", "err", err)
+			}
+			continue
+		}
+		for id, v := range cur {
+			k := key(v)
+			if seen[id] == k {
+				continue
+			}
+			if err := eng.Put(ctx, id, v.Live, v.Shadow); err != nil {
+				log.Error("stored rule version not applied", "rule", id, "err", err)
+				continue
+			}
+			seen[id] = k
+			log.Info("rule version stored elsewhere applied", "rule", id)
+		}
+	}
 }
 
 // siteView is the registry seen by a partition's engine: its sites only
