@@ -16,6 +16,13 @@ import (
 // benchToken is the operator token of every Caretaker the harness starts.
 const benchToken = "bench-operator-0123456789"
 
+// The embedded broker's shared device credential (mqtt.username) of the
+// benchmarks; the publishers send it to mosquitto too, which ignores it.
+const (
+	benchMQTTUser     = "bench-devices"
+	benchMQTTPassword = "bench-devices-password"
+)
+
 // caretakerBinary builds cmd/caretaker once per run, so that Caretaker
 // runs as a process of its own whose CPU time and memory can be read from
 // /proc. With -profile the build includes the pprof listener.
@@ -36,6 +43,7 @@ type caretakerOptions struct {
 	Devices  func(w io.Writer) // writes the entries of devices_file's devices list
 	Extra    string            // more top-level YAML
 	StoreURL string            // store.url (PostgreSQL), for a cluster
+	Env      []string          // more environment, e.g. CARETAKER_MQTT_CLUSTER_KEY
 }
 
 // benchCaretaker is a running `caretaker serve` (a testkit.Caretaker) and
@@ -71,7 +79,7 @@ func startCaretaker(t testing.TB, o caretakerOptions) *benchCaretaker {
 	mqtt := fmt.Sprintf(`{broker: %q, client_id: %s}`, o.Broker, o.ClientID)
 	if o.Broker == "" {
 		c.MQTT = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-		mqtt = fmt.Sprintf(`{embedded: true, embedded_listen: %q, client_id: %s}`, c.MQTT, o.ClientID)
+		mqtt = fmt.Sprintf(`{embedded: true, embedded_listen: %q, client_id: %s, username: %s, password: %s}`, c.MQTT, o.ClientID, benchMQTTUser, benchMQTTPassword)
 	}
 	cfg := fmt.Sprintf(`http: {listen: %q}
 mqtt: %s
@@ -91,6 +99,7 @@ devices_file: %q
 		c.PProf = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 		c.Env = []string{"BENCH_PPROF_LISTEN=" + c.PProf}
 	}
+	c.Env = append(c.Env, o.Env...)
 	c.Start()
 	c.WaitReady("http://"+c.HTTP, 120*time.Second)
 	return c

@@ -37,7 +37,7 @@ func benchCluster(t *testing.T, env *benchEnv) {
 		var pids []int
 		for i := range n {
 			ct := startCaretaker(t, caretakerOptions{Broker: "tcp://" + broker.Addr, Influx: env.influx.URL, Bucket: db,
-				ClientID: "caretaker-bench", Devices: devs, StoreURL: url,
+				ClientID: "caretaker-bench", Devices: devs, StoreURL: url, Env: []string{"CARETAKER_MQTT_CLUSTER_KEY=bench-cluster-key-0123456789"},
 				Extra: fmt.Sprintf("cluster: {instance: ct-%d, lease: 3s, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s2]}]}", i)})
 			cts = append(cts, ct)
 			pids = append(pids, ct.PID())

@@ -46,9 +46,10 @@ type WorkerConfig struct {
 	// commit that queued pages).
 	Wake <-chan struct{}
 	// OnOutcome hears every outcome after it is recorded (metrics,
-	// dashboard events, a system alarm for a failing channel); it must not
-	// block. May be nil.
-	OnOutcome func(m Message, o Outcome)
+	// dashboard events, a system alarm for a failing channel), with the
+	// context of Run (its values, such as a leader's fencing token, not its
+	// cancellation); it must not block. May be nil.
+	OnOutcome func(ctx context.Context, m Message, o Outcome)
 	Logger    *slog.Logger
 }
 
@@ -168,6 +169,6 @@ func (w *Worker) one(ctx context.Context, name string, q Queued) {
 		w.log.Debug("delivery", "delivery", q.Message.ID, "channel", name, "state", o.State, "attempts", o.Attempts, "error", o.Error)
 	}
 	if w.cfg.OnOutcome != nil {
-		w.cfg.OnOutcome(q.Message, o)
+		w.cfg.OnOutcome(rctx, q.Message, o)
 	}
 }

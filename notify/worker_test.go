@@ -134,7 +134,7 @@ func TestWorkerDrill(t *testing.T) {
 	var heard []string
 	w, err := NewWorker(WorkerConfig{Outbox: box, Channels: chans, Now: clock.Now,
 		Retry: Retry{Min: time.Second, Max: time.Minute}, MaxAge: time.Hour,
-		OnOutcome: func(m Message, o Outcome) {
+		OnOutcome: func(_ context.Context, m Message, o Outcome) {
 			mu.Lock()
 			heard = append(heard, m.Channel+":"+o.State)
 			mu.Unlock()

@@ -26,6 +26,7 @@ type LiveRules interface {
 	Put(ctx context.Context, id string, live, shadow *Rule) error
 	RecordService(ctx context.Context, ruleID, device string, at time.Time) (base float64, known bool, err error)
 	RestoreService(ruleID, device string, base float64)
+	RestoreServiceAt(ruleID, device string, at time.Time)
 }
 
 // BookConfig builds a Book.
@@ -74,8 +75,8 @@ func LoadRules(ctx context.Context, s *Store, configured []Rule) ([]Rule, error)
 	return out, nil
 }
 
-// RestoreServices hands the engine the counter base of every recorded
-// service, after a restart.
+// RestoreServices hands the engine the counter base and the time of every
+// recorded service, after a restart.
 func (b *Book) RestoreServices(ctx context.Context) error {
 	svcs, err := b.cfg.Store.LastServices(ctx)
 	if err != nil {
@@ -85,6 +86,7 @@ func (b *Book) RestoreServices(ctx context.Context) error {
 		if s.Base != nil {
 			b.cfg.Engine.RestoreService(s.RuleID, s.Device, *s.Base)
 		}
+		b.cfg.Engine.RestoreServiceAt(s.RuleID, s.Device, s.At)
 	}
 	return nil
 }

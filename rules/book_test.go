@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +11,11 @@ import (
 	"github.com/caretaker-iot/caretaker/devices"
 )
 
-func newBook(t *testing.T, h *harness, path string, seed []Rule) (*Book, *Store) {
+func newBook(t *testing.T, h *harness, where StoreConfig, seed []Rule) (*Book, *Store) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := OpenStore(ctx, StoreConfig{Path: path, Now: h.clock.Now})
+	where.Now = h.clock.Now
+	st, err := OpenStore(ctx, where)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,120 +40,122 @@ func newBook(t *testing.T, h *harness, path string, seed []Rule) (*Book, *Store)
 // applied live; history, rollback, shadow and promote work; the store
 // survives a reopen and wins over the configuration.
 func TestBookVersions(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "caretaker.db")
-	h := newHarness(t, nil)
-	b, st := newBook(t, h, path, []Rule{gasRule})
-	eng := Author{Name: "eng1", Role: "engineer"}
+	forEachStore(t, func(t *testing.T, where StoreConfig) {
+		ctx := context.Background()
+		h := newHarness(t, nil)
+		b, st := newBook(t, h, where, []Rule{gasRule})
+		eng := Author{Name: "eng1", Role: "engineer"}
 
-	// invalid: refused, nothing stored
-	bad := with(gasRule, func(r *Rule) { r.Clear = &Condition{Op: "<", Value: 30} })
-	if _, err := b.Put(ctx, eng, "gas", bad, "oops"); err == nil || err.(*FieldError).Field != "clear.value" {
-		t.Fatalf("overlapping clear accepted: %v", err)
-	}
-	if _, err := b.Put(ctx, eng, "gas", with(gasRule, func(r *Rule) { r.ID = "other" }), ""); err == nil {
-		t.Fatal("id mismatch accepted")
-	}
+		// invalid: refused, nothing stored
+		bad := with(gasRule, func(r *Rule) { r.Clear = &Condition{Op: "<", Value: 30} })
+		if _, err := b.Put(ctx, eng, "gas", bad, "oops"); err == nil || err.(*FieldError).Field != "clear.value" {
+			t.Fatalf("overlapping clear accepted: %v", err)
+		}
+		if _, err := b.Put(ctx, eng, "gas", with(gasRule, func(r *Rule) { r.ID = "other" }), ""); err == nil {
+			t.Fatal("id mismatch accepted")
+		}
 
-	// raise the threshold to 25: applied live
-	v2, err := b.Put(ctx, eng, "gas", with(gasRule, func(r *Rule) { r.Condition.Value = 25 }), "boiler room runs high")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v2.Version != 2 || v2.Old == nil || v2.Old.Condition.Value != 20.0 || v2.By != "eng1" || v2.Reason != "boiler room runs high" {
-		t.Fatalf("version = %+v old %+v", v2, v2.Old)
-	}
-	h.run(gasRule, []step{at(0, 22.0)})
-	if got := h.sink.states(); got != "" {
-		t.Fatalf("22 raised under a threshold of 25: %q", got)
-	}
+		// raise the threshold to 25: applied live
+		v2, err := b.Put(ctx, eng, "gas", with(gasRule, func(r *Rule) { r.Condition.Value = 25 }), "boiler room runs high")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v2.Version != 2 || v2.Old == nil || v2.Old.Condition.Value != 20.0 || v2.By != "eng1" || v2.Reason != "boiler room runs high" {
+			t.Fatalf("version = %+v old %+v", v2, v2.Old)
+		}
+		h.run(gasRule, []step{at(0, 22.0)})
+		if got := h.sink.states(); got != "" {
+			t.Fatalf("22 raised under a threshold of 25: %q", got)
+		}
 
-	// shadow trial at 21: runs beside, marked shadow
-	if _, err := b.Put(ctx, eng, "gas", with(gasRule, func(r *Rule) { r.Condition.Value, r.Mode = 21, ModeShadow }), "try 21"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.Get(ctx, "gas")
-	if err != nil || got.Version != 2 || got.Shadow == nil || got.Shadow.Version != 3 {
-		t.Fatalf("get = %+v, %v", got, err)
-	}
-	h.run(gasRule, []step{at(1, 22.0)})
-	if got := h.sink.states(); got != "shadow:raised@1" {
-		t.Fatalf("shadow trial: %q", got)
-	}
+		// shadow trial at 21: runs beside, marked shadow
+		if _, err := b.Put(ctx, eng, "gas", with(gasRule, func(r *Rule) { r.Condition.Value, r.Mode = 21, ModeShadow }), "try 21"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.Get(ctx, "gas")
+		if err != nil || got.Version != 2 || got.Shadow == nil || got.Shadow.Version != 3 {
+			t.Fatalf("get = %+v, %v", got, err)
+		}
+		h.run(gasRule, []step{at(1, 22.0)})
+		if got := h.sink.states(); got != "shadow:raised@1" {
+			t.Fatalf("shadow trial: %q", got)
+		}
 
-	// promote: the shadow becomes live
-	v4, err := b.Promote(ctx, eng, "gas", "trial good")
-	if err != nil || v4.Version != 4 || v4.Rule.Mode != ModeLive || v4.Old.Condition.Value != 25.0 {
-		t.Fatalf("promote = %+v, %v", v4, err)
-	}
-	if _, err := b.Promote(ctx, eng, "gas", ""); err == nil {
-		t.Fatal("promoted with no shadow")
-	}
-	h.run(gasRule, []step{at(2, 22.0)})
-	if got := h.sink.states(); got != "shadow:raised@1 shadow:cleared@1 raised@2" { // the trial's alarm ends with it
-		t.Fatalf("after promote: %q", got)
-	}
+		// promote: the shadow becomes live
+		v4, err := b.Promote(ctx, eng, "gas", "trial good")
+		if err != nil || v4.Version != 4 || v4.Rule.Mode != ModeLive || v4.Old.Condition.Value != 25.0 {
+			t.Fatalf("promote = %+v, %v", v4, err)
+		}
+		if _, err := b.Promote(ctx, eng, "gas", ""); err == nil {
+			t.Fatal("promoted with no shadow")
+		}
+		h.run(gasRule, []step{at(2, 22.0)})
+		if got := h.sink.states(); got != "shadow:raised@1 shadow:cleared@1 raised@2" { // the trial's alarm ends with it
+			t.Fatalf("after promote: %q", got)
+		}
 
-	// rollback to version 1
-	v5, err := b.Rollback(ctx, eng, "gas", 1, "")
-	if err != nil || v5.Version != 5 || v5.Rule.Condition.Value != 20.0 || v5.Action != ActionRollback {
-		t.Fatalf("rollback = %+v, %v", v5, err)
-	}
-	if _, err := b.Rollback(ctx, eng, "gas", 99, ""); err == nil {
-		t.Fatal("rollback to a missing version")
-	}
-	hist, err := b.History(ctx, "gas")
-	if err != nil || len(hist) != 5 {
-		t.Fatalf("history = %d, %v", len(hist), err)
-	}
-	actions := []string{}
-	for _, v := range hist {
-		actions = append(actions, v.Action)
-	}
-	if strings.Join(actions, " ") != "seed update update promote rollback" {
-		t.Fatalf("actions = %v", actions)
-	}
-	if _, err := b.History(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("history of unknown: %v", err)
-	}
+		// rollback to version 1
+		v5, err := b.Rollback(ctx, eng, "gas", 1, "")
+		if err != nil || v5.Version != 5 || v5.Rule.Condition.Value != 20.0 || v5.Action != ActionRollback {
+			t.Fatalf("rollback = %+v, %v", v5, err)
+		}
+		if _, err := b.Rollback(ctx, eng, "gas", 99, ""); err == nil {
+			t.Fatal("rollback to a missing version")
+		}
+		hist, err := b.History(ctx, "gas")
+		if err != nil || len(hist) != 5 {
+			t.Fatalf("history = %d, %v", len(hist), err)
+		}
+		actions := []string{}
+		for _, v := range hist {
+			actions = append(actions, v.Action)
+		}
+		if strings.Join(actions, " ") != "seed update update promote rollback" {
+			t.Fatalf("actions = %v", actions)
+		}
+		if _, err := b.History(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("history of unknown: %v", err)
+		}
 
-	// reopen with a configuration that says 20: the store wins
-	st.Close()
-	h2 := newHarness(t, nil)
-	b2, _ := newBook(t, h2, path, []Rule{with(gasRule, func(r *Rule) { r.Condition.Value = 99 })})
-	v, err := b2.Get(ctx, "gas")
-	if err != nil || v.Version != 5 || v.Condition.Value != 20.0 {
-		t.Fatalf("after reopen = %+v, %v", v, err)
-	}
+		// reopen with a configuration that says 20: the store wins
+		st.Close()
+		h2 := newHarness(t, nil)
+		b2, _ := newBook(t, h2, where, []Rule{with(gasRule, func(r *Rule) { r.Condition.Value = 99 })})
+		v, err := b2.Get(ctx, "gas")
+		if err != nil || v.Version != 5 || v.Condition.Value != 20.0 {
+			t.Fatalf("after reopen = %+v, %v", v, err)
+		}
+	})
 }
 
 func TestBookServiceRearms(t *testing.T) {
-	ctx := context.Background()
-	counter := Rule{ID: "doors", Kind: devices.KindElevator, Metric: "door_cycles", Severity: Maintenance,
-		Condition: Condition{Op: "counter_every", Every: 1000}}
-	path := filepath.Join(t.TempDir(), "rules.db")
-	h := newHarness(t, nil)
-	b, st := newBook(t, h, path, []Rule{counter})
-	h.run(counter, []step{at(0, 1200)})
-	h.clock.Set(t0.Add(10 * time.Second))
-	s, err := b.RecordService(ctx, Author{Name: "tech1"}, "doors", "d1", "rollers changed")
-	if err != nil || s.Base == nil || *s.Base != 1200 {
-		t.Fatalf("service = %+v, %v", s, err)
-	}
-	if _, err := b.RecordService(ctx, Author{Name: "tech1"}, "nope", "d1", ""); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown rule: %v", err)
-	}
-	st.Close()
-	// after a restart the base is restored: 2100 is not due, 2200 is
-	h2 := newHarness(t, nil)
-	b2, _ := newBook(t, h2, path, []Rule{counter})
-	if err := b2.RestoreServices(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h2.run(counter, []step{at(20, 2100), at(30, 2200)})
-	if got := h.sink.states() + " | " + h2.sink.states(); got != "raised@0 cleared@10 | raised@30" {
-		t.Fatalf("alarms = %q", got)
-	}
+	forEachStore(t, func(t *testing.T, where StoreConfig) {
+		ctx := context.Background()
+		counter := Rule{ID: "doors", Kind: devices.KindElevator, Metric: "door_cycles", Severity: Maintenance,
+			Condition: Condition{Op: "counter_every", Every: 1000}}
+		h := newHarness(t, nil)
+		b, st := newBook(t, h, where, []Rule{counter})
+		h.run(counter, []step{at(0, 1200)})
+		h.clock.Set(t0.Add(10 * time.Second))
+		s, err := b.RecordService(ctx, Author{Name: "tech1"}, "doors", "d1", "rollers changed")
+		if err != nil || s.Base == nil || *s.Base != 1200 {
+			t.Fatalf("service = %+v, %v", s, err)
+		}
+		if _, err := b.RecordService(ctx, Author{Name: "tech1"}, "nope", "d1", ""); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown rule: %v", err)
+		}
+		st.Close()
+		// after a restart the base is restored: 2100 is not due, 2200 is
+		h2 := newHarness(t, nil)
+		b2, _ := newBook(t, h2, where, []Rule{counter})
+		if err := b2.RestoreServices(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h2.run(counter, []step{at(20, 2100), at(30, 2200)})
+		if got := h.sink.states() + " | " + h2.sink.states(); got != "raised@0 cleared@10 | raised@30" {
+			t.Fatalf("alarms = %q", got)
+		}
+	})
 }
 
 // fakeHistory serves samples per device.
@@ -347,41 +349,93 @@ func TestBacktestSetChangesMetricOrKind(t *testing.T) {
 // engineers end with the engine running the version the store holds as
 // current, never an older one.
 func TestBookParallelPutsLeaveTheLatestLive(t *testing.T) {
-	ctx := context.Background()
-	h := newHarness(t, nil)
-	b, st := newBook(t, h, filepath.Join(t.TempDir(), "caretaker.db"), []Rule{gasRule})
-	eng := Author{Name: "eng1", Role: "engineer"}
-	for round := 0; round < 20; round++ {
-		var wg sync.WaitGroup
-		errs := make(chan error, 16)
-		for i := 0; i < 16; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := with(gasRule, func(r *Rule) { r.Condition.Value = 20 + float64(round*16+i)/10 })
-				if _, err := b.Put(ctx, eng, "gas", r, "parallel"); err != nil {
-					errs <- err
+	forEachStore(t, func(t *testing.T, where StoreConfig) {
+		ctx := context.Background()
+		h := newHarness(t, nil)
+		b, st := newBook(t, h, where, []Rule{gasRule})
+		eng := Author{Name: "eng1", Role: "engineer"}
+		for round := 0; round < 20; round++ {
+			var wg sync.WaitGroup
+			errs := make(chan error, 16)
+			for i := 0; i < 16; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := with(gasRule, func(r *Rule) { r.Condition.Value = 20 + float64(round*16+i)/10 })
+					if _, err := b.Put(ctx, eng, "gas", r, "parallel"); err != nil {
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			cur, err := st.Current(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var live Rule
+			for _, r := range h.e.Rules() {
+				if r.ID == "gas" && r.Mode == ModeLive {
+					live = r
 				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-		cur, err := st.Current(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var live Rule
-		for _, r := range h.e.Rules() {
-			if r.ID == "gas" && r.Mode == ModeLive {
-				live = r
+			}
+			if live.Version != cur["gas"].Live.Version || live.Condition.Value != cur["gas"].Live.Condition.Value {
+				t.Fatalf("round %d: engine runs version %d (value %v), store holds version %d (value %v)", round,
+					live.Version, live.Condition.Value, cur["gas"].Live.Version, cur["gas"].Live.Condition.Value)
 			}
 		}
-		if live.Version != cur["gas"].Live.Version || live.Condition.Value != cur["gas"].Live.Condition.Value {
-			t.Fatalf("round %d: engine runs version %d (value %v), store holds version %d (value %v)", round,
-				live.Version, live.Condition.Value, cur["gas"].Live.Version, cur["gas"].Live.Condition.Value)
-		}
+	})
+}
+
+// TestBookServiceOverdue: a service recorded for a calendar rule is
+// stored with its time and no counter base, and after a restart the
+// engine counts the interval from it (not from the restart): overdue 15
+// days after the service.
+func TestBookServiceOverdue(t *testing.T) {
+	forEachStore(t, func(t *testing.T, where StoreConfig) { testBookServiceOverdue(t, where) })
+}
+
+func testBookServiceOverdue(t *testing.T, where StoreConfig) {
+	ctx := context.Background()
+	overdue := Rule{ID: "lift-maint", Kind: devices.KindElevator, Severity: Minor,
+		Condition: Condition{Op: OpServiceOverdue, After: dur("360h")}}
+	reg := fakeDevices{"d1": {ID: "d1", Kind: devices.KindElevator, Site: "s1", Building: "B1"}}
+	h := newHarness(t, nil)
+	b, st := newBook(t, h, where, []Rule{overdue})
+	h.clock.Set(t0)
+	s, err := b.RecordService(ctx, Author{Name: "tech1"}, "lift-maint", "d1", "half-monthly")
+	if err != nil || s.Base != nil || !s.At.Equal(t0) {
+		t.Fatalf("service = %+v, %v", s, err)
+	}
+	st.Close()
+	day := 24 * time.Hour
+	h2 := newHarness(t, nil)
+	h2.clock.Set(t0.Add(10 * day))
+	where.Now = h2.clock.Now
+	st2, err := OpenStore(ctx, where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	e, err := NewEngine(Config{Rules: []Rule{overdue}, Sink: h2.sink, Now: h2.clock.Now, Devices: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := NewBook(BookConfig{Store: st2, Engine: e, Now: h2.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.RestoreServices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []time.Duration{10 * day, 15*day - time.Minute, 15 * day} {
+		h2.clock.Set(t0.Add(d))
+		e.Tick(ctx, t0.Add(d))
+	}
+	if got := h2.sink.states(); got != "raised@1296000" {
+		t.Fatalf("alarms %q, want a raise 15 days after the service", got)
 	}
 }

@@ -9,20 +9,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
 )
 
-// Store keeps every version of every rule, and the recorded services, in
-// SQLite. It may share its file with ticketing: its tables and its
-// migration record are its own. Versions are only ever appended.
+// Store keeps every version of every rule, the recorded services and the
+// saved rule state, in SQLite or PostgreSQL. It may share its database with
+// ticketing: its tables and its migration record are its own. Versions are
+// only ever appended.
 type Store struct {
-	db  *sql.DB
+	db  *sqldb.DB
 	now func() time.Time
 }
 
 // StoreConfig opens a Store.
 type StoreConfig struct {
 	Path string // SQLite file; its folder is created
+	URL  string // PostgreSQL instead: postgres://...
 	Now  func() time.Time
 }
 
@@ -88,23 +90,28 @@ CREATE INDEX rule_services_rule_device ON rule_services(rule_id, device_id, id);
 );`,
 }
 
-// OpenStore opens (creating if needed) the SQLite file in WAL mode and
-// applies the rules' migrations.
+// OpenStore opens the PostgreSQL database at cfg.URL, or (creating it if
+// needed) the SQLite file at cfg.Path in WAL mode, and applies the rules'
+// migrations.
 func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
-	if cfg.Path == "" || strings.ContainsAny(cfg.Path, "?#") {
+	if cfg.URL != "" {
+		if _, err := sqldb.CheckURL(cfg.URL); err != nil {
+			return nil, fieldErr("store.url", "%s", err)
+		}
+	} else if cfg.Path == "" || strings.ContainsAny(cfg.Path, "?#") {
 		return nil, fieldErr("store.path", "%q must be a file path without ? or #", cfg.Path)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	db, err := sqlitedb.Open(ctx, cfg.Path, 0)
+	db, err := sqldb.Open(ctx, sqldb.Config{Path: cfg.Path, URL: cfg.URL})
 	if err != nil {
 		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	s := &Store{db: db, now: cfg.Now}
-	if err := sqlitedb.Migrate(ctx, db, "rules_migrations", storeMigrations, s.now); err != nil {
+	if err := db.Migrate(ctx, "rules_migrations", storeMigrations, s.now); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("rule store %s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("rule store: %w", err)
 	}
 	return s, nil
 }
@@ -112,8 +119,10 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// inTx runs fn in one write transaction (sqldb.DB.InTx: fenced, and on
+// PostgreSQL possibly run again, so fn sets afresh what it tells).
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return sqlitedb.InTx(ctx, s.db, fn)
+	return s.db.InTx(ctx, fn)
 }
 
 // Seed stores, as their first versions, the given rules whose ids have no
@@ -123,6 +132,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) Seed(ctx context.Context, rules []Rule) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
 		stored := map[string]bool{}
 		rows, err := tx.QueryContext(ctx, "SELECT DISTINCT rule_id FROM rule_versions")
 		if err != nil {
@@ -301,8 +311,11 @@ type Service struct {
 
 // AddService records a service.
 func (s *Store) AddService(ctx context.Context, sv Service) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO rule_services(rule_id, device_id, base, author, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-		sv.RuleID, sv.Device, sv.Base, sv.By, sv.Reason, sv.At.UnixMilli())
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO rule_services(rule_id, device_id, base, author, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+			sv.RuleID, sv.Device, sv.Base, sv.By, sv.Reason, sv.At.UnixMilli())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record service: %w", err)
 	}
@@ -337,8 +350,11 @@ func (s *Store) LastServices(ctx context.Context) ([]Service, error) {
 
 // SaveState replaces the saved rule state with body (Engine.Snapshot).
 func (s *Store) SaveState(ctx context.Context, body []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO rule_state(id, body, saved_at) VALUES (1, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`, string(body), s.now().UnixMilli())
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO rule_state(id, body, saved_at) VALUES (1, ?, ?)
+			ON CONFLICT(id) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`, string(body), s.now().UnixMilli())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save rule state: %w", err)
 	}
@@ -368,9 +384,14 @@ type PartitionState struct {
 
 // SaveState replaces the partition's saved rule state with body.
 func (p PartitionState) SaveState(ctx context.Context, body []byte) error {
-	_, err := p.Store.db.ExecContext(ctx, `INSERT INTO rule_state_partitions(partition, body, saved_at) VALUES (?, ?, ?)
-		ON CONFLICT(partition) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`,
-		p.Partition, string(body), p.Store.now().UnixMilli())
+	// In a write transaction: on PostgreSQL it is fenced, so a deposed
+	// leader cannot overwrite its successor's state.
+	err := p.Store.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO rule_state_partitions(partition, body, saved_at) VALUES (?, ?, ?)
+			ON CONFLICT(partition) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`,
+			p.Partition, string(body), p.Store.now().UnixMilli())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save rule state of partition %q: %w", p.Partition, err)
 	}

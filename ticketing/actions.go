@@ -1,7 +1,6 @@
 package ticketing
 
 import (
-	"crypto/subtle"
 	"fmt"
 )
 
@@ -30,7 +29,8 @@ func (a *act) assign() error {
 	name := a.req.Technician
 	tech, known := a.s.technician(name)
 	if len(a.s.cfg.Technicians) > 0 && !known {
-		return &FieldError{Field: "technician", Message: fmt.Sprintf("%q is not in the technicians list", name)}
+		return &FieldError{Field: "technician", Message: fmt.Sprintf("%q is not in the technicians list", name),
+			Code: "unknown_technician", Params: map[string]any{"name": name}}
 	}
 	note := "assigned to " + name
 	if a.t.Assignee != "" && a.t.Assignee != name {
@@ -72,17 +72,17 @@ func (a *act) arrive() error {
 	if a.t.Scope == ScopeInHome {
 		max := a.s.cfg.MaxCodeAttempts
 		if a.t.CodeFailures >= max {
-			return &ActionError{Action: ActArrive, Kind: ErrLocked,
+			return &ActionError{Action: ActArrive, Kind: ErrLocked, Code: "code_locked", Params: map[string]any{"n": a.t.CodeFailures},
 				Reason: fmt.Sprintf("%d wrong verification codes: arrival is locked until an operator issues a new code", a.t.CodeFailures)}
 		}
 		if a.req.Code == "" {
-			return &FieldError{Field: "code", Message: "required: the owner's verification code (in-home work)"}
+			return &FieldError{Field: "code", Message: "required: the owner's verification code (in-home work)", Code: "required"}
 		}
-		var code string
-		if err := a.tx.QueryRowContext(a.ctx, "SELECT verification_code FROM tickets WHERE id = ?", a.t.ID).Scan(&code); err != nil {
+		var stored string
+		if err := a.tx.QueryRowContext(a.ctx, "SELECT verification_code FROM tickets WHERE id = ?", a.t.ID).Scan(&stored); err != nil {
 			return fmt.Errorf("read code: %w", err)
 		}
-		if code == "" || subtle.ConstantTimeCompare([]byte(code), []byte(a.req.Code)) != 1 {
+		if !codeMatches(stored, a.req.Code) {
 			n := a.t.CodeFailures + 1
 			if err := a.set("code_failures", n); err != nil {
 				return err
@@ -91,10 +91,10 @@ func (a *act) arrive() error {
 				return err
 			}
 			if n >= max {
-				return &refusal{&ActionError{Action: ActArrive, Kind: ErrLocked,
+				return &refusal{&ActionError{Action: ActArrive, Kind: ErrLocked, Code: "code_locked", Params: map[string]any{"n": n},
 					Reason: fmt.Sprintf("wrong verification code; %d wrong codes: arrival is locked until an operator issues a new code", n)}}
 			}
-			return &refusal{&ActionError{Action: ActArrive, Kind: ErrIllegal,
+			return &refusal{&ActionError{Action: ActArrive, Kind: ErrIllegal, Code: "wrong_code", Params: map[string]any{"n": n, "max": max},
 				Reason: fmt.Sprintf("wrong verification code (%d of %d attempts)", n, max)}}
 		}
 	}
@@ -182,7 +182,12 @@ func (a *act) newCode() error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.tx.ExecContext(a.ctx, "UPDATE tickets SET verification_code = ?, code_failures = 0 WHERE id = ?", code, a.t.ID); err != nil {
+	stored, err := hashCode(code)
+	if err != nil {
+		return err
+	}
+	a.ctx = withIssuedCode(a.ctx, stored, code)
+	if _, err := a.tx.ExecContext(a.ctx, "UPDATE tickets SET verification_code = ?, code_failures = 0 WHERE id = ?", stored, a.t.ID); err != nil {
 		return fmt.Errorf("new code: %w", err)
 	}
 	a.code = code

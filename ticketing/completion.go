@@ -95,7 +95,7 @@ func (a *act) dispute() error {
 		return err
 	}
 	return a.history(ActDispute, withNote(fmt.Sprintf("owner disputes the result; re-inspection ticket %s due on site by %s",
-		re.Number, a.s.formatTime(due)), why))
+		re.Number, a.s.formatTime(a.t.Site, due)), why))
 }
 
 // callback records the owner's score (1-5) and whether it is fixed. A
@@ -103,7 +103,7 @@ func (a *act) dispute() error {
 // "not fixed", opens a rework ticket linked by rework_of.
 func (a *act) callback() error {
 	var has int
-	if err := a.tx.QueryRowContext(a.ctx, "SELECT score IS NOT NULL FROM tickets WHERE id = ?", a.t.ID).Scan(&has); err != nil {
+	if err := a.tx.QueryRowContext(a.ctx, "SELECT count(score) FROM tickets WHERE id = ?", a.t.ID).Scan(&has); err != nil {
 		return fmt.Errorf("read score: %w", err)
 	}
 	if has == 1 {
@@ -154,19 +154,23 @@ func (a *act) followUp(kind, why string, link func(*newTicket)) (Ticket, error) 
 	if err := a.tx.QueryRowContext(a.ctx, "SELECT incident_key FROM tickets WHERE id = ?", a.t.ID).Scan(&key); err != nil {
 		return Ticket{}, fmt.Errorf("read incident: %w", err)
 	}
-	var code string
+	var code, stored string
 	if a.t.Scope == ScopeInHome {
 		var err error
 		if code, err = verificationCode(); err != nil {
 			return Ticket{}, err
 		}
+		if stored, err = hashCode(code); err != nil {
+			return Ticket{}, err
+		}
+		a.ctx = withIssuedCode(a.ctx, stored, code)
 	}
 	nt := newTicket{Ticket: Ticket{
 		Source: a.t.Source, Level: a.t.Level, Category: a.t.Category, Site: a.t.Site, Building: a.t.Building,
 		Location: a.t.Location, Scope: a.t.Scope, Unit: a.t.Unit, Floor: a.t.Floor, Room: a.t.Room,
 		DeviceID: a.t.DeviceID, AlarmID: a.t.AlarmID, Reporter: a.t.Reporter,
 		Description: withNote(fmt.Sprintf("%s of %s: %s", kind, a.t.Number, a.t.Description), why),
-	}, incidentKey: key, code: code}
+	}, incidentKey: key, code: stored}
 	link(&nt)
 	note := fmt.Sprintf("%s of %s", kind, a.t.Number)
 	id, created, err := a.s.insertTicket(a.ctx, a.tx, nt, a.by, note)

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
-	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
+	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/rules"
 )
 
@@ -398,34 +399,39 @@ func TestFollowUpKeepsTheReporters(t *testing.T) {
 // A store from before the reports were kept gets each ticket's reporter
 // as its first report when it is opened.
 func TestMigrationKeepsTheReportersOfOldTickets(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sqlitedb.Open(ctx, path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlitedb.Migrate(ctx, db, "schema_migrations", migrations[:3], time.Now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO tickets (number, source, status, level, category, site, building,
+	forEachBackend(t, func(t *testing.T, backend string) {
+		ctx := context.Background()
+		cfg := Config{Path: filepath.Join(t.TempDir(), "old.db")}
+		if backend == onPostgreSQL {
+			cfg.URL = testserver.PostgresDB(t)
+		}
+		db, err := sqldb.Open(ctx, sqldb.Config{Path: cfg.Path, URL: cfg.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx, "schema_migrations", migrations[:3], time.Now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO tickets (number, source, status, level, category, site, building,
 		scope, description, reporter_name, reporter_phone, created_by, incident_key, created_at, updated_at)
 		VALUES ('BX20261101-0001', 'phone', 'new', 2, 'civil', 's1', 'B1', 'public', 'door sticks', 'Wu', '13600000004', 'desk1', 'k1', 1, 1)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	svc, err := Open(ctx, Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	tk, err := svc.Get(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tk.Reporters) != 1 || tk.Reporters[0].Name != "Wu" || tk.Reporters[0].Phone != "13600000004" ||
-		tk.Reporters[0].Description != "door sticks" || tk.Reporters[0].ReportedBy != "desk1" || tk.Reporters[0].Merged {
-		t.Errorf("reporters %+v", tk.Reporters)
-	}
+			t.Fatal(err)
+		}
+		db.Close()
+		svc, err := Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		tk, err := svc.Get(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tk.Reporters) != 1 || tk.Reporters[0].Name != "Wu" || tk.Reporters[0].Phone != "13600000004" ||
+			tk.Reporters[0].Description != "door sticks" || tk.Reporters[0].ReportedBy != "desk1" || tk.Reporters[0].Merged {
+			t.Errorf("reporters %+v", tk.Reporters)
+		}
+	})
 }
 
 func TestClearCause(t *testing.T) {

@@ -3,6 +3,7 @@ package ticketing
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/internal/testkit"
+	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/rules"
 )
 
@@ -56,10 +58,48 @@ type fixture struct {
 	cfg   Config
 }
 
+// The store engines. The store tests run on each (forEachBackend); the
+// others on testBackend.
+const (
+	onSQLite     = "sqlite"
+	onPostgreSQL = "postgresql"
+)
+
+// testBackend is the engine of the tests that name none:
+// CARETAKER_TEST_STORE=postgresql runs them all on PostgreSQL.
+func testBackend() string {
+	if b := os.Getenv("CARETAKER_TEST_STORE"); b != "" {
+		return b
+	}
+	return onSQLite
+}
+
+// forEachBackend runs fn as a subtest on SQLite and on a real PostgreSQL
+// (one server for the package, a fresh database per test).
+func forEachBackend(t *testing.T, fn func(t *testing.T, backend string)) {
+	for _, b := range []string{onSQLite, onPostgreSQL} {
+		t.Run(b, func(t *testing.T) { fn(t, b) })
+	}
+}
+
 func newFixture(t *testing.T, mutate ...func(*Config)) *fixture {
+	t.Helper()
+	return newFixtureOn(t, testBackend(), mutate...)
+}
+
+// newFixtureOn opens the service on backend. On PostgreSQL Path still
+// places the photos folder.
+func newFixtureOn(t *testing.T, backend string, mutate ...func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{clock: testkit.NewFakeClock(t0), rec: &recorder{}, path: filepath.Join(t.TempDir(), "data", "caretaker.db")}
 	f.cfg = Config{Path: f.path, Notifier: f.rec, Now: f.clock.Now, Location: beijing}
+	switch backend {
+	case onPostgreSQL:
+		f.cfg.URL = testserver.PostgresDB(t)
+	case onSQLite:
+	default:
+		t.Fatalf("store backend %q: want %s or %s", backend, onSQLite, onPostgreSQL)
+	}
 	for _, m := range mutate {
 		m(&f.cfg)
 	}

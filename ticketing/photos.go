@@ -75,7 +75,7 @@ func (s *Service) AddReportPhoto(ctx context.Context, by Actor, id, reportID int
 			return Photo{}, &ActionError{Action: "photo", Kind: ErrForbidden, Reason: fmt.Sprintf("report %d was filed by someone else", reportID)}
 		}
 	}
-	if err := os.MkdirAll(s.cfg.PhotosDir, 0o750); err != nil {
+	if err := os.MkdirAll(s.cfg.PhotosDir, 0o700); err != nil {
 		return Photo{}, fmt.Errorf("photos folder: %w", err)
 	}
 	tmp, err := os.CreateTemp(s.cfg.PhotosDir, ".upload-*")
@@ -130,12 +130,9 @@ func (s *Service) AddReportPhoto(ctx context.Context, by Actor, id, reportID int
 	p := Photo{TicketID: t.ID, ContentType: ctype, Size: size, Stage: stage, UploadedBy: by.Name, UploadedAt: s.now().UTC(),
 		ReportID: reportID, file: name}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO ticket_photos(ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at, report_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, name, ctype, size, stage, by.Name, ms(p.UploadedAt), nullID(reportID))
+		err := tx.QueryRowContext(ctx, `INSERT INTO ticket_photos(ticket_id, file, content_type, size, stage, uploaded_by, uploaded_at, report_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, t.ID, name, ctype, size, stage, by.Name, ms(p.UploadedAt), nullID(reportID)).Scan(&p.ID)
 		if err != nil {
-			return fmt.Errorf("record photo: %w", err)
-		}
-		if p.ID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("record photo: %w", err)
 		}
 		note := fmt.Sprintf("photo %d added (%s, %d bytes)", p.ID, ctype, size)

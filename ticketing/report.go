@@ -10,6 +10,8 @@ import (
 	"math/big"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
 )
 
 // Limits of a report.
@@ -52,14 +54,14 @@ func (r *Report) Validate() error {
 		{"reporter.name", r.Reporter.Name, false}, {"reporter.phone", r.Reporter.Phone, false},
 	} {
 		if f.required && f.value == "" {
-			return &FieldError{Field: f.name, Message: "required"}
+			return &FieldError{Field: f.name, Message: "required", Code: "required"}
 		}
 		if utf8.RuneCountInString(f.value) > maxShortField {
 			return &FieldError{Field: f.name, Message: fmt.Sprintf("longer than %d characters", maxShortField)}
 		}
 	}
 	if r.Description == "" {
-		return &FieldError{Field: "description", Message: "required"}
+		return &FieldError{Field: "description", Message: "required", Code: "required"}
 	}
 	if n := utf8.RuneCountInString(r.Description); n > MaxDescription {
 		return &FieldError{Field: "description", Message: fmt.Sprintf("%d characters, at most %d", n, MaxDescription)}
@@ -87,15 +89,20 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 	if level == 0 {
 		level, derived = DeriveLevel(r.Category, r.Description), " (derived)"
 	}
-	var code string
+	var code, stored string
 	if r.Scope == ScopeInHome {
 		if code, err = verificationCode(); err != nil {
 			return Ticket{}, false, err
 		}
+		if stored, err = hashCode(code); err != nil {
+			return Ticket{}, false, err
+		}
+		ctx = withIssuedCode(ctx, stored, code)
 	}
 	placeKey, hasPlace := placeIncident(r)
 	var id, reportID int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		merged, reportID = false, 0
 		var err error
 		id, err = findOpenIncident(ctx, tx, r, placeKey, hasPlace)
 		if err != nil {
@@ -123,7 +130,7 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 			Source: r.Source, Level: level, Category: r.Category, Site: r.Site, Building: r.Building,
 			Location: r.Location, Scope: r.Scope, Unit: r.Unit, Floor: r.Floor, Room: r.Room,
 			DeviceID: r.DeviceID, Description: r.Description, Reporter: r.Reporter,
-		}, incidentKey: key, code: code}
+		}, incidentKey: key, code: stored}
 		note := fmt.Sprintf("reported via %s, L%d%s", r.Source, level, derived)
 		if r.Reporter.Name != "" {
 			note += ", reporter " + r.Reporter.Name
@@ -133,8 +140,8 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		if err != nil {
 			return err
 		}
-		if !created { // cannot happen while transactions are immediate; the index holds anyway
-			return fmt.Errorf("incident %s got an open ticket meanwhile, report again", key)
+		if !created { // another writer opened the incident meanwhile: merge into it
+			return fmt.Errorf("incident %s got an open ticket meanwhile: %w", key, sqldb.ErrConflict)
 		}
 		reportID, err = s.keepReport(ctx, tx, id, by, r, false)
 		return err
@@ -182,12 +189,9 @@ func codeForAnswer(by Actor, r Report) bool {
 
 // keepReport stores the report on ticket id's list of reports.
 func (s *Service) keepReport(ctx context.Context, tx *sql.Tx, id int64, by Actor, r Report, merged bool) (int64, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO ticket_reports (ticket_id, at, source, name, phone, description, reported_by, merged)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, ms(s.now()), r.Source, r.Reporter.Name, r.Reporter.Phone, r.Description, by.Name, merged)
-	if err != nil {
-		return 0, fmt.Errorf("ticket %d keep report: %w", id, err)
-	}
-	rid, err := res.LastInsertId()
+	var rid int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO ticket_reports (ticket_id, at, source, name, phone, description, reported_by, merged)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, id, ms(s.now()), r.Source, r.Reporter.Name, r.Reporter.Phone, r.Description, by.Name, merged).Scan(&rid)
 	if err != nil {
 		return 0, fmt.Errorf("ticket %d keep report: %w", id, err)
 	}
@@ -247,9 +251,9 @@ func findOpenIncident(ctx context.Context, tx *sql.Tx, r Report, placeKey string
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE status IN `+openStatuses+` AND (
 			(?1 <> '' AND device_id = ?1)
-			OR (?2 AND site = ?3 AND building = ?4 AND location = ?5 AND category = ?6 AND scope = ?7
+			OR (?2 = 1 AND site = ?3 AND building = ?4 AND location = ?5 AND category = ?6 AND scope = ?7
 				AND (scope = 'public' OR (unit = ?8 AND floor = ?9 AND room = ?10)))
-			OR (?2 AND incident_key = ?11))
+			OR (?2 = 1 AND incident_key = ?11))
 		ORDER BY (?1 <> '' AND device_id = ?1) DESC, level ASC, id ASC LIMIT 1`,
 		r.DeviceID, hasPlace, r.Site, r.Building, r.Location, r.Category, r.Scope, r.Unit, r.Floor, r.Room, placeKey,
 	).Scan(&id)

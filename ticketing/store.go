@@ -7,13 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
 )
 
-// Service keeps tickets and alarms in SQLite.
+// Service keeps tickets and alarms in SQLite (Config.Path) or PostgreSQL
+// (Config.URL).
 type Service struct {
 	cfg Config
-	db  *sql.DB
+	db  *sqldb.DB
 
 	// queued marks the open transactions that stored pages, so the
 	// sender is woken once they commit (Config.PagesQueued).
@@ -21,20 +22,25 @@ type Service struct {
 	queued   map[*sql.Tx]bool
 }
 
-// Open opens (creating if needed) the SQLite file at cfg.Path, sets WAL,
-// foreign keys and a busy timeout on every connection, and applies the
-// schema migrations not applied yet.
+// Open opens the PostgreSQL database at cfg.URL, or (creating it if
+// needed) the SQLite file at cfg.Path with WAL, foreign keys and a busy
+// timeout on every connection, and applies the schema migrations not
+// applied yet.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ticketing config: %w", err)
 	}
-	db, err := sqlitedb.Open(ctx, cfg.Path, cfg.BusyTimeout)
+	db, err := sqldb.Open(ctx, sqldb.Config{Path: cfg.Path, URL: cfg.URL, BusyTimeout: cfg.BusyTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Service{cfg: cfg, db: db, queued: map[*sql.Tx]bool{}}
-	if err := sqlitedb.Migrate(ctx, db, "schema_migrations", migrations, s.now); err != nil {
+	if err := db.Migrate(ctx, "schema_migrations", migrations, s.now); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := hashStoredCodes(ctx, db.DB); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
 	}
@@ -57,15 +63,19 @@ func (s *Service) Ping(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in one transaction, committed when fn returns nil; when
-// it stored pages, Config.PagesQueued hears of it after the commit.
+// inTx runs fn in one write transaction (sqldb.DB.InTx: on PostgreSQL it
+// may run fn again, so fn sets afresh what it tells its caller), committed
+// when fn returns nil; when the committed run stored pages,
+// Config.PagesQueued hears of it after the commit.
 func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	var cur *sql.Tx
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error { cur = tx; return fn(tx) })
-	if cur != nil {
+	var runs []*sql.Tx
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error { runs = append(runs, tx); return fn(tx) })
+	if len(runs) > 0 {
 		s.queuedMu.Lock()
-		queued := s.queued[cur]
-		delete(s.queued, cur)
+		queued := s.queued[runs[len(runs)-1]]
+		for _, tx := range runs {
+			delete(s.queued, tx)
+		}
 		s.queuedMu.Unlock()
 		if queued && err == nil && s.cfg.PagesQueued != nil {
 			s.cfg.PagesQueued()

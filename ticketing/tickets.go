@@ -89,23 +89,19 @@ type newTicket struct {
 // allocated only for a ticket actually inserted, so numbers have no gaps.
 func (s *Service) insertTicket(ctx context.Context, tx *sql.Tx, t newTicket, by Actor, note string) (id int64, created bool, err error) {
 	now := ms(s.now())
-	res, err := tx.ExecContext(ctx, `INSERT INTO tickets (source, status, level, category, site, building,
+	err = tx.QueryRowContext(ctx, `INSERT INTO tickets (source, status, level, category, site, building,
 		location, scope, unit, floor, room, device_id, alarm_id, description, reporter_name, reporter_phone,
 		created_by, verification_code, incident_key, created_at, updated_at, zone, first_reported_at,
 		rework_of, reinspection_of)
 		VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (incident_key) WHERE status IN `+openStatuses+` DO NOTHING`,
+		ON CONFLICT (incident_key) WHERE status IN `+openStatuses+` DO NOTHING RETURNING id`,
 		t.Source, t.Level, t.Category, t.Site, t.Building, t.Location, t.Scope, t.Unit, t.Floor, t.Room,
 		t.DeviceID, t.AlarmID, t.Description, t.Reporter.Name, t.Reporter.Phone, by.Name, t.code,
 		t.incidentKey, now, now, s.zoneOf(t.Site, t.Building, t.DeviceID), now,
-		nullID(t.ReworkOf), nullID(t.ReinspectionOf))
-	if err != nil {
-		return 0, false, fmt.Errorf("insert ticket: %w", err)
+		nullID(t.ReworkOf), nullID(t.ReinspectionOf)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil // the incident has an open ticket
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return 0, false, err
-	}
-	id, err = res.LastInsertId()
 	if err != nil {
 		return 0, false, fmt.Errorf("insert ticket: %w", err)
 	}
@@ -130,7 +126,7 @@ func (s *Service) nextNumber(ctx context.Context, tx *sql.Tx) (string, error) {
 	day := s.now().In(s.cfg.Location).Format("20060102")
 	var seq int
 	err := tx.QueryRowContext(ctx, `INSERT INTO ticket_numbers(day, seq) VALUES (?, 1)
-		ON CONFLICT(day) DO UPDATE SET seq = seq + 1 RETURNING seq`, day).Scan(&seq)
+		ON CONFLICT(day) DO UPDATE SET seq = ticket_numbers.seq + 1 RETURNING seq`, day).Scan(&seq)
 	if err != nil {
 		return "", fmt.Errorf("ticket number: %w", err)
 	}
@@ -191,6 +187,12 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
 	}
 	if f.Site != "" {
 		add("site = ?", f.Site)
+	}
+	if len(f.Sites) > 0 {
+		where = append(where, "site IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Sites)), ", ")+")")
+		for _, site := range f.Sites {
+			args = append(args, site)
+		}
 	}
 	if f.Device != "" {
 		add("device_id = ?", f.Device)
@@ -293,7 +295,14 @@ func nullID(id int64) any {
 	return id
 }
 
-// formatTime is how times read in history notes.
-func (s *Service) formatTime(t time.Time) string {
-	return t.In(s.cfg.Location).Format(time.RFC3339)
+// formatTime is how times read in history notes: in the site's zone,
+// with its offset.
+func (s *Service) formatTime(site string, t time.Time) string {
+	loc := s.cfg.Location
+	if s.cfg.SiteLocation != nil {
+		if l := s.cfg.SiteLocation(site); l != nil {
+			loc = l
+		}
+	}
+	return t.In(loc).Format(time.RFC3339)
 }

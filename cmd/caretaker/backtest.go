@@ -83,11 +83,11 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	defer store.Close()
 	bar := newProgressBar(stderr)
 	bt := &rules.Backtester{History: store, Devices: reg}
-	if _, err := os.Stat(cfg.Store.Path); err == nil {
+	if cfg.Store.exists() {
 		// Compare with the tickets of the period, when there is a store.
-		tickets, err := ticketing.Open(ctx, ticketing.Config{Path: cfg.Store.Path, Logger: logger})
+		tickets, err := ticketing.Open(ctx, ticketing.Config{Path: cfg.Store.Path, URL: cfg.Store.URL, Logger: logger})
 		if err != nil {
-			return fmt.Errorf("store %s: %w", cfg.Store.Path, err)
+			return fmt.Errorf("store %s: %w", cfg.Store.storeName(), err)
 		}
 		defer tickets.Close()
 		bt.Tickets = pastTickets{tickets}
@@ -113,8 +113,8 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, e
 // backtestRule finds the rule in force: the stored live version, or the
 // configured one when the store holds none (nothing is written).
 func backtestRule(ctx context.Context, cfg Config, id string) (rules.Rule, error) {
-	if _, err := os.Stat(cfg.Store.Path); err == nil {
-		st, err := rules.OpenStore(ctx, rules.StoreConfig{Path: cfg.Store.Path})
+	if cfg.Store.exists() {
+		st, err := rules.OpenStore(ctx, rules.StoreConfig{Path: cfg.Store.Path, URL: cfg.Store.URL})
 		if err != nil {
 			return rules.Rule{}, err
 		}

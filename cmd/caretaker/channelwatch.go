@@ -61,7 +61,7 @@ func newChannelWatch(after int, sink statusSink, now func() time.Time, log *slog
 }
 
 // outcome hears one recorded attempt of a page through channel m.Channel.
-func (w *channelWatch) outcome(m notify.Message, o notify.Outcome) {
+func (w *channelWatch) outcome(ctx context.Context, m notify.Message, o notify.Outcome) {
 	ch := m.Channel
 	w.mu.Lock()
 	var report *devices.Status
@@ -92,6 +92,6 @@ func (w *channelWatch) outcome(m notify.Message, o notify.Outcome) {
 	}
 	w.mu.Unlock()
 	if report != nil {
-		w.sink.Status(context.Background(), *report)
+		w.sink.Status(ctx, *report)
 	}
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,7 +15,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 
-	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -30,16 +26,14 @@ type clusterStack struct {
 	pgURL, broker string
 	influx        *testserver.Influx
 	bin           string
-	// shared is the one tickets/rules file of the instances: the stand-in
-	// for the PostgreSQL store (store.url) until it holds them.
-	shared string
+	pg            *testserver.Postgres
 }
 
 func newClusterStack(t *testing.T) clusterStack {
 	t.Helper()
 	pg := testserver.PostgreSQL(t)
 	return clusterStack{pgURL: pg.Database(t, "caretaker"), broker: testserver.Mosquitto(t).Addr,
-		influx: testserver.InfluxDB(t, "caretaker"), bin: testkit.CaretakerBinary(t), shared: t.TempDir() + "/caretaker.db"}
+		influx: testserver.InfluxDB(t, "caretaker"), bin: testkit.CaretakerBinary(t), pg: pg}
 }
 
 // instance writes the configuration of one instance and starts it.
@@ -54,17 +48,17 @@ func (s clusterStack) instanceWith(t *testing.T, name, devs, clusterKeys string)
 	t.Helper()
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-ha, qos: 1}
-store: {url: "%s", path: "%[10]s", photos_dir: "%[4]s/photos"}
+mqtt: {broker: "tcp://%s", client_id: caretaker-ha, qos: 1, cluster_key: `+testClusterKey+`}
+store: {url: "%s", path: "%[4]s/caretaker.db", photos_dir: "%[4]s/photos"}
 influx: {url: "%[5]s", bucket: caretaker, spool_dir: "%[4]s/spool", flush_interval: 200ms}
-cluster: {instance: %[6]s, lease: 3s%[11]s}
+cluster: {instance: %[6]s, lease: 3s%[10]s}
 rules: {snapshot_interval: 200ms}
 auth:
   tokens:
     - {name: ops1, role: operator, token: %[7]s}
     - {name: pat1, role: patrol, token: %[8]s}
 devices:
-%[9]s`, httpAddr, s.broker, s.pgURL, dir, s.influx.URL, name, operatorToken, patrolToken, devs, s.shared, clusterKeys)
+%[9]s`, httpAddr, s.broker, s.pgURL, dir, s.influx.URL, name, operatorToken, patrolToken, devs, clusterKeys)
 	})
 	return ct, ct.startProcess(t, s.bin)
 }
@@ -463,15 +457,9 @@ func TestClusterRuleStateMovesWithTheLease(t *testing.T) {
 	}
 	t0 := time.Now().Truncate(time.Millisecond)
 	wet(t0)
-	db, err := sqlitedb.Open(context.Background(), s.shared, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	waitFor(t, 10*time.Second, "the partition's rule-state snapshot holding the pending for", func() bool {
-		var body string
-		err := db.QueryRow("SELECT body FROM rule_state_partitions WHERE partition = 'default'").Scan(&body)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	waitFor(t, 10*time.Second, "the partition's rule-state snapshot in PostgreSQL holding the pending for", func() bool {
+		body, err := s.pg.Query("caretaker", "SELECT body FROM rule_state_partitions WHERE partition = 'default'")
+		if err != nil {
 			t.Fatal(err)
 		}
 		return strings.Contains(body, `"rule":"water-leak","device":"leak-b1-01"`) &&
@@ -568,18 +556,18 @@ func TestClusterPartitions(t *testing.T) {
 func TestClusterInProcess(t *testing.T) {
 	pg := testserver.PostgreSQL(t)
 	broker := testserver.Mosquitto(t)
-	pgURL, shared := pg.Database(t, "caretaker"), t.TempDir()+"/caretaker.db"
+	pgURL := pg.Database(t, "caretaker")
 	instance := func(name string) (caretakerDir, func()) {
 		ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 			return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-inproc, qos: 1}
-store: {url: "%s", path: "%s", readings_path: "%[5]s/readings.db", photos_dir: "%[5]s/photos"}
-cluster: {instance: %[6]s, lease: 3s, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s2]}]}
-auth: {tokens: [{name: ops1, role: operator, token: %[7]s}, {name: eng1, role: engineer, token: %[8]s}]}
+mqtt: {broker: "tcp://%s", client_id: caretaker-inproc, qos: 1, cluster_key: `+testClusterKey+`}
+store: {url: "%s", path: "%[4]s/caretaker.db", readings_path: "%[4]s/readings.db", photos_dir: "%[4]s/photos"}
+cluster: {instance: %[5]s, lease: 3s, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s2]}]}
+auth: {tokens: [{name: ops1, role: operator, token: %[6]s}, {name: eng1, role: engineer, token: %[7]s}]}
 devices:
   - {id: gas-n1, kind: gas, site: s1, building: B1}
   - {id: gas-s1, kind: gas, site: s2, building: B1}
-`, httpAddr, broker.Addr, pgURL, shared, dir, name, operatorToken, clusterEngineerToken)
+`, httpAddr, broker.Addr, pgURL, dir, name, operatorToken, clusterEngineerToken)
 		})
 		_, stop := runCaretaker(t, ct.Config)
 		waitReady(t, ct.Base)

@@ -75,6 +75,9 @@ func (c *Config) validateCluster() error {
 	if c.MQTT.Embedded {
 		return &ConfigError{Key: "mqtt.embedded", Msg: "a cluster needs an external broker (mqtt.broker) that every instance shares"}
 	}
+	if len(c.MQTT.ClusterKey) < mqtt.MinClusterKey {
+		return &ConfigError{Key: "mqtt.cluster_key", Msg: fmt.Sprintf("the instances of a cluster sign the events they relay to each other: set a random key of at least %d bytes, the same on every instance", mqtt.MinClusterKey)}
+	}
 	if cl.Lease < 0 || (cl.Lease > 0 && cl.Lease.Std() < time.Second) {
 		return &ConfigError{Key: "cluster.lease", Msg: "must be at least 1s"}
 	}
@@ -260,11 +263,11 @@ func (c *clusterRun) lead(ctx context.Context, p PartitionConfig, primary bool) 
 	defer c.engines.remove(eng)
 
 	pipeline := ingest.NewPipeline(ingest.PipelineConfig{Registry: c.reg, Writer: c.store, Sink: fanout{eng, c.live},
-		Logger: log, Metrics: c.metrics, AutoRegister: c.cfg.MQTT.AutoRegister})
+		Logger: log, Metrics: c.metrics, AutoRegister: c.cfg.MQTT.AutoRegister, Reserved: rules.IsReservedID})
 	gc := c.cfg.MQTT.GatewayConfig()
 	gc.Logger, gc.ClientID, gc.Topics = log, partitionClientID(c.cfg, p), mqtt.SiteTopics(p.Sites)
 	gc.OnConnection = func(up bool, reason string) {
-		eng.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
+		eng.SourceStatus(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 	}
 	gateway := mqtt.NewGateway(gc, pipeline)
 	mc := c.cfg.Modbus
@@ -444,6 +447,12 @@ func (l *liveEngines) RecordService(ctx context.Context, ruleID, device string, 
 func (l *liveEngines) RestoreService(ruleID, device string, base float64) {
 	for _, e := range l.all() {
 		e.RestoreService(ruleID, device, base)
+	}
+}
+
+func (l *liveEngines) RestoreServiceAt(ruleID, device string, at time.Time) {
+	for _, e := range l.all() {
+		e.RestoreServiceAt(ruleID, device, at)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest/modbus"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/internal/sqldb"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -39,6 +40,11 @@ type Config struct {
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
 	Cluster     ClusterConfig            `yaml:"cluster"`
+	// TimeZone is the zone of every site that names none (IANA name;
+	// empty: the machine's local zone); Sites names the estates and their
+	// zones (contract.md, "Sites and time").
+	TimeZone string         `yaml:"time_zone"`
+	Sites    []devices.Site `yaml:"sites"`
 	// people, rosters, channels and notify: who is paged, when and how
 	// (docs/notifications.md).
 	notify.Config `yaml:",inline"`
@@ -48,12 +54,36 @@ type Config struct {
 type HTTPConfig struct {
 	Listen         string   `yaml:"listen"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Hosts are the names the server answers to (Host header), besides
+	// localhost and IP addresses.
+	Hosts []string      `yaml:"hosts"`
+	TLS   HTTPTLSConfig `yaml:"tls"`
+	// Timeouts; zero: dashboard's defaults.
+	ReadHeaderTimeout devices.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       devices.Duration `yaml:"read_timeout"`
+	WriteTimeout      devices.Duration `yaml:"write_timeout"`
+	IdleTimeout       devices.Duration `yaml:"idle_timeout"`
+	TransferTimeout   devices.Duration `yaml:"transfer_timeout"`
+	MaxConnections    int              `yaml:"max_connections"`
+	WSPerToken        int              `yaml:"ws_per_token"`
+	WSMax             int              `yaml:"ws_max"`
+	ReadingsMaxPoints int              `yaml:"readings_max_points"`
+	ReadingsMaxRange  devices.Duration `yaml:"readings_max_range"`
 }
 
-// StoreConfig places the SQLite files.
+// HTTPTLSConfig makes the dashboard speak HTTPS: PEM files of the
+// certificate (chain) and its key.
+type HTTPTLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// StoreConfig places the records: tickets, alarms, deadlines, audit, the
+// paging outbox, rule versions and rule state go to PostgreSQL when URL is
+// set, to the SQLite file Path otherwise; readings and photos stay files.
 type StoreConfig struct {
-	URL               string           `yaml:"url"` // postgres://...: the shared store of a cluster
 	Path              string           `yaml:"path"`
+	URL               string           `yaml:"url"` // postgres://user:password@host:5432/dbname?sslmode=...
 	ReadingsPath      string           `yaml:"readings_path"`
 	ReadingsRetention devices.Duration `yaml:"readings_retention"`
 	PhotosDir         string           `yaml:"photos_dir"`
@@ -137,6 +167,7 @@ func parseConfig(b []byte, env []string) (Config, error) {
 	if err := applyEnv(&cfg, env); err != nil {
 		return Config{}, err
 	}
+	cfg.inheritZone()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -318,8 +349,11 @@ func (c *Config) Validate() error {
 	if err := c.Modbus.Validate(); err != nil {
 		return fieldConfigError("modbus", err)
 	}
-	if c.HTTP.Listen == "" {
-		return &ConfigError{Key: "http.listen", Msg: "missing"}
+	if err := c.HTTP.validate(); err != nil {
+		return err
+	}
+	if _, err := c.SiteZones(); err != nil {
+		return err
 	}
 	if err := c.MQTT.Validate(); err != nil {
 		return fieldConfigError("mqtt", err)
@@ -330,8 +364,12 @@ func (c *Config) Validate() error {
 	if c.Rules.SnapshotInterval <= 0 {
 		return &ConfigError{Key: "rules.snapshot_interval", Msg: "must be a positive duration"}
 	}
-	if c.Store.Path == "" {
-		return &ConfigError{Key: "store.path", Msg: "missing"}
+	if c.Store.URL != "" {
+		if _, err := sqldb.CheckURL(c.Store.URL); err != nil {
+			return &ConfigError{Key: "store.url", Msg: err.Error()}
+		}
+	} else if c.Store.Path == "" {
+		return &ConfigError{Key: "store.path", Msg: "missing (or set store.url)"}
 	}
 	if err := c.validateCluster(); err != nil {
 		return err
@@ -345,6 +383,11 @@ func (c *Config) Validate() error {
 	if err := ticketingConfig(*c, nil, nil, nil).Validate(); err != nil {
 		return fieldConfigError("", err)
 	}
+	for i, d := range c.Devices {
+		if rules.IsReservedID(d.ID) {
+			return &ConfigError{Key: fmt.Sprintf("devices[%d].id", i), Msg: fmt.Sprintf("%q is reserved for a data source (the MQTT connection); name the device otherwise", d.ID)}
+		}
+	}
 	for i, r := range c.Rules.Define {
 		if err := r.Validate(); err != nil {
 			return &ConfigError{Key: fmt.Sprintf("rules.define[%d]", i), Msg: err.Error()}
@@ -354,6 +397,24 @@ func (c *Config) Validate() error {
 		return fieldConfigError("", err)
 	}
 	return nil
+}
+
+// inheritZone gives the rosters' shifts (notify.timezone) the sites'
+// default zone, unless notify names one of its own.
+func (c *Config) inheritZone() {
+	if c.Notify.Timezone == "" {
+		c.Notify.Timezone = c.TimeZone
+	}
+}
+
+// SiteZones is the time zone of each site (time_zone, sites).
+func (c *Config) SiteZones() (*devices.Sites, error) {
+	s, err := devices.NewSites(c.TimeZone, c.Sites)
+	if err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		return nil, &ConfigError{Key: key, Msg: msg}
+	}
+	return s, nil
 }
 
 // Registry loads the devices from devices_file and the inline lists.
@@ -378,6 +439,11 @@ func (c *Config) Registry() (*devices.Registry, error) {
 	}
 	for k, m := range c.Models {
 		cat.Models[k] = m
+	}
+	for _, d := range cat.Devices[len(c.Devices):] { // the inline ones are checked by Validate
+		if rules.IsReservedID(d.ID) {
+			return nil, &ConfigError{Key: "devices_file", Msg: fmt.Sprintf("device %q: the name is reserved for a data source (the MQTT connection); name the device otherwise", d.ID)}
+		}
 	}
 	r, err := devices.NewRegistry(cat)
 	if err != nil {
@@ -409,4 +475,65 @@ func (c *Config) RuleSet() ([]rules.Rule, error) {
 		}
 	}
 	return out, nil
+}
+
+// storeName names the records' store for messages: the PostgreSQL URL
+// without its password, or the SQLite file.
+func (s StoreConfig) storeName() string {
+	if s.URL != "" {
+		return redactURL(s.URL)
+	}
+	return s.Path
+}
+
+// exists tells whether there is a store to read: a PostgreSQL database is
+// always there, a SQLite file only once written.
+func (s StoreConfig) exists() bool {
+	if s.URL != "" {
+		return true
+	}
+	_, err := os.Stat(s.Path)
+	return err == nil
+}
+
+func (h HTTPConfig) validate() error {
+	if h.Listen == "" {
+		return &ConfigError{Key: "http.listen", Msg: "missing"}
+	}
+	if (h.TLS.Cert == "") != (h.TLS.Key == "") {
+		return &ConfigError{Key: "http.tls", Msg: "give both cert and key"}
+	}
+	for _, d := range []struct {
+		key string
+		v   devices.Duration
+	}{{"read_header_timeout", h.ReadHeaderTimeout}, {"read_timeout", h.ReadTimeout}, {"write_timeout", h.WriteTimeout},
+		{"idle_timeout", h.IdleTimeout}, {"transfer_timeout", h.TransferTimeout}, {"readings_max_range", h.ReadingsMaxRange}} {
+		if d.v < 0 {
+			return &ConfigError{Key: "http." + d.key, Msg: "must not be negative"}
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"max_connections", h.MaxConnections}, {"ws_per_token", h.WSPerToken}, {"ws_max", h.WSMax}, {"readings_max_points", h.ReadingsMaxPoints}} {
+		if n.v < 0 {
+			return &ConfigError{Key: "http." + n.key, Msg: "must not be negative"}
+		}
+	}
+	for i, name := range h.Hosts {
+		if name == "" || strings.ContainsAny(name, ":/ ") {
+			return &ConfigError{Key: fmt.Sprintf("http.hosts[%d]", i), Msg: fmt.Sprintf("%q is not a host name such as ops.example.com", name)}
+		}
+	}
+	return nil
+}
+
+// dashboardLimits are the http keys that shape the dashboard's server.
+func (h HTTPConfig) dashboardLimits(dc *dashboard.Config) {
+	dc.Hosts = h.Hosts
+	dc.TLSCert, dc.TLSKey = h.TLS.Cert, h.TLS.Key
+	dc.ReadHeaderTimeout, dc.ReadTimeout = h.ReadHeaderTimeout.Std(), h.ReadTimeout.Std()
+	dc.WriteTimeout, dc.IdleTimeout, dc.TransferTimeout = h.WriteTimeout.Std(), h.IdleTimeout.Std(), h.TransferTimeout.Std()
+	dc.MaxConns, dc.WSPerToken, dc.WSMax = h.MaxConnections, h.WSPerToken, h.WSMax
+	dc.MaxReadingPoints, dc.MaxReadingRange = h.ReadingsMaxPoints, h.ReadingsMaxRange.Std()
 }

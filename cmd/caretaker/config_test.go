@@ -68,13 +68,25 @@ func TestLoadConfig(t *testing.T) {
 		{name: "unknown nested key", file: "influx:\n  urll: x\n", wantKey: "influx.urll"},
 		{name: "unknown key in list", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: abcdefghijklmnopq, colour: red}\n", wantKey: "auth.tokens[0].colour"},
 		{name: "bad qos", file: "mqtt: {qos: 3}\n", wantKey: "mqtt.qos"},
+		{name: "embedded broker without credentials", file: "mqtt: {embedded: true}\n", wantKey: "mqtt.users"},
+		{name: "embedded broker user without hash", file: "mqtt: {embedded: true, users: [{username: gas-1, password_hash: secret}]}\n", wantKey: "mqtt.users[0].password_hash"},
+		{name: "embedded broker user twice", file: "mqtt:\n  embedded: true\n  users: [{username: a, password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}, {username: a, password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}]\n", wantKey: "mqtt.users[1].username"},
+		{name: "embedded broker user bad device", file: "mqtt:\n  embedded: true\n  users: [{username: gw, devices: [a/b], password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}]\n", wantKey: "mqtt.users[0].devices[0]"},
+		{name: "users for an external broker", file: "mqtt: {users: [{username: a}]}\n", wantKey: "mqtt.users"},
+		{name: "embedded tls without key", file: "mqtt: {embedded: true, username: d, password: p, tls: {cert_file: c.pem}}\n", wantKey: "mqtt.tls.key_file"},
+		{name: "embedded tls unreadable", file: "mqtt: {embedded: true, username: d, password: p, tls: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}}\n", wantKey: "mqtt.tls.cert_file"},
+		{name: "shared group without cluster key", file: "mqtt: {shared_group: g}\n", wantKey: "mqtt.cluster_key"},
+		{name: "short cluster key", file: "mqtt: {shared_group: g, cluster_key: short}\n", wantKey: "mqtt.cluster_key"},
+		{name: "embedded shared credential without password", file: "mqtt: {embedded: true, username: devices}\n", wantKey: "mqtt.password"},
+		{name: "tiny max_packet_size", file: "mqtt: {max_packet_size: 10}\n", wantKey: "mqtt.max_packet_size"},
+		{name: "reserved device id", file: "devices:\n  - {id: ingest, kind: gas, site: s1}\n", wantKey: "devices[0].id"},
 		{name: "bad max_inflight", file: "mqtt: {max_inflight: 0}\n", wantKey: "mqtt.max_inflight"},
 		{name: "bad role", file: "auth:\n  tokens:\n    - {name: a, role: boss, token: abcdefghijklmnopq}\n", wantKey: "auth.tokens[0].role"},
 		{name: "short token", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: short}\n", wantKey: "auth.tokens[0].token"},
 		{name: "bad influx url", file: "influx: {url: '127.0.0.1:8086'}\n", wantKey: "influx.url"},
 		{name: "bad rule", file: "rules:\n  define:\n    - {id: x, kind: gas, metric: lel_pct, condition: {op: '>=', value: 5}, severity: huge}\n", wantKey: "rules.define[0]"},
 		{name: "env overrides file", file: "influx: {url: 'http://a:1'}\n",
-			env: []string{"CARETAKER_INFLUX_URL=http://b:2", "CARETAKER_MQTT_QOS=0", "CARETAKER_MQTT_EMBEDDED=true", "PATH=/bin"},
+			env: []string{"CARETAKER_INFLUX_URL=http://b:2", "CARETAKER_MQTT_QOS=0", "CARETAKER_MQTT_EMBEDDED=true", "CARETAKER_MQTT_USERNAME=devices", "CARETAKER_MQTT_PASSWORD=devices-pw", "PATH=/bin"},
 			check: func(t *testing.T, c Config) {
 				if c.Influx.URL != "http://b:2" || c.MQTT.QoS != 0 || !c.MQTT.Embedded {
 					t.Fatalf("env not applied: %+v", c)
@@ -94,12 +106,13 @@ func TestLoadConfig(t *testing.T) {
 			}},
 		{name: "cluster without instance", file: "cluster: {lease: 5s}\n", wantKey: "cluster.instance"},
 		{name: "cluster without store.url", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\ncluster: {instance: ct-a}\n", wantKey: "store.url"},
-		{name: "cluster on the embedded broker", file: "mqtt: {embedded: true}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a}\n", wantKey: "mqtt.embedded"},
-		{name: "cluster lease too short", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, lease: 100ms}\n", wantKey: "cluster.lease"},
-		{name: "partition without sites", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north}]}\n", wantKey: "cluster.partitions[0].sites"},
-		{name: "site in two partitions", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s1]}]}\n", wantKey: "cluster.partitions[1].sites"},
-		{name: "device in no partition", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north, sites: [s1]}]}\ndevices: [{id: g1, kind: gas, site: s9}]\n", wantKey: "devices[0].site"},
-		{name: "cluster", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, lease: 5s, partitions: [{name: north, sites: [s1]}]}\ndevices: [{id: g1, kind: gas, site: s1}]\n",
+		{name: "cluster without cluster key", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a}\n", wantKey: "mqtt.cluster_key"},
+		{name: "cluster on the embedded broker", file: "mqtt:\n  embedded: true\n  users: [{username: a, password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}]\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a}\n", wantKey: "mqtt.embedded"},
+		{name: "cluster lease too short", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, lease: 100ms}\n", wantKey: "cluster.lease"},
+		{name: "partition without sites", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north}]}\n", wantKey: "cluster.partitions[0].sites"},
+		{name: "site in two partitions", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s1]}]}\n", wantKey: "cluster.partitions[1].sites"},
+		{name: "device in no partition", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north, sites: [s1]}]}\ndevices: [{id: g1, kind: gas, site: s9}]\n", wantKey: "devices[0].site"},
+		{name: "cluster", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, lease: 5s, partitions: [{name: north, sites: [s1]}]}\ndevices: [{id: g1, kind: gas, site: s1}]\n",
 			check: func(t *testing.T, c Config) {
 				if c.Cluster.lease() != 5*time.Second || len(c.Cluster.partitions()) != 1 || partitionClientID(c, c.Cluster.partitions()[0]) != c.MQTT.ClientID+"-north" {
 					t.Fatalf("cluster = %+v", c.Cluster)
@@ -145,6 +158,25 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("defaults: %+v", tc)
 			}
 		}},
+		{name: "bad time_zone", file: "time_zone: Mars/Olympus\n", wantKey: "time_zone"},
+		{name: "bad site time_zone", file: "sites: [{id: s1, name: 北区}, {id: s2, name: 南区, time_zone: '+08:00'}]\n", wantKey: "sites[1].time_zone"},
+		{name: "bad site id", file: "sites: [{id: 's 1', name: 北区}]\n", wantKey: "sites[0].id"},
+		{name: "site zones", file: "time_zone: Asia/Shanghai\nsites: [{id: s1, name: 北区, name_en: North estate}, {id: s2, name: 柏林, time_zone: Europe/Berlin}]\n",
+			check: func(t *testing.T, c Config) {
+				tc := ticketingConfig(c, nil, nil, nil)
+				if tc.Location.String() != "Asia/Shanghai" || tc.SiteLocation("s2").String() != "Europe/Berlin" || tc.SiteLocation("s7").String() != "Asia/Shanghai" {
+					t.Errorf("zones: %v %v", tc.Location, tc.SiteLocation("s2"))
+				}
+				if c.Notify.Timezone != "Asia/Shanghai" {
+					t.Errorf("notify.timezone %q: want the default zone", c.Notify.Timezone)
+				}
+			}},
+		{name: "notify keeps its own zone", file: "time_zone: Asia/Shanghai\nnotify: {timezone: Europe/Berlin}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Notify.Timezone != "Europe/Berlin" {
+					t.Errorf("notify.timezone %q", c.Notify.Timezone)
+				}
+			}},
 		{name: "unknown env key", env: []string{"CARETAKER_INFLUX_URLL=x"}, wantKey: "CARETAKER_INFLUX_URLL"},
 		{name: "bad env value", env: []string{"CARETAKER_MQTT_QOS=high"}, wantKey: "CARETAKER_MQTT_QOS"},
 		{name: "bad env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=soon"}, wantKey: "CARETAKER_INFLUX_FLUSH_INTERVAL"},
@@ -187,6 +219,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "step via unknown channel", file: strings.Replace(notifyKeys, "via: [hook]", "via: [pigeon]", 1), wantKey: "notify.policies[0].steps[0].via[0]"},
 		{name: "step to unknown person", file: strings.Replace(notifyKeys, "to: [on_duty]", "to: [nobody]", 1), wantKey: "notify.policies[0].steps[0].to[0]"},
 		{name: "bad env notify", env: []string{"CARETAKER_NOTIFY_MAX_AGE=-1h"}, wantKey: "notify.max_age"},
+		{name: "store url", file: "store: {url: 'postgres://ct:pw@db.example:5432/caretaker?sslmode=verify-full'}\n",
+			check: func(t *testing.T, c Config) {
+				if tc := ticketingConfig(c, nil, nil, nil); tc.URL != c.Store.URL || c.Store.URL == "" {
+					t.Fatalf("store.url not passed to ticketing: %q", tc.URL)
+				}
+				if got := c.Store.storeName(); strings.Contains(got, "pw") {
+					t.Fatalf("store name shows the password: %s", got)
+				}
+			}},
+		{name: "store url not postgres", file: "store: {url: 'mysql://db/caretaker'}\n", wantKey: "store.url"},
+		{name: "store url without database", env: []string{"CARETAKER_STORE_URL=postgres://db.example:5432"}, wantKey: "store.url"},
+		{name: "store url unparsable", env: []string{"CARETAKER_STORE_URL=postgres://ct:pw@db example/x"}, wantKey: "store.url"},
+		{name: "no store", file: "store: {path: ''}\n", wantKey: "store.path"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,7 +355,7 @@ func TestServeRejectsBadTicketingValue(t *testing.T) {
 
 func TestServeRejectsBadTicketingConfig(t *testing.T) {
 	dir := t.TempDir()
-	path := writeConfig(t, "store: {path: "+dir+"/c.db, readings_path: "+dir+"/r.db}\nmqtt: {embedded: true, embedded_listen: '127.0.0.1:0'}\nhttp: {listen: '127.0.0.1:0'}\n"+
+	path := writeConfig(t, "store: {path: "+dir+"/c.db, readings_path: "+dir+"/r.db}\nmqtt: {embedded: true, embedded_listen: '127.0.0.1:0', username: d, password: p}\nhttp: {listen: '127.0.0.1:0'}\n"+
 		"technicians:\n  - {name: tech1, skills: [plumbing]}\n  - {name: tech1, skills: [gas]}\n")
 	var out, errb strings.Builder
 	if code := run(context.Background(), []string{"serve", "--config", path}, &out, &errb, nil); code != 2 || !strings.Contains(errb.String(), "technicians[1].name") {

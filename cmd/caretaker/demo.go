@@ -14,6 +14,7 @@ import (
 	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
 	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -31,7 +32,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		fmt.Fprint(stderr, `Usage: caretaker demo [flags]
 
 Runs everything in one process: the embedded MQTT broker, the embedded stores,
-a simulated estate of 8 devices and the dashboard. Within a minute gas rises
+a simulated estate of 9 devices and the dashboard. Within a minute gas rises
 in the B2 boiler room (an L1 alarm and ticket), then the B1 pump room floods,
 then passengers are trapped in elevator E3. Open the printed URL to watch.
 
@@ -63,6 +64,20 @@ Flags:
 	cfg.Store.ReadingsPath = filepath.Join(dir, "readings.db")
 	cfg.Store.PhotosDir = filepath.Join(dir, "photos")
 	cfg.Devices = firmwaresim.DemoEstate()
+	// The simulated estate logs in as one gateway for its devices; other
+	// clients may publish without credentials (demo only: the broker logs
+	// a warning), with a device's rights and no more.
+	simPassword := randomToken()
+	simHash, err := mqtt.HashPassword(simPassword)
+	if err != nil {
+		return err
+	}
+	simUser := mqtt.User{Username: "demo-firmware-sim", PasswordHash: simHash}
+	for _, d := range cfg.Devices {
+		simUser.Devices = append(simUser.Devices, d.ID)
+	}
+	cfg.MQTT.Users = []mqtt.User{simUser}
+	cfg.MQTT.Anonymous = true
 	if *quiet {
 		cfg.Log.Level = "warn"
 	}
@@ -70,9 +85,14 @@ Flags:
 		cfg.Auth.Tokens = append(cfg.Auth.Tokens, dashboard.Token{Name: "demo-" + role, Role: role, Token: randomToken()})
 	}
 	cfg.Config = demoPaging()
+	// The estate is in China: its days, months and every time a person
+	// reads are Shanghai time whatever the machine says.
+	cfg.TimeZone = "Asia/Shanghai"
+	cfg.Sites = []devices.Site{{ID: "s1", Name: "北区", NameEn: "North estate", TimeZone: "Asia/Shanghai"}}
 	if err := applyEnv(&cfg, env); err != nil {
 		return err
 	}
+	cfg.inheritZone()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -88,7 +108,9 @@ Flags:
 	onStart := func(st started) {
 		fmt.Fprintf(stdout, "\nCaretaker demo is running. Data in %s\n\n", dir)
 		fmt.Fprintf(stdout, "  Dashboard:  http://%s/#token=%s\n", st.HTTPAddr, cfg.Auth.Tokens[0].Token)
-		fmt.Fprintf(stdout, "  MQTT:       tcp://%s (devices publish to sites/{site}/devices/{id}/telemetry)\n\n", st.MQTTAddr)
+		fmt.Fprintf(stdout, "  MQTT:       tcp://%s (devices publish to sites/{site}/devices/{id}/telemetry;\n", st.MQTTAddr)
+		fmt.Fprintln(stdout, "              the demo takes them without credentials, outside the demo every device needs its own)")
+		fmt.Fprintln(stdout)
 		fmt.Fprintln(stdout, "  Tokens (Authorization: Bearer <token>, or paste on the login screen):")
 		for _, t := range cfg.Auth.Tokens {
 			fmt.Fprintf(stdout, "    %-11s %s\n", t.Role, t.Token)
@@ -96,7 +118,8 @@ Flags:
 		fmt.Fprintf(stdout, "\n  Try: curl -H 'Authorization: Bearer %s' http://%s/api/tickets\n", cfg.Auth.Tokens[0].Token, st.HTTPAddr)
 		fmt.Fprintln(stdout, "  Gas rises in the B2 boiler room about 30 s from now. Ctrl-C stops the demo.")
 		sim, err := firmwaresim.New(firmwaresim.Config{
-			Broker: "tcp://" + st.MQTTAddr, Devices: cfg.Devices, Scenario: firmwaresim.DemoScenario(),
+			Broker: "tcp://" + st.MQTTAddr, Username: simUser.Username, Password: simPassword,
+			Devices: cfg.Devices, Scenario: firmwaresim.DemoScenario(),
 			Interval: time.Duration(float64(time.Second) / *rate), Seed: *seed, QoS: 1,
 			Logger: logger.With("component", "firmware-sim"),
 		})
@@ -135,9 +158,8 @@ func demoPaging() notify.Config {
 		},
 		Rosters:  notify.Rosters{{Name: "all day", People: []string{"demo-technician"}, Shifts: []string{"mon-sun 00:00-24:00"}}},
 		Channels: []notify.ChannelConfig{{Name: "screen", Type: notify.TypeLog}},
-		// The estate is in China: shifts and the times people read are
-		// Shanghai time whatever the machine says.
-		Notify: notify.Settings{Timezone: "Asia/Shanghai", Policies: []notify.Policy{
+		// Shifts keep the sites' zone (time_zone: Asia/Shanghai).
+		Notify: notify.Settings{Policies: []notify.Policy{
 			{Level: 1, Steps: []notify.Step{
 				{After: d("0s"), To: []string{notify.ToOnDuty, notify.RoleControlRoom}, Via: screen},
 				{After: d("5m"), To: []string{notify.RoleSupervisor}, Via: screen},

@@ -24,6 +24,7 @@ func newEventRelay(hub *dashboard.Hub, broker *mqtt.Broker, client *mqtt.Gateway
 		// otherwise each raises every alarm itself.
 		// So do the instances of a cluster: one leads, all show.
 		Receive: client != nil && (cfg.MQTT.SharedGroup != "" || cfg.Cluster.enabled()),
+		Key:     []byte(cfg.MQTT.ClusterKey),
 		Logger:  logger, Registerer: metrics,
 	})
 }

@@ -10,12 +10,17 @@ import (
 // a variable never repeat its value.
 func secretEnv(name string) bool {
 	switch name {
-	case "CARETAKER_AUTH", "CARETAKER_MQTT", "CARETAKER_INFLUX", "CARETAKER_CHANNELS":
+	case "CARETAKER_AUTH", "CARETAKER_MQTT", "CARETAKER_INFLUX", "CARETAKER_CHANNELS", "CARETAKER_STORE", "CARETAKER_STORE_URL":
 		return true
 	}
 	// Channels carry webhook and robot secrets, SMTP passwords, keys in
 	// their URLs; notify carries the ack key.
 	if strings.HasPrefix(name, "CARETAKER_CHANNELS") || strings.HasPrefix(name, "CARETAKER_NOTIFY") {
+		return true
+	}
+	// The embedded broker's users carry password hashes; cluster_key signs
+	// relayed events.
+	if strings.HasPrefix(name, "CARETAKER_MQTT_USERS") || strings.Contains(name, "KEY") {
 		return true
 	}
 	return strings.Contains(name, "TOKEN") || strings.Contains(name, "PASSWORD")

@@ -12,17 +12,17 @@ import (
 )
 
 // openRuleStore opens the rule versions (tables of their own in
-// store.path), seeds them on first start with the configured rules and
+// store.url or store.path), seeds them on first start with the configured rules and
 // replaces *ruleSet with the versions in force.
 func openRuleStore(ctx context.Context, cfg Config, ruleSet *[]rules.Rule) (*rules.Store, error) {
-	st, err := rules.OpenStore(ctx, rules.StoreConfig{Path: cfg.Store.Path})
+	st, err := rules.OpenStore(ctx, rules.StoreConfig{Path: cfg.Store.Path, URL: cfg.Store.URL})
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", cfg.Store.Path, err)
+		return nil, fmt.Errorf("store %s: %w", cfg.Store.storeName(), err)
 	}
 	rs, err := rules.LoadRules(ctx, st, *ruleSet)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("store %s: rules: %w", cfg.Store.Path, err)
+		return nil, fmt.Errorf("store %s: rules: %w", cfg.Store.storeName(), err)
 	}
 	*ruleSet = rs
 	return st, nil
