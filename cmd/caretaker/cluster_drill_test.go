@@ -404,11 +404,20 @@ func TestClusterSplitBrain(t *testing.T) {
 	a, procA := s.instance(t, "ct-a", haDevices)
 	waitFor(t, 20*time.Second, "ct-a leads", func() bool { l, _ := leaderOf(t, a.Base); return l == "ct-a" })
 	b, _ := s.instance(t, "ct-b", haDevices)
-	load := startSteadyLoad(t, s.broker, []string{"gas-h1", "gas-h2"}, 100*time.Millisecond, func(string) float64 { return 2 })
+	var gasHigh atomic.Bool
+	load := startSteadyLoad(t, s.broker, []string{"gas-h1", "gas-h2"}, 100*time.Millisecond, func(id string) float64 {
+		if id == "gas-h2" && gasHigh.Load() {
+			return 35
+		}
+		return 2
+	})
 
 	if err := syscall.Kill(procA.PID(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// Gas while ct-a sleeps: what the broker still sent it before the
+	// take-over waits in its socket, to be handled when it wakes.
+	gasHigh.Store(true)
 	waitFor(t, 30*time.Second, "ct-b takes over from the paused ct-a", func() bool { l, _ := leaderOf(t, b.Base); return l == "ct-b" })
 	_, epoch := leaderOf(t, b.Base)
 	if err := syscall.Kill(procA.PID(), syscall.SIGCONT); err != nil {
@@ -435,6 +444,22 @@ func TestClusterSplitBrain(t *testing.T) {
 	if l, e := leaderOf(t, b.Base); l != "ct-b" || e != epoch {
 		t.Fatalf("after ct-a resumed: leader %s epoch %d, want ct-b epoch %d", l, e, epoch)
 	}
+	// One ticket for the gas, each alarm raised once: nothing of ct-a's
+	// after its lease ran out was written (the store's fence refuses it).
+	waitFor(t, 20*time.Second, "the gas ticket", func() bool { return len(sensorTickets(t, b.Base)) > 0 })
+	if tks := sensorTickets(t, b.Base); len(tks) != 1 || tks[0].DeviceID != "gas-h2" {
+		t.Fatalf("sensor tickets %+v, want one, for gas-h2", tks)
+	}
+	raised := map[string]int{}
+	for _, al := range allAlarms(t, b.Base) {
+		raised[al.Device+" "+al.RuleID]++
+	}
+	for k, n := range raised {
+		if n != 1 {
+			t.Errorf("%s raised %d times, want once", k, n)
+		}
+	}
+	t.Logf("ct-a's writes refused by the fence after it woke: %v", drillScrape(t, a.Base, "caretaker_cluster_fenced_writes_total"))
 }
 
 // TestClusterRuleStateMovesWithTheLease: a leak probe is wet on ct-a's
