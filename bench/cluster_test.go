@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
@@ -58,6 +60,31 @@ func benchCluster(t *testing.T, env *benchEnv) {
 		}) {
 			t.Fatalf("cluster of %d: the partitions did not spread, one instance each", n)
 		}
+		// The leaders' sessions are new: a probe per site, taken, says
+		// both are subscribed before the load starts.
+		probe := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("bench-probe"))
+		if tok := probe.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("probe: %v", tok.Error())
+		}
+		probeTS := time.Now().Add(-20 * time.Minute).UnixMilli()
+		taken := func() float64 {
+			sum := 0.0
+			for _, ct := range cts {
+				sum += ct.metric("caretaker_ingest_readings_total")
+			}
+			return sum
+		}
+		if !testkit.WithinEvery(time.Minute, 200*time.Millisecond, func() bool {
+			for _, site := range []string{"s1", "s2"} {
+				dev := map[string]string{"s1": "bench-n-000000", "s2": "bench-s-000000"}[site]
+				probe.Publish("sites/"+site+"/devices/"+dev+"/telemetry", 1, false,
+					fmt.Sprintf(`{"ts": %d, "metrics": {"lel_pct": 1, "co_ppm": 0}}`, probeTS)).Wait()
+			}
+			return taken() >= 2
+		}) {
+			t.Fatalf("cluster of %d: the probes were not taken", n)
+		}
+		probe.Disconnect(100)
 		cpu := startCPU(pids...)
 		base := time.Now().Add(-10 * time.Minute).UnixMilli()
 		load := func(site, prefix string) pubConfig {
@@ -67,7 +94,9 @@ func benchCluster(t *testing.T, env *benchEnv) {
 		pubN, pubS := startPublisher(t, load("s1", "bench-n-")), startPublisher(t, load("s2", "bench-s-"))
 		resN, resS := pubN.Wait(t, 10*time.Minute), pubS.Wait(t, 10*time.Minute)
 		want := 2 * (sz.Readings / 2)
-		got, end, complete := waitStored(want, func() int { return countPoints(t, in, "gas", "lel_pct") })
+		// The probes are two more points (each the same one, written again).
+		got, end, complete := waitStored(want+2, func() int { return countPoints(t, in, "gas", "lel_pct") })
+		got -= 2
 		var used time.Duration
 		for _, u := range cpu.used() {
 			used += u
