@@ -97,6 +97,9 @@ type Config struct {
 	Live *LiveState
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func(ctx context.Context) error
+	// Cluster, if set, tells /readyz (and so the control room) which
+	// instance answers and which leads each partition.
+	Cluster func(ctx context.Context) (ClusterView, error)
 	// PendingAlarms, if set, counts the alarm changes the ticket store
 	// has not taken yet (the rules engine retries them); /readyz shows it
 	// and the control room warns while it is not zero.

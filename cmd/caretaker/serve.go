@@ -86,7 +86,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return err
 	}
 	defer store.Close()
-	ruleBook, err := newRuleBook(ctx, ruleStore, engine, tickets, store, reg, logger)
+	engines := &liveEngines{standby: engine}
+	var clusterRules rules.LiveRules
+	if cfg.Cluster.enabled() {
+		clusterRules = engines
+	}
+	ruleBook, err := newRuleBook(ctx, ruleStore, engine, tickets, store, reg, logger, clusterRules)
 	if err != nil {
 		return err
 	}
@@ -104,12 +109,28 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var gateway ingress
 	var broker *mqtt.Broker
 	var client *mqtt.Gateway
-	if cfg.MQTT.Embedded {
+	var clustered *clusterRun
+	switch {
+	case cfg.Cluster.enabled():
+		// Every instance: a connection for the events of the others;
+		// the device sessions belong to the partitions' leaders.
+		gc := cfg.MQTT.GatewayConfig()
+		gc.Logger, gc.EventsOnly = logger, true
+		gc.ClientID = cfg.MQTT.ClientID + "-events-" + cfg.Cluster.Instance
+		client = mqtt.NewGateway(gc, nil)
+		gateway = client
+		clustered, err = newClusterRun(ctx, clusterRun{cfg: cfg, reg: reg, configured: ruleSet, ruleStore: ruleStore,
+			tickets: tickets, live: live, store: store, pages: pages, logger: logger, metrics: metrics, engines: engines})
+		if err != nil {
+			return err
+		}
+		defer clustered.Close()
+	case cfg.MQTT.Embedded:
 		bc := cfg.MQTT.BrokerConfig()
 		bc.Logger, bc.Registerer, bc.Devices = logger, metrics, reg
 		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
-	} else {
+	default:
 		gc := cfg.MQTT.GatewayConfig()
 		gc.Logger = logger
 		gc.OnConnection = func(up bool, reason string) {
@@ -117,6 +138,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		}
 		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
+	}
+	var clusterView func(context.Context) (dashboard.ClusterView, error)
+	if clustered != nil {
+		clusterView = clustered.View
 	}
 
 	sites, err := cfg.SiteZones()
@@ -127,7 +152,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger, Registry: reg, Tickets: tickets,
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
-		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
+		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engines.PendingHandoffs, Cluster: clusterView,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets), Dispatch: tickets,
 		Sites: sites,
@@ -170,16 +195,22 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return engine.Run(gctx) })
 	snapshots := &rules.Snapshotter{Engine: engine, Store: ruleStore, Interval: cfg.Rules.SnapshotInterval.Std(),
 		Logger: logger.With("component", "rules")}
-	g.Go(func() error { return snapshots.Run(gctx) })
-	g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
+	if clustered != nil {
+		// The leader work runs per partition, while this instance holds
+		// the partition's lease (cluster_wiring.go).
+		g.Go(func() error { return clustered.Run(gctx) })
+	} else {
+		g.Go(func() error { return engine.Run(gctx) })
+		g.Go(func() error { return snapshots.Run(gctx) })
+		g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
+		g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
+		g.Go(func() error { return pages.worker.Run(gctx) })
+	}
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })
-	g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
 	g.Go(func() error { return runLossWatch(gctx, store, live, logger) })
-	g.Go(func() error { return pages.worker.Run(gctx) })
 	g.Go(func() error { return store.Run(gctx) })
 	g.Go(func() error {
 		select {
@@ -215,11 +246,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	// Once the last readings went through the rules: the state a restart
 	// must not forget.
-	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	if serr := snapshots.Save(saveCtx); serr != nil {
-		logger.Error("rule state not saved at shutdown", "err", serr)
+	if clustered == nil { // a cluster's leaders save theirs at the end of each term
+		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if serr := snapshots.Save(saveCtx); serr != nil {
+			logger.Error("rule state not saved at shutdown", "err", serr)
+		}
+		cancelSave()
 	}
-	cancelSave()
 	logger.Info("caretaker stopped")
 	return err
 }

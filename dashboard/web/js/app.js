@@ -158,6 +158,7 @@ function drawConn() {
   off.hidden = !(session.me && live.conn !== "live" && live.offlineSince);
   if (!off.hidden) off.textContent = t("offlineSince", { t: when(live.offlineSince) });
   drawHandoffs();
+  drawCluster();
 }
 
 // ---- alarm changes the ticket store has not taken yet -------------------------
@@ -165,16 +166,31 @@ function drawConn() {
 // wait, an alarm may have no ticket yet, and the page says so.
 
 let pendingHandoffs = 0;
+let clusterView = null; // /readyz "cluster": this instance and each partition's leader
 
 async function checkHandoffs() {
   if (!session.me) return;
   try {
     const resp = await fetch("/readyz", { cache: "no-store" });
-    pendingHandoffs = Number((await resp.json()).pending_alarm_handoffs) || 0;
+    const body = await resp.json();
+    pendingHandoffs = Number(body.pending_alarm_handoffs) || 0;
+    clusterView = body.cluster || null;
   } catch {
     return; // the server is unreachable: the connection note says so
   }
   drawHandoffs();
+  drawCluster();
+}
+
+// In a cluster: which instance serves this page, and which leads each
+// partition (takes the devices' data, runs the rules and the clocks).
+function drawCluster() {
+  const el = $("cluster");
+  el.hidden = !(session.me && clusterView);
+  if (el.hidden) return;
+  const parts = (clusterView.partitions || []).map((p) =>
+    p.leader ? t("clusterLeader", { p: p.partition, leader: p.leader }) : t("clusterNoLeader", { p: p.partition }));
+  el.textContent = [t("clusterServedBy", { me: clusterView.instance }), ...parts].join(" · ");
 }
 
 function drawHandoffs() {
