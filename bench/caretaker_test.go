@@ -108,6 +108,34 @@ func (c *benchCaretaker) metric(name string) float64 {
 	return m.Sum(name)
 }
 
+// writeStats are the InfluxDB writer's requests so far: how many, their
+// mean points and mean duration (progress lines, to see the write path).
+func (c *benchCaretaker) writeStats() string {
+	m, err := testkit.Scrape("http://" + c.HTTP + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	mean := func(name string) (n uint64, avg float64) {
+		f, ok := m[name]
+		if !ok {
+			return 0, 0
+		}
+		for _, s := range f.GetMetric() {
+			if h := s.GetHistogram(); h != nil && h.GetSampleCount() > 0 {
+				n += h.GetSampleCount()
+				avg += h.GetSampleSum()
+			}
+		}
+		if n > 0 {
+			avg /= float64(n)
+		}
+		return n, avg
+	}
+	n, pts := mean("caretaker_influx_batch_points")
+	_, secs := mean("caretaker_influx_write_duration_seconds")
+	return fmt.Sprintf("%d write requests, %.0f points and %.1f ms each on average", n, pts, secs*1000)
+}
+
 // gasDevices writes n gas detectors, ids prefix + 6 digits from first.
 func gasDevices(prefix string, first, n int) func(w io.Writer) {
 	return func(w io.Writer) {

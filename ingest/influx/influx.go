@@ -12,7 +12,6 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -49,6 +48,8 @@ type Config struct {
 	// batch or FlushInterval.
 	DurableWait  time.Duration `yaml:"-"`
 	DurableBatch int           `yaml:"-"`
+	// Writes is how many write requests may run at once; default 4.
+	Writes int `yaml:"-"`
 
 	Logger  *slog.Logger          `yaml:"-"`
 	Metrics prometheus.Registerer `yaml:"-"` // may be nil
@@ -103,7 +104,10 @@ func (c Config) WithDefaults() Config {
 		c.DurableWait = 20 * time.Millisecond
 	}
 	if c.DurableBatch <= 0 {
-		c.DurableBatch = 500
+		c.DurableBatch = 200
+	}
+	if c.Writes <= 0 {
+		c.Writes = 4
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -115,15 +119,15 @@ func (c Config) WithDefaults() Config {
 }
 
 // Store writes readings and events to InfluxDB in batches of its own
-// (blocking writes, gzip, one request at a time), spools what InfluxDB
+// (gzip, several requests at once), spools what InfluxDB
 // cannot take to disk and replays it in order, and reads history back with
 // Flux. Run sends the batches; see writer.go.
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
 	rlog    *ratelog.Logger
-	client  influxdb2.Client
-	write   api.WriteAPIBlocking
+	client  influxdb2.Client // queries and Ping
+	post    *poster
 	spool   *spool.Spool // nil: no spool
 	metrics *influxMetrics
 
@@ -132,6 +136,9 @@ type Store struct {
 	track   durableTrack
 	waiting chan struct{} // a callback waits on pending lines: arm DurableWait
 	kick    chan struct{}
+	writers chan struct{} // one per write request under way (Run)
+	freed   chan struct{} // a write request ended
+	sends   sync.WaitGroup
 	stop    chan struct{} // closed by Close: Run returns
 	closed  sync.Once
 	runMu   sync.Mutex // held by Run while it runs
@@ -175,9 +182,16 @@ func Open(cfg Config) (*Store, error) {
 		metrics: newInfluxMetrics(cfg.Metrics),
 		kick:    make(chan struct{}, 1),
 		waiting: make(chan struct{}, 1),
+		writers: make(chan struct{}, cfg.Writes),
+		freed:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 	}
-	in.write = in.client.WriteAPIBlocking(cfg.Org, cfg.Bucket)
+	post, err := newPoster(cfg, cfg.Writes)
+	if err != nil {
+		in.client.Close()
+		return nil, err
+	}
+	in.post = post
 	if cfg.SpoolDir != "" {
 		sp, err := spool.Open(cfg.SpoolDir, cfg.SpoolMaxBytes)
 		if err != nil {
@@ -281,11 +295,13 @@ func tags(t []lineTag, site, building, device, extraKey, extraValue string) []li
 	return append(t, lineTag{"site", site})
 }
 
-// Flush sends what is queued in memory now and waits for it to be written
-// or spooled. The spool itself is replayed by Run.
+// Flush sends what is queued in memory now and waits for it, and for the
+// writes Run has under way, to be written or spooled. The spool itself is
+// replayed by Run.
 func (in *Store) Flush() {
-	in.sendMu.Lock()
+	in.sendMu.Lock() // Run starts writes only while it holds sendMu
 	defer in.sendMu.Unlock()
+	in.sends.Wait()
 	in.sendPending()
 }
 
@@ -300,6 +316,7 @@ func (in *Store) Close() {
 		in.Flush()
 		in.acks.Wait()
 		in.client.Close()
+		in.post.close()
 	})
 }
 

@@ -11,10 +11,11 @@ import (
 
 // How the writer works. WriteReading encodes a point to line protocol
 // (line.go) and appends it to pending (memory). One goroutine (Run)
-// takes batches of BatchSize from pending when one is full or
-// FlushInterval has passed and sends each with one blocking request.
-// While the spool holds anything, new batches go behind it, so InfluxDB
-// gets them in the order they came.
+// takes batches of up to BatchSize from pending when one is full or
+// FlushInterval has passed (sooner while an acknowledgement waits, see
+// durable.go) and sends each with one request, up to Writes at once.
+// While the spool holds anything, new batches go behind it, one request
+// at a time, so InfluxDB gets them in the order they came.
 // A batch InfluxDB cannot take (no connection, timeout, 5xx, 429, 401/403,
 // 404 for a missing database) goes to the spool; the spool is replayed
 // oldest first after a pause that doubles from RetryMin to RetryMax while
@@ -84,9 +85,12 @@ func (in *Store) kickRun() {
 
 // Run sends batches when they are due, replays the spool and keeps the
 // durability promises (AfterDurable) until ctx ends or Close is called;
-// then it writes (or spools) what is pending and returns nil. Nothing is
-// sent before the first batch is due. Points written while Run is not
-// running wait for it, for Flush or for Close.
+// then it waits for the writes under way, writes (or spools) what is
+// pending and returns nil. Up to Writes requests run at once, each in a
+// goroutine of its own that Run waits for, so a batch is on its way while
+// the next fills and InfluxDB's answer time does not stall
+// acknowledgements. Nothing is sent before the first batch is due. Points
+// written while Run is not running wait for it, for Flush or for Close.
 func (in *Store) Run(ctx context.Context) error {
 	in.runMu.Lock()
 	defer in.runMu.Unlock()
@@ -95,6 +99,7 @@ func (in *Store) Run(ctx context.Context) error {
 		return nil // closed already
 	default:
 	}
+	defer in.sends.Wait()
 	tick := time.NewTicker(in.cfg.FlushInterval)
 	defer tick.Stop()
 	// A spool left by an earlier run is replayed at once; otherwise the
@@ -109,6 +114,7 @@ func (in *Store) Run(ctx context.Context) error {
 	durable := time.NewTimer(in.cfg.DurableWait)
 	durable.Stop()
 	defer durable.Stop()
+	due := false // what is pending should leave as soon as a writer is free
 	for {
 		stopping := false
 		select {
@@ -116,37 +122,86 @@ func (in *Store) Run(ctx context.Context) error {
 			durable.Reset(in.cfg.DurableWait)
 			continue
 		case <-durable.C:
+			due = true
 		case <-in.kick:
 		case <-tick.C:
+			due = true
+		case <-in.freed:
 		case <-retry.C:
 		case <-ctx.Done():
 			stopping = true
 		case <-in.stop:
 			stopping = true
 		}
-		in.sendMu.Lock()
-		in.sendPending()
 		if stopping {
+			in.sends.Wait()
+			in.sendMu.Lock()
+			in.sendPending()
 			in.sendMu.Unlock()
 			return nil
 		}
-		if in.spool != nil && in.spool.Len() > 0 && !time.Now().Before(retryAt) {
-			if in.replay() {
-				backoff = 0
-			} else {
-				backoff = min(max(2*backoff, in.cfg.RetryMin), in.cfg.RetryMax)
-				retryAt = time.Now().Add(backoff)
-				retry.Reset(backoff)
+		in.sendMu.Lock()
+		if in.spool != nil && in.spool.Len() > 0 {
+			// Behind the spool, in order: one request at a time.
+			in.sendPending()
+			due = false
+			if !time.Now().Before(retryAt) {
+				if in.replay() {
+					backoff = 0
+				} else {
+					backoff = min(max(2*backoff, in.cfg.RetryMin), in.cfg.RetryMax)
+					retryAt = time.Now().Add(backoff)
+					retry.Reset(backoff)
+				}
 			}
+		} else {
+			due = in.dispatch(due)
 		}
 		in.sendMu.Unlock()
 	}
 }
 
-// sendPending sends pending in batches: full ones, and the last partial
-// one too (it is due: a tick, a flush or the stop). While the spool is not
-// empty they join its end instead, so one failed write is the most a stop
-// with InfluxDB away waits for.
+// dispatch starts a write for each batch that is ready while a writer is
+// free: a full batch; DurableBatch lines that an acknowledgement waits
+// on; or anything, once due (a tick, DurableWait). It tells whether what
+// is pending is still due (no writer was free).
+func (in *Store) dispatch(due bool) bool {
+	for {
+		in.mu.Lock()
+		n := len(in.pending)
+		waited := len(in.track.waiters) > 0 && in.track.waiters[len(in.track.waiters)-1].end > in.track.taken
+		ready := n >= in.cfg.BatchSize || (n > 0 && due) || (waited && n >= in.cfg.DurableBatch)
+		if !ready {
+			in.mu.Unlock()
+			return false
+		}
+		select {
+		case in.writers <- struct{}{}:
+		default:
+			in.mu.Unlock()
+			return due || n >= in.cfg.BatchSize
+		}
+		q := in.takeLocked(in.cfg.BatchSize)[0]
+		more := len(in.pending) > 0
+		in.mu.Unlock()
+		in.sends.Add(1)
+		go func() {
+			defer in.sends.Done()
+			if err := in.send(q.lines, nil, len(q.lines)); err != nil {
+				in.failed(q, err)
+			}
+			in.settled(q)
+			<-in.writers
+			signal(in.freed)
+		}()
+		due = due && more
+	}
+}
+
+// sendPending sends pending in batches, one request at a time: full ones,
+// and the last partial one too (it is due: a flush or the stop). While
+// the spool is not empty they join its end instead, so one failed write
+// is the most a stop with InfluxDB away waits for.
 func (in *Store) sendPending() {
 	for {
 		in.mu.Lock()
@@ -161,7 +216,7 @@ func (in *Store) sendPending() {
 			in.settled(q)
 			continue
 		}
-		if err := in.send(strings.Join(q.lines, "\n"), len(q.lines)); err != nil {
+		if err := in.send(q.lines, nil, len(q.lines)); err != nil {
 			in.failed(q, err)
 		}
 		in.settled(q)
@@ -181,7 +236,7 @@ func (in *Store) replay() bool {
 			in.log.Info("influx spool replayed")
 			return true
 		}
-		if err := in.send(string(b.Data), b.Points); err != nil {
+		if err := in.send(nil, b.Data, b.Points); err != nil {
 			if retryable(err) {
 				in.rlog.Warn("influx-replay", "influx still unavailable; spool kept", "error", err, "spooled_points", in.spool.Points())
 				return false
@@ -196,12 +251,12 @@ func (in *Store) replay() bool {
 	}
 }
 
-// send writes one batch with one request.
-func (in *Store) send(body string, points int) error {
+// send writes one batch (lines, or raw from the spool) with one request.
+func (in *Store) send(lines []string, raw []byte, points int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.WriteTimeout)
 	defer cancel()
 	start := time.Now()
-	err := in.write.WriteRecord(ctx, body)
+	err := in.post.write(ctx, lines, raw)
 	in.metrics.latency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		in.nerrs.Add(1)

@@ -6,11 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,10 +50,6 @@ type Config struct {
 	// this large: the broker stops sending once its window is full, and
 	// the writers flush early so acknowledgements keep it moving.
 	MaxInFlight int
-	// Workers is how many devices are handed on in parallel; default 8.
-	// One device's messages always go through the same worker, in the
-	// order the broker delivered them.
-	Workers int
 	// OnConnection, if set, hears when the broker connection comes up
 	// (subscribed) or is lost: every MQTT device goes quiet together then,
 	// and the rules raise one alarm for ingest instead of one per device.
@@ -76,9 +70,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1000
-	}
-	if c.Workers <= 0 {
-		c.Workers = 8
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -111,8 +102,11 @@ func (c Config) Validate() error {
 //
 // One device's messages reach the pipeline in the order the broker
 // delivered them (the rules ignore a value older than the last one seen,
-// so a reordered spike would be lost): paho hands messages over in order
-// and the gateway shares them out by device among its workers.
+// so a reordered spike would be lost): paho hands messages over in order,
+// one at a time, and the gateway queues each on the pipeline before it
+// takes the next. That costs no goroutine or channel hop per message; the
+// pipeline's queue is larger than the in-flight window, so handing over
+// does not wait on the rules or the store.
 type Gateway struct {
 	cfg   Config
 	sub   Submitter
@@ -120,8 +114,6 @@ type Gateway struct {
 	ready chan struct{}
 	once  sync.Once
 	slots chan struct{} // one per message taken and not yet acknowledged
-	seed  maphash.Seed
-	lanes []chan paho.Message // per worker; a device always uses the same one
 
 	mu     sync.Mutex
 	client paho.Client
@@ -136,7 +128,6 @@ func NewGateway(cfg Config, sub Submitter) *Gateway {
 		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
 		ready: make(chan struct{}),
 		slots: make(chan struct{}, cfg.MaxInFlight),
-		seed:  maphash.MakeSeed(),
 	}
 }
 
@@ -157,24 +148,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.cfg.Validate(); err != nil {
 		return err
 	}
-	g.lanes = make([]chan paho.Message, g.cfg.Workers)
-	for i := range g.lanes {
-		g.lanes[i] = make(chan paho.Message, g.cfg.MaxInFlight)
-	}
 	opts, err := g.options(ctx)
 	if err != nil {
 		return err
-	}
-	var workers sync.WaitGroup
-	defer workers.Wait()
-	wctx, stopWorkers := context.WithCancel(ctx)
-	defer stopWorkers()
-	for _, lane := range g.lanes {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			g.work(wctx, lane)
-		}()
 	}
 	client := paho.NewClient(opts)
 	g.mu.Lock()
@@ -255,52 +231,25 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 	return opts, nil
 }
 
-// handler takes messages from paho, in the order the broker delivered
-// them, and queues each on its device's lane; the lane's worker hands it
-// to the pipeline. A lane holds as many messages as may be in flight, so
-// with QoS 1 (the broker stops at its window) paho is not held up.
+// handler takes messages from paho, one at a time in the order the broker
+// delivered them, and hands each to the pipeline, which acknowledges it
+// once it is safe (Message.Done). At most MaxInFlight messages wait for
+// that: with the broker's window at least as large, taking a slot never
+// waits; with a larger one, paho stops reading until a message is
+// acknowledged, and the broker's queue holds the rest.
 func (g *Gateway) handler(ctx context.Context) paho.MessageHandler {
 	return func(_ paho.Client, msg paho.Message) {
-		lane := g.lanes[maphash.String(g.seed, deviceKey(msg.Topic()))%uint64(len(g.lanes))]
-		select {
-		case lane <- msg:
-		case <-ctx.Done():
-			// Not acknowledged: the resumed session has it again.
-		}
-	}
-}
-
-// deviceKey is the part of a topic that names the device:
-// "sites/s1/devices/gas-b2-07" of "sites/s1/devices/gas-b2-07/telemetry".
-func deviceKey(topic string) string {
-	if i := strings.LastIndexByte(topic, '/'); i > 0 {
-		return topic[:i]
-	}
-	return topic
-}
-
-// work hands the messages of one lane to the pipeline, one at a time, which
-// acknowledges each once it is safe (Message.Done). At most MaxInFlight
-// messages wait for that across all lanes.
-func (g *Gateway) work(ctx context.Context, lane <-chan paho.Message) {
-	for {
-		var msg paho.Message
-		select {
-		case msg = <-lane:
-		case <-ctx.Done():
-			return // what is left is not acknowledged: sent again
-		}
 		select {
 		case g.slots <- struct{}{}:
 		case <-ctx.Done():
-			return
+			return // not acknowledged: the resumed session has it again
 		}
-		payload := append([]byte(nil), msg.Payload()...)
-		done := func() {
-			msg.Ack()
-			<-g.slots
-		}
-		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: payload, Received: g.cfg.Now(), Done: done})
+		// paho gives every message a payload of its own: no copy.
+		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: msg.Payload(), Received: g.cfg.Now(),
+			Done: func() {
+				msg.Ack()
+				<-g.slots
+			}})
 		if err != nil {
 			// Not acknowledged: the broker delivers it again to the
 			// resumed session.
