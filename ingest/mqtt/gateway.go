@@ -183,7 +183,8 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 		SetConnectTimeout(g.cfg.ConnectTimeout).
 		SetOrderMatters(true). // in order to handler, which only queues
 		SetAutoAckDisabled(true).
-		SetKeepAlive(30 * time.Second)
+		SetKeepAlive(30 * time.Second).
+		SetStore(newSessionStore())
 	bufferedReads(opts, g.cfg.Broker)
 	if g.cfg.CAFile != "" {
 		tc, err := TLSConfig(g.cfg.CAFile)
@@ -203,7 +204,9 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 			}
 			filters[t] = g.cfg.QoS
 		}
-		tok := c.SubscribeMultiple(filters, handler)
+		// No callback: every message goes to the default handler, without
+		// paho matching each topic against a route per filter.
+		tok := c.SubscribeMultiple(filters, nil)
 		if !tok.WaitTimeout(g.cfg.ConnectTimeout) || tok.Error() != nil {
 			g.log.Error("mqtt subscribe failed", "error", tok.Error())
 			return
