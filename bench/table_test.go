@@ -144,7 +144,8 @@ func TestBenchTable(t *testing.T) {
 		benchEmbeddedStore(t, env)
 	}
 	if want("latency") {
-		benchLatency(t, env)
+		benchLatency(t, env, false)
+		benchLatency(t, env, true)
 	}
 	if want("devices") {
 		benchDevices(t, env)

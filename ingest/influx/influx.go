@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -129,6 +130,7 @@ type Store struct {
 	client  influxdb2.Client // queries and Ping
 	post    *poster
 	spool   *spool.Spool // nil: no spool
+	journal *journal     // with the spool: batches durable before InfluxDB has them
 	metrics *influxMetrics
 
 	mu      sync.Mutex
@@ -199,6 +201,24 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("influx.spool_dir: %w", err)
 		}
 		in.spool = sp
+		j, left, err := openJournal(filepath.Join(cfg.SpoolDir, "journal"), 8<<20)
+		if err != nil {
+			in.client.Close()
+			return nil, fmt.Errorf("influx.spool_dir: %w", err)
+		}
+		if len(left) > 0 {
+			log.Info("influx journal holds batches from before; spooling them", "batches", len(left))
+		}
+		for _, r := range left {
+			if err := sp.Append(r.data, r.points); err != nil {
+				in.lose(r.points, "spool_full", err)
+			}
+		}
+		if err := j.dropLeftovers(); err != nil {
+			in.client.Close()
+			return nil, fmt.Errorf("influx.spool_dir: %w", err)
+		}
+		in.journal = j
 		in.metrics.spoolBytes.Set(float64(sp.Bytes()))
 		in.metrics.spoolPoints.Set(float64(sp.Points()))
 		if n := sp.Points(); n > 0 {
@@ -317,6 +337,9 @@ func (in *Store) Close() {
 		in.acks.Wait()
 		in.client.Close()
 		in.post.close()
+		if in.journal != nil {
+			in.journal.close()
+		}
 	})
 }
 

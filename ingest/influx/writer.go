@@ -187,16 +187,39 @@ func (in *Store) dispatch(due bool) bool {
 		in.sends.Add(1)
 		go func() {
 			defer in.sends.Done()
-			if err := in.send(q.lines, nil, len(q.lines)); err != nil {
-				in.failed(q, err)
-			}
-			in.settled(q)
+			in.sendJournaled(q)
 			<-in.writers
 			signal(in.freed)
 		}()
 		due = due && more
 	}
 }
+
+// sendJournaled writes one batch to the journal, which makes it durable
+// (its acknowledgements go at once), then to InfluxDB; what InfluxDB does
+// not take goes to the spool, as without the journal. Without a journal,
+// or when it fails, the batch is settled once InfluxDB answered.
+func (in *Store) sendJournaled(q queued) {
+	seg, jerr := uint64(0), errNoJournal
+	if in.journal != nil {
+		if seg, jerr = in.journal.append(q.lines, len(q.lines)); jerr != nil {
+			in.rlog.Warn("influx-journal", "influx journal write failed; acknowledging after InfluxDB answers", "error", jerr)
+		}
+	}
+	if jerr == nil {
+		in.settled(q)
+	}
+	if err := in.send(q.lines, nil, len(q.lines)); err != nil {
+		in.failed(q, err)
+	}
+	if jerr == nil {
+		in.journal.settle(seg)
+	} else {
+		in.settled(q)
+	}
+}
+
+var errNoJournal = errors.New("no journal")
 
 // sendPending sends pending in batches, one request at a time: full ones,
 // and the last partial one too (it is due: a flush or the stop). While
