@@ -44,12 +44,13 @@ type Config struct {
 	RetryMin      time.Duration `yaml:"-"`               // first pause before replaying the spool; default 1s
 	RetryMax      time.Duration `yaml:"-"`               // longest pause; default 30s
 	// While a message waits for its acknowledgement (AfterDurable), what
-	// is pending is sent within DurableWait (default 20ms), or at once when
-	// DurableBatch points are pending (default 500), not after a full
-	// batch or FlushInterval.
+	// is pending is sent (journaled, with a spool) within DurableWait
+	// (default 5ms), or at once when DurableBatch points are pending
+	// (default 100), not after a full batch or FlushInterval.
 	DurableWait  time.Duration `yaml:"-"`
 	DurableBatch int           `yaml:"-"`
 	// Writes is how many write requests may run at once; default 4.
+	// Up to 4×Writes batches may wait for one.
 	Writes int `yaml:"-"`
 
 	Logger  *slog.Logger          `yaml:"-"`
@@ -102,10 +103,10 @@ func (c Config) WithDefaults() Config {
 		c.RetryMax = max(30*time.Second, c.RetryMin)
 	}
 	if c.DurableWait <= 0 {
-		c.DurableWait = 20 * time.Millisecond
+		c.DurableWait = 5 * time.Millisecond
 	}
 	if c.DurableBatch <= 0 {
-		c.DurableBatch = 200
+		c.DurableBatch = 100
 	}
 	if c.Writes <= 0 {
 		c.Writes = 4
@@ -133,19 +134,22 @@ type Store struct {
 	journal *journal     // with the spool: batches durable before InfluxDB has them
 	metrics *influxMetrics
 
-	mu      sync.Mutex
-	pending []string // line protocol, oldest first
-	track   durableTrack
-	waiting chan struct{} // a callback waits on pending lines: arm DurableWait
-	kick    chan struct{}
-	writers chan struct{} // one per write request under way (Run)
-	freed   chan struct{} // a write request ended
-	sends   sync.WaitGroup
-	stop    chan struct{} // closed by Close: Run returns
-	closed  sync.Once
-	runMu   sync.Mutex // held by Run while it runs
-	sendMu  sync.Mutex // one sender at a time (Run, Flush, Close), so batches keep their order
-	acks    ingest.Callbacks
+	mu       sync.Mutex
+	pending  []string // line protocol, oldest first
+	track    durableTrack
+	waiting  chan struct{} // a callback waits on pending lines: arm DurableWait
+	kick     chan struct{}
+	room     chan struct{} // one per batch taken and not yet written or spooled (Run)
+	freed    chan struct{} // a batch was written or spooled
+	sends    sync.WaitGroup
+	outMu    sync.Mutex
+	out      []outItem     // batches waiting for a sender, oldest first
+	outReady chan struct{} // out may hold something
+	stop     chan struct{} // closed by Close: Run returns
+	closed   sync.Once
+	runMu    sync.Mutex // held by Run while it runs
+	sendMu   sync.Mutex // one sender at a time (Run, Flush, Close), so batches keep their order
+	acks     ingest.Callbacks
 
 	nerrs atomic.Int64
 	lost  atomic.Int64
@@ -177,16 +181,17 @@ func Open(cfg Config) (*Store, error) {
 		SetLogLevel(0)
 	log := cfg.Logger.With("component", "influx", "url", redactURL(cfg.URL), "bucket", cfg.Bucket)
 	in := &Store{
-		cfg:     cfg,
-		log:     log,
-		rlog:    ratelog.New(log, 10*time.Second, cfg.Now),
-		client:  influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
-		metrics: newInfluxMetrics(cfg.Metrics),
-		kick:    make(chan struct{}, 1),
-		waiting: make(chan struct{}, 1),
-		writers: make(chan struct{}, cfg.Writes),
-		freed:   make(chan struct{}, 1),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		log:      log,
+		rlog:     ratelog.New(log, 10*time.Second, cfg.Now),
+		client:   influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
+		metrics:  newInfluxMetrics(cfg.Metrics),
+		kick:     make(chan struct{}, 1),
+		waiting:  make(chan struct{}, 1),
+		room:     make(chan struct{}, 4*cfg.Writes),
+		freed:    make(chan struct{}, 1),
+		outReady: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
 	}
 	post, err := newPoster(cfg, cfg.Writes)
 	if err != nil {

@@ -35,12 +35,12 @@ type journal struct {
 	segMax  int64
 	syncDir func(string) error
 
-	mu      sync.Mutex
-	f       *os.File
-	seg     uint64
-	size    int64
-	open    map[uint64]int   // segment -> batches not yet settled
-	synced  map[uint64]int64 // segment -> bytes known to be on disk
+	mu     sync.Mutex
+	f      *os.File
+	seg    uint64
+	size   int64
+	open   map[uint64]int   // segment -> batches not yet settled
+	synced map[uint64]int64 // segment -> bytes known to be on disk
 
 	syncMu sync.Mutex // held while a segment is synced or rotated
 }

@@ -49,10 +49,11 @@ func newPoster(cfg Config, conns int) (*poster, error) {
 	return p, nil
 }
 
-// write sends lines (or raw, lines already joined) with one request. An error that carries no status
+// write sends the lines of chunks (or raw, lines already joined) with
+// one request. An error that carries no status
 // (no connection, timeout) or a non-2xx status is an *http2.Error, as the
 // client library's, so retryable tells them apart the same way.
-func (p *poster) write(ctx context.Context, lines []string, raw []byte) error {
+func (p *poster) write(ctx context.Context, chunks [][]string, raw []byte) error {
 	buf, _ := p.bufs.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)
@@ -65,11 +66,15 @@ func (p *poster) write(ctx context.Context, lines []string, raw []byte) error {
 	} else {
 		zw.Reset(buf)
 	}
-	for i, l := range lines {
-		if i > 0 {
-			_, _ = zw.Write([]byte{'\n'})
+	first := true
+	for _, lines := range chunks {
+		for _, l := range lines {
+			if !first {
+				_, _ = zw.Write([]byte{'\n'})
+			}
+			first = false
+			_, _ = io.WriteString(zw, l)
 		}
-		_, _ = io.WriteString(zw, l)
 	}
 	_, _ = zw.Write(raw)
 	if err := zw.Close(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
@@ -86,11 +87,16 @@ func (in *Store) kickRun() {
 // Run sends batches when they are due, replays the spool and keeps the
 // durability promises (AfterDurable) until ctx ends or Close is called;
 // then it waits for the writes under way, writes (or spools) what is
-// pending and returns nil. Up to Writes requests run at once, each in a
-// goroutine of its own that Run waits for, so a batch is on its way while
-// the next fills and InfluxDB's answer time does not stall
-// acknowledgements. Nothing is sent before the first batch is due. Points
-// written while Run is not running wait for it, for Flush or for Close.
+// pending and returns nil. A batch taken from pending is first made
+// durable in the journal (its acknowledgements go then), then queued for
+// one of Writes senders, goroutines of Run's own: a sender joins what
+// waits in the queue, up to BatchSize points, into one request. So
+// acknowledgements do not wait on InfluxDB's answer, and a slow InfluxDB
+// gets fewer, larger requests. At most 4×Writes batches wait to be
+// written; beyond that what is pending waits too, and so, once the
+// in-flight window is full, does the broker. Nothing is sent before the
+// first batch is due. Points written while Run is not running wait for
+// it, for Flush or for Close.
 func (in *Store) Run(ctx context.Context) error {
 	in.runMu.Lock()
 	defer in.runMu.Unlock()
@@ -99,7 +105,20 @@ func (in *Store) Run(ctx context.Context) error {
 		return nil // closed already
 	default:
 	}
-	defer in.sends.Wait()
+	quit := make(chan struct{})
+	var senders sync.WaitGroup
+	for range in.cfg.Writes {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			in.sender(quit)
+		}()
+	}
+	stopSenders := func() {
+		in.sends.Wait() // every batch taken is written or spooled
+		close(quit)
+		senders.Wait()
+	}
 	tick := time.NewTicker(in.cfg.FlushInterval)
 	defer tick.Stop()
 	// A spool left by an earlier run is replayed at once; otherwise the
@@ -114,7 +133,7 @@ func (in *Store) Run(ctx context.Context) error {
 	durable := time.NewTimer(in.cfg.DurableWait)
 	durable.Stop()
 	defer durable.Stop()
-	due := false // what is pending should leave as soon as a writer is free
+	due := false // what is pending should leave as soon as there is room
 	for {
 		stopping := false
 		select {
@@ -134,7 +153,7 @@ func (in *Store) Run(ctx context.Context) error {
 			stopping = true
 		}
 		if stopping {
-			in.sends.Wait()
+			stopSenders()
 			in.sendMu.Lock()
 			in.sendPending()
 			in.sendMu.Unlock()
@@ -143,6 +162,7 @@ func (in *Store) Run(ctx context.Context) error {
 		in.sendMu.Lock()
 		if in.spool != nil && in.spool.Len() > 0 {
 			// Behind the spool, in order: one request at a time.
+			in.sends.Wait()
 			in.sendPending()
 			due = false
 			if !time.Now().Before(retryAt) {
@@ -161,10 +181,18 @@ func (in *Store) Run(ctx context.Context) error {
 	}
 }
 
-// dispatch starts a write for each batch that is ready while a writer is
-// free: a full batch; DurableBatch lines that an acknowledgement waits
-// on; or anything, once due (a tick, DurableWait). It tells whether what
-// is pending is still due (no writer was free).
+// outItem is a batch taken from pending on its way to InfluxDB.
+type outItem struct {
+	q         queued
+	seg       uint64 // its journal segment, when journaled
+	journaled bool
+}
+
+// dispatch takes each batch that is ready while there is room in the
+// queue: a full batch; DurableBatch lines that an acknowledgement waits
+// on; or anything, once due (a tick, DurableWait). Each is journaled in
+// a goroutine of its own and queued for the senders. It tells whether
+// what is pending is still due (the queue was full).
 func (in *Store) dispatch(due bool) bool {
 	for {
 		in.mu.Lock()
@@ -176,7 +204,7 @@ func (in *Store) dispatch(due bool) bool {
 			return false
 		}
 		select {
-		case in.writers <- struct{}{}:
+		case in.room <- struct{}{}:
 		default:
 			in.mu.Unlock()
 			return due || n >= in.cfg.BatchSize
@@ -185,37 +213,79 @@ func (in *Store) dispatch(due bool) bool {
 		more := len(in.pending) > 0
 		in.mu.Unlock()
 		in.sends.Add(1)
-		go func() {
-			defer in.sends.Done()
-			in.sendJournaled(q)
-			<-in.writers
-			signal(in.freed)
-		}()
+		go in.journalAndQueue(q)
 		due = due && more
 	}
 }
 
-// sendJournaled writes one batch to the journal, which makes it durable
-// (its acknowledgements go at once), then to InfluxDB; what InfluxDB does
-// not take goes to the spool, as without the journal. Without a journal,
-// or when it fails, the batch is settled once InfluxDB answered.
-func (in *Store) sendJournaled(q queued) {
-	seg, jerr := uint64(0), errNoJournal
+// journalAndQueue writes one batch to the journal, which makes it durable
+// (its acknowledgements go at once), and queues it for a sender. Without
+// a journal, or when it fails, the batch is settled once InfluxDB
+// answered (or it was spooled).
+func (in *Store) journalAndQueue(q queued) {
+	it := outItem{q: q}
 	if in.journal != nil {
-		if seg, jerr = in.journal.append(q.lines, len(q.lines)); jerr != nil {
-			in.rlog.Warn("influx-journal", "influx journal write failed; acknowledging after InfluxDB answers", "error", jerr)
+		seg, err := in.journal.append(q.lines, len(q.lines))
+		if err != nil {
+			in.rlog.Warn("influx-journal", "influx journal write failed; acknowledging after InfluxDB answers", "error", err)
+		} else {
+			it.seg, it.journaled = seg, true
+			in.settled(q)
 		}
 	}
-	if jerr == nil {
-		in.settled(q)
-	}
-	if err := in.send(q.lines, nil, len(q.lines)); err != nil {
-		in.failed(q, err)
-	}
-	if jerr == nil {
-		in.journal.settle(seg)
-	} else {
-		in.settled(q)
+	in.outMu.Lock()
+	in.out = append(in.out, it)
+	in.outMu.Unlock()
+	signal(in.outReady)
+}
+
+// sender writes queued batches until quit is closed and the queue is
+// empty: what waits, joined up to BatchSize points, in one request.
+func (in *Store) sender(quit <-chan struct{}) {
+	for {
+		in.outMu.Lock()
+		var items []outItem
+		points := 0
+		for len(in.out) > 0 && (len(items) == 0 || points+len(in.out[0].q.lines) <= in.cfg.BatchSize) {
+			items = append(items, in.out[0])
+			points += len(in.out[0].q.lines)
+			in.out = in.out[1:]
+		}
+		left := len(in.out)
+		if left == 0 {
+			in.out = nil
+		}
+		in.outMu.Unlock()
+		if left > 0 {
+			signal(in.outReady) // another sender may take the rest
+		}
+		if len(items) == 0 {
+			select {
+			case <-in.outReady:
+				continue
+			case <-quit:
+				return
+			}
+		}
+		chunks := make([][]string, len(items))
+		for i, it := range items {
+			chunks[i] = it.q.lines
+		}
+		if err := in.send(chunks, nil, points); err != nil {
+			for _, it := range items {
+				in.failed(it.q, err)
+			}
+		}
+		for _, it := range items {
+			if it.journaled {
+				in.journal.settle(it.seg)
+			} else {
+				in.settled(it.q)
+			}
+			<-in.room
+			in.sends.Done()
+		}
+		signal(in.freed)
 	}
 }
 
@@ -239,7 +309,7 @@ func (in *Store) sendPending() {
 			in.settled(q)
 			continue
 		}
-		if err := in.send(q.lines, nil, len(q.lines)); err != nil {
+		if err := in.send([][]string{q.lines}, nil, len(q.lines)); err != nil {
 			in.failed(q, err)
 		}
 		in.settled(q)
@@ -274,8 +344,9 @@ func (in *Store) replay() bool {
 	}
 }
 
-// send writes one batch (lines, or raw from the spool) with one request.
-func (in *Store) send(lines []string, raw []byte, points int) error {
+// send writes one batch (lines, in chunks, or raw from the spool) with
+// one request.
+func (in *Store) send(lines [][]string, raw []byte, points int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.WriteTimeout)
 	defer cancel()
 	start := time.Now()
