@@ -196,6 +196,19 @@ func (p *runningPublisher) Wait(t testing.TB, d time.Duration) pubResult {
 		}
 		return r
 	case err := <-p.errc:
+		// The result line is read before the process is waited for: both
+		// may be ready at once.
+		select {
+		case r := <-p.result:
+			if err != nil {
+				t.Fatalf("publisher: %v", err)
+			}
+			if r.Failed > 0 {
+				t.Errorf("publisher: %d publishes not acknowledged", r.Failed)
+			}
+			return r
+		default:
+		}
 		t.Fatalf("publisher ended without a result: %v", err)
 	case <-time.After(d):
 		t.Fatalf("publisher not done within %s", d)
