@@ -19,6 +19,8 @@ type Service struct {
 	// sender is woken once they commit (Config.PagesQueued).
 	queuedMu sync.Mutex
 	queued   map[*sql.Tx]bool
+
+	metrics serviceMetrics
 }
 
 // Open opens (creating if needed) the SQLite file at cfg.Path, sets WAL,
@@ -34,6 +36,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Service{cfg: cfg, db: db, queued: map[*sql.Tx]bool{}}
+	s.metrics = newServiceMetrics(cfg.Metrics, s)
 	if err := sqlitedb.Migrate(ctx, db, "schema_migrations", migrations, s.now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)

@@ -45,6 +45,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 
 	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger, Registerer: metrics})
 	ticketCfg := ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing"))
+	ticketCfg.Metrics = metrics
 	pages, err := newPaging(cfg, logger)
 	if err != nil {
 		return err
@@ -100,12 +101,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
 		bc := cfg.MQTT.BrokerConfig()
-		bc.Logger = logger
+		bc.Logger, bc.Metrics = logger, metrics
 		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
 	} else {
 		gc := cfg.MQTT.GatewayConfig()
-		gc.Logger = logger
+		gc.Logger, gc.Metrics = logger, metrics
 		gc.OnConnection = func(up bool, reason string) {
 			engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/spool"
 	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
@@ -193,6 +194,12 @@ func Open(cfg Config) (*Store, error) {
 		outReady: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
+	if cfg.Metrics != nil {
+		promreg.Register(cfg.Metrics, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "caretaker_influx_write_queue_batches",
+			Help: "Batches taken for InfluxDB and not yet written or spooled (at most 4 × the writes at once).",
+		}, func() float64 { return float64(len(in.room)) }))
+	}
 	post, err := newPoster(cfg, cfg.Writes)
 	if err != nil {
 		in.client.Close()
@@ -223,6 +230,7 @@ func Open(cfg Config) (*Store, error) {
 			in.client.Close()
 			return nil, fmt.Errorf("influx.spool_dir: %w", err)
 		}
+		j.observe = in.metrics.journalSync.Observe
 		in.journal = j
 		in.metrics.spoolBytes.Set(float64(sp.Bytes()))
 		in.metrics.spoolPoints.Set(float64(sp.Points()))

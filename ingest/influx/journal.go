@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // journal makes a batch durable on local disk before InfluxDB has it, so
@@ -43,6 +44,8 @@ type journal struct {
 	synced map[uint64]int64 // segment -> bytes known to be on disk
 
 	syncMu sync.Mutex // held while a segment is synced or rotated
+
+	observe func(seconds float64) // each sync's duration; may be nil
 }
 
 // journalRecord is a batch found on start.
@@ -222,8 +225,12 @@ func (j *journal) syncTo(f *os.File, seg uint64, end int64) error {
 		upto = j.size
 	}
 	j.mu.Unlock()
+	start := time.Now()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("journal: %w", err)
+	}
+	if j.observe != nil {
+		j.observe(time.Since(start).Seconds())
 	}
 	j.mu.Lock()
 	j.synced[seg] = max(j.synced[seg], upto)

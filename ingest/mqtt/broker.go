@@ -13,6 +13,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/ingest"
 )
@@ -28,6 +29,9 @@ type BrokerConfig struct {
 	MaxInFlight int
 	Logger      *slog.Logger
 	Now         func() time.Time // stamps each message as received; default time.Now
+	// Metrics, if set, gets caretaker_mqtt_inflight_messages and
+	// caretaker_mqtt_inflight_limit.
+	Metrics prometheus.Registerer
 }
 
 func (c BrokerConfig) withDefaults() BrokerConfig {
@@ -87,7 +91,9 @@ func (b *Broker) Run(ctx context.Context) error {
 	// Messages the ingest hook takes over reach the subscribers through a
 	// client of its own, which the hook lets pass.
 	fwd := server.NewClient(nil, mochi.LocalListener, "caretaker-forward", true)
-	hook := &brokerIngest{ctx: ctx, sub: b.sub, now: b.cfg.Now, slots: make(chan struct{}, b.cfg.MaxInFlight),
+	slots := make(chan struct{}, b.cfg.MaxInFlight)
+	registerInFlight(b.cfg.Metrics, slots)
+	hook := &brokerIngest{ctx: ctx, sub: b.sub, now: b.cfg.Now, slots: slots,
 		forward: func(pk packets.Packet) error {
 			if !pk.FixedHeader.Retain {
 				if subs := server.Topics.Subscribers(pk.TopicName); len(subs.Subscriptions)+len(subs.Shared)+len(subs.InlineSubscriptions) == 0 {

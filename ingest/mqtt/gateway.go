@@ -13,9 +13,11 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 )
 
 // Submitter takes raw device messages; the ingest Pipeline is one. Submit
@@ -56,6 +58,9 @@ type Config struct {
 	OnConnection func(up bool, reason string)
 	// Now stamps each message as received; default time.Now.
 	Now func() time.Time
+	// Metrics, if set, gets caretaker_mqtt_inflight_messages and
+	// caretaker_mqtt_inflight_limit.
+	Metrics prometheus.Registerer
 }
 
 func (c Config) withDefaults() Config {
@@ -122,13 +127,33 @@ type Gateway struct {
 // NewGateway prepares a gateway; Run connects it.
 func NewGateway(cfg Config, sub Submitter) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{
+	g := &Gateway{
 		cfg:   cfg,
 		sub:   sub,
 		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
 		ready: make(chan struct{}),
 		slots: make(chan struct{}, cfg.MaxInFlight),
 	}
+	registerInFlight(cfg.Metrics, g.slots)
+	return g
+}
+
+// registerInFlight exposes how much of the in-flight window is in use:
+// messages taken and not yet acknowledged, and the most there may be.
+// Near the limit for long, the store's acknowledgements are what holds
+// ingest back.
+func registerInFlight(reg prometheus.Registerer, slots chan struct{}) {
+	if reg == nil {
+		return
+	}
+	promreg.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "caretaker_mqtt_inflight_messages",
+		Help: "MQTT messages taken and not yet acknowledged (waiting for the store to make them durable).",
+	}, func() float64 { return float64(len(slots)) }))
+	promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "caretaker_mqtt_inflight_limit",
+		Help: "MQTT messages that may be taken and not yet acknowledged at most (mqtt max in flight).",
+	})).Set(float64(cap(slots)))
 }
 
 // Ready is closed once the gateway is connected and subscribed.
