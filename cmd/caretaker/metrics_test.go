@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +91,44 @@ func metricName(sel string) string {
 		return sel[:i]
 	}
 	return sel
+}
+
+// TestGrafanaDashboardSeriesAreDocumented: every Caretaker series the
+// shipped dashboard queries is one docs/operations.md lists (so a renamed
+// series cannot leave the dashboard silently empty).
+func TestGrafanaDashboardSeriesAreDocumented(t *testing.T) {
+	dash, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("docs/grafana-dashboard.json: %v", err)
+	}
+	ops, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`caretaker_[a-z_]+`)
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, s := range name.FindAllString(tg.Expr, -1) {
+				s = strings.TrimSuffix(s, "_bucket")
+				n++
+				if !bytes.Contains(ops, []byte("`"+s+"`")) && !bytes.Contains(ops, []byte("`"+s+"{")) {
+					t.Errorf("the dashboard queries %s, which docs/operations.md does not list", s)
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("the dashboard queries %d Caretaker series; expected the operator's set", n)
+	}
 }
