@@ -64,6 +64,7 @@ func benchLatency(t *testing.T, env *benchEnv, embedded bool) {
 		defer mu.Unlock()
 		return len(alarmAt) >= probes && len(ticket) >= probes
 	})
+	progress("  Caretaker's own figures: %s", ct.latencyStats())
 	mu.Lock()
 	defer mu.Unlock()
 	if !all {

@@ -47,6 +47,10 @@ type Config struct {
 type HTTPConfig struct {
 	Listen         string   `yaml:"listen"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// WSStallTimeout: a screen (WebSocket client) that has taken nothing
+	// for this long while events wait for it is cut off. One that is only
+	// slow gets the latest reading of each device and every other event.
+	WSStallTimeout devices.Duration `yaml:"ws_stall_timeout"`
 }
 
 // StoreConfig places the SQLite files.
@@ -79,7 +83,7 @@ type LogConfig struct {
 func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
-		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
+		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080", WSStallTimeout: d("30s")},
 		MQTT:    mqtt.Options{}.WithDefaults(),
 		Influx:  sectionDefaults(influx.Config{SpoolDir: "data/spool"}.WithDefaults()),
 		Store:   StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
@@ -318,6 +322,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.Listen == "" {
 		return &ConfigError{Key: "http.listen", Msg: "missing"}
+	}
+	if c.HTTP.WSStallTimeout <= 0 {
+		return &ConfigError{Key: "http.ws_stall_timeout", Msg: "must be a positive duration"}
 	}
 	if err := c.MQTT.Validate(); err != nil {
 		return fieldConfigError("mqtt", err)

@@ -43,7 +43,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger, Registerer: metrics})
+	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger, Registerer: metrics, StallTimeout: cfg.HTTP.WSStallTimeout.Std()})
 	ticketCfg := ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing"))
 	ticketCfg.Metrics = metrics
 	pages, err := newPaging(cfg, logger)
