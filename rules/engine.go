@@ -200,7 +200,7 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 	now := e.cfg.Now()
 	p := e.planFor(r.Device, r.Kind, r.Site, r.Building)
 	e.heard(ctx, p, r.Time, now)
-	for _, c := range p.rules {
+	for i, c := range p.rules {
 		if c.op.subject == onEvent {
 			continue
 		}
@@ -208,7 +208,7 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 		if !ok || e.heldBack(c, p) {
 			continue
 		}
-		e.observe(ctx, c, p, r.Time, now, v)
+		e.observe(ctx, c, p, i, r.Time, now, v)
 	}
 }
 
@@ -222,11 +222,11 @@ func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	now := e.cfg.Now()
 	p := e.planFor(ev.Device, ev.Kind, ev.Site, ev.Building)
 	e.heard(ctx, p, ev.Time, now)
-	for _, c := range p.rules {
+	for i, c := range p.rules {
 		if c.op.subject != onEvent || c.Condition.Event != ev.Name || e.heldBack(c, p) {
 			continue
 		}
-		e.observe(ctx, c, p, ev.Time, now, devices.FlagValue(ev.Active))
+		e.observe(ctx, c, p, i, ev.Time, now, devices.FlagValue(ev.Active))
 	}
 }
 
@@ -256,6 +256,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 		c := e.rules[k.rule]
 		if c == nil {
 			delete(e.timed, k)
+			st.timed = false
 			continue
 		}
 		if len(c.Unless) > 0 && !st.on {

@@ -22,6 +22,7 @@ type episode struct {
 	announced    bool
 	held         bool // on from late data; waits (see late)
 	flapping     bool
+	timed        bool // in Engine.timed
 	toggles      []time.Time
 	mem          memory
 	alarm        Alarm
@@ -29,12 +30,15 @@ type episode struct {
 
 // observe moves one rule on one device forward by one value at event
 // time t, arriving at engine time now.
-func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.Time, v devices.Value) {
+func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, i int, t, now time.Time, v devices.Value) {
 	k := stateKey{c.key(), p.device}
-	st := e.state[k]
+	st := p.eps[i]
 	if st == nil {
-		st = &episode{}
-		e.state[k] = st
+		if st = e.state[k]; st == nil {
+			st = &episode{}
+			e.state[k] = st
+		}
+		p.eps[i] = st
 	}
 	if st.alarm.RuleID == "" {
 		st.alarm = e.newAlarm(c, p)
@@ -121,9 +125,13 @@ func (e *Engine) track(k stateKey, c *compiled, st *episode) {
 	pending := (!st.on && !st.pendingSince.IsZero()) || (st.on && !st.clearSince.IsZero())
 	if (pending && !c.op.byReading) || st.held || st.flapping {
 		e.timed[k] = st
+		st.timed = true
 		return
 	}
-	delete(e.timed, k)
+	if st.timed {
+		delete(e.timed, k)
+		st.timed = false
+	}
 }
 
 // late tells whether a decision at event time at, taken at engine time

@@ -16,7 +16,11 @@ type plan struct {
 	nominal                map[string]float64
 	parent                 string
 	rules                  []*compiled // metric and event rules, most severe first
-	stale                  []*compiled
+	// eps caches, for each of rules, the device's episode in Engine.state
+	// (nil until first needed), so a reading costs no map lookup per
+	// rule. An episode is only ever deleted with every plan dropped.
+	eps   []*episode
+	stale []*compiled
 	// heldBy is, for each rule of rules that names families in Unless,
 	// the live rules of rules in those families (see heldBack).
 	heldBy map[*compiled][]*compiled
@@ -37,6 +41,7 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 		}
 	}
 	p.rules, p.stale = e.applicable(who)
+	p.eps = make([]*episode, len(p.rules))
 	p.heldBy = heldBy(p.rules)
 	e.plan[device] = p
 	return p

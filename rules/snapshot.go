@@ -124,6 +124,7 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.plan = map[string]*plan{} // their cached episodes are replaced below
 	for _, es := range s.Episodes {
 		c := e.rules[es.Rule]
 		if c == nil || signature(c) != es.Sig {
