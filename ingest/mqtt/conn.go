@@ -23,7 +23,7 @@ import (
 //
 // Only tcp:// and mqtt:// without a proxy in the environment are dialled
 // here; TLS, WebSocket and proxied connections keep paho's own dialling.
-func bufferedReads(opts *paho.ClientOptions, broker string) {
+func bufferedReads(opts *paho.ClientOptions, broker string, dialled func(*bufferedConn)) {
 	u, err := url.Parse(broker)
 	if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt") {
 		return
@@ -42,7 +42,11 @@ func bufferedReads(opts *paho.ClientOptions, broker string) {
 		if err != nil {
 			return nil, err
 		}
-		return newBufferedConn(c), nil
+		bc := newBufferedConn(c)
+		if dialled != nil {
+			dialled(bc)
+		}
+		return bc, nil
 	})
 }
 
@@ -101,6 +105,29 @@ func (c *bufferedConn) Write(p []byte) (int, error) {
 	default:
 	}
 	return len(p), nil
+}
+
+// puback queues the PUBACK of a QoS 1 message received on this
+// connection. paho writes every packet with a single Write, so packets
+// from here and from paho never interleave. On a connection that has
+// ended it does nothing: the broker sends the message again on the next.
+func (c *bufferedConn) puback(id uint16) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.buf = append(c.buf, 0x40, 0x02, byte(id>>8), byte(id))
+	full := len(c.buf) >= maxCoalesced
+	c.mu.Unlock()
+	if full {
+		_ = c.flush()
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (c *bufferedConn) flusher() {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -122,6 +123,10 @@ type Gateway struct {
 
 	mu     sync.Mutex
 	client paho.Client
+
+	// conn is the connection Gateway dialled itself (tcp://), if any: the
+	// handler acknowledges on it directly (see handler).
+	conn atomic.Pointer[bufferedConn]
 }
 
 // NewGateway prepares a gateway; Run connects it.
@@ -210,7 +215,7 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 		SetAutoAckDisabled(true).
 		SetKeepAlive(30 * time.Second).
 		SetStore(newSessionStore())
-	bufferedReads(opts, g.cfg.Broker)
+	bufferedReads(opts, g.cfg.Broker, g.conn.Store)
 	if g.cfg.CAFile != "" {
 		tc, err := TLSConfig(g.cfg.CAFile)
 		if err != nil {
@@ -272,12 +277,26 @@ func (g *Gateway) handler(ctx context.Context) paho.MessageHandler {
 		case <-ctx.Done():
 			return // not acknowledged: the resumed session has it again
 		}
-		// paho gives every message a payload of its own: no copy.
-		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: msg.Payload(), Received: g.cfg.Now(),
-			Done: func() {
-				msg.Ack()
+		// A QoS 1 message that came over a connection the gateway dialled
+		// is acknowledged by writing its PUBACK to that connection, not
+		// through paho (a Once, two channel hops and a goroutine switch per
+		// message). paho handles messages in the goroutine that reads them
+		// and dials again only once it has ended, so conn is the one the
+		// message came on; a PUBACK for an ended connection is dropped, as
+		// paho drops it.
+		done := func() {
+			msg.Ack()
+			<-g.slots
+		}
+		if bc := g.conn.Load(); bc != nil && msg.Qos() == 1 {
+			id := msg.MessageID()
+			done = func() {
+				bc.puback(id)
 				<-g.slots
-			}})
+			}
+		}
+		// paho gives every message a payload of its own: no copy.
+		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: msg.Payload(), Received: g.cfg.Now(), Done: done})
 		if err != nil {
 			// Not acknowledged: the broker delivers it again to the
 			// resumed session.
