@@ -183,7 +183,7 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 		}
 		if st.announced {
 			at := e.cfg.Now()
-			st.alarm.Message += " (cleared: the rule was changed)"
+			st.al().Message += " (cleared: the rule was changed)"
 			e.clearAlarm(ctx, st, at, ClearRuleChanged)
 		}
 		delete(e.state, k)
@@ -277,7 +277,7 @@ func (e *Engine) Active() []Alarm {
 	var out []Alarm
 	for _, st := range e.state {
 		if st.announced {
-			out = append(out, st.alarm)
+			out = append(out, *st.al())
 		}
 	}
 	for _, ps := range e.parents {
@@ -312,19 +312,19 @@ func (e *Engine) Restore(alarms []Alarm) {
 		k := stateKey{key, a.Device}
 		st := e.state[k]
 		switch {
-		case st != nil && st.announced && st.alarm.ID == a.ID:
+		case st != nil && st.announced && st.al().ID == a.ID:
 			// The snapshot has this episode, and more of it.
 		case st != nil:
 			// The alarm was raised after the snapshot: it stands, with
 			// what the snapshot remembers of the rule on the device.
-			st.alarm, st.on, st.announced, st.held = a, true, true, false
+			st.alarm, st.on, st.announced, st.held = ptrAlarm(a), true, true, false
 			st.pendingSince, st.clearSince = a.RaisedAt, time.Time{}
 			if st.lastTime.Before(a.RaisedAt) {
 				st.lastTime = a.RaisedAt
 			}
 			e.track(k, c, st)
 		default:
-			st = &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
+			st = &episode{alarm: ptrAlarm(a), on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
 			e.state[k] = st
 		}
 		if c.op.subject == onDevice {
@@ -359,7 +359,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 		}
 		st.pendingSince = time.Time{}
 		if st.on || st.held {
-			st.alarm.Message += " (service recorded)"
+			st.al().Message += " (service recorded)"
 			e.forceOff(ctx, st, at, ClearService)
 		}
 	}
@@ -389,7 +389,7 @@ func (e *Engine) counterState(c *compiled, device string) *episode {
 		st = &episode{}
 		if e.cfg.Devices != nil {
 			if d, ok := e.cfg.Devices.Lookup(device); ok {
-				st.alarm = e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building))
+				st.alarm = ptrAlarm(e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building)))
 			}
 		}
 		e.state[k] = st

@@ -25,7 +25,34 @@ type episode struct {
 	timed        bool // in Engine.timed
 	toggles      []time.Time
 	mem          memory
-	alarm        Alarm
+	alarm        *Alarm // nil until the rule holds on the device (see al)
+}
+
+// al is the episode's alarm, a zero one made if it has none yet.
+func (st *episode) al() *Alarm {
+	if st.alarm == nil {
+		st.alarm = &Alarm{}
+	}
+	return st.alarm
+}
+
+// alarmValue is a copy of the episode's alarm (zero if it has none).
+func (st *episode) alarmValue() Alarm {
+	if st.alarm == nil {
+		return Alarm{}
+	}
+	return *st.alarm
+}
+
+func ptrAlarm(a Alarm) *Alarm { return &a }
+
+// restoredAlarm is the alarm of an episode read back from a snapshot: none
+// when it never had one.
+func restoredAlarm(a Alarm) *Alarm {
+	if a.RuleID == "" {
+		return nil
+	}
+	return &a
 }
 
 // observe moves one rule on one device forward by one value at event
@@ -40,9 +67,6 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, i int, t, no
 		}
 		p.eps[i] = st
 	}
-	if st.alarm.RuleID == "" {
-		st.alarm = e.newAlarm(c, p)
-	}
 	// A value older than what the rule has already seen must neither
 	// raise nor clear anything: it describes a past the state has left.
 	if t.Before(st.lastTime) {
@@ -51,6 +75,13 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, i int, t, no
 	st.lastTime, st.lastArrival = t, now
 	x := v.Float()
 	holds := c.eval(&st.mem, t, v, p.nominal[c.Metric])
+	if holds || st.on {
+		// The alarm is filled in only once there may be one: a rule that
+		// never fires on a device keeps no alarm for it.
+		if st.alarm == nil || st.alarm.RuleID == "" {
+			st.alarm = ptrAlarm(e.newAlarm(c, p))
+		}
+	}
 	if !st.on {
 		if !holds {
 			st.pendingSince = time.Time{}
@@ -60,24 +91,24 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, i int, t, no
 				if c.op.runStart != nil {
 					st.pendingSince = c.op.runStart(&st.mem, t)
 				}
-				st.alarm.Peak = x
+				st.al().Peak = x
 			}
-			st.alarm.Value = x
-			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			st.al().Value = x
+			st.al().Peak = worse(c, p.nominal[c.Metric], st.al().Peak, x)
 			e.predicted(c, st)
 			if !t.Before(st.pendingSince.Add(c.holdFor())) {
 				e.turnOn(ctx, c, st, t, now)
 			}
 		}
 	} else {
-		st.alarm.Value = x
+		st.al().Value = x
 		cleared := !holds
 		if c.clear != nil {
 			cleared = c.clear(&st.mem, t, v, p.nominal[c.Metric])
 		}
 		if !cleared {
 			st.clearSince = time.Time{}
-			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			st.al().Peak = worse(c, p.nominal[c.Metric], st.al().Peak, x)
 			e.predicted(c, st)
 		} else {
 			if st.clearSince.IsZero() {
@@ -95,7 +126,7 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, i int, t, no
 func (e *Engine) predicted(c *compiled, st *episode) {
 	if c.Condition.Op == OpTrendCrosses && !st.mem.predicted.IsZero() {
 		p := st.mem.predicted
-		st.alarm.PredictedAt = &p
+		st.al().PredictedAt = &p
 	}
 }
 
@@ -148,7 +179,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 	if st.announced {
 		return // held raised by the flap guard: the same episode goes on
 	}
-	a := &st.alarm
+	a := st.al()
 	a.ID = AlarmID(c.key(), a.Device, st.pendingSince)
 	a.RaisedAt = at
 	a.ClearedAt, a.ClearReason = nil, ""
@@ -167,7 +198,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
 	st.held = false
 	st.announced = true
-	a := &st.alarm
+	a := st.al()
 	a.State = Raised
 	a.Message = describe(c, a)
 	e.emit(ctx, *a)
@@ -188,8 +219,8 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 			return
 		}
 		st.held = false
-		e.cfg.Logger.Info("late data: alarm episode long over, not raised", "rule", c.ID, "device", st.alarm.Device,
-			"raised_at", st.alarm.RaisedAt, "cleared_at", at)
+		e.cfg.Logger.Info("late data: alarm episode long over, not raised", "rule", c.ID, "device", st.al().Device,
+			"raised_at", st.al().RaisedAt, "cleared_at", at)
 		return
 	}
 	if !st.announced {
@@ -197,9 +228,9 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 	}
 	if c.FlapCount > 0 && (st.flapping || countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount) {
 		if !st.flapping {
-			st.flapping, st.alarm.Flapping = true, true
-			st.alarm.State = Updated
-			e.emit(ctx, st.alarm)
+			st.flapping, st.al().Flapping = true, true
+			st.al().State = Updated
+			e.emit(ctx, *st.al())
 		}
 		return
 	}
@@ -213,12 +244,12 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 // still the last thing known).
 func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
 	if st.flapping && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) <= c.FlapCount {
-		st.flapping, st.alarm.Flapping = false, false
+		st.flapping, st.al().Flapping = false, false
 		if st.announced && !st.on {
 			e.clearAlarm(ctx, st, at, ClearValue)
 		} else if st.announced {
-			st.alarm.State = Updated
-			e.emit(ctx, st.alarm)
+			st.al().State = Updated
+			e.emit(ctx, *st.al())
 		}
 	}
 	if st.held && st.on && (!e.late(st.lastTime, now) || now.Sub(st.lastArrival) >= e.cfg.Lateness) {
@@ -243,7 +274,7 @@ func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason
 func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time, reason string) {
 	st.announced = false
 	st.flapping = false
-	a := &st.alarm
+	a := st.al()
 	a.State = Cleared
 	a.ClearedAt = &at
 	a.ClearReason = reason

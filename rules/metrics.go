@@ -50,12 +50,12 @@ func (a *activeAlarms) Collect(ch chan<- prometheus.Metric) {
 	counts := [4]int{}
 	a.e.mu.Lock()
 	for _, st := range a.e.state {
-		if !st.announced || st.alarm.Shadow {
+		if !st.announced || st.al().Shadow {
 			continue
 		}
-		l := st.alarm.Level
+		l := st.al().Level
 		if l < 1 || l > 3 {
-			l = st.alarm.Severity.Level()
+			l = st.al().Severity.Level()
 		}
 		if l >= 1 && l <= 3 {
 			counts[l]++

@@ -87,7 +87,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime,
 			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
 			Announced: st.announced, Held: st.held, Flapping: st.flapping,
-			Alarm: st.alarm, Mem: memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
+			Alarm: st.alarmValue(), Mem: memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
 				HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext,
 				HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince}}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
@@ -132,7 +132,7 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		}
 		st := &episode{lastTime: es.LastTime, lastArrival: es.LastArrival, pendingSince: es.PendingSince,
 			clearSince: es.ClearSince, on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
-			toggles: es.Toggles, alarm: es.Alarm, mem: memory{hasPrev: es.Mem.HasPrev, prevT: es.Mem.PrevT,
+			toggles: es.Toggles, alarm: restoredAlarm(es.Alarm), mem: memory{hasPrev: es.Mem.HasPrev, prevT: es.Mem.PrevT,
 				prevX: es.Mem.PrevX, predicted: es.Mem.Predicted, hasRaw: es.Mem.HasRaw, raw: es.Mem.Raw,
 				offset: es.Mem.Offset, serviceBase: es.Mem.ServiceBase, baseNext: es.Mem.BaseNext,
 				hasRef: es.Mem.HasRef, ref: es.Mem.Ref, refSince: es.Mem.RefSince}}

@@ -230,11 +230,11 @@ func (e *Engine) tickStale(ctx context.Context, now time.Time) {
 				continue
 			}
 			if st == nil {
-				st = &episode{alarm: e.newAlarm(c, p)}
+				st = &episode{alarm: ptrAlarm(e.newAlarm(c, p))}
 				e.state[k] = st
 			}
 			st.on, st.pendingSince = true, since
-			a := &st.alarm
+			a := st.al()
 			a.ID = AlarmID(c.key(), id, since)
 			a.RaisedAt = since.Add(c.Condition.After.Std())
 			a.ClearedAt, a.ClearReason = nil, ""
