@@ -317,16 +317,13 @@ const ruleFollowInterval = 2 * time.Second
 // Putting a version the engine already runs keeps its state, so a change
 // this instance's book applied at once is harmless to apply again.
 func (c *clusterRun) followRules(ctx context.Context, eng *rules.Engine, log *slog.Logger) error {
+	// Nothing is taken as seen at the start: the engine was built from
+	// versions read a moment before this runs, and one stored in between
+	// would otherwise be missed. The first pass puts every version once;
+	// a version the engine already runs keeps its state.
 	seen := map[string]string{}
 	read := func() (map[string]rules.Current, error) { return c.ruleStore.Current(ctx) }
 	key := func(cur rules.Current) string { b, _ := json.Marshal(cur); return string(b) }
-	cur, err := read()
-	if err != nil && ctx.Err() == nil {
-		log.Warn("rule versions not read; changes made elsewhere wait for the next try", "err", err)
-	}
-	for id, v := range cur {
-		seen[id] = key(v)
-	}
 	t := time.NewTicker(ruleFollowInterval)
 	defer t.Stop()
 	for {
