@@ -82,6 +82,8 @@ type Config struct {
 	ReporterLinks ReporterLinks
 	// Duty says who is on duty now (GET /api/duty); nil: 503.
 	Duty Duty
+	// PlaceCodes serves the QR codes of devices and places; nil: off.
+	PlaceCodes PlaceCodes
 }
 
 // Role names (contract.md); ticketing.Roles lists them.

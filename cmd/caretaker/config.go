@@ -39,6 +39,7 @@ type Config struct {
 	Tickets     ticketing.Config         `yaml:"tickets"`
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
+	QR          QRConfig                 `yaml:"qr"`
 	// people, rosters, channels and notify: who is paged, when and how
 	// (docs/notifications.md).
 	notify.Config `yaml:",inline"`
@@ -356,7 +357,7 @@ func (c *Config) Validate() error {
 	if err := c.Config.WithDefaults().Validate(); err != nil {
 		return fieldConfigError("", err)
 	}
-	return nil
+	return c.QR.validate(qrBase(*c))
 }
 
 // Registry loads the devices from devices_file and the inline lists.

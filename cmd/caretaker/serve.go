@@ -113,6 +113,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		gateway = client
 	}
 
+	codes, err := newPlaceCodes(cfg, reg, tickets, logger, metrics)
+	if err != nil {
+		return err
+	}
 	server, err := dashboard.NewServer(dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger, Registry: reg, Tickets: tickets,
@@ -120,6 +124,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets),
+		PlaceCodes: codes,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))

@@ -15,6 +15,7 @@ import * as report from "./report.js";
 import * as tech from "./tech.js";
 import * as rules from "./rules.js";
 import * as reports from "./reports.js";
+import * as codes from "./codes.js";
 
 const ROUTES = [
   { re: /^#\/?$/, view: board, nav: "board" },
@@ -23,8 +24,9 @@ const ROUTES = [
   { re: /^#\/tech$/, view: tech, nav: "tech" },
   { re: /^#\/rules(?:\/([^/]+))?$/, view: rules, nav: "rules" },
   { re: /^#\/reports$/, view: reports, nav: "reports" },
+  { re: /^#\/codes$/, view: codes, nav: "codes" },
 ];
-const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"]];
+const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"], ["codes", "#/codes"]];
 
 let unmount = () => {};
 
