@@ -93,6 +93,11 @@ devices:
   - {id: gas-b3-01, kind: gas, site: s1, building: B3, location: "B3 kitchen riser", zone: z1}
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
+  - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}
+qr:
+  secret: "%[10]s-qr"
+  reports_per_code: 2
+  places: [{site: s7, building: B7, floor: "1", location: "B7 大堂 lobby"}]
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
 			hookURL, hookSecret, ackSecret, smsURL)
 	})

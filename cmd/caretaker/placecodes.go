@@ -27,7 +27,7 @@ type QRConfig struct {
 	// Changing it withdraws every printed code.
 	Secret string `yaml:"secret"`
 	// PublicURL is the base of the codes' links, as phones reach the
-	// server; empty: notify.public_url.
+	// server; empty: notify.public_url, else http.listen (with a warning).
 	PublicURL string `yaml:"public_url"`
 	// Places are the public places of the sites that get a code of their
 	// own (every device gets one anyway).
@@ -56,8 +56,8 @@ func (q QRConfig) withDefaults() QRConfig {
 	return q
 }
 
-// validate checks the section; base is the public URL in force
-// (qr.public_url, else notify.public_url).
+// validate checks the section; base is the public URL configured
+// (qr.public_url, else notify.public_url), "" for none.
 func (q QRConfig) validate(base string) error {
 	q = q.withDefaults()
 	if q.Secret == "" {
@@ -69,10 +69,7 @@ func (q QRConfig) validate(base string) error {
 	if len(q.Secret) < placecode.MinKey {
 		return &ConfigError{Key: "qr.secret", Msg: fmt.Sprintf("shorter than %d characters", placecode.MinKey)}
 	}
-	if base == "" {
-		return &ConfigError{Key: "qr.public_url", Msg: "missing (or set notify.public_url): the codes need an address phones reach"}
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(base); base != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return &ConfigError{Key: "qr.public_url", Msg: "must be an http(s) URL"}
 	}
 	if q.ReportsPerCode < 1 {
@@ -136,9 +133,14 @@ func newPlaceCodes(cfg Config, reg *devices.Registry, tickets *ticketing.Service
 			font = defaultLabelFont
 		}
 	}
+	base := qrBase(cfg)
+	if base == "" {
+		base = publicURL("", cfg.HTTP.Listen)
+		logger.Warn("qr.public_url and notify.public_url are not set: the QR codes point at http.listen, which phones may not reach", "qr_base", base)
+	}
 	p := &placeCodes{
 		signer: s, limiter: placecode.NewLimiter(q.ReportsPerCode, q.Window.Std(), nil),
-		base: strings.TrimRight(qrBase(cfg), "/"), reg: reg, places: q.Places, tickets: tickets,
+		base: strings.TrimRight(base, "/"), reg: reg, places: q.Places, tickets: tickets,
 		log: logger.With("component", "qr"), fontPath: font,
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "caretaker_qr_reports_total",
