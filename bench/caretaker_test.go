@@ -16,6 +16,13 @@ import (
 // benchToken is the operator token of every Caretaker the harness starts.
 const benchToken = "bench-operator-0123456789"
 
+// The embedded broker's shared device credential (mqtt.username) of the
+// benchmarks; the publishers send it to mosquitto too, which ignores it.
+const (
+	benchMQTTUser     = "bench-devices"
+	benchMQTTPassword = "bench-devices-password"
+)
+
 // caretakerBinary builds cmd/caretaker once per run, so that Caretaker
 // runs as a process of its own whose CPU time and memory can be read from
 // /proc. With -profile the build includes the pprof listener.
@@ -70,7 +77,7 @@ func startCaretaker(t testing.TB, o caretakerOptions) *benchCaretaker {
 	mqtt := fmt.Sprintf(`{broker: %q, client_id: %s}`, o.Broker, o.ClientID)
 	if o.Broker == "" {
 		c.MQTT = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
-		mqtt = fmt.Sprintf(`{embedded: true, embedded_listen: %q, client_id: %s}`, c.MQTT, o.ClientID)
+		mqtt = fmt.Sprintf(`{embedded: true, embedded_listen: %q, client_id: %s, username: %s, password: %s}`, c.MQTT, o.ClientID, benchMQTTUser, benchMQTTPassword)
 	}
 	cfg := fmt.Sprintf(`http: {listen: %q}
 mqtt: %s

@@ -60,7 +60,7 @@ func publish() error {
 	nd, _ := strconv.Atoi(os.Getenv(envDevices))
 	base, _ := strconv.ParseInt(os.Getenv(envBase), 10, 64)
 	opts := paho.NewClientOptions().AddBroker(os.Getenv(envBroker)).SetClientID("bench-publisher").
-		SetMaxResumePubInFlight(1000).SetWriteTimeout(10 * time.Second)
+		SetMaxResumePubInFlight(1000).SetWriteTimeout(10 * time.Second).SetUsername(benchMQTTUser).SetPassword(benchMQTTPassword)
 	c := paho.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("connect: %v", tok.Error())

@@ -82,7 +82,8 @@ func benchLatency(t *testing.T, env *benchEnv) {
 // and, once the load is done, the load's result.
 func probeUnderLoad(t *testing.T, sz sizes, brokerAddr, proberID, pubID, prefix string, rate float64, probes int) (map[string]time.Time, pubResult) {
 	t.Helper()
-	prober := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brokerAddr).SetClientID(proberID))
+	prober := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brokerAddr).SetClientID(proberID).
+		SetUsername(benchMQTTUser).SetPassword(benchMQTTPassword))
 	if tok := prober.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("prober: %v", tok.Error())
 	}

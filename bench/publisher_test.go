@@ -55,7 +55,7 @@ func publisher(cfg pubConfig) error {
 	for i := range clients {
 		opts := paho.NewClientOptions().AddBroker(cfg.Broker).SetClientID(fmt.Sprintf("%s-%d", cfg.ClientID, i)).
 			SetCleanSession(true).SetAutoReconnect(false).SetWriteTimeout(30 * time.Second).
-			SetMaxResumePubInFlight(cfg.InFlight)
+			SetMaxResumePubInFlight(cfg.InFlight).SetUsername(benchMQTTUser).SetPassword(benchMQTTPassword)
 		c := paho.NewClient(opts)
 		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			return fmt.Errorf("connect %s: %v", cfg.Broker, tok.Error())

@@ -8,7 +8,7 @@ import (
 )
 
 // listAlarms answers GET /api/alarms?state=active|acked|cleared (empty: all).
-func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request, p principal) {
 	state := r.URL.Query().Get("state")
 	switch state {
 	case "", "active", "acked", "cleared":
@@ -21,7 +21,7 @@ func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request, _ principal)
 		s.serviceError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alarms": orEmptyList(list)})
+	writeJSON(w, http.StatusOK, map[string]any{"alarms": orEmptyList(visibleAlarms(p, list))})
 }
 
 // ackAlarm records that an operator has seen the alarm.
@@ -30,6 +30,19 @@ func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request, p principal) {
 	if id == "" || len(id) > 256 {
 		writeError(w, http.StatusBadRequest, "id: not an alarm id", "id")
 		return
+	}
+	if p.Sites != nil {
+		all, err := s.cfg.Alarms.Alarms(r.Context(), ticketing.AlarmsAll)
+		if err != nil {
+			s.serviceError(w, r, err)
+			return
+		}
+		for _, a := range all {
+			if a.ID == id && !p.seesSite(a.Site) {
+				writeError(w, http.StatusForbidden, otherSite("alarm "+quoteShort(id)), "")
+				return
+			}
+		}
 	}
 	a, err := s.cfg.Alarms.AckAlarm(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, id)
 	if err != nil {

@@ -49,9 +49,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // me tells the web UI who the token belongs to, so it can show only what
 // the role may do.
 func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	me := map[string]any{
 		"name": p.Name,
 		"role": p.Role,
 		"may":  permissions(p.Role),
-	})
+	}
+	if p.Sites != nil {
+		me["sites"] = p.siteList() // the token sees these sites only
+		may := me["may"].(map[string]bool)
+		for _, a := range apiActions() {
+			if a.everySite {
+				may[a.name] = false
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, me)
 }

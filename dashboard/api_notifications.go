@@ -24,10 +24,13 @@ type PagingStates interface {
 // ticketNotifications answers GET /api/tickets/{id}/notifications:
 // {"notifications": [...]}, oldest first; an empty list when paging is
 // not wired.
-func (s *Server) ticketNotifications(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) ticketNotifications(w http.ResponseWriter, r *http.Request, p principal) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		writeError(w, http.StatusBadRequest, "id: "+quoteShort(r.PathValue("id"))+" is not a ticket id", "id")
+		return
+	}
+	if !s.ticketVisible(w, r, p, id) {
 		return
 	}
 	if s.cfg.Notifications == nil {

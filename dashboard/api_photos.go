@@ -40,6 +40,12 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, p principal
 		writeError(w, http.StatusBadRequest, "body must be multipart/form-data with a part named photo", "photo")
 		return
 	}
+	if !s.ticketVisible(w, r, p, id) {
+		return
+	}
+	// A photo takes longer than the server's read timeout allows a body;
+	// it gets its own deadline, once the token is known.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.TransferTimeout)) // a network deadline: the wall clock
 	r.Body = http.MaxBytesReader(w, r.Body, maxPhotoBody)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -82,9 +88,9 @@ func (s *Server) uploadPhoto(w http.ResponseWriter, r *http.Request, p principal
 }
 
 // getPhoto answers GET /api/tickets/{id}/photos/{photo} with the image.
-func (s *Server) getPhoto(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) getPhoto(w http.ResponseWriter, r *http.Request, p principal) {
 	id, ok := ticketID(w, r)
-	if !ok {
+	if !ok || !s.ticketVisible(w, r, p, id) {
 		return
 	}
 	photoID, err := strconv.ParseInt(r.PathValue("photo"), 10, 64)
@@ -98,6 +104,7 @@ func (s *Server) getPhoto(w http.ResponseWriter, r *http.Request, _ principal) {
 		return
 	}
 	defer f.Close()
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.TransferTimeout)) // a network deadline: the wall clock
 	h := w.Header()
 	h.Set("Content-Type", ph.ContentType) // sniffed at upload; only image types are stored
 	h.Set("Content-Disposition", "inline")

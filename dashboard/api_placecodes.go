@@ -74,9 +74,22 @@ func (s *Server) placeCodesRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ack/q", s.placeCodePost)
 }
 
-func (s *Server) listPlaceCodes(w http.ResponseWriter, r *http.Request, _ principal) {
+// codesOf answers for a site p may not see (or codes that are off) and
+// says whether the handler goes on.
+func (s *Server) codesOf(w http.ResponseWriter, site string, p principal) bool {
 	if s.cfg.PlaceCodes == nil {
 		writeError(w, http.StatusServiceUnavailable, "QR codes are off: set qr.secret", "")
+		return false
+	}
+	if !p.seesSite(site) {
+		writeError(w, http.StatusForbidden, "site "+quoteShort(site)+": this token may not print its codes", "")
+		return false
+	}
+	return true
+}
+
+func (s *Server) listPlaceCodes(w http.ResponseWriter, r *http.Request, p principal) {
+	if !s.codesOf(w, r.PathValue("site"), p) {
 		return
 	}
 	codes, err := s.cfg.PlaceCodes.PlaceCodeList(r.Context(), r.PathValue("site"))
@@ -87,9 +100,8 @@ func (s *Server) listPlaceCodes(w http.ResponseWriter, r *http.Request, _ princi
 	writeJSON(w, http.StatusOK, map[string]any{"site": r.PathValue("site"), "codes": codes})
 }
 
-func (s *Server) placeSheet(w http.ResponseWriter, r *http.Request, _ principal) {
-	if s.cfg.PlaceCodes == nil {
-		writeError(w, http.StatusServiceUnavailable, "QR codes are off: set qr.secret", "")
+func (s *Server) placeSheet(w http.ResponseWriter, r *http.Request, p principal) {
+	if !s.codesOf(w, r.PathValue("site"), p) {
 		return
 	}
 	format := r.URL.Query().Get("format")

@@ -181,6 +181,9 @@ func (s *Server) recordService(w http.ResponseWriter, r *http.Request, p princip
 	if !decodeBody(w, r, &body) {
 		return
 	}
+	if d, ok := s.cfg.Registry.Lookup(body.Device); ok && !deviceVisible(w, p, d) {
+		return
+	}
 	sv, err := s.cfg.Rules.RecordService(r.Context(), author(p), id, body.Device, body.Reason)
 	if err != nil {
 		s.ruleError(w, r, err)

@@ -16,7 +16,7 @@ const defaultStatsPeriod = 30 * 24 * time.Hour
 // of the tickets opened in [from, to) (default: the 30 days up to now),
 // overall and per level, category and building; format=csv gives the
 // same figures as a CSV download.
-func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, p principal) {
 	q := r.URL.Query()
 	to, err := parseTimeParam(q, "to", s.cfg.Now())
 	if err != nil {
@@ -42,7 +42,15 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) {
 		writeError(w, http.StatusBadRequest, "format: "+quoteShort(format)+" is not json or csv", "format")
 		return
 	}
-	st, err := s.cfg.Tickets.Stats(r.Context(), ticketing.StatsQuery{From: from, To: to, Site: site})
+	sq := ticketing.StatsQuery{From: from, To: to, Site: site}
+	if p.Sites != nil {
+		sites, ok := siteParam(w, p, site)
+		if !ok {
+			return
+		}
+		sq.Sites = sites
+	}
+	st, err := s.cfg.Tickets.Stats(r.Context(), sq)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return

@@ -19,7 +19,7 @@ func (s *Server) ticketAction(w http.ResponseWriter, r *http.Request, p principa
 		return
 	}
 	var req ticketing.ActionRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeBody(w, r, &req) || !s.ticketVisible(w, r, p, id) {
 		return
 	}
 	res, err := s.cfg.Tickets.Act(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, id, req)

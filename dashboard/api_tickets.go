@@ -41,6 +41,10 @@ func (s *Server) reportTicket(w http.ResponseWriter, r *http.Request, p principa
 		writeError(w, http.StatusBadRequest, "source: sensor tickets are opened by alarms, not by reports", "source")
 		return
 	}
+	if rep.Site != "" && !p.seesSite(rep.Site) {
+		writeError(w, http.StatusForbidden, "site "+quoteShort(rep.Site)+": this token may not report for it", "site")
+		return
+	}
 	t, merged, err := s.cfg.Tickets.Report(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, rep)
 	if err != nil {
 		s.serviceError(w, r, err)
@@ -55,11 +59,18 @@ func (s *Server) reportTicket(w http.ResponseWriter, r *http.Request, p principa
 }
 
 // listTickets answers GET /api/tickets?status=&level=&source=&site=&from=&to=&limit=&offset=.
-func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p principal) {
 	f, field, err := parseTicketFilter(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
 		return
+	}
+	if p.Sites != nil {
+		sites, ok := siteParam(w, p, f.Site)
+		if !ok {
+			return
+		}
+		f.Site, f.Sites = "", sites
 	}
 	list, err := s.cfg.Tickets.List(r.Context(), f)
 	if err != nil {
@@ -122,7 +133,7 @@ func parseTicketFilter(r *http.Request) (ticketing.Filter, string, error) {
 	return f, "", nil
 }
 
-func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, p principal) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		writeError(w, http.StatusBadRequest, "id: "+quoteShort(r.PathValue("id"))+" is not a ticket id", "id")
@@ -131,6 +142,10 @@ func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, _ principal) 
 	t, err := s.cfg.Tickets.Get(r.Context(), id)
 	if err != nil {
 		s.serviceError(w, r, err)
+		return
+	}
+	if !p.seesSite(t.Site) {
+		writeError(w, http.StatusForbidden, otherSite("ticket "+t.Number), "")
 		return
 	}
 	writeJSON(w, http.StatusOK, t)

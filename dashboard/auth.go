@@ -3,10 +3,13 @@ package dashboard
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
+	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -15,6 +18,32 @@ import (
 type principal struct {
 	Name string
 	Role string
+	// Sites are the sites the token is limited to; nil: every site.
+	Sites map[string]bool
+	// digest is the SHA-256 of the token used (never the token).
+	digest [sha256.Size]byte
+}
+
+// seesSite says whether p may see what happens at site.
+func (p principal) seesSite(site string) bool { return p.Sites == nil || p.Sites[site] }
+
+// identity names the token (by its digest), its holder, role and sites:
+// a WebSocket opened under it is closed when a reload changes any of them.
+func (p principal) identity() string {
+	return hex.EncodeToString(p.digest[:]) + "\x00" + p.Name + "\x00" + p.Role + "\x00" + strings.Join(p.siteList(), ",")
+}
+
+// siteList is p's sites, sorted; nil: every site.
+func (p principal) siteList() []string {
+	if p.Sites == nil {
+		return nil
+	}
+	out := make([]string, 0, len(p.Sites))
+	for s := range p.Sites {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // tokenBook finds the holder of a token. Tokens are kept as SHA-256 digests
@@ -29,10 +58,26 @@ type tokenEntry struct {
 	who    principal
 }
 
+// newTokenBook keeps each token's digest: of its token, or its
+// token_sha256 as given (checked by checkTokens).
 func newTokenBook(tokens []Token) *tokenBook {
 	b := &tokenBook{entries: make([]tokenEntry, len(tokens))}
 	for i, t := range tokens {
-		b.entries[i] = tokenEntry{digest: sha256.Sum256([]byte(t.Token)), who: principal{Name: t.Name, Role: t.Role}}
+		e := tokenEntry{who: principal{Name: t.Name, Role: t.Role}}
+		if t.Token != "" {
+			e.digest = sha256.Sum256([]byte(t.Token))
+		} else {
+			d, _ := hex.DecodeString(t.TokenSHA256)
+			copy(e.digest[:], d)
+		}
+		e.who.digest = e.digest
+		if len(t.Sites) > 0 {
+			e.who.Sites = make(map[string]bool, len(t.Sites))
+			for _, s := range t.Sites {
+				e.who.Sites[s] = true
+			}
+		}
+		b.entries[i] = e
 	}
 	return b
 }
@@ -77,6 +122,9 @@ type action struct {
 	name  string // its key in /api/me's "may"
 	verb  string // for the 403 message: "role patrol may not <verb>"
 	roles []string
+	// everySite: what it does (or shows) spans every site, so a token
+	// limited to sites may not.
+	everySite bool
 }
 
 var (
@@ -85,7 +133,7 @@ var (
 	actAck    = action{name: "ack", verb: "acknowledge alarms", roles: []string{RoleOperator}}
 	actWork   = action{name: "work", verb: "act on tickets", roles: []string{RolePatrol, RoleTechnician, RoleOperator}}
 	actStats  = action{name: "stats", verb: "read the KPIs", roles: []string{RoleOperator}}
-	actTune   = action{name: "rules", verb: "change rules", roles: []string{RoleEngineer}}
+	actTune   = action{name: "rules", verb: "change rules", roles: []string{RoleEngineer}, everySite: true}
 	actServe  = action{name: "service", verb: "record services", roles: []string{RoleEngineer, RoleTechnician}}
 )
 
@@ -152,11 +200,12 @@ func (a Auth) Validate() error {
 	return checkTokens(a.Tokens, MinTokenLen)
 }
 
-// checkTokens checks every token: a name, a known role, at least minLen
-// characters, and no token twice. The *config.FieldError names the key
+// checkTokens checks every token: a name, a known role, either a token of
+// at least minLen characters or its token_sha256 (64 hex digits), valid
+// site ids, and no token twice. The *config.FieldError names the key
 // (tokens[i].field), never the token.
 func checkTokens(tokens []Token, minLen int) error {
-	seen := make(map[string]int, len(tokens))
+	seen := make(map[[sha256.Size]byte]int, len(tokens))
 	for i, t := range tokens {
 		key := fmt.Sprintf("tokens[%d]", i)
 		if t.Name == "" {
@@ -165,13 +214,30 @@ func checkTokens(tokens []Token, minLen int) error {
 		if err := checkRole(t.Role); err != nil {
 			return config.Under(key+".role", err)
 		}
-		if len(t.Token) < minLen {
+		var digest [sha256.Size]byte
+		switch {
+		case t.Token != "" && t.TokenSHA256 != "":
+			return config.Errorf(key+".token_sha256", "give token or token_sha256, not both")
+		case t.TokenSHA256 != "":
+			d, err := hex.DecodeString(t.TokenSHA256)
+			if err != nil || len(d) != sha256.Size {
+				return config.Errorf(key+".token_sha256", "must be 64 hex digits (sha256sum of the token)")
+			}
+			copy(digest[:], d)
+		case len(t.Token) < minLen:
 			return config.Errorf(key+".token", "must be at least %d characters", minLen)
+		default:
+			digest = sha256.Sum256([]byte(t.Token))
 		}
-		if j, dup := seen[t.Token]; dup {
+		if j, dup := seen[digest]; dup {
 			return config.Errorf(key+".token", "same token as tokens[%d]", j)
 		}
-		seen[t.Token] = i
+		seen[digest] = i
+		for j, s := range t.Sites {
+			if !devices.ValidID(s) {
+				return config.Errorf(fmt.Sprintf("%s.sites[%d]", key, j), "%s is not a site id", quoteShort(s))
+			}
+		}
 	}
 	return nil
 }
@@ -194,14 +260,30 @@ func (s *Server) requireRoleOrQuery(act action, h authed) http.HandlerFunc {
 
 func (s *Server) authorize(act action, allowQuery bool, h authed) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := s.tokens.lookup(bearerToken(r, allowQuery))
+		addr := clientAddr(r)
+		if wait, blocked := s.authFails.blocked(addr); blocked {
+			s.refused.WithLabelValues("auth_blocked").Inc()
+			tooManyFailures(w, wait)
+			return
+		}
+		tok := bearerToken(r, allowQuery)
+		p, ok := s.tokens.Load().lookup(tok)
 		if !ok {
+			if tok != "" {
+				s.refused.WithLabelValues("bad_token").Inc()
+				n := s.authFails.fail(addr)
+				s.authLog.Warn(addr, "authentication failed: wrong token", "remote", addr, "path", r.URL.Path, "failures", n)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="caretaker"`)
 			writeError(w, http.StatusUnauthorized, "missing or invalid token", "")
 			return
 		}
 		if !act.allows(p.Role) {
 			writeError(w, http.StatusForbidden, "role "+p.Role+" may not "+act.verb, "")
+			return
+		}
+		if act.everySite && p.Sites != nil {
+			writeError(w, http.StatusForbidden, "a token limited to sites may not "+act.verb+": they apply to every site", "")
 			return
 		}
 		h(w, r, p)

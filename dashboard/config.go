@@ -38,17 +38,53 @@ type ReadingSource interface {
 	Readings(ctx context.Context, q devices.Query) ([]devices.Point, error)
 }
 
-// Token is one API credential: who uses it and in which role.
+// Token is one API credential: who uses it and in which role. The token
+// is given in clear (Token) or as the hex SHA-256 of it (TokenSHA256), so
+// that the configuration need not hold it. Sites limit what it sees to
+// those sites; none: every site.
 type Token struct {
-	Name  string `yaml:"name" json:"name"`
-	Role  string `yaml:"role" json:"role"`
-	Token string `yaml:"token" json:"-"`
+	Name        string   `yaml:"name" json:"name"`
+	Role        string   `yaml:"role" json:"role"`
+	Token       string   `yaml:"token" json:"-"`
+	TokenSHA256 string   `yaml:"token_sha256" json:"-"`
+	Sites       []string `yaml:"sites" json:"sites,omitempty"`
 }
 
 // Config is everything the HTTP server needs.
 type Config struct {
 	Listen string // default 127.0.0.1:8080
 	Tokens []Token
+	// Hosts are the names the server answers to in the Host header,
+	// besides localhost and IP addresses (which no DNS rebinding can
+	// give); a request for any other host is refused (403).
+	Hosts []string
+	// TLSCert and TLSKey, both set, make the server speak HTTPS only.
+	TLSCert, TLSKey string
+	// Timeouts of the HTTP server (defaults: DefaultReadHeaderTimeout,
+	// DefaultReadTimeout, DefaultWriteTimeout, DefaultIdleTimeout).
+	// Photo uploads and downloads get their own, longer deadlines
+	// (TransferTimeout); WebSockets set theirs after the upgrade.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// TransferTimeout bounds a photo upload or download; default
+	// DefaultTransferTimeout.
+	TransferTimeout time.Duration
+	// MaxConns caps open connections (WebSockets included); one more is
+	// answered 503 and closed. Default DefaultMaxConns.
+	MaxConns int
+	// WSPerToken and WSMax cap the WebSockets of one token and of all;
+	// defaults DefaultWSPerToken and DefaultWSMax.
+	WSPerToken, WSMax int
+	// MaxReadingPoints caps the points of one history answer (more are
+	// averaged into that many time buckets per metric); MaxReadingRange
+	// caps its time range. Defaults DefaultMaxReadingPoints and
+	// DefaultMaxReadingRange.
+	MaxReadingPoints int
+	MaxReadingRange  time.Duration
+	// AuthFailBurst wrong tokens from one client address are answered
+	// 401, then one every AuthFailEvery; more are answered 429. Defaults
+	// DefaultAuthFailBurst and DefaultAuthFailEvery.
+	AuthFailBurst int
+	AuthFailEvery time.Duration
 	// AllowedOrigins are extra browser origins (scheme://host[:port]) that
 	// may open /ws; the origin of the host serving the page always may.
 	AllowedOrigins []string
@@ -84,6 +120,8 @@ type Config struct {
 	Duty Duty
 	// PlaceCodes serves the QR codes of devices and places; nil: off.
 	PlaceCodes PlaceCodes
+	// Registerer takes the server's counters of refusals; nil: none.
+	Registerer prometheus.Registerer
 }
 
 // Role names (contract.md); ticketing.Roles lists them.
@@ -95,9 +133,50 @@ const (
 	RoleAdmin      = ticketing.RoleAdmin
 )
 
+// Defaults of the connection limits.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultTransferTimeout   = 10 * time.Minute
+	DefaultMaxConns          = 2000
+	DefaultWSPerToken        = 300
+	DefaultWSMax             = 1500
+	DefaultMaxReadingPoints  = 5000
+	DefaultMaxReadingRange   = 31 * 24 * time.Hour
+	DefaultAuthFailBurst     = 10
+	DefaultAuthFailEvery     = 6 * time.Second
+)
+
 func (c *Config) setDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.ReadHeaderTimeout, DefaultReadHeaderTimeout}, {&c.ReadTimeout, DefaultReadTimeout},
+		{&c.WriteTimeout, DefaultWriteTimeout}, {&c.IdleTimeout, DefaultIdleTimeout},
+		{&c.TransferTimeout, DefaultTransferTimeout}, {&c.MaxReadingRange, DefaultMaxReadingRange},
+		{&c.AuthFailEvery, DefaultAuthFailEvery},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{
+		{&c.MaxConns, DefaultMaxConns}, {&c.WSPerToken, DefaultWSPerToken},
+		{&c.WSMax, DefaultWSMax}, {&c.MaxReadingPoints, DefaultMaxReadingPoints},
+		{&c.AuthFailBurst, DefaultAuthFailBurst},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -128,6 +207,14 @@ func (c Config) Validate() error {
 	}
 	if err := checkTokens(c.Tokens, 8); err != nil {
 		return err
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls: give both cert and key")
+	}
+	for i, h := range c.Hosts {
+		if !validHostName(h) {
+			return fmt.Errorf("hosts[%d]: %s is not a host name such as ops.example.com", i, quoteShort(h))
+		}
 	}
 	for i, o := range c.AllowedOrigins {
 		if _, err := normalizeOrigin(o); err != nil {

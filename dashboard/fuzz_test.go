@@ -106,7 +106,7 @@ func newFuzzEstate(f *testing.F) http.Handler {
 		f.Fatal(err)
 	}
 	hub := NewHub(HubConfig{})
-	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: svc, Alarms: &fakeAlarms{},
+	srv, err := NewServer(Config{Tokens: testTokens, Hosts: []string{"example.com"}, AuthFailBurst: 1 << 30, Registry: reg, Tickets: svc, Alarms: &fakeAlarms{},
 		Hub: hub, NotFound: ticketing.ErrNotFound, Now: clock.Now, Rules: book})
 	if err != nil {
 		f.Fatal(err)

@@ -267,8 +267,8 @@ func (h *Hub) missedSince(since uint64, epoch string, c *client) ([][]byte, bool
 // epoch, and the missed events still stored, it returns them to be sent
 // first; otherwise it says a snapshot is due and the sequence number it
 // must carry.
-func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
-	c = &client{hub: h, conn: conn, send: make(chan []byte, h.cfg.SendQueue)}
+func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string, p principal) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
+	c = &client{hub: h, conn: conn, send: make(chan []byte, h.cfg.SendQueue), scope: p.Sites, who: p.identity()}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -314,6 +314,22 @@ func (h *Hub) subscribe(c *client, sites, readings []string) {
 	defer h.mu.Unlock()
 	c.sites = toSet(sites)
 	c.readings = toSet(readings)
+}
+
+// closeRevoked ends the connections opened with a token whose holder,
+// role or sites are no longer among valid (identities), and tells how
+// many.
+func (h *Hub) closeRevoked(valid map[string]bool) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for c := range h.clients {
+		if !valid[c.who] {
+			h.detachLocked(c)
+			n++
+		}
+	}
+	return n
 }
 
 // closeAll ends every connection and refuses new ones.

@@ -23,6 +23,13 @@ type client struct {
 	conn *websocket.Conn
 	send chan []byte
 
+	// scope are the sites the token may see (nil: every site); events of
+	// other sites, and those of no site, never reach it. Set once.
+	scope map[string]bool
+	// who is the identity of the token it was opened with (principal's
+	// identity), so that a token reload can close it. Set once.
+	who string
+
 	// Guarded by hub.mu.
 	sites    map[string]bool // nil: every site
 	readings map[string]bool // devices whose readings the client wants
@@ -32,6 +39,9 @@ type client struct {
 // wants applies the client's filters: the site filter to events that name
 // a site, and readings only for subscribed devices.
 func (c *client) wants(ev storedEvent) bool {
+	if c.scope != nil && !c.scope[ev.site] {
+		return false
+	}
 	if ev.typ == EventReading && !c.readings[ev.device] {
 		return false
 	}
@@ -51,8 +61,8 @@ type subscribeMessage struct {
 // serve runs one connection until it ends: the first message is a snapshot
 // (or the replay of the events missed since since, of epoch epoch), then
 // the live events.
-func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, epoch string, snapshot func(context.Context) (any, error)) {
-	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since, epoch)
+func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, epoch string, p principal, snapshot func(context.Context) (any, error)) {
+	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since, epoch, p)
 	if !ok {
 		h.closeConn(conn, websocket.CloseGoingAway, "server shutting down")
 		return

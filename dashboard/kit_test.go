@@ -153,7 +153,7 @@ func newEstate(t *testing.T, hubCfg HubConfig, mutate ...func(*Config)) *estate 
 	e := &estate{hub: hub, tickets: newFakeTickets(), alarms: &fakeAlarms{}, reg: reg}
 	e.live = NewLiveState(hub, reg, nil)
 	cfg := Config{
-		Tokens: testTokens, Registry: reg, Tickets: e.tickets, Alarms: e.alarms,
+		Tokens: testTokens, Hosts: []string{"example.com"}, AuthFailBurst: 1 << 30, Registry: reg, Tickets: e.tickets, Alarms: e.alarms,
 		Hub: hub, Live: e.live, NotFound: errNotFound,
 	}
 	for _, m := range mutate {

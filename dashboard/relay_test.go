@@ -1,11 +1,15 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
@@ -61,7 +65,7 @@ func TestRelayTwoInstancesShowTheSameEvents(t *testing.T) {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	for i, e := range []*estate{a, b} {
-		r, err := NewRelay(RelayConfig{Hub: e.hub, Bus: bus, Instance: []string{"a", "b"}[i], Receive: true})
+		r, err := NewRelay(RelayConfig{Hub: e.hub, Bus: bus, Instance: []string{"a", "b"}[i], Receive: true, Key: testClusterKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +124,7 @@ func TestRelayTwoInstancesShowTheSameEvents(t *testing.T) {
 // Foreign or malformed messages on the bus are ignored, never a panic.
 func TestRelayIgnoresWhatIsNotAnotherInstancesEvent(t *testing.T) {
 	e := newEstate(t, HubConfig{})
-	r, err := NewRelay(RelayConfig{Hub: e.hub, Bus: &memBus{}, Instance: "me"})
+	r, err := NewRelay(RelayConfig{Hub: e.hub, Bus: &memBus{}, Instance: "me", Receive: true, Key: testClusterKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +142,80 @@ func TestRelayIgnoresWhatIsNotAnotherInstancesEvent(t *testing.T) {
 	if got := e.hub.Seq(); got != 0 {
 		t.Fatalf("hub took %d events from the bus, want none", got)
 	}
-	r.receive("caretaker/events/alarm.raised", []byte(`{"seq":9,"type":"alarm.raised","ts":"2026-11-23T01:00:00Z","data":{"id":"1"},"instance":"other"}`))
+	good := signed(t, testClusterKey, "caretaker/events/alarm.raised", `{"seq":9,"type":"alarm.raised","ts":"2026-11-23T01:00:00Z","data":{"id":"1"},"instance":"other"}`, time.Now())
+	r.receive("caretaker/events/alarm.raised", good)
 	if got := e.hub.Seq(); got != 1 {
 		t.Fatalf("hub seq %d after a good event, want 1", got)
+	}
+}
+
+var testClusterKey = []byte("cluster-key-0123456789abcdef")
+
+// signed is payload (a BusMessage) as an instance with key sends it on
+// topic at now.
+func signed(t *testing.T, key []byte, topic, payload string, now time.Time) []byte {
+	t.Helper()
+	var m BusMessage
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		t.Fatal(err)
+	}
+	b, err := sign(key, topic, m, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestRelayDropsForgedEvents: with a cluster key, an event is shown only
+// when it verifies: unsigned, signed under another key, altered after
+// signing, moved to another topic, sent too long ago or replayed, it is
+// dropped and counted by reason; a well-signed one is shown once.
+func TestRelayDropsForgedEvents(t *testing.T) {
+	e := newEstate(t, HubConfig{})
+	reg := prometheus.NewRegistry()
+	now := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	r, err := NewRelay(RelayConfig{Hub: e.hub, Bus: &memBus{}, Instance: "me", Receive: true, Key: testClusterKey,
+		Now: func() time.Time { return now }, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const topic = "caretaker/events/alarm.raised"
+	const ev = `{"type":"alarm.raised","ts":"2026-11-23T01:00:00Z","data":{"id":"gas-lel-critical:gas-b2-07:1","site":"s1","level":1},"instance":"other"}`
+	good := signed(t, testClusterKey, topic, ev, now)
+	altered := bytes.Replace(good, []byte(`"level":1`), []byte(`"level":3`), 1)
+	for _, c := range []struct {
+		name, topic string
+		payload     []byte
+		reason      string
+	}{
+		{"unsigned", topic, []byte(ev), RelayRejectedSignature},
+		{"another key", topic, signed(t, []byte("not-the-cluster-key-0123"), topic, ev, now), RelayRejectedSignature},
+		{"altered", topic, altered, RelayRejectedSignature},
+		{"another topic", "caretaker/events/alarm.cleared", signed(t, testClusterKey, topic, strings.Replace(ev, "alarm.raised", "alarm.cleared", 1), now), RelayRejectedSignature},
+		{"stale", topic, signed(t, testClusterKey, topic, ev, now.Add(-10*time.Minute)), RelayRejectedStale},
+		{"from the future", topic, signed(t, testClusterKey, topic, ev, now.Add(10*time.Minute)), RelayRejectedStale},
+	} {
+		r.receive(c.topic, c.payload)
+		if got := e.hub.Seq(); got != 0 {
+			t.Fatalf("%s: shown (hub seq %d)", c.name, got)
+		}
+	}
+	r.receive(topic, good)
+	r.receive(topic, good) // captured and sent again
+	if got := e.hub.Seq(); got != 1 {
+		t.Fatalf("hub seq %d after a good event and its replay, want 1", got)
+	}
+	m := testkit.Gather(t, reg)
+	for reason, want := range map[string]float64{RelayRejectedSignature: 4, RelayRejectedStale: 2, RelayRejectedReplay: 1} {
+		if got := m.Sum(`caretaker_events_relay_rejected_total{reason="` + reason + `"}`); got != want {
+			t.Errorf("rejected{%s} = %v, want %v", reason, got, want)
+		}
+	}
+}
+
+func TestNewRelayReceivingNeedsAKey(t *testing.T) {
+	if _, err := NewRelay(RelayConfig{Hub: NewHub(HubConfig{}), Bus: &memBus{}, Receive: true}); err == nil {
+		t.Fatal("a receiving relay without a cluster key")
 	}
 }
 

@@ -297,7 +297,7 @@ func TestEveryJSONBodyIsCapped(t *testing.T) {
 // lookups still tell tokens sharing a prefix apart.
 func TestTokenBookKeepsNoPlainTokens(t *testing.T) {
 	e := newEstate(t, HubConfig{})
-	dump := fmt.Sprintf("%+v %#v", e.srv.tokens, e.srv.tokens.entries)
+	dump := fmt.Sprintf("%+v %#v", e.srv.tokens.Load(), e.srv.tokens.Load().entries)
 	for _, tk := range testTokens {
 		if strings.Contains(dump, tk.Token) {
 			t.Fatalf("token of %s in the server's state: %s", tk.Name, dump)
@@ -313,7 +313,7 @@ func TestTokenBookKeepsNoPlainTokens(t *testing.T) {
 		{strings.ToUpper(tokOperator), ""},
 		{"", ""},
 	} {
-		p, ok := e.srv.tokens.lookup(tc.tok)
+		p, ok := e.srv.tokens.Load().lookup(tc.tok)
 		if ok != (tc.want != "") || p.Name != tc.want {
 			t.Errorf("lookup(%q) = %+v, %v; want %q", tc.tok, p, ok, tc.want)
 		}

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,18 +11,29 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/caretaker-iot/caretaker/internal/promreg"
+	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
 // Server is the HTTP side of Caretaker: API, WebSocket and web UI.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	tokens  *tokenBook
-	origins map[string]bool
-	handler http.Handler
+	cfg       Config
+	log       *slog.Logger
+	tokens    atomic.Pointer[tokenBook]
+	authFails *failLimiter
+	authLog   *ratelog.Logger
+	origins   map[string]bool
+	hosts     map[string]bool
+	ws        wsSlots
+	refused   *prometheus.CounterVec // by reason
+	tls       *tls.Config            // nil: plain HTTP
+	handler   http.Handler
 
 	addrOnce sync.Once
 	ready    chan struct{}
@@ -35,11 +47,29 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("dashboard config: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "dashboard"),
-		tokens:  newTokenBook(cfg.Tokens),
-		origins: make(map[string]bool, len(cfg.AllowedOrigins)),
-		ready:   make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "dashboard"),
+		authFails: newFailLimiter(cfg.AuthFailBurst, cfg.AuthFailEvery, cfg.Now),
+		origins:   make(map[string]bool, len(cfg.AllowedOrigins)),
+		hosts:     make(map[string]bool, len(cfg.Hosts)),
+		ws:        wsSlots{perToken: cfg.WSPerToken, max: cfg.WSMax, held: map[string]int{}},
+		ready:     make(chan struct{}),
+	}
+	s.authLog = ratelog.New(s.log, 10*time.Second, cfg.Now)
+	s.refused = promreg.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caretaker_http_refused_total",
+		Help: "HTTP requests and connections refused at the door, by reason.",
+	}, []string{"reason"}))
+	s.tokens.Store(newTokenBook(cfg.Tokens))
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("dashboard config: tls: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	for _, h := range cfg.Hosts {
+		s.hosts[strings.ToLower(h)] = true
 	}
 	for _, o := range cfg.AllowedOrigins {
 		n, _ := normalizeOrigin(o) // checked by Validate
@@ -88,23 +118,52 @@ func (s *Server) routes() http.Handler {
 	s.placeCodesRoutes(mux)
 	mux.HandleFunc("GET /ws", s.requireRoleOrQuery(actRead, s.serveWS))
 	mux.Handle("/", webHandler())
-	return s.securityHeaders(s.logRequests(mux))
+	return s.securityHeaders(s.checkHost(s.logRequests(mux)))
 }
 
 // Handler is the whole HTTP surface, for tests and for embedding.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// SetTokens replaces the API tokens (on SIGHUP): from the next request on,
+// a removed token is refused and a new one accepted, and the WebSockets
+// opened with a removed token, or one whose role or sites changed, are
+// closed (the page then finds its token refused). The tokens are checked
+// as NewServer checks them; on error nothing changes.
+func (s *Server) SetTokens(tokens []Token) error {
+	if err := checkTokens(tokens, 8); err != nil {
+		return err
+	}
+	book := newTokenBook(tokens)
+	s.tokens.Store(book)
+	valid := make(map[string]bool, len(book.entries))
+	for _, e := range book.entries {
+		valid[e.who.identity()] = true
+	}
+	if n := s.cfg.Hub.closeRevoked(valid); n > 0 {
+		s.log.Info("websockets of revoked tokens closed", "count", n)
+	}
+	return nil
+}
+
 // Run listens on cfg.Listen and serves until ctx is done, then shuts down
 // gracefully (open WebSockets are closed by the hub).
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
+	tlsCfg := s.tls
+	raw, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", s.cfg.Listen, err)
 	}
+	ln := newLimitListener(raw, s.cfg.MaxConns, tlsCfg == nil, s.log, s.refused.WithLabelValues("connections"))
+	var served net.Listener = ln
+	if tlsCfg != nil {
+		served = tls.NewListener(ln, tlsCfg)
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
@@ -113,10 +172,10 @@ func (s *Server) Run(ctx context.Context) error {
 		s.addr = ln.Addr().String()
 		close(s.ready)
 	})
-	s.log.Info("dashboard listening", "addr", s.addr)
+	s.log.Info("dashboard listening", "addr", s.addr, "tls", tlsCfg != nil)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(served) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http serve: %w", err)
@@ -186,13 +245,29 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
+// securityHeaders sets the headers every answer carries. The page may
+// connect to its own host only (its WebSocket included: 'self' does not
+// cover ws: in every browser), send forms to it only, and be framed by
+// no one.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		connect := "'self'"
+		if validHostPort(r.Host) { // checked by checkHost; never a quote or a semicolon
+			scheme := "ws://"
+			if r.TLS != nil {
+				scheme = "wss://"
+			}
+			connect += " " + scheme + r.Host
+		}
+		h.Set("Content-Security-Policy", "default-src 'self'; connect-src "+connect+
+			"; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

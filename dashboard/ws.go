@@ -35,7 +35,7 @@ var upgrader = websocket.Upgrader{
 // connection to the hub. ?since=SEQ&epoch=E asks for the events missed
 // since SEQ; SEQ counts only within its epoch E (one life of the hub), so
 // without E, or with another, the client gets a fresh snapshot.
-func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p principal) {
 	if !s.originAllowed(r) {
 		writeError(w, http.StatusForbidden, "origin not allowed", "")
 		return
@@ -58,26 +58,42 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, _ principal) {
 		since = &n
 	}
 	epoch := r.URL.Query().Get("epoch") // any other value than the hub's: a snapshot
+	if status, why := s.ws.take(p.Name); status != 0 {
+		reason := "ws_max"
+		if status == http.StatusTooManyRequests {
+			reason = "ws_per_token"
+		}
+		s.refused.WithLabelValues(reason).Inc()
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "30")
+		}
+		s.log.Warn("websocket refused", "token", p.Name, "remote", clientAddr(r), "reason", why)
+		writeError(w, status, why, "")
+		return
+	}
+	defer s.ws.give(p.Name)
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, s.snapshot)
+	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, p, func(ctx context.Context) (any, error) {
+		return s.snapshot(ctx, p)
+	})
 }
 
-// snapshot gathers active alarms, open tickets and device status.
-func (s *Server) snapshot(ctx context.Context) (any, error) {
+// snapshot gathers active alarms, open tickets and device status, of the
+// sites p sees.
+func (s *Server) snapshot(ctx context.Context, p principal) (any, error) {
 	alarms, err := s.cfg.Alarms.Alarms(ctx, ticketing.AlarmsActive)
 	if err != nil {
 		return nil, fmt.Errorf("active alarms: %w", err)
 	}
+	alarms = visibleAlarms(p, alarms)
 	tickets, err := s.cfg.Tickets.OpenTickets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open tickets: %w", err)
 	}
-	if tickets == nil {
-		tickets = []ticketing.Ticket{}
-	}
+	tickets = visibleTickets(p, tickets)
 	var status []DeviceStatus
 	if s.cfg.Live != nil {
 		status = s.cfg.Live.Statuses()
@@ -86,13 +102,16 @@ func (s *Server) snapshot(ctx context.Context) (any, error) {
 			status = append(status, DeviceStatus{Device: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building, Location: d.Location})
 		}
 	}
-	if status == nil {
-		status = []DeviceStatus{}
-	}
+	status = visibleStatuses(p, status)
 	snap := Snapshot{Alarms: orEmptyList(alarms), Tickets: tickets, Devices: status}
 	if ps, ok := s.cfg.Notifications.(PagingStates); ok {
 		if snap.Paging, err = ps.Paging(ctx); err != nil {
 			return nil, fmt.Errorf("paging: %w", err)
+		}
+		if p.Sites != nil {
+			if snap.Paging, err = pagingOf(snap.Paging, tickets); err != nil {
+				return nil, fmt.Errorf("paging: %w", err)
+			}
 		}
 	}
 	return snap, nil

@@ -25,6 +25,12 @@ type Device struct {
 	// may select on both (rules.Scope).
 	PlaceType    string `yaml:"place_type" json:"place_type,omitempty"`
 	MachineClass string `yaml:"machine_class" json:"machine_class,omitempty"`
+	// Maintainer is the lift maintenance contractor (维保单位) of an
+	// elevator, named in its entrapment tickets; BreakerA the rating in
+	// amperes of the breaker that protects a power meter's feeder, which
+	// the over-current rules compare the phase currents with.
+	Maintainer string  `yaml:"maintainer" json:"maintainer,omitempty"`
+	BreakerA   float64 `yaml:"breaker_a" json:"breaker_a,omitempty"`
 }
 
 // Modbus is how a device is polled. Address is tcp://host:port or

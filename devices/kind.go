@@ -49,7 +49,12 @@ var kindSpecs = map[Kind]KindSpec{
 		{"car_floor", Gauge, ""},
 		{"running", Flag, ""},
 		{"door_open", Flag, ""},
-	}, Events: []string{"entrapment", "door_fault", "overspeed"}},
+		{"door_zone", Flag, ""},
+		{"overload", Flag, ""},
+		{"load_fault", Flag, ""},
+		{"inspection", Flag, ""},
+		{"machine_room_temp_c", Gauge, "°C"},
+	}, Events: []string{"entrapment", "door_fault", "overspeed", "safety_gear"}},
 	KindWaterLeak: {Kind: KindWaterLeak, Metrics: []MetricSpec{
 		{"leak", Flag, ""},
 		{"battery_pct", Gauge, "%"},

@@ -68,3 +68,24 @@ func or(s string) string {
 	}
 	return s
 }
+
+// TestLiftcoFloorHasNoZero: the liftco-lc2 holds the signed floor as the
+// car shows it, so the map adds no offset: an offset from a landing count
+// (raw 0 = B2) decodes one landing as floor 0, and Chinese numbering has
+// none (B1, then 1).
+func TestLiftcoFloorHasNoZero(t *testing.T) {
+	models, err := BuiltinModels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range models["liftco-lc2"].Registers {
+		if r.Metric != "car_floor" {
+			continue
+		}
+		if r.Type != "int16" || r.Offset != 0 || (r.Scale != 0 && r.Scale != 1) {
+			t.Fatalf("car_floor is %s scale %g offset %g: raw %g would read floor 0", r.Type, r.Scale, r.Offset, -r.Offset)
+		}
+		return
+	}
+	t.Fatal("liftco-lc2 maps no car_floor")
+}

@@ -74,5 +74,25 @@ func checkProperties(d Device) error {
 	if d.MachineClass != "" && d.Kind != KindElevator && d.Kind != KindUnknown {
 		return fmt.Errorf("machine_class: a %s device has no machine to classify", d.Kind)
 	}
+	if d.BreakerA < 0 || d.BreakerA != d.BreakerA {
+		return fmt.Errorf("breaker_a: %g must be a positive rating in amperes", d.BreakerA)
+	}
+	if d.BreakerA > 0 && d.Kind != KindPower && d.Kind != KindUnknown {
+		return fmt.Errorf("breaker_a: a %s device has no breaker to rate", d.Kind)
+	}
 	return nil
+}
+
+// Ratings names the device ratings rules may measure against (a
+// condition's rating): breaker_a, the rated current In of the breaker
+// that protects a power meter's feeder.
+func Ratings() []string { return []string{"breaker_a"} }
+
+// Rating returns the device's rating of that name, 0 when it gives none.
+func (d Device) Rating(name string) float64 {
+	switch name {
+	case "breaker_a":
+		return d.BreakerA
+	}
+	return 0
 }

@@ -18,6 +18,9 @@ func TestRegistryChecksPlaceTypeAndMachineClass(t *testing.T) {
 		{"place in capitals", Device{ID: "l1", Kind: KindWaterLeak, Site: "s1", PlaceType: "Pump_Room"}, "place_type:"},
 		{"unknown class", Device{ID: "e1", Kind: KindElevator, Site: "s1", MachineClass: "V"}, "machine_class: \"V\""},
 		{"class on a gas head", Device{ID: "g1", Kind: KindGas, Site: "s1", MachineClass: "I"}, "machine_class: a gas device"},
+		{"rated feeder", Device{ID: "p1", Kind: KindPower, Site: "s1", BreakerA: 250}, ""},
+		{"negative rating", Device{ID: "p1", Kind: KindPower, Site: "s1", BreakerA: -1}, "breaker_a: -1"},
+		{"breaker on a lift", Device{ID: "e1", Kind: KindElevator, Site: "s1", BreakerA: 32}, "breaker_a: a elevator device"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,9 +36,12 @@ func TestRegistryChecksPlaceTypeAndMachineClass(t *testing.T) {
 			}
 		})
 	}
-	c, err := ParseCatalog(strings.NewReader("devices:\n  - {id: e1, kind: elevator, site: s1, place_type: lift_pit, machine_class: II}\n"))
+	c, err := ParseCatalog(strings.NewReader("devices:\n  - {id: e1, kind: elevator, site: s1, place_type: lift_pit, machine_class: II, maintainer: 'Liftco Service 400-800-1234'}\n  - {id: p1, kind: power, site: s1, breaker_a: 400}\n"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Devices[1].BreakerA != 400 || c.Devices[0].Maintainer != "Liftco Service 400-800-1234" {
+		t.Fatalf("parsed %+v", c.Devices)
 	}
 	if c.Devices[0].PlaceType != "lift_pit" || c.Devices[0].MachineClass != "II" {
 		t.Fatalf("parsed %+v", c.Devices[0])

@@ -84,6 +84,32 @@ test("the engineer rolls back to the first version", async () => {
   await shot(eng, "14-rule-rolled-back");
 });
 
+test("the backtest's device picker offers only the devices in the rule's scope", async () => {
+  const picker = "#backtest-form select[name=device]";
+  const ids = () => eng.locator(picker + " option").evaluateAll((os) => os.map((o) => o.value));
+  const show = async (id) => {
+    await eng.evaluate((id) => { location.hash = "#/rules/" + id; }, id);
+    await eng.locator("#backtest-form[data-rule='" + id + "'][data-devices=loaded]").waitFor({ state: "attached" });
+  };
+  // place_type: the plant-room member takes the pump room probe, the flat member none
+  await show("water-leak-offline.plant");
+  assert.deepEqual(await ids(), ["wl-b1-01"]);
+  await show("water-leak.flat");
+  assert.deepEqual(await ids(), []);
+  await eng.locator("#backtest-no-device", { hasText: "No registered device is in this rule's scope (place_type flat)." }).waitFor();
+  // machine_class: lift E3 is class I, so the class II member has none, in both languages
+  await show("elevator-vibration-high");
+  assert.deepEqual(await ids(), ["el-e3"]);
+  await show("elevator-vibration-high.class-ii");
+  assert.deepEqual(await ids(), []);
+  await eng.locator("#backtest-no-device", { hasText: "machine_class II" }).waitFor();
+  await eng.click("#lang"); // the page is drawn again in Chinese
+  await eng.locator("#backtest-no-device", { hasText: "没有已登记的设备在该规则的适用范围内（machine_class II）。" }).waitFor();
+  await shot(eng, "15-rule-backtest-scope-zh-CN");
+  await eng.click("#lang");
+  await eng.locator("#backtest-no-device", { hasText: "No registered device" }).waitFor();
+});
+
 // waitRule polls the rule on the server until ok(rule), for 10 s.
 async function waitRule(ok) {
   const deadline = Date.now() + 10000;

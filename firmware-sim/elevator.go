@@ -20,6 +20,9 @@ const (
 	elevRunRiseC   = 15.0 // motor above ambient when running all the time
 	elevWearRiseC  = 30.0 // extra heat of a worn-out bearing
 	elevWearVibMmS = 8.0  // extra vibration of a worn-out bearing
+	// elevDoorZone is the unlocking (door) zone either side of a landing as
+	// a fraction of the floor height: 0.2 m of a 3 m floor.
+	elevDoorZone = 0.2 / 3
 )
 
 type elevPhase int
@@ -99,6 +102,16 @@ func (m *elevatorModel) warm(d time.Duration, running bool, wear float64) {
 	m.tempC += (target - m.tempC) * k
 }
 
+// inDoorZone tells whether the car is within the unlocking zone of a
+// landing: always at rest, while moving only as it passes a landing.
+func (m *elevatorModel) inDoorZone() bool {
+	if m.phase != phaseMoving {
+		return true
+	}
+	frac := float64((m.phaseEnd-m.now)%elevPerFloor) / float64(elevPerFloor)
+	return frac < elevDoorZone || frac > 1-elevDoorZone
+}
+
 // carFloor is where the car is; while moving, the floor it is passing.
 func (m *elevatorModel) carFloor() int {
 	if m.phase != phaseMoving {
@@ -112,8 +125,16 @@ func (m *elevatorModel) carFloor() int {
 }
 
 func (m *elevatorModel) sample(el time.Duration, rng *rand.Rand, c conditions) map[string]devices.Value {
-	m.advance(el, c.wear)
-	running := m.phase == phaseMoving
+	if c.stall {
+		// Stopped between floors: the state machine waits, the motor
+		// cools at rest.
+		m.warm(el-m.now, false, c.wear)
+		m.phaseEnd += el - m.now
+		m.now = el
+	} else {
+		m.advance(el, c.wear)
+	}
+	running := m.phase == phaseMoving && !c.stall
 	vib := 0.1 + math.Abs(rng.NormFloat64()*0.05)
 	if running {
 		vib = 1.2 + elevWearVibMmS*c.wear*c.wear + rng.NormFloat64()*0.15
@@ -124,7 +145,13 @@ func (m *elevatorModel) sample(el time.Duration, rng *rand.Rand, c conditions) m
 		"door_cycles":    devices.Num(m.cycles),
 		"car_floor":      devices.Num(float64(m.carFloor())),
 		"running":        devices.FlagValue(running),
-		"door_open":      devices.FlagValue(m.phase == phaseDoors),
+		"door_open":      devices.FlagValue(m.phase == phaseDoors && !c.stall),
+		"door_zone":      devices.FlagValue(m.inDoorZone() && !c.stall),
+		"overload":       devices.FlagValue(false),
+		"load_fault":     devices.FlagValue(false),
+		"inspection":     devices.FlagValue(false),
+		// the machine room follows the day by a degree and a half
+		"machine_room_temp_c": devices.Num(round(elevAmbientC+1.5*math.Sin(2*math.Pi*el.Hours()/24), 1)),
 	}
 }
 

@@ -107,8 +107,8 @@ func TestModbusAnswersMbpoll(t *testing.T) {
 			checked++
 		}
 	}
-	if checked != 26 {
-		t.Errorf("checked %d registers, want the library's 26", checked)
+	if checked != 31 {
+		t.Errorf("checked %d registers, want the library's 31", checked)
 	}
 }
 

@@ -50,6 +50,7 @@ var faultKinds = map[string]devices.Kind{
 	"sag":    devices.KindPower,    // to: the sagged voltage, V
 	"outage": devices.KindPower,    // supply lost; the meter reports the outage event
 	"wear":   devices.KindElevator, // to: bearing wear 0..1, reached after over
+	"stall":  devices.KindElevator, // the car stops between floors, outside the door zone, doors shut
 	"sensor": devices.KindGas,      // the detector head faults: fault true, reads 0
 	"stuck":  devices.KindGas,      // the LEL channel hangs at its last value, no fault flag
 	// to: the phase (1-3) lost, or the one that climbs when the neutral breaks
@@ -187,7 +188,7 @@ func (s Scenario) Validate(estate []devices.Device) error {
 		case st.Fault != "":
 			k, ok := faultKinds[st.Fault]
 			if !ok {
-				return fmt.Errorf("steps[%d].fault: %q is not sag, outage, phase_loss, neutral_loss, leakage, wear, sensor or stuck", i, st.Fault)
+				return fmt.Errorf("steps[%d].fault: %q is not sag, outage, phase_loss, neutral_loss, leakage, wear, stall, sensor or stuck", i, st.Fault)
 			}
 			if k != d.Kind {
 				return fmt.Errorf("steps[%d].fault: %s is a fault of %s devices, %s is %s", i, st.Fault, k, d.ID, d.Kind)
@@ -271,6 +272,8 @@ func (s Scenario) conditionsAt(dev string, el time.Duration) conditions {
 			c.sensorFault = true
 		case "stuck":
 			c.stuck = true
+		case "stall":
+			c.stall = true
 		case "phase_loss":
 			v, _ := target(devices.MetricSpec{}, st.To)
 			c.phaseLoss = int(v.Number)

@@ -20,6 +20,7 @@ type conditions struct {
 	phaseLoss   int     // power: this phase (1-3) is lost (0: none)
 	neutralLoss int     // power: the neutral is broken and this phase (1-3) climbs towards 380 V
 	leakageMA   float64 // power: residual (earth leakage) current, mA (0: normal)
+	stall       bool    // elevator: the car stopped between floors (outside the door zone), doors shut
 }
 
 // model produces the behaviour of one device at a time since the start.

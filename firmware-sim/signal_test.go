@@ -38,7 +38,9 @@ func TestSignalsPinned(t *testing.T) {
 			"l1_v": num(219), "l2_v": num(221.2), "l3_v": num(218.5), "l1_a": num(72.7), "l2_a": num(65.5), "l3_a": num(62.8),
 			"residual_ma": num(23), "voltage_unbalance_pct": num(0.38)},
 		"elev-e1": {"car_floor": num(1), "door_cycles": num(21661), "door_open": flag(false),
-			"motor_temp_c": num(34.9), "running": flag(false), "vibration_mm_s": num(0.15)},
+			"motor_temp_c": num(34.9), "running": flag(false), "vibration_mm_s": num(0.15),
+			"door_zone": flag(true), "overload": flag(false), "load_fault": flag(false), "inspection": flag(false),
+			"machine_room_temp_c": num(30)},
 	}
 	for id, w := range want {
 		if got := NewDevice(demo(t, id), Scenario{}, 42).Sample(0); !reflect.DeepEqual(got, w) {
@@ -324,7 +326,7 @@ func TestLeakProbeBattery(t *testing.T) {
 // estate; demo.yaml is DemoScenario.
 func TestBuiltinScenarios(t *testing.T) {
 	names := BuiltinScenarios()
-	if want := []string{"bearing-wear", "demo", "estate-incidents", "gas-leak", "outage", "power-faults", "stuck-sensor"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"bearing-wear", "building-outage", "demo", "estate-incidents", "flood", "gas-leak", "outage", "overcurrent", "power-faults", "safety-gear", "stopped-between-floors", "stuck-sensor"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("built-in scenarios = %v, want %v", names, want)
 	}
 	for _, n := range names {
@@ -345,5 +347,46 @@ func TestBuiltinScenarios(t *testing.T) {
 	}
 	if _, err := ParseScenario([]byte("steps:\n  - {at: 1s, device: x, metrc: lel_pct}\n"), "typo"); err == nil {
 		t.Error("an unknown key was accepted")
+	}
+}
+
+// TestElevatorDoorZoneAndStall: at rest the car is in a landing's door
+// zone, while moving it is mostly outside it, and never opens its doors
+// outside it; a stall stops it between floors (not running, outside the
+// zone, doors shut) for the step's hold, then it carries on.
+func TestElevatorDoorZoneAndStall(t *testing.T) {
+	sc := Scenario{Steps: []Step{{At: devices.Duration(time.Hour), Device: "elev-e1", Fault: "stall", Hold: devices.Duration(10 * time.Minute)}}}
+	if err := sc.Validate(DemoEstate()); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDevice(demo(t, "elev-e1"), sc, 7)
+	var movingOut, moving, stalled, after int
+	for el := time.Duration(0); el < 2*time.Hour; el += time.Second {
+		v := d.Sample(el)
+		run, open, zone := v["running"].Flag, v["door_open"].Flag, v["door_zone"].Flag
+		if open && !zone {
+			t.Fatalf("+%s: doors open outside the door zone", el)
+		}
+		inStall := el >= time.Hour && el < time.Hour+10*time.Minute
+		switch {
+		case inStall:
+			if run || open || zone {
+				t.Fatalf("+%s stalled: running %v, door_open %v, door_zone %v", el, run, open, zone)
+			}
+			stalled++
+		case run:
+			moving++
+			if !zone {
+				movingOut++
+			}
+			if el > time.Hour {
+				after++
+			}
+		case !zone:
+			t.Fatalf("+%s: at rest outside the door zone", el)
+		}
+	}
+	if moving == 0 || movingOut*2 < moving || stalled != 600 || after == 0 {
+		t.Fatalf("moving %d (outside the zone %d), stalled %d, moving after the stall %d", moving, movingOut, stalled, after)
 	}
 }

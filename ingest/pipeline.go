@@ -30,8 +30,13 @@ type PipelineConfig struct {
 	QueueSize    int                   // default 10000
 	MaxPayload   int                   // bytes; default 64 KiB
 	AutoRegister bool                  // unknown devices are registered as kind unknown
-	Now          func() time.Time      // default time.Now
-	LogInterval  time.Duration         // at most one rejection line per reason per interval; default 10s
+	// Reserved tells the names no device may take: those the engine
+	// keeps for its data sources ("ingest"). A message on such a
+	// device's topics is rejected (ReasonReservedID), registered device
+	// or not, and never auto-registered. Nil: none.
+	Reserved    func(id string) bool
+	Now         func() time.Time // default time.Now
+	LogInterval time.Duration    // at most one rejection line per reason per interval; default 10s
 }
 
 func (c PipelineConfig) withDefaults() PipelineConfig {
@@ -292,6 +297,9 @@ func (p *Pipeline) process(ctx context.Context, m Message) error {
 // device looks the topic's device up, registering it as kind unknown when
 // auto-registration is on, and checks that it belongs to the topic's site.
 func (p *Pipeline) device(site, id string) (devices.Device, error) {
+	if p.cfg.Reserved != nil && p.cfg.Reserved(id) {
+		return devices.Device{}, reject(ReasonReservedID, "%q is a name reserved for a data source, not a device", id)
+	}
 	d, ok := p.cfg.Registry.Lookup(id)
 	if !ok {
 		if !p.cfg.AutoRegister {

@@ -19,6 +19,9 @@ const (
 	ReasonBadStatus       = "bad_status"
 	ReasonOversized       = "oversized"
 	ReasonImplausible     = "implausible"
+	// ReasonReservedID: the topic names a device with a name the engine
+	// keeps for a data source (PipelineConfig.Reserved).
+	ReasonReservedID = "reserved_id"
 )
 
 // RejectError says why a message was refused. Reason is one of the Reason

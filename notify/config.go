@@ -40,6 +40,10 @@ type Person struct {
 	// IM ids by robot type (wecom, dingtalk, feishu): the robot mentions
 	// the person in its group with this id.
 	IM map[string]string `yaml:"im" json:"im,omitempty"`
+	// Sites, if any, are the only sites whose tickets the person is paged
+	// for (a project manager's estates); none: every site. A person named
+	// like an API token limited to sites takes the token's sites.
+	Sites []string `yaml:"sites" json:"sites,omitempty"`
 
 	// IsReporter marks the person the planner built from a ticket's
 	// reporter (to: [reporter]): the only recipient a verification code
@@ -272,6 +276,11 @@ func (c Config) Validate() error {
 		people[p.Name] = true
 		if p.Lang != "" && p.Lang != LangZH && p.Lang != LangEN {
 			return fieldErr(path+".lang", "%q is not zh-CN or en", p.Lang)
+		}
+		for j, s := range p.Sites {
+			if !devices.ValidID(s) {
+				return fieldErr(fmt.Sprintf("%s.sites[%d]", path, j), "%q is not a site id", s)
+			}
 		}
 		if p.Email != "" && !strings.Contains(p.Email, "@") {
 			return fieldErr(path+".email", "%q is not an address", p.Email)

@@ -219,6 +219,9 @@ func (p *Planner) pages(in Incident, step string, st Step, at time.Time) []Page 
 	var people []Person
 	seen := map[string]bool{}
 	add := func(pe Person) {
+		if !pe.IsReporter && len(pe.Sites) > 0 && !contains(pe.Sites, in.Site) {
+			return // limited to other sites
+		}
 		if k := recipientKey(pe); !seen[k] {
 			seen[k] = true
 			people = append(people, pe)

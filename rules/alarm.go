@@ -79,6 +79,9 @@ type Alarm struct {
 	// store works it out from the alarm.
 	ClearReason string `json:"clear_reason,omitempty"`
 	ClearedBy   string `json:"cleared_by,omitempty"`
+	// Maintainer is the device's maintenance contractor (维保单位), for
+	// the paging of an entrapment; empty when the device names none.
+	Maintainer string `json:"maintainer,omitempty"`
 }
 
 // Why an alarm cleared (Alarm.ClearReason).

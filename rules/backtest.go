@@ -155,14 +155,15 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 			if !applies(run.rule, d) {
 				continue
 			}
-			readings, ok := read[run.rule.Metric]
+			metric := readsMetric(run.rule)
+			readings, ok := read[metric]
 			if !ok {
-				samples, err := b.History.Readings(ctx, devices.Query{Device: d.ID, Kind: d.Kind, Metric: run.rule.Metric, From: req.From, To: req.To})
+				samples, err := b.History.Readings(ctx, devices.Query{Device: d.ID, Kind: d.Kind, Metric: metric, From: req.From, To: req.To})
 				if err != nil {
 					return BacktestResult{}, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
 				}
 				readings = toReadings(d, samples)
-				read[run.rule.Metric] = readings
+				read[metric] = readings
 				res.Readings += len(samples)
 			}
 			eps, err := replay(ctx, run.rule, d, readings, req.From, req.To)
@@ -200,13 +201,27 @@ func applies(r Rule, d devices.Device) bool {
 	return d.Kind == r.Kind && r.Scope.Matches(d)
 }
 
+// readsMetric is the metric a backtest reads for rule r: its own, or
+// every metric ("") when it also looks at others of the same reading (an
+// all condition's terms, minus, when).
+func readsMetric(r Rule) string {
+	if len(r.Condition.Of) > 0 || r.Condition.Minus != "" || len(r.When) > 0 {
+		return ""
+	}
+	return r.Metric
+}
+
 // toReadings groups samples taken at one instant into one reading, with
-// flags turned back into flags.
+// flags turned back into flags, whatever order the samples come in.
 func toReadings(d devices.Device, samples []devices.Point) []devices.Reading {
 	spec, _ := devices.SpecOf(d.Kind)
 	var out []devices.Reading
+	at := map[int64]int{} // unix ns: index in out
 	for _, s := range samples {
-		if n := len(out); n == 0 || !out[n-1].Time.Equal(s.Time) {
+		i, ok := at[s.Time.UnixNano()]
+		if !ok {
+			i = len(out)
+			at[s.Time.UnixNano()] = i
 			out = append(out, devices.Reading{Device: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building,
 				Time: s.Time, Received: s.Time, Values: map[string]devices.Value{}})
 		}
@@ -214,7 +229,7 @@ func toReadings(d devices.Device, samples []devices.Point) []devices.Reading {
 		if m, ok := spec.Metric(s.Metric); ok && m.Type == devices.Flag {
 			v = devices.FlagValue(s.Value != 0)
 		}
-		out[len(out)-1].Values[s.Metric] = v
+		out[i].Values[s.Metric] = v
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out

@@ -66,8 +66,8 @@ func LoadRules(ctx context.Context, s *Store, configured []Rule) ([]Rule, error)
 	return out, nil
 }
 
-// RestoreServices hands the engine the counter base of every recorded
-// service, after a restart.
+// RestoreServices hands the engine the counter base and the time of every
+// recorded service, after a restart.
 func (b *Book) RestoreServices(ctx context.Context) error {
 	svcs, err := b.cfg.Store.LastServices(ctx)
 	if err != nil {
@@ -77,6 +77,7 @@ func (b *Book) RestoreServices(ctx context.Context) error {
 		if s.Base != nil {
 			b.cfg.Engine.RestoreService(s.RuleID, s.Device, *s.Base)
 		}
+		b.cfg.Engine.RestoreServiceAt(s.RuleID, s.Device, s.At)
 	}
 	return nil
 }

@@ -389,3 +389,53 @@ func TestBookParallelPutsLeaveTheLatestLive(t *testing.T) {
 		}
 	})
 }
+
+// TestBookServiceOverdue: a service recorded for a calendar rule is
+// stored with its time and no counter base, and after a restart the
+// engine counts the interval from it (not from the restart): overdue 15
+// days after the service.
+func TestBookServiceOverdue(t *testing.T) {
+	forEachStore(t, func(t *testing.T, where StoreConfig) { testBookServiceOverdue(t, where) })
+}
+
+func testBookServiceOverdue(t *testing.T, where StoreConfig) {
+	ctx := context.Background()
+	overdue := Rule{ID: "lift-maint", Kind: devices.KindElevator, Severity: Minor,
+		Condition: Condition{Op: OpServiceOverdue, After: dur("360h")}}
+	reg := fakeDevices{"d1": {ID: "d1", Kind: devices.KindElevator, Site: "s1", Building: "B1"}}
+	h := newHarness(t, nil)
+	b, st := newBook(t, h, where, []Rule{overdue})
+	h.clock.Set(t0)
+	s, err := b.RecordService(ctx, Author{Name: "tech1"}, "lift-maint", "d1", "half-monthly")
+	if err != nil || s.Base != nil || !s.At.Equal(t0) {
+		t.Fatalf("service = %+v, %v", s, err)
+	}
+	st.Close()
+	day := 24 * time.Hour
+	h2 := newHarness(t, nil)
+	h2.clock.Set(t0.Add(10 * day))
+	where.Now = h2.clock.Now
+	st2, err := OpenStore(ctx, where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	e, err := NewEngine(Config{Rules: []Rule{overdue}, Sink: h2.sink, Now: h2.clock.Now, Devices: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := NewBook(BookConfig{Store: st2, Engine: e, Now: h2.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.RestoreServices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []time.Duration{10 * day, 15*day - time.Minute, 15 * day} {
+		h2.clock.Set(t0.Add(d))
+		e.Tick(ctx, t0.Add(d))
+	}
+	if got := h2.sink.states(); got != "raised@1296000" {
+		t.Fatalf("alarms %q, want a raise 15 days after the service", got)
+	}
+}

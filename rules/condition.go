@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -14,7 +16,49 @@ type compiled struct {
 	Rule
 	op    *opSpec // the row of Condition.Op
 	eval  evaluator
-	clear evaluator // nil: the raise condition no longer holding clears
+	clear evaluator  // nil: the raise condition no longer holding clears
+	terms []termEval // all: the terms, each on its metric
+	when  []termEval // Rule.When
+}
+
+// looksAt tells whether the rule's when terms let it look at a reading.
+func (c *compiled) looksAt(t time.Time, vals map[string]devices.Value, nominal map[string]float64) bool {
+	for _, tm := range c.when {
+		v, ok := vals[tm.metric]
+		if !ok || !tm.eval(&memory{}, t, v, nominal[tm.metric]) {
+			return false
+		}
+	}
+	return true
+}
+
+// termEval is one compiled term of an all condition.
+type termEval struct {
+	metric string
+	eval   evaluator
+}
+
+// holdsAll evaluates the terms of an all rule on one reading, each with
+// its own memory; ok false: the reading lacks a term's metric and
+// decides nothing.
+func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Value, nominal map[string]float64) (holds, ok bool) {
+	for _, tm := range c.terms {
+		if _, has := vals[tm.metric]; !has {
+			return false, false
+		}
+	}
+	if len(m.terms) != len(c.terms) {
+		m.terms = make([]memory, len(c.terms))
+	}
+	holds = true
+	for i, tm := range c.terms {
+		// every term sees every reading, so a rate term's previous value
+		// is the previous reading even while another term fails
+		if !tm.eval(&m.terms[i], t, vals[tm.metric], nominal[tm.metric]) {
+			holds = false
+		}
+	}
+	return holds, true
 }
 
 // evaluator tells whether a condition holds for value v at event time t.
@@ -40,6 +84,10 @@ type memory struct {
 	hasRef   bool
 	ref      float64   // unchanged: the value at the start of the run
 	refSince time.Time // unchanged: when the run began
+
+	terms []memory // all: each term's memory
+
+	serviceAt time.Time // service_overdue: the last service, or when the device was first seen
 }
 
 type sample struct {
@@ -71,6 +119,14 @@ func (c Condition) compile() (evaluator, error) {
 		return nil, fieldErr("op", "%q is not one of %s", c.Op, opNames())
 	case c.Tolerance != 0 && c.Op != OpUnchanged:
 		return nil, fieldErr("tolerance", "applies to %s only", OpUnchanged)
+	case c.Rating != "" && (!s.relative || c.Nominal != 0 || !slices.Contains(devices.Ratings(), c.Rating)):
+		return nil, fieldErr("rating", "%q: applies to %s, without nominal, and names one of %s", c.Rating, relativeOps(), strings.Join(devices.Ratings(), ", "))
+	case c.Minus != "" && (!s.relative || c.Nominal != 0):
+		return nil, fieldErr("minus", "applies to > >= < <= and outside, without nominal")
+	case len(c.Rules) > 0 && s.subject != onBuilding:
+		return nil, fieldErr("rules", "applies to building_count and building_alarm only")
+	case c.AtLeast != 0 && c.Op != OpBuildingCount:
+		return nil, fieldErr("at_least", "applies to building_count only")
 	}
 	return s.compile(c)
 }
@@ -78,6 +134,11 @@ func (c Condition) compile() (evaluator, error) {
 // relative turns the value into a percent deviation from nominal when the
 // condition has one.
 func (c Condition) relative(f func(v devices.Value, x float64) bool) evaluator {
+	if c.Rating != "" {
+		return func(_ *memory, _ time.Time, v devices.Value, rating float64) bool {
+			return rating > 0 && f(v, (v.Float()-rating)/rating*100)
+		}
+	}
 	if c.Nominal == 0 {
 		return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return f(v, v.Float()) }
 	}

@@ -1,8 +1,12 @@
 // Package rules decides when readings are an emergency. It holds rule
 // definitions and their stored versions, evaluates every reading, device
 // event and status against them, keeps the per-device state (for-durations,
-// hysteresis, flap guard, late data, staleness, inhibition by parent) and
-// emits Alarm changes: raised, updated, cleared. A change the AlarmSink
+// hysteresis, flap guard, late data, staleness, inhibition by parent and
+// by another rule's alarm) and emits Alarm changes: raised, updated,
+// cleared. Besides conditions on one metric it has conditions on several
+// metrics of one reading (all), on the alarms of a building's devices
+// (building_count, building_alarm, derived.go) and on the calendar since a
+// device's last recorded service (service_overdue, calendar.go). A change the AlarmSink
 // refuses is kept and retried, in order, until it takes it. The state a
 // restart must not forget is written out (Engine.Snapshot) and taken back
 // (Engine.RestoreSnapshot). The Backtester replays stored history through

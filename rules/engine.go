@@ -88,8 +88,13 @@ type Engine struct {
 	parents map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
-	handoffs   handoffs
-	retrying   sync.Mutex // one retry of the handoffs at a time
+	// dirty: devices whose alarms were raised or cleared since derive
+	// last looked (the building rules count them); groups: the plans of
+	// building alarms, by group id.
+	dirty    map[string]bool
+	groups   map[string]*plan
+	handoffs handoffs
+	retrying sync.Mutex // one retry of the handoffs at a time
 }
 
 type stateKey struct{ rule, device string }
@@ -100,7 +105,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: map[stateKey]*episode{},
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, seen: map[string]*seenDevice{},
-		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics)}
+		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), dirty: map[string]bool{},
+		groups: map[string]*plan{}}
 	for i, r := range cfg.Rules {
 		c, err := r.compile()
 		if err != nil {
@@ -197,12 +203,30 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 		if c.op.subject == onEvent {
 			continue
 		}
+		if len(c.when) > 0 && !c.looksAt(r.Time, r.Values, p.nominal) {
+			continue
+		}
+		if c.op.subject == onTerms {
+			e.observeTerms(ctx, c, p, r, now)
+			continue
+		}
 		v, ok := r.Values[c.Metric]
-		if !ok || e.heldBack(c, p) {
+		if !ok {
+			continue
+		}
+		if mi := c.Condition.Minus; mi != "" {
+			o, has := r.Values[mi]
+			if !has {
+				continue
+			}
+			v = devices.Num(v.Number - o.Number)
+		}
+		if e.heldBack(c, p) {
 			continue
 		}
 		e.observe(ctx, c, p, r.Time, now, v)
 	}
+	e.derive(ctx, now)
 }
 
 // Event evaluates a device event: an event rule raises while the device
@@ -219,6 +243,7 @@ func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 		}
 		e.observe(ctx, c, p, ev.Time, now, devices.FlagValue(ev.Active))
 	}
+	e.derive(ctx, now)
 }
 
 // Run completes, until ctx ends, what time alone decides.
@@ -250,7 +275,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 			continue
 		}
 		if len(c.Unless) > 0 && !st.on {
-			if p := e.plan[k.device]; p != nil && e.heldBack(c, p) {
+			// The plan may not be built yet (a pending episode taken back
+			// from a snapshot before the device's first reading).
+			if p := e.planFor(k.device, c.Kind, st.alarm.Site, st.alarm.Building); e.heldBack(c, p) {
 				continue
 			}
 		}
@@ -258,6 +285,8 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 		e.track(k, c, st)
 	}
 	e.tickStale(ctx, now)
+	e.tickCalendar(ctx, now)
+	e.derive(ctx, now)
 }
 
 // Active returns the alarms now raised (announced), sorted by id.
@@ -337,8 +366,28 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 		if c == nil {
 			continue
 		}
+		if c.Condition.Op == OpServiceOverdue {
+			found = true
+			k := stateKey{c.key(), device}
+			st := e.state[k]
+			if st == nil {
+				st = &episode{}
+				if e.cfg.Devices != nil {
+					if d, ok := e.cfg.Devices.Lookup(device); ok {
+						st.alarm = e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building))
+					}
+				}
+				e.state[k] = st
+			}
+			st.mem.serviceAt = at
+			if st.on || st.announced {
+				st.alarm.Message += " (service recorded)"
+				e.forceOff(ctx, st, at, ClearService)
+			}
+			continue
+		}
 		if c.Condition.Op != OpCounterEvery {
-			return 0, false, fieldErr("condition.op", "rule %s is %s; only counter_every rules take a service record", ruleID, c.Condition.Op)
+			return 0, false, fieldErr("condition.op", "rule %s is %s; only counter_every and service_overdue rules take a service record", ruleID, c.Condition.Op)
 		}
 		found = true
 		st := e.counterState(c, device)

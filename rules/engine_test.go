@@ -251,6 +251,10 @@ func TestInhibition(t *testing.T) {
 	status := func(s int, dev string, online bool) {
 		ts := t0.Add(time.Duration(s) * time.Second)
 		h.clock.Set(ts)
+		if IsParentID(dev) {
+			h.e.SourceStatus(ctx, devices.Status{Device: dev, Time: ts, Online: online})
+			return
+		}
 		h.e.Status(ctx, devices.Status{Device: dev, Time: ts, Online: online})
 	}
 	ticks := func(secs ...int) {

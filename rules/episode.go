@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
@@ -46,7 +47,7 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 	}
 	st.lastTime, st.lastArrival = t, now
 	x := v.Float()
-	holds := c.eval(&st.mem, t, v, p.nominal[c.Metric])
+	holds := c.eval(&st.mem, t, v, p.base(c))
 	if !st.on {
 		if !holds {
 			st.pendingSince = time.Time{}
@@ -59,7 +60,7 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 				st.alarm.Peak = x
 			}
 			st.alarm.Value = x
-			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
 			e.predicted(c, st)
 			if !t.Before(st.pendingSince.Add(c.holdFor())) {
 				e.turnOn(ctx, c, st, t, now)
@@ -69,11 +70,11 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 		st.alarm.Value = x
 		cleared := !holds
 		if c.clear != nil {
-			cleared = c.clear(&st.mem, t, v, p.nominal[c.Metric])
+			cleared = c.clear(&st.mem, t, v, p.base(c))
 		}
 		if !cleared {
 			st.clearSince = time.Time{}
-			st.alarm.Peak = worse(c, p.nominal[c.Metric], st.alarm.Peak, x)
+			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
 			e.predicted(c, st)
 		} else {
 			if st.clearSince.IsZero() {
@@ -86,6 +87,28 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 	}
 	e.settle(ctx, c, st, t, now)
 	e.track(k, c, st)
+}
+
+// observeTerms moves an all rule forward by one reading: its terms are
+// evaluated on the reading's values, and their verdict is the episode's
+// value (a flag). A reading without every term's metric, or one older
+// than what the rule has seen, decides nothing; nor does one while the
+// rule is held back, though its terms still see it.
+func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devices.Reading, now time.Time) {
+	k := stateKey{c.key(), p.device}
+	st := e.state[k]
+	if st == nil {
+		st = &episode{}
+		e.state[k] = st
+	}
+	if r.Time.Before(st.lastTime) {
+		return
+	}
+	holds, ok := c.holdsAll(&st.mem, r.Time, r.Values, p.nominal)
+	if !ok || e.heldBack(c, p) {
+		return
+	}
+	e.observe(ctx, c, p, r.Time, now, devices.FlagValue(holds))
 }
 
 func (e *Engine) predicted(c *compiled, st *episode) {
@@ -157,6 +180,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 }
 
 func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
+	e.dirty[st.alarm.Device] = true
 	st.held = false
 	st.announced = true
 	a := &st.alarm
@@ -233,6 +257,7 @@ func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason
 // clearAlarm tells that an episode ended and why (one of the Clear*
 // reasons), so the ticket records what cleared it.
 func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time, reason string) {
+	e.dirty[st.alarm.Device] = true
 	st.announced = false
 	st.flapping = false
 	a := &st.alarm
@@ -302,7 +327,7 @@ func (e *Engine) newAlarm(c *compiled, p *plan) Alarm {
 	return Alarm{
 		RuleID: c.ID, RuleName: c.Name, Device: p.device, Kind: c.Kind, Site: p.site, Building: p.building,
 		Location: p.location, Metric: c.Metric, Event: c.Condition.Event, Severity: c.Severity, Level: c.Level,
-		Shadow: c.Mode == ModeShadow,
+		Shadow: c.Mode == ModeShadow, Maintainer: p.maintainer,
 	}
 }
 
@@ -312,5 +337,13 @@ func describe(c *compiled, a *Alarm) string {
 	if a.Location != "" {
 		place = a.Location + " (" + a.Device + ")"
 	}
-	return c.op.reads(c, a, place)
+	msg := c.op.reads(c, a, place)
+	if c.Action != "" {
+		who := a.Maintainer
+		if who == "" {
+			who = "the lift maintenance contractor (维保单位) on record (the device names none: set its maintainer)"
+		}
+		msg += ". " + strings.ReplaceAll(c.Action, "{maintainer}", who)
+	}
+	return msg
 }

@@ -17,21 +17,25 @@ type Op string
 // The condition operators; which Condition fields each one reads is
 // listed on Condition.
 const (
-	OpAbove        Op = ">"
-	OpAtLeast      Op = ">="
-	OpBelow        Op = "<"
-	OpAtMost       Op = "<="
-	OpEqual        Op = "=="
-	OpNotEqual     Op = "!="
-	OpOutside      Op = "outside"
-	OpIs           Op = "is"
-	OpEvent        Op = "event"
-	OpRateAbove    Op = "rate_above"
-	OpRateBelow    Op = "rate_below"
-	OpTrendCrosses Op = "trend_crosses"
-	OpCounterEvery Op = "counter_every"
-	OpStale        Op = "stale"
-	OpUnchanged    Op = "unchanged"
+	OpAbove          Op = ">"
+	OpAtLeast        Op = ">="
+	OpBelow          Op = "<"
+	OpAtMost         Op = "<="
+	OpEqual          Op = "=="
+	OpNotEqual       Op = "!="
+	OpOutside        Op = "outside"
+	OpIs             Op = "is"
+	OpEvent          Op = "event"
+	OpRateAbove      Op = "rate_above"
+	OpRateBelow      Op = "rate_below"
+	OpTrendCrosses   Op = "trend_crosses"
+	OpCounterEvery   Op = "counter_every"
+	OpStale          Op = "stale"
+	OpUnchanged      Op = "unchanged"
+	OpAll            Op = "all"
+	OpBuildingCount  Op = "building_count"
+	OpBuildingAlarm  Op = "building_alarm"
+	OpServiceOverdue Op = "service_overdue"
 )
 
 // opSpec is everything the engine knows of one op; adding an op is adding
@@ -76,9 +80,12 @@ type opSpec struct {
 type subject int
 
 const (
-	onMetric subject = iota // one metric of the readings
-	onEvent                 // a device event; the rule names no metric
-	onDevice                // all data of the device; the rule names no metric
+	onMetric   subject = iota // one metric of the readings
+	onEvent                   // a device event; the rule names no metric
+	onDevice                  // all data of the device; the rule names no metric
+	onTerms                   // several metrics of one reading (all); the rule names none
+	onBuilding                // the alarms of other rules on the devices of a building
+	onCalendar                // time since the device's last recorded service
 )
 
 // direction is which way of a value is worse, for the peak of an episode.
@@ -133,6 +140,10 @@ var ops = []opSpec{
 	{op: OpStale, class: "stale", subject: onDevice, compile: compileStale, worse: higher, reads: readsStale},
 	{op: OpUnchanged, class: "unchanged", compile: compileUnchanged, worse: higher, reads: readsUnchanged,
 		needsFor: "how long the value has not moved", byReading: true, runStart: unchangedSince},
+	{op: OpAll, class: "all", subject: onTerms, compile: compileAll, worse: higher, reads: readsAll},
+	{op: OpBuildingCount, class: "building_count", subject: onBuilding, compile: compileBuilding(true), worse: higher, reads: readsBuilding},
+	{op: OpBuildingAlarm, class: "building_alarm", subject: onBuilding, compile: compileBuilding(false), worse: higher, reads: readsBuilding},
+	{op: OpServiceOverdue, class: "service_overdue", subject: onCalendar, compile: compileOverdue, worse: higher, reads: readsOverdue},
 }
 
 // spec returns the table row of op.
@@ -250,6 +261,79 @@ func compileStale(c Condition) (evaluator, error) {
 	return func(*memory, time.Time, devices.Value, float64) bool { return false }, nil
 }
 
+// compileBuilding: the engine counts the alarms (Engine.derive) and hands
+// the episode its verdict as a flag.
+func compileBuilding(count bool) func(Condition) (evaluator, error) {
+	return func(c Condition) (evaluator, error) {
+		if len(c.Rules) == 0 {
+			return nil, fieldErr("rules", "names no rule family to watch")
+		}
+		for _, id := range c.Rules {
+			if !devices.ValidID(id) {
+				return nil, fieldErr("rules", "%q is not a rule id", id)
+			}
+		}
+		if !count {
+			return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.Flag }, nil
+		}
+		if c.AtLeast < 0 {
+			return nil, fieldErr("at_least", "%d must be 1 or more", c.AtLeast)
+		}
+		need := float64(max(1, c.AtLeast))
+		return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.Number >= need }, nil
+	}
+}
+
+func compileOverdue(c Condition) (evaluator, error) {
+	if c.After <= 0 {
+		return nil, fieldErr("after", "must be a positive duration (the service interval)")
+	}
+	// Time alone raises it (tickCalendar); no value does.
+	return func(*memory, time.Time, devices.Value, float64) bool { return false }, nil
+}
+
+// compileAll: the engine evaluates the terms (compiled.holdsAll) and
+// hands the episode their verdict as a flag.
+func compileAll(c Condition) (evaluator, error) {
+	if len(c.Of) < 2 {
+		return nil, fieldErr("of", "an all condition needs two or more terms (metric and condition)")
+	}
+	return func(_ *memory, _ time.Time, v devices.Value, _ float64) bool { return v.Flag }, nil
+}
+
+// compileTerms checks the terms of an all condition against the kind's
+// metrics and compiles each one. A term is a plain condition on one
+// metric: no event, no silence, nothing that needs a for of its own, and
+// no all within all.
+func compileTerms(kind devices.Kind, spec devices.KindSpec, of []Term) ([]termEval, error) {
+	out := make([]termEval, 0, len(of))
+	for i, tm := range of {
+		field := fmt.Sprintf("of[%d]", i)
+		if tm.Metric == "" {
+			return nil, fieldErr(field+".metric", "missing")
+		}
+		s, ok := tm.Op.spec()
+		if ok && (s.subject != onMetric || s.needsFor != "") {
+			return nil, fieldErr(field+".op", "%s cannot be a term of all", tm.Op)
+		}
+		if kind != devices.KindUnknown {
+			m, known := spec.Metric(tm.Metric)
+			if !known {
+				return nil, fieldErr(field+".metric", "%s devices do not report %q", kind, tm.Metric)
+			}
+			if ok && s.needs != nil && m.Type != s.needs.typ {
+				return nil, fieldErr(field+".op", s.needs.msg, tm.Metric)
+			}
+		}
+		ev, err := tm.Condition.compile()
+		if err != nil {
+			return nil, under(field, err)
+		}
+		out = append(out, termEval{metric: tm.Metric, eval: ev})
+	}
+	return out, nil
+}
+
 func compileUnchanged(c Condition) (evaluator, error) {
 	if err := finite(c.Tolerance); err != nil || c.Tolerance < 0 {
 		return nil, fieldErr("tolerance", "%g must be 0 or more (the band within which the value counts as unmoved)", c.Tolerance)
@@ -300,6 +384,12 @@ func clearThreshold(worse direction) func(raise, clear Condition) error {
 		if clear.Nominal != raise.Nominal {
 			return fieldErr("clear.nominal", "must equal condition.nominal")
 		}
+		if clear.Rating != raise.Rating {
+			return fieldErr("clear.rating", "must equal condition.rating")
+		}
+		if clear.Minus != raise.Minus {
+			return fieldErr("clear.minus", "must equal condition.minus")
+		}
 		rv, err := number(raise.Value)
 		if err != nil {
 			return nil // reported on condition.value
@@ -341,10 +431,17 @@ func clearFlag(raise, clear Condition) error {
 // the last, harmless reading.
 func readsPeak(c *compiled, a *Alarm, place, cond string) string {
 	unit := ""
-	if c.Condition.Nominal != 0 {
+	switch {
+	case c.Condition.Rating != "":
+		unit = "% of " + c.Condition.Rating
+	case c.Condition.Nominal != 0:
 		unit = "% of nominal"
 	}
-	return fmt.Sprintf("%s: %s %s = %s (%s%s)", c.Name, place, c.Metric, num(a.Peak), cond, unit)
+	metric := c.Metric
+	if c.Condition.Minus != "" {
+		metric += " - " + c.Condition.Minus
+	}
+	return fmt.Sprintf("%s: %s %s = %s (%s%s)", c.Name, place, metric, num(a.Peak), cond, unit)
 }
 
 func readsCompare(c *compiled, a *Alarm, place string) string {
@@ -386,6 +483,39 @@ func readsStale(c *compiled, _ *Alarm, place string) string {
 func readsUnchanged(c *compiled, a *Alarm, place string) string {
 	return fmt.Sprintf("%s: %s %s = %s, unchanged (within %g) for %s: a frozen sensor or a stuck head",
 		c.Name, place, c.Metric, num(a.Value), c.Condition.Tolerance, c.For.Std())
+}
+
+func readsBuilding(c *compiled, a *Alarm, place string) string {
+	if c.Condition.Op == OpBuildingCount {
+		return fmt.Sprintf("%s: %s: %s devices with %s on at once", c.Name, place, num(a.Peak), strings.Join(c.Condition.Rules, " or "))
+	}
+	return fmt.Sprintf("%s: %s: %s in its building", c.Name, place, strings.Join(c.Condition.Rules, " or "))
+}
+
+func readsOverdue(c *compiled, a *Alarm, place string) string {
+	return fmt.Sprintf("%s: %s has had no service recorded for %s (due every %s)", c.Name, place,
+		time.Duration(a.Value*float64(time.Hour)).Round(time.Hour), c.Condition.After.Std())
+}
+
+func readsAll(c *compiled, _ *Alarm, place string) string {
+	parts := make([]string, len(c.Condition.Of))
+	for i, tm := range c.Condition.Of {
+		parts[i] = tm.Metric + " " + termText(tm.Condition)
+	}
+	return fmt.Sprintf("%s: %s %s", c.Name, place, strings.Join(parts, " and "))
+}
+
+// termText writes a term's condition as the rules spell it.
+func termText(c Condition) string {
+	switch c.Op {
+	case OpIs:
+		return fmt.Sprintf("is %v", c.Value)
+	case OpOutside:
+		return fmt.Sprintf("outside %g..%g", c.Low, c.High)
+	case OpRateAbove, OpRateBelow:
+		return fmt.Sprintf("changing %s %g per minute", map[Op]string{OpRateAbove: "faster than", OpRateBelow: "slower than"}[c.Op], c.PerMinute)
+	}
+	return fmt.Sprintf("%s %v", c.Op, c.Value)
 }
 
 // num writes a value as short as it reads exactly.

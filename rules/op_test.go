@@ -63,6 +63,19 @@ func opExamples() map[Op]opExample {
 			Condition: Condition{Op: "unchanged", Tolerance: 0.5}, For: dur("24h")}, class: "unchanged", value: 0, peak: 0,
 			reads: "Gas stuck: hall (d1) lel_pct = 0, unchanged (within 0.5) for 24h0m0s: a frozen sensor or a stuck head",
 			worse: []float64{1}, notWo: []float64{-1}},
+		"all": {rule: Rule{ID: "r", Name: "Stopped", Kind: devices.KindElevator, Severity: Critical,
+			Condition: Condition{Op: "all", Of: []Term{{Metric: "running", Condition: Condition{Op: "is", Value: false}},
+				{Metric: "motor_temp_c", Condition: Condition{Op: ">", Value: 80}}}}}, class: "all", value: 1, peak: 1,
+			reads: "Stopped: hall (d1) running is false and motor_temp_c > 80", worse: []float64{2}, notWo: []float64{0}},
+		"building_count": {rule: Rule{ID: "r", Name: "Flood", Kind: devices.KindWaterLeak, Severity: Critical,
+			Condition: Condition{Op: "building_count", Rules: []string{"water-leak"}, AtLeast: 2}}, class: "building_count", value: 3, peak: 3,
+			reads: "Flood: hall (d1): 3 devices with water-leak on at once", worse: []float64{4}, notWo: []float64{2}},
+		"building_alarm": {rule: Rule{ID: "r", Name: "Check", Kind: devices.KindElevator, Severity: Critical,
+			Condition: Condition{Op: "building_alarm", Rules: []string{"power-outage"}}}, class: "building_alarm", value: 1, peak: 1,
+			reads: "Check: hall (d1): power-outage in its building", worse: []float64{2}, notWo: []float64{0}},
+		"service_overdue": {rule: Rule{ID: "r", Name: "Overdue", Kind: devices.KindElevator, Severity: Minor,
+			Condition: Condition{Op: "service_overdue", After: dur("360h")}}, class: "service_overdue", value: 361, peak: 361,
+			reads: "Overdue: hall (d1) has had no service recorded for 361h0m0s (due every 360h0m0s)", worse: []float64{362}, notWo: []float64{360}},
 	}
 }
 
@@ -176,7 +189,7 @@ func TestOpTable(t *testing.T) {
 		}
 	}
 	r := with(gasRule, func(r *Rule) { r.Condition.Op = "~" })
-	want := `condition.op: "~" is not one of > >= < <= == != outside is event rate_above rate_below trend_crosses counter_every stale unchanged`
+	want := `condition.op: "~" is not one of > >= < <= == != outside is event rate_above rate_below trend_crosses counter_every stale unchanged all building_count building_alarm service_overdue`
 	if err := r.Validate(); err == nil || err.Error() != want {
 		t.Errorf("unknown op: %v, want %s", err, want)
 	}

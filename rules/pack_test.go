@@ -94,7 +94,10 @@ func TestDefaultPackSetPointEdges(t *testing.T) {
 	num := func(metric string, v float64) map[string]any { return map[string]any{metric: v} }
 	co := func(v float64) []packSample { return every(5, 65, num("co_ppm", v)) }
 	volts := func(v float64) []packSample { return every(1, 6, num("voltage_v", v)) }
-	vib := func(v float64) []packSample { return every(5, 65, num("vibration_mm_s", v)) }
+	// the lift runs throughout: the vibration rules look at running readings only
+	vib := func(v float64) []packSample {
+		return every(5, 65, map[string]any{"vibration_mm_s": v, "running": true, "door_zone": false})
+	}
 	lel := func(v float64) []packSample { return every(1, 2, num("lel_pct", v)) }
 	wet := every(1, 11, map[string]any{"leak": true})
 	once := func(metric string, v any) []packSample { return []packSample{{0, map[string]any{metric: v}}} }

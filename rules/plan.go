@@ -13,10 +13,14 @@ type plan struct {
 	device, site, building string
 	kind                   devices.Kind
 	location               string
+	maintainer             string
 	nominal                map[string]float64
+	ratings                map[string]float64 // the device's ratings (devices.Device.Rating), by name
 	parent                 string
 	rules                  []*compiled // metric and event rules, most severe first
 	stale                  []*compiled
+	calendar               []*compiled // service_overdue rules
+	inBuilding             []*compiled // building_alarm rules that raise on this device
 	// heldBy is, for each rule of rules that names families in Unless,
 	// the live rules of rules in those families (see heldBack).
 	heldBy map[*compiled][]*compiled
@@ -32,11 +36,33 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 	who := devices.Device{ID: device, Kind: kind, Site: site, Building: building}
 	if e.cfg.Devices != nil {
 		if d, ok := e.cfg.Devices.Lookup(device); ok {
-			p.location, p.nominal, p.parent = d.Location, d.Nominal, parentOf(d)
+			p.location, p.nominal, p.parent, p.maintainer = d.Location, d.Nominal, parentOf(d), d.Maintainer
+			who.BreakerA = d.BreakerA
+			for _, name := range devices.Ratings() {
+				if v := d.Rating(name); v > 0 {
+					if p.ratings == nil {
+						p.ratings = map[string]float64{}
+					}
+					p.ratings[name] = v
+				}
+			}
 			who.PlaceType, who.MachineClass, who.Model = d.PlaceType, d.MachineClass, d.Model
 		}
 	}
-	p.rules, p.stale = e.applicable(who)
+	var all []*compiled
+	all, p.stale = e.applicable(who)
+	for _, c := range all {
+		switch c.op.subject {
+		case onCalendar:
+			p.calendar = append(p.calendar, c)
+		case onBuilding:
+			if c.Condition.Op == OpBuildingAlarm {
+				p.inBuilding = append(p.inBuilding, c)
+			}
+		default:
+			p.rules = append(p.rules, c)
+		}
+	}
 	p.heldBy = heldBy(p.rules)
 	e.plan[device] = p
 	return p
@@ -54,6 +80,9 @@ func (e *Engine) applicable(d devices.Device) (metric, stale []*compiled) {
 	for _, c := range e.rules {
 		if c.Kind != d.Kind || !c.IsEnabled() || !c.Scope.Matches(d) {
 			continue
+		}
+		if r := c.Condition.Rating; r != "" && d.Rating(r) <= 0 {
+			continue // a rule against a rating the device does not give
 		}
 		cand = append(cand, c)
 		if c.Mode == ModeLive {
@@ -86,4 +115,14 @@ func (e *Engine) applicable(d devices.Device) (metric, stale []*compiled) {
 	order(metric)
 	order(stale)
 	return metric, stale
+}
+
+// base is what a relative condition of c measures against on this
+// device: the rating it names, or the device's nominal value of the
+// metric.
+func (p *plan) base(c *compiled) float64 {
+	if r := c.Condition.Rating; r != "" {
+		return p.ratings[r]
+	}
+	return p.nominal[c.Metric]
 }

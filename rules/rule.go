@@ -39,6 +39,15 @@ type Rule struct {
 	// Rationale says why the rule has its values; shipped rules carry it, an
 	// engineer may replace it.
 	Rationale string `yaml:"rationale" json:"rationale,omitempty"`
+	// When limits the readings the rule looks at to those where every
+	// term holds (a lift's vibration while it runs); other readings, and
+	// those without a term's metric, decide nothing for it. Terms are
+	// plain comparisons or flags.
+	When []Term `yaml:"when" json:"when,omitempty"`
+	// Action says what to do; it ends the alarm's message (and so the
+	// ticket's text). {maintainer} in it is replaced by the device's
+	// maintenance contractor (devices.Device.Maintainer, 维保单位).
+	Action string `yaml:"action" json:"action,omitempty"`
 }
 
 // Scope narrows a rule to a site, a building or one device, and to
@@ -137,6 +146,20 @@ func (r Rule) Family() string {
 //	                  (default 0: not at all) for the rule's for, which
 //	                  it needs; the device keeps reporting (stale is for
 //	                  silence): a frozen or stuck sensor
+//	building_count    rules, at_least: at least that many devices (default
+//	                  1) of one building have an alarm of one of the named
+//	                  rule families on; one alarm for the building (device
+//	                  "building:<site>/<building>")
+//	building_alarm    rules: a device of the building has an alarm of one
+//	                  of the named families on; an alarm on every device of
+//	                  the rule's kind in that building
+//	service_overdue   after: no service recorded for the device (Engine.
+//	                  RecordService) for that long; counted from when the
+//	                  engine first saw the device while none is recorded
+//	all               of: two or more terms, each a metric and a condition
+//	                  on it, that must all hold at one reading (a reading
+//	                  that lacks a term's metric decides nothing); the
+//	                  rule names no metric
 //
 // Nominal, with a comparison or outside, makes the thresholds percent
 // deviations from the device's nominal value of the metric
@@ -157,6 +180,23 @@ type Condition struct {
 	After     devices.Duration `yaml:"after" json:"after,omitempty"`
 	Tolerance float64          `yaml:"tolerance" json:"tolerance,omitempty"`
 	Nominal   float64          `yaml:"nominal" json:"nominal,omitempty"`
+	Of        []Term           `yaml:"of" json:"of,omitempty"`
+	Rules     []string         `yaml:"rules" json:"rules,omitempty"`
+	AtLeast   int              `yaml:"at_least" json:"at_least,omitempty"`
+	// Minus, with a comparison, tests the metric less this metric of the
+	// same reading (a motor's rise above its room); a reading without it
+	// decides nothing.
+	Minus string `yaml:"minus" json:"minus,omitempty"`
+	// Rating, like nominal, makes the thresholds percent deviations, from
+	// the device's rating of that name (devices.Ratings: breaker_a); a
+	// device that gives no such rating does not have the rule.
+	Rating string `yaml:"rating" json:"rating,omitempty"`
+}
+
+// Term is one metric's condition within an all condition.
+type Term struct {
+	Metric    string `yaml:"metric" json:"metric"`
+	Condition `yaml:",inline"`
 }
 
 // Modes: a live rule opens tickets, a shadow rule only records what it
@@ -232,6 +272,18 @@ func (r Rule) compile() (*compiled, error) {
 	}
 	spec, _ := devices.SpecOf(r.Kind)
 	c := &compiled{Rule: r}
+	if len(r.When) > 0 {
+		for i, tm := range r.When {
+			if s, ok := tm.Op.spec(); ok && s.class != "value" {
+				return nil, fieldErr(fmt.Sprintf("when[%d].op", i), "%s keeps state; a when term is a plain comparison or flag", tm.Op)
+			}
+		}
+		w, err := compileTerms(r.Kind, spec, r.When)
+		if err != nil {
+			return nil, under("when", err)
+		}
+		c.when = w
+	}
 	ev, err := r.Condition.compile()
 	if err != nil {
 		return nil, under("condition", err)
@@ -250,6 +302,17 @@ func (r Rule) compile() (*compiled, error) {
 		if r.Metric != "" {
 			return nil, fieldErr("metric", "a %s rule watches all data of a device, not one metric", r.Condition.Op)
 		}
+	case onBuilding, onCalendar:
+		if r.Metric != "" {
+			return nil, fieldErr("metric", "a %s rule tests no metric", r.Condition.Op)
+		}
+	case onTerms:
+		if r.Metric != "" {
+			return nil, fieldErr("metric", "an %s rule names its metrics in condition.of", r.Condition.Op)
+		}
+		if c.terms, err = compileTerms(r.Kind, spec, r.Condition.Of); err != nil {
+			return nil, under("condition", err)
+		}
 	default:
 		if r.Metric == "" {
 			return nil, fieldErr("metric", "missing")
@@ -264,6 +327,17 @@ func (r Rule) compile() (*compiled, error) {
 			}
 			if err := inRange(m, "condition", r.Condition); err != nil {
 				return nil, err
+			}
+			if mi := r.Condition.Minus; mi != "" {
+				o, ok := spec.Metric(mi)
+				switch {
+				case !ok:
+					return nil, fieldErr("condition.minus", "%s devices do not report %q", r.Kind, mi)
+				case o.Type != devices.Gauge || m.Type != devices.Gauge:
+					return nil, fieldErr("condition.minus", "subtracts one gauge from another; %s or %s is not one", r.Metric, mi)
+				case mi == r.Metric:
+					return nil, fieldErr("condition.minus", "%s less itself is always 0", mi)
+				}
 			}
 			if r.Clear != nil {
 				if err := inRange(m, "clear", *r.Clear); err != nil {
@@ -339,7 +413,7 @@ func checkClear(raise, clear Condition) error {
 // inRange refuses thresholds a metric can never reach: a percentage
 // outside 0..100, a negative counter interval is caught elsewhere.
 func inRange(m devices.MetricSpec, field string, c Condition) error {
-	if (m.Unit != "%" && m.Unit != "%LEL") || c.Nominal != 0 {
+	if (m.Unit != "%" && m.Unit != "%LEL") || c.Nominal != 0 || c.Rating != "" {
 		return nil
 	}
 	s, ok := c.Op.spec()

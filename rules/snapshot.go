@@ -11,7 +11,11 @@ import (
 
 // What a restart must not forget: a pending for or clear_for, rate and
 // trend windows, counter offsets, the first value of an unchanged run,
-// flap history, the alarm changes the
+// when a calendar rule's device was last serviced (or first seen), each
+// term's memory of an all condition, flap
+// history, the alarms that hold other rules back (unless: kept as the
+// episodes they are, and a held rule's pending episode stays held after
+// a restart before its device's first reading), the alarm changes the
 // sink has not taken yet. The engine writes it out as a snapshot
 // (Engine.Snapshot) that a Snapshotter saves periodically and at
 // shutdown; Engine.RestoreSnapshot takes it back before the first reading.
@@ -60,6 +64,38 @@ type memoryState struct {
 	HasRef      bool         `json:"has_ref,omitempty"`
 	Ref         float64      `json:"ref,omitempty"`
 	RefSince    time.Time    `json:"ref_since,omitzero"`
+	ServiceAt   time.Time    `json:"service_at,omitzero"`
+	// Terms: the memory of each term of an all condition (a rate term's
+	// previous value).
+	Terms []memoryState `json:"terms,omitempty"`
+}
+
+// state writes a memory out as saved.
+func (m *memory) state() memoryState {
+	ms := memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
+		HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext,
+		HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince, ServiceAt: m.serviceAt}
+	for _, x := range m.samples {
+		ms.Samples = append(ms.Samples, [2]float64{float64(x.t.UnixMilli()), x.x})
+	}
+	for i := range m.terms {
+		ms.Terms = append(ms.Terms, m.terms[i].state())
+	}
+	return ms
+}
+
+// memory takes a saved memory back.
+func (ms memoryState) memory() memory {
+	m := memory{hasPrev: ms.HasPrev, prevT: ms.PrevT, prevX: ms.PrevX, predicted: ms.Predicted, hasRaw: ms.HasRaw,
+		raw: ms.Raw, offset: ms.Offset, serviceBase: ms.ServiceBase, baseNext: ms.BaseNext,
+		hasRef: ms.HasRef, ref: ms.Ref, refSince: ms.RefSince, serviceAt: ms.ServiceAt}
+	for _, x := range ms.Samples {
+		m.samples = append(m.samples, sample{time.UnixMilli(int64(x[0])).UTC(), x[1]})
+	}
+	for _, t := range ms.Terms {
+		m.terms = append(m.terms, t.memory())
+	}
+	return m
 }
 
 func signature(c *compiled) string {
@@ -69,9 +105,21 @@ func signature(c *compiled) string {
 // worthKeeping: the episode holds something a restart would lose (a
 // value-rule episode at rest is rebuilt by the next reading).
 func (st *episode) worthKeeping(c *compiled) bool {
-	m := &st.mem
 	return st.on || st.announced || st.held || st.flapping || !st.pendingSince.IsZero() || !st.clearSince.IsZero() ||
-		(c.FlapCount > 0 && len(st.toggles) > 0) || m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0 || m.hasRef
+		(c.FlapCount > 0 && len(st.toggles) > 0) || st.mem.remembers()
+}
+
+// remembers tells whether a memory holds anything the next value needs.
+func (m *memory) remembers() bool {
+	if m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0 || m.hasRef || !m.serviceAt.IsZero() {
+		return true
+	}
+	for i := range m.terms {
+		if m.terms[i].remembers() {
+			return true
+		}
+	}
+	return false
 }
 
 // Snapshot writes out the state a restart must not forget.
@@ -83,18 +131,12 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		if c == nil || !st.worthKeeping(c) {
 			continue
 		}
-		m := &st.mem
 		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime,
 			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
 			Announced: st.announced, Held: st.held, Flapping: st.flapping,
-			Alarm: st.alarm, Mem: memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
-				HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext,
-				HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince}}
+			Alarm: st.alarm, Mem: st.mem.state()}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
 			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
-		}
-		for _, x := range m.samples {
-			es.Mem.Samples = append(es.Mem.Samples, [2]float64{float64(x.t.UnixMilli()), x.x})
 		}
 		s.Episodes = append(s.Episodes, es)
 	}
@@ -131,13 +173,7 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		}
 		st := &episode{lastTime: es.LastTime, lastArrival: es.LastArrival, pendingSince: es.PendingSince,
 			clearSince: es.ClearSince, on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
-			toggles: es.Toggles, alarm: es.Alarm, mem: memory{hasPrev: es.Mem.HasPrev, prevT: es.Mem.PrevT,
-				prevX: es.Mem.PrevX, predicted: es.Mem.Predicted, hasRaw: es.Mem.HasRaw, raw: es.Mem.Raw,
-				offset: es.Mem.Offset, serviceBase: es.Mem.ServiceBase, baseNext: es.Mem.BaseNext,
-				hasRef: es.Mem.HasRef, ref: es.Mem.Ref, refSince: es.Mem.RefSince}}
-		for _, x := range es.Mem.Samples {
-			st.mem.samples = append(st.mem.samples, sample{time.UnixMilli(int64(x[0])).UTC(), x[1]})
-		}
+			toggles: es.Toggles, alarm: es.Alarm, mem: es.Mem.memory()}
 		k := stateKey{es.Rule, es.Device}
 		e.state[k] = st
 		e.track(k, c, st)

@@ -166,3 +166,47 @@ func TestSnapshotThenActiveAlarms(t *testing.T) {
 		t.Fatalf("%q, want %q", got, want)
 	}
 }
+
+// TestSnapshotKeepsTermMemory: an all condition's rate term remembers its
+// previous value across a restart, so the first reading after it already
+// has a rate (gas and CO rising together keeps its pending 30 s).
+func TestSnapshotKeepsTermMemory(t *testing.T) {
+	pack, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := fakeDevices{"g1": {ID: "g1", Kind: devices.KindGas, Site: "s1", Building: "B1"}}
+	ctx := context.Background()
+	read := func(h *harness, s int) {
+		ts := t0.Add(time.Duration(s) * time.Second)
+		h.clock.Set(ts)
+		m := float64(s) / 60
+		h.e.Reading(ctx, devices.Reading{Device: "g1", Kind: devices.KindGas, Site: "s1", Building: "B1", Time: ts,
+			Values: map[string]devices.Value{"lel_pct": devices.Num(1 + 4*m), "co_ppm": devices.Num(2 + 12*m)}})
+		h.e.Tick(ctx, ts)
+	}
+	h := newHarness(t, reg, pack...)
+	for s := 0; s <= 20; s += 2 {
+		read(h, s)
+	}
+	snap, err := h.e.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, reg, pack...)
+	if _, err := h2.e.RestoreSnapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	for s := 22; s <= 40; s += 2 {
+		read(h2, s)
+	}
+	for _, a := range h2.sink.alarms {
+		if a.RuleID == "gas-co-lel-rising" && a.State == Raised {
+			if got := a.RaisedAt.Sub(t0); got != 32*time.Second {
+				t.Fatalf("raised at +%s, want +32s (pending since +2s, through the restart)", got)
+			}
+			return
+		}
+	}
+	t.Fatalf("not raised after the restart: %v", h2.sink.states())
+}

@@ -30,10 +30,16 @@ func parentOf(d devices.Device) string {
 	return ParentIngest
 }
 
-// IsParentID tells whether a Status names a parent rather than a device.
+// IsParentID tells whether an id names a parent rather than a device.
+// No device may take such a name (IsReservedID).
 func IsParentID(id string) bool {
 	return id == ParentIngest || strings.HasPrefix(id, ParentModbus)
 }
+
+// IsReservedID tells whether a device id is one the engine keeps for its
+// parents: the configuration refuses such a device, ingest neither takes
+// its messages nor auto-registers it, and Status ignores it.
+func IsReservedID(id string) bool { return IsParentID(id) }
 
 // seenDevice is when the engine last heard from a device.
 type seenDevice struct {
@@ -78,11 +84,14 @@ func (e *Engine) heard(ctx context.Context, p *plan, t, now time.Time) {
 	}
 }
 
-// Status takes a reachability report. For a parent id (see IsParentID) it
-// raises or clears the parent's one alarm; for a device, online counts as
-// hearing from it, and offline from every device of a Modbus address
-// marks the address down.
-func (e *Engine) Status(ctx context.Context, s devices.Status) {
+// SourceStatus takes a parent's reachability report (s.Device is a parent
+// id, see IsParentID: the MQTT connection, a Modbus address): it raises or
+// clears the parent's one alarm. Only caretaker's own wiring calls it; a
+// device's report goes to Status, so no device can pass for a source.
+func (e *Engine) SourceStatus(ctx context.Context, s devices.Status) {
+	if !IsParentID(s.Device) {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.cfg.Now()
@@ -90,9 +99,23 @@ func (e *Engine) Status(ctx context.Context, s devices.Status) {
 	if t.IsZero() {
 		t = now
 	}
-	if IsParentID(s.Device) {
-		e.setParent(ctx, s.Device, !s.Online, t, now, s.Reason, false)
+	e.setParent(ctx, s.Device, !s.Online, t, now, s.Reason, false)
+}
+
+// Status takes a device's reachability report: online counts as hearing
+// from it, and offline from every device of a Modbus address marks the
+// address down. A report under a parent's id (IsReservedID) is ignored:
+// parents report through SourceStatus.
+func (e *Engine) Status(ctx context.Context, s devices.Status) {
+	if IsReservedID(s.Device) {
 		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.cfg.Now()
+	t := s.Time
+	if t.IsZero() {
+		t = now
 	}
 	var d devices.Device
 	if e.cfg.Devices != nil {

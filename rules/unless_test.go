@@ -114,3 +114,50 @@ func TestUnlessHoldsBackATimedRaise(t *testing.T) {
 		t.Fatalf("alarms = %q, want only the outage", got)
 	}
 }
+
+// TestUnlessSurvivesRestart: a rule held back by another's alarm stays
+// held back after a restart from the snapshot, also for a pending
+// for-duration that only the clock would complete before the device's
+// next reading (the sag began, then the outage came, then the restart).
+func TestUnlessSurvivesRestart(t *testing.T) {
+	pack, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := fakeDevices{"p1": {ID: "p1", Kind: devices.KindPower, Site: "s1", Building: "B1"}}
+	ctx := context.Background()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no restart", true: "restart"}[restart], func(t *testing.T) {
+			h := newHarness(t, reg, pack...)
+			h.clock.Set(at(0))
+			h.e.Reading(ctx, devices.Reading{Device: "p1", Kind: devices.KindPower, Site: "s1", Building: "B1", Time: at(0),
+				Values: map[string]devices.Value{"voltage_v": devices.Num(180)}})
+			h.clock.Set(at(2))
+			h.e.Event(ctx, devices.Event{Device: "p1", Kind: devices.KindPower, Site: "s1", Building: "B1", Time: at(2), Name: "outage", Active: true})
+			if restart {
+				snap, err := h.e.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				h2 := newHarness(t, reg, pack...)
+				if _, err := h2.e.RestoreSnapshot(snap); err != nil {
+					t.Fatal(err)
+				}
+				h2.sink.alarms, h2.sink.at = nil, nil
+				h = h2
+			}
+			// the first tick comes after the sag's 5 s (a restart takes a
+			// few seconds), before the meter's next reading
+			for s := 6; s <= 30; s++ {
+				h.clock.Set(at(s))
+				h.e.Tick(ctx, at(s))
+			}
+			for _, a := range h.sink.alarms {
+				if a.RuleID == "power-voltage" {
+					t.Fatalf("power-voltage %s while the outage holds it back: %s", a.State, a.Message)
+				}
+			}
+		})
+	}
+}

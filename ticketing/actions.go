@@ -1,7 +1,6 @@
 package ticketing
 
 import (
-	"crypto/subtle"
 	"fmt"
 )
 
@@ -78,11 +77,11 @@ func (a *act) arrive() error {
 		if a.req.Code == "" {
 			return &FieldError{Field: "code", Message: "required: the owner's verification code (in-home work)"}
 		}
-		var code string
-		if err := a.tx.QueryRowContext(a.ctx, "SELECT verification_code FROM tickets WHERE id = ?", a.t.ID).Scan(&code); err != nil {
+		var stored string
+		if err := a.tx.QueryRowContext(a.ctx, "SELECT verification_code FROM tickets WHERE id = ?", a.t.ID).Scan(&stored); err != nil {
 			return fmt.Errorf("read code: %w", err)
 		}
-		if code == "" || subtle.ConstantTimeCompare([]byte(code), []byte(a.req.Code)) != 1 {
+		if !codeMatches(stored, a.req.Code) {
 			n := a.t.CodeFailures + 1
 			if err := a.set("code_failures", n); err != nil {
 				return err
@@ -182,7 +181,12 @@ func (a *act) newCode() error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.tx.ExecContext(a.ctx, "UPDATE tickets SET verification_code = ?, code_failures = 0 WHERE id = ?", code, a.t.ID); err != nil {
+	stored, err := hashCode(code)
+	if err != nil {
+		return err
+	}
+	a.ctx = withIssuedCode(a.ctx, stored, code)
+	if _, err := a.tx.ExecContext(a.ctx, "UPDATE tickets SET verification_code = ?, code_failures = 0 WHERE id = ?", stored, a.t.ID); err != nil {
 		return fmt.Errorf("new code: %w", err)
 	}
 	a.code = code

@@ -154,19 +154,23 @@ func (a *act) followUp(kind, why string, link func(*newTicket)) (Ticket, error) 
 	if err := a.tx.QueryRowContext(a.ctx, "SELECT incident_key FROM tickets WHERE id = ?", a.t.ID).Scan(&key); err != nil {
 		return Ticket{}, fmt.Errorf("read incident: %w", err)
 	}
-	var code string
+	var code, stored string
 	if a.t.Scope == ScopeInHome {
 		var err error
 		if code, err = verificationCode(); err != nil {
 			return Ticket{}, err
 		}
+		if stored, err = hashCode(code); err != nil {
+			return Ticket{}, err
+		}
+		a.ctx = withIssuedCode(a.ctx, stored, code)
 	}
 	nt := newTicket{Ticket: Ticket{
 		Source: a.t.Source, Level: a.t.Level, Category: a.t.Category, Site: a.t.Site, Building: a.t.Building,
 		Location: a.t.Location, Scope: a.t.Scope, Unit: a.t.Unit, Floor: a.t.Floor, Room: a.t.Room,
 		DeviceID: a.t.DeviceID, AlarmID: a.t.AlarmID, Reporter: a.t.Reporter,
 		Description: withNote(fmt.Sprintf("%s of %s: %s", kind, a.t.Number, a.t.Description), why),
-	}, incidentKey: key, code: code}
+	}, incidentKey: key, code: stored}
 	link(&nt)
 	note := fmt.Sprintf("%s of %s", kind, a.t.Number)
 	id, created, err := a.s.insertTicket(a.ctx, a.tx, nt, a.by, note)

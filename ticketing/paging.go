@@ -165,10 +165,14 @@ func (s *Service) pageSubject(ctx context.Context, tx *sql.Tx, id int64) (PageSu
 	}
 	sub := PageSubject{Ticket: t}
 	var since, acked sql.NullInt64
+	var stored string
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(paging_since, created_at), acked_at, verification_code FROM tickets WHERE id = ?", id).
-		Scan(&since, &acked, &sub.Code); err != nil {
+		Scan(&since, &acked, &stored); err != nil {
 		return PageSubject{}, fmt.Errorf("ticket %d paging: %w", id, err)
 	}
+	// Stored hashed: the code is known only in the transaction that
+	// issued it.
+	sub.Code = clearCode(ctx, stored)
 	sub.OpenedAt = fromMS(since.Int64)
 	sub.AckedAt = fromNullMS(acked)
 	var arrive sql.NullInt64

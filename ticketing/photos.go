@@ -75,7 +75,7 @@ func (s *Service) AddReportPhoto(ctx context.Context, by Actor, id, reportID int
 			return Photo{}, &ActionError{Action: "photo", Kind: ErrForbidden, Reason: fmt.Sprintf("report %d was filed by someone else", reportID)}
 		}
 	}
-	if err := os.MkdirAll(s.cfg.PhotosDir, 0o750); err != nil {
+	if err := os.MkdirAll(s.cfg.PhotosDir, 0o700); err != nil {
 		return Photo{}, fmt.Errorf("photos folder: %w", err)
 	}
 	tmp, err := os.CreateTemp(s.cfg.PhotosDir, ".upload-*")

@@ -89,11 +89,15 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 	if level == 0 {
 		level, derived = DeriveLevel(r.Category, r.Description), " (derived)"
 	}
-	var code string
+	var code, stored string
 	if r.Scope == ScopeInHome {
 		if code, err = verificationCode(); err != nil {
 			return Ticket{}, false, err
 		}
+		if stored, err = hashCode(code); err != nil {
+			return Ticket{}, false, err
+		}
+		ctx = withIssuedCode(ctx, stored, code)
 	}
 	placeKey, hasPlace := placeIncident(r)
 	var id, reportID int64
@@ -126,7 +130,7 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 			Source: r.Source, Level: level, Category: r.Category, Site: r.Site, Building: r.Building,
 			Location: r.Location, Scope: r.Scope, Unit: r.Unit, Floor: r.Floor, Room: r.Room,
 			DeviceID: r.DeviceID, Description: r.Description, Reporter: r.Reporter,
-		}, incidentKey: key, code: code}
+		}, incidentKey: key, code: stored}
 		note := fmt.Sprintf("reported via %s, L%d%s", r.Source, level, derived)
 		if r.Reporter.Name != "" {
 			note += ", reporter " + r.Reporter.Name

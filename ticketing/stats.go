@@ -19,6 +19,8 @@ type StatsQuery struct {
 	From time.Time
 	To   time.Time
 	Site string
+	// Sites, if any, limit the tickets to these sites besides Site.
+	Sites []string
 }
 
 // Stats is the KPI report (domain.md, "Measures"), overall and per level,
@@ -113,6 +115,16 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 	}
 	now := ms(s.now())
 	window := s.cfg.RepeatWindow.Milliseconds()
+	args := []any{ms(q.From), ms(q.To), window, q.Site}
+	inSites := ""
+	if len(q.Sites) > 0 {
+		marks := make([]string, len(q.Sites))
+		for i, site := range q.Sites {
+			marks[i] = fmt.Sprintf("?%d", len(args)+1)
+			args = append(args, site)
+		}
+		inSites = " AND t.site IN (" + strings.Join(marks, ", ") + ")"
+	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT t.level, t.category, t.building, t.status, t.source, t.outcome,
 			coalesce(t.first_reported_at, t.created_at),
@@ -132,8 +144,8 @@ func (s *Service) Stats(ctx context.Context, q StatsQuery) (Stats, error) {
 		FROM tickets t
 		LEFT JOIN ticket_deadlines d ON d.ticket_id = t.id AND d.kind = 'dispatch'
 		LEFT JOIN ticket_deadlines a ON a.ticket_id = t.id AND a.kind = 'arrive'
-		WHERE t.created_at >= ?1 AND t.created_at < ?2 AND (?4 = '' OR t.site = ?4)
-		ORDER BY t.id`, ms(q.From), ms(q.To), window, q.Site)
+		WHERE t.created_at >= ?1 AND t.created_at < ?2 AND (?4 = '' OR t.site = ?4)`+inSites+`
+		ORDER BY t.id`, args...)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}

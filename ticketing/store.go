@@ -40,6 +40,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if err := hashStoredCodes(ctx, db.DB); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
+	}
 	return s, nil
 }
 

@@ -217,7 +217,8 @@ type Filter struct {
 	Level  int
 	Source Source
 	Site   string
-	Device string // tickets linked to this device
+	Sites  []string // tickets of one of these sites (empty: any)
+	Device string   // tickets linked to this device
 	From   time.Time
 	To     time.Time
 	Limit  int // default 100, at most 1000

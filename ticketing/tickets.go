@@ -188,6 +188,12 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
 	if f.Site != "" {
 		add("site = ?", f.Site)
 	}
+	if len(f.Sites) > 0 {
+		where = append(where, "site IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Sites)), ", ")+")")
+		for _, site := range f.Sites {
+			args = append(args, site)
+		}
+	}
 	if f.Device != "" {
 		add("device_id = ?", f.Device)
 	}

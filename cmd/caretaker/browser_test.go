@@ -91,8 +91,8 @@ devices:
   - {id: gas-b6-01, kind: gas, site: s1, building: B6, location: "B6 boiler house", zone: z1}
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room", zone: z1}
   - {id: gas-b3-01, kind: gas, site: s1, building: B3, location: "B3 kitchen riser", zone: z1}
-  - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1}
-  - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1}
+  - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1, place_type: pump_room}
+  - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1, machine_class: I}
   - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}
 qr:
   secret: "%[10]s-qr"

@@ -49,6 +49,28 @@ type Config struct {
 type HTTPConfig struct {
 	Listen         string   `yaml:"listen"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Hosts are the names the server answers to (Host header), besides
+	// localhost and IP addresses.
+	Hosts []string      `yaml:"hosts"`
+	TLS   HTTPTLSConfig `yaml:"tls"`
+	// Timeouts; zero: dashboard's defaults.
+	ReadHeaderTimeout devices.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       devices.Duration `yaml:"read_timeout"`
+	WriteTimeout      devices.Duration `yaml:"write_timeout"`
+	IdleTimeout       devices.Duration `yaml:"idle_timeout"`
+	TransferTimeout   devices.Duration `yaml:"transfer_timeout"`
+	MaxConnections    int              `yaml:"max_connections"`
+	WSPerToken        int              `yaml:"ws_per_token"`
+	WSMax             int              `yaml:"ws_max"`
+	ReadingsMaxPoints int              `yaml:"readings_max_points"`
+	ReadingsMaxRange  devices.Duration `yaml:"readings_max_range"`
+}
+
+// HTTPTLSConfig makes the dashboard speak HTTPS: PEM files of the
+// certificate (chain) and its key.
+type HTTPTLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // StoreConfig places the records: tickets, alarms, deadlines, audit, the
@@ -321,8 +343,8 @@ func (c *Config) Validate() error {
 	if err := c.Modbus.Validate(); err != nil {
 		return fieldConfigError("modbus", err)
 	}
-	if c.HTTP.Listen == "" {
-		return &ConfigError{Key: "http.listen", Msg: "missing"}
+	if err := c.HTTP.validate(); err != nil {
+		return err
 	}
 	if err := c.MQTT.Validate(); err != nil {
 		return fieldConfigError("mqtt", err)
@@ -348,6 +370,11 @@ func (c *Config) Validate() error {
 	}
 	if err := ticketingConfig(*c, nil, nil, nil).Validate(); err != nil {
 		return fieldConfigError("", err)
+	}
+	for i, d := range c.Devices {
+		if rules.IsReservedID(d.ID) {
+			return &ConfigError{Key: fmt.Sprintf("devices[%d].id", i), Msg: fmt.Sprintf("%q is reserved for a data source (the MQTT connection); name the device otherwise", d.ID)}
+		}
 	}
 	for i, r := range c.Rules.Define {
 		if err := r.Validate(); err != nil {
@@ -382,6 +409,11 @@ func (c *Config) Registry() (*devices.Registry, error) {
 	}
 	for k, m := range c.Models {
 		cat.Models[k] = m
+	}
+	for _, d := range cat.Devices[len(c.Devices):] { // the inline ones are checked by Validate
+		if rules.IsReservedID(d.ID) {
+			return nil, &ConfigError{Key: "devices_file", Msg: fmt.Sprintf("device %q: the name is reserved for a data source (the MQTT connection); name the device otherwise", d.ID)}
+		}
 	}
 	r, err := devices.NewRegistry(cat)
 	if err != nil {
@@ -432,4 +464,46 @@ func (s StoreConfig) exists() bool {
 	}
 	_, err := os.Stat(s.Path)
 	return err == nil
+}
+
+func (h HTTPConfig) validate() error {
+	if h.Listen == "" {
+		return &ConfigError{Key: "http.listen", Msg: "missing"}
+	}
+	if (h.TLS.Cert == "") != (h.TLS.Key == "") {
+		return &ConfigError{Key: "http.tls", Msg: "give both cert and key"}
+	}
+	for _, d := range []struct {
+		key string
+		v   devices.Duration
+	}{{"read_header_timeout", h.ReadHeaderTimeout}, {"read_timeout", h.ReadTimeout}, {"write_timeout", h.WriteTimeout},
+		{"idle_timeout", h.IdleTimeout}, {"transfer_timeout", h.TransferTimeout}, {"readings_max_range", h.ReadingsMaxRange}} {
+		if d.v < 0 {
+			return &ConfigError{Key: "http." + d.key, Msg: "must not be negative"}
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"max_connections", h.MaxConnections}, {"ws_per_token", h.WSPerToken}, {"ws_max", h.WSMax}, {"readings_max_points", h.ReadingsMaxPoints}} {
+		if n.v < 0 {
+			return &ConfigError{Key: "http." + n.key, Msg: "must not be negative"}
+		}
+	}
+	for i, name := range h.Hosts {
+		if name == "" || strings.ContainsAny(name, ":/ ") {
+			return &ConfigError{Key: fmt.Sprintf("http.hosts[%d]", i), Msg: fmt.Sprintf("%q is not a host name such as ops.example.com", name)}
+		}
+	}
+	return nil
+}
+
+// dashboardLimits are the http keys that shape the dashboard's server.
+func (h HTTPConfig) dashboardLimits(dc *dashboard.Config) {
+	dc.Hosts = h.Hosts
+	dc.TLSCert, dc.TLSKey = h.TLS.Cert, h.TLS.Key
+	dc.ReadHeaderTimeout, dc.ReadTimeout = h.ReadHeaderTimeout.Std(), h.ReadTimeout.Std()
+	dc.WriteTimeout, dc.IdleTimeout, dc.TransferTimeout = h.WriteTimeout.Std(), h.IdleTimeout.Std(), h.TransferTimeout.Std()
+	dc.MaxConns, dc.WSPerToken, dc.WSMax = h.MaxConnections, h.WSPerToken, h.WSMax
+	dc.MaxReadingPoints, dc.MaxReadingRange = h.ReadingsMaxPoints, h.ReadingsMaxRange.Std()
 }

@@ -68,13 +68,25 @@ func TestLoadConfig(t *testing.T) {
 		{name: "unknown nested key", file: "influx:\n  urll: x\n", wantKey: "influx.urll"},
 		{name: "unknown key in list", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: abcdefghijklmnopq, colour: red}\n", wantKey: "auth.tokens[0].colour"},
 		{name: "bad qos", file: "mqtt: {qos: 3}\n", wantKey: "mqtt.qos"},
+		{name: "embedded broker without credentials", file: "mqtt: {embedded: true}\n", wantKey: "mqtt.users"},
+		{name: "embedded broker user without hash", file: "mqtt: {embedded: true, users: [{username: gas-1, password_hash: secret}]}\n", wantKey: "mqtt.users[0].password_hash"},
+		{name: "embedded broker user twice", file: "mqtt:\n  embedded: true\n  users: [{username: a, password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}, {username: a, password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}]\n", wantKey: "mqtt.users[1].username"},
+		{name: "embedded broker user bad device", file: "mqtt:\n  embedded: true\n  users: [{username: gw, devices: [a/b], password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}]\n", wantKey: "mqtt.users[0].devices[0]"},
+		{name: "users for an external broker", file: "mqtt: {users: [{username: a}]}\n", wantKey: "mqtt.users"},
+		{name: "embedded tls without key", file: "mqtt: {embedded: true, username: d, password: p, tls: {cert_file: c.pem}}\n", wantKey: "mqtt.tls.key_file"},
+		{name: "embedded tls unreadable", file: "mqtt: {embedded: true, username: d, password: p, tls: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}}\n", wantKey: "mqtt.tls.cert_file"},
+		{name: "shared group without cluster key", file: "mqtt: {shared_group: g}\n", wantKey: "mqtt.cluster_key"},
+		{name: "short cluster key", file: "mqtt: {shared_group: g, cluster_key: short}\n", wantKey: "mqtt.cluster_key"},
+		{name: "embedded shared credential without password", file: "mqtt: {embedded: true, username: devices}\n", wantKey: "mqtt.password"},
+		{name: "tiny max_packet_size", file: "mqtt: {max_packet_size: 10}\n", wantKey: "mqtt.max_packet_size"},
+		{name: "reserved device id", file: "devices:\n  - {id: ingest, kind: gas, site: s1}\n", wantKey: "devices[0].id"},
 		{name: "bad max_inflight", file: "mqtt: {max_inflight: 0}\n", wantKey: "mqtt.max_inflight"},
 		{name: "bad role", file: "auth:\n  tokens:\n    - {name: a, role: boss, token: abcdefghijklmnopq}\n", wantKey: "auth.tokens[0].role"},
 		{name: "short token", file: "auth:\n  tokens:\n    - {name: a, role: admin, token: short}\n", wantKey: "auth.tokens[0].token"},
 		{name: "bad influx url", file: "influx: {url: '127.0.0.1:8086'}\n", wantKey: "influx.url"},
 		{name: "bad rule", file: "rules:\n  define:\n    - {id: x, kind: gas, metric: lel_pct, condition: {op: '>=', value: 5}, severity: huge}\n", wantKey: "rules.define[0]"},
 		{name: "env overrides file", file: "influx: {url: 'http://a:1'}\n",
-			env: []string{"CARETAKER_INFLUX_URL=http://b:2", "CARETAKER_MQTT_QOS=0", "CARETAKER_MQTT_EMBEDDED=true", "PATH=/bin"},
+			env: []string{"CARETAKER_INFLUX_URL=http://b:2", "CARETAKER_MQTT_QOS=0", "CARETAKER_MQTT_EMBEDDED=true", "CARETAKER_MQTT_USERNAME=devices", "CARETAKER_MQTT_PASSWORD=devices-pw", "PATH=/bin"},
 			check: func(t *testing.T, c Config) {
 				if c.Influx.URL != "http://b:2" || c.MQTT.QoS != 0 || !c.MQTT.Embedded {
 					t.Fatalf("env not applied: %+v", c)
@@ -310,7 +322,7 @@ func TestServeRejectsBadTicketingValue(t *testing.T) {
 
 func TestServeRejectsBadTicketingConfig(t *testing.T) {
 	dir := t.TempDir()
-	path := writeConfig(t, "store: {path: "+dir+"/c.db, readings_path: "+dir+"/r.db}\nmqtt: {embedded: true, embedded_listen: '127.0.0.1:0'}\nhttp: {listen: '127.0.0.1:0'}\n"+
+	path := writeConfig(t, "store: {path: "+dir+"/c.db, readings_path: "+dir+"/r.db}\nmqtt: {embedded: true, embedded_listen: '127.0.0.1:0', username: d, password: p}\nhttp: {listen: '127.0.0.1:0'}\n"+
 		"technicians:\n  - {name: tech1, skills: [plumbing]}\n  - {name: tech1, skills: [gas]}\n")
 	var out, errb strings.Builder
 	if code := run(context.Background(), []string{"serve", "--config", path}, &out, &errb, nil); code != 2 || !strings.Contains(errb.String(), "technicians[1].name") {

@@ -14,6 +14,7 @@ import (
 	"github.com/caretaker-iot/caretaker/dashboard"
 	"github.com/caretaker-iot/caretaker/devices"
 	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
+	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/notify"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -31,7 +32,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		fmt.Fprint(stderr, `Usage: caretaker demo [flags]
 
 Runs everything in one process: the embedded MQTT broker, the embedded stores,
-a simulated estate of 8 devices and the dashboard. Within a minute gas rises
+a simulated estate of 9 devices and the dashboard. Within a minute gas rises
 in the B2 boiler room (an L1 alarm and ticket), then the B1 pump room floods,
 then passengers are trapped in elevator E3. Open the printed URL to watch.
 
@@ -63,6 +64,20 @@ Flags:
 	cfg.Store.ReadingsPath = filepath.Join(dir, "readings.db")
 	cfg.Store.PhotosDir = filepath.Join(dir, "photos")
 	cfg.Devices = firmwaresim.DemoEstate()
+	// The simulated estate logs in as one gateway for its devices; other
+	// clients may publish without credentials (demo only: the broker logs
+	// a warning), with a device's rights and no more.
+	simPassword := randomToken()
+	simHash, err := mqtt.HashPassword(simPassword)
+	if err != nil {
+		return err
+	}
+	simUser := mqtt.User{Username: "demo-firmware-sim", PasswordHash: simHash}
+	for _, d := range cfg.Devices {
+		simUser.Devices = append(simUser.Devices, d.ID)
+	}
+	cfg.MQTT.Users = []mqtt.User{simUser}
+	cfg.MQTT.Anonymous = true
 	if *quiet {
 		cfg.Log.Level = "warn"
 	}
@@ -88,7 +103,9 @@ Flags:
 	onStart := func(st started) {
 		fmt.Fprintf(stdout, "\nCaretaker demo is running. Data in %s\n\n", dir)
 		fmt.Fprintf(stdout, "  Dashboard:  http://%s/#token=%s\n", st.HTTPAddr, cfg.Auth.Tokens[0].Token)
-		fmt.Fprintf(stdout, "  MQTT:       tcp://%s (devices publish to sites/{site}/devices/{id}/telemetry)\n\n", st.MQTTAddr)
+		fmt.Fprintf(stdout, "  MQTT:       tcp://%s (devices publish to sites/{site}/devices/{id}/telemetry;\n", st.MQTTAddr)
+		fmt.Fprintln(stdout, "              the demo takes them without credentials, outside the demo every device needs its own)")
+		fmt.Fprintln(stdout)
 		fmt.Fprintln(stdout, "  Tokens (Authorization: Bearer <token>, or paste on the login screen):")
 		for _, t := range cfg.Auth.Tokens {
 			fmt.Fprintf(stdout, "    %-11s %s\n", t.Role, t.Token)
@@ -96,7 +113,8 @@ Flags:
 		fmt.Fprintf(stdout, "\n  Try: curl -H 'Authorization: Bearer %s' http://%s/api/tickets\n", cfg.Auth.Tokens[0].Token, st.HTTPAddr)
 		fmt.Fprintln(stdout, "  Gas rises in the B2 boiler room about 30 s from now. Ctrl-C stops the demo.")
 		sim, err := firmwaresim.New(firmwaresim.Config{
-			Broker: "tcp://" + st.MQTTAddr, Devices: cfg.Devices, Scenario: firmwaresim.DemoScenario(),
+			Broker: "tcp://" + st.MQTTAddr, Username: simUser.Username, Password: simPassword,
+			Devices: cfg.Devices, Scenario: firmwaresim.DemoScenario(),
 			Interval: time.Duration(float64(time.Second) / *rate), Seed: *seed, QoS: 1,
 			Logger: logger.With("component", "firmware-sim"),
 		})

@@ -35,7 +35,7 @@ func TestDrillSIGKILLEmbeddedBroker(t *testing.T) {
 	}
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {embedded: true, embedded_listen: "%s"}
+mqtt: {embedded: true, embedded_listen: "%s", username: `+testMQTTUser+`, password: `+testMQTTPassword+`}
 store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
 auth:
   tokens:

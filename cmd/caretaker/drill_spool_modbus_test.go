@@ -190,7 +190,7 @@ func TestDrillModbusFlapping(t *testing.T) {
 	line := fmt.Sprintf(`address: "tcp://127.0.0.1:%d", interval: 200ms, timeout: 300ms`, port)
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {embedded: true, embedded_listen: "127.0.0.1:%d", client_id: caretaker-drill-modbus}
+mqtt: {embedded: true, embedded_listen: "127.0.0.1:%d", client_id: caretaker-drill-modbus, username: `+testMQTTUser+`, password: `+testMQTTPassword+`}
 store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 modbus: {offline_after: 3, max_backoff: 400ms}
@@ -368,7 +368,7 @@ func drillWaitStatus(t *testing.T, events <-chan wsEvent, device string, online 
 
 func drillMQTT(t *testing.T, addr, id string) mqtt.Client {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetUsername(testMQTTUser).SetPassword(testMQTTPassword))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("mqtt connect: %v", tok.Error())
 	}

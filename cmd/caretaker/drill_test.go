@@ -302,7 +302,8 @@ type deviceLoad struct {
 
 func startLoad(t *testing.T, addr string, n int, high func(int) bool) *deviceLoad {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("drill-devices").SetMaxReconnectInterval(time.Second))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("drill-devices").SetMaxReconnectInterval(time.Second).
+		SetUsername(testMQTTUser).SetPassword(testMQTTPassword))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("mqtt connect: %v", tok.Error())
 	}

@@ -23,6 +23,7 @@ func newEventRelay(hub *dashboard.Hub, broker *mqtt.Broker, client *mqtt.Gateway
 		// Instances that split the device traffic share their events;
 		// otherwise each raises every alarm itself.
 		Receive: client != nil && cfg.MQTT.SharedGroup != "",
+		Key:     []byte(cfg.MQTT.ClusterKey),
 		Logger:  logger, Registerer: metrics,
 	})
 }

@@ -11,6 +11,54 @@ import (
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
+const testClusterKey = "cluster-key-0123456789abcdef"
+
+// TestForgedRelayedEventDropped: a client on the broker publishes an
+// alarm.raised on caretaker/events/ as if from another instance (as the
+// JSON of the real ones, unsigned or signed under another key); caretaker
+// with a shared_group drops it, counts it in
+// caretaker_events_relay_rejected_total, and its screens never show it.
+func TestForgedRelayedEventDropped(t *testing.T) {
+	broker := testserver.Mosquitto(t)
+	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: caretaker-a, shared_group: caretakers, cluster_key: `+testClusterKey+`}
+store: {path: "%[3]s/caretaker.db", readings_path: "%[3]s/readings.db"}
+auth: {tokens: [{name: ops1, role: operator, token: %[4]s}]}
+devices:
+  - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room"}
+`, httpAddr, broker.Addr, dir, operatorToken)
+	})
+	startCaretaker(t, ct.Config)
+	waitReady(t, ct.Base)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+ct.Addr+"/ws?token="+operatorToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	events := readEvents(t, ws)
+	waitEvent(t, events, "snapshot", 5*time.Second)
+
+	forged := `{"type":"alarm.raised","ts":"%s","data":{"id":"gas-lel-critical:gas-b2-07:1","rule_id":"gas-lel-critical","device_id":"gas-b2-07","site":"s1","level":1,"message":"FORGED"},"instance":"caretaker-b-1234","sent":%d,"nonce":"00112233445566778899aabbccddeeff"%s}`
+	now := time.Now()
+	publish(t, broker.Addr, "caretaker/events/alarm.raised", fmt.Sprintf(forged, now.UTC().Format(time.RFC3339), now.UnixMilli(), ""))
+	publish(t, broker.Addr, "caretaker/events/alarm.raised", fmt.Sprintf(forged, now.UTC().Format(time.RFC3339), now.UnixMilli(), `,"sig":"`+strings.Repeat("ab", 32)+`"`))
+	waitFor(t, 15*time.Second, "both forged events dropped and counted", func() bool {
+		return drillScrape(t, ct.Base, `caretaker_events_relay_rejected_total{reason="signature"}`) == 2
+	})
+	// A sentinel the instance shows itself: nothing forged came before it.
+	publish(t, broker.Addr, "sites/s1/devices/gas-b2-07/status", "online")
+	for {
+		ev := next(t, events, 10*time.Second)
+		if strings.Contains(string(ev.Data), "FORGED") {
+			t.Fatalf("the forged event is on the screen: %s", ev.Data)
+		}
+		if ev.Type == "device.status" {
+			break
+		}
+	}
+}
+
 // TestInstancesShowTheSameEvents: two caretakers behind a load balancer
 // share one mosquitto with a shared subscription, so each device message
 // reaches only one of them. A gas alarm published once shows as
@@ -22,7 +70,7 @@ func TestInstancesShowTheSameEvents(t *testing.T) {
 	for _, name := range []string{"a", "b"} {
 		ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 			return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {broker: "tcp://%s", client_id: caretaker-%s, shared_group: caretakers}
+mqtt: {broker: "tcp://%s", client_id: caretaker-%s, shared_group: caretakers, cluster_key: `+testClusterKey+`}
 store: {path: "%s/caretaker.db", readings_path: "%[4]s/readings.db"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}
 devices:

@@ -27,7 +27,7 @@ func newModbusGateway(cfg Config, reg *devices.Registry, p *ingest.Pipeline, log
 // backtest running beside it never replays the same batches.
 func openServeStore(cfg Config, logger *slog.Logger, metrics prometheus.Registerer) (readingStore, error) {
 	if cfg.Influx.URL == "" {
-		if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o700); err != nil {
 			return nil, fmt.Errorf("store.readings_path: %w", err)
 		}
 		st, err := tsdb.OpenWith(tsdb.Config{Path: cfg.Store.ReadingsPath,

@@ -19,6 +19,14 @@ import (
 // testkit.CaretakerBinary. Either way over a fresh data folder: see
 // newCaretakerDir, serveConfig and startProcess.
 
+// The embedded broker's shared device credential in the tests
+// (mqtt.username and password): it publishes for any device. Publishers to
+// mosquitto send it too (mosquitto without a password file takes it).
+const (
+	testMQTTUser     = "test-devices"
+	testMQTTPassword = "test-devices-password"
+)
+
 // waitFor waits on state: cond is polled until it holds, the test fails
 // after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {

@@ -39,6 +39,9 @@ Usage:
                                             stores, a simulated estate, the dashboard
   caretaker migrate --from data/caretaker.db --to postgres://...
                                             copy the SQLite store into PostgreSQL
+  caretaker hash-password [--user NAME] < password
+                                            the hash of an MQTT password, for mqtt.users
+                                            (and mosquitto's password_file)
   caretaker version                         version, commit, Go version
 
 Every configuration key can be overridden by an environment variable
@@ -68,12 +71,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		err = demoCmd(ctx, args[1:], stdout, stderr, env)
 	case "migrate":
 		err = migrateCmd(ctx, args[1:], stdout, stderr)
+	case "hash-password":
+		err = hashPasswordCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q (want serve, backtest, demo, migrate or version)", args[0])}
+		err = usageError{fmt.Sprintf("unknown command %q (want serve, backtest, demo, migrate, hash-password or version)", args[0])}
 	}
 	var ue usageError
 	var ce *ConfigError
@@ -126,15 +131,27 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if *path == "" {
 		return usageError{"serve needs --config FILE"}
 	}
+	// SIGHUP reloads the tokens; caught from the start, so that one sent
+	// while starting does not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := LoadConfig(*path, env)
 	if err != nil {
+		return err
+	}
+	if err := refuseExampleTokens(cfg.Auth.Tokens); err != nil {
 		return err
 	}
 	logger, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, logger, nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return serve(ctx, cfg, logger, func(st started) {
+		go reloadTokensOnHUP(ctx, hup, *path, env, st.SetTokens, logger)
+	})
 }
 
 // parseFlags parses a command's flags: --help is not an error (exit 0), a

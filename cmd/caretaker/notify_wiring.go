@@ -43,6 +43,7 @@ type paging struct {
 // (checked already by Config.Validate); it starts nothing.
 func newPaging(cfg Config, logger *slog.Logger) (*paging, error) {
 	ncfg := cfg.Config.WithDefaults()
+	ncfg.People = peopleSites(ncfg.People, cfg.Auth.Tokens)
 	planner, err := notify.NewPlanner(ncfg)
 	if err != nil {
 		return nil, notifyConfigError(err)
@@ -455,6 +456,7 @@ const EventTicketPaged = "ticket.paged"
 // ("paged tech1 · 09:31 · email ✓ webhook ✗ (retrying)").
 type pagingState struct {
 	TicketID   int64          `json:"ticket_id"`
+	Site       string         `json:"site,omitempty"` // in the live event: other instances relay it by its site
 	Step       string         `json:"step"`
 	Recipients []string       `json:"recipients"`
 	At         time.Time      `json:"at"`
@@ -539,7 +541,15 @@ func publishPaging(tickets *ticketing.Service, events eventSink, id int64, logge
 		return
 	}
 	if st := pagingStates(rows); len(st) == 1 {
-		events.Notify(ticketing.Event{Type: EventTicketPaged, Data: st[0]})
+		// The ticket's site, so that screens limited to sites see their
+		// own tickets' paging only.
+		t, err := tickets.Get(ctx, id)
+		if err != nil {
+			logger.Warn("paging state", "ticket", id, "err", err)
+			return
+		}
+		st[0].Site = t.Site
+		events.Notify(ticketing.Event{Type: EventTicketPaged, Site: t.Site, Data: st[0]})
 	}
 }
 

@@ -22,7 +22,7 @@ func TestReadyzThroughInfluxOutage(t *testing.T) {
 	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
-mqtt: {embedded: true, embedded_listen: "%s"}
+mqtt: {embedded: true, embedded_listen: "%s", username: `+testMQTTUser+`, password: `+testMQTTPassword+`}
 influx: {url: "%s", bucket: caretaker, batch_size: 50, flush_interval: 100ms, spool_dir: "%s/spool", spool_max_bytes: 8000}
 store: {path: "%[4]s/caretaker.db"}
 auth: {tokens: [{name: ops1, role: operator, token: %s}]}

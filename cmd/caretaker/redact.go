@@ -18,6 +18,11 @@ func secretEnv(name string) bool {
 	if strings.HasPrefix(name, "CARETAKER_CHANNELS") || strings.HasPrefix(name, "CARETAKER_NOTIFY") || strings.HasPrefix(name, "CARETAKER_QR") {
 		return true
 	}
+	// The embedded broker's users carry password hashes; cluster_key signs
+	// relayed events.
+	if strings.HasPrefix(name, "CARETAKER_MQTT_USERS") || strings.Contains(name, "KEY") {
+		return true
+	}
 	return strings.Contains(name, "TOKEN") || strings.Contains(name, "PASSWORD")
 }
 

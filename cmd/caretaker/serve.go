@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +30,8 @@ import (
 type started struct {
 	HTTPAddr string
 	MQTTAddr string // the embedded broker, when there is one
+	// SetTokens replaces the API tokens of the running server (SIGHUP).
+	SetTokens func([]dashboard.Token) error
 }
 
 // serve wires every part together and runs until ctx ends. onStart, if set,
@@ -93,6 +98,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Logger:       logger,
 		Metrics:      metrics,
 		AutoRegister: cfg.MQTT.AutoRegister,
+		Reserved:     rules.IsReservedID,
 	})
 
 	var gateway ingress
@@ -100,14 +106,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var client *mqtt.Gateway
 	if cfg.MQTT.Embedded {
 		bc := cfg.MQTT.BrokerConfig()
-		bc.Logger = logger
+		bc.Logger, bc.Registerer, bc.Devices = logger, metrics, reg
 		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
 	} else {
 		gc := cfg.MQTT.GatewayConfig()
 		gc.Logger = logger
 		gc.OnConnection = func(up bool, reason string) {
-			engine.Status(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
+			engine.SourceStatus(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 		}
 		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
@@ -117,7 +123,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if err != nil {
 		return err
 	}
-	server, err := dashboard.NewServer(dashboard.Config{
+	dcfg := dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger, Registry: reg, Tickets: tickets,
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
@@ -129,12 +135,23 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
 			}
+			if broker != nil {
+				select {
+				case <-broker.Ready():
+				default:
+					return errors.New("mqtt: the embedded broker is not listening yet")
+				}
+			}
 			if err := tickets.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
 			}
 			return readingStoreReady(ctx, store)
 		},
-	})
+	}
+	cfg.HTTP.dashboardLimits(&dcfg)
+	dcfg.Registerer = metrics
+	dcfg.Hosts = servedHosts(cfg.HTTP, pages.pager.base)
+	server, err := dashboard.NewServer(dcfg)
 	if err != nil {
 		return &ConfigError{Key: "http", Msg: err.Error()}
 	}
@@ -175,11 +192,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 			return nil
 		case <-gateway.Ready():
 		}
-		st := started{HTTPAddr: server.Addr()}
+		st := started{HTTPAddr: server.Addr(), SetTokens: server.SetTokens}
 		if broker != nil {
 			st.MQTTAddr = broker.Addr()
 		}
-		logger.Info("caretaker running", "http", "http://"+st.HTTPAddr, "devices", reg.Len(), "rules", len(ruleSet),
+		scheme := "http://"
+		if cfg.HTTP.TLS.Cert != "" {
+			scheme = "https://"
+		}
+		logger.Info("caretaker running", "http", scheme+st.HTTPAddr, "devices", reg.Len(), "rules", len(ruleSet),
 			"mqtt", map[bool]string{true: "embedded " + st.MQTTAddr, false: redactURL(cfg.MQTT.Broker)}[broker != nil],
 			"readings", map[bool]string{true: "influxdb " + redactURL(cfg.Influx.URL), false: "embedded " + cfg.Store.ReadingsPath}[cfg.Influx.URL != ""])
 		if onStart != nil {
@@ -248,7 +269,7 @@ func openReadingStore(cfg Config, logger *slog.Logger) (readingStore, error) {
 		in := influx.New(ic)
 		return influxStore{in}, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.Store.ReadingsPath), 0o700); err != nil {
 		return nil, fmt.Errorf("store.readings_path: %w", err)
 	}
 	st, err := tsdb.Open(cfg.Store.ReadingsPath, cfg.Store.ReadingsRetention.Std(), logger)
@@ -283,4 +304,27 @@ func (f fanout) Status(ctx context.Context, st devices.Status) {
 	for _, s := range f {
 		s.Status(ctx, st)
 	}
+}
+
+// servedHosts are the names the dashboard answers to besides localhost
+// and IP addresses: http.hosts, the host of the ack links (base, from
+// notify.public_url or derived from http.listen) and, when it listens on
+// every address, the machine's own name.
+func servedHosts(h HTTPConfig, base string) []string {
+	hosts := append([]string{}, h.Hosts...)
+	// Only a plain DNS name is taken (the dashboard refuses others).
+	dnsName := func(s string) bool {
+		return s != "" && net.ParseIP(s) == nil && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
+	}
+	if u, err := url.Parse(base); err == nil && dnsName(u.Hostname()) {
+		hosts = append(hosts, u.Hostname())
+	}
+	if host, _, err := net.SplitHostPort(h.Listen); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			if name, err := os.Hostname(); err == nil && dnsName(name) {
+				hosts = append(hosts, name)
+			}
+		}
+	}
+	return hosts
 }

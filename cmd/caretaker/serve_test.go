@@ -338,7 +338,8 @@ func waitEvent(t *testing.T, ch <-chan wsEvent, typ string, d time.Duration) wsE
 
 func publish(t *testing.T, addr, topic, payload string) {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("e2e-sensor"))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("e2e-sensor").
+		SetUsername(testMQTTUser).SetPassword(testMQTTPassword))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("mqtt connect: %v", tok.Error())
 	}

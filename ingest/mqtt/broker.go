@@ -2,7 +2,7 @@ package mqtt
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,22 +13,50 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/ingest"
+	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
 // BrokerConfig configures the embedded MQTT broker.
 type BrokerConfig struct {
-	Listen   string // default "127.0.0.1:1883"; port 0 picks a free one
-	Username string // empty: anonymous clients allowed
+	Listen string // default "127.0.0.1:1883"; port 0 picks a free one
+	// Users are the clients' credentials and rights (see User).
+	Users []User
+	// Username and Password are one credential shared by every device
+	// (it may publish for any device; no admin rights). Prefer Users.
+	Username string
 	Password string
+	// Anonymous lets clients in without credentials, with the rights of
+	// the shared credential (caretaker demo only; logged as a warning).
+	Anonymous bool
+	// Devices, if set, pins a device's topics to its registered site.
+	Devices DeviceSites
+	// MaxPacketSize caps one MQTT packet in bytes (default 65536): a
+	// larger one disconnects its client before it is read.
+	MaxPacketSize int
+	// MaxRetained caps the retained messages held (default 10000), and
+	// MaxRetainedBytes one retained payload (default 1024).
+	MaxRetained      int
+	MaxRetainedBytes int
+	// CertFile and KeyFile, both set, make the listener TLS.
+	CertFile, KeyFile string
 	// MaxInFlight caps the QoS 1 messages taken but not yet acknowledged
 	// (waiting for the store); default 1000. Past it the connections'
 	// read loops wait.
 	MaxInFlight int
 	Logger      *slog.Logger
-	Now         func() time.Time // stamps each message as received; default time.Now
+	Registerer  prometheus.Registerer // optional: caretaker_mqtt_refused_total
+	Now         func() time.Time      // stamps each message as received; default time.Now
 }
+
+// Defaults of the embedded broker's bounds.
+const (
+	DefaultMaxPacketSize    = 64 << 10
+	DefaultMaxRetained      = 10000
+	DefaultMaxRetainedBytes = 1024
+)
 
 func (c BrokerConfig) withDefaults() BrokerConfig {
 	if c.Listen == "" {
@@ -39,6 +67,15 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1000
+	}
+	if c.MaxPacketSize <= 0 {
+		c.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if c.MaxRetained <= 0 {
+		c.MaxRetained = DefaultMaxRetained
+	}
+	if c.MaxRetainedBytes <= 0 {
+		c.MaxRetainedBytes = DefaultMaxRetainedBytes
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -52,10 +89,11 @@ func (c BrokerConfig) withDefaults() BrokerConfig {
 // or 2 message is acknowledged only once what it carried is safe
 // (ingest.Message.Done), as with Gateway. Other MQTT clients may subscribe to it as to any broker.
 type Broker struct {
-	cfg   BrokerConfig
-	sub   Submitter
-	log   *slog.Logger
-	ready chan struct{}
+	cfg     BrokerConfig
+	sub     Submitter
+	log     *slog.Logger
+	ready   chan struct{}
+	refused *prometheus.CounterVec
 
 	mu     sync.Mutex
 	server *mochi.Server
@@ -65,7 +103,42 @@ type Broker struct {
 // NewBroker prepares the broker; Run starts it.
 func NewBroker(cfg BrokerConfig, sub Submitter) *Broker {
 	cfg = cfg.withDefaults()
-	return &Broker{cfg: cfg, sub: sub, log: cfg.Logger.With("component", "mqtt-broker"), ready: make(chan struct{})}
+	b := &Broker{cfg: cfg, sub: sub, log: cfg.Logger.With("component", "mqtt-broker"), ready: make(chan struct{}), refused: newRefusedCounter()}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(b.refused); err != nil {
+			b.log.Warn("registering mqtt broker metrics", "err", err)
+		}
+	}
+	return b
+}
+
+// newAccess builds the access hook of the configured credentials.
+func (b *Broker) newAccess() (*access, error) {
+	h := &access{users: make(map[string]*account, len(b.cfg.Users)+1), sites: b.cfg.Devices,
+		maxRetained: b.cfg.MaxRetained, maxRetainedBytes: b.cfg.MaxRetainedBytes, refused: b.refused,
+		warn: ratelog.New(b.log, refusalLogInterval, time.Now)}
+	for i, u := range b.cfg.Users {
+		hash, err := parseHash(u.PasswordHash)
+		if err != nil {
+			return nil, fmt.Errorf("users[%d].password_hash: %w", i, err)
+		}
+		a := &account{name: u.Username, hash: hash, admin: u.Admin, devices: map[string]bool{}}
+		ids := u.Devices
+		if len(ids) == 0 {
+			ids = []string{u.Username}
+		}
+		for _, id := range ids {
+			a.devices[id] = true
+		}
+		h.users[u.Username] = a
+	}
+	if b.cfg.Username != "" {
+		h.users[b.cfg.Username] = &account{name: b.cfg.Username, plain: []byte(b.cfg.Password)}
+	}
+	if b.cfg.Anonymous {
+		h.anonymous = &account{}
+	}
+	return h, nil
 }
 
 // Ready is closed once the broker listens.
@@ -80,9 +153,16 @@ func (b *Broker) Addr() string {
 
 // Run serves until ctx ends, then closes the broker and returns nil.
 func (b *Broker) Run(ctx context.Context) error {
-	server := mochi.New(&mochi.Options{InlineClient: true, Logger: b.log})
-	if err := server.AddHook(&brokerAuth{username: b.cfg.Username, password: b.cfg.Password}, nil); err != nil {
-		return fmt.Errorf("mqtt broker auth hook: %w", err)
+	caps := mochi.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = uint32(b.cfg.MaxPacketSize)
+	server := mochi.New(&mochi.Options{InlineClient: true, Logger: b.log, Capabilities: caps})
+	acc, err := b.newAccess()
+	if err != nil {
+		return fmt.Errorf("mqtt broker: %w", err)
+	}
+	acc.server = server
+	if err := server.AddHook(acc, nil); err != nil {
+		return fmt.Errorf("mqtt broker access hook: %w", err)
 	}
 	// Messages the ingest hook takes over reach the subscribers through a
 	// client of its own, which the hook lets pass.
@@ -99,7 +179,15 @@ func (b *Broker) Run(ctx context.Context) error {
 	if err := server.AddHook(hook, nil); err != nil {
 		return fmt.Errorf("mqtt broker ingest hook: %w", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "devices", Address: b.cfg.Listen})
+	lc := listeners.Config{Type: listeners.TypeTCP, ID: "devices", Address: b.cfg.Listen}
+	if b.cfg.CertFile != "" || b.cfg.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(b.cfg.CertFile, b.cfg.KeyFile)
+		if err != nil {
+			return fmt.Errorf("mqtt broker tls: %w", err)
+		}
+		lc.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	tcp := listeners.NewTCP(lc)
 	if err := server.AddListener(tcp); err != nil {
 		return fmt.Errorf("mqtt broker listen on %s: %w", b.cfg.Listen, err)
 	}
@@ -111,7 +199,14 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.addr = tcp.Address()
 	b.mu.Unlock()
 	close(b.ready)
-	b.log.Info("embedded mqtt broker listening", "addr", tcp.Address(), "anonymous", b.cfg.Username == "")
+	b.log.Info("embedded mqtt broker listening", "addr", tcp.Address(), "tls", lc.TLSConfig != nil,
+		"users", len(b.cfg.Users), "anonymous", b.cfg.Anonymous, "max_packet_size", b.cfg.MaxPacketSize)
+	if b.cfg.Anonymous {
+		b.log.Warn("the embedded mqtt broker lets clients in without credentials (demo only): any client may publish for any device")
+	}
+	if b.cfg.Username != "" {
+		b.log.Warn("mqtt.username is one credential shared by every device: any holder may publish for any device; give devices their own under mqtt.users")
+	}
 
 	<-ctx.Done()
 	b.mu.Lock()
@@ -140,30 +235,6 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 	}
 	return nil
 }
-
-// brokerAuth lets a client in when no username is configured, or when it
-// presents the configured username and password.
-type brokerAuth struct {
-	mochi.HookBase
-	username, password string
-}
-
-func (h *brokerAuth) ID() string { return "caretaker-auth" }
-
-func (h *brokerAuth) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
-}
-
-func (h *brokerAuth) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
-	if h.username == "" {
-		return true
-	}
-	userOK := subtle.ConstantTimeCompare(pk.Connect.Username, []byte(h.username)) == 1
-	passOK := subtle.ConstantTimeCompare(pk.Connect.Password, []byte(h.password)) == 1
-	return userOK && passOK
-}
-
-func (h *brokerAuth) OnACLCheck(cl *mochi.Client, topic string, write bool) bool { return true }
 
 // brokerIngest hands device messages to the pipeline. OnPublish runs in
 // the client's read loop before the broker acknowledges, so how a message

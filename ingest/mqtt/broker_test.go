@@ -24,7 +24,7 @@ func TestEmbeddedBrokerAcksOnlyWhenDurable(t *testing.T) {
 			sink := &ingesttest.Recorder{}
 			p := ingest.NewPipeline(ingest.PipelineConfig{Registry: ingesttest.Registry(t), Writer: w, Sink: sink, Now: func() time.Time { return ingesttest.Now }})
 			ingesttest.RunAsync(t, "Pipeline", p.Run)
-			b := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", MaxInFlight: 2, Logger: ingesttest.Logger(t)}, p)
+			b := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", Anonymous: true, MaxInFlight: 2, Logger: ingesttest.Logger(t)}, p)
 			ingesttest.RunAsync(t, "Broker", b.Run)
 			ingesttest.WaitClosed(t, b.Ready(), "embedded broker")
 			dev := ingesttest.PahoClient(t, b.Addr(), "gas-b2-07", nil)

@@ -99,7 +99,8 @@ func TestMQTTGatewayFailsWhenBrokerIsDown(t *testing.T) {
 
 func TestEmbeddedBroker(t *testing.T) {
 	p, sink, _ := ingesttest.RunPipeline(t, ingest.PipelineConfig{Logger: ingesttest.Logger(t)})
-	b := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", Logger: ingesttest.Logger(t)}, p)
+	b := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", Logger: ingesttest.Logger(t),
+		Users: []mqtt.User{user(t, "watcher", true), user(t, "el-b1-01", false), user(t, "gas-b2-07", false)}}, p)
 	ingesttest.RunAsync(t, "Broker", b.Run)
 	ingesttest.WaitClosed(t, b.Ready(), "embedded broker")
 
@@ -109,7 +110,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	// flight to this client is refused (SUBACK 0x80).
 	seen := make(chan string, 10)
 	events := make(chan string, 1)
-	watcher := ingesttest.PahoClient(t, b.Addr(), "watcher", nil)
+	watcher := ingesttest.PahoClient(t, b.Addr(), "watcher", as("watcher"))
 	ingesttest.Subscribe(t, watcher, "sites/#", func(_ paho.Client, m paho.Message) {
 		seen <- m.Topic() + " " + string(m.Payload())
 	})
@@ -118,6 +119,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	})
 
 	dev := ingesttest.PahoClient(t, b.Addr(), "el-b1-01", func(o *paho.ClientOptions) {
+		as("el-b1-01")(o)
 		o.SetWill("sites/s1/devices/el-b1-01/status", "offline", 1, false)
 	})
 	const payload = `{"ts": "2026-11-23T00:59:00Z", "metrics": {"motor_temp_c": 71.5, "running": true}}`
@@ -142,6 +144,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	var conn net.Conn
 	var connMu sync.Mutex
 	dev2 := ingesttest.PahoClient(t, b.Addr(), "gas-b2-07", func(o *paho.ClientOptions) {
+		as("gas-b2-07")(o)
 		o.SetWill("sites/s1/devices/gas-b2-07/status", "offline", 1, false)
 		o.SetAutoReconnect(false)
 		o.SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {

@@ -39,7 +39,13 @@ func TestOptionsValidate(t *testing.T) {
 		{"broker not a URL", func(o *mqtt.Options) { o.Broker = "127.0.0.1:1883" }, "broker"},
 		{"max_inflight 0", func(o *mqtt.Options) { o.MaxInflight = 0 }, "max_inflight"},
 		{"no client id", func(o *mqtt.Options) { o.ClientID = "" }, "client_id"},
-		{"embedded needs no broker URL", func(o *mqtt.Options) { o.Embedded, o.Broker = true, "" }, ""},
+		{"embedded needs no broker URL", func(o *mqtt.Options) { o.Embedded, o.Broker, o.Username, o.Password = true, "", "d", "p" }, ""},
+		{"embedded needs credentials", func(o *mqtt.Options) { o.Embedded = true }, "users"},
+		{"embedded anonymous (demo)", func(o *mqtt.Options) { o.Embedded, o.Anonymous = true, true }, ""},
+		{"users without embedded", func(o *mqtt.Options) { o.Users = []mqtt.User{{Username: "a"}} }, "users"},
+		{"user without a $7$ hash", func(o *mqtt.Options) { o.Embedded, o.Users = true, []mqtt.User{{Username: "a", PasswordHash: "a"}} }, "users[0].password_hash"},
+		{"retained larger than a packet", func(o *mqtt.Options) { o.MaxRetainedBytes = o.MaxPacketSize + 1 }, "max_retained_bytes"},
+		{"shared group without key", func(o *mqtt.Options) { o.SharedGroup = "g" }, "cluster_key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

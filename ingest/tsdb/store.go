@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/internal/promreg"
+	"github.com/caretaker-iot/caretaker/internal/sqlitedb"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -123,10 +122,8 @@ func Open(path string, retention time.Duration, logger *slog.Logger) (*Store, er
 func OpenWith(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	path := cfg.Path
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("embedded store: %w", err)
-		}
+	if err := sqlitedb.PrepareFile(path); err != nil { // 0600 in a folder 0700
+		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)

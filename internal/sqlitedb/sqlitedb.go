@@ -3,6 +3,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -20,8 +21,8 @@ func Open(ctx context.Context, path string, busyTimeout time.Duration) (*sql.DB,
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("%q must be a file path without ? or #", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("folder of %s: %w", path, err)
+	if err := PrepareFile(path); err != nil {
+		return nil, err
 	}
 	if busyTimeout <= 0 {
 		busyTimeout = 5 * time.Second
@@ -48,4 +49,78 @@ func Open(ctx context.Context, path string, busyTimeout time.Duration) (*sql.DB,
 		return nil, fmt.Errorf("open %s: journal mode is %q, want wal", path, mode)
 	}
 	return db, nil
+}
+
+// PrepareFile makes the folder of the SQLite file at path (0700 when it
+// creates it) and the file itself readable by its owner only (0600):
+// created so if missing, its mode narrowed if wider, and the same for its
+// -wal and -shm files (SQLite gives new ones the mode of the database).
+// The data in it (reporters' names and phones, the ticket history) is
+// no one else's business on the machine.
+func PrepareFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("folder of %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) && p != path {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", p, err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, st.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("chmod %s: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Migrate applies the migrations not applied yet, in order, each in its
+// own transaction, recording them in table (created if needed). Migration
+// i+1 is migrations[i]; a migration is never edited once released.
+func Migrate(ctx context.Context, db *sql.DB, table string, migrations []string, now func() time.Time) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations table %s: %w", table, err)
+	}
+	for i, m := range migrations {
+		version := i + 1
+		err := InTx(ctx, db, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE version = ?", version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, m); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO "+table+"(version, applied_at) VALUES (?, ?)", version, now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// InTx runs fn in one transaction, committed when fn returns nil and
+// rolled back otherwise.
+func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

@@ -23,6 +23,11 @@ type MosquittoOptions struct {
 	TLS      bool   // listen with TLS; the CA is in Broker.CAFile
 	Username string // set: anonymous clients are refused
 	Password string
+	// PasswordFile (mosquitto's password_file) and ACLFile (acl_file),
+	// set: anonymous clients are refused and these files decide.
+	PasswordFile, ACLFile string
+	// Extra lines appended to mosquitto.conf.
+	Extra string
 }
 
 // Broker is a mosquitto started with options.
@@ -50,7 +55,15 @@ func MosquittoWith(t testing.TB, o MosquittoOptions) *Broker {
 		b.URL = fmt.Sprintf("ssl://127.0.0.1:%d", port)
 		conf += fmt.Sprintf("cafile %s\ncertfile %s\nkeyfile %s\ntls_version tlsv1.2\n", ca, cert, key)
 	}
-	if o.Username != "" {
+	if o.PasswordFile != "" || o.ACLFile != "" {
+		conf += "allow_anonymous false\n"
+		if o.PasswordFile != "" {
+			conf += fmt.Sprintf("password_file %s\n", o.PasswordFile)
+		}
+		if o.ACLFile != "" {
+			conf += fmt.Sprintf("acl_file %s\n", o.ACLFile)
+		}
+	} else if o.Username != "" {
 		pw := filepath.Join(dir, "passwd")
 		if out, err := exec.Command(Binary(t, "mosquitto_passwd"), "-c", "-b", pw, o.Username, o.Password).CombinedOutput(); err != nil {
 			t.Fatalf("mosquitto_passwd: %v: %s", err, out)
@@ -59,6 +72,7 @@ func MosquittoWith(t testing.TB, o MosquittoOptions) *Broker {
 	} else {
 		conf += "allow_anonymous true\n"
 	}
+	conf += o.Extra
 	cf := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

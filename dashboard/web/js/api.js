@@ -7,10 +7,11 @@ export function setToken(t) { token = t; }
 export function getToken() { return token; }
 
 export class APIError extends Error {
-  constructor(message, status, field) {
+  constructor(message, status, field, retryAfter) {
     super(message);
     this.status = status;
     this.field = field || "";
+    this.retryAfter = retryAfter || 0; // seconds, from a 429's Retry-After
   }
   // missing: the server has no such endpoint (yet): an older or partial
   // build. Views use it to say so instead of failing.
@@ -38,7 +39,7 @@ export async function api(method, path, body) {
   }
   if (!resp.ok) {
     const msg = (data && data.error) || resp.statusText || "HTTP " + resp.status;
-    throw new APIError(msg, resp.status, data && data.field);
+    throw new APIError(msg, resp.status, data && data.field, Number(resp.headers.get("Retry-After")) || 0);
   }
   return data;
 }

@@ -80,11 +80,12 @@ async function login(token) {
     setToken("");
     session.me = null;
     sessionStorage.removeItem("caretaker.token");
-    showLogin(e.status === 401 ? t("badToken") : e.message);
+    showLogin(e.status === 401 ? t("badToken") : e.status === 429 ? t("tooManyTries", { n: e.retryAfter || 6 }) : e.message);
     return;
   }
   sessionStorage.setItem("caretaker.token", token);
-  $("who").textContent = session.me.name + " (" + session.me.role + ")";
+  // A token limited to sites says which: what the screens show is theirs only.
+  $("who").textContent = session.me.name + " (" + session.me.role + (session.me.sites ? " · " + session.me.sites.join(", ") : "") + ")";
   $("logout").hidden = false;
   $("nav").hidden = false;
   $("login-view").hidden = true;

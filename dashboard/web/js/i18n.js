@@ -3,6 +3,7 @@
 const EN = {
   title: "Caretaker", login: "Log in", logout: "Log out", token: "Access token",
   badToken: "That token was not accepted.", lang: "中文",
+  tooManyTries: "Too many wrong tokens from this address. Try again in {n} s.",
   nav_board: "Control room", nav_report: "Report", nav_tech: "My work", nav_rules: "Rules", nav_reports: "Reports",
   nav_codes: "QR codes",
   live: "live", connecting: "connecting…", offline: "offline",
@@ -48,7 +49,7 @@ const EN = {
   forDur: "Hold for", clearFor: "Clear after", severity: "Severity", enabled: "Enabled", mode: "Mode", version: "Version",
   edit: "Edit", save: "Save", saved: "Saved as version {v}.", low: "Low", high: "High", value: "Value",
   versions: "Version history", rollback: "Roll back to this", rolledBack: "Rolled back: now version {v}.",
-  backtest: "Backtest", from: "From", to: "To", run: "Run", btResult: "{n} alarm(s) with these thresholds, {c} with the current ones.",
+  backtest: "Backtest", from: "From", to: "To", run: "Run", btNoDevice: "No registered device is in this rule's scope ({scope}).", btResult: "{n} alarm(s) with these thresholds, {c} with the current ones.",
   episodes: "Episodes", start: "Start", end: "End", peak: "Peak", noRules: "No rules.", mustNumber: "Must be a number.",
   mustDuration: "Must be a duration such as 10s, 5m or 1h.", lowBelowHigh: "Low must be below high.",
   whoWhen: "Who / when", readOnly: "Only engineers may change rules.", chartNoData: "No history for this period.",
@@ -60,6 +61,7 @@ const EN = {
 const ZH = {
   title: "物业报修监控", login: "登录", logout: "退出", token: "访问令牌",
   badToken: "令牌无效。", lang: "English",
+  tooManyTries: "此地址输错令牌次数过多，请 {n} 秒后再试。",
   nav_board: "监控中心", nav_report: "报事", nav_tech: "我的工单", nav_rules: "告警规则", nav_reports: "统计报表",
   nav_codes: "二维码",
   live: "在线", connecting: "连接中…", offline: "离线",
@@ -101,7 +103,7 @@ const ZH = {
   forDur: "持续", clearFor: "解除持续", severity: "严重程度", enabled: "启用", mode: "模式", version: "版本",
   edit: "修改", save: "保存", saved: "已保存为第 {v} 版。", low: "下限", high: "上限", value: "值",
   versions: "版本记录", rollback: "回滚到此版本", rolledBack: "已回滚：当前第 {v} 版。",
-  backtest: "回测", from: "开始", to: "结束", run: "运行", btResult: "按新阈值将产生 {n} 次告警，现行阈值 {c} 次。",
+  backtest: "回测", from: "开始", to: "结束", run: "运行", btNoDevice: "没有已登记的设备在该规则的适用范围内（{scope}）。", btResult: "按新阈值将产生 {n} 次告警，现行阈值 {c} 次。",
   episodes: "告警时段", start: "开始", end: "结束", peak: "峰值", noRules: "没有规则。", mustNumber: "必须是数字。",
   mustDuration: "必须是时长，如 10s、5m、1h。", lowBelowHigh: "下限必须小于上限。",
   whoWhen: "修改人 / 时间", readOnly: "只有工程师可以修改规则。", chartNoData: "该时段没有历史数据。",

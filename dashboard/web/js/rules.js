@@ -23,7 +23,11 @@ export function condText(c) {
     case "counter_every": return "every " + c.every;
     case "stale": return "stale after " + c.after;
     case "unchanged": return "unchanged" + (c.tolerance ? " within ±" + c.tolerance : "");
-    default: return c.op + " " + c.value;
+    case "all": return (c.of || []).map((x) => x.metric + " " + condText(x)).join(" and ");
+    case "building_count": return "≥ " + (c.at_least || 1) + " × " + (c.rules || []).join("|") + " in a building";
+    case "building_alarm": return (c.rules || []).join("|") + " in the building";
+    case "service_overdue": return "no service for " + c.after;
+    default: return c.op + " " + c.value + (c.rating ? "% of " + c.rating : "") + (c.minus ? " (− " + c.minus + ")" : "");
   }
 }
 
@@ -97,6 +101,9 @@ function conditionFields(op) {
     case "counter_every": return ["every"];
     case "stale": return ["after"];
     case "unchanged": return ["tolerance"];
+    case "service_overdue": return ["after"];
+    case "building_count": return ["at_least"];
+    case "all": case "building_alarm": return [];
     case "event": return [];
     case "is": return [];
     default: return ["value"];
@@ -228,6 +235,25 @@ function localInput(d) {
   return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
 }
 
+// inScope tells whether a device falls in a rule's scope, as the engine
+// matches it (rules.Scope.Matches): its place, and the device properties
+// the scope selects on (any of the listed values; an empty list matches).
+export function inScope(d, scope) {
+  if (!scope) return true;
+  const any = (list, v) => !list || !list.length || list.includes(v || "");
+  return (!scope.site || d.site === scope.site) && (!scope.building || d.building === scope.building) &&
+    (!scope.device || d.id === scope.device) && any(scope.place_type, d.place_type) &&
+    any(scope.machine_class, d.machine_class) && any(scope.model, d.model);
+}
+
+// scopeText writes a scope's property lists: "place_type boiler_room, kitchen".
+function scopeText(scope) {
+  if (!scope) return "";
+  return ["site", "building", "device", "place_type", "machine_class", "model"]
+    .filter((k) => scope[k] && (!Array.isArray(scope[k]) || scope[k].length))
+    .map((k) => k + " " + [].concat(scope[k]).join(", ")).join("; ");
+}
+
 async function drawBacktest(box, getRule, getForm) {
   const rule = getRule();
   const now = new Date();
@@ -240,10 +266,14 @@ async function drawBacktest(box, getRule, getForm) {
   box.replaceChildren(h("h2", { text: t("backtest") }), form, out);
   try {
     const data = await api("GET", "/api/devices");
-    const mine = (data.devices || []).filter((d) => !rule.kind || d.kind === rule.kind)
-      .filter((d) => !rule.scope || ((!rule.scope.site || d.site === rule.scope.site) && (!rule.scope.building || d.building === rule.scope.building) && (!rule.scope.device || d.id === rule.scope.device)));
+    const mine = (data.devices || []).filter((d) => (!rule.kind || d.kind === rule.kind) && inScope(d, rule.scope));
     options(device, mine.map((d) => [d.id, d.id + (d.location ? " · " + d.location : "")]));
+    if (!mine.length) {
+      form.after(h("p", { class: "hint", id: "backtest-no-device", text: t("btNoDevice", { scope: scopeText(rule.scope) }) }));
+    }
   } catch (_) { /* chart falls back to the episodes' device */ }
+  form.dataset.rule = rule.id;
+  form.dataset.devices = "loaded";
 
   async function run(ev) {
     ev.preventDefault();

@@ -1,0 +1,69 @@
+package rules
+
+import (
+	"context"
+	"time"
+)
+
+// Calendar rules (service_overdue) raise when a device has had no service
+// recorded for the rule's after: the half-monthly lift maintenance, the
+// yearly calibration of a gas head. The last service comes from
+// RecordService (and, after a restart, RestoreServiceAt from the store);
+// a device with none recorded counts from when the engine first saw it,
+// so a new installation does not open a ticket for every device at once.
+
+// tickCalendar raises the calendar rules that have fallen due.
+func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
+	for id, sd := range e.seen {
+		p := e.planFor(id, sd.kind, sd.site, sd.building)
+		for _, c := range p.calendar {
+			k := stateKey{c.key(), id}
+			st := e.state[k]
+			if st == nil {
+				st = &episode{alarm: e.newAlarm(c, p)}
+				st.mem.serviceAt = now
+				e.state[k] = st
+			}
+			if st.mem.serviceAt.IsZero() {
+				st.mem.serviceAt = now
+			}
+			if st.announced || now.Sub(st.mem.serviceAt) < c.Condition.After.Std() {
+				continue
+			}
+			st.on, st.pendingSince = true, st.mem.serviceAt
+			a := &st.alarm
+			a.ID = AlarmID(c.key(), id, st.mem.serviceAt)
+			a.RaisedAt = st.mem.serviceAt.Add(c.Condition.After.Std())
+			a.ClearedAt, a.ClearReason = nil, ""
+			a.Value = now.Sub(st.mem.serviceAt).Hours()
+			a.Peak = a.Value
+			e.announce(ctx, c, st)
+		}
+	}
+}
+
+// RestoreServiceAt sets when a device's last service of a calendar rule
+// was recorded, as kept by the store, after a restart.
+func (e *Engine) RestoreServiceAt(ruleID, device string, at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, key := range []string{ruleKey(ruleID, false), ruleKey(ruleID, true)} {
+		c := e.rules[key]
+		if c == nil || c.Condition.Op != OpServiceOverdue {
+			continue
+		}
+		st := e.state[stateKey{key, device}]
+		if st == nil {
+			st = &episode{}
+			if e.cfg.Devices != nil {
+				if d, ok := e.cfg.Devices.Lookup(device); ok {
+					st.alarm = e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building))
+				}
+			}
+			e.state[stateKey{key, device}] = st
+		}
+		if at.After(st.mem.serviceAt) {
+			st.mem.serviceAt = at
+		}
+	}
+}
