@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -189,4 +190,39 @@ func get(t *testing.T, url, token, lang string) (*http.Response, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
+}
+
+// TestQRConfig: a bad qr section is refused at start naming the key,
+// never repeating the secret.
+func TestQRConfig(t *testing.T) {
+	const store = "store: {path: x.db, readings_path: r.db}\n"
+	for _, tc := range []struct{ name, yaml, key string }{
+		{"off", "", ""},
+		{"on", `qr: {secret: "` + qrSecret + `", places: [{site: s1, building: B1, location: lobby}]}`, ""},
+		{"short secret", `qr: {secret: "short-secret-value"}`, "qr.secret"},
+		{"places without a secret", `qr: {places: [{site: s1, building: B1, location: lobby}]}`, "qr.secret"},
+		{"bad public url", `qr: {secret: "` + qrSecret + `", public_url: "ftp://x"}`, "qr.public_url"},
+		{"place without building", `qr: {secret: "` + qrSecret + `", places: [{site: s1, location: lobby}]}`, "qr.places[0].building"},
+		{"place without location", `qr: {secret: "` + qrSecret + `", places: [{site: s1, building: B1}]}`, "qr.places[0].location"},
+		{"place with a device", `qr: {secret: "` + qrSecret + `", places: [{site: s1, building: B1, location: l, device: d1}]}`, "qr.places[0].device"},
+		{"bad site", `qr: {secret: "` + qrSecret + `", places: [{site: "a b", building: B1, location: l}]}`, "qr.places[0].site"},
+		{"no reports", `qr: {secret: "` + qrSecret + `", reports_per_code: -1}`, "qr.reports_per_code"},
+		{"unknown key", `qr: {secrets: x}`, "qr.secrets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte(store+tc.yaml), nil)
+			var ce *ConfigError
+			switch {
+			case tc.key == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.key != "" && (!errors.As(err, &ce) || ce.Key != tc.key):
+				t.Fatalf("error %v, want one naming %s", err, tc.key)
+			case err != nil && (strings.Contains(err.Error(), qrSecret) || strings.Contains(err.Error(), "short-secret-value")):
+				t.Fatalf("the error repeats the secret: %v", err)
+			}
+		})
+	}
+	if _, err := parseConfig([]byte(store), []string{"CARETAKER_QR_SECRET=short-secret-value"}); err == nil || strings.Contains(err.Error(), "short-secret-value") {
+		t.Fatalf("CARETAKER_QR_SECRET too short: %v", err)
+	}
 }
