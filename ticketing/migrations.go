@@ -208,4 +208,31 @@ ALTER TABLE tickets ADD COLUMN acked_at INTEGER;
 ALTER TABLE tickets ADD COLUMN page_next_at INTEGER;
 CREATE INDEX tickets_page_next ON tickets(page_next_at) WHERE page_next_at IS NOT NULL;
 `,
+	// device_commands: the device actions an alarm's rule calls for
+	// (close the zone's water valve, start its fan), on the alarm's
+	// ticket: awaiting_operator until an operator confirms (confirm:
+	// operator), queued, sent (attempts so far), done when read back,
+	// failed when it did not take effect.
+	`
+CREATE TABLE device_commands (
+	id           INTEGER PRIMARY KEY,
+	ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+	alarm_id     TEXT NOT NULL,
+	device_id    TEXT NOT NULL,
+	actuator     TEXT NOT NULL,
+	command      TEXT NOT NULL,
+	confirm      TEXT NOT NULL,
+	state        TEXT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	created_at   INTEGER NOT NULL,
+	confirmed_by TEXT NOT NULL DEFAULT '',
+	confirmed_at INTEGER,
+	sent_at      INTEGER,
+	done_at      INTEGER,
+	result       TEXT NOT NULL DEFAULT '',
+	UNIQUE (alarm_id, device_id, command)
+);
+CREATE INDEX device_commands_ticket ON device_commands(ticket_id, id);
+CREATE INDEX device_commands_state ON device_commands(state);
+`,
 }

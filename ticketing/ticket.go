@@ -108,6 +108,8 @@ type Ticket struct {
 	Deadlines []Deadline     `json:"deadlines,omitempty"`
 	Photos    []Photo        `json:"photos,omitempty"`
 	History   []HistoryEntry `json:"history,omitempty"`
+	// Commands are the device actions of the ticket's alarms.
+	Commands []DeviceCommand `json:"commands,omitempty"`
 	// Reporters is every report of the incident, the first and each one
 	// merged into it, with who reported, how to reach them and what they
 	// said, for the callback.

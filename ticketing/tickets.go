@@ -280,6 +280,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 	if t.Reporters, err = s.reports(ctx, id, t.Photos); err != nil {
 		return Ticket{}, err
 	}
+	if t.Commands, err = s.deviceCommands(ctx, id); err != nil {
+		return Ticket{}, err
+	}
 	if t.Recurrence != nil {
 		if t.Recurrence.Episodes, err = s.recurrences(ctx, id); err != nil {
 			return Ticket{}, err
