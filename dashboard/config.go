@@ -120,6 +120,8 @@ type Config struct {
 	Duty Duty
 	// PlaceCodes serves the QR codes of devices and places; nil: off.
 	PlaceCodes PlaceCodes
+	// Commands confirms device actions; nil: 503.
+	Commands DeviceCommands
 	// Registerer takes the server's counters of refusals; nil: none.
 	Registerer prometheus.Registerer
 }

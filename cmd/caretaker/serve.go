@@ -70,8 +70,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	defer ruleStore.Close()
 
+	// The device actions the rules describe, sent through the broker
+	// that is made below.
+	cmdPub := &brokerPublisher{}
+	act, err := newActuators(actuatorConfig{Store: tickets, Publisher: cmdPub, Registry: reg, Logger: logger, Metrics: metrics})
+	if err != nil {
+		return err
+	}
 	engine, err := rules.NewEngine(rules.Config{
-		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
+		Rules: ruleSet, Sink: alarmSink{tickets: tickets, act: act}, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
 	})
 	if err != nil {
 		return &ConfigError{Key: "rules", Msg: err.Error()}
@@ -94,7 +101,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	pipeline := ingest.NewPipeline(ingest.PipelineConfig{
 		Registry:     reg,
 		Writer:       store,
-		Sink:         fanout{engine, live},
+		Sink:         fanout{engine, live, act},
 		Logger:       logger,
 		Metrics:      metrics,
 		AutoRegister: cfg.MQTT.AutoRegister,
@@ -118,6 +125,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
 	}
+	cmdPub.set(broker, client)
 
 	codes, err := newPlaceCodes(cfg, reg, tickets, logger, metrics)
 	if err != nil {
@@ -130,7 +138,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets),
-		PlaceCodes: codes,
+		PlaceCodes: codes, Commands: tickets,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))
@@ -181,6 +189,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g.Go(func() error { return runLossWatch(gctx, store, live, logger) })
 	g.Go(func() error { return pages.worker.Run(gctx) })
 	g.Go(func() error { return store.Run(gctx) })
+	g.Go(func() error { return act.Run(gctx) })
 	g.Go(func() error {
 		select {
 		case <-gctx.Done():
