@@ -16,6 +16,25 @@ import (
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
+// ActionsConfig is the actions section: how the device actions of the
+// rules (docs/configuration.md, "actions") are read back.
+type ActionsConfig struct {
+	// ReadBack is how long a sent command waits for the reading that
+	// shows it took effect; Attempts how many sends before it is a fault.
+	ReadBack devices.Duration `yaml:"read_back"`
+	Attempts int              `yaml:"attempts"`
+}
+
+func (a ActionsConfig) validate() error {
+	switch {
+	case a.ReadBack < 0:
+		return &ConfigError{Key: "actions.read_back", Msg: "must be a positive duration"}
+	case a.Attempts < 0 || a.Attempts > 20:
+		return &ConfigError{Key: "actions.attempts", Msg: "from 1 to 20"}
+	}
+	return nil
+}
+
 // commandStore keeps the device commands on the alarms' tickets (the
 // ticket service).
 type commandStore interface {

@@ -40,6 +40,7 @@ type Config struct {
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
 	QR          QRConfig                 `yaml:"qr"`
+	Actions     ActionsConfig            `yaml:"actions"`
 	// people, rosters, channels and notify: who is paged, when and how
 	// (docs/notifications.md).
 	notify.Config `yaml:",inline"`
@@ -384,7 +385,10 @@ func (c *Config) Validate() error {
 	if err := c.Config.WithDefaults().Validate(); err != nil {
 		return fieldConfigError("", err)
 	}
-	return c.QR.validate(qrBase(*c))
+	if err := c.QR.validate(qrBase(*c)); err != nil {
+		return err
+	}
+	return c.Actions.validate()
 }
 
 // Registry loads the devices from devices_file and the inline lists.

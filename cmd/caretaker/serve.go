@@ -73,7 +73,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	// The device actions the rules describe, sent through the broker
 	// that is made below.
 	cmdPub := &brokerPublisher{}
-	act, err := newActuators(actuatorConfig{Store: tickets, Publisher: cmdPub, Registry: reg, Logger: logger, Metrics: metrics})
+	act, err := newActuators(actuatorConfig{Store: tickets, Publisher: cmdPub, Registry: reg, Logger: logger, Metrics: metrics,
+		ReadBack: cfg.Actions.ReadBack.Std(), Attempts: cfg.Actions.Attempts})
 	if err != nil {
 		return err
 	}
