@@ -9,6 +9,7 @@ import { live, subscribe, send } from "./live.js";
 import { timeSeries } from "./chart.js";
 import { session } from "./session.js";
 import { ack, place } from "./board.js";
+import { commandsSection } from "./devcmds.js";
 
 export function mount(root, id) {
   const box = h("div", { class: "detail", id: "ticket-detail" });
@@ -95,10 +96,11 @@ export function mount(root, id) {
     pagesBox.append(pagesMsg);
     loadPages(tk.id, pagesBox, pagesMsg);
 
+    const cmds = commandsSection(tk);
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: tk.description || "" })),
-      facts, rec, actions, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, rec, actions, cmds.el, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body) {
       say(msg, "", "");
@@ -110,7 +112,8 @@ export function mount(root, id) {
         say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }));
       }
     }
-    return tk.device_id ? drawReadings(chartBox, tk, alarm) : () => {};
+    const stopReadings = tk.device_id ? drawReadings(chartBox, tk, alarm) : () => {};
+    return () => { cmds.stop(); stopReadings(); };
   }
 
   return () => stop();
