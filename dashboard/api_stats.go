@@ -18,23 +18,26 @@ const defaultStatsPeriod = 30 * 24 * time.Hour
 // same figures as a CSV download.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, p principal) {
 	q := r.URL.Query()
-	to, err := parseTimeParam(q, "to", s.cfg.Now())
+	site := q.Get("site")
+	if site != "" && !devices.ValidID(site) {
+		writeError(w, http.StatusBadRequest, "site: "+quoteShort(site)+" is not a site id", "site")
+		return
+	}
+	// A date or a time without an offset is the site's wall clock: a
+	// month is from its first local midnight to the next month's.
+	loc := s.cfg.Sites.Location(site)
+	to, err := parseLocalTimeParam(q, "to", s.cfg.Now(), loc)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), "to")
 		return
 	}
-	from, err := parseTimeParam(q, "from", to.Add(-defaultStatsPeriod))
+	from, err := parseLocalTimeParam(q, "from", to.Add(-defaultStatsPeriod), loc)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), "from")
 		return
 	}
 	if !from.Before(to) {
 		writeError(w, http.StatusBadRequest, "from: must be before to", "from")
-		return
-	}
-	site := q.Get("site")
-	if site != "" && !devices.ValidID(site) {
-		writeError(w, http.StatusBadRequest, "site: "+quoteShort(site)+" is not a site id", "site")
 		return
 	}
 	format := q.Get("format")
@@ -66,7 +69,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="caretaker-kpi-`+from.UTC().Format("20060102")+"-"+to.UTC().Format("20060102")+`.csv"`)
+	h.Set("Content-Disposition", `attachment; filename="caretaker-kpi-`+from.In(loc).Format("20060102")+"-"+to.In(loc).Format("20060102")+`.csv"`)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())

@@ -46,11 +46,11 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *ticketing.ActionError
 	switch {
 	case errors.As(err, &ae) && errors.Is(err, ticketing.ErrLocked):
-		writeError(w, http.StatusTooManyRequests, ae.Error(), "code")
+		writeCoded(w, http.StatusTooManyRequests, ae, ae.Error(), "code")
 	case errors.As(err, &ae) && errors.Is(err, ticketing.ErrForbidden):
-		writeError(w, http.StatusForbidden, ae.Error(), "")
+		writeCoded(w, http.StatusForbidden, ae, ae.Error(), "")
 	case errors.As(err, &ae):
-		writeError(w, http.StatusConflict, ae.Error(), "")
+		writeCoded(w, http.StatusConflict, ae, ae.Error(), "")
 	case errors.Is(err, ticketing.ErrPhotoTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "photo: "+ticketing.ErrPhotoTooLarge.Error(), "photo")
 	case errors.Is(err, ticketing.ErrPhotoType):

@@ -275,11 +275,11 @@ func (s *Server) authorize(act action, allowQuery bool, h authed) http.HandlerFu
 				s.authLog.Warn(addr, "authentication failed: wrong token", "remote", addr, "path", r.URL.Path, "failures", n)
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="caretaker"`)
-			writeError(w, http.StatusUnauthorized, "missing or invalid token", "")
+			writeErrorCode(w, http.StatusUnauthorized, "missing or invalid token", "", "bad_token", nil)
 			return
 		}
 		if !act.allows(p.Role) {
-			writeError(w, http.StatusForbidden, "role "+p.Role+" may not "+act.verb, "")
+			writeErrorCode(w, http.StatusForbidden, "role "+p.Role+" may not "+act.verb, "", "role_forbidden", map[string]any{"role": p.Role})
 			return
 		}
 		if act.everySite && p.Sites != nil {

@@ -124,6 +124,10 @@ type Config struct {
 	Commands DeviceCommands
 	// Registerer takes the server's counters of refusals; nil: none.
 	Registerer prometheus.Registerer
+	// Sites are the estates and their time zones (GET /api/sites); a
+	// stats period given as local dates is read in the site's zone. nil:
+	// the machine's local zone, no sites listed.
+	Sites *devices.Sites
 }
 
 // Role names (contract.md); ticketing.Roles lists them.

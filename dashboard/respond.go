@@ -12,10 +12,36 @@ import (
 // maxBody caps request bodies.
 const maxBody = 1 << 20
 
-// apiError is the body of every error answer.
+// apiError is the body of every error answer. Code and Params say it for
+// a program: the page shows the error in its user's language by the code
+// ("wrong_code" with {"action": "arrive", "n": 1, "max": 5}) and falls
+// back to Error, the English text, for a code it does not know.
 type apiError struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
+	Error  string         `json:"error"`
+	Field  string         `json:"field,omitempty"`
+	Code   string         `json:"code,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
+}
+
+// coded is an error that carries a stable code (ticketing.ActionError,
+// ticketing.FieldError).
+type coded interface {
+	ErrorCode() (string, map[string]any)
+}
+
+// writeCoded answers err with its code and parameters, if it has them.
+func writeCoded(w http.ResponseWriter, status int, err error, msg, field string) {
+	body := apiError{Error: msg, Field: field}
+	var c coded
+	if errors.As(err, &c) {
+		body.Code, body.Params = c.ErrorCode()
+	}
+	writeJSON(w, status, body)
+}
+
+// writeErrorCode answers an error of the server's own with its code.
+func writeErrorCode(w http.ResponseWriter, status int, msg, field, code string, params map[string]any) {
+	writeJSON(w, status, apiError{Error: msg, Field: field, Code: code, Params: params})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -47,14 +73,14 @@ func (s *Server) serviceError(w http.ResponseWriter, r *http.Request, err error)
 	var fe fieldNamer
 	switch {
 	case errors.As(err, &fe):
-		writeError(w, http.StatusBadRequest, err.Error(), fe.FieldName())
+		writeCoded(w, http.StatusBadRequest, err, err.Error(), fe.FieldName())
 	case s.cfg.NotFound != nil && errors.Is(err, s.cfg.NotFound):
-		writeError(w, http.StatusNotFound, "not found", "")
+		writeErrorCode(w, http.StatusNotFound, "not found", "", "not_found", nil)
 	case r.Context().Err() != nil:
 		writeError(w, http.StatusServiceUnavailable, "request cancelled", "")
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error", "")
+		writeErrorCode(w, http.StatusInternalServerError, "internal error", "", "internal", nil)
 	}
 }
 

@@ -81,6 +81,8 @@ var accessSpec = map[string]access{
 	"GET /api/tickets/{id}/notifications":  allRoles,
 	"GET /api/stats":                       operator,
 	"GET /api/duty":                        allRoles,
+	"GET /api/sites":                       allRoles,
+	"GET /api/openapi.json":                anyone, // the shape of the API, no data
 	"GET /ack/{token}":                     ackLink,
 	"POST /ack":                            ackLink,
 	"GET /ack/r/{token}":                   ackLink, // the reporter's link: the same kind of page

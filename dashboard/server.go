@@ -85,6 +85,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
 
+	mux.HandleFunc("GET /api/openapi.json", s.openapi)
 	mux.HandleFunc("GET /api/me", s.requireRole(actRead, s.me))
 	mux.HandleFunc("GET /api/devices", s.requireRole(actRead, s.listDevices))
 	mux.HandleFunc("GET /api/devices/{id}", s.requireRole(actRead, s.getDevice))
@@ -97,6 +98,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/tickets/{id}/photos/{photo}", s.requireRole(actRead, s.getPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/notifications", s.requireRole(actRead, s.ticketNotifications))
 	mux.HandleFunc("GET /api/duty", s.requireRole(actRead, s.duty))
+	mux.HandleFunc("GET /api/sites", s.requireRole(actRead, s.sites))
 	mux.HandleFunc("GET /api/stats", s.requireRole(actStats, s.stats))
 	mux.HandleFunc("GET /api/alarms", s.requireRole(actRead, s.listAlarms))
 	mux.HandleFunc("POST /api/alarms/{id}/ack", s.requireRole(actAck, s.ackAlarm))
@@ -109,7 +111,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/rules/{id}/backtest", s.requireRole(actTune, s.backtestRule))
 	mux.HandleFunc("POST /api/rules/{id}/service", s.requireRole(actServe, s.recordService))
 	mux.HandleFunc("/api/", s.requireRole(actRead, func(w http.ResponseWriter, r *http.Request, _ principal) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
+		writeErrorCode(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "", "no_endpoint", nil)
 	}))
 	mux.HandleFunc("GET /ack/{token}", s.ackShow)
 	mux.HandleFunc("POST /ack", s.ackPost)

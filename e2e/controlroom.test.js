@@ -42,7 +42,7 @@ test("a gas alarm over MQTT appears within seconds, without a reload, with an L1
   const t0 = Date.now();
   await publish("sites/s1/devices/gas-b2-07/telemetry", { ts: t0 - 60000, metrics: { lel_pct: 4.1, co_ppm: 2, fault: false } });
   await publish("sites/s1/devices/gas-b2-07/telemetry", { ts: t0, metrics: { lel_pct: 35.5, co_ppm: 3, fault: false } });
-  const row = ops.locator("#live-rows tr", { hasText: "gas-b2-07" }).filter({ hasText: "Gas above alarm level" });
+  const row = ops.locator("#live-rows tr", { hasText: "gas-b2-07" }).filter({ hasText: "Gas concentration" });
   await row.first().waitFor({ timeout: 5000 });
   const took = Date.now() - t0;
   assert.ok(await ops.evaluate(() => window.__sameDocument === true), "page was not reloaded");
@@ -91,7 +91,7 @@ test("a report filed on the phone page appears beside it, and <script> stays tex
 });
 
 test("acknowledging the alarm marks it and clears the banner", async () => {
-  const row = ops.locator("#live-rows tr", { hasText: "Gas above alarm level" }).first();
+  const row = ops.locator("#live-rows tr", { hasText: "Gas concentration" }).first();
   await row.locator("button.ack").click();
   await row.locator(".acked").waitFor({ timeout: 5000 });
   await ops.waitForFunction(() => !document.querySelector("#banner .banner-row[data-key*='gas-lel-critical']"));
@@ -102,7 +102,7 @@ test("acknowledging the alarm marks it and clears the banner", async () => {
 });
 
 test("the ticket detail shows the history and a chart of the readings", async () => {
-  const row = ops.locator("#live-rows tr", { hasText: "Gas above alarm level" }).first();
+  const row = ops.locator("#live-rows tr", { hasText: "Gas concentration" }).first();
   await row.locator("a.button").click();
   await ops.waitForSelector("#ticket-history li");
   await ops.waitForSelector("#readings-chart svg path.line", { timeout: 5000 });
@@ -131,7 +131,7 @@ test("an operator escalates a manual report, and its photo shows in the detail",
   await ops.locator("#escalate-form .field-error", { hasText: "Required." }).waitFor();
   await ops.fill("#escalate-form input[name=reason]", "step is loose, someone may fall");
   await ops.click("#escalate-form button[type=submit]");
-  await ops.locator("#ticket-history li", { hasText: "L2 -> L1" }).waitFor();
+  await ops.locator("#ticket-history li", { hasText: "L2 → L1" }).waitFor();
   await ops.locator("#ticket-detail h2 .badge.l1").waitFor();
   assert.equal(await ops.locator("#ticket-result").textContent(), "Done.");
   await shot(ops, "07b-ticket-escalated");
@@ -164,7 +164,7 @@ test("an acknowledged alarm that comes back shows on its ticket as a recurrence,
   await ops.evaluate((id) => { location.hash = "#/ticket/" + id; }, first.ticket_id);
   await ops.locator("#ticket-recurrence", { hasText: "The alarm came back 1 time(s) while this ticket was open" }).waitFor({ timeout: 5000 });
   assert.match(await ops.locator("#ticket-recurrence").textContent(), /peak 38/);
-  await ops.locator("#ticket-history li", { hasText: "alarm_recurred" }).waitFor();
+  await ops.locator("#ticket-history li", { hasText: "alarm came back" }).waitFor();
   await shot(ops, "07c-ticket-recurrence");
   await ops.click("#lang");
   await ops.locator("#ticket-recurrence", { hasText: "工单处理期间告警复发 1 次" }).waitFor({ timeout: 5000 });

@@ -16,7 +16,8 @@ if (!BASE || !PUBLISH) {
   throw new Error("run these through `go test ./cmd/caretaker -run TestBrowser`: CARETAKER_URL and E2E_PUBLISH_URL are not set");
 }
 
-export async function launch() {
+// opts go to the browser context (timezoneId, locale...).
+export async function launch(opts = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), "caretaker-e2e-"));
   // A persistent context gives each run a fresh user-data-dir of its own.
   const context = await chromium.launchPersistentContext(dataDir, {
@@ -27,6 +28,7 @@ export async function launch() {
       "--autoplay-policy=no-user-gesture-required"],
     viewport: { width: 1400, height: 900 },
     locale: "en-US",
+    ...opts,
   });
   context.setDefaultTimeout(10000);
   const errors = [];

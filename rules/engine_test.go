@@ -51,7 +51,7 @@ func TestTimelines(t *testing.T) {
 	}{
 		// threshold, for, hysteresis
 		{"raises at once", gasRule, nil, []step{at(0, 5.0), at(1, 25.0)}, "raised@1"},
-		{"repeated readings raise once", gasRule, nil, []step{at(1, 25.0), at(2, 30.0), at(3, 22.0)}, "raised@1"},
+		{"repeated readings raise once", gasRule, nil, []step{at(1, 25.0), at(2, 30.0), at(3, 22.0)}, "raised@1 peak@2"}, // worse: told; better: not
 		{"hysteresis holds between clear and raise", gasRule, nil,
 			[]step{at(1, 25.0), at(2, 17.0), at(3, 19.0), at(4, 14.0)}, "raised@1 cleared@4"},
 		{"for-duration not met", gasFor, nil, []step{at(0, 25.0), at(3, 25.0), at(4, 10.0), at(6, 25.0)}, ""},
@@ -346,7 +346,7 @@ func TestShadowBesideLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.run(gasRule, []step{at(0, 14.0), at(1, 25.0), at(2, 5.0)})
-	if got := h.sink.states(); got != "shadow:raised@0 raised@1 cleared@2 shadow:cleared@2" {
+	if got := h.sink.states(); got != "shadow:raised@0 raised@1 shadow:peak@1 cleared@2 shadow:cleared@2" {
 		t.Fatalf("alarms = %q", got)
 	}
 	if h.sink.alarms[0].ID == h.sink.alarms[1].ID || !strings.Contains(h.sink.alarms[0].ID, "~shadow") {
@@ -366,7 +366,7 @@ func TestRestoreKeepsEpisode(t *testing.T) {
 	h2 := newHarness(t, nil, gasRule)
 	h2.e.Restore(active)
 	h2.run(gasRule, []step{at(5, 26.0), at(6, 10.0)})
-	if got := h2.sink.states(); got != "cleared@6" {
+	if got := h2.sink.states(); got != "peak@5 cleared@6" {
 		t.Fatalf("after restore: %q", got)
 	}
 	if h2.sink.alarms[0].ID != active[0].ID {
@@ -486,5 +486,20 @@ func TestLateAlarmQuotesThePeak(t *testing.T) {
 	}
 	if msg := h.sink.alarms[0].Message; !strings.Contains(msg, "= 31 ") {
 		t.Fatalf("message = %q, want the peak 31", msg)
+	}
+}
+
+// TestWorsePeakIsTold: an announced threshold alarm whose reading gets
+// worse is updated with the new peak in its message, so its ticket says
+// how bad it got; a better reading tells nothing.
+func TestWorsePeakIsTold(t *testing.T) {
+	h := newHarness(t, nil, gasRule)
+	h.run(gasRule, []step{at(0, 22.9), at(1, 41.3), at(2, 30.0)})
+	if got := h.sink.states(); got != "raised@0 peak@1" {
+		t.Fatalf("alarms = %q", got)
+	}
+	up := h.sink.alarms[1]
+	if up.Peak != 41.3 || !strings.Contains(up.Message, "41.3") || up.ID != h.sink.alarms[0].ID {
+		t.Fatalf("update %+v: want the peak 41.3 in the message, same id", up)
 	}
 }

@@ -74,8 +74,10 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 		}
 		if !cleared {
 			st.clearSince = time.Time{}
+			before := st.alarm.Peak
 			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
 			e.predicted(c, st)
+			e.newPeak(ctx, c, st, before)
 		} else {
 			if st.clearSince.IsZero() {
 				st.clearSince = t
@@ -185,6 +187,20 @@ func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
 	st.announced = true
 	a := &st.alarm
 	a.State = Raised
+	a.Message = describe(c, a)
+	e.emit(ctx, *a)
+}
+
+// newPeak tells of an announced threshold alarm whose episode reached a
+// worse value (Updated, the message quoting the new peak): the ticket and
+// the screens say how bad it got, not only the first value over the
+// threshold.
+func (e *Engine) newPeak(ctx context.Context, c *compiled, st *episode, before float64) {
+	if !st.announced || st.held || st.alarm.Peak == before || c.op.class != "value" || c.op.op == OpIs {
+		return
+	}
+	a := &st.alarm
+	a.State = Updated
 	a.Message = describe(c, a)
 	e.emit(ctx, *a)
 }

@@ -40,6 +40,16 @@ func sec(t time.Time) string { return fmt.Sprint(int(t.Sub(t0) / time.Second)) }
 // states writes the timeline of alarm changes: "raised@5" is a raise at
 // event time +5s; "raised@0/3600" one at +0s handed on at engine clock
 // +3600s; "flapping@15" and "settled@70" are updates of the flap guard.
+// previous is the alarm told before the i-th with the same id, or nil.
+func (s *recordingSink) previous(i int) *Alarm {
+	for j := i - 1; j >= 0; j-- {
+		if s.alarms[j].ID == s.alarms[i].ID {
+			return &s.alarms[j]
+		}
+	}
+	return nil
+}
+
 func (s *recordingSink) states() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -56,6 +66,8 @@ func (s *recordingSink) states() string {
 			name, at = "settled", s.at[i]
 			if a.Flapping {
 				name = "flapping"
+			} else if prev := s.previous(i); prev == nil || prev.Peak != a.Peak {
+				name = "peak" // the episode got worse
 			}
 		}
 		entry := name + "@" + sec(at)

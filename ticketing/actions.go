@@ -29,7 +29,8 @@ func (a *act) assign() error {
 	name := a.req.Technician
 	tech, known := a.s.technician(name)
 	if len(a.s.cfg.Technicians) > 0 && !known {
-		return &FieldError{Field: "technician", Message: fmt.Sprintf("%q is not in the technicians list", name)}
+		return &FieldError{Field: "technician", Message: fmt.Sprintf("%q is not in the technicians list", name),
+			Code: "unknown_technician", Params: map[string]any{"name": name}}
 	}
 	note := "assigned to " + name
 	if a.t.Assignee != "" && a.t.Assignee != name {
@@ -71,11 +72,11 @@ func (a *act) arrive() error {
 	if a.t.Scope == ScopeInHome {
 		max := a.s.cfg.MaxCodeAttempts
 		if a.t.CodeFailures >= max {
-			return &ActionError{Action: ActArrive, Kind: ErrLocked,
+			return &ActionError{Action: ActArrive, Kind: ErrLocked, Code: "code_locked", Params: map[string]any{"n": a.t.CodeFailures},
 				Reason: fmt.Sprintf("%d wrong verification codes: arrival is locked until an operator issues a new code", a.t.CodeFailures)}
 		}
 		if a.req.Code == "" {
-			return &FieldError{Field: "code", Message: "required: the owner's verification code (in-home work)"}
+			return &FieldError{Field: "code", Message: "required: the owner's verification code (in-home work)", Code: "required"}
 		}
 		var stored string
 		if err := a.tx.QueryRowContext(a.ctx, "SELECT verification_code FROM tickets WHERE id = ?", a.t.ID).Scan(&stored); err != nil {
@@ -90,10 +91,10 @@ func (a *act) arrive() error {
 				return err
 			}
 			if n >= max {
-				return &refusal{&ActionError{Action: ActArrive, Kind: ErrLocked,
+				return &refusal{&ActionError{Action: ActArrive, Kind: ErrLocked, Code: "code_locked", Params: map[string]any{"n": n},
 					Reason: fmt.Sprintf("wrong verification code; %d wrong codes: arrival is locked until an operator issues a new code", n)}}
 			}
-			return &refusal{&ActionError{Action: ActArrive, Kind: ErrIllegal,
+			return &refusal{&ActionError{Action: ActArrive, Kind: ErrIllegal, Code: "wrong_code", Params: map[string]any{"n": n, "max": max},
 				Reason: fmt.Sprintf("wrong verification code (%d of %d attempts)", n, max)}}
 		}
 	}

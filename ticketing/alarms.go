@@ -295,6 +295,7 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 	var stored StoredAlarm
 	var known bool
+	var peakTicket Ticket // the ticket whose description the update changed
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		known = false
 		res, err := tx.ExecContext(ctx, `UPDATE alarms SET state = 'updated', value = ?, peak = ?,
@@ -311,6 +312,21 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 		stored, err = getAlarm(ctx, tx, a.ID)
 		if err != nil || stored.TicketID == 0 {
 			return err
+		}
+		// The sensor ticket about this alarm says its worst reading (the
+		// message quotes the peak), not the first one over the threshold.
+		if a.Message != "" {
+			res, err := tx.ExecContext(ctx, `UPDATE tickets SET description = ?, updated_at = ?
+				WHERE id = ? AND source = 'sensor' AND alarm_id = ? AND description <> ?`,
+				a.Message, ms(s.now()), stored.TicketID, a.ID, a.Message)
+			if err != nil {
+				return fmt.Errorf("ticket %d peak: %w", stored.TicketID, err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if peakTicket, err = getTicket(ctx, tx, stored.TicketID); err != nil {
+					return err
+				}
+			}
 		}
 		return s.refreshRecurrence(ctx, tx, stored.TicketID)
 	})
@@ -331,6 +347,9 @@ func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {
 		return s.alarmRaised(ctx, a)
 	}
 	s.cfg.Notifier.Notify(alarmEvent(EventAlarmUpdated, stored))
+	if peakTicket.ID != 0 {
+		s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, peakTicket))
+	}
 	return nil
 }
 
@@ -384,7 +403,7 @@ func (s *Service) alarmCleared(ctx context.Context, a rules.Alarm) error {
 			return err
 		}
 		if stored.TicketID != 0 {
-			note := fmt.Sprintf("alarm %s cleared at %s by %s (%s), peak %s", a.ID, s.formatTime(clearedAt), by, reason,
+			note := fmt.Sprintf("alarm %s cleared at %s by %s (%s), peak %s", a.ID, s.formatTime(stored.Site, clearedAt), by, reason,
 				strconv.FormatFloat(stored.Peak, 'g', -1, 64))
 			if err := s.addHistory(ctx, tx, stored.TicketID, systemActor, "alarm_cleared", note); err != nil {
 				return err

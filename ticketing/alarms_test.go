@@ -359,3 +359,46 @@ func TestAlarmKeepsPredictionAndFlapping(t *testing.T) {
 		t.Fatalf("alarms = %+v", got)
 	}
 }
+
+// The ticket of a gas alarm says the worst reading of the episode, not
+// the first one over the threshold: 22.9 when raised, 35 at its peak,
+// and a lower reading after the peak changes nothing.
+func TestSensorTicketKeepsThePeak(t *testing.T) {
+	f := newFixture(t)
+	a := gasAlarm(f, 22.9)
+	mustHandle(t, f, a)
+	up := a
+	up.State, up.Value, up.Peak, up.Message = rules.Updated, 35, 35, "lel_pct 35.0 >= 20"
+	f.rec.reset()
+	mustHandle(t, f, up)
+	open := mustOpenTickets(t, f)
+	if len(open) != 1 || open[0].Description != "lel_pct 35.0 >= 20" {
+		t.Fatalf("open tickets %+v: want the peak's description", open)
+	}
+	if got := f.rec.types(); !slices.Equal(got, []string{EventAlarmUpdated, EventTicketUpdated}) {
+		t.Errorf("events %v: the board hears of the new peak", got)
+	}
+	f.rec.reset()
+	same := up
+	same.Value = 30 // below the peak: the message stays the peak's
+	mustHandle(t, f, same)
+	if got := f.rec.types(); !slices.Equal(got, []string{EventAlarmUpdated}) {
+		t.Errorf("events %v: nothing new for the ticket", got)
+	}
+	// A report's ticket that an alarm joined keeps the reporter's words.
+	g := newFixture(t)
+	rep, _, err := g.svc.Report(context.Background(), Actor{Name: "pat1", Role: RolePatrol}, Report{Source: SourcePatrol,
+		Category: "gas", Site: "s1", Building: "B2", Location: "B2 boiler room", Scope: ScopePublic, DeviceID: "gas-b2-07",
+		Description: "smells of gas", Reporter: Reporter{Name: "pat1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gasAlarm(g, 22.9)
+	mustHandle(t, g, b)
+	bu := b
+	bu.State, bu.Peak, bu.Message = rules.Updated, 35, "lel_pct 35.0 >= 20"
+	mustHandle(t, g, bu)
+	if tk := mustGet(t, g, rep.ID); tk.Description != "smells of gas" {
+		t.Errorf("report's description %q", tk.Description)
+	}
+}

@@ -138,7 +138,7 @@ func (s *Service) replanLevel(ctx context.Context, tx *sql.Tx, t Ticket) (string
 		if err := s.plan(ctx, tx, t.ID, c.clock, from, due); err != nil {
 			return "", err
 		}
-		words = append(words, c.clock+" by "+s.formatTime(due))
+		words = append(words, c.clock+" by "+s.formatTime(t.Site, due))
 	}
 	if t.Level == 1 && t.Status.Open() {
 		var has int
@@ -159,7 +159,7 @@ func (s *Service) replanLevel(ctx context.Context, tx *sql.Tx, t Ticket) (string
 	if len(words) == 0 {
 		return "no clock left to re-plan", nil
 	}
-	return "clocks from the first report at " + s.formatTime(from) + ": " + strings.Join(words, ", "), nil
+	return "clocks from the first report at " + s.formatTime(t.Site, from) + ": " + strings.Join(words, ", "), nil
 }
 
 // progressNoted restarts the progress clock of an open L1 ticket: a
@@ -283,12 +283,12 @@ func (s *Service) tickOne(ctx context.Context) (ev *ClockEvent, typ string, err 
 			if c.due <= ms(now) {
 				return nil // late already: the escalation says it
 			}
-			base.Message = fmt.Sprintf("%s limit of %s (L%d) is near: due %s", c.clock, c.number, c.level, s.formatTime(fromMS(c.due)))
+			base.Message = fmt.Sprintf("%s limit of %s (L%d) is near: due %s", c.clock, c.number, c.level, s.formatTime(c.site, fromMS(c.due)))
 			ev = &base
 			return s.addHistory(ctx, tx, c.id, systemActor, "sla_warning", base.Message)
 		case c.clock == clockProgress:
 			typ = EventTicketWarning
-			base.Message = fmt.Sprintf("no progress note on L1 ticket %s since %s", c.number, s.formatTime(fromMS(c.start)))
+			base.Message = fmt.Sprintf("no progress note on L1 ticket %s since %s", c.number, s.formatTime(c.site, fromMS(c.start)))
 			ev = &base
 			if err := s.plan(ctx, tx, c.id, clockProgress, fromMS(c.due), now.Add(s.cfg.SLA.ProgressEvery)); err != nil {
 				return err
@@ -311,7 +311,7 @@ func (s *Service) tickOne(ctx context.Context) (ev *ClockEvent, typ string, err 
 			}
 			base.To, base.Step = chain[step], c.escalations+1
 			base.Message = fmt.Sprintf("%s limit of %s (L%d) missed (due %s): escalated to %s",
-				c.clock, c.number, c.level, s.formatTime(fromMS(c.due)), chain[step])
+				c.clock, c.number, c.level, s.formatTime(c.site, fromMS(c.due)), chain[step])
 			ev = &base
 			if err := s.addHistory(ctx, tx, c.id, systemActor, "escalated", base.Message); err != nil {
 				return err

@@ -95,7 +95,7 @@ func (a *act) dispute() error {
 		return err
 	}
 	return a.history(ActDispute, withNote(fmt.Sprintf("owner disputes the result; re-inspection ticket %s due on site by %s",
-		re.Number, a.s.formatTime(due)), why))
+		re.Number, a.s.formatTime(a.t.Site, due)), why))
 }
 
 // callback records the owner's score (1-5) and whether it is fixed. A

@@ -73,8 +73,12 @@ type Config struct {
 	// NumberPrefix starts ticket numbers: BX20261123-0042 is the 42nd
 	// ticket opened on 23 Nov 2026 (local date). Default "BX".
 	NumberPrefix string `yaml:"-"`
-	// Location gives the local date of ticket numbers. Default time.Local.
+	// Location gives the local date of ticket numbers, and the zone of
+	// sites SiteLocation does not know. Default time.Local.
 	Location *time.Location `yaml:"-"`
+	// SiteLocation is the time zone of a site: times in history notes
+	// read in the ticket's site's zone. nil: Location for every site.
+	SiteLocation func(site string) *time.Location `yaml:"-"`
 	// ReopenWindow: an alarm of the same rule and device raised again within
 	// this time after its ticket was resolved or closed reopens that ticket
 	// instead of opening a new one. Default 30m.
@@ -272,9 +276,25 @@ var ErrNotFound = errors.New("not found")
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"error"`
+	// Code and Params: the error for a program (a page says it in its
+	// user's language); "" when the message is all there is.
+	Code   string         `json:"code,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ErrorCode is the stable code and its parameters (the field among them).
+func (e *FieldError) ErrorCode() (string, map[string]any) {
+	if e.Code == "" {
+		return "", nil
+	}
+	p := map[string]any{"field": e.Field}
+	for k, v := range e.Params {
+		p[k] = v
+	}
+	return e.Code, p
+}
 
 // FieldName names the request field at fault, for API error answers.
 func (e *FieldError) FieldName() string { return e.Field }

@@ -66,14 +66,31 @@ var (
 )
 
 // ActionError is a refused action; Reason says why in words for people.
+// Code and Params say the same for a program, so that a page can say it
+// in its user's language: code "wrong_code" with {"n": 1, "max": 5}.
 type ActionError struct {
 	Action string
 	Reason string
 	Kind   error // ErrIllegal, ErrForbidden or ErrLocked
+	Code   string
+	Params map[string]any
 }
 
 func (e *ActionError) Error() string { return e.Action + ": " + e.Reason }
 func (e *ActionError) Unwrap() error { return e.Kind }
+
+// ErrorCode is the stable code of the refusal and its parameters (the
+// action among them); "" when it has none.
+func (e *ActionError) ErrorCode() (string, map[string]any) {
+	if e.Code == "" {
+		return "", nil
+	}
+	p := map[string]any{"action": e.Action}
+	for k, v := range e.Params {
+		p[k] = v
+	}
+	return e.Code, p
+}
 
 // ActionRequest is one action; which fields count depends on Action.
 type ActionRequest struct {
@@ -145,11 +162,13 @@ func Actions() []string {
 // check says whether by may do action on t now.
 func (st step) check(action string, by Actor, t Ticket) error {
 	if by.Role != RoleAdmin && !slices.Contains(st.roles, by.Role) {
-		return &ActionError{Action: action, Kind: ErrForbidden,
+		return &ActionError{Action: action, Kind: ErrForbidden, Code: "role_may_not",
+			Params: map[string]any{"role": orNone(by.Role), "roles": st.roles},
 			Reason: fmt.Sprintf("role %s may not %s a ticket (%s may)", orNone(by.Role), action, strings.Join(st.roles, ", "))}
 	}
 	if st.from != nil && !slices.Contains(st.from, t.Status) {
-		return &ActionError{Action: action, Kind: ErrIllegal,
+		return &ActionError{Action: action, Kind: ErrIllegal, Code: "wrong_status",
+			Params: map[string]any{"number": t.Number, "status": t.Status, "allowed": st.from},
 			Reason: fmt.Sprintf("ticket %s is %s; %s is only possible when it is %s", t.Number, t.Status, action, joinStatuses(st.from))}
 	}
 	if st.own && by.Role == RoleTechnician && t.Assignee != by.Name {
@@ -157,7 +176,8 @@ func (st step) check(action string, by Actor, t Ticket) error {
 		if t.Assignee != "" {
 			who = t.Assignee
 		}
-		return &ActionError{Action: action, Kind: ErrForbidden,
+		return &ActionError{Action: action, Kind: ErrForbidden, Code: "not_assignee",
+			Params: map[string]any{"number": t.Number, "assignee": t.Assignee},
 			Reason: fmt.Sprintf("ticket %s is assigned to %s, not to %s", t.Number, who, by.Name)}
 	}
 	return nil
@@ -204,7 +224,7 @@ func (r *ActionRequest) validate() error {
 	}
 	need := func(field, v, what string) error {
 		if v == "" {
-			return &FieldError{Field: field, Message: "required: " + what}
+			return &FieldError{Field: field, Message: "required: " + what, Code: "required"}
 		}
 		return nil
 	}

@@ -54,14 +54,14 @@ func (r *Report) Validate() error {
 		{"reporter.name", r.Reporter.Name, false}, {"reporter.phone", r.Reporter.Phone, false},
 	} {
 		if f.required && f.value == "" {
-			return &FieldError{Field: f.name, Message: "required"}
+			return &FieldError{Field: f.name, Message: "required", Code: "required"}
 		}
 		if utf8.RuneCountInString(f.value) > maxShortField {
 			return &FieldError{Field: f.name, Message: fmt.Sprintf("longer than %d characters", maxShortField)}
 		}
 	}
 	if r.Description == "" {
-		return &FieldError{Field: "description", Message: "required"}
+		return &FieldError{Field: "description", Message: "required", Code: "required"}
 	}
 	if n := utf8.RuneCountInString(r.Description); n > MaxDescription {
 		return &FieldError{Field: "description", Message: fmt.Sprintf("%d characters, at most %d", n, MaxDescription)}

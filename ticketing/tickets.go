@@ -298,7 +298,14 @@ func nullID(id int64) any {
 	return id
 }
 
-// formatTime is how times read in history notes.
-func (s *Service) formatTime(t time.Time) string {
-	return t.In(s.cfg.Location).Format(time.RFC3339)
+// formatTime is how times read in history notes: in the site's zone,
+// with its offset.
+func (s *Service) formatTime(site string, t time.Time) string {
+	loc := s.cfg.Location
+	if s.cfg.SiteLocation != nil {
+		if l := s.cfg.SiteLocation(site); l != nil {
+			loc = l
+		}
+	}
+	return t.In(loc).Format(time.RFC3339)
 }

@@ -74,6 +74,8 @@ auth:
     - {name: pat1, role: patrol, token: %s}
     - {name: tech1, role: technician, token: %s}
     - {name: eng1, role: engineer, token: %s}
+time_zone: Asia/Shanghai
+sites: [{id: s1, name: 北区, name_en: North estate}]
 technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}]
 people: [{name: tech1, lang: en}, {name: desk, roles: [control_room]}]
 rosters: [{zones: [z1], people: [tech1], shifts: ["mon-sun 00:00-24:00"]}]
@@ -93,6 +95,8 @@ devices:
   - {id: gas-b6-01, kind: gas, site: s1, building: B6, location: "B6 boiler house", zone: z1}
   - {id: gas-b2-07, kind: gas, site: s1, building: B2, location: "B2 boiler room", zone: z1}
   - {id: gas-b3-01, kind: gas, site: s1, building: B3, location: "B3 kitchen riser", zone: z1}
+  - {id: gas-b8-01, kind: gas, site: s1, building: B8, location: "B8 kitchen riser", zone: z1}
+  - {id: gas-b9-01, kind: gas, site: s1, building: B9, location: "B9 plant room", zone: z1}
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1, place_type: pump_room}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1, machine_class: I}
   - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}

@@ -41,6 +41,11 @@ type Config struct {
 	Log         LogConfig                `yaml:"log"`
 	QR          QRConfig                 `yaml:"qr"`
 	Actions     ActionsConfig            `yaml:"actions"`
+	// TimeZone is the zone of every site that names none (IANA name;
+	// empty: the machine's local zone); Sites names the estates and their
+	// zones (contract.md, "Sites and time").
+	TimeZone string         `yaml:"time_zone"`
+	Sites    []devices.Site `yaml:"sites"`
 	// people, rosters, channels and notify: who is paged, when and how
 	// (docs/notifications.md).
 	notify.Config `yaml:",inline"`
@@ -163,6 +168,7 @@ func parseConfig(b []byte, env []string) (Config, error) {
 	if err := applyEnv(&cfg, env); err != nil {
 		return Config{}, err
 	}
+	cfg.inheritZone()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -347,6 +353,9 @@ func (c *Config) Validate() error {
 	if err := c.HTTP.validate(); err != nil {
 		return err
 	}
+	if _, err := c.SiteZones(); err != nil {
+		return err
+	}
 	if err := c.MQTT.Validate(); err != nil {
 		return fieldConfigError("mqtt", err)
 	}
@@ -389,6 +398,24 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.Actions.validate()
+}
+
+// inheritZone gives the rosters' shifts (notify.timezone) the sites'
+// default zone, unless notify names one of its own.
+func (c *Config) inheritZone() {
+	if c.Notify.Timezone == "" {
+		c.Notify.Timezone = c.TimeZone
+	}
+}
+
+// SiteZones is the time zone of each site (time_zone, sites).
+func (c *Config) SiteZones() (*devices.Sites, error) {
+	s, err := devices.NewSites(c.TimeZone, c.Sites)
+	if err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		return nil, &ConfigError{Key: key, Msg: msg}
+	}
+	return s, nil
 }
 
 // Registry loads the devices from devices_file and the inline lists.

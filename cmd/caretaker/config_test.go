@@ -144,6 +144,25 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("defaults: %+v", tc)
 			}
 		}},
+		{name: "bad time_zone", file: "time_zone: Mars/Olympus\n", wantKey: "time_zone"},
+		{name: "bad site time_zone", file: "sites: [{id: s1, name: 北区}, {id: s2, name: 南区, time_zone: '+08:00'}]\n", wantKey: "sites[1].time_zone"},
+		{name: "bad site id", file: "sites: [{id: 's 1', name: 北区}]\n", wantKey: "sites[0].id"},
+		{name: "site zones", file: "time_zone: Asia/Shanghai\nsites: [{id: s1, name: 北区, name_en: North estate}, {id: s2, name: 柏林, time_zone: Europe/Berlin}]\n",
+			check: func(t *testing.T, c Config) {
+				tc := ticketingConfig(c, nil, nil, nil)
+				if tc.Location.String() != "Asia/Shanghai" || tc.SiteLocation("s2").String() != "Europe/Berlin" || tc.SiteLocation("s7").String() != "Asia/Shanghai" {
+					t.Errorf("zones: %v %v", tc.Location, tc.SiteLocation("s2"))
+				}
+				if c.Notify.Timezone != "Asia/Shanghai" {
+					t.Errorf("notify.timezone %q: want the default zone", c.Notify.Timezone)
+				}
+			}},
+		{name: "notify keeps its own zone", file: "time_zone: Asia/Shanghai\nnotify: {timezone: Europe/Berlin}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Notify.Timezone != "Europe/Berlin" {
+					t.Errorf("notify.timezone %q", c.Notify.Timezone)
+				}
+			}},
 		{name: "unknown env key", env: []string{"CARETAKER_INFLUX_URLL=x"}, wantKey: "CARETAKER_INFLUX_URLL"},
 		{name: "bad env value", env: []string{"CARETAKER_MQTT_QOS=high"}, wantKey: "CARETAKER_MQTT_QOS"},
 		{name: "bad env duration", env: []string{"CARETAKER_INFLUX_FLUSH_INTERVAL=soon"}, wantKey: "CARETAKER_INFLUX_FLUSH_INTERVAL"},

@@ -88,9 +88,14 @@ Flags:
 		cfg.Auth.Tokens = append(cfg.Auth.Tokens, dashboard.Token{Name: "demo-" + role, Role: role, Token: randomToken()})
 	}
 	cfg.Config = demoPaging()
+	// The estate is in China: its days, months and every time a person
+	// reads are Shanghai time whatever the machine says.
+	cfg.TimeZone = "Asia/Shanghai"
+	cfg.Sites = []devices.Site{{ID: "s1", Name: "北区", NameEn: "North estate", TimeZone: "Asia/Shanghai"}}
 	if err := applyEnv(&cfg, env); err != nil {
 		return err
 	}
+	cfg.inheritZone()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -156,9 +161,8 @@ func demoPaging() notify.Config {
 		},
 		Rosters:  notify.Rosters{{Name: "all day", People: []string{"demo-technician"}, Shifts: []string{"mon-sun 00:00-24:00"}}},
 		Channels: []notify.ChannelConfig{{Name: "screen", Type: notify.TypeLog}},
-		// The estate is in China: shifts and the times people read are
-		// Shanghai time whatever the machine says.
-		Notify: notify.Settings{Timezone: "Asia/Shanghai", Policies: []notify.Policy{
+		// Shifts keep the sites' zone (time_zone: Asia/Shanghai).
+		Notify: notify.Settings{Policies: []notify.Policy{
 			{Level: 1, Steps: []notify.Step{
 				{After: d("0s"), To: []string{notify.ToOnDuty, notify.RoleControlRoom}, Via: screen},
 				{After: d("5m"), To: []string{notify.RoleSupervisor}, Via: screen},

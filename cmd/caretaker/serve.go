@@ -132,6 +132,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if err != nil {
 		return err
 	}
+	sites, err := cfg.SiteZones()
+	if err != nil {
+		return err
+	}
 	dcfg := dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger, Registry: reg, Tickets: tickets,
@@ -140,6 +144,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets),
 		PlaceCodes: codes, Commands: tickets,
+		Sites: sites,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
 				return errors.New("mqtt: not connected to " + redactURL(cfg.MQTT.Broker))

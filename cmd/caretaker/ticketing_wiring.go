@@ -18,6 +18,9 @@ func ticketingConfig(cfg Config, reg *devices.Registry, notifier ticketing.Notif
 	tc.Technicians = cfg.Technicians
 	tc.SLA = cfg.SLA
 	tc.SLA.Chain = append([]string(nil), cfg.SLA.Chain...)
+	if sites, err := cfg.SiteZones(); err == nil { // Validate reports a bad zone
+		tc.Location, tc.SiteLocation = sites.Default(), sites.Location
+	}
 	if reg != nil {
 		tc.Zones = ticketing.ZonesFrom(reg)
 	}

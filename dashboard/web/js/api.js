@@ -1,5 +1,9 @@
 // The JSON API with the session's bearer token. Errors carry the HTTP
-// status and the field the server named.
+// status, the field the server named, and its stable code and params:
+// the message is said in the user's language by the code (words.js), the
+// server's English text kept as detail.
+
+import { errorWords } from "./words.js";
 
 let token = "";
 
@@ -7,15 +11,18 @@ export function setToken(t) { token = t; }
 export function getToken() { return token; }
 
 export class APIError extends Error {
-  constructor(message, status, field, retryAfter) {
-    super(message);
+  constructor(message, status, field, code, params, retryAfter) {
+    super(code ? errorWords({ code, params, message }) : message);
+    this.detail = message;
     this.status = status;
     this.field = field || "";
+    this.code = code || "";
+    this.params = params || {};
     this.retryAfter = retryAfter || 0; // seconds, from a 429's Retry-After
   }
   // missing: the server has no such endpoint (yet): an older or partial
   // build. Views use it to say so instead of failing.
-  get missing() { return this.status === 404 && /no such endpoint/.test(this.message); }
+  get missing() { return this.status === 404 && (this.code === "no_endpoint" || /no such endpoint/.test(this.detail)); }
 }
 
 export async function api(method, path, body) {
@@ -39,7 +46,8 @@ export async function api(method, path, body) {
   }
   if (!resp.ok) {
     const msg = (data && data.error) || resp.statusText || "HTTP " + resp.status;
-    throw new APIError(msg, resp.status, data && data.field, Number(resp.headers.get("Retry-After")) || 0);
+    throw new APIError(msg, resp.status, data && data.field, data && data.code, data && data.params,
+      Number(resp.headers.get("Retry-After")) || 0);
   }
   return data;
 }
@@ -48,9 +56,9 @@ export async function api(method, path, body) {
 export async function download(path, filename) {
   const resp = await fetch(path, { headers: { Authorization: "Bearer " + token } });
   if (!resp.ok) {
-    let msg = resp.statusText;
-    try { msg = (await resp.json()).error || msg; } catch (_) { /* not JSON */ }
-    throw new APIError(msg, resp.status);
+    let msg = resp.statusText, data = null;
+    try { data = await resp.json(); msg = data.error || msg; } catch (_) { /* not JSON */ }
+    throw new APIError(msg, resp.status, data && data.field, data && data.code, data && data.params);
   }
   const url = URL.createObjectURL(await resp.blob());
   const a = document.createElement("a");

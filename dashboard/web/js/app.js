@@ -3,7 +3,10 @@
 // goes into the page through textContent (dom.js), never innerHTML.
 
 import { h, $ } from "./dom.js";
-import { t, setLang, getLang, onLangChange, applyStatic, when } from "./i18n.js";
+import { t, setLang, getLang, onLangChange, applyStatic, when, setSites, label } from "./i18n.js";
+import { roleName } from "./words.js";
+import { loadRules } from "./rulebook.js";
+import { describeAlarm } from "./describe.js";
 import { api, setToken } from "./api.js";
 import { live, subscribe, connect, reset } from "./live.js";
 import { session } from "./session.js";
@@ -84,8 +87,11 @@ async function login(token) {
     return;
   }
   sessionStorage.setItem("caretaker.token", token);
-  // A token limited to sites says which: what the screens show is theirs only.
-  $("who").textContent = session.me.name + " (" + session.me.role + (session.me.sites ? " · " + session.me.sites.join(", ") : "") + ")";
+  // The sites' time zones and the rules come first: every time and every
+  // alarm on the pages reads by them.
+  try { setSites(await api("GET", "/api/sites")); } catch (_) { setSites(null); }
+  await loadRules();
+  drawWho();
   $("logout").hidden = false;
   $("nav").hidden = false;
   $("login-view").hidden = true;
@@ -94,6 +100,13 @@ async function login(token) {
   checkHandoffs();
   if (!location.hash || location.hash === "#" || location.hash === "#/" && home() !== "#/") location.hash = home();
   route();
+}
+
+function drawWho() {
+  const me = session.me;
+  // A token limited to sites says which: what the screens show is theirs only.
+  const role = roleName(me ? me.role : "") + (me && me.sites ? " · " + me.sites.join(", ") : "");
+  $("who").textContent = me ? me.name + (getLang() === "zh-CN" ? "（" + role + "）" : " (" + role + ")") : "";
 }
 
 function showLogin(msg) {
@@ -158,9 +171,33 @@ function drawHandoffs() {
 // ---- the L1 banner ------------------------------------------------------------
 // New L1 alarms and L1 reports show in a red banner at the top of every
 // page with a tone, repeated every 30 s until each is acknowledged or
-// dismissed.
+// hidden ("Hide for now" hides it on this screen only: it is not an
+// acknowledgement). On a phone the banner is one compact line that opens
+// into the list, and it sounds only for the user's own work (a ticket
+// assigned to them, or a report they filed): the control room has the
+// alarms, the phone has the job in hand.
 
-const banner = { items: new Map(), dismissed: new Set() };
+const banner = { items: new Map(), dismissed: new Set(), open: false };
+const phone = window.matchMedia("(max-width: 600px)");
+
+// mine: the banner item is about the user's own work.
+function mine(it) {
+  const me = session.me && session.me.name;
+  if (!me) return false;
+  const x = it.alarm || it.ticket || it.escalation || {};
+  const tk = it.ticket || live.tickets.get(it.alarm ? x.ticket_id : it.escalation ? x.ticket_id : x.id);
+  return !!tk && (tk.assignee === me || tk.created_by === me);
+}
+
+// tone sounds the alarm: always in the control room, on a phone only for
+// the user's own work. document's data-alarm-tones counts the tones asked
+// for (what a browser test can see of a sound).
+function tone(items) {
+  if (phone.matches && !items.some(mine)) return;
+  const root = document.documentElement;
+  root.dataset.alarmTones = String(Number(root.dataset.alarmTones || 0) + 1);
+  beep();
+}
 
 function bannerWatch(msg) {
   const d = (msg.data && (msg.data.alarm || msg.data.ticket)) || msg.data || {};
@@ -177,8 +214,9 @@ function bannerWatch(msg) {
     case "alarm.raised":
     case "alarm.updated":
       if (d.level === 1 && !d.acked && !d.shadow && !banner.dismissed.has("a:" + d.id)) {
-        fresh = msg.type === "alarm.raised" || !banner.items.has("a:" + d.id);
+        const isNew = msg.type === "alarm.raised" || !banner.items.has("a:" + d.id);
         banner.items.set("a:" + d.id, { alarm: live.alarms.get(d.id) || d });
+        if (isNew) fresh = banner.items.get("a:" + d.id);
       }
       break;
     case "alarm.acked":
@@ -188,24 +226,39 @@ function bannerWatch(msg) {
     case "ticket.created":
       if (d.level === 1 && d.source !== "sensor") {
         banner.items.set("t:" + d.id, { ticket: d });
-        fresh = true;
+        fresh = banner.items.get("t:" + d.id);
       }
       break;
     case "ticket.updated":
       if (d.status && d.status !== "new") banner.items.delete("t:" + d.id);
+      if (d.status && d.status !== "dispatched") banner.items.delete("m:" + d.id);
       break;
     case "ticket.escalated":
       // An L1 whose clock ran out without anyone acting on it.
       if (d.level === 1 && !banner.dismissed.has("e:" + d.ticket_id + ":" + d.clock + ":" + d.step)) {
         banner.items.set("e:" + d.ticket_id + ":" + d.clock + ":" + d.step, { escalation: d });
-        fresh = true;
+        fresh = banner.items.get("e:" + d.ticket_id + ":" + d.clock + ":" + d.step);
       }
       break;
     default:
       return;
   }
+  // An L1 just given to this user (a technician): their own work, on
+  // their screen until they accept it.
+  if ((msg.type === "ticket.created" || msg.type === "ticket.updated") && d.level === 1 && d.status === "dispatched" &&
+      session.me && d.assignee === session.me.name && !banner.items.has("m:" + d.id) && !banner.dismissed.has("m:" + d.id)) {
+    banner.items.set("m:" + d.id, { ticket: d });
+    fresh = banner.items.get("m:" + d.id);
+  }
   drawBanner();
-  if (fresh) beep();
+  if (fresh) tone(fresh === true ? [...banner.items.values()] : [fresh]);
+}
+
+function bannerText(it) {
+  const x = it.alarm || it.ticket || it.escalation;
+  if (it.alarm) return describeAlarm(x) || x.message || "";
+  if (it.ticket) return (x.number || "") + " " + (x.description || "");
+  return (x.number || "") + " " + label("clock", x.clock) + " · " + t("escalatedTo", { to: label("to", x.to || "supervisor") });
 }
 
 function drawBanner() {
@@ -213,31 +266,42 @@ function drawBanner() {
   const list = [...banner.items.entries()];
   el.hidden = list.length === 0;
   document.body.classList.toggle("has-banner", list.length > 0);
-  el.replaceChildren(...list.map(([key, it]) => {
+  const compact = phone.matches && !banner.open;
+  el.classList.toggle("compact", compact);
+  // A phone's one line is the user's own work first, else the newest.
+  const shown = compact && list.length ? [list.find(([, it]) => mine(it)) || list[list.length - 1]] : list;
+  const rows = shown.map(([key, it]) => {
     const x = it.alarm || it.ticket || it.escalation;
-    const text = it.alarm ? (x.message || x.rule_name || x.rule_id) : it.ticket ? (x.number + " " + (x.description || "")) : (x.number + " " + (x.message || ""));
-    const row = h("div", { class: "banner-row", dataset: { key } },
+    const row = h("div", { class: "banner-row" + (mine(it) ? " mine" : ""), dataset: { key } },
       h("strong", { text: t("bannerL1") }), " ",
+      mine(it) ? h("span", { class: "banner-mine", text: t("bannerMine") }) : null,
       h("span", { class: "banner-place", text: place(x) }), " ",
-      h("span", { class: "banner-dev", text: x.device_id || "" }), " ",
-      h("span", { class: "banner-text", text }));
+      h("span", { class: "banner-text", text: compact ? [x.building, x.location].filter(Boolean).join(" ") + " · " + bannerText(it) : bannerText(it) }));
     const buttons = h("span", { class: "banner-actions" });
     if (it.alarm && session.may("ack")) {
-      buttons.append(h("button", { type: "button", class: "banner-ack", text: t("ack"), onclick: (e) => ack(x.id, e.target) }));
+      buttons.append(h("button", { type: "button", class: "banner-ack", title: t("tooltipAck"), text: t("ack"), onclick: (e) => ack(x.id, e.target) }));
     }
     const tid = it.alarm || it.escalation ? x.ticket_id : x.id;
     if (tid) buttons.append(h("a", { class: "button", href: "#/ticket/" + tid, text: t("open") }));
-    buttons.append(h("button", { type: "button", class: "banner-dismiss", text: t("dismiss"), onclick: () => {
-      banner.items.delete(key);
-      banner.dismissed.add(key);
-      drawBanner();
-    } }));
+    if (!compact) {
+      buttons.append(h("button", { type: "button", class: "banner-dismiss", title: t("dismissHint"), "aria-label": t("dismiss") + ": " + t("dismissHint"), text: t("dismiss"), onclick: () => {
+        banner.items.delete(key);
+        banner.dismissed.add(key);
+        drawBanner();
+      } }));
+    }
     row.append(buttons);
     return row;
-  }));
+  });
+  if (phone.matches && list.length > 1) {
+    rows.push(h("button", { type: "button", class: "banner-more", "aria-expanded": String(banner.open), onclick: () => { banner.open = !banner.open; drawBanner(); },
+      text: banner.open ? "▲" : t("bannerMore", { n: list.length - 1 }) + " ▼" }));
+  }
+  el.replaceChildren(...rows);
 }
+phone.addEventListener("change", () => drawBanner());
 
-setInterval(() => { if (banner.items.size && session.me) beep(); }, 30000);
+setInterval(() => { if (banner.items.size && session.me) tone([...banner.items.values()]); }, 30000);
 
 // ---- start ----------------------------------------------------------------
 
@@ -253,6 +317,7 @@ function applyLang() {
   $("lang").textContent = t("lang");
   document.title = t("title");
   drawNav();
+  drawWho();
   drawConn();
   drawSound();
   drawBanner();

@@ -3,7 +3,9 @@
 // SLA countdown; filters; device status. Redrawn on every live event.
 
 import { h, options } from "./dom.js";
-import { t, duration, label, getLang } from "./i18n.js";
+import { t, duration, label, siteName, clockTime, zoneLabel } from "./i18n.js";
+import { kindName, skillName, recipientName } from "./words.js";
+import { describeAlarm, describeTicket, technical } from "./describe.js";
 import { live, subscribe, apply } from "./live.js";
 import { api, enc } from "./api.js";
 import { dueOf } from "./sla.js";
@@ -57,8 +59,8 @@ export function mount(root) {
       dutyList.replaceChildren(...(d.people || []).map((p) => h("li", { class: "duty-person", dataset: { name: p.name } },
         h("span", { class: "duty-name", text: p.name }),
         h("span", { class: "sub", text: " · " + (p.zones && p.zones.length ? p.zones.join(", ") : t("dutyAllZones")) +
-          (p.skills && p.skills.length ? " · " + p.skills.join(", ") : "") }))));
-      dutyNote.textContent = (d.people || []).length ? t(d.source === "rosters" ? "dutyByRosters" : "dutyByFlags", { tz: d.timezone || "" }) : t("dutyNobody");
+          (p.skills && p.skills.length ? " · " + p.skills.map(skillName).join(", ") : "") }))));
+      dutyNote.textContent = (d.people || []).length ? t(d.source === "rosters" ? "dutyByRosters" : "dutyByFlags", { tz: zoneLabel(d.timezone) || d.timezone || "" }) : t("dutyNobody");
       dutyNote.dataset.source = d.source || "";
     } catch (e) {
       dutyNote.textContent = e.status === 503 ? t("notAvailable", { what: t("onDutyNow") }) : t("failed", { e: e.message });
@@ -102,7 +104,7 @@ function fillFilters(selects) {
   for (const tk of live.tickets.values()) seen.source.add(tk.source);
   seen.source.add("sensor");
   const lists = {
-    site: [...seen.site].sort().map((v) => [v, v]),
+    site: [...seen.site].sort().map((v) => [v, siteName(v)]),
     building: [...seen.building].sort().map((v) => [v, v]),
     level: [["1", "L1"], ["2", "L2"], ["3", "L3"]],
     source: [...seen.source].sort().map((v) => [v, label("src", v)]),
@@ -154,7 +156,7 @@ export function liveFaults() {
       level: a.level, acked: unacked.length === 0, source: "sensor", more: alarms.length - 1,
       number: a.ticket_number || (tk && tk.number) || t("alarm"),
       site: a.site, building: a.building, location: a.location, device: a.device_id,
-      description: a.message || a.rule_name || "", since: alarms.reduce((m, x) => (x.raised_at < m ? x.raised_at : m), a.raised_at),
+      description: describeAlarm(a) || a.message || "", technical: a.message, since: alarms.reduce((m, x) => (x.raised_at < m ? x.raised_at : m), a.raised_at),
     });
   }
   for (const tk of live.tickets.values()) {
@@ -172,12 +174,12 @@ function ticketItem(tk) {
   return {
     key: "ticket:" + tk.id, kind: "ticket", ticket: tk, ticketId: tk.id, level: tk.level, source: tk.source,
     number: tk.number, site: tk.site, building: tk.building, location: tk.location, device: tk.device_id,
-    description: tk.description, since: tk.created_at, escalated: tk.escalated,
+    description: describeTicket(tk), technical: tk.source === "sensor" ? tk.description : "", since: tk.created_at, escalated: tk.escalated,
   };
 }
 
 export function place(x) {
-  return [x.site, x.building, x.location].filter(Boolean).join(" / ");
+  return [siteName(x.site), x.building, x.location].filter(Boolean).join(" / ");
 }
 
 function row(item) {
@@ -187,8 +189,8 @@ function row(item) {
       h("div", { class: "num", text: item.number || "" })),
     h("td", { class: "place" },
       h("div", { class: "loc", text: item.location || "" }),
-      h("div", { class: "sub", text: [item.site, item.building].filter(Boolean).join(" / ") + (item.device ? " · " : "") }, item.device ? h("span", { class: "dev", text: item.device }) : null)),
-    h("td", { class: "desc" }, item.description || "", item.more ? h("span", { class: "more", text: " +" + item.more }) : null,
+      h("div", { class: "sub", text: [siteName(item.site), item.building].filter(Boolean).join(" / ") + (item.device ? " · " : "") }, item.device ? h("span", { class: "dev", text: item.device }) : null)),
+    h("td", { class: "desc" }, item.description || "", technical(item.technical) ? h("div", { class: "tech", lang: "en", text: item.technical }) : null, item.more ? h("span", { class: "more", text: " +" + item.more }) : null,
       item.ticket && item.ticket.escalated ? h("span", { class: "escalated", text: t("escalatedTo", { to: label("to", item.ticket.escalated.to || "supervisor") }) }) : null),
     h("td", { class: "time" }, h("div", { class: "age", dataset: { since: item.since || "" } }), slaLine(item.ticket),
       pagedLine(item.ticketId && live.paging.get(item.ticketId))),
@@ -213,10 +215,10 @@ function row(item) {
 // fared: "paged tech1 · 09:31 · email ✓ webhook ✗ (retrying)".
 export function pagedLine(p) {
   if (!p || !p.recipients || !p.recipients.length) return null;
-  const at = new Date(p.at);
-  const hhmm = isNaN(at) ? "" : at.toLocaleTimeString(getLang(), { hour: "2-digit", minute: "2-digit", hour12: false });
+  const tk = live.tickets.get(p.ticket_id);
+  const hhmm = clockTime(p.at, tk && tk.site);
   const div = h("div", { class: "paged", dataset: { ticket: String(p.ticket_id), step: p.step || "" } },
-    h("span", { class: "paged-who", text: t("pagedWho", { who: p.recipients.join(", ") }) }),
+    h("span", { class: "paged-who", text: t("pagedWho", { who: p.recipients.map(recipientName).join(", ") }) }),
     hhmm ? " · " + hhmm : "", " ·");
   for (const c of p.channels || []) {
     const ok = c.state === "sent";
@@ -272,7 +274,7 @@ export async function ack(id, button) {
 
 function deviceChip(d) {
   const state = d.online ? "online" : "offline";
-  const title = [d.kind, place(d), d.online ? t("online") : d.last_seen ? t("offlineDev") : t("neverSeen")].filter(Boolean).join(" · ");
+  const title = [kindName(d.kind), place(d), d.online ? t("online") : d.last_seen ? t("offlineDev") : t("neverSeen")].filter(Boolean).join(" · ");
   return h("li", { class: "chip " + state, title, dataset: { device: d.device_id } },
     h("span", { class: "dot", "aria-hidden": "true" }),
     h("span", { class: "id", text: d.device_id }),

@@ -2,6 +2,7 @@
 // optional threshold line, shaded episodes and a marker; and bar charts.
 
 import { s, h } from "./dom.js";
+import { wallParts } from "./i18n.js";
 
 const W = 720, H = 260, PAD = { l: 48, r: 12, t: 12, b: 28 };
 
@@ -15,15 +16,18 @@ function niceTicks(lo, hi, n) {
   return out;
 }
 
-function timeLabel(ms, spanMs) {
-  const d = new Date(ms);
+// timeLabel writes a time of the axis in the site's zone.
+function timeLabel(ms, spanMs, zone) {
+  const d = wallParts(new Date(ms), zone);
   const p = (x) => String(x).padStart(2, "0");
-  if (spanMs > 2 * 86400e3) return p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes());
-  return p(d.getHours()) + ":" + p(d.getMinutes()) + (spanMs < 600e3 ? ":" + p(d.getSeconds()) : "");
+  const hh = p(d.hour % 24);
+  if (spanMs > 2 * 86400e3) return p(d.month) + "-" + p(d.day) + " " + hh + ":" + p(d.minute);
+  return hh + ":" + p(d.minute) + (spanMs < 600e3 ? ":" + p(d.second) : "");
 }
 
 // timeSeries({series: [{name, points: [{t: ms, v}]}], from, to, threshold,
-// thresholdLabel, bands: [{from: ms, to: ms}], marker: ms, title, unit})
+// thresholdLabel, bands: [{from: ms, to: ms}], marker: ms, title, unit,
+// zone: the site whose time the axis reads})
 export function timeSeries(opts) {
   const series = (opts.series || []).filter((x) => x.points && x.points.length);
   const all = series.flatMap((x) => x.points);
@@ -53,9 +57,10 @@ export function timeSeries(opts) {
   const span = t1 - t0;
   for (let i = 0; i <= 4; i++) {
     const t = t0 + (span * i) / 4;
-    svg.appendChild(s("text", { class: "tick", x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" }, timeLabel(t, span)));
+    svg.appendChild(s("text", { class: "tick", x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" }, timeLabel(t, span, opts.zone)));
   }
   svg.appendChild(s("line", { class: "axis", x1: PAD.l, x2: PAD.l, y1: PAD.t, y2: H - PAD.b }));
+  if (opts.unit) svg.appendChild(s("text", { class: "tick unit", x: PAD.l + 4, y: PAD.t + 10, "text-anchor": "start" }, opts.unit));
   svg.appendChild(s("line", { class: "axis", x1: PAD.l, x2: W - PAD.r, y1: H - PAD.b, y2: H - PAD.b }));
   series.forEach((ser, i) => {
     const pts = ser.points.slice().sort((a, b) => a.t - b.t);

@@ -4,6 +4,9 @@
 
 import { h, field, options, showFieldError, statusLine, say } from "./dom.js";
 import { t, when, label } from "./i18n.js";
+import { verbName, stageName, withUnit, metricName, unitOf, recipientName } from "./words.js";
+import { noteWords, actorWords } from "./notes.js";
+import { describeTicket, technical } from "./describe.js";
 import { api, enc, getToken } from "./api.js";
 import { live, subscribe, send } from "./live.js";
 import { timeSeries } from "./chart.js";
@@ -39,30 +42,33 @@ export function mount(root, id) {
       fact(t("place"), [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ")),
       fact(t("device"), tk.device_id), fact(t("assignee"), tk.assignee),
       fact(t("reporterLbl"), [tk.reporter && tk.reporter.name, tk.reporter && tk.reporter.phone].filter(Boolean).join(" ")),
-      fact(t("reported"), when(tk.first_reported_at || tk.created_at)));
+      fact(t("reported"), when(tk.first_reported_at || tk.created_at, tk.site)));
     const history = h("ol", { class: "history", id: "ticket-history" }, (tk.history || []).map((e) =>
-      h("li", {}, h("time", { text: when(e.at) }), " ", h("strong", { text: e.action }), " ",
-        h("span", { class: "who", text: e.actor + (e.role ? " (" + e.role + ")" : "") }),
-        e.note ? h("div", { class: "note", text: e.note }) : null)));
+      h("li", { dataset: { action: e.action } }, h("time", { text: when(e.at, tk.site) }), " ", h("strong", { text: verbName(e.action) }), " ",
+        h("span", { class: "who", text: actorWords(e) }),
+        e.note ? h("div", { class: "note", text: noteWords(e, tk.site) }) : null,
+        e.note && technical(e.note) && noteWords(e, tk.site) !== e.note ? h("div", { class: "tech", lang: "en", text: e.note }) : null)));
     // An alarm that came back while the ticket was open, and every report
     // of the incident (who to call back, what they said).
     const rec = tk.recurrence && tk.recurrence.count ? h("section", { id: "ticket-recurrence", class: "recurrence" },
       h("h3", { text: t("recurrences") }),
-      h("p", { class: "warn", text: t("recurred", { n: tk.recurrence.count, t: when(tk.recurrence.last_at), p: tk.recurrence.peak }) }),
-      h("ol", {}, (tk.recurrence.episodes || []).map((e) => h("li", { text: when(e.at) + " · " + t("peakLbl") + " " + e.peak })))) : null;
+      h("p", { class: "warn", text: t("recurred", { n: tk.recurrence.count, t: when(tk.recurrence.last_at, tk.site), p: peakText(tk.recurrence.peak) }) }),
+      h("ol", {}, (tk.recurrence.episodes || []).map((e) => h("li", { text: when(e.at, tk.site) + " · " + t("peakLbl") + " " + peakText(e.peak) })))) : null;
     const reporters = Array.isArray(tk.reporters) && tk.reporters.length ? h("section", {}, h("h3", { text: t("incidentReports") }),
       h("ul", { class: "reporters", id: "ticket-reporters" }, tk.reporters.map((r) =>
-        h("li", {}, h("time", { text: when(r.at) }), " ", h("strong", { text: [r.name, r.phone].filter(Boolean).join(" ") || r.reported_by }),
+        h("li", {}, h("time", { text: when(r.at, tk.site) }), " ", h("strong", { text: [r.name, r.phone].filter(Boolean).join(" ") || r.reported_by }),
           " (" + label("src", r.source) + (r.photos && r.photos.length ? ", " + t("photosN", { n: r.photos.length }) : "") + ")",
           h("div", { class: "note", text: r.description }))))) : null;
     const photos = Array.isArray(tk.photos) && tk.photos.length ? h("section", {}, h("h3", { text: t("photos") }),
       h("ul", { class: "photos", id: "ticket-photos" }, tk.photos.map((p) => photo(tk.id, p)))) : null;
+    // The peak as the alarm's metric reads (a unit), else the number.
+    function peakText(v) { return alarm && alarm.metric ? withUnit(v, alarm.metric) : String(v); }
     const clocks = Array.isArray(tk.deadlines) && tk.deadlines.length ? h("section", {}, h("h3", { text: t("deadlines") }),
       h("table", { class: "rows compact", id: "ticket-deadlines" }, h("tbody", {}, tk.deadlines.map((d) => {
         const late = !d.met_at && new Date(d.due_at) < new Date();
         return h("tr", { class: late ? "late" : "" }, h("td", { text: label("clock", d.clock) }),
-          h("td", { text: t("dueAt") + " " + when(d.due_at) }),
-          h("td", { text: d.met_at ? t("metAt") + " " + when(d.met_at) : late ? t("overdue", { d: "" }).trim() : "" }),
+          h("td", { text: t("dueAt") + " " + when(d.due_at, tk.site) }),
+          h("td", { text: d.met_at ? t("metAt") + " " + when(d.met_at, tk.site) : late ? t("overdue", { d: "" }).trim() : "" }),
           h("td", { text: d.escalations ? "↑" + d.escalations : "" }));
       })))) : null;
 
@@ -94,12 +100,13 @@ export function mount(root, id) {
     const pagesBox = h("section", { id: "ticket-notifications" }, h("h3", { text: t("paged") }));
     const pagesMsg = statusLine("ticket-notifications-status");
     pagesBox.append(pagesMsg);
-    loadPages(tk.id, pagesBox, pagesMsg);
+    loadPages(tk.id, pagesBox, pagesMsg, tk.site);
 
     const cmds = commandsSection(tk);
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
-      h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: tk.description || "" })),
+      h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: describeTicket(tk) })),
+      technical(tk.source === "sensor" ? tk.description : "") ? h("p", { class: "tech", lang: "en", text: tk.description }) : null,
       facts, rec, actions, cmds.el, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body) {
@@ -121,7 +128,7 @@ export function mount(root, id) {
 
 // loadPages lists the deliveries of a ticket: who, through which channel,
 // in which state, and when (delivered or failed, else the next attempt).
-async function loadPages(id, box, msg) {
+async function loadPages(id, box, msg, site) {
   let list;
   try {
     list = (await api("GET", "/api/tickets/" + enc(id) + "/notifications")).notifications || [];
@@ -136,17 +143,17 @@ async function loadPages(id, box, msg) {
   box.append(h("table", { class: "rows compact", id: "ticket-pages" }, h("thead", {}, h("tr", {},
     h("th", { text: t("pageWho") }), h("th", { text: t("pageVia") }), h("th", { text: t("pageState") }), h("th", { text: t("pageAt") }))),
   h("tbody", {}, list.map((n) => h("tr", { class: "page-" + n.state, "data-delivery": n.id },
-    h("td", { text: n.recipient + " · " + t("pageStep", { s: n.step }) }),
+    h("td", { text: recipientName(n.recipient) + " · " + t("pageStep", { s: n.step }) }),
     h("td", { text: n.channel }),
     h("td", { text: label("pg", n.state) + (n.attempts ? " · " + t("pageTries", { n: n.attempts }) : ""), title: n.last_error || "" }),
-    h("td", { text: when(n.done_at || n.next_at || n.queued_at) }))))));
+    h("td", { text: when(n.done_at || n.next_at || n.queued_at, site) }))))));
 }
 
 // photo shows an uploaded picture. The file needs the token, which an
 // <img> cannot send, so it is fetched and shown as a data: URL (the page's
 // CSP allows images from 'self' and data: only).
 function photo(ticketID, p) {
-  const li = h("li", {}, h("span", { class: "hint", text: (p.stage || "") + " " + (p.uploaded_by || "") }));
+  const li = h("li", {}, h("span", { class: "hint", text: stageName(p.stage) + " " + (p.uploaded_by || "") }));
   (async () => {
     try {
       const resp = await fetch("/api/tickets/" + enc(ticketID) + "/photos/" + enc(p.id), { headers: { Authorization: "Bearer " + getToken() } });
@@ -192,7 +199,9 @@ function drawReadings(box, tk, alarm) {
       slot.replaceChildren(h("p", { class: "empty", text: t("noReadings") }));
       return;
     }
-    slot.replaceChildren(timeSeries({ series: list, from, to: Math.max(to, from + 60e3), threshold, marker: at, title: (metric || tk.device_id) }));
+    slot.replaceChildren(timeSeries({ series: list.map((x) => Object.assign(x, { name: metricName(x.name) })), from, to: Math.max(to, from + 60e3), threshold,
+      thresholdLabel: threshold != null ? t("threshold") + " " + withUnit(threshold, metric) : "", marker: at, zone: tk.site,
+      unit: metric ? unitOf(metric) : "", title: (metric ? metricName(metric) + (unitOf(metric) ? " (" + unitOf(metric) + ")" : "") : tk.device_id) }));
   };
 
   (async () => {

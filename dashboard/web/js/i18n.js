@@ -19,7 +19,9 @@ const EN = {
   st_new: "New", st_dispatched: "Dispatched", st_accepted: "Accepted", st_on_site: "On site", st_resolved: "Resolved", st_closed: "Closed", st_cancelled: "Cancelled",
   reported: "Reported", reporterLbl: "Reporter", newLevel: "New level", deadlines: "Time limits", clock: "Clock", dueAt: "Due", metAt: "Met",
   clock_claim: "claim", clock_dispatch: "dispatch", clock_arrive: "arrive", clock_close: "close", clock_progress: "progress note", clock_callback: "callback",
-  filters: "Filters", bannerL1: "L1 EMERGENCY", dismiss: "Dismiss", soundOn: "Sound on", soundOff: "Sound off",
+  filters: "Filters", bannerL1: "L1 EMERGENCY", dismiss: "Hide for now", soundOn: "Sound on", soundOff: "Sound off",
+  dismissHint: "Hides this line on this screen only; it is not acknowledged and stays on the board.",
+  bannerMore: "{n} more L1", bannerMine: "Yours", technical: "Technical", tooltipAck: "Acknowledge: the control room has seen it",
   overdue: "{d} overdue", dueIn: "{d} left", due_dispatch: "dispatch", due_arrive: "arrive", due_close: "close",
   s: "{n} s", m: "{n} min", h: "{n} h", d: "{n} d",
   // detail
@@ -53,6 +55,8 @@ const EN = {
   episodes: "Episodes", start: "Start", end: "End", peak: "Peak", noRules: "No rules.", mustNumber: "Must be a number.",
   mustDuration: "Must be a duration such as 10s, 5m or 1h.", lowBelowHigh: "Low must be below high.",
   whoWhen: "Who / when", readOnly: "Only engineers may change rules.", chartNoData: "No history for this period.",
+  rollbackReason: "rollback to version {v}", byConfig: "the configuration file", ofNominal: "of the nominal {n}", perMinute: "Change per minute",
+  trendWindow: "Trend over (e.g. 24h)", trendHorizon: "Warn this far ahead (e.g. 168h)", serviceEvery: "Service every (count)", staleAfter: "Offline after no data for (e.g. 2m)",
   // reports
   reports: "Reports", kpis: "Key figures", byMonth: "By month", byLevel: "By level", byCategory: "By category", byBuilding: "By building",
   exportCSV: "Export CSV", period: "Period", refresh: "Refresh", tickets: "Tickets",
@@ -77,7 +81,9 @@ const ZH = {
   st_new: "待派单", st_dispatched: "已派单", st_accepted: "已接单", st_on_site: "已到场", st_resolved: "已完工", st_closed: "已关闭", st_cancelled: "已取消",
   reported: "报事时间", reporterLbl: "报事人", newLevel: "新等级", deadlines: "时限", clock: "时钟", dueAt: "截止", metAt: "完成",
   clock_claim: "抢单", clock_dispatch: "派单", clock_arrive: "到场", clock_close: "完成", clock_progress: "进度报告", clock_callback: "回访",
-  filters: "筛选", bannerL1: "一级紧急告警", dismiss: "知道了", soundOn: "声音开", soundOff: "声音关",
+  filters: "筛选", bannerL1: "一级紧急告警", dismiss: "暂时隐藏", soundOn: "声音开", soundOff: "声音关",
+  dismissHint: "仅在本屏幕隐藏这一条，并不确认告警，告警仍在监控列表中。",
+  bannerMore: "另有 {n} 条一级", bannerMine: "我的工单", technical: "技术信息", tooltipAck: "确认：监控中心已知晓",
   overdue: "已超时 {d}", dueIn: "剩余 {d}", due_dispatch: "派单", due_arrive: "到场", due_close: "完成",
   s: "{n} 秒", m: "{n} 分钟", h: "{n} 小时", d: "{n} 天",
   back: "返回", history: "处理记录", readings: "告警前后读数", noReadings: "该时段没有读数。",
@@ -107,6 +113,8 @@ const ZH = {
   episodes: "告警时段", start: "开始", end: "结束", peak: "峰值", noRules: "没有规则。", mustNumber: "必须是数字。",
   mustDuration: "必须是时长，如 10s、5m、1h。", lowBelowHigh: "下限必须小于上限。",
   whoWhen: "修改人 / 时间", readOnly: "只有工程师可以修改规则。", chartNoData: "该时段没有历史数据。",
+  rollbackReason: "回滚到第 {v} 版", byConfig: "配置文件", ofNominal: "（额定 {n}）", perMinute: "每分钟变化",
+  trendWindow: "趋势统计时长（如 24h）", trendHorizon: "提前预警时长（如 168h）", serviceEvery: "保养间隔（次数）", staleAfter: "无数据多久算离线（如 2m）",
   reports: "统计报表", kpis: "关键指标", byMonth: "按月", byLevel: "按等级", byCategory: "按类别", byBuilding: "按楼栋",
   exportCSV: "导出 CSV", period: "时段", refresh: "刷新", tickets: "工单",
 };
@@ -155,10 +163,99 @@ export function duration(secs) {
   return t("d", { n: Math.floor(secs / 86400) });
 }
 
-export function when(ts) {
-  const d = new Date(ts);
+// ---- sites and their time zones ------------------------------------------
+// Every time a person reads is in the site's time zone (GET /api/sites),
+// not the browser's: a screen in Berlin shows a Shanghai estate's times
+// as the estate lives them.
+
+const sites = { zone: undefined, byId: new Map() };
+
+export function setSites(data) {
+  sites.zone = (data && data.time_zone && data.time_zone !== "Local") ? data.time_zone : undefined;
+  sites.byId = new Map(((data && data.sites) || []).map((x) => [x.id, x]));
+}
+
+// zoneOf is the IANA zone of a site (undefined: the browser's).
+export function zoneOf(site) {
+  const s = site && sites.byId.get(site);
+  return (s && s.time_zone && s.time_zone !== "Local" ? s.time_zone : undefined) || sites.zone;
+}
+
+// siteName is the site's name in the user's language, else its id.
+export function siteName(id) {
+  const s = id && sites.byId.get(id);
+  if (!s) return id || "";
+  return (lang === "zh-CN" ? s.name || s.name_en : s.name_en || s.name) || id;
+}
+
+function fmt(d, site, opts) {
+  try {
+    return d.toLocaleString(lang, Object.assign({ timeZone: zoneOf(site), hourCycle: "h23" }, opts));
+  } catch (_) {
+    return d.toLocaleString(lang, opts);
+  }
+}
+
+// zoneLabel names a time zone in the user's language ("中国标准时间",
+// "China Standard Time"), else as given.
+export function zoneLabel(zone) {
+  if (!zone || zone === "Local") return "";
+  try {
+    const part = new Intl.DateTimeFormat(lang, { timeZone: zone, timeZoneName: "long" }).formatToParts(new Date()).find((x) => x.type === "timeZoneName");
+    return (part && part.value) || zone;
+  } catch (_) {
+    return zone;
+  }
+}
+
+// when: date and time in the site's zone.
+export function when(ts, site) {
+  const d = ts instanceof Date ? ts : new Date(ts);
   if (isNaN(d)) return "";
-  return d.toLocaleString(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return fmt(d, site, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+// clockTime: "09:31" in the site's zone.
+export function clockTime(ts, site) {
+  const d = ts instanceof Date ? ts : new Date(ts);
+  if (isNaN(d)) return "";
+  return fmt(d, site, { hour: "2-digit", minute: "2-digit" });
+}
+
+// wallParts: the wall-clock fields of d in a site's zone.
+export function wallParts(d, site) {
+  const p = {};
+  const f = new Intl.DateTimeFormat("en-US", { timeZone: zoneOf(site), hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  for (const x of f.formatToParts(d)) if (x.type !== "literal") p[x.type] = Number(x.value);
+  return p;
+}
+
+// localDay: "2026-12-01", the site's date of d.
+export function localDay(d, site) {
+  const p = wallParts(d, site);
+  const z = (x) => String(x).padStart(2, "0");
+  return p.year + "-" + z(p.month) + "-" + z(p.day);
+}
+
+// localInput: "2026-12-01T08:30" (for a datetime-local field) in the site's zone.
+export function localInput(d, site) {
+  const p = wallParts(d, site);
+  const z = (x) => String(x).padStart(2, "0");
+  return p.year + "-" + z(p.month) + "-" + z(p.day) + "T" + z(p.hour % 24) + ":" + z(p.minute);
+}
+
+// fromLocal reads "2026-12-01T08:30" as wall-clock time in the site's zone.
+export function fromLocal(v, site) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d))?)?$/.exec(v || "");
+  if (!m) return new Date(NaN);
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0), +(m[6] || 0));
+  let at = wall;
+  for (let i = 0; i < 2; i++) {
+    const p = wallParts(new Date(at), site);
+    const seen = Date.UTC(p.year, p.month - 1, p.day, p.hour % 24, p.minute, p.second);
+    at += wall - seen;
+  }
+  return new Date(at);
 }
 
 export function label(prefix, value) {

@@ -4,7 +4,7 @@
 // endpoint it counts the ticket list itself and says so.
 
 import { h, field } from "./dom.js";
-import { t, label, getLang } from "./i18n.js";
+import { t, label, getLang, localDay, fromLocal } from "./i18n.js";
 import { api, download, APIError } from "./api.js";
 import { bars } from "./chart.js";
 
@@ -24,9 +24,13 @@ const FIGURES = [
 ];
 
 export function mount(root) {
-  const now = new Date();
-  const from = h("input", { type: "date", name: "from", value: isoDay(new Date(now.getFullYear(), now.getMonth() - 5, 1)) });
-  const to = h("input", { type: "date", name: "to", value: isoDay(new Date(now.getTime() + 86400e3)) });
+  // Dates are the site's (the server reads a date without an offset as
+  // the site's local midnight): from the first of the month five months
+  // back to tomorrow.
+  const today = localDay(new Date());
+  const [y, mo] = today.split("-").map(Number);
+  const from = h("input", { type: "date", name: "from", value: monthStart(y, mo - 5) });
+  const to = h("input", { type: "date", name: "to", value: localDay(new Date(Date.now() + 86400e3)) });
   const site = h("input", { name: "site", autocomplete: "off" });
   const out = h("div", { id: "reports-out" });
   const note = h("p", { class: "hint", id: "reports-note", role: "status" });
@@ -42,8 +46,8 @@ export function mount(root) {
 
   function query(f, tt) {
     const q = new URLSearchParams();
-    q.set("from", (f || new Date(from.value + "T00:00:00")).toISOString());
-    q.set("to", (tt || new Date(to.value + "T00:00:00")).toISOString());
+    q.set("from", f || from.value);
+    q.set("to", tt || to.value);
     if (site.value.trim()) q.set("site", site.value.trim());
     return q;
   }
@@ -74,16 +78,19 @@ export function mount(root) {
     draw(figures(stats.overall || {}), groups);
   }
 
-  // monthly asks for each month of the period (at most 12).
+  // monthly asks for each month of the period (at most 12), by the
+  // site's calendar: local dates, which the server reads in its zone.
   async function monthly() {
-    const f = new Date(from.value + "T00:00:00"), end = new Date(to.value + "T00:00:00");
+    const f = from.value, end = to.value;
     const starts = [];
-    for (let d = new Date(f.getFullYear(), f.getMonth(), 1); d < end && starts.length < 12; d = new Date(d.getFullYear(), d.getMonth() + 1, 1)) starts.push(d);
+    let [y, m] = f.split("-").map(Number);
+    for (let d = monthStart(y, m); d < end && starts.length < 12; d = monthStart(y, ++m)) starts.push(d);
     const res = await Promise.all(starts.map((d) => {
-      const next = new Date(d.getFullYear(), d.getMonth() + 1, 1);
+      const [yy, mm] = d.split("-").map(Number);
+      const next = monthStart(yy, mm + 1);
       return api("GET", "/api/stats?" + query(d < f ? f : d, next > end ? end : next));
     }));
-    return res.map((s, i) => [starts[i].getFullYear() + "-" + String(starts[i].getMonth() + 1).padStart(2, "0"), (s.overall || {}).tickets || 0]);
+    return res.map((s, i) => [starts[i].slice(0, 7), (s.overall || {}).tickets || 0]);
   }
 
   function draw(figs, groups) {
@@ -133,6 +140,7 @@ async function countTickets(q) {
   const count = { by_month: {}, by_level: {}, by_category: {}, by_building: {} };
   const p = new URLSearchParams(q);
   p.set("limit", "1000");
+  for (const k of ["from", "to"]) p.set(k, fromLocal(p.get(k), p.get("site") || "").toISOString()); // the list takes RFC 3339
   const data = await api("GET", "/api/tickets?" + p);
   const list = data.tickets || [];
   for (const tk of list) {
@@ -153,7 +161,8 @@ function csvCell(v) {
   return /[",\r\n']/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
-function isoDay(d) {
-  const p = (x) => String(x).padStart(2, "0");
-  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+// monthStart: "2026-07-01" for (2026, 7); months past 12 or below 1 roll over.
+function monthStart(y, m) {
+  const d = new Date(Date.UTC(y, m - 1, 1));
+  return d.getUTCFullYear() + "-" + String(d.getUTCMonth() + 1).padStart(2, "0") + "-01";
 }

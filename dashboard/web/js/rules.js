@@ -3,7 +3,9 @@
 // chart of the readings, the threshold and the episodes it would raise.
 
 import { h, field, options, showFieldError, clearFieldErrors, statusLine, say } from "./dom.js";
-import { t, when } from "./i18n.js";
+import { t, when, localInput as zonedInput, fromLocal } from "./i18n.js";
+import { ruleName, kindName, metricName, conditionWords, modeName, severityName, withUnit, unitOf, eventName } from "./words.js";
+import { loadRules } from "./rulebook.js";
 import { api, enc } from "./api.js";
 import { timeSeries } from "./chart.js";
 import { session } from "./session.js";
@@ -53,10 +55,11 @@ async function showList(box) {
     return;
   }
   const rows = rules.map((r) => h("tr", { class: r.enabled === false ? "disabled" : "" },
-    h("td", {}, h("a", { href: "#/rules/" + enc(r.id), text: r.id })),
-    h("td", { text: r.name || "" }), h("td", { text: r.kind || "" }), h("td", { text: r.metric || r.event || "" }),
-    h("td", { class: "mono", text: condText(r.condition) }), h("td", { text: r.level ? "L" + r.level : "" }),
-    h("td", { text: r.mode || "" }), h("td", { text: r.version != null ? "v" + r.version : "" })));
+    h("td", {}, h("a", { href: "#/rules/" + enc(r.id), class: "tech", lang: "en", text: r.id })),
+    h("td", { text: ruleName(r) }), h("td", { text: kindName(r.kind) }),
+    h("td", {}, r.metric ? metricName(r.metric) : eventName((r.condition || {}).event), r.metric ? h("div", { class: "tech", lang: "en", text: r.metric }) : null),
+    h("td", {}, conditionWords(r), h("div", { class: "tech", lang: "en", text: condText(r.condition) })), h("td", { text: r.level ? "L" + r.level : "" }),
+    h("td", { text: modeName(r.mode) }), h("td", { text: r.version != null ? "v" + r.version : "" })));
   box.replaceChildren(h("section", { class: "column" },
     h("h2", { text: t("rules") }),
     rules.length ? h("table", { class: "rows", id: "rules-table" },
@@ -119,20 +122,21 @@ function drawEditor(box, rule, reload, status) {
   const clearVal = rule.clear && rule.clear.value != null ? ctl("clear.value", rule.clear.value, { inputmode: "decimal" }) : null;
   const forCtl = ctl("for", rule.for || "0s");
   const clearFor = ctl("clear_for", rule.clear_for || "");
-  const severity = options(h("select", { name: "severity", disabled: !canEdit }), SEVERITIES.map((s) => [s, s]));
+  const severity = options(h("select", { name: "severity", disabled: !canEdit }), SEVERITIES.map((s) => [s, severityName(s)]));
   severity.value = rule.severity || "critical";
-  const mode = options(h("select", { name: "mode", disabled: !canEdit }), [["live", "live"], ["shadow", "shadow"]]);
+  const mode = options(h("select", { name: "mode", disabled: !canEdit }), [["live", modeName("live")], ["shadow", modeName("shadow")]]);
   mode.value = rule.mode || "live";
   const enabled = h("input", { type: "checkbox", name: "enabled", checked: rule.enabled !== false, disabled: !canEdit });
   const reason = ctl("reason", "");
 
   const form = h("form", { class: "rule-form", id: "rule-form", novalidate: true, onsubmit: save },
-    h("h2", {}, rule.name || rule.id, " ", h("span", { class: "count", text: "v" + (rule.version ?? "?") })),
-    h("p", { class: "mono", text: [rule.kind, rule.metric || rule.event, condText(c)].filter(Boolean).join(" · ") }),
+    h("h2", {}, ruleName(rule), " ", h("span", { class: "count", text: "v" + (rule.version ?? "?") })),
+    h("p", { class: "rule-words", text: [kindName(rule.kind), rule.metric ? metricName(rule.metric) : "", conditionWords(rule)].filter(Boolean).join(" · ") }),
+    h("p", { class: "mono tech", lang: "en", text: [rule.id, rule.kind, rule.metric || rule.event, condText(c)].filter(Boolean).join(" · ") }),
     canEdit ? null : h("p", { class: "hint", text: t("readOnly") }),
     h("div", { class: "grid2" },
-      condCtls.map(([k, el]) => field(k === "value" ? t("threshold") + " (" + (c.op || "") + ")" : k === "low" ? t("low") : k === "high" ? t("high") : k === "tolerance" ? t("tolerance") : k, el)),
-      clearVal ? field(t("clear") + " (" + (rule.clear.op || "") + ")", clearVal) : null,
+      condCtls.map(([k, el]) => field(condLabel(k, c, rule), el)),
+      clearVal ? field(t("clear") + " (" + (rule.clear.op || "") + (unitOf(rule.metric) && !rule.clear.nominal ? ", " + unitOf(rule.metric) : "") + ")", clearVal) : null,
       field(t("forDur"), forCtl), field(t("clearFor"), clearFor),
       field(t("severity"), severity), field(t("mode"), mode)),
     h("label", { class: "check" }, enabled, h("span", { text: t("enabled") })),
@@ -150,6 +154,7 @@ function drawEditor(box, rule, reload, status) {
     try {
       const saved = await api("PUT", "/api/rules/" + enc(rule.id), body);
       say(status, "ok", t("saved", { v: (saved && saved.version) ?? "?" }));
+      loadRules();
       reload();
     } catch (e) {
       say(status, "error", e.missing ? t("notAvailable", { what: "PUT /api/rules/{id}" }) : t("failed", { e: e.message }));
@@ -210,14 +215,15 @@ async function drawVersions(box, rule, reload, status) {
     const r = v.rule || v.new || v;
     const ver = v.version ?? r.version;
     const li = h("li", {},
-      h("strong", { text: "v" + (ver ?? "?") }), " ", h("span", { class: "mono", text: condText(r.condition) }), " ",
-      h("span", { class: "who", text: [v.by || v.actor || v.changed_by, when(v.at || v.changed_at || v.time)].filter(Boolean).join(" · ") }),
+      h("strong", { text: "v" + (ver ?? "?") }), " ", h("span", { text: conditionWords(Object.assign({}, rule, { condition: r.condition })) }), " ",
+      h("span", { class: "mono tech", lang: "en", text: condText(r.condition) }), " ",
+      h("span", { class: "who", text: [byName(v.by || v.actor || v.changed_by), when(v.at || v.changed_at || v.time)].filter(Boolean).join(" · ") }),
       v.reason ? h("div", { class: "note", text: v.reason }) : null);
     if (session.may("rules") && ver !== rule.version && r.condition) {
       li.append(h("button", { type: "button", class: "small", text: t("rollback"), onclick: async () => {
         try {
           say(status, "", "");
-          const saved = await api("POST", "/api/rules/" + enc(rule.id) + "/rollback", { version: ver, reason: "rollback to v" + ver });
+          const saved = await api("POST", "/api/rules/" + enc(rule.id) + "/rollback", { version: ver, reason: t("rollbackReason", { v: ver }) });
           say(status, "ok", t("rolledBack", { v: (saved && saved.version) ?? "?" }));
           reload();
         } catch (e) {
@@ -230,9 +236,28 @@ async function drawVersions(box, rule, reload, status) {
   box.append(h("ol", { class: "versions" }, items));
 }
 
-function localInput(d) {
-  const p = (x) => String(x).padStart(2, "0");
-  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
+// The backtest's period is read in the sites' time zone, as shown.
+function localInput(d) { return zonedInput(d); }
+
+// byName: who made a version; "config" is the configuration file.
+function byName(by) { return by === "config" ? t("byConfig") : by; }
+
+// condLabel names a condition's control, with the unit it is in.
+function condLabel(k, c, rule) {
+  const unit = c.nominal ? "% " + t("ofNominal", { n: withUnit(c.nominal, rule.metric) }) : unitOf(rule.metric);
+  const u = unit ? " (" + unit + ")" : "";
+  switch (k) {
+    case "value": return t("threshold") + " (" + (c.op || "") + (unit ? ", " + unit : "") + ")";
+    case "low": return t("low") + u;
+    case "high": return t("high") + u;
+    case "tolerance": return t("tolerance") + u;
+    case "per_minute": return t("perMinute") + u;
+    case "window": return t("trendWindow");
+    case "horizon": return t("trendHorizon");
+    case "every": return t("serviceEvery");
+    case "after": return t("staleAfter");
+    default: return k;
+  }
 }
 
 // inScope tells whether a device falls in a rule's scope, as the engine
@@ -280,7 +305,7 @@ async function drawBacktest(box, getRule, getForm) {
     const r = getRule();
     const ed = getForm() ? readForm(getForm(), r) : { rule: r };
     if (ed.error) { showFieldError(getForm(), ed.field, ed.error); return; }
-    const f = new Date(from.value), tt = new Date(to.value);
+    const f = fromLocal(from.value), tt = fromLocal(to.value);
     if (isNaN(f) || isNaN(tt) || f >= tt) { showFieldError(form, "from", t("from") + " < " + t("to")); return; }
     const set = {};
     for (const [k, v] of Object.entries(ed.rule.condition)) if (k !== "op" && v !== r.condition[k]) set["condition." + k] = v;
@@ -300,7 +325,7 @@ async function drawBacktest(box, getRule, getForm) {
     const chartSlot = h("div", { id: "backtest-chart" });
     const table = h("table", { class: "rows", id: "backtest-episodes" },
       h("thead", {}, h("tr", {}, ["device", "start", "end", "peak"].map((k) => h("th", { scope: "col", text: t(k) })))),
-      h("tbody", {}, episodes.map((e) => h("tr", {}, h("td", { text: e.device }), h("td", { text: when(e.start) }), h("td", { text: e.end ? when(e.end) : "…" }), h("td", { text: e.peak })))));
+      h("tbody", {}, episodes.map((e) => h("tr", {}, h("td", { text: e.device }), h("td", { text: when(e.start) }), h("td", { text: e.end ? when(e.end) : "…" }), h("td", { text: r.metric ? withUnit(e.peak, r.metric) : String(e.peak) })))));
     out.replaceChildren(summary, chartSlot, h("h3", { text: t("episodes") }), table);
     if (!dev) { chartSlot.replaceChildren(h("p", { class: "empty", text: t("chartNoData") })); return; }
     try {
@@ -314,9 +339,10 @@ async function drawBacktest(box, getRule, getForm) {
       const lo = Math.max(f.getTime(), Math.min(...ts)), hi = Math.min(tt.getTime(), Math.max(...ts));
       const margin = Math.max(60e3, (hi - lo) * 0.05);
       chartSlot.replaceChildren(points.length ? timeSeries({
-        title: dev + " " + (r.metric || ""), series: [{ name: dev, points }], from: Math.max(f.getTime(), lo - margin), to: Math.min(tt.getTime(), hi + margin),
-        threshold: thr, thresholdLabel: thr != null ? t("threshold") + " " + thr : "",
-        bands,
+        title: dev + " " + (r.metric ? metricName(r.metric) + (unitOf(r.metric) ? " (" + unitOf(r.metric) + ")" : "") : ""), series: [{ name: dev, points }],
+        from: Math.max(f.getTime(), lo - margin), to: Math.min(tt.getTime(), hi + margin),
+        threshold: thr, thresholdLabel: thr != null ? t("threshold") + " " + (r.metric ? withUnit(thr, r.metric) : thr) : "",
+        unit: r.metric ? unitOf(r.metric) : "", bands,
       }) : h("p", { class: "empty", text: t("chartNoData") }));
     } catch (e) {
       chartSlot.replaceChildren(h("p", { class: "error", text: t("failed", { e: e.message }) }));

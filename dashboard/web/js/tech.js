@@ -8,6 +8,7 @@ import { live, subscribe } from "./live.js";
 import { session } from "./session.js";
 import { place } from "./board.js";
 import { upload } from "./report.js";
+import { describeTicket } from "./describe.js";
 
 export function mount(root) {
   const mine = h("div", { class: "cards", id: "tech-mine" });
@@ -31,7 +32,7 @@ export function mount(root) {
       h("header", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", h("strong", { text: tk.number }), " ",
         h("span", { class: "status", dataset: { status: tk.status }, text: label("st", tk.status) })),
       h("p", { class: "place", text: [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ") }),
-      h("p", { class: "desc", text: tk.description || "" }),
+      h("p", { class: "desc", text: describeTicket(tk) }),
       h("p", { class: "meta", text: label("cat", tk.category) + " · " + label("src", tk.source) }));
     const bar = h("div", { class: "actions-bar" });
     if (!isMine) {

@@ -1,0 +1,25 @@
+package dashboard
+
+import (
+	"net/http"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// sitesView is the answer of GET /api/sites.
+type sitesView struct {
+	// TimeZone is the zone of sites not listed.
+	TimeZone string         `json:"time_zone"`
+	Sites    []devices.Site `json:"sites"`
+}
+
+// sites answers GET /api/sites: the estates with their names in both
+// languages and their time zones, so that pages show every time in the
+// site's time.
+func (s *Server) sites(w http.ResponseWriter, _ *http.Request, _ principal) {
+	list := s.cfg.Sites.List()
+	if list == nil {
+		list = []devices.Site{}
+	}
+	writeJSON(w, http.StatusOK, sitesView{TimeZone: s.cfg.Sites.Default().String(), Sites: list})
+}

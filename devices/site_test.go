@@ -1,0 +1,68 @@
+package devices
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSites(t *testing.T) {
+	tests := []struct {
+		name    string
+		def     string
+		list    []Site
+		site    string
+		want    string
+		wantErr string
+	}{
+		{name: "default zone", def: "Asia/Shanghai", site: "s1", want: "Asia/Shanghai"},
+		{name: "a site's own zone", def: "Asia/Shanghai", list: []Site{{ID: "s2", TimeZone: "Europe/Berlin"}}, site: "s2", want: "Europe/Berlin"},
+		{name: "a site without a zone keeps the default", def: "Asia/Shanghai", list: []Site{{ID: "s2"}}, site: "s2", want: "Asia/Shanghai"},
+		{name: "bad default", def: "Mars/Olympus", wantErr: "time_zone: "},
+		{name: "bad site zone", def: "UTC", list: []Site{{ID: "s1"}, {ID: "s2", TimeZone: "+08:00"}}, wantErr: "sites[1].time_zone: "},
+		{name: "bad id", def: "UTC", list: []Site{{ID: "s 1"}}, wantErr: "sites[0].id: "},
+		{name: "twice", def: "UTC", list: []Site{{ID: "s1"}, {ID: "s1"}}, wantErr: "sites[1].id: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSites(tc.def, tc.list)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want prefix %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Location(tc.site).String(); got != tc.want {
+				t.Fatalf("Location(%q) = %s, want %s", tc.site, got, tc.want)
+			}
+			for _, x := range s.List() {
+				if x.TimeZone == "" {
+					t.Fatalf("List: site %s has no zone", x.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestLocalDate(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"2026-11-01", "2026-10-31T16:00:00Z", true},
+		{"2026-11-01T08:30", "2026-11-01T00:30:00Z", true},
+		{"2026-11-01T08:30:15", "2026-11-01T00:30:15Z", true},
+		{"2026-11-01T08:30:15Z", "", false},
+		{"yesterday", "", false},
+	} {
+		got, ok := LocalDate(tc.in, sh)
+		if ok != tc.ok || (ok && got.UTC().Format(time.RFC3339) != tc.want) {
+			t.Errorf("LocalDate(%q) = %v, %v; want %s, %v", tc.in, got.UTC(), ok, tc.want, tc.ok)
+		}
+	}
+}
