@@ -68,42 +68,44 @@ var accessSpec = map[string]access{
 	"GET /metrics": anyone,
 	"/":            anyone, // the web UI; it asks for a token itself
 
-	"GET /api/me":                                   allRoles,
-	"GET /api/devices":                              allRoles,
-	"GET /api/devices/{id}":                         allRoles,
-	"GET /api/devices/{id}/readings":                allRoles,
-	"POST /api/tickets":                             reporter,
-	"GET /api/tickets":                              allRoles,
-	"GET /api/tickets/{id}":                         allRoles,
-	"POST /api/tickets/{id}/actions":                reporter, // the flow then decides per action and person
-	"POST /api/tickets/{id}/photos":                 reporter,
-	"GET /api/tickets/{id}/photos/{photo}":          allRoles,
-	"GET /api/tickets/{id}/notifications":           allRoles,
-	"GET /api/stats":                                operator,
-	"GET /api/duty":                                 allRoles,
-	"GET /api/sites":                                allRoles,
-	"GET /api/openapi.json":                         anyone, // the shape of the API, no data
-	"GET /ack/{token}":                              ackLink,
-	"POST /ack":                                     ackLink,
-	"GET /ack/r/{token}":                            ackLink, // the reporter's link: the same kind of page
-	"POST /ack/r":                                   ackLink,
-	"GET /ack/q/{token}":                            ackLink, // a QR code's report page: no account
+	"GET /api/me":                          allRoles,
+	"GET /api/devices":                     allRoles,
+	"GET /api/devices/{id}":                allRoles,
+	"GET /api/devices/{id}/readings":       allRoles,
+	"POST /api/tickets":                    reporter,
+	"GET /api/tickets":                     allRoles,
+	"GET /api/tickets/{id}":                allRoles,
+	"POST /api/tickets/{id}/actions":       reporter, // the flow then decides per action and person
+	"POST /api/tickets/{id}/photos":        reporter,
+	"GET /api/tickets/{id}/photos/{photo}": allRoles,
+	"GET /api/tickets/{id}/notifications":  allRoles,
+	"GET /api/stats":                       operator,
+	"GET /api/duty":                        allRoles,
+	"GET /api/sites":                       allRoles,
+	"GET /api/openapi.json":                anyone, // the shape of the API, no data
+	"GET /ack/{token}":                     ackLink,
+	"POST /ack":                            ackLink,
+	"GET /ack/r/{token}":                   ackLink, // the reporter's link: the same kind of page
+	"POST /ack/r":                          ackLink,
+	"GET /api/alarms":                      allRoles,
+	"POST /api/alarms/{id}/ack":            operator,
+	"GET /api/rules":                       allRoles,
+	"GET /api/rules/{id}":                  allRoles,
+	"GET /api/rules/{id}/history":          allRoles,
+	"PUT /api/rules/{id}":                  engineer,
+	"POST /api/rules/{id}/rollback":        engineer,
+	"POST /api/rules/{id}/promote":         engineer,
+	"POST /api/rules/{id}/backtest":        engineer,
+	"POST /api/rules/{id}/service":         {roles: []string{RoleEngineer, RoleTechnician}},
+	"/api/":                                allRoles, // unknown endpoints: 404, but only with a token
+	"GET /ws":                              allRoles,
+
+	// QR codes of devices and places, device actions.
+	"GET /ack/q/{token}":                            ackLink, // a scanned code's report page: no account
 	"POST /ack/q":                                   ackLink,
 	"GET /api/sites/{site}/codes":                   operator,
 	"GET /api/sites/{site}/codes/sheet":             operator,
 	"POST /api/tickets/{id}/commands/{cmd}/confirm": operator,
-	"GET /api/alarms":                               allRoles,
-	"POST /api/alarms/{id}/ack":                     operator,
-	"GET /api/rules":                                allRoles,
-	"GET /api/rules/{id}":                           allRoles,
-	"GET /api/rules/{id}/history":                   allRoles,
-	"PUT /api/rules/{id}":                           engineer,
-	"POST /api/rules/{id}/rollback":                 engineer,
-	"POST /api/rules/{id}/promote":                  engineer,
-	"POST /api/rules/{id}/backtest":                 engineer,
-	"POST /api/rules/{id}/service":                  {roles: []string{RoleEngineer, RoleTechnician}},
-	"/api/":                                         allRoles, // unknown endpoints: 404, but only with a token
-	"GET /ws":                                       allRoles,
 }
 
 func (a access) allows(who string) bool {
