@@ -106,6 +106,9 @@ type ActionRequest struct {
 	FeeCents    int64  `json:"fee_cents,omitempty"`    // resolve: the fee agreed on site
 	Score       int    `json:"score,omitempty"`        // callback: 1-5
 	Fixed       *bool  `json:"fixed,omitempty"`        // callback: false when the owner says it is not fixed
+	// ClientTime is when a step queued on a phone offline was done; the
+	// clocks count it within bounds (clientTime).
+	ClientTime *time.Time `json:"client_time,omitempty"`
 }
 
 // ActionResult is the ticket after the action, with its history, and the
@@ -329,7 +332,9 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 		if err := flow[req.Action].check(req.Action, by, t); err != nil {
 			return err
 		}
-		a = &act{s: s, ctx: ctx, tx: tx, by: by, t: t, req: req, now: s.now()}
+		now := s.now()
+		at, offline := clientTime(req, t, now)
+		a = &act{s: s, ctx: ctx, tx: tx, by: by, t: t, req: req, now: at}
 		if err := handlers[req.Action](a); err != nil {
 			var r *refusal
 			if errors.As(err, &r) {
@@ -337,6 +342,14 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 				return nil
 			}
 			return err
+		}
+		if offline != "" {
+			if err := s.addHistory(ctx, tx, id, by, "offline", req.Action+" "+offline); err != nil {
+				return err
+			}
+			if err := s.backdate(ctx, tx, id, now, at); err != nil {
+				return err
+			}
 		}
 		// A claim or an acceptance acknowledges the ticket: the later
 		// escalation steps are not paged. Any action may change whom the
