@@ -76,7 +76,7 @@ auth:
     - {name: eng1, role: engineer, token: %s}
 time_zone: Asia/Shanghai
 sites: [{id: s1, name: 北区, name_en: North estate}]
-technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}]
+technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}, {name: tech2, skills: [civil], zones: [z9]}]
 people: [{name: tech1, lang: en}, {name: desk, roles: [control_room]}]
 rosters: [{zones: [z1], people: [tech1], shifts: ["mon-sun 00:00-24:00"]}]
 channels:

@@ -327,6 +327,9 @@ function applyLang() {
 document.addEventListener("DOMContentLoaded", () => {
   $("lang").addEventListener("click", () => setLang(getLang() === "en" ? "zh-CN" : "en"));
   onLangChange(applyLang);
+  // The service worker keeps the technician's page and tickets for when
+  // there is no signal (sw.js).
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   $("sound").addEventListener("click", () => { setSound(!soundEnabled()); drawSound(); if (soundEnabled()) beep(); });
   $("logout").addEventListener("click", logout);
   $("login-form").addEventListener("submit", (ev) => {

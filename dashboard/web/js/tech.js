@@ -2,25 +2,39 @@
 // the owner's code, resolve with notes and photos.
 
 import { h, field, showFieldError, statusLine, say } from "./dom.js";
-import { t, label } from "./i18n.js";
+import { t, label, when } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { live, subscribe } from "./live.js";
 import { session } from "./session.js";
 import { place } from "./board.js";
 import { upload } from "./report.js";
 import { describeTicket } from "./describe.js";
+import { enqueue, queued, flush, conflicts, dismissConflicts, isOffline, STATUS_AFTER, ow } from "./offline.js";
 
 export function mount(root) {
   const mine = h("div", { class: "cards", id: "tech-mine" });
   const pool = h("div", { class: "cards", id: "tech-pool" });
   const msg = statusLine("tech-result"); // outside the cards, which every event redraws
-  root.replaceChildren(msg,
+  // Steps taken without signal, and those the server refused when they
+  // were sent (a conflict: the ticket changed meanwhile).
+  const offlineBox = h("div", { id: "tech-offline", class: "offline-box", role: "status" });
+  const conflictBox = h("div", { id: "tech-conflicts", class: "conflicts", role: "alert" });
+  const me = () => (session.me ? session.me.name : "");
+  let pending = []; // queued steps of this technician, oldest first
+  root.replaceChildren(msg, conflictBox, offlineBox,
     h("section", { class: "column" }, h("h2", { text: t("myTickets") }), mine),
     h("section", { class: "column" }, h("h2", { text: t("pool") }), pool));
 
   function draw() {
     const me = session.me ? session.me.name : "";
-    const open = [...live.tickets.values()].sort((a, b) => a.level - b.level || new Date(a.created_at) - new Date(b.created_at));
+    drawOffline();
+    const open = [...live.tickets.values()].map((tk) => {
+      // What the queued steps will make of it, until the server says.
+      const steps = pending.filter((st) => st.ticket === tk.id);
+      if (!steps.length) return tk;
+      const last = steps[steps.length - 1].body.action;
+      return Object.assign({}, tk, { status: STATUS_AFTER[last] || tk.status, assignee: tk.assignee || me, queued: steps });
+    }).sort((a, b) => a.level - b.level || new Date(a.created_at) - new Date(b.created_at));
     const my = open.filter((tk) => tk.assignee === me);
     const free = open.filter((tk) => !tk.assignee && tk.status === "new");
     mine.replaceChildren(...(my.length ? my.map((tk) => card(tk, true)) : [h("p", { class: "empty", text: t("nothingMine") })]));
@@ -33,7 +47,8 @@ export function mount(root) {
         h("span", { class: "status", dataset: { status: tk.status }, text: label("st", tk.status) })),
       h("p", { class: "place", text: [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ") }),
       h("p", { class: "desc", text: describeTicket(tk) }),
-      h("p", { class: "meta", text: label("cat", tk.category) + " · " + label("src", tk.source) }));
+      h("p", { class: "meta", text: label("cat", tk.category) + " · " + label("src", tk.source) }),
+      tk.queued ? h("ul", { class: "queued" }, tk.queued.map((st) => h("li", { text: ow("queuedStep", { what: ow("a_" + st.body.action), t: when(st.client_time) }) }))) : null);
     const bar = h("div", { class: "actions-bar" });
     if (!isMine) {
       bar.append(button(t("claim"), () => act(tk, { action: "claim" })));
@@ -50,8 +65,9 @@ export function mount(root) {
         e.preventDefault();
         if (!note.value.trim()) { showFieldError(e.target, "note", t("required")); return; }
         say(msg, "", "");
+        if (navigator.onLine === false) { keep(tk, { action: "resolve", note: note.value.trim() }, [...files.files]); return; }
         const sent = files.files.length ? await upload(tk.id, files.files, "after") : null;
-        act(tk, { action: "resolve", note: note.value.trim() }, sent);
+        act(tk, { action: "resolve", note: note.value.trim() }, sent, [...files.files]);
       } }, field(t("resolution"), note), field(t("photos"), files), h("button", { type: "submit", class: "primary", text: t("resolve") })));
     }
     bar.append(h("a", { class: "button", href: "#/ticket/" + tk.id, text: t("open") }));
@@ -60,8 +76,9 @@ export function mount(root) {
   }
 
   // act sends an action; extra (how the photos went) stays beside the answer.
-  async function act(tk, body, extra) {
+  async function act(tk, body, extra, files) {
     if (!extra) say(msg, "", "");
+    if (navigator.onLine === false) { keep(tk, body, files); return; }
     try {
       const out = await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
       const updated = out && (out.ticket || out);
@@ -69,13 +86,73 @@ export function mount(root) {
       say(msg, "ok", t("done"), extra);
       draw();
     } catch (e) {
+      if (isOffline(e)) { keep(tk, body, files); return; }
       say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }), extra);
     }
   }
 
+  // keep queues a step taken without signal, with the phone's time.
+  async function keep(tk, body, files) {
+    await enqueue({ who: me(), ticket: tk.id, number: tk.number, body, photos: files || [] });
+    await reloadQueue();
+  }
+
+  async function reloadQueue() {
+    pending = await queued(me());
+    draw();
+  }
+
+  function drawOffline() {
+    const lines = [];
+    if (navigator.onLine === false) lines.push(h("p", { class: "warn", text: ow("offlineNow") }));
+    if (pending.length) lines.push(h("p", { id: "tech-queued", text: ow("queued", { n: pending.length }) }));
+    offlineBox.replaceChildren(...lines);
+    const list = conflicts(me());
+    conflictBox.replaceChildren(...(list.length ? [h("ul", {}, list.map((c) => h("li", { class: "conflict", text: c }))),
+      h("button", { type: "button", id: "tech-conflicts-dismiss", text: ow("dismiss"), onclick: () => { dismissConflicts(me()); draw(); } })] : []));
+  }
+
+  // sendQueued sends the steps taken offline, in order, once there is
+  // signal; then the tickets as the server has them.
+  let sending = false;
+  async function sendQueued() {
+    if (sending || navigator.onLine === false || !pending.length) return;
+    sending = true;
+    say(msg, "", ow("sending"));
+    try {
+      const n = await flush(me());
+      await reloadQueue();
+      if (!pending.length) say(msg, "ok", ow("sent", { n }));
+      await loadTickets();
+    } finally {
+      sending = false;
+    }
+  }
+
+  // loadTickets reads the open tickets from the API (the service worker
+  // answers from its cache without signal) when the live connection has
+  // not given them, and keeps the cache fresh when it has.
+  async function loadTickets() {
+    try {
+      const data = await api("GET", "/api/tickets");
+      if (!live.loaded || navigator.onLine === false) {
+        for (const tk of data.tickets || []) {
+          if (!["closed", "cancelled"].includes(tk.status)) live.tickets.set(tk.id, Object.assign(live.tickets.get(tk.id) || {}, tk));
+        }
+      }
+      draw();
+    } catch (_) { /* nothing cached yet */ }
+  }
+  const onOnline = () => { draw(); sendQueued(); };
+  const onOffline = () => draw();
+  window.addEventListener("online", onOnline);
+  window.addEventListener("offline", onOffline);
+  loadTickets();
+  reloadQueue().then(sendQueued);
+
   const unsub = subscribe((m) => { if (m.type !== "reading" && m.type !== "conn") draw(); });
   draw();
-  return unsub;
+  return () => { unsub(); window.removeEventListener("online", onOnline); window.removeEventListener("offline", onOffline); };
 }
 
 function button(text, onclick) {
