@@ -28,6 +28,7 @@ const (
 	ActComment  = "comment"
 	ActLevel    = "level"
 	ActNewCode  = "new_code"
+	ActETA      = "eta"
 )
 
 // Roles, as the tokens carry them (contract.md); Roles lists them.
@@ -109,6 +110,9 @@ type ActionRequest struct {
 	// ClientTime is when a step queued on a phone offline was done; the
 	// clocks count it within bounds (clientTime).
 	ClientTime *time.Time `json:"client_time,omitempty"`
+	// ETAMinutes is, for eta, in how many minutes the technician will be
+	// on site (1-480).
+	ETAMinutes int `json:"eta_minutes,omitempty"`
 }
 
 // ActionResult is the ticket after the action, with its history, and the
@@ -150,6 +154,7 @@ var flow = map[string]step{
 	ActComment:  {roles: []string{RolePatrol, RoleTechnician, RoleOperator}, own: true},
 	ActLevel:    {from: openSet, roles: []string{RoleOperator}},
 	ActNewCode:  {from: openSet, roles: []string{RoleOperator}},
+	ActETA:      {from: []Status{StatusDispatched, StatusAccepted}, roles: []string{RoleTechnician}, own: true},
 }
 
 // Actions lists the action names the state machine knows.
@@ -232,6 +237,10 @@ func (r *ActionRequest) validate() error {
 		return nil
 	}
 	switch r.Action {
+	case ActETA:
+		if r.ETAMinutes < 1 || r.ETAMinutes > 480 {
+			return &FieldError{Field: "eta_minutes", Message: "in how many minutes you will be on site, 1 to 480"}
+		}
 	case ActAssign:
 		return need("technician", r.Technician, "who to assign")
 	case ActComment:
@@ -307,6 +316,7 @@ var handlers = map[string]func(*act) error{
 	ActComment:  (*act).comment,
 	ActLevel:    (*act).changeLevel,
 	ActNewCode:  (*act).newCode,
+	ActETA:      (*act).eta,
 }
 
 // Act applies an action to ticket id for by, along the repair flow: it
@@ -354,6 +364,11 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 		// A claim or an acceptance acknowledges the ticket: the later
 		// escalation steps are not paged. Any action may change whom the
 		// steps reach, or end them.
+		if req.Action == ActETA {
+			if err := s.queueReporter(ctx, tx, id, ReporterETA); err != nil {
+				return err
+			}
+		}
 		if req.Action == ActClaim || req.Action == ActAccept {
 			if err := s.markAcked(ctx, tx, id); err != nil {
 				return err

@@ -235,4 +235,9 @@ CREATE TABLE device_commands (
 CREATE INDEX device_commands_ticket ON device_commands(ticket_id, id);
 CREATE INDEX device_commands_state ON device_commands(state);
 `,
+	// eta_at: when a technician who cannot arrive within the time limit
+	// says they will be on site.
+	`
+ALTER TABLE tickets ADD COLUMN eta_at INTEGER;
+`,
 }

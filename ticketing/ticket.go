@@ -84,6 +84,9 @@ type Ticket struct {
 	FirstReportedAt time.Time `json:"first_reported_at"`
 	// CodeFailures counts wrong verification codes presented on arrival.
 	CodeFailures int `json:"code_failures,omitempty"`
+	// ETA is when the technician, who cannot arrive within the time
+	// limit, says they will be on site (action eta).
+	ETA *time.Time `json:"eta,omitempty"`
 	// Completion, as the technician records it.
 	Resolution  string `json:"resolution,omitempty"`
 	ActualFault string `json:"actual_fault,omitempty"`
