@@ -13,6 +13,7 @@ import { timeSeries } from "./chart.js";
 import { session } from "./session.js";
 import { ack, place } from "./board.js";
 import { commandsSection } from "./devcmds.js";
+import { ow } from "./offline.js";
 
 export function mount(root, id) {
   const box = h("div", { class: "detail", id: "ticket-detail" });
@@ -41,6 +42,7 @@ export function mount(root, id) {
       fact(t("source"), label("src", tk.source)), fact(t("category"), label("cat", tk.category)),
       fact(t("place"), [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ")),
       fact(t("device"), tk.device_id), fact(t("assignee"), tk.assignee),
+      tk.eta ? fact(ow("eta"), ow("etaAt", { t: when(tk.eta, tk.site) })) : null,
       fact(t("reporterLbl"), [tk.reporter && tk.reporter.name, tk.reporter && tk.reporter.phone].filter(Boolean).join(" ")),
       fact(t("reported"), when(tk.first_reported_at || tk.created_at, tk.site)));
     const history = h("ol", { class: "history", id: "ticket-history" }, (tk.history || []).map((e) =>

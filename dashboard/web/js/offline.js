@@ -14,14 +14,16 @@ const WORDS = {
     sending: "Signal back: sending the steps taken offline…", sent: "Sent the {n} step(s) taken offline.",
     conflict: "{number}: your {what} of {t} was not applied: {why}", dropped: "{number}: your {what} of {t} was not sent, an earlier step was refused",
     dismiss: "Dismiss", offlineNow: "No signal: steps are saved on this phone and sent when it is back.",
-    a_accept: "accept", a_arrive: "arrival", a_resolve: "resolution", a_claim: "claim",
+    a_accept: "accept", a_arrive: "arrival", a_resolve: "resolution", a_claim: "claim", a_eta: "ETA",
+    etaLbl: "Late? On site in (min)", etaSend: "Send ETA", eta: "ETA", etaAt: "on site by {t}",
   },
   "zh-CN": {
     queued: "已保存在本机，有信号后发送（{n} 步）。", queuedStep: "离线：{what} {t}",
     sending: "信号已恢复：正在发送离线操作…", sent: "已发送 {n} 步离线操作。",
     conflict: "{number}：您 {t} 的{what}未生效：{why}", dropped: "{number}：您 {t} 的{what}未发送，之前的操作被拒绝",
     dismiss: "知道了", offlineNow: "无信号：操作保存在本机，有信号后自动发送。",
-    a_accept: "接单", a_arrive: "到场", a_resolve: "完工", a_claim: "抢单",
+    a_accept: "接单", a_arrive: "到场", a_resolve: "完工", a_claim: "抢单", a_eta: "预计到达",
+    etaLbl: "晚到？预计几分钟后到（分钟）", etaSend: "报送预计到达", eta: "预计到达", etaAt: "{t} 前到场",
   },
 };
 

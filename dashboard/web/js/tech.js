@@ -70,6 +70,18 @@ export function mount(root) {
         act(tk, { action: "resolve", note: note.value.trim() }, sent, [...files.files]);
       } }, field(t("resolution"), note), field(t("photos"), files), h("button", { type: "submit", class: "primary", text: t("resolve") })));
     }
+    if (isMine && (tk.status === "dispatched" || tk.status === "accepted")) {
+      // Cannot be there within 20 minutes: say when (the control room and
+      // the reporter are told).
+      const mins = h("input", { name: "eta_minutes", type: "number", min: 1, max: 480, inputmode: "numeric" });
+      bar.append(h("form", { class: "inline-form eta-form", onsubmit: (e) => {
+        e.preventDefault();
+        const n = Number(mins.value);
+        if (!(n >= 1 && n <= 480)) { showFieldError(e.target, "eta_minutes", t("required")); return; }
+        act(tk, { action: "eta", eta_minutes: n });
+      } }, field(ow("etaLbl"), mins), h("button", { type: "submit", text: ow("etaSend") })));
+    }
+    if (tk.eta) c.append(h("p", { class: "eta", text: ow("eta") + ": " + ow("etaAt", { t: when(tk.eta, tk.site) }) }));
     bar.append(h("a", { class: "button", href: "#/ticket/" + tk.id, text: t("open") }));
     c.append(bar);
     return c;
