@@ -34,7 +34,8 @@ test("a late technician's ETA reaches the control room and the reporter", async 
   assert.ok(after.eta, "the ticket has the ETA");
   const mins = (new Date(after.eta) - Date.now()) / 60000;
   assert.ok(mins > 43 && mins <= 45, "ETA about 45 min from now: " + mins);
-  assert.equal(after.history[after.history.length - 1].action, "eta");
+  const row = after.history.find((h) => h.action === "eta");
+  assert.ok(row && /\(in 45 min\)/.test(row.note) && row.actor === "tech1", "history: " + JSON.stringify(row));
   await card.locator(".eta", { hasText: "on site by" }).waitFor();
   await shot(tech, "70-eta-technician");
 

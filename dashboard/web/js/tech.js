@@ -74,12 +74,14 @@ export function mount(root) {
       // Cannot be there within 20 minutes: say when (the control room and
       // the reporter are told).
       const mins = h("input", { name: "eta_minutes", type: "number", min: 1, max: 480, inputmode: "numeric" });
-      bar.append(h("form", { class: "inline-form eta-form", onsubmit: (e) => {
-        e.preventDefault();
-        const n = Number(mins.value);
-        if (!(n >= 1 && n <= 480)) { showFieldError(e.target, "eta_minutes", t("required")); return; }
-        act(tk, { action: "eta", eta_minutes: n });
-      } }, field(ow("etaLbl"), mins), h("button", { type: "submit", text: ow("etaSend") })));
+      // Not a form of its own: the card's one submit stays the next step.
+      const box = h("div", { class: "inline-form eta-form" }, field(ow("etaLbl"), mins),
+        h("button", { type: "button", text: ow("etaSend"), onclick: () => {
+          const n = Number(mins.value);
+          if (!(n >= 1 && n <= 480)) { mins.setAttribute("aria-invalid", "true"); mins.focus(); return; }
+          act(tk, { action: "eta", eta_minutes: n });
+        } }));
+      bar.append(box);
     }
     if (tk.eta) c.append(h("p", { class: "eta", text: ow("eta") + ": " + ow("etaAt", { t: when(tk.eta, tk.site) }) }));
     bar.append(h("a", { class: "button", href: "#/ticket/" + tk.id, text: t("open") }));
