@@ -12,12 +12,13 @@ const (
 	KindWaterLeak Kind = "water_leak"
 	KindPower     Kind = "power"
 	KindGas       Kind = "gas"
-	// KindActuator is a device Caretaker commands: a valve or a fan
-	// (Device.Actuator says which), on its MQTT command topic. It reports
-	// its state back like any device: open (a valve), running (a fan).
-	KindActuator Kind = "actuator"
 	KindUnknown   Kind = "unknown"
 )
+
+// KindActuator is a device Caretaker commands: a valve or a fan
+// (Device.Actuator says which), on its MQTT command topic. It reports its
+// state back like any device: open (a valve), running (a fan).
+const KindActuator Kind = "actuator"
 
 // MetricType says how a metric's value is carried.
 type MetricType int
