@@ -17,6 +17,7 @@ type DeviceCommands interface {
 
 func (s *Server) commandRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/tickets/{id}/commands/{cmd}/confirm", s.requireRole(actAck, s.confirmCommand))
+	mux.HandleFunc("GET /api/daily", s.requireRole(actRead, s.unfinished))
 }
 
 // confirmCommand answers POST /api/tickets/{id}/commands/{cmd}/confirm:

@@ -106,6 +106,7 @@ var accessSpec = map[string]access{
 	"GET /api/sites/{site}/codes":                   operator,
 	"GET /api/sites/{site}/codes/sheet":             operator,
 	"POST /api/tickets/{id}/commands/{cmd}/confirm": operator,
+	"GET /api/daily":                                allRoles,
 }
 
 func (a access) allows(who string) bool {

@@ -205,3 +205,15 @@ func (a *act) eta() error {
 	}
 	return a.history(ActETA, withNote(fmt.Sprintf("on site by %s (in %d min)", at.Format(time.RFC3339), a.req.ETAMinutes), a.req.Note))
 }
+
+// carryOver: the work cannot be finished today (parts to order, the
+// owner away); it goes on the morning shift's list of unfinished work.
+func (a *act) carryOver() error {
+	if err := a.set("carried_at", ms(a.now)); err != nil {
+		return err
+	}
+	if err := a.set("carry_reason", a.req.Reason); err != nil {
+		return err
+	}
+	return a.history(ActCarry, withNote("cannot be finished today: "+a.req.Reason, a.req.Note))
+}

@@ -29,6 +29,7 @@ const (
 	ActLevel    = "level"
 	ActNewCode  = "new_code"
 	ActETA      = "eta"
+	ActCarry    = "carry_over"
 )
 
 // Roles, as the tokens carry them (contract.md); Roles lists them.
@@ -155,6 +156,7 @@ var flow = map[string]step{
 	ActLevel:    {from: openSet, roles: []string{RoleOperator}},
 	ActNewCode:  {from: openSet, roles: []string{RoleOperator}},
 	ActETA:      {from: []Status{StatusDispatched, StatusAccepted}, roles: []string{RoleTechnician}, own: true},
+	ActCarry:    {from: []Status{StatusDispatched, StatusAccepted, StatusOnSite}, roles: []string{RoleTechnician, RoleOperator}, own: true},
 }
 
 // Actions lists the action names the state machine knows.
@@ -241,6 +243,8 @@ func (r *ActionRequest) validate() error {
 		if r.ETAMinutes < 1 || r.ETAMinutes > 480 {
 			return &FieldError{Field: "eta_minutes", Message: "in how many minutes you will be on site, 1 to 480"}
 		}
+	case ActCarry:
+		return need("reason", r.Reason, "why it cannot be finished today")
 	case ActAssign:
 		return need("technician", r.Technician, "who to assign")
 	case ActComment:
@@ -317,6 +321,7 @@ var handlers = map[string]func(*act) error{
 	ActLevel:    (*act).changeLevel,
 	ActNewCode:  (*act).newCode,
 	ActETA:      (*act).eta,
+	ActCarry:    (*act).carryOver,
 }
 
 // Act applies an action to ticket id for by, along the repair flow: it

@@ -240,4 +240,10 @@ CREATE INDEX device_commands_state ON device_commands(state);
 	`
 ALTER TABLE tickets ADD COLUMN eta_at INTEGER;
 `,
+	// carried_at, carry_reason: work the technician cannot finish today,
+	// for the morning shift's list of unfinished work.
+	`
+ALTER TABLE tickets ADD COLUMN carried_at INTEGER;
+ALTER TABLE tickets ADD COLUMN carry_reason TEXT NOT NULL DEFAULT '';
+`,
 }

@@ -87,6 +87,10 @@ type Ticket struct {
 	// ETA is when the technician, who cannot arrive within the time
 	// limit, says they will be on site (action eta).
 	ETA *time.Time `json:"eta,omitempty"`
+	// CarriedAt and CarryReason: the work cannot be finished today
+	// (action carry_over); it is on the morning shift's list.
+	CarriedAt   *time.Time `json:"carried_at,omitempty"`
+	CarryReason string     `json:"carry_reason,omitempty"`
 	// Completion, as the technician records it.
 	Resolution  string `json:"resolution,omitempty"`
 	ActualFault string `json:"actual_fault,omitempty"`

@@ -21,7 +21,7 @@ const ticketColumns = `id, coalesce(number,''), source, status, level, category,
 	reporter_name, reporter_phone, created_by, assignee, created_at, updated_at,
 	zone, code_failures, resolution, actual_fault, parts, paid, fee_cents, score, fixed, outcome,
 	coalesce(rework_of, 0), coalesce(reinspection_of, 0), coalesce(first_reported_at, created_at),
-	recurrences, last_recurred_at, recurrence_peak, eta_at`
+	recurrences, last_recurred_at, recurrence_peak, eta_at, carried_at, carry_reason`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -32,12 +32,12 @@ func scanTicket(r rowScanner) (Ticket, error) {
 	var score, fixed, recurredAt sql.NullInt64
 	var recurrences int
 	var recurrencePeak sql.NullFloat64
-	var eta sql.NullInt64
+	var eta, carried sql.NullInt64
 	err := r.Scan(&t.ID, &t.Number, &t.Source, &t.Status, &t.Level, &t.Category, &t.Site, &t.Building,
 		&t.Location, &t.Scope, &t.Unit, &t.Floor, &t.Room, &t.DeviceID, &t.AlarmID, &t.Description,
 		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated,
 		&t.Zone, &t.CodeFailures, &t.Resolution, &t.ActualFault, &parts, &t.Paid, &t.FeeCents, &score, &fixed,
-		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first, &recurrences, &recurredAt, &recurrencePeak, &eta)
+		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first, &recurrences, &recurredAt, &recurrencePeak, &eta, &carried, &t.CarryReason)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -48,6 +48,10 @@ func scanTicket(r rowScanner) (Ticket, error) {
 	if eta.Valid {
 		at := fromMS(eta.Int64)
 		t.ETA = &at
+	}
+	if carried.Valid {
+		at := fromMS(carried.Int64)
+		t.CarriedAt = &at
 	}
 	if parts != "" && parts != "[]" {
 		if err := json.Unmarshal([]byte(parts), &t.Parts); err != nil {
