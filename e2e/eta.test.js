@@ -59,3 +59,33 @@ test("a late technician's ETA reaches the control room and the reporter", async 
   await ops.close();
   await tech.close();
 });
+
+test("work that cannot be finished today is on the morning shift's list", async () => {
+  const { status, data: tk } = await api("operator", "POST", "/api/tickets", {
+    source: "phone", category: "water_electric", level: 2, site: "s1", building: "B11", location: "B11 pump",
+    scope: "public", description: "pump seal leaking", reporter: { name: "Qian", phone: "" },
+  });
+  assert.equal(status, 201, JSON.stringify(tk));
+  assert.equal((await api("operator", "POST", `/api/tickets/${tk.id}/actions`, { action: "assign", technician: "tech1" })).status, 200);
+  const tech = await open(br.context, "technician", "#/tech", { width: 390, height: 844 });
+  const card = tech.locator(`#tech-mine article[data-ticket="${tk.id}"]`);
+  await card.waitFor();
+  await card.locator("input[name=carry_reason]").fill("seal kit on order");
+  await card.locator(".carry-form button").click();
+  await card.locator(".carried", { hasText: "carried over: seal kit on order" }).waitFor();
+  await tech.close();
+
+  const ops = await open(br.context, "operator", "#/daily");
+  const item = ops.locator(`#daily-list li[data-ticket="${tk.id}"]`);
+  await item.waitFor();
+  assert.match(await item.textContent(), /cannot be finished today: seal kit on order/);
+  await shot(ops, "72-daily-unfinished");
+  await ops.click("#lang");
+  await item.locator(".note", { hasText: "当天无法完成" }).waitFor();
+  await ops.click("#lang");
+  await ops.close();
+  const phone = await open(br.context, "operator", "#/daily", { width: 390, height: 844 });
+  await phone.locator(`#daily-list li[data-ticket="${tk.id}"]`).waitFor();
+  await shot(phone, "73-daily-unfinished-phone");
+  await phone.close();
+});

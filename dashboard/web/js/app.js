@@ -19,6 +19,7 @@ import * as tech from "./tech.js";
 import * as rules from "./rules.js";
 import * as reports from "./reports.js";
 import * as codes from "./codes.js";
+import * as daily from "./daily.js";
 
 const ROUTES = [
   { re: /^#\/?$/, view: board, nav: "board" },
@@ -28,8 +29,9 @@ const ROUTES = [
   { re: /^#\/rules(?:\/([^/]+))?$/, view: rules, nav: "rules" },
   { re: /^#\/reports$/, view: reports, nav: "reports" },
   { re: /^#\/codes$/, view: codes, nav: "codes" },
+  { re: /^#\/daily$/, view: daily, nav: "daily" },
 ];
-const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"], ["codes", "#/codes"]];
+const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"], ["codes", "#/codes"], ["daily", "#/daily"]];
 
 let unmount = () => {};
 

@@ -16,6 +16,7 @@ const WORDS = {
     dismiss: "Dismiss", offlineNow: "No signal: steps are saved on this phone and sent when it is back.",
     a_accept: "accept", a_arrive: "arrival", a_resolve: "resolution", a_claim: "claim", a_eta: "ETA",
     etaLbl: "Late? On site in (min)", etaSend: "Send ETA", eta: "ETA", etaAt: "on site by {t}",
+    carryLbl: "Cannot finish today? Why", carrySend: "Carry over to tomorrow", carried: "carried over: {why}", a_carry_over: "carry-over",
   },
   "zh-CN": {
     queued: "已保存在本机，有信号后发送（{n} 步）。", queuedStep: "离线：{what} {t}",
@@ -24,6 +25,7 @@ const WORDS = {
     dismiss: "知道了", offlineNow: "无信号：操作保存在本机，有信号后自动发送。",
     a_accept: "接单", a_arrive: "到场", a_resolve: "完工", a_claim: "抢单", a_eta: "预计到达",
     etaLbl: "晚到？预计几分钟后到（分钟）", etaSend: "报送预计到达", eta: "预计到达", etaAt: "{t} 前到场",
+    carryLbl: "今天无法完成？原因", carrySend: "转入明日遗留", carried: "已转遗留：{why}", a_carry_over: "转遗留",
   },
 };
 

@@ -83,6 +83,15 @@ export function mount(root) {
         } }));
       bar.append(box);
     }
+    if (isMine && ["dispatched", "accepted", "on_site"].includes(tk.status) && !tk.carried_at) {
+      const why = h("input", { name: "carry_reason", autocomplete: "off" });
+      bar.append(h("div", { class: "inline-form carry-form" }, field(ow("carryLbl"), why),
+        h("button", { type: "button", text: ow("carrySend"), onclick: () => {
+          if (!why.value.trim()) { why.setAttribute("aria-invalid", "true"); why.focus(); return; }
+          act(tk, { action: "carry_over", reason: why.value.trim() });
+        } })));
+    }
+    if (tk.carried_at) c.append(h("p", { class: "carried", text: ow("carried", { why: tk.carry_reason }) }));
     if (tk.eta) c.append(h("p", { class: "eta", text: ow("eta") + ": " + ow("etaAt", { t: when(tk.eta, tk.site) }) }));
     bar.append(h("a", { class: "button", href: "#/ticket/" + tk.id, text: t("open") }));
     c.append(bar);
