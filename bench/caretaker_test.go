@@ -42,6 +42,8 @@ type caretakerOptions struct {
 	ClientID string
 	Devices  func(w io.Writer) // writes the entries of devices_file's devices list
 	Extra    string            // more top-level YAML
+	StoreURL string            // store.url (PostgreSQL), for a cluster
+	Env      []string          // more environment, e.g. CARETAKER_MQTT_CLUSTER_KEY
 }
 
 // benchCaretaker is a running `caretaker serve` (a testkit.Caretaker) and
@@ -82,12 +84,12 @@ func startCaretaker(t testing.TB, o caretakerOptions) *benchCaretaker {
 	cfg := fmt.Sprintf(`http: {listen: %q}
 mqtt: %s
 influx: {url: %q, bucket: %s, spool_dir: %q}
-store: {path: %q, readings_path: %q, photos_dir: %q}
+store: {path: %q, readings_path: %q, photos_dir: %q%s}
 auth: {tokens: [{name: bench, role: operator, token: %s}]}
 devices_file: %q
 %s
 `, c.HTTP, mqtt, o.Influx, o.Bucket, filepath.Join(dir, "spool"), filepath.Join(dir, "caretaker.db"),
-		filepath.Join(dir, "readings.db"), filepath.Join(dir, "photos"), benchToken, filepath.Join(dir, "devices.yaml"), o.Extra)
+		filepath.Join(dir, "readings.db"), filepath.Join(dir, "photos"), storeURL(o.StoreURL), benchToken, filepath.Join(dir, "devices.yaml"), o.Extra)
 	cfgPath := filepath.Join(dir, "caretaker.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -97,9 +99,17 @@ devices_file: %q
 		c.PProf = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 		c.Env = []string{"BENCH_PPROF_LISTEN=" + c.PProf}
 	}
+	c.Env = append(c.Env, o.Env...)
 	c.Start()
 	c.WaitReady("http://"+c.HTTP, 120*time.Second)
 	return c
+}
+
+func storeURL(u string) string {
+	if u == "" {
+		return ""
+	}
+	return fmt.Sprintf(", url: %q", u)
 }
 
 // Stop ends Caretaker with SIGTERM (SIGKILL after 30 s) and waits.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -31,6 +32,7 @@ type pubConfig struct {
 	InFlight int    // QoS 1 publishes awaiting PUBACK per connection
 	Base     int64  // ts of reading i is Base+i ms; 0: the publish time
 	ClientID string
+	Site     string // the devices' site; default s1
 }
 
 // pubResult is what the publisher reports on its last line.
@@ -124,7 +126,7 @@ func publishConn(cfg pubConfig, ci int, c paho.Client, start time.Time, acked, f
 		buf = append(buf, `, "co_ppm": `...)
 		buf = strconv.AppendInt(buf, int64(i%20), 10)
 		buf = append(buf, `}}`...)
-		topic := fmt.Sprintf("sites/s1/devices/%s%06d/telemetry", cfg.Prefix, d)
+		topic := fmt.Sprintf("sites/%s/devices/%s%06d/telemetry", cmp.Or(cfg.Site, "s1"), cfg.Prefix, d)
 		pending <- c.Publish(topic, 1, false, append([]byte(nil), buf...))
 		sent++
 	}
@@ -196,6 +198,18 @@ func (p *runningPublisher) Wait(t testing.TB, d time.Duration) pubResult {
 		}
 		return r
 	case err := <-p.errc:
+		// Both may be waiting when the publisher is long done: the
+		// result was sent first.
+		select {
+		case r := <-p.result:
+			if err == nil {
+				if r.Failed > 0 {
+					t.Errorf("publisher: %d publishes not acknowledged", r.Failed)
+				}
+				return r
+			}
+		default:
+		}
 		t.Fatalf("publisher ended without a result: %v", err)
 	case <-time.After(d):
 		t.Fatalf("publisher not done within %s", d)

@@ -153,6 +153,9 @@ func TestBenchTable(t *testing.T) {
 	if want("paging") {
 		benchPaging(t, env)
 	}
+	if want("cluster") {
+		benchCluster(t, env)
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nCaretaker benchmark (%s), %s\n\n", mode, machine())

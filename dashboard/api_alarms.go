@@ -7,13 +7,17 @@ import (
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
-// listAlarms answers GET /api/alarms?state=active|acked|cleared (empty: all).
+// listAlarms answers GET /api/alarms?state=active|acked|unacked|cleared|live
+// (empty: all). Each alarm says its status: active_unack, active_ack,
+// cleared_unack or cleared_ack; "live" is what the control room shows:
+// the active ones and the cleared ones nobody has acknowledged.
 func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request, p principal) {
 	state := r.URL.Query().Get("state")
 	switch state {
-	case "", "active", "acked", "cleared":
+	case ticketing.AlarmsAll, ticketing.AlarmsActive, ticketing.AlarmsAcked, ticketing.AlarmsUnacked,
+		ticketing.AlarmsCleared, ticketing.AlarmsLive:
 	default:
-		writeError(w, http.StatusBadRequest, "state: "+quoteShort(state)+" is not active, acked or cleared", "state")
+		writeError(w, http.StatusBadRequest, "state: "+quoteShort(state)+" is not active, acked, unacked, cleared or live", "state")
 		return
 	}
 	list, err := s.cfg.Alarms.Alarms(r.Context(), state)
@@ -24,7 +28,8 @@ func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request, p principal)
 	writeJSON(w, http.StatusOK, map[string]any{"alarms": orEmptyList(visibleAlarms(p, list))})
 }
 
-// ackAlarm records that an operator has seen the alarm.
+// ackAlarm records that an operator has seen the alarm, active or
+// cleared (a cleared one stays on screen until this): who and when.
 func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request, p principal) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 256 {

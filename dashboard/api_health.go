@@ -16,6 +16,20 @@ type Degraded struct{ Reason string }
 
 func (d *Degraded) Error() string { return "degraded: " + d.Reason }
 
+// ClusterView is the cluster as one instance sees it: its own name and
+// the leader of every partition (empty: nobody holds a running lease).
+type ClusterView struct {
+	Instance   string            `json:"instance"`
+	Partitions []PartitionLeader `json:"partitions"`
+}
+
+// PartitionLeader is one partition's leader.
+type PartitionLeader struct {
+	Partition string `json:"partition"`
+	Leader    string `json:"leader"`
+	Epoch     int64  `json:"epoch"`
+}
+
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -32,27 +46,37 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		pending = s.cfg.PendingAlarms()
 	}
 	err := s.cfg.Ready(ctx)
+	answer := func(code int, body map[string]any) {
+		body["pending_alarm_handoffs"] = pending
+		if s.cfg.Cluster != nil {
+			if cv, cerr := s.cfg.Cluster(ctx); cerr == nil {
+				body["cluster"] = cv
+			} else {
+				body["cluster_error"] = cerr.Error()
+			}
+		}
+		writeJSON(w, code, body)
+	}
 	var d *Degraded
 	if errors.As(err, &d) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "reason": d.Reason,
-			"pending_alarm_handoffs": pending})
+		answer(http.StatusOK, map[string]any{"status": "degraded", "reason": d.Reason})
 		return
 	}
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "not ready: " + err.Error(),
-			"pending_alarm_handoffs": pending})
+		answer(http.StatusServiceUnavailable, map[string]any{"error": "not ready: " + err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "pending_alarm_handoffs": pending})
+	answer(http.StatusOK, map[string]any{"status": "ready"})
 }
 
 // me tells the web UI who the token belongs to, so it can show only what
 // the role may do.
 func (s *Server) me(w http.ResponseWriter, _ *http.Request, p principal) {
 	me := map[string]any{
-		"name": p.Name,
-		"role": p.Role,
-		"may":  permissions(p.Role),
+		"name":  p.Name,
+		"role":  p.Role,
+		"may":   permissions(p.Role),
+		"pages": pagesOf(p.Role),
 	}
 	if p.Sites != nil {
 		me["sites"] = p.siteList() // the token sees these sites only

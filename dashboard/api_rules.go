@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/rules"
@@ -51,6 +52,37 @@ func ruleID(w http.ResponseWriter, r *http.Request) (string, bool) {
 }
 
 func author(p principal) rules.Author { return rules.Author{Name: p.Name, Role: p.Role} }
+
+// ruleLevel is the ticket level a rule's alarms open.
+func ruleLevel(r rules.Rule) int {
+	if r.Level >= 1 && r.Level <= 3 {
+		return r.Level
+	}
+	return r.Severity.Level()
+}
+
+// l1Guard asks more of a change to an emergency (L1) rule, the one in
+// force or the one it becomes: a reason (400, field "reason") and an
+// explicit "confirm": true (409, field "confirm"), so that a gas
+// threshold is never changed, rolled back or promoted by a slip. False
+// means the answer is written.
+func (s *Server) l1Guard(w http.ResponseWriter, r *http.Request, id, reason string, confirm bool, next *rules.Rule) bool {
+	l1 := next != nil && ruleLevel(*next) == 1
+	if cur, err := s.cfg.Rules.Get(r.Context(), id); err == nil && ruleLevel(cur.Rule) == 1 {
+		l1 = true
+	}
+	switch {
+	case !l1:
+		return true
+	case strings.TrimSpace(reason) == "":
+		writeError(w, http.StatusBadRequest, "reason: required: rule "+id+" opens L1 (emergency) tickets; say why it changes", "reason")
+		return false
+	case !confirm:
+		writeError(w, http.StatusConflict, "confirm: rule "+id+" opens L1 (emergency) tickets; confirm the change with \"confirm\": true", "confirm")
+		return false
+	}
+	return true
+}
 
 // listRules answers GET /api/rules.
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -107,10 +139,14 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request, p principal) {
 	}
 	var body struct {
 		rules.Rule
-		Reason string `json:"reason"`
-		Shadow any    `json:"shadow"` // as GET shows it; ignored
+		Reason  string `json:"reason"`
+		Confirm bool   `json:"confirm"`
+		Shadow  any    `json:"shadow"` // as GET shows it; ignored
 	}
 	if !decodeBody(w, r, &body) {
+		return
+	}
+	if !s.l1Guard(w, r, id, body.Reason, body.Confirm, &body.Rule) {
 		return
 	}
 	v, err := s.cfg.Rules.Put(r.Context(), author(p), id, body.Rule, body.Reason)
@@ -130,12 +166,24 @@ func (s *Server) rollbackRule(w http.ResponseWriter, r *http.Request, p principa
 	var body struct {
 		Version int    `json:"version"`
 		Reason  string `json:"reason"`
+		Confirm bool   `json:"confirm"`
 	}
 	if !decodeBody(w, r, &body) {
 		return
 	}
 	if body.Version < 1 {
 		writeError(w, http.StatusBadRequest, "version: must be a version number from the history", "version")
+		return
+	}
+	var target *rules.Rule
+	if vs, err := s.cfg.Rules.History(r.Context(), id); err == nil {
+		for _, v := range vs {
+			if v.Version == body.Version {
+				target = &v.Rule
+			}
+		}
+	}
+	if !s.l1Guard(w, r, id, body.Reason, body.Confirm, target) {
 		return
 	}
 	v, err := s.cfg.Rules.Rollback(r.Context(), author(p), id, body.Version, body.Reason)
@@ -154,9 +202,17 @@ func (s *Server) promoteRule(w http.ResponseWriter, r *http.Request, p principal
 		return
 	}
 	var body struct {
-		Reason string `json:"reason"`
+		Reason  string `json:"reason"`
+		Confirm bool   `json:"confirm"`
 	}
 	if r.ContentLength != 0 && !decodeBody(w, r, &body) {
+		return
+	}
+	var shadow *rules.Rule
+	if cur, err := s.cfg.Rules.Get(r.Context(), id); err == nil {
+		shadow = cur.Shadow
+	}
+	if !s.l1Guard(w, r, id, body.Reason, body.Confirm, shadow) {
 		return
 	}
 	v, err := s.cfg.Rules.Promote(r.Context(), author(p), id, body.Reason)

@@ -80,7 +80,7 @@ func TestRulesAPI(t *testing.T) {
 
 	// Only engineers change rules; bad values name the field.
 	put := `{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct","condition":{"op":">=","value":25},
-		"clear":{"op":"<","value":15},"clear_for":"10s","severity":"critical","reason":"boiler room runs high"}`
+		"clear":{"op":"<","value":15},"clear_for":"10s","severity":"critical","reason":"boiler room runs high","confirm":true}`
 	if code, _ := e.do(t, "PUT", "/api/rules/gas-lel-critical", tokOperator, put); code != http.StatusForbidden {
 		t.Fatalf("operator put: %d", code)
 	}
@@ -119,7 +119,7 @@ func TestRulesAPI(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"shadow":{`) {
 		t.Fatalf("get with shadow: %d %s", code, body)
 	}
-	if code, body := e.do(t, "POST", "/api/rules/gas-lel-critical/promote", tokEngineer, ""); code != 200 || !strings.Contains(body, `"action":"promote"`) {
+	if code, body := e.do(t, "POST", "/api/rules/gas-lel-critical/promote", tokEngineer, `{"reason":"the trial held","confirm":true}`); code != 200 || !strings.Contains(body, `"action":"promote"`) {
 		t.Fatalf("promote: %d %s", code, body)
 	}
 	code, body = e.do(t, "GET", "/api/rules/gas-lel-critical/history", tokTech, "")
@@ -127,11 +127,11 @@ func TestRulesAPI(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &hist) != nil || len(hist.Versions) != 4 {
 		t.Fatalf("history: %d %s", code, body)
 	}
-	code, body = e.do(t, "POST", "/api/rules/gas-lel-critical/rollback", tokEngineer, `{"version":1,"reason":"back to the pack"}`)
+	code, body = e.do(t, "POST", "/api/rules/gas-lel-critical/rollback", tokEngineer, `{"version":1,"reason":"back to the pack","confirm":true}`)
 	if code != 200 || !strings.Contains(body, `"version":5`) || !strings.Contains(body, `"value":20`) {
 		t.Fatalf("rollback: %d %s", code, body)
 	}
-	if code, body := e.do(t, "POST", "/api/rules/gas-lel-critical/rollback", tokEngineer, `{"version":42}`); code != 400 || decodeError(t, body).Field != "version" {
+	if code, body := e.do(t, "POST", "/api/rules/gas-lel-critical/rollback", tokEngineer, `{"version":42,"reason":"x","confirm":true}`); code != 400 || decodeError(t, body).Field != "version" {
 		t.Fatalf("rollback to a missing version: %d %s", code, body)
 	}
 
@@ -178,7 +178,7 @@ func TestRulesAPIParallelPuts(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				body := fmt.Sprintf(`{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct",
-					"condition":{"op":">=","value":%g},"clear":{"op":"<","value":15},"severity":"critical","reason":"parallel"}`,
+					"condition":{"op":">=","value":%g},"clear":{"op":"<","value":15},"severity":"critical","reason":"parallel","confirm":true}`,
 					20+float64(round*16+i)/10)
 				req, err := http.NewRequest("PUT", e.http.URL+"/api/rules/gas-lel-critical", strings.NewReader(body))
 				if err != nil {
@@ -215,5 +215,43 @@ func TestRulesAPIParallelPuts(t *testing.T) {
 					round, r.Version, r.Condition.Value, stored.Version, stored.Condition.Value)
 			}
 		}
+	}
+}
+
+// TestRulesAPIL1NeedsReasonAndConfirm: a change to a rule that opens L1
+// tickets (the gas alarm) is refused without a reason (400, field reason)
+// and without "confirm": true (409, field confirm), for a put, a promote
+// and a rollback alike; nothing is stored by a refused change. A rule of
+// another level needs neither.
+func TestRulesAPIL1NeedsReasonAndConfirm(t *testing.T) {
+	e, _ := newRuleEstate(t)
+	put := `{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct","condition":{"op":">=","value":25},
+		"clear":{"op":"<","value":15},"clear_for":"10s","severity":"critical"%s}`
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		field                    string
+	}{
+		{"put without a reason", "PUT", "/api/rules/gas-lel-critical", fmt.Sprintf(put, `,"confirm":true`), 400, "reason"},
+		{"put without confirm", "PUT", "/api/rules/gas-lel-critical", fmt.Sprintf(put, `,"reason":"runs high"`), 409, "confirm"},
+		{"rollback without a reason", "POST", "/api/rules/gas-lel-critical/rollback", `{"version":1,"confirm":true}`, 400, "reason"},
+		{"rollback without confirm", "POST", "/api/rules/gas-lel-critical/rollback", `{"version":1,"reason":"back"}`, 409, "confirm"},
+		{"promote without confirm", "POST", "/api/rules/gas-lel-critical/promote", `{"reason":"trial held"}`, 409, "confirm"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := e.do(t, tc.method, tc.path, tokEngineer, tc.body)
+			if code != tc.code || decodeError(t, body).Field != tc.field || !strings.Contains(body, "L1") {
+				t.Fatalf("%s %s: %d %s, want %d naming %s and L1", tc.method, tc.path, code, body, tc.code, tc.field)
+			}
+		})
+	}
+	code, body := e.do(t, "GET", "/api/rules/gas-lel-critical/history", tokEngineer, "")
+	var hist struct{ Versions []rules.Version }
+	if code != 200 || json.Unmarshal([]byte(body), &hist) != nil || len(hist.Versions) != 1 {
+		t.Fatalf("refused changes stored: %d %s", code, body)
+	}
+	if code, body := e.do(t, "PUT", "/api/rules/gas-lel-critical", tokEngineer, fmt.Sprintf(put, `,"reason":"runs high","confirm":true`)); code != 200 {
+		t.Fatalf("put with reason and confirm: %d %s", code, body)
 	}
 }

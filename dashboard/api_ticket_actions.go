@@ -50,7 +50,7 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ae) && errors.Is(err, ticketing.ErrForbidden):
 		writeCoded(w, http.StatusForbidden, ae, ae.Error(), "")
 	case errors.As(err, &ae):
-		writeCoded(w, http.StatusConflict, ae, ae.Error(), "")
+		writeCoded(w, http.StatusConflict, ae, ae.Error(), ae.Field)
 	case errors.Is(err, ticketing.ErrPhotoTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "photo: "+ticketing.ErrPhotoTooLarge.Error(), "photo")
 	case errors.Is(err, ticketing.ErrPhotoType):
@@ -58,4 +58,24 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		s.serviceError(w, r, err)
 	}
+}
+
+// ticketTechnicians answers GET /api/tickets/{id}/technicians: who may be
+// assigned the ticket, best first (on duty, skilled, in its zone, fewest
+// open tickets), and what auto-dispatch said about it.
+func (s *Server) ticketTechnicians(w http.ResponseWriter, r *http.Request, _ principal) {
+	id, ok := ticketID(w, r)
+	if !ok {
+		return
+	}
+	if s.cfg.Dispatch == nil {
+		writeError(w, http.StatusServiceUnavailable, "dispatch: not configured", "")
+		return
+	}
+	c, err := s.cfg.Dispatch.Candidates(r.Context(), id)
+	if err != nil {
+		s.serviceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
 }

@@ -128,11 +128,11 @@ type action struct {
 }
 
 var (
-	actRead   = action{name: "read", verb: "read", roles: []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer}}
+	actRead   = action{name: "read", verb: "read", roles: []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer, RoleManager}}
 	actReport = action{name: "report", verb: "file reports", roles: []string{RolePatrol, RoleOperator, RoleTechnician}}
 	actAck    = action{name: "ack", verb: "acknowledge alarms", roles: []string{RoleOperator}}
 	actWork   = action{name: "work", verb: "act on tickets", roles: []string{RolePatrol, RoleTechnician, RoleOperator}}
-	actStats  = action{name: "stats", verb: "read the KPIs", roles: []string{RoleOperator}}
+	actStats  = action{name: "stats", verb: "read the KPIs", roles: []string{RoleOperator, RoleManager}}
 	actTune   = action{name: "rules", verb: "change rules", roles: []string{RoleEngineer}, everySite: true}
 	actServe  = action{name: "service", verb: "record services", roles: []string{RoleEngineer, RoleTechnician}}
 )
@@ -143,8 +143,13 @@ func apiActions() []action {
 }
 
 // ticketActions name the repair-flow steps the page offers buttons for, by
-// their key in /api/me's "may": dispatch (assign) and tech (claim).
-var ticketActions = map[string]string{"dispatch": ticketing.ActAssign, "tech": ticketing.ActClaim}
+// their key in /api/me's "may": dispatch (assign), tech (claim), and the
+// steps after the work: confirm, dispute, callback, reopen, cancel,
+// comment, level.
+var ticketActions = map[string]string{"dispatch": ticketing.ActAssign, "tech": ticketing.ActClaim,
+	"confirm": ticketing.ActConfirm, "dispute": ticketing.ActDispute, "callback": ticketing.ActCallback,
+	"reopen": ticketing.ActReopen, "cancel": ticketing.ActCancel, "comment": ticketing.ActComment,
+	"level": ticketing.ActLevel, "resolve": ticketing.ActResolve}
 
 // permissions is every permission of role: the API's actions and the
 // repair-flow steps the page needs to know about.
@@ -157,6 +162,35 @@ func permissions(role string) map[string]bool {
 		may[name] = ticketing.RoleMay(role, act)
 	}
 	return may
+}
+
+// Pages of the web UI, by their key in /api/me's "pages".
+const (
+	PageBoard   = "board"   // the control room: live alarms and tickets
+	PageReport  = "report"  // file a report
+	PageTech    = "tech"    // the technician's work
+	PageRules   = "rules"   // alarm rules
+	PageReports = "reports" // KPIs and exports
+)
+
+// pagesOf lists the pages role works with, its home page first; the UI
+// shows only these in its navigation and turns the others away.
+func pagesOf(role string) []string {
+	switch role {
+	case RoleOperator:
+		return []string{PageBoard, PageReport, PageReports}
+	case RolePatrol:
+		return []string{PageReport}
+	case RoleTechnician:
+		return []string{PageTech, PageReport}
+	case RoleEngineer:
+		return []string{PageRules, PageBoard}
+	case RoleManager:
+		return []string{PageReports, PageBoard}
+	case RoleAdmin:
+		return []string{PageBoard, PageReport, PageTech, PageRules, PageReports}
+	}
+	return nil
 }
 
 func (a action) allows(role string) bool {

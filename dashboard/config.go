@@ -97,6 +97,9 @@ type Config struct {
 	Live *LiveState
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func(ctx context.Context) error
+	// Cluster, if set, tells /readyz (and so the control room) which
+	// instance answers and which leads each partition.
+	Cluster func(ctx context.Context) (ClusterView, error)
 	// PendingAlarms, if set, counts the alarm changes the ticket store
 	// has not taken yet (the rules engine retries them); /readyz shows it
 	// and the control room warns while it is not zero.
@@ -128,6 +131,14 @@ type Config struct {
 	// stats period given as local dates is read in the site's zone. nil:
 	// the machine's local zone, no sites listed.
 	Sites *devices.Sites
+	// Dispatch lists who may be assigned a ticket, ranked, for the
+	// operator's pick (GET /api/tickets/{id}/technicians); nil: 503.
+	Dispatch Candidates
+}
+
+// Candidates ranks the technicians for a ticket; *ticketing.Service is one.
+type Candidates interface {
+	Candidates(ctx context.Context, id int64) (ticketing.Choices, error)
 }
 
 // Role names (contract.md); ticketing.Roles lists them.
@@ -136,6 +147,7 @@ const (
 	RoleTechnician = ticketing.RoleTechnician
 	RoleOperator   = ticketing.RoleOperator
 	RoleEngineer   = ticketing.RoleEngineer
+	RoleManager    = ticketing.RoleManager
 	RoleAdmin      = ticketing.RoleAdmin
 )
 

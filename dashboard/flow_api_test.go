@@ -81,7 +81,7 @@ func (e *flowEstate) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: svc, Alarms: svc,
+	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: svc, Alarms: svc, Dispatch: svc,
 		Hub: NewHub(HubConfig{}), NotFound: ticketing.ErrNotFound, Now: e.clock.Now})
 	if err != nil {
 		e.t.Fatal(err)

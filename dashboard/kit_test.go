@@ -23,6 +23,7 @@ const (
 	tokOperator = "operator-token-0001"
 	tokEngineer = "engineer-token-0001"
 	tokAdmin    = "admin-token-0001"
+	tokManager  = "manager-token-0001"
 )
 
 var testTokens = []Token{
@@ -31,6 +32,7 @@ var testTokens = []Token{
 	{Name: "ops1", Role: RoleOperator, Token: tokOperator},
 	{Name: "eng1", Role: RoleEngineer, Token: tokEngineer},
 	{Name: "root", Role: RoleAdmin, Token: tokAdmin},
+	{Name: "pm1", Role: RoleManager, Token: tokManager},
 }
 
 var errNotFound = errors.New("not found")

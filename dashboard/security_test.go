@@ -37,7 +37,7 @@ import (
 //   - no secret in logs: TestNoSecretInLogs (cmd/caretaker).
 
 // everyone is the roles plus the two ways of having none.
-var everyone = []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer, RoleAdmin, "no token", "bad token"}
+var everyone = []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer, RoleManager, RoleAdmin, "no token", "bad token"}
 
 // access is who may use a route, as contract.md's API table says: open
 // routes need no token; the others list the roles that may (admin may
@@ -53,7 +53,8 @@ type access struct {
 
 var (
 	anyone   = access{open: true}
-	allRoles = access{roles: []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer}}
+	allRoles = access{roles: []string{RolePatrol, RoleTechnician, RoleOperator, RoleEngineer, RoleManager}}
+	kpis     = access{roles: []string{RoleOperator, RoleManager}}
 	reporter = access{roles: []string{RolePatrol, RoleOperator, RoleTechnician}}
 	operator = access{roles: []string{RoleOperator}}
 	engineer = access{roles: []string{RoleEngineer}}
@@ -79,7 +80,8 @@ var accessSpec = map[string]access{
 	"POST /api/tickets/{id}/photos":        reporter,
 	"GET /api/tickets/{id}/photos/{photo}": allRoles,
 	"GET /api/tickets/{id}/notifications":  allRoles,
-	"GET /api/stats":                       operator,
+	"GET /api/tickets/{id}/technicians":    allRoles,
+	"GET /api/stats":                       kpis,
 	"GET /api/duty":                        allRoles,
 	"GET /api/sites":                       allRoles,
 	"GET /api/openapi.json":                anyone, // the shape of the API, no data
@@ -115,7 +117,7 @@ func (a access) allows(who string) bool {
 
 var tokenOf = map[string]string{
 	RolePatrol: tokPatrol, RoleTechnician: tokTech, RoleOperator: tokOperator,
-	RoleEngineer: tokEngineer, RoleAdmin: tokAdmin, "no token": "", "bad token": "not-a-token-of-anyone",
+	RoleEngineer: tokEngineer, RoleAdmin: tokAdmin, RoleManager: tokManager, "no token": "", "bad token": "not-a-token-of-anyone",
 }
 
 // registeredRoutes reads the patterns of every mux.Handle and
@@ -382,26 +384,38 @@ func TestErrorAnswersAreJSONWithSecurityHeaders(t *testing.T) {
 func TestMeListsEveryPermission(t *testing.T) {
 	e := newEstate(t, HubConfig{})
 	tests := []struct {
-		tok  string
-		role string
-		want map[string]bool
+		tok   string
+		role  string
+		want  map[string]bool
+		pages []string // its home page first
 	}{
-		{tokPatrol, RolePatrol, map[string]bool{"read": true, "report": true, "work": true}},
-		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true}},
-		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true}},
-		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true}},
-		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true, "dispatch": true, "tech": true}},
+		{tokPatrol, RolePatrol, map[string]bool{"read": true, "report": true, "work": true, "comment": true}, []string{"report"}},
+		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true, "comment": true, "resolve": true},
+			[]string{"tech", "report"}},
+		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true,
+			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true},
+			[]string{"board", "report", "reports"}},
+		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true}, []string{"rules", "board"}},
+		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board"}},
+		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true,
+			"dispatch": true, "tech": true, "confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true,
+			"level": true, "resolve": true}, []string{"board", "report", "tech", "rules", "reports"}},
 	}
-	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech"}
+	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech",
+		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve"}
 	for _, tc := range tests {
 		t.Run(tc.role, func(t *testing.T) {
 			status, body := e.do(t, "GET", "/api/me", tc.tok, "")
 			var me struct {
-				Role string          `json:"role"`
-				May  map[string]bool `json:"may"`
+				Role  string          `json:"role"`
+				May   map[string]bool `json:"may"`
+				Pages []string        `json:"pages"`
 			}
 			if err := json.Unmarshal([]byte(body), &me); status != 200 || err != nil || me.Role != tc.role {
 				t.Fatalf("/api/me: %d %s (%v)", status, body, err)
+			}
+			if !slices.Equal(me.Pages, tc.pages) {
+				t.Errorf("pages %v, want %v", me.Pages, tc.pages)
 			}
 			if len(me.May) != len(all) {
 				t.Errorf("may has %d permissions, want %d: %v", len(me.May), len(all), me.May)

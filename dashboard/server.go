@@ -97,6 +97,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/tickets/{id}/photos", s.requireRole(actReport, s.uploadPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/photos/{photo}", s.requireRole(actRead, s.getPhoto))
 	mux.HandleFunc("GET /api/tickets/{id}/notifications", s.requireRole(actRead, s.ticketNotifications))
+	mux.HandleFunc("GET /api/tickets/{id}/technicians", s.requireRole(actRead, s.ticketTechnicians))
 	mux.HandleFunc("GET /api/duty", s.requireRole(actRead, s.duty))
 	mux.HandleFunc("GET /api/sites", s.requireRole(actRead, s.sites))
 	mux.HandleFunc("GET /api/stats", s.requireRole(actStats, s.stats))

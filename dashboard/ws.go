@@ -81,10 +81,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p principal) {
 	})
 }
 
-// snapshot gathers active alarms, open tickets and device status, of the
-// sites p sees.
+// snapshot gathers the live alarms (active, or cleared and not yet
+// acknowledged), open tickets with their clocks and escalations, and
+// device status, of the sites p sees.
 func (s *Server) snapshot(ctx context.Context, p principal) (any, error) {
-	alarms, err := s.cfg.Alarms.Alarms(ctx, ticketing.AlarmsActive)
+	alarms, err := s.cfg.Alarms.Alarms(ctx, ticketing.AlarmsLive)
 	if err != nil {
 		return nil, fmt.Errorf("active alarms: %w", err)
 	}

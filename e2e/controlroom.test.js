@@ -48,7 +48,7 @@ test("a gas alarm over MQTT appears within seconds, without a reload, with an L1
   assert.ok(await ops.evaluate(() => window.__sameDocument === true), "page was not reloaded");
   assert.match(await row.first().getAttribute("class"), /level-1/);
   assert.match(await row.first().textContent(), /B2 boiler room/);
-  assert.match(await row.first().locator(".sla").textContent(), /dispatch|arrive/);
+  assert.match(await row.first().locator(".sla").textContent(), /claim\/accept|dispatch|arrive/);
   const banner = ops.locator("#banner");
   await banner.waitFor({ state: "visible" });
   assert.match(await banner.textContent(), /L1 EMERGENCY.*B2 boiler room/s);
@@ -113,7 +113,8 @@ test("the ticket detail shows the history and a chart of the readings", async ()
   await ops.locator("#ticket-pages tr.page-sent", { hasText: "desk" }).filter({ hasText: "screen" }).filter({ hasText: "delivered" }).waitFor();
   await shot(ops, "06-ticket-detail");
 
-  await ops.fill("#dispatch-form input[name=technician]", "tech1");
+  await ops.waitForSelector("#dispatch-form select[name=technician] option[value=tech1]", { state: "attached" });
+  await ops.selectOption("#dispatch-form select[name=technician]", "tech1");
   await ops.click("#dispatch-form button[type=submit]");
   // Dispatched, the detail redrawn with it, and the answer still shown.
   await ops.locator("#ticket-history li", { hasText: "tech1" }).filter({ hasText: "ops1" }).waitFor();

@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 export const BASE = process.env.CARETAKER_URL;
+// CLOCKS is a second caretaker whose claim limit is 3 s, with no
+// technicians: a missed claim and its escalation happen within a test.
+export const CLOCKS = process.env.E2E_CLOCKS_URL;
 export const TOKENS = JSON.parse(process.env.E2E_TOKENS || "{}");
 const PUBLISH = process.env.E2E_PUBLISH_URL;
 const ARTIFACTS = process.env.E2E_ARTIFACTS || path.join(import.meta.dirname || ".", "artifacts");
@@ -38,13 +41,13 @@ export async function launch(opts = {}) {
 
 // open logs in with the role's token through the URL (#token=) and waits
 // for the live connection.
-export async function open(context, role, hash = "#/", viewport) {
+export async function open(context, role, hash = "#/", viewport, base = BASE) {
   const page = await context.newPage();
   if (viewport) await page.setViewportSize(viewport);
   const csp = [];
   page.on("console", (m) => { if (/Content Security Policy|Refused to/.test(m.text())) csp.push(m.text()); });
   page.cspViolations = csp;
-  await page.goto(BASE + "/#token=" + encodeURIComponent(TOKENS[role]));
+  await page.goto(base + "/#token=" + encodeURIComponent(TOKENS[role]));
   await page.waitForSelector("#conn[data-state=live]", { timeout: 10000 });
   if (hash !== "#/") {
     await page.evaluate((h) => { location.hash = h; }, hash);
@@ -62,8 +65,8 @@ export async function publish(topic, payload) {
   if (!resp.ok) throw new Error("publish " + topic + ": " + resp.status + " " + (await resp.text()));
 }
 
-export async function api(role, method, p, body) {
-  const resp = await fetch(BASE + p, {
+export async function api(role, method, p, body, base = BASE) {
+  const resp = await fetch(base + p, {
     method,
     headers: { Authorization: "Bearer " + TOKENS[role], "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -72,4 +75,30 @@ export async function api(role, method, p, body) {
   let data = null;
   try { data = JSON.parse(text); } catch (_) { data = text; }
   return { status: resp.status, data };
+}
+
+// until polls fn until it returns something truthy, for up to ms: for
+// state that only the server shows (an alarm cleared, a clock missed).
+export async function until(what, fn, ms = 30000) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    const v = await fn();
+    if (v) return v;
+  }
+  throw new Error("timed out waiting for " + what);
+}
+
+// gas publishes one gas reading of device.
+export async function gas(device, lel) {
+  await publish("sites/s1/devices/" + device + "/telemetry", { ts: Date.now(), metrics: { lel_pct: lel, co_ppm: 2, fault: false } });
+}
+
+// hideBanner hides every L1 item of the banner on this screen ("Hide for
+// now": not an acknowledgement), as a technician or a patrol does on a
+// phone before using the form under it.
+export async function hideBanner(page) {
+  for (let i = 0; i < 50; i++) {
+    const b = page.locator("#banner button.banner-hide").first();
+    if (!(await b.count())) return;
+    await b.click();
+  }
 }

@@ -43,9 +43,27 @@ test("the engineer saves a threshold, with validation and a new version", async 
   assert.equal(await value.getAttribute("aria-invalid"), "true");
   await shot(eng, "11-rule-validation");
 
+  // An L1 rule: the page says so; no reason, no save; with a reason it
+  // asks for a confirmation first, and "Do not change" changes nothing.
+  await eng.locator("#rule-l1-note", { hasText: "opens L1 (emergency) tickets" }).waitFor();
+  const before = (await api("engineer", "GET", "/api/rules/" + RULE)).data.version;
   await value.fill("22");
+  await eng.click("#rule-form button[type=submit]");
+  await eng.locator("#rule-form .field-error", { hasText: "A reason is required to change an L1 rule." }).waitFor();
+  assert.equal(await eng.locator("#rule-confirm").count(), 0, "no confirmation without a reason");
   await eng.fill("#rule-form input[name=reason]", "e2e: fewer false alarms in the kitchens");
   await eng.click("#rule-form button[type=submit]");
+  await eng.locator("#rule-confirm", { hasText: "Change this L1 rule? >= 20 → >= 22" }).waitFor();
+  await shot(eng, "11b-rule-l1-confirm");
+  await eng.click("#rule-confirm-no");
+  await eng.locator("#rule-confirm").waitFor({ state: "detached" });
+  assert.equal((await api("engineer", "GET", "/api/rules/" + RULE)).data.version, before, "nothing saved without the confirmation");
+  // The API refuses the same change without "confirm": the page is not the only guard.
+  const refused = await api("engineer", "PUT", "/api/rules/" + RULE, Object.assign({}, (await api("engineer", "GET", "/api/rules/" + RULE)).data, { reason: "no confirm" }));
+  assert.equal(refused.status, 409);
+  assert.equal(refused.data.field, "confirm");
+  await eng.click("#rule-form button[type=submit]");
+  await eng.click("#rule-confirm-yes");
   // Saved, and the page redrawn with the new version: the answer is still there.
   const { data: saved } = await waitRule((r) => r.condition.value === 22);
   await eng.locator("#rule-form h2 .count", { hasText: exactly("v" + saved.version) }).waitFor();
@@ -72,7 +90,16 @@ test("a backtest draws the history, the threshold and the episodes", async () =>
 test("the engineer rolls back to the first version", async () => {
   const was = (await api("engineer", "GET", "/api/rules/" + RULE)).data.version;
   const v1 = eng.locator("#rule-versions li", { hasText: /^v1\b/ });
-  await v1.locator("button").click();
+  await v1.locator("button", { hasText: "Roll back to this" }).click();
+  // An L1 rule: a reason first, then the confirmation.
+  await v1.locator(".rollback-form button[type=submit]").click();
+  await v1.locator(".rollback-form .field-error", { hasText: "A reason is required to change an L1 rule." }).waitFor();
+  await v1.locator(".rollback-form input[name=reason]").fill("e2e: the kitchens were not the cause");
+  await v1.locator(".rollback-form button[type=submit]").click();
+  await v1.locator("#rollback-confirm", { hasText: "Change this L1 rule?" }).waitFor();
+  assert.equal((await api("engineer", "GET", "/api/rules/" + RULE)).data.version, was, "not rolled back before the confirmation");
+  await shot(eng, "13b-rule-l1-rollback-confirm");
+  await eng.click("#rollback-confirm-yes");
   // The server has the new version; the page has redrawn the editor and
   // the versions with it; and says what happened.
   const { data: now } = await waitRule((r) => r.version > was);
@@ -81,6 +108,8 @@ test("the engineer rolls back to the first version", async () => {
   await eng.locator("#rule-versions li strong", { hasText: exactly("v" + now.version) }).waitFor();
   assert.equal(await eng.locator("#rule-form input[name='condition.value']").inputValue(), "20");
   assert.equal(await eng.locator("#rule-result").textContent(), "Rolled back: now version " + now.version + ".");
+  const hist = (await api("engineer", "GET", "/api/rules/" + RULE + "/history")).data.versions;
+  assert.equal(hist[hist.length - 1].reason, "e2e: the kitchens were not the cause", "the reason is kept with the version");
   await shot(eng, "14-rule-rolled-back");
 });
 
@@ -108,6 +137,21 @@ test("the backtest's device picker offers only the devices in the rule's scope",
   await shot(eng, "15-rule-backtest-scope-zh-CN");
   await eng.click("#lang");
   await eng.locator("#backtest-no-device", { hasText: "No registered device" }).waitFor();
+});
+
+test("in Chinese the engineer reads the L1 warning and the confirmation", async () => {
+  await eng.evaluate((id) => { location.hash = "#/rules/" + id; }, RULE);
+  await eng.locator("#rule-form input[name='condition.value']").waitFor();
+  await eng.click("#lang");
+  await eng.locator("#rule-l1-note", { hasText: "该规则会产生一级（紧急）工单" }).waitFor();
+  await eng.fill("#rule-form input[name='condition.value']", "21");
+  await eng.fill("#rule-form input[name=reason]", "e2e 中文");
+  await eng.click("#rule-form button[type=submit]");
+  await eng.locator("#rule-confirm", { hasText: "确认修改该一级规则？" }).waitFor();
+  assert.equal(await eng.locator("#rule-confirm-yes").textContent(), "确认修改一级规则");
+  await shot(eng, "14b-rule-l1-confirm-zh-CN");
+  await eng.click("#rule-confirm-no");
+  await eng.click("#lang");
 });
 
 // waitRule polls the rule on the server until ok(rule), for 10 s.

@@ -20,10 +20,19 @@ type Book struct {
 	mu sync.Mutex
 }
 
+// LiveRules is where the book applies a change at once: the Engine, or
+// (in a cluster) the engines of the partitions this instance leads.
+type LiveRules interface {
+	Put(ctx context.Context, id string, live, shadow *Rule) error
+	RecordService(ctx context.Context, ruleID, device string, at time.Time) (base float64, known bool, err error)
+	RestoreService(ruleID, device string, base float64)
+	RestoreServiceAt(ruleID, device string, at time.Time)
+}
+
 // BookConfig builds a Book.
 type BookConfig struct {
 	Store    *Store
-	Engine   *Engine
+	Engine   LiveRules
 	Backtest *Backtester // nil: backtests are refused
 	Logger   *slog.Logger
 	Now      func() time.Time

@@ -83,6 +83,11 @@ CREATE INDEX rule_services_rule_device ON rule_services(rule_id, device_id, id);
 	body     TEXT NOT NULL,                       -- Engine.Snapshot, JSON
 	saved_at INTEGER NOT NULL                     -- unix ms
 );`,
+	`CREATE TABLE rule_state_partitions (
+	partition TEXT PRIMARY KEY, -- a cluster partition: its leader's latest snapshot
+	body      TEXT NOT NULL,
+	saved_at  INTEGER NOT NULL  -- unix ms
+);`,
 }
 
 // OpenStore opens the PostgreSQL database at cfg.URL, or (creating it if
@@ -365,6 +370,44 @@ func (s *Store) LoadState(ctx context.Context) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load rule state: %w", err)
+	}
+	return []byte(body), nil
+}
+
+// PartitionState is the saved rule state of one cluster partition: its
+// leader saves it, the next leader takes it back (a for that had started
+// goes on).
+type PartitionState struct {
+	Store     *Store
+	Partition string
+}
+
+// SaveState replaces the partition's saved rule state with body.
+func (p PartitionState) SaveState(ctx context.Context, body []byte) error {
+	// In a write transaction: on PostgreSQL it is fenced, so a deposed
+	// leader cannot overwrite its successor's state.
+	err := p.Store.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO rule_state_partitions(partition, body, saved_at) VALUES (?, ?, ?)
+			ON CONFLICT(partition) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`,
+			p.Partition, string(body), p.Store.now().UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save rule state of partition %q: %w", p.Partition, err)
+	}
+	return nil
+}
+
+// LoadState returns the partition's saved rule state; nil when none was
+// saved.
+func (p PartitionState) LoadState(ctx context.Context) ([]byte, error) {
+	var body string
+	err := p.Store.db.QueryRowContext(ctx, "SELECT body FROM rule_state_partitions WHERE partition = ?", p.Partition).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load rule state of partition %q: %w", p.Partition, err)
 	}
 	return []byte(body), nil
 }

@@ -2,6 +2,7 @@ package ticketing
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -28,9 +29,9 @@ func (a *act) claim() error {
 
 func (a *act) assign() error {
 	name := a.req.Technician
-	tech, known := a.s.technician(name)
-	if len(a.s.cfg.Technicians) > 0 && !known {
-		return &FieldError{Field: "technician", Message: fmt.Sprintf("%q is not in the technicians list", name),
+	tech, known := a.s.assignable(name)
+	if names := a.s.assignableNames(); len(names) > 0 && !known {
+		return &FieldError{Field: "technician", Message: fmt.Sprintf("%q is not one of the technicians (%s)", name, strings.Join(names, ", ")),
 			Code: "unknown_technician", Params: map[string]any{"name": name}}
 	}
 	note := "assigned to " + name

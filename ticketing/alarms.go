@@ -21,6 +21,34 @@ type StoredAlarm struct {
 	AckedAt      *time.Time `json:"acked_at,omitempty"`
 	TicketID     int64      `json:"ticket_id,omitempty"`
 	TicketNumber string     `json:"ticket_number,omitempty"`
+	// Status is the alarm as operators handle it, from its state and
+	// its acknowledgement: active_unack, active_ack, cleared_unack (kept
+	// on screen until someone acknowledges it) or cleared_ack.
+	Status string `json:"status"`
+	// TicketStatus is the status of the alarm's ticket; TicketOverride is
+	// set when the ticket was resolved while the alarm was still active.
+	TicketStatus   Status    `json:"ticket_status,omitempty"`
+	TicketOverride *Override `json:"ticket_override,omitempty"`
+}
+
+// Alarm statuses (StoredAlarm.Status), as ThingsBoard's alarm table has them.
+const (
+	AlarmActiveUnack  = "active_unack"
+	AlarmActiveAck    = "active_ack"
+	AlarmClearedUnack = "cleared_unack"
+	AlarmClearedAck   = "cleared_ack"
+)
+
+func alarmStatus(state rules.AlarmState, acked bool) string {
+	switch {
+	case state != rules.Cleared && !acked:
+		return AlarmActiveUnack
+	case state != rules.Cleared:
+		return AlarmActiveAck
+	case !acked:
+		return AlarmClearedUnack
+	}
+	return AlarmClearedAck
 }
 
 // Alarm states for Alarms.
@@ -29,6 +57,11 @@ const (
 	AlarmsActive  = "active"  // raised or updated, not cleared, acked or not
 	AlarmsAcked   = "acked"   // acknowledged and not cleared
 	AlarmsCleared = "cleared" // over
+	// AlarmsUnacked: nobody has acknowledged it yet, active or cleared.
+	AlarmsUnacked = "unacked"
+	// AlarmsLive is what a screen shows: every alarm still active, and
+	// every cleared one nobody has acknowledged (shadow trials aside).
+	AlarmsLive = "live"
 )
 
 // alarmsLimit caps an alarm list; the newest come first.
@@ -150,6 +183,7 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 	}
 	s.cfg.Notifier.Notify(alarmEvent(EventAlarmRaised, stored))
 	if event != "" {
+		ticket = s.withClocks(ctx, ticket)
 		s.cfg.Notifier.Notify(ticketEvent(event, ticket))
 	}
 	if recurred {
@@ -473,8 +507,12 @@ func (s *Service) Alarms(ctx context.Context, state string) ([]StoredAlarm, erro
 		where = "WHERE a.state <> 'cleared' AND a.acked = 1"
 	case AlarmsCleared:
 		where = "WHERE a.state = 'cleared'"
+	case AlarmsUnacked:
+		where = "WHERE a.acked = 0"
+	case AlarmsLive:
+		where = "WHERE a.state <> 'cleared' OR (a.acked = 0 AND a.shadow = 0)"
 	default:
-		return nil, &FieldError{Field: "state", Message: "must be active, acked or cleared"}
+		return nil, &FieldError{Field: "state", Message: "must be active, acked, unacked, cleared or live"}
 	}
 	rows, err := s.db.QueryContext(ctx, "SELECT "+alarmColumns+" FROM alarms a LEFT JOIN tickets t ON t.id = a.ticket_id "+
 		where+" ORDER BY a.raised_at DESC, a.id DESC LIMIT ?", alarmsLimit)
@@ -499,18 +537,24 @@ func (s *Service) Alarms(ctx context.Context, state string) ([]StoredAlarm, erro
 const alarmColumns = `a.id, a.rule_id, a.rule_name, a.device_id, a.kind, a.site, a.building, a.location,
 	a.metric, a.event, a.severity, a.level, a.state, a.value, a.peak, a.message, a.raised_at, a.cleared_at,
 	a.shadow, a.acked, a.acked_by, a.acked_at, coalesce(a.ticket_id, 0), coalesce(t.number, ''),
-	a.flapping, a.predicted_at, a.cleared_by, a.clear_reason`
+	a.flapping, a.predicted_at, a.cleared_by, a.clear_reason,
+	coalesce(t.status, ''), coalesce(t.override_by, ''), t.override_at, coalesce(t.override_reason, '')`
 
 func scanAlarm(r rowScanner) (StoredAlarm, error) {
 	var a StoredAlarm
 	var raised int64
-	var cleared, acked, predicted sql.NullInt64
+	var cleared, acked, predicted, overrideAt sql.NullInt64
+	var overrideBy, overrideReason string
 	err := r.Scan(&a.ID, &a.RuleID, &a.RuleName, &a.Device, &a.Kind, &a.Site, &a.Building, &a.Location,
 		&a.Metric, &a.Event, &a.Severity, &a.Level, &a.State, &a.Value, &a.Peak, &a.Message, &raised, &cleared,
 		&a.Shadow, &a.Acked, &a.AckedBy, &acked, &a.TicketID, &a.TicketNumber, &a.Flapping, &predicted,
-		&a.ClearedBy, &a.ClearReason)
+		&a.ClearedBy, &a.ClearReason, &a.TicketStatus, &overrideBy, &overrideAt, &overrideReason)
 	if err != nil {
 		return StoredAlarm{}, err
+	}
+	a.Status = alarmStatus(a.State, a.Acked)
+	if overrideBy != "" && overrideAt.Valid {
+		a.TicketOverride = &Override{By: overrideBy, At: fromMS(overrideAt.Int64), Reason: overrideReason}
 	}
 	a.RaisedAt = fromMS(raised)
 	a.ClearedAt = fromNullMS(cleared)

@@ -3,6 +3,7 @@ package ticketing
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -23,6 +24,15 @@ const ReworkScore = 3
 func (a *act) resolve() error {
 	if a.t.Status == StatusAccepted && (a.t.Level != 3 || a.t.Scope == ScopeInHome) {
 		return a.illegal(fmt.Sprintf("ticket %s is accepted but nobody is on site; only an L3 public question may be resolved without a visit", a.t.Number))
+	}
+	active, err := a.activeAlarms()
+	if err != nil {
+		return err
+	}
+	if len(active) > 0 && !a.req.Override {
+		return &ActionError{Action: ActResolve, Kind: ErrIllegal, Field: "override",
+			Reason: fmt.Sprintf("the alarm of ticket %s is still active (%s); resolving it now needs an override with a reason",
+				a.t.Number, strings.Join(active, "; "))}
 	}
 	parts, err := json.Marshal(nonNilParts(a.req.Parts))
 	if err != nil {
@@ -55,7 +65,42 @@ func (a *act) resolve() error {
 	if a.req.Paid {
 		note += fmt.Sprintf("; paid service, fee %d.%02d", a.req.FeeCents/100, a.req.FeeCents%100)
 	}
-	return a.history(ActResolve, note)
+	if err := a.history(ActResolve, note); err != nil {
+		return err
+	}
+	if len(active) == 0 {
+		return nil
+	}
+	// Resolved over a live alarm: the control room must see who decided
+	// it, when and why (the ticket keeps it; the board marks the alarm).
+	if _, err := a.tx.ExecContext(a.ctx, "UPDATE tickets SET override_by = ?, override_at = ?, override_reason = ? WHERE id = ?",
+		a.by.Name, ms(a.now), a.req.Reason, a.t.ID); err != nil {
+		return fmt.Errorf("record override: %w", err)
+	}
+	return a.history("resolve_override", fmt.Sprintf("resolved by %s while the alarm is still active (%s): %s",
+		a.by.Name, strings.Join(active, "; "), a.req.Reason))
+}
+
+// activeAlarms describes the alarms of the action's ticket that have not
+// cleared ("Gas above alarm level on gas-b2-07: 35.5, peak 35.5").
+func (a *act) activeAlarms() ([]string, error) {
+	rows, err := a.tx.QueryContext(a.ctx, `SELECT coalesce(nullif(rule_name, ''), rule_id), device_id, value, peak FROM alarms
+		WHERE ticket_id = ? AND state <> 'cleared' AND shadow = 0 ORDER BY level, raised_at, id`, a.t.ID)
+	if err != nil {
+		return nil, fmt.Errorf("active alarms of ticket %d: %w", a.t.ID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name, device string
+		var value, peak float64
+		if err := rows.Scan(&name, &device, &value, &peak); err != nil {
+			return nil, fmt.Errorf("active alarms of ticket %d: %w", a.t.ID, err)
+		}
+		out = append(out, fmt.Sprintf("%s on %s: %s, peak %s", name, device,
+			strconv.FormatFloat(value, 'g', -1, 64), strconv.FormatFloat(peak, 'g', -1, 64)))
+	}
+	return out, rows.Err()
 }
 
 func nonNilParts(p []Part) []Part {

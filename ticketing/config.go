@@ -90,6 +90,11 @@ type Config struct {
 	// Technicians are who dispatch may choose; empty: every ticket waits
 	// in the grab-order pool (any technician may claim it).
 	Technicians []Technician `yaml:"-"`
+	// Assignable are more people an operator may assign by hand (the
+	// rosters' people, the technicians' logins), never auto-dispatched.
+	// When Technicians or Assignable name anyone, assigning a name that
+	// is in neither is refused.
+	Assignable []Technician `yaml:"-"`
 	// Dispatch is DispatchAuto (default: new tickets go to the best
 	// matching on-duty technician, or to the pool when none matches) or
 	// DispatchPool (every ticket waits for a claim).

@@ -3,6 +3,7 @@ package ticketing
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,6 +53,41 @@ func (s *Service) technician(name string) (Technician, bool) {
 		}
 	}
 	return Technician{}, false
+}
+
+// assignable finds who may be assigned by hand: a technician, else one
+// of Config.Assignable.
+func (s *Service) assignable(name string) (Technician, bool) {
+	if t, ok := s.technician(name); ok {
+		return t, true
+	}
+	for _, t := range s.cfg.Assignable {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Technician{}, false
+}
+
+// people is every technician and assignable person, once each.
+func (s *Service) people() []Technician {
+	out := append([]Technician(nil), s.cfg.Technicians...)
+	for _, t := range s.cfg.Assignable {
+		if !slices.ContainsFunc(out, func(o Technician) bool { return o.Name == t.Name }) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// assignableNames lists who may be assigned, sorted.
+func (s *Service) assignableNames() []string {
+	var out []string
+	for _, t := range s.people() {
+		out = append(out, t.Name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // onDuty tells whether tech is on duty now for a ticket of category: by
@@ -178,4 +214,98 @@ func openLoad(ctx context.Context, tx *sql.Tx) (map[string]int, error) {
 		out[name] = n
 	}
 	return out, rows.Err()
+}
+
+// Choice is a technician as dispatch weighs them for one ticket.
+type Choice struct {
+	Name    string   `json:"name"`
+	Skills  []string `json:"skills"`
+	Zones   []string `json:"zones"`
+	OnDuty  bool     `json:"on_duty"`
+	Skilled bool     `json:"skilled"` // has a skill the ticket's category needs
+	InZone  bool     `json:"in_zone"` // works the ticket's zone
+	Open    int      `json:"open"`    // open tickets assigned to them
+	// Best marks the one auto-dispatch would pick now.
+	Best bool `json:"best,omitempty"`
+}
+
+// Choices is the answer of Candidates.
+type Choices struct {
+	TicketID int64    `json:"ticket_id"`
+	Category string   `json:"category"`
+	Zone     string   `json:"zone,omitempty"`
+	Needs    []string `json:"needs"` // skills that fit the category; empty: any
+	// Auto is what auto-dispatch said about the ticket (its history note),
+	// if it did.
+	Auto        string   `json:"auto,omitempty"`
+	Technicians []Choice `json:"technicians"`
+}
+
+// Candidates lists who may be assigned ticket id, best first as
+// auto-dispatch ranks them (on duty, skilled, in zone, fewest open
+// tickets, name), with what auto-dispatch said about it.
+func (s *Service) Candidates(ctx context.Context, id int64) (Choices, error) {
+	t, err := getTicket(ctx, s.db, id)
+	if err != nil {
+		return Choices{}, err
+	}
+	skills, limited := s.cfg.Skills[t.Category]
+	out := Choices{TicketID: id, Category: t.Category, Zone: t.Zone, Needs: append([]string{}, skills...), Technicians: []Choice{}}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Choices{}, fmt.Errorf("candidates: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	load, err := openLoad(ctx, tx)
+	if err != nil {
+		return Choices{}, err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT note FROM ticket_history WHERE ticket_id = ? AND action IN ('auto_dispatch', 'dispatch_pool')
+		ORDER BY at DESC, id DESC LIMIT 1`, id).Scan(&out.Auto); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Choices{}, fmt.Errorf("candidates: %w", err)
+	}
+	for _, tech := range s.people() {
+		_, listed := s.technician(tech.Name)
+		anySkill := !listed && len(tech.Skills) == 0 // a roster without skills covers every one
+		out.Technicians = append(out.Technicians, Choice{
+			Name: tech.Name, Skills: orNoStrings(tech.Skills), Zones: orNoStrings(tech.Zones),
+			OnDuty:  s.onDuty(tech, t.Category) || (s.cfg.OnDuty != nil && slices.Contains(s.cfg.OnDuty(s.now(), "", ""), tech.Name)),
+			Skilled: !limited || anySkill || slices.ContainsFunc(tech.Skills, func(sk string) bool { return slices.Contains(skills, sk) }),
+			InZone:  s.inZone(tech, t.Zone, t.Category),
+			Open:    load[tech.Name],
+		})
+	}
+	rank := func(c Choice) int {
+		n := 0
+		if !c.OnDuty {
+			n += 4
+		}
+		if !c.Skilled {
+			n += 2
+		}
+		if !c.InZone {
+			n++
+		}
+		return n
+	}
+	slices.SortStableFunc(out.Technicians, func(a, b Choice) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		if a.Open != b.Open {
+			return a.Open - b.Open
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if len(out.Technicians) > 0 && out.Technicians[0].OnDuty && out.Technicians[0].Skilled {
+		out.Technicians[0].Best = true
+	}
+	return out, nil
+}
+
+func orNoStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return append([]string(nil), s...)
 }

@@ -38,13 +38,14 @@ const (
 	RoleTechnician = "technician"
 	RoleOperator   = "operator"
 	RoleEngineer   = "engineer"
+	RoleManager    = "manager" // the project manager: reports and KPIs, reads the rest
 	RoleAdmin      = "admin"
 )
 
 // Roles is every role a token may carry, the control room's first. It is
 // the one list: the API, the configuration and the demo take it from here.
 func Roles() []string {
-	return []string{RoleOperator, RolePatrol, RoleTechnician, RoleEngineer, RoleAdmin}
+	return []string{RoleOperator, RolePatrol, RoleTechnician, RoleEngineer, RoleManager, RoleAdmin}
 }
 
 // IsRole says whether role is one of Roles.
@@ -76,6 +77,9 @@ type ActionError struct {
 	Kind   error // ErrIllegal, ErrForbidden or ErrLocked
 	Code   string
 	Params map[string]any
+	// Field names what the request lacks, when it can be given
+	// ("override": the alarm is still active); empty otherwise.
+	Field string
 }
 
 func (e *ActionError) Error() string { return e.Action + ": " + e.Reason }
@@ -108,6 +112,9 @@ type ActionRequest struct {
 	FeeCents    int64  `json:"fee_cents,omitempty"`    // resolve: the fee agreed on site
 	Score       int    `json:"score,omitempty"`        // callback: 1-5
 	Fixed       *bool  `json:"fixed,omitempty"`        // callback: false when the owner says it is not fixed
+	// Override (resolve): resolve although an alarm of the ticket is still
+	// active; needs Reason.
+	Override bool `json:"override,omitempty"`
 	// ClientTime is when a step queued on a phone offline was done; the
 	// clocks count it within bounds (clientTime).
 	ClientTime *time.Time `json:"client_time,omitempty"`
@@ -283,6 +290,9 @@ func (r *ActionRequest) validate() error {
 	case ActCancel:
 		return need("reason", r.Reason, "why the ticket is cancelled")
 	}
+	if r.Override && r.Action == ActResolve {
+		return need("reason", r.Reason, "why the ticket is resolved while its alarm is still active")
+	}
 	return nil
 }
 
@@ -406,9 +416,7 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 	if err != nil {
 		return ActionResult{}, err
 	}
-	event := t
-	event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
-	s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, event))
+	s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, s.eventTicket(t)))
 	res := ActionResult{Ticket: t}
 	res.VerificationCode = a.code
 	if a.opened != nil {
@@ -416,9 +424,7 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 		if err != nil {
 			return ActionResult{}, err
 		}
-		ev := o
-		ev.History, ev.Deadlines, ev.Photos, ev.Reporters = nil, nil, nil, nil
-		s.cfg.Notifier.Notify(ticketEvent(EventTicketCreated, ev))
+		s.cfg.Notifier.Notify(ticketEvent(EventTicketCreated, s.eventTicket(o)))
 		o.VerificationCode = a.opened.VerificationCode
 		res.Opened = &o
 	}

@@ -208,6 +208,13 @@ ALTER TABLE tickets ADD COLUMN acked_at INTEGER;
 ALTER TABLE tickets ADD COLUMN page_next_at INTEGER;
 CREATE INDEX tickets_page_next ON tickets(page_next_at) WHERE page_next_at IS NOT NULL;
 `,
+	// 6: a ticket resolved while its alarm was still active keeps who
+	// overrode, when and why.
+	`
+ALTER TABLE tickets ADD COLUMN override_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN override_at INTEGER;
+ALTER TABLE tickets ADD COLUMN override_reason TEXT NOT NULL DEFAULT '';
+`,
 	// device_commands: the device actions an alarm's rule calls for
 	// (close the zone's water valve, start its fan), on the alarm's
 	// ticket: awaiting_operator until an operator confirms (confirm:

@@ -459,9 +459,7 @@ func (s *Service) AckByLink(ctx context.Context, id int64, person string) (t Tic
 		return Ticket{}, false, err
 	}
 	if changed {
-		event := t
-		event.History, event.Deadlines, event.Photos, event.Reporters = nil, nil, nil, nil
-		s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, event))
+		s.cfg.Notifier.Notify(ticketEvent(EventTicketUpdated, s.eventTicket(t)))
 	}
 	return t, changed, nil
 }

@@ -58,7 +58,7 @@ func statsFixture(t *testing.T) *fixture {
 	at(100 * time.Minute)
 	mustAct(t, f, tech1, t2, ActionRequest{Action: ActAccept})
 	at(2 * time.Hour)
-	mustAct(t, f, tech1, t1, ActionRequest{Action: ActResolve, Note: "valve replaced"})
+	mustAct(t, f, tech1, t1, ActionRequest{Action: ActResolve, Note: "valve replaced", Override: true, Reason: "the detector lags the valve"})
 	at(150 * time.Minute)
 	mustAct(t, f, tech1, t2, ActionRequest{Action: ActArrive})
 	at(3 * time.Hour)

@@ -108,6 +108,12 @@ type Ticket struct {
 	// Recurrence counts the alarms of the incident that came back while
 	// the ticket was open; nil when none did.
 	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// Override is set when the ticket was resolved while its alarm was
+	// still active: who decided it, when and why.
+	Override *Override `json:"override,omitempty"`
+	// Escalated is the latest step up the chain of a clock that was
+	// missed and is still not met (open tickets: Get, OpenTickets).
+	Escalated *Escalation `json:"escalated,omitempty"`
 	// ReportID is, in the answer to a report only, the entry of that
 	// report in Reporters (photos sent with it name it).
 	ReportID int64 `json:"report_id,omitempty"`
@@ -121,6 +127,21 @@ type Ticket struct {
 	// merged into it, with who reported, how to reach them and what they
 	// said, for the callback.
 	Reporters []ReportEntry `json:"reporters,omitempty"`
+}
+
+// Override is a resolution over a still active alarm.
+type Override struct {
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// Escalation is where a missed clock of a ticket has got to.
+type Escalation struct {
+	Clock string    `json:"clock"`
+	DueAt time.Time `json:"due_at"`
+	To    string    `json:"to"`   // team_lead, supervisor, project_manager
+	Step  int       `json:"step"` // 1 for the first escalation of this clock
 }
 
 // ReportEntry is one report of an incident as it was filed.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,7 +22,8 @@ const ticketColumns = `id, coalesce(number,''), source, status, level, category,
 	reporter_name, reporter_phone, created_by, assignee, created_at, updated_at,
 	zone, code_failures, resolution, actual_fault, parts, paid, fee_cents, score, fixed, outcome,
 	coalesce(rework_of, 0), coalesce(reinspection_of, 0), coalesce(first_reported_at, created_at),
-	recurrences, last_recurred_at, recurrence_peak, eta_at, carried_at, carry_reason`
+	recurrences, last_recurred_at, recurrence_peak, override_by, override_at, override_reason,
+	eta_at, carried_at, carry_reason`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -32,12 +34,15 @@ func scanTicket(r rowScanner) (Ticket, error) {
 	var score, fixed, recurredAt sql.NullInt64
 	var recurrences int
 	var recurrencePeak sql.NullFloat64
+	var overrideBy, overrideReason string
+	var overrideAt sql.NullInt64
 	var eta, carried sql.NullInt64
 	err := r.Scan(&t.ID, &t.Number, &t.Source, &t.Status, &t.Level, &t.Category, &t.Site, &t.Building,
 		&t.Location, &t.Scope, &t.Unit, &t.Floor, &t.Room, &t.DeviceID, &t.AlarmID, &t.Description,
 		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated,
 		&t.Zone, &t.CodeFailures, &t.Resolution, &t.ActualFault, &parts, &t.Paid, &t.FeeCents, &score, &fixed,
-		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first, &recurrences, &recurredAt, &recurrencePeak, &eta, &carried, &t.CarryReason)
+		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first, &recurrences, &recurredAt, &recurrencePeak,
+		&overrideBy, &overrideAt, &overrideReason, &eta, &carried, &t.CarryReason)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -45,6 +50,9 @@ func scanTicket(r rowScanner) (Ticket, error) {
 		t.Recurrence = &Recurrence{Count: recurrences, LastAt: fromMS(recurredAt.Int64), Peak: recurrencePeak.Float64}
 	}
 	t.CreatedAt, t.UpdatedAt, t.FirstReportedAt = fromMS(created), fromMS(updated), fromMS(first)
+	if overrideBy != "" && overrideAt.Valid {
+		t.Override = &Override{By: overrideBy, At: fromMS(overrideAt.Int64), Reason: overrideReason}
+	}
 	if eta.Valid {
 		at := fromMS(eta.Int64)
 		t.ETA = &at
@@ -230,9 +238,66 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
 
 // OpenTickets returns the tickets still being worked on, most urgent level
 // first, newest first within a level (for the dashboard snapshot).
+//
+// Each comes with its clocks not yet met (Deadlines) and where a missed
+// one has been escalated to (Escalated), so that a screen that connects
+// later shows the same clocks, warnings and escalations as one that was
+// open when they happened.
 func (s *Service) OpenTickets(ctx context.Context) ([]Ticket, error) {
-	return s.queryTickets(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE status IN "+openStatuses+
+	list, err := s.queryTickets(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE status IN "+openStatuses+
 		" ORDER BY level ASC, created_at DESC, id DESC")
+	if err != nil {
+		return nil, err
+	}
+	pending, err := s.pendingClocks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		list[i].Deadlines = pending[list[i].ID]
+		list[i].Escalated = s.escalation(list[i].Deadlines)
+	}
+	return list, nil
+}
+
+// pendingClocks lists the clocks not yet met of every open ticket.
+func (s *Service) pendingClocks(ctx context.Context) (map[int64][]Deadline, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT d.ticket_id, d.kind, d.start_at, d.due_at, d.warn_at, d.warned, d.escalations
+		FROM ticket_deadlines d JOIN tickets t ON t.id = d.ticket_id
+		WHERE d.met_at IS NULL AND t.status IN `+openStatuses+` ORDER BY d.ticket_id, d.due_at, d.kind`)
+	if err != nil {
+		return nil, fmt.Errorf("open clocks: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64][]Deadline{}
+	for rows.Next() {
+		var id, start, due, warn int64
+		var d Deadline
+		if err := rows.Scan(&id, &d.Clock, &start, &due, &warn, &d.Warned, &d.Escalations); err != nil {
+			return nil, fmt.Errorf("open clocks: %w", err)
+		}
+		d.StartAt, d.DueAt, d.WarnAt = fromMS(start), fromMS(due), fromMS(warn)
+		out[id] = append(out[id], d)
+	}
+	return out, rows.Err()
+}
+
+// escalation is the latest escalation among clocks not yet met: of the
+// clock escalated furthest up the chain, the one missed first.
+func (s *Service) escalation(ds []Deadline) *Escalation {
+	var best *Escalation
+	chain := s.cfg.SLA.Chain
+	for _, d := range ds {
+		if d.MetAt != nil || d.Escalations == 0 || len(chain) == 0 {
+			continue
+		}
+		step := min(s.firstStep(d.Clock)+d.Escalations-1, len(chain)-1)
+		e := &Escalation{Clock: d.Clock, DueAt: d.DueAt, To: chain[step], Step: d.Escalations}
+		if best == nil || step > slices.Index(chain, best.To) || (step == slices.Index(chain, best.To) && e.DueAt.Before(best.DueAt)) {
+			best = e
+		}
+	}
+	return best
 }
 
 func (s *Service) queryTickets(ctx context.Context, q string, args ...any) ([]Ticket, error) {
@@ -283,6 +348,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 	if t.Deadlines, err = s.deadlines(ctx, s.db, id); err != nil {
 		return Ticket{}, err
 	}
+	if t.Status.Open() {
+		t.Escalated = s.escalation(t.Deadlines)
+	}
 	if t.Photos, err = s.photos(ctx, id); err != nil {
 		return Ticket{}, err
 	}
@@ -317,4 +385,35 @@ func (s *Service) formatTime(site string, t time.Time) string {
 		}
 	}
 	return t.In(loc).Format(time.RFC3339)
+}
+
+// eventTicket is a ticket as Get returns it, trimmed for an event: no
+// history, photos or reports; of its clocks only those not yet met (a
+// screen shows them and what they were escalated to).
+func (s *Service) eventTicket(t Ticket) Ticket {
+	t.History, t.Photos, t.Reporters = nil, nil, nil
+	var pending []Deadline
+	for _, d := range t.Deadlines {
+		if d.MetAt == nil {
+			pending = append(pending, d)
+		}
+	}
+	t.Deadlines = pending
+	return t
+}
+
+// withClocks fills in the clocks not yet met of an open ticket, and its
+// escalation, for an event about it.
+func (s *Service) withClocks(ctx context.Context, t Ticket) Ticket {
+	if !t.Status.Open() {
+		return t
+	}
+	ds, err := s.deadlines(ctx, s.db, t.ID)
+	if err != nil {
+		s.cfg.Logger.Warn("ticket clocks for an event", "ticket", t.ID, "err", err)
+		return t
+	}
+	t.Deadlines = ds
+	t.Escalated = s.escalation(ds)
+	return s.eventTicket(t)
 }

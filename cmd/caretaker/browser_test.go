@@ -63,6 +63,7 @@ func TestBrowser(t *testing.T) {
 		"patrol":     "pa-e2e-0123456789abcdef",
 		"technician": "te-e2e-0123456789abcdef",
 		"engineer":   "en-e2e-0123456789abcdef",
+		"manager":    "ma-e2e-0123456789abcdef",
 	}
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
@@ -74,9 +75,11 @@ auth:
     - {name: pat1, role: patrol, token: %s}
     - {name: tech1, role: technician, token: %s}
     - {name: eng1, role: engineer, token: %s}
+    - {name: pm1, role: manager, token: %[12]s}
 time_zone: Asia/Shanghai
 sites: [{id: s1, name: 北区, name_en: North estate}]
-technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true}, {name: tech2, skills: [civil], zones: [z9]}]
+technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true},
+  {name: tech2, skills: [electrical], zones: [z2], on_duty: true}]
 people: [{name: tech1, lang: en}, {name: desk, roles: [control_room]}]
 rosters: [{zones: [z1], people: [tech1], shifts: ["mon-sun 00:00-24:00"]}]
 channels:
@@ -99,6 +102,8 @@ devices:
   - {id: gas-b9-01, kind: gas, site: s1, building: B9, location: "B9 plant room", zone: z1}
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1, place_type: pump_room}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1, machine_class: I}
+  - {id: gas-c1-01, kind: gas, site: s1, building: C1, location: "C1 canteen kitchen", zone: z1}
+  - {id: gas-c2-01, kind: gas, site: s1, building: C2, location: "C2 boiler room", zone: z1}
   - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}
   - {id: wl-b8-01, kind: water_leak, site: s8, building: B8, location: "B8 pump room", zone: z8}
   - {id: wv-b8, kind: actuator, actuator: water_valve, site: s8, building: B8, location: "B8 water main valve", zone: z8}
@@ -108,7 +113,7 @@ qr:
   reports_per_code: 2
   places: [{site: s7, building: B7, floor: "1", location: "B7 大堂 lobby"}]
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
-			hookURL, hookSecret, ackSecret, smsURL)
+			hookURL, hookSecret, ackSecret, smsURL, tokens["manager"])
 	})
 
 	startCaretaker(t, ct.Config)
@@ -126,6 +131,25 @@ qr:
 	simDone := make(chan error, 1)
 	go func() { simDone <- sim.Run(simCtx) }()
 	t.Cleanup(func() { stopSim(); <-simDone })
+	// A second caretaker whose claim limit is 3 s and which has no
+	// technicians (every ticket waits in the pool), so that a missed
+	// claim and its escalation happen within a browser test
+	// (E2E_CLOCKS_URL, the same tokens).
+	clocks := newCaretakerDir(t, func(httpAddr, dir string) string {
+		return fmt.Sprintf(`http: {listen: "%s"}
+mqtt: {broker: "tcp://%s", client_id: caretaker-browser-clocks}
+store: {path: "%s/caretaker.db", readings_path: "%[3]s/readings.db", photos_dir: "%[3]s/photos"}
+auth:
+  tokens:
+    - {name: ops1, role: operator, token: %s}
+    - {name: pat1, role: patrol, token: %s}
+sla: {claim_timeout: 3s}
+devices:
+  - {id: gas-d1-01, kind: gas, site: s2, building: D1, location: "D1 kitchen", zone: z9}
+`, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"])
+	})
+	startCaretaker(t, clocks.Config)
+	waitReady(t, clocks.Base)
 
 	pub := newPublisher(t, broker.Addr)
 	mux := http.NewServeMux()
@@ -155,13 +179,14 @@ qr:
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	nctx, ncancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	nctx, ncancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer ncancel()
 	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(nctx, node, args...)
 	cmd.Dir = e2e
 	cmd.Env = append(os.Environ(),
 		"CARETAKER_URL="+base,
+		"E2E_CLOCKS_URL="+clocks.Base,
 		"E2E_TOKENS="+string(tokJSON),
 		"E2E_PUBLISH_URL="+helper.URL+"/publish",
 		"E2E_PAGES_URL="+helper.URL+"/pages",

@@ -41,6 +41,7 @@ type Config struct {
 	Log         LogConfig                `yaml:"log"`
 	QR          QRConfig                 `yaml:"qr"`
 	Actions     ActionsConfig            `yaml:"actions"`
+	Cluster     ClusterConfig            `yaml:"cluster"`
 	// TimeZone is the zone of every site that names none (IANA name;
 	// empty: the machine's local zone); Sites names the estates and their
 	// zones (contract.md, "Sites and time").
@@ -371,6 +372,9 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Store.Path == "" {
 		return &ConfigError{Key: "store.path", Msg: "missing (or set store.url)"}
+	}
+	if err := c.validateCluster(); err != nil {
+		return err
 	}
 	if c.Influx.URL == "" && c.Store.ReadingsPath == "" {
 		return &ConfigError{Key: "store.readings_path", Msg: "missing (needed when influx.url is empty)"}

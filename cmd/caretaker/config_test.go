@@ -104,6 +104,20 @@ func TestLoadConfig(t *testing.T) {
 					t.Fatalf("password: %q", c.MQTT.Password)
 				}
 			}},
+		{name: "cluster without instance", file: "cluster: {lease: 5s}\n", wantKey: "cluster.instance"},
+		{name: "cluster without store.url", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\ncluster: {instance: ct-a}\n", wantKey: "store.url"},
+		{name: "cluster without cluster key", file: "mqtt: {broker: 'tcp://127.0.0.1:1883'}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a}\n", wantKey: "mqtt.cluster_key"},
+		{name: "cluster on the embedded broker", file: "mqtt:\n  embedded: true\n  users: [{username: a, password_hash: \"$7$101$iS4f2PzXSNrjhqbz$InOZWmp+UFMwK5UxyZAfjuNuk5a7U+P2P+NqHG5xZWwN7L9KCtZL1GS46GsWy9qDky43e+F9Mir5KUQMnWtqNw==\"}]\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a}\n", wantKey: "mqtt.embedded"},
+		{name: "cluster lease too short", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, lease: 100ms}\n", wantKey: "cluster.lease"},
+		{name: "partition without sites", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north}]}\n", wantKey: "cluster.partitions[0].sites"},
+		{name: "site in two partitions", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north, sites: [s1]}, {name: south, sites: [s1]}]}\n", wantKey: "cluster.partitions[1].sites"},
+		{name: "device in no partition", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, partitions: [{name: north, sites: [s1]}]}\ndevices: [{id: g1, kind: gas, site: s9}]\n", wantKey: "devices[0].site"},
+		{name: "cluster", file: "mqtt: {broker: 'tcp://127.0.0.1:1883', cluster_key: cluster-key-0123456789abcdef}\nstore: {url: 'postgres://x@h/db'}\ncluster: {instance: ct-a, lease: 5s, partitions: [{name: north, sites: [s1]}]}\ndevices: [{id: g1, kind: gas, site: s1}]\n",
+			check: func(t *testing.T, c Config) {
+				if c.Cluster.lease() != 5*time.Second || len(c.Cluster.partitions()) != 1 || partitionClientID(c, c.Cluster.partitions()[0]) != c.MQTT.ClientID+"-north" {
+					t.Fatalf("cluster = %+v", c.Cluster)
+				}
+			}},
 		{name: "bad warn_at", file: "sla: {warn_at: 1.5}\n", wantKey: "sla.warn_at"},
 		{name: "zero warn_at", file: "sla: {warn_at: 0}\n", wantKey: "sla.warn_at"},
 		{name: "bad progress_every", file: "sla: {progress_every: 0s}\n", wantKey: "sla.progress_every"},

@@ -22,7 +22,8 @@ func newEventRelay(hub *dashboard.Hub, broker *mqtt.Broker, client *mqtt.Gateway
 		Hub: hub, Bus: bus, Instance: cfg.MQTT.ClientID + "-" + randomToken()[:8],
 		// Instances that split the device traffic share their events;
 		// otherwise each raises every alarm itself.
-		Receive: client != nil && cfg.MQTT.SharedGroup != "",
+		// So do the instances of a cluster: one leads, all show.
+		Receive: client != nil && (cfg.MQTT.SharedGroup != "" || cfg.Cluster.enabled()),
 		Key:     []byte(cfg.MQTT.ClusterKey),
 		Logger:  logger, Registerer: metrics,
 	})

@@ -33,8 +33,17 @@ func openRuleStore(ctx context.Context, cfg Config, ruleSet *[]rules.Rule) (*rul
 // clear_for, windows, counter offsets, flap history, refused handoffs),
 // the active alarms (so an episode going on is not raised, nor ticketed,
 // twice) and the recorded services.
+//
+// In a cluster engine is the standby engine, and each partition's leader
+// takes back that partition's state itself (clusterRun.lead): the book
+// applies changes to the standby and the engines this instance leads.
 func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tickets *ticketing.Service,
-	history readingStore, reg *devices.Registry, logger *slog.Logger) (*rules.Book, error) {
+	history readingStore, reg *devices.Registry, logger *slog.Logger, clustered rules.LiveRules) (*rules.Book, error) {
+	if clustered != nil {
+		return rules.NewBook(rules.BookConfig{Store: st, Engine: clustered,
+			Backtest: &rules.Backtester{History: history, Devices: reg, Tickets: pastTickets{tickets}},
+			Logger:   logger.With("component", "rules")})
+	}
 	active, err := tickets.Alarms(ctx, ticketing.AlarmsActive)
 	if err != nil {
 		return nil, fmt.Errorf("reload active alarms: %w", err)

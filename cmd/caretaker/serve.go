@@ -94,7 +94,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		return err
 	}
 	defer store.Close()
-	ruleBook, err := newRuleBook(ctx, ruleStore, engine, tickets, store, reg, logger)
+	engines := &liveEngines{standby: engine}
+	var clusterRules rules.LiveRules
+	if cfg.Cluster.enabled() {
+		clusterRules = engines
+	}
+	ruleBook, err := newRuleBook(ctx, ruleStore, engine, tickets, store, reg, logger, clusterRules)
 	if err != nil {
 		return err
 	}
@@ -112,12 +117,28 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	var gateway ingress
 	var broker *mqtt.Broker
 	var client *mqtt.Gateway
-	if cfg.MQTT.Embedded {
+	var clustered *clusterRun
+	switch {
+	case cfg.Cluster.enabled():
+		// Every instance: a connection for the events of the others;
+		// the device sessions belong to the partitions' leaders.
+		gc := cfg.MQTT.GatewayConfig()
+		gc.Logger, gc.EventsOnly = logger, true
+		gc.ClientID = cfg.MQTT.ClientID + "-events-" + cfg.Cluster.Instance
+		client = mqtt.NewGateway(gc, nil)
+		gateway = client
+		clustered, err = newClusterRun(ctx, clusterRun{cfg: cfg, reg: reg, configured: ruleSet, ruleStore: ruleStore,
+			tickets: tickets, live: live, store: store, pages: pages, logger: logger, metrics: metrics, engines: engines})
+		if err != nil {
+			return err
+		}
+		defer clustered.Close()
+	case cfg.MQTT.Embedded:
 		bc := cfg.MQTT.BrokerConfig()
 		bc.Logger, bc.Registerer, bc.Devices = logger, metrics, reg
 		broker = mqtt.NewBroker(bc, pipeline)
 		gateway = broker
-	} else {
+	default:
 		gc := cfg.MQTT.GatewayConfig()
 		gc.Logger = logger
 		gc.OnConnection = func(up bool, reason string) {
@@ -127,6 +148,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		gateway = client
 	}
 	cmdPub.set(broker, client)
+	var clusterView func(context.Context) (dashboard.ClusterView, error)
+	if clustered != nil {
+		clusterView = clustered.View
+	}
 
 	codes, err := newPlaceCodes(cfg, reg, tickets, logger, metrics)
 	if err != nil {
@@ -140,9 +165,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger, Registry: reg, Tickets: tickets,
 		Alarms: tickets, Readings: store, Live: live, Hub: hub,
-		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engine.PendingHandoffs,
+		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engines.PendingHandoffs, Cluster: clusterView,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
-		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets),
+		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets), Dispatch: tickets,
 		PlaceCodes: codes, Commands: tickets,
 		Sites: sites,
 		Ready: func(ctx context.Context) error {
@@ -184,18 +209,26 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
-	g.Go(func() error { return engine.Run(gctx) })
 	snapshots := &rules.Snapshotter{Engine: engine, Store: ruleStore, Interval: cfg.Rules.SnapshotInterval.Std(),
 		Logger: logger.With("component", "rules")}
-	g.Go(func() error { return snapshots.Run(gctx) })
-	g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
+	if clustered != nil {
+		// The leader work runs per partition, while this instance holds
+		// the partition's lease (cluster_wiring.go).
+		g.Go(func() error { return clustered.Run(gctx) })
+	} else {
+		g.Go(func() error { return engine.Run(gctx) })
+		g.Go(func() error { return snapshots.Run(gctx) })
+		g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
+		g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
+		g.Go(func() error { return pages.worker.Run(gctx) })
+		// Device actions are sent by one instance (not yet per
+		// partition: a cluster's engines do not describe them).
+		g.Go(func() error { return act.Run(gctx) })
+	}
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })
-	g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
 	g.Go(func() error { return runLossWatch(gctx, store, live, logger) })
-	g.Go(func() error { return pages.worker.Run(gctx) })
 	g.Go(func() error { return store.Run(gctx) })
-	g.Go(func() error { return act.Run(gctx) })
 	g.Go(func() error {
 		select {
 		case <-gctx.Done():
@@ -230,11 +263,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	// Once the last readings went through the rules: the state a restart
 	// must not forget.
-	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	if serr := snapshots.Save(saveCtx); serr != nil {
-		logger.Error("rule state not saved at shutdown", "err", serr)
+	if clustered == nil { // a cluster's leaders save theirs at the end of each term
+		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if serr := snapshots.Save(saveCtx); serr != nil {
+			logger.Error("rule state not saved at shutdown", "err", serr)
+		}
+		cancelSave()
 	}
-	cancelSave()
 	logger.Info("caretaker stopped")
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -31,6 +32,9 @@ type Config struct {
 	Logger    *slog.Logger          `yaml:"-"`
 	Metrics   prometheus.Registerer `yaml:"-"`
 	Now       func() time.Time      `yaml:"-"`
+	// Sites, if set, limits the polling to the devices of these sites
+	// (the sites of a cluster partition this instance leads).
+	Sites []string `yaml:"-"`
 
 	Interval     time.Duration `yaml:"interval"`      // a device's poll interval when it names none; default 10s
 	Timeout      time.Duration `yaml:"timeout"`       // a device's request timeout when it names none; default 1s
@@ -172,7 +176,7 @@ func (g *Gateway) lines() ([]*line, error) {
 	byKey := map[string]*line{}
 	var keys []string
 	for _, d := range g.cfg.Registry.Devices() {
-		if d.Modbus == nil {
+		if d.Modbus == nil || (len(g.cfg.Sites) > 0 && !slices.Contains(g.cfg.Sites, d.Site)) {
 			continue
 		}
 		addr, model, err := checkDevice(g.cfg.Registry, d)

@@ -35,15 +35,33 @@ var DeviceTopics = []string{
 	"sites/+/devices/+/status",
 }
 
+// SiteTopics are the device subscriptions of the given sites only.
+func SiteTopics(sites []string) []string {
+	var out []string
+	for _, s := range sites {
+		for _, t := range DeviceTopics {
+			out = append(out, "sites/"+s+strings.TrimPrefix(t, "sites/+"))
+		}
+	}
+	return out
+}
+
 // Config configures the gateway to an external broker.
 type Config struct {
-	Broker         string // tcp://host:1883, ssl://host:8883, ws://...
-	ClientID       string // stable, so the broker keeps the session while we are away
-	Username       string
-	Password       string
-	CAFile         string // PEM; set for TLS with a private CA
-	QoS            byte   // default 0 here; the config layer defaults to 1
-	SharedGroup    string // set: subscribe as $share/<group>/... so instances split the load
+	Broker      string // tcp://host:1883, ssl://host:8883, ws://...
+	ClientID    string // stable, so the broker keeps the session while we are away
+	Username    string
+	Password    string
+	CAFile      string // PEM; set for TLS with a private CA
+	QoS         byte   // default 0 here; the config layer defaults to 1
+	SharedGroup string // set: subscribe as $share/<group>/... so instances split the load
+	// Topics are the device subscriptions; default DeviceTopics. A
+	// partition of a cluster subscribes to its sites' topics only
+	// (SiteTopics).
+	Topics []string
+	// EventsOnly: no device subscription at all; the connection carries
+	// caretaker's own events (Publish, Subscribe) only.
+	EventsOnly     bool
 	Logger         *slog.Logger
 	ConnectTimeout time.Duration // first connection; default 10s
 	// MaxInFlight caps the messages taken but not yet acknowledged
@@ -220,12 +238,24 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 	// Messages of a resumed session may arrive before we subscribe again.
 	opts.SetDefaultPublishHandler(handler)
 	opts.SetOnConnectHandler(func(c paho.Client) {
-		filters := make(map[string]byte, len(DeviceTopics))
-		for _, t := range DeviceTopics {
+		topics := g.cfg.Topics
+		if len(topics) == 0 {
+			topics = DeviceTopics
+		}
+		if g.cfg.EventsOnly {
+			topics = nil
+		}
+		filters := make(map[string]byte, len(topics))
+		for _, t := range topics {
 			if g.cfg.SharedGroup != "" {
 				t = "$share/" + g.cfg.SharedGroup + "/" + t
 			}
 			filters[t] = g.cfg.QoS
+		}
+		if len(filters) == 0 {
+			g.log.Info("mqtt connected (events only)")
+			g.once.Do(func() { close(g.ready) })
+			return
 		}
 		tok := c.SubscribeMultiple(filters, handler)
 		if !tok.WaitTimeout(g.cfg.ConnectTimeout) || tok.Error() != nil {
@@ -261,6 +291,10 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 // with QoS 1 (the broker stops at its window) paho is not held up.
 func (g *Gateway) handler(ctx context.Context) paho.MessageHandler {
 	return func(_ paho.Client, msg paho.Message) {
+		if g.sub == nil { // events only: nothing of a device is taken here
+			msg.Ack()
+			return
+		}
 		lane := g.lanes[maphash.String(g.seed, deviceKey(msg.Topic()))%uint64(len(g.lanes))]
 		select {
 		case lane <- msg:

@@ -2,6 +2,7 @@ package mqtt_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
@@ -63,5 +64,22 @@ func TestOptionsValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want a FieldError at %q", err, tc.path)
 			}
 		})
+	}
+}
+
+func TestSiteTopics(t *testing.T) {
+	cases := []struct {
+		sites []string
+		want  []string
+	}{
+		{nil, nil},
+		{[]string{"s1"}, []string{"sites/s1/devices/+/telemetry", "sites/s1/devices/+/event", "sites/s1/devices/+/status"}},
+		{[]string{"n", "s"}, []string{"sites/n/devices/+/telemetry", "sites/n/devices/+/event", "sites/n/devices/+/status",
+			"sites/s/devices/+/telemetry", "sites/s/devices/+/event", "sites/s/devices/+/status"}},
+	}
+	for _, tc := range cases {
+		if got := mqtt.SiteTopics(tc.sites); !slices.Equal(got, tc.want) {
+			t.Errorf("SiteTopics(%v) = %v, want %v", tc.sites, got, tc.want)
+		}
 	}
 }

@@ -6,7 +6,7 @@ import { h, $ } from "./dom.js";
 import { t, setLang, getLang, onLangChange, applyStatic, when, setSites, label } from "./i18n.js";
 import { roleName } from "./words.js";
 import { loadRules } from "./rulebook.js";
-import { describeAlarm } from "./describe.js";
+import { describeAlarm, describeTicket } from "./describe.js";
 import { api, setToken } from "./api.js";
 import { live, subscribe, connect, reset } from "./live.js";
 import { session } from "./session.js";
@@ -23,7 +23,7 @@ import * as daily from "./daily.js";
 
 const ROUTES = [
   { re: /^#\/?$/, view: board, nav: "board" },
-  { re: /^#\/ticket\/(\d+)$/, view: detail, nav: "board" },
+  { re: /^#\/ticket\/(\d+)$/, view: detail, nav: "board", anyRole: true },
   { re: /^#\/report$/, view: report, nav: "report" },
   { re: /^#\/tech$/, view: tech, nav: "tech" },
   { re: /^#\/rules(?:\/([^/]+))?$/, view: rules, nav: "rules" },
@@ -37,14 +37,27 @@ let unmount = () => {};
 
 // ---- routing ----------------------------------------------------------------
 
-function home() {
-  switch (session.me && session.me.role) {
-    case "patrol": return "#/report";
-    case "technician": return "#/tech";
-    case "engineer": return "#/rules";
-    default: return "#/";
-  }
+// pages are the role's pages, as /api/me lists them (its home first);
+// a server that lists none gets every page.
+function pages() {
+  const p = session.me && session.me.pages;
+  return Array.isArray(p) ? p : NAV.map(([k]) => k);
 }
+
+function home() {
+  const first = pages()[0];
+  const hit = NAV.find(([k]) => k === first);
+  return hit ? hit[1] : "#/";
+}
+
+// notYours says so, in place of a page the role does not use.
+const notYours = {
+  mount(root) {
+    root.replaceChildren(h("section", { class: "column narrow", id: "not-your-page" },
+      h("p", { role: "alert", text: t("notYourPage", { role: label("role", session.me.role) }) }),
+      h("a", { class: "button", href: home(), text: t("goHome") })));
+  },
+};
 
 function route() {
   if (!session.me) return;
@@ -56,7 +69,8 @@ function route() {
   const root = $("view");
   root.replaceChildren();
   const arg = m[1] ? decodeURIComponent(m[1]) : undefined;
-  unmount = r.view.mount(root, arg) || (() => {});
+  const view = r.anyRole || pages().includes(r.nav) ? r.view : notYours;
+  unmount = view.mount(root, arg) || (() => {});
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.nav === r.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -65,7 +79,8 @@ function route() {
 
 function drawNav() {
   const nav = $("nav");
-  nav.replaceChildren(...NAV.map(([k, href]) => h("a", { href, dataset: { nav: k }, text: t("nav_" + k) })));
+  const mine = pages();
+  nav.replaceChildren(...NAV.filter(([k]) => mine.includes(k)).map(([k, href]) => h("a", { href, dataset: { nav: k }, text: t("nav_" + k) })));
 }
 
 // ---- login ----------------------------------------------------------------
@@ -96,6 +111,7 @@ async function login(token) {
   drawWho();
   $("logout").hidden = false;
   $("nav").hidden = false;
+  drawNav();
   $("login-view").hidden = true;
   $("view").hidden = false;
   connect(logout);
@@ -130,6 +146,7 @@ function logout() {
   setToken("");
   session.me = null;
   banner.items.clear();
+  banner.hidden.clear();
   drawBanner();
   showLogin("");
 }
@@ -145,6 +162,7 @@ function drawConn() {
   off.hidden = !(session.me && live.conn !== "live" && live.offlineSince);
   if (!off.hidden) off.textContent = t("offlineSince", { t: when(live.offlineSince) });
   drawHandoffs();
+  drawCluster();
 }
 
 // ---- alarm changes the ticket store has not taken yet -------------------------
@@ -152,16 +170,31 @@ function drawConn() {
 // wait, an alarm may have no ticket yet, and the page says so.
 
 let pendingHandoffs = 0;
+let clusterView = null; // /readyz "cluster": this instance and each partition's leader
 
 async function checkHandoffs() {
   if (!session.me) return;
   try {
     const resp = await fetch("/readyz", { cache: "no-store" });
-    pendingHandoffs = Number((await resp.json()).pending_alarm_handoffs) || 0;
+    const body = await resp.json();
+    pendingHandoffs = Number(body.pending_alarm_handoffs) || 0;
+    clusterView = body.cluster || null;
   } catch {
     return; // the server is unreachable: the connection note says so
   }
   drawHandoffs();
+  drawCluster();
+}
+
+// In a cluster: which instance serves this page, and which leads each
+// partition (takes the devices' data, runs the rules and the clocks).
+function drawCluster() {
+  const el = $("cluster");
+  el.hidden = !(session.me && clusterView);
+  if (el.hidden) return;
+  const parts = (clusterView.partitions || []).map((p) =>
+    p.leader ? t("clusterLeader", { p: p.partition, leader: p.leader }) : t("clusterNoLeader", { p: p.partition }));
+  el.textContent = [t("clusterServedBy", { me: clusterView.instance }), ...parts].join(" · ");
 }
 
 function drawHandoffs() {
@@ -171,15 +204,19 @@ function drawHandoffs() {
 }
 
 // ---- the L1 banner ------------------------------------------------------------
-// New L1 alarms and L1 reports show in a red banner at the top of every
-// page with a tone, repeated every 30 s until each is acknowledged or
-// hidden ("Hide for now" hides it on this screen only: it is not an
-// acknowledgement). On a phone the banner is one compact line that opens
-// into the list, and it sounds only for the user's own work (a ticket
-// assigned to them, or a report they filed): the control room has the
-// alarms, the phone has the job in hand.
+// L1 alarms not yet acknowledged (active or cleared: a cleared one stays
+// until someone acknowledges it), new L1 reports not yet dispatched and
+// L1 tickets whose clock ran out show in a red banner at the top of every
+// page with a tone, repeated every 30 s. The banner is rebuilt from the
+// server's snapshot after a reload, so nothing of level 1 leaves it
+// unseen. "Hide for now" only hides an item on this screen (it is not an
+// acknowledgement; a button brings hidden ones back); acknowledging is
+// its own button and is recorded on the server. On a phone the banner is
+// one compact line that opens into the list, and it sounds only for the
+// user's own work (a ticket assigned to them, or a report they filed):
+// the control room has the alarms, the phone has the job in hand.
 
-const banner = { items: new Map(), dismissed: new Set(), open: false };
+const banner = { items: new Map(), hidden: new Set(), open: false };
 const phone = window.matchMedia("(max-width: 600px)");
 
 // mine: the banner item is about the user's own work.
@@ -201,28 +238,41 @@ function tone(items) {
   beep();
 }
 
+function escalationKey(tk) {
+  return "e:" + tk.id + ":" + tk.escalated.clock + ":" + tk.escalated.step;
+}
+
+// bannerFromLive rebuilds the banner from the live picture (a snapshot).
+function bannerFromLive() {
+  banner.items.clear();
+  for (const a of live.alarms.values()) {
+    if (a.level === 1 && !a.acked && !a.shadow) banner.items.set("a:" + a.id, { alarm: a });
+  }
+  for (const tk of live.tickets.values()) {
+    if (tk.level !== 1) continue;
+    if (tk.source !== "sensor" && tk.status === "new") banner.items.set("t:" + tk.id, { ticket: tk });
+    if (tk.escalated) banner.items.set(escalationKey(tk), { escalation: Object.assign({ ticket_id: tk.id, number: tk.number, site: tk.site, building: tk.building, location: tk.location, level: tk.level }, tk.escalated) });
+    if (tk.status === "dispatched" && session.me && tk.assignee === session.me.name) banner.items.set("m:" + tk.id, { ticket: tk });
+  }
+}
+
 function bannerWatch(msg) {
   const d = (msg.data && (msg.data.alarm || msg.data.ticket)) || msg.data || {};
   let fresh = false;
   switch (msg.type) {
     case "snapshot":
-      for (const a of live.alarms.values()) {
-        if (a.level === 1 && !a.acked && !a.shadow && !banner.dismissed.has("a:" + a.id)) banner.items.set("a:" + a.id, { alarm: a });
-      }
-      for (const key of [...banner.items.keys()]) {
-        if (key.startsWith("a:") && !live.alarms.has(key.slice(2))) banner.items.delete(key);
-      }
+      bannerFromLive();
       break;
     case "alarm.raised":
     case "alarm.updated":
-      if (d.level === 1 && !d.acked && !d.shadow && !banner.dismissed.has("a:" + d.id)) {
+    case "alarm.cleared":
+      if (d.level === 1 && !d.acked && !d.shadow) {
         const isNew = msg.type === "alarm.raised" || !banner.items.has("a:" + d.id);
         banner.items.set("a:" + d.id, { alarm: live.alarms.get(d.id) || d });
         if (isNew) fresh = banner.items.get("a:" + d.id);
       }
       break;
     case "alarm.acked":
-    case "alarm.cleared":
       banner.items.delete("a:" + d.id);
       break;
     case "ticket.created":
@@ -232,12 +282,14 @@ function bannerWatch(msg) {
       }
       break;
     case "ticket.updated":
-      if (d.status && d.status !== "new") banner.items.delete("t:" + d.id);
+      if (d.status && d.status !== "new") {
+        for (const key of [...banner.items.keys()]) if (key === "t:" + d.id || key.startsWith("e:" + d.id + ":")) banner.items.delete(key);
+      }
       if (d.status && d.status !== "dispatched") banner.items.delete("m:" + d.id);
       break;
     case "ticket.escalated":
       // An L1 whose clock ran out without anyone acting on it.
-      if (d.level === 1 && !banner.dismissed.has("e:" + d.ticket_id + ":" + d.clock + ":" + d.step)) {
+      if (d.level === 1) {
         banner.items.set("e:" + d.ticket_id + ":" + d.clock + ":" + d.step, { escalation: d });
         fresh = banner.items.get("e:" + d.ticket_id + ":" + d.clock + ":" + d.step);
       }
@@ -248,25 +300,30 @@ function bannerWatch(msg) {
   // An L1 just given to this user (a technician): their own work, on
   // their screen until they accept it.
   if ((msg.type === "ticket.created" || msg.type === "ticket.updated") && d.level === 1 && d.status === "dispatched" &&
-      session.me && d.assignee === session.me.name && !banner.items.has("m:" + d.id) && !banner.dismissed.has("m:" + d.id)) {
+      session.me && d.assignee === session.me.name && !banner.items.has("m:" + d.id)) {
     banner.items.set("m:" + d.id, { ticket: d });
     fresh = banner.items.get("m:" + d.id);
   }
   drawBanner();
-  if (fresh) tone(fresh === true ? [...banner.items.values()] : [fresh]);
+  if (fresh) tone([fresh]);
 }
 
 function bannerText(it) {
   const x = it.alarm || it.ticket || it.escalation;
-  if (it.alarm) return describeAlarm(x) || x.message || "";
-  if (it.ticket) return (x.number || "") + " " + (x.description || "");
-  return (x.number || "") + " " + label("clock", x.clock) + " · " + t("escalatedTo", { to: label("to", x.to || "supervisor") });
+  if (it.alarm) {
+    const text = describeAlarm(x) || x.message || "";
+    return x.state === "cleared" ? text + " · " + t("bannerCleared", { t: when(x.cleared_at, x.site) }) : text;
+  }
+  if (it.ticket) return (x.number || "") + " " + describeTicket(x) + (x.source !== "sensor" && x.status === "new" ? " · " + t("bannerNewReport") : "");
+  return (x.number || "") + " " + t("bannerEscalated", { clock: label("clock", x.clock), to: label("to", x.to || "supervisor") });
 }
 
 function drawBanner() {
   const el = $("banner");
-  const list = [...banner.items.entries()];
-  el.hidden = list.length === 0;
+  const all = [...banner.items.entries()];
+  const list = all.filter(([key]) => !banner.hidden.has(key));
+  const hidden = all.length - list.length;
+  el.hidden = all.length === 0;
   document.body.classList.toggle("has-banner", list.length > 0);
   const compact = phone.matches && !banner.open;
   el.classList.toggle("compact", compact);
@@ -274,7 +331,8 @@ function drawBanner() {
   const shown = compact && list.length ? [list.find(([, it]) => mine(it)) || list[list.length - 1]] : list;
   const rows = shown.map(([key, it]) => {
     const x = it.alarm || it.ticket || it.escalation;
-    const row = h("div", { class: "banner-row" + (mine(it) ? " mine" : ""), dataset: { key } },
+    const cls = "banner-row" + (mine(it) ? " mine" : "") + (it.alarm && x.state === "cleared" ? " cleared" : "");
+    const row = h("div", { class: cls, dataset: { key, status: (it.alarm && x.status) || "" } },
       h("strong", { text: t("bannerL1") }), " ",
       mine(it) ? h("span", { class: "banner-mine", text: t("bannerMine") }) : null,
       h("span", { class: "banner-place", text: place(x) }), " ",
@@ -285,13 +343,13 @@ function drawBanner() {
     }
     const tid = it.alarm || it.escalation ? x.ticket_id : x.id;
     if (tid) buttons.append(h("a", { class: "button", href: "#/ticket/" + tid, text: t("open") }));
-    if (!compact) {
-      buttons.append(h("button", { type: "button", class: "banner-dismiss", title: t("dismissHint"), "aria-label": t("dismiss") + ": " + t("dismissHint"), text: t("dismiss"), onclick: () => {
-        banner.items.delete(key);
-        banner.dismissed.add(key);
-        drawBanner();
-      } }));
-    }
+    // The phone's one line keeps the text in view: its hide button is a
+    // cross that says the same in its label.
+    buttons.append(h("button", { type: "button", class: "banner-dismiss banner-hide", title: t("dismissHint"), "aria-label": compact ? t("bannerHide") : null,
+      text: compact ? "✕" : t("bannerHide"), onclick: () => {
+      banner.hidden.add(key);
+      drawBanner();
+    } }));
     row.append(buttons);
     return row;
   });
@@ -299,11 +357,21 @@ function drawBanner() {
     rows.push(h("button", { type: "button", class: "banner-more", "aria-expanded": String(banner.open), onclick: () => { banner.open = !banner.open; drawBanner(); },
       text: banner.open ? "▲" : t("bannerMore", { n: list.length - 1 }) + " ▼" }));
   }
+  if (hidden > 0) {
+    rows.push(h("div", { class: "banner-row banner-hidden-note" },
+      h("button", { type: "button", class: "banner-show", id: "banner-show", text: t("bannerShowHidden", { n: hidden }), onclick: () => {
+        banner.hidden.clear();
+        drawBanner();
+      } })));
+  }
   el.replaceChildren(...rows);
 }
 phone.addEventListener("change", () => drawBanner());
 
-setInterval(() => { if (banner.items.size && session.me) tone([...banner.items.values()]); }, 30000);
+setInterval(() => {
+  const shown = [...banner.items.entries()].filter(([k]) => !banner.hidden.has(k)).map(([, it]) => it);
+  if (shown.length && session.me) tone(shown);
+}, 30000);
 
 // ---- start ----------------------------------------------------------------
 
@@ -348,6 +416,8 @@ document.addEventListener("DOMContentLoaded", () => {
   subscribe((msg) => {
     if (msg.type === "conn") drawConn();
     else bannerWatch(msg);
+    // Tests (and curious people) can tell that the server's picture is in.
+    if (msg.type === "snapshot") document.body.dataset.snapshot = String(Number(document.body.dataset.snapshot || 0) + 1);
   });
   setInterval(drawConn, 5000);
   setInterval(checkHandoffs, 5000);

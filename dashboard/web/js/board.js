@@ -151,9 +151,13 @@ export function liveFaults() {
     alarms.sort((x, y) => (x.level || 9) - (y.level || 9) || new Date(x.raised_at) - new Date(y.raised_at));
     const a = alarms[0];
     const unacked = alarms.filter((x) => !x.acked);
+    // The row's state: active if any alarm of it is, acknowledged if all are.
+    const active = alarms.some((x) => x.state !== "cleared");
+    const status = (active ? "active_" : "cleared_") + (unacked.length ? "unack" : "ack");
+    const override = alarms.map((x) => x.ticket_override).find(Boolean) || (tk && tk.override);
     items.push({
       key: "alarm:" + a.id, kind: "alarm", alarm: a, alarms: unacked, ticket: tk, ticketId: a.ticket_id || (tk && tk.id),
-      level: a.level, acked: unacked.length === 0, source: "sensor", more: alarms.length - 1,
+      level: a.level, acked: unacked.length === 0, status, override, source: "sensor", more: alarms.length - 1,
       number: a.ticket_number || (tk && tk.number) || t("alarm"),
       site: a.site, building: a.building, location: a.location, device: a.device_id,
       description: describeAlarm(a) || a.message || "", technical: a.message, since: alarms.reduce((m, x) => (x.raised_at < m ? x.raised_at : m), a.raised_at),
@@ -183,7 +187,8 @@ export function place(x) {
 }
 
 function row(item) {
-  const tr = h("tr", { class: "level-" + (item.level || 3) + (item.acked ? " is-acked" : ""), dataset: { key: item.key } });
+  const tr = h("tr", { class: "level-" + (item.level || 3) + (item.acked ? " is-acked" : "") + (item.status ? " " + item.status : ""),
+    dataset: { key: item.key, status: item.status || "" } });
   tr.append(
     h("td", { class: "lvl" }, h("span", { class: "badge l" + (item.level || 3), text: item.level ? "L" + item.level : "" }),
       h("div", { class: "num", text: item.number || "" })),
@@ -191,7 +196,11 @@ function row(item) {
       h("div", { class: "loc", text: item.location || "" }),
       h("div", { class: "sub", text: [siteName(item.site), item.building].filter(Boolean).join(" / ") + (item.device ? " · " : "") }, item.device ? h("span", { class: "dev", text: item.device }) : null)),
     h("td", { class: "desc" }, item.description || "", technical(item.technical) ? h("div", { class: "tech", lang: "en", text: item.technical }) : null, item.more ? h("span", { class: "more", text: " +" + item.more }) : null,
-      item.ticket && item.ticket.escalated ? h("span", { class: "escalated", text: t("escalatedTo", { to: label("to", item.ticket.escalated.to || "supervisor") }) }) : null),
+      item.ticket && item.ticket.escalated ? h("span", { class: "escalated", dataset: { clock: item.ticket.escalated.clock || "" },
+        text: t("escalatedTo", { to: label("to", item.ticket.escalated.to || "supervisor") }) }) : null,
+      item.status ? h("div", { class: "alarm-state " + item.status, text: t("as_" + item.status) }) : null,
+      item.override ? h("div", { class: "override-mark", role: "note",
+        text: t("overrideMark", { who: item.override.by, why: item.override.reason }) }) : null),
     h("td", { class: "time" }, h("div", { class: "age", dataset: { since: item.since || "" } }), slaLine(item.ticket),
       pagedLine(item.ticketId && live.paging.get(item.ticketId))),
   );
@@ -244,6 +253,7 @@ export function tick(root) {
   for (const el of root.querySelectorAll("[data-due]")) {
     const left = (new Date(el.dataset.due).getTime() - now) / 1000;
     const what = t("due_" + el.dataset.stage);
+    el.dataset.missed = String(left < 0);
     el.textContent = what + " " + (left >= 0 ? t("dueIn", { d: duration(left) }) : t("overdue", { d: duration(left) }));
     el.classList.toggle("overdue", left < 0);
     el.classList.toggle("soon", left >= 0 && left < 300);

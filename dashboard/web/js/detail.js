@@ -4,8 +4,8 @@
 
 import { h, field, options, showFieldError, statusLine, say } from "./dom.js";
 import { t, when, label } from "./i18n.js";
-import { verbName, stageName, withUnit, metricName, unitOf, recipientName } from "./words.js";
-import { noteWords, actorWords } from "./notes.js";
+import { verbName, stageName, withUnit, metricName, unitOf, recipientName, skillName } from "./words.js";
+import { noteWords, actorWords, dispatchWhy } from "./notes.js";
 import { describeTicket, technical } from "./describe.js";
 import { api, enc, getToken } from "./api.js";
 import { live, subscribe, send } from "./live.js";
@@ -44,7 +44,8 @@ export function mount(root, id) {
       fact(t("device"), tk.device_id), fact(t("assignee"), tk.assignee),
       tk.eta ? fact(ow("eta"), ow("etaAt", { t: when(tk.eta, tk.site) })) : null,
       fact(t("reporterLbl"), [tk.reporter && tk.reporter.name, tk.reporter && tk.reporter.phone].filter(Boolean).join(" ")),
-      fact(t("reported"), when(tk.first_reported_at || tk.created_at, tk.site)));
+      fact(t("reported"), when(tk.first_reported_at || tk.created_at, tk.site)),
+      fact(t("outcomeLbl"), tk.outcome ? label("out", tk.outcome) : ""), fact(t("scoreLbl"), tk.score != null ? tk.score + "/5" : ""));
     const history = h("ol", { class: "history", id: "ticket-history" }, (tk.history || []).map((e) =>
       h("li", { dataset: { action: e.action } }, h("time", { text: when(e.at, tk.site) }), " ", h("strong", { text: verbName(e.action) }), " ",
         h("span", { class: "who", text: actorWords(e) }),
@@ -76,16 +77,11 @@ export function mount(root, id) {
 
     const actions = h("div", { class: "actions-bar" });
     if (alarm && !alarm.acked && session.may("ack")) {
-      actions.append(h("button", { type: "button", text: t("ack"), onclick: async (e) => { if (await ack(alarm.id, e.target)) { say(msg, "ok", t("done")); load(); } } }));
+      actions.append(h("button", { type: "button", id: "detail-ack", text: t("ack"), onclick: async (e) => { if (await ack(alarm.id, e.target)) { say(msg, "ok", t("done")); load(); } } }));
     }
-    if (session.may("dispatch") && !["resolved", "closed", "cancelled"].includes(tk.status)) {
-      const who = h("input", { name: "technician", required: true, autocomplete: "off" });
-      actions.append(h("form", { class: "inline-form", id: "dispatch-form", novalidate: true, onsubmit: (e) => {
-        e.preventDefault();
-        if (!who.value.trim()) { showFieldError(e.target, "technician", t("required")); return; }
-        act({ action: "assign", technician: who.value.trim() });
-      } },
-        field(t("technicianName"), who), h("button", { type: "submit", text: t("dispatch") })));
+    const isOpen = !["resolved", "closed", "cancelled"].includes(tk.status);
+    if (session.may("dispatch") && ["new", "dispatched", "accepted"].includes(tk.status)) actions.append(dispatchForm(tk, act));
+    if (session.may("level") && isOpen) {
       // Escalating is raising the level (with a reason): its clocks are
       // re-planned from the first report.
       const lvl = options(h("select", { name: "level" }), [1, 2, 3].map((n) => [String(n), "L" + n]));
@@ -94,9 +90,13 @@ export function mount(root, id) {
       actions.append(h("form", { class: "inline-form", id: "escalate-form", novalidate: true, onsubmit: (e) => {
         e.preventDefault();
         if (!why.value.trim()) { showFieldError(e.target, "reason", t("required")); return; }
-        act({ action: "level", level: Number(lvl.value), reason: why.value.trim() });
+        act({ action: "level", level: Number(lvl.value), reason: why.value.trim() }, e.target);
       } }, field(t("newLevel"), lvl), field(t("reason"), why), h("button", { type: "submit", class: "warn", text: t("escalate") })));
     }
+    const flowBox = flowActions(tk, act);
+    const overrideNote = tk.override ? h("p", { class: "override-mark", id: "ticket-override", role: "note",
+      text: t("overrideMark", { who: tk.override.by, why: tk.override.reason }) + " · " + when(tk.override.at, tk.site) }) : null;
+    const alarmState = alarm && alarm.status ? h("p", { class: "alarm-state " + alarm.status, id: "ticket-alarm-state", text: t("as_" + alarm.status) }) : null;
 
     // Who was paged about the ticket, by what, and whether it arrived.
     const pagesBox = h("section", { id: "ticket-notifications" }, h("h3", { text: t("paged") }));
@@ -109,9 +109,9 @@ export function mount(root, id) {
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: describeTicket(tk) })),
       technical(tk.source === "sensor" ? tk.description : "") ? h("p", { class: "tech", lang: "en", text: tk.description }) : null,
-      facts, rec, actions, cmds.el, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, overrideNote, alarmState, rec, actions, flowBox, cmds.el, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
-    async function act(body) {
+    async function act(body, form) {
       say(msg, "", "");
       try {
         await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
@@ -119,6 +119,7 @@ export function mount(root, id) {
         load();
       } catch (e) {
         say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }));
+        if (form && e.field) showFieldError(form, e.field, e.message);
       }
     }
     const stopReadings = tk.device_id ? drawReadings(chartBox, tk, alarm) : () => {};
@@ -126,6 +127,118 @@ export function mount(root, id) {
   }
 
   return () => stop();
+}
+
+// dispatchForm picks the technician from the ones the server knows,
+// best first, each with whether they are on duty, their skills, zones
+// and open tickets, and says what auto-dispatch did. Without any known
+// technician (none configured) it takes a typed name.
+function dispatchForm(tk, act) {
+  const sel = h("select", { name: "technician", id: "dispatch-technician" });
+  const typed = h("input", { name: "technician", autocomplete: "off" });
+  const slot = h("span", { class: "tech-slot" }, field(t("technicianName"), sel));
+  const list = h("ul", { class: "tech-choices", id: "dispatch-choices" });
+  const auto = h("p", { class: "hint", id: "dispatch-auto" });
+  const form = h("form", { class: "inline-form", id: "dispatch-form", novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    const ctl = form.elements.technician;
+    const v = ctl && ctl.value.trim();
+    if (!v) { showFieldError(form, "technician", t("chooseTech")); return; }
+    act({ action: "assign", technician: v }, form);
+  } }, slot, h("button", { type: "submit", text: t("dispatch") }));
+  const box = h("div", { class: "dispatch", id: "dispatch-box" }, form, auto, list);
+  (async () => {
+    let c;
+    try {
+      c = await api("GET", "/api/tickets/" + enc(tk.id) + "/technicians");
+    } catch (e) {
+      slot.replaceChildren(field(t("technicianName"), typed));
+      auto.textContent = e.status === 503 ? t("noTechnicians") : t("failed", { e: e.message });
+      return;
+    }
+    const techs = c.technicians || [];
+    if (!techs.length) {
+      slot.replaceChildren(field(t("technicianName"), typed));
+      auto.textContent = t("noTechnicians");
+      return;
+    }
+    options(sel, [["", t("chooseTech")], ...techs.map((x) => [x.name, choiceText(x)])]);
+    const best = techs.find((x) => x.best);
+    sel.value = tk.assignee && techs.some((x) => x.name === tk.assignee) ? tk.assignee : best ? best.name : "";
+    if (c.auto) auto.textContent = t("autoWhy", { why: dispatchWhy(c.auto) });
+    list.replaceChildren(...techs.map((x) => h("li", { class: "tech-choice" + (x.on_duty ? " on-duty" : " off-duty") + (x.best ? " best" : ""), dataset: { name: x.name } },
+      h("strong", { text: x.name }), " ", h("span", { class: "sub", text: choiceText(x, true) }))));
+  })();
+  return box;
+}
+
+function choiceText(x, withoutName) {
+  return [withoutName ? null : x.name, x.best ? t("techBest") : null, x.on_duty ? t("techOnDuty") : t("techOffDuty"),
+    (x.skills && x.skills.length ? x.skills.map(skillName).join(", ") : t("techAnySkill")) + " (" + (x.skilled ? t("techSkilled") : t("techNoSkill")) + ")",
+    (x.zones && x.zones.length ? x.zones.join(", ") : t("techAnyZone")) + " (" + (x.in_zone ? t("techInZone") : t("techOtherZone")) + ")",
+    t("techOpen", { n: x.open })].filter(Boolean).join(" · ");
+}
+
+// flowActions are the steps after the work (and cancel, comment), each
+// shown only to a role that may take it, in the status it is legal in:
+// confirm, dispute, callback (score, fixed?, note), reopen, cancel and
+// comment. The server checks again.
+function flowActions(tk, act) {
+  const box = h("section", { class: "flow-actions", id: "flow-actions" });
+  const done = tk.status === "resolved" || tk.status === "closed";
+  const reasonForm = (id, label, btnClass, action, need) => {
+    const reason = h("input", { name: "reason", autocomplete: "off" });
+    return h("form", { class: "inline-form", id, novalidate: true, onsubmit: (e) => {
+      e.preventDefault();
+      if (need && !reason.value.trim()) { showFieldError(e.target, "reason", t("required")); return; }
+      act(Object.assign({ action }, reason.value.trim() ? { reason: reason.value.trim() } : {}), e.target);
+    } }, field(t("reason"), reason), h("button", { type: "submit", class: btnClass, text: label }));
+  };
+  if (done) {
+    const after = h("div", { class: "actions-bar" });
+    if (tk.status === "resolved" && session.may("confirm")) {
+      after.append(h("button", { type: "button", class: "primary", id: "act-confirm", text: t("confirmWork"), onclick: () => act({ action: "confirm" }) }));
+    }
+    if (tk.status === "resolved" && session.may("dispute")) after.append(reasonForm("dispute-form", t("disputeWork"), "warn", "dispute", true));
+    if (session.may("reopen")) after.append(reasonForm("reopen-form", t("reopenTicket"), "", "reopen", true));
+    if (after.childNodes.length) box.append(h("h3", { text: t("afterWork") }), after);
+    if (session.may("callback") && tk.score == null) box.append(callbackForm(act));
+  }
+  if (!done && tk.status !== "cancelled" && session.may("cancel")) {
+    box.append(h("div", { class: "actions-bar" }, reasonForm("cancel-form", t("cancelTicket"), "warn", "cancel", true)));
+  }
+  const me = session.me ? session.me.name : "";
+  if (session.may("comment") && (session.me.role !== "technician" || tk.assignee === me)) {
+    const note = h("textarea", { name: "note", rows: 2 });
+    box.append(h("form", { class: "stack-form", id: "comment-form", novalidate: true, onsubmit: (e) => {
+      e.preventDefault();
+      if (!note.value.trim()) { showFieldError(e.target, "note", t("required")); return; }
+      act({ action: "comment", note: note.value.trim() }, e.target);
+    } }, field(t("commentTitle"), note), h("button", { type: "submit", text: t("addComment") })));
+  }
+  return box.childNodes.length ? box : null;
+}
+
+// callbackForm is the call centre's callback: score 1-5, fixed or not, a note.
+function callbackForm(act) {
+  const score = options(h("select", { name: "score", id: "callback-score" }), [["", "–"], ...[5, 4, 3, 2, 1].map((n) => [String(n), String(n)])]);
+  const yes = h("input", { type: "radio", name: "fixed", value: "yes", checked: true, id: "callback-fixed-yes" });
+  const no = h("input", { type: "radio", name: "fixed", value: "no", id: "callback-fixed-no" });
+  const note = h("textarea", { name: "note", rows: 2 });
+  const form = h("form", { class: "stack-form", id: "callback-form", novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    if (!score.value) { showFieldError(form, "score", t("required")); return; }
+    const body = { action: "callback", score: Number(score.value), fixed: yes.checked };
+    if (note.value.trim()) body.note = note.value.trim();
+    act(body, form);
+  } },
+  h("h3", { text: t("callbackTitle") }),
+  field(t("score"), score),
+  h("fieldset", { class: "fixed-q" }, h("legend", { text: t("fixedQ") }),
+    h("label", { class: "check" }, yes, h("span", { text: t("yes") })), h("label", { class: "check" }, no, h("span", { text: t("no") }))),
+  field(t("note"), note),
+  h("button", { type: "submit", class: "primary", text: t("saveCallback") }));
+  return form;
 }
 
 // loadPages lists the deliveries of a ticket: who, through which channel,

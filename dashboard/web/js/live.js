@@ -7,7 +7,7 @@
 import { api, getToken } from "./api.js";
 
 export const live = {
-  alarms: new Map(),  // id -> alarm (active: raised, updated or acked, not cleared)
+  alarms: new Map(),  // id -> alarm: active (raised, updated, acked or not), or cleared and not yet acknowledged
   tickets: new Map(), // id -> open ticket
   devices: new Map(), // device_id -> status
   paging: new Map(),  // ticket id -> paging state (who was paged, when, by which channel, how it went)
@@ -129,16 +129,38 @@ export function apply(msg) {
     case "alarm.cleared": {
       const a = d.alarm || d;
       if (!a.id) return;
-      if (msg.type === "alarm.cleared" || a.state === "cleared") live.alarms.delete(a.id);
-      else live.alarms.set(a.id, Object.assign(live.alarms.get(a.id) || {}, a));
+      // A cleared alarm stays until someone acknowledges it
+      // (cleared_unack); acknowledged and cleared, it is over.
+      const merged = Object.assign(live.alarms.get(a.id) || {}, a);
+      if (msg.type === "alarm.cleared") merged.state = "cleared";
+      merged.status = (merged.state === "cleared" ? "cleared_" : "active_") + (merged.acked ? "ack" : "unack");
+      if (merged.state === "cleared" && merged.acked) live.alarms.delete(a.id);
+      else live.alarms.set(a.id, merged);
       break;
     }
     case "ticket.created":
     case "ticket.updated": {
       const tk = d.ticket || d;
       if (!tk.id) return;
-      if (CLOSED.includes(tk.status)) live.tickets.delete(tk.id);
-      else live.tickets.set(tk.id, Object.assign(live.tickets.get(tk.id) || {}, tk));
+      // The alarms of the ticket show how it stands (resolved over an
+      // active alarm: the board marks it).
+      for (const a of live.alarms.values()) {
+        if (a.ticket_id !== tk.id) continue;
+        a.ticket_status = tk.status;
+        if (tk.override) a.ticket_override = tk.override;
+      }
+      if (CLOSED.includes(tk.status)) {
+        live.tickets.delete(tk.id);
+        break;
+      }
+      const cur = Object.assign(live.tickets.get(tk.id) || {}, tk);
+      // An event that carries the clocks says the escalation too: none
+      // means it is over (a fresh clock after a dispatch).
+      if (Array.isArray(tk.deadlines)) {
+        delete cur.due; // the clocks are the server's again
+        if (!tk.escalated) delete cur.escalated;
+      }
+      live.tickets.set(tk.id, cur);
       break;
     }
     case "ticket.warning":
@@ -148,7 +170,12 @@ export function apply(msg) {
       const tk = live.tickets.get(d.ticket_id);
       if (!tk) return;
       tk.due = Object.assign({}, tk.due, { [d.clock]: d.due_at });
-      if (msg.type === "ticket.escalated") tk.escalated = { to: d.to, clock: d.clock, step: d.step, message: d.message };
+      for (const c of tk.deadlines || []) {
+        if (c.clock !== d.clock) continue;
+        c.warned = true;
+        if (msg.type === "ticket.escalated") c.escalations = d.step;
+      }
+      if (msg.type === "ticket.escalated") tk.escalated = { to: d.to, clock: d.clock, step: d.step, due_at: d.due_at, message: d.message };
       break;
     }
     case "ticket.paged":

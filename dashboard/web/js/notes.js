@@ -7,7 +7,7 @@
 // shown as written, with its ids taken out and its times localized.
 
 import { t, getLang, when, label } from "./i18n.js";
-import { alarmWords, messageReading, goDuration, roleName, stageName, withUnit, ruleName, recipientName as rn } from "./words.js";
+import { alarmWords, messageReading, goDuration, roleName, stageName, withUnit, ruleName, recipientName as rn, skillName } from "./words.js";
 import { ruleOf } from "./rulebook.js";
 
 const ALARM_ID = /([a-z0-9][a-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*):(\d{10,})/;
@@ -104,6 +104,8 @@ const RULES = [
   [/^accepted by (\S+)(?:: (.*))?$/s, (m) => (getLang() === "zh-CN" ? m[1] + " 已接单" : "accepted by " + m[1]) + tail(m[2])],
   [/^on site(, verification code checked)?(?:: (.*))?$/s, (m) => (getLang() === "zh-CN" ? "已到场" + (m[1] ? "，验证码已核对" : "")
     : "on site" + (m[1] ? ", verification code checked" : "")) + tail(m[2])],
+  [/^resolved by (\S+) while the alarm is still active \((.*?)\): (.*)$/s, (m) => getLang() === "zh-CN"
+    ? m[1] + " 在告警未恢复时完工：" + m[3] : m[0]],
   [/^resolved: (.*)$/s, (m) => (getLang() === "zh-CN" ? "完工：" : "resolved: ") + m[1]],
   [/^owner confirmed the work(?:: (.*))?$/s, (m) => (getLang() === "zh-CN" ? "业主已验收" : "owner confirmed the work") + tail(m[1])],
   [/^owner disputes the result; re-inspection ticket (\S+) due on site by (\S+)(?:: (.*))?$/s, (m, site) => (getLang() === "zh-CN"
@@ -140,13 +142,41 @@ const RULES = [
   [/^report via (\w+) from (.*?): (.*)$/s, (m) => (getLang() === "zh-CN" ? label("src", m[1]) + "报事（" + m[2] + "）：" : "report via " + label("src", m[1]).toLowerCase() + " from " + m[2] + ": ") + m[3]],
 ];
 
+// dispatchWhy: what auto-dispatch did, as the dispatch box says it: the
+// server's note in English, every part of it in Chinese (the skills it
+// looked for, the rosters, the zone, the load, who else was considered).
+export function dispatchWhy(note) {
+  const m = /^auto-dispatched to (\S+): (.*)$/s.exec(note || "");
+  if (getLang() !== "zh-CN" || !m) return note || "";
+  const [main, also] = m[2].split("; also considered ");
+  const parts = [];
+  for (const p of main.split(", ")) {
+    let x;
+    if (p === "any skill") parts.push("不限技能");
+    else if ((x = /^skill (.*)$/.exec(p))) parts.push("技能 " + x[1].split(" or ").map(skillName).join("或"));
+    else if (p === "on duty by the rosters") parts.push("按排班在岗");
+    else if ((x = /^in zone (.*)$/.exec(p))) parts.push("本片区 " + x[1]);
+    else if ((x = /^cross-zone support \(nobody skilled on duty in zone (.*)\)$/.exec(p))) parts.push("跨片区支援（片区 " + x[1] + " 无合适的在岗师傅）");
+    else if ((x = /^(\d+) open tickets$/.exec(p))) parts.push("在办工单 " + x[1] + " 张");
+    else parts.push(p);
+  }
+  let out = "自动派给 " + m[1] + "：" + parts.join("，");
+  if (also) {
+    out += "；同时考虑了 " + also.split(/, (?=\S+ \()/).map((o) => {
+      const y = /^(\S+) \((in zone|other zone), (\d+) open\)$/.exec(o);
+      return y ? y[1] + "（" + (y[2] === "in zone" ? "本片区" : "跨片区") + "，在办 " + y[3] + " 单）" : o;
+    }).join("、");
+  }
+  return out;
+}
+
 function tail(note) { return note ? (getLang() === "zh-CN" ? "：" : ": ") + note : ""; }
 
 // noteWords renders one history entry's note.
 export function noteWords(entry, site) {
   const note = (entry && entry.note) || "";
   if (!note) return "";
-  if (entry.role !== "system" && entry.actor !== "caretaker" && !/^(claim|assign|accept|arrive|resolve|confirm|dispute|callback|reopen|cancel|code_refused|code_reissued|photo|report_merged|created|acknowledged|level_changed)$/.test(entry.action)) {
+  if (entry.role !== "system" && entry.actor !== "caretaker" && !/^(claim|assign|accept|arrive|resolve|confirm|dispute|callback|reopen|cancel|code_refused|code_reissued|photo|report_merged|created|acknowledged|level_changed|resolve_override)$/.test(entry.action)) {
     return note; // what a person typed
   }
   for (const [re, fn] of RULES) {

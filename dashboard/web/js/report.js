@@ -19,6 +19,15 @@ export function suggestLevel(category, text) {
   return 2;
 }
 
+// urgentWord is the word that makes a report sound like an emergency
+// when only its wording does (not its category); "" otherwise. Such a
+// report is not made L1 silently: the page asks.
+export function urgentWord(category, text) {
+  if (category === "gas" || category === "fire") return "";
+  const m = URGENT.exec(text || "");
+  return m ? m[0] : "";
+}
+
 export function mount(root) {
   const el = (name, tag, attrs) => h(tag || "input", Object.assign({ name, id: "report-" + name }, attrs || {}));
   const source = options(el("source", "select"), SOURCES.map((s) => [s, label("src", s)]));
@@ -40,8 +49,15 @@ export function mount(root) {
   const hint = h("p", { class: "hint", id: "report-suggested", role: "status" });
   const result = h("div", { class: "result", id: "report-result", role: "status", "aria-live": "polite" });
   const sendBtn = h("button", { type: "submit", class: "primary big", text: t("send") });
+  // The question when the words alone suggest an emergency: the reporter
+  // decides, the page does not.
+  const ask = h("div", { class: "level-ask", id: "report-level-ask", role: "alertdialog", hidden: true });
 
-  const suggest = () => { hint.textContent = t("suggested", { n: suggestLevel(category.value, description.value) }); };
+  const suggest = () => {
+    hint.textContent = t("suggested", { n: suggestLevel(category.value, description.value) });
+    ask.hidden = true;
+  };
+  level.addEventListener("change", () => { ask.hidden = true; });
   category.addEventListener("change", suggest);
   description.addEventListener("input", suggest);
   const inHome = () => { for (const x of [unit, room]) x.closest("label").hidden = scope.value !== "in_home"; };
@@ -57,7 +73,7 @@ export function mount(root) {
     field(t("takePhoto"), photos),
     field(t("level"), level),
     h("div", { class: "grid2" }, field(t("reporter"), reporter), field(t("phone"), phone)),
-    sendBtn, result);
+    ask, sendBtn, result);
   root.replaceChildren(form);
   inHome();
   suggest();
@@ -80,6 +96,19 @@ export function mount(root) {
     for (const c of [description, site, building, location]) {
       if (!c.value.trim()) { showFieldError(form, c.name, t("required")); return; }
     }
+    const word = urgentWord(category.value, description.value);
+    if (word && !level.value) {
+      const pick = (n) => () => { level.value = String(n); ask.hidden = true; form.requestSubmit(); };
+      ask.replaceChildren(h("p", { class: "warn", id: "report-level-q", text: t("levelAsk", { w: word }) }),
+        h("div", { class: "grid2" },
+          h("button", { type: "button", class: "warn", id: "report-level-l1", text: t("levelAskYes"), onclick: pick(1) }),
+          h("button", { type: "button", id: "report-level-l2", text: t("levelAskNo"), onclick: pick(2) })));
+      ask.hidden = false;
+      result.className = "result error";
+      result.textContent = t("levelAskFirst");
+      ask.querySelector("button").focus();
+      return;
+    }
     const body = {
       source: source.value, category: category.value, scope: scope.value,
       site: site.value.trim(), building: building.value.trim(), location: location.value.trim(),
@@ -99,6 +128,7 @@ export function mount(root) {
       description.value = "";
       location.value = "";
       photos.value = "";
+      level.value = "";
       suggest();
     } catch (e) {
       result.className = "result error";

@@ -33,6 +33,23 @@ export function condText(c) {
   }
 }
 
+// isL1 says whether a rule opens L1 (emergency) tickets.
+export function isL1(r) {
+  if (!r) return false;
+  if (r.level >= 1 && r.level <= 3) return r.level === 1;
+  return r.severity === "critical";
+}
+
+// confirmPanel asks a yes/no question in the page (never a browser
+// dialog, which a wall screen may not show).
+function confirmPanel(id, question, yes, no) {
+  return h("div", { class: "confirm-panel", id, role: "alertdialog", "aria-labelledby": id + "-q" },
+    h("p", { id: id + "-q", class: "warn", text: question }),
+    h("button", { type: "button", class: "warn", id: id + "-yes", text: t("l1Yes"), onclick: yes }),
+    " ",
+    h("button", { type: "button", id: id + "-no", text: t("l1No"), onclick: no }));
+}
+
 function listOf(data, key) {
   if (Array.isArray(data)) return data;
   return (data && (data[key] || data.items)) || [];
@@ -134,6 +151,7 @@ function drawEditor(box, rule, reload, status) {
     h("p", { class: "rule-words", text: [kindName(rule.kind), rule.metric ? metricName(rule.metric) : "", conditionWords(rule)].filter(Boolean).join(" · ") }),
     h("p", { class: "mono tech", lang: "en", text: [rule.id, rule.kind, rule.metric || rule.event, condText(c)].filter(Boolean).join(" · ") }),
     canEdit ? null : h("p", { class: "hint", text: t("readOnly") }),
+    isL1(rule) ? h("p", { class: "warn l1-note", id: "rule-l1-note", text: t("l1Rule") }) : null,
     h("div", { class: "grid2" },
       condCtls.map(([k, el]) => field(condLabel(k, c, rule), el)),
       clearVal ? field(t("clear") + " (" + (rule.clear.op || "") + (unitOf(rule.metric) && !rule.clear.nominal ? ", " + unitOf(rule.metric) : "") + ")", clearVal) : null,
@@ -142,15 +160,30 @@ function drawEditor(box, rule, reload, status) {
     h("label", { class: "check" }, enabled, h("span", { text: t("enabled") })),
     field(t("reason"), reason),
     canEdit ? h("button", { type: "submit", class: "primary", text: t("save") }) : null);
-  box.replaceChildren(form);
+  const confirmSlot = h("div", { id: "rule-confirm-slot" });
+  box.replaceChildren(form, confirmSlot);
 
   async function save(ev) {
     ev.preventDefault();
     clearFieldErrors(form);
     say(status, "", "");
+    confirmSlot.replaceChildren();
     const edited = readForm(form, rule);
     if (edited.error) { showFieldError(form, edited.field, edited.error); return; }
     const body = Object.assign({}, edited.rule, { reason: reason.value.trim() });
+    // A change to an L1 rule (or one that makes it L1) needs a reason
+    // and a second, explicit yes.
+    if (isL1(rule) || isL1(edited.rule)) {
+      if (!body.reason) { showFieldError(form, "reason", t("l1NeedReason")); return; }
+      confirmSlot.replaceChildren(confirmPanel("rule-confirm", t("l1Confirm", { what: condText(rule.condition) + " → " + condText(edited.rule.condition) }),
+        () => { confirmSlot.replaceChildren(); put(Object.assign(body, { confirm: true })); },
+        () => confirmSlot.replaceChildren()));
+      return;
+    }
+    put(body);
+  }
+
+  async function put(body) {
     try {
       const saved = await api("PUT", "/api/rules/" + enc(rule.id), body);
       say(status, "ok", t("saved", { v: (saved && saved.version) ?? "?" }));
@@ -220,16 +253,30 @@ async function drawVersions(box, rule, reload, status) {
       h("span", { class: "who", text: [byName(v.by || v.actor || v.changed_by), when(v.at || v.changed_at || v.time)].filter(Boolean).join(" · ") }),
       v.reason ? h("div", { class: "note", text: v.reason }) : null);
     if (session.may("rules") && ver !== rule.version && r.condition) {
-      li.append(h("button", { type: "button", class: "small", text: t("rollback"), onclick: async () => {
+      const rollback = async (body) => {
         try {
           say(status, "", "");
-          const saved = await api("POST", "/api/rules/" + enc(rule.id) + "/rollback", { version: ver, reason: t("rollbackReason", { v: ver }) });
+          const saved = await api("POST", "/api/rules/" + enc(rule.id) + "/rollback", body);
           say(status, "ok", t("rolledBack", { v: (saved && saved.version) ?? "?" }));
           reload();
         } catch (e) {
           say(status, "error", e.missing ? t("notAvailable", { what: "/api/rules/{id}/rollback" }) : t("failed", { e: e.message }));
         }
-      } }));
+      };
+      const slot = h("div", { class: "rollback-slot" });
+      li.append(h("button", { type: "button", class: "small", text: t("rollback"), onclick: () => {
+        if (!isL1(rule) && !isL1(r)) { rollback({ version: ver, reason: "rollback to v" + ver }); return; }
+        // An L1 rule: say why, then confirm.
+        const why = h("input", { name: "reason", autocomplete: "off" });
+        const form = h("form", { class: "inline-form rollback-form", novalidate: true, onsubmit: (e) => {
+          e.preventDefault();
+          if (!why.value.trim()) { showFieldError(form, "reason", t("l1NeedReason")); return; }
+          slot.replaceChildren(confirmPanel("rollback-confirm", t("l1Confirm", { what: condText(rule.condition) + " → " + condText(r.condition) + " (v" + ver + ")" }),
+            () => rollback({ version: ver, reason: why.value.trim(), confirm: true }), () => slot.replaceChildren()));
+        } }, field(t("rollbackReason"), why), h("button", { type: "submit", class: "warn", text: t("rollback") }));
+        slot.replaceChildren(form);
+        why.focus();
+      } }), slot);
     }
     return li;
   });

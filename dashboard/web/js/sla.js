@@ -28,18 +28,45 @@ function stored(tk, name) {
   return (tk.due && tk.due[name]) || null;
 }
 
-// dueOf returns {stage, at: Date, estimated} or null.
+// WATCHED are the clocks a board row shows, the first ones first.
+const WATCHED = ["claim", "dispatch", "arrive", "close"];
+
+// pending lists the clocks of tk not yet met, as the server sent them
+// (snapshot, GET, events) and as warnings and escalations moved them.
+function pending(tk) {
+  const out = new Map();
+  if (Array.isArray(tk.deadlines)) {
+    for (const d of tk.deadlines) if (!d.met_at && WATCHED.includes(d.clock)) out.set(d.clock, d);
+  }
+  for (const [clock, at] of Object.entries(tk.due || {})) {
+    if (WATCHED.includes(clock) && !out.has(clock)) out.set(clock, { clock, due_at: at });
+  }
+  return [...out.values()];
+}
+
+// dueOf returns {stage, at: Date, estimated, missed, escalations} or null:
+// the clock that matters most. A clock already missed comes first (the
+// one missed longest ago): a claim limit that has passed shows as missed,
+// not as time left on the dispatch limit. Otherwise the one due first.
 export function dueOf(tk) {
   if (!tk) return null;
   const st = stage(tk.status);
   if (!st) return null;
+  const now = Date.now();
+  const clocks = pending(tk).map((d) => ({ d, at: new Date(d.due_at) })).filter((x) => !isNaN(x.at));
+  if (clocks.length) {
+    const missed = clocks.filter((x) => x.at.getTime() < now).sort((a, b) => a.at - b.at);
+    const next = (missed.length ? missed : clocks.sort((a, b) => a.at - b.at))[0];
+    return { stage: next.d.clock, at: next.at, estimated: false, missed: missed.length > 0, escalations: next.d.escalations || 0 };
+  }
   const s = stored(tk, st);
   if (s) {
     const at = new Date(s);
-    if (!isNaN(at)) return { stage: st, at, estimated: false };
+    if (!isNaN(at)) return { stage: st, at, estimated: false, missed: at.getTime() < now };
   }
   const lim = DEFAULTS[tk.level] || DEFAULTS[3];
   const from = new Date(tk.first_reported_at || tk.created_at);
   if (isNaN(from)) return null;
-  return { stage: st, at: new Date(from.getTime() + lim[st] * 60e3), estimated: true };
+  const at = new Date(from.getTime() + lim[st] * 60e3);
+  return { stage: st, at, estimated: true, missed: at.getTime() < now };
 }

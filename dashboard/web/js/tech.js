@@ -25,6 +25,19 @@ export function mount(root) {
     h("section", { class: "column" }, h("h2", { text: t("myTickets") }), mine),
     h("section", { class: "column" }, h("h2", { text: t("pool") }), pool));
 
+  // Cards are kept while their ticket stands as it did, so that what a
+  // technician is typing survives the redraws every live event causes.
+  const cards = new Map(); // ticket id -> {sig, el}
+  function cached(tk, isMine) {
+    const sig = [isMine, tk.status, tk.assignee, tk.level, tk.description, alarmActive(tk),
+      tk.queued ? tk.queued.length : 0, tk.eta, tk.carried_at].join("|");
+    const hit = cards.get(tk.id);
+    if (hit && hit.sig === sig) return hit.el;
+    const el = card(tk, isMine);
+    cards.set(tk.id, { sig, el });
+    return el;
+  }
+
   function draw() {
     const me = session.me ? session.me.name : "";
     drawOffline();
@@ -37,8 +50,9 @@ export function mount(root) {
     }).sort((a, b) => a.level - b.level || new Date(a.created_at) - new Date(b.created_at));
     const my = open.filter((tk) => tk.assignee === me);
     const free = open.filter((tk) => !tk.assignee && tk.status === "new");
-    mine.replaceChildren(...(my.length ? my.map((tk) => card(tk, true)) : [h("p", { class: "empty", text: t("nothingMine") })]));
-    pool.replaceChildren(...(free.length ? free.map((tk) => card(tk, false)) : [h("p", { class: "empty", text: t("poolEmpty") })]));
+    mine.replaceChildren(...(my.length ? my.map((tk) => cached(tk, true)) : [h("p", { class: "empty", text: t("nothingMine") })]));
+    pool.replaceChildren(...(free.length ? free.map((tk) => cached(tk, false)) : [h("p", { class: "empty", text: t("poolEmpty") })]));
+    for (const id of [...cards.keys()]) if (!live.tickets.has(id)) cards.delete(id);
   }
 
   function card(tk, isMine) {
@@ -61,14 +75,34 @@ export function mount(root) {
     } else if (tk.status === "on_site") {
       const note = h("textarea", { name: "note", rows: 2 });
       const files = h("input", { type: "file", name: "photos", accept: "image/*", capture: "environment", multiple: true });
-      bar.append(h("form", { class: "stack-form", onsubmit: async (e) => {
+      // The alarm still active: resolving needs an override with a
+      // reason, which the control room sees. Shown when the board knows
+      // the alarm holds, or when the server says so.
+      const reason = h("textarea", { name: "reason", rows: 2 });
+      const submit = h("button", { type: "submit", class: "primary", text: t("resolve") });
+      const overrideBox = h("div", { class: "override-box", id: "override-" + tk.id, hidden: true },
+        h("p", { class: "warn", role: "alert", text: t("overrideNeeded") }), field(t("overrideReason"), reason));
+      const showOverride = () => { overrideBox.hidden = false; submit.textContent = t("overrideResolve"); submit.className = "warn"; };
+      if (alarmActive(tk)) showOverride();
+      let sent = null;
+      const form = h("form", { class: "stack-form resolve-form", dataset: { ticket: tk.id }, novalidate: true, onsubmit: async (e) => {
         e.preventDefault();
-        if (!note.value.trim()) { showFieldError(e.target, "note", t("required")); return; }
+        if (!note.value.trim()) { showFieldError(form, "note", t("required")); return; }
+        const body = { action: "resolve", note: note.value.trim() };
+        if (!overrideBox.hidden) {
+          if (!reason.value.trim()) { showFieldError(form, "reason", t("required")); return; }
+          Object.assign(body, { override: true, reason: reason.value.trim() });
+        }
         say(msg, "", "");
-        if (navigator.onLine === false) { keep(tk, { action: "resolve", note: note.value.trim() }, [...files.files]); return; }
-        const sent = files.files.length ? await upload(tk.id, files.files, "after") : null;
-        act(tk, { action: "resolve", note: note.value.trim() }, sent, [...files.files]);
-      } }, field(t("resolution"), note), field(t("photos"), files), h("button", { type: "submit", class: "primary", text: t("resolve") })));
+        if (navigator.onLine === false) { keep(tk, body, [...files.files]); return; }
+        if (!sent && files.files.length) sent = await upload(tk.id, files.files, "after");
+        const err = await act(tk, body, sent, sent ? [] : [...files.files]);
+        if (err && err.field === "override") {
+          showOverride();
+          showFieldError(form, "reason", err.message);
+        }
+      } }, field(t("resolution"), note), field(t("photos"), files), overrideBox, submit);
+      bar.append(form);
     }
     if (isMine && (tk.status === "dispatched" || tk.status === "accepted")) {
       // Cannot be there within 20 minutes: say when (the control room and
@@ -101,16 +135,18 @@ export function mount(root) {
   // act sends an action; extra (how the photos went) stays beside the answer.
   async function act(tk, body, extra, files) {
     if (!extra) say(msg, "", "");
-    if (navigator.onLine === false) { keep(tk, body, files); return; }
+    if (navigator.onLine === false) { await keep(tk, body, files); return null; }
     try {
       const out = await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
       const updated = out && (out.ticket || out);
       if (updated && updated.id) live.tickets.set(updated.id, Object.assign(live.tickets.get(updated.id) || {}, updated));
       say(msg, "ok", t("done"), extra);
       draw();
+      return null;
     } catch (e) {
-      if (isOffline(e)) { keep(tk, body, files); return; }
+      if (isOffline(e)) { await keep(tk, body, files); return null; }
       say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }), extra);
+      return e;
     }
   }
 
@@ -176,6 +212,12 @@ export function mount(root) {
   const unsub = subscribe((m) => { if (m.type !== "reading" && m.type !== "conn") draw(); });
   draw();
   return () => { unsub(); window.removeEventListener("online", onOnline); window.removeEventListener("offline", onOffline); };
+}
+
+// alarmActive says whether an alarm of the ticket has not cleared.
+function alarmActive(tk) {
+  for (const a of live.alarms.values()) if (a.ticket_id === tk.id && a.state !== "cleared" && !a.shadow) return true;
+  return false;
 }
 
 function button(text, onclick) {

@@ -37,6 +37,11 @@ const METRICS = {
   l3_a: ["Phase L3 current", "L3 相电流", "A"],
   residual_ma: ["Residual current", "剩余电流", "mA"],
   voltage_unbalance_pct: ["Voltage unbalance", "电压不平衡度", "%"],
+  door_zone: ["Car in the door zone", "轿厢在平层区", ""],
+  overload: ["Overload", "超载", ""],
+  load_fault: ["Load-weighing device fault", "称重装置故障", ""],
+  inspection: ["Inspection operation", "检修运行", ""],
+  machine_room_temp_c: ["Machine room temperature", "机房温度", "°C"],
 };
 
 const EVENTS = {
@@ -44,6 +49,7 @@ const EVENTS = {
   door_fault: ["Elevator door fault", "电梯门故障"],
   overspeed: ["Elevator overspeed", "电梯超速"],
   outage: ["Power outage", "停电"],
+  safety_gear: ["Safety gear set: passengers trapped", "安全钳动作，乘客被困"],
 };
 
 const KINDS = {
@@ -87,6 +93,14 @@ const RULES_ZH = {
   "elevator-door-fault": "电梯门故障", "elevator-motor-hot": "电梯电机过热", "elevator-motor-temp-trend": "电梯电机温度趋于过热",
   "elevator-vibration-high": "电梯振动过大", "elevator-vibration-trend": "电梯振动上升", "elevator-door-held-open": "电梯门长时间未关",
   "elevator-door-service": "电梯门需保养", "elevator-offline": "电梯控制器离线",
+  "gas-co-lel-rising": "燃气与一氧化碳同时上升", "gas-calibration-due": "燃气探测器到期待标定",
+  "water-leak-flood": "整栋楼多处漏水（多个探头报警）",
+  "power-overcurrent-l1": "L1 相电流超过断路器额定值", "power-overcurrent-l2": "L2 相电流超过断路器额定值",
+  "power-overcurrent-l3": "L3 相电流超过断路器额定值", "power-overcurrent": "电流超过断路器额定值",
+  "elevator-stopped-between-floors": "电梯停在两层之间（有困人风险）", "elevator-moving-doors-open": "电梯开门运行",
+  "elevator-overload": "电梯超载", "elevator-load-sensor-fault": "电梯称重装置故障", "elevator-inspection": "电梯处于检修运行",
+  "elevator-safety-gear": "乘客被困：安全钳动作", "elevator-check-after-outage": "本楼停电后检查电梯",
+  "elevator-maintenance-overdue": "电梯半月维保逾期", "elevator-motor-rise": "电梯电机温升过高（相对机房）",
 };
 
 // History verbs -> [en, zh].
@@ -201,7 +215,17 @@ export function conditionWords(rule) {
   const m = rule && rule.metric;
   const u = (v) => withUnit(nominalBound(c, v), m);
   const Z = zh();
+  if (c.rating && /^[<>]=?$/.test(c.op)) return ratingWords(c);
+  if (c.minus && /^[<>]=?$/.test(c.op)) {
+    const d = withUnit(c.value, m) + (Z ? "（相对" + metricName(c.minus) + "）" : " over the " + metricName(c.minus).toLowerCase());
+    return c.op[0] === ">" ? (Z ? "高于 " : "more than ") + d : (Z ? "低于 " : "less than ") + d;
+  }
+  const rulesOf = (ids) => (ids || []).map((id) => ruleName({ id })).join(Z ? "、" : ", ");
   switch (c.op) {
+    case "all": return (c.of || []).map((sub) => conditionWords({ metric: sub.metric || m, condition: sub })).join(Z ? "，且" : " and ");
+    case "service_overdue": return Z ? "超过 " + goDuration(c.after) + " 未保养" : "no service for " + goDuration(c.after);
+    case "building_count": return Z ? "同一楼栋至少 " + num(c.at_least) + " 处" + rulesOf(c.rules) : "at least " + num(c.at_least) + " in the building: " + rulesOf(c.rules);
+    case "building_alarm": return Z ? "本楼栋出现告警：" + rulesOf(c.rules) : "an alarm in its building: " + rulesOf(c.rules);
     case ">": case ">=": return Z ? "高于 " + u(c.value) : "above " + u(c.value);
     case "<": case "<=": return Z ? "低于 " + u(c.value) : "below " + u(c.value);
     case "==": return Z ? "等于 " + u(c.value) : "equal to " + u(c.value);
@@ -219,12 +243,28 @@ export function conditionWords(rule) {
   }
 }
 
+// ratingWords: a threshold in percent of a device's rating ("above the
+// breaker rating", "below 90 % of the breaker rating").
+function ratingWords(c) {
+  const Z = zh();
+  const name = RATINGS[c.rating] ? pick(RATINGS[c.rating]) : c.rating;
+  const v = Number(c.value) || 0;
+  const up = c.op[0] === ">";
+  if (v === 0) return (Z ? (up ? "高于" : "低于") : up ? "above the " : "below the ") + name;
+  return Z ? (up ? "高于" : "低于") + name + "的 " + num(100 + v) + " %" : (up ? "above " : "below ") + num(100 + v) + " % of the " + name;
+}
+const RATINGS = { breaker_a: ["breaker rating", "断路器额定电流"] };
+
 function flagWords(metric, on) {
   const words = {
     leak: [["Water detected", "检测到漏水"], ["Dry", "无漏水"]],
     fault: [["The detector reports a fault", "探测器报故障"], ["No fault", "无故障"]],
     door_open: [["Doors open", "门未关"], ["Doors closed", "门已关"]],
     running: [["Running", "运行中"], ["Stopped", "已停止"]],
+    door_zone: [["In the door zone", "在平层区"], ["Outside the door zone", "不在平层区"]],
+    overload: [["Overloaded", "超载"], ["Not overloaded", "未超载"]],
+    load_fault: [["The load-weighing device reports a fault", "称重装置报故障"], ["No fault", "无故障"]],
+    inspection: [["In inspection operation", "检修运行中"], ["In normal operation", "正常运行"]],
   }[metric];
   if (words) return pick(on ? words[0] : words[1]);
   return metricName(metric) + (zh() ? (on ? "：是" : "：否") : on ? ": yes" : ": no");
@@ -243,6 +283,8 @@ export function alarmWords(a, rule) {
   const bound = (v) => num(nominalBound(c, v));
   const level = a.level === 1 || a.severity === "critical" ? (Z ? "报警值" : "the alarm level") : Z ? "预警值" : "the warning level";
   if (a.event || c.op === "event") return eventName(a.event || c.event);
+  if (c.rating && /^[<>]=?$/.test(c.op)) return metricName(m) + " " + withUnit(a.value, m) + sep + ratingWords(c);
+  if (c.minus && /^[<>]=?$/.test(c.op)) return metricName(m) + " " + withUnit(a.value, m) + sep + conditionWords(Object.assign({}, rule, { metric: m }));
   switch (c.op) {
     case ">": case ">=": return reading + sep + (Z ? "超过" + level + " " : "above " + level + " ") + bound(c.value);
     case "<": case "<=": return reading + sep + (Z ? "低于下限 " : "below the limit ") + bound(c.value);
