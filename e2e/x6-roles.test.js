@@ -18,11 +18,11 @@ after(async () => {
 
 // The nav items of each role (in the nav's order) and its home page.
 const NAV = {
-  operator: [["board", "report", "reports"], "board"],
+  operator: [["board", "report", "reports", "codes", "daily"], "board"],
   patrol: [["report"], "report"],
-  technician: [["report", "tech"], "tech"],
+  technician: [["report", "tech", "daily"], "tech"],
   engineer: [["board", "rules"], "rules"],
-  manager: [["board", "reports"], "reports"],
+  manager: [["board", "reports", "daily"], "reports"],
 };
 
 test("each role sees only its pages; another page says it is not for the role, with no raw error", async () => {
