@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,59 @@ func (c *benchCaretaker) metric(name string) float64 {
 		return -1
 	}
 	return m.Sum(name)
+}
+
+// latencyStats are the mean reading -> alarm and alarm -> ticket times
+// Caretaker measured itself (progress lines, to see where time goes).
+func (c *benchCaretaker) latencyStats() string {
+	m, err := testkit.Scrape("http://" + c.HTTP + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, name := range []string{"caretaker_alarm_decision_seconds", "caretaker_ticket_create_seconds", "caretaker_influx_journal_sync_duration_seconds"} {
+		n, sum := 0.0, 0.0
+		if f, ok := m[name]; ok {
+			for _, s := range f.GetMetric() {
+				if h := s.GetHistogram(); h != nil {
+					n += float64(h.GetSampleCount())
+					sum += h.GetSampleSum()
+				}
+			}
+		}
+		if n > 0 {
+			fmt.Fprintf(&b, "%s mean %.1f ms (%0.f); ", strings.TrimPrefix(name, "caretaker_"), sum/n*1000, n)
+		}
+	}
+	return b.String()
+}
+
+// writeStats are the InfluxDB writer's requests so far: how many, their
+// mean points and mean duration (progress lines, to see the write path).
+func (c *benchCaretaker) writeStats() string {
+	m, err := testkit.Scrape("http://" + c.HTTP + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	mean := func(name string) (n uint64, avg float64) {
+		f, ok := m[name]
+		if !ok {
+			return 0, 0
+		}
+		for _, s := range f.GetMetric() {
+			if h := s.GetHistogram(); h != nil && h.GetSampleCount() > 0 {
+				n += h.GetSampleCount()
+				avg += h.GetSampleSum()
+			}
+		}
+		if n > 0 {
+			avg /= float64(n)
+		}
+		return n, avg
+	}
+	n, pts := mean("caretaker_influx_batch_points")
+	_, secs := mean("caretaker_influx_write_duration_seconds")
+	return fmt.Sprintf("%d write requests, %.0f points and %.1f ms each on average", n, pts, secs*1000)
 }
 
 // gasDevices writes n gas detectors, ids prefix + 6 digits from first.

@@ -71,6 +71,7 @@ type ingestResult struct {
 	Rate         float64
 	CaretakerCPU time.Duration
 	BrokerCPU    time.Duration // mosquitto; 0 with the embedded broker
+	Peak         int64         // peak RSS, bytes
 }
 
 // SystemCPU is broker + pipeline.
@@ -119,10 +120,11 @@ func benchIngest(t *testing.T, env *benchEnv, embedded bool) ingestResult {
 	if !complete {
 		t.Errorf("%s: %d of %d readings in InfluxDB", name, got, sz.Readings)
 	}
+	progress("  InfluxDB writer: %s", ct.writeStats())
 	if lost := ct.metric("caretaker_influx_points_lost_total"); lost != 0 {
 		t.Errorf("%s: caretaker_influx_points_lost_total = %g", name, lost)
 	}
-	r := ingestResult{Rate: float64(sz.Readings) / end.Sub(res.Start).Seconds(), CaretakerCPU: used[0]}
+	r := ingestResult{Rate: float64(sz.Readings) / end.Sub(res.Start).Seconds(), CaretakerCPU: used[0], Peak: peak}
 	if broker != nil {
 		r.BrokerCPU = used[1]
 	}
@@ -177,7 +179,16 @@ func influxDB(t testing.TB, srv *testserver.Influx, db string) *testserver.Influ
 
 // countPoints asks InfluxDB how many values of field a measurement holds.
 func countPoints(t testing.TB, in *testserver.Influx, measurement, field string) int {
-	raw, err := in.Query(fmt.Sprintf(`SELECT count(%q) FROM %q`, field, measurement))
+	return countPointsWhere(t, in, measurement, field, "")
+}
+
+// countPointsWhere is countPoints of the points a WHERE clause selects.
+func countPointsWhere(t testing.TB, in *testserver.Influx, measurement, field, where string) int {
+	q := fmt.Sprintf(`SELECT count(%q) FROM %q`, field, measurement)
+	if where != "" {
+		q += " WHERE " + where
+	}
+	raw, err := in.Query(q)
 	if err != nil {
 		t.Logf("count: %v", err)
 		return 0

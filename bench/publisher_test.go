@@ -198,16 +198,17 @@ func (p *runningPublisher) Wait(t testing.TB, d time.Duration) pubResult {
 		}
 		return r
 	case err := <-p.errc:
-		// Both may be waiting when the publisher is long done: the
-		// result was sent first.
+		// The result line is read before the process is waited for: both
+		// may be ready at once.
 		select {
 		case r := <-p.result:
-			if err == nil {
-				if r.Failed > 0 {
-					t.Errorf("publisher: %d publishes not acknowledged", r.Failed)
-				}
-				return r
+			if err != nil {
+				t.Fatalf("publisher: %v", err)
 			}
+			if r.Failed > 0 {
+				t.Errorf("publisher: %d publishes not acknowledged", r.Failed)
+			}
+			return r
 		default:
 		}
 		t.Fatalf("publisher ended without a result: %v", err)

@@ -18,7 +18,7 @@ import (
 var (
 	full       = flag.Bool("full", false, "run the benchmark table at full size (200 000 readings, 100 000 devices, 500 WebSocket clients, 1 000 Modbus devices); without it a quick smoke run")
 	profileOut = flag.String("profile", "", "write a CPU profile of Caretaker during the end-to-end ingest run (mosquitto) to this file")
-	only       = flag.String("only", "", "comma-separated parts to run: ingest, latency, devices, ws, modbus, paging (default all)")
+	only       = flag.String("only", "", "comma-separated parts to run: ingest, telegraf (the mosquitto ingest run and Telegraf's only), latency, devices, ws, modbus, paging (default all)")
 )
 
 // sizes is how big each part of the table is.
@@ -130,16 +130,22 @@ func TestBenchTable(t *testing.T) {
 	caretakerBinary(t)
 	env := &benchEnv{sz: sz, influx: testserver.InfluxDB(t, "bench"), tb: &table{}}
 
-	if want("ingest") || want("latency") || want("paging") {
+	if want("ingest") || want("telegraf") || want("latency") || want("paging") {
 		env.ceiling = benchCeiling(t, env)
 	}
-	if want("ingest") {
+	if want("ingest") || want("telegraf") {
 		env.external = benchIngest(t, env, false)
+		if *full && *telegraf {
+			compareTelegraf(env, env.external, benchTelegraf(t, env, *telegrafPersistent))
+		}
+	}
+	if want("ingest") {
 		benchIngest(t, env, true)
 		benchEmbeddedStore(t, env)
 	}
 	if want("latency") {
-		benchLatency(t, env)
+		benchLatency(t, env, false)
+		benchLatency(t, env, true)
 	}
 	if want("devices") {
 		benchDevices(t, env)

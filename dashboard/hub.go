@@ -38,15 +38,22 @@ type Message struct {
 
 // HubConfig tunes the hub; zero values take the defaults.
 type HubConfig struct {
-	Replay     int           // events kept for ?since= replay; default 1024
-	Epoch      string        // names this life of the hub in every message; default random, new at each start
-	SendQueue  int           // messages queued per connection before it is dropped; default 256
-	PingEvery  time.Duration // keepalive ping; default 30s
-	PongWait   time.Duration // a connection silent this long is closed; default 60s
-	WriteWait  time.Duration // limit for one write; default 10s
-	Now        func() time.Time
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer // optional: connection gauges and drop counter
+	Replay int    // events kept for ?since= replay; default 1024
+	Epoch  string // names this life of the hub in every message; default random, new at each start
+	// SendQueue is how many events other than readings may wait for one
+	// connection; past it the client is dropped. Default 4096. Readings
+	// never count: a client that falls behind gets the latest reading of
+	// each device it follows (conflated), not every one.
+	SendQueue int
+	// StallTimeout: a client with messages waiting that has taken none
+	// for this long is dropped (http.ws_stall_timeout). Default 30s.
+	StallTimeout time.Duration
+	PingEvery    time.Duration // keepalive ping; default 30s
+	PongWait     time.Duration // a connection silent this long is closed; default 60s
+	WriteWait    time.Duration // limit for a control message (ping, close); default 10s
+	Now          func() time.Time
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer // optional: connection gauges and drop counter
 }
 
 func (c *HubConfig) setDefaults() {
@@ -54,7 +61,10 @@ func (c *HubConfig) setDefaults() {
 		c.Replay = 1024
 	}
 	if c.SendQueue <= 0 {
-		c.SendQueue = 256
+		c.SendQueue = 4096
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 30 * time.Second
 	}
 	if c.PingEvery <= 0 {
 		c.PingEvery = 30 * time.Second
@@ -83,8 +93,12 @@ func (c *HubConfig) setDefaults() {
 
 // Hub fans events out to WebSocket clients. It numbers every event, keeps
 // the last ones for clients that reconnect with ?since=&epoch=, and never
-// waits for a client: one whose queue is full is dropped and must
-// reconnect. The numbers are those of one life of the hub (its epoch): a
+// waits for a client. Each event is framed once (websocket.PreparedMessage)
+// and shared by every client that wants it. A client that falls behind
+// keeps every alarm, ticket and status event, and only the latest waiting
+// reading of each device; it is dropped (and must reconnect) only when it
+// has taken nothing for StallTimeout, or SendQueue events other than
+// readings wait for it. The numbers are those of one life of the hub (its epoch): a
 // client that resumes from another life, or names none, gets a snapshot.
 //
 // One mutex guards the client set, the sequence and the replay ring, so
@@ -215,13 +229,26 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where
 			h.share(eventType, at, raw)
 		}
 	}
+	var pm *websocket.PreparedMessage
+	now := time.Now()
 	for c := range h.clients {
 		if !c.wants(ev) {
 			continue
 		}
-		select {
-		case c.send <- msg:
-		default:
+		if pm == nil {
+			if pm, err = websocket.NewPreparedMessage(websocket.TextMessage, msg); err != nil {
+				h.log.Error("event not sent", "type", eventType, "err", err)
+				return
+			}
+		}
+		var device string
+		if transient {
+			device = where.device
+		}
+		switch c.push(pm, device, now, h.cfg.StallTimeout, h.cfg.SendQueue) {
+		case pushStalled:
+			h.dropLocked(c, "stalled: took nothing for "+h.cfg.StallTimeout.String())
+		case pushFull:
 			h.dropLocked(c, "send queue full")
 		}
 	}
@@ -268,7 +295,8 @@ func (h *Hub) missedSince(since uint64, epoch string, c *client) ([][]byte, bool
 // first; otherwise it says a snapshot is due and the sequence number it
 // must carry.
 func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string, p principal) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
-	c = &client{hub: h, conn: conn, send: make(chan []byte, h.cfg.SendQueue), scope: p.Sites, who: p.identity()}
+	c = newClient(h, conn)
+	c.scope, c.who = p.Sites, p.identity()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -296,7 +324,7 @@ func (h *Hub) detachLocked(c *client) {
 	}
 	c.gone = true
 	delete(h.clients, c)
-	close(c.send)
+	close(c.done)
 }
 
 // dropLocked cuts off a client that does not keep up. Closing the socket

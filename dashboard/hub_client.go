@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -16,12 +17,23 @@ const (
 )
 
 // client is one WebSocket connection: a reader goroutine for subscribe
-// messages and pongs, one writer goroutine, and a bounded send queue that
-// only the hub fills (under its mutex) and only the hub closes.
+// messages and pongs, one writer goroutine, and an outbox that only the
+// hub fills (under its mutex) and the writer empties: messages in the
+// order they came, except that a reading of a device whose previous
+// reading still waits takes that one's place (conflation: a client that
+// falls behind gets the latest reading of each device, and every other
+// event). done is closed by the hub when it detaches the client.
 type client struct {
 	hub  *Hub
 	conn *websocket.Conn
-	send chan []byte
+	done chan struct{}
+	wake chan struct{} // the outbox has something; capacity 1
+
+	mu       sync.Mutex
+	out      []outEntry
+	waiting  map[string]int // device -> index in out of its waiting reading
+	events   int            // entries of out that are not readings
+	progress time.Time      // last write done, or the outbox filling from empty
 
 	// scope are the sites the token may see (nil: every site); events of
 	// other sites, and those of no site, never reach it. Set once.
@@ -34,6 +46,75 @@ type client struct {
 	sites    map[string]bool // nil: every site
 	readings map[string]bool // devices whose readings the client wants
 	gone     bool
+}
+
+// outEntry is a waiting message; device is set for a reading.
+type outEntry struct {
+	pm     *websocket.PreparedMessage
+	device string
+}
+
+func newClient(h *Hub, conn *websocket.Conn) *client {
+	return &client{hub: h, conn: conn, done: make(chan struct{}), wake: make(chan struct{}, 1),
+		waiting: map[string]int{}, progress: time.Now()}
+}
+
+type pushResult int
+
+const (
+	pushed pushResult = iota
+	pushStalled
+	pushFull
+)
+
+// push queues a message (a reading when device is set). It reports a
+// client that has had messages waiting and written none for stall, or
+// whose waiting events other than readings fill maxEvents.
+func (c *client) push(pm *websocket.PreparedMessage, device string, now time.Time, stall time.Duration, maxEvents int) pushResult {
+	c.mu.Lock()
+	if len(c.out) == 0 {
+		c.progress = now
+	} else if now.Sub(c.progress) > stall {
+		c.mu.Unlock()
+		return pushStalled
+	}
+	switch i, ok := c.waiting[device]; {
+	case device != "" && ok:
+		c.out[i].pm = pm
+	case device != "":
+		c.waiting[device] = len(c.out)
+		c.out = append(c.out, outEntry{pm: pm, device: device})
+	case c.events >= maxEvents:
+		c.mu.Unlock()
+		return pushFull
+	default:
+		c.events++
+		c.out = append(c.out, outEntry{pm: pm})
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return pushed
+}
+
+// take empties the outbox.
+func (c *client) take() []outEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.out
+	c.out = nil
+	c.events = 0
+	clear(c.waiting)
+	return out
+}
+
+// wrote records progress: a message left.
+func (c *client) wrote() {
+	c.mu.Lock()
+	c.progress = time.Now()
+	c.mu.Unlock()
 }
 
 // wants applies the client's filters: the site filter to events that name
@@ -93,7 +174,8 @@ func (h *Hub) closeConn(conn *websocket.Conn, code int, text string) {
 	_ = conn.Close()
 }
 
-// writePump is the only writer of the connection.
+// writePump is the only writer of the connection. A write may take up to
+// StallTimeout (a client on a slow link is not cut off sooner).
 func (c *client) writePump(first [][]byte) {
 	cfg := &c.hub.cfg
 	ticker := time.NewTicker(cfg.PingEvery)
@@ -101,26 +183,33 @@ func (c *client) writePump(first [][]byte) {
 		ticker.Stop()
 		_ = c.conn.Close()
 	}()
-	write := func(msg []byte) error {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-		return c.conn.WriteMessage(websocket.TextMessage, msg)
-	}
 	for _, msg := range first {
-		if write(msg) != nil {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.StallTimeout))
+		if c.conn.WriteMessage(websocket.TextMessage, msg) != nil {
 			c.hub.remove(c)
 			return
 		}
+		c.wrote()
 	}
 	for {
 		select {
-		case msg, ok := <-c.send:
-			if !ok { // detached by the hub: shutdown, or the reader ended
-				c.hub.closeConn(c.conn, websocket.CloseGoingAway, "")
-				return
+		case <-c.done: // detached by the hub: shutdown, a drop, or the reader ended
+			for _, e := range c.take() { // what was queued before (fails at once after a drop)
+				_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
+				if c.conn.WritePreparedMessage(e.pm) != nil {
+					break
+				}
 			}
-			if write(msg) != nil {
-				c.hub.remove(c)
-				return
+			c.hub.closeConn(c.conn, websocket.CloseGoingAway, "")
+			return
+		case <-c.wake:
+			for _, e := range c.take() {
+				_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.StallTimeout))
+				if c.conn.WritePreparedMessage(e.pm) != nil {
+					c.hub.remove(c)
+					return
+				}
+				c.wrote()
 			}
 		case <-ticker.C:
 			_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))

@@ -81,17 +81,24 @@ func (l *LiveState) Reading(_ context.Context, r devices.Reading) {
 	defer l.mu.Unlock()
 	st := l.stateLocked(r.Device, r.Kind, r.Site, r.Building)
 	at := firstSet(r.Time, r.Received, l.now())
-	ev := readingEvent{Device: r.Device, Kind: st.Kind, Site: st.Site, Building: st.Building, Time: at, Metrics: make(map[string]any, len(r.Values))}
 	for name, v := range r.Values {
 		var val any = v.Number
 		if v.IsFlag {
 			val = v.Flag
 		}
 		st.Readings[name] = MetricValue{Value: val, Time: at}
-		ev.Metrics[name] = val
 	}
 	l.seenLocked(st, firstSet(r.Received, r.Time, l.now()), "reading")
+	// The event is built only when a screen follows the device.
 	if l.hub != nil && l.hub.WantsReadings(r.Device) {
+		ev := readingEvent{Device: r.Device, Kind: st.Kind, Site: st.Site, Building: st.Building, Time: at, Metrics: make(map[string]any, len(r.Values))}
+		for name, v := range r.Values {
+			var val any = v.Number
+			if v.IsFlag {
+				val = v.Flag
+			}
+			ev.Metrics[name] = val
+		}
 		l.notify(EventReading, ev.Site, ev.Device, ev)
 	}
 }

@@ -14,6 +14,22 @@ type pipelineMetrics struct {
 	writeErrors prometheus.Counter
 }
 
+// registerQueueMetrics exposes how full the pipeline's queue is: messages
+// waiting for the rules and the store, and how many it holds at most.
+func registerQueueMetrics(reg prometheus.Registerer, depth func() float64, capacity int) {
+	if reg == nil {
+		return
+	}
+	promreg.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "caretaker_ingest_queue_depth",
+		Help: "Messages waiting in the ingest pipeline's queue for the rules and the store.",
+	}, depth))
+	promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "caretaker_ingest_queue_capacity",
+		Help: "Messages the ingest pipeline's queue holds at most; full, gateways wait.",
+	})).Set(float64(capacity))
+}
+
 func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 	m := &pipelineMetrics{
 		messages: prometheus.NewCounter(prometheus.CounterOpts{

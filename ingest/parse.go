@@ -26,11 +26,20 @@ var minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ParseTopic splits sites/{site}/devices/{device}/{telemetry|event|status}.
 func ParseTopic(topic string) (site, device, channel string, err error) {
-	parts := strings.Split(topic, "/")
-	if len(parts) != 5 || parts[0] != "sites" || parts[2] != "devices" {
+	rest, ok := strings.CutPrefix(topic, "sites/")
+	var mid string
+	if ok {
+		site, rest, ok = strings.Cut(rest, "/")
+	}
+	if ok {
+		mid, rest, ok = strings.Cut(rest, "/")
+	}
+	if ok {
+		device, channel, ok = strings.Cut(rest, "/")
+	}
+	if !ok || mid != "devices" || strings.IndexByte(channel, '/') >= 0 {
 		return "", "", "", reject(ReasonUnknownTopic, "topic %q is not sites/{site}/devices/{device}/{channel}", topic)
 	}
-	site, device, channel = parts[1], parts[3], parts[4]
 	if !devices.ValidID(site) {
 		return "", "", "", reject(ReasonUnknownTopic, "topic %q: site %q is not a valid id", topic, site)
 	}

@@ -95,7 +95,7 @@ type Pipeline struct {
 func NewPipeline(cfg PipelineConfig) *Pipeline {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With("component", "ingest")
-	return &Pipeline{
+	p := &Pipeline{
 		cfg:      cfg,
 		log:      log,
 		rlog:     ratelog.New(log, cfg.LogInterval, cfg.Now),
@@ -105,6 +105,8 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		left:     make(chan struct{}, 1),
 		stats:    Stats{Rejected: map[string]int{}},
 	}
+	registerQueueMetrics(cfg.Metrics, func() float64 { return float64(len(p.queue)) }, cfg.QueueSize)
+	return p
 }
 
 // item is one queued piece of work: a raw message (MQTT), or a reading or

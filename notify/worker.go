@@ -50,6 +50,10 @@ type WorkerConfig struct {
 	// context of Run (its values, such as a leader's fencing token, not its
 	// cancellation); it must not block. May be nil.
 	OnOutcome func(ctx context.Context, m Message, o Outcome)
+	// Delivered, when not nil, observes for each page sent the seconds
+	// from its queueing (in the same transaction as the ticket change
+	// that caused it) to its delivery.
+	Delivered interface{ Observe(float64) }
 	Logger    *slog.Logger
 }
 
@@ -164,6 +168,9 @@ func (w *Worker) one(ctx context.Context, name string, q Queued) {
 		// The page stays queued and is sent again, with the same id.
 		w.log.Warn("record delivery", "delivery", q.Message.ID, "channel", name, "err", err)
 		return
+	}
+	if o.State == StateSent && w.cfg.Delivered != nil && !q.QueuedAt.IsZero() {
+		w.cfg.Delivered.Observe(max(0, o.At.Sub(q.QueuedAt).Seconds()))
 	}
 	if o.State != StateQueued || o.Attempts == 1 {
 		w.log.Debug("delivery", "delivery", q.Message.ID, "channel", name, "state", o.State, "attempts", o.Attempts, "error", o.Error)

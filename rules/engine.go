@@ -95,6 +95,10 @@ type Engine struct {
 	groups   map[string]*plan
 	handoffs handoffs
 	retrying sync.Mutex // one retry of the handoffs at a time
+	metrics  engineMetrics
+	// received is when the reading or event being evaluated arrived
+	// (zero outside Reading and Event), for the decision latency.
+	received time.Time
 }
 
 type stateKey struct{ rule, device string }
@@ -107,6 +111,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, seen: map[string]*seenDevice{},
 		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), dirty: map[string]bool{},
 		groups: map[string]*plan{}}
+	e.metrics = newEngineMetrics(cfg.Metrics, e)
 	for i, r := range cfg.Rules {
 		c, err := r.compile()
 		if err != nil {
@@ -196,6 +201,8 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.received = r.Received
+	defer func() { e.received = time.Time{} }()
 	now := e.cfg.Now()
 	p := e.planFor(r.Device, r.Kind, r.Site, r.Building)
 	e.heard(ctx, p, r.Time, now)
@@ -234,6 +241,8 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.received = ev.Received
+	defer func() { e.received = time.Time{} }()
 	now := e.cfg.Now()
 	p := e.planFor(ev.Device, ev.Kind, ev.Site, ev.Building)
 	e.heard(ctx, p, ev.Time, now)
@@ -445,6 +454,9 @@ func (e *Engine) emit(ctx context.Context, a Alarm) {
 	}
 	if e.cfg.Sink == nil {
 		return
+	}
+	if a.State == Raised && !a.Shadow {
+		e.metrics.observeRaise(e.received, time.Now())
 	}
 	if e.handoffs.waiting(a.ID) {
 		// An earlier change of this alarm is still waiting: this one

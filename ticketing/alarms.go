@@ -115,7 +115,10 @@ func (s *Service) HandleAlarm(ctx context.Context, a rules.Alarm) error {
 	var err error
 	switch a.State {
 	case rules.Raised:
-		err = s.alarmRaised(ctx, a)
+		start := time.Now()
+		if err = s.alarmRaised(ctx, a); err == nil {
+			s.metrics.observeCreate(start)
+		}
 	case rules.Updated:
 		err = s.alarmUpdated(ctx, a)
 	case rules.Cleared:

@@ -322,6 +322,9 @@ func (s *Service) tickOne(ctx context.Context) (ev *ClockEvent, typ string, err 
 	if err != nil {
 		return nil, "", fmt.Errorf("sla clock: %w", err)
 	}
+	if typ == EventTicketEscalated && ev != nil && ev.Step == 1 && ev.Clock != clockProgress {
+		s.metrics.breached(ev.Clock)
+	}
 	return ev, typ, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/caretaker-iot/caretaker/internal/config"
 	"github.com/caretaker-iot/caretaker/internal/sqldb"
 )
@@ -83,6 +85,9 @@ type Config struct {
 	// this time after its ticket was resolved or closed reopens that ticket
 	// instead of opening a new one. Default 30m.
 	ReopenWindow time.Duration `yaml:"reopen_window"`
+	// Metrics, if set, gets caretaker_ticket_create_seconds,
+	// caretaker_tickets_open and caretaker_sla_breaches_total.
+	Metrics prometheus.Registerer `yaml:"-"`
 	// BusyTimeout is how long a writer waits for the database lock.
 	// Default 5s.
 	BusyTimeout time.Duration `yaml:"-"`

@@ -20,6 +20,8 @@ type Service struct {
 	// sender is woken once they commit (Config.PagesQueued).
 	queuedMu sync.Mutex
 	queued   map[*sql.Tx]bool
+
+	metrics serviceMetrics
 }
 
 // Open opens the PostgreSQL database at cfg.URL, or (creating it if
@@ -36,6 +38,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Service{cfg: cfg, db: db, queued: map[*sql.Tx]bool{}}
+	s.metrics = newServiceMetrics(cfg.Metrics, s)
 	if err := db.Migrate(ctx, "schema_migrations", migrations, s.now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)

@@ -616,7 +616,7 @@ devices:
 		notNorth = b
 	}
 	req, _ := http.NewRequest(http.MethodPut, notNorth.Base+"/api/rules/gas-lel-critical", strings.NewReader(
-		`{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct","condition":{"op":">=","value":5},"clear":{"op":"<","value":3},"clear_for":"10s","severity":"critical","reason":"drill"}`))
+		`{"name":"Gas above alarm level","kind":"gas","metric":"lel_pct","condition":{"op":">=","value":5},"clear":{"op":"<","value":3},"clear_for":"10s","severity":"critical","reason":"drill","confirm":true}`))
 	req.Header.Set("Authorization", "Bearer "+clusterEngineerToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

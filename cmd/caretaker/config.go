@@ -71,6 +71,10 @@ type HTTPConfig struct {
 	WSMax             int              `yaml:"ws_max"`
 	ReadingsMaxPoints int              `yaml:"readings_max_points"`
 	ReadingsMaxRange  devices.Duration `yaml:"readings_max_range"`
+	// WSStallTimeout: a screen (WebSocket client) that has taken nothing
+	// for this long while events wait for it is cut off. One that is only
+	// slow gets the latest reading of each device and every other event.
+	WSStallTimeout devices.Duration `yaml:"ws_stall_timeout"`
 }
 
 // HTTPTLSConfig makes the dashboard speak HTTPS: PEM files of the
@@ -113,7 +117,7 @@ type LogConfig struct {
 func defaultConfig() Config {
 	d := func(s string) devices.Duration { v, _ := time.ParseDuration(s); return devices.Duration(v) }
 	return Config{
-		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
+		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080", WSStallTimeout: d("30s")},
 		MQTT:    mqtt.Options{}.WithDefaults(),
 		Influx:  sectionDefaults(influx.Config{SpoolDir: "data/spool"}.WithDefaults()),
 		Store:   StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
@@ -356,6 +360,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.SiteZones(); err != nil {
 		return err
+	}
+	if c.HTTP.WSStallTimeout <= 0 {
+		return &ConfigError{Key: "http.ws_stall_timeout", Msg: "must be a positive duration"}
 	}
 	if err := c.MQTT.Validate(); err != nil {
 		return fieldConfigError("mqtt", err)

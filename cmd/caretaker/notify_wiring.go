@@ -117,19 +117,25 @@ func (p *paging) newWorker(tickets *ticketing.Service, events eventSink, status 
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{sent, pending} {
+	delivered := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "caretaker_page_delivery_seconds",
+		Help:    "From a page queued (with the ticket change that caused it) to the channel taking it, retries included.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+	})
+	for _, c := range []prometheus.Collector{sent, pending, delivered} {
 		if err := metrics.Register(c); err != nil {
 			return fmt.Errorf("notify metrics: %w", err)
 		}
 	}
 	rnd := rand.New(rand.NewSource(time.Now().UnixNano()))
 	p.worker, err = notify.NewWorker(notify.WorkerConfig{
-		Outbox:   outboxAdapter{tickets},
-		Channels: p.chans,
-		Retry:    notify.RetryFrom(p.cfg.Notify, rnd.Float64),
-		MaxAge:   p.cfg.Notify.MaxAge.Std(),
-		Wake:     p.wake,
-		Logger:   logger,
+		Outbox:    outboxAdapter{tickets},
+		Channels:  p.chans,
+		Retry:     notify.RetryFrom(p.cfg.Notify, rnd.Float64),
+		MaxAge:    p.cfg.Notify.MaxAge.Std(),
+		Wake:      p.wake,
+		Delivered: delivered,
+		Logger:    logger,
 		OnOutcome: func(ctx context.Context, m notify.Message, o notify.Outcome) {
 			result := o.State
 			if result == notify.StateQueued {

@@ -48,8 +48,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger, Registerer: metrics})
+	hub := dashboard.NewHub(dashboard.HubConfig{Logger: logger, Registerer: metrics, StallTimeout: cfg.HTTP.WSStallTimeout.Std()})
 	ticketCfg := ticketingConfig(cfg, reg, hub, logger.With("component", "ticketing"))
+	ticketCfg.Metrics = metrics
 	pages, err := newPaging(cfg, logger)
 	if err != nil {
 		return err
@@ -140,7 +141,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		gateway = broker
 	default:
 		gc := cfg.MQTT.GatewayConfig()
-		gc.Logger = logger
+		gc.Logger, gc.Metrics = logger, metrics
 		gc.OnConnection = func(up bool, reason string) {
 			engine.SourceStatus(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 		}

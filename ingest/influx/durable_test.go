@@ -2,8 +2,10 @@ package influx_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,17 +15,15 @@ import (
 	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
-// TestInfluxAfterDurable: the callback runs once InfluxDB answered 2xx
-// for the point, or it is synced into the spool while InfluxDB fails;
-// with the batch far from full and the flush interval an hour away.
+// TestInfluxAfterDurable: without a spool (so without a journal) the
+// callback runs once InfluxDB answered 2xx for the point; with the batch
+// far from full and the flush interval an hour away.
 func TestInfluxAfterDurable(t *testing.T) {
-	var mu sync.Mutex
-	code := http.StatusNoContent
-	fake := &fakeInflux{status: func() int { mu.Lock(); defer mu.Unlock(); return code }}
+	fake := &fakeInflux{status: func() int { return http.StatusNoContent }}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	in, err := influx.Open(influx.Config{URL: srv.URL, Bucket: "b", BatchSize: 5000, FlushInterval: time.Hour,
-		SpoolDir: t.TempDir(), RetryMin: time.Hour, Logger: ingesttest.Logger(t)})
+		RetryMin: time.Hour, Logger: ingesttest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,18 +46,52 @@ func TestInfluxAfterDurable(t *testing.T) {
 	if n := len(fake.Lines()); n != 3 {
 		t.Errorf("InfluxDB had %d lines when Done ran, want 3", n)
 	}
+}
 
-	mu.Lock()
-	code = http.StatusServiceUnavailable
-	mu.Unlock()
-	if err := in.WriteReading(ctx, ingesttest.GasReading(3)); err != nil {
+// TestInfluxAfterDurableJournal: with a spool, the callback runs once the
+// points are synced into the journal, before InfluxDB has answered (here
+// it never does); a writer opened again on the same folder, as after a
+// crash, spools what the journal holds and writes it to InfluxDB.
+func TestInfluxAfterDurableJournal(t *testing.T) {
+	hang := make(chan struct{})
+	var hung sync.Once
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer stuck.Close()
+	defer hung.Do(func() { close(hang) })
+	dir := t.TempDir()
+	in, err := influx.Open(influx.Config{URL: stuck.URL, Bucket: "b", BatchSize: 5000, FlushInterval: time.Hour,
+		SpoolDir: dir, RetryMin: time.Hour, WriteTimeout: time.Hour, Logger: ingesttest.Logger(t)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	d = ingesttest.NewDone()
+	ingesttest.RunAsync(t, "influx", in.Run)
+	for i := 0; i < 3; i++ {
+		if err := in.WriteReading(context.Background(), ingesttest.GasReading(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := ingesttest.NewDone()
 	in.AfterDurable(d.Fn())
-	d.Wait(t, "spooled")
-	if in.Spooled() != 1 || len(fake.Lines()) != 3 {
-		t.Errorf("when Done ran: %d spooled, %d in InfluxDB; want 1 and 3", in.Spooled(), len(fake.Lines()))
+	d.Wait(t, "journaled")
+	if in.Written() != 0 || in.Spooled() != 0 {
+		t.Fatalf("written %d, spooled %d: Done should have come from the journal alone", in.Written(), in.Spooled())
+	}
+
+	// The first writer is stuck on its request (as if killed); a second
+	// one on the same folder takes over what the journal holds.
+	fake := &fakeInflux{status: func() int { return http.StatusNoContent }}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	again := newInflux(t, influx.Config{URL: srv.URL, Bucket: "b", FlushInterval: time.Hour, SpoolDir: dir,
+		RetryMin: 10 * time.Millisecond, Logger: ingesttest.Logger(t)})
+	testkit.Eventually(t, 10*time.Second, "the journal's points replayed", func() bool { return len(fake.Lines()) == 3 })
+	for i, l := range fake.Lines() {
+		if want := fmt.Sprintf("lel_pct=%d %d", i, 1795395500000+int64(i)); !strings.HasSuffix(l, want) {
+			t.Errorf("line %d = %q, want it to end in %q", i, l, want)
+		}
+	}
+	if again.Lost() != 0 {
+		t.Errorf("lost %d", again.Lost())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -12,13 +13,13 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
-	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/ingest/spool"
 	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 	"github.com/caretaker-iot/caretaker/internal/ratelog"
 )
 
@@ -44,11 +45,14 @@ type Config struct {
 	RetryMin      time.Duration `yaml:"-"`               // first pause before replaying the spool; default 1s
 	RetryMax      time.Duration `yaml:"-"`               // longest pause; default 30s
 	// While a message waits for its acknowledgement (AfterDurable), what
-	// is pending is sent within DurableWait (default 20ms), or at once when
-	// DurableBatch points are pending (default 500), not after a full
-	// batch or FlushInterval.
+	// is pending is sent (journaled, with a spool) within DurableWait
+	// (default 5ms), or at once when DurableBatch points are pending
+	// (default 100), not after a full batch or FlushInterval.
 	DurableWait  time.Duration `yaml:"-"`
 	DurableBatch int           `yaml:"-"`
+	// Writes is how many write requests may run at once; default 4.
+	// Up to 4×Writes batches may wait for one.
+	Writes int `yaml:"-"`
 
 	Logger  *slog.Logger          `yaml:"-"`
 	Metrics prometheus.Registerer `yaml:"-"` // may be nil
@@ -100,10 +104,13 @@ func (c Config) WithDefaults() Config {
 		c.RetryMax = max(30*time.Second, c.RetryMin)
 	}
 	if c.DurableWait <= 0 {
-		c.DurableWait = 20 * time.Millisecond
+		c.DurableWait = 5 * time.Millisecond
 	}
 	if c.DurableBatch <= 0 {
-		c.DurableBatch = 500
+		c.DurableBatch = 100
+	}
+	if c.Writes <= 0 {
+		c.Writes = 4
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -115,28 +122,35 @@ func (c Config) WithDefaults() Config {
 }
 
 // Store writes readings and events to InfluxDB in batches of its own
-// (blocking writes, gzip, one request at a time), spools what InfluxDB
+// (gzip, several requests at once), spools what InfluxDB
 // cannot take to disk and replays it in order, and reads history back with
 // Flux. Run sends the batches; see writer.go.
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
 	rlog    *ratelog.Logger
-	client  influxdb2.Client
-	write   api.WriteAPIBlocking
+	client  influxdb2.Client // queries and Ping
+	post    *poster
 	spool   *spool.Spool // nil: no spool
+	journal *journal     // with the spool: batches durable before InfluxDB has them
 	metrics *influxMetrics
 
-	mu      sync.Mutex
-	pending []string // line protocol, oldest first
-	track   durableTrack
-	waiting chan struct{} // a callback waits on pending lines: arm DurableWait
-	kick    chan struct{}
-	stop    chan struct{} // closed by Close: Run returns
-	closed  sync.Once
-	runMu   sync.Mutex // held by Run while it runs
-	sendMu  sync.Mutex // one sender at a time (Run, Flush, Close), so batches keep their order
-	acks    ingest.Callbacks
+	mu       sync.Mutex
+	pending  []string // line protocol, oldest first
+	track    durableTrack
+	waiting  chan struct{} // a callback waits on pending lines: arm DurableWait
+	kick     chan struct{}
+	room     chan struct{} // one per batch taken and not yet written or spooled (Run)
+	freed    chan struct{} // a batch was written or spooled
+	sends    sync.WaitGroup
+	outMu    sync.Mutex
+	out      []outItem     // batches waiting for a sender, oldest first
+	outReady chan struct{} // out may hold something
+	stop     chan struct{} // closed by Close: Run returns
+	closed   sync.Once
+	runMu    sync.Mutex // held by Run while it runs
+	sendMu   sync.Mutex // one sender at a time (Run, Flush, Close), so batches keep their order
+	acks     ingest.Callbacks
 
 	nerrs atomic.Int64
 	lost  atomic.Int64
@@ -168,16 +182,30 @@ func Open(cfg Config) (*Store, error) {
 		SetLogLevel(0)
 	log := cfg.Logger.With("component", "influx", "url", redactURL(cfg.URL), "bucket", cfg.Bucket)
 	in := &Store{
-		cfg:     cfg,
-		log:     log,
-		rlog:    ratelog.New(log, 10*time.Second, cfg.Now),
-		client:  influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
-		metrics: newInfluxMetrics(cfg.Metrics),
-		kick:    make(chan struct{}, 1),
-		waiting: make(chan struct{}, 1),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		log:      log,
+		rlog:     ratelog.New(log, 10*time.Second, cfg.Now),
+		client:   influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts),
+		metrics:  newInfluxMetrics(cfg.Metrics),
+		kick:     make(chan struct{}, 1),
+		waiting:  make(chan struct{}, 1),
+		room:     make(chan struct{}, 4*cfg.Writes),
+		freed:    make(chan struct{}, 1),
+		outReady: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
 	}
-	in.write = in.client.WriteAPIBlocking(cfg.Org, cfg.Bucket)
+	if cfg.Metrics != nil {
+		promreg.Register(cfg.Metrics, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "caretaker_influx_write_queue_batches",
+			Help: "Batches taken for InfluxDB and not yet written or spooled (at most 4 × the writes at once).",
+		}, func() float64 { return float64(len(in.room)) }))
+	}
+	post, err := newPoster(cfg, cfg.Writes)
+	if err != nil {
+		in.client.Close()
+		return nil, err
+	}
+	in.post = post
 	if cfg.SpoolDir != "" {
 		sp, err := spool.Open(cfg.SpoolDir, cfg.SpoolMaxBytes)
 		if err != nil {
@@ -185,6 +213,25 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("influx.spool_dir: %w", err)
 		}
 		in.spool = sp
+		j, left, err := openJournal(filepath.Join(cfg.SpoolDir, "journal"), 8<<20)
+		if err != nil {
+			in.client.Close()
+			return nil, fmt.Errorf("influx.spool_dir: %w", err)
+		}
+		if len(left) > 0 {
+			log.Info("influx journal holds batches from before; spooling them", "batches", len(left))
+		}
+		for _, r := range left {
+			if err := sp.Append(r.data, r.points); err != nil {
+				in.lose(r.points, "spool_full", err)
+			}
+		}
+		if err := j.dropLeftovers(); err != nil {
+			in.client.Close()
+			return nil, fmt.Errorf("influx.spool_dir: %w", err)
+		}
+		j.observe = in.metrics.journalSync.Observe
+		in.journal = j
 		in.metrics.spoolBytes.Set(float64(sp.Bytes()))
 		in.metrics.spoolPoints.Set(float64(sp.Points()))
 		if n := sp.Points(); n > 0 {
@@ -281,11 +328,13 @@ func tags(t []lineTag, site, building, device, extraKey, extraValue string) []li
 	return append(t, lineTag{"site", site})
 }
 
-// Flush sends what is queued in memory now and waits for it to be written
-// or spooled. The spool itself is replayed by Run.
+// Flush sends what is queued in memory now and waits for it, and for the
+// writes Run has under way, to be written or spooled. The spool itself is
+// replayed by Run.
 func (in *Store) Flush() {
-	in.sendMu.Lock()
+	in.sendMu.Lock() // Run starts writes only while it holds sendMu
 	defer in.sendMu.Unlock()
+	in.sends.Wait()
 	in.sendPending()
 }
 
@@ -300,6 +349,10 @@ func (in *Store) Close() {
 		in.Flush()
 		in.acks.Wait()
 		in.client.Close()
+		in.post.close()
+		if in.journal != nil {
+			in.journal.close()
+		}
 	})
 }
 

@@ -15,6 +15,7 @@ type influxMetrics struct {
 	batch       prometheus.Histogram
 	spoolBytes  prometheus.Gauge
 	spoolPoints prometheus.Gauge
+	journalSync prometheus.Histogram
 }
 
 func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
@@ -48,6 +49,11 @@ func newInfluxMetrics(reg prometheus.Registerer) *influxMetrics {
 		spoolPoints: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "caretaker_influx_spool_points",
 			Help: "Points waiting in the on-disk spool for InfluxDB.",
+		})),
+		journalSync: promreg.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "caretaker_influx_journal_sync_duration_seconds",
+			Help:    "Time a sync of the local journal took: what an acknowledgement waits for.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		})),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
@@ -11,10 +12,11 @@ import (
 
 // How the writer works. WriteReading encodes a point to line protocol
 // (line.go) and appends it to pending (memory). One goroutine (Run)
-// takes batches of BatchSize from pending when one is full or
-// FlushInterval has passed and sends each with one blocking request.
-// While the spool holds anything, new batches go behind it, so InfluxDB
-// gets them in the order they came.
+// takes batches of up to BatchSize from pending when one is full or
+// FlushInterval has passed (sooner while an acknowledgement waits, see
+// durable.go) and sends each with one request, up to Writes at once.
+// While the spool holds anything, new batches go behind it, one request
+// at a time, so InfluxDB gets them in the order they came.
 // A batch InfluxDB cannot take (no connection, timeout, 5xx, 429, 401/403,
 // 404 for a missing database) goes to the spool; the spool is replayed
 // oldest first after a pause that doubles from RetryMin to RetryMax while
@@ -84,9 +86,17 @@ func (in *Store) kickRun() {
 
 // Run sends batches when they are due, replays the spool and keeps the
 // durability promises (AfterDurable) until ctx ends or Close is called;
-// then it writes (or spools) what is pending and returns nil. Nothing is
-// sent before the first batch is due. Points written while Run is not
-// running wait for it, for Flush or for Close.
+// then it waits for the writes under way, writes (or spools) what is
+// pending and returns nil. A batch taken from pending is first made
+// durable in the journal (its acknowledgements go then), then queued for
+// one of Writes senders, goroutines of Run's own: a sender joins what
+// waits in the queue, up to BatchSize points, into one request. So
+// acknowledgements do not wait on InfluxDB's answer, and a slow InfluxDB
+// gets fewer, larger requests. At most 4×Writes batches wait to be
+// written; beyond that what is pending waits too, and so, once the
+// in-flight window is full, does the broker. Nothing is sent before the
+// first batch is due. Points written while Run is not running wait for
+// it, for Flush or for Close.
 func (in *Store) Run(ctx context.Context) error {
 	in.runMu.Lock()
 	defer in.runMu.Unlock()
@@ -94,6 +104,20 @@ func (in *Store) Run(ctx context.Context) error {
 	case <-in.stop:
 		return nil // closed already
 	default:
+	}
+	quit := make(chan struct{})
+	var senders sync.WaitGroup
+	for range in.cfg.Writes {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			in.sender(quit)
+		}()
+	}
+	stopSenders := func() {
+		in.sends.Wait() // every batch taken is written or spooled
+		close(quit)
+		senders.Wait()
 	}
 	tick := time.NewTicker(in.cfg.FlushInterval)
 	defer tick.Stop()
@@ -109,6 +133,7 @@ func (in *Store) Run(ctx context.Context) error {
 	durable := time.NewTimer(in.cfg.DurableWait)
 	durable.Stop()
 	defer durable.Stop()
+	due := false // what is pending should leave as soon as there is room
 	for {
 		stopping := false
 		select {
@@ -116,37 +141,160 @@ func (in *Store) Run(ctx context.Context) error {
 			durable.Reset(in.cfg.DurableWait)
 			continue
 		case <-durable.C:
+			due = true
 		case <-in.kick:
 		case <-tick.C:
+			due = true
+		case <-in.freed:
 		case <-retry.C:
 		case <-ctx.Done():
 			stopping = true
 		case <-in.stop:
 			stopping = true
 		}
-		in.sendMu.Lock()
-		in.sendPending()
 		if stopping {
+			stopSenders()
+			in.sendMu.Lock()
+			in.sendPending()
 			in.sendMu.Unlock()
 			return nil
 		}
-		if in.spool != nil && in.spool.Len() > 0 && !time.Now().Before(retryAt) {
-			if in.replay() {
-				backoff = 0
-			} else {
-				backoff = min(max(2*backoff, in.cfg.RetryMin), in.cfg.RetryMax)
-				retryAt = time.Now().Add(backoff)
-				retry.Reset(backoff)
+		in.sendMu.Lock()
+		if in.spool != nil && in.spool.Len() > 0 {
+			// Behind the spool, in order: one request at a time.
+			in.sends.Wait()
+			in.sendPending()
+			due = false
+			if !time.Now().Before(retryAt) {
+				if in.replay() {
+					backoff = 0
+				} else {
+					backoff = min(max(2*backoff, in.cfg.RetryMin), in.cfg.RetryMax)
+					retryAt = time.Now().Add(backoff)
+					retry.Reset(backoff)
+				}
 			}
+		} else {
+			due = in.dispatch(due)
 		}
 		in.sendMu.Unlock()
 	}
 }
 
-// sendPending sends pending in batches: full ones, and the last partial
-// one too (it is due: a tick, a flush or the stop). While the spool is not
-// empty they join its end instead, so one failed write is the most a stop
-// with InfluxDB away waits for.
+// outItem is a batch taken from pending on its way to InfluxDB.
+type outItem struct {
+	q         queued
+	seg       uint64 // its journal segment, when journaled
+	journaled bool
+}
+
+// dispatch takes each batch that is ready while there is room in the
+// queue: a full batch; DurableBatch lines that an acknowledgement waits
+// on; or anything, once due (a tick, DurableWait). Each is journaled in
+// a goroutine of its own and queued for the senders. It tells whether
+// what is pending is still due (the queue was full).
+func (in *Store) dispatch(due bool) bool {
+	for {
+		in.mu.Lock()
+		n := len(in.pending)
+		waited := len(in.track.waiters) > 0 && in.track.waiters[len(in.track.waiters)-1].end > in.track.taken
+		ready := n >= in.cfg.BatchSize || (n > 0 && due) || (waited && n >= in.cfg.DurableBatch)
+		if !ready {
+			in.mu.Unlock()
+			return false
+		}
+		select {
+		case in.room <- struct{}{}:
+		default:
+			in.mu.Unlock()
+			return due || n >= in.cfg.BatchSize
+		}
+		q := in.takeLocked(in.cfg.BatchSize)[0]
+		more := len(in.pending) > 0
+		in.mu.Unlock()
+		in.sends.Add(1)
+		go in.journalAndQueue(q)
+		due = due && more
+	}
+}
+
+// journalAndQueue writes one batch to the journal, which makes it durable
+// (its acknowledgements go at once), and queues it for a sender. Without
+// a journal, or when it fails, the batch is settled once InfluxDB
+// answered (or it was spooled).
+func (in *Store) journalAndQueue(q queued) {
+	it := outItem{q: q}
+	if in.journal != nil {
+		seg, err := in.journal.append(q.lines, len(q.lines))
+		if err != nil {
+			in.rlog.Warn("influx-journal", "influx journal write failed; acknowledging after InfluxDB answers", "error", err)
+		} else {
+			it.seg, it.journaled = seg, true
+			in.settled(q)
+		}
+	}
+	in.outMu.Lock()
+	in.out = append(in.out, it)
+	in.outMu.Unlock()
+	signal(in.outReady)
+}
+
+// sender writes queued batches until quit is closed and the queue is
+// empty: what waits, joined up to BatchSize points, in one request.
+func (in *Store) sender(quit <-chan struct{}) {
+	for {
+		in.outMu.Lock()
+		var items []outItem
+		points := 0
+		for len(in.out) > 0 && (len(items) == 0 || points+len(in.out[0].q.lines) <= in.cfg.BatchSize) {
+			items = append(items, in.out[0])
+			points += len(in.out[0].q.lines)
+			in.out = in.out[1:]
+		}
+		left := len(in.out)
+		if left == 0 {
+			in.out = nil
+		}
+		in.outMu.Unlock()
+		if left > 0 {
+			signal(in.outReady) // another sender may take the rest
+		}
+		if len(items) == 0 {
+			select {
+			case <-in.outReady:
+				continue
+			case <-quit:
+				return
+			}
+		}
+		chunks := make([][]string, len(items))
+		for i, it := range items {
+			chunks[i] = it.q.lines
+		}
+		if err := in.send(chunks, nil, points); err != nil {
+			for _, it := range items {
+				in.failed(it.q, err)
+			}
+		}
+		for _, it := range items {
+			if it.journaled {
+				in.journal.settle(it.seg)
+			} else {
+				in.settled(it.q)
+			}
+			<-in.room
+			in.sends.Done()
+		}
+		signal(in.freed)
+	}
+}
+
+var errNoJournal = errors.New("no journal")
+
+// sendPending sends pending in batches, one request at a time: full ones,
+// and the last partial one too (it is due: a flush or the stop). While
+// the spool is not empty they join its end instead, so one failed write
+// is the most a stop with InfluxDB away waits for.
 func (in *Store) sendPending() {
 	for {
 		in.mu.Lock()
@@ -161,7 +309,7 @@ func (in *Store) sendPending() {
 			in.settled(q)
 			continue
 		}
-		if err := in.send(strings.Join(q.lines, "\n"), len(q.lines)); err != nil {
+		if err := in.send([][]string{q.lines}, nil, len(q.lines)); err != nil {
 			in.failed(q, err)
 		}
 		in.settled(q)
@@ -181,7 +329,7 @@ func (in *Store) replay() bool {
 			in.log.Info("influx spool replayed")
 			return true
 		}
-		if err := in.send(string(b.Data), b.Points); err != nil {
+		if err := in.send(nil, b.Data, b.Points); err != nil {
 			if retryable(err) {
 				in.rlog.Warn("influx-replay", "influx still unavailable; spool kept", "error", err, "spooled_points", in.spool.Points())
 				return false
@@ -196,12 +344,13 @@ func (in *Store) replay() bool {
 	}
 }
 
-// send writes one batch with one request.
-func (in *Store) send(body string, points int) error {
+// send writes one batch (lines, in chunks, or raw from the spool) with
+// one request.
+func (in *Store) send(lines [][]string, raw []byte, points int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.WriteTimeout)
 	defer cancel()
 	start := time.Now()
-	err := in.write.WriteRecord(ctx, body)
+	err := in.post.write(ctx, lines, raw)
 	in.metrics.latency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		in.nerrs.Add(1)

@@ -47,8 +47,10 @@ type BrokerConfig struct {
 	// read loops wait.
 	MaxInFlight int
 	Logger      *slog.Logger
-	Registerer  prometheus.Registerer // optional: caretaker_mqtt_refused_total
-	Now         func() time.Time      // stamps each message as received; default time.Now
+	Now         func() time.Time // stamps each message as received; default time.Now
+	// Registerer, if set, gets caretaker_mqtt_refused_total,
+	// caretaker_mqtt_inflight_messages and caretaker_mqtt_inflight_limit.
+	Registerer prometheus.Registerer
 }
 
 // Defaults of the embedded broker's bounds.
@@ -167,7 +169,9 @@ func (b *Broker) Run(ctx context.Context) error {
 	// Messages the ingest hook takes over reach the subscribers through a
 	// client of its own, which the hook lets pass.
 	fwd := server.NewClient(nil, mochi.LocalListener, "caretaker-forward", true)
-	hook := &brokerIngest{ctx: ctx, sub: b.sub, now: b.cfg.Now, slots: make(chan struct{}, b.cfg.MaxInFlight),
+	slots := make(chan struct{}, b.cfg.MaxInFlight)
+	registerInFlight(b.cfg.Registerer, slots)
+	hook := &brokerIngest{ctx: ctx, sub: b.sub, now: b.cfg.Now, slots: slots,
 		forward: func(pk packets.Packet) error {
 			if !pk.FixedHeader.Retain {
 				if subs := server.Topics.Subscribers(pk.TopicName); len(subs.Subscriptions)+len(subs.Shared)+len(subs.InlineSubscriptions) == 0 {

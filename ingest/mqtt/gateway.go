@@ -6,18 +6,20 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/ingest"
 	"github.com/caretaker-iot/caretaker/internal/config"
+	"github.com/caretaker-iot/caretaker/internal/promreg"
 )
 
 // Submitter takes raw device messages; the ingest Pipeline is one. Submit
@@ -70,16 +72,15 @@ type Config struct {
 	// this large: the broker stops sending once its window is full, and
 	// the writers flush early so acknowledgements keep it moving.
 	MaxInFlight int
-	// Workers is how many devices are handed on in parallel; default 8.
-	// One device's messages always go through the same worker, in the
-	// order the broker delivered them.
-	Workers int
 	// OnConnection, if set, hears when the broker connection comes up
 	// (subscribed) or is lost: every MQTT device goes quiet together then,
 	// and the rules raise one alarm for ingest instead of one per device.
 	OnConnection func(up bool, reason string)
 	// Now stamps each message as received; default time.Now.
 	Now func() time.Time
+	// Metrics, if set, gets caretaker_mqtt_inflight_messages and
+	// caretaker_mqtt_inflight_limit.
+	Metrics prometheus.Registerer
 }
 
 func (c Config) withDefaults() Config {
@@ -94,9 +95,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1000
-	}
-	if c.Workers <= 0 {
-		c.Workers = 8
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -129,8 +127,11 @@ func (c Config) Validate() error {
 //
 // One device's messages reach the pipeline in the order the broker
 // delivered them (the rules ignore a value older than the last one seen,
-// so a reordered spike would be lost): paho hands messages over in order
-// and the gateway shares them out by device among its workers.
+// so a reordered spike would be lost): paho hands messages over in order,
+// one at a time, and the gateway queues each on the pipeline before it
+// takes the next. That costs no goroutine or channel hop per message; the
+// pipeline's queue is larger than the in-flight window, so handing over
+// does not wait on the rules or the store.
 type Gateway struct {
 	cfg   Config
 	sub   Submitter
@@ -138,24 +139,45 @@ type Gateway struct {
 	ready chan struct{}
 	once  sync.Once
 	slots chan struct{} // one per message taken and not yet acknowledged
-	seed  maphash.Seed
-	lanes []chan paho.Message // per worker; a device always uses the same one
 
 	mu     sync.Mutex
 	client paho.Client
+
+	// conn is the connection Gateway dialled itself (tcp://), if any: the
+	// handler acknowledges on it directly (see handler).
+	conn atomic.Pointer[bufferedConn]
 }
 
 // NewGateway prepares a gateway; Run connects it.
 func NewGateway(cfg Config, sub Submitter) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{
+	g := &Gateway{
 		cfg:   cfg,
 		sub:   sub,
 		log:   cfg.Logger.With("component", "mqtt", "broker", redactURL(cfg.Broker)),
 		ready: make(chan struct{}),
 		slots: make(chan struct{}, cfg.MaxInFlight),
-		seed:  maphash.MakeSeed(),
 	}
+	registerInFlight(cfg.Metrics, g.slots)
+	return g
+}
+
+// registerInFlight exposes how much of the in-flight window is in use:
+// messages taken and not yet acknowledged, and the most there may be.
+// Near the limit for long, the store's acknowledgements are what holds
+// ingest back.
+func registerInFlight(reg prometheus.Registerer, slots chan struct{}) {
+	if reg == nil {
+		return
+	}
+	promreg.Register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "caretaker_mqtt_inflight_messages",
+		Help: "MQTT messages taken and not yet acknowledged (waiting for the store to make them durable).",
+	}, func() float64 { return float64(len(slots)) }))
+	promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "caretaker_mqtt_inflight_limit",
+		Help: "MQTT messages that may be taken and not yet acknowledged at most (mqtt max in flight).",
+	})).Set(float64(cap(slots)))
 }
 
 // Ready is closed once the gateway is connected and subscribed.
@@ -175,24 +197,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.cfg.Validate(); err != nil {
 		return err
 	}
-	g.lanes = make([]chan paho.Message, g.cfg.Workers)
-	for i := range g.lanes {
-		g.lanes[i] = make(chan paho.Message, g.cfg.MaxInFlight)
-	}
 	opts, err := g.options(ctx)
 	if err != nil {
 		return err
-	}
-	var workers sync.WaitGroup
-	defer workers.Wait()
-	wctx, stopWorkers := context.WithCancel(ctx)
-	defer stopWorkers()
-	for _, lane := range g.lanes {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			g.work(wctx, lane)
-		}()
 	}
 	client := paho.NewClient(opts)
 	g.mu.Lock()
@@ -225,8 +232,9 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 		SetConnectTimeout(g.cfg.ConnectTimeout).
 		SetOrderMatters(true). // in order to handler, which only queues
 		SetAutoAckDisabled(true).
-		SetKeepAlive(30 * time.Second)
-	bufferedReads(opts, g.cfg.Broker)
+		SetKeepAlive(30 * time.Second).
+		SetStore(newSessionStore())
+	bufferedReads(opts, g.cfg.Broker, g.conn.Store)
 	if g.cfg.CAFile != "" {
 		tc, err := TLSConfig(g.cfg.CAFile)
 		if err != nil {
@@ -257,7 +265,9 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 			g.once.Do(func() { close(g.ready) })
 			return
 		}
-		tok := c.SubscribeMultiple(filters, handler)
+		// No callback: every message goes to the default handler, without
+		// paho matching each topic against a route per filter.
+		tok := c.SubscribeMultiple(filters, nil)
 		if !tok.WaitTimeout(g.cfg.ConnectTimeout) || tok.Error() != nil {
 			g.log.Error("mqtt subscribe failed", "error", tok.Error())
 			return
@@ -285,56 +295,43 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 	return opts, nil
 }
 
-// handler takes messages from paho, in the order the broker delivered
-// them, and queues each on its device's lane; the lane's worker hands it
-// to the pipeline. A lane holds as many messages as may be in flight, so
-// with QoS 1 (the broker stops at its window) paho is not held up.
+// handler takes messages from paho, one at a time in the order the broker
+// delivered them, and hands each to the pipeline, which acknowledges it
+// once it is safe (Message.Done). At most MaxInFlight messages wait for
+// that: with the broker's window at least as large, taking a slot never
+// waits; with a larger one, paho stops reading until a message is
+// acknowledged, and the broker's queue holds the rest.
 func (g *Gateway) handler(ctx context.Context) paho.MessageHandler {
 	return func(_ paho.Client, msg paho.Message) {
 		if g.sub == nil { // events only: nothing of a device is taken here
 			msg.Ack()
 			return
 		}
-		lane := g.lanes[maphash.String(g.seed, deviceKey(msg.Topic()))%uint64(len(g.lanes))]
-		select {
-		case lane <- msg:
-		case <-ctx.Done():
-			// Not acknowledged: the resumed session has it again.
-		}
-	}
-}
-
-// deviceKey is the part of a topic that names the device:
-// "sites/s1/devices/gas-b2-07" of "sites/s1/devices/gas-b2-07/telemetry".
-func deviceKey(topic string) string {
-	if i := strings.LastIndexByte(topic, '/'); i > 0 {
-		return topic[:i]
-	}
-	return topic
-}
-
-// work hands the messages of one lane to the pipeline, one at a time, which
-// acknowledges each once it is safe (Message.Done). At most MaxInFlight
-// messages wait for that across all lanes.
-func (g *Gateway) work(ctx context.Context, lane <-chan paho.Message) {
-	for {
-		var msg paho.Message
-		select {
-		case msg = <-lane:
-		case <-ctx.Done():
-			return // what is left is not acknowledged: sent again
-		}
 		select {
 		case g.slots <- struct{}{}:
 		case <-ctx.Done():
-			return
+			return // not acknowledged: the resumed session has it again
 		}
-		payload := append([]byte(nil), msg.Payload()...)
+		// A QoS 1 message that came over a connection the gateway dialled
+		// is acknowledged by writing its PUBACK to that connection, not
+		// through paho (a Once, two channel hops and a goroutine switch per
+		// message). paho handles messages in the goroutine that reads them
+		// and dials again only once it has ended, so conn is the one the
+		// message came on; a PUBACK for an ended connection is dropped, as
+		// paho drops it.
 		done := func() {
 			msg.Ack()
 			<-g.slots
 		}
-		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: payload, Received: g.cfg.Now(), Done: done})
+		if bc := g.conn.Load(); bc != nil && msg.Qos() == 1 {
+			id := msg.MessageID()
+			done = func() {
+				bc.puback(id)
+				<-g.slots
+			}
+		}
+		// paho gives every message a payload of its own: no copy.
+		err := g.sub.Submit(ctx, ingest.Message{Topic: msg.Topic(), Payload: msg.Payload(), Received: g.cfg.Now(), Done: done})
 		if err != nil {
 			// Not acknowledged: the broker delivers it again to the
 			// resumed session.

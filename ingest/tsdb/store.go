@@ -94,6 +94,7 @@ type Store struct {
 	now         func() time.Time
 	maxBuffered int
 	lostMetric  prometheus.Counter
+	commitTime  prometheus.Histogram
 	lost        atomic.Int64
 
 	mu       sync.Mutex // guards the buffers
@@ -145,8 +146,13 @@ func OpenWith(cfg Config) (*Store, error) {
 		now:         cfg.Now,
 		maxBuffered: cfg.MaxBufferedRows,
 		lostMetric:  lost.WithLabelValues("buffer_full"),
-		waiting:     make(chan struct{}, 1),
-		flushNow:    make(chan struct{}, 1),
+		commitTime: promreg.Register(cfg.Metrics, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "caretaker_embedded_store_commit_duration_seconds",
+			Help:    "Time one write transaction of the embedded store took (what acknowledgements wait for), successful or not.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		})),
+		waiting:  make(chan struct{}, 1),
+		flushNow: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -241,7 +247,9 @@ func (s *Store) Flush(ctx context.Context) error {
 		s.acks.Go(waiters...)
 		return nil
 	}
+	start := time.Now()
 	err := s.insert(ctx, readings, events)
+	s.commitTime.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.acks.Go(waiters...)
 		return nil
