@@ -171,6 +171,8 @@ const (
 	PageTech    = "tech"    // the technician's work
 	PageRules   = "rules"   // alarm rules
 	PageReports = "reports" // KPIs and exports
+	PageCodes   = "codes"   // the QR codes of devices and places, to print
+	PageDaily   = "daily"   // the morning list of unfinished work
 )
 
 // pagesOf lists the pages role works with, its home page first; the UI
@@ -178,17 +180,17 @@ const (
 func pagesOf(role string) []string {
 	switch role {
 	case RoleOperator:
-		return []string{PageBoard, PageReport, PageReports}
+		return []string{PageBoard, PageReport, PageReports, PageDaily, PageCodes}
 	case RolePatrol:
 		return []string{PageReport}
 	case RoleTechnician:
-		return []string{PageTech, PageReport}
+		return []string{PageTech, PageReport, PageDaily}
 	case RoleEngineer:
 		return []string{PageRules, PageBoard}
 	case RoleManager:
-		return []string{PageReports, PageBoard}
+		return []string{PageReports, PageBoard, PageDaily}
 	case RoleAdmin:
-		return []string{PageBoard, PageReport, PageTech, PageRules, PageReports}
+		return []string{PageBoard, PageReport, PageTech, PageRules, PageReports, PageDaily, PageCodes}
 	}
 	return nil
 }

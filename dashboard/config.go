@@ -121,6 +121,10 @@ type Config struct {
 	ReporterLinks ReporterLinks
 	// Duty says who is on duty now (GET /api/duty); nil: 503.
 	Duty Duty
+	// PlaceCodes serves the QR codes of devices and places; nil: off.
+	PlaceCodes PlaceCodes
+	// Commands confirms device actions; nil: 503.
+	Commands DeviceCommands
 	// Registerer takes the server's counters of refusals; nil: none.
 	Registerer prometheus.Registerer
 	// Sites are the estates and their time zones (GET /api/sites); a

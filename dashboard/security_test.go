@@ -101,6 +101,14 @@ var accessSpec = map[string]access{
 	"POST /api/rules/{id}/service":         {roles: []string{RoleEngineer, RoleTechnician}},
 	"/api/":                                allRoles, // unknown endpoints: 404, but only with a token
 	"GET /ws":                              allRoles,
+
+	// QR codes of devices and places, device actions.
+	"GET /ack/q/{token}":                            ackLink, // a scanned code's report page: no account
+	"POST /ack/q":                                   ackLink,
+	"GET /api/sites/{site}/codes":                   operator,
+	"GET /api/sites/{site}/codes/sheet":             operator,
+	"POST /api/tickets/{id}/commands/{cmd}/confirm": operator,
+	"GET /api/daily":                                allRoles,
 }
 
 func (a access) allows(who string) bool {
@@ -383,15 +391,15 @@ func TestMeListsEveryPermission(t *testing.T) {
 	}{
 		{tokPatrol, RolePatrol, map[string]bool{"read": true, "report": true, "work": true, "comment": true}, []string{"report"}},
 		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true, "comment": true, "resolve": true},
-			[]string{"tech", "report"}},
+			[]string{"tech", "report", "daily"}},
 		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true,
 			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true},
-			[]string{"board", "report", "reports"}},
+			[]string{"board", "report", "reports", "daily", "codes"}},
 		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true}, []string{"rules", "board"}},
-		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board"}},
+		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board", "daily"}},
 		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true,
 			"dispatch": true, "tech": true, "confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true,
-			"level": true, "resolve": true}, []string{"board", "report", "tech", "rules", "reports"}},
+			"level": true, "resolve": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes"}},
 	}
 	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech",
 		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve"}

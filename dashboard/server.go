@@ -118,6 +118,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /ack", s.ackPost)
 	mux.HandleFunc("GET /ack/r/{token}", s.reporterShow)
 	mux.HandleFunc("POST /ack/r", s.reporterPost)
+	s.placeCodesRoutes(mux)
+	s.commandRoutes(mux)
 	mux.HandleFunc("GET /ws", s.requireRoleOrQuery(actRead, s.serveWS))
 	mux.Handle("/", webHandler())
 	return s.securityHeaders(s.checkHost(s.logRequests(mux)))

@@ -30,6 +30,9 @@ type Device struct {
 	// the over-current rules compare the phase currents with.
 	Maintainer string  `yaml:"maintainer" json:"maintainer,omitempty"`
 	BreakerA   float64 `yaml:"breaker_a" json:"breaker_a,omitempty"`
+	// Actuator is what an actuator device is (Actuators): the water or
+	// gas valve of its zone, or its fan. Rules command actuators by it.
+	Actuator string `yaml:"actuator" json:"actuator,omitempty"`
 }
 
 // Modbus is how a device is polled. Address is tcp://host:port or

@@ -15,6 +15,11 @@ const (
 	KindUnknown   Kind = "unknown"
 )
 
+// KindActuator is a device Caretaker commands: a valve or a fan
+// (Device.Actuator says which), on its MQTT command topic. It reports its
+// state back like any device: open (a valve), running (a fan).
+const KindActuator Kind = "actuator"
+
 // MetricType says how a metric's value is carried.
 type MetricType int
 
@@ -81,9 +86,15 @@ var kindSpecs = map[Kind]KindSpec{
 		{"co_ppm", Gauge, "ppm"},
 		{"fault", Flag, ""},
 	}},
+	KindActuator: {Kind: KindActuator, Metrics: []MetricSpec{
+		{"open", Flag, ""},
+		{"running", Flag, ""},
+		{"fault", Flag, ""},
+	}},
 }
 
-// Kinds returns the known kinds of real devices, in a fixed order.
+// Kinds returns the known kinds of sensing devices (those with a Modbus
+// model in the library), in a fixed order; KindActuator is not one.
 func Kinds() []Kind {
 	return []Kind{KindElevator, KindWaterLeak, KindPower, KindGas}
 }
@@ -100,7 +111,7 @@ func ParseKind(s string) (Kind, error) {
 	if _, ok := kindSpecs[k]; ok || k == KindUnknown {
 		return k, nil
 	}
-	return "", fmt.Errorf("unknown device kind %q (want elevator, water_leak, power or gas)", s)
+	return "", fmt.Errorf("unknown device kind %q (want elevator, water_leak, power, gas or actuator)", s)
 }
 
 // Metric returns the spec of a metric of this kind.

@@ -62,9 +62,32 @@ func ValidMachineClass(s string) bool {
 	return false
 }
 
+// Actuators are what an actuator device may be: a valve closes (open 0)
+// or opens (open 1), a fan starts (running 1) or stops (running 0).
+var actuators = []string{"water_valve", "gas_valve", "fan"}
+
+// Actuators returns the accepted actuator names.
+func Actuators() []string { return append([]string(nil), actuators...) }
+
+// ValidActuator tells whether s is one of Actuators.
+func ValidActuator(s string) bool {
+	for _, a := range actuators {
+		if a == s {
+			return true
+		}
+	}
+	return false
+}
+
 // checkProperties validates the properties rules may select on; the error
 // names the field.
 func checkProperties(d Device) error {
+	switch {
+	case d.Kind == KindActuator && !ValidActuator(d.Actuator):
+		return fmt.Errorf("actuator: %q is not one of %s", d.Actuator, strings.Join(actuators, ", "))
+	case d.Kind != KindActuator && d.Actuator != "":
+		return fmt.Errorf("actuator: a %s device is not an actuator", d.Kind)
+	}
 	if !ValidPlaceType(d.PlaceType) {
 		return fmt.Errorf("place_type: %q is not one of %s", d.PlaceType, strings.Join(placeTypes, ", "))
 	}

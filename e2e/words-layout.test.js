@@ -98,7 +98,7 @@ async function dataWords() {
   for (const d of dev.devices || []) for (const v of [d.id, d.location, d.building, d.zone, d.site]) if (v) words.add(v);
   const { data: tl } = await api("operator", "GET", "/api/tickets?limit=1000");
   for (const tk of tl.tickets || []) {
-    for (const v of [tk.location, tk.building, tk.reporter && tk.reporter.name]) if (v) words.add(v);
+    for (const v of [tk.location, tk.building, tk.reporter && tk.reporter.name, tk.carry_reason]) if (v) words.add(v);
     if (tk.source !== "sensor") words.add(tk.description); // a sensor ticket's text is the system's, to be translated
   }
   // The reasons engineers gave for a rule's versions are theirs.

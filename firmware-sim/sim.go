@@ -53,6 +53,7 @@ type Sim struct {
 	cfg    Config
 	mqtt   []devices.Device
 	modbus *ModbusServer // nil without Modbus devices
+	plant  *plant        // what the actuators set
 }
 
 // New checks the configuration and builds a simulator.
@@ -64,7 +65,7 @@ func New(cfg Config) (*Sim, error) {
 	if err := cfg.Faults.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Sim{cfg: cfg}
+	s := &Sim{cfg: cfg, plant: newPlant()}
 	hasModbus := false
 	for _, d := range cfg.Devices {
 		if d.Modbus != nil {
@@ -247,6 +248,9 @@ func (s *Sim) runDevice(ctx context.Context, d devices.Device, start time.Time, 
 		}
 	}
 	publish(Topic(d, "status"), true, []byte("online"))
+	if d.Kind == devices.KindActuator {
+		return s.runActuator(ctx, c, d, publish)
+	}
 
 	sig := NewDevice(d, s.cfg.Scenario, s.cfg.Seed)
 	var faults *faulter
@@ -269,7 +273,9 @@ func (s *Sim) runDevice(ctx context.Context, d devices.Device, start time.Time, 
 			publish(Topic(d, "event"), false, EventPayload(now, ev.name, ev.active))
 		}
 		last = el
-		msgs, drop := faults.next(now, sig.Sample(el))
+		vals := sig.Sample(el)
+		s.plant.apply(d, vals)
+		msgs, drop := faults.next(now, vals)
 		for _, m := range msgs {
 			publish(Topic(d, "telemetry"), false, m)
 		}
@@ -292,5 +298,40 @@ func (s *Sim) runDevice(ctx context.Context, d devices.Device, start time.Time, 
 			publish(Topic(d, "status"), true, []byte("online"))
 		}
 		timer.Reset(s.cfg.Interval)
+	}
+}
+
+// runActuator is a valve or fan: it takes the commands on its cmd topic
+// (the access rules let a device subscribe to its own only), reports its
+// state at once after each and every interval otherwise.
+func (s *Sim) runActuator(ctx context.Context, c mqtt.Client, d devices.Device, publish func(string, bool, []byte)) error {
+	changed := make(chan struct{}, 1)
+	tok := c.Subscribe(Topic(d, "cmd"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		if s.plant.command(d, m.Payload()) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	})
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-tok.Done():
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("device %s: subscribe %s: %w", d.ID, Topic(d, "cmd"), err)
+	}
+	ticker := time.NewTicker(s.cfg.Interval)
+	defer ticker.Stop()
+	for {
+		publish(Topic(d, "telemetry"), false, Telemetry(time.Now(), s.plant.state(d)))
+		select {
+		case <-ctx.Done():
+			publish(Topic(d, "status"), true, []byte("offline"))
+			return nil
+		case <-ticker.C:
+		case <-changed:
+		}
 	}
 }

@@ -16,6 +16,9 @@ const (
 	// TypeAccepted tells a reporter who took the work and when they are
 	// due on site.
 	TypeAccepted = "accepted"
+	// TypeETA tells a reporter the technician cannot arrive within the
+	// time limit, and when they will.
+	TypeETA = "eta"
 	// TypeResolved tells a reporter the work is done and that the control
 	// room calls back to confirm it.
 	TypeResolved = "resolved"
@@ -44,7 +47,7 @@ func NewMessage(pg Page, in Incident, ackURL string) Message {
 	m := Message{ID: pg.ID, Type: TypePage, Step: pg.Step, Channel: pg.Channel, Incident: in, Recipient: pg.Recipient}
 	if pg.Recipient.IsReporter {
 		m.Type = TypeReport
-		if pg.Type == TypeAccepted || pg.Type == TypeResolved {
+		if pg.Type == TypeAccepted || pg.Type == TypeResolved || pg.Type == TypeETA {
 			// Only the first message carries the code.
 			m.Type, m.Incident.Code = pg.Type, ""
 		}
@@ -66,6 +69,7 @@ type words struct {
 	code, codeHint, sep, open, close       string
 	accepted, acceptedETA, resolved        string
 	acceptedSubj, resolvedSubj, done       string
+	eta, etaSubj                           string
 	verdict                                string
 }
 
@@ -87,6 +91,8 @@ var dict = map[string]words{
 		accepted:     "Technician %s has taken on your report %s.",
 		acceptedETA:  "Expected on site by %s.",
 		acceptedSubj: "technician on the way",
+		eta:          "%s cannot be there within 20 minutes: expected on site by %s.",
+		etaSubj:      "technician delayed",
 		resolved:     "The work on your report %s is done.",
 		resolvedSubj: "work done",
 		done:         "Please check it: the control room will call you back to confirm it is fixed. If it is not, say so when they call, or call the control room.",
@@ -109,6 +115,8 @@ var dict = map[string]words{
 		accepted:     "维修师傅 %s 已接单，处理您的报修 %s。",
 		acceptedETA:  "预计 %s 前到达。",
 		acceptedSubj: "师傅已接单",
+		eta:          "%s 无法在 20 分钟内到达，预计 %s 前到场。",
+		etaSubj:      "师傅将晚到",
 		resolved:     "您的报修 %s 已处理完毕。",
 		resolvedSubj: "已完工",
 		done:         "请查验：监控中心将回访确认是否修好。如未修好，请在回访时告知，或致电监控中心。",
@@ -145,6 +153,11 @@ func Render(m Message) (subject, body string) {
 		if !in.ETA.IsZero() {
 			b.WriteString(fmt.Sprintf(w.acceptedETA, in.ETA.Format("2006-01-02 15:04")) + "\n")
 		}
+		line(w.place, place)
+		return strings.TrimSpace(clean(subject, false)), b.String()
+	case TypeETA:
+		subject = w.open + clean(in.Number, false) + w.close + w.etaSubj
+		b.WriteString(fmt.Sprintf(w.eta, clean(in.Assignee, false), in.ETA.Format("2006-01-02 15:04")) + "\n")
 		line(w.place, place)
 		return strings.TrimSpace(clean(subject, false)), b.String()
 	case TypeResolved:

@@ -190,7 +190,7 @@ func (p *Planner) Escalation(in Incident, target, key string, at time.Time) []Pa
 // names the reporter, or the incident has none: nothing. Each event is
 // told once (its own delivery id).
 func (p *Planner) Reporter(in Incident, event string, at time.Time) []Page {
-	if in.Reporter == nil || (event != TypeAccepted && event != TypeResolved) {
+	if in.Reporter == nil || (event != TypeAccepted && event != TypeResolved && event != TypeETA) {
 		return nil
 	}
 	var via []string

@@ -82,6 +82,8 @@ type Alarm struct {
 	// Maintainer is the device's maintenance contractor (维保单位), for
 	// the paging of an entrapment; empty when the device names none.
 	Maintainer string `json:"maintainer,omitempty"`
+	// Commands are the device actions the rule calls for (Rule.Commands).
+	Commands []Command `json:"commands,omitempty"`
 }
 
 // Why an alarm cleared (Alarm.ClearReason).

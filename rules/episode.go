@@ -343,7 +343,7 @@ func (e *Engine) newAlarm(c *compiled, p *plan) Alarm {
 	return Alarm{
 		RuleID: c.ID, RuleName: c.Name, Device: p.device, Kind: c.Kind, Site: p.site, Building: p.building,
 		Location: p.location, Metric: c.Metric, Event: c.Condition.Event, Severity: c.Severity, Level: c.Level,
-		Shadow: c.Mode == ModeShadow, Maintainer: p.maintainer,
+		Shadow: c.Mode == ModeShadow, Maintainer: p.maintainer, Commands: c.Commands,
 	}
 }
 

@@ -48,6 +48,9 @@ type Rule struct {
 	// ticket's text). {maintainer} in it is replaced by the device's
 	// maintenance contractor (devices.Device.Maintainer, 维保单位).
 	Action string `yaml:"action" json:"action,omitempty"`
+	// Commands are the device actions the rule's alarm calls for when it
+	// is raised (close the zone's water valve, start its fan).
+	Commands []Command `yaml:"commands" json:"commands,omitempty"`
 }
 
 // Scope narrows a rule to a site, a building or one device, and to
@@ -268,6 +271,11 @@ func (r Rule) compile() (*compiled, error) {
 		}
 		if (Rule{ID: u}).Family() == r.Family() {
 			return nil, fieldErr("unless", "%q is the rule's own family", u)
+		}
+	}
+	for i, cmd := range r.Commands {
+		if err := cmd.validate(); err != nil {
+			return nil, under(fmt.Sprintf("commands[%d]", i), err)
 		}
 	}
 	spec, _ := devices.SpecOf(r.Kind)

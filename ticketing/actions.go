@@ -3,6 +3,7 @@ package ticketing
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The dispatch and on-site steps of the flow: claim, assign, accept,
@@ -193,4 +194,27 @@ func (a *act) newCode() error {
 	}
 	a.code = code
 	return a.history("code_reissued", withNote("new verification code issued to the owner", a.req.Reason))
+}
+
+// eta: the technician cannot arrive within the time limit and says when
+// they will; the arrive clock keeps running (a late arrival stays late),
+// the control room sees the ETA and the reporter is told.
+func (a *act) eta() error {
+	at := a.now.Add(time.Duration(a.req.ETAMinutes) * time.Minute)
+	if err := a.set("eta_at", ms(at)); err != nil {
+		return err
+	}
+	return a.history(ActETA, withNote(fmt.Sprintf("on site by %s (in %d min)", at.Format(time.RFC3339), a.req.ETAMinutes), a.req.Note))
+}
+
+// carryOver: the work cannot be finished today (parts to order, the
+// owner away); it goes on the morning shift's list of unfinished work.
+func (a *act) carryOver() error {
+	if err := a.set("carried_at", ms(a.now)); err != nil {
+		return err
+	}
+	if err := a.set("carry_reason", a.req.Reason); err != nil {
+		return err
+	}
+	return a.history(ActCarry, withNote("cannot be finished today: "+a.req.Reason, a.req.Note))
 }

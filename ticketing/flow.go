@@ -28,6 +28,8 @@ const (
 	ActComment  = "comment"
 	ActLevel    = "level"
 	ActNewCode  = "new_code"
+	ActETA      = "eta"
+	ActCarry    = "carry_over"
 )
 
 // Roles, as the tokens carry them (contract.md); Roles lists them.
@@ -113,6 +115,12 @@ type ActionRequest struct {
 	// Override (resolve): resolve although an alarm of the ticket is still
 	// active; needs Reason.
 	Override bool `json:"override,omitempty"`
+	// ClientTime is when a step queued on a phone offline was done; the
+	// clocks count it within bounds (clientTime).
+	ClientTime *time.Time `json:"client_time,omitempty"`
+	// ETAMinutes is, for eta, in how many minutes the technician will be
+	// on site (1-480).
+	ETAMinutes int `json:"eta_minutes,omitempty"`
 }
 
 // ActionResult is the ticket after the action, with its history, and the
@@ -154,6 +162,8 @@ var flow = map[string]step{
 	ActComment:  {roles: []string{RolePatrol, RoleTechnician, RoleOperator}, own: true},
 	ActLevel:    {from: openSet, roles: []string{RoleOperator}},
 	ActNewCode:  {from: openSet, roles: []string{RoleOperator}},
+	ActETA:      {from: []Status{StatusDispatched, StatusAccepted}, roles: []string{RoleTechnician}, own: true},
+	ActCarry:    {from: []Status{StatusDispatched, StatusAccepted, StatusOnSite}, roles: []string{RoleTechnician, RoleOperator}, own: true},
 }
 
 // Actions lists the action names the state machine knows.
@@ -236,6 +246,12 @@ func (r *ActionRequest) validate() error {
 		return nil
 	}
 	switch r.Action {
+	case ActETA:
+		if r.ETAMinutes < 1 || r.ETAMinutes > 480 {
+			return &FieldError{Field: "eta_minutes", Message: "in how many minutes you will be on site, 1 to 480"}
+		}
+	case ActCarry:
+		return need("reason", r.Reason, "why it cannot be finished today")
 	case ActAssign:
 		return need("technician", r.Technician, "who to assign")
 	case ActComment:
@@ -314,6 +330,8 @@ var handlers = map[string]func(*act) error{
 	ActComment:  (*act).comment,
 	ActLevel:    (*act).changeLevel,
 	ActNewCode:  (*act).newCode,
+	ActETA:      (*act).eta,
+	ActCarry:    (*act).carryOver,
 }
 
 // Act applies an action to ticket id for by, along the repair flow: it
@@ -339,7 +357,9 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 		if err := flow[req.Action].check(req.Action, by, t); err != nil {
 			return err
 		}
-		a = &act{s: s, ctx: ctx, tx: tx, by: by, t: t, req: req, now: s.now()}
+		now := s.now()
+		at, offline := clientTime(req, t, now)
+		a = &act{s: s, ctx: ctx, tx: tx, by: by, t: t, req: req, now: at}
 		if err := handlers[req.Action](a); err != nil {
 			var r *refusal
 			if errors.As(err, &r) {
@@ -348,9 +368,22 @@ func (s *Service) Act(ctx context.Context, by Actor, id int64, req ActionRequest
 			}
 			return err
 		}
+		if offline != "" {
+			if err := s.addHistory(ctx, tx, id, by, "offline", req.Action+" "+offline); err != nil {
+				return err
+			}
+			if err := s.backdate(ctx, tx, id, now, at); err != nil {
+				return err
+			}
+		}
 		// A claim or an acceptance acknowledges the ticket: the later
 		// escalation steps are not paged. Any action may change whom the
 		// steps reach, or end them.
+		if req.Action == ActETA {
+			if err := s.queueReporter(ctx, tx, id, ReporterETA); err != nil {
+				return err
+			}
+		}
 		if req.Action == ActClaim || req.Action == ActAccept {
 			if err := s.markAcked(ctx, tx, id); err != nil {
 				return err

@@ -215,4 +215,42 @@ ALTER TABLE tickets ADD COLUMN override_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE tickets ADD COLUMN override_at INTEGER;
 ALTER TABLE tickets ADD COLUMN override_reason TEXT NOT NULL DEFAULT '';
 `,
+	// device_commands: the device actions an alarm's rule calls for
+	// (close the zone's water valve, start its fan), on the alarm's
+	// ticket: awaiting_operator until an operator confirms (confirm:
+	// operator), queued, sent (attempts so far), done when read back,
+	// failed when it did not take effect.
+	`
+CREATE TABLE device_commands (
+	id           INTEGER PRIMARY KEY,
+	ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+	alarm_id     TEXT NOT NULL,
+	device_id    TEXT NOT NULL,
+	actuator     TEXT NOT NULL,
+	command      TEXT NOT NULL,
+	confirm      TEXT NOT NULL,
+	state        TEXT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	created_at   INTEGER NOT NULL,
+	confirmed_by TEXT NOT NULL DEFAULT '',
+	confirmed_at INTEGER,
+	sent_at      INTEGER,
+	done_at      INTEGER,
+	result       TEXT NOT NULL DEFAULT '',
+	UNIQUE (alarm_id, device_id, command)
+);
+CREATE INDEX device_commands_ticket ON device_commands(ticket_id, id);
+CREATE INDEX device_commands_state ON device_commands(state);
+`,
+	// eta_at: when a technician who cannot arrive within the time limit
+	// says they will be on site.
+	`
+ALTER TABLE tickets ADD COLUMN eta_at INTEGER;
+`,
+	// carried_at, carry_reason: work the technician cannot finish today,
+	// for the morning shift's list of unfinished work.
+	`
+ALTER TABLE tickets ADD COLUMN carried_at INTEGER;
+ALTER TABLE tickets ADD COLUMN carry_reason TEXT NOT NULL DEFAULT '';
+`,
 }

@@ -55,6 +55,9 @@ type ReporterPager interface {
 // Events of a ticket the reporter is told of.
 const (
 	ReporterAccepted = "accepted"
+	// ReporterETA: the technician cannot arrive within the time limit
+	// and says when they will (Ticket.ETA).
+	ReporterETA      = "eta"
 	ReporterResolved = "resolved"
 )
 

@@ -84,6 +84,13 @@ type Ticket struct {
 	FirstReportedAt time.Time `json:"first_reported_at"`
 	// CodeFailures counts wrong verification codes presented on arrival.
 	CodeFailures int `json:"code_failures,omitempty"`
+	// ETA is when the technician, who cannot arrive within the time
+	// limit, says they will be on site (action eta).
+	ETA *time.Time `json:"eta,omitempty"`
+	// CarriedAt and CarryReason: the work cannot be finished today
+	// (action carry_over); it is on the morning shift's list.
+	CarriedAt   *time.Time `json:"carried_at,omitempty"`
+	CarryReason string     `json:"carry_reason,omitempty"`
 	// Completion, as the technician records it.
 	Resolution  string `json:"resolution,omitempty"`
 	ActualFault string `json:"actual_fault,omitempty"`
@@ -114,6 +121,8 @@ type Ticket struct {
 	Deadlines []Deadline     `json:"deadlines,omitempty"`
 	Photos    []Photo        `json:"photos,omitempty"`
 	History   []HistoryEntry `json:"history,omitempty"`
+	// Commands are the device actions of the ticket's alarms.
+	Commands []DeviceCommand `json:"commands,omitempty"`
 	// Reporters is every report of the incident, the first and each one
 	// merged into it, with who reported, how to reach them and what they
 	// said, for the callback.

@@ -22,7 +22,8 @@ const ticketColumns = `id, coalesce(number,''), source, status, level, category,
 	reporter_name, reporter_phone, created_by, assignee, created_at, updated_at,
 	zone, code_failures, resolution, actual_fault, parts, paid, fee_cents, score, fixed, outcome,
 	coalesce(rework_of, 0), coalesce(reinspection_of, 0), coalesce(first_reported_at, created_at),
-	recurrences, last_recurred_at, recurrence_peak, override_by, override_at, override_reason`
+	recurrences, last_recurred_at, recurrence_peak, override_by, override_at, override_reason,
+	eta_at, carried_at, carry_reason`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -35,12 +36,13 @@ func scanTicket(r rowScanner) (Ticket, error) {
 	var recurrencePeak sql.NullFloat64
 	var overrideBy, overrideReason string
 	var overrideAt sql.NullInt64
+	var eta, carried sql.NullInt64
 	err := r.Scan(&t.ID, &t.Number, &t.Source, &t.Status, &t.Level, &t.Category, &t.Site, &t.Building,
 		&t.Location, &t.Scope, &t.Unit, &t.Floor, &t.Room, &t.DeviceID, &t.AlarmID, &t.Description,
 		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated,
 		&t.Zone, &t.CodeFailures, &t.Resolution, &t.ActualFault, &parts, &t.Paid, &t.FeeCents, &score, &fixed,
 		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first, &recurrences, &recurredAt, &recurrencePeak,
-		&overrideBy, &overrideAt, &overrideReason)
+		&overrideBy, &overrideAt, &overrideReason, &eta, &carried, &t.CarryReason)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -50,6 +52,14 @@ func scanTicket(r rowScanner) (Ticket, error) {
 	t.CreatedAt, t.UpdatedAt, t.FirstReportedAt = fromMS(created), fromMS(updated), fromMS(first)
 	if overrideBy != "" && overrideAt.Valid {
 		t.Override = &Override{By: overrideBy, At: fromMS(overrideAt.Int64), Reason: overrideReason}
+	}
+	if eta.Valid {
+		at := fromMS(eta.Int64)
+		t.ETA = &at
+	}
+	if carried.Valid {
+		at := fromMS(carried.Int64)
+		t.CarriedAt = &at
 	}
 	if parts != "" && parts != "[]" {
 		if err := json.Unmarshal([]byte(parts), &t.Parts); err != nil {
@@ -345,6 +355,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 		return Ticket{}, err
 	}
 	if t.Reporters, err = s.reports(ctx, id, t.Photos); err != nil {
+		return Ticket{}, err
+	}
+	if t.Commands, err = s.deviceCommands(ctx, id); err != nil {
 		return Ticket{}, err
 	}
 	if t.Recurrence != nil {

@@ -16,6 +16,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/caretaker-iot/caretaker/devices"
+	firmwaresim "github.com/caretaker-iot/caretaker/firmware-sim"
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
@@ -102,6 +104,14 @@ devices:
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1, machine_class: I}
   - {id: gas-c1-01, kind: gas, site: s1, building: C1, location: "C1 canteen kitchen", zone: z1}
   - {id: gas-c2-01, kind: gas, site: s1, building: C2, location: "C2 boiler room", zone: z1}
+  - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}
+  - {id: wl-b8-01, kind: water_leak, site: s8, building: B8, location: "B8 pump room", zone: z8}
+  - {id: wv-b8, kind: actuator, actuator: water_valve, site: s8, building: B8, location: "B8 water main valve", zone: z8}
+actions: {read_back: 3s, attempts: 3}
+qr:
+  secret: "%[10]s-qr"
+  reports_per_code: 2
+  places: [{site: s7, building: B7, floor: "1", location: "B7 大堂 lobby"}]
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
 			hookURL, hookSecret, ackSecret, smsURL, tokens["manager"])
 	})
@@ -110,6 +120,17 @@ devices:
 	base := ct.Base
 	waitReady(t, base)
 
+	// The B8 water valve is firmware-sim's: it honours the commands and
+	// reports its state.
+	sim, err := firmwaresim.New(firmwaresim.Config{Broker: "tcp://" + broker.Addr, Interval: time.Hour, QoS: 1,
+		Devices: []devices.Device{{ID: "wv-b8", Kind: devices.KindActuator, Actuator: "water_valve", Site: "s8", Building: "B8", Zone: "z8"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(simCtx) }()
+	t.Cleanup(func() { stopSim(); <-simDone })
 	// A second caretaker whose claim limit is 3 s and which has no
 	// technicians (every ticket waits in the pool), so that a missed
 	// claim and its escalation happen within a browser test

@@ -39,6 +39,8 @@ type Config struct {
 	Tickets     ticketing.Config         `yaml:"tickets"`
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
+	QR          QRConfig                 `yaml:"qr"`
+	Actions     ActionsConfig            `yaml:"actions"`
 	Cluster     ClusterConfig            `yaml:"cluster"`
 	// TimeZone is the zone of every site that names none (IANA name;
 	// empty: the machine's local zone); Sites names the estates and their
@@ -403,7 +405,10 @@ func (c *Config) Validate() error {
 	if err := c.Config.WithDefaults().Validate(); err != nil {
 		return fieldConfigError("", err)
 	}
-	return nil
+	if err := c.QR.validate(qrBase(*c)); err != nil {
+		return err
+	}
+	return c.Actions.validate()
 }
 
 // inheritZone gives the rosters' shifts (notify.timezone) the sites'

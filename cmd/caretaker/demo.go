@@ -63,7 +63,10 @@ Flags:
 	cfg.Store.Path = filepath.Join(dir, "caretaker.db")
 	cfg.Store.ReadingsPath = filepath.Join(dir, "readings.db")
 	cfg.Store.PhotosDir = filepath.Join(dir, "photos")
-	cfg.Devices = firmwaresim.DemoEstate()
+	// The estate's sensors, and the valves and fan the rules command
+	// (a leak closes zone z1's water valve once an operator confirms; gas
+	// shuts its gas valve and starts the fan at once).
+	cfg.Devices = append(firmwaresim.DemoEstate(), firmwaresim.DemoActuators()...)
 	// The simulated estate logs in as one gateway for its devices; other
 	// clients may publish without credentials (demo only: the broker logs
 	// a warning), with a device's rights and no more.

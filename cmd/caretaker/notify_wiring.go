@@ -212,7 +212,7 @@ func (p *ticketPager) Escalation(sub ticketing.PageSubject, target, clock string
 // the reporter.
 func (p *ticketPager) Reporter(sub ticketing.PageSubject, event string, at time.Time) []ticketing.OutboxPage {
 	in := p.incident(sub)
-	typ := map[string]string{ticketing.ReporterAccepted: notify.TypeAccepted, ticketing.ReporterResolved: notify.TypeResolved}[event]
+	typ := map[string]string{ticketing.ReporterAccepted: notify.TypeAccepted, ticketing.ReporterResolved: notify.TypeResolved, ticketing.ReporterETA: notify.TypeETA}[event]
 	return p.render(in, p.planner.Reporter(in, typ, at))
 }
 
@@ -240,6 +240,9 @@ func (p *ticketPager) incident(sub ticketing.PageSubject) notify.Incident {
 	}
 	if sub.ArriveBy != nil {
 		in.ETA = sub.ArriveBy.In(p.planner.Location())
+	}
+	if t.ETA != nil { // the technician's own word wins over the time limit
+		in.ETA = t.ETA.In(p.planner.Location())
 	}
 	return in
 }

@@ -15,7 +15,7 @@ func secretEnv(name string) bool {
 	}
 	// Channels carry webhook and robot secrets, SMTP passwords, keys in
 	// their URLs; notify carries the ack key.
-	if strings.HasPrefix(name, "CARETAKER_CHANNELS") || strings.HasPrefix(name, "CARETAKER_NOTIFY") {
+	if strings.HasPrefix(name, "CARETAKER_CHANNELS") || strings.HasPrefix(name, "CARETAKER_NOTIFY") || strings.HasPrefix(name, "CARETAKER_QR") {
 		return true
 	}
 	// The embedded broker's users carry password hashes; cluster_key signs

@@ -71,8 +71,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	defer ruleStore.Close()
 
+	// The device actions the rules describe, sent through the broker
+	// that is made below.
+	cmdPub := &brokerPublisher{}
+	act, err := newActuators(actuatorConfig{Store: tickets, Publisher: cmdPub, Registry: reg, Logger: logger, Metrics: metrics,
+		ReadBack: cfg.Actions.ReadBack.Std(), Attempts: cfg.Actions.Attempts})
+	if err != nil {
+		return err
+	}
 	engine, err := rules.NewEngine(rules.Config{
-		Rules: ruleSet, Sink: tickets, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
+		Rules: ruleSet, Sink: alarmSink{tickets: tickets, act: act}, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
 	})
 	if err != nil {
 		return &ConfigError{Key: "rules", Msg: err.Error()}
@@ -100,7 +108,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	pipeline := ingest.NewPipeline(ingest.PipelineConfig{
 		Registry:     reg,
 		Writer:       store,
-		Sink:         fanout{engine, live},
+		Sink:         fanout{engine, live, act},
 		Logger:       logger,
 		Metrics:      metrics,
 		AutoRegister: cfg.MQTT.AutoRegister,
@@ -140,11 +148,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		client = mqtt.NewGateway(gc, pipeline)
 		gateway = client
 	}
+	cmdPub.set(broker, client)
 	var clusterView func(context.Context) (dashboard.ClusterView, error)
 	if clustered != nil {
 		clusterView = clustered.View
 	}
 
+	codes, err := newPlaceCodes(cfg, reg, tickets, logger, metrics)
+	if err != nil {
+		return err
+	}
 	sites, err := cfg.SiteZones()
 	if err != nil {
 		return err
@@ -156,6 +169,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engines.PendingHandoffs, Cluster: clusterView,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets), Dispatch: tickets,
+		PlaceCodes: codes, Commands: tickets,
 		Sites: sites,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {
@@ -208,6 +222,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
 		g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
 		g.Go(func() error { return pages.worker.Run(gctx) })
+		// Device actions are sent by one instance (not yet per
+		// partition: a cluster's engines do not describe them).
+		g.Go(func() error { return act.Run(gctx) })
 	}
 	g.Go(func() error { return server.Run(gctx) })
 	g.Go(func() error { return gateway.Run(gctx) })

@@ -18,6 +18,8 @@ import * as report from "./report.js";
 import * as tech from "./tech.js";
 import * as rules from "./rules.js";
 import * as reports from "./reports.js";
+import * as codes from "./codes.js";
+import * as daily from "./daily.js";
 
 const ROUTES = [
   { re: /^#\/?$/, view: board, nav: "board" },
@@ -26,8 +28,10 @@ const ROUTES = [
   { re: /^#\/tech$/, view: tech, nav: "tech" },
   { re: /^#\/rules(?:\/([^/]+))?$/, view: rules, nav: "rules" },
   { re: /^#\/reports$/, view: reports, nav: "reports" },
+  { re: /^#\/codes$/, view: codes, nav: "codes" },
+  { re: /^#\/daily$/, view: daily, nav: "daily" },
 ];
-const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"]];
+const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"], ["codes", "#/codes"], ["daily", "#/daily"]];
 
 let unmount = () => {};
 
@@ -393,6 +397,9 @@ function applyLang() {
 document.addEventListener("DOMContentLoaded", () => {
   $("lang").addEventListener("click", () => setLang(getLang() === "en" ? "zh-CN" : "en"));
   onLangChange(applyLang);
+  // The service worker keeps the technician's page and tickets for when
+  // there is no signal (sw.js).
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   $("sound").addEventListener("click", () => { setSound(!soundEnabled()); drawSound(); if (soundEnabled()) beep(); });
   $("logout").addEventListener("click", logout);
   $("login-form").addEventListener("submit", (ev) => {

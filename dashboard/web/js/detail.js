@@ -12,6 +12,8 @@ import { live, subscribe, send } from "./live.js";
 import { timeSeries } from "./chart.js";
 import { session } from "./session.js";
 import { ack, place } from "./board.js";
+import { commandsSection } from "./devcmds.js";
+import { ow } from "./offline.js";
 
 export function mount(root, id) {
   const box = h("div", { class: "detail", id: "ticket-detail" });
@@ -40,6 +42,7 @@ export function mount(root, id) {
       fact(t("source"), label("src", tk.source)), fact(t("category"), label("cat", tk.category)),
       fact(t("place"), [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ")),
       fact(t("device"), tk.device_id), fact(t("assignee"), tk.assignee),
+      tk.eta ? fact(ow("eta"), ow("etaAt", { t: when(tk.eta, tk.site) })) : null,
       fact(t("reporterLbl"), [tk.reporter && tk.reporter.name, tk.reporter && tk.reporter.phone].filter(Boolean).join(" ")),
       fact(t("reported"), when(tk.first_reported_at || tk.created_at, tk.site)),
       fact(t("outcomeLbl"), tk.outcome ? label("out", tk.outcome) : ""), fact(t("scoreLbl"), tk.score != null ? tk.score + "/5" : ""));
@@ -101,11 +104,12 @@ export function mount(root, id) {
     pagesBox.append(pagesMsg);
     loadPages(tk.id, pagesBox, pagesMsg, tk.site);
 
+    const cmds = commandsSection(tk);
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: describeTicket(tk) })),
       technical(tk.source === "sensor" ? tk.description : "") ? h("p", { class: "tech", lang: "en", text: tk.description }) : null,
-      facts, overrideNote, alarmState, rec, actions, flowBox, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, overrideNote, alarmState, rec, actions, flowBox, cmds.el, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body, form) {
       say(msg, "", "");
@@ -118,7 +122,8 @@ export function mount(root, id) {
         if (form && e.field) showFieldError(form, e.field, e.message);
       }
     }
-    return tk.device_id ? drawReadings(chartBox, tk, alarm) : () => {};
+    const stopReadings = tk.device_id ? drawReadings(chartBox, tk, alarm) : () => {};
+    return () => { cmds.stop(); stopReadings(); };
   }
 
   return () => stop();

@@ -2,19 +2,26 @@
 // the owner's code, resolve with notes and photos.
 
 import { h, field, showFieldError, statusLine, say } from "./dom.js";
-import { t, label } from "./i18n.js";
+import { t, label, when } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { live, subscribe } from "./live.js";
 import { session } from "./session.js";
 import { place } from "./board.js";
 import { upload } from "./report.js";
 import { describeTicket } from "./describe.js";
+import { enqueue, queued, flush, conflicts, dismissConflicts, isOffline, STATUS_AFTER, ow } from "./offline.js";
 
 export function mount(root) {
   const mine = h("div", { class: "cards", id: "tech-mine" });
   const pool = h("div", { class: "cards", id: "tech-pool" });
   const msg = statusLine("tech-result"); // outside the cards, which every event redraws
-  root.replaceChildren(msg,
+  // Steps taken without signal, and those the server refused when they
+  // were sent (a conflict: the ticket changed meanwhile).
+  const offlineBox = h("div", { id: "tech-offline", class: "offline-box", role: "status" });
+  const conflictBox = h("div", { id: "tech-conflicts", class: "conflicts", role: "alert" });
+  const me = () => (session.me ? session.me.name : "");
+  let pending = []; // queued steps of this technician, oldest first
+  root.replaceChildren(msg, conflictBox, offlineBox,
     h("section", { class: "column" }, h("h2", { text: t("myTickets") }), mine),
     h("section", { class: "column" }, h("h2", { text: t("pool") }), pool));
 
@@ -22,7 +29,8 @@ export function mount(root) {
   // technician is typing survives the redraws every live event causes.
   const cards = new Map(); // ticket id -> {sig, el}
   function cached(tk, isMine) {
-    const sig = [isMine, tk.status, tk.assignee, tk.level, tk.description, alarmActive(tk)].join("|");
+    const sig = [isMine, tk.status, tk.assignee, tk.level, tk.description, alarmActive(tk),
+      tk.queued ? tk.queued.length : 0, tk.eta, tk.carried_at].join("|");
     const hit = cards.get(tk.id);
     if (hit && hit.sig === sig) return hit.el;
     const el = card(tk, isMine);
@@ -32,7 +40,14 @@ export function mount(root) {
 
   function draw() {
     const me = session.me ? session.me.name : "";
-    const open = [...live.tickets.values()].sort((a, b) => a.level - b.level || new Date(a.created_at) - new Date(b.created_at));
+    drawOffline();
+    const open = [...live.tickets.values()].map((tk) => {
+      // What the queued steps will make of it, until the server says.
+      const steps = pending.filter((st) => st.ticket === tk.id);
+      if (!steps.length) return tk;
+      const last = steps[steps.length - 1].body.action;
+      return Object.assign({}, tk, { status: STATUS_AFTER[last] || tk.status, assignee: tk.assignee || me, queued: steps });
+    }).sort((a, b) => a.level - b.level || new Date(a.created_at) - new Date(b.created_at));
     const my = open.filter((tk) => tk.assignee === me);
     const free = open.filter((tk) => !tk.assignee && tk.status === "new");
     mine.replaceChildren(...(my.length ? my.map((tk) => cached(tk, true)) : [h("p", { class: "empty", text: t("nothingMine") })]));
@@ -46,7 +61,8 @@ export function mount(root) {
         h("span", { class: "status", dataset: { status: tk.status }, text: label("st", tk.status) })),
       h("p", { class: "place", text: [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ") }),
       h("p", { class: "desc", text: describeTicket(tk) }),
-      h("p", { class: "meta", text: label("cat", tk.category) + " · " + label("src", tk.source) }));
+      h("p", { class: "meta", text: label("cat", tk.category) + " · " + label("src", tk.source) }),
+      tk.queued ? h("ul", { class: "queued" }, tk.queued.map((st) => h("li", { text: ow("queuedStep", { what: ow("a_" + st.body.action), t: when(st.client_time) }) }))) : null);
     const bar = h("div", { class: "actions-bar" });
     if (!isMine) {
       bar.append(button(t("claim"), () => act(tk, { action: "claim" })));
@@ -78,8 +94,9 @@ export function mount(root) {
           Object.assign(body, { override: true, reason: reason.value.trim() });
         }
         say(msg, "", "");
+        if (navigator.onLine === false) { keep(tk, body, [...files.files]); return; }
         if (!sent && files.files.length) sent = await upload(tk.id, files.files, "after");
-        const err = await act(tk, body, sent);
+        const err = await act(tk, body, sent, sent ? [] : [...files.files]);
         if (err && err.field === "override") {
           showOverride();
           showFieldError(form, "reason", err.message);
@@ -87,14 +104,38 @@ export function mount(root) {
       } }, field(t("resolution"), note), field(t("photos"), files), overrideBox, submit);
       bar.append(form);
     }
+    if (isMine && (tk.status === "dispatched" || tk.status === "accepted")) {
+      // Cannot be there within 20 minutes: say when (the control room and
+      // the reporter are told).
+      const mins = h("input", { name: "eta_minutes", type: "number", min: 1, max: 480, inputmode: "numeric" });
+      // Not a form of its own: the card's one submit stays the next step.
+      const box = h("div", { class: "inline-form eta-form" }, field(ow("etaLbl"), mins),
+        h("button", { type: "button", text: ow("etaSend"), onclick: () => {
+          const n = Number(mins.value);
+          if (!(n >= 1 && n <= 480)) { mins.setAttribute("aria-invalid", "true"); mins.focus(); return; }
+          act(tk, { action: "eta", eta_minutes: n });
+        } }));
+      bar.append(box);
+    }
+    if (isMine && ["dispatched", "accepted", "on_site"].includes(tk.status) && !tk.carried_at) {
+      const why = h("input", { name: "carry_reason", autocomplete: "off" });
+      bar.append(h("div", { class: "inline-form carry-form" }, field(ow("carryLbl"), why),
+        h("button", { type: "button", text: ow("carrySend"), onclick: () => {
+          if (!why.value.trim()) { why.setAttribute("aria-invalid", "true"); why.focus(); return; }
+          act(tk, { action: "carry_over", reason: why.value.trim() });
+        } })));
+    }
+    if (tk.carried_at) c.append(h("p", { class: "carried", text: ow("carried", { why: tk.carry_reason }) }));
+    if (tk.eta) c.append(h("p", { class: "eta", text: ow("eta") + ": " + ow("etaAt", { t: when(tk.eta, tk.site) }) }));
     bar.append(h("a", { class: "button", href: "#/ticket/" + tk.id, text: t("open") }));
     c.append(bar);
     return c;
   }
 
   // act sends an action; extra (how the photos went) stays beside the answer.
-  async function act(tk, body, extra) {
+  async function act(tk, body, extra, files) {
     if (!extra) say(msg, "", "");
+    if (navigator.onLine === false) { await keep(tk, body, files); return null; }
     try {
       const out = await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
       const updated = out && (out.ticket || out);
@@ -103,14 +144,74 @@ export function mount(root) {
       draw();
       return null;
     } catch (e) {
+      if (isOffline(e)) { await keep(tk, body, files); return null; }
       say(msg, "error", e.missing ? t("notAvailable", { what: "/api/tickets/{id}/actions" }) : t("failed", { e: e.message }), extra);
       return e;
     }
   }
 
+  // keep queues a step taken without signal, with the phone's time.
+  async function keep(tk, body, files) {
+    await enqueue({ who: me(), ticket: tk.id, number: tk.number, body, photos: files || [] });
+    await reloadQueue();
+  }
+
+  async function reloadQueue() {
+    pending = await queued(me());
+    draw();
+  }
+
+  function drawOffline() {
+    const lines = [];
+    if (navigator.onLine === false) lines.push(h("p", { class: "warn", text: ow("offlineNow") }));
+    if (pending.length) lines.push(h("p", { id: "tech-queued", text: ow("queued", { n: pending.length }) }));
+    offlineBox.replaceChildren(...lines);
+    const list = conflicts(me());
+    conflictBox.replaceChildren(...(list.length ? [h("ul", {}, list.map((c) => h("li", { class: "conflict", text: c }))),
+      h("button", { type: "button", id: "tech-conflicts-dismiss", text: ow("dismiss"), onclick: () => { dismissConflicts(me()); draw(); } })] : []));
+  }
+
+  // sendQueued sends the steps taken offline, in order, once there is
+  // signal; then the tickets as the server has them.
+  let sending = false;
+  async function sendQueued() {
+    if (sending || navigator.onLine === false || !pending.length) return;
+    sending = true;
+    say(msg, "", ow("sending"));
+    try {
+      const n = await flush(me());
+      await reloadQueue();
+      if (!pending.length) say(msg, "ok", ow("sent", { n }));
+      await loadTickets();
+    } finally {
+      sending = false;
+    }
+  }
+
+  // loadTickets reads the open tickets from the API (the service worker
+  // answers from its cache without signal) when the live connection has
+  // not given them, and keeps the cache fresh when it has.
+  async function loadTickets() {
+    try {
+      const data = await api("GET", "/api/tickets");
+      if (!live.loaded || navigator.onLine === false) {
+        for (const tk of data.tickets || []) {
+          if (!["closed", "cancelled"].includes(tk.status)) live.tickets.set(tk.id, Object.assign(live.tickets.get(tk.id) || {}, tk));
+        }
+      }
+      draw();
+    } catch (_) { /* nothing cached yet */ }
+  }
+  const onOnline = () => { draw(); sendQueued(); };
+  const onOffline = () => draw();
+  window.addEventListener("online", onOnline);
+  window.addEventListener("offline", onOffline);
+  loadTickets();
+  reloadQueue().then(sendQueued);
+
   const unsub = subscribe((m) => { if (m.type !== "reading" && m.type !== "conn") draw(); });
   draw();
-  return unsub;
+  return () => { unsub(); window.removeEventListener("online", onOnline); window.removeEventListener("offline", onOffline); };
 }
 
 // alarmActive says whether an alarm of the ticket has not cleared.
