@@ -114,7 +114,9 @@ type placeCodes struct {
 
 	fontPath string
 	fontOnce sync.Once
-	fonts    placecode.Fonts
+	// draw: a font face is not safe for concurrent use; sheets are drawn one at a time.
+	draw  sync.Mutex
+	fonts placecode.Fonts
 }
 
 // newPlaceCodes is nil (codes off) without qr.secret.
@@ -217,6 +219,8 @@ func (p *placeCodes) PlaceSheet(ctx context.Context, site, format string) ([]byt
 		lines = append(lines, c.Site+" / "+strings.Join(place, " / "), "扫码报修 · Scan to report a fault")
 		labels = append(labels, placecode.Label{URL: c.URL, Lines: lines})
 	}
+	p.draw.Lock()
+	defer p.draw.Unlock()
 	if format == "pdf" {
 		return p.fonts.PDF(labels)
 	}

@@ -258,10 +258,20 @@ func (h *access) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet,
 	if cl.Net.Inline || !pk.FixedHeader.Retain || len(pk.Payload) == 0 {
 		return pk, nil
 	}
+	// The topic is counted here, with the check, not only once mochi has
+	// retained it (OnRetainMessage comes after the PUBACK): a client that
+	// publishes again at once must meet the cap already.
 	h.mu.Lock()
 	held, n := h.retained[pk.TopicName], len(h.retained)
+	refused := len(pk.Payload) > h.maxRetainedBytes || (!held && n >= h.maxRetained)
+	if !refused && !held && !strings.HasPrefix(pk.TopicName, "$") {
+		if h.retained == nil {
+			h.retained = make(map[string]bool)
+		}
+		h.retained[pk.TopicName] = true
+	}
 	h.mu.Unlock()
-	if len(pk.Payload) > h.maxRetainedBytes || (!held && n >= h.maxRetained) {
+	if refused {
 		h.refuse(RefusedRetained, cl, "topic", pk.TopicName, "bytes", len(pk.Payload), "retained", n)
 		_ = h.server.DisconnectClient(cl, packets.ErrQuotaExceeded)
 		return pk, packets.ErrRejectPacket
