@@ -20,7 +20,7 @@ after(async () => {
 });
 
 async function waitTicket(pred, what) {
-  const deadline = Date.now() + 20000;
+  const deadline = Date.now() + 30000;
   while (Date.now() < deadline) {
     const { data } = await api("operator", "GET", "/api/tickets");
     const tk = (data.tickets || []).find(pred);

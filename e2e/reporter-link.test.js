@@ -18,7 +18,7 @@ after(async () => {
 // linkFor polls the SMS gateway until the reporter's message with the
 // link of ticket number arrived.
 async function linkFor(number) {
-  const deadline = Date.now() + 20000;
+  const deadline = Date.now() + 30000;
   while (Date.now() < deadline) {
     const msgs = (await (await fetch(SMS)).json()) || [];
     for (const m of msgs) {

@@ -154,9 +154,9 @@ test("in Chinese the engineer reads the L1 warning and the confirmation", async 
   await eng.click("#lang");
 });
 
-// waitRule polls the rule on the server until ok(rule), for 10 s.
+// waitRule polls the rule on the server until ok(rule), for 30 s.
 async function waitRule(ok) {
-  const deadline = Date.now() + 10000;
+  const deadline = Date.now() + 30000;
   for (;;) {
     const r = await api("engineer", "GET", "/api/rules/" + RULE);
     if (r.status === 200 && ok(r.data)) return r;

@@ -22,7 +22,7 @@ async function pages() {
 
 // waitPage polls the receiver until a page matching pred arrived.
 async function waitPage(pred, what) {
-  const deadline = Date.now() + 20000;
+  const deadline = Date.now() + 30000;
   while (Date.now() < deadline) {
     const p = (await pages()).find((c) => c.answer === 200 && pred(c.body));
     if (p) return p.body;
@@ -32,7 +32,7 @@ async function waitPage(pred, what) {
 }
 
 async function ticketOf(device) {
-  const deadline = Date.now() + 10000;
+  const deadline = Date.now() + 30000;
   while (Date.now() < deadline) {
     const { data } = await api("operator", "GET", "/api/tickets");
     const t = data.tickets.find((x) => x.device_id === device || (x.alarm_id || "").startsWith(device + "/"));

@@ -69,7 +69,7 @@ after(async () => {
 });
 
 // until polls fn until it answers something truthy, up to a deadline.
-async function until(what, fn, ms = 15000) {
+async function until(what, fn, ms = 30000) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
