@@ -23,7 +23,7 @@ import (
 // such thing where the test made one) or a 405 (wrong method).
 func TestOpenAPIRoutesAnswer(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts mosquitto")
+		t.Skip("-short: answers every documented route of a real caretaker over mosquitto; ./scripts/test runs it (no -short)")
 	}
 	broker := testserver.Mosquitto(t)
 	c, _ := serveConfig(t, func(httpAddr, dir string) string {
