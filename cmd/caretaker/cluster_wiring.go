@@ -269,6 +269,7 @@ func (c *clusterRun) lead(ctx context.Context, p PartitionConfig, primary bool) 
 	gc.OnConnection = func(up bool, reason string) {
 		eng.SourceStatus(context.WithoutCancel(ctx), devices.Status{Device: rules.ParentIngest, Online: up, Time: time.Now(), Reason: reason})
 	}
+	gc.MayConnect = func(ctx context.Context) error { return fence.Held(ctx, c.db) }
 	gateway := mqtt.NewGateway(gc, pipeline)
 	mc := c.cfg.Modbus
 	mc.Registry, mc.Submitter, mc.Logger, mc.Metrics, mc.Sites = c.reg, pipeline, log, c.metrics, p.Sites

@@ -76,6 +76,12 @@ type Config struct {
 	// (subscribed) or is lost: every MQTT device goes quiet together then,
 	// and the rules raise one alarm for ingest instead of one per device.
 	OnConnection func(up bool, reason string)
+	// MayConnect, if set, is asked before every dial, the first included;
+	// an error refuses that dial (Run fails on the first, and tries the
+	// others again later; see Run for what changes with it). A partition's leader asks whether it still
+	// holds the lease: woken from a pause, it must not take the session
+	// back from the instance that leads now.
+	MayConnect func(ctx context.Context) error
 	// Now stamps each message as received; default time.Now.
 	Now func() time.Time
 	// Metrics, if set, gets caretaker_mqtt_inflight_messages and
@@ -192,12 +198,18 @@ func (g *Gateway) Connected() bool {
 
 // Run connects, subscribes and hands messages on until ctx ends; then it
 // disconnects and returns nil. It fails when the first connection does not
-// succeed within the connect timeout; later losses are retried by paho.
+// succeed within the connect timeout. After a loss paho dials again, and a
+// QoS 1 publish made meanwhile waits in its store; with MayConnect set,
+// Run dials again itself instead (paho's reconnect cannot ask first):
+// after 1 s, backing off to 30 s while connections keep dropping at once,
+// each time only if MayConnect allows it, and a publish made while the
+// connection is down fails at once.
 func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.cfg.Validate(); err != nil {
 		return err
 	}
-	opts, err := g.options(ctx)
+	lost := make(chan struct{}, 1)
+	opts, err := g.options(ctx, lost)
 	if err != nil {
 		return err
 	}
@@ -206,29 +218,95 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.client = client
 	g.mu.Unlock()
 
+	if err := g.connect(ctx, client); err != nil {
+		client.Disconnect(0)
+		return err
+	}
+	up, wait := time.Now(), time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			client.Disconnect(250)
+			g.log.Info("mqtt disconnected")
+			return nil
+		case <-lost:
+		}
+		if g.cfg.MayConnect == nil {
+			continue // paho dials again itself
+		}
+		// A connection that dropped right after it came up (another
+		// client with our id, a broker refusing us) waits longer each
+		// time, so two holders of one id do not take it in turns.
+		if time.Since(up) < 3*time.Second {
+			wait = min(max(2*wait, time.Second), maxRedialWait)
+		} else {
+			wait = time.Second
+		}
+		if !g.redial(ctx, client, wait) {
+			continue // ctx ended
+		}
+		up = time.Now()
+	}
+}
+
+// maxRedialWait is the longest wait between two dials.
+const maxRedialWait = 30 * time.Second
+
+// connect dials once, if MayConnect allows it, and waits for the answer.
+func (g *Gateway) connect(ctx context.Context, client paho.Client) error {
+	if g.cfg.MayConnect != nil {
+		if err := g.cfg.MayConnect(ctx); err != nil {
+			return fmt.Errorf("mqtt connect to %s not allowed: %w", redactURL(g.cfg.Broker), err)
+		}
+	}
 	tok := client.Connect()
 	if !tok.WaitTimeout(g.cfg.ConnectTimeout) {
-		client.Disconnect(0)
+		// paho gives up on its own after the same timeout; dialling again
+		// before it has would be refused.
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+		}
 		return fmt.Errorf("mqtt connect to %s: no answer within %s", redactURL(g.cfg.Broker), g.cfg.ConnectTimeout)
 	}
 	if err := tok.Error(); err != nil {
 		return fmt.Errorf("mqtt connect to %s: %w", redactURL(g.cfg.Broker), err)
 	}
-	<-ctx.Done()
-	client.Disconnect(250)
-	g.log.Info("mqtt disconnected")
 	return nil
 }
 
-func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
+// redial dials after wait, and again with the wait doubled (at most
+// maxRedialWait) until a dial succeeds (true) or ctx ends (false).
+func (g *Gateway) redial(ctx context.Context, client paho.Client, wait time.Duration) bool {
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		err := g.connect(ctx, client)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait = min(2*wait, maxRedialWait)
+		g.log.Warn("mqtt reconnect failed", "error", err, "next_try_in", wait)
+	}
+}
+
+func (g *Gateway) options(ctx context.Context, lost chan<- struct{}) (*paho.ClientOptions, error) {
 	opts := paho.NewClientOptions().
 		AddBroker(g.cfg.Broker).
 		SetClientID(g.cfg.ClientID).
 		SetUsername(g.cfg.Username).
 		SetPassword(g.cfg.Password).
 		SetCleanSession(false).
-		SetAutoReconnect(true).
-		SetMaxReconnectInterval(30 * time.Second).
+		SetAutoReconnect(g.cfg.MayConnect == nil). // else Run dials again, asking first
+		SetMaxReconnectInterval(maxRedialWait).
 		SetConnectTimeout(g.cfg.ConnectTimeout).
 		SetOrderMatters(true). // in order to handler, which only queues
 		SetAutoAckDisabled(true).
@@ -290,6 +368,10 @@ func (g *Gateway) options(ctx context.Context) (*paho.ClientOptions, error) {
 		g.log.Warn("mqtt connection lost; reconnecting", "error", err)
 		if g.cfg.OnConnection != nil {
 			g.cfg.OnConnection(false, fmt.Sprintf("connection to the broker lost: %v", err))
+		}
+		select {
+		case lost <- struct{}{}:
+		default:
 		}
 	})
 	return opts, nil

@@ -57,3 +57,19 @@ func Check(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// Held tells whether the lease of ctx's token is still this holder's (nil),
+// in a transaction of its own that writes nothing: for work that writes nothing to
+// the store but must not be done by a deposed leader, such as dialling
+// the partition's MQTT session again. Without a token it is nil.
+func Held(ctx context.Context, db *sql.DB) error {
+	if _, ok := From(ctx); !ok {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil) // not read-only: Check locks the row FOR SHARE
+	if err != nil {
+		return fmt.Errorf("check lease: %w", err)
+	}
+	defer tx.Rollback()
+	return Check(ctx, tx)
+}
