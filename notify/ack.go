@@ -1,15 +1,14 @@
 package notify
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/sealed"
 )
 
 // Errors of AckSigner.Verify.
@@ -30,12 +29,13 @@ type AckClaim struct {
 // HMAC-SHA256 over the ticket id, the person and the expiry, with a key
 // that never leaves the server.
 type AckSigner struct {
-	key []byte
+	key sealed.Key
 	ttl time.Duration
 	now func() time.Time
-	// domain separates the kinds of link made with one key: a token of
-	// one kind never verifies as another. path is where URL puts them.
-	domain, path string
+	// The key's domain separates the kinds of link made with one secret:
+	// a token of one kind never verifies as another. path is where URL
+	// puts them.
+	path string
 }
 
 type ackPayload struct {
@@ -58,15 +58,13 @@ func NewAckSigner(key string, ttl time.Duration, now func() time.Time) (*AckSign
 	if now == nil {
 		now = time.Now
 	}
-	return &AckSigner{key: []byte(key), ttl: ttl, now: now, domain: ackDomain, path: "/ack/"}, nil
+	return &AckSigner{key: sealed.NewKey(key, ackDomain, sha256.Size), ttl: ttl, now: now, path: "/ack/"}, nil
 }
 
 // Sign returns a token for the person and ticket, valid for the signer's
 // lifetime from now.
 func (s *AckSigner) Sign(ticketID int64, person string) string {
-	p, _ := json.Marshal(ackPayload{T: ticketID, P: person, E: s.now().Add(s.ttl).Unix()})
-	body := base64.RawURLEncoding.EncodeToString(p)
-	return body + "." + base64.RawURLEncoding.EncodeToString(s.mac(body))
+	return s.key.Seal(ackPayload{T: ticketID, P: person, E: s.now().Add(s.ttl).Unix()})
 }
 
 // URL is the link under base (notify.public_url): base/ack/<token> for
@@ -78,21 +76,8 @@ func (s *AckSigner) URL(base string, ticketID int64, person string) string {
 // Verify checks a token: ErrAckInvalid when it was not made with this key
 // or was changed, ErrAckExpired when its time is up.
 func (s *AckSigner) Verify(token string) (AckClaim, error) {
-	body, sig, ok := strings.Cut(token, ".")
-	if !ok {
-		return AckClaim{}, ErrAckInvalid
-	}
-	// Strict: a token is valid in one spelling only (no spare bits).
-	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(body)) {
-		return AckClaim{}, ErrAckInvalid
-	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(body)
-	if err != nil {
-		return AckClaim{}, ErrAckInvalid
-	}
 	var p ackPayload
-	if err := json.Unmarshal(raw, &p); err != nil || p.T <= 0 || p.P == "" {
+	if s.key.Open(token, &p) != nil || p.T <= 0 || p.P == "" {
 		return AckClaim{}, ErrAckInvalid
 	}
 	c := AckClaim{TicketID: p.T, Person: p.P, Expires: time.Unix(p.E, 0)}
@@ -100,10 +85,4 @@ func (s *AckSigner) Verify(token string) (AckClaim, error) {
 		return c, ErrAckExpired
 	}
 	return c, nil
-}
-
-func (s *AckSigner) mac(body string) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(s.domain + body))
-	return m.Sum(nil)
 }

@@ -1,6 +1,11 @@
 package notify
 
-import "time"
+import (
+	"crypto/sha256"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/internal/sealed"
+)
 
 // ReporterPerson is the person a reporter's link is bound to: the
 // reporter of its ticket, whoever that is.
@@ -19,6 +24,6 @@ func NewReporterSigner(key string, ttl time.Duration, now func() time.Time) (*Ac
 	if err != nil {
 		return nil, err
 	}
-	s.domain, s.path = reporterDomain, "/ack/r/"
+	s.key, s.path = sealed.NewKey(key, reporterDomain, sha256.Size), "/ack/r/"
 	return s, nil
 }

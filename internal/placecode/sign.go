@@ -1,15 +1,12 @@
 package placecode
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/sealed"
 )
 
 // ErrInvalid is a token not made with this key, changed, or malformed.
@@ -50,10 +47,10 @@ const macLen = 16
 
 const domain = "caretaker-place-v1."
 
-// Signer makes and checks the tokens of place codes: base64url(JSON of the
-// place) "." base64url(HMAC-SHA256(key, domain+body)[:16]).
+// Signer makes and checks the tokens of place codes (package sealed):
+// the place's JSON and 16 bytes of its HMAC-SHA256.
 type Signer struct {
-	key []byte
+	key sealed.Key
 }
 
 // NewSigner takes a key of at least MinKey characters.
@@ -61,32 +58,16 @@ func NewSigner(key string) (*Signer, error) {
 	if len(key) < MinKey {
 		return nil, fmt.Errorf("place code key shorter than %d characters", MinKey)
 	}
-	return &Signer{key: []byte(key)}, nil
+	return &Signer{key: sealed.NewKey(key, domain, macLen)}, nil
 }
 
 // Sign returns the token of place p.
-func (s *Signer) Sign(p Place) string {
-	raw, _ := json.Marshal(p)
-	body := base64.RawURLEncoding.EncodeToString(raw)
-	return body + "." + base64.RawURLEncoding.EncodeToString(s.mac(body))
-}
+func (s *Signer) Sign(p Place) string { return s.key.Seal(p) }
 
 // Verify returns the place of a token, or ErrInvalid.
 func (s *Signer) Verify(token string) (Place, error) {
-	body, sig, ok := strings.Cut(token, ".")
-	if !ok {
-		return Place{}, ErrInvalid
-	}
-	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(body)) {
-		return Place{}, ErrInvalid
-	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(body)
-	if err != nil {
-		return Place{}, ErrInvalid
-	}
 	var p Place
-	if err := json.Unmarshal(raw, &p); err != nil || p.Check() != nil {
+	if s.key.Open(token, &p) != nil || p.Check() != nil {
 		return Place{}, ErrInvalid
 	}
 	return p, nil
@@ -94,13 +75,4 @@ func (s *Signer) Verify(token string) (Place, error) {
 
 // CodeID is a short name of a token for the limiter and for logs: its
 // signature, which says nothing of the key.
-func CodeID(token string) string {
-	_, sig, _ := strings.Cut(token, ".")
-	return sig
-}
-
-func (s *Signer) mac(body string) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(domain + body))
-	return m.Sum(nil)[:macLen]
-}
+func CodeID(token string) string { return sealed.ID(token) }
