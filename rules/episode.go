@@ -342,9 +342,20 @@ func abs(x float64) float64 {
 func (e *Engine) newAlarm(c *compiled, p *plan) Alarm {
 	return Alarm{
 		RuleID: c.ID, RuleName: c.Name, Device: p.device, Kind: c.Kind, Site: p.site, Building: p.building,
-		Location: p.location, Metric: c.Metric, Event: c.Condition.Event, Severity: c.Severity, Level: c.Level,
+		Location: p.location, Metric: alarmMetric(c.Rule), Event: c.Condition.Event, Severity: c.Severity, Level: c.Level,
 		Shadow: c.Mode == ModeShadow, Maintainer: p.maintainer, Commands: c.Commands,
 	}
+}
+
+// alarmMetric is the metric an alarm is of: the rule's, or for an all
+// rule without one the first term's, so that it is one incident with the
+// alarms of that metric of the device (LEL and CO rising together is the
+// gas of the LEL alarm, one ticket, not a second one beside it).
+func alarmMetric(r Rule) string {
+	if r.Metric == "" && r.Condition.Op == "all" && len(r.Condition.Of) > 0 {
+		return r.Condition.Of[0].Metric
+	}
+	return r.Metric
 }
 
 // describe writes the alarm's one-line message for tickets and screens.

@@ -173,7 +173,7 @@ func TestScenarioReplayOpensWhatItImplies(t *testing.T) {
 		// E3 stuck in the well: an entrapment risk, from its flags alone.
 		{"stopped-between-floors", time.Second, 15 * time.Minute,
 			[]string{"elevator-stopped-between-floors elev-e3 L1"},
-			[]string{"elev-e3 rule:elevator-stopped-between-floors L1"}},
+			[]string{"elev-e3 running L1"}},
 		// A phase above its breaker's rating (the B1 meter gives breaker_a).
 		{"overcurrent", time.Second, 5 * time.Minute,
 			[]string{"power-overcurrent-l2 pm-b1-01 L2"},
