@@ -82,7 +82,9 @@ func startCaretaker(t testing.TB, o caretakerOptions) *benchCaretaker {
 		c.MQTT = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 		mqtt = fmt.Sprintf(`{embedded: true, embedded_listen: %q, client_id: %s, username: %s, password: %s}`, c.MQTT, o.ClientID, benchMQTTUser, benchMQTTPassword)
 	}
-	cfg := fmt.Sprintf(`http: {listen: %q}
+	// One token stands for every screen and phone of the benchmark: its
+	// WebSocket allowance is that of them all.
+	cfg := fmt.Sprintf(`http: {listen: %q, ws_per_token: 2000}
 mqtt: %s
 influx: {url: %q, bucket: %s, spool_dir: %q}
 store: {path: %q, readings_path: %q, photos_dir: %q%s}

@@ -72,6 +72,9 @@ func benchWebSockets(t *testing.T, env *benchEnv) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("bench-ws-%06d", i)
 	}
+	// First, on the fresh process: memory the screens' part left behind
+	// would otherwise take in the idle clients for free.
+	benchIdleClients(t, env, ct)
 	sub, _ := json.Marshal(map[string]any{"type": "subscribe", "readings": ids})
 	dial := func() *websocket.Conn {
 		c, _, err := websocket.DefaultDialer.Dial("ws://"+ct.HTTP+"/ws?token="+benchToken, nil)
@@ -180,6 +183,69 @@ func benchWebSockets(t *testing.T, env *benchEnv) {
 	if dropped > 0 {
 		t.Errorf("%g WebSocket clients cut off", dropped)
 	}
+}
+
+// benchIdleClients: IdleClients WebSockets open and quiet (the phones of
+// patrols and technicians with a page open), each past its snapshot; what
+// they cost the process in resident memory, measured on a process that
+// has served no screens yet.
+func benchIdleClients(t *testing.T, env *benchEnv, ct *benchCaretaker) {
+	n := env.sz.IdleClients
+	progress("4b. scale: %d idle WebSocket clients", n)
+	clients := func() float64 { return ct.metric("caretaker_ws_clients") }
+	rss := func() int64 {
+		v, _, err := procMem(ct.PID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// Wait until the count holds still (a client of the caretaker's own
+	// start-up checks may still be leaving).
+	base, stable := -1.0, 0
+	testkit.WithinEvery(30*time.Second, 200*time.Millisecond, func() bool {
+		n := clients()
+		if n == base {
+			stable++
+		} else {
+			base, stable = n, 0
+		}
+		return stable >= 5
+	})
+	rss0 := rss()
+	var wg sync.WaitGroup
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ct.HTTP+"/ws?token="+benchToken, nil)
+		if err != nil {
+			t.Fatalf("idle websocket %d: %v", i, err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil { // the snapshot
+			t.Fatalf("idle websocket %d: snapshot: %v", i, err)
+		}
+		conns[i] = c
+		wg.Add(1)
+		go func() { // reads on, so the server's pings are answered
+			defer wg.Done()
+			for {
+				if _, _, err := c.NextReader(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	if !testkit.WithinEvery(30*time.Second, 100*time.Millisecond, func() bool { return clients() == base+float64(n) }) {
+		t.Fatalf("caretaker_ws_clients = %g, want %g", clients(), base+float64(n))
+	}
+	rss1 := rss()
+	for _, c := range conns {
+		c.Close()
+	}
+	wg.Wait()
+	delta := float64(rss1-rss0) / (1 << 20)
+	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("WebSocket: %d idle clients, resident memory they cost", n),
+		Value: fmt.Sprintf("%.1f MiB (%.1f KiB each)", delta, delta*1024/float64(n)), Ratio: fmt.Sprintf("RSS %.0f -> %.0f MiB", float64(rss0)/(1<<20), float64(rss1)/(1<<20)),
+		Target: fmt.Sprintf("< %.0f MB", 50*float64(n)/1000), Verdict: verdict(float64(rss1-rss0) < 50e6*float64(n)/1000)})
 }
 
 // benchModbus: ModbusDevices simulated Modbus devices (firmware-sim, in

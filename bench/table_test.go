@@ -27,6 +27,7 @@ type sizes struct {
 	LatencyFor                         time.Duration
 	ScaleDevices                       int
 	WSClients, WSDevices               int
+	IdleClients                        int // phones with a page open, quiet
 	WSRate                             float64
 	WSFor                              time.Duration
 	ModbusDevices                      int
@@ -36,11 +37,11 @@ type sizes struct {
 func sizesFor(full bool) sizes {
 	if full {
 		return sizes{Readings: 200000, Devices: 1000, Conns: 4, InFlight: 500, LatencyFor: 20 * time.Second,
-			ScaleDevices: 100000, WSClients: 500, WSDevices: 10, WSRate: 1000, WSFor: 10 * time.Second,
+			ScaleDevices: 100000, WSClients: 500, WSDevices: 10, WSRate: 1000, WSFor: 10 * time.Second, IdleClients: 1000,
 			ModbusDevices: 1000, ModbusFor: 20 * time.Second}
 	}
 	return sizes{Readings: 5000, Devices: 100, Conns: 2, InFlight: 200, LatencyFor: 3 * time.Second,
-		ScaleDevices: 2000, WSClients: 20, WSDevices: 5, WSRate: 100, WSFor: 2 * time.Second,
+		ScaleDevices: 2000, WSClients: 20, WSDevices: 5, WSRate: 100, WSFor: 2 * time.Second, IdleClients: 50,
 		ModbusDevices: 30, ModbusFor: 3 * time.Second}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/websocket"
 
@@ -26,6 +27,9 @@ type Snapshot struct {
 var upgrader = websocket.Upgrader{
 	ReadBufferSize:  1024,
 	WriteBufferSize: 4096,
+	// A write buffer only while a frame is written: most clients are
+	// quiet phones most of the time, and hold none.
+	WriteBufferPool: &sync.Pool{},
 	// The origin is checked before upgrading, so that a refusal is a JSON
 	// error like every other.
 	CheckOrigin: func(*http.Request) bool { return true },
