@@ -45,9 +45,9 @@ func TestFloorGrid(t *testing.T) {
 		devices map[string]string   // device: state
 	}{
 		{
-			name:  "all quiet",
-			in:    floorInput{devices: devs, status: online},
-			cells: map[string]cellWant{"s1/B2/3": {state: floorOK}, "s1/B10/12": {offline: 1, state: floorOffline}},
+			name:    "all quiet",
+			in:      floorInput{devices: devs, status: online},
+			cells:   map[string]cellWant{"s1/B2/3": {state: floorOK}, "s1/B10/12": {offline: 1, state: floorOffline}},
 			devices: map[string]string{"gas-3": floorOK, "pm-12": floorOffline, "el-x": floorOK},
 		},
 		{

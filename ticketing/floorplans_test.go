@@ -34,7 +34,6 @@ func planJPEG(t *testing.T, w, h int) []byte {
 	return b.Bytes()
 }
 
-
 func TestFloorPlans(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		f := newFixtureOn(t, backend, func(c *Config) { c.MaxPhotoBytes = 4096 })
