@@ -29,7 +29,7 @@ const WORDS = {
     tooLarge: "The image is too large.", badType: "That is not a PNG or JPEG image.", chooseFile: "Choose an image first.",
     place: "Place a device on the plan", placeHint: "Pick a device, then click on the plan where it is.", pick: "— pick a device —",
     clickPlan: "Now click on the plan where {d} is.", placed: "{d} placed.", notPlaced: "not placed on the plan",
-    close: "Back to all floors", alarm: "alarm",
+    close: "Back to all floors", alarm: "alarm", more: "(and {n} more alarm(s) of this ticket)",
   },
   "zh-CN": {
     title: "楼层分布", intro: "实时故障在哪里：每列一栋楼，每行一层。点开一层可看平面图和该层的故障。",
@@ -43,7 +43,7 @@ const WORDS = {
     tooLarge: "图片太大。", badType: "这不是 PNG 或 JPEG 图片。", chooseFile: "请先选择图片。",
     place: "在平面图上标出设备位置", placeHint: "先选设备，再在平面图上点击它所在的位置。", pick: "— 选择设备 —",
     clickPlan: "请在平面图上点击 {d} 所在的位置。", placed: "已标出 {d} 的位置。", notPlaced: "尚未标在平面图上",
-    close: "返回全部楼层", alarm: "告警",
+    close: "返回全部楼层", alarm: "告警", more: "（本工单另有 {n} 条告警）",
   },
 };
 
@@ -127,10 +127,17 @@ export function mount(root) {
       c.worst = worse(c.worst, a.level);
       const d = devs.get(a.device_id);
       if (d) d.worst = worse(d.worst, a.level);
+      // The alarms of one ticket (gas past the pre-alarm, then the
+      // alarm level) are one fault: one row, led by the most severe.
       const tk = a.ticket_id && live.tickets.get(a.ticket_id);
+      const fkey = a.ticket_id ? "t:" + a.ticket_id : "a:" + a.id;
+      const prev = c.faults.find((f) => f.key === fkey);
+      if (prev && (prev.level || 9) <= (a.level || 9)) { prev.more++; continue; }
       if (a.ticket_id) listed.add(a.ticket_id);
-      c.faults.push({ key: "a:" + a.id, level: a.level, text: describeAlarm(a) || a.message || w("alarm"), device: a.device_id,
-        ticketId: a.ticket_id, number: a.ticket_number || (tk && tk.number) });
+      const row = { key: fkey, level: a.level, text: describeAlarm(a) || a.message || w("alarm"), device: a.device_id,
+        ticketId: a.ticket_id, number: a.ticket_number || (tk && tk.number), more: prev ? prev.more + 1 : 0 };
+      if (prev) Object.assign(prev, row);
+      else c.faults.push(row);
     }
     for (const tk of live.tickets.values()) {
       if (tk.site !== sf.site) continue;
@@ -140,7 +147,7 @@ export function mount(root) {
       c.worst = worse(c.worst, tk.level);
       const d = devs.get(tk.device_id);
       if (d) d.worst = worse(d.worst, tk.level);
-      if (!listed.has(tk.id)) c.faults.push({ key: "t:" + tk.id, level: tk.level, text: describeTicket(tk), device: tk.device_id, ticketId: tk.id, number: tk.number });
+      if (!listed.has(tk.id)) c.faults.push({ key: "t:" + tk.id, level: tk.level, text: describeTicket(tk), device: tk.device_id, ticketId: tk.id, number: tk.number, more: 0 });
     }
     for (const c of cells.values()) {
       c.state = c.worst ? "l" + c.worst : c.offline ? "offline" : "ok";
@@ -198,7 +205,8 @@ export function mount(root) {
     const title = w("building", { b: c.building }) + " · " + floorName(c.floor);
     const faults = c.faults.length
       ? h("ul", { class: "floor-faults", id: "floor-faults" }, c.faults.map((f) => h("li", { class: "level-" + (f.level || 3), dataset: { key: f.key } },
-        h("span", { class: "badge l" + (f.level || 3), text: "L" + (f.level || 3) }), " ", f.text, f.device ? h("span", { class: "sub", text: " · " + f.device }) : null, " ",
+        h("span", { class: "badge l" + (f.level || 3), text: "L" + (f.level || 3) }), " ", f.text, f.more ? h("span", { class: "sub", text: " " + w("more", { n: f.more }) }) : null,
+        f.device ? h("span", { class: "sub", text: " · " + f.device }) : null, " ",
         f.ticketId ? h("a", { href: "#/ticket/" + f.ticketId, text: w("openTicket", { n: f.number || f.ticketId }) }) : h("span", { class: "sub", text: w("noTicket") }))))
       : h("p", { class: "empty", id: "floor-faults-none", text: w("noFaults") });
     const devList = h("ul", { class: "floor-devices", id: "floor-devices" }, here.map((d) => h("li", { class: "state-" + d.state, dataset: { device: d.device_id, state: d.state } },
