@@ -109,6 +109,13 @@ var accessSpec = map[string]access{
 	"GET /api/sites/{site}/codes/sheet":             operator,
 	"POST /api/tickets/{id}/commands/{cmd}/confirm": operator,
 	"GET /api/daily":                                allRoles,
+
+	// The floor view: everyone reads it; an admin uploads plans, an
+	// engineer places devices on them.
+	"GET /api/floors":                allRoles,
+	"GET /api/floors/plan":           allRoles,
+	"PUT /api/floors/plan":           {}, // admin only
+	"PUT /api/devices/{id}/position": engineer,
 }
 
 func (a access) allows(who string) bool {
