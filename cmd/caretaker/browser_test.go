@@ -116,7 +116,7 @@ devices:
   - {id: wl-b8-01, kind: water_leak, site: s8, building: B8, location: "B8 pump room", zone: z8}
   - {id: wv-b8, kind: actuator, actuator: water_valve, site: s8, building: B8, location: "B8 water main valve", zone: z8}
   - {id: gas-x10-01, kind: gas, site: s10, building: F1, floor: "3", location: "F1 3F kitchen", zone: z1}
-  - {id: wl-x10-02, kind: water_leak, site: s10, building: F1, floor: B1, location: "F1 pump room", zone: z1, place_type: pump_room}
+  - {id: wl-x10-02, kind: water_leak, site: s10, building: F1, floor: B1, location: "F1 pump room", zone: z1}
   - {id: gas-x10-03, kind: gas, site: s10, building: F2, floor: "1", location: "F2 canteen kitchen", zone: z1}
 actions: {read_back: 3s, attempts: 3}
 qr:
