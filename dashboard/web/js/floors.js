@@ -33,7 +33,7 @@ const WORDS = {
   },
   "zh-CN": {
     title: "楼层分布", intro: "实时故障在哪里：每列一栋楼，每行一层。点开一层可看平面图和该层的故障。",
-    site: "项目", floor: "楼层", noFloor: "未注明楼层", floorN: "{f} 层", building: "{b} 栋",
+    site: "项目", floor: "楼层", noFloor: "未注明楼层", floorN: "{f} 层", building: "{b}",
     a1: "一级紧急告警：{n}", a2: "二级告警：{n}", a3: "三级告警：{n}", tickets: "未完成工单：{n}", offline: "离线设备：{n}",
     ok: "正常", noDevices: "无设备", loading: "加载中…", failed: "未能加载：{e}", none: "还没有按楼栋登记的设备。",
     st_l1: "一级紧急", st_l2: "二级告警", st_l3: "三级告警", st_offline: "离线", st_ok: "正常",
@@ -193,7 +193,13 @@ export function mount(root) {
             onclick: () => { view.open = { building: b, floor: f }; placing = ""; draw(); detail.scrollIntoView({ block: "nearest" }); } },
           cellWords(c).map((line) => h("span", { class: "cell-line", text: line }))));
         })))));
+    // A redraw keeps the keyboard where it was.
+    const had = document.activeElement && document.activeElement.closest && document.activeElement.closest(".floor-cell");
     gridBox.replaceChildren(table);
+    if (had) {
+      const again = table.querySelector(`.floor-cell[data-building="${CSS.escape(had.dataset.building)}"][data-floor="${CSS.escape(had.dataset.floor)}"]`);
+      if (again) again.focus();
+    }
     drawDetail(sf, cells, devs);
   }
 
