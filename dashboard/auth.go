@@ -139,7 +139,7 @@ var (
 
 // apiActions are the API's actions, as /api/me reports them.
 func apiActions() []action {
-	return []action{actRead, actReport, actAck, actWork, actStats, actTune, actServe}
+	return []action{actRead, actReport, actAck, actWork, actStats, actTune, actServe, actPlan, actPlace}
 }
 
 // ticketActions name the repair-flow steps the page offers buttons for, by
@@ -173,6 +173,7 @@ const (
 	PageReports = "reports" // KPIs and exports
 	PageCodes   = "codes"   // the QR codes of devices and places, to print
 	PageDaily   = "daily"   // the morning list of unfinished work
+	PageFloors  = "floors"  // where the live faults are, by building and floor
 )
 
 // pagesOf lists the pages role works with, its home page first; the UI
@@ -180,17 +181,17 @@ const (
 func pagesOf(role string) []string {
 	switch role {
 	case RoleOperator:
-		return []string{PageBoard, PageReport, PageReports, PageDaily, PageCodes}
+		return []string{PageBoard, PageReport, PageReports, PageDaily, PageCodes, PageFloors}
 	case RolePatrol:
 		return []string{PageReport}
 	case RoleTechnician:
 		return []string{PageTech, PageReport, PageDaily}
 	case RoleEngineer:
-		return []string{PageRules, PageBoard}
+		return []string{PageRules, PageBoard, PageFloors}
 	case RoleManager:
-		return []string{PageReports, PageBoard, PageDaily}
+		return []string{PageReports, PageBoard, PageDaily, PageFloors}
 	case RoleAdmin:
-		return []string{PageBoard, PageReport, PageTech, PageRules, PageReports, PageDaily, PageCodes}
+		return []string{PageBoard, PageReport, PageTech, PageRules, PageReports, PageDaily, PageCodes, PageFloors}
 	}
 	return nil
 }

@@ -134,6 +134,10 @@ type Config struct {
 	// Dispatch lists who may be assigned a ticket, ranked, for the
 	// operator's pick (GET /api/tickets/{id}/technicians); nil: 503.
 	Dispatch Candidates
+	// FloorPlans keeps the floor plans and where devices sit on them
+	// (GET /api/floors shows the floors without them); nil: uploading
+	// and placing answer 503.
+	FloorPlans FloorPlans
 }
 
 // Candidates ranks the technicians for a ticket; *ticketing.Service is one.

@@ -109,6 +109,13 @@ var accessSpec = map[string]access{
 	"GET /api/sites/{site}/codes/sheet":             operator,
 	"POST /api/tickets/{id}/commands/{cmd}/confirm": operator,
 	"GET /api/daily":                                allRoles,
+
+	// The floor view: everyone reads it; an admin uploads plans, an
+	// engineer places devices on them.
+	"GET /api/floors":                allRoles,
+	"GET /api/floors/plan":           allRoles,
+	"PUT /api/floors/plan":           {}, // admin only
+	"PUT /api/devices/{id}/position": engineer,
 }
 
 func (a access) allows(who string) bool {
@@ -394,15 +401,15 @@ func TestMeListsEveryPermission(t *testing.T) {
 			[]string{"tech", "report", "daily"}},
 		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true,
 			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true},
-			[]string{"board", "report", "reports", "daily", "codes"}},
-		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true}, []string{"rules", "board"}},
-		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board", "daily"}},
+			[]string{"board", "report", "reports", "daily", "codes", "floors"}},
+		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true, "place": true}, []string{"rules", "board", "floors"}},
+		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board", "daily", "floors"}},
 		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true,
 			"dispatch": true, "tech": true, "confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true,
-			"level": true, "resolve": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes"}},
+			"level": true, "resolve": true, "floorplan": true, "place": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes", "floors"}},
 	}
 	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech",
-		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve"}
+		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve", "floorplan", "place"}
 	for _, tc := range tests {
 		t.Run(tc.role, func(t *testing.T) {
 			status, body := e.do(t, "GET", "/api/me", tc.tok, "")

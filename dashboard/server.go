@@ -120,6 +120,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /ack/r", s.reporterPost)
 	s.placeCodesRoutes(mux)
 	s.commandRoutes(mux)
+	s.floorRoutes(mux)
 	mux.HandleFunc("GET /ws", s.requireRoleOrQuery(actRead, s.serveWS))
 	mux.Handle("/", webHandler())
 	return s.securityHeaders(s.checkHost(s.logRequests(mux)))

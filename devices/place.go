@@ -3,6 +3,8 @@ package devices
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Place types: what kind of room or space a device watches. Rules select
@@ -87,6 +89,11 @@ func checkProperties(d Device) error {
 		return fmt.Errorf("actuator: %q is not one of %s", d.Actuator, strings.Join(actuators, ", "))
 	case d.Kind != KindActuator && d.Actuator != "":
 		return fmt.Errorf("actuator: a %s device is not an actuator", d.Kind)
+	}
+	for _, f := range []struct{ name, v string }{{"building", d.Building}, {"floor", d.Floor}} {
+		if len(f.v) > 64 || !utf8.ValidString(f.v) || strings.IndexFunc(f.v, unicode.IsControl) >= 0 {
+			return fmt.Errorf("%s: %q must be at most 64 bytes of text, without control characters", f.name, f.v)
+		}
 	}
 	if !ValidPlaceType(d.PlaceType) {
 		return fmt.Errorf("place_type: %q is not one of %s", d.PlaceType, strings.Join(placeTypes, ", "))

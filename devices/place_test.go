@@ -21,6 +21,9 @@ func TestRegistryChecksPlaceTypeAndMachineClass(t *testing.T) {
 		{"rated feeder", Device{ID: "p1", Kind: KindPower, Site: "s1", BreakerA: 250}, ""},
 		{"negative rating", Device{ID: "p1", Kind: KindPower, Site: "s1", BreakerA: -1}, "breaker_a: -1"},
 		{"breaker on a lift", Device{ID: "e1", Kind: KindElevator, Site: "s1", BreakerA: 32}, "breaker_a: a elevator device"},
+		{"building and floor", Device{ID: "g1", Kind: KindGas, Site: "s1", Building: "2号楼", Floor: "B1"}, ""},
+		{"floor with a newline", Device{ID: "g1", Kind: KindGas, Site: "s1", Building: "B2", Floor: "3\n"}, "floor: \"3\\n\""},
+		{"building too long", Device{ID: "g1", Kind: KindGas, Site: "s1", Building: strings.Repeat("B", 65)}, "building: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,11 +18,11 @@ after(async () => {
 
 // The nav items of each role (in the nav's order) and its home page.
 const NAV = {
-  operator: [["board", "report", "reports", "codes", "daily"], "board"],
+  operator: [["board", "report", "reports", "codes", "daily", "floors"], "board"],
   patrol: [["report"], "report"],
   technician: [["report", "tech", "daily"], "tech"],
-  engineer: [["board", "rules"], "rules"],
-  manager: [["board", "reports", "daily"], "reports"],
+  engineer: [["board", "rules", "floors"], "rules"],
+  manager: [["board", "reports", "daily", "floors"], "reports"],
 };
 
 test("each role sees only its pages; another page says it is not for the role, with no raw error", async () => {
@@ -56,7 +56,7 @@ test("the manager reads the reports (KPIs), in English and Chinese", async () =>
   await shot(page, "x6-02-manager-reports");
   await page.click("#lang");
   await page.locator("#nav a[data-nav=reports]", { hasText: "统计报表" }).waitFor();
-  assert.deepEqual(await page.locator("#nav a").evaluateAll((els) => els.map((e) => e.textContent)), ["监控中心", "统计报表", "遗留工单"]);
+  assert.deepEqual(await page.locator("#nav a").evaluateAll((els) => els.map((e) => e.textContent)), ["监控中心", "统计报表", "遗留工单", "楼层分布"]);
   await shot(page, "x6-03-manager-reports-zh-CN");
   await page.click("#lang");
   await page.close();

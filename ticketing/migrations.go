@@ -253,4 +253,34 @@ ALTER TABLE tickets ADD COLUMN eta_at INTEGER;
 ALTER TABLE tickets ADD COLUMN carried_at INTEGER;
 ALTER TABLE tickets ADD COLUMN carry_reason TEXT NOT NULL DEFAULT '';
 `,
+	// floor_plans: the uploaded plan of one floor of a building (the file
+	// in the plans folder of the photos folder); device_positions: where
+	// a device sits on its floor's plan, as fractions of its width and
+	// height.
+	`
+CREATE TABLE floor_plans (
+	site         TEXT NOT NULL,
+	building     TEXT NOT NULL,
+	floor        TEXT NOT NULL,
+	file         TEXT NOT NULL,
+	content_type TEXT NOT NULL,
+	size         INTEGER NOT NULL,
+	width        INTEGER NOT NULL,
+	height       INTEGER NOT NULL,
+	uploaded_by  TEXT NOT NULL,
+	uploaded_at  INTEGER NOT NULL,
+	PRIMARY KEY (site, building, floor)
+);
+CREATE TABLE device_positions (
+	device_id TEXT PRIMARY KEY,
+	site      TEXT NOT NULL,
+	building  TEXT NOT NULL,
+	floor     TEXT NOT NULL,
+	x         REAL NOT NULL,
+	y         REAL NOT NULL,
+	placed_by TEXT NOT NULL,
+	placed_at INTEGER NOT NULL
+);
+CREATE INDEX device_positions_site ON device_positions(site);
+`,
 }

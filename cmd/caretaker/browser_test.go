@@ -70,6 +70,7 @@ func TestBrowser(t *testing.T) {
 		"technician": "te-e2e-0123456789abcdef",
 		"engineer":   "en-e2e-0123456789abcdef",
 		"manager":    "ma-e2e-0123456789abcdef",
+		"admin":      "ad-e2e-0123456789abcdef",
 	}
 	ct := newCaretakerDir(t, func(httpAddr, dir string) string {
 		return fmt.Sprintf(`http: {listen: "%s"}
@@ -82,6 +83,7 @@ auth:
     - {name: tech1, role: technician, token: %s}
     - {name: eng1, role: engineer, token: %s}
     - {name: pm1, role: manager, token: %[12]s}
+    - {name: root, role: admin, token: %[13]s}
 time_zone: Asia/Shanghai
 sites: [{id: s1, name: 北区, name_en: North estate}]
 technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true},
@@ -113,13 +115,16 @@ devices:
   - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}
   - {id: wl-b8-01, kind: water_leak, site: s8, building: B8, location: "B8 pump room", zone: z8}
   - {id: wv-b8, kind: actuator, actuator: water_valve, site: s8, building: B8, location: "B8 water main valve", zone: z8}
+  - {id: gas-x10-01, kind: gas, site: s10, building: F1, floor: "3", location: "F1 3F kitchen", zone: z1}
+  - {id: wl-x10-02, kind: water_leak, site: s10, building: F1, floor: B1, location: "F1 pump room", zone: z1}
+  - {id: gas-x10-03, kind: gas, site: s10, building: F2, floor: "1", location: "F2 canteen kitchen", zone: z1}
 actions: {read_back: 3s, attempts: 3}
 qr:
   secret: "%[10]s-qr"
   reports_per_code: 2
   places: [{site: s7, building: B7, floor: "1", location: "B7 大堂 lobby"}]
 `, httpAddr, broker.Addr, dir, tokens["operator"], tokens["patrol"], tokens["technician"], tokens["engineer"],
-			hookURL, hookSecret, ackSecret, smsURL, tokens["manager"])
+			hookURL, hookSecret, ackSecret, smsURL, tokens["manager"], tokens["admin"])
 	})
 
 	startCaretaker(t, ct.Config)

@@ -169,7 +169,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engines.PendingHandoffs, Cluster: clusterView,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets), Dispatch: tickets,
-		PlaceCodes: codes, Commands: tickets,
+		PlaceCodes: codes, Commands: tickets, FloorPlans: tickets,
 		Sites: sites,
 		Ready: func(ctx context.Context) error {
 			if client != nil && !client.Connected() {

@@ -20,6 +20,7 @@ import * as rules from "./rules.js";
 import * as reports from "./reports.js";
 import * as codes from "./codes.js";
 import * as daily from "./daily.js";
+import * as floors from "./floors.js";
 
 const ROUTES = [
   { re: /^#\/?$/, view: board, nav: "board" },
@@ -30,8 +31,9 @@ const ROUTES = [
   { re: /^#\/reports$/, view: reports, nav: "reports" },
   { re: /^#\/codes$/, view: codes, nav: "codes" },
   { re: /^#\/daily$/, view: daily, nav: "daily" },
+  { re: /^#\/floors$/, view: floors, nav: "floors" },
 ];
-const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"], ["codes", "#/codes"], ["daily", "#/daily"]];
+const NAV = [["board", "#/"], ["report", "#/report"], ["tech", "#/tech"], ["rules", "#/rules"], ["reports", "#/reports"], ["codes", "#/codes"], ["daily", "#/daily"], ["floors", "#/floors"]];
 
 let unmount = () => {};
 

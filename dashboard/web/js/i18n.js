@@ -86,6 +86,7 @@ const EN = {
   // reports
   reports: "Reports", kpis: "Key figures", byMonth: "By month", byLevel: "By level", byCategory: "By category", byBuilding: "By building",
   exportCSV: "Export CSV", period: "Period", refresh: "Refresh", tickets: "Tickets",
+  nav_floors: "Floors",
 };
 
 const ZH = {
@@ -167,6 +168,7 @@ const ZH = {
   trendWindow: "趋势统计时长（如 24h）", trendHorizon: "提前预警时长（如 168h）", serviceEvery: "保养间隔（次数）", staleAfter: "无数据多久算离线（如 2m）",
   reports: "统计报表", kpis: "关键指标", byMonth: "按月", byLevel: "按等级", byCategory: "按类别", byBuilding: "按楼栋",
   exportCSV: "导出 CSV", period: "时段", refresh: "刷新", tickets: "工单",
+  nav_floors: "楼层分布",
 };
 
 const DICTS = { en: EN, "zh-CN": ZH };
