@@ -408,7 +408,7 @@ func (a *act) check() error {
 		a.t.ID, it.ID, list.Name, it.Text, it.TextZH, it.Value, v, a.by.Name, a.by.Role, ms(a.now)); err != nil {
 		return fmt.Errorf("record check %s: %w", it.ID, err)
 	}
-	note := "checked " + it.ID + ": " + it.Text
+	note := "checked " + it.ID + " “" + it.Text + "”"
 	if v != "" {
 		note += " = " + v
 	}
@@ -428,7 +428,7 @@ func (a *act) uncheck() error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return &FieldError{Field: "item", Message: fmt.Sprintf("item %s is not checked", it.ID)}
 	}
-	return a.history(ActUncheck, withNote("unchecked "+it.ID+": "+it.Text, a.req.Note))
+	return a.history(ActUncheck, withNote("unchecked "+it.ID+" “"+it.Text+"”", a.req.Note))
 }
 
 // checklistDone refuses a resolution while a required item of the

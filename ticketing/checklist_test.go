@@ -121,6 +121,9 @@ func TestChecklistGatesResolveOfEntrapment(t *testing.T) {
 		if c := byID["car_levelled"]; !c.Checked || c.By != "ops1" || c.Role != RoleOperator || c.At == nil || !c.At.Equal(t0.Add(time.Minute)) {
 			t.Errorf("car_levelled check %+v", c)
 		}
+		if h := res0History(t, f, tk.ID, ActCheck, "freed_at"); h != "checked freed_at “Time the passengers were freed” = 2026-11-23T00:40:00+08:00" {
+			t.Errorf("history of the freed_at check: %q", h)
+		}
 		if c := byID["freed_at"]; c.Answer != "2026-11-23T00:40:00+08:00" || c.By != "tech1" {
 			t.Errorf("freed_at check %+v", c)
 		}
@@ -137,7 +140,7 @@ func TestChecklistGatesResolveOfEntrapment(t *testing.T) {
 		var checks []string
 		for _, h := range res.History {
 			if h.Action == ActCheck || h.Action == ActUncheck {
-				checks = append(checks, h.Actor+" "+h.Action+" "+strings.SplitN(h.Note, ":", 2)[0])
+				checks = append(checks, h.Actor+" "+h.Action+" "+strings.Join(strings.Fields(h.Note)[:2], " "))
 			}
 		}
 		want := []string{"tech1 check checked power_isolated", "ops1 check checked car_levelled", "tech1 check checked freed_at",
@@ -329,4 +332,16 @@ func TestResolveValidatesPartsAndFee(t *testing.T) {
 	if got := fmt.Sprint(Yuan(0), " ", Yuan(5), " ", Yuan(1250)); got != "0.00 0.05 12.50" {
 		t.Errorf("Yuan: %s", got)
 	}
+}
+
+// res0History is the note of the first history entry of action whose
+// note names item.
+func res0History(t *testing.T, f *fixture, id int64, action, item string) string {
+	t.Helper()
+	for _, h := range mustGet(t, f, id).History {
+		if h.Action == action && strings.Contains(h.Note, " "+item+" ") {
+			return h.Note
+		}
+	}
+	return ""
 }
