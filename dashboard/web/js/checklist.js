@@ -148,11 +148,14 @@ export function partsEditor() {
   return { el, read };
 }
 
+// paren: " (x)", or "（x）" in Chinese.
+export function paren(x) { return getLang() === "zh-CN" ? "（" + x + "）" : " (" + x + ")"; }
+
 // termsText: "door contact × 1, seal × 2 · ¥120.50 (paid service)".
 export function termsText(tk) {
   const bits = [];
   if (tk.parts && tk.parts.length) bits.push(tk.parts.map((p) => p.name + " × " + p.qty).join(", "));
-  if (tk.paid) bits.push(t("feeValue", { v: yuan(tk.fee_cents || 0) }) + " (" + t("paidService") + ")");
+  if (tk.paid) bits.push(t("feeValue", { v: yuan(tk.fee_cents || 0) }) + paren(t("paidService")));
   return bits.join(" · ");
 }
 

@@ -14,7 +14,7 @@ import { session } from "./session.js";
 import { ack, place } from "./board.js";
 import { commandsSection } from "./devcmds.js";
 import { ow } from "./offline.js";
-import { checklistView, termsText, acceptanceText, yuan, rememberItems } from "./checklist.js";
+import { checklistView, termsText, acceptanceText, yuan, rememberItems, paren } from "./checklist.js";
 
 export function mount(root, id) {
   const box = h("div", { class: "detail", id: "ticket-detail" });
@@ -49,7 +49,7 @@ export function mount(root, id) {
       fact(t("reported"), when(tk.first_reported_at || tk.created_at, tk.site)),
       fact(t("outcomeLbl"), tk.outcome ? label("out", tk.outcome) : ""), fact(t("scoreLbl"), tk.score != null ? tk.score + "/5" : ""),
       tk.parts && tk.parts.length ? fact(t("partsUsed"), tk.parts.map((p) => p.name + " × " + p.qty).join(", "), "ticket-parts") : null,
-      tk.paid ? fact(t("feeLbl"), t("feeValue", { v: yuan(tk.fee_cents || 0) }) + " (" + t("paidService") + ")", "ticket-fee") : null,
+      tk.paid ? fact(t("feeLbl"), t("feeValue", { v: yuan(tk.fee_cents || 0) }) + paren(t("paidService")), "ticket-fee") : null,
       tk.acceptance ? fact(t("acceptanceLbl"), acceptanceText(tk), "ticket-acceptance") : null);
     const history = h("ol", { class: "history", id: "ticket-history" }, (tk.history || []).map((e) =>
       h("li", { dataset: { action: e.action } }, h("time", { text: when(e.at, tk.site) }), " ", h("strong", { text: verbName(e.action) }), " ",

@@ -2,7 +2,7 @@
 // the owner's code, resolve with notes and photos.
 
 import { h, field, showFieldError, statusLine, say } from "./dom.js";
-import { t, label, when } from "./i18n.js";
+import { t, label, when, getLang } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { live, subscribe } from "./live.js";
 import { session } from "./session.js";
@@ -140,7 +140,7 @@ export function mount(root) {
         if (extra.parts.length) body.parts = extra.parts;
         if (extra.paid) Object.assign(body, { paid: true, fee_cents: extra.fee_cents });
         const miss = missingNow(tk.id);
-        if (miss.length) { say(msg, "error", t("checkFirst", { items: miss.map(itemText).join(", ") })); return; }
+        if (miss.length) { say(msg, "error", t("checkFirst", { items: miss.map(itemText).join(getLang() === "zh-CN" ? "、" : ", ") })); return; }
         if (!overrideBox.hidden) {
           if (!reason.value.trim()) { showFieldError(form, "reason", t("required")); return; }
           Object.assign(body, { override: true, reason: reason.value.trim() });
@@ -155,7 +155,7 @@ export function mount(root) {
         } else if (err && err.code === "checklist_incomplete") {
           await loadDetail(tk.id);
           const m = missingNow(tk.id);
-          if (m.length) say(msg, "error", t("checkFirst", { items: m.map(itemText).join(", ") }));
+          if (m.length) say(msg, "error", t("checkFirst", { items: m.map(itemText).join(getLang() === "zh-CN" ? "、" : ", ") }));
         } else if (err && err.field) {
           showFieldError(form, err.field, err.message);
         }
@@ -243,6 +243,7 @@ export function mount(root) {
       await reloadQueue();
       if (!pending.length) say(msg, "ok", ow("sent", { n }));
       await loadTickets();
+      for (const id of boxes.keys()) loadDetail(id); // the checks as the server has them now
     } finally {
       sending = false;
     }
@@ -269,7 +270,14 @@ export function mount(root) {
   loadTickets();
   reloadQueue().then(sendQueued);
 
-  const unsub = subscribe((m) => { if (m.type !== "reading" && m.type !== "conn") draw(); });
+  const unsub = subscribe((m) => {
+    // Someone else checked an item (an operator on the phone with me).
+    if (m.type === "ticket.updated" && m.data && boxes.has(m.data.id) && navigator.onLine !== false) {
+      const d = details.get(m.data.id);
+      if (!d || d.updated_at !== m.data.updated_at) loadDetail(m.data.id);
+    }
+    if (m.type !== "reading" && m.type !== "conn") draw();
+  });
   draw();
   return () => { unsub(); window.removeEventListener("online", onOnline); window.removeEventListener("offline", onOffline); };
 }
