@@ -114,7 +114,7 @@ func DefaultChecklists() []Checklist {
 	}
 }
 
-// checkIDPattern: item ids and checklist names are short words.
+// validCheckID: item ids and checklist names are short words.
 func validCheckID(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
@@ -284,7 +284,7 @@ func (s *Service) ticketChecklist(ctx context.Context, q querier, t Ticket) (*Ti
 	return out, nil
 }
 
-// checkRequest checks what a check or an uncheck needs (validate).
+// validateCheck checks what a check or an uncheck needs (validate).
 func (r *ActionRequest) validateCheck() error {
 	r.Item = strings.TrimSpace(r.Item)
 	r.Value = strings.TrimSpace(r.Value)
@@ -310,8 +310,8 @@ func quoteShort(s string) string {
 	return s
 }
 
-// checkItem is the configured item id of the action's ticket, or a
-// *FieldError naming the items there are.
+// checkItem is the item the action names in the checklist of its
+// ticket, or a *FieldError naming the items there are.
 func (a *act) checkItem() (*Checklist, ChecklistItem, error) {
 	list, err := a.s.checklistFor(a.ctx, a.tx, a.t)
 	if err != nil {
