@@ -229,6 +229,9 @@ test("zh-CN: a gas job's checklist, one item ticked without signal, parts and fe
   assert.ok(sent.history.some((h) => h.action === "offline" && /^check /.test(h.note)), "an offline history row for the check");
 
   for (const item of ["main_valve_shut", "ventilated", "no_ignition"]) await tick(card, item);
+  await card.locator('input[name="value-reading_after"]').fill("无");
+  await card.locator('input[name="check-reading_after"]').click();
+  await card.locator('.check-item[data-item="reading_after"] .field-error', { hasText: "必须是数字。" }).waitFor();
   await tick(card, "reading_after", "0");
   await list.locator(".checklist-state", { hasText: "必做检查已全部完成。" }).waitFor();
   await card.locator("button", { hasText: "添加备件" }).click();

@@ -82,7 +82,14 @@ export function checklistView(tk, opts = {}) {
           value.focus();
           return;
         }
-        opts.onToggle(it, box.checked, value ? value.value.trim() : "", err);
+        if (box.checked && value && it.value === "number" && !/^-?\d+(?:[.,]\d+)?$/.test(value.value.trim())) {
+          box.checked = false;
+          err.textContent = t("mustNumber");
+          value.setAttribute("aria-invalid", "true");
+          value.focus();
+          return;
+        }
+        opts.onToggle(it, box.checked, value ? value.value.trim().replace(",", ".") : "", err);
       });
     }
     const who = queued && checked ? t("checkQueued") : it.checked && !queued ? t("checkedBy", { who: it.by, t: when(it.at, tk.site) }) : "";
