@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/caretaker-iot/caretaker/ticketing"
 )
 
 // ReporterLinkView is what the page of a reporter's link shows: the
@@ -23,6 +25,17 @@ type ReporterLinkView struct {
 	Open       bool   // resolved: the verdict is still to come
 	Done       string // confirm or dispute: this request recorded it
 	Score      int    // the callback score recorded, 0: none
+	// Parts used and, for paid service, the fee agreed on site (in
+	// cents): the owner accepts them with the work.
+	Parts    []ReporterPart
+	Paid     bool
+	FeeCents int64
+}
+
+// ReporterPart is a spare part the work used.
+type ReporterPart struct {
+	Name string
+	Qty  int
 }
 
 // ReporterDecision is the reporter's verdict as the form sends it.
@@ -68,6 +81,8 @@ var reporterWords = map[string]map[string]string{
 		"missing":    "This ticket does not exist any more.",
 		"error":      "Something went wrong. Try again, or call the control room.",
 		"refused":    "Link refused",
+		"parts":      "Parts used", "fee": "Fee agreed on site (paid service)",
+		"terms": "Confirming also accepts the parts and the fee above; if they are not right, say so below and tap “It is not fixed”.",
 	},
 	"zh-CN": {
 		"title": "您的报修", "place": "位置", "what": "报修内容", "resolution": "处理结果",
@@ -87,6 +102,8 @@ var reporterWords = map[string]map[string]string{
 		"missing":    "此工单已不存在。",
 		"error":      "出错了。请重试，或致电监控中心。",
 		"refused":    "链接被拒绝",
+		"parts":      "使用备件", "fee": "现场约定费用（有偿服务）",
+		"terms": "确认即同时认可以上备件和费用；如有不符，请在下方说明并点击“没有修好”。",
 	},
 }
 
@@ -96,6 +113,8 @@ var reporterPage = linkPage(`
 <dt>{{.T.place}}</dt><dd id="rl-place">{{.V.Place}}</dd>
 {{- if .V.What}}<dt>{{.T.what}}</dt><dd id="rl-what">{{.V.What}}</dd>{{end}}
 {{- if .V.Resolution}}<dt>{{.T.resolution}}</dt><dd id="rl-resolution">{{.V.Resolution}}</dd>{{end}}
+{{- if .V.Parts}}<dt>{{.T.parts}}</dt><dd><ul id="rl-parts">{{range .V.Parts}}<li>{{.Name}} × {{.Qty}}</li>{{end}}</ul></dd>{{end}}
+{{- if .V.Paid}}<dt>{{.T.fee}}</dt><dd id="rl-fee">¥{{.Fee}}</dd>{{end}}
 </dl>
 {{- if .V.Done}}
 <p id="rl-done" class="ack-ok" role="status">{{if eq .V.Done "dispute"}}{{.T.disputed}}{{else}}{{.T.confirmed}}{{end}}{{if .Scored}} {{.Scored}}{{end}}</p>
@@ -103,6 +122,7 @@ var reporterPage = linkPage(`
 <p id="rl-done" class="ack-ok" role="status">{{.T.decided}}{{if .Scored}} {{.Scored}}{{end}}</p>
 {{- else}}
 <p>{{.T.ask}}</p>
+{{- if or .V.Parts .V.Paid}}<p id="rl-terms">{{.T.terms}}</p>{{end}}
 {{- if .Error}}<p id="rl-error" class="ack-error" role="alert">{{.Error}}</p>{{end}}
 <form id="rl-form" method="post" action="/ack/r">
 <input type="hidden" name="token" value="{{.Token}}">
@@ -185,12 +205,12 @@ func (s *Server) reporterRender(w http.ResponseWriter, r *http.Request, status i
 	lang := ackLang(v.Lang, r)
 	t := reporterWords[lang]
 	data := struct {
-		Lang, Token, Refused, Error, Scored string
-		T                                   map[string]string
-		V                                   ReporterLinkView
-		In                                  ReporterDecision
-		Scores                              []scoreChoice
-	}{Lang: lang, Token: token, T: t, V: v, In: in, Error: t[problem]}
+		Lang, Token, Refused, Error, Scored, Fee string
+		T                                        map[string]string
+		V                                        ReporterLinkView
+		In                                       ReporterDecision
+		Scores                                   []scoreChoice
+	}{Lang: lang, Token: token, T: t, V: v, In: in, Error: t[problem], Fee: ticketing.Yuan(v.FeeCents)}
 	for n := 1; n <= 5; n++ {
 		label := strconv.Itoa(n)
 		switch n {

@@ -145,11 +145,11 @@ func apiActions() []action {
 // ticketActions name the repair-flow steps the page offers buttons for, by
 // their key in /api/me's "may": dispatch (assign), tech (claim), and the
 // steps after the work: confirm, dispute, callback, reopen, cancel,
-// comment, level.
+// comment, level; and check (an item of the ticket's checklist).
 var ticketActions = map[string]string{"dispatch": ticketing.ActAssign, "tech": ticketing.ActClaim,
 	"confirm": ticketing.ActConfirm, "dispute": ticketing.ActDispute, "callback": ticketing.ActCallback,
 	"reopen": ticketing.ActReopen, "cancel": ticketing.ActCancel, "comment": ticketing.ActComment,
-	"level": ticketing.ActLevel, "resolve": ticketing.ActResolve}
+	"level": ticketing.ActLevel, "resolve": ticketing.ActResolve, "check": ticketing.ActCheck}
 
 // permissions is every permission of role: the API's actions and the
 // repair-flow steps the page needs to know about.

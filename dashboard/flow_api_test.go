@@ -62,7 +62,8 @@ var flowT0 = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 func newFlowEstate(t *testing.T, mutate ...func(*ticketing.Config)) *flowEstate {
 	t.Helper()
 	e := &flowEstate{t: t, clock: testkit.NewFakeClock(flowT0), heard: &heard{}}
-	e.cfg = ticketing.Config{Path: filepath.Join(t.TempDir(), "caretaker.db"), Notifier: e.heard, Now: e.clock.Now}
+	// No checklists unless a test asks for them (checklist_api_test.go).
+	e.cfg = ticketing.Config{Path: filepath.Join(t.TempDir(), "caretaker.db"), Notifier: e.heard, Now: e.clock.Now, Checklists: []ticketing.Checklist{}}
 	for _, m := range mutate {
 		m(&e.cfg)
 	}

@@ -397,19 +397,19 @@ func TestMeListsEveryPermission(t *testing.T) {
 		pages []string // its home page first
 	}{
 		{tokPatrol, RolePatrol, map[string]bool{"read": true, "report": true, "work": true, "comment": true}, []string{"report"}},
-		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true, "comment": true, "resolve": true},
+		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true, "comment": true, "resolve": true, "check": true},
 			[]string{"tech", "report", "daily"}},
 		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true,
-			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true},
+			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true, "check": true},
 			[]string{"board", "report", "reports", "daily", "codes", "floors"}},
 		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true, "place": true}, []string{"rules", "board", "floors"}},
 		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board", "daily", "floors"}},
 		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true,
 			"dispatch": true, "tech": true, "confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true,
-			"level": true, "resolve": true, "floorplan": true, "place": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes", "floors"}},
+			"level": true, "resolve": true, "check": true, "floorplan": true, "place": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes", "floors"}},
 	}
 	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech",
-		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve", "floorplan", "place"}
+		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve", "check", "floorplan", "place"}
 	for _, tc := range tests {
 		t.Run(tc.role, func(t *testing.T) {
 			status, body := e.do(t, "GET", "/api/me", tc.tok, "")

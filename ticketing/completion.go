@@ -1,10 +1,12 @@
 package ticketing
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Completion and acceptance: resolve, confirm, dispute, callback, and the
@@ -25,6 +27,9 @@ func (a *act) resolve() error {
 	if a.t.Status == StatusAccepted && (a.t.Level != 3 || a.t.Scope == ScopeInHome) {
 		return a.illegal(fmt.Sprintf("ticket %s is accepted but nobody is on site; only an L3 public question may be resolved without a visit", a.t.Number))
 	}
+	if err := a.checklistDone(); err != nil {
+		return err
+	}
 	active, err := a.activeAlarms()
 	if err != nil {
 		return err
@@ -38,7 +43,9 @@ func (a *act) resolve() error {
 	if err != nil {
 		return fmt.Errorf("parts: %w", err)
 	}
-	if _, err := a.tx.ExecContext(a.ctx, `UPDATE tickets SET resolution = ?, actual_fault = ?, parts = ?, paid = ?, fee_cents = ?
+	// New work, new terms: an earlier acceptance does not cover them.
+	if _, err := a.tx.ExecContext(a.ctx, `UPDATE tickets SET resolution = ?, actual_fault = ?, parts = ?, paid = ?, fee_cents = ?,
+		accepted_by = '', accepted_role = '', accepted_at = NULL, accepted_verdict = '', accepted_terms = ''
 		WHERE id = ?`, a.req.Note, a.req.ActualFault, string(parts), a.req.Paid, a.req.FeeCents, a.t.ID); err != nil {
 		return fmt.Errorf("record resolution: %w", err)
 	}
@@ -55,16 +62,7 @@ func (a *act) resolve() error {
 	if a.req.ActualFault != "" {
 		note += "; actual fault: " + a.req.ActualFault
 	}
-	if len(a.req.Parts) > 0 {
-		names := make([]string, len(a.req.Parts))
-		for i, p := range a.req.Parts {
-			names[i] = fmt.Sprintf("%s x%d", p.Name, p.Qty)
-		}
-		note += "; parts: " + strings.Join(names, ", ")
-	}
-	if a.req.Paid {
-		note += fmt.Sprintf("; paid service, fee %d.%02d", a.req.FeeCents/100, a.req.FeeCents%100)
-	}
+	note += termsText(a.req.Parts, a.req.Paid, a.req.FeeCents)
 	if err := a.history(ActResolve, note); err != nil {
 		return err
 	}
@@ -110,6 +108,9 @@ func nonNilParts(p []Part) []Part {
 	return p
 }
 
+// confirm closes the ticket as confirmed: the owner accepts the work and
+// what it used and cost (parts, the fee agreed on site), through their
+// link or on the phone to the control room.
 func (a *act) confirm() error {
 	if err := a.setStatus(StatusClosed); err != nil {
 		return err
@@ -117,7 +118,93 @@ func (a *act) confirm() error {
 	if err := a.set("outcome", OutcomeConfirmed); err != nil {
 		return err
 	}
-	return a.history(ActConfirm, withNote("owner confirmed the work", a.req.Note))
+	if err := a.recordAcceptance(OutcomeConfirmed); err != nil {
+		return err
+	}
+	what := "owner confirmed the work"
+	if a.by.Role != RoleReporterLink {
+		what += " by phone"
+	}
+	return a.history(ActConfirm, withNote(what+termsText(a.t.Parts, a.t.Paid, a.t.FeeCents), a.req.Note))
+}
+
+// MaxFeeCents is the largest fee of a paid service (¥100,000.00).
+const MaxFeeCents = 100_000_00
+
+// Yuan writes cents as yuan: 1250 is "12.50".
+func Yuan(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
+}
+
+// termsText is what the work used and cost, as history notes say it:
+// "; parts: valve x1, seal x2; paid service, fee ¥120.00".
+func termsText(parts []Part, paid bool, fee int64) string {
+	var out string
+	if len(parts) > 0 {
+		names := make([]string, len(parts))
+		for i, p := range parts {
+			names[i] = fmt.Sprintf("%s x%d", p.Name, p.Qty)
+		}
+		out += "; parts: " + strings.Join(names, ", ")
+	}
+	if paid {
+		out += "; paid service, fee ¥" + Yuan(fee)
+	}
+	return out
+}
+
+// Acceptance is the owner's verdict on resolved work and on what it used
+// and cost, as it was when they gave it: who recorded it (the reporter
+// through their link, or an operator after a call), when, and the parts
+// and fee it covered.
+type Acceptance struct {
+	Verdict  string    `json:"verdict"` // confirmed or disputed
+	By       string    `json:"by"`
+	Role     string    `json:"role"` // reporter_link, operator, admin
+	At       time.Time `json:"at"`
+	Parts    []Part    `json:"parts"`
+	Paid     bool      `json:"paid"`
+	FeeCents int64     `json:"fee_cents"`
+	Reason   string    `json:"reason,omitempty"` // disputed: what is still wrong
+}
+
+type acceptedTerms struct {
+	Parts    []Part `json:"parts"`
+	Paid     bool   `json:"paid"`
+	FeeCents int64  `json:"fee_cents"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// recordAcceptance records the owner's verdict on the ticket's work and terms.
+func (a *act) recordAcceptance(verdict string) error {
+	terms, err := json.Marshal(acceptedTerms{Parts: nonNilParts(a.t.Parts), Paid: a.t.Paid, FeeCents: a.t.FeeCents, Reason: a.req.Reason})
+	if err != nil {
+		return fmt.Errorf("acceptance: %w", err)
+	}
+	if _, err := a.tx.ExecContext(a.ctx, `UPDATE tickets SET accepted_by = ?, accepted_role = ?, accepted_at = ?, accepted_verdict = ?, accepted_terms = ?
+		WHERE id = ?`, a.by.Name, a.by.Role, ms(a.now), verdict, string(terms), a.t.ID); err != nil {
+		return fmt.Errorf("record acceptance: %w", err)
+	}
+	return nil
+}
+
+// scanAcceptance reads the acceptance columns; nil when none is recorded.
+func scanAcceptance(by, role, verdict, terms string, at sql.NullInt64) (*Acceptance, error) {
+	if verdict == "" || !at.Valid {
+		return nil, nil
+	}
+	var t acceptedTerms
+	if terms != "" {
+		if err := json.Unmarshal([]byte(terms), &t); err != nil {
+			return nil, fmt.Errorf("acceptance terms: %w", err)
+		}
+	}
+	return &Acceptance{Verdict: verdict, By: by, Role: role, At: fromMS(at.Int64), Parts: nonNilParts(t.Parts), Paid: t.Paid,
+		FeeCents: t.FeeCents, Reason: t.Reason}, nil
 }
 
 // dispute closes the ticket as disputed and opens a re-inspection ticket
@@ -127,6 +214,9 @@ func (a *act) dispute() error {
 		return err
 	}
 	if err := a.set("outcome", OutcomeDisputed); err != nil {
+		return err
+	}
+	if err := a.recordAcceptance(OutcomeDisputed); err != nil {
 		return err
 	}
 	why := a.req.Reason + joinNote(a.req.Note)
@@ -139,8 +229,8 @@ func (a *act) dispute() error {
 	if err := a.s.plan(a.ctx, a.tx, re.ID, clockArrive, a.now, due); err != nil {
 		return err
 	}
-	return a.history(ActDispute, withNote(fmt.Sprintf("owner disputes the result; re-inspection ticket %s due on site by %s",
-		re.Number, a.s.formatTime(a.t.Site, due)), why))
+	return a.history(ActDispute, withNote(fmt.Sprintf("owner disputes the result%s; re-inspection ticket %s due on site by %s",
+		termsText(a.t.Parts, a.t.Paid, a.t.FeeCents), re.Number, a.s.formatTime(a.t.Site, due)), why))
 }
 
 // callback records the owner's score (1-5) and whether it is fixed. A

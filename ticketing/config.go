@@ -136,6 +136,10 @@ type Config struct {
 	// PagesQueued, when set, hears that a transaction which stored pages
 	// has committed (it wakes the sender); it must not block.
 	PagesQueued func() `yaml:"-"`
+	// Checklists are the checks of a kind of job that must be ticked
+	// before a ticket is resolved (checklist.go); nil: DefaultChecklists,
+	// empty: none.
+	Checklists []Checklist `yaml:"checklists"`
 }
 
 // Dispatch modes.
@@ -224,6 +228,9 @@ func (c Config) WithDefaults() Config {
 	if c.RepeatWindow == 0 {
 		c.RepeatWindow = DefaultRepeatWindow
 	}
+	if c.Checklists == nil {
+		c.Checklists = DefaultChecklists()
+	}
 	return c
 }
 
@@ -267,6 +274,9 @@ func (c Config) Validate() error {
 			return config.Errorf(key, "%q is listed twice", t.Name)
 		}
 		seen[t.Name] = true
+	}
+	if err := validateChecklists(c.Checklists); err != nil {
+		return err
 	}
 	return config.Under("sla", c.SLA.Validate())
 }

@@ -27,6 +27,12 @@
 // clocks, so a past month can be recomputed. docs/ticketing.md describes
 // it for users.
 //
+// Checklists (checklist.go): a ticket gets the checklist of one of its
+// alarms' rules, else of its category; its items are checked (who, when,
+// a value) in ticket_checks, and resolve is refused until the required
+// ones are. The owner's acceptance of the work, its parts and the fee
+// agreed on site (confirm, dispute) is kept on the ticket (completion.go).
+//
 // Paging (paging.go): a Pager, passed in by the wiring, says whom a
 // ticket pages; the pages are stored in the notifications outbox in the
 // same transaction as the change that causes them (opening, a raised

@@ -30,6 +30,10 @@ const (
 	ActNewCode  = "new_code"
 	ActETA      = "eta"
 	ActCarry    = "carry_over"
+	// ActCheck ticks an item of the ticket's checklist (item, value);
+	// ActUncheck takes the tick back.
+	ActCheck   = "check"
+	ActUncheck = "uncheck"
 )
 
 // Roles, as the tokens carry them (contract.md); Roles lists them.
@@ -121,6 +125,10 @@ type ActionRequest struct {
 	// ETAMinutes is, for eta, in how many minutes the technician will be
 	// on site (1-480).
 	ETAMinutes int `json:"eta_minutes,omitempty"`
+	// Item (check, uncheck) is the id of a checklist item; Value what
+	// the item takes (a time, a reading, a few words).
+	Item  string `json:"item,omitempty"`
+	Value string `json:"value,omitempty"`
 }
 
 // ActionResult is the ticket after the action, with its history, and the
@@ -164,6 +172,8 @@ var flow = map[string]step{
 	ActNewCode:  {from: openSet, roles: []string{RoleOperator}},
 	ActETA:      {from: []Status{StatusDispatched, StatusAccepted}, roles: []string{RoleTechnician}, own: true},
 	ActCarry:    {from: []Status{StatusDispatched, StatusAccepted, StatusOnSite}, roles: []string{RoleTechnician, RoleOperator}, own: true},
+	ActCheck:    {from: []Status{StatusAccepted, StatusOnSite}, roles: []string{RoleTechnician, RoleOperator}, own: true},
+	ActUncheck:  {from: []Status{StatusAccepted, StatusOnSite}, roles: []string{RoleTechnician, RoleOperator}, own: true},
 }
 
 // Actions lists the action names the state machine knows.
@@ -266,18 +276,21 @@ func (r *ActionRequest) validate() error {
 		for i := range r.Parts {
 			r.Parts[i].Name = strings.TrimSpace(r.Parts[i].Name)
 			if r.Parts[i].Name == "" || utf8.RuneCountInString(r.Parts[i].Name) > maxShortField {
-				return &FieldError{Field: fmt.Sprintf("parts[%d].name", i), Message: "required, at most 200 characters"}
+				return &FieldError{Field: fmt.Sprintf("parts[%d].name", i), Message: "required (the part's name), at most 200 characters"}
 			}
 			if r.Parts[i].Qty < 1 || r.Parts[i].Qty > 10000 {
-				return &FieldError{Field: fmt.Sprintf("parts[%d].qty", i), Message: "must be from 1 to 10000"}
+				return &FieldError{Field: fmt.Sprintf("parts[%d].qty", i), Message: "a whole number from 1 to 10000"}
 			}
 		}
-		if r.FeeCents < 0 {
-			return &FieldError{Field: "fee_cents", Message: "must not be negative"}
+		if r.FeeCents < 0 || r.FeeCents > MaxFeeCents {
+			return &FieldError{Field: "fee_cents", Code: "fee_range", Params: map[string]any{"max_cents": MaxFeeCents},
+				Message: fmt.Sprintf("the fee is in cents, from 0 to %d (¥%s)", MaxFeeCents, Yuan(MaxFeeCents))}
 		}
 		if r.FeeCents > 0 && !r.Paid {
 			return &FieldError{Field: "fee_cents", Message: "a fee needs paid: true"}
 		}
+	case ActCheck, ActUncheck:
+		return r.validateCheck()
 	case ActCallback:
 		if r.Score < 1 || r.Score > 5 {
 			return &FieldError{Field: "score", Message: "required: a score from 1 to 5"}
@@ -332,6 +345,8 @@ var handlers = map[string]func(*act) error{
 	ActNewCode:  (*act).newCode,
 	ActETA:      (*act).eta,
 	ActCarry:    (*act).carryOver,
+	ActCheck:    (*act).check,
+	ActUncheck:  (*act).uncheck,
 }
 
 // Act applies an action to ticket id for by, along the repair flow: it

@@ -162,7 +162,7 @@ func TestEveryStepIsInTheHistory(t *testing.T) {
 		t.Fatalf("history %v, want %v", got, want)
 	}
 	res := tk.History[5]
-	for _, s := range []string{"replaced the ballast", "ballast, not bulb", "ballast 36W x1", "fee 35.00"} {
+	for _, s := range []string{"replaced the ballast", "ballast, not bulb", "ballast 36W x1", "fee ¥35.00"} {
 		if !strings.Contains(res.Note, s) {
 			t.Errorf("resolve note %q lacks %q", res.Note, s)
 		}

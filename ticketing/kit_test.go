@@ -92,7 +92,8 @@ func newFixture(t *testing.T, mutate ...func(*Config)) *fixture {
 func newFixtureOn(t *testing.T, backend string, mutate ...func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{clock: testkit.NewFakeClock(t0), rec: &recorder{}, path: filepath.Join(t.TempDir(), "data", "caretaker.db")}
-	f.cfg = Config{Path: f.path, Notifier: f.rec, Now: f.clock.Now, Location: beijing}
+	// No checklists unless a test asks for them (checklist_test.go).
+	f.cfg = Config{Path: f.path, Notifier: f.rec, Now: f.clock.Now, Location: beijing, Checklists: []Checklist{}}
 	switch backend {
 	case onPostgreSQL:
 		f.cfg.URL = testserver.PostgresDB(t)

@@ -283,4 +283,28 @@ CREATE TABLE device_positions (
 );
 CREATE INDEX device_positions_site ON device_positions(site);
 `,
+	// ticket_checks: the items of a ticket's checklist that are checked,
+	// who checked them, when, with what value, in the words of the item
+	// at the time. accepted_*: the owner's verdict on the work, its parts
+	// and fee (confirmed or disputed), who recorded it and when.
+	`
+CREATE TABLE ticket_checks (
+	ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+	item       TEXT NOT NULL,
+	checklist  TEXT NOT NULL,
+	text       TEXT NOT NULL,
+	text_zh    TEXT NOT NULL DEFAULT '',
+	value_kind TEXT NOT NULL DEFAULT '',
+	answer     TEXT NOT NULL DEFAULT '',
+	by_name    TEXT NOT NULL,
+	by_role    TEXT NOT NULL,
+	at         INTEGER NOT NULL,
+	PRIMARY KEY (ticket_id, item)
+);
+ALTER TABLE tickets ADD COLUMN accepted_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN accepted_role TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN accepted_at INTEGER;
+ALTER TABLE tickets ADD COLUMN accepted_verdict TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN accepted_terms TEXT NOT NULL DEFAULT '';
+`,
 }

@@ -97,6 +97,9 @@ type Ticket struct {
 	Parts       []Part `json:"parts,omitempty"`
 	Paid        bool   `json:"paid,omitempty"`
 	FeeCents    int64  `json:"fee_cents,omitempty"`
+	// Acceptance is the owner's verdict on the work, its parts and its
+	// fee (confirm, dispute); nil until given, cleared by a new resolve.
+	Acceptance *Acceptance `json:"acceptance,omitempty"`
 	// Callback: score 1-5 and whether the owner says it is fixed.
 	Score *int  `json:"score,omitempty"`
 	Fixed *bool `json:"fixed,omitempty"`
@@ -121,6 +124,9 @@ type Ticket struct {
 	Deadlines []Deadline     `json:"deadlines,omitempty"`
 	Photos    []Photo        `json:"photos,omitempty"`
 	History   []HistoryEntry `json:"history,omitempty"`
+	// Checklist is the ticket's checklist and its checks (Get only); nil
+	// when the ticket has none.
+	Checklist *TicketChecklist `json:"checklist,omitempty"`
 	// Commands are the device actions of the ticket's alarms.
 	Commands []DeviceCommand `json:"commands,omitempty"`
 	// Reporters is every report of the incident, the first and each one

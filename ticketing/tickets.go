@@ -23,7 +23,8 @@ const ticketColumns = `id, coalesce(number,''), source, status, level, category,
 	zone, code_failures, resolution, actual_fault, parts, paid, fee_cents, score, fixed, outcome,
 	coalesce(rework_of, 0), coalesce(reinspection_of, 0), coalesce(first_reported_at, created_at),
 	recurrences, last_recurred_at, recurrence_peak, override_by, override_at, override_reason,
-	eta_at, carried_at, carry_reason`
+	eta_at, carried_at, carry_reason,
+	accepted_by, accepted_role, accepted_at, accepted_verdict, accepted_terms`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -37,12 +38,15 @@ func scanTicket(r rowScanner) (Ticket, error) {
 	var overrideBy, overrideReason string
 	var overrideAt sql.NullInt64
 	var eta, carried sql.NullInt64
+	var acceptedBy, acceptedRole, acceptedVerdict, acceptedTerms string
+	var acceptedAt sql.NullInt64
 	err := r.Scan(&t.ID, &t.Number, &t.Source, &t.Status, &t.Level, &t.Category, &t.Site, &t.Building,
 		&t.Location, &t.Scope, &t.Unit, &t.Floor, &t.Room, &t.DeviceID, &t.AlarmID, &t.Description,
 		&t.Reporter.Name, &t.Reporter.Phone, &t.CreatedBy, &t.Assignee, &created, &updated,
 		&t.Zone, &t.CodeFailures, &t.Resolution, &t.ActualFault, &parts, &t.Paid, &t.FeeCents, &score, &fixed,
 		&t.Outcome, &t.ReworkOf, &t.ReinspectionOf, &first, &recurrences, &recurredAt, &recurrencePeak,
-		&overrideBy, &overrideAt, &overrideReason, &eta, &carried, &t.CarryReason)
+		&overrideBy, &overrideAt, &overrideReason, &eta, &carried, &t.CarryReason,
+		&acceptedBy, &acceptedRole, &acceptedAt, &acceptedVerdict, &acceptedTerms)
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -65,6 +69,9 @@ func scanTicket(r rowScanner) (Ticket, error) {
 		if err := json.Unmarshal([]byte(parts), &t.Parts); err != nil {
 			return Ticket{}, fmt.Errorf("ticket %d parts: %w", t.ID, err)
 		}
+	}
+	if t.Acceptance, err = scanAcceptance(acceptedBy, acceptedRole, acceptedVerdict, acceptedTerms, acceptedAt); err != nil {
+		return Ticket{}, fmt.Errorf("ticket %d: %w", t.ID, err)
 	}
 	if score.Valid {
 		v := int(score.Int64)
@@ -358,6 +365,9 @@ func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 		return Ticket{}, err
 	}
 	if t.Commands, err = s.deviceCommands(ctx, id); err != nil {
+		return Ticket{}, err
+	}
+	if t.Checklist, err = s.ticketChecklist(ctx, s.db, t); err != nil {
 		return Ticket{}, err
 	}
 	if t.Recurrence != nil {

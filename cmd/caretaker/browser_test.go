@@ -110,6 +110,7 @@ devices:
   - {id: gas-b9-01, kind: gas, site: s1, building: B9, location: "B9 plant room", zone: z1}
   - {id: wl-b1-01, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1, place_type: pump_room}
   - {id: el-e3, kind: elevator, site: s1, building: B1, location: "Lift E3", zone: z1, machine_class: I}
+  - {id: el-x9, kind: elevator, site: s1, building: X9, location: "X9 lift L2", zone: z1, machine_class: I}
   - {id: gas-c1-01, kind: gas, site: s1, building: C1, location: "C1 canteen kitchen", zone: z1}
   - {id: gas-c2-01, kind: gas, site: s1, building: C2, location: "C2 boiler room", zone: z1}
   - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -342,6 +343,8 @@ func TestServeRejectsBadTicketingValue(t *testing.T) {
 	for _, c := range []struct{ yaml, key string }{
 		{"tickets: {dispatch: grab}\n", "tickets.dispatch"},
 		{"sla: {warn_at: 2}\n", "sla.warn_at"},
+		{"tickets: {checklists: [{name: lift, rules: [elevator-entrapment], items: [{id: a, text: A, value: date}]}]}\n", "tickets.checklists[0].items[0].value"},
+		{"tickets: {checklists: [{name: lift, items: [{id: a, text: A}]}]}\n", "tickets.checklists[0]"},
 	} {
 		dir := t.TempDir()
 		path := writeConfig(t, "store: {path: "+dir+"/c.db, readings_path: "+dir+"/r.db}\n"+c.yaml)
@@ -410,4 +413,32 @@ func TestEveryKeyDocumented(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
+}
+
+// tickets.checklists: absent, the default lists; given, exactly those
+// (from the file or CARETAKER_TICKETS_CHECKLISTS); [] turns them off.
+func TestChecklistsConfig(t *testing.T) {
+	base := "store: {path: /tmp/c.db, readings_path: /tmp/r.db}\n"
+	for _, c := range []struct {
+		name, yaml string
+		env        []string
+		want       []string
+	}{
+		{"absent", base, nil, []string{"elevator_entrapment", "gas_leak", "water_leak", "power_fault"}},
+		{"off", base + "tickets: {checklists: []}\n", nil, []string{}},
+		{"own", base + "tickets:\n  checklists:\n    - {name: fire_alarm, categories: [fire], items: [{id: panel_reset, text: Fire panel reset, text_zh: 消防主机已复位}]}\n", nil, []string{"fire_alarm"}},
+		{"env", base, []string{"CARETAKER_TICKETS_CHECKLISTS=[{name: pump, rules: [water-leak*], items: [{id: pump_off, text: Pump off}]}]"}, []string{"pump"}},
+	} {
+		cfg, err := parseConfig([]byte(c.yaml), c.env)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := []string{}
+		for _, l := range ticketingConfig(cfg, nil, nil, nil).WithDefaults().Checklists {
+			got = append(got, l.Name)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: checklists %v, want %v", c.name, got, c.want)
+		}
+	}
 }

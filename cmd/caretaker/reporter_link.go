@@ -82,6 +82,10 @@ func (l *reporterLinks) view(t ticketing.Ticket, done string) (dashboard.Reporte
 	if t.Score != nil {
 		v.Score = *t.Score
 	}
+	for _, p := range t.Parts {
+		v.Parts = append(v.Parts, dashboard.ReporterPart{Name: p.Name, Qty: p.Qty})
+	}
+	v.Paid, v.FeeCents = t.Paid, t.FeeCents
 	return v, nil
 }
 

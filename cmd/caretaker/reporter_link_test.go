@@ -97,7 +97,8 @@ func TestReporterConfirmsByLink(t *testing.T) {
 	waitFor(t, 15*time.Second, "the owner's code", func() bool { return len(smsTo(ownerPhone)) == 1 })
 	actAs(t, base, techToken, tk.ID, map[string]any{"action": "claim"})
 	actAs(t, base, techToken, tk.ID, map[string]any{"action": "arrive", "code": tk.VerificationCode})
-	actAs(t, base, techToken, tk.ID, map[string]any{"action": "resolve", "note": "new washer"})
+	actAs(t, base, techToken, tk.ID, map[string]any{"action": "resolve", "note": "new washer",
+		"parts": []map[string]any{{"name": "washer", "qty": 2}}, "paid": true, "fee_cents": 3500})
 	waitFor(t, 15*time.Second, "the owner told the work is done", func() bool { return len(smsTo(ownerPhone)) == 3 })
 
 	for i, m := range smsTo(ownerPhone)[:2] {
@@ -122,6 +123,10 @@ func TestReporterConfirmsByLink(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), tk.Number) || !strings.Contains(string(page), `value="confirm"`) {
 		t.Fatalf("GET link: %s\n%s", resp.Status, page)
+	}
+	// It shows what the owner accepts with the work: the parts and the fee.
+	if !strings.Contains(string(page), "<li>washer × 2</li>") || !strings.Contains(string(page), `<dd id="rl-fee">¥35.00</dd>`) || !strings.Contains(string(page), `id="rl-terms"`) {
+		t.Errorf("the link page does not show the parts and the fee:\n%s", page)
 	}
 
 	history := func(id int64) ticketing.Ticket {

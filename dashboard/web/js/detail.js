@@ -14,6 +14,7 @@ import { session } from "./session.js";
 import { ack, place } from "./board.js";
 import { commandsSection } from "./devcmds.js";
 import { ow } from "./offline.js";
+import { checklistView, termsText, acceptanceText, yuan, rememberItems, paren } from "./checklist.js";
 
 export function mount(root, id) {
   const box = h("div", { class: "detail", id: "ticket-detail" });
@@ -37,6 +38,7 @@ export function mount(root, id) {
   }
 
   function draw(tk, alarm) {
+    rememberItems(tk.checklist); // the history names its items in the reader's words
     const facts = h("dl", { class: "facts" },
       fact(t("number"), tk.number), fact(t("level"), "L" + tk.level), fact(t("status"), label("st", tk.status)),
       fact(t("source"), label("src", tk.source)), fact(t("category"), label("cat", tk.category)),
@@ -45,7 +47,10 @@ export function mount(root, id) {
       tk.eta ? fact(ow("eta"), ow("etaAt", { t: when(tk.eta, tk.site) })) : null,
       fact(t("reporterLbl"), [tk.reporter && tk.reporter.name, tk.reporter && tk.reporter.phone].filter(Boolean).join(" ")),
       fact(t("reported"), when(tk.first_reported_at || tk.created_at, tk.site)),
-      fact(t("outcomeLbl"), tk.outcome ? label("out", tk.outcome) : ""), fact(t("scoreLbl"), tk.score != null ? tk.score + "/5" : ""));
+      fact(t("outcomeLbl"), tk.outcome ? label("out", tk.outcome) : ""), fact(t("scoreLbl"), tk.score != null ? tk.score + "/5" : ""),
+      tk.parts && tk.parts.length ? fact(t("partsUsed"), tk.parts.map((p) => p.name + " × " + p.qty).join(", "), "ticket-parts") : null,
+      tk.paid ? fact(t("feeLbl"), t("feeValue", { v: yuan(tk.fee_cents || 0) }) + paren(t("paidService")), "ticket-fee") : null,
+      tk.acceptance ? fact(t("acceptanceLbl"), acceptanceText(tk), "ticket-acceptance") : null);
     const history = h("ol", { class: "history", id: "ticket-history" }, (tk.history || []).map((e) =>
       h("li", { dataset: { action: e.action } }, h("time", { text: when(e.at, tk.site) }), " ", h("strong", { text: verbName(e.action) }), " ",
         h("span", { class: "who", text: actorWords(e) }),
@@ -105,11 +110,20 @@ export function mount(root, id) {
     loadPages(tk.id, pagesBox, pagesMsg, tk.site);
 
     const cmds = commandsSection(tk);
+    // The checklist: an operator may tick an item the technician reads
+    // out on the phone; everyone else sees who checked what, when.
+    const mayCheck = session.may("check") && ["accepted", "on_site"].includes(tk.status) &&
+      (session.me.role !== "technician" || tk.assignee === (session.me && session.me.name));
+    const checks = checklistView(tk, mayCheck ? { onToggle: (it, on, value) => {
+      const body = on ? { action: "check", item: it.id } : { action: "uncheck", item: it.id };
+      if (on && value) body.value = value;
+      act(body);
+    } } : {});
     const chartBox = tk.device_id ? h("section", { class: "chart-section", id: "readings-chart" }, h("h3", { text: t("readings") })) : null;
     box.replaceChildren(...[
       h("h2", {}, h("span", { class: "badge l" + tk.level, text: "L" + tk.level }), " ", tk.number || "", " ", h("span", { class: "desc", text: describeTicket(tk) })),
       technical(tk.source === "sensor" ? tk.description : "") ? h("p", { class: "tech", lang: "en", text: tk.description }) : null,
-      facts, overrideNote, alarmState, rec, actions, flowBox, cmds.el, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
+      facts, overrideNote, alarmState, rec, checks, actions, flowBox, cmds.el, chartBox, clocks, pagesBox, reporters, photos, h("section", {}, h("h3", { text: t("history") }), history)].filter(Boolean));
 
     async function act(body, form) {
       say(msg, "", "");
@@ -196,8 +210,12 @@ function flowActions(tk, act) {
   };
   if (done) {
     const after = h("div", { class: "actions-bar" });
+    const terms = termsText(tk);
+    if (tk.status === "resolved" && terms && (session.may("confirm") || session.may("dispute"))) {
+      after.append(h("p", { class: "accept-terms", id: "accept-terms", text: t("acceptTerms", { what: terms }) }));
+    }
     if (tk.status === "resolved" && session.may("confirm")) {
-      after.append(h("button", { type: "button", class: "primary", id: "act-confirm", text: t("confirmWork"), onclick: () => act({ action: "confirm" }) }));
+      after.append(h("button", { type: "button", class: "primary", id: "act-confirm", text: terms ? t("confirmWorkTerms") : t("confirmWork"), onclick: () => act({ action: "confirm" }) }));
     }
     if (tk.status === "resolved" && session.may("dispute")) after.append(reasonForm("dispute-form", t("disputeWork"), "warn", "dispute", true));
     if (session.may("reopen")) after.append(reasonForm("reopen-form", t("reopenTicket"), "", "reopen", true));
@@ -281,9 +299,9 @@ function photo(ticketID, p) {
   return li;
 }
 
-function fact(k, v) {
+function fact(k, v, id) {
   if (v == null || v === "") return null;
-  return h("div", {}, h("dt", { text: k }), h("dd", { text: String(v) }));
+  return h("div", {}, h("dt", { text: k }), h("dd", { text: String(v), id }));
 }
 
 async function findAlarm(id) {

@@ -87,6 +87,15 @@ const EN = {
   reports: "Reports", kpis: "Key figures", byMonth: "By month", byLevel: "By level", byCategory: "By category", byBuilding: "By building",
   exportCSV: "Export CSV", period: "Period", refresh: "Refresh", tickets: "Tickets",
   nav_floors: "Floors",
+  // Checklists, parts and the fee agreed on site, the owner's acceptance.
+  checklist: "Checklist", checkRequired: "required", checkOptional: "optional", checkedBy: "✓ {who} · {t}",
+  checkQueued: "✓ saved on this phone", checkNeedValue: "Enter the value first.", checkFirst: "Check these first: {items}.",
+  checklistDone: "All required checks done.", checklistOpen: "{n} required check(s) to do.", checkRetired: "no longer on the list",
+  partsUsed: "Parts used", partName: "Part", partQty: "Qty", addPart: "Add part", removePart: "Remove",
+  paidService: "Paid service (fee agreed on site)", feeYuan: "Fee (¥)", feeLbl: "Fee", feeValue: "¥{v}",
+  badQty: "A whole number from 1 to 10000.", badFee: "Yuan with at most 2 decimals, from 0 to 100000 (e.g. 12.50).",
+  partNameRequired: "Name the part.", acceptTerms: "The owner accepts the work with: {what}", confirmWorkTerms: "Owner confirmed work, parts and fee (by phone)",
+  acceptedBy: "{verdict} by {who} ({role}) · {t}", acceptanceLbl: "Acceptance", a_check: "check", a_uncheck: "uncheck",
 };
 
 const ZH = {
@@ -169,6 +178,14 @@ const ZH = {
   reports: "统计报表", kpis: "关键指标", byMonth: "按月", byLevel: "按等级", byCategory: "按类别", byBuilding: "按楼栋",
   exportCSV: "导出 CSV", period: "时段", refresh: "刷新", tickets: "工单",
   nav_floors: "楼层分布",
+  checklist: "检查清单", checkRequired: "必做", checkOptional: "选做", checkedBy: "✓ {who} · {t}",
+  checkQueued: "✓ 已保存在本机", checkNeedValue: "请先填写数值。", checkFirst: "请先完成以下检查：{items}。",
+  checklistDone: "必做检查已全部完成。", checklistOpen: "还有 {n} 项必做检查。", checkRetired: "已不在清单中",
+  partsUsed: "使用备件", partName: "备件", partQty: "数量", addPart: "添加备件", removePart: "删除",
+  paidService: "有偿服务（现场约定费用）", feeYuan: "费用（元）", feeLbl: "费用", feeValue: "¥{v}",
+  badQty: "请填写 1 到 10000 的整数。", badFee: "以元为单位，最多两位小数，0 到 100000（如 12.50）。",
+  partNameRequired: "请填写备件名称。", acceptTerms: "业主验收内容：{what}", confirmWorkTerms: "业主确认完工、备件和费用（电话）",
+  acceptedBy: "{who}（{role}）{verdict} · {t}", acceptanceLbl: "验收", a_check: "勾选检查项", a_uncheck: "取消检查项",
 };
 
 const DICTS = { en: EN, "zh-CN": ZH };

@@ -9,6 +9,7 @@
 import { t, getLang, when, label } from "./i18n.js";
 import { alarmWords, messageReading, goDuration, roleName, stageName, withUnit, ruleName, recipientName as rn, skillName } from "./words.js";
 import { ruleOf } from "./rulebook.js";
+import { knownItem, itemText } from "./checklist.js";
 
 const ALARM_ID = /([a-z0-9][a-z0-9._-]*):([A-Za-z0-9][A-Za-z0-9._-]*):(\d{10,})/;
 const TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g;
@@ -58,7 +59,36 @@ function why(text, site) {
   return clean(text, site);
 }
 
+// termsWords: the parts and fee of a note ("; parts: valve x1; paid
+// service, fee ¥12.50") in the reader's language.
+function termsWords(parts, fee) {
+  const zh = getLang() === "zh-CN";
+  return (parts ? (zh ? "；备件：" : "; parts: ") + parts : "") + (fee ? (zh ? "；有偿服务，费用 " : "; paid service, fee ") + fee : "");
+}
+function viaWords(note) {
+  if (getLang() !== "zh-CN" || !note) return note;
+  return note.replace(/^via the reporter's link/, "通过报事人链接");
+}
+// checkWords: a checklist item as the reader reads it (checklist.js
+// remembers the items of the ticket on screen).
+function checkWords(id, text) {
+  const it = knownItem(id);
+  return it ? itemText(it) : text;
+}
+
 const RULES = [
+  [/^(checked|unchecked) (\S+) “(.*?)”(?: = (.*?))?(?:: (.*))?$/s, (m, site) => {
+    const zh = getLang() === "zh-CN";
+    const it = knownItem(m[2]);
+    const v = m[4] ? (it && it.value === "time" ? when(m[4], site) : m[4]) : "";
+    return (m[1] === "checked" ? (zh ? "已勾选：" : "checked: ") : (zh ? "取消勾选：" : "unchecked: ")) + checkWords(m[2], m[3]) +
+      (v ? (zh ? "＝" : " = ") + v : "") + tail(m[5]);
+  }],
+  [/^owner confirmed the work( by phone)?(?:; parts: (.*?))?(?:; paid service, fee (¥\d+\.\d\d))?(?:: (.*))?$/s, (m) =>
+    (getLang() === "zh-CN" ? "业主已验收" + (m[1] ? "（电话确认）" : "") : "owner confirmed the work" + (m[1] || "")) + termsWords(m[2], m[3]) + tail(viaWords(m[4]))],
+  [/^owner disputes the result(?:; parts: (.*?))?(?:; paid service, fee (¥\d+\.\d\d))?; re-inspection ticket (\S+) due on site by (\S+)(?:: (.*))?$/s, (m, site) => (getLang() === "zh-CN"
+    ? "业主有异议" + termsWords(m[1], m[2]) + "；复查工单 " + m[3] + " 须在 " + when(m[4], site) + " 前到场"
+    : "owner disputes the result" + termsWords(m[1], m[2]) + "; re-inspection ticket " + m[3] + " on site by " + when(m[4], site)) + tail(viaWords(m[5]))],
   [/^opened by rule (\S+) \(alarm (\S+)\)$/, (m) => {
     const rule = ruleOf(m[1]);
     const name = ruleName(rule || { id: m[1] });
@@ -106,7 +136,8 @@ const RULES = [
     : "on site" + (m[1] ? ", verification code checked" : "")) + tail(m[2])],
   [/^resolved by (\S+) while the alarm is still active \((.*?)\): (.*)$/s, (m) => getLang() === "zh-CN"
     ? m[1] + " 在告警未恢复时完工：" + m[3] : m[0]],
-  [/^resolved: (.*)$/s, (m) => (getLang() === "zh-CN" ? "完工：" : "resolved: ") + m[1]],
+  [/^resolved: (.*)$/s, (m) => (getLang() === "zh-CN" ? "完工：" + m[1].replace(/; actual fault: /g, "；实际故障：")
+    .replace(/; parts: /g, "；备件：").replace(/; paid service, fee /g, "；有偿服务，费用 ") : "resolved: " + m[1])],
   [/^owner confirmed the work(?:: (.*))?$/s, (m) => (getLang() === "zh-CN" ? "业主已验收" : "owner confirmed the work") + tail(m[1])],
   [/^owner disputes the result; re-inspection ticket (\S+) due on site by (\S+)(?:: (.*))?$/s, (m, site) => (getLang() === "zh-CN"
     ? "业主有异议；复查工单 " + m[1] + " 须在 " + when(m[2], site) + " 前到场"
@@ -176,7 +207,7 @@ function tail(note) { return note ? (getLang() === "zh-CN" ? "：" : ": ") + not
 export function noteWords(entry, site) {
   const note = (entry && entry.note) || "";
   if (!note) return "";
-  if (entry.role !== "system" && entry.actor !== "caretaker" && !/^(claim|assign|accept|arrive|resolve|confirm|dispute|callback|reopen|cancel|code_refused|code_reissued|photo|report_merged|created|acknowledged|level_changed|resolve_override)$/.test(entry.action)) {
+  if (entry.role !== "system" && entry.actor !== "caretaker" && !/^(claim|assign|accept|arrive|resolve|confirm|dispute|callback|reopen|cancel|code_refused|code_reissued|photo|report_merged|created|acknowledged|level_changed|resolve_override|check|uncheck)$/.test(entry.action)) {
     return note; // what a person typed
   }
   for (const [re, fn] of RULES) {

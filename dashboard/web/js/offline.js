@@ -17,6 +17,7 @@ const WORDS = {
     a_accept: "accept", a_arrive: "arrival", a_resolve: "resolution", a_claim: "claim", a_eta: "ETA",
     etaLbl: "Late? On site in (min)", etaSend: "Send ETA", eta: "ETA", etaAt: "on site by {t}",
     carryLbl: "Cannot finish today? Why", carrySend: "Carry over to tomorrow", carried: "carried over: {why}", a_carry_over: "carry-over",
+    a_check: "check", a_uncheck: "uncheck",
   },
   "zh-CN": {
     queued: "已保存在本机，有信号后发送（{n} 步）。", queuedStep: "离线：{what} {t}",
@@ -26,6 +27,7 @@ const WORDS = {
     a_accept: "接单", a_arrive: "到场", a_resolve: "完工", a_claim: "抢单", a_eta: "预计到达",
     etaLbl: "晚到？预计几分钟后到（分钟）", etaSend: "报送预计到达", eta: "预计到达", etaAt: "{t} 前到场",
     carryLbl: "今天无法完成？原因", carrySend: "转入明日遗留", carried: "已转遗留：{why}", a_carry_over: "转遗留",
+    a_check: "勾选检查项", a_uncheck: "取消检查项",
   },
 };
 

@@ -2,7 +2,7 @@
 // the owner's code, resolve with notes and photos.
 
 import { h, field, showFieldError, statusLine, say } from "./dom.js";
-import { t, label, when } from "./i18n.js";
+import { t, label, when, getLang } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { live, subscribe } from "./live.js";
 import { session } from "./session.js";
@@ -10,6 +10,11 @@ import { place } from "./board.js";
 import { upload } from "./report.js";
 import { describeTicket } from "./describe.js";
 import { enqueue, queued, flush, conflicts, dismissConflicts, isOffline, STATUS_AFTER, ow } from "./offline.js";
+import { checklistView, partsEditor, pendingChecks, missingItems, itemText } from "./checklist.js";
+
+// Steps that tick a checklist show in the checklist, not in the card's
+// list of queued steps (so the card, and what is typed in it, stays).
+const isCheck = (st) => st.body.action === "check" || st.body.action === "uncheck";
 
 export function mount(root) {
   const mine = h("div", { class: "cards", id: "tech-mine" });
@@ -43,7 +48,7 @@ export function mount(root) {
     drawOffline();
     const open = [...live.tickets.values()].map((tk) => {
       // What the queued steps will make of it, until the server says.
-      const steps = pending.filter((st) => st.ticket === tk.id);
+      const steps = pending.filter((st) => st.ticket === tk.id && !isCheck(st));
       if (!steps.length) return tk;
       const last = steps[steps.length - 1].body.action;
       return Object.assign({}, tk, { status: STATUS_AFTER[last] || tk.status, assignee: tk.assignee || me, queued: steps });
@@ -53,6 +58,46 @@ export function mount(root) {
     mine.replaceChildren(...(my.length ? my.map((tk) => cached(tk, true)) : [h("p", { class: "empty", text: t("nothingMine") })]));
     pool.replaceChildren(...(free.length ? free.map((tk) => cached(tk, false)) : [h("p", { class: "empty", text: t("poolEmpty") })]));
     for (const id of [...cards.keys()]) if (!live.tickets.has(id)) cards.delete(id);
+    for (const id of boxes.keys()) fillChecks(id);
+  }
+
+  // The checklist of a ticket I work on: read from the ticket (GET, kept
+  // by the service worker for use without signal), drawn in a slot of its
+  // own that redraws without the card.
+  const details = new Map(); // ticket id -> the ticket as GET answers it
+  const boxes = new Map(); // ticket id -> the checklist's slot on its card
+  function checkSlot(tk) {
+    let slot = boxes.get(tk.id);
+    if (!slot) {
+      slot = h("div", { class: "checklist-slot" });
+      boxes.set(tk.id, slot);
+    }
+    if (details.has(tk.id)) fillChecks(tk.id);
+    else loadDetail(tk.id);
+    return slot;
+  }
+  function fillChecks(id) {
+    const slot = boxes.get(id);
+    const d = details.get(id);
+    if (!slot || !d) return;
+    const steps = pending.filter((st) => st.ticket === id);
+    const v = checklistView(d, { pending: pendingChecks(steps), onToggle: (it, on, value) => {
+      const body = on ? { action: "check", item: it.id } : { action: "uncheck", item: it.id };
+      if (on && value) body.value = value;
+      act(d, body).then((e) => { if (e) fillChecks(id); });
+    } });
+    slot.replaceChildren(...(v ? [v] : []));
+  }
+  async function loadDetail(id) {
+    try {
+      details.set(id, await api("GET", "/api/tickets/" + enc(id)));
+      fillChecks(id);
+    } catch (_) { /* no signal and nothing cached: the server checks at resolve */ }
+  }
+  // missingNow: the required checks still to do, with those queued.
+  function missingNow(id) {
+    const d = details.get(id);
+    return d ? missingItems(d.checklist, pendingChecks(pending.filter((st) => st.ticket === id))) : [];
   }
 
   function card(tk, isMine) {
@@ -83,12 +128,19 @@ export function mount(root) {
       const overrideBox = h("div", { class: "override-box", id: "override-" + tk.id, hidden: true },
         h("p", { class: "warn", role: "alert", text: t("overrideNeeded") }), field(t("overrideReason"), reason));
       const showOverride = () => { overrideBox.hidden = false; submit.textContent = t("overrideResolve"); submit.className = "warn"; };
+      const terms = partsEditor();
       if (alarmActive(tk)) showOverride();
       let sent = null;
       const form = h("form", { class: "stack-form resolve-form", dataset: { ticket: tk.id }, novalidate: true, onsubmit: async (e) => {
         e.preventDefault();
         if (!note.value.trim()) { showFieldError(form, "note", t("required")); return; }
         const body = { action: "resolve", note: note.value.trim() };
+        const extra = terms.read(form);
+        if (!extra) return;
+        if (extra.parts.length) body.parts = extra.parts;
+        if (extra.paid) Object.assign(body, { paid: true, fee_cents: extra.fee_cents });
+        const miss = missingNow(tk.id);
+        if (miss.length) { say(msg, "error", t("checkFirst", { items: miss.map(itemText).join(getLang() === "zh-CN" ? "、" : ", ") })); return; }
         if (!overrideBox.hidden) {
           if (!reason.value.trim()) { showFieldError(form, "reason", t("required")); return; }
           Object.assign(body, { override: true, reason: reason.value.trim() });
@@ -100,8 +152,14 @@ export function mount(root) {
         if (err && err.field === "override") {
           showOverride();
           showFieldError(form, "reason", err.message);
+        } else if (err && err.code === "checklist_incomplete") {
+          await loadDetail(tk.id);
+          const m = missingNow(tk.id);
+          if (m.length) say(msg, "error", t("checkFirst", { items: m.map(itemText).join(getLang() === "zh-CN" ? "、" : ", ") }));
+        } else if (err && err.field) {
+          showFieldError(form, err.field, err.message);
         }
-      } }, field(t("resolution"), note), field(t("photos"), files), overrideBox, submit);
+      } }, field(t("resolution"), note), terms.el, field(t("photos"), files), overrideBox, submit);
       bar.append(form);
     }
     if (isMine && (tk.status === "dispatched" || tk.status === "accepted")) {
@@ -125,6 +183,7 @@ export function mount(root) {
           act(tk, { action: "carry_over", reason: why.value.trim() });
         } })));
     }
+    if (isMine && (tk.status === "accepted" || tk.status === "on_site")) c.append(checkSlot(tk));
     if (tk.carried_at) c.append(h("p", { class: "carried", text: ow("carried", { why: tk.carry_reason }) }));
     if (tk.eta) c.append(h("p", { class: "eta", text: ow("eta") + ": " + ow("etaAt", { t: when(tk.eta, tk.site) }) }));
     bar.append(h("a", { class: "button", href: "#/ticket/" + tk.id, text: t("open") }));
@@ -140,6 +199,7 @@ export function mount(root) {
       const out = await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
       const updated = out && (out.ticket || out);
       if (updated && updated.id) live.tickets.set(updated.id, Object.assign(live.tickets.get(updated.id) || {}, updated));
+      if (updated && updated.id && "history" in updated) details.set(updated.id, updated);
       say(msg, "ok", t("done"), extra);
       draw();
       return null;
@@ -183,6 +243,7 @@ export function mount(root) {
       await reloadQueue();
       if (!pending.length) say(msg, "ok", ow("sent", { n }));
       await loadTickets();
+      for (const id of boxes.keys()) loadDetail(id); // the checks as the server has them now
     } finally {
       sending = false;
     }
@@ -209,7 +270,14 @@ export function mount(root) {
   loadTickets();
   reloadQueue().then(sendQueued);
 
-  const unsub = subscribe((m) => { if (m.type !== "reading" && m.type !== "conn") draw(); });
+  const unsub = subscribe((m) => {
+    // Someone else checked an item (an operator on the phone with me).
+    if (m.type === "ticket.updated" && m.data && boxes.has(m.data.id) && navigator.onLine !== false) {
+      const d = details.get(m.data.id);
+      if (!d || d.updated_at !== m.data.updated_at) loadDetail(m.data.id);
+    }
+    if (m.type !== "reading" && m.type !== "conn") draw();
+  });
   draw();
   return () => { unsub(); window.removeEventListener("online", onOnline); window.removeEventListener("offline", onOffline); };
 }

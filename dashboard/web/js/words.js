@@ -117,6 +117,7 @@ const VERBS = {
   page_retrying: ["page retrying", "通知重试中"], acknowledged: ["acknowledged", "已确认"], photo: ["photo", "照片"],
   report_merged: ["report merged", "报事合并"], new_code: ["new code issued", "重发验证码"], level: ["level changed", "等级调整"],
   resolve_override: ["resolved despite active alarm", "告警未解除强制完工"],
+  check: ["checked", "勾选检查项"], uncheck: ["unchecked", "取消检查项"],
 };
 
 // Error codes of the API (the answer's "code") -> [en, zh] with {params}.
@@ -133,12 +134,17 @@ const ERRORS = {
   not_found: ["Not found.", "未找到。"],
   no_endpoint: ["This server does not offer that yet.", "服务器暂不支持此功能。"],
   internal: ["The server failed; try again.", "服务器出错，请重试。"],
+  checklist_incomplete: ["Ticket {number}: the checklist is not complete ({items}).", "工单 {number}：检查清单未完成（{items}）。"],
+  no_checklist: ["Ticket {number} has no checklist.", "工单 {number} 没有检查清单。"],
+  not_an_item: ["“{item}” is not on the checklist.", "“{item}”不在检查清单中。"],
+  fee_range: ["The fee must be from ¥0 to ¥100000.", "费用须在 ¥0 到 ¥100000 之间。"],
 };
 
 const FIELDS = {
   code: ["Owner's code", "业主验证码"], note: ["Note", "备注"], reason: ["Reason", "原因"], technician: ["Technician", "维修师傅"],
   score: ["Score", "评分"], level: ["Level", "等级"], description: ["Description", "描述"], site: ["Site", "项目"],
   building: ["Building", "楼栋"], location: ["Place", "具体位置"], source: ["Source", "来源"], action: ["Action", "操作"],
+  item: ["Checklist item", "检查项"], value: ["Value", "数值"], fee_cents: ["Fee", "费用"],
 };
 
 export function metricName(m) { return METRICS[m] ? pick(METRICS[m]) : m; }
