@@ -33,7 +33,9 @@ export async function launch(opts = {}) {
     locale: "en-US",
     ...opts,
   });
-  context.setDefaultTimeout(10000);
+  // Waits are on state and end as soon as it holds: the bound is for a
+  // loaded machine running the whole suite under -race, not a speed check.
+  context.setDefaultTimeout(30000);
   const errors = [];
   context.on("weberror", (e) => errors.push(String(e.error())));
   return { context, errors, close: () => context.close() };
@@ -48,7 +50,7 @@ export async function open(context, role, hash = "#/", viewport, base = BASE) {
   page.on("console", (m) => { if (/Content Security Policy|Refused to/.test(m.text())) csp.push(m.text()); });
   page.cspViolations = csp;
   await page.goto(base + "/#token=" + encodeURIComponent(TOKENS[role]));
-  await page.waitForSelector("#conn[data-state=live]", { timeout: 10000 });
+  await page.waitForSelector("#conn[data-state=live]", { timeout: 30000 });
   if (hash !== "#/") {
     await page.evaluate((h) => { location.hash = h; }, hash);
   }

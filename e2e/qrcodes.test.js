@@ -47,7 +47,9 @@ test("the operator sees the site's codes and downloads the sheet as PNG and PDF"
   await ops.selectOption("#codes-site", "s7");
   await ops.locator("#codes-list tr", { hasText: "wl-b7-01" }).waitFor();
   await ops.locator("#codes-list tr", { hasText: "B7 大堂 lobby" }).waitFor();
-  await ops.locator("#codes-sheet").waitFor();
+  // The server draws the sheet (slow under -race): wait until the image
+  // has loaded, not only until its element is there.
+  await ops.waitForFunction(() => document.querySelector("#codes-sheet")?.complete && document.querySelector("#codes-sheet").naturalWidth > 0);
   const w = await ops.locator("#codes-sheet").evaluate((img) => img.naturalWidth);
   assert.ok(w >= 1000, "the sheet preview is drawn: " + w);
   await shot(ops, "40-qr-codes");
