@@ -133,6 +133,9 @@ type Config struct {
 	// Pager decides who is paged about a ticket (paging.go); nil: nobody
 	// is paged.
 	Pager Pager `yaml:"-"`
+	// Triage is the triage queue of alarms below level 1 (the triage
+	// section of caretaker.yaml); zero fields take its defaults.
+	Triage Triage `yaml:"-"`
 	// PagesQueued, when set, hears that a transaction which stored pages
 	// has committed (it wakes the sender); it must not block.
 	PagesQueued func() `yaml:"-"`
@@ -209,6 +212,7 @@ func (c Config) WithDefaults() Config {
 		c.Skills = DefaultSkills()
 	}
 	c.SLA = c.SLA.withDefaults()
+	c.Triage = c.Triage.withDefaults()
 	if c.MaxCodeAttempts == 0 {
 		c.MaxCodeAttempts = DefaultMaxCodeAttempts
 	}
@@ -267,6 +271,9 @@ func (c Config) Validate() error {
 			return config.Errorf(key, "%q is listed twice", t.Name)
 		}
 		seen[t.Name] = true
+	}
+	if c.Triage.Timeout <= 0 {
+		return config.Errorf("triage.timeout", "%s must be a positive duration", c.Triage.Timeout)
 	}
 	return config.Under("sla", c.SLA.Validate())
 }
