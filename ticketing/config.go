@@ -212,7 +212,7 @@ func (c Config) WithDefaults() Config {
 		c.Skills = DefaultSkills()
 	}
 	c.SLA = c.SLA.withDefaults()
-	c.Triage = c.Triage.withDefaults()
+	c.Triage = c.Triage.WithDefaults()
 	if c.MaxCodeAttempts == 0 {
 		c.MaxCodeAttempts = DefaultMaxCodeAttempts
 	}

@@ -84,9 +84,7 @@ const (
 type Notification struct {
 	ID         string          `json:"id"`
 	TicketID   int64           `json:"ticket_id"`
-	// AlarmID is set on a page about an alarm nobody triaged in time
-	// (TicketID 0).
-	AlarmID    string          `json:"alarm_id,omitempty"`
+	AlarmID    string          `json:"alarm_id,omitempty"` // a page about an alarm nobody triaged in time (TicketID 0)
 	Step       string          `json:"step"`
 	Recipient  string          `json:"recipient"`
 	Channel    string          `json:"channel"`

@@ -68,7 +68,8 @@ const (
 	FalseAlarmWindow = 30 * 24 * time.Hour
 )
 
-func (t Triage) withDefaults() Triage {
+// WithDefaults fills the zero fields: every triage default is here.
+func (t Triage) WithDefaults() Triage {
 	if t.Timeout == 0 {
 		t.Timeout = DefaultTriageTimeout
 	}
