@@ -92,6 +92,9 @@ type Config struct {
 	Registry       *devices.Registry
 	Tickets        Tickets
 	Alarms         Alarms
+	// Triage is the triage queue of alarms below level 1; nil: its
+	// routes answer 503.
+	Triage Triage
 	Readings       ReadingSource // nil: no history endpoint (503)
 	// Live is the live device state; nil means online status is unknown.
 	Live *LiveState

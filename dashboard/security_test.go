@@ -91,6 +91,11 @@ var accessSpec = map[string]access{
 	"POST /ack/r":                          ackLink,
 	"GET /api/alarms":                      allRoles,
 	"POST /api/alarms/{id}/ack":            operator,
+	"GET /api/triage":                      allRoles,
+	"GET /api/triage/stats":                {roles: []string{RoleEngineer, RoleOperator, RoleManager}},
+	"POST /api/triage/{id}/ticket":         operator,
+	"POST /api/triage/{id}/snooze":         operator,
+	"POST /api/triage/{id}/dismiss":        operator,
 	"GET /api/rules":                       allRoles,
 	"GET /api/rules/{id}":                  allRoles,
 	"GET /api/rules/{id}/history":          allRoles,
@@ -393,16 +398,16 @@ func TestMeListsEveryPermission(t *testing.T) {
 		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true, "comment": true, "resolve": true},
 			[]string{"tech", "report", "daily"}},
 		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true,
-			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true},
+			"triage": true, "false_alarms": true, "confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true},
 			[]string{"board", "report", "reports", "daily", "codes"}},
-		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true}, []string{"rules", "board"}},
-		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board", "daily"}},
+		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true, "false_alarms": true}, []string{"rules", "board"}},
+		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true, "false_alarms": true}, []string{"reports", "board", "daily"}},
 		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true,
 			"dispatch": true, "tech": true, "confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true,
-			"level": true, "resolve": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes"}},
+			"level": true, "resolve": true, "triage": true, "false_alarms": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes"}},
 	}
 	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech",
-		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve"}
+		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve", "triage", "false_alarms"}
 	for _, tc := range tests {
 		t.Run(tc.role, func(t *testing.T) {
 			status, body := e.do(t, "GET", "/api/me", tc.tok, "")
