@@ -92,9 +92,6 @@ type Config struct {
 	Registry       *devices.Registry
 	Tickets        Tickets
 	Alarms         Alarms
-	// Triage is the triage queue of alarms below level 1; nil: its
-	// routes answer 503.
-	Triage Triage
 	Readings       ReadingSource // nil: no history endpoint (503)
 	// Live is the live device state; nil means online status is unknown.
 	Live *LiveState
@@ -137,6 +134,9 @@ type Config struct {
 	// Dispatch lists who may be assigned a ticket, ranked, for the
 	// operator's pick (GET /api/tickets/{id}/technicians); nil: 503.
 	Dispatch Candidates
+	// Triage is the triage queue of alarms below level 1; nil: its
+	// routes answer 503.
+	Triage Triage
 }
 
 // Candidates ranks the technicians for a ticket; *ticketing.Service is one.
