@@ -299,7 +299,8 @@ func scanTriageRow(rows *sql.Rows) (TriageItem, error) {
 func (s *Service) TriageAlarm(ctx context.Context, by Actor, id string, req TriageRequest) (TriageItem, error) {
 	const act = "triage"
 	if by.Role != RoleOperator && by.Role != RoleAdmin {
-		return TriageItem{}, &ActionError{Action: act, Kind: ErrForbidden, Reason: "only an operator triages alarms"}
+		return TriageItem{}, &ActionError{Action: act, Kind: ErrForbidden, Reason: "only an operator triages alarms",
+			Code: "role_forbidden", Params: map[string]any{"role": by.Role}}
 	}
 	req.Reason = strings.TrimSpace(req.Reason)
 	now := s.now()
@@ -323,7 +324,7 @@ func (s *Service) TriageAlarm(ctx context.Context, by Actor, id string, req Tria
 			return TriageItem{}, &FieldError{Field: "reason", Message: fmt.Sprintf("at most %d characters", MaxTriageReason), Code: "too_long"}
 		}
 	default:
-		return TriageItem{}, &FieldError{Field: "action", Message: fmt.Sprintf("%q is not ticket, snooze or dismiss", trimForMessage(req.Action))}
+		return TriageItem{}, &FieldError{Field: "action", Message: fmt.Sprintf("%q is not ticket, snooze or dismiss", trimForMessage(req.Action)), Code: "bad_action"}
 	}
 	var (
 		ticket  Ticket
@@ -338,7 +339,8 @@ func (s *Service) TriageAlarm(ctx context.Context, by Actor, id string, req Tria
 			return err
 		}
 		if cur.State != TriageQueued && cur.State != TriageSnoozed {
-			return &ActionError{Action: act, Kind: ErrIllegal, Reason: fmt.Sprintf("alarm %s was %s already by %s", id, cur.State, cur.DecidedBy)}
+			return &ActionError{Action: act, Kind: ErrIllegal, Reason: fmt.Sprintf("alarm %s was %s already by %s", id, cur.State, cur.DecidedBy),
+				Code: "triage_decided", Params: map[string]any{"state": cur.State, "by": cur.DecidedBy}}
 		}
 		switch req.Action {
 		case TriageActTicket:

@@ -86,6 +86,15 @@ const EN = {
   // reports
   reports: "Reports", kpis: "Key figures", byMonth: "By month", byLevel: "By level", byCategory: "By category", byBuilding: "By building",
   exportCSV: "Export CSV", period: "Period", refresh: "Refresh", tickets: "Tickets",
+  // the triage queue of alarms below level 1, and the rules' false-alarm rates
+  trTitle: "Waiting for triage", trNone: "Nothing waiting for triage.",
+  trHint: "Alarms below level 1 wait here: make a ticket, snooze with a reason, or dismiss a false alarm with a reason. One nobody looks at in time goes to the supervisor.",
+  trSince: "active for", trCleared: "cleared by itself", trLeft: "{d} left to triage", trEscalated: "triage time missed by {d}: escalated",
+  trSnoozedUntil: "snoozed until {t}", trMakeTicket: "Make ticket", trSnooze: "Snooze…", trDismiss: "False alarm…",
+  trUntil: "Back in the queue at", trZone: "site time: {tz}", trSnoozeGo: "Snooze", trWhyFalse: "Why it is a false alarm",
+  trDismissGo: "Dismiss as false alarm", trBadTime: "Give a date and time.", trNeedReason: "Say why.",
+  trTicketMade: "Ticket {n} made.", trSnoozed: "Snoozed until {t}.", trDismissed: "Dismissed as a false alarm.",
+  faCol: "False alarms (30 days)", faRate: "{p}% ({d} of {n})", faNone: "no alarms", faBacktest: "Backtest",
 };
 
 const ZH = {
@@ -167,6 +176,14 @@ const ZH = {
   trendWindow: "趋势统计时长（如 24h）", trendHorizon: "提前预警时长（如 168h）", serviceEvery: "保养间隔（次数）", staleAfter: "无数据多久算离线（如 2m）",
   reports: "统计报表", kpis: "关键指标", byMonth: "按月", byLevel: "按等级", byCategory: "按类别", byBuilding: "按楼栋",
   exportCSV: "导出 CSV", period: "时段", refresh: "刷新", tickets: "工单",
+  trTitle: "待研判告警", trNone: "暂无待研判告警。",
+  trHint: "一级以下的告警在此等候研判：转为工单、写明原因暂缓，或写明原因判为误报。超时无人研判将升级至工程主管。",
+  trSince: "已持续", trCleared: "已自行恢复", trLeft: "研判剩余 {d}", trEscalated: "超出研判时限 {d}：已升级",
+  trSnoozedUntil: "暂缓至 {t}", trMakeTicket: "转为工单", trSnooze: "暂缓…", trDismiss: "误报…",
+  trUntil: "重新提醒时间", trZone: "项目当地时间：{tz}", trSnoozeGo: "暂缓", trWhyFalse: "误报原因",
+  trDismissGo: "判为误报", trBadTime: "请填写日期和时间。", trNeedReason: "请写明原因。",
+  trTicketMade: "已生成工单 {n}。", trSnoozed: "已暂缓至 {t}。", trDismissed: "已判为误报。",
+  faCol: "误报率（30 天）", faRate: "{p}%（{n} 次中 {d} 次）", faNone: "无告警", faBacktest: "回测",
 };
 
 const DICTS = { en: EN, "zh-CN": ZH };
