@@ -117,8 +117,8 @@ function actions(it, status) {
   const ticketBtn = h("button", { type: "button", class: "primary tr-ticket", text: t("trMakeTicket") });
   ticketBtn.addEventListener("click", () => send("ticket", undefined, null, ticketBtn));
 
-  const reasonIn = (name) => h("input", { name, autocomplete: "off", maxlength: "500", required: true });
-  const until = h("input", { type: "datetime-local", name: "until", required: true, value: localInput(new Date(Date.now() + 3600e3), a.site) });
+  const reasonIn = (name) => h("input", { name, autocomplete: "off", maxlength: "500" });
+  const until = h("input", { type: "datetime-local", name: "until", value: localInput(new Date(Date.now() + 3600e3), a.site) });
   const snoozeForm = h("form", { class: "inline-form tr-snooze-form", hidden: true },
     field(t("trUntil"), until, t("trZone", { tz: zoneLabel(zoneOf(a.site)) || "" })), field(t("reason"), reasonIn("reason")),
     h("button", { type: "submit", class: "primary", text: t("trSnoozeGo") }));
