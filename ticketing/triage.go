@@ -515,8 +515,14 @@ func (s *Service) tickTriageOne(ctx context.Context) (id, typ string, err error)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE alarm_triage SET escalated_at = ? WHERE alarm_id = ?", ms(now), id); err != nil {
+		res, err := tx.ExecContext(ctx, "UPDATE alarm_triage SET escalated_at = ? WHERE alarm_id = ? AND state = 'queued' AND escalated_at IS NULL",
+			ms(now), id)
+		if err != nil {
 			return fmt.Errorf("alarm %s escalate: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			id, typ = "", "" // decided in between
+			return nil
 		}
 		target := s.triageTarget()
 		if err := s.triageLog(ctx, tx, id, systemActor, "escalated",
