@@ -139,7 +139,7 @@ var (
 
 // apiActions are the API's actions, as /api/me reports them.
 func apiActions() []action {
-	return []action{actRead, actReport, actAck, actWork, actStats, actTune, actServe, actPlan, actPlace}
+	return []action{actRead, actReport, actAck, actWork, actStats, actTune, actServe, actPlan, actPlace, actTriage, actFalseAlarms}
 }
 
 // ticketActions name the repair-flow steps the page offers buttons for, by

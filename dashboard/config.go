@@ -138,6 +138,9 @@ type Config struct {
 	// (GET /api/floors shows the floors without them); nil: uploading
 	// and placing answer 503.
 	FloorPlans FloorPlans
+	// Triage is the triage queue of alarms below level 1; nil: its
+	// routes answer 503.
+	Triage Triage
 }
 
 // Candidates ranks the technicians for a ticket; *ticketing.Service is one.

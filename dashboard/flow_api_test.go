@@ -59,6 +59,11 @@ type flowEstate struct {
 
 var flowT0 = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
 
+// flowTokens are testTokens and an operator limited to site s2.
+var flowTokens = append(append([]Token{}, testTokens...), Token{Name: "ops-s2", Role: RoleOperator, Token: tokOperatorS2, Sites: []string{"s2"}})
+
+const tokOperatorS2 = "operator-s2-token-0001"
+
 func newFlowEstate(t *testing.T, mutate ...func(*ticketing.Config)) *flowEstate {
 	t.Helper()
 	e := &flowEstate{t: t, clock: testkit.NewFakeClock(flowT0), heard: &heard{}}
@@ -82,7 +87,7 @@ func (e *flowEstate) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: svc, Alarms: svc, Dispatch: svc,
+	srv, err := NewServer(Config{Tokens: flowTokens, Registry: reg, Tickets: svc, Alarms: svc, Dispatch: svc, Triage: svc,
 		Hub: NewHub(HubConfig{}), NotFound: ticketing.ErrNotFound, Now: e.clock.Now})
 	if err != nil {
 		e.t.Fatal(err)

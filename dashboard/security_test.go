@@ -91,6 +91,11 @@ var accessSpec = map[string]access{
 	"POST /ack/r":                          ackLink,
 	"GET /api/alarms":                      allRoles,
 	"POST /api/alarms/{id}/ack":            operator,
+	"GET /api/triage":                      allRoles,
+	"GET /api/triage/stats":                {roles: []string{RoleEngineer, RoleOperator, RoleManager}},
+	"POST /api/triage/{id}/ticket":         operator,
+	"POST /api/triage/{id}/snooze":         operator,
+	"POST /api/triage/{id}/dismiss":        operator,
 	"GET /api/rules":                       allRoles,
 	"GET /api/rules/{id}":                  allRoles,
 	"GET /api/rules/{id}/history":          allRoles,
@@ -400,16 +405,18 @@ func TestMeListsEveryPermission(t *testing.T) {
 		{tokTech, RoleTechnician, map[string]bool{"read": true, "report": true, "work": true, "service": true, "tech": true, "comment": true, "resolve": true, "check": true},
 			[]string{"tech", "report", "daily"}},
 		{tokOperator, RoleOperator, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "dispatch": true,
-			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true, "check": true},
+			"confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true, "level": true, "check": true,
+			"triage": true, "false_alarms": true},
 			[]string{"board", "report", "reports", "daily", "codes", "floors"}},
-		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true, "place": true}, []string{"rules", "board", "floors"}},
-		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true}, []string{"reports", "board", "daily", "floors"}},
+		{tokEngineer, RoleEngineer, map[string]bool{"read": true, "rules": true, "service": true, "place": true, "false_alarms": true}, []string{"rules", "board", "floors"}},
+		{tokManager, RoleManager, map[string]bool{"read": true, "stats": true, "false_alarms": true}, []string{"reports", "board", "daily", "floors"}},
 		{tokAdmin, RoleAdmin, map[string]bool{"read": true, "report": true, "ack": true, "work": true, "stats": true, "rules": true, "service": true,
 			"dispatch": true, "tech": true, "confirm": true, "dispute": true, "callback": true, "reopen": true, "cancel": true, "comment": true,
-			"level": true, "resolve": true, "check": true, "floorplan": true, "place": true}, []string{"board", "report", "tech", "rules", "reports", "daily", "codes", "floors"}},
+			"level": true, "resolve": true, "check": true, "floorplan": true, "place": true, "triage": true, "false_alarms": true},
+			[]string{"board", "report", "tech", "rules", "reports", "daily", "codes", "floors"}},
 	}
 	all := []string{"read", "report", "ack", "work", "stats", "rules", "service", "dispatch", "tech",
-		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve", "check", "floorplan", "place"}
+		"confirm", "dispute", "callback", "reopen", "cancel", "comment", "level", "resolve", "check", "floorplan", "place", "triage", "false_alarms"}
 	for _, tc := range tests {
 		t.Run(tc.role, func(t *testing.T) {
 			status, body := e.do(t, "GET", "/api/me", tc.tok, "")

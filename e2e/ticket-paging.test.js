@@ -35,8 +35,8 @@ async function ticketOf(device) {
   const deadline = Date.now() + 30000;
   while (Date.now() < deadline) {
     const { data } = await api("operator", "GET", "/api/tickets");
-    // The L1 sensor ticket: a detector silent since the suite began may
-    // also have an L2 "offline" ticket of its own.
+    // The L1 sensor ticket (a detector silent since the suite began may
+    // also have an L2 "offline" alarm, in the triage queue).
     const t = data.tickets.find((x) => x.level === 1 && x.source === "sensor" && (x.device_id === device || (x.alarm_id || "").startsWith(device + "/")));
     if (t) return t;
     await new Promise((r) => setTimeout(r, 200));

@@ -36,7 +36,7 @@ before(async () => {
   gasTicket = await until("the gas ticket", async () => {
     const { data } = await api("operator", "GET", "/api/tickets?device=gas-b8-01");
     // The gas alarm's L1 ticket (the detector, silent since the suite
-    // began, may also have an L2 "offline" ticket of its own).
+    // began, may also have an L2 "offline" alarm, in the triage queue).
     return (data.tickets || []).find((tk) => tk.source === "sensor" && tk.level === 1);
   });
   await publish("sites/s1/devices/gas-b8-01/telemetry", { ts: t0, metrics: { lel_pct: 41.3, co_ppm: 3, fault: false } });

@@ -84,6 +84,9 @@ type Alarm struct {
 	Maintainer string `json:"maintainer,omitempty"`
 	// Commands are the device actions the rule calls for (Rule.Commands).
 	Commands []Command `json:"commands,omitempty"`
+	// OpenTicket: the rule opens its ticket by itself (Rule.Open is
+	// "ticket"); otherwise an alarm below level 1 waits for an operator.
+	OpenTicket bool `json:"open_ticket,omitempty"`
 }
 
 // Why an alarm cleared (Alarm.ClearReason).

@@ -344,6 +344,7 @@ func (e *Engine) newAlarm(c *compiled, p *plan) Alarm {
 		RuleID: c.ID, RuleName: c.Name, Device: p.device, Kind: c.Kind, Site: p.site, Building: p.building,
 		Location: p.location, Metric: alarmMetric(c.Rule), Event: c.Condition.Event, Severity: c.Severity, Level: c.Level,
 		Shadow: c.Mode == ModeShadow, Maintainer: p.maintainer, Commands: c.Commands,
+		OpenTicket: c.Open == OpenTicket,
 	}
 }
 

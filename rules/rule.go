@@ -51,7 +51,19 @@ type Rule struct {
 	// Commands are the device actions the rule's alarm calls for when it
 	// is raised (close the zone's water valve, start its fan).
 	Commands []Command `yaml:"commands" json:"commands,omitempty"`
+	// Open says what a raised alarm below level 1 does: "" (or "triage")
+	// waits in the operator's triage queue; OpenTicket ("ticket") opens
+	// its ticket by itself, as level 1 always does. Preventive rules
+	// whose alarm is the work order itself (a service due, a wear trend)
+	// open their ticket.
+	Open string `yaml:"open" json:"open,omitempty"`
 }
+
+// What a raised alarm of a rule below level 1 does (Rule.Open).
+const (
+	OpenTriage = "triage"
+	OpenTicket = "ticket"
+)
 
 // Scope narrows a rule to a site, a building or one device, and to
 // devices with given properties (their place type, machine class or
@@ -371,6 +383,11 @@ func (r Rule) compile() (*compiled, error) {
 		return nil, fieldErr("level", "%d does not match severity %s (level %d)", r.Level, r.Severity, r.Severity.Level())
 	}
 	c.Level = r.Severity.Level()
+	switch r.Open {
+	case "", OpenTriage, OpenTicket:
+	default:
+		return nil, fieldErr("open", "%q is not ticket or triage", r.Open)
+	}
 	switch r.Mode {
 	case "":
 		c.Mode = ModeLive

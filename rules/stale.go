@@ -184,7 +184,10 @@ func (e *Engine) setParent(ctx context.Context, id string, down bool, t, now tim
 	ps.announced = true
 	ps.alarm = Alarm{ID: AlarmID(ParentRuleID, id, t), RuleID: ParentRuleID, RuleName: "Data source not answering",
 		Device: id, Kind: devices.KindUnknown, Site: site, Building: building, Severity: Major, Level: Major.Level(),
-		State: Raised, RaisedAt: t, Message: msg}
+		State: Raised, RaisedAt: t, Message: msg,
+		// A data source down blinds the monitoring of every device behind
+		// it, and no threshold of it can be tuned: its ticket opens at once.
+		OpenTicket: true}
 	e.emit(ctx, ps.alarm)
 }
 

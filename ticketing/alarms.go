@@ -146,9 +146,11 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 		event    string
 		replay   bool
 		recurred bool
+		queued   bool
+		joined   []string
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stored, ticket, event, replay, recurred = StoredAlarm{}, Ticket{}, "", false, false // a run again starts afresh
+		stored, ticket, event, replay, recurred, queued, joined = StoredAlarm{}, Ticket{}, "", false, false, false, nil // a run again starts afresh
 		inserted, err := s.insertAlarm(ctx, tx, a)
 		if err != nil {
 			return err
@@ -157,7 +159,14 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 			replay = true
 			return nil
 		}
-		if !a.Shadow {
+		if queued, err = s.triaged(ctx, tx, a); err != nil {
+			return err
+		}
+		if queued {
+			if err := s.enqueue(ctx, tx, a); err != nil {
+				return err
+			}
+		} else if !a.Shadow {
 			ticket, event, recurred, err = s.sensorTicket(ctx, tx, a)
 			if err != nil {
 				return err
@@ -169,6 +178,14 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 				if err := s.refreshRecurrence(ctx, tx, ticket.ID); err != nil {
 					return err
 				}
+			}
+			// Alarms of the incident waiting for triage join its ticket:
+			// a level 1 alarm on it does not wait for anyone.
+			if joined, err = s.joinQueued(ctx, tx, sensorIncident(a), ticket.ID, systemActor,
+				fmt.Sprintf("alarm %s (level %d) of the same incident opened its ticket", a.ID, alarmLevel(a))); err != nil {
+				return err
+			}
+			if recurred || len(joined) > 0 {
 				if ticket, err = getTicket(ctx, tx, ticket.ID); err != nil {
 					return err
 				}
@@ -192,6 +209,10 @@ func (s *Service) alarmRaised(ctx context.Context, a rules.Alarm) error {
 	if recurred {
 		s.cfg.Notifier.Notify(ticketEvent(EventTicketRecurred, ticket))
 	}
+	if queued {
+		s.notifyTriage(ctx, EventTriageQueued, []string{a.ID})
+	}
+	s.notifyTriage(ctx, EventTriageDecided, joined)
 	return nil
 }
 
@@ -254,27 +275,12 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 		t, err := getTicket(ctx, tx, id)
 		return t, EventTicketUpdated, recurred, err
 	}
-	var id int64
-	err := tx.QueryRowContext(ctx, "SELECT id FROM tickets WHERE incident_key = ? AND status IN "+openStatuses, key).Scan(&id)
+	id, found, err := s.openIncidentTicket(ctx, tx, a)
 	switch {
-	case err == nil:
+	case err != nil:
+		return Ticket{}, "", false, err
+	case found:
 		return attach(id)
-	case !errors.Is(err, sql.ErrNoRows):
-		return Ticket{}, "", false, fmt.Errorf("find open ticket: %w", err)
-	}
-
-	// A report filed before the alarm about the same device, or the same
-	// site, building, location and category: the same incident.
-	err = tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE status IN `+openStatuses+` AND source <> 'sensor'
-		AND (device_id = ?1 OR (?2 <> '' AND device_id = '' AND scope = 'public' AND site = ?3 AND building = ?4
-			AND location = ?2 AND category = ?5))
-		ORDER BY (device_id = ?1) DESC, level ASC, id ASC LIMIT 1`,
-		a.Device, a.Location, a.Site, a.Building, CategoryOf(a.Kind)).Scan(&id)
-	switch {
-	case err == nil:
-		return attach(id)
-	case !errors.Is(err, sql.ErrNoRows):
-		return Ticket{}, "", false, fmt.Errorf("find open report: %w", err)
 	}
 
 	// Resolved or closed a short while ago: the fault is back, reopen.
@@ -327,6 +333,32 @@ func (s *Service) sensorTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (
 	}
 	got, err := getTicket(ctx, tx, id)
 	return got, EventTicketCreated, false, err
+}
+
+// openIncidentTicket finds the open ticket of a raised alarm's incident:
+// its sensor ticket, else a report filed before the alarm about the same
+// device, or the same site, building, location and category.
+func (s *Service) openIncidentTicket(ctx context.Context, tx *sql.Tx, a rules.Alarm) (int64, bool, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM tickets WHERE incident_key = ? AND status IN "+openStatuses, sensorIncident(a)).Scan(&id)
+	switch {
+	case err == nil:
+		return id, true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, false, fmt.Errorf("find open ticket: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, `SELECT id FROM tickets WHERE status IN `+openStatuses+` AND source <> 'sensor'
+		AND (device_id = ?1 OR (?2 <> '' AND device_id = '' AND scope = 'public' AND site = ?3 AND building = ?4
+			AND location = ?2 AND category = ?5))
+		ORDER BY (device_id = ?1) DESC, level ASC, id ASC LIMIT 1`,
+		a.Device, a.Location, a.Site, a.Building, CategoryOf(a.Kind)).Scan(&id)
+	switch {
+	case err == nil:
+		return id, true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, false, fmt.Errorf("find open report: %w", err)
+	}
+	return 0, false, nil
 }
 
 func (s *Service) alarmUpdated(ctx context.Context, a rules.Alarm) error {

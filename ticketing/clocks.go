@@ -236,6 +236,9 @@ func (s *Service) Tick(ctx context.Context) error {
 			s.cfg.Notifier.Notify(Event{Type: typ, Site: ev.Site, Data: *ev})
 		}
 	}
+	if err := s.tickTriage(ctx); err != nil {
+		return err
+	}
 	return s.tickPages(ctx)
 }
 

@@ -133,6 +133,9 @@ type Config struct {
 	// Pager decides who is paged about a ticket (paging.go); nil: nobody
 	// is paged.
 	Pager Pager `yaml:"-"`
+	// Triage is the triage queue of alarms below level 1 (the triage
+	// section of caretaker.yaml); zero fields take its defaults.
+	Triage Triage `yaml:"-"`
 	// PagesQueued, when set, hears that a transaction which stored pages
 	// has committed (it wakes the sender); it must not block.
 	PagesQueued func() `yaml:"-"`
@@ -213,6 +216,7 @@ func (c Config) WithDefaults() Config {
 		c.Skills = DefaultSkills()
 	}
 	c.SLA = c.SLA.withDefaults()
+	c.Triage = c.Triage.WithDefaults()
 	if c.MaxCodeAttempts == 0 {
 		c.MaxCodeAttempts = DefaultMaxCodeAttempts
 	}
@@ -277,6 +281,9 @@ func (c Config) Validate() error {
 	}
 	if err := validateChecklists(c.Checklists); err != nil {
 		return err
+	}
+	if c.Triage.Timeout <= 0 {
+		return config.Errorf("triage.timeout", "%s must be a positive duration", c.Triage.Timeout)
 	}
 	return config.Under("sla", c.SLA.Validate())
 }

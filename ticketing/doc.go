@@ -33,6 +33,14 @@
 // ones are. The owner's acceptance of the work, its parts and the fee
 // agreed on site (confirm, dispute) is kept on the ticket (completion.go).
 //
+// Triage (triage.go): a raised alarm below level 1 waits in the triage
+// queue (alarm_triage) instead of opening its ticket, unless its rule
+// opens it by itself, it commands devices, or its incident has an open
+// ticket; an operator makes it a ticket, snoozes it or dismisses it as a
+// false alarm (the per-rule false-alarm rates); a level 1 alarm of its
+// incident takes it onto its ticket at once; the triage clock on Run's
+// tick escalates what nobody triaged within Triage.Timeout.
+//
 // Paging (paging.go): a Pager, passed in by the wiring, says whom a
 // ticket pages; the pages are stored in the notifications outbox in the
 // same transaction as the change that causes them (opening, a raised

@@ -307,4 +307,71 @@ ALTER TABLE tickets ADD COLUMN accepted_at INTEGER;
 ALTER TABLE tickets ADD COLUMN accepted_verdict TEXT NOT NULL DEFAULT '';
 ALTER TABLE tickets ADD COLUMN accepted_terms TEXT NOT NULL DEFAULT '';
 `,
+	// alarm_triage: an alarm below level 1 waits for an operator instead
+	// of opening its ticket: queued (due_at is the triage clock, escalated
+	// once at escalated_at), snoozed until snoozed_until, ticketed or
+	// dismissed as a false alarm; who decided, when and why. incident_key
+	// is the sensor incident the alarm belongs to. alarm_triage_log keeps
+	// every decision.
+	`
+CREATE TABLE alarm_triage (
+	alarm_id      TEXT PRIMARY KEY REFERENCES alarms(id),
+	rule_id       TEXT NOT NULL,
+	site          TEXT NOT NULL,
+	incident_key  TEXT NOT NULL,
+	state         TEXT NOT NULL,
+	queued_at     INTEGER NOT NULL,
+	due_at        INTEGER NOT NULL,
+	escalated_at  INTEGER,
+	snoozed_until INTEGER,
+	reason        TEXT NOT NULL DEFAULT '',
+	decided_by    TEXT NOT NULL DEFAULT '',
+	decided_role  TEXT NOT NULL DEFAULT '',
+	decided_at    INTEGER
+);
+CREATE INDEX alarm_triage_state ON alarm_triage(state, due_at);
+CREATE INDEX alarm_triage_incident ON alarm_triage(incident_key, state);
+CREATE INDEX alarm_triage_rule ON alarm_triage(rule_id, state);
+CREATE TABLE alarm_triage_log (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	alarm_id TEXT NOT NULL REFERENCES alarms(id),
+	at       INTEGER NOT NULL,
+	actor    TEXT NOT NULL,
+	role     TEXT NOT NULL,
+	action   TEXT NOT NULL,
+	note     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alarm_triage_log_alarm ON alarm_triage_log(alarm_id, at);
+`,
+	// A page may be about an alarm nobody triaged, not a ticket: the
+	// outbox is rebuilt with ticket_id optional and alarm_id ('' for a
+	// ticket's page); its rows and indexes are kept.
+	`
+CREATE TABLE notifications_v2 (
+	id          TEXT PRIMARY KEY,
+	ticket_id   INTEGER REFERENCES tickets(id),
+	alarm_id    TEXT NOT NULL DEFAULT '',
+	step        TEXT NOT NULL,
+	recipient   TEXT NOT NULL,
+	channel     TEXT NOT NULL,
+	message     TEXT NOT NULL,
+	state       TEXT NOT NULL DEFAULT 'queued',
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	queued_at   INTEGER NOT NULL,
+	next_at     INTEGER NOT NULL,
+	done_at     INTEGER,
+	last_status INTEGER NOT NULL DEFAULT 0,
+	last_body   TEXT NOT NULL DEFAULT '',
+	last_error  TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO notifications_v2 (id, ticket_id, step, recipient, channel, message, state, attempts, queued_at, next_at,
+	done_at, last_status, last_body, last_error)
+	SELECT id, ticket_id, step, recipient, channel, message, state, attempts, queued_at, next_at,
+	done_at, last_status, last_body, last_error FROM notifications;
+DROP TABLE notifications;
+ALTER TABLE notifications_v2 RENAME TO notifications;
+CREATE INDEX notifications_due ON notifications(next_at) WHERE state = 'queued';
+CREATE INDEX notifications_ticket ON notifications(ticket_id, queued_at);
+CREATE INDEX notifications_alarm ON notifications(alarm_id) WHERE alarm_id <> '';
+`,
 }

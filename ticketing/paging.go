@@ -84,6 +84,7 @@ const (
 type Notification struct {
 	ID         string          `json:"id"`
 	TicketID   int64           `json:"ticket_id"`
+	AlarmID    string          `json:"alarm_id,omitempty"` // a page about an alarm nobody triaged in time (TicketID 0)
 	Step       string          `json:"step"`
 	Recipient  string          `json:"recipient"`
 	Channel    string          `json:"channel"`
@@ -275,18 +276,19 @@ func (s *Service) tickPages(ctx context.Context) error {
 	return nil
 }
 
-const notificationColumns = `id, ticket_id, step, recipient, channel, state, attempts, queued_at, next_at, done_at,
+const notificationColumns = `id, ticket_id, alarm_id, step, recipient, channel, state, attempts, queued_at, next_at, done_at,
 	last_status, last_body, last_error, message`
 
 func scanNotification(r rowScanner) (Notification, error) {
 	var n Notification
 	var queued, next int64
-	var done sql.NullInt64
+	var done, ticket sql.NullInt64
 	var msg string
-	if err := r.Scan(&n.ID, &n.TicketID, &n.Step, &n.Recipient, &n.Channel, &n.State, &n.Attempts, &queued, &next, &done,
+	if err := r.Scan(&n.ID, &ticket, &n.AlarmID, &n.Step, &n.Recipient, &n.Channel, &n.State, &n.Attempts, &queued, &next, &done,
 		&n.LastStatus, &n.LastBody, &n.LastError, &msg); err != nil {
 		return Notification{}, err
 	}
+	n.TicketID = ticket.Int64
 	n.QueuedAt, n.DoneAt, n.Message = fromMS(queued), fromNullMS(done), json.RawMessage(msg)
 	if n.State == PageQueued {
 		t := fromMS(next)
@@ -374,10 +376,10 @@ func (s *Service) RecordPage(ctx context.Context, id string, o PageOutcome) erro
 		at = s.now()
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var ticket int64
-		var recipient, channel string
-		err := tx.QueryRowContext(ctx, "SELECT ticket_id, recipient, channel FROM notifications WHERE id = ? AND state = 'queued'", id).
-			Scan(&ticket, &recipient, &channel)
+		var ticket sql.NullInt64
+		var alarm, recipient, channel string
+		err := tx.QueryRowContext(ctx, "SELECT ticket_id, alarm_id, recipient, channel FROM notifications WHERE id = ? AND state = 'queued'", id).
+			Scan(&ticket, &alarm, &recipient, &channel)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -411,7 +413,10 @@ func (s *Service) RecordPage(ctx context.Context, id string, o PageOutcome) erro
 		default:
 			return nil
 		}
-		return s.addHistory(ctx, tx, ticket, systemActor, action, note)
+		if !ticket.Valid { // a page about an untriaged alarm
+			return s.triageLog(ctx, tx, alarm, systemActor, action, note)
+		}
+		return s.addHistory(ctx, tx, ticket.Int64, systemActor, action, note)
 	})
 	if err != nil {
 		return fmt.Errorf("record page %s: %w", id, err)

@@ -113,6 +113,9 @@ devices:
   - {id: el-x9, kind: elevator, site: s1, building: X9, location: "X9 lift L2", zone: z1, machine_class: I}
   - {id: gas-c1-01, kind: gas, site: s1, building: C1, location: "C1 canteen kitchen", zone: z1}
   - {id: gas-c2-01, kind: gas, site: s1, building: C2, location: "C2 boiler room", zone: z1}
+  - {id: gas-t7-01, kind: gas, site: s1, building: T7, location: "T7 laundry", zone: z1}
+  - {id: gas-t7-02, kind: gas, site: s1, building: T7, location: "T7 drying room", zone: z1}
+  - {id: gas-t7-03, kind: gas, site: s1, building: T7, location: "T7 store room", zone: z1}
   - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}
   - {id: wl-b8-01, kind: water_leak, site: s8, building: B8, location: "B8 pump room", zone: z8}
   - {id: wv-b8, kind: actuator, actuator: water_valve, site: s8, building: B8, location: "B8 water main valve", zone: z8}

@@ -37,6 +37,7 @@ type Config struct {
 	Technicians []ticketing.Technician   `yaml:"technicians"`
 	SLA         ticketing.SLA            `yaml:"sla"`
 	Tickets     ticketing.Config         `yaml:"tickets"`
+	Triage      ticketing.Triage         `yaml:"triage"`
 	Rules       RulesConfig              `yaml:"rules"`
 	Log         LogConfig                `yaml:"log"`
 	QR          QRConfig                 `yaml:"qr"`
@@ -123,6 +124,7 @@ func defaultConfig() Config {
 		Store:   StoreConfig{Path: "data/caretaker.db", ReadingsPath: "data/readings.db", ReadingsRetention: d("720h"), PhotosDir: "data/photos"},
 		SLA:     ticketing.DefaultSLA(),
 		Tickets: sectionDefaults(ticketing.Config{}.WithDefaults()),
+		Triage:  ticketing.Triage{}.WithDefaults(),
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Rules:   RulesConfig{SnapshotInterval: d("10s")},
 	}

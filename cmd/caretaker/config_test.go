@@ -129,6 +129,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "chain step twice", file: "sla: {chain: [team_lead, team_lead]}\n", wantKey: "sla.chain[1]"},
 		{name: "bad dispatch", file: "tickets: {dispatch: grab}\n", wantKey: "tickets.dispatch"},
 		{name: "bad reopen_window", file: "tickets: {reopen_window: 0s}\n", wantKey: "tickets.reopen_window"},
+		{name: "bad triage timeout", file: "triage: {timeout: 0s}\n", wantKey: "triage.timeout"},
+		{name: "negative triage timeout", file: "triage: {timeout: -5m}\n", wantKey: "triage.timeout"},
 		{name: "bad max_code_attempts", file: "tickets: {max_code_attempts: 0}\n", wantKey: "tickets.max_code_attempts"},
 		{name: "bad max_photo_bytes", file: "tickets: {max_photo_bytes: 100}\n", wantKey: "tickets.max_photo_bytes"},
 		{name: "photo larger than an upload", file: "tickets: {max_photo_bytes: 100000000}\n", wantKey: "tickets.max_photo_bytes"},

@@ -254,7 +254,8 @@ func (p *ticketPager) render(in notify.Incident, pages []notify.Page) []ticketin
 	out := make([]ticketing.OutboxPage, 0, len(pages))
 	for _, pg := range pages {
 		ack := ""
-		if p.signer != nil && !pg.Recipient.IsReporter {
+		// A page about an alarm nobody triaged has no ticket to acknowledge.
+		if p.signer != nil && !pg.Recipient.IsReporter && in.TicketID != 0 {
 			ack = p.signer.URL(p.base, in.TicketID, pg.Recipient.Name)
 		}
 		if p.reporterSigner != nil && pg.Recipient.IsReporter && pg.Type == notify.TypeResolved {

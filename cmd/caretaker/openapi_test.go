@@ -84,6 +84,7 @@ func TestOpenAPIRoutesAnswer(t *testing.T) {
 		"/api/devices/{id}": "gas-b2-07",
 		"/api/rules/{id}":   "gas-lel-critical",
 		"/api/alarms/{id}":  tk.AlarmID,
+		"/api/triage/{id}":  tk.AlarmID,
 		"{photo}":           fmt.Sprint(photo.ID),
 		"{token}":           "not-a-valid-link",
 		"{site}":            "s1",

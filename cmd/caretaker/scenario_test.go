@@ -26,8 +26,9 @@ import (
 //	+1s  passengers trapped in E3 for 5s (L1)
 //
 // and checks exactly those six tickets open, one per device (and one for
-// the building), all L1 sensor tickets, and that nothing else does while
-// the rest of the estate behaves normally.
+// the building), all L1 sensor tickets, and that nothing else does (no
+// ticket, nothing in the triage queue) while the rest of the estate
+// behaves normally.
 func TestScenarioOpensTheTicketsItImplies(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	estate := firmwaresim.DemoEstate()
@@ -92,5 +93,23 @@ func TestScenarioOpensTheTicketsItImplies(t *testing.T) {
 		"leak-b1-02 L1 sensor", "pm-b4-01 L1 sensor"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("tickets = %v\nwant      %v\n(a new default rule that the normal signals trip, or a rule pair on one metric opening two tickets, shows up here)", got, want)
+	}
+	// An alarm below level 1 waits in the triage queue instead of opening
+	// a ticket: the healthy rest of the estate has put none there either.
+	var queue struct {
+		Alarms []struct {
+			Alarm struct {
+				RuleID string `json:"rule_id"`
+				Device string `json:"device_id"`
+			} `json:"alarm"`
+		} `json:"alarms"`
+	}
+	getJSON(t, base+"/api/triage", operatorToken, &queue)
+	var queued []string
+	for _, it := range queue.Alarms {
+		queued = append(queued, it.Alarm.RuleID+" "+it.Alarm.Device)
+	}
+	if len(queued) != 0 {
+		t.Fatalf("triage queue = %v, want empty (a default rule that the normal signals trip shows up here)", queued)
 	}
 }

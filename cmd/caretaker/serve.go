@@ -165,7 +165,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	dcfg := dashboard.Config{
 		Listen: cfg.HTTP.Listen, Tokens: cfg.Auth.Tokens, AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		Logger: logger, Registry: reg, Tickets: tickets,
-		Alarms: tickets, Readings: store, Live: live, Hub: hub,
+		Alarms: tickets, Triage: tickets, Readings: store, Live: live, Hub: hub,
 		Gatherer: metrics, NotFound: ticketing.ErrNotFound, Rules: ruleBook, PendingAlarms: engines.PendingHandoffs, Cluster: clusterView,
 		Notifications: notificationsAdapter{tickets}, Acks: newAckService(pages, tickets),
 		Duty: newDutyService(cfg, pages, time.Now), ReporterLinks: newReporterLinks(pages, tickets), Dispatch: tickets,

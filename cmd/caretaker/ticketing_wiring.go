@@ -19,6 +19,7 @@ func ticketingConfig(cfg Config, reg *devices.Registry, notifier ticketing.Notif
 	tc.Technicians = cfg.Technicians
 	tc.Assignable = assignable(cfg)
 	tc.SLA = cfg.SLA
+	tc.Triage = cfg.Triage
 	tc.SLA.Chain = append([]string(nil), cfg.SLA.Chain...)
 	if sites, err := cfg.SiteZones(); err == nil { // Validate reports a bad zone
 		tc.Location, tc.SiteLocation = sites.Default(), sites.Location

@@ -10,6 +10,7 @@ import { live, subscribe, apply } from "./live.js";
 import { api, enc } from "./api.js";
 import { dueOf } from "./sla.js";
 import { session } from "./session.js";
+import { mountTriage, loadTriage, tickTriage } from "./triage.js";
 
 const filters = { site: "", building: "", level: "", source: "" };
 
@@ -37,8 +38,14 @@ export function mount(root) {
     h("th", { scope: "col", text: t("age") + " / " + t("sla") }),
     h("th", { scope: "col" }, h("span", { class: "sr-only", text: t("open") }))));
 
+  // Alarms below level 1 waiting for an operator (triage.js).
+  const triage = mountTriage();
+  const reloadTriage = () => loadTriage().then(draw, (e) => {
+    if (e.status !== 403) triage.status.textContent = t("failed", { e: e.message });
+  });
   root.replaceChildren(
     filterBar,
+    triage.section,
     h("div", { class: "board" },
       h("section", { class: "column", "aria-labelledby": "live-h" },
         h("h2", { id: "live-h" }, t("liveFaults"), " ", liveCount),
@@ -81,6 +88,7 @@ export function mount(root) {
     liveCount.textContent = liveItems.length ? "(" + liveItems.length + ")" : "";
     manualCount.textContent = manualItems.length ? "(" + manualItems.length + ")" : "";
     const devs = [...live.devices.values()].filter((d) => (!filters.site || d.site === filters.site) && (!filters.building || d.building === filters.building));
+    triage.draw(pass);
     deviceList.replaceChildren(...devs.sort((a, b) => (a.online === b.online ? 0 : a.online ? 1 : -1) || a.device_id.localeCompare(b.device_id)).map(deviceChip));
     if (focusKey) {
       const el = root.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
@@ -89,9 +97,13 @@ export function mount(root) {
     tick(root);
   }
 
-  const unsub = subscribe((msg) => { if (msg.type !== "reading") draw(); });
-  const timer = setInterval(() => tick(root), 1000);
+  const unsub = subscribe((msg) => {
+    if (msg.type === "snapshot") reloadTriage(); // the snapshot has no queue: read it again
+    if (msg.type !== "reading") draw();
+  });
+  const timer = setInterval(() => { tick(root); tickTriage(root); }, 1000);
   draw();
+  reloadTriage();
   return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); };
 }
 

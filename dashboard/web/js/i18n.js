@@ -96,6 +96,15 @@ const EN = {
   badQty: "A whole number from 1 to 10000.", badFee: "Yuan with at most 2 decimals, from 0 to 100000 (e.g. 12.50).",
   partNameRequired: "Name the part.", acceptTerms: "The owner accepts the work with: {what}", confirmWorkTerms: "Owner confirmed work, parts and fee (by phone)",
   acceptedBy: "{verdict} by {who} ({role}) · {t}", acceptanceLbl: "Acceptance", a_check: "check", a_uncheck: "uncheck",
+  // the triage queue of alarms below level 1, and the rules' false-alarm rates
+  trTitle: "Waiting for triage", trNone: "Nothing waiting for triage.",
+  trHint: "Alarms below level 1 wait here: make a ticket, snooze with a reason, or dismiss a false alarm with a reason. One nobody looks at in time goes to the supervisor.",
+  trSince: "active for", trCleared: "cleared by itself", trLeft: "{d} left to triage", trEscalated: "triage time missed by {d}: escalated",
+  trSnoozedUntil: "snoozed until {t}", trMakeTicket: "Make ticket", trSnooze: "Snooze…", trDismiss: "False alarm…",
+  trUntil: "Back in the queue at", trZone: "site time: {tz}", trSnoozeGo: "Snooze", trWhyFalse: "Why it is a false alarm",
+  trDismissGo: "Dismiss as false alarm", trBadTime: "Give a date and time.", trNeedReason: "Say why.",
+  trTicketMade: "Ticket {n} made.", trSnoozed: "Snoozed until {t}.", trDismissed: "Dismissed as a false alarm.",
+  faCol: "False alarms (30 days)", faRate: "{p}% ({d} of {n})", faNone: "no alarms", faBacktest: "Backtest",
 };
 
 const ZH = {
@@ -186,6 +195,14 @@ const ZH = {
   badQty: "请填写 1 到 10000 的整数。", badFee: "以元为单位，最多两位小数，0 到 100000（如 12.50）。",
   partNameRequired: "请填写备件名称。", acceptTerms: "业主验收内容：{what}", confirmWorkTerms: "业主确认完工、备件和费用（电话）",
   acceptedBy: "{who}（{role}）{verdict} · {t}", acceptanceLbl: "验收", a_check: "勾选检查项", a_uncheck: "取消检查项",
+  trTitle: "待研判告警", trNone: "暂无待研判告警。",
+  trHint: "一级以下的告警在此等候研判：转为工单、写明原因暂缓，或写明原因判为误报。超时无人研判将升级至工程主管。",
+  trSince: "已持续", trCleared: "已自行恢复", trLeft: "研判剩余 {d}", trEscalated: "超出研判时限 {d}：已升级",
+  trSnoozedUntil: "暂缓至 {t}", trMakeTicket: "转为工单", trSnooze: "暂缓…", trDismiss: "误报…",
+  trUntil: "重新提醒时间", trZone: "项目当地时间：{tz}", trSnoozeGo: "暂缓", trWhyFalse: "误报原因",
+  trDismissGo: "判为误报", trBadTime: "请填写日期和时间。", trNeedReason: "请写明原因。",
+  trTicketMade: "已生成工单 {n}。", trSnoozed: "已暂缓至 {t}。", trDismissed: "已判为误报。",
+  faCol: "误报率（30 天）", faRate: "{p}%（{n} 次中 {d} 次）", faNone: "无告警", faBacktest: "回测",
 };
 
 const DICTS = { en: EN, "zh-CN": ZH };

@@ -11,6 +11,7 @@ export const live = {
   tickets: new Map(), // id -> open ticket
   devices: new Map(), // device_id -> status
   paging: new Map(),  // ticket id -> paging state (who was paged, when, by which channel, how it went)
+  triage: new Map(),  // alarm id -> its triage while queued or snoozed (triage.js loads it)
   seq: null,          // last event number seen
   epoch: null,        // the life of the server that numbered it
   conn: "offline",    // live | connecting | offline
@@ -98,6 +99,7 @@ export function reset() {
   live.tickets.clear();
   live.devices.clear();
   live.paging.clear();
+  live.triage.clear();
   live.conn = "offline";
   live.offlineSince = null;
 }
@@ -185,6 +187,17 @@ export function apply(msg) {
     case "device.status":
       if (d.device_id) live.devices.set(d.device_id, Object.assign(live.devices.get(d.device_id) || {}, d));
       break;
+    case "triage.queued":
+    case "triage.decided":
+    case "triage.escalated": {
+      // An alarm below level 1 in the operator's triage queue: waiting
+      // (queued, snoozed) or decided (it leaves the queue).
+      const id = d.alarm && d.alarm.id;
+      if (!id) return;
+      if (d.state === "queued" || d.state === "snoozed") live.triage.set(id, d);
+      else live.triage.delete(id);
+      break;
+    }
     case "reading":
       break; // passed on to listeners (the detail chart) as is
     default:

@@ -63,29 +63,54 @@ export function mount(root, id) {
   return () => {};
 }
 
+// falseAlarms reads the rules' false-alarm rates (dismissed from the
+// triage queue over 30 days), by rule id; empty when the role may not.
+async function falseAlarms() {
+  if (!session.may("false_alarms")) return new Map();
+  try {
+    const data = await api("GET", "/api/triage/stats");
+    return new Map(((data && data.rules) || []).map((r) => [r.id || r.rule_id, r]));
+  } catch (_) {
+    return new Map();
+  }
+}
+
+// falseAlarmCell: the rate beside the threshold, and the backtest a click away.
+function falseAlarmCell(r, fa) {
+  const st = fa.get(r.id);
+  const text = st && st.raised ? t("faRate", { p: Math.round(st.rate * 100), d: st.dismissed, n: st.raised }) : t("faNone");
+  return h("td", { class: "false-alarms", dataset: { rule: r.id, dismissed: String((st && st.dismissed) || 0), raised: String((st && st.raised) || 0) } },
+    h("span", { class: "fa-rate", text }),
+    h("a", { class: "button fa-backtest", href: "#/rules/" + enc(r.id) + "?backtest", text: t("faBacktest") }));
+}
+
 async function showList(box) {
   let rules;
+  const stats = falseAlarms();
   try {
     rules = listOf(await api("GET", "/api/rules"), "rules");
   } catch (e) {
     box.replaceChildren(h("p", { class: "error", role: "alert", text: e.missing ? t("notAvailable", { what: "/api/rules" }) : t("failed", { e: e.message }) }));
     return;
   }
-  const rows = rules.map((r) => h("tr", { class: r.enabled === false ? "disabled" : "" },
+  const fa = await stats;
+  const rows = rules.map((r) => h("tr", { class: r.enabled === false ? "disabled" : "", dataset: { rule: r.id } },
     h("td", {}, h("a", { href: "#/rules/" + enc(r.id), class: "tech", lang: "en", text: r.id })),
     h("td", { text: ruleName(r) }), h("td", { text: kindName(r.kind) }),
     h("td", {}, r.metric ? metricName(r.metric) : eventName((r.condition || {}).event), r.metric ? h("div", { class: "tech", lang: "en", text: r.metric }) : null),
-    h("td", {}, conditionWords(r), h("div", { class: "tech", lang: "en", text: condText(r.condition) })), h("td", { text: r.level ? "L" + r.level : "" }),
+    h("td", {}, conditionWords(r), h("div", { class: "tech", lang: "en", text: condText(r.condition) })), falseAlarmCell(r, fa), h("td", { text: r.level ? "L" + r.level : "" }),
     h("td", { text: modeName(r.mode) }), h("td", { text: r.version != null ? "v" + r.version : "" })));
   box.replaceChildren(h("section", { class: "column" },
     h("h2", { text: t("rules") }),
     rules.length ? h("table", { class: "rows", id: "rules-table" },
-      h("thead", {}, h("tr", {}, ["rule", "name", "kind", "metric", "condition", "level", "mode", "version"].map((k) =>
+      h("thead", {}, h("tr", {}, ["rule", "name", "kind", "metric", "condition", "faCol", "level", "mode", "version"].map((k) =>
         h("th", { scope: "col", text: t(k) })))),
       h("tbody", {}, rows)) : h("p", { class: "empty", text: t("noRules") })));
 }
 
-async function showRule(box, id) {
+async function showRule(box, ref) {
+  // "#/rules/<id>?backtest" (the rules list's button) opens the rule at its backtest.
+  const [id, query] = ref.split("?");
   let rule;
   try {
     rule = await api("GET", "/api/rules/" + enc(id));
@@ -109,7 +134,12 @@ async function showRule(box, id) {
   };
   drawEditor(editor, rule, reload, status);
   drawVersions(versions, rule, reload, status);
-  drawBacktest(backtest, () => rule, () => editor.querySelector("form"));
+  await drawBacktest(backtest, () => rule, () => editor.querySelector("form"));
+  if (query === "backtest") {
+    backtest.scrollIntoView();
+    const go = backtest.querySelector("#backtest-form button[type=submit]");
+    if (go) go.focus();
+  }
 }
 
 // The controls a condition op needs.

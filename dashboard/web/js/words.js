@@ -335,3 +335,14 @@ export function errorWords(e) {
   for (const [k, v] of Object.entries(p)) out = out.split("{" + k + "}").join(String(v));
   return out;
 }
+
+// The triage queue's refusals and fields.
+Object.assign(ERRORS, {
+  triage_decided: ["This alarm was {state} already by {by}.", "该告警已由 {by} 处理过。"],
+  triage_until_past: ["{field}: must be in the future.", "{field}：必须是将来的时间。"],
+  triage_until_far: ["{field}: at most 7 days away.", "{field}：最多 7 天以后。"],
+  bad_time: ["{field}: not a date and time.", "{field}：不是有效的日期时间。"],
+  too_long: ["{field}: too long.", "{field}：过长。"],
+  bad_action: ["{field}: not a known action.", "{field}：未知操作。"],
+});
+Object.assign(FIELDS, { until: ["Back in the queue at", "重新提醒时间"] });
