@@ -58,9 +58,10 @@ func (s *Server) reportTicket(w http.ResponseWriter, r *http.Request, p principa
 	writeJSON(w, http.StatusCreated, t)
 }
 
-// listTickets answers GET /api/tickets?status=&level=&source=&site=&from=&to=&limit=&offset=.
+// listTickets answers GET /api/tickets?status=&level=&source=&site=&from=&to=&limit=&offset=
+// and the search's q=&category=&building=&unit=&room= (api_search.go).
 func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p principal) {
-	f, field, err := parseTicketFilter(r)
+	f, field, err := parseTicketFilter(r, s.zoneFor(p))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
 		return
@@ -84,7 +85,8 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p principal
 }
 
 // parseTicketFilter reads the list filter; on error it names the field.
-func parseTicketFilter(r *http.Request) (ticketing.Filter, string, error) {
+// A from or to given as a local date or time is read in zone(site).
+func parseTicketFilter(r *http.Request, zone func(site string) *time.Location) (ticketing.Filter, string, error) {
 	q := r.URL.Query()
 	var f ticketing.Filter
 	if v := q.Get("status"); v != "" {
@@ -121,11 +123,14 @@ func parseTicketFilter(r *http.Request) (ticketing.Filter, string, error) {
 	if f.Offset, err = parseIntParam(q, "offset", 0, 0, 1_000_000); err != nil {
 		return f, "offset", err
 	}
-	if f.From, err = parseTimeParam(q, "from", time.Time{}); err != nil {
+	if f.From, err = parseLocalTimeParam(q, "from", time.Time{}, zone(f.Site)); err != nil {
 		return f, "from", err
 	}
-	if f.To, err = parseTimeParam(q, "to", time.Time{}); err != nil {
+	if f.To, err = parseLocalTimeParam(q, "to", time.Time{}, zone(f.Site)); err != nil {
 		return f, "to", err
+	}
+	if field, err := parseSearch(q, &f.Search); err != nil {
+		return f, field, err
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return f, "from", errorf("from: must be before to")
