@@ -24,7 +24,8 @@ const tokS2Manager = "manager-s2-token-0001"
 // Shanghai, and a manager limited to s2.
 func searchEstate(t *testing.T) (*ticketing.Service, *testkit.FakeClock, func(token, path string, out any) (int, apiError)) {
 	t.Helper()
-	sites, err := devices.NewSites("Asia/Shanghai", []devices.Site{{ID: "s1", Name: "北区"}, {ID: "s2", Name: "南区"}})
+	sites, err := devices.NewSites("Asia/Shanghai", []devices.Site{{ID: "s1", Name: "北区"},
+		{ID: "s2", Name: "南区", Buildings: []devices.Building{{ID: "3号楼", Units: []string{"1", "2"}, Floors: 18, Rooms: []string{"01", "02"}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +199,21 @@ func TestAlarmListScopedInStore(t *testing.T) {
 	defer e.alarms.mu.Unlock()
 	if n := len(e.alarms.filters); n != 1 || !slices.Equal(e.alarms.filters[0].Sites, []string{"s2"}) || e.alarms.filters[0].Text != "gas" || e.alarms.filters[0].Level != 1 {
 		t.Errorf("store asked %+v, want sites [s2], text gas, level 1", e.alarms.filters)
+	}
+}
+
+// GET /api/sites gives the report form the buildings, units, floors and
+// rooms; a token limited to sites gets theirs only.
+func TestSitesBuildings(t *testing.T) {
+	_, _, get := searchEstate(t)
+	var all, mine sitesView
+	if code, e := get(tokOperator, "/api/sites", &all); code != http.StatusOK || len(all.Sites) != 2 {
+		t.Fatalf("operator: %d %+v %+v", code, e, all)
+	}
+	if b := all.Sites[1].Buildings; len(b) != 1 || b[0].ID != "3号楼" || !slices.Equal(b[0].Units, []string{"1", "2"}) || b[0].Floors != 18 || !slices.Equal(b[0].Rooms, []string{"01", "02"}) {
+		t.Errorf("s2 buildings: %+v", b)
+	}
+	if code, e := get(tokS2Manager, "/api/sites", &mine); code != http.StatusOK || len(mine.Sites) != 1 || mine.Sites[0].ID != "s2" {
+		t.Errorf("s2 manager: %d %+v %+v, want s2 only", code, e, mine)
 	}
 }
