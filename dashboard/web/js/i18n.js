@@ -86,6 +86,14 @@ const EN = {
   // reports
   reports: "Reports", kpis: "Key figures", byMonth: "By month", byLevel: "By level", byCategory: "By category", byBuilding: "By building",
   exportCSV: "Export CSV", period: "Period", refresh: "Refresh", tickets: "Tickets",
+  // the archive's search, the report form's house from the registry, the technician's card
+  archiveTitle: "Search the archive", alarmSearchTitle: "Search alarms",
+  searchText: "Search: number, place, description or device", searchHint: "e.g. 1201 leak",
+  alarmSearchText: "Search: rule, device or message", alarmSearchHint: "e.g. gas B2",
+  faultType: "Fault type", fromDay: "From (date)", toDay: "To (date, included)", searchGo: "Search", searchClear: "Clear",
+  searching: "Searching…", searchFound: "{n} found.", searchFoundMore: "{n} shown, more below.", searchMore: "Show more",
+  searchNone: "No tickets match these filters.", alarmSearchNone: "No alarms match these filters.", unitN: "unit {u}",
+  pickOne: "Choose…", pickFloorFirst: "Choose the floor first", cardAge: "Open for {d}", callReporter: "Call {who}", theReporter: "the reporter",
 };
 
 const ZH = {
@@ -167,6 +175,13 @@ const ZH = {
   trendWindow: "趋势统计时长（如 24h）", trendHorizon: "提前预警时长（如 168h）", serviceEvery: "保养间隔（次数）", staleAfter: "无数据多久算离线（如 2m）",
   reports: "统计报表", kpis: "关键指标", byMonth: "按月", byLevel: "按等级", byCategory: "按类别", byBuilding: "按楼栋",
   exportCSV: "导出 CSV", period: "时段", refresh: "刷新", tickets: "工单",
+  archiveTitle: "工单档案查询", alarmSearchTitle: "告警查询",
+  searchText: "搜索：编号、位置、描述或设备", searchHint: "如 1201 漏水",
+  alarmSearchText: "搜索：规则、设备或内容", alarmSearchHint: "如 燃气 B2",
+  faultType: "故障类型", fromDay: "开始日期", toDay: "结束日期（含当天）", searchGo: "查询", searchClear: "清除",
+  searching: "查询中…", searchFound: "找到 {n} 条。", searchFoundMore: "已显示 {n} 条，下方还有。", searchMore: "显示更多",
+  searchNone: "没有符合条件的工单。", alarmSearchNone: "没有符合条件的告警。", unitN: "{u} 单元",
+  pickOne: "请选择…", pickFloorFirst: "请先选楼层", cardAge: "已开 {d}", callReporter: "致电 {who}", theReporter: "报事人",
 };
 
 const DICTS = { en: EN, "zh-CN": ZH };
