@@ -205,7 +205,7 @@ function slot(name, attrs) {
 
 // buildingName: the building's name in the user's language, else its id.
 function buildingName(b) {
-  const n = getLang() === "zh-CN" ? b.name || b.name_en : b.name_en || b.name;
+  const n = getLang() === "zh-CN" ? b.name : b.name_en || b.name;
   return n && n !== b.id ? n + " (" + b.id + ")" : b.id;
 }
 
