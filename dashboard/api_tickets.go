@@ -51,7 +51,7 @@ func (s *Server) reportTicket(w http.ResponseWriter, r *http.Request, p principa
 		return
 	}
 	if merged {
-		writeJSON(w, http.StatusOK, mergedTicket{Ticket: t, Merged: true})
+		writeJSON(w, http.StatusOK, mergedTicket{Ticket: phonesFor(p, t), Merged: true})
 		return
 	}
 	w.Header().Set("Location", "/api/tickets/"+strconv.FormatInt(t.ID, 10))
@@ -81,7 +81,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p principal
 	if list == nil {
 		list = []ticketing.Ticket{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tickets": list, "limit": f.Limit, "offset": f.Offset})
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": phonesForList(p, list), "limit": f.Limit, "offset": f.Offset})
 }
 
 // parseTicketFilter reads the list filter; on error it names the field.
@@ -153,5 +153,5 @@ func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, p principal) 
 		writeError(w, http.StatusForbidden, otherSite("ticket "+t.Number), "")
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, phonesFor(p, t))
 }
