@@ -187,7 +187,7 @@ devices:
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	nctx, ncancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	nctx, ncancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer ncancel()
 	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(nctx, node, args...)

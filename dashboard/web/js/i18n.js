@@ -93,6 +93,8 @@ const EN = {
   faultType: "Fault type", fromDay: "From (date)", toDay: "To (date, included)", searchGo: "Search", searchClear: "Clear",
   searching: "Searching…", searchFound: "{n} found.", searchFoundMore: "{n} shown, more below.", searchMore: "Show more",
   searchNone: "No tickets match these filters.", alarmSearchNone: "No alarms match these filters.", unitN: "unit {u}",
+  searchNewest: "The newest {n} shown: narrow the search to see older ones.",
+  alarmSearchAsk: "Search the alarms of any time: by rule, device or message, level and dates.",
   pickOne: "Choose…", pickFloorFirst: "Choose the floor first", cardAge: "Open for {d}", callReporter: "Call {who}", theReporter: "the reporter",
 };
 
@@ -181,6 +183,8 @@ const ZH = {
   faultType: "故障类型", fromDay: "开始日期", toDay: "结束日期（含当天）", searchGo: "查询", searchClear: "清除",
   searching: "查询中…", searchFound: "找到 {n} 条。", searchFoundMore: "已显示 {n} 条，下方还有。", searchMore: "显示更多",
   searchNone: "没有符合条件的工单。", alarmSearchNone: "没有符合条件的告警。", unitN: "{u} 单元",
+  searchNewest: "显示最新 {n} 条：缩小查询范围可查看更早的。",
+  alarmSearchAsk: "查询任意时间的告警：按规则、设备或内容，等级和日期。",
   pickOne: "请选择…", pickFloorFirst: "请先选楼层", cardAge: "已开 {d}", callReporter: "致电 {who}", theReporter: "报事人",
 };
 

@@ -15,7 +15,8 @@ import { describeAlarm, describeTicket } from "./describe.js";
 const CATEGORIES = ["water_electric", "civil", "equipment", "public_area", "gas", "fire"];
 const TICKET_KEYS = ["q", "category", "site", "building", "unit", "room", "from", "to"];
 const ALARM_KEYS = ["aq", "alevel", "afrom", "ato"];
-const PAGE = 50;
+const PAGE = 20; // tickets per page of the answer
+const ALARMS_SHOWN = 100;
 
 // hashParams are the filters in the address, after the route.
 export function hashParams() {
@@ -193,7 +194,8 @@ export function alarmSearch() {
   const section = h("section", { class: "column wide search", id: "alarm-archive", "aria-labelledby": "alarm-archive-h" },
     h("h2", { id: "alarm-archive-h", text: t("alarmSearchTitle") }), form, count, results);
   const start = hashParams();
-  for (const k of ALARM_KEYS) if (start.get(k)) controls[k].value = start.get(k);
+  let asked = false;
+  for (const k of ALARM_KEYS) if (start.get(k)) { controls[k].value = start.get(k); asked = true; }
 
   async function run() {
     const values = {};
@@ -208,10 +210,11 @@ export function alarmSearch() {
     count.textContent = t("searching");
     try {
       const data = await api("GET", "/api/alarms?" + p);
-      const list = (data.alarms || []).slice(0, 200);
+      const list = (data.alarms || []).slice(0, ALARMS_SHOWN);
       results.replaceChildren(...list.map(alarmHit));
       count.dataset.found = String(list.length);
-      count.textContent = list.length ? t("searchFound", { n: list.length }) : t("alarmSearchNone");
+      const all = (data.alarms || []).length;
+      count.textContent = !list.length ? t("alarmSearchNone") : all > list.length ? t("searchNewest", { n: list.length }) : t("searchFound", { n: list.length });
       count.classList.toggle("empty", list.length === 0);
     } catch (e) {
       count.className = "search-count error";
@@ -221,7 +224,10 @@ export function alarmSearch() {
       if (c) c.setAttribute("aria-invalid", "true");
     }
   }
-  run();
+  // The live alarms are on the board above: the search answers when asked
+  // (or when the address holds its filters).
+  if (asked) run();
+  else count.textContent = t("alarmSearchAsk");
   return section;
 }
 
