@@ -212,6 +212,13 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where
 	// the replay ring, so they are neither numbered nor kept. They carry
 	// the number of the last event, which keeps ?since= exact.
 	transient := eventType == EventReading
+	// What clients that may not read the reporters' phones get instead
+	// (phones.go), worked out before the lock.
+	var assignee string
+	var phoneless json.RawMessage
+	if !transient {
+		assignee, phoneless = eventPhones(raw)
+	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -227,13 +234,11 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where
 		return
 	}
 	ev := storedEvent{seq: h.seq, typ: eventType, site: where.site, device: where.device, msg: msg}
-	if !transient {
-		if assignee, data := eventPhones(raw); data != nil {
-			ev.assignee = assignee
-			if ev.hidden, err = json.Marshal(Message{Seq: h.seq, Epoch: h.cfg.Epoch, Type: eventType, Time: at.UTC(), Data: data}); err != nil {
-				h.log.Error("event not sent", "type", eventType, "err", err)
-				return
-			}
+	if phoneless != nil {
+		ev.assignee = assignee
+		if ev.hidden, err = json.Marshal(Message{Seq: h.seq, Epoch: h.cfg.Epoch, Type: eventType, Time: at.UTC(), Data: phoneless}); err != nil {
+			h.log.Error("event not sent", "type", eventType, "err", err)
+			return
 		}
 	}
 	if !transient {

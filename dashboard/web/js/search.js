@@ -97,6 +97,8 @@ export function ticketSearch() {
   let registry = { sites: [], devices: [] };
   let offset = 0;
   const start = hashParams();
+  // The site asked for is an option before the sites are read.
+  if (start.get("site")) site.append(h("option", { value: start.get("site"), text: siteName(start.get("site")) }));
   for (const k of TICKET_KEYS) if (start.get(k)) controls[k].value = start.get(k);
   const suggest = () => {
     const sites = registry.sites.filter((s) => !site.value || s.id === site.value);
