@@ -45,6 +45,10 @@ func (s *Server) reportTicket(w http.ResponseWriter, r *http.Request, p principa
 		writeError(w, http.StatusForbidden, "site "+quoteShort(rep.Site)+": this token may not report for it", "site")
 		return
 	}
+	if field, msg := houseError(s.cfg.Sites, rep); field != "" {
+		writeError(w, http.StatusBadRequest, msg, field)
+		return
+	}
 	t, merged, err := s.cfg.Tickets.Report(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, rep)
 	if err != nil {
 		s.serviceError(w, r, err)

@@ -217,3 +217,43 @@ func TestSitesBuildings(t *testing.T) {
 		t.Errorf("s2 manager: %d %+v %+v, want s2 only", code, e, mine)
 	}
 }
+
+// A report's house is one of its site's when the site lists them: a
+// building, unit, floor or room of no list is a 400 naming the field; a
+// site that lists none takes any.
+func TestReportHouseFromTheLists(t *testing.T) {
+	e := newEstate(t, HubConfig{}, func(c *Config) {
+		c.Sites, _ = devices.NewSites("Asia/Shanghai", []devices.Site{{ID: "s1"},
+			{ID: "s2", Buildings: []devices.Building{{ID: "3号楼", Units: []string{"1", "2"}, Floors: 18, Rooms: []string{"01", "02"}}, {ID: "会所"}}}})
+	})
+	report := func(site, building, unit, floor, room string) string {
+		b, _ := json.Marshal(map[string]any{"source": "phone", "category": "civil", "site": site, "building": building, "unit": unit,
+			"floor": floor, "room": room, "location": "kitchen", "scope": "in_home", "description": "crack"})
+		return string(b)
+	}
+	for _, c := range []struct {
+		body  string
+		field string // "": accepted
+	}{
+		{report("s2", "3号楼", "2", "12", "1202"), ""},
+		{report("s2", " 3号楼 ", "", "", ""), ""},
+		{report("s2", "会所", "east wing", "", "B1"), ""},
+		{report("s1", "Block Z", "9", "99", "9901"), ""},
+		{report("s2", "9号楼", "", "", ""), "building"},
+		{report("s2", "3号楼", "3", "", ""), "unit"},
+		{report("s2", "3号楼", "1", "19", ""), "floor"},
+		{report("s2", "3号楼", "1", "ground", ""), "floor"},
+		{report("s2", "3号楼", "1", "12", "1203"), "room"},
+		{report("s2", "3号楼", "1", "", "1901"), "room"},
+	} {
+		code, body := e.do(t, "POST", "/api/tickets", tokOperator, c.body)
+		var got apiError
+		_ = json.Unmarshal([]byte(body), &got)
+		switch {
+		case c.field == "" && code != http.StatusCreated && code != http.StatusOK:
+			t.Errorf("%s: %d %s, want it accepted", c.body, code, body)
+		case c.field != "" && (code != http.StatusBadRequest || got.Field != c.field):
+			t.Errorf("%s: %d %s, want 400 naming %s", c.body, code, body, c.field)
+		}
+	}
+}

@@ -68,3 +68,36 @@ func checkBuildings(list []Building) error {
 	}
 	return nil
 }
+
+// Building returns the building id of site, if the site lists its
+// buildings; listed is false when it lists none (any building goes).
+func (s *Sites) Building(site, id string) (b Building, found, listed bool) {
+	if s == nil {
+		return Building{}, false, false
+	}
+	for _, x := range s.list {
+		if x.ID != site {
+			continue
+		}
+		for _, b := range x.Buildings {
+			if b.ID == id {
+				return b, true, true
+			}
+		}
+		return Building{}, false, len(x.Buildings) > 0
+	}
+	return Building{}, false, false
+}
+
+// HasRoom tells whether room is a room of b: a floor from 1 to Floors
+// followed by one of Rooms.
+func (b Building) HasRoom(room string) bool {
+	for f := 1; f <= b.Floors; f++ {
+		for _, r := range b.Rooms {
+			if RoomOf(f, r) == room {
+				return true
+			}
+		}
+	}
+	return false
+}
