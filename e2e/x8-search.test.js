@@ -176,6 +176,13 @@ test("a phone report picks building, unit, floor and room from the site's lists;
   const tk = data.tickets[0];
   assert.deepEqual([tk.site, tk.building, tk.unit, tk.floor, tk.room, tk.location], ["s10", "10号楼", "2", "12", "1202", "kitchen"]);
   await shot(pat, "84-report-house-sent");
+  // Typed past the lists, the API refuses it, naming the field.
+  for (const [k, v] of [["building", "9号楼"], ["room", "1203"]]) {
+    const bad = await api("patrol", "POST", "/api/tickets", Object.assign({ source: "patrol", category: "civil", site: "s10", building: "10号楼",
+      unit: "2", floor: "12", room: "1201", scope: "in_home", location: "hall", description: RUN + " typed" }, { [k]: v }));
+    assert.equal(bad.status, 400, JSON.stringify(bad.data));
+    assert.equal(bad.data.field, k);
+  }
 
   // Chinese: the same lists, a public place with no units.
   await pat.click("#lang");
