@@ -73,3 +73,25 @@ func TestLocalDate(t *testing.T) {
 		}
 	}
 }
+
+func TestSiteBuildings(t *testing.T) {
+	s, err := NewSites("UTC", []Site{{ID: "s1"}, {ID: "s2", Buildings: []Building{{ID: "3号楼", Floors: 12, Rooms: []string{"01", "02"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, listed := s.Building("s1", "B1"); found || listed {
+		t.Errorf("s1 lists no buildings: found %v listed %v", found, listed)
+	}
+	if _, found, listed := s.Building("s2", "9号楼"); found || !listed {
+		t.Errorf("s2 9号楼: found %v listed %v", found, listed)
+	}
+	b, found, _ := s.Building("s2", "3号楼")
+	if !found {
+		t.Fatal("s2 3号楼 not found")
+	}
+	for room, want := range map[string]bool{"101": true, "1202": true, "1203": false, "1301": false, "01": false, "001": false} {
+		if b.HasRoom(room) != want {
+			t.Errorf("HasRoom(%q) = %v", room, !want)
+		}
+	}
+}
