@@ -42,5 +42,5 @@ func (s *Server) unfinished(w http.ResponseWriter, r *http.Request, p principal)
 		}
 		return out[i].CreatedAt.Before(out[j].CreatedAt)
 	})
-	writeJSON(w, http.StatusOK, map[string]any{"tickets": out})
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": phonesForList(p, out)})
 }

@@ -15,11 +15,14 @@ type sitesView struct {
 
 // sites answers GET /api/sites: the estates with their names in both
 // languages and their time zones, so that pages show every time in the
-// site's time.
-func (s *Server) sites(w http.ResponseWriter, _ *http.Request, _ principal) {
-	list := s.cfg.Sites.List()
-	if list == nil {
-		list = []devices.Site{}
+// site's time, and their buildings, units, floors and rooms for the
+// report form. A token limited to sites gets those only.
+func (s *Server) sites(w http.ResponseWriter, _ *http.Request, p principal) {
+	list := []devices.Site{}
+	for _, site := range s.cfg.Sites.List() {
+		if p.seesSite(site.ID) {
+			list = append(list, site)
+		}
 	}
 	writeJSON(w, http.StatusOK, sitesView{TimeZone: s.cfg.Sites.Default().String(), Sites: list})
 }

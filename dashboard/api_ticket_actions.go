@@ -27,6 +27,11 @@ func (s *Server) ticketAction(w http.ResponseWriter, r *http.Request, p principa
 		s.flowError(w, r, err)
 		return
 	}
+	res.Ticket = phonesFor(p, res.Ticket)
+	if res.Opened != nil {
+		opened := phonesFor(p, *res.Opened)
+		res.Opened = &opened
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -45,22 +45,27 @@ func (s *Server) reportTicket(w http.ResponseWriter, r *http.Request, p principa
 		writeError(w, http.StatusForbidden, "site "+quoteShort(rep.Site)+": this token may not report for it", "site")
 		return
 	}
+	if field, msg := houseError(s.cfg.Sites, rep); field != "" {
+		writeError(w, http.StatusBadRequest, msg, field)
+		return
+	}
 	t, merged, err := s.cfg.Tickets.Report(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, rep)
 	if err != nil {
 		s.serviceError(w, r, err)
 		return
 	}
 	if merged {
-		writeJSON(w, http.StatusOK, mergedTicket{Ticket: t, Merged: true})
+		writeJSON(w, http.StatusOK, mergedTicket{Ticket: phonesFor(p, t), Merged: true})
 		return
 	}
 	w.Header().Set("Location", "/api/tickets/"+strconv.FormatInt(t.ID, 10))
 	writeJSON(w, http.StatusCreated, t)
 }
 
-// listTickets answers GET /api/tickets?status=&level=&source=&site=&from=&to=&limit=&offset=.
+// listTickets answers GET /api/tickets?status=&level=&source=&site=&from=&to=&limit=&offset=
+// and the search's q=&category=&building=&unit=&room= (api_search.go).
 func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p principal) {
-	f, field, err := parseTicketFilter(r)
+	f, field, err := parseTicketFilter(r, s.zoneFor(p))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
 		return
@@ -80,11 +85,12 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, p principal
 	if list == nil {
 		list = []ticketing.Ticket{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tickets": list, "limit": f.Limit, "offset": f.Offset})
+	writeJSON(w, http.StatusOK, map[string]any{"tickets": phonesForList(p, list), "limit": f.Limit, "offset": f.Offset})
 }
 
 // parseTicketFilter reads the list filter; on error it names the field.
-func parseTicketFilter(r *http.Request) (ticketing.Filter, string, error) {
+// A from or to given as a local date or time is read in zone(site).
+func parseTicketFilter(r *http.Request, zone func(site string) *time.Location) (ticketing.Filter, string, error) {
 	q := r.URL.Query()
 	var f ticketing.Filter
 	if v := q.Get("status"); v != "" {
@@ -121,11 +127,14 @@ func parseTicketFilter(r *http.Request) (ticketing.Filter, string, error) {
 	if f.Offset, err = parseIntParam(q, "offset", 0, 0, 1_000_000); err != nil {
 		return f, "offset", err
 	}
-	if f.From, err = parseTimeParam(q, "from", time.Time{}); err != nil {
+	if f.From, err = parseLocalTimeParam(q, "from", time.Time{}, zone(f.Site)); err != nil {
 		return f, "from", err
 	}
-	if f.To, err = parseTimeParam(q, "to", time.Time{}); err != nil {
+	if f.To, err = parseLocalTimeParam(q, "to", time.Time{}, zone(f.Site)); err != nil {
 		return f, "to", err
+	}
+	if field, err := parseSearch(q, &f.Search); err != nil {
+		return f, field, err
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return f, "from", errorf("from: must be before to")
@@ -148,5 +157,5 @@ func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, p principal) 
 		writeError(w, http.StatusForbidden, otherSite("ticket "+t.Number), "")
 		return
 	}
-	writeJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, phonesFor(p, t))
 }

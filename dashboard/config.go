@@ -29,6 +29,7 @@ type Tickets interface {
 // has it. state is one of ticketing's Alarms* states.
 type Alarms interface {
 	Alarms(ctx context.Context, state string) ([]ticketing.StoredAlarm, error)
+	FindAlarms(ctx context.Context, f ticketing.AlarmFilter) ([]ticketing.StoredAlarm, error)
 	AckAlarm(ctx context.Context, by ticketing.Actor, id string) (ticketing.StoredAlarm, error)
 }
 

@@ -129,6 +129,10 @@ type storedEvent struct {
 	site   string
 	device string
 	msg    []byte
+	// hidden is msg without the reporters' phones (nil: it has none),
+	// for clients that may not read them of a ticket of assignee's.
+	hidden   []byte
+	assignee string
 }
 
 // NewHub builds a hub; call Run to close its connections on shutdown.
@@ -208,6 +212,13 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where
 	// the replay ring, so they are neither numbered nor kept. They carry
 	// the number of the last event, which keeps ?since= exact.
 	transient := eventType == EventReading
+	// What clients that may not read the reporters' phones get instead
+	// (phones.go), worked out before the lock.
+	var assignee string
+	var phoneless json.RawMessage
+	if !transient {
+		assignee, phoneless = eventPhones(raw)
+	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -223,24 +234,36 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where
 		return
 	}
 	ev := storedEvent{seq: h.seq, typ: eventType, site: where.site, device: where.device, msg: msg}
+	if phoneless != nil {
+		ev.assignee = assignee
+		if ev.hidden, err = json.Marshal(Message{Seq: h.seq, Epoch: h.cfg.Epoch, Type: eventType, Time: at.UTC(), Data: phoneless}); err != nil {
+			h.log.Error("event not sent", "type", eventType, "err", err)
+			return
+		}
+	}
 	if !transient {
 		h.store(ev)
 		if share && h.share != nil {
 			h.share(eventType, at, raw)
 		}
 	}
-	var pm *websocket.PreparedMessage
+	var full, hidden *websocket.PreparedMessage
 	now := time.Now()
 	for c := range h.clients {
 		if !c.wants(ev) {
 			continue
 		}
-		if pm == nil {
-			if pm, err = websocket.NewPreparedMessage(websocket.TextMessage, msg); err != nil {
+		slot, body := &full, msg
+		if ev.hidden != nil && !c.seesPhones(ev.assignee) {
+			slot, body = &hidden, ev.hidden
+		}
+		if *slot == nil {
+			if *slot, err = websocket.NewPreparedMessage(websocket.TextMessage, body); err != nil {
 				h.log.Error("event not sent", "type", eventType, "err", err)
 				return
 			}
 		}
+		pm := *slot
 		var device string
 		if transient {
 			device = where.device
@@ -284,7 +307,11 @@ func (h *Hub) missedSince(since uint64, epoch string, c *client) ([][]byte, bool
 	for i := 0; i < h.n; i++ {
 		ev := h.ring[(h.head+i)%len(h.ring)]
 		if ev.seq > since && c.wants(ev) {
-			out = append(out, ev.msg)
+			if ev.hidden != nil && !c.seesPhones(ev.assignee) {
+				out = append(out, ev.hidden)
+			} else {
+				out = append(out, ev.msg)
+			}
 		}
 	}
 	return out, true
@@ -296,7 +323,7 @@ func (h *Hub) missedSince(since uint64, epoch string, c *client) ([][]byte, bool
 // must carry.
 func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string, p principal) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
 	c = newClient(h, conn)
-	c.scope, c.who = p.Sites, p.identity()
+	c.scope, c.who, c.viewer = p.Sites, p.identity(), p
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

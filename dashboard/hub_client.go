@@ -41,6 +41,9 @@ type client struct {
 	// who is the identity of the token it was opened with (principal's
 	// identity), so that a token reload can close it. Set once.
 	who string
+	// viewer is who opened it, whose role and name say whether the
+	// reporters' phones reach it (phones.go). Set once.
+	viewer principal
 
 	// Guarded by hub.mu.
 	sites    map[string]bool // nil: every site

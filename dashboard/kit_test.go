@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,9 +104,10 @@ func (f *fakeTickets) OpenTickets(context.Context) ([]ticketing.Ticket, error) {
 
 // fakeAlarms is an in-memory alarm store.
 type fakeAlarms struct {
-	mu     sync.Mutex
-	active []rules.Alarm
-	acks   []string
+	mu      sync.Mutex
+	active  []rules.Alarm
+	acks    []string
+	filters []ticketing.AlarmFilter
 }
 
 func (f *fakeAlarms) Alarms(context.Context, string) ([]ticketing.StoredAlarm, error) {
@@ -114,6 +116,20 @@ func (f *fakeAlarms) Alarms(context.Context, string) ([]ticketing.StoredAlarm, e
 	out := make([]ticketing.StoredAlarm, len(f.active))
 	for i, a := range f.active {
 		out[i] = ticketing.StoredAlarm{Alarm: a}
+	}
+	return out, nil
+}
+
+func (f *fakeAlarms) FindAlarms(ctx context.Context, flt ticketing.AlarmFilter) ([]ticketing.StoredAlarm, error) {
+	all, _ := f.Alarms(ctx, flt.State)
+	f.mu.Lock()
+	f.filters = append(f.filters, flt)
+	f.mu.Unlock()
+	out := []ticketing.StoredAlarm{}
+	for _, a := range all {
+		if len(flt.Sites) == 0 || slices.Contains(flt.Sites, a.Site) {
+			out = append(out, a)
+		}
 	}
 	return out, nil
 }

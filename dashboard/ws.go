@@ -98,7 +98,7 @@ func (s *Server) snapshot(ctx context.Context, p principal) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tickets: %w", err)
 	}
-	tickets = visibleTickets(p, tickets)
+	tickets = phonesForList(p, visibleTickets(p, tickets))
 	var status []DeviceStatus
 	if s.cfg.Live != nil {
 		status = s.cfg.Live.Statuses()

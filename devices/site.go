@@ -14,6 +14,10 @@ type Site struct {
 	NameEn   string `yaml:"name_en" json:"name_en,omitempty"`
 	TimeZone string `yaml:"time_zone" json:"time_zone"`
 	Address  string `yaml:"address" json:"address,omitempty"`
+	// Buildings are the site's buildings with their units, floors and
+	// rooms, which the report form offers to pick (building.go); none:
+	// the form takes them typed.
+	Buildings []Building `yaml:"buildings" json:"buildings,omitempty"`
 }
 
 // Sites answers which time zone a site keeps. A site that is not listed,
@@ -47,6 +51,9 @@ func NewSites(defaultZone string, list []Site) (*Sites, error) {
 			if loc, err = loadZone(site.TimeZone); err != nil {
 				return nil, fmt.Errorf("sites[%d].time_zone: %w", i, err)
 			}
+		}
+		if err := checkBuildings(site.Buildings); err != nil {
+			return nil, fmt.Errorf("sites[%d].%w", i, err)
 		}
 		s.zones[site.ID] = loc
 		site.TimeZone = loc.String()

@@ -1,4 +1,4 @@
-// The floor view: where the live faults are. Site s10 has buildings F1
+// The floor view: where the live faults are. Site s11 has buildings F1
 // (floors 3 and B1) and F2 (floor 1), devices of this file only. The
 // admin uploads a plan of F1 floor 3 (a text file named .png is refused
 // first) and places gas-x10-01 on it by clicking; a gas alarm arrives over
@@ -60,7 +60,7 @@ const cell = (page, building, floor) => page.locator(`#floors-grid button.floor-
 async function openFloors(role, viewport) {
   const page = await open(br.context, role, "#/floors", viewport);
   await page.waitForSelector("#floors-grid");
-  await page.selectOption("#floors-site", "s10");
+  await page.selectOption("#floors-site", "s11");
   await cell(page, "F1", "3").waitFor();
   return page;
 }
@@ -100,7 +100,7 @@ test("the admin uploads a floor plan (a text file is refused) and places a devic
   await marker.waitFor();
   assert.notEqual(await marker.getAttribute("data-state"), "l1", "no alarm yet");
   // Where the click was, as fractions of the plan, kept by the server.
-  const { data } = await api("admin", "GET", "/api/floors?site=s10");
+  const { data } = await api("admin", "GET", "/api/floors?site=s11");
   const dev = data.sites[0].devices.find((d) => d.device_id === "gas-x10-01");
   assert.ok(Math.abs(dev.x - 0.25) < 0.02 && Math.abs(dev.y - 0.4) < 0.02, JSON.stringify(dev));
   const mb = await marker.locator(".marker-dot").boundingBox();
@@ -121,8 +121,8 @@ test("an alarm over MQTT turns the floor and its device's marker red live, and t
   assert.notEqual(await cell(page, "F1", "3").getAttribute("data-state"), "l1");
 
   const t0 = Date.now();
-  await publish("sites/s10/devices/gas-x10-01/telemetry", { ts: t0 - 60000, metrics: { lel_pct: 4.1, co_ppm: 2, fault: false } });
-  await publish("sites/s10/devices/gas-x10-01/telemetry", { ts: t0, metrics: { lel_pct: 35.5, co_ppm: 3, fault: false } });
+  await publish("sites/s11/devices/gas-x10-01/telemetry", { ts: t0 - 60000, metrics: { lel_pct: 4.1, co_ppm: 2, fault: false } });
+  await publish("sites/s11/devices/gas-x10-01/telemetry", { ts: t0, metrics: { lel_pct: 35.5, co_ppm: 3, fault: false } });
   await page.locator('#floors-grid button.floor-cell[data-building="F1"][data-floor="3"][data-state="l1"]').waitFor();
   await page.locator("#plan-box .marker[data-device=gas-x10-01][data-state=l1]").waitFor();
   assert.match(await cell(page, "F1", "3").textContent(), /L1 emergency: 1/);
@@ -209,6 +209,6 @@ test("the engineer and the manager may look (the engineer may place, not upload)
     await shot(page, "x10-06-" + role);
     await page.close();
   }
-  assert.equal((await api("engineer", "PUT", "/api/floors/plan?site=s10&building=F1&floor=3", undefined)).status, 403, "an engineer uploads no plans");
+  assert.equal((await api("engineer", "PUT", "/api/floors/plan?site=s11&building=F1&floor=3", undefined)).status, 403, "an engineer uploads no plans");
   assert.equal((await api("manager", "PUT", "/api/devices/gas-x10-03/position", { x: 0.5, y: 0.5 })).status, 403, "a manager places no devices");
 });

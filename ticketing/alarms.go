@@ -533,40 +533,7 @@ func (s *Service) AckAlarm(ctx context.Context, by Actor, id string) (StoredAlar
 // Alarms lists alarms in a state (AlarmsAll, AlarmsActive, AlarmsAcked,
 // AlarmsCleared), newest first, at most 1000.
 func (s *Service) Alarms(ctx context.Context, state string) ([]StoredAlarm, error) {
-	var where string
-	switch state {
-	case AlarmsAll:
-	case AlarmsActive:
-		where = "WHERE a.state <> 'cleared'"
-	case AlarmsAcked:
-		where = "WHERE a.state <> 'cleared' AND a.acked = 1"
-	case AlarmsCleared:
-		where = "WHERE a.state = 'cleared'"
-	case AlarmsUnacked:
-		where = "WHERE a.acked = 0"
-	case AlarmsLive:
-		where = "WHERE a.state <> 'cleared' OR (a.acked = 0 AND a.shadow = 0)"
-	default:
-		return nil, &FieldError{Field: "state", Message: "must be active, acked, unacked, cleared or live"}
-	}
-	rows, err := s.db.QueryContext(ctx, "SELECT "+alarmColumns+" FROM alarms a LEFT JOIN tickets t ON t.id = a.ticket_id "+
-		where+" ORDER BY a.raised_at DESC, a.id DESC LIMIT ?", alarmsLimit)
-	if err != nil {
-		return nil, fmt.Errorf("list alarms: %w", err)
-	}
-	defer rows.Close()
-	out := []StoredAlarm{}
-	for rows.Next() {
-		a, err := scanAlarm(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list alarms: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list alarms: %w", err)
-	}
-	return out, nil
+	return s.FindAlarms(ctx, AlarmFilter{State: state})
 }
 
 const alarmColumns = `a.id, a.rule_id, a.rule_name, a.device_id, a.kind, a.site, a.building, a.location,

@@ -259,4 +259,7 @@ type Filter struct {
 	To     time.Time
 	Limit  int // default 100, at most 1000
 	Offset int
+	// Search narrows the list further (search.go): free text, the
+	// category (fault type) and the house.
+	Search
 }

@@ -227,6 +227,8 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
 	if !f.To.IsZero() {
 		add("created_at < ?", ms(f.To))
 	}
+	cond, more := f.Search.where()
+	where, args = append(where, cond...), append(args, more...)
 	limit := f.Limit
 	switch {
 	case limit <= 0:

@@ -85,7 +85,8 @@ auth:
     - {name: pm1, role: manager, token: %[12]s}
     - {name: root, role: admin, token: %[13]s}
 time_zone: Asia/Shanghai
-sites: [{id: s1, name: 北区, name_en: North estate}]
+sites: [{id: s1, name: 北区, name_en: North estate},
+  {id: s10, name: 东区, name_en: East estate, buildings: [{id: 10号楼, name_en: Building 10, units: ["1", "2"], floors: 12, rooms: ["01", "02"]}, {id: 会所, name_en: Clubhouse}]}]
 technicians: [{name: tech1, skills: [gas, plumbing, electrical], zones: [z1], on_duty: true},
   {name: tech2, skills: [electrical], zones: [z2], on_duty: true}]
 people: [{name: tech1, lang: en}, {name: desk, roles: [control_room]}]
@@ -119,9 +120,10 @@ devices:
   - {id: wl-b7-01, kind: water_leak, site: s7, building: B7, floor: "-1", location: "B7 水泵房 pump room", zone: z1}
   - {id: wl-b8-01, kind: water_leak, site: s8, building: B8, location: "B8 pump room", zone: z8}
   - {id: wv-b8, kind: actuator, actuator: water_valve, site: s8, building: B8, location: "B8 water main valve", zone: z8}
-  - {id: gas-x10-01, kind: gas, site: s10, building: F1, floor: "3", location: "F1 3F kitchen", zone: z1}
-  - {id: wl-x10-02, kind: water_leak, site: s10, building: F1, floor: B1, location: "F1 pump room", zone: z1}
-  - {id: gas-x10-03, kind: gas, site: s10, building: F2, floor: "1", location: "F2 canteen kitchen", zone: z1}
+  - {id: gas-x10-01, kind: gas, site: s11, building: F1, floor: "3", location: "F1 3F kitchen", zone: z1}
+  - {id: wl-x10-02, kind: water_leak, site: s11, building: F1, floor: B1, location: "F1 pump room", zone: z1}
+  - {id: gas-x10-03, kind: gas, site: s11, building: F2, floor: "1", location: "F2 canteen kitchen", zone: z1}
+  - {id: gas-x8-01, kind: gas, site: s10, building: 10号楼, location: "10号楼 boiler room", zone: z1}
 actions: {read_back: 3s, attempts: 3}
 qr:
   secret: "%[10]s-qr"

@@ -164,6 +164,18 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad time_zone", file: "time_zone: Mars/Olympus\n", wantKey: "time_zone"},
 		{name: "bad site time_zone", file: "sites: [{id: s1, name: 北区}, {id: s2, name: 南区, time_zone: '+08:00'}]\n", wantKey: "sites[1].time_zone"},
 		{name: "bad site id", file: "sites: [{id: 's 1', name: 北区}]\n", wantKey: "sites[0].id"},
+		{name: "bad building unit", file: "sites: [{id: s1, buildings: [{id: 3号楼, units: ['1', '1']}]}]\n", wantKey: "sites[0].buildings[0].units[1]"},
+		{name: "building rooms without floors", file: "sites: [{id: s1}, {id: s2, buildings: [{id: B1}, {id: B2, rooms: ['01']}]}]\n", wantKey: "sites[1].buildings[1].rooms"},
+		{name: "site buildings", file: "sites: [{id: s1, buildings: [{id: 3号楼, name_en: Building 3, units: ['1', '2'], floors: 18, rooms: ['01', '02']}]}]\n",
+			check: func(t *testing.T, c Config) {
+				s, err := c.SiteZones()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b := s.List()[0].Buildings; len(b) != 1 || b[0].ID != "3号楼" || b[0].NameEn != "Building 3" || len(b[0].Units) != 2 || b[0].Floors != 18 || len(b[0].Rooms) != 2 {
+					t.Errorf("buildings: %+v", b)
+				}
+			}},
 		{name: "site zones", file: "time_zone: Asia/Shanghai\nsites: [{id: s1, name: 北区, name_en: North estate}, {id: s2, name: 柏林, time_zone: Europe/Berlin}]\n",
 			check: func(t *testing.T, c Config) {
 				tc := ticketingConfig(c, nil, nil, nil)

@@ -10,7 +10,7 @@ const VERSION = "caretaker-v1";
 const SHELL = ["/", "/index.html", "/style.css",
   "/js/api.js", "/js/app.js", "/js/board.js", "/js/chart.js", "/js/checklist.js", "/js/codes.js", "/js/daily.js", "/js/describe.js", "/js/detail.js",
   "/js/devcmds.js", "/js/dom.js", "/js/i18n.js", "/js/live.js", "/js/notes.js", "/js/offline.js", "/js/report.js",
-  "/js/reports.js", "/js/rulebook.js", "/js/rules.js", "/js/session.js", "/js/sla.js", "/js/sound.js", "/js/tech.js",
+  "/js/reports.js", "/js/rulebook.js", "/js/rules.js", "/js/search.js", "/js/session.js", "/js/sla.js", "/js/sound.js", "/js/tech.js",
   "/js/words.js", "/js/triage.js",
   "/js/floors.js", "/floors.css"];
 const API = [/^\/api\/me$/, /^\/api\/tickets$/, /^\/api\/tickets\/\d+$/, /^\/api\/sites$/, /^\/api\/rules$/];

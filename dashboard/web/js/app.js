@@ -63,7 +63,8 @@ const notYours = {
 
 function route() {
   if (!session.me) return;
-  const hash = location.hash || "#/";
+  // What follows a "?" is a page's filters (search.js), not the route.
+  const hash = (location.hash || "#/").replace(/\?.*$/, "") || "#/";
   const r = ROUTES.find((x) => x.re.test(hash));
   if (!r) { location.hash = home(); return; }
   const m = r.re.exec(hash);

@@ -11,6 +11,7 @@ import { api, enc } from "./api.js";
 import { dueOf } from "./sla.js";
 import { session } from "./session.js";
 import { mountTriage, loadTriage, tickTriage } from "./triage.js";
+import { ticketSearch, alarmSearch } from "./search.js";
 
 const filters = { site: "", building: "", level: "", source: "" };
 
@@ -56,7 +57,8 @@ export function mount(root) {
     h("section", { class: "column duty", id: "duty-panel", "aria-labelledby": "duty-h" },
       h("h2", { id: "duty-h", text: t("onDutyNow") }), dutyList, dutyNote),
     h("section", { class: "column devices", "aria-labelledby": "devices-h" },
-      h("h2", { id: "devices-h", text: t("devices") }), deviceList));
+      h("h2", { id: "devices-h", text: t("devices") }), deviceList),
+    ticketSearch(), alarmSearch());
 
   // Who is on duty now, by the rosters (or the technicians list): asked
   // again every minute, since shifts change by the clock.

@@ -105,6 +105,16 @@ const EN = {
   trDismissGo: "Dismiss as false alarm", trBadTime: "Give a date and time.", trNeedReason: "Say why.",
   trTicketMade: "Ticket {n} made.", trSnoozed: "Snoozed until {t}.", trDismissed: "Dismissed as a false alarm.",
   faCol: "False alarms (30 days)", faRate: "{p}% ({d} of {n})", faNone: "no alarms", faBacktest: "Backtest",
+  // the archive's search, the report form's house from the registry, the technician's card
+  archiveTitle: "Search the archive", alarmSearchTitle: "Search alarms",
+  searchText: "Search: number, place, description or device", searchHint: "e.g. 1201 leak",
+  alarmSearchText: "Search: rule, device or message", alarmSearchHint: "e.g. gas B2",
+  faultType: "Fault type", fromDay: "From (date)", toDay: "To (date, included)", searchGo: "Search", searchClear: "Clear",
+  searching: "Searching…", searchFound: "{n} found.", searchFoundMore: "{n} shown, more below.", searchMore: "Show more",
+  searchNone: "No tickets match these filters.", alarmSearchNone: "No alarms match these filters.", unitN: "unit {u}",
+  searchNewest: "The newest {n} shown: narrow the search to see older ones.",
+  alarmSearchAsk: "Search the alarms of any time: by rule, device or message, level and dates.",
+  pickOne: "Choose…", pickFloorFirst: "Choose the floor first", cardAge: "Open for {d}", callReporter: "Call {who}", theReporter: "the reporter",
 };
 
 const ZH = {
@@ -203,6 +213,15 @@ const ZH = {
   trDismissGo: "判为误报", trBadTime: "请填写日期和时间。", trNeedReason: "请写明原因。",
   trTicketMade: "已生成工单 {n}。", trSnoozed: "已暂缓至 {t}。", trDismissed: "已判为误报。",
   faCol: "误报率（30 天）", faRate: "{p}%（{n} 次中 {d} 次）", faNone: "无告警", faBacktest: "回测",
+  archiveTitle: "工单档案查询", alarmSearchTitle: "告警查询",
+  searchText: "搜索：编号、位置、描述或设备", searchHint: "如 1201 漏水",
+  alarmSearchText: "搜索：规则、设备或内容", alarmSearchHint: "如 燃气 B2",
+  faultType: "故障类型", fromDay: "开始日期", toDay: "结束日期（含当天）", searchGo: "查询", searchClear: "清除",
+  searching: "查询中…", searchFound: "找到 {n} 条。", searchFoundMore: "已显示 {n} 条，下方还有。", searchMore: "显示更多",
+  searchNone: "没有符合条件的工单。", alarmSearchNone: "没有符合条件的告警。", unitN: "{u} 单元",
+  searchNewest: "显示最新 {n} 条：缩小查询范围可查看更早的。",
+  alarmSearchAsk: "查询任意时间的告警：按规则、设备或内容，等级和日期。",
+  pickOne: "请选择…", pickFloorFirst: "请先选楼层", cardAge: "已开 {d}", callReporter: "致电 {who}", theReporter: "报事人",
 };
 
 const DICTS = { en: EN, "zh-CN": ZH };

@@ -3,7 +3,7 @@
 // ticket number.
 
 import { h, field, options, showFieldError, clearFieldErrors } from "./dom.js";
-import { t, label } from "./i18n.js";
+import { t, label, getLang, siteName } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { session } from "./session.js";
 
@@ -37,10 +37,13 @@ export function mount(root) {
   const level = options(el("level", "select"), [["", t("levelAuto")], ["1", "L1"], ["2", "L2"], ["3", "L3"]]);
   const site = el("site", "input", { required: true, autocomplete: "off", list: "report-sites" });
   const sites = h("datalist", { id: "report-sites" });
-  const building = el("building", "input", { required: true, autocomplete: "off" });
-  const unit = el("unit", "input", { autocomplete: "off" });
-  const floor = el("floor", "input", { autocomplete: "off", inputmode: "numeric" });
-  const room = el("room", "input", { autocomplete: "off" });
+  // The house: picked from the site's buildings, units, floors and rooms
+  // when the server lists them (GET /api/sites), typed otherwise.
+  const building = slot("building", { required: true, list: "report-buildings" });
+  const buildings = h("datalist", { id: "report-buildings" });
+  const unit = slot("unit");
+  const floor = slot("floor", { inputmode: "numeric" });
+  const room = slot("room");
   const location = el("location", "input", { required: true, autocomplete: "off" });
   const description = el("description", "textarea", { rows: 3, required: true });
   const photos = el("photos", "input", { type: "file", accept: "image/*", capture: "environment", multiple: true });
@@ -60,41 +63,70 @@ export function mount(root) {
   level.addEventListener("change", () => { ask.hidden = true; });
   category.addEventListener("change", suggest);
   description.addEventListener("input", suggest);
-  const inHome = () => { for (const x of [unit, room]) x.closest("label").hidden = scope.value !== "in_home"; };
+  const inHome = () => { for (const x of [unit, room]) x.wrap.hidden = scope.value !== "in_home"; };
   scope.addEventListener("change", inHome);
 
   const form = h("form", { class: "card phone", id: "report-form", novalidate: true, onsubmit: submit },
     h("h2", { text: t("fileReport") }),
     field(t("category"), category), field(t("description"), description), hint,
     h("div", { class: "grid2" }, field(t("scope"), scope), field(t("source"), source)),
-    h("div", { class: "grid2" }, field(t("site"), site), field(t("building"), building)),
-    h("div", { class: "grid3" }, field(t("unit"), unit), field(t("floor"), floor), field(t("room"), room)),
-    field(t("location"), location), sites,
+    h("div", { class: "grid2 report-house" }, field(t("site"), site), building.wrap),
+    h("div", { class: "grid3 report-house" }, unit.wrap, floor.wrap, room.wrap),
+    field(t("location"), location), sites, buildings,
     field(t("takePhoto"), photos),
     field(t("level"), level),
     h("div", { class: "grid2" }, field(t("reporter"), reporter), field(t("phone"), phone)),
-    ask, sendBtn, result);
+    // Where the thumb is: the question, the button and the answer stay at
+    // the bottom of the screen (style.css .submit-bar).
+    h("div", { class: "submit-bar", id: "report-submit-bar" }, ask, sendBtn, result));
   root.replaceChildren(form);
   inHome();
   suggest();
   prefill();
 
+  // registry: the sites as the server lists them (with their buildings);
+  // devices: the buildings the devices are in, offered to a site with none.
+  let registry = [];
+  let devices = [];
   async function prefill() {
-    try {
-      const data = await api("GET", "/api/devices");
-      const ids = [...new Set((data.devices || []).map((d) => d.site).filter(Boolean))];
-      sites.replaceChildren(...ids.map((s) => h("option", { value: s })));
-      if (!site.value && ids.length === 1) site.value = ids[0];
-    } catch (_) { /* typing the site still works */ }
+    try { registry = (await api("GET", "/api/sites")).sites || []; } catch (_) { /* typed then */ }
+    try { devices = (await api("GET", "/api/devices")).devices || []; } catch (_) { /* typed then */ }
+    const ids = [...new Set([...registry.map((s) => s.id), ...devices.map((d) => d.site)].filter(Boolean))];
+    sites.replaceChildren(...ids.map((s) => h("option", { value: s, text: siteName(s) })));
+    if (!site.value && ids.length === 1) site.value = ids[0];
+    house();
   }
+
+  // house offers the building, unit, floor and room of the site typed or
+  // picked: from its lists where it has them, typed where it has none.
+  function house() {
+    const st = registry.find((x) => x.id === site.value.trim());
+    const list = (st && st.buildings) || [];
+    building.offer(list.length ? list.map((b) => [b.id, buildingName(b)]) : null);
+    const seen = [...new Set(devices.filter((d) => d.site === site.value.trim() && d.building).map((d) => d.building))].sort();
+    buildings.replaceChildren(...seen.map((b) => h("option", { value: b })));
+    const b = list.find((x) => x.id === building.value);
+    unit.offer(b && b.units && b.units.length ? b.units.map((u) => [u, u]) : null);
+    floor.offer(b && b.floors ? Array.from({ length: b.floors }, (_, i) => [String(i + 1), String(i + 1)]) : null);
+    if (b && b.floors && b.rooms && b.rooms.length) {
+      const f = Number(floor.value);
+      room.offer(f ? b.rooms.map((r) => [String(f) + r, String(f) + r]) : [], f ? "" : t("pickFloorFirst"));
+    } else {
+      room.offer(null);
+    }
+    inHome();
+  }
+  site.addEventListener("input", house);
+  site.addEventListener("change", house);
+  for (const x of [building, floor]) x.onPick(house);
 
   async function submit(ev) {
     ev.preventDefault();
     clearFieldErrors(form);
     result.className = "result";
     result.replaceChildren();
-    for (const c of [description, site, building, location]) {
-      if (!c.value.trim()) { showFieldError(form, c.name, t("required")); return; }
+    for (const [name, v] of [["description", description.value], ["site", site.value], ["building", building.value], ["location", location.value]]) {
+      if (!v.trim()) { showFieldError(form, name, t("required")); return; }
     }
     const word = urgentWord(category.value, description.value);
     if (word && !level.value) {
@@ -111,11 +143,11 @@ export function mount(root) {
     }
     const body = {
       source: source.value, category: category.value, scope: scope.value,
-      site: site.value.trim(), building: building.value.trim(), location: location.value.trim(),
+      site: site.value.trim(), building: building.value, location: location.value.trim(),
       description: description.value.trim(),
       reporter: { name: reporter.value.trim(), phone: phone.value.trim() },
     };
-    for (const [k, c] of [["unit", unit], ["floor", floor], ["room", room]]) if (c.value.trim()) body[k] = c.value.trim();
+    for (const [k, c] of [["unit", unit], ["floor", floor], ["room", room]]) if (c.value && !c.wrap.hidden) body[k] = c.value;
     if (level.value) body.level = Number(level.value);
     sendBtn.disabled = true;
     try {
@@ -139,6 +171,42 @@ export function mount(root) {
     }
   }
   return () => {};
+}
+
+// slot is one part of the house: a select of the registry's values when
+// offer gets a list, a text field when it gets null. value is what the
+// shown one holds, trimmed; onPick(fn) runs fn when either changes.
+function slot(name, attrs) {
+  const typed = h("input", Object.assign({ name, id: "report-" + name, autocomplete: "off" }, attrs || {}));
+  const picked = h("select", { name, id: "report-" + name, required: !!(attrs && attrs.required) });
+  const wrap = field(t(name), typed);
+  let cur = typed;
+  for (const c of [typed, picked]) c.addEventListener("change", () => { c.removeAttribute("aria-invalid"); });
+  return {
+    wrap,
+    get value() { return cur.value.trim(); },
+    onPick(fn) { picked.addEventListener("change", fn); typed.addEventListener("change", fn); },
+    offer(list, placeholder) {
+      const keep = cur.value;
+      if (list) {
+        options(picked, [["", placeholder || t("pickOne")], ...list]);
+        picked.value = list.some(([v]) => v === keep) ? keep : list.length === 1 ? list[0][0] : "";
+        picked.disabled = list.length === 0;
+      }
+      const next = list ? picked : typed;
+      if (next !== cur) {
+        if (next === typed) typed.value = "";
+        cur.replaceWith(next);
+        cur = next;
+      }
+    },
+  };
+}
+
+// buildingName: the building's name in the user's language, else its id.
+function buildingName(b) {
+  const n = getLang() === "zh-CN" ? b.name : b.name_en || b.name;
+  return n && n !== b.id ? n + " (" + b.id + ")" : b.id;
 }
 
 // upload sends the photos one by one; the answer is a line saying how it went.

@@ -7,6 +7,7 @@ import { h, field } from "./dom.js";
 import { t, label, getLang, localDay, fromLocal } from "./i18n.js";
 import { api, download, APIError } from "./api.js";
 import { bars } from "./chart.js";
+import { ticketSearch } from "./search.js";
 
 // The overall measures shown as figures: [path in the summary, label en, label zh, kind].
 const FIGURES = [
@@ -40,7 +41,7 @@ export function mount(root) {
     h("form", { class: "inline-form", onsubmit: (e) => { e.preventDefault(); load(); } },
       field(t("from"), from), field(t("to"), to), field(t("site"), site),
       h("button", { type: "submit", class: "primary", text: t("refresh") }), csv),
-    note, out));
+    note, out), ticketSearch());
   let counted = null; // client-side counts when the server has no stats
   load();
 

@@ -6,7 +6,8 @@ import { t, label, when, getLang } from "./i18n.js";
 import { api, enc } from "./api.js";
 import { live, subscribe } from "./live.js";
 import { session } from "./session.js";
-import { place } from "./board.js";
+import { place, tick } from "./board.js";
+import { dueOf } from "./sla.js";
 import { upload } from "./report.js";
 import { describeTicket } from "./describe.js";
 import { enqueue, queued, flush, conflicts, dismissConflicts, isOffline, STATUS_AFTER, ow } from "./offline.js";
@@ -34,8 +35,10 @@ export function mount(root) {
   // technician is typing survives the redraws every live event causes.
   const cards = new Map(); // ticket id -> {sig, el}
   function cached(tk, isMine) {
+    const due = dueOf(tk);
     const sig = [isMine, tk.status, tk.assignee, tk.level, tk.description, alarmActive(tk),
-      tk.queued ? tk.queued.length : 0, tk.eta, tk.carried_at].join("|");
+      tk.queued ? tk.queued.length : 0, tk.eta, tk.carried_at, due ? due.stage + due.at.getTime() + due.estimated : "",
+      tk.reporter ? tk.reporter.phone : ""].join("|");
     const hit = cards.get(tk.id);
     if (hit && hit.sig === sig) return hit.el;
     const el = card(tk, isMine);
@@ -59,6 +62,7 @@ export function mount(root) {
     pool.replaceChildren(...(free.length ? free.map((tk) => cached(tk, false)) : [h("p", { class: "empty", text: t("poolEmpty") })]));
     for (const id of [...cards.keys()]) if (!live.tickets.has(id)) cards.delete(id);
     for (const id of boxes.keys()) fillChecks(id);
+    tick(root);
   }
 
   // The checklist of a ticket I work on: read from the ticket (GET, kept
@@ -107,6 +111,7 @@ export function mount(root) {
       h("p", { class: "place", text: [place(tk), tk.unit, tk.floor, tk.room].filter(Boolean).join(" / ") }),
       h("p", { class: "desc", text: describeTicket(tk) }),
       h("p", { class: "meta", text: label("cat", tk.category) + " · " + label("src", tk.source) }),
+      clocks(tk), isMine ? callLink(tk) : null,
       tk.queued ? h("ul", { class: "queued" }, tk.queued.map((st) => h("li", { text: ow("queuedStep", { what: ow("a_" + st.body.action), t: when(st.client_time) }) }))) : null);
     const bar = h("div", { class: "actions-bar" });
     if (!isMine) {
@@ -278,8 +283,29 @@ export function mount(root) {
     }
     if (m.type !== "reading" && m.type !== "conn") draw();
   });
+  // The cards' ages and clocks count on by themselves (board.js tick).
+  const ticker = setInterval(() => tick(root), 1000);
   draw();
-  return () => { unsub(); window.removeEventListener("online", onOnline); window.removeEventListener("offline", onOffline); };
+  return () => { unsub(); clearInterval(ticker); window.removeEventListener("online", onOnline); window.removeEventListener("offline", onOffline); };
+}
+
+// clocks is how long the ticket has been open and the time limit that
+// matters most (sla.js): the one missed, else the one due first.
+function clocks(tk) {
+  const due = dueOf(tk);
+  const since = tk.first_reported_at || tk.created_at;
+  return h("p", { class: "clocks" },
+    since ? h("span", { class: "card-age" }, t("age") + " ", h("span", { class: "age", dataset: { since } })) : null,
+    due ? h("span", { class: "sla" + (due.estimated ? " estimated" : ""), dataset: { due: due.at.toISOString(), stage: due.stage } }) : null);
+}
+
+// callLink calls the reporter in one tap: on the assignee's own cards
+// only, and only when the report left a phone.
+function callLink(tk) {
+  const phone = tk.reporter && tk.reporter.phone ? tk.reporter.phone.replace(/[^0-9+*#]/g, "") : "";
+  if (!phone) return null;
+  return h("a", { class: "call-reporter", href: "tel:" + phone, dataset: { phone },
+    text: t("callReporter", { who: (tk.reporter.name || "").trim() || t("theReporter") }) + " · " + tk.reporter.phone });
 }
 
 // alarmActive says whether an alarm of the ticket has not cleared.
