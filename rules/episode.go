@@ -25,29 +25,54 @@ type episode struct {
 	flapping     bool
 	toggles      []time.Time
 	mem          memory
-	alarm        Alarm
+	alarm        *Alarm // nil until the rule holds on the device (see al)
+}
+
+// al is the episode's alarm, a zero one made if it has none yet.
+func (st *episode) al() *Alarm {
+	if st.alarm == nil {
+		st.alarm = &Alarm{}
+	}
+	return st.alarm
 }
 
 // observe moves one rule on one device forward by one value at event
 // time t, arriving at engine time now.
 func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.Time, v devices.Value) {
 	k := stateKey{c.key(), p.device}
-	st := e.state[k]
+	st := e.state.get(k)
+	var holds bool
 	if st == nil {
-		st = &episode{}
-		e.state[k] = st
-	}
-	if st.alarm.RuleID == "" {
-		st.alarm = e.newAlarm(c, p)
-	}
-	// A value older than what the rule has already seen must neither
-	// raise nor clear anything: it describes a past the state has left.
-	if t.Before(st.lastTime) {
-		return
+		// At rest: a value older than the newest one seen decides
+		// nothing; one that neither holds nor leaves anything in the
+		// rule's memory leaves the rule at rest.
+		if t.Before(e.state.rest(k)) {
+			return
+		}
+		var m memory
+		holds = c.eval(&m, t, v, p.base(c))
+		if !holds && !m.remembers() {
+			e.state.setRest(k, t, p.room)
+			return
+		}
+		st = e.state.ensure(k, p.room)
+		st.mem = m
+	} else {
+		// A value older than what the rule has already seen must neither
+		// raise nor clear anything: it describes a past the state has left.
+		if t.Before(st.lastTime) {
+			return
+		}
+		holds = c.eval(&st.mem, t, v, p.base(c))
 	}
 	st.lastTime, st.lastArrival = t, now
 	x := v.Float()
-	holds := c.eval(&st.mem, t, v, p.base(c))
+	if (holds || st.on) && (st.alarm == nil || st.alarm.RuleID == "") {
+		// The alarm is filled in only once there may be one: a rule that
+		// never holds on a device keeps no alarm for it.
+		a := e.newAlarm(c, p)
+		st.alarm = &a
+	}
 	if !st.on {
 		if !holds {
 			st.pendingSince = time.Time{}
@@ -98,15 +123,24 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 // rule is held back, though its terms still see it.
 func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devices.Reading, now time.Time) {
 	k := stateKey{c.key(), p.device}
-	st := e.state[k]
+	st := e.state.get(k)
+	var holds, ok bool
 	if st == nil {
-		st = &episode{}
-		e.state[k] = st
+		if r.Time.Before(e.state.rest(k)) {
+			return
+		}
+		var m memory
+		holds, ok = c.holdsAll(&m, r.Time, r.Values, p.nominal)
+		if m.remembers() {
+			st = e.state.ensure(k, p.room)
+			st.mem = m
+		}
+	} else {
+		if r.Time.Before(st.lastTime) {
+			return
+		}
+		holds, ok = c.holdsAll(&st.mem, r.Time, r.Values, p.nominal)
 	}
-	if r.Time.Before(st.lastTime) {
-		return
-	}
-	holds, ok := c.holdsAll(&st.mem, r.Time, r.Values, p.nominal)
 	if !ok || e.heldBack(c, p) {
 		return
 	}
@@ -116,7 +150,7 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 func (e *Engine) predicted(c *compiled, st *episode) {
 	if c.Condition.Op == OpTrendCrosses && !st.mem.predicted.IsZero() {
 		p := st.mem.predicted
-		st.alarm.PredictedAt = &p
+		st.al().PredictedAt = &p
 	}
 }
 
@@ -165,7 +199,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 	if st.announced {
 		return // held raised by the flap guard: the same episode goes on
 	}
-	a := &st.alarm
+	a := st.al()
 	a.ID = AlarmID(c.key(), a.Device, st.pendingSince)
 	a.RaisedAt = at
 	a.ClearedAt, a.ClearReason = nil, ""
@@ -182,10 +216,10 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 }
 
 func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
-	e.dirty[st.alarm.Device] = true
+	e.dirty[st.al().Device] = true
 	st.held = false
 	st.announced = true
-	a := &st.alarm
+	a := st.al()
 	a.State = Raised
 	a.Message = describe(c, a)
 	e.emit(ctx, *a)
@@ -199,7 +233,7 @@ func (e *Engine) newPeak(ctx context.Context, c *compiled, st *episode, before f
 	if !st.announced || st.held || st.alarm.Peak == before || c.op.class != "value" || c.op.op == OpIs {
 		return
 	}
-	a := &st.alarm
+	a := st.al()
 	a.State = Updated
 	a.Message = describe(c, a)
 	e.emit(ctx, *a)
@@ -231,7 +265,7 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 		if !st.flapping {
 			st.flapping, st.alarm.Flapping = true, true
 			st.alarm.State = Updated
-			e.emit(ctx, st.alarm)
+			e.emit(ctx, *st.alarm)
 		}
 		return
 	}
@@ -250,7 +284,7 @@ func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now t
 			e.clearAlarm(ctx, st, at, ClearValue)
 		} else if st.announced {
 			st.alarm.State = Updated
-			e.emit(ctx, st.alarm)
+			e.emit(ctx, *st.alarm)
 		}
 	}
 	if st.held && st.on && (!e.late(st.lastTime, now) || now.Sub(st.lastArrival) >= e.cfg.Lateness) {
@@ -273,10 +307,10 @@ func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason
 // clearAlarm tells that an episode ended and why (one of the Clear*
 // reasons), so the ticket records what cleared it.
 func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time, reason string) {
-	e.dirty[st.alarm.Device] = true
+	e.dirty[st.al().Device] = true
 	st.announced = false
 	st.flapping = false
-	a := &st.alarm
+	a := st.al()
 	a.State = Cleared
 	a.ClearedAt = &at
 	a.ClearReason = reason

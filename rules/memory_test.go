@@ -2,14 +2,21 @@ package rules
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
 )
+
+// heapProfile: where benchMemory writes a heap profile of the engine after
+// a reading each (go tool pprof -sample_index=inuse_space).
+var heapProfile = flag.String("heapprofile", "", "benchMemory: write a heap profile, engine alive, after a reading each")
 
 // memoryEstate registers n devices the way ./bench/run -only devices does
 // (gas detectors, site s1, buildings B1..B8); mixed: the four kinds in
@@ -73,6 +80,16 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 		}
 		e.Tick(ctx, now)
 		read = float64(liveHeap() - base)
+		if *heapProfile != "" {
+			f, err := os.Create(*heapProfile)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
 		body, err := e.Snapshot()
 		if err != nil {
 			b.Fatal(err)

@@ -47,7 +47,8 @@ type episodeState struct {
 	Flapping     bool        `json:"flapping,omitempty"`
 	Toggles      []time.Time `json:"toggles,omitempty"`
 	Mem          memoryState `json:"mem"`
-	Alarm        Alarm       `json:"alarm"`
+	// Alarm: none until the rule held on the device.
+	Alarm *Alarm `json:"alarm,omitempty"`
 }
 
 type memoryState struct {
@@ -126,7 +127,7 @@ func (m *memory) remembers() bool {
 func (e *Engine) Snapshot() ([]byte, error) {
 	e.mu.Lock()
 	s := snapshot{Format: snapshotFormat, SavedAt: e.cfg.Now().UTC()}
-	for k, st := range e.state {
+	for k, st := range e.state.all() {
 		c := e.rules[k.rule]
 		if c == nil || !st.worthKeeping(c) {
 			continue
@@ -134,7 +135,11 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime,
 			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
 			Announced: st.announced, Held: st.held, Flapping: st.flapping,
-			Alarm: st.alarm, Mem: st.mem.state()}
+			Mem: st.mem.state()}
+		if st.alarm != nil {
+			a := *st.alarm // encoded after the lock is let go
+			es.Alarm = &a
+		}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
 			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
 		}
@@ -174,8 +179,11 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		st := &episode{lastTime: es.LastTime, lastArrival: es.LastArrival, pendingSince: es.PendingSince,
 			clearSince: es.ClearSince, on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
 			toggles: es.Toggles, alarm: es.Alarm, mem: es.Mem.memory()}
+		if st.alarm != nil && st.alarm.RuleID == "" {
+			st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
+		}
 		k := stateKey{es.Rule, es.Device}
-		e.state[k] = st
+		e.state.put(k, st)
 		e.track(k, c, st)
 		episodes++
 	}
