@@ -18,10 +18,11 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 		p := e.planFor(id, sd.kind, sd.site, sd.building)
 		for _, c := range p.calendar {
 			st := e.state.ensure(stateKey{c.key(), id}, p.room)
-			if st.mem.serviceAt.IsZero() {
-				st.mem.serviceAt = now
+			if st.mem.serviceAt == 0 {
+				st.mem.serviceAt = stampOf(now)
 			}
-			if st.announced || now.Sub(st.mem.serviceAt) < c.Condition.After.Std() {
+			serviceAt := st.mem.serviceAt.time()
+			if st.announced || now.Sub(serviceAt) < c.Condition.After.Std() {
 				continue
 			}
 			if st.alarm == nil || st.alarm.RuleID == "" {
@@ -31,10 +32,10 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 			}
 			st.on, st.pendingSince = true, st.mem.serviceAt
 			a := st.alarm
-			a.ID = AlarmID(c.key(), id, st.mem.serviceAt)
-			a.RaisedAt = st.mem.serviceAt.Add(c.Condition.After.Std())
+			a.ID = AlarmID(c.key(), id, serviceAt)
+			a.RaisedAt = serviceAt.Add(c.Condition.After.Std())
 			a.ClearedAt, a.ClearReason = nil, ""
-			a.Value = now.Sub(st.mem.serviceAt).Hours()
+			a.Value = now.Sub(serviceAt).Hours()
 			a.Peak = a.Value
 			e.announce(ctx, c, st)
 		}
@@ -55,8 +56,8 @@ func (e *Engine) RestoreServiceAt(ruleID, device string, at time.Time) {
 		if st == nil {
 			continue
 		}
-		if at.After(st.mem.serviceAt) {
-			st.mem.serviceAt = at
+		if at.After(st.mem.serviceAt.time()) {
+			st.mem.serviceAt = stampOf(at)
 		}
 	}
 }

@@ -352,14 +352,14 @@ func (e *Engine) Restore(alarms []Alarm) {
 			// The alarm was raised after the snapshot: it stands, with
 			// what the snapshot remembers of the rule on the device.
 			st.alarm, st.on, st.announced, st.held = &a, true, true, false
-			st.pendingSince, st.clearSince = a.RaisedAt, time.Time{}
-			if st.lastTime.Before(a.RaisedAt) {
-				st.lastTime = a.RaisedAt
+			st.pendingSince, st.clearSince = stampOf(a.RaisedAt), 0
+			if st.lastTime.time().Before(a.RaisedAt) {
+				st.lastTime = stampOf(a.RaisedAt)
 			}
 			e.track(k, c, st)
 		default:
 			st = e.state.ensure(k, 1)
-			st.alarm, st.on, st.announced, st.lastTime, st.pendingSince = &a, true, true, a.RaisedAt, a.RaisedAt
+			st.alarm, st.on, st.announced, st.lastTime, st.pendingSince = &a, true, true, stampOf(a.RaisedAt), stampOf(a.RaisedAt)
 		}
 		if c.op.subject == onDevice {
 			e.seenDevice(a.Device, a.Kind, a.Site, a.Building)
@@ -387,7 +387,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 			if st == nil {
 				continue
 			}
-			st.mem.serviceAt = at
+			st.mem.serviceAt = stampOf(at)
 			if st.on || st.announced {
 				st.al().Message += " (service recorded)"
 				e.forceOff(ctx, st, at, ClearService)
@@ -402,12 +402,12 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 		if st == nil {
 			continue
 		}
-		if st.mem.hasRaw {
-			st.mem.serviceBase, base, known = st.mem.total(), st.mem.total(), true
+		if m := st.mem.more(); m.hasRaw {
+			m.serviceBase, base, known = m.total(), m.total(), true
 		} else {
-			st.mem.baseNext = true
+			m.baseNext = true
 		}
-		st.pendingSince = time.Time{}
+		st.pendingSince = 0
 		if st.on || st.held {
 			st.al().Message += " (service recorded)"
 			e.forceOff(ctx, st, at, ClearService)
@@ -427,7 +427,7 @@ func (e *Engine) RestoreService(ruleID, device string, base float64) {
 	for _, key := range []string{ruleKey(ruleID, false), ruleKey(ruleID, true)} {
 		if c := e.rules[key]; c != nil && c.Condition.Op == OpCounterEvery {
 			if st := e.ruleState(c, device); st != nil {
-				st.mem.serviceBase, st.mem.baseNext = base, false
+				st.mem.more().serviceBase, st.mem.more().baseNext = base, false
 			}
 		}
 	}

@@ -15,10 +15,10 @@ import (
 // raise from late data is held, and while the flap guard holds a cleared
 // condition raised.
 type episode struct {
-	lastTime     time.Time // event time of the newest value seen
-	lastArrival  time.Time // engine clock when it arrived
-	pendingSince time.Time // raise condition holding since; zero if not
-	clearSince   time.Time // clear condition holding since; zero if not
+	lastTime     stamp // event time of the newest value seen
+	lastArrival  stamp // engine clock when it arrived
+	pendingSince stamp // raise condition holding since; zero if not
+	clearSince   stamp // clear condition holding since; zero if not
 	on           bool
 	announced    bool
 	held         bool // on from late data; waits (see late)
@@ -60,12 +60,12 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 	} else {
 		// A value older than what the rule has already seen must neither
 		// raise nor clear anything: it describes a past the state has left.
-		if t.Before(st.lastTime) {
+		if t.Before(st.lastTime.time()) {
 			return
 		}
 		holds = c.eval(&st.mem, t, v, p.base(c))
 	}
-	st.lastTime, st.lastArrival = t, now
+	st.lastTime, st.lastArrival = stampOf(t), stampOf(now)
 	x := v.Float()
 	if (holds || st.on) && (st.alarm == nil || st.alarm.RuleID == "") {
 		// The alarm is filled in only once there may be one: a rule that
@@ -75,19 +75,19 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 	}
 	if !st.on {
 		if !holds {
-			st.pendingSince = time.Time{}
+			st.pendingSince = 0
 		} else {
-			if st.pendingSince.IsZero() {
-				st.pendingSince = t
+			if st.pendingSince == 0 {
+				st.pendingSince = stampOf(t)
 				if c.op.runStart != nil {
-					st.pendingSince = c.op.runStart(&st.mem, t)
+					st.pendingSince = stampOf(c.op.runStart(&st.mem, t))
 				}
 				st.alarm.Peak = x
 			}
 			st.alarm.Value = x
 			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
 			e.predicted(c, st)
-			if !t.Before(st.pendingSince.Add(c.holdFor())) {
+			if !t.Before(st.pendingSince.time().Add(c.holdFor())) {
 				e.turnOn(ctx, c, st, t, now)
 			}
 		}
@@ -98,16 +98,16 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 			cleared = c.clear(&st.mem, t, v, p.base(c))
 		}
 		if !cleared {
-			st.clearSince = time.Time{}
+			st.clearSince = 0
 			before := st.alarm.Peak
 			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
 			e.predicted(c, st)
 			e.newPeak(ctx, c, st, before)
 		} else {
-			if st.clearSince.IsZero() {
-				st.clearSince = t
+			if st.clearSince == 0 {
+				st.clearSince = stampOf(t)
 			}
-			if !t.Before(st.clearSince.Add(c.ClearFor.Std())) {
+			if !t.Before(st.clearSince.time().Add(c.ClearFor.Std())) {
 				e.turnOff(ctx, c, st, t, now)
 			}
 		}
@@ -136,7 +136,7 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 			st.mem = m
 		}
 	} else {
-		if r.Time.Before(st.lastTime) {
+		if r.Time.Before(st.lastTime.time()) {
 			return
 		}
 		holds, ok = c.holdsAll(&st.mem, r.Time, r.Values, p.nominal)
@@ -148,8 +148,8 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 }
 
 func (e *Engine) predicted(c *compiled, st *episode) {
-	if c.Condition.Op == OpTrendCrosses && !st.mem.predicted.IsZero() {
-		p := st.mem.predicted
+	if c.Condition.Op == OpTrendCrosses && st.mem.ext != nil && !st.mem.ext.predicted.IsZero() {
+		p := st.mem.ext.predicted
 		st.al().PredictedAt = &p
 	}
 }
@@ -161,23 +161,23 @@ func (e *Engine) predicted(c *compiled, st *episode) {
 // completed by wall-clock time between two replayed values.
 func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, now time.Time) {
 	at := now
-	if !st.lastArrival.IsZero() {
-		at = st.lastTime.Add(now.Sub(st.lastArrival))
+	if st.lastArrival != 0 {
+		at = st.lastTime.time().Add(now.Sub(st.lastArrival.time()))
 	}
 	switch {
 	case c.op.byReading:
 		// Only a reading decides.
-	case !st.on && !st.pendingSince.IsZero() && !at.Before(st.pendingSince.Add(c.holdFor())):
-		e.turnOn(ctx, c, st, st.pendingSince.Add(c.holdFor()), now)
-	case st.on && !st.clearSince.IsZero() && !at.Before(st.clearSince.Add(c.ClearFor.Std())):
-		e.turnOff(ctx, c, st, st.clearSince.Add(c.ClearFor.Std()), now)
+	case !st.on && st.pendingSince != 0 && !at.Before(st.pendingSince.time().Add(c.holdFor())):
+		e.turnOn(ctx, c, st, st.pendingSince.time().Add(c.holdFor()), now)
+	case st.on && st.clearSince != 0 && !at.Before(st.clearSince.time().Add(c.ClearFor.Std())):
+		e.turnOff(ctx, c, st, st.clearSince.time().Add(c.ClearFor.Std()), now)
 	}
 	e.settle(ctx, c, st, at, now)
 }
 
 // track keeps the set of episodes that Tick must look at small.
 func (e *Engine) track(k stateKey, c *compiled, st *episode) {
-	pending := (!st.on && !st.pendingSince.IsZero()) || (st.on && !st.clearSince.IsZero())
+	pending := (!st.on && st.pendingSince != 0) || (st.on && st.clearSince != 0)
 	if (pending && !c.op.byReading) || st.held || st.flapping {
 		e.timed[k] = st
 		return
@@ -194,13 +194,15 @@ func (e *Engine) late(at, now time.Time) bool {
 // turnOn: the condition has held for its for-duration at event time at.
 func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
 	st.on = true
-	st.clearSince = time.Time{}
-	st.toggles = append(st.toggles, at)
+	st.clearSince = 0
+	if c.FlapCount > 0 { // without a flap guard no one counts them
+		st.toggles = append(st.toggles, at)
+	}
 	if st.announced {
 		return // held raised by the flap guard: the same episode goes on
 	}
 	a := st.al()
-	a.ID = AlarmID(c.key(), a.Device, st.pendingSince)
+	a.ID = AlarmID(c.key(), a.Device, st.pendingSince.time())
 	a.RaisedAt = at
 	a.ClearedAt, a.ClearReason = nil, ""
 	if c.FlapCount > 0 && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount {
@@ -242,9 +244,11 @@ func (e *Engine) newPeak(ctx context.Context, c *compiled, st *episode, before f
 // turnOff: the clear condition has held for clear_for at event time at.
 func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
 	st.on = false
-	st.pendingSince = time.Time{}
-	st.clearSince = time.Time{}
-	st.toggles = append(st.toggles, at)
+	st.pendingSince = 0
+	st.clearSince = 0
+	if c.FlapCount > 0 { // without a flap guard no one counts them
+		st.toggles = append(st.toggles, at)
+	}
 	if st.held {
 		if !e.late(at, now) {
 			// It ended, but within the lateness bound: it was going on
@@ -287,7 +291,7 @@ func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now t
 			e.emit(ctx, *st.alarm)
 		}
 	}
-	if st.held && st.on && (!e.late(st.lastTime, now) || now.Sub(st.lastArrival) >= e.cfg.Lateness) {
+	if st.held && st.on && (!e.late(st.lastTime.time(), now) || now.Sub(st.lastArrival.time()) >= e.cfg.Lateness) {
 		e.announce(ctx, c, st)
 	}
 	if c.FlapCount > 0 {
@@ -298,7 +302,7 @@ func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now t
 // forceOff ends an episode whatever its condition says (a recorded service).
 func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason string) {
 	st.on, st.held, st.flapping = false, false, false
-	st.pendingSince, st.clearSince = time.Time{}, time.Time{}
+	st.pendingSince, st.clearSince = 0, 0
 	if st.announced {
 		e.clearAlarm(ctx, st, at, reason)
 	}

@@ -73,11 +73,13 @@ type memoryState struct {
 
 // state writes a memory out as saved.
 func (m *memory) state() memoryState {
-	ms := memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
-		HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext,
-		HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince, ServiceAt: m.serviceAt}
-	for _, x := range m.samples {
-		ms.Samples = append(ms.Samples, [2]float64{float64(x.t.UnixMilli()), x.x})
+	ms := memoryState{HasPrev: m.hasPrev, PrevT: m.prevT.time(), PrevX: m.prevX,
+		HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince.time(), ServiceAt: m.serviceAt.time()}
+	if x := m.ext; x != nil {
+		ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext = x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext
+		for _, s := range x.samples {
+			ms.Samples = append(ms.Samples, [2]float64{float64(s.t.UnixMilli()), s.x})
+		}
 	}
 	for i := range m.terms {
 		ms.Terms = append(ms.Terms, m.terms[i].state())
@@ -87,11 +89,14 @@ func (m *memory) state() memoryState {
 
 // memory takes a saved memory back.
 func (ms memoryState) memory() memory {
-	m := memory{hasPrev: ms.HasPrev, prevT: ms.PrevT, prevX: ms.PrevX, predicted: ms.Predicted, hasRaw: ms.HasRaw,
-		raw: ms.Raw, offset: ms.Offset, serviceBase: ms.ServiceBase, baseNext: ms.BaseNext,
-		hasRef: ms.HasRef, ref: ms.Ref, refSince: ms.RefSince, serviceAt: ms.ServiceAt}
-	for _, x := range ms.Samples {
-		m.samples = append(m.samples, sample{time.UnixMilli(int64(x[0])).UTC(), x[1]})
+	m := memory{hasPrev: ms.HasPrev, prevT: stampOf(ms.PrevT), prevX: ms.PrevX,
+		hasRef: ms.HasRef, ref: ms.Ref, refSince: stampOf(ms.RefSince), serviceAt: stampOf(ms.ServiceAt)}
+	if len(ms.Samples) > 0 || !ms.Predicted.IsZero() || ms.HasRaw || ms.Raw != 0 || ms.Offset != 0 || ms.ServiceBase != 0 || ms.BaseNext {
+		x := m.more()
+		x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext = ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext
+		for _, s := range ms.Samples {
+			x.samples = append(x.samples, sample{time.UnixMilli(int64(s[0])).UTC(), s[1]})
+		}
 	}
 	for _, t := range ms.Terms {
 		m.terms = append(m.terms, t.memory())
@@ -106,13 +111,16 @@ func signature(c *compiled) string {
 // worthKeeping: the episode holds something a restart would lose (a
 // value-rule episode at rest is rebuilt by the next reading).
 func (st *episode) worthKeeping(c *compiled) bool {
-	return st.on || st.announced || st.held || st.flapping || !st.pendingSince.IsZero() || !st.clearSince.IsZero() ||
+	return st.on || st.announced || st.held || st.flapping || st.pendingSince != 0 || st.clearSince != 0 ||
 		(c.FlapCount > 0 && len(st.toggles) > 0) || st.mem.remembers()
 }
 
 // remembers tells whether a memory holds anything the next value needs.
 func (m *memory) remembers() bool {
-	if m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0 || m.hasRef || !m.serviceAt.IsZero() {
+	if m.hasPrev || m.hasRef || m.serviceAt != 0 {
+		return true
+	}
+	if x := m.ext; x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
 		return true
 	}
 	for i := range m.terms {
@@ -132,8 +140,8 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		if c == nil || !st.worthKeeping(c) {
 			continue
 		}
-		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime,
-			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
+		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime.time(),
+			LastArrival: st.lastArrival.time(), PendingSince: st.pendingSince.time(), ClearSince: st.clearSince.time(), On: st.on,
 			Announced: st.announced, Held: st.held, Flapping: st.flapping,
 			Mem: st.mem.state()}
 		if st.alarm != nil {
@@ -176,8 +184,8 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		if c == nil || signature(c) != es.Sig {
 			continue
 		}
-		st := &episode{lastTime: es.LastTime, lastArrival: es.LastArrival, pendingSince: es.PendingSince,
-			clearSince: es.ClearSince, on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
+		st := &episode{lastTime: stampOf(es.LastTime), lastArrival: stampOf(es.LastArrival), pendingSince: stampOf(es.PendingSince),
+			clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
 			toggles: es.Toggles, alarm: es.Alarm, mem: es.Mem.memory()}
 		if st.alarm != nil && st.alarm.RuleID == "" {
 			st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm

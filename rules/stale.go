@@ -259,7 +259,7 @@ func (e *Engine) tickStale(ctx context.Context, now time.Time) {
 				a := e.newAlarm(c, p)
 				st.alarm = &a
 			}
-			st.on, st.pendingSince = true, since
+			st.on, st.pendingSince = true, stampOf(since)
 			a := st.alarm
 			a.ID = AlarmID(c.key(), id, since)
 			a.RaisedAt = since.Add(c.Condition.After.Std())

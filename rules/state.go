@@ -23,8 +23,26 @@ type devState struct{ slots []slot }
 
 type slot struct {
 	rule string   // the rule's key
-	last int64    // at rest (st nil): event time of the newest value seen, unix ns; 0 none
+	last stamp    // at rest (st nil): event time of the newest value seen
 	st   *episode // nil: at rest
+}
+
+// stamp is a time as unix nanoseconds, 0 for none: a third of a
+// time.Time, for the times every episode keeps. Times come back in UTC.
+type stamp int64
+
+func stampOf(t time.Time) stamp {
+	if t.IsZero() {
+		return 0
+	}
+	return stamp(t.UnixNano())
+}
+
+func (s stamp) time() time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(s)).UTC()
 }
 
 func newStateTable() stateTable { return stateTable{devs: map[string]*devState{}} }
@@ -53,8 +71,8 @@ func (s *stateTable) get(k stateKey) *episode {
 // rest is the event time of the newest value a rule at rest on the device
 // saw (zero: none, or the rule has an episode).
 func (s *stateTable) rest(k stateKey) time.Time {
-	if sl := s.slot(k); sl != nil && sl.st == nil && sl.last != 0 {
-		return time.Unix(0, sl.last).UTC()
+	if sl := s.slot(k); sl != nil && sl.st == nil {
+		return sl.last.time()
 	}
 	return time.Time{}
 }
@@ -78,7 +96,7 @@ func (s *stateTable) slotFor(k stateKey, room int) *slot {
 func (s *stateTable) setRest(k stateKey, t time.Time, room int) {
 	sl := s.slotFor(k, room)
 	if sl.st == nil {
-		sl.last = t.UnixNano()
+		sl.last = stampOf(t)
 	}
 }
 
@@ -96,10 +114,7 @@ func (s *stateTable) put(k stateKey, st *episode) {
 func (s *stateTable) ensure(k stateKey, room int) *episode {
 	sl := s.slotFor(k, room)
 	if sl.st == nil {
-		sl.st = &episode{}
-		if sl.last != 0 {
-			sl.st.lastTime = time.Unix(0, sl.last).UTC()
-		}
+		sl.st = &episode{lastTime: sl.last}
 		sl.last = 0
 		s.episodes++
 	}

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"slices"
-	"time"
 )
 
 // heldBack tells whether rule c is held back on the plan's device by the
@@ -16,7 +15,7 @@ func (e *Engine) heldBack(c *compiled, p *plan) bool {
 		}
 		k := stateKey{c.key(), p.device}
 		if mine := e.state.get(k); mine != nil && !mine.on {
-			mine.pendingSince = time.Time{}
+			mine.pendingSince = 0
 			mine.mem.hasRef = false // an unchanged run starts again after it
 			e.track(k, c, mine)
 		}
