@@ -53,6 +53,8 @@ type benchCaretaker struct {
 	*testkit.Caretaker
 	HTTP  string // host:port of the API and /ws
 	MQTT  string // host:port of the embedded broker, if any
+	// Startup is from the process's start to its first answer on /readyz.
+	Startup time.Duration
 	PProf string // host:port of the pprof listener (built with -profile)
 	dir   string
 }
@@ -101,8 +103,10 @@ devices_file: %q
 		c.Env = []string{"BENCH_PPROF_LISTEN=" + c.PProf}
 	}
 	c.Env = append(c.Env, o.Env...)
+	began := time.Now()
 	c.Start()
 	c.WaitReady("http://"+c.HTTP, 120*time.Second)
+	c.Startup = time.Since(began)
 	return c
 }
 

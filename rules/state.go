@@ -177,20 +177,33 @@ type Stats struct {
 	// Plans is how many device plans are cached; RuleSets how many
 	// distinct rule lists they share.
 	Plans, RuleSets int
+	// Rules: the same by rule key (id, or id~shadow).
+	Rules map[string]RuleStats
 }
+
+// RuleStats is the state one rule keeps over all devices.
+type RuleStats struct{ Slots, Episodes, Alarms int }
 
 // Stats counts the state the engine keeps, for tests and the memory
 // benchmark.
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Stats{Devices: len(e.state.devs), Episodes: e.state.episodes, Plans: len(e.plan)}
+	s := Stats{Devices: len(e.state.devs), Episodes: e.state.episodes, Plans: len(e.plan), Rules: map[string]RuleStats{}}
 	for _, ds := range e.state.devs {
 		s.Slots += len(ds.slots)
 		for i := range ds.slots {
-			if st := ds.slots[i].st; st != nil && st.alarm != nil {
-				s.Alarms++
+			sl := &ds.slots[i]
+			r := s.Rules[sl.rule]
+			r.Slots++
+			if sl.st != nil {
+				r.Episodes++
+				if sl.st.alarm != nil {
+					r.Alarms++
+					s.Alarms++
+				}
 			}
+			s.Rules[sl.rule] = r
 		}
 	}
 	sets := map[*ruleSet]bool{}
