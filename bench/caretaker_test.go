@@ -51,12 +51,12 @@ type caretakerOptions struct {
 // where it listens.
 type benchCaretaker struct {
 	*testkit.Caretaker
-	HTTP  string // host:port of the API and /ws
-	MQTT  string // host:port of the embedded broker, if any
+	HTTP string // host:port of the API and /ws
+	MQTT string // host:port of the embedded broker, if any
 	// Startup is from the process's start to its first answer on /readyz.
 	Startup time.Duration
-	PProf string // host:port of the pprof listener (built with -profile)
-	dir   string
+	PProf   string // host:port of the pprof listener (built with -profile)
+	dir     string
 }
 
 // startCaretaker writes a configuration and a devices file and runs
