@@ -288,15 +288,15 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 		if len(c.Unless) > 0 && !st.on {
 			// The plan may not be built yet (a pending episode taken back
 			// from a snapshot before the device's first reading).
-			p := e.plan[k.device]
-			if st.alarm != nil {
+			p := e.anyPlan(c, k.device)
+			if st.hasAlarm() {
 				p = e.planFor(k.device, c.Kind, st.alarm.Site, st.alarm.Building)
 			}
-			if p != nil && e.heldBack(c, p) {
+			if e.heldBack(c, p) {
 				continue
 			}
 		}
-		e.advance(ctx, c, st, now)
+		e.advance(ctx, c, st, k.device, now)
 		e.track(k, c, st)
 	}
 	e.tickStale(ctx, now)

@@ -23,9 +23,73 @@ type episode struct {
 	announced    bool
 	held         bool // on from late data; waits (see late)
 	flapping     bool
-	toggles      []time.Time
-	mem          memory
-	alarm        *Alarm // nil until the rule holds on the device (see al)
+	// value and peak of a run pending its for-duration, while the
+	// episode has no alarm yet (then they are the alarm's).
+	value, peak float64
+	toggles     []time.Time
+	mem         memory
+	alarm       *Alarm // nil until the rule first raises on the device (see alarmFor)
+}
+
+// hasAlarm: the episode has its alarm filled in.
+func (st *episode) hasAlarm() bool { return st.alarm != nil && st.alarm.RuleID != "" }
+
+func (st *episode) setValue(x float64) {
+	if st.hasAlarm() {
+		st.alarm.Value = x
+		return
+	}
+	st.value = x
+}
+
+func (st *episode) setPeak(x float64) {
+	if st.hasAlarm() {
+		st.alarm.Peak = x
+		return
+	}
+	st.peak = x
+}
+
+func (st *episode) peakSoFar() float64 {
+	if st.hasAlarm() {
+		return st.alarm.Peak
+	}
+	return st.peak
+}
+
+// alarmFor fills in the episode's alarm when it raises for the first
+// time: a rule whose condition never held long enough on a device keeps
+// no alarm for it. p is the device's plan, nil if the caller has none.
+func (e *Engine) alarmFor(c *compiled, st *episode, device string, p *plan) *Alarm {
+	if st.hasAlarm() {
+		return st.alarm
+	}
+	if p == nil {
+		p = e.anyPlan(c, device)
+	}
+	a := e.newAlarm(c, p)
+	a.Value, a.Peak = st.value, st.peak
+	st.alarm = &a
+	e.predicted(c, st)
+	return st.alarm
+}
+
+// anyPlan is the plan of a device the caller knows only by id: the
+// cached one, or one made from what the engine has seen of the device or
+// the registry has; failing both, one with the rule's kind alone.
+func (e *Engine) anyPlan(c *compiled, device string) *plan {
+	if p := e.plan[device]; p != nil {
+		return p
+	}
+	if sd := e.seen[device]; sd != nil {
+		return e.planFor(device, sd.kind, sd.site, sd.building)
+	}
+	if e.cfg.Devices != nil {
+		if d, ok := e.cfg.Devices.Lookup(device); ok {
+			return e.planFor(d.ID, d.Kind, d.Site, d.Building)
+		}
+	}
+	return &plan{device: device, kind: c.Kind, parent: ParentIngest, ruleSet: &ruleSet{}}
 }
 
 // al is the episode's alarm, a zero one made if it has none yet.
@@ -67,12 +131,6 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 	}
 	st.lastTime, st.lastArrival = stampOf(t), stampOf(now)
 	x := v.Float()
-	if (holds || st.on) && (st.alarm == nil || st.alarm.RuleID == "") {
-		// The alarm is filled in only once there may be one: a rule that
-		// never holds on a device keeps no alarm for it.
-		a := e.newAlarm(c, p)
-		st.alarm = &a
-	}
 	if !st.on {
 		if !holds {
 			st.pendingSince = 0
@@ -82,25 +140,25 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 				if c.op.runStart != nil {
 					st.pendingSince = stampOf(c.op.runStart(&st.mem, t))
 				}
-				st.alarm.Peak = x
+				st.setPeak(x)
 			}
-			st.alarm.Value = x
-			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
+			st.setValue(x)
+			st.setPeak(worse(c, p.base(c), st.peakSoFar(), x))
 			e.predicted(c, st)
 			if !t.Before(st.pendingSince.time().Add(c.holdFor())) {
-				e.turnOn(ctx, c, st, t, now)
+				e.turnOn(ctx, c, st, p.device, p, t, now)
 			}
 		}
 	} else {
-		st.alarm.Value = x
+		st.setValue(x)
 		cleared := !holds
 		if c.clear != nil {
 			cleared = c.clear(&st.mem, t, v, p.base(c))
 		}
 		if !cleared {
 			st.clearSince = 0
-			before := st.alarm.Peak
-			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
+			before := st.peakSoFar()
+			st.setPeak(worse(c, p.base(c), before, x))
 			e.predicted(c, st)
 			e.newPeak(ctx, c, st, before)
 		} else {
@@ -148,9 +206,9 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 }
 
 func (e *Engine) predicted(c *compiled, st *episode) {
-	if c.Condition.Op == OpTrendCrosses && st.mem.ext != nil && !st.mem.ext.predicted.IsZero() {
+	if c.Condition.Op == OpTrendCrosses && st.hasAlarm() && st.mem.ext != nil && !st.mem.ext.predicted.IsZero() {
 		p := st.mem.ext.predicted
-		st.al().PredictedAt = &p
+		st.alarm.PredictedAt = &p
 	}
 }
 
@@ -159,7 +217,7 @@ func (e *Engine) predicted(c *compiled, st *episode) {
 // since that value arrived: for live data that is now, and for a backlog
 // being replayed it moves with the replay, so a for-duration is not
 // completed by wall-clock time between two replayed values.
-func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, now time.Time) {
+func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, device string, now time.Time) {
 	at := now
 	if st.lastArrival != 0 {
 		at = st.lastTime.time().Add(now.Sub(st.lastArrival.time()))
@@ -168,7 +226,7 @@ func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, now time
 	case c.op.byReading:
 		// Only a reading decides.
 	case !st.on && st.pendingSince != 0 && !at.Before(st.pendingSince.time().Add(c.holdFor())):
-		e.turnOn(ctx, c, st, st.pendingSince.time().Add(c.holdFor()), now)
+		e.turnOn(ctx, c, st, device, nil, st.pendingSince.time().Add(c.holdFor()), now)
 	case st.on && st.clearSince != 0 && !at.Before(st.clearSince.time().Add(c.ClearFor.Std())):
 		e.turnOff(ctx, c, st, st.clearSince.time().Add(c.ClearFor.Std()), now)
 	}
@@ -192,7 +250,7 @@ func (e *Engine) late(at, now time.Time) bool {
 }
 
 // turnOn: the condition has held for its for-duration at event time at.
-func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
+func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, device string, p *plan, at, now time.Time) {
 	st.on = true
 	st.clearSince = 0
 	if c.FlapCount > 0 { // without a flap guard no one counts them
@@ -201,7 +259,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 	if st.announced {
 		return // held raised by the flap guard: the same episode goes on
 	}
-	a := st.al()
+	a := e.alarmFor(c, st, device, p)
 	a.ID = AlarmID(c.key(), a.Device, st.pendingSince.time())
 	a.RaisedAt = at
 	a.ClearedAt, a.ClearReason = nil, ""

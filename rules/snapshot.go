@@ -47,8 +47,11 @@ type episodeState struct {
 	Flapping     bool        `json:"flapping,omitempty"`
 	Toggles      []time.Time `json:"toggles,omitempty"`
 	Mem          memoryState `json:"mem"`
-	// Alarm: none until the rule held on the device.
-	Alarm *Alarm `json:"alarm,omitempty"`
+	// Alarm: none until the rule first raised on the device; Value and
+	// Peak of a run pending before that.
+	Alarm *Alarm  `json:"alarm,omitempty"`
+	Value float64 `json:"value,omitempty"`
+	Peak  float64 `json:"peak,omitempty"`
 }
 
 type memoryState struct {
@@ -143,9 +146,15 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime.time(),
 			LastArrival: st.lastArrival.time(), PendingSince: st.pendingSince.time(), ClearSince: st.clearSince.time(), On: st.on,
 			Announced: st.announced, Held: st.held, Flapping: st.flapping,
-			Mem: st.mem.state()}
+			Mem: st.mem.state(), Value: st.value, Peak: st.peak}
 		if st.alarm != nil {
 			a := *st.alarm // encoded after the lock is let go
+			es.Alarm = &a
+		} else if len(c.Unless) > 0 && st.pendingSince != 0 {
+			// where the device is, so that after a restart, before its
+			// next reading, the rules that hold this one back are found
+			a := e.newAlarm(c, e.anyPlan(c, k.device))
+			a.Value, a.Peak = st.value, st.peak
 			es.Alarm = &a
 		}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
@@ -186,7 +195,7 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		}
 		st := &episode{lastTime: stampOf(es.LastTime), lastArrival: stampOf(es.LastArrival), pendingSince: stampOf(es.PendingSince),
 			clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
-			toggles: es.Toggles, alarm: es.Alarm, mem: es.Mem.memory()}
+			toggles: es.Toggles, alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
 		if st.alarm != nil && st.alarm.RuleID == "" {
 			st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
 		}
