@@ -47,14 +47,15 @@ func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Valu
 			return false, false
 		}
 	}
-	if len(m.terms) != len(c.terms) {
-		m.terms = make([]memory, len(c.terms))
+	if len(m.terms()) != len(c.terms) {
+		m.more().terms = make([]memory, len(c.terms))
 	}
+	terms := m.ext.terms
 	holds = true
 	for i, tm := range c.terms {
 		// every term sees every reading, so a rate term's previous value
 		// is the previous reading even while another term fails
-		if !tm.eval(&m.terms[i], t, vals[tm.metric], nominal[tm.metric]) {
+		if !tm.eval(&terms[i], t, vals[tm.metric], nominal[tm.metric]) {
 			holds = false
 		}
 	}
@@ -67,7 +68,7 @@ func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Valu
 type evaluator func(m *memory, t time.Time, v devices.Value, nominal float64) bool
 
 // memory is what a condition remembers between values of one device.
-// What only trend and counter rules need is kept apart (ext), so that
+// What only trend, counter and all rules need is kept apart (ext), so that
 // the memory of every other rule on every device stays small.
 type memory struct {
 	hasPrev bool
@@ -78,14 +79,12 @@ type memory struct {
 	ref      float64 // unchanged: the value at the start of the run
 	refSince stamp   // unchanged: when the run began
 
-	terms []memory // all: each term's memory
-
 	serviceAt stamp // service_overdue: the last service, or when the device was first seen
 
-	ext *memoryExt // trend_crosses and counter_every; nil until one needs it
+	ext *memoryExt // trend_crosses, counter_every, all; nil until one needs it
 }
 
-// memoryExt is the memory of trend and counter rules.
+// memoryExt is the memory of trend, counter and all rules.
 type memoryExt struct {
 	samples   []sample  // trend_crosses: the window, thinned
 	predicted time.Time // trend_crosses: when the line crosses the value
@@ -95,6 +94,16 @@ type memoryExt struct {
 	raw         float64 // counter_every: last raw counter value
 	offset      float64 // counter_every: counts lost to controller resets
 	serviceBase float64 // counter_every: total at the last recorded service
+
+	terms []memory // all: each term's memory
+}
+
+// terms is the memory of each term of an all condition (none yet: nil).
+func (m *memory) terms() []memory {
+	if m.ext == nil {
+		return nil
+	}
+	return m.ext.terms
 }
 
 // more is the trend and counter part of the memory, made if need be.

@@ -26,9 +26,28 @@ type episode struct {
 	// value and peak of a run pending its for-duration, while the
 	// episode has no alarm yet (then they are the alarm's).
 	value, peak float64
-	toggles     []time.Time
+	flap        *flapLog // raises and clears, under a flap guard only
 	mem         memory
 	alarm       *Alarm // nil until the rule first raises on the device (see alarmFor)
+}
+
+// flapLog is when an episode raised and cleared, as its flap guard counts.
+type flapLog struct{ toggles []time.Time }
+
+// toggled records a raise or a clear at at.
+func (st *episode) toggled(at time.Time) {
+	if st.flap == nil {
+		st.flap = &flapLog{}
+	}
+	st.flap.toggles = append(st.flap.toggles, at)
+}
+
+// toggles are the raises and clears recorded.
+func (st *episode) toggles() []time.Time {
+	if st.flap == nil {
+		return nil
+	}
+	return st.flap.toggles
 }
 
 // hasAlarm: the episode has its alarm filled in.
@@ -254,7 +273,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, device st
 	st.on = true
 	st.clearSince = 0
 	if c.FlapCount > 0 { // without a flap guard no one counts them
-		st.toggles = append(st.toggles, at)
+		st.toggled(at)
 	}
 	if st.announced {
 		return // held raised by the flap guard: the same episode goes on
@@ -263,7 +282,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, device st
 	a.ID = AlarmID(c.key(), a.Device, st.pendingSince.time())
 	a.RaisedAt = at
 	a.ClearedAt, a.ClearReason = nil, ""
-	if c.FlapCount > 0 && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount {
+	if c.FlapCount > 0 && countSince(st.toggles(), at.Add(-c.FlapWindow.Std())) > c.FlapCount {
 		st.flapping, a.Flapping = true, true
 	}
 	if e.late(at, now) {
@@ -305,7 +324,7 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 	st.pendingSince = 0
 	st.clearSince = 0
 	if c.FlapCount > 0 { // without a flap guard no one counts them
-		st.toggles = append(st.toggles, at)
+		st.toggled(at)
 	}
 	if st.held {
 		if !e.late(at, now) {
@@ -323,7 +342,7 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 	if !st.announced {
 		return
 	}
-	if c.FlapCount > 0 && (st.flapping || countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount) {
+	if c.FlapCount > 0 && (st.flapping || countSince(st.toggles(), at.Add(-c.FlapWindow.Std())) > c.FlapCount) {
 		if !st.flapping {
 			st.flapping, st.alarm.Flapping = true, true
 			st.alarm.State = Updated
@@ -340,7 +359,7 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 // has come for a lateness bound (the backlog is drained and the fault is
 // still the last thing known).
 func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
-	if st.flapping && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) <= c.FlapCount {
+	if st.flapping && countSince(st.toggles(), at.Add(-c.FlapWindow.Std())) <= c.FlapCount {
 		st.flapping, st.alarm.Flapping = false, false
 		if st.announced && !st.on {
 			e.clearAlarm(ctx, st, at, ClearValue)
@@ -352,8 +371,9 @@ func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now t
 	if st.held && st.on && (!e.late(st.lastTime.time(), now) || now.Sub(st.lastArrival.time()) >= e.cfg.Lateness) {
 		e.announce(ctx, c, st)
 	}
-	if c.FlapCount > 0 {
-		st.toggles = st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]
+	if c.FlapCount > 0 && st.flap != nil {
+		ts := st.flap.toggles
+		st.flap.toggles = ts[len(ts)-min(len(ts), c.FlapCount+1):]
 	}
 }
 

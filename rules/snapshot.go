@@ -84,8 +84,8 @@ func (m *memory) state() memoryState {
 			ms.Samples = append(ms.Samples, [2]float64{float64(s.t.UnixMilli()), s.x})
 		}
 	}
-	for i := range m.terms {
-		ms.Terms = append(ms.Terms, m.terms[i].state())
+	for i := range m.terms() {
+		ms.Terms = append(ms.Terms, m.ext.terms[i].state())
 	}
 	return ms
 }
@@ -102,7 +102,7 @@ func (ms memoryState) memory() memory {
 		}
 	}
 	for _, t := range ms.Terms {
-		m.terms = append(m.terms, t.memory())
+		m.more().terms = append(m.more().terms, t.memory())
 	}
 	return m
 }
@@ -115,7 +115,7 @@ func signature(c *compiled) string {
 // value-rule episode at rest is rebuilt by the next reading).
 func (st *episode) worthKeeping(c *compiled) bool {
 	return st.on || st.announced || st.held || st.flapping || st.pendingSince != 0 || st.clearSince != 0 ||
-		(c.FlapCount > 0 && len(st.toggles) > 0) || st.mem.remembers()
+		(c.FlapCount > 0 && len(st.toggles()) > 0) || st.mem.remembers()
 }
 
 // remembers tells whether a memory holds anything the next value needs.
@@ -126,8 +126,8 @@ func (m *memory) remembers() bool {
 	if x := m.ext; x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
 		return true
 	}
-	for i := range m.terms {
-		if m.terms[i].remembers() {
+	for i := range m.terms() {
+		if m.ext.terms[i].remembers() {
 			return true
 		}
 	}
@@ -158,7 +158,8 @@ func (e *Engine) Snapshot() ([]byte, error) {
 			es.Alarm = &a
 		}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
-			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
+			ts := st.toggles()
+			es.Toggles = append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...)
 		}
 		s.Episodes = append(s.Episodes, es)
 	}
@@ -195,7 +196,10 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		}
 		st := &episode{lastTime: stampOf(es.LastTime), lastArrival: stampOf(es.LastArrival), pendingSince: stampOf(es.PendingSince),
 			clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
-			toggles: es.Toggles, alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
+			alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
+		if len(es.Toggles) > 0 {
+			st.flap = &flapLog{toggles: es.Toggles}
+		}
 		if st.alarm != nil && st.alarm.RuleID == "" {
 			st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
 		}
