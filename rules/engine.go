@@ -79,14 +79,19 @@ func (c *Config) defaults() {
 type Engine struct {
 	cfg Config
 
-	mu      sync.Mutex
-	rules   map[string]*compiled // by key: id, or id~shadow
-	state   stateTable
-	timed   map[stateKey]*episode // episodes that time alone may move
-	plan    map[string]*plan      // per device: the rules that apply
-	sets    map[string]*ruleSet   // the rule sets the plans share
-	seen    map[string]*seenDevice
-	parents map[string]*parentState
+	mu    sync.Mutex
+	rules map[string]*compiled // by key: id, or id~shadow
+	state stateTable
+	timed map[stateKey]*episode // episodes that time alone may move
+	plan  map[string]*plan      // per device: the rules that apply
+	sets  map[string]*ruleSet   // the rule sets the plans share
+	// byProfile: the rule set of each device profile (see profile);
+	// named: the devices a rule's scope names. Both are dropped, with
+	// the plans, when a rule changes.
+	byProfile map[string]*ruleSet
+	named     map[string]bool
+	seen      map[string]*seenDevice
+	parents   map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
 	// dirty: devices whose alarms were raised or cleared since derive
@@ -109,7 +114,7 @@ type stateKey struct{ rule, device string }
 func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: newStateTable(),
-		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
+		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, byProfile: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
 		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), dirty: map[string]bool{},
 		groups: map[string]*plan{}}
 	e.metrics = newEngineMetrics(cfg.Metrics, e)
@@ -167,6 +172,7 @@ func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
 	e.replace(ctx, ruleKey(id, true), cs)
 	e.plan = map[string]*plan{}
 	e.sets = map[string]*ruleSet{}
+	e.byProfile, e.named = map[string]*ruleSet{}, nil
 	return nil
 }
 
