@@ -52,6 +52,10 @@ type episodeState struct {
 	Alarm *Alarm  `json:"alarm,omitempty"`
 	Value float64 `json:"value,omitempty"`
 	Peak  float64 `json:"peak,omitempty"`
+	// Site and Building: where the device is, for a pending episode of a
+	// rule that others may hold back (Rule.Unless) that has no alarm.
+	Site     string `json:"site,omitempty"`
+	Building string `json:"building,omitempty"`
 }
 
 type memoryState struct {
@@ -153,9 +157,8 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		} else if len(c.Unless) > 0 && st.pendingSince != 0 {
 			// where the device is, so that after a restart, before its
 			// next reading, the rules that hold this one back are found
-			a := e.newAlarm(c, e.anyPlan(c, k.device))
-			a.Value, a.Peak = st.value, st.peak
-			es.Alarm = &a
+			p := e.anyPlan(c, k.device)
+			es.Site, es.Building = p.site, p.building
 		}
 		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
 			ts := st.toggles()
@@ -205,6 +208,9 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		}
 		k := stateKey{es.Rule, es.Device}
 		e.state.put(k, st)
+		if !st.hasAlarm() && (es.Site != "" || es.Building != "") && e.plan[es.Device] == nil {
+			e.planFor(es.Device, c.Kind, es.Site, es.Building)
+		}
 		e.track(k, c, st)
 		episodes++
 	}
