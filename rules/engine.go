@@ -90,10 +90,11 @@ type Engine struct {
 	// the plans, when a rule changes.
 	byProfile map[string]*ruleSet
 	named     map[string]bool
-	// snapshotSize is the size of the last snapshot, to size the next.
-	snapshotSize int
-	seen         map[string]*seenDevice
-	parents      map[string]*parentState
+	// snapshotSize and snapshotEpisodes: the size of the last snapshot
+	// and how many episodes it held, to size the next.
+	snapshotSize, snapshotEpisodes int
+	seen                           map[string]*seenDevice
+	parents                        map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
 	// dirty: devices whose alarms were raised or cleared since derive

@@ -70,7 +70,7 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 		ids = append(ids, id)
 	}
 	ctx := context.Background()
-	var start, read, snap, startup, startupCPU float64
+	var start, read, snap, snapAlloc, startup, startupCPU float64
 	for i := 0; i < b.N; i++ {
 		base := liveHeap()
 		now := t0
@@ -100,16 +100,23 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 			}
 			f.Close()
 		}
+		if _, err := e.Snapshot(); err != nil { // the first sizes the next
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		body, err := e.Snapshot()
 		if err != nil {
 			b.Fatal(err)
 		}
-		snap = float64(len(body))
+		runtime.ReadMemStats(&after)
+		snap, snapAlloc = float64(len(body)), float64(after.TotalAlloc-before.TotalAlloc)
 		runtime.KeepAlive(e)
 	}
 	b.ReportMetric(start/float64(n), "B/device-start")
 	b.ReportMetric(read/float64(n), "B/device")
 	b.ReportMetric(snap/float64(n), "snapshot-B/device")
+	b.ReportMetric(snapAlloc/float64(n), "snapshot-alloc-B/device")
 	b.ReportMetric(startup*1000, "ms-startup")
 	b.ReportMetric(startupCPU*1000, "cpu-ms-startup")
 }
@@ -126,7 +133,7 @@ func BenchmarkEngineMemory(b *testing.B) {
 // (bytes per device after a reading each, and at start), on a small estate.
 func TestMemoryBenchmarkReports(t *testing.T) {
 	res := testing.Benchmark(func(b *testing.B) { benchMemory(b, 500, true) })
-	for _, unit := range []string{"B/device", "B/device-start", "snapshot-B/device", "ms-startup"} {
+	for _, unit := range []string{"B/device", "B/device-start", "snapshot-B/device", "snapshot-alloc-B/device", "ms-startup", "cpu-ms-startup"} {
 		if _, ok := res.Extra[unit]; !ok {
 			t.Errorf("the memory benchmark reports no %s: %v", unit, res.Extra)
 		}

@@ -154,7 +154,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	}
 	e.mu.Lock()
 	savedAt := e.cfg.Now().UTC()
-	var eps []saved
+	eps := make([]saved, 0, e.snapshotEpisodes+e.snapshotEpisodes/8)
 	for k, st := range e.state.all() {
 		c := e.rules[k.rule]
 		if c == nil || !st.worthKeeping(c) {
@@ -184,6 +184,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		handoffs = append(handoffs, e.handoffs.byID[id]...)
 	}
 	hint := e.snapshotSize
+	e.snapshotEpisodes = len(eps)
 	e.mu.Unlock()
 	sort.Slice(eps, func(i, j int) bool {
 		a, b := eps[i].k, eps[j].k
