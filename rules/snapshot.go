@@ -204,6 +204,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	if len(eps) == 0 {
 		buf.WriteString("null")
 	}
+	enc := json.NewEncoder(&buf) // straight into buf: no copy of each episode's JSON
 	for i := range eps {
 		sv := &eps[i]
 		st := &sv.st
@@ -214,17 +215,16 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		if sv.loc != nil {
 			es.Site, es.Building = sv.loc.site, sv.loc.building
 		}
-		b, err := json.Marshal(es)
-		if err != nil {
-			return nil, err
-		}
 		if i == 0 {
 			buf.WriteByte('[')
 		} else {
 			buf.WriteByte(',')
 		}
-		buf.Write(b)
-		eps[i] = saved{} // let it go as it is written
+		if err := enc.Encode(es); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // the newline Encode ends with
+		eps[i] = saved{}            // let it go as it is written
 	}
 	if len(eps) > 0 {
 		buf.WriteByte(']')
