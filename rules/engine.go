@@ -90,6 +90,8 @@ type Engine struct {
 	// the plans, when a rule changes.
 	byProfile map[string]*ruleSet
 	named     map[string]bool
+	// scratch is the memory a rule at rest evaluates a value with.
+	scratch memory
 	// snapshotSize and snapshotEpisodes: the size of the last snapshot
 	// and how many episodes it held, to size the next.
 	snapshotSize, snapshotEpisodes int

@@ -132,14 +132,15 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 		if t.Before(e.state.rest(k)) {
 			return
 		}
-		var m memory
-		holds = c.eval(&m, t, v, p.base(c))
+		m := &e.scratch // not one allocation per rule at rest and value
+		*m = memory{}
+		holds = c.eval(m, t, v, p.base(c))
 		if !holds && !m.remembers() {
 			e.state.setRest(k, t, p.room)
 			return
 		}
 		st = e.state.ensure(k, p.room)
-		st.mem = m
+		st.mem = *m
 	} else {
 		// A value older than what the rule has already seen must neither
 		// raise nor clear anything: it describes a past the state has left.
@@ -206,11 +207,12 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 		if r.Time.Before(e.state.rest(k)) {
 			return
 		}
-		var m memory
-		holds, ok = c.holdsAll(&m, r.Time, r.Values, p.nominal)
+		m := &e.scratch
+		*m = memory{}
+		holds, ok = c.holdsAll(m, r.Time, r.Values, p.nominal)
 		if m.remembers() {
 			st = e.state.ensure(k, p.room)
-			st.mem = m
+			st.mem = *m
 		}
 	} else {
 		if r.Time.Before(st.lastTime.time()) {
