@@ -196,10 +196,8 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 	if keep {
 		return
 	}
-	for _, k := range e.state.keys() {
-		if k.rule != key {
-			continue
-		}
+	for _, dev := range e.state.devicesOf(key) {
+		k := stateKey{key, dev}
 		if st := e.state.get(k); st != nil && st.announced {
 			at := e.cfg.Now()
 			st.alarm.Message += " (cleared: the rule was changed)"

@@ -156,12 +156,15 @@ func (s *stateTable) all() iter.Seq2[stateKey, *episode] {
 	}
 }
 
-// keys lists the devices and rules with a slot, at rest or not.
-func (s *stateTable) keys() []stateKey {
-	var out []stateKey
+// devicesOf lists the devices with a slot of a rule, at rest or not.
+func (s *stateTable) devicesOf(rule string) []string {
+	var out []string
 	for dev, ds := range s.devs {
 		for i := range ds.slots {
-			out = append(out, stateKey{ds.slots[i].rule, dev})
+			if ds.slots[i].rule == rule {
+				out = append(out, dev)
+				break
+			}
 		}
 	}
 	return out
