@@ -51,10 +51,12 @@ type caretakerOptions struct {
 // where it listens.
 type benchCaretaker struct {
 	*testkit.Caretaker
-	HTTP  string // host:port of the API and /ws
-	MQTT  string // host:port of the embedded broker, if any
-	PProf string // host:port of the pprof listener (built with -profile)
-	dir   string
+	HTTP string // host:port of the API and /ws
+	MQTT string // host:port of the embedded broker, if any
+	// Startup is from the process's start to its first answer on /readyz.
+	Startup time.Duration
+	PProf   string // host:port of the pprof listener (built with -profile)
+	dir     string
 }
 
 // startCaretaker writes a configuration and a devices file and runs
@@ -103,8 +105,10 @@ devices_file: %q
 		c.Env = []string{"BENCH_PPROF_LISTEN=" + c.PProf}
 	}
 	c.Env = append(c.Env, o.Env...)
+	began := time.Now()
 	c.Start()
 	c.WaitReady("http://"+c.HTTP, 120*time.Second)
+	c.Startup = time.Since(began)
 	return c
 }
 

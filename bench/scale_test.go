@@ -19,6 +19,13 @@ import (
 	"github.com/caretaker-iot/caretaker/internal/testserver"
 )
 
+// scaleRules is the default pack with gas-offline after an hour instead
+// of 90 s: each device sends one reading, and on a loaded machine the
+// publisher may take longer than 90 s over 100 000 of them, so the first
+// devices would go offline (100 000 alarms and tickets) before the last
+// had read; the figure is the state of devices that read once.
+const scaleRules = "rules: {define: [{id: gas-offline, name: Gas detector offline, kind: gas, condition: {op: stale, after: 1h}, severity: major}]}"
+
 // benchDevices: resident memory with ScaleDevices registered devices,
 // after start and after one reading from each.
 func benchDevices(t *testing.T, env *benchEnv) {
@@ -28,7 +35,7 @@ func benchDevices(t *testing.T, env *benchEnv) {
 	defer broker.Stop()
 	influxDB(t, env.influx, "bench_scale")
 	ct := startCaretaker(t, caretakerOptions{Broker: "tcp://" + broker.Addr, Influx: env.influx.URL, Bucket: "bench_scale",
-		ClientID: "caretaker-bench", Devices: gasDevices("bench-dev-", 0, n)})
+		ClientID: "caretaker-bench", Devices: gasDevices("bench-dev-", 0, n), Extra: scaleRules})
 	defer ct.Stop()
 	time.Sleep(2 * time.Second) // start-up settles
 	rss0, _, _ := procMem(ct.PID())
@@ -49,10 +56,15 @@ func benchDevices(t *testing.T, env *benchEnv) {
 			progress("heap profile of Caretaker with %d devices written to %s (go tool pprof -sample_index=inuse_space)", n, heap)
 		}
 	}
+	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("start-up, %d devices (process start to /readyz)", n),
+		Value: fmt.Sprintf("%.1f s", ct.Startup.Seconds()), Target: "< 5 s", Verdict: verdict(ct.Startup < 5*time.Second)})
 	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("RSS, %d devices, after start", n), Value: mib(rss0),
 		Target: "< 1 GiB", Verdict: verdict(rss0 < 1<<30)})
 	env.tb.add(row{Part: "4 scale", Figure: fmt.Sprintf("RSS, %d devices, after a reading each", n), Value: mib(rss1),
-		Ratio: "peak " + mib(peak), Target: "< 1 GiB", Verdict: verdict(rss1 < 1<<30 && peak < 1<<30)})
+		Ratio: "peak " + mib(peak), Target: "< 200 MiB", Verdict: verdict(rss1 < 200<<20 && peak < 200<<20)})
+	per, grew := float64(rss1)/float64(n)/1024, float64(rss1-min(rss0, rss1))/float64(n)/1024
+	env.tb.add(row{Part: "4 scale", Figure: "RSS per device after a reading each (all of it / devices)", Value: fmt.Sprintf("%.1f KiB", per),
+		Ratio: fmt.Sprintf("%.1f KiB more than after start", grew), Target: "<= 1 KiB", Verdict: verdict(per <= 1)})
 }
 
 // benchWebSockets: WSClients dashboard clients subscribed to the readings

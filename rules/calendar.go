@@ -17,25 +17,25 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 	for id, sd := range e.seen {
 		p := e.planFor(id, sd.kind, sd.site, sd.building)
 		for _, c := range p.calendar {
-			k := stateKey{c.key(), id}
-			st := e.state[k]
-			if st == nil {
-				st = &episode{alarm: e.newAlarm(c, p)}
-				st.mem.serviceAt = now
-				e.state[k] = st
+			st := e.state.ensure(stateKey{c.key(), id}, p.room)
+			if st.mem.serviceAt == 0 {
+				st.mem.serviceAt = stampOf(now)
 			}
-			if st.mem.serviceAt.IsZero() {
-				st.mem.serviceAt = now
-			}
-			if st.announced || now.Sub(st.mem.serviceAt) < c.Condition.After.Std() {
+			serviceAt := st.mem.serviceAt.time()
+			if st.announced || now.Sub(serviceAt) < c.Condition.After.Std() {
 				continue
 			}
+			if st.alarm == nil || st.alarm.RuleID == "" {
+				// made once the service falls due, not for every device
+				a := e.newAlarm(c, p)
+				st.alarm = &a
+			}
 			st.on, st.pendingSince = true, st.mem.serviceAt
-			a := &st.alarm
-			a.ID = AlarmID(c.key(), id, st.mem.serviceAt)
-			a.RaisedAt = st.mem.serviceAt.Add(c.Condition.After.Std())
+			a := st.alarm
+			a.ID = AlarmID(c.key(), id, serviceAt)
+			a.RaisedAt = serviceAt.Add(c.Condition.After.Std())
 			a.ClearedAt, a.ClearReason = nil, ""
-			a.Value = now.Sub(st.mem.serviceAt).Hours()
+			a.Value = now.Sub(serviceAt).Hours()
 			a.Peak = a.Value
 			e.announce(ctx, c, st)
 		}
@@ -52,18 +52,12 @@ func (e *Engine) RestoreServiceAt(ruleID, device string, at time.Time) {
 		if c == nil || c.Condition.Op != OpServiceOverdue {
 			continue
 		}
-		st := e.state[stateKey{key, device}]
+		st := e.ruleState(c, device)
 		if st == nil {
-			st = &episode{}
-			if e.cfg.Devices != nil {
-				if d, ok := e.cfg.Devices.Lookup(device); ok {
-					st.alarm = e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building))
-				}
-			}
-			e.state[stateKey{key, device}] = st
+			continue
 		}
-		if at.After(st.mem.serviceAt) {
-			st.mem.serviceAt = at
+		if at.After(st.mem.serviceAt.time()) {
+			st.mem.serviceAt = stampOf(at)
 		}
 	}
 }

@@ -47,14 +47,15 @@ func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Valu
 			return false, false
 		}
 	}
-	if len(m.terms) != len(c.terms) {
-		m.terms = make([]memory, len(c.terms))
+	if len(m.terms()) != len(c.terms) {
+		m.more().terms = make([]memory, len(c.terms))
 	}
+	terms := m.ext.terms
 	holds = true
 	for i, tm := range c.terms {
 		// every term sees every reading, so a rate term's previous value
 		// is the previous reading even while another term fails
-		if !tm.eval(&m.terms[i], t, vals[tm.metric], nominal[tm.metric]) {
+		if !tm.eval(&terms[i], t, vals[tm.metric], nominal[tm.metric]) {
 			holds = false
 		}
 	}
@@ -67,27 +68,50 @@ func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Valu
 type evaluator func(m *memory, t time.Time, v devices.Value, nominal float64) bool
 
 // memory is what a condition remembers between values of one device.
+// What only trend, counter and all rules need is kept apart (ext), so that
+// the memory of every other rule on every device stays small.
 type memory struct {
 	hasPrev bool
-	prevT   time.Time
+	hasRef  bool
+	prevT   stamp
 	prevX   float64
 
+	ref      float64 // unchanged: the value at the start of the run
+	refSince stamp   // unchanged: when the run began
+
+	serviceAt stamp // service_overdue: the last service, or when the device was first seen
+
+	ext *memoryExt // trend_crosses, counter_every, all; nil until one needs it
+}
+
+// memoryExt is the memory of trend, counter and all rules.
+type memoryExt struct {
 	samples   []sample  // trend_crosses: the window, thinned
 	predicted time.Time // trend_crosses: when the line crosses the value
 
 	hasRaw      bool
+	baseNext    bool    // a service was recorded before any value came
 	raw         float64 // counter_every: last raw counter value
 	offset      float64 // counter_every: counts lost to controller resets
 	serviceBase float64 // counter_every: total at the last recorded service
-	baseNext    bool    // a service was recorded before any value came
-
-	hasRef   bool
-	ref      float64   // unchanged: the value at the start of the run
-	refSince time.Time // unchanged: when the run began
 
 	terms []memory // all: each term's memory
+}
 
-	serviceAt time.Time // service_overdue: the last service, or when the device was first seen
+// terms is the memory of each term of an all condition (none yet: nil).
+func (m *memory) terms() []memory {
+	if m.ext == nil {
+		return nil
+	}
+	return m.ext.terms
+}
+
+// more is the trend and counter part of the memory, made if need be.
+func (m *memory) more() *memoryExt {
+	if m.ext == nil {
+		m.ext = &memoryExt{}
+	}
+	return m.ext
 }
 
 type sample struct {
@@ -158,11 +182,12 @@ func (c Condition) relative(f func(v devices.Value, x float64) bool) evaluator {
 func rate(above bool, perMinute float64) evaluator {
 	return func(m *memory, t time.Time, v devices.Value, _ float64) bool {
 		x := v.Float()
-		defer func() { m.hasPrev, m.prevT, m.prevX = true, t, x }()
-		if !m.hasPrev || !t.After(m.prevT) {
+		defer func() { m.hasPrev, m.prevT, m.prevX = true, stampOf(t), x }()
+		prevT := m.prevT.time()
+		if !m.hasPrev || !t.After(prevT) {
 			return false
 		}
-		r := (x - m.prevX) / t.Sub(m.prevT).Minutes()
+		r := (x - m.prevX) / t.Sub(prevT).Minutes()
 		if above {
 			return r > perMinute
 		}
@@ -176,7 +201,8 @@ func rate(above bool, perMinute float64) evaluator {
 // samples spanning half the window, so two noisy readings predict nothing.
 func trend(value float64, window, horizon time.Duration, rising bool) evaluator {
 	spacing := window / trendSamples
-	return func(m *memory, t time.Time, v devices.Value, _ float64) bool {
+	return func(mm *memory, t time.Time, v devices.Value, _ float64) bool {
+		m := mm.more()
 		x := v.Float()
 		if n := len(m.samples); n == 0 || t.Sub(m.samples[n-1].t) >= spacing {
 			m.samples = append(m.samples, sample{t, x})
@@ -233,7 +259,8 @@ func fitLine(s []sample) (slope, at0 float64) {
 // down was reset by its controller: the counts before the reset are kept
 // as an offset, so a reset neither hides nor re-raises a due service.
 func counterEvery(every float64) evaluator {
-	return func(m *memory, _ time.Time, v devices.Value, _ float64) bool {
+	return func(mm *memory, _ time.Time, v devices.Value, _ float64) bool {
+		m := mm.more()
 		raw := v.Float()
 		if m.hasRaw && raw < m.raw {
 			m.offset += m.raw
@@ -247,7 +274,7 @@ func counterEvery(every float64) evaluator {
 }
 
 // total is the counter's value with resets added back.
-func (m *memory) total() float64 { return m.offset + m.raw }
+func (m *memoryExt) total() float64 { return m.offset + m.raw }
 
 func number(v any) (float64, error) {
 	var f float64

@@ -115,7 +115,7 @@ func (e *Engine) anyOn(id string, rules []*compiled, families []string) bool {
 		if o.Mode != ModeLive || !slices.Contains(families, o.Family()) {
 			continue
 		}
-		if st := e.state[stateKey{o.key(), id}]; st != nil && st.announced {
+		if st := e.state.get(stateKey{o.key(), id}); st != nil && st.announced {
 			return true
 		}
 	}
@@ -129,7 +129,7 @@ func (e *Engine) groupPlan(c *compiled, b buildingKey) *plan {
 	p := e.groups[id]
 	if p == nil {
 		p = &plan{device: id, site: b.site, building: b.building, kind: c.Kind, parent: ParentIngest,
-			location: "building " + b.building}
+			location: "building " + b.building, ruleSet: &ruleSet{}}
 		e.groups[id] = p
 	}
 	return p

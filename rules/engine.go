@@ -79,13 +79,24 @@ func (c *Config) defaults() {
 type Engine struct {
 	cfg Config
 
-	mu      sync.Mutex
-	rules   map[string]*compiled // by key: id, or id~shadow
-	state   map[stateKey]*episode
-	timed   map[stateKey]*episode // episodes that time alone may move
-	plan    map[string]*plan      // per device: the rules that apply
-	seen    map[string]*seenDevice
-	parents map[string]*parentState
+	mu    sync.Mutex
+	rules map[string]*compiled // by key: id, or id~shadow
+	state stateTable
+	timed map[stateKey]*episode // episodes that time alone may move
+	plan  map[string]*plan      // per device: the rules that apply
+	sets  map[string]*ruleSet   // the rule sets the plans share
+	// byProfile: the rule set of each device profile (see profile);
+	// named: the devices a rule's scope names. Both are dropped, with
+	// the plans, when a rule changes.
+	byProfile map[string]*ruleSet
+	named     map[string]bool
+	// scratch is the memory a rule at rest evaluates a value with.
+	scratch memory
+	// snapshotSize and snapshotEpisodes: the size of the last snapshot
+	// and how many episodes it held, to size the next.
+	snapshotSize, snapshotEpisodes int
+	seen                           map[string]*seenDevice
+	parents                        map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
 	// dirty: devices whose alarms were raised or cleared since derive
@@ -107,8 +118,8 @@ type stateKey struct{ rule, device string }
 // rule and the field at fault.
 func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
-	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: map[stateKey]*episode{},
-		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, seen: map[string]*seenDevice{},
+	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: newStateTable(),
+		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, byProfile: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
 		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), dirty: map[string]bool{},
 		groups: map[string]*plan{}}
 	e.metrics = newEngineMetrics(cfg.Metrics, e)
@@ -165,6 +176,8 @@ func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
 	e.replace(ctx, ruleKey(id, false), cl)
 	e.replace(ctx, ruleKey(id, true), cs)
 	e.plan = map[string]*plan{}
+	e.sets = map[string]*ruleSet{}
+	e.byProfile, e.named = map[string]*ruleSet{}, nil
 	return nil
 }
 
@@ -180,19 +193,17 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 	}
 	keep := c != nil && c.Kind == old.Kind && c.Metric == old.Metric &&
 		c.Condition.Event == old.Condition.Event && c.op.class == old.op.class
-	for k, st := range e.state {
-		if k.rule != key {
-			continue
-		}
-		if keep {
-			continue
-		}
-		if st.announced {
+	if keep {
+		return
+	}
+	for _, dev := range e.state.devicesOf(key) {
+		k := stateKey{key, dev}
+		if st := e.state.get(k); st != nil && st.announced {
 			at := e.cfg.Now()
 			st.alarm.Message += " (cleared: the rule was changed)"
 			e.clearAlarm(ctx, st, at, ClearRuleChanged)
 		}
-		delete(e.state, k)
+		e.state.del(k)
 		delete(e.timed, k)
 	}
 }
@@ -286,11 +297,15 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 		if len(c.Unless) > 0 && !st.on {
 			// The plan may not be built yet (a pending episode taken back
 			// from a snapshot before the device's first reading).
-			if p := e.planFor(k.device, c.Kind, st.alarm.Site, st.alarm.Building); e.heldBack(c, p) {
+			p := e.anyPlan(c, k.device)
+			if st.hasAlarm() {
+				p = e.planFor(k.device, c.Kind, st.alarm.Site, st.alarm.Building)
+			}
+			if e.heldBack(c, p) {
 				continue
 			}
 		}
-		e.advance(ctx, c, st, now)
+		e.advance(ctx, c, st, k.device, now)
 		e.track(k, c, st)
 	}
 	e.tickStale(ctx, now)
@@ -303,9 +318,9 @@ func (e *Engine) Active() []Alarm {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []Alarm
-	for _, st := range e.state {
+	for _, st := range e.state.all() {
 		if st.announced {
-			out = append(out, st.alarm)
+			out = append(out, *st.alarm)
 		}
 	}
 	for _, ps := range e.parents {
@@ -338,22 +353,22 @@ func (e *Engine) Restore(alarms []Alarm) {
 			continue
 		}
 		k := stateKey{key, a.Device}
-		st := e.state[k]
+		st := e.state.get(k)
 		switch {
 		case st != nil && st.announced && st.alarm.ID == a.ID:
 			// The snapshot has this episode, and more of it.
 		case st != nil:
 			// The alarm was raised after the snapshot: it stands, with
 			// what the snapshot remembers of the rule on the device.
-			st.alarm, st.on, st.announced, st.held = a, true, true, false
-			st.pendingSince, st.clearSince = a.RaisedAt, time.Time{}
-			if st.lastTime.Before(a.RaisedAt) {
-				st.lastTime = a.RaisedAt
+			st.alarm, st.on, st.announced, st.held = &a, true, true, false
+			st.pendingSince, st.clearSince = stampOf(a.RaisedAt), 0
+			if st.lastTime.time().Before(a.RaisedAt) {
+				st.lastTime = stampOf(a.RaisedAt)
 			}
 			e.track(k, c, st)
 		default:
-			st = &episode{alarm: a, on: true, announced: true, lastTime: a.RaisedAt, pendingSince: a.RaisedAt}
-			e.state[k] = st
+			st = e.state.ensure(k, 1)
+			st.alarm, st.on, st.announced, st.lastTime, st.pendingSince = &a, true, true, stampOf(a.RaisedAt), stampOf(a.RaisedAt)
 		}
 		if c.op.subject == onDevice {
 			e.seenDevice(a.Device, a.Kind, a.Site, a.Building)
@@ -377,20 +392,13 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 		}
 		if c.Condition.Op == OpServiceOverdue {
 			found = true
-			k := stateKey{c.key(), device}
-			st := e.state[k]
+			st := e.ruleState(c, device)
 			if st == nil {
-				st = &episode{}
-				if e.cfg.Devices != nil {
-					if d, ok := e.cfg.Devices.Lookup(device); ok {
-						st.alarm = e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building))
-					}
-				}
-				e.state[k] = st
+				continue
 			}
-			st.mem.serviceAt = at
+			st.mem.serviceAt = stampOf(at)
 			if st.on || st.announced {
-				st.alarm.Message += " (service recorded)"
+				st.al().Message += " (service recorded)"
 				e.forceOff(ctx, st, at, ClearService)
 			}
 			continue
@@ -399,15 +407,18 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 			return 0, false, fieldErr("condition.op", "rule %s is %s; only counter_every and service_overdue rules take a service record", ruleID, c.Condition.Op)
 		}
 		found = true
-		st := e.counterState(c, device)
-		if st.mem.hasRaw {
-			st.mem.serviceBase, base, known = st.mem.total(), st.mem.total(), true
-		} else {
-			st.mem.baseNext = true
+		st := e.ruleState(c, device)
+		if st == nil {
+			continue
 		}
-		st.pendingSince = time.Time{}
+		if m := st.mem.more(); m.hasRaw {
+			m.serviceBase, base, known = m.total(), m.total(), true
+		} else {
+			m.baseNext = true
+		}
+		st.pendingSince = 0
 		if st.on || st.held {
-			st.alarm.Message += " (service recorded)"
+			st.al().Message += " (service recorded)"
 			e.forceOff(ctx, st, at, ClearService)
 		}
 	}
@@ -424,25 +435,34 @@ func (e *Engine) RestoreService(ruleID, device string, base float64) {
 	defer e.mu.Unlock()
 	for _, key := range []string{ruleKey(ruleID, false), ruleKey(ruleID, true)} {
 		if c := e.rules[key]; c != nil && c.Condition.Op == OpCounterEvery {
-			st := e.counterState(c, device)
-			st.mem.serviceBase, st.mem.baseNext = base, false
+			if st := e.ruleState(c, device); st != nil {
+				st.mem.more().serviceBase, st.mem.more().baseNext = base, false
+			}
 		}
 	}
 }
 
-func (e *Engine) counterState(c *compiled, device string) *episode {
+// ruleState is the episode of rule c on a device, made if it has none
+// (a service recorded before any data): nil for a registered device of
+// another kind, to which the rule cannot apply.
+func (e *Engine) ruleState(c *compiled, device string) *episode {
 	k := stateKey{c.key(), device}
-	st := e.state[k]
-	if st == nil {
-		st = &episode{}
-		if e.cfg.Devices != nil {
-			if d, ok := e.cfg.Devices.Lookup(device); ok {
-				st.alarm = e.newAlarm(c, e.planFor(d.ID, d.Kind, d.Site, d.Building))
-			}
-		}
-		e.state[k] = st
+	if st := e.state.get(k); st != nil {
+		return st
 	}
-	return st
+	var d devices.Device
+	known := false
+	if e.cfg.Devices != nil {
+		d, known = e.cfg.Devices.Lookup(device)
+	}
+	if known && d.Kind != c.Kind {
+		return nil
+	}
+	room := 1
+	if known {
+		room = e.planFor(d.ID, d.Kind, d.Site, d.Building).room
+	}
+	return e.state.ensure(k, room)
 }
 
 func (e *Engine) emit(ctx context.Context, a Alarm) {

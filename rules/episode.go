@@ -15,74 +15,177 @@ import (
 // raise from late data is held, and while the flap guard holds a cleared
 // condition raised.
 type episode struct {
-	lastTime     time.Time // event time of the newest value seen
-	lastArrival  time.Time // engine clock when it arrived
-	pendingSince time.Time // raise condition holding since; zero if not
-	clearSince   time.Time // clear condition holding since; zero if not
+	lastTime     stamp // event time of the newest value seen
+	lastArrival  stamp // engine clock when it arrived
+	pendingSince stamp // raise condition holding since; zero if not
+	clearSince   stamp // clear condition holding since; zero if not
 	on           bool
 	announced    bool
 	held         bool // on from late data; waits (see late)
 	flapping     bool
-	toggles      []time.Time
-	mem          memory
-	alarm        Alarm
+	// value and peak of a run pending its for-duration, while the
+	// episode has no alarm yet (then they are the alarm's).
+	value, peak float64
+	flap        *flapLog // raises and clears, under a flap guard only
+	mem         memory
+	alarm       *Alarm // nil until the rule first raises on the device (see alarmFor)
+}
+
+// flapLog is when an episode raised and cleared, as its flap guard counts.
+type flapLog struct{ toggles []time.Time }
+
+// toggled records a raise or a clear at at.
+func (st *episode) toggled(at time.Time) {
+	if st.flap == nil {
+		st.flap = &flapLog{}
+	}
+	st.flap.toggles = append(st.flap.toggles, at)
+}
+
+// toggles are the raises and clears recorded.
+func (st *episode) toggles() []time.Time {
+	if st.flap == nil {
+		return nil
+	}
+	return st.flap.toggles
+}
+
+// hasAlarm: the episode has its alarm filled in.
+func (st *episode) hasAlarm() bool { return st.alarm != nil && st.alarm.RuleID != "" }
+
+func (st *episode) setValue(x float64) {
+	if st.hasAlarm() {
+		st.alarm.Value = x
+		return
+	}
+	st.value = x
+}
+
+func (st *episode) setPeak(x float64) {
+	if st.hasAlarm() {
+		st.alarm.Peak = x
+		return
+	}
+	st.peak = x
+}
+
+func (st *episode) peakSoFar() float64 {
+	if st.hasAlarm() {
+		return st.alarm.Peak
+	}
+	return st.peak
+}
+
+// alarmFor fills in the episode's alarm when it raises for the first
+// time: a rule whose condition never held long enough on a device keeps
+// no alarm for it. p is the device's plan, nil if the caller has none.
+func (e *Engine) alarmFor(c *compiled, st *episode, device string, p *plan) *Alarm {
+	if st.hasAlarm() {
+		return st.alarm
+	}
+	if p == nil {
+		p = e.anyPlan(c, device)
+	}
+	a := e.newAlarm(c, p)
+	a.Value, a.Peak = st.value, st.peak
+	st.alarm = &a
+	e.predicted(c, st)
+	return st.alarm
+}
+
+// anyPlan is the plan of a device the caller knows only by id: the
+// cached one, or one made from what the engine has seen of the device or
+// the registry has; failing both, one with the rule's kind alone.
+func (e *Engine) anyPlan(c *compiled, device string) *plan {
+	if p := e.plan[device]; p != nil {
+		return p
+	}
+	if sd := e.seen[device]; sd != nil {
+		return e.planFor(device, sd.kind, sd.site, sd.building)
+	}
+	if e.cfg.Devices != nil {
+		if d, ok := e.cfg.Devices.Lookup(device); ok {
+			return e.planFor(d.ID, d.Kind, d.Site, d.Building)
+		}
+	}
+	return &plan{device: device, kind: c.Kind, parent: ParentIngest, ruleSet: &ruleSet{}}
+}
+
+// al is the episode's alarm, a zero one made if it has none yet.
+func (st *episode) al() *Alarm {
+	if st.alarm == nil {
+		st.alarm = &Alarm{}
+	}
+	return st.alarm
 }
 
 // observe moves one rule on one device forward by one value at event
 // time t, arriving at engine time now.
 func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.Time, v devices.Value) {
 	k := stateKey{c.key(), p.device}
-	st := e.state[k]
+	st := e.state.get(k)
+	var holds bool
 	if st == nil {
-		st = &episode{}
-		e.state[k] = st
+		// At rest: a value older than the newest one seen decides
+		// nothing; one that neither holds nor leaves anything in the
+		// rule's memory leaves the rule at rest.
+		if t.Before(e.state.rest(k)) {
+			return
+		}
+		m := &e.scratch // not one allocation per rule at rest and value
+		*m = memory{}
+		holds = c.eval(m, t, v, p.base(c))
+		if !holds && !m.remembers() {
+			e.state.setRest(k, t, p.room)
+			return
+		}
+		st = e.state.ensure(k, p.room)
+		st.mem = *m
+	} else {
+		// A value older than what the rule has already seen must neither
+		// raise nor clear anything: it describes a past the state has left.
+		if t.Before(st.lastTime.time()) {
+			return
+		}
+		holds = c.eval(&st.mem, t, v, p.base(c))
 	}
-	if st.alarm.RuleID == "" {
-		st.alarm = e.newAlarm(c, p)
-	}
-	// A value older than what the rule has already seen must neither
-	// raise nor clear anything: it describes a past the state has left.
-	if t.Before(st.lastTime) {
-		return
-	}
-	st.lastTime, st.lastArrival = t, now
+	st.lastTime, st.lastArrival = stampOf(t), stampOf(now)
 	x := v.Float()
-	holds := c.eval(&st.mem, t, v, p.base(c))
 	if !st.on {
 		if !holds {
-			st.pendingSince = time.Time{}
+			st.pendingSince = 0
 		} else {
-			if st.pendingSince.IsZero() {
-				st.pendingSince = t
+			if st.pendingSince == 0 {
+				st.pendingSince = stampOf(t)
 				if c.op.runStart != nil {
-					st.pendingSince = c.op.runStart(&st.mem, t)
+					st.pendingSince = stampOf(c.op.runStart(&st.mem, t))
 				}
-				st.alarm.Peak = x
+				st.setPeak(x)
 			}
-			st.alarm.Value = x
-			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
+			st.setValue(x)
+			st.setPeak(worse(c, p.base(c), st.peakSoFar(), x))
 			e.predicted(c, st)
-			if !t.Before(st.pendingSince.Add(c.holdFor())) {
-				e.turnOn(ctx, c, st, t, now)
+			if !t.Before(st.pendingSince.time().Add(c.holdFor())) {
+				e.turnOn(ctx, c, st, p.device, p, t, now)
 			}
 		}
 	} else {
-		st.alarm.Value = x
+		st.setValue(x)
 		cleared := !holds
 		if c.clear != nil {
 			cleared = c.clear(&st.mem, t, v, p.base(c))
 		}
 		if !cleared {
-			st.clearSince = time.Time{}
-			before := st.alarm.Peak
-			st.alarm.Peak = worse(c, p.base(c), st.alarm.Peak, x)
+			st.clearSince = 0
+			before := st.peakSoFar()
+			st.setPeak(worse(c, p.base(c), before, x))
 			e.predicted(c, st)
 			e.newPeak(ctx, c, st, before)
 		} else {
-			if st.clearSince.IsZero() {
-				st.clearSince = t
+			if st.clearSince == 0 {
+				st.clearSince = stampOf(t)
 			}
-			if !t.Before(st.clearSince.Add(c.ClearFor.Std())) {
+			if !t.Before(st.clearSince.time().Add(c.ClearFor.Std())) {
 				e.turnOff(ctx, c, st, t, now)
 			}
 		}
@@ -98,15 +201,25 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 // rule is held back, though its terms still see it.
 func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devices.Reading, now time.Time) {
 	k := stateKey{c.key(), p.device}
-	st := e.state[k]
+	st := e.state.get(k)
+	var holds, ok bool
 	if st == nil {
-		st = &episode{}
-		e.state[k] = st
+		if r.Time.Before(e.state.rest(k)) {
+			return
+		}
+		m := &e.scratch
+		*m = memory{}
+		holds, ok = c.holdsAll(m, r.Time, r.Values, p.nominal)
+		if m.remembers() {
+			st = e.state.ensure(k, p.room)
+			st.mem = *m
+		}
+	} else {
+		if r.Time.Before(st.lastTime.time()) {
+			return
+		}
+		holds, ok = c.holdsAll(&st.mem, r.Time, r.Values, p.nominal)
 	}
-	if r.Time.Before(st.lastTime) {
-		return
-	}
-	holds, ok := c.holdsAll(&st.mem, r.Time, r.Values, p.nominal)
 	if !ok || e.heldBack(c, p) {
 		return
 	}
@@ -114,8 +227,8 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 }
 
 func (e *Engine) predicted(c *compiled, st *episode) {
-	if c.Condition.Op == OpTrendCrosses && !st.mem.predicted.IsZero() {
-		p := st.mem.predicted
+	if c.Condition.Op == OpTrendCrosses && st.hasAlarm() && st.mem.ext != nil && !st.mem.ext.predicted.IsZero() {
+		p := st.mem.ext.predicted
 		st.alarm.PredictedAt = &p
 	}
 }
@@ -125,25 +238,25 @@ func (e *Engine) predicted(c *compiled, st *episode) {
 // since that value arrived: for live data that is now, and for a backlog
 // being replayed it moves with the replay, so a for-duration is not
 // completed by wall-clock time between two replayed values.
-func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, now time.Time) {
+func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, device string, now time.Time) {
 	at := now
-	if !st.lastArrival.IsZero() {
-		at = st.lastTime.Add(now.Sub(st.lastArrival))
+	if st.lastArrival != 0 {
+		at = st.lastTime.time().Add(now.Sub(st.lastArrival.time()))
 	}
 	switch {
 	case c.op.byReading:
 		// Only a reading decides.
-	case !st.on && !st.pendingSince.IsZero() && !at.Before(st.pendingSince.Add(c.holdFor())):
-		e.turnOn(ctx, c, st, st.pendingSince.Add(c.holdFor()), now)
-	case st.on && !st.clearSince.IsZero() && !at.Before(st.clearSince.Add(c.ClearFor.Std())):
-		e.turnOff(ctx, c, st, st.clearSince.Add(c.ClearFor.Std()), now)
+	case !st.on && st.pendingSince != 0 && !at.Before(st.pendingSince.time().Add(c.holdFor())):
+		e.turnOn(ctx, c, st, device, nil, st.pendingSince.time().Add(c.holdFor()), now)
+	case st.on && st.clearSince != 0 && !at.Before(st.clearSince.time().Add(c.ClearFor.Std())):
+		e.turnOff(ctx, c, st, st.clearSince.time().Add(c.ClearFor.Std()), now)
 	}
 	e.settle(ctx, c, st, at, now)
 }
 
 // track keeps the set of episodes that Tick must look at small.
 func (e *Engine) track(k stateKey, c *compiled, st *episode) {
-	pending := (!st.on && !st.pendingSince.IsZero()) || (st.on && !st.clearSince.IsZero())
+	pending := (!st.on && st.pendingSince != 0) || (st.on && st.clearSince != 0)
 	if (pending && !c.op.byReading) || st.held || st.flapping {
 		e.timed[k] = st
 		return
@@ -158,18 +271,20 @@ func (e *Engine) late(at, now time.Time) bool {
 }
 
 // turnOn: the condition has held for its for-duration at event time at.
-func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
+func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, device string, p *plan, at, now time.Time) {
 	st.on = true
-	st.clearSince = time.Time{}
-	st.toggles = append(st.toggles, at)
+	st.clearSince = 0
+	if c.FlapCount > 0 { // without a flap guard no one counts them
+		st.toggled(at)
+	}
 	if st.announced {
 		return // held raised by the flap guard: the same episode goes on
 	}
-	a := &st.alarm
-	a.ID = AlarmID(c.key(), a.Device, st.pendingSince)
+	a := e.alarmFor(c, st, device, p)
+	a.ID = AlarmID(c.key(), a.Device, st.pendingSince.time())
 	a.RaisedAt = at
 	a.ClearedAt, a.ClearReason = nil, ""
-	if c.FlapCount > 0 && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount {
+	if c.FlapCount > 0 && countSince(st.toggles(), at.Add(-c.FlapWindow.Std())) > c.FlapCount {
 		st.flapping, a.Flapping = true, true
 	}
 	if e.late(at, now) {
@@ -182,10 +297,10 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, at, now t
 }
 
 func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
-	e.dirty[st.alarm.Device] = true
+	e.dirty[st.al().Device] = true
 	st.held = false
 	st.announced = true
-	a := &st.alarm
+	a := st.al()
 	a.State = Raised
 	a.Message = describe(c, a)
 	e.emit(ctx, *a)
@@ -199,7 +314,7 @@ func (e *Engine) newPeak(ctx context.Context, c *compiled, st *episode, before f
 	if !st.announced || st.held || st.alarm.Peak == before || c.op.class != "value" || c.op.op == OpIs {
 		return
 	}
-	a := &st.alarm
+	a := st.al()
 	a.State = Updated
 	a.Message = describe(c, a)
 	e.emit(ctx, *a)
@@ -208,9 +323,11 @@ func (e *Engine) newPeak(ctx context.Context, c *compiled, st *episode, before f
 // turnOff: the clear condition has held for clear_for at event time at.
 func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
 	st.on = false
-	st.pendingSince = time.Time{}
-	st.clearSince = time.Time{}
-	st.toggles = append(st.toggles, at)
+	st.pendingSince = 0
+	st.clearSince = 0
+	if c.FlapCount > 0 { // without a flap guard no one counts them
+		st.toggled(at)
+	}
 	if st.held {
 		if !e.late(at, now) {
 			// It ended, but within the lateness bound: it was going on
@@ -227,11 +344,11 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 	if !st.announced {
 		return
 	}
-	if c.FlapCount > 0 && (st.flapping || countSince(st.toggles, at.Add(-c.FlapWindow.Std())) > c.FlapCount) {
+	if c.FlapCount > 0 && (st.flapping || countSince(st.toggles(), at.Add(-c.FlapWindow.Std())) > c.FlapCount) {
 		if !st.flapping {
 			st.flapping, st.alarm.Flapping = true, true
 			st.alarm.State = Updated
-			e.emit(ctx, st.alarm)
+			e.emit(ctx, *st.alarm)
 		}
 		return
 	}
@@ -244,27 +361,28 @@ func (e *Engine) turnOff(ctx context.Context, c *compiled, st *episode, at, now 
 // has come for a lateness bound (the backlog is drained and the fault is
 // still the last thing known).
 func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now time.Time) {
-	if st.flapping && countSince(st.toggles, at.Add(-c.FlapWindow.Std())) <= c.FlapCount {
+	if st.flapping && countSince(st.toggles(), at.Add(-c.FlapWindow.Std())) <= c.FlapCount {
 		st.flapping, st.alarm.Flapping = false, false
 		if st.announced && !st.on {
 			e.clearAlarm(ctx, st, at, ClearValue)
 		} else if st.announced {
 			st.alarm.State = Updated
-			e.emit(ctx, st.alarm)
+			e.emit(ctx, *st.alarm)
 		}
 	}
-	if st.held && st.on && (!e.late(st.lastTime, now) || now.Sub(st.lastArrival) >= e.cfg.Lateness) {
+	if st.held && st.on && (!e.late(st.lastTime.time(), now) || now.Sub(st.lastArrival.time()) >= e.cfg.Lateness) {
 		e.announce(ctx, c, st)
 	}
-	if c.FlapCount > 0 {
-		st.toggles = st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]
+	if c.FlapCount > 0 && st.flap != nil {
+		ts := st.flap.toggles
+		st.flap.toggles = ts[len(ts)-min(len(ts), c.FlapCount+1):]
 	}
 }
 
 // forceOff ends an episode whatever its condition says (a recorded service).
 func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason string) {
 	st.on, st.held, st.flapping = false, false, false
-	st.pendingSince, st.clearSince = time.Time{}, time.Time{}
+	st.pendingSince, st.clearSince = 0, 0
 	if st.announced {
 		e.clearAlarm(ctx, st, at, reason)
 	}
@@ -273,10 +391,10 @@ func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason
 // clearAlarm tells that an episode ended and why (one of the Clear*
 // reasons), so the ticket records what cleared it.
 func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time, reason string) {
-	e.dirty[st.alarm.Device] = true
+	e.dirty[st.al().Device] = true
 	st.announced = false
 	st.flapping = false
-	a := &st.alarm
+	a := st.al()
 	a.State = Cleared
 	a.ClearedAt = &at
 	a.ClearReason = reason

@@ -49,7 +49,7 @@ func (a *activeAlarms) Describe(ch chan<- *prometheus.Desc) { ch <- a.desc }
 func (a *activeAlarms) Collect(ch chan<- prometheus.Metric) {
 	counts := [4]int{}
 	a.e.mu.Lock()
-	for _, st := range a.e.state {
+	for _, st := range a.e.state.all() {
 		if !st.announced || st.alarm.Shadow {
 			continue
 		}

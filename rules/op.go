@@ -352,15 +352,15 @@ func unchanged(tol float64) evaluator {
 			return true
 		}
 		moved := m.hasRef
-		m.hasRef, m.ref, m.refSince = true, x, t
+		m.hasRef, m.ref, m.refSince = true, x, stampOf(t)
 		return !moved
 	}
 }
 
 // unchangedSince: the run began at its first reading.
 func unchangedSince(m *memory, t time.Time) time.Time {
-	if m.hasRef && m.refSince.Before(t) {
-		return m.refSince
+	if m.hasRef && m.refSince.time().Before(t) {
+		return m.refSince.time()
 	}
 	return t
 }

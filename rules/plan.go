@@ -2,6 +2,7 @@ package rules
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/caretaker-iot/caretaker/devices"
 )
@@ -17,13 +18,23 @@ type plan struct {
 	nominal                map[string]float64
 	ratings                map[string]float64 // the device's ratings (devices.Device.Rating), by name
 	parent                 string
-	rules                  []*compiled // metric and event rules, most severe first
-	stale                  []*compiled
-	calendar               []*compiled // service_overdue rules
-	inBuilding             []*compiled // building_alarm rules that raise on this device
+	*ruleSet
+}
+
+// ruleSet is the rules that apply to a device, shared (read only) by
+// every device to which the same rules apply, so that a device's plan
+// holds no list of its own.
+type ruleSet struct {
+	rules      []*compiled // metric and event rules, most severe first
+	stale      []*compiled
+	calendar   []*compiled // service_overdue rules
+	inBuilding []*compiled // building_alarm rules that raise on this device
 	// heldBy is, for each rule of rules that names families in Unless,
 	// the live rules of rules in those families (see heldBack).
 	heldBy map[*compiled][]*compiled
+	// room is how many rules in all: a device's state has room for as
+	// many slots.
+	room int
 }
 
 // planFor returns the device's plan, building it when the cache has none
@@ -49,23 +60,81 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 			who.PlaceType, who.MachineClass, who.Model = d.PlaceType, d.MachineClass, d.Model
 		}
 	}
-	var all []*compiled
-	all, p.stale = e.applicable(who)
+	prof := e.profile(who)
+	if p.ruleSet = e.byProfile[prof]; p.ruleSet == nil {
+		all, stale := e.applicable(who)
+		p.ruleSet = e.sharedSet(all, stale)
+		e.byProfile[prof] = p.ruleSet
+	}
+	e.plan[device] = p
+	return p
+}
+
+// profile is what scope resolution looks at of a device: devices with
+// the same profile get the same rules, so the rules are resolved once
+// per profile, not once per device (100 000 devices start in a few
+// kinds, sites, buildings and properties). The device's id is in it only
+// when a rule's scope names the device.
+func (e *Engine) profile(d devices.Device) string {
+	if e.named == nil {
+		e.named = map[string]bool{}
+		for _, c := range e.rules {
+			if c.Scope.Device != "" {
+				e.named[c.Scope.Device] = true
+			}
+		}
+	}
+	id := ""
+	if e.named[d.ID] {
+		id = d.ID
+	}
+	var b strings.Builder
+	for _, s := range []string{string(d.Kind), d.Site, d.Building, id, d.PlaceType, d.MachineClass, d.Model} {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	for _, r := range devices.Ratings() {
+		if d.Rating(r) > 0 {
+			b.WriteString(r)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// sharedSet returns the rule set of these rules, made once for all the
+// devices they apply to.
+func (e *Engine) sharedSet(all, stale []*compiled) *ruleSet {
+	var key strings.Builder
+	for _, c := range all {
+		key.WriteString(c.key())
+		key.WriteByte(0)
+	}
+	key.WriteByte(1)
+	for _, c := range stale {
+		key.WriteString(c.key())
+		key.WriteByte(0)
+	}
+	if rs := e.sets[key.String()]; rs != nil {
+		return rs
+	}
+	rs := &ruleSet{stale: stale}
 	for _, c := range all {
 		switch c.op.subject {
 		case onCalendar:
-			p.calendar = append(p.calendar, c)
+			rs.calendar = append(rs.calendar, c)
 		case onBuilding:
 			if c.Condition.Op == OpBuildingAlarm {
-				p.inBuilding = append(p.inBuilding, c)
+				rs.inBuilding = append(rs.inBuilding, c)
 			}
 		default:
-			p.rules = append(p.rules, c)
+			rs.rules = append(rs.rules, c)
 		}
 	}
-	p.heldBy = heldBy(p.rules)
-	e.plan[device] = p
-	return p
+	rs.heldBy = heldBy(rs.rules)
+	rs.room = len(rs.rules) + len(rs.stale) + len(rs.calendar) + len(rs.inBuilding)
+	e.sets[key.String()] = rs
+	return rs
 }
 
 // applicable resolves scopes: of the enabled live rules of the device's

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,7 +48,15 @@ type episodeState struct {
 	Flapping     bool        `json:"flapping,omitempty"`
 	Toggles      []time.Time `json:"toggles,omitempty"`
 	Mem          memoryState `json:"mem"`
-	Alarm        Alarm       `json:"alarm"`
+	// Alarm: none until the rule first raised on the device; Value and
+	// Peak of a run pending before that.
+	Alarm *Alarm  `json:"alarm,omitempty"`
+	Value float64 `json:"value,omitempty"`
+	Peak  float64 `json:"peak,omitempty"`
+	// Site and Building: where the device is, for a pending episode of a
+	// rule that others may hold back (Rule.Unless) that has no alarm.
+	Site     string `json:"site,omitempty"`
+	Building string `json:"building,omitempty"`
 }
 
 type memoryState struct {
@@ -72,28 +81,33 @@ type memoryState struct {
 
 // state writes a memory out as saved.
 func (m *memory) state() memoryState {
-	ms := memoryState{HasPrev: m.hasPrev, PrevT: m.prevT, PrevX: m.prevX, Predicted: m.predicted,
-		HasRaw: m.hasRaw, Raw: m.raw, Offset: m.offset, ServiceBase: m.serviceBase, BaseNext: m.baseNext,
-		HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince, ServiceAt: m.serviceAt}
-	for _, x := range m.samples {
-		ms.Samples = append(ms.Samples, [2]float64{float64(x.t.UnixMilli()), x.x})
+	ms := memoryState{HasPrev: m.hasPrev, PrevT: m.prevT.time(), PrevX: m.prevX,
+		HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince.time(), ServiceAt: m.serviceAt.time()}
+	if x := m.ext; x != nil {
+		ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext = x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext
+		for _, s := range x.samples {
+			ms.Samples = append(ms.Samples, [2]float64{float64(s.t.UnixMilli()), s.x})
+		}
 	}
-	for i := range m.terms {
-		ms.Terms = append(ms.Terms, m.terms[i].state())
+	for i := range m.terms() {
+		ms.Terms = append(ms.Terms, m.ext.terms[i].state())
 	}
 	return ms
 }
 
 // memory takes a saved memory back.
 func (ms memoryState) memory() memory {
-	m := memory{hasPrev: ms.HasPrev, prevT: ms.PrevT, prevX: ms.PrevX, predicted: ms.Predicted, hasRaw: ms.HasRaw,
-		raw: ms.Raw, offset: ms.Offset, serviceBase: ms.ServiceBase, baseNext: ms.BaseNext,
-		hasRef: ms.HasRef, ref: ms.Ref, refSince: ms.RefSince, serviceAt: ms.ServiceAt}
-	for _, x := range ms.Samples {
-		m.samples = append(m.samples, sample{time.UnixMilli(int64(x[0])).UTC(), x[1]})
+	m := memory{hasPrev: ms.HasPrev, prevT: stampOf(ms.PrevT), prevX: ms.PrevX,
+		hasRef: ms.HasRef, ref: ms.Ref, refSince: stampOf(ms.RefSince), serviceAt: stampOf(ms.ServiceAt)}
+	if len(ms.Samples) > 0 || !ms.Predicted.IsZero() || ms.HasRaw || ms.Raw != 0 || ms.Offset != 0 || ms.ServiceBase != 0 || ms.BaseNext {
+		x := m.more()
+		x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext = ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext
+		for _, s := range ms.Samples {
+			x.samples = append(x.samples, sample{time.UnixMilli(int64(s[0])).UTC(), s[1]})
+		}
 	}
 	for _, t := range ms.Terms {
-		m.terms = append(m.terms, t.memory())
+		m.more().terms = append(m.more().terms, t.memory())
 	}
 	return m
 }
@@ -105,50 +119,155 @@ func signature(c *compiled) string {
 // worthKeeping: the episode holds something a restart would lose (a
 // value-rule episode at rest is rebuilt by the next reading).
 func (st *episode) worthKeeping(c *compiled) bool {
-	return st.on || st.announced || st.held || st.flapping || !st.pendingSince.IsZero() || !st.clearSince.IsZero() ||
-		(c.FlapCount > 0 && len(st.toggles) > 0) || st.mem.remembers()
+	return st.on || st.announced || st.held || st.flapping || st.pendingSince != 0 || st.clearSince != 0 ||
+		(c.FlapCount > 0 && len(st.toggles()) > 0) || st.mem.remembers()
 }
 
 // remembers tells whether a memory holds anything the next value needs.
 func (m *memory) remembers() bool {
-	if m.hasPrev || len(m.samples) > 0 || m.hasRaw || m.baseNext || m.serviceBase != 0 || m.hasRef || !m.serviceAt.IsZero() {
+	if m.hasPrev || m.hasRef || m.serviceAt != 0 {
 		return true
 	}
-	for i := range m.terms {
-		if m.terms[i].remembers() {
+	if x := m.ext; x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
+		return true
+	}
+	for i := range m.terms() {
+		if m.ext.terms[i].remembers() {
 			return true
 		}
 	}
 	return false
 }
 
-// Snapshot writes out the state a restart must not forget.
+// Snapshot writes out the state a restart must not forget. Under the
+// lock it copies each episode worth keeping (its fixed part, and what it
+// points to); the JSON, the bulk of the memory, is written after, one
+// episode at a time into one buffer sized from the last snapshot, so
+// that 100 000 devices do not hold a second copy of their state as
+// structs for the encoder nor a third in its growing buffer.
 func (e *Engine) Snapshot() ([]byte, error) {
+	type saved struct {
+		k   stateKey
+		c   *compiled
+		st  episode
+		loc *plan // where the device is, for a pending unless episode without an alarm
+	}
 	e.mu.Lock()
-	s := snapshot{Format: snapshotFormat, SavedAt: e.cfg.Now().UTC()}
-	for k, st := range e.state {
+	savedAt := e.cfg.Now().UTC()
+	eps := make([]saved, 0, e.snapshotEpisodes+e.snapshotEpisodes/8)
+	for k, st := range e.state.all() {
 		c := e.rules[k.rule]
 		if c == nil || !st.worthKeeping(c) {
 			continue
 		}
-		es := episodeState{Rule: k.rule, Device: k.device, Sig: signature(c), LastTime: st.lastTime,
-			LastArrival: st.lastArrival, PendingSince: st.pendingSince, ClearSince: st.clearSince, On: st.on,
-			Announced: st.announced, Held: st.held, Flapping: st.flapping,
-			Alarm: st.alarm, Mem: st.mem.state()}
-		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
-			es.Toggles = append([]time.Time(nil), st.toggles[len(st.toggles)-min(len(st.toggles), c.FlapCount+1):]...)
+		sv := saved{k: k, c: c, st: *st}
+		sv.st.mem = st.mem.clone()
+		if st.alarm != nil {
+			a := *st.alarm
+			sv.st.alarm = &a
 		}
-		s.Episodes = append(s.Episodes, es)
+		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
+			ts := st.toggles()
+			sv.st.flap = &flapLog{toggles: append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...)}
+		} else {
+			sv.st.flap = nil
+		}
+		if st.alarm == nil && len(c.Unless) > 0 && st.pendingSince != 0 && !e.registered(k.device) {
+			// where the device is, so that after a restart, before its
+			// next reading, the rules that hold this one back are found
+			sv.loc = e.anyPlan(c, k.device)
+		}
+		eps = append(eps, sv)
 	}
+	var handoffs []Alarm
 	for _, id := range e.handoffs.order {
-		s.Handoffs = append(s.Handoffs, e.handoffs.byID[id]...)
+		handoffs = append(handoffs, e.handoffs.byID[id]...)
 	}
+	hint := e.snapshotSize
+	e.snapshotEpisodes = len(eps)
 	e.mu.Unlock()
-	sort.Slice(s.Episodes, func(i, j int) bool {
-		a, b := s.Episodes[i], s.Episodes[j]
-		return a.Rule < b.Rule || (a.Rule == b.Rule && a.Device < b.Device)
+	sort.Slice(eps, func(i, j int) bool {
+		a, b := eps[i].k, eps[j].k
+		return a.rule < b.rule || (a.rule == b.rule && a.device < b.device)
 	})
-	return json.Marshal(s)
+	var buf bytes.Buffer
+	buf.Grow(hint + hint/8)
+	head, err := json.Marshal(struct {
+		Format  int       `json:"format"`
+		SavedAt time.Time `json:"saved_at"`
+	}{snapshotFormat, savedAt})
+	if err != nil {
+		return nil, err
+	}
+	buf.Write(head[:len(head)-1])
+	buf.WriteString(`,"episodes":`)
+	if len(eps) == 0 {
+		buf.WriteString("null")
+	}
+	enc := json.NewEncoder(&buf) // straight into buf: no copy of each episode's JSON
+	for i := range eps {
+		sv := &eps[i]
+		st := &sv.st
+		es := episodeState{Rule: sv.k.rule, Device: sv.k.device, Sig: signature(sv.c), LastTime: st.lastTime.time(),
+			LastArrival: st.lastArrival.time(), PendingSince: st.pendingSince.time(), ClearSince: st.clearSince.time(), On: st.on,
+			Announced: st.announced, Held: st.held, Flapping: st.flapping,
+			Mem: st.mem.state(), Value: st.value, Peak: st.peak, Alarm: st.alarm, Toggles: st.toggles()}
+		if sv.loc != nil {
+			es.Site, es.Building = sv.loc.site, sv.loc.building
+		}
+		if i == 0 {
+			buf.WriteByte('[')
+		} else {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(es); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // the newline Encode ends with
+		eps[i] = saved{}            // let it go as it is written
+	}
+	if len(eps) > 0 {
+		buf.WriteByte(']')
+	}
+	if len(handoffs) > 0 {
+		b, err := json.Marshal(handoffs)
+		if err != nil {
+			return nil, err
+		}
+		buf.WriteString(`,"handoffs":`)
+		buf.Write(b)
+	}
+	buf.WriteByte('}')
+	e.mu.Lock()
+	e.snapshotSize = buf.Len()
+	e.mu.Unlock()
+	return buf.Bytes(), nil
+}
+
+// registered tells whether the registry knows the device.
+func (e *Engine) registered(device string) bool {
+	if e.cfg.Devices == nil {
+		return false
+	}
+	_, ok := e.cfg.Devices.Lookup(device)
+	return ok
+}
+
+// clone copies a memory, and what it points to.
+func (m memory) clone() memory {
+	if m.ext == nil {
+		return m
+	}
+	x := *m.ext
+	x.samples = append([]sample(nil), x.samples...)
+	if x.terms != nil {
+		x.terms = make([]memory, len(m.ext.terms))
+		for i := range m.ext.terms {
+			x.terms[i] = m.ext.terms[i].clone()
+		}
+	}
+	m.ext = &x
+	return m
 }
 
 // RestoreSnapshot takes back a snapshot, before any reading comes. The
@@ -171,11 +290,20 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 		if c == nil || signature(c) != es.Sig {
 			continue
 		}
-		st := &episode{lastTime: es.LastTime, lastArrival: es.LastArrival, pendingSince: es.PendingSince,
-			clearSince: es.ClearSince, on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
-			toggles: es.Toggles, alarm: es.Alarm, mem: es.Mem.memory()}
+		st := &episode{lastTime: stampOf(es.LastTime), lastArrival: stampOf(es.LastArrival), pendingSince: stampOf(es.PendingSince),
+			clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
+			alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
+		if len(es.Toggles) > 0 {
+			st.flap = &flapLog{toggles: es.Toggles}
+		}
+		if st.alarm != nil && st.alarm.RuleID == "" {
+			st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
+		}
 		k := stateKey{es.Rule, es.Device}
-		e.state[k] = st
+		e.state.put(k, st)
+		if !st.hasAlarm() && (es.Site != "" || es.Building != "") && e.plan[es.Device] == nil {
+			e.planFor(es.Device, c.Kind, es.Site, es.Building)
+		}
 		e.track(k, c, st)
 		episodes++
 	}

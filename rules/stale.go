@@ -74,7 +74,7 @@ func (e *Engine) heard(ctx context.Context, p *plan, t, now time.Time) {
 	sd.kind, sd.site, sd.building = p.kind, p.site, p.building
 	sd.lastArrival, sd.offline = now, false
 	for _, c := range p.stale {
-		if st := e.state[stateKey{c.key(), p.device}]; st != nil && st.announced {
+		if st := e.state.get(stateKey{c.key(), p.device}); st != nil && st.announced {
 			st.on = false
 			e.clearAlarm(ctx, st, t, ClearDataBack)
 		}
@@ -248,7 +248,7 @@ func (e *Engine) tickStale(ctx context.Context, now time.Time) {
 		}
 		for _, c := range p.stale {
 			k := stateKey{c.key(), id}
-			st := e.state[k]
+			st := e.state.get(k)
 			if st != nil && st.announced {
 				continue
 			}
@@ -256,11 +256,14 @@ func (e *Engine) tickStale(ctx context.Context, now time.Time) {
 				continue
 			}
 			if st == nil {
-				st = &episode{alarm: e.newAlarm(c, p)}
-				e.state[k] = st
+				st = e.state.ensure(k, p.room)
 			}
-			st.on, st.pendingSince = true, since
-			a := &st.alarm
+			if st.alarm == nil {
+				a := e.newAlarm(c, p)
+				st.alarm = &a
+			}
+			st.on, st.pendingSince = true, stampOf(since)
+			a := st.alarm
 			a.ID = AlarmID(c.key(), id, since)
 			a.RaisedAt = since.Add(c.Condition.After.Std())
 			a.ClearedAt, a.ClearReason = nil, ""

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"slices"
-	"time"
 )
 
 // heldBack tells whether rule c is held back on the plan's device by the
@@ -11,12 +10,12 @@ import (
 // count towards raising it.
 func (e *Engine) heldBack(c *compiled, p *plan) bool {
 	for _, o := range p.heldBy[c] {
-		if st := e.state[stateKey{o.key(), p.device}]; st == nil || !st.on {
+		if st := e.state.get(stateKey{o.key(), p.device}); st == nil || !st.on {
 			continue
 		}
 		k := stateKey{c.key(), p.device}
-		if mine := e.state[k]; mine != nil && !mine.on {
-			mine.pendingSince = time.Time{}
+		if mine := e.state.get(k); mine != nil && !mine.on {
+			mine.pendingSince = 0
 			mine.mem.hasRef = false // an unchanged run starts again after it
 			e.track(k, c, mine)
 		}

@@ -124,11 +124,16 @@ func TestUnlessSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := fakeDevices{"p1": {ID: "p1", Kind: devices.KindPower, Site: "s1", Building: "B1"}}
+	registered := fakeDevices{"p1": {ID: "p1", Kind: devices.KindPower, Site: "s1", Building: "B1"}}
 	ctx := context.Background()
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	for _, restart := range []bool{false, true} {
-		t.Run(map[bool]string{false: "no restart", true: "restart"}[restart], func(t *testing.T) {
+	for _, tc := range []struct {
+		restart bool
+		reg     fakeDevices
+		name    string
+	}{{false, registered, "no restart"}, {true, registered, "restart"}, {true, fakeDevices{}, "restart, device not registered"}} {
+		restart, reg := tc.restart, tc.reg
+		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, reg, pack...)
 			h.clock.Set(at(0))
 			h.e.Reading(ctx, devices.Reading{Device: "p1", Kind: devices.KindPower, Site: "s1", Building: "B1", Time: at(0),

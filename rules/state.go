@@ -1,0 +1,218 @@
+package rules
+
+import (
+	"iter"
+	"time"
+)
+
+// stateTable holds the state of every rule on every device, by device: a
+// few slots each, found by the rule's key. A slot holds the rule's episode
+// once the rule needs one on the device (its condition held, or its
+// memory keeps something for the next value: a previous value, a run,
+// the last service); before that, a rule that only compares each value
+// with a threshold keeps nothing on the device but the event time of the
+// newest value it saw, so that an older value arriving later still
+// decides nothing. A device gets slots only for rules that looked at its
+// data, so only rules that apply to its kind and scope.
+type stateTable struct {
+	devs     map[string]*devState
+	episodes int
+}
+
+type devState struct{ slots []slot }
+
+type slot struct {
+	rule string   // the rule's key
+	last stamp    // at rest (st nil): event time of the newest value seen
+	st   *episode // nil: at rest
+}
+
+// stamp is a time as unix nanoseconds, 0 for none: a third of a
+// time.Time, for the times every episode keeps. Times come back in UTC.
+type stamp int64
+
+func stampOf(t time.Time) stamp {
+	if t.IsZero() {
+		return 0
+	}
+	return stamp(t.UnixNano())
+}
+
+func (s stamp) time() time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(s)).UTC()
+}
+
+func newStateTable() stateTable { return stateTable{devs: map[string]*devState{}} }
+
+func (s *stateTable) slot(k stateKey) *slot {
+	ds := s.devs[k.device]
+	if ds == nil {
+		return nil
+	}
+	for i := range ds.slots {
+		if ds.slots[i].rule == k.rule {
+			return &ds.slots[i]
+		}
+	}
+	return nil
+}
+
+// get returns the rule's episode on the device; nil if it has none.
+func (s *stateTable) get(k stateKey) *episode {
+	if sl := s.slot(k); sl != nil {
+		return sl.st
+	}
+	return nil
+}
+
+// rest is the event time of the newest value a rule at rest on the device
+// saw (zero: none, or the rule has an episode).
+func (s *stateTable) rest(k stateKey) time.Time {
+	if sl := s.slot(k); sl != nil && sl.st == nil {
+		return sl.last.time()
+	}
+	return time.Time{}
+}
+
+// slotFor finds or makes the device's slot of a rule; room is how many
+// slots a new device's list has room for.
+func (s *stateTable) slotFor(k stateKey, room int) *slot {
+	if sl := s.slot(k); sl != nil {
+		return sl
+	}
+	ds := s.devs[k.device]
+	if ds == nil {
+		ds = &devState{slots: make([]slot, 0, max(room, 1))}
+		s.devs[k.device] = ds
+	}
+	ds.slots = append(ds.slots, slot{rule: k.rule})
+	return &ds.slots[len(ds.slots)-1]
+}
+
+// setRest records that a rule at rest on the device saw a value at t.
+func (s *stateTable) setRest(k stateKey, t time.Time, room int) {
+	sl := s.slotFor(k, room)
+	if sl.st == nil {
+		sl.last = stampOf(t)
+	}
+}
+
+// put gives a rule an episode on a device (replacing what it had).
+func (s *stateTable) put(k stateKey, st *episode) {
+	sl := s.slotFor(k, 1)
+	if sl.st == nil {
+		s.episodes++
+	}
+	sl.st, sl.last = st, 0
+}
+
+// ensure returns the rule's episode on the device, making it if there is
+// none: it takes over what the rule at rest remembered.
+func (s *stateTable) ensure(k stateKey, room int) *episode {
+	sl := s.slotFor(k, room)
+	if sl.st == nil {
+		sl.st = &episode{lastTime: sl.last}
+		sl.last = 0
+		s.episodes++
+	}
+	return sl.st
+}
+
+// del forgets the rule on the device.
+func (s *stateTable) del(k stateKey) {
+	ds := s.devs[k.device]
+	if ds == nil {
+		return
+	}
+	for i := range ds.slots {
+		if ds.slots[i].rule != k.rule {
+			continue
+		}
+		if ds.slots[i].st != nil {
+			s.episodes--
+		}
+		ds.slots = append(ds.slots[:i], ds.slots[i+1:]...)
+		if len(ds.slots) == 0 {
+			delete(s.devs, k.device)
+		}
+		return
+	}
+}
+
+// all yields every episode (not the rules at rest). The table must not
+// change while it runs.
+func (s *stateTable) all() iter.Seq2[stateKey, *episode] {
+	return func(yield func(stateKey, *episode) bool) {
+		for dev, ds := range s.devs {
+			for i := range ds.slots {
+				if st := ds.slots[i].st; st != nil && !yield(stateKey{ds.slots[i].rule, dev}, st) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// devicesOf lists the devices with a slot of a rule, at rest or not.
+func (s *stateTable) devicesOf(rule string) []string {
+	var out []string
+	for dev, ds := range s.devs {
+		for i := range ds.slots {
+			if ds.slots[i].rule == rule {
+				out = append(out, dev)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Stats counts what the engine keeps.
+type Stats struct {
+	// Devices is how many devices have any rule state; Slots how many
+	// (rule, device) pairs, at rest or not; Episodes how many of those
+	// hold an episode; Alarms how many episodes hold an alarm record
+	// (their rule held on the device at some time).
+	Devices, Slots, Episodes, Alarms int
+	// Plans is how many device plans are cached; RuleSets how many
+	// distinct rule lists they share.
+	Plans, RuleSets int
+	// Rules: the same by rule key (id, or id~shadow).
+	Rules map[string]RuleStats
+}
+
+// RuleStats is the state one rule keeps over all devices.
+type RuleStats struct{ Slots, Episodes, Alarms int }
+
+// Stats counts the state the engine keeps, for tests and the memory
+// benchmark.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Stats{Devices: len(e.state.devs), Episodes: e.state.episodes, Plans: len(e.plan), Rules: map[string]RuleStats{}}
+	for _, ds := range e.state.devs {
+		s.Slots += len(ds.slots)
+		for i := range ds.slots {
+			sl := &ds.slots[i]
+			r := s.Rules[sl.rule]
+			r.Slots++
+			if sl.st != nil {
+				r.Episodes++
+				if sl.st.alarm != nil {
+					r.Alarms++
+					s.Alarms++
+				}
+			}
+			s.Rules[sl.rule] = r
+		}
+	}
+	sets := map[*ruleSet]bool{}
+	for _, p := range e.plan {
+		sets[p.ruleSet] = true
+	}
+	s.RuleSets = len(sets)
+	return s
+}
