@@ -46,6 +46,23 @@ func (g genHistory) Readings(_ context.Context, q devices.Query) ([]devices.Poin
 	return out, nil
 }
 
+// genStream is genHistory read as a stream: it makes each value as it
+// hands it over, and holds none.
+type genStream struct{ genHistory }
+
+func (g genStream) ReadingsFunc(_ context.Context, q devices.Query, fn func(devices.Point) error) error {
+	if q.Metric != "" && q.Metric != "lel_pct" {
+		return nil
+	}
+	dev, first, last := g.index(q)
+	for i := first; i < last; i++ {
+		if err := fn(devices.Point{Time: g.from.Add(time.Duration(i) * g.step), Metric: "lel_pct", Value: genValue(dev, i)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // benchDevices is a registry of n gas detectors gas-0000 ...
 func benchDevices(n int) fakeDevices {
 	reg := fakeDevices{}
@@ -72,13 +89,29 @@ func packRule(b *testing.B, id string) Rule {
 
 // BenchmarkBacktest replays 20 gas detectors × 30 days of one-minute
 // lel_pct values (864 000 readings) through gas-lel-warning as it is and
-// with condition.value=12, from an in-memory history; it reports readings
-// replayed per second (each through both rules) and the peak heap in use.
+// with condition.value=12, from an in-memory history handed over as one
+// slice per device (loaded) or as a stream (streamed), one device at a
+// time or GOMAXPROCS at once; it reports readings replayed per second
+// (each through both rules) and the peak heap in use.
 func BenchmarkBacktest(b *testing.B) {
+	gen := genHistory{from: t0, step: time.Minute}
+	for _, c := range []struct {
+		name    string
+		hist    History
+		workers int
+	}{
+		{"loaded", gen, 1},
+		{"streamed", genStream{gen}, 1},
+		{"streamed-parallel", genStream{gen}, 0},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchBacktest(b, c.hist, c.workers) })
+	}
+}
+
+func benchBacktest(b *testing.B, hist History, workers int) {
 	const nDev, days = 20, 30
-	hist := genHistory{from: t0, step: time.Minute}
 	rule := packRule(b, "gas-lel-warning")
-	bt := &Backtester{History: hist, Devices: benchDevices(nDev)}
+	bt := &Backtester{History: hist, Devices: benchDevices(nDev), Workers: workers}
 	req := BacktestRequest{From: t0, To: t0.Add(days * 24 * time.Hour), Set: map[string]any{"condition.value": 12.0}}
 	ctx := context.Background()
 	readings := 0
