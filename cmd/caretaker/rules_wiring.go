@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -94,3 +95,9 @@ func (p pastTickets) TicketsOn(ctx context.Context, device string, from, to time
 		}
 	}
 }
+
+// Both reading stores hand the backtester their history as a stream.
+var (
+	_ rules.StreamHistory = (*tsdb.Store)(nil)
+	_ rules.StreamHistory = influxStore{}
+)
