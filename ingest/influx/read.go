@@ -81,7 +81,14 @@ func (in *Store) ReadingsFunc(ctx context.Context, q devices.Query, fn func(devi
 			return err
 		}
 		buf = buf[:0]
-		if err := in.read.query(ctx, flux, func(p devices.Point) { buf = append(buf, p) }); err != nil {
+		keep := func(p devices.Point) {
+			// InfluxDB 1.8's Flux range includes its stop: a value at a
+			// window's end is the next window's.
+			if !p.Time.Before(from) && p.Time.Before(to) {
+				buf = append(buf, p)
+			}
+		}
+		if err := in.read.query(ctx, flux, keep); err != nil {
 			return fmt.Errorf("influx query: %w", err)
 		}
 		slices.SortStableFunc(buf, func(a, b devices.Point) int {

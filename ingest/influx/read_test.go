@@ -13,13 +13,15 @@ import (
 )
 
 // TestInfluxReadingsFuncWindows: over a real InfluxDB, ReadingsFunc reads
-// a period a window at a time (here ten minutes, values every 7 s so they
-// straddle the windows' edges) and hands over every value once, in time
-// then metric order, flags as 0 or 1, as Readings returns them; an error
-// from fn stops the read and comes back as it is.
+// a period a window at a time (here seven minutes, values every 7 s so
+// every 60th falls on a window's edge) and hands over every value once,
+// in time then metric order, flags as 0 or 1, as Readings returns them;
+// the value at the end of the period is not one of them (InfluxDB 1.8's
+// Flux range includes its stop); an error from fn stops the read and
+// comes back as it is.
 func TestInfluxReadingsFuncWindows(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
-	in := newInflux(t, influx.Config{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour, ReadWindow: 10 * time.Minute,
+	in := newInflux(t, influx.Config{URL: srv.URL, Bucket: "caretaker", FlushInterval: time.Hour, ReadWindow: 7 * time.Minute,
 		Logger: ingesttest.Logger(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -38,6 +40,11 @@ func TestInfluxReadingsFuncWindows(t *testing.T) {
 			f = 1
 		}
 		want = append(want, devices.Point{Time: ts, Metric: "fault", Value: f}, devices.Point{Time: ts, Metric: "lel_pct", Value: float64(i) / 4})
+	}
+	atEnd := devices.Reading{Device: "gas-b2-07", Kind: devices.KindGas, Site: "s1", Building: "B2", Time: t0.Add(n * 7 * time.Second),
+		Values: map[string]devices.Value{"lel_pct": devices.Num(-1)}}
+	if err := in.WriteReading(ctx, atEnd); err != nil {
+		t.Fatal(err)
 	}
 	other := devices.Reading{Device: "gas-b2-08", Kind: devices.KindGas, Site: "s1", Building: "B2", Time: t0,
 		Values: map[string]devices.Value{"lel_pct": devices.Num(99)}}
