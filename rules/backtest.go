@@ -73,10 +73,12 @@ const matchWindow = 15 * time.Minute
 type BacktestRequest struct {
 	From, To time.Time
 	Set      map[string]any // ApplySet keys; empty: the current values
-	// Progress, if set, is called after each device.
+	// Progress, if set, is called after each device (done counts the
+	// devices finished, whichever order they finish in).
 	Progress func(done, total int)
 	// OnProgress, if set, is called after each device and every few
-	// thousand values within one, one call at a time.
+	// thousand values within one. Progress and OnProgress are called one
+	// call at a time, from the goroutines that replay, before Run returns.
 	OnProgress func(BacktestProgress)
 }
 
