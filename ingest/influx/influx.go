@@ -391,9 +391,12 @@ func (in *Store) flux(q devices.Query) (string, error) {
 	if q.Metric != "" {
 		filters = append(filters, fmt.Sprintf(`r._field == %q`, q.Metric))
 	}
+	// Only the columns read come back: a third of the bytes to write,
+	// send and parse.
 	return fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => %s)`,
+  |> filter(fn: (r) => %s)
+  |> keep(columns: ["_time", "_field", "_value"])`,
 		in.cfg.Bucket, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano),
 		strings.Join(filters, " and ")), nil
 }

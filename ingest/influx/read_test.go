@@ -15,7 +15,8 @@ import (
 // TestInfluxReadingsFuncWindows: over a real InfluxDB, ReadingsFunc reads
 // a period a window at a time (here seven minutes, values every 7 s so
 // every 60th falls on a window's edge) and hands over every value once,
-// in time then metric order, flags as 0 or 1, as Readings returns them;
+// in time then metric order whatever series it is of, flags as 0 or 1, as
+// Readings returns them;
 // the value at the end of the period is not one of them (InfluxDB 1.8's
 // Flux range includes its stop); an error from fn stops the read and
 // comes back as it is.
@@ -30,7 +31,11 @@ func TestInfluxReadingsFuncWindows(t *testing.T) {
 	const n = 600 // 70 minutes
 	for i := range n {
 		ts := t0.Add(time.Duration(i) * 7 * time.Second)
-		r := devices.Reading{Device: "gas-b2-07", Kind: devices.KindGas, Site: "s1", Building: "B2", Time: ts, Received: ts,
+		building := "B2"
+		if i%100 == 50 { // a second series of the same fields, merged in time order
+			building = "B9"
+		}
+		r := devices.Reading{Device: "gas-b2-07", Kind: devices.KindGas, Site: "s1", Building: building, Time: ts, Received: ts,
 			Values: map[string]devices.Value{"lel_pct": devices.Num(float64(i) / 4), "fault": devices.FlagValue(i%3 == 0)}}
 		if err := in.WriteReading(ctx, r); err != nil {
 			t.Fatal(err)
