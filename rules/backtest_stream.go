@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -180,7 +181,11 @@ func (b *Backtester) read(ctx context.Context, d devices.Device, metric string, 
 		if err != nil {
 			return n, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
 		}
-		sort.SliceStable(samples, func(i, j int) bool { return samples[i].Time.Before(samples[j].Time) })
+		byTime := func(i, j int) bool { return samples[i].Time.Before(samples[j].Time) }
+		if !sort.SliceIsSorted(samples, byTime) { // sorted as a copy: the slice is the History's
+			samples = slices.Clone(samples)
+			sort.SliceStable(samples, byTime)
+		}
 		for _, p := range samples {
 			if err := add(p); err != nil {
 				return n, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
