@@ -63,11 +63,11 @@ type actuatorConfig struct {
 	Publisher commandPublisher
 	// Modbus carries out the commands of actuators with a modbus
 	// address; nil: they fail as not sent.
-	Modbus modbusWriter
-	Registry  *devices.Registry
-	Logger    *slog.Logger
-	Metrics   prometheus.Registerer
-	Now       func() time.Time
+	Modbus   modbusWriter
+	Registry *devices.Registry
+	Logger   *slog.Logger
+	Metrics  prometheus.Registerer
+	Now      func() time.Time
 	// ReadBack is how long a command waits for the device's reading that
 	// shows it took effect before it is sent again; Attempts how many
 	// sends before it is a fault; Poll how often pending commands are
