@@ -142,7 +142,7 @@ func (r Register) Validate() error {
 		return fmt.Errorf("min: %g is above max %g", *r.Min, *r.Max)
 	}
 	if r.Writable && r.Table != "coil" && r.Table != "holding" {
-		return fmt.Errorf("writable: a %s register is read-only; only a coil or a holding register can be written", r.Table)
+		return fmt.Errorf("writable: %s is read-only; only a coil or a holding register can be written", r.Table)
 	}
 	return nil
 }
