@@ -438,14 +438,18 @@ func (u *unit) bits(table string, addr, n uint16) ([]bool, error) {
 // write takes a write of one whole entry the model declares writable on
 // an actuator (a one-register type or a coil): the plant does what the
 // value means and the image shows it at once. Anything else is refused
-// as a real device does: a read-only or unmapped address is an illegal
-// data address, a value the actuator does not take illegal data value.
+// as a real device does: a sensor answers illegal function, a read-only
+// or unmapped address is an illegal data address, a value the actuator
+// does not take illegal data value.
 func (u *unit) write(table string, addr uint16, words []uint16) error {
+	if u.dev.Kind != devices.KindActuator {
+		return modbus.ErrIllegalFunction // a sensor takes no writes at all
+	}
 	for _, r := range u.model.Registers {
 		if r.Table != table || r.Address != addr {
 			continue
 		}
-		if !r.Writable || u.dev.Kind != devices.KindActuator || len(words) != 1 || devices.RegisterWidth(r.Type) != 1 {
+		if !r.Writable || len(words) != 1 || devices.RegisterWidth(r.Type) != 1 {
 			return modbus.ErrIllegalDataAddress
 		}
 		w := words[0]
