@@ -83,3 +83,22 @@ func TestModbusActuatorWrites(t *testing.T) {
 		t.Errorf("write to a probe: %v, want illegal function", err)
 	}
 }
+
+// TestAssignModbusActuators: --modbus-kinds actuator puts the valves and
+// the fan on Modbus with the model of their actuator, and the server
+// takes them.
+func TestAssignModbusActuators(t *testing.T) {
+	estate, err := AssignModbus(append(DemoEstate(), DemoActuators()...), "127.0.0.1:5020", []devices.Kind{devices.KindActuator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"wv-z1": "valvo-mv2", "gv-z1": "valvo-mv2", "fan-z1": "ventco-f1"}
+	for _, d := range estate {
+		if m, ok := want[d.ID]; ok != (d.Modbus != nil) || d.Model != m {
+			t.Errorf("%s: model %q modbus %v, want model %q", d.ID, d.Model, d.Modbus, m)
+		}
+	}
+	if _, err := NewModbusServer(ModbusConfig{Devices: estate}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -259,6 +259,7 @@ func printCatalog(w io.Writer, estate []devices.Device) error {
 	type deviceOut struct {
 		ID       string       `yaml:"id"`
 		Kind     devices.Kind `yaml:"kind"`
+		Actuator string       `yaml:"actuator,omitempty"`
 		Site     string       `yaml:"site"`
 		Building string       `yaml:"building"`
 		Floor    string       `yaml:"floor,omitempty"`
@@ -273,7 +274,7 @@ func printCatalog(w io.Writer, estate []devices.Device) error {
 	}
 	cat.Models = map[string]devices.Model{}
 	for _, d := range estate {
-		o := deviceOut{ID: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building, Floor: d.Floor,
+		o := deviceOut{ID: d.ID, Kind: d.Kind, Actuator: d.Actuator, Site: d.Site, Building: d.Building, Floor: d.Floor,
 			Location: d.Location, Zone: d.Zone, Model: d.Model}
 		if d.Modbus != nil {
 			o.Modbus = &modbusOut{Address: d.Modbus.Address, Unit: d.Modbus.Unit}
