@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/modbus"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -316,12 +318,21 @@ func (m modbusTransport) send(ctx context.Context, d devices.Device, c ticketing
 	}
 	metric, want := rules.Command{Set: c.Set}.Want()
 	v, err := m.w.Write(ctx, d.ID, metric, want)
+	if errors.Is(err, modbus.ErrNotWritable) || errors.Is(err, modbus.ErrNotPolled) {
+		return nil, permanentError{err}
+	}
 	if err != nil {
 		return nil, err
 	}
 	got := v.Float()
 	return &got, nil
 }
+
+// permanentError is a send that no retry can make work (the model has
+// no writable entry for the command): the command fails at once.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
 
 func (a *actuators) transport(d devices.Device) commandTransport {
 	if d.Modbus != nil {
@@ -340,6 +351,14 @@ func (a *actuators) send(ctx context.Context, c ticketing.DeviceCommand, n int) 
 		return a.cfg.Store.DeviceCommandFailed(ctx, c.ID, "device "+c.Device+" is not registered any more")
 	}
 	back, err := a.transport(d).send(ctx, d, c, n)
+	var perm permanentError
+	if errors.As(err, &perm) {
+		a.sent.WithLabelValues("send_error").Inc()
+		a.sent.WithLabelValues("failed").Inc()
+		a.log.Warn("device command cannot be sent", "device", d.ID, "set", c.Set, "ticket", c.TicketID, "err", err)
+		a.forget(c.ID)
+		return a.cfg.Store.DeviceCommandFailed(ctx, c.ID, "not sent: "+err.Error())
+	}
 	if err != nil {
 		a.sent.WithLabelValues("send_error").Inc()
 		a.log.Warn("device command not sent", "device", d.ID, "attempt", n, "err", err)

@@ -21,7 +21,8 @@ import (
 // the ticket shows it done, read back at once, in its history; and the
 // probe, in the valve's zone, reads dry. z2's valve is behind the same
 // gateway but does not answer: the write is tried actions.attempts
-// times, then a fault on the ticket says why.
+// times, then a fault on the ticket says why. z3's valve model has its
+// open as a discrete input: the command fails at once, nothing written.
 func TestModbusDeviceActions(t *testing.T) {
 	broker := testserver.Mosquitto(t)
 	port := testserver.FreePort(t)
@@ -32,7 +33,13 @@ func TestModbusDeviceActions(t *testing.T) {
 		return operatorConfig(broker.Addr, "caretaker-mbact", `  - {id: wl-z1, kind: water_leak, site: s1, building: B1, location: "B1 pump room", zone: z1, model: aquasense-lp1, modbus: `+mb(1)+`}
   - {id: wv-z1, kind: actuator, actuator: water_valve, site: s1, building: B1, location: "B1 water main", zone: z1, model: valvo-mv2, modbus: `+mb(2)+`}
   - {id: wl-z2, kind: water_leak, site: s1, building: B3, location: "B3 tank room", zone: z2, model: aquasense-lp1, modbus: `+mb(3)+`}
-  - {id: wv-z2, kind: actuator, actuator: water_valve, site: s1, building: B3, location: "B3 water main", zone: z2, model: valvo-mv2, modbus: `+mb(4)+`}`)(httpAddr, dir) + `
+  - {id: wv-z2, kind: actuator, actuator: water_valve, site: s1, building: B3, location: "B3 water main", zone: z2, model: valvo-mv2, modbus: `+mb(4)+`}
+  - {id: wl-z3, kind: water_leak, site: s1, building: B4, location: "B4 tank room", zone: z3, model: aquasense-lp1, modbus: `+mb(5)+`}
+  - {id: wv-z3, kind: actuator, actuator: water_valve, site: s1, building: B4, location: "B4 water main", zone: z3, model: read-only-valve, modbus: `+mb(6)+`}`)(httpAddr, dir) + `
+models:
+  read-only-valve:
+    registers:
+      - {metric: open, table: discrete, address: 0, type: bool}
 modbus: {max_backoff: 1s}
 actions: {read_back: 1s, attempts: 2}
 rules:
@@ -55,10 +62,12 @@ rules:
 		{ID: "wl-z1", Kind: devices.KindWaterLeak, Site: "s1", Building: "B1", Zone: "z1", Model: "aquasense-lp1", Modbus: &devices.Modbus{Address: addr, Unit: 1}},
 		{ID: "wv-z1", Kind: devices.KindActuator, Actuator: "water_valve", Site: "s1", Building: "B1", Zone: "z1", Model: "valvo-mv2", Modbus: &devices.Modbus{Address: addr, Unit: 2}},
 		{ID: "wl-z2", Kind: devices.KindWaterLeak, Site: "s1", Building: "B3", Zone: "z2", Model: "aquasense-lp1", Modbus: &devices.Modbus{Address: addr, Unit: 3}},
+		{ID: "wl-z3", Kind: devices.KindWaterLeak, Site: "s1", Building: "B4", Zone: "z3", Model: "aquasense-lp1", Modbus: &devices.Modbus{Address: addr, Unit: 5}},
 	}
 	sim, err := firmwaresim.New(firmwaresim.Config{Devices: simDevs, Interval: 200 * time.Millisecond, Seed: 3,
 		Scenario: firmwaresim.Scenario{Name: "wet", Steps: []firmwaresim.Step{
-			{Device: "wl-z1", Metric: "leak", To: true}, {Device: "wl-z2", Metric: "leak", To: true}}}})
+			{Device: "wl-z1", Metric: "leak", To: true}, {Device: "wl-z2", Metric: "leak", To: true},
+			{Device: "wl-z3", Metric: "leak", To: true}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +149,16 @@ rules:
 		!strings.HasPrefix(n[3], "close water_valve wv-z2: FAULT, no reading of open 0") {
 		t.Fatalf("z2's history:\n%s", strings.Join(n, "\n"))
 	}
-	if got := drillScrape(t, ct.Base, `caretaker_device_commands_total{outcome="send_error"}`); got != 2 {
-		t.Errorf("send errors %v, want 2", got)
+	// z3: a read-only entry: refused, a fault at once, never retried.
+	tk = ticketOf("wl-z3", ticketing.CmdFailed)
+	if c := tk.Commands[0]; c.Device != "wv-z3" || c.Attempts != 0 || !strings.Contains(c.Result, "not sent: modbus write wv-z3: open is a discrete entry, read-only") {
+		t.Fatalf("z3's command %+v", c)
+	}
+	if got := drillScrape(t, ct.Base, `caretaker_device_commands_total{outcome="send_error"}`); got != 3 {
+		t.Errorf("send errors %v, want 3", got)
+	}
+	if got := drillScrape(t, ct.Base, `caretaker_device_commands_total{outcome="failed"}`); got != 2 {
+		t.Errorf("failed commands %v, want 2", got)
 	}
 	if got := drillScrape(t, ct.Base, `caretaker_device_commands_total{outcome="done"}`); got != 1 {
 		t.Errorf("done commands %v, want 1", got)
