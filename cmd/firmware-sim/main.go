@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.username, "username", "", "MQTT username for every device")
 	fs.StringVar(&o.password, "password", "", "MQTT password for every device (or $FIRMWARE_SIM_PASSWORD)")
 	fs.StringVar(&o.modbusListen, "modbus-listen", "", "serve the --modbus-kinds devices over Modbus TCP from this host:port\n(one gateway per 247 units, next port for the next gateway)")
-	fs.StringVar(&o.modbusKinds, "modbus-kinds", "power,elevator", "which kinds go on Modbus when --modbus-listen is set")
+	fs.StringVar(&o.modbusKinds, "modbus-kinds", "power,elevator", "which kinds go on Modbus when --modbus-listen is set\n(power, elevator, gas, water_leak, actuator)")
 	fs.IntVar(&o.n, "devices", 0, "generate N devices spread over sites, buildings and the four kinds\n(0: the 8-device demo estate)")
 	fs.StringVar(&o.estate, "estate", "", "devices YAML file (Caretaker's devices_file format: devices and models)\ninstead of --devices")
 	fs.Float64Var(&o.rate, "rate", 0.2, "telemetry messages per second per device")
