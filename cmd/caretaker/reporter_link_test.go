@@ -183,9 +183,21 @@ func TestReporterConfirmsByLink(t *testing.T) {
 	if st, page := postLink(t, base, url.Values{"token": {token}, "action": {"dispute"}}); st != http.StatusBadRequest || !strings.Contains(page, "rl-error") {
 		t.Errorf("dispute without a reason: %d, want 400 with the form again", st)
 	}
-	if a, b := history(tk.ID), history(other.ID); a.Status != before.Status || len(a.History) != len(before.History) ||
-		b.Status != beforeOther.Status || len(b.History) != len(beforeOther.History) {
-		t.Fatalf("a refused link changed a ticket: %s %d / %s %d", a.Status, len(a.History), b.Status, len(b.History))
+	// The pager's own rows (page_sent once the SMS gateway has answered)
+	// may still land meanwhile: they are not the link's doing.
+	steps := func(tk ticketing.Ticket) int {
+		n := 0
+		for _, h := range tk.History {
+			if !strings.HasPrefix(h.Action, "page_") {
+				n++
+			}
+		}
+		return n
+	}
+	if a, b := history(tk.ID), history(other.ID); a.Status != before.Status || steps(a) != steps(before) ||
+		b.Status != beforeOther.Status || steps(b) != steps(beforeOther) {
+		t.Fatalf("a refused link changed a ticket: %s %d (before %d) / %s %d (before %d)", a.Status, steps(a), steps(before),
+			b.Status, steps(b), steps(beforeOther))
 	}
 
 	// The link is no API token.
