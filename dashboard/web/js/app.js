@@ -2,7 +2,7 @@
 // Plain ES modules, no build step, no dependencies. Every piece of data
 // goes into the page through textContent (dom.js), never innerHTML.
 
-import { h, $ } from "./dom.js";
+import { h, $, perFrame } from "./dom.js";
 import { t, setLang, getLang, onLangChange, applyStatic, when, setSites, label } from "./i18n.js";
 import { roleName } from "./words.js";
 import { loadRules } from "./rulebook.js";
@@ -311,21 +311,8 @@ function bannerWatch(msg) {
   if (fresh) tone([fresh]);
 }
 
-// scheduleBanner draws the banner once a frame however many events came
-// (or after a short timer in a tab that draws no frames).
-let bannerFrame = 0;
-let bannerTimer = 0;
-function scheduleBanner() {
-  if (bannerFrame) return;
-  const go = () => {
-    cancelAnimationFrame(bannerFrame);
-    clearTimeout(bannerTimer);
-    bannerFrame = bannerTimer = 0;
-    drawBanner();
-  };
-  bannerFrame = requestAnimationFrame(go);
-  bannerTimer = setTimeout(go, 250);
-}
+// scheduleBanner draws the banner once a frame however many events came.
+const scheduleBanner = perFrame(() => drawBanner());
 
 function bannerText(it) {
   const x = it.alarm || it.ticket || it.escalation;

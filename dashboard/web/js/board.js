@@ -3,7 +3,7 @@
 // SLA countdown; filters; device status. Events are drawn once a frame,
 // only the rows and chips they changed.
 
-import { h, options } from "./dom.js";
+import { h, options, perFrame } from "./dom.js";
 import { t, duration, label, siteName, clockTime, zoneLabel } from "./i18n.js";
 import { kindName, skillName, recipientName } from "./words.js";
 import { describeAlarm, describeTicket, technical } from "./describe.js";
@@ -86,21 +86,10 @@ export function mount(root) {
   const rowCache = new Map(); // item key -> { sig, el }
   const chipCache = new Map(); // device id -> { sig, el }
   const dirty = { rows: true, devices: true, filters: true, triage: true };
-  let frame = 0;
-  let frameTimer = 0;
+  const frame = perFrame(() => draw());
   function schedule(what) {
     for (const k of what) dirty[k] = true;
-    if (frame) return;
-    // A frame, or a short timer in a tab that draws no frames (hidden).
-    frame = requestAnimationFrame(flush);
-    frameTimer = setTimeout(flush, 250);
-  }
-  function flush() {
-    cancelAnimationFrame(frame);
-    clearTimeout(frameTimer);
-    frame = 0;
-    frameTimer = 0;
-    draw();
+    frame();
   }
 
   function draw() {
@@ -188,7 +177,7 @@ export function mount(root) {
   draw();
   tick(root);
   reloadTriage();
-  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); cancelAnimationFrame(frame); clearTimeout(frameTimer); };
+  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); frame.cancel(); };
 }
 
 // liveAlarmsOf lists the revisions of every alarm of an alarm row (its

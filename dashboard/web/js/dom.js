@@ -89,3 +89,24 @@ export function options(select, list) {
   select.replaceChildren(...list.map(([value, label]) => h("option", { value, text: label })));
   return select;
 }
+
+// perFrame(fn) returns ask(): each ask runs fn once at the next animation
+// frame (or after 250 ms in a tab that draws no frames), however often it
+// is asked before then; ask.cancel() drops a run not yet made.
+export function perFrame(fn) {
+  let frame = 0;
+  let timer = 0;
+  const cancel = () => {
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    frame = timer = 0;
+  };
+  const run = () => { cancel(); fn(); };
+  const ask = () => {
+    if (frame || timer) return;
+    frame = requestAnimationFrame(run);
+    timer = setTimeout(run, 250);
+  };
+  ask.cancel = cancel;
+  return ask;
+}
