@@ -56,9 +56,6 @@ try {
     });
     mo.observe(document, { childList: true, subtree: true });
   });
-  let wsEvents = 0;
-  let counting = false;
-  page.on("websocket", (ws) => ws.on("framereceived", () => { if (counting) wsEvents++; }));
   const cdp = await context.newCDPSession(page);
   await cdp.send("Performance.enable", { timeDomain: "timeTicks" });
 
@@ -96,7 +93,8 @@ try {
   // Wait for the Go side to say it is publishing.
   const rl = readline.createInterface({ input: process.stdin });
   await new Promise((r) => rl.once("line", r));
-  counting = true;
+  // BENCH_PROFILE=file.cpuprofile: a JavaScript CPU profile of the window.
+  if (process.env.BENCH_PROFILE) { await cdp.send("Profiler.enable"); await cdp.send("Profiler.start"); }
   const m0 = await metric();
   await page.evaluate(() => { window.__bench.t0 = performance.now(); });
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
@@ -105,7 +103,10 @@ try {
   const asked = Date.now();
   const m1 = await metric();
   const lag = Date.now() - asked;
-  counting = false;
+  if (process.env.BENCH_PROFILE) {
+    const { profile } = await cdp.send("Profiler.stop");
+    (await import("node:fs")).writeFileSync(process.env.BENCH_PROFILE, JSON.stringify(profile));
+  }
   const end = await page.evaluate(() => {
     const b = window.__bench;
     const long = b.long.filter(([s]) => s >= b.t0);
@@ -126,7 +127,7 @@ try {
     seconds: wall, idle_busy: idle, busy: (m1.task - m0.task) / wall,
     script: (m1.script - m0.script) / wall, layout: (m1.layout - m0.layout) / wall, style: (m1.style - m0.style) / wall,
     longtasks: end.longCount, longtask_share: end.longMs / end.window, longest_task_ms: end.maxLong,
-    ws_events: wsEvents, rows_at_end: end.rows, chips_at_end: end.chips, nodes_at_end: end.nodes, errors,
+    rows_at_end: end.rows, chips_at_end: end.chips, nodes_at_end: end.nodes, errors,
   };
   process.stdout.write(JSON.stringify(out) + "\n");
   rl.close();

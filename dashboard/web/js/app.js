@@ -2,7 +2,7 @@
 // Plain ES modules, no build step, no dependencies. Every piece of data
 // goes into the page through textContent (dom.js), never innerHTML.
 
-import { h, $, perFrame } from "./dom.js";
+import { h, $, perFrame, keyed } from "./dom.js";
 import { t, setLang, getLang, onLangChange, applyStatic, when, setSites, label } from "./i18n.js";
 import { roleName } from "./words.js";
 import { loadRules } from "./rulebook.js";
@@ -359,7 +359,7 @@ function drawBanner() {
         drawBanner();
       } })));
   }
-  if (rows.length !== el.children.length || rows.some((r, i) => el.children[i] !== r)) el.replaceChildren(...rows);
+  keyed(el, rows);
 }
 
 // bannerRows keeps the banner's rows by key, to keep those that did not

@@ -3,7 +3,7 @@
 // SLA countdown; filters; device status. Events are drawn once a frame,
 // only the rows and chips they changed.
 
-import { h, options, perFrame } from "./dom.js";
+import { h, options, perFrame, keyed } from "./dom.js";
 import { t, duration, label, siteName, clockTime, zoneLabel } from "./i18n.js";
 import { kindName, skillName, recipientName } from "./words.js";
 import { describeAlarm, describeTicket, technical } from "./describe.js";
@@ -85,6 +85,7 @@ export function mount(root) {
   // countdowns are tick's, once a second.
   const rowCache = new Map(); // item key -> { sig, el }
   const chipCache = new Map(); // device id -> { sig, el }
+  let ranked = new Map(); // device id -> its place in id order
   const dirty = { rows: true, devices: true, filters: true, triage: true };
   const frame = perFrame(() => draw());
   function schedule(what) {
@@ -113,7 +114,11 @@ export function mount(root) {
     if (d.triage || d.rows) triage.draw(pass);
     if (d.devices) {
       const devs = [...live.devices.values()].filter((x) => (!filters.site || x.site === filters.site) && (!filters.building || x.building === filters.building));
-      devs.sort((a, b) => (a.online === b.online ? 0 : a.online ? 1 : -1) || byID(a.device_id, b.device_id));
+      // Offline first, then by id: the ids' order is worked out once.
+      if (ranked.size !== live.devices.size || devs.some((x) => !ranked.has(x.device_id))) {
+        ranked = new Map([...live.devices.keys()].sort(byID).map((id, i) => [id, i]));
+      }
+      devs.sort((a, b) => (a.online === b.online ? 0 : a.online ? 1 : -1) || ranked.get(a.device_id) - ranked.get(b.device_id));
       const seen = new Set();
       keyed(deviceList, devs.map((x) => {
         seen.add(x.device_id);
@@ -188,24 +193,6 @@ function liveAlarmsOf(item) {
 
 const collator = new Intl.Collator();
 const byID = collator.compare;
-
-// keyed makes parent's children nodes, in order, moving only what is out
-// of place (a node that stays keeps its focus and costs nothing).
-function keyed(parent, nodes) {
-  const want = new Set(nodes);
-  for (let c = parent.firstChild; c;) {
-    const next = c.nextSibling;
-    if (!want.has(c)) c.remove();
-    c = next;
-  }
-  let cur = parent.firstChild;
-  for (const n of nodes) {
-    if (cur === n) { cur = cur.nextSibling; continue; }
-    // cur moved further down: leave it, it is put in place when reached.
-    if (cur && cur.nextSibling === n) { cur = n.nextSibling; continue; }
-    parent.insertBefore(n, cur);
-  }
-}
 
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;

@@ -110,3 +110,21 @@ export function perFrame(fn) {
   ask.cancel = cancel;
   return ask;
 }
+
+// keyed makes parent's children nodes, in order, moving only what is out
+// of place (a node that stays keeps its focus and costs nothing).
+export function keyed(parent, nodes) {
+  const want = new Set(nodes);
+  for (let c = parent.firstChild; c;) {
+    const next = c.nextSibling;
+    if (!want.has(c)) c.remove();
+    c = next;
+  }
+  let cur = parent.firstChild;
+  for (const n of nodes) {
+    if (cur === n) { cur = cur.nextSibling; continue; }
+    // cur moved further down: leave it, it is put in place when reached.
+    if (cur && cur.nextSibling === n) { cur = n.nextSibling; continue; }
+    parent.insertBefore(n, cur);
+  }
+}
