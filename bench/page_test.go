@@ -203,7 +203,7 @@ func benchPage(t *testing.T, env *benchEnv) {
 	env.tb.add(row{Part: "6 page", Figure: fmt.Sprintf("main thread busy, %d msgs/s (%.0f events/s to a screen)", sz.Rate, float64(events)/sz.For.Seconds()),
 		Value: fmt.Sprintf("%.1f %%", figs.Busy*100), Ratio: fmt.Sprintf("%+.1f points over anchor", (figs.Busy-figs.IdleBusy)*100),
 		Target: "< 50 %", Verdict: verdict(figs.Busy < 0.5)})
-	env.tb.add(row{Part: "6 page", Figure: "page's answer to CDP after the window (its backlog)", Value: fmt.Sprintf("%.0f ms", figs.AnswerLag)})
+	env.tb.add(row{Part: "6 page", Figure: "page's next answer after the window (its backlog)", Value: fmt.Sprintf("%.0f ms", figs.AnswerLag)})
 	env.tb.add(row{Part: "6 page", Figure: "  of which script / style / layout", Value: fmt.Sprintf("%.1f / %.1f / %.1f %%", figs.Script*100, figs.Style*100, figs.Layout*100)})
 	env.tb.add(row{Part: "6 page", Figure: "long tasks (> 50 ms) under load", Value: fmt.Sprintf("%d, %.1f %% of the time", figs.LongTasks, figs.LongShare*100),
 		Ratio: fmt.Sprintf("longest %.0f ms", figs.MaxLong)})
