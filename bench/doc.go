@@ -9,7 +9,10 @@
 //  3. alarm latency under half the ceiling's load, publish to alarm.raised
 //     and to the ticket stored, on a WebSocket client;
 //  4. scale: memory with 100 000 devices, 500 WebSocket clients at 1 000
-//     events/s with one stalled, 1 000 Modbus devices polled at 1 Hz.
+//     events/s with one stalled, 1 000 Modbus devices polled at 1 Hz;
+//  5. backtest: a month of one-minute readings of 1 000 detectors replayed
+//     from memory, and from InfluxDB and the embedded store by
+//     `caretaker backtest` (readings/s, peak RSS).
 //
 // Real servers only (internal/testserver): mosquitto, InfluxDB 1.8.10, and
 // Caretaker built with go build and run as a process of its own, so its

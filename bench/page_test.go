@@ -78,11 +78,11 @@ func benchPage(t *testing.T, env *benchEnv) {
 	_, cerr := os.Stat(chromium)
 	_, perr := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core"))
 	if err != nil || cerr != nil || perr != nil {
-		progress("6. page: skipped (needs node, %s and e2e/node_modules: (cd e2e && npm ci))", chromium)
-		env.tb.add(row{Part: "6 page", Figure: "skipped", Value: "no node, Chromium or e2e/node_modules"})
+		progress("9. page: skipped (needs node, %s and e2e/node_modules: (cd e2e && npm ci))", chromium)
+		env.tb.add(row{Part: "9 page", Figure: "skipped", Value: "no node, Chromium or e2e/node_modules"})
 		return
 	}
-	progress("6. page: control room with %d devices and %d open tickets, %d messages/s for %s", sz.Devices, sz.Tickets, sz.Rate, sz.For)
+	progress("9. page: control room with %d devices and %d open tickets, %d messages/s for %s", sz.Devices, sz.Tickets, sz.Rate, sz.For)
 	broker := testserver.Mosquitto(t)
 	defer broker.Stop()
 	influxDB(t, env.influx, "bench_pg")
@@ -195,19 +195,19 @@ func benchPage(t *testing.T, env *benchEnv) {
 		t.Errorf("page: errors on the page: %v", figs.Errors)
 	}
 	load := fmt.Sprintf("%d devices, %d tickets", sz.Devices, sz.Tickets)
-	env.tb.add(row{Part: "6 page", Figure: "first contentful paint (" + load + ")", Value: fmt.Sprintf("%.0f ms", figs.FCP),
+	env.tb.add(row{Part: "9 page", Figure: "first contentful paint (" + load + ")", Value: fmt.Sprintf("%.0f ms", figs.FCP),
 		Target: "< 1 s", Verdict: verdict(figs.FCP >= 0 && figs.FCP < 1000)})
-	env.tb.add(row{Part: "6 page", Figure: "snapshot on the board (navigation to rows and chips)", Value: fmt.Sprintf("%.0f ms", figs.Board),
+	env.tb.add(row{Part: "9 page", Figure: "snapshot on the board (navigation to rows and chips)", Value: fmt.Sprintf("%.0f ms", figs.Board),
 		Ratio: fmt.Sprintf("%d rows, %d chips", figs.RowsAtLoad, figs.ChipsAtLoad)})
-	env.tb.add(row{Part: "6 page", Figure: "main thread busy, nothing arriving (anchor)", Value: fmt.Sprintf("%.1f %%", figs.IdleBusy*100)})
-	env.tb.add(row{Part: "6 page", Figure: fmt.Sprintf("main thread busy, %d msgs/s (%.0f events/s to a screen)", sz.Rate, float64(events)/sz.For.Seconds()),
+	env.tb.add(row{Part: "9 page", Figure: "main thread busy, nothing arriving (anchor)", Value: fmt.Sprintf("%.1f %%", figs.IdleBusy*100)})
+	env.tb.add(row{Part: "9 page", Figure: fmt.Sprintf("main thread busy, %d msgs/s (%.0f events/s to a screen)", sz.Rate, float64(events)/sz.For.Seconds()),
 		Value: fmt.Sprintf("%.1f %%", figs.Busy*100), Ratio: fmt.Sprintf("%+.1f points over anchor", (figs.Busy-figs.IdleBusy)*100),
 		Target: "< 50 %", Verdict: verdict(figs.Busy < 0.5)})
-	env.tb.add(row{Part: "6 page", Figure: "page's next answer after the window (its backlog)", Value: fmt.Sprintf("%.0f ms", figs.AnswerLag)})
-	env.tb.add(row{Part: "6 page", Figure: "  of which script / style / layout", Value: fmt.Sprintf("%.1f / %.1f / %.1f %%", figs.Script*100, figs.Style*100, figs.Layout*100)})
-	env.tb.add(row{Part: "6 page", Figure: "long tasks (> 50 ms) under load", Value: fmt.Sprintf("%d, %.1f %% of the time", figs.LongTasks, figs.LongShare*100),
+	env.tb.add(row{Part: "9 page", Figure: "page's next answer after the window (its backlog)", Value: fmt.Sprintf("%.0f ms", figs.AnswerLag)})
+	env.tb.add(row{Part: "9 page", Figure: "  of which script / style / layout", Value: fmt.Sprintf("%.1f / %.1f / %.1f %%", figs.Script*100, figs.Style*100, figs.Layout*100)})
+	env.tb.add(row{Part: "9 page", Figure: "long tasks (> 50 ms) under load", Value: fmt.Sprintf("%d, %.1f %% of the time", figs.LongTasks, figs.LongShare*100),
 		Ratio: fmt.Sprintf("longest %.0f ms", figs.MaxLong)})
-	env.tb.add(row{Part: "6 page", Figure: "DOM at the end", Value: fmt.Sprintf("%d elements", figs.NodesAtEnd),
+	env.tb.add(row{Part: "9 page", Figure: "DOM at the end", Value: fmt.Sprintf("%d elements", figs.NodesAtEnd),
 		Ratio: fmt.Sprintf("%d rows, %d chips", figs.RowsAtEnd, figs.ChipsAtEnd)})
 }
 

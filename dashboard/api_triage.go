@@ -82,18 +82,8 @@ func (s *Server) triageAction(action string) func(http.ResponseWriter, *http.Req
 			}
 			until = &u
 		}
-		if p.Sites != nil {
-			all, err := s.cfg.Alarms.Alarms(r.Context(), ticketing.AlarmsAll)
-			if err != nil {
-				s.serviceError(w, r, err)
-				return
-			}
-			for _, a := range all {
-				if a.ID == id && !p.seesSite(a.Site) {
-					writeError(w, http.StatusForbidden, otherSite("alarm "+quoteShort(id)), "")
-					return
-				}
-			}
+		if !s.seesAlarm(w, r, p, id) {
+			return
 		}
 		it, err := s.cfg.Triage.TriageAlarm(r.Context(), ticketing.Actor{Name: p.Name, Role: p.Role}, id,
 			ticketing.TriageRequest{Action: action, Until: until, Reason: body.Reason})

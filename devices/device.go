@@ -61,6 +61,10 @@ type Register struct {
 	Offset    float64  `yaml:"offset" json:"offset,omitempty"`
 	Min       *float64 `yaml:"min" json:"min,omitempty"`
 	Max       *float64 `yaml:"max" json:"max,omitempty"`
+	// Writable lets Caretaker write this entry to carry out a device
+	// action (an actuator's open or running); only a coil or a holding
+	// register can be. Nothing else is ever written.
+	Writable bool `yaml:"writable" json:"writable,omitempty"`
 }
 
 // Duration is a time.Duration written as "1s" in YAML and JSON.
@@ -136,6 +140,9 @@ func (r Register) Validate() error {
 	}
 	if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
 		return fmt.Errorf("min: %g is above max %g", *r.Min, *r.Max)
+	}
+	if r.Writable && r.Table != "coil" && r.Table != "holding" {
+		return fmt.Errorf("writable: %s is read-only; only a coil or a holding register can be written", r.Table)
 	}
 	return nil
 }

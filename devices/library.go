@@ -14,9 +14,11 @@ var libraryYAML []byte
 
 // BuiltinModels returns the built-in register-map library (library.yaml):
 // acme-pm3 (power meter), liftco-lc2 (elevator controller), gasguard-gd4
-// (gas detector) and aquasense-lp1 (leak probe). The simulator serves these
-// maps over Modbus TCP and Caretaker can read a device that names one of
-// them without a register map of its own. Each call returns a fresh copy.
+// (gas detector), aquasense-lp1 (leak probe) and the actuators valvo-mv2
+// (valve, a writable coil) and ventco-f1 (fan, a writable holding
+// register). The simulator serves these maps over Modbus TCP and
+// Caretaker can read a device that names one of them without a register
+// map of its own. Each call returns a fresh copy.
 func BuiltinModels() (map[string]Model, error) {
 	var lib struct {
 		Models map[string]Model `yaml:"models"`

@@ -29,6 +29,8 @@ type ModbusConfig struct {
 	Faults   ModbusFaults
 	Now      func() time.Time // default time.Now
 	Logger   *slog.Logger
+
+	plant *plant // what the actuators set; a Sim shares its own with its MQTT devices
 }
 
 // ModbusFaults makes the gateways misbehave, each at a rate per request
@@ -101,6 +103,9 @@ func NewModbusServer(cfg ModbusConfig) (*ModbusServer, error) {
 		}
 		cfg.Models = m
 	}
+	if cfg.plant == nil {
+		cfg.plant = newPlant()
+	}
 	s := &ModbusServer{cfg: cfg, ready: make(chan struct{})}
 	byAddr := map[string]*gateway{}
 	for i, d := range cfg.Devices {
@@ -133,6 +138,7 @@ func NewModbusServer(cfg ModbusConfig) (*ModbusServer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("devices[%d] %s: %w", i, d.ID, err)
 		}
+		u.plant = cfg.plant
 		g.units[d.Modbus.Unit] = u
 	}
 	return s, nil
@@ -286,14 +292,21 @@ func (g *gateway) unit(id uint8) (*unit, error) {
 	return u, g.fault()
 }
 
-// HandleCoils answers reads of coils; the simulated devices are read-only.
+// HandleCoils answers reads of coils, and writes of an actuator's
+// writable coil (a valve's open): the plant follows.
 func (g *gateway) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
-	if req.IsWrite {
-		return nil, modbus.ErrIllegalFunction
-	}
 	u, err := g.unit(req.UnitId)
 	if err != nil {
 		return nil, err
+	}
+	if req.IsWrite {
+		words := make([]uint16, len(req.Args))
+		for i, b := range req.Args {
+			if b {
+				words[i] = 1
+			}
+		}
+		return nil, u.write("coil", req.Addr, words)
 	}
 	return u.bits("coil", req.Addr, req.Quantity)
 }
@@ -307,14 +320,15 @@ func (g *gateway) HandleDiscreteInputs(req *modbus.DiscreteInputsRequest) ([]boo
 	return u.bits("discrete", req.Addr, req.Quantity)
 }
 
-// HandleHoldingRegisters answers reads of holding registers.
+// HandleHoldingRegisters answers reads of holding registers, and writes
+// of an actuator's writable register (a fan's running).
 func (g *gateway) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
-	if req.IsWrite {
-		return nil, modbus.ErrIllegalFunction
-	}
 	u, err := g.unit(req.UnitId)
 	if err != nil {
 		return nil, err
+	}
+	if req.IsWrite {
+		return nil, u.write("holding", req.Addr, req.Args)
 	}
 	return u.words("holding", req.Addr, req.Quantity)
 }
@@ -334,6 +348,7 @@ type unit struct {
 	model devices.Model
 	sig   *Device
 	size  map[string]int // per table: highest mapped address + 1
+	plant *plant         // an actuator sets it, a sensor follows it
 
 	mu    sync.RWMutex
 	image map[string]map[uint16]uint16 // table -> address -> word (bits as 0/1)
@@ -361,9 +376,16 @@ func newUnit(d devices.Device, m devices.Model, sc Scenario, seed uint64) (*unit
 	return u, nil
 }
 
-// refresh samples the device and rewrites its register image.
+// refresh samples the device and rewrites its register image: a
+// sensor's signal as its zone's actuators leave it, an actuator's state.
 func (u *unit) refresh(el time.Duration) {
-	vals := u.sig.Sample(el)
+	var vals map[string]devices.Value
+	if u.dev.Kind == devices.KindActuator {
+		vals = u.plant.state(u.dev)
+	} else {
+		vals = u.sig.Sample(el)
+		u.plant.apply(u.dev, vals)
+	}
 	img := map[string]map[uint16]uint16{}
 	for _, r := range u.model.Registers {
 		v, ok := vals[r.Metric]
@@ -411,4 +433,46 @@ func (u *unit) bits(table string, addr, n uint16) ([]bool, error) {
 		out[i] = x != 0
 	}
 	return out, nil
+}
+
+// write takes a write of one whole entry the model declares writable on
+// an actuator (a one-register type or a coil): the plant does what the
+// value means and the image shows it at once. Anything else is refused
+// as a real device does: a sensor answers illegal function, a read-only
+// or unmapped address is an illegal data address, a value the actuator
+// does not take illegal data value.
+func (u *unit) write(table string, addr uint16, words []uint16) error {
+	if u.dev.Kind != devices.KindActuator {
+		return modbus.ErrIllegalFunction // a sensor takes no writes at all
+	}
+	for _, r := range u.model.Registers {
+		if r.Table != table || r.Address != addr {
+			continue
+		}
+		if !r.Writable || len(words) != 1 || devices.RegisterWidth(r.Type) != 1 {
+			return modbus.ErrIllegalDataAddress
+		}
+		w := words[0]
+		if r.Table == "holding" && r.ByteOrder == "little" {
+			w = w<<8 | w>>8
+		}
+		raw := float64(w)
+		if r.Type == "int16" {
+			raw = float64(int16(w))
+		}
+		on := raw != 0
+		if r.Type != "bool" && r.Table != "coil" {
+			v := raw*scaleOf(r) + r.Offset
+			if v != 0 && v != 1 {
+				return modbus.ErrIllegalDataValue
+			}
+			on = v == 1
+		}
+		if !u.plant.setMetric(u.dev, r.Metric, on) {
+			return modbus.ErrIllegalDataValue
+		}
+		u.refresh(0) // an actuator's image is the plant's state alone
+		return nil
+	}
+	return modbus.ErrIllegalDataAddress
 }

@@ -56,16 +56,35 @@ func (p *plant) command(d devices.Device, payload []byte) bool {
 	if json.Unmarshal(payload, &m) != nil {
 		return false
 	}
+	return p.set(d, m.Set)
+}
+
+// setMetric applies a write of an actuator's state metric (a valve's
+// open, a fan's running; Modbus): the same as the command it means.
+func (p *plant) setMetric(d devices.Device, metric string, on bool) bool {
+	set := map[string][2]string{"open": {"close", "open"}, "running": {"stop", "start"}}[metric]
+	if set[0] == "" {
+		return false
+	}
+	if on {
+		return p.set(d, set[1])
+	}
+	return p.set(d, set[0])
+}
+
+// set applies one command (close, open, start, stop) to actuator d;
+// false: not one it takes.
+func (p *plant) set(d devices.Device, set string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	z := p.zone(d)
 	switch {
-	case d.Actuator == "water_valve" && (m.Set == "close" || m.Set == "open"):
-		z.waterShut = m.Set == "close"
-	case d.Actuator == "gas_valve" && (m.Set == "close" || m.Set == "open"):
-		z.gasShut = m.Set == "close"
-	case d.Actuator == "fan" && (m.Set == "start" || m.Set == "stop"):
-		z.fanOn = m.Set == "start"
+	case d.Actuator == "water_valve" && (set == "close" || set == "open"):
+		z.waterShut = set == "close"
+	case d.Actuator == "gas_valve" && (set == "close" || set == "open"):
+		z.gasShut = set == "close"
+	case d.Actuator == "fan" && (set == "start" || set == "stop"):
+		z.fanOn = set == "start"
 	default:
 		return false
 	}

@@ -80,7 +80,7 @@ func New(cfg Config) (*Sim, error) {
 	if hasModbus {
 		mb, err := NewModbusServer(ModbusConfig{Devices: cfg.Devices, Models: cfg.Models, Scenario: cfg.Scenario,
 			Seed: cfg.Seed, Interval: min(cfg.Interval, time.Second), Faults: cfg.ModbusFaults,
-			Logger: cfg.Logger.With("part", "modbus")})
+			Logger: cfg.Logger.With("part", "modbus"), plant: s.plant})
 		if err != nil {
 			return nil, err
 		}

@@ -18,10 +18,15 @@ type History interface {
 
 // Backtester replays stored history through a rule with the live
 // engine's own code: a fresh Engine holding only that rule, fed each
-// device's readings in time order on a clock that follows them.
+// device's readings in time order on a clock that follows them. Devices
+// are replayed several at once, each read as a stream when the History
+// is a StreamHistory.
 type Backtester struct {
 	History History
 	Devices DeviceLister // the devices to replay (those of the rule's kind in its scope)
+	// Workers is how many devices are replayed at once; default
+	// GOMAXPROCS. The result is the same whatever it is.
+	Workers int
 	// MaxSpan caps the replayed period; default 92 days.
 	MaxSpan time.Duration
 	// Tickets, if set, gives the past tickets on the replayed devices, so
@@ -68,8 +73,13 @@ const matchWindow = 15 * time.Minute
 type BacktestRequest struct {
 	From, To time.Time
 	Set      map[string]any // ApplySet keys; empty: the current values
-	// Progress, if set, is called after each device.
+	// Progress, if set, is called after each device (done counts the
+	// devices finished, whichever order they finish in).
 	Progress func(done, total int)
+	// OnProgress, if set, is called after each device and every few
+	// thousand values within one. Progress and OnProgress are called one
+	// call at a time, from the goroutines that replay, before Run returns.
+	OnProgress func(BacktestProgress)
 }
 
 // BacktestResult is what the rule would have raised: with the changed
@@ -143,53 +153,22 @@ func (b *Backtester) Run(ctx context.Context, current Rule, req BacktestRequest)
 	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].ID < targets[j].ID })
 	res.Devices = len(targets)
-	for i, d := range targets {
-		if err := ctx.Err(); err != nil {
-			return BacktestResult{}, err
-		}
-		read := map[string][]devices.Reading{} // by metric
-		for _, run := range []struct {
-			rule Rule
-			out  *[]Episode
-		}{{changed, &res.Episodes}, {current, &res.CurrentEpisodes}} {
-			if !applies(run.rule, d) {
-				continue
+	per, err := b.replayAll(ctx, changed, current, targets, req)
+	if err != nil {
+		return BacktestResult{}, err
+	}
+	for _, r := range per { // in device order, whichever finished first
+		res.Readings += r.readings
+		res.Episodes = append(res.Episodes, r.changed...)
+		res.CurrentEpisodes = append(res.CurrentEpisodes, r.current...)
+		for _, m := range r.tickets {
+			switch m.Verdict {
+			case "earlier":
+				res.CaughtEarlier++
+			case "missed":
+				res.Missed++
 			}
-			metric := readsMetric(run.rule)
-			readings, ok := read[metric]
-			if !ok {
-				samples, err := b.History.Readings(ctx, devices.Query{Device: d.ID, Kind: d.Kind, Metric: metric, From: req.From, To: req.To})
-				if err != nil {
-					return BacktestResult{}, fmt.Errorf("backtest: history of %s: %w", d.ID, err)
-				}
-				readings = toReadings(d, samples)
-				read[metric] = readings
-				res.Readings += len(samples)
-			}
-			eps, err := replay(ctx, run.rule, d, readings, req.From, req.To)
-			if err != nil {
-				return BacktestResult{}, err
-			}
-			*run.out = append(*run.out, eps...)
-		}
-		if b.Tickets != nil {
-			past, err := b.Tickets.TicketsOn(ctx, d.ID, req.From, req.To)
-			if err != nil {
-				return BacktestResult{}, fmt.Errorf("backtest: tickets of %s: %w", d.ID, err)
-			}
-			for _, t := range past {
-				m := compareTicket(t, res.Episodes, res.CurrentEpisodes)
-				switch m.Verdict {
-				case "earlier":
-					res.CaughtEarlier++
-				case "missed":
-					res.Missed++
-				}
-				res.Tickets = append(res.Tickets, m)
-			}
-		}
-		if req.Progress != nil {
-			req.Progress(i+1, len(targets))
+			res.Tickets = append(res.Tickets, m)
 		}
 	}
 	res.Count, res.CurrentCount = len(res.Episodes), len(res.CurrentEpisodes)
@@ -209,70 +188,6 @@ func readsMetric(r Rule) string {
 		return ""
 	}
 	return r.Metric
-}
-
-// toReadings groups samples taken at one instant into one reading, with
-// flags turned back into flags, whatever order the samples come in.
-func toReadings(d devices.Device, samples []devices.Point) []devices.Reading {
-	spec, _ := devices.SpecOf(d.Kind)
-	var out []devices.Reading
-	at := map[int64]int{} // unix ns: index in out
-	for _, s := range samples {
-		i, ok := at[s.Time.UnixNano()]
-		if !ok {
-			i = len(out)
-			at[s.Time.UnixNano()] = i
-			out = append(out, devices.Reading{Device: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building,
-				Time: s.Time, Received: s.Time, Values: map[string]devices.Value{}})
-		}
-		v := devices.Num(s.Value)
-		if m, ok := spec.Metric(s.Metric); ok && m.Type == devices.Flag {
-			v = devices.FlagValue(s.Value != 0)
-		}
-		out[i].Values[s.Metric] = v
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out
-}
-
-// replay runs one device's readings through a fresh engine holding only
-// rule r, ticking at each reading and at the end, on a clock that follows
-// the readings (so nothing is late).
-func replay(ctx context.Context, r Rule, d devices.Device, readings []devices.Reading, from, to time.Time) ([]Episode, error) {
-	clk := from
-	sink := &episodeSink{open: map[string]*Episode{}}
-	e, err := NewEngine(Config{Rules: []Rule{r}, Sink: sink, Devices: oneDevice{d}, Lateness: -1,
-		Now: func() time.Time { return clk }})
-	if err != nil {
-		return nil, err
-	}
-	if r.Condition.Op == "stale" {
-		// Watch the device from the start of the period.
-		e.Status(ctx, devices.Status{Device: d.ID, Time: from, Online: true})
-	}
-	for _, rd := range readings {
-		clk = rd.Time
-		e.Tick(ctx, clk)
-		e.Reading(ctx, rd)
-	}
-	clk = to
-	e.Tick(ctx, to)
-	for _, a := range e.Active() {
-		if ep := sink.open[a.ID]; ep != nil {
-			ep.Peak = a.Peak
-		}
-	}
-	for _, ep := range sink.order {
-		if ep.End == nil || !ep.End.After(to) {
-			continue
-		}
-		ep.End = nil
-	}
-	out := make([]Episode, len(sink.order))
-	for i, ep := range sink.order {
-		out[i] = *ep
-	}
-	return out, nil
 }
 
 // oneDevice is the registry of a replay: the one device, and no roster,

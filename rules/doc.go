@@ -20,5 +20,5 @@
 //
 // It knows devices and nothing else of the project: never tickets, screens
 // or gateways. Whoever wants alarms passes an AlarmSink; history comes
-// through the History interface.
+// through the History interface (as a stream when it is a StreamHistory).
 package rules

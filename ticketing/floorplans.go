@@ -2,9 +2,7 @@ package ticketing
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -12,7 +10,6 @@ import (
 	_ "image/png"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,65 +99,25 @@ func (s *Service) PutFloorPlan(ctx context.Context, by Actor, f FloorKey, body i
 		return FloorPlan{}, err
 	}
 	dir := filepath.Join(s.cfg.PhotosDir, "plans")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return FloorPlan{}, fmt.Errorf("floor plans folder: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".upload-*")
+	u, err := takeUpload(dir, body, s.cfg.MaxPhotoBytes, planTypes, "floor plan", ErrPlanType, ErrPlanTooLarge)
 	if err != nil {
-		return FloorPlan{}, fmt.Errorf("floor plan: %w", err)
+		return FloorPlan{}, err
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(body, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	defer u.discard()
+	if _, err := u.tmp.Seek(0, io.SeekStart); err != nil {
 		return FloorPlan{}, fmt.Errorf("read floor plan: %w", err)
 	}
-	head = head[:n]
-	ctype := http.DetectContentType(head)
-	ext, ok := planTypes[ctype]
-	if n == 0 || !ok {
-		return FloorPlan{}, fmt.Errorf("floor plan is %s: %w", ctype, ErrPlanType)
+	// The first bytes say PNG or JPEG; the header must also decode as it.
+	cfg, format, err := image.DecodeConfig(u.tmp)
+	if err != nil || "image/"+format != u.ctype || cfg.Width <= 0 || cfg.Height <= 0 {
+		return FloorPlan{}, fmt.Errorf("floor plan does not decode as %s: %w", u.ctype, ErrPlanType)
 	}
-	if _, err := tmp.Write(head); err != nil {
-		return FloorPlan{}, fmt.Errorf("write floor plan: %w", err)
-	}
-	rest, err := io.Copy(tmp, io.LimitReader(body, s.cfg.MaxPhotoBytes-int64(n)+1))
+	name, err := u.keep("plan-", "floor plan")
 	if err != nil {
-		return FloorPlan{}, fmt.Errorf("write floor plan: %w", err)
+		return FloorPlan{}, err
 	}
-	size := int64(n) + rest
-	if size > s.cfg.MaxPhotoBytes {
-		return FloorPlan{}, fmt.Errorf("more than %d bytes: %w", s.cfg.MaxPhotoBytes, ErrPlanTooLarge)
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return FloorPlan{}, fmt.Errorf("read floor plan: %w", err)
-	}
-	cfg, format, err := image.DecodeConfig(tmp)
-	if err != nil || "image/"+format != ctype || cfg.Width <= 0 || cfg.Height <= 0 {
-		return FloorPlan{}, fmt.Errorf("floor plan does not decode as %s: %w", ctype, ErrPlanType)
-	}
-	if err := tmp.Sync(); err != nil {
-		return FloorPlan{}, fmt.Errorf("write floor plan: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return FloorPlan{}, fmt.Errorf("write floor plan: %w", err)
-	}
-	rnd := make([]byte, 12)
-	if _, err := rand.Read(rnd); err != nil {
-		return FloorPlan{}, fmt.Errorf("floor plan name: %w", err)
-	}
-	name := "plan-" + hex.EncodeToString(rnd) + ext
 	final := filepath.Join(dir, name)
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return FloorPlan{}, fmt.Errorf("store floor plan: %w", err)
-	}
-	keep = true
+	ctype, size := u.ctype, u.size
 	p := FloorPlan{FloorKey: f, ContentType: ctype, Size: size, Width: cfg.Width, Height: cfg.Height,
 		UploadedBy: by.Name, UploadedAt: s.now().UTC(), file: name}
 	var old string

@@ -2,13 +2,10 @@ package ticketing
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,58 +72,17 @@ func (s *Service) AddReportPhoto(ctx context.Context, by Actor, id, reportID int
 			return Photo{}, &ActionError{Action: "photo", Kind: ErrForbidden, Reason: fmt.Sprintf("report %d was filed by someone else", reportID)}
 		}
 	}
-	if err := os.MkdirAll(s.cfg.PhotosDir, 0o700); err != nil {
-		return Photo{}, fmt.Errorf("photos folder: %w", err)
-	}
-	tmp, err := os.CreateTemp(s.cfg.PhotosDir, ".upload-*")
+	u, err := takeUpload(s.cfg.PhotosDir, body, s.cfg.MaxPhotoBytes, photoTypes, "photo", ErrPhotoType, ErrPhotoTooLarge)
 	if err != nil {
-		return Photo{}, fmt.Errorf("photo: %w", err)
+		return Photo{}, err
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(body, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return Photo{}, fmt.Errorf("read photo: %w", err)
-	}
-	head = head[:n]
-	ctype := http.DetectContentType(head)
-	ext, ok := photoTypes[ctype]
-	if n == 0 || !ok {
-		return Photo{}, fmt.Errorf("photo is %s: %w", ctype, ErrPhotoType)
-	}
-	if _, err := tmp.Write(head); err != nil {
-		return Photo{}, fmt.Errorf("write photo: %w", err)
-	}
-	rest, err := io.Copy(tmp, io.LimitReader(body, s.cfg.MaxPhotoBytes-int64(n)+1))
+	defer u.discard()
+	name, err := u.keep(fmt.Sprintf("t%d-", t.ID), "photo")
 	if err != nil {
-		return Photo{}, fmt.Errorf("write photo: %w", err)
+		return Photo{}, err
 	}
-	size := int64(n) + rest
-	if size > s.cfg.MaxPhotoBytes {
-		return Photo{}, fmt.Errorf("more than %d bytes: %w", s.cfg.MaxPhotoBytes, ErrPhotoTooLarge)
-	}
-	if err := tmp.Sync(); err != nil {
-		return Photo{}, fmt.Errorf("write photo: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return Photo{}, fmt.Errorf("write photo: %w", err)
-	}
-	rnd := make([]byte, 12)
-	if _, err := rand.Read(rnd); err != nil {
-		return Photo{}, fmt.Errorf("photo name: %w", err)
-	}
-	name := fmt.Sprintf("t%d-%s%s", t.ID, hex.EncodeToString(rnd), ext)
 	final := filepath.Join(s.cfg.PhotosDir, name)
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return Photo{}, fmt.Errorf("store photo: %w", err)
-	}
-	keep = true
+	ctype, size := u.ctype, u.size
 	p := Photo{TicketID: t.ID, ContentType: ctype, Size: size, Stage: stage, UploadedBy: by.Name, UploadedAt: s.now().UTC(),
 		ReportID: reportID, file: name}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {

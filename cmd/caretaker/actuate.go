@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/modbus"
 	"github.com/caretaker-iot/caretaker/ingest/mqtt"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
@@ -51,14 +53,23 @@ type commandPublisher interface {
 	Publish(ctx context.Context, topic string, payload []byte) error
 }
 
+// modbusWriter writes an actuator's writable register and reads it
+// back (the Modbus gateway's poll loop that owns the device's address).
+type modbusWriter interface {
+	Write(ctx context.Context, device, metric string, value float64) (devices.Value, error)
+}
+
 // actuatorConfig sets how device commands are carried out.
 type actuatorConfig struct {
 	Store     commandStore
 	Publisher commandPublisher
-	Registry  *devices.Registry
-	Logger    *slog.Logger
-	Metrics   prometheus.Registerer
-	Now       func() time.Time
+	// Modbus carries out the commands of actuators with a modbus
+	// address; nil: they fail as not sent.
+	Modbus   modbusWriter
+	Registry *devices.Registry
+	Logger   *slog.Logger
+	Metrics  prometheus.Registerer
+	Now      func() time.Time
 	// ReadBack is how long a command waits for the device's reading that
 	// shows it took effect before it is sent again; Attempts how many
 	// sends before it is a fault; Poll how often pending commands are
@@ -95,6 +106,7 @@ type seen struct {
 type flight struct {
 	attempt int
 	at      time.Time
+	err     error // the last attempt's, when it was not sent
 }
 
 func newActuators(cfg actuatorConfig) (*actuators, error) {
@@ -264,6 +276,9 @@ func (a *actuators) step(ctx context.Context) error {
 			if ok {
 				why += fmt.Sprintf(" (last read %s %g)", metric, got.value)
 			}
+			if f.err != nil {
+				why += fmt.Sprintf(" (last attempt not sent: %v)", f.err)
+			}
 			if err := a.cfg.Store.DeviceCommandFailed(ctx, c.ID, why); err != nil {
 				return err
 			}
@@ -275,24 +290,108 @@ func (a *actuators) step(ctx context.Context) error {
 	return nil
 }
 
-// send publishes attempt n of command c; a send the broker refuses is
-// an attempt too.
+// commandTransport carries one attempt of a command to its actuator.
+// readBack, when the transport reads the device back at once (Modbus),
+// is what the actuator's metric then holds; otherwise the read-back is
+// the next reading the actuator reports (MQTT).
+type commandTransport interface {
+	send(ctx context.Context, d devices.Device, c ticketing.DeviceCommand, attempt int) (readBack *float64, err error)
+}
+
+// mqttTransport publishes on the actuator's command topic,
+// sites/{site}/devices/{id}/cmd.
+type mqttTransport struct{ pub commandPublisher }
+
+func (m mqttTransport) send(ctx context.Context, d devices.Device, c ticketing.DeviceCommand, n int) (*float64, error) {
+	body, _ := json.Marshal(commandMessage{ID: c.ID, Set: c.Set, Attempt: n})
+	topic := "sites/" + d.Site + "/devices/" + d.ID + "/" + mqtt.CommandChannel
+	return nil, m.pub.Publish(ctx, topic, body)
+}
+
+// modbusTransport writes the metric the command sets (a closed valve's
+// open 0) to the actuator's writable entry and reads it back.
+type modbusTransport struct{ w modbusWriter }
+
+func (m modbusTransport) send(ctx context.Context, d devices.Device, c ticketing.DeviceCommand, _ int) (*float64, error) {
+	if m.w == nil {
+		return nil, fmt.Errorf("device %s: no Modbus gateway", d.ID)
+	}
+	metric, want := rules.Command{Set: c.Set}.Want()
+	v, err := m.w.Write(ctx, d.ID, metric, want)
+	if errors.Is(err, modbus.ErrNotWritable) || errors.Is(err, modbus.ErrNotPolled) {
+		return nil, permanentError{err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	got := v.Float()
+	return &got, nil
+}
+
+// permanentError is a send that no retry can make work (the model has
+// no writable entry for the command): the command fails at once.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func (a *actuators) transport(d devices.Device) commandTransport {
+	if d.Modbus != nil {
+		return modbusTransport{a.cfg.Modbus}
+	}
+	return mqttTransport{a.cfg.Publisher}
+}
+
+// send carries out attempt n of command c; a send the broker or the
+// device refuses is an attempt too. A transport that reads back at once
+// settles the command when the value shows it took effect.
 func (a *actuators) send(ctx context.Context, c ticketing.DeviceCommand, n int) error {
 	d, ok := a.cfg.Registry.Lookup(c.Device)
 	if !ok {
 		a.forget(c.ID)
 		return a.cfg.Store.DeviceCommandFailed(ctx, c.ID, "device "+c.Device+" is not registered any more")
 	}
-	body, _ := json.Marshal(commandMessage{ID: c.ID, Set: c.Set, Attempt: n})
-	topic := "sites/" + d.Site + "/devices/" + d.ID + "/" + mqtt.CommandChannel
-	if err := a.cfg.Publisher.Publish(ctx, topic, body); err != nil {
+	back, err := a.transport(d).send(ctx, d, c, n)
+	var perm permanentError
+	if errors.As(err, &perm) {
+		a.sent.WithLabelValues("send_error").Inc()
+		a.sent.WithLabelValues("failed").Inc()
+		a.log.Warn("device command cannot be sent", "device", d.ID, "set", c.Set, "ticket", c.TicketID, "err", err)
+		a.forget(c.ID)
+		return a.cfg.Store.DeviceCommandFailed(ctx, c.ID, "not sent: "+err.Error())
+	}
+	if err != nil {
 		a.sent.WithLabelValues("send_error").Inc()
 		a.log.Warn("device command not sent", "device", d.ID, "attempt", n, "err", err)
 	} else {
 		a.sent.WithLabelValues("sent").Inc()
 	}
-	a.setFlight(c.ID, flight{attempt: n, at: a.cfg.Now()})
-	return a.cfg.Store.DeviceCommandSent(ctx, c.ID, n)
+	a.setFlight(c.ID, flight{attempt: n, at: a.cfg.Now(), err: err})
+	if err := a.cfg.Store.DeviceCommandSent(ctx, c.ID, n); err != nil {
+		return err
+	}
+	if metric, want := (rules.Command{Set: c.Set}).Want(); back != nil && *back == want {
+		if err := a.cfg.Store.DeviceCommandDone(ctx, c.ID, fmt.Sprintf("read back %s %g", metric, *back)); err != nil {
+			return err
+		}
+		a.sent.WithLabelValues("done").Inc()
+		a.forget(c.ID)
+	} else if back != nil {
+		a.remember(d.ID, metric, *back)
+	}
+	return nil
+}
+
+// remember takes a read-back that did not show the command's effect as
+// the actuator's latest value, for the fault's reason.
+func (a *actuators) remember(device, metric string, v float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := a.latest[device]
+	if m == nil {
+		m = map[string]seen{}
+		a.latest[device] = m
+	}
+	m[metric] = seen{value: v, at: a.cfg.Now()}
 }
 
 func (a *actuators) setFlight(id int64, f flight) {

@@ -92,7 +92,7 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		defer tickets.Close()
 		bt.Tickets = pastTickets{tickets}
 	}
-	res, err := bt.Run(ctx, rule, rules.BacktestRequest{From: from, To: to, Set: set, Progress: bar.update})
+	res, err := bt.Run(ctx, rule, rules.BacktestRequest{From: from, To: to, Set: set, OnProgress: bar.update})
 	bar.done()
 	if err != nil {
 		var fe *rules.FieldError
@@ -199,12 +199,15 @@ func printBacktest(w io.Writer, res rules.BacktestResult, sets []string) {
 	tw.Flush()
 }
 
-// progressBar draws "[=====>     ] 12/40 devices" on a terminal, and
+// progressBar draws "[=====>     ] 12/40 devices, 518400 values" on a
+// terminal, filled as far as the replay has got (within a device too), and
 // nothing otherwise (a pipe or a file gets the result only).
 type progressBar struct {
-	w     io.Writer
-	on    bool
-	drawn bool
+	w       io.Writer
+	on      bool
+	drawn   bool
+	drawnAt time.Time
+	last    rules.BacktestProgress
 }
 
 func newProgressBar(w io.Writer) *progressBar {
@@ -216,11 +219,17 @@ func newProgressBar(w io.Writer) *progressBar {
 	return &progressBar{w: w, on: err == nil && st.Mode()&os.ModeCharDevice != 0}
 }
 
-func (p *progressBar) update(done, total int) {
-	if !p.on || total == 0 {
+func (p *progressBar) update(pr rules.BacktestProgress) {
+	if !p.on || pr.Total == 0 {
 		return
 	}
-	fmt.Fprint(p.w, "\r"+renderBar(done, total, 30))
+	// Redrawn at most ten times a second, and at each device's end.
+	now := time.Now()
+	if pr.Devices == p.last.Devices && now.Sub(p.drawnAt) < 100*time.Millisecond {
+		return
+	}
+	p.drawnAt, p.last = now, pr
+	fmt.Fprint(p.w, "\r"+renderProgress(pr, 30))
 	p.drawn = true
 }
 
@@ -231,10 +240,21 @@ func (p *progressBar) done() {
 }
 
 func renderBar(done, total, width int) string {
-	fill := done * width / total
+	return fmt.Sprintf("[%s] %d/%d devices", barOf(done*width/total, width), done, total)
+}
+
+// barOf is fill '=' of width, then '>' where there is room.
+func barOf(fill, width int) string {
 	bar := strings.Repeat("=", fill)
 	if fill < width {
 		bar += ">" + strings.Repeat(" ", width-fill-1)
 	}
-	return fmt.Sprintf("[%s] %d/%d devices", bar, done, total)
+	return bar
+}
+
+// renderProgress is renderBar filled to the share done, with the values
+// read so far.
+func renderProgress(p rules.BacktestProgress, width int) string {
+	fill := min(max(int(p.Done*float64(width)), 0), width)
+	return fmt.Sprintf("[%s] %d/%d devices, %d values", barOf(fill, width), p.Devices, p.Total, p.Readings)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/ingest/tsdb"
+	"github.com/caretaker-iot/caretaker/rules"
 )
 
 // TestBacktestCommand replays the embedded store through the default gas
@@ -87,6 +88,22 @@ func TestRenderBar(t *testing.T) {
 	} {
 		if got := renderBar(tc.done, tc.total, 10); got != tc.want {
 			t.Errorf("renderBar(%d, %d) = %q, want %q", tc.done, tc.total, got, tc.want)
+		}
+	}
+}
+
+func TestRenderProgress(t *testing.T) {
+	for _, tc := range []struct {
+		p    rules.BacktestProgress
+		want string
+	}{
+		{rules.BacktestProgress{Total: 4}, "[>         ] 0/4 devices, 0 values"},
+		{rules.BacktestProgress{Total: 4, Readings: 40000, Done: 0.18}, "[=>        ] 0/4 devices, 40000 values"},
+		{rules.BacktestProgress{Devices: 2, Total: 4, Readings: 86400, Done: 0.5}, "[=====>    ] 2/4 devices, 86400 values"},
+		{rules.BacktestProgress{Devices: 4, Total: 4, Readings: 172800, Done: 1}, "[==========] 4/4 devices, 172800 values"},
+	} {
+		if got := renderProgress(tc.p, 10); got != tc.want {
+			t.Errorf("renderProgress(%+v) = %q, want %q", tc.p, got, tc.want)
 		}
 	}
 }

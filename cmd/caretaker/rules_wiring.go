@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/ingest/tsdb"
 	"github.com/caretaker-iot/caretaker/rules"
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -41,7 +43,7 @@ func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tic
 	history readingStore, reg *devices.Registry, logger *slog.Logger, clustered rules.LiveRules) (*rules.Book, error) {
 	if clustered != nil {
 		return rules.NewBook(rules.BookConfig{Store: st, Engine: clustered,
-			Backtest: &rules.Backtester{History: history, Devices: reg, Tickets: pastTickets{tickets}},
+			Backtest: &rules.Backtester{History: history, Devices: reg, Tickets: pastTickets{tickets}, Workers: serveBacktestWorkers()},
 			Logger:   logger.With("component", "rules")})
 	}
 	active, err := tickets.Alarms(ctx, ticketing.AlarmsActive)
@@ -65,7 +67,7 @@ func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tic
 	}
 	engine.Restore(as)
 	book, err := rules.NewBook(rules.BookConfig{Store: st, Engine: engine,
-		Backtest: &rules.Backtester{History: history, Devices: reg, Tickets: pastTickets{tickets}},
+		Backtest: &rules.Backtester{History: history, Devices: reg, Tickets: pastTickets{tickets}, Workers: serveBacktestWorkers()},
 		Logger:   logger.With("component", "rules")})
 	if err != nil {
 		return nil, err
@@ -94,3 +96,14 @@ func (p pastTickets) TicketsOn(ctx context.Context, device string, from, to time
 		}
 	}
 }
+
+// serveBacktestWorkers is how many devices a backtest asked through the
+// API replays at once: half the cores, so that live readings keep the
+// other half (caretaker backtest, alone, takes them all).
+func serveBacktestWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// Both reading stores hand the backtester their history as a stream.
+var (
+	_ rules.StreamHistory = (*tsdb.Store)(nil)
+	_ rules.StreamHistory = influxStore{}
+)

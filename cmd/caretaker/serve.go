@@ -207,6 +207,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipeline.Run(pipeCtx) }()
 
+	// Polled by this instance unless clustered (then by the partitions'
+	// leaders); the device actions write through its poll loops.
+	modbusGateway := newModbusGateway(cfg, reg, pipeline, logger, metrics)
+	act.cfg.Modbus = modbusGateway
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return relay.Run(gctx) })
@@ -220,7 +225,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 		g.Go(func() error { return engine.Run(gctx) })
 		g.Go(func() error { return snapshots.Run(gctx) })
 		g.Go(func() error { return tickets.Run(gctx) }) // SLA clocks: warnings and escalations
-		g.Go(func() error { return newModbusGateway(cfg, reg, pipeline, logger, metrics).Run(gctx) })
+		g.Go(func() error { return modbusGateway.Run(gctx) })
 		g.Go(func() error { return pages.worker.Run(gctx) })
 		// Device actions are sent by one instance (not yet per
 		// partition: a cluster's engines do not describe them).

@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.username, "username", "", "MQTT username for every device")
 	fs.StringVar(&o.password, "password", "", "MQTT password for every device (or $FIRMWARE_SIM_PASSWORD)")
 	fs.StringVar(&o.modbusListen, "modbus-listen", "", "serve the --modbus-kinds devices over Modbus TCP from this host:port\n(one gateway per 247 units, next port for the next gateway)")
-	fs.StringVar(&o.modbusKinds, "modbus-kinds", "power,elevator", "which kinds go on Modbus when --modbus-listen is set")
+	fs.StringVar(&o.modbusKinds, "modbus-kinds", "power,elevator", "which kinds go on Modbus when --modbus-listen is set\n(power, elevator, gas, water_leak, actuator)")
 	fs.IntVar(&o.n, "devices", 0, "generate N devices spread over sites, buildings and the four kinds\n(0: the 8-device demo estate)")
 	fs.StringVar(&o.estate, "estate", "", "devices YAML file (Caretaker's devices_file format: devices and models)\ninstead of --devices")
 	fs.Float64Var(&o.rate, "rate", 0.2, "telemetry messages per second per device")
@@ -259,6 +259,7 @@ func printCatalog(w io.Writer, estate []devices.Device) error {
 	type deviceOut struct {
 		ID       string       `yaml:"id"`
 		Kind     devices.Kind `yaml:"kind"`
+		Actuator string       `yaml:"actuator,omitempty"`
 		Site     string       `yaml:"site"`
 		Building string       `yaml:"building"`
 		Floor    string       `yaml:"floor,omitempty"`
@@ -273,7 +274,7 @@ func printCatalog(w io.Writer, estate []devices.Device) error {
 	}
 	cat.Models = map[string]devices.Model{}
 	for _, d := range estate {
-		o := deviceOut{ID: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building, Floor: d.Floor,
+		o := deviceOut{ID: d.ID, Kind: d.Kind, Actuator: d.Actuator, Site: d.Site, Building: d.Building, Floor: d.Floor,
 			Location: d.Location, Zone: d.Zone, Model: d.Model}
 		if d.Modbus != nil {
 			o.Modbus = &modbusOut{Address: d.Modbus.Address, Unit: d.Modbus.Unit}

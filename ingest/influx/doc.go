@@ -1,6 +1,8 @@
 // Package influx is ingest's InfluxDB room: Store writes readings and
 // events as line protocol in batches of its own (blocking writes, gzip,
-// one request at a time) and reads history back with Flux.
+// one request at a time) and reads history back with Flux, a window of
+// the period per query, its CSV answer parsed row by row (ReadingsFunc
+// hands each value over as it comes: a backtest holds no device's month).
 //
 // What InfluxDB cannot take goes to an on-disk spool (ingest/spool) and
 // is replayed in order; only a full spool or a batch InfluxDB refuses as

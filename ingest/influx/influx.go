@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +52,10 @@ type Config struct {
 	// Writes is how many write requests may run at once; default 4.
 	// Up to 4×Writes batches may wait for one.
 	Writes int `yaml:"-"`
+	// ReadWindow is how much of a period ReadingsFunc asks for at once
+	// (each query costs InfluxDB some 20 ms; a week of one-minute values
+	// of one metric is about 500 kB); default 7 days.
+	ReadWindow time.Duration `yaml:"-"`
 
 	Logger  *slog.Logger          `yaml:"-"`
 	Metrics prometheus.Registerer `yaml:"-"` // may be nil
@@ -112,6 +115,9 @@ func (c Config) WithDefaults() Config {
 	if c.Writes <= 0 {
 		c.Writes = 4
 	}
+	if c.ReadWindow <= 0 {
+		c.ReadWindow = 7 * 24 * time.Hour
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -129,7 +135,8 @@ type Store struct {
 	cfg     Config
 	log     *slog.Logger
 	rlog    *ratelog.Logger
-	client  influxdb2.Client // queries and Ping
+	client  influxdb2.Client // Ping
+	read    *fluxReader      // queries
 	post    *poster
 	spool   *spool.Spool // nil: no spool
 	journal *journal     // with the spool: batches durable before InfluxDB has them
@@ -206,6 +213,10 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	in.post = post
+	if in.read, err = newFluxReader(cfg); err != nil {
+		in.client.Close()
+		return nil, err
+	}
 	if cfg.SpoolDir != "" {
 		sp, err := spool.Open(cfg.SpoolDir, cfg.SpoolMaxBytes)
 		if err != nil {
@@ -364,49 +375,6 @@ func (in *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Readings returns the stored values of one device between q.From
-// (inclusive) and q.To (exclusive), ordered by time then metric. A zero To
-// means now, a zero From a day before To.
-func (in *Store) Readings(ctx context.Context, q devices.Query) ([]devices.Point, error) {
-	flux, err := in.flux(q)
-	if err != nil {
-		return nil, err
-	}
-	res, err := in.client.QueryAPI(in.cfg.Org).Query(ctx, flux)
-	if err != nil {
-		return nil, fmt.Errorf("influx query: %w", err)
-	}
-	defer res.Close()
-	var out []devices.Point
-	for res.Next() {
-		rec := res.Record()
-		p := devices.Point{Time: rec.Time(), Metric: rec.Field()}
-		switch v := rec.Value().(type) {
-		case float64:
-			p.Value = v
-		case int64:
-			p.Value = float64(v)
-		case uint64:
-			p.Value = float64(v)
-		case bool:
-			p.Value = devices.FlagValue(v).Float()
-		default:
-			continue
-		}
-		out = append(out, p)
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("influx query: %w", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].Time.Equal(out[j].Time) {
-			return out[i].Time.Before(out[j].Time)
-		}
-		return out[i].Metric < out[j].Metric
-	})
-	return out, nil
-}
-
 // flux builds the query. Every value put into it is checked first, so
 // nothing from a request can change its meaning.
 func (in *Store) flux(q devices.Query) (string, error) {
@@ -423,9 +391,12 @@ func (in *Store) flux(q devices.Query) (string, error) {
 	if q.Metric != "" {
 		filters = append(filters, fmt.Sprintf(`r._field == %q`, q.Metric))
 	}
+	// Only the columns read come back: a third of the bytes to write,
+	// send and parse.
 	return fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => %s)`,
+  |> filter(fn: (r) => %s)
+  |> keep(columns: ["_time", "_field", "_value"])`,
 		in.cfg.Bucket, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano),
 		strings.Join(filters, " and ")), nil
 }

@@ -14,6 +14,9 @@ type conn interface {
 	// read performs one read request for unit with its own timeout and
 	// returns the raw data of the answer.
 	read(unit byte, timeout time.Duration, req Request) ([]byte, error)
+	// write sets one coil (words[0] 0 or 1) or holding registers from
+	// addr for unit, with its own timeout.
+	write(unit byte, timeout time.Duration, table string, addr uint16, words []uint16) error
 	// reset drops the connection; the next read opens it again.
 	reset()
 	close() error
@@ -104,6 +107,32 @@ func (c *goburrowConn) read(unit byte, timeout time.Duration, req Request) ([]by
 		return nil, fmt.Errorf("modbus: answer of %d bytes to a read of %d %s, want %d", len(b), req.Count, req.Table, want)
 	}
 	return b, nil
+}
+
+func (c *goburrowConn) write(unit byte, timeout time.Duration, table string, addr uint16, words []uint16) error {
+	if err := c.prepare(unit, timeout); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case table == "coil" && len(words) == 1:
+		v := uint16(0x0000)
+		if words[0] != 0 {
+			v = 0xFF00
+		}
+		_, err = c.client.WriteSingleCoil(addr, v)
+	case table == "holding" && len(words) == 1:
+		_, err = c.client.WriteSingleRegister(addr, words[0])
+	case table == "holding" && len(words) > 1:
+		b := make([]byte, 2*len(words))
+		for i, w := range words {
+			b[2*i], b[2*i+1] = byte(w>>8), byte(w)
+		}
+		_, err = c.client.WriteMultipleRegisters(addr, uint16(len(words)), b)
+	default:
+		return fmt.Errorf("modbus: %d words cannot be written to a %s", len(words), table)
+	}
+	return err
 }
 
 func (c *goburrowConn) reset() { _ = c.close() }

@@ -14,5 +14,11 @@
 // of the reading (so out of the rules and the metric's series), counted and
 // handed on separately; no answer is no reading at all, counted as a failed
 // poll, and after Config.OfflineAfter failures in a row a device.status
-// offline. The package must never write to a device: it only reads.
+// offline.
+//
+// The one write is a device action (write.go): Gateway.Write sets an entry
+// the model declares writable (a coil or a holding register) through the
+// poll loop that owns the address's connection, between two polls, and
+// reads it back. Nothing else is ever written; input registers and
+// discrete inputs are read-only.
 package modbus

@@ -132,12 +132,19 @@ type Gateway struct {
 	log     *slog.Logger
 	metrics *metrics
 	ready   chan struct{}
+	done    chan struct{} // closed when Run returns
+
+	// Set by Run before ready closes, read-only after: the units polled
+	// and the line that owns each one's connection (Write).
+	units    map[string]*unit
+	byDevice map[string]*line
 }
 
 // New prepares a gateway; Run polls.
 func New(cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{cfg: cfg, log: cfg.Logger.With("component", "modbus"), metrics: newMetrics(cfg.Metrics), ready: make(chan struct{})}
+	return &Gateway{cfg: cfg, log: cfg.Logger.With("component", "modbus"), metrics: newMetrics(cfg.Metrics),
+		ready: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Ready is closed once every poll loop has started.
@@ -147,6 +154,7 @@ func (g *Gateway) Ready() <-chan struct{} { return g.ready }
 // address, until ctx ends; then it closes the connections and returns nil.
 // A device with a bad address or register map fails Run before any poll.
 func (g *Gateway) Run(ctx context.Context) error {
+	defer close(g.done)
 	switch {
 	case g.cfg.Registry == nil:
 		return errors.New("modbus: registry: missing")
@@ -159,6 +167,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	lines, err := g.lines()
 	if err != nil {
 		return err
+	}
+	g.units, g.byDevice = map[string]*unit{}, map[string]*line{}
+	for _, l := range lines {
+		for _, u := range l.units {
+			g.units[u.dev.ID], g.byDevice[u.dev.ID] = u, l
+		}
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	for _, l := range lines {
@@ -194,7 +208,7 @@ func (g *Gateway) lines() ([]*line, error) {
 		}
 		l, ok := byKey[addr.key()]
 		if !ok {
-			l = &line{g: g, addr: addr}
+			l = &line{g: g, addr: addr, writes: make(chan writeReq)}
 			byKey[addr.key()] = l
 			keys = append(keys, addr.key())
 		}

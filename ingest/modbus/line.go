@@ -21,6 +21,9 @@ type line struct {
 	addr  Address
 	units []*unit
 	conn  conn
+	// writes are the device actions to carry out between two polls
+	// (Gateway.Write): the connection stays this goroutine's alone.
+	writes chan writeReq
 }
 
 // unit is one device behind a line and its poll state.
@@ -69,10 +72,19 @@ func (l *line) run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
+			case w := <-l.writes:
+				timer.Stop() // go 1.23+: no stale tick after Stop
+				l.serveWrite(w)
+				continue
 			case <-timer.C:
 			}
 		} else if ctx.Err() != nil {
 			return nil
+		}
+		select { // a write waiting while polls are behind goes first
+		case w := <-l.writes:
+			l.serveWrite(w)
+		default:
 		}
 		l.poll(ctx, u)
 	}

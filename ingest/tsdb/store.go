@@ -324,12 +324,27 @@ func (s *Store) insert(ctx context.Context, readings []readingRow, events []devi
 // still buffered is written first. A zero To means now, a zero From a day
 // before To.
 func (s *Store) Readings(ctx context.Context, q devices.Query) ([]devices.Point, error) {
-	q, err := q.Normalize(s.now)
+	var out []devices.Point
+	err := s.ReadingsFunc(ctx, q, func(p devices.Point) error {
+		out = append(out, p)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// ReadingsFunc is Readings handing each value to fn as SQLite reads it,
+// holding none: a backtest of a month reads through it. An error from fn
+// stops the read and is returned as it is.
+func (s *Store) ReadingsFunc(ctx context.Context, q devices.Query, fn func(devices.Point) error) error {
+	q, err := q.Normalize(s.now)
+	if err != nil {
+		return err
+	}
 	if err := s.Flush(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	query := `SELECT ts_ms, metric, value FROM readings WHERE device = ? AND ts_ms >= ? AND ts_ms < ?`
 	args := []any{q.Device, q.From.UnixMilli(), q.To.UnixMilli()}
@@ -344,23 +359,39 @@ func (s *Store) Readings(ctx context.Context, q devices.Query) ([]devices.Point,
 	query += ` ORDER BY ts_ms, metric`
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("embedded store query: %w", err)
+		return fmt.Errorf("embedded store query: %w", err)
 	}
 	defer rows.Close()
-	var out []devices.Point
+	var (
+		ms     int64
+		metric sql.RawBytes
+		p      devices.Point
+		names  []string // a device has a handful of metrics: one string each
+	)
 	for rows.Next() {
-		var ms int64
-		var p devices.Point
-		if err := rows.Scan(&ms, &p.Metric, &p.Value); err != nil {
-			return nil, fmt.Errorf("embedded store query: %w", err)
+		if err := rows.Scan(&ms, &metric, &p.Value); err != nil {
+			return fmt.Errorf("embedded store query: %w", err)
+		}
+		p.Metric = ""
+		for _, n := range names {
+			if n == string(metric) {
+				p.Metric = n
+				break
+			}
+		}
+		if p.Metric == "" {
+			p.Metric = string(metric)
+			names = append(names, p.Metric)
 		}
 		p.Time = time.UnixMilli(ms)
-		out = append(out, p)
+		if err := fn(p); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("embedded store query: %w", err)
+		return fmt.Errorf("embedded store query: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // DeleteBefore removes readings and events older than t and tells how many

@@ -42,6 +42,7 @@ export function mount(root) {
     const hit = cards.get(tk.id);
     if (hit && hit.sig === sig) return hit.el;
     const el = card(tk, isMine);
+    if (hit) keepTyped(hit.el, el);
     cards.set(tk.id, { sig, el });
     return el;
   }
@@ -306,6 +307,36 @@ function callLink(tk) {
   if (!phone) return null;
   return h("a", { class: "call-reporter", href: "tel:" + phone, dataset: { phone },
     text: t("callReporter", { who: (tk.reporter.name || "").trim() || t("theReporter") }) + " · " + tk.reporter.phone });
+}
+
+// keepTyped carries what the technician has typed (and where the cursor
+// is) from a card onto the card redrawn for the same ticket: a clock's
+// warning or an edit elsewhere redraws it, and must not wipe a half-typed
+// code or note. Fields are matched by name and order; files cannot be
+// set from script, so a chosen photo stays only when the card does not
+// change.
+function keepTyped(from, to) {
+  const fields = (root) => [...root.querySelectorAll("input[name], textarea[name], select[name]")].filter((f) => f.type !== "file");
+  const seen = new Map();
+  const key = (f) => { const n = (seen.get(f.name) || 0) + 1; seen.set(f.name, n); return f.name + "#" + n; };
+  const typed = new Map();
+  for (const f of fields(from)) {
+    const k = key(f);
+    if (f.type === "checkbox" || f.type === "radio") {
+      if (f.checked !== f.defaultChecked) typed.set(k, { checked: f.checked, focus: f === document.activeElement });
+    } else if (f.value !== f.defaultValue || f === document.activeElement) {
+      typed.set(k, { value: f.value, focus: f === document.activeElement });
+    }
+  }
+  if (!typed.size) return;
+  seen.clear();
+  for (const f of fields(to)) {
+    const v = typed.get(key(f));
+    if (!v) continue;
+    if ("checked" in v) f.checked = v.checked;
+    else f.value = v.value;
+    if (v.focus) queueMicrotask(() => { if (f.isConnected) f.focus(); });
+  }
 }
 
 // alarmActive says whether an alarm of the ticket has not cleared.
