@@ -2,13 +2,13 @@
 // Plain ES modules, no build step, no dependencies. Every piece of data
 // goes into the page through textContent (dom.js), never innerHTML.
 
-import { h, $ } from "./dom.js";
+import { h, $, perFrame, keyed } from "./dom.js";
 import { t, setLang, getLang, onLangChange, applyStatic, when, setSites, label } from "./i18n.js";
 import { roleName } from "./words.js";
 import { loadRules } from "./rulebook.js";
 import { describeAlarm, describeTicket } from "./describe.js";
 import { api, setToken } from "./api.js";
-import { live, subscribe, connect, reset } from "./live.js";
+import { live, subscribe, connect, reset, rev } from "./live.js";
 import { session } from "./session.js";
 import { beep, soundEnabled, setSound } from "./sound.js";
 import { ack, place } from "./board.js";
@@ -307,9 +307,12 @@ function bannerWatch(msg) {
     banner.items.set("m:" + d.id, { ticket: d });
     fresh = banner.items.get("m:" + d.id);
   }
-  drawBanner();
+  scheduleBanner();
   if (fresh) tone([fresh]);
 }
+
+// scheduleBanner draws the banner once a frame however many events came.
+const scheduleBanner = perFrame(() => drawBanner());
 
 function bannerText(it) {
   const x = it.alarm || it.ticket || it.escalation;
@@ -332,30 +335,19 @@ function drawBanner() {
   el.classList.toggle("compact", compact);
   // A phone's one line is the user's own work first, else the newest.
   const shown = compact && list.length ? [list.find(([, it]) => mine(it)) || list[list.length - 1]] : list;
+  const seen = new Set();
   const rows = shown.map(([key, it]) => {
     const x = it.alarm || it.ticket || it.escalation;
-    const cls = "banner-row" + (mine(it) ? " mine" : "") + (it.alarm && x.state === "cleared" ? " cleared" : "");
-    const row = h("div", { class: cls, dataset: { key, status: (it.alarm && x.status) || "" } },
-      h("strong", { text: t("bannerL1") }), " ",
-      mine(it) ? h("span", { class: "banner-mine", text: t("bannerMine") }) : null,
-      h("span", { class: "banner-place", text: place(x) }), " ",
-      h("span", { class: "banner-text", text: compact ? [x.building, x.location].filter(Boolean).join(" ") + " · " + bannerText(it) : bannerText(it) }));
-    const buttons = h("span", { class: "banner-actions" });
-    if (it.alarm && session.may("ack")) {
-      buttons.append(h("button", { type: "button", class: "banner-ack", title: t("tooltipAck"), text: t("ack"), onclick: (e) => ack(x.id, e.target) }));
-    }
-    const tid = it.alarm || it.escalation ? x.ticket_id : x.id;
-    if (tid) buttons.append(h("a", { class: "button", href: "#/ticket/" + tid, text: t("open") }));
-    // The phone's one line keeps the text in view: its hide button is a
-    // cross that says the same in its label.
-    buttons.append(h("button", { type: "button", class: "banner-dismiss banner-hide", title: t("dismissHint"), "aria-label": compact ? t("bannerHide") : null,
-      text: compact ? "✕" : t("bannerHide"), onclick: () => {
-      banner.hidden.add(key);
-      drawBanner();
-    } }));
-    row.append(buttons);
+    // A row whose item has not changed stays as it is.
+    const sig = [compact, mine(it), session.may("ack"), x.state, x.status, x.cleared_at, rev(x), getLang(), session.me && session.me.name].join(",");
+    seen.add(key);
+    const had = bannerRows.get(key);
+    if (had && had.x === x && had.sig === sig) return had.el;
+    const row = bannerRow(key, it, x, compact);
+    bannerRows.set(key, { x, sig, el: row });
     return row;
   });
+  for (const k of bannerRows.keys()) if (!seen.has(k)) bannerRows.delete(k);
   if (phone.matches && list.length > 1) {
     rows.push(h("button", { type: "button", class: "banner-more", "aria-expanded": String(banner.open), onclick: () => { banner.open = !banner.open; drawBanner(); },
       text: banner.open ? "▲" : t("bannerMore", { n: list.length - 1 }) + " ▼" }));
@@ -367,7 +359,35 @@ function drawBanner() {
         drawBanner();
       } })));
   }
-  el.replaceChildren(...rows);
+  keyed(el, rows);
+}
+
+// bannerRows keeps the banner's rows by key, to keep those that did not
+// change.
+const bannerRows = new Map();
+
+function bannerRow(key, it, x, compact) {
+  const cls = "banner-row" + (mine(it) ? " mine" : "") + (it.alarm && x.state === "cleared" ? " cleared" : "");
+  const row = h("div", { class: cls, dataset: { key, status: (it.alarm && x.status) || "" } },
+    h("strong", { text: t("bannerL1") }), " ",
+    mine(it) ? h("span", { class: "banner-mine", text: t("bannerMine") }) : null,
+    h("span", { class: "banner-place", text: place(x) }), " ",
+    h("span", { class: "banner-text", text: compact ? [x.building, x.location].filter(Boolean).join(" ") + " · " + bannerText(it) : bannerText(it) }));
+  const buttons = h("span", { class: "banner-actions" });
+  if (it.alarm && session.may("ack")) {
+    buttons.append(h("button", { type: "button", class: "banner-ack", title: t("tooltipAck"), text: t("ack"), onclick: (e) => ack(x.id, e.target) }));
+  }
+  const tid = it.alarm || it.escalation ? x.ticket_id : x.id;
+  if (tid) buttons.append(h("a", { class: "button", href: "#/ticket/" + tid, text: t("open") }));
+  // The phone's one line keeps the text in view: its hide button is a
+  // cross that says the same in its label.
+  buttons.append(h("button", { type: "button", class: "banner-dismiss banner-hide", title: t("dismissHint"), "aria-label": compact ? t("bannerHide") : null,
+    text: compact ? "✕" : t("bannerHide"), onclick: () => {
+    banner.hidden.add(key);
+    drawBanner();
+  } }));
+  row.append(buttons);
+  return row;
 }
 phone.addEventListener("change", () => drawBanner());
 

@@ -1,12 +1,13 @@
 // The control room: live faults (active alarms and sensor tickets, L1 on
 // top) beside manual reports, each row with place, device, level, age and
-// SLA countdown; filters; device status. Redrawn on every live event.
+// SLA countdown; filters; device status. Events are drawn once a frame,
+// only the rows and chips they changed.
 
-import { h, options } from "./dom.js";
+import { h, options, perFrame, keyed } from "./dom.js";
 import { t, duration, label, siteName, clockTime, zoneLabel } from "./i18n.js";
 import { kindName, skillName, recipientName } from "./words.js";
 import { describeAlarm, describeTicket, technical } from "./describe.js";
-import { live, subscribe, apply } from "./live.js";
+import { live, subscribe, apply, rev } from "./live.js";
 import { api, enc } from "./api.js";
 import { dueOf } from "./sla.js";
 import { session } from "./session.js";
@@ -19,7 +20,7 @@ export function mount(root) {
   const selects = {};
   const filterBar = h("form", { class: "filters", "aria-label": t("filters"), onsubmit: (e) => e.preventDefault() },
     ["site", "building", "level", "source"].map((name) => {
-      const sel = h("select", { name, id: "filter-" + name, onchange: () => { filters[name] = sel.value; draw(); } });
+      const sel = h("select", { name, id: "filter-" + name, onchange: () => { filters[name] = sel.value; schedule(["rows", "devices", "filters", "triage"]); } });
       selects[name] = sel;
       return h("label", { class: "inline" }, h("span", { text: t(name) }), sel);
     }));
@@ -41,7 +42,7 @@ export function mount(root) {
 
   // Alarms below level 1 waiting for an operator (triage.js).
   const triage = mountTriage();
-  const reloadTriage = () => loadTriage().then(draw, (e) => {
+  const reloadTriage = () => loadTriage().then(() => schedule(["triage"]), (e) => {
     if (e.status !== 403) triage.status.textContent = t("failed", { e: e.message });
   });
   root.replaceChildren(
@@ -78,35 +79,123 @@ export function mount(root) {
   loadDuty();
   const dutyTimer = setInterval(loadDuty, 60000);
 
+  // Keyed rows and chips: an event marks what it touched, and one draw a
+  // frame rebuilds only the rows and chips whose data changed (live.js's
+  // rev), moves the rest into order and writes the counts. Ages and
+  // countdowns are tick's, once a second.
+  const rowCache = new Map(); // item key -> { sig, el }
+  const chipCache = new Map(); // device id -> { sig, el }
+  let ranked = new Map(); // device id -> its place in id order
+  const dirty = { rows: true, devices: true, filters: true, triage: true };
+  const frame = perFrame(() => draw());
+  function schedule(what) {
+    for (const k of what) dirty[k] = true;
+    frame();
+  }
+
   function draw() {
-    fillFilters(selects);
+    const d = Object.assign({}, dirty);
+    dirty.rows = dirty.devices = dirty.filters = dirty.triage = false;
+    if (d.filters) fillFilters(selects);
     const focusKey = document.activeElement && document.activeElement.dataset.focusKey;
-    const liveItems = liveFaults().filter(pass).sort(byUrgency);
-    const manualItems = manualReports().filter(pass).sort(byUrgency);
-    liveBody.replaceChildren(...liveItems.map(row));
-    manualBody.replaceChildren(...manualItems.map(row));
-    liveEmpty.hidden = liveItems.length > 0;
-    manualEmpty.hidden = manualItems.length > 0;
-    liveCount.textContent = liveItems.length ? "(" + liveItems.length + ")" : "";
-    manualCount.textContent = manualItems.length ? "(" + manualItems.length + ")" : "";
-    const devs = [...live.devices.values()].filter((d) => (!filters.site || d.site === filters.site) && (!filters.building || d.building === filters.building));
-    triage.draw(pass);
-    deviceList.replaceChildren(...devs.sort((a, b) => (a.online === b.online ? 0 : a.online ? 1 : -1) || a.device_id.localeCompare(b.device_id)).map(deviceChip));
-    if (focusKey) {
+    const fresh = [];
+    if (d.rows) {
+      const liveItems = liveFaults().filter(pass).sort(byUrgency);
+      const manualItems = manualReports().filter(pass).sort(byUrgency);
+      const seen = new Set();
+      keyed(liveBody, liveItems.map((it) => rowOf(it, seen, fresh)));
+      keyed(manualBody, manualItems.map((it) => rowOf(it, seen, fresh)));
+      for (const k of rowCache.keys()) if (!seen.has(k)) rowCache.delete(k);
+      setText(liveCount, liveItems.length ? "(" + liveItems.length + ")" : "");
+      setText(manualCount, manualItems.length ? "(" + manualItems.length + ")" : "");
+      if (liveEmpty.hidden !== liveItems.length > 0) liveEmpty.hidden = liveItems.length > 0;
+      if (manualEmpty.hidden !== manualItems.length > 0) manualEmpty.hidden = manualItems.length > 0;
+    }
+    if (d.triage || d.rows) triage.draw(pass);
+    if (d.devices) {
+      const devs = [...live.devices.values()].filter((x) => (!filters.site || x.site === filters.site) && (!filters.building || x.building === filters.building));
+      // Offline first, then by id: the ids' order is worked out once.
+      if (ranked.size !== live.devices.size || devs.some((x) => !ranked.has(x.device_id))) {
+        ranked = new Map([...live.devices.keys()].sort(byID).map((id, i) => [id, i]));
+      }
+      devs.sort((a, b) => (a.online === b.online ? 0 : a.online ? 1 : -1) || ranked.get(a.device_id) - ranked.get(b.device_id));
+      const seen = new Set();
+      keyed(deviceList, devs.map((x) => {
+        seen.add(x.device_id);
+        const sig = rev(x);
+        let c = chipCache.get(x.device_id);
+        if (!c || c.sig !== sig) {
+          c = { sig, el: deviceChip(x) };
+          chipCache.set(x.device_id, c);
+        }
+        return c.el;
+      }));
+      for (const k of chipCache.keys()) if (!seen.has(k)) chipCache.delete(k);
+    }
+    if (focusKey && (!document.activeElement || !document.activeElement.isConnected || document.activeElement === document.body)) {
       const el = root.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
       if (el) el.focus();
     }
-    tick(root);
+    for (const tr of fresh) tick(tr);
+  }
+
+  // rowOf is the row of item: the one on screen if nothing it shows
+  // changed, else a new one (added to fresh, for its clocks).
+  function rowOf(item, seen, fresh) {
+    seen.add(item.key);
+    const sig = [item.level, item.acked, item.status, item.more, rev(item.ticket), rev(live.paging.get(item.ticketId)),
+      ...(item.kind === "alarm" ? liveAlarmsOf(item) : [])].join(",");
+    let c = rowCache.get(item.key);
+    if (!c || c.sig !== sig) {
+      const el = row(item);
+      if (c) c.el.replaceWith(el);
+      c = { sig, el };
+      rowCache.set(item.key, c);
+      fresh.push(el);
+    }
+    return c.el;
   }
 
   const unsub = subscribe((msg) => {
-    if (msg.type === "snapshot") reloadTriage(); // the snapshot has no queue: read it again
-    if (msg.type !== "reading") draw();
+    switch (msg.type) {
+      case "reading": return;
+      case "snapshot":
+        reloadTriage(); // the snapshot has no queue: read it again
+        schedule(["rows", "devices", "filters", "triage"]);
+        return;
+      case "device.status": {
+        // A device new to the board may bring a site or building.
+        const known = chipCache.has(msg.data && msg.data.device_id);
+        schedule(known ? ["devices"] : ["devices", "filters"]);
+        return;
+      }
+      case "triage.queued": case "triage.decided": case "triage.escalated":
+        schedule(["triage"]);
+        return;
+      case "conn":
+        return;
+      default:
+        schedule(["rows", "filters"]);
+    }
   });
   const timer = setInterval(() => { tick(root); tickTriage(root); }, 1000);
   draw();
+  tick(root);
   reloadTriage();
-  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); };
+  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); frame.cancel(); };
+}
+
+// liveAlarmsOf lists the revisions of every alarm of an alarm row (its
+// group), so that a change to any of them redraws the row.
+function liveAlarmsOf(item) {
+  return item.group.map(rev);
+}
+
+const collator = new Intl.Collator();
+const byID = collator.compare;
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function fillFilters(selects) {
@@ -170,7 +259,7 @@ export function liveFaults() {
     const status = (active ? "active_" : "cleared_") + (unacked.length ? "unack" : "ack");
     const override = alarms.map((x) => x.ticket_override).find(Boolean) || (tk && tk.override);
     items.push({
-      key: "alarm:" + a.id, kind: "alarm", alarm: a, alarms: unacked, ticket: tk, ticketId: a.ticket_id || (tk && tk.id),
+      key: "alarm:" + a.id, kind: "alarm", alarm: a, alarms: unacked, group: alarms, ticket: tk, ticketId: a.ticket_id || (tk && tk.id),
       level: a.level, acked: unacked.length === 0, status, override, source: "sensor", more: alarms.length - 1,
       number: a.ticket_number || (tk && tk.number) || t("alarm"),
       site: a.site, building: a.building, location: a.location, device: a.device_id,
@@ -262,15 +351,15 @@ export function tick(root) {
   const now = Date.now();
   for (const el of root.querySelectorAll("[data-since]")) {
     const since = new Date(el.dataset.since).getTime();
-    el.textContent = isNaN(since) ? "" : duration(Math.max(0, (now - since) / 1000));
+    setText(el, isNaN(since) ? "" : duration(Math.max(0, (now - since) / 1000)));
   }
   for (const el of root.querySelectorAll("[data-due]")) {
     const left = (new Date(el.dataset.due).getTime() - now) / 1000;
     const what = t("due_" + el.dataset.stage);
-    el.dataset.missed = String(left < 0);
-    el.textContent = what + " " + (left >= 0 ? t("dueIn", { d: duration(left) }) : t("overdue", { d: duration(left) }));
-    el.classList.toggle("overdue", left < 0);
-    el.classList.toggle("soon", left >= 0 && left < 300);
+    if (el.dataset.missed !== String(left < 0)) el.dataset.missed = String(left < 0);
+    setText(el, what + " " + (left >= 0 ? t("dueIn", { d: duration(left) }) : t("overdue", { d: duration(left) })));
+    if (el.classList.contains("overdue") !== left < 0) el.classList.toggle("overdue", left < 0);
+    if (el.classList.contains("soon") !== (left >= 0 && left < 300)) el.classList.toggle("soon", left >= 0 && left < 300);
   }
 }
 

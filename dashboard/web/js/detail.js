@@ -2,7 +2,7 @@
 // readings around the alarm (live while open), and the operator's actions:
 // acknowledge, dispatch to a technician, escalate, comment.
 
-import { h, field, options, showFieldError, statusLine, say } from "./dom.js";
+import { h, field, options, showFieldError, statusLine, say, perFrame } from "./dom.js";
 import { t, when, label } from "./i18n.js";
 import { verbName, stageName, withUnit, metricName, unitOf, recipientName, skillName } from "./words.js";
 import { noteWords, actorWords, dispatchWhy } from "./notes.js";
@@ -372,7 +372,9 @@ function drawReadings(box, tk, alarm) {
       if (!series.has(name)) series.set(name, []);
       series.get(name).push({ t: ts, v });
     }
-    redraw();
+    // Readings are folded in as they come, the chart drawn once a frame.
+    chartFrame();
   });
-  return () => { unsub(); send({ type: "subscribe", readings: [] }); };
+  const chartFrame = perFrame(redraw);
+  return () => { unsub(); chartFrame.cancel(); send({ type: "subscribe", readings: [] }); };
 }

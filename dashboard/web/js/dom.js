@@ -89,3 +89,42 @@ export function options(select, list) {
   select.replaceChildren(...list.map(([value, label]) => h("option", { value, text: label })));
   return select;
 }
+
+// perFrame(fn) returns ask(): each ask runs fn once at the next animation
+// frame (or after 250 ms in a tab that draws no frames), however often it
+// is asked before then; ask.cancel() drops a run not yet made.
+export function perFrame(fn) {
+  let frame = 0;
+  let timer = 0;
+  const cancel = () => {
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    frame = timer = 0;
+  };
+  const run = () => { cancel(); fn(); };
+  const ask = () => {
+    if (frame || timer) return;
+    frame = requestAnimationFrame(run);
+    timer = setTimeout(run, 250);
+  };
+  ask.cancel = cancel;
+  return ask;
+}
+
+// keyed makes parent's children nodes, in order, moving only what is out
+// of place (a node that stays keeps its focus and costs nothing).
+export function keyed(parent, nodes) {
+  const want = new Set(nodes);
+  for (let c = parent.firstChild; c;) {
+    const next = c.nextSibling;
+    if (!want.has(c)) c.remove();
+    c = next;
+  }
+  let cur = parent.firstChild;
+  for (const n of nodes) {
+    if (cur === n) { cur = cur.nextSibling; continue; }
+    // cur moved further down: leave it, it is put in place when reached.
+    if (cur && cur.nextSibling === n) { cur = n.nextSibling; continue; }
+    parent.insertBefore(n, cur);
+  }
+}

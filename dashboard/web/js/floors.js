@@ -8,7 +8,7 @@
 // events), so the page changes as alarms arrive. An admin uploads a
 // floor's plan; an engineer or admin places devices on it by clicking.
 
-import { h, options, statusLine, say } from "./dom.js";
+import { h, options, statusLine, say, perFrame } from "./dom.js";
 import { getLang, siteName } from "./i18n.js";
 import { kindName } from "./words.js";
 import { describeAlarm, describeTicket } from "./describe.js";
@@ -322,7 +322,9 @@ export function mount(root) {
     return form;
   }
 
-  const unsub = subscribe((msg) => { if (msg.type !== "reading" && msg.type !== "conn") draw(); });
+  // Events are drawn once a frame, however many came.
+  const frame = perFrame(() => { if (!gone) draw(); });
+  const unsub = subscribe((msg) => { if (msg.type !== "reading" && msg.type !== "conn") frame(); });
   load();
-  return () => { gone = true; unsub(); };
+  return () => { gone = true; unsub(); frame.cancel(); };
 }

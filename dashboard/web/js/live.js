@@ -20,6 +20,23 @@ export const live = {
 };
 
 const CLOSED = ["resolved", "closed", "cancelled"];
+
+// rev(x) is a number that changes whenever apply changes x (an alarm, a
+// ticket, a device's status, a paging state): pages redraw only what
+// changed. An object apply has not seen yet gets one of its own.
+const revs = new WeakMap();
+let revN = 0;
+export function rev(x) {
+  if (!x) return 0;
+  let r = revs.get(x);
+  if (r === undefined) { r = ++revN; revs.set(x, r); }
+  return r;
+}
+// touch(x) says x changed in place (outside apply too); it returns x.
+export function touch(x) {
+  if (x) revs.set(x, ++revN);
+  return x;
+}
 const listeners = new Set();
 let ws = null;
 let retry = 0;
@@ -136,6 +153,7 @@ export function apply(msg) {
       const merged = Object.assign(live.alarms.get(a.id) || {}, a);
       if (msg.type === "alarm.cleared") merged.state = "cleared";
       merged.status = (merged.state === "cleared" ? "cleared_" : "active_") + (merged.acked ? "ack" : "unack");
+      touch(merged);
       if (merged.state === "cleared" && merged.acked) live.alarms.delete(a.id);
       else live.alarms.set(a.id, merged);
       break;
@@ -150,6 +168,7 @@ export function apply(msg) {
         if (a.ticket_id !== tk.id) continue;
         a.ticket_status = tk.status;
         if (tk.override) a.ticket_override = tk.override;
+        touch(a);
       }
       if (CLOSED.includes(tk.status)) {
         live.tickets.delete(tk.id);
@@ -162,6 +181,7 @@ export function apply(msg) {
         delete cur.due; // the clocks are the server's again
         if (!tk.escalated) delete cur.escalated;
       }
+      touch(cur);
       live.tickets.set(tk.id, cur);
       break;
     }
@@ -178,6 +198,7 @@ export function apply(msg) {
         if (msg.type === "ticket.escalated") c.escalations = d.step;
       }
       if (msg.type === "ticket.escalated") tk.escalated = { to: d.to, clock: d.clock, step: d.step, due_at: d.due_at, message: d.message };
+      touch(tk);
       break;
     }
     case "ticket.paged":
@@ -185,7 +206,11 @@ export function apply(msg) {
       live.paging.set(d.ticket_id, d);
       break;
     case "device.status":
-      if (d.device_id) live.devices.set(d.device_id, Object.assign(live.devices.get(d.device_id) || {}, d));
+      if (d.device_id) {
+        const st = Object.assign(live.devices.get(d.device_id) || {}, d);
+        touch(st);
+        live.devices.set(d.device_id, st);
+      }
       break;
     case "triage.queued":
     case "triage.decided":

@@ -4,7 +4,7 @@
 import { h, field, showFieldError, statusLine, say } from "./dom.js";
 import { t, label, when, getLang } from "./i18n.js";
 import { api, enc } from "./api.js";
-import { live, subscribe } from "./live.js";
+import { live, subscribe, touch } from "./live.js";
 import { session } from "./session.js";
 import { place, tick } from "./board.js";
 import { dueOf } from "./sla.js";
@@ -204,7 +204,7 @@ export function mount(root) {
     try {
       const out = await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
       const updated = out && (out.ticket || out);
-      if (updated && updated.id) live.tickets.set(updated.id, Object.assign(live.tickets.get(updated.id) || {}, updated));
+      if (updated && updated.id) live.tickets.set(updated.id, touch(Object.assign(live.tickets.get(updated.id) || {}, updated)));
       if (updated && updated.id && "history" in updated) details.set(updated.id, updated);
       say(msg, "ok", t("done"), extra);
       draw();
@@ -263,7 +263,7 @@ export function mount(root) {
       const data = await api("GET", "/api/tickets");
       if (!live.loaded || navigator.onLine === false) {
         for (const tk of data.tickets || []) {
-          if (!["closed", "cancelled"].includes(tk.status)) live.tickets.set(tk.id, Object.assign(live.tickets.get(tk.id) || {}, tk));
+          if (!["closed", "cancelled"].includes(tk.status)) live.tickets.set(tk.id, touch(Object.assign(live.tickets.get(tk.id) || {}, tk)));
         }
       }
       draw();
