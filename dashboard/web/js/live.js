@@ -12,6 +12,7 @@ export const live = {
   devices: new Map(), // device_id -> status
   paging: new Map(),  // ticket id -> paging state (who was paged, when, by which channel, how it went)
   triage: new Map(),  // alarm id -> its triage while queued or snoozed (triage.js loads it)
+  triageMeanwhile: null, // while triage.js loads the queue: what events said meanwhile
   seq: null,          // last event number seen
   epoch: null,        // the life of the server that numbered it
   conn: "offline",    // live | connecting | offline
@@ -219,8 +220,10 @@ export function apply(msg) {
       // (queued, snoozed) or decided (it leaves the queue).
       const id = d.alarm && d.alarm.id;
       if (!id) return;
-      if (d.state === "queued" || d.state === "snoozed") live.triage.set(id, d);
+      const waiting = d.state === "queued" || d.state === "snoozed";
+      if (waiting) live.triage.set(id, d);
       else live.triage.delete(id);
+      if (live.triageMeanwhile) live.triageMeanwhile.set(id, waiting ? d : null); // triage.js loadTriage
       break;
     }
     case "reading":

@@ -13,10 +13,23 @@ import { live, apply } from "./live.js";
 import { api, enc } from "./api.js";
 import { session } from "./session.js";
 
-// loadTriage reads the queue from the server into live.triage.
+// loadTriage reads the queue from the server into live.triage. Events
+// that arrive while the answer is on its way are newer than it: they are
+// applied again over it, or an alarm queued meanwhile would vanish.
 export async function loadTriage() {
-  const data = await api("GET", "/api/triage");
-  live.triage = new Map(((data && data.alarms) || []).map((it) => [it.alarm.id, it]));
+  const meanwhile = new Map(); // alarm id -> its item, or null once decided
+  live.triageMeanwhile = meanwhile;
+  try {
+    const data = await api("GET", "/api/triage");
+    const m = new Map(((data && data.alarms) || []).map((it) => [it.alarm.id, it]));
+    for (const [id, it] of meanwhile) {
+      if (it) m.set(id, it);
+      else m.delete(id);
+    }
+    live.triage = m;
+  } finally {
+    if (live.triageMeanwhile === meanwhile) live.triageMeanwhile = null;
+  }
 }
 
 // mountTriage builds the section; draw(pass) redraws it with the items
