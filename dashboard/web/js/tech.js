@@ -81,16 +81,24 @@ export function mount(root) {
     else loadDetail(tk.id);
     return slot;
   }
-  function fillChecks(id) {
+  // fillChecks draws a checklist again only when it changed (the ticket,
+  // the steps queued on the phone) or when force says so: every event
+  // redraws the cards' lists, and a redraw would wipe a value being typed
+  // into an item and the error beside it. What was typed is carried over.
+  function fillChecks(id, force) {
     const slot = boxes.get(id);
     const d = details.get(id);
     if (!slot || !d) return;
     const steps = pending.filter((st) => st.ticket === id);
+    const sig = [d.updated_at, (d.history || []).length, ...steps.map((st) => JSON.stringify(st.body))].join("|");
+    if (!force && slot.dataset.sig === sig && slot.firstChild) return;
+    slot.dataset.sig = sig;
     const v = checklistView(d, { pending: pendingChecks(steps), onToggle: (it, on, value) => {
       const body = on ? { action: "check", item: it.id } : { action: "uncheck", item: it.id };
       if (on && value) body.value = value;
-      act(d, body).then((e) => { if (e) fillChecks(id); });
+      act(d, body).then((e) => { if (e) fillChecks(id, true); });
     } });
+    if (v && slot.firstChild) keepTyped(slot.firstChild, v);
     slot.replaceChildren(...(v ? [v] : []));
   }
   async function loadDetail(id) {
