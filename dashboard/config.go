@@ -31,6 +31,8 @@ type Alarms interface {
 	Alarms(ctx context.Context, state string) ([]ticketing.StoredAlarm, error)
 	FindAlarms(ctx context.Context, f ticketing.AlarmFilter) ([]ticketing.StoredAlarm, error)
 	AckAlarm(ctx context.Context, by ticketing.Actor, id string) (ticketing.StoredAlarm, error)
+	// Alarm is one alarm; ticketing.ErrNotFound when there is none.
+	Alarm(ctx context.Context, id string) (ticketing.StoredAlarm, error)
 }
 
 // ReadingSource answers history queries from the time-series store. An

@@ -134,6 +134,17 @@ func (f *fakeAlarms) FindAlarms(ctx context.Context, flt ticketing.AlarmFilter) 
 	return out, nil
 }
 
+func (f *fakeAlarms) Alarm(_ context.Context, id string) (ticketing.StoredAlarm, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.active {
+		if a.ID == id {
+			return ticketing.StoredAlarm{Alarm: a}, nil
+		}
+	}
+	return ticketing.StoredAlarm{}, ticketing.ErrNotFound
+}
+
 func (f *fakeAlarms) AckAlarm(_ context.Context, by ticketing.Actor, id string) (ticketing.StoredAlarm, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

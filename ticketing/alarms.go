@@ -565,6 +565,11 @@ func scanAlarm(r rowScanner) (StoredAlarm, error) {
 	return a, nil
 }
 
+// Alarm returns one stored alarm; ErrNotFound when there is none.
+func (s *Service) Alarm(ctx context.Context, id string) (StoredAlarm, error) {
+	return getAlarm(ctx, s.db, id)
+}
+
 func getAlarm(ctx context.Context, q querier, id string) (StoredAlarm, error) {
 	a, err := scanAlarm(q.QueryRowContext(ctx, "SELECT "+alarmColumns+
 		" FROM alarms a LEFT JOIN tickets t ON t.id = a.ticket_id WHERE a.id = ?", id))
