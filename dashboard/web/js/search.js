@@ -96,6 +96,10 @@ export function ticketSearch() {
 
   let registry = { sites: [], devices: [] };
   let offset = 0;
+  // asked counts the searches: only the newest one's answer is shown, so
+  // the first list, read as the page opens, cannot land over a search
+  // sent while it was on its way.
+  let asked = 0;
   const start = hashParams();
   // The site asked for is an option before the sites are read.
   if (start.get("site")) site.append(h("option", { value: start.get("site"), text: siteName(start.get("site")) }));
@@ -135,8 +139,10 @@ export function ticketSearch() {
     p.set("offset", String(offset));
     count.className = "search-count";
     count.textContent = t("searching");
+    const mine = ++asked;
     try {
       const data = await api("GET", "/api/tickets?" + p);
+      if (mine !== asked) return;
       const list = data.tickets || [];
       if (!append) results.replaceChildren();
       results.append(...list.map(ticketHit));
@@ -147,6 +153,7 @@ export function ticketSearch() {
       count.textContent = n ? t(more.hidden ? "searchFound" : "searchFoundMore", { n }) : t("searchNone");
       count.classList.toggle("empty", n === 0);
     } catch (e) {
+      if (mine !== asked) return;
       count.className = "search-count error";
       count.dataset.found = "";
       count.textContent = t("failed", { e: e.message });
@@ -196,8 +203,9 @@ export function alarmSearch() {
   const section = h("section", { class: "column wide search", id: "alarm-archive", "aria-labelledby": "alarm-archive-h" },
     h("h2", { id: "alarm-archive-h", text: t("alarmSearchTitle") }), form, count, results);
   const start = hashParams();
-  let asked = false;
-  for (const k of ALARM_KEYS) if (start.get(k)) { controls[k].value = start.get(k); asked = true; }
+  let inAddress = false;
+  for (const k of ALARM_KEYS) if (start.get(k)) { controls[k].value = start.get(k); inAddress = true; }
+  let asked = 0; // as for the tickets: only the newest search's answer is shown
 
   async function run() {
     const values = {};
@@ -210,8 +218,10 @@ export function alarmSearch() {
     if (values.ato) p.set("to", nextDay(values.ato));
     count.className = "search-count";
     count.textContent = t("searching");
+    const mine = ++asked;
     try {
       const data = await api("GET", "/api/alarms?" + p);
+      if (mine !== asked) return;
       const list = (data.alarms || []).slice(0, ALARMS_SHOWN);
       results.replaceChildren(...list.map(alarmHit));
       count.dataset.found = String(list.length);
@@ -219,6 +229,7 @@ export function alarmSearch() {
       count.textContent = !list.length ? t("alarmSearchNone") : all > list.length ? t("searchNewest", { n: list.length }) : t("searchFound", { n: list.length });
       count.classList.toggle("empty", list.length === 0);
     } catch (e) {
+      if (mine !== asked) return;
       count.className = "search-count error";
       count.dataset.found = "";
       count.textContent = t("failed", { e: e.message });
@@ -228,7 +239,7 @@ export function alarmSearch() {
   }
   // The live alarms are on the board above: the search answers when asked
   // (or when the address holds its filters).
-  if (asked) run();
+  if (inAddress) run();
   else count.textContent = t("alarmSearchAsk");
   return section;
 }
