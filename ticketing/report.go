@@ -101,8 +101,9 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 	}
 	placeKey, hasPlace := placeIncident(r)
 	var id, reportID int64
+	var joined []string // alarms taken off the triage queue onto the new ticket
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		merged, reportID = false, 0
+		merged, reportID, joined = false, 0, nil
 		var err error
 		id, err = findOpenIncident(ctx, tx, r, placeKey, hasPlace)
 		if err != nil {
@@ -143,7 +144,10 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		if !created { // another writer opened the incident meanwhile: merge into it
 			return fmt.Errorf("incident %s got an open ticket meanwhile: %w", key, sqldb.ErrConflict)
 		}
-		reportID, err = s.keepReport(ctx, tx, id, by, r, false)
+		if reportID, err = s.keepReport(ctx, tx, id, by, r, false); err != nil {
+			return err
+		}
+		joined, err = s.joinQueuedOfReport(ctx, tx, r, id, by)
 		return err
 	})
 	if err != nil {
@@ -161,6 +165,7 @@ func (s *Service) Report(ctx context.Context, by Actor, r Report) (t Ticket, mer
 		return t, true, nil
 	}
 	s.cfg.Notifier.Notify(ticketEvent(EventTicketCreated, event))
+	s.notifyTriage(ctx, EventTriageDecided, joined)
 	if codeForAnswer(by, r) {
 		t.VerificationCode = code
 	}

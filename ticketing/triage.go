@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/caretaker-iot/caretaker/devices"
 	"github.com/caretaker-iot/caretaker/rules"
 )
 
@@ -150,41 +151,98 @@ func (s *Service) triageLog(ctx context.Context, tx *sql.Tx, alarmID string, by 
 // ticket id (now open for it): they leave the queue as ticketed, signed
 // by, and the ticket's history says so. It returns their ids.
 func (s *Service) joinQueued(ctx context.Context, tx *sql.Tx, key string, id int64, by Actor, why string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT alarm_id FROM alarm_triage WHERE incident_key = ? AND state IN ('queued', 'snoozed')
-		ORDER BY queued_at, alarm_id`, key)
+	ids, err := queuedAlarms(ctx, tx, `SELECT tr.alarm_id FROM alarm_triage tr WHERE tr.incident_key = ?
+		AND tr.state IN ('queued', 'snoozed') ORDER BY tr.queued_at, tr.alarm_id`, key)
 	if err != nil {
 		return nil, fmt.Errorf("queued alarms of %s: %w", key, err)
 	}
+	return ids, s.attachQueued(ctx, tx, ids, id, by, why)
+}
+
+// joinQueuedOfReport attaches to ticket id, just opened for report r, the
+// alarms waiting for triage that a report would have joined had they
+// opened their tickets: of r's device, or (a public report naming a place
+// and no device) of the same site, building, location and fault type. A
+// person reporting the fault answers the triage question; the ticket's
+// level rises to the most urgent alarm's. It returns their ids.
+func (s *Service) joinQueuedOfReport(ctx context.Context, tx *sql.Tx, r Report, id int64, by Actor) ([]string, error) {
+	if r.DeviceID == "" && (r.Scope != ScopePublic || r.Location == "") {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT tr.alarm_id, a.kind, a.level FROM alarm_triage tr JOIN alarms a ON a.id = tr.alarm_id
+		WHERE tr.state IN ('queued', 'snoozed') AND a.ticket_id IS NULL
+			AND ((?1 <> '' AND a.device_id = ?1) OR (?1 = '' AND a.site = ?2 AND a.building = ?3 AND a.location = ?4))
+		ORDER BY tr.queued_at, tr.alarm_id`, r.DeviceID, r.Site, r.Building, r.Location)
+	if err != nil {
+		return nil, fmt.Errorf("queued alarms of the report's place: %w", err)
+	}
+	var ids []string
+	level := 0
+	for rows.Next() {
+		var a, kind string
+		var l int
+		if err := rows.Scan(&a, &kind, &l); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("queued alarms of the report's place: %w", err)
+		}
+		if r.DeviceID == "" && CategoryOf(devices.Kind(kind)) != r.Category {
+			continue
+		}
+		ids = append(ids, a)
+		if level == 0 || l < level {
+			level = l
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queued alarms of the report's place: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if err := s.attachQueued(ctx, tx, ids, id, by, "a report of the same fault came in: "+trimForMessage(r.Description)); err != nil {
+		return nil, err
+	}
+	return ids, s.raiseLevel(ctx, tx, id, level, by, "an alarm waiting for triage joined it")
+}
+
+// queuedAlarms reads the alarm ids that query q (with args) selects.
+func queuedAlarms(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var a string
 		if err := rows.Scan(&a); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("queued alarms of %s: %w", key, err)
+			return nil, err
 		}
 		ids = append(ids, a)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("queued alarms of %s: %w", key, err)
-	}
+	return ids, rows.Err()
+}
+
+// attachQueued takes alarms ids off the triage queue onto ticket id.
+func (s *Service) attachQueued(ctx context.Context, tx *sql.Tx, ids []string, id int64, by Actor, why string) error {
 	now := ms(s.now())
 	for _, a := range ids {
 		if _, err := tx.ExecContext(ctx, "UPDATE alarms SET ticket_id = ? WHERE id = ? AND ticket_id IS NULL", id, a); err != nil {
-			return nil, fmt.Errorf("link alarm %s to ticket %d: %w", a, id, err)
+			return fmt.Errorf("link alarm %s to ticket %d: %w", a, id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE alarm_triage SET state = 'ticketed', reason = ?, decided_by = ?, decided_role = ?,
 			decided_at = ? WHERE alarm_id = ?`, why, by.Name, by.Role, now, a); err != nil {
-			return nil, fmt.Errorf("alarm %s triage: %w", a, err)
+			return fmt.Errorf("alarm %s triage: %w", a, err)
 		}
 		if err := s.triageLog(ctx, tx, a, by, TriageActTicket, why); err != nil {
-			return nil, err
+			return err
 		}
 		if err := s.addHistory(ctx, tx, id, by, "alarm_attached", "alarm "+a+" attached from the triage queue: "+why); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 const triageColumns = `tr.alarm_id, tr.state, tr.queued_at, tr.due_at, tr.escalated_at, tr.snoozed_until, tr.reason,

@@ -409,3 +409,71 @@ func TestFalseAlarmStats(t *testing.T) {
 		}
 	})
 }
+
+// TestReportTakesQueuedAlarms: a person reporting the fault of an alarm
+// that waits for triage answers the triage question. The report's new
+// ticket takes the alarm off the queue (of the same device, or of the
+// same public place and fault type), at the alarm's level, signed by who
+// filed the report; an alarm of another place stays queued.
+func TestReportTakesQueuedAlarms(t *testing.T) {
+	cases := []struct {
+		name string
+		r    Report
+		join bool
+	}{
+		{"same device", Report{Source: SourcePhone, Category: "equipment", Site: "s1", Building: "B2", Location: "somewhere",
+			DeviceID: "gas-b2-07", Description: "the detector by the boiler beeps"}, true},
+		{"same public place and fault type", Report{Source: SourcePhone, Category: "gas", Site: "s1", Building: "B2",
+			Location: "B2 boiler room", Description: "a smell of gas in the boiler room"}, true},
+		{"same place, another fault type", Report{Source: SourcePhone, Category: "civil", Site: "s1", Building: "B2",
+			Location: "B2 boiler room", Description: "a crack in the boiler room's wall"}, false},
+		{"another place", Report{Source: SourcePhone, Category: "gas", Site: "s1", Building: "B2",
+			Location: "B2 kitchen", Description: "a smell of gas in the kitchen"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, backend string) {
+				f := newFixtureOn(t, backend)
+				ctx := context.Background()
+				a := warnAlarm(f, 12)
+				mustHandle(t, f, a)
+				c.r.Level = 3
+				c.r.Scope = ScopePublic
+				tk, merged, err := f.svc.Report(ctx, patrol, c.r)
+				if err != nil || merged {
+					t.Fatalf("report: merged %v, err %v", merged, err)
+				}
+				it, err := f.svc.triageItem(ctx, f.svc.db, a.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored, err := f.svc.Alarm(ctx, a.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := f.svc.Get(ctx, tk.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !c.join {
+					if it.State != TriageQueued || stored.TicketID != 0 || got.Level != 3 {
+						t.Fatalf("alarm %s (ticket %v), report's ticket L%d: want queued, no ticket, L3", it.State, stored.TicketID, got.Level)
+					}
+					return
+				}
+				if it.State != TriageTicketed || it.DecidedBy != patrol.Name || stored.TicketID != tk.ID {
+					t.Fatalf("alarm %s by %q on ticket %v, want ticketed by %s on %d", it.State, it.DecidedBy, stored.TicketID, patrol.Name, tk.ID)
+				}
+				if got.Level != 2 {
+					t.Errorf("report's ticket L%d, want L2 (its alarm's)", got.Level)
+				}
+				if n := len(mustQueue(t, f)); n != 0 {
+					t.Errorf("%d still queued", n)
+				}
+				if n := len(f.rec.eventsOf(EventTriageDecided)); n != 1 {
+					t.Errorf("%d triage.decided events, want 1", n)
+				}
+			})
+		})
+	}
+}
