@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/caretaker-iot/caretaker/internal/config"
@@ -38,8 +39,13 @@ type Checklist struct {
 	Rules []string `json:"rules,omitempty" yaml:"rules"`
 	// Categories are the ticket categories whose tickets without an alarm
 	// (reported by people) get the list.
-	Categories []string        `json:"categories,omitempty" yaml:"categories"`
-	Items      []ChecklistItem `json:"items" yaml:"items"`
+	Categories []string `json:"categories,omitempty" yaml:"categories"`
+	// Words in the description of a ticket without an alarm give it the
+	// list before its category does: a lift entrapment phoned in is filed
+	// as equipment, like a broken door closer. English words and phrases
+	// match whole, in any case; Chinese ones anywhere.
+	Words []string        `json:"words,omitempty" yaml:"words"`
+	Items []ChecklistItem `json:"items" yaml:"items"`
 }
 
 // ChecklistItem is one check.
@@ -82,29 +88,31 @@ type CheckItem struct {
 // comes from).
 func DefaultChecklists() []Checklist {
 	return []Checklist{
-		{Name: "elevator_entrapment", Rules: []string{"elevator-entrapment", "elevator-stopped-between-floors"}, Items: []ChecklistItem{
-			{ID: "power_isolated", Text: "Main power to the lift isolated and locked off", TextZH: "已切断电梯主电源并上锁挂牌"},
-			{ID: "car_levelled", Text: "Car moved to a landing and levelled", TextZH: "轿厢已盘车平层"},
-			{ID: "passengers_out", Text: "All passengers out, nobody hurt", TextZH: "乘客已全部撤出，无人受伤"},
-			{ID: "freed_at", Text: "Time the passengers were freed", TextZH: "乘客解困时间", Value: CheckValueTime},
-			{ID: "out_of_service", Text: "Lift kept out of service until checked", TextZH: "电梯停用待检，已张贴告示", Optional: true},
-		}},
+		{Name: "elevator_entrapment", Rules: []string{"elevator-entrapment", "elevator-stopped-between-floors"},
+			Words: []string{"trapped", "entrapment", "stuck in the lift", "stuck in the elevator", "stuck in a lift", "困人", "被困", "关人"}, Items: []ChecklistItem{
+				{ID: "power_isolated", Text: "Main power to the lift isolated and locked off", TextZH: "已切断电梯主电源并上锁挂牌"},
+				{ID: "car_levelled", Text: "Car moved to a landing and levelled", TextZH: "轿厢已盘车平层"},
+				{ID: "passengers_out", Text: "All passengers out, nobody hurt", TextZH: "乘客已全部撤出，无人受伤"},
+				{ID: "freed_at", Text: "Time the passengers were freed", TextZH: "乘客解困时间", Value: CheckValueTime},
+				{ID: "out_of_service", Text: "Lift kept out of service until checked", TextZH: "电梯停用待检，已张贴告示", Optional: true},
+			}},
 		{Name: "gas_leak", Categories: []string{"gas"}, Rules: []string{"gas-lel-warning*", "gas-lel-critical*", "gas-co-warning*",
-			"gas-co-critical*", "gas-lel-rising*", "gas-co-lel-rising*"}, Items: []ChecklistItem{
+			"gas-co-critical*", "gas-lel-rising*", "gas-co-lel-rising*"}, Words: []string{"gas leak", "gas smell", "smell of gas", "smells of gas", "燃气泄漏", "煤气泄漏", "漏气", "燃气味", "煤气味"}, Items: []ChecklistItem{
 			{ID: "area_cleared", Text: "People kept out of the area", TextZH: "已疏散人员并隔离现场"},
 			{ID: "main_valve_shut", Text: "Main gas valve shut", TextZH: "已关闭燃气总阀"},
 			{ID: "ventilated", Text: "Area ventilated (windows and doors open)", TextZH: "已开窗通风"},
 			{ID: "no_ignition", Text: "No ignition sources: no switches, phones or flames near", TextZH: "现场无火源：未开关电器、未使用明火"},
 			{ID: "reading_after", Text: "Detector reading after the work, below the alarm level (%LEL)", TextZH: "处理后检测读数，低于报警值（%LEL）", Value: CheckValueNumber},
 		}},
-		{Name: "water_leak", Rules: []string{"water-leak", "water-leak.*", "water-leak-flood*"}, Items: []ChecklistItem{
-			{ID: "water_shut", Text: "Water shut off at the valve", TextZH: "已关闭进水阀门"},
-			{ID: "power_isolated", Text: "Power to affected equipment isolated", TextZH: "受影响设备已断电"},
-			{ID: "source_found", Text: "Source of the leak found (where)", TextZH: "已找到漏水点（位置）", Value: CheckValueText},
-			{ID: "water_cleared", Text: "Standing water cleared", TextZH: "积水已清理", Optional: true},
-		}},
+		{Name: "water_leak", Rules: []string{"water-leak", "water-leak.*", "water-leak-flood*"},
+			Words: []string{"burst pipe", "pipe burst", "water pouring", "flooded", "flooding", "漏水", "爆管", "水管爆", "跑水"}, Items: []ChecklistItem{
+				{ID: "water_shut", Text: "Water shut off at the valve", TextZH: "已关闭进水阀门"},
+				{ID: "power_isolated", Text: "Power to affected equipment isolated", TextZH: "受影响设备已断电"},
+				{ID: "source_found", Text: "Source of the leak found (where)", TextZH: "已找到漏水点（位置）", Value: CheckValueText},
+				{ID: "water_cleared", Text: "Standing water cleared", TextZH: "积水已清理", Optional: true},
+			}},
 		{Name: "power_fault", Rules: []string{"power-outage*", "power-phase-loss*", "power-neutral-loss*", "power-residual-current*",
-			"power-overcurrent*"}, Items: []ChecklistItem{
+			"power-overcurrent*"}, Words: []string{"power cut", "power outage", "power failure", "blackout", "停电", "断电"}, Items: []ChecklistItem{
 			{ID: "circuit_isolated", Text: "Faulty circuit isolated and tagged", TextZH: "故障回路已断开并挂牌"},
 			{ID: "cause_found", Text: "Cause found (where)", TextZH: "已查明故障原因（位置）", Value: CheckValueText},
 			{ID: "insulation_ok", Text: "Circuit tested safe before switching back on", TextZH: "送电前已测试线路绝缘正常"},
@@ -137,8 +145,8 @@ func validateChecklists(lists []Checklist) error {
 			return config.Errorf(key+".name", "%q must be 1-64 of a-z, 0-9, _ and -", c.Name)
 		case names[c.Name]:
 			return config.Errorf(key+".name", "%q is listed twice", c.Name)
-		case len(c.Rules) == 0 && len(c.Categories) == 0:
-			return config.Errorf(key, "needs rules or categories: which tickets get the list")
+		case len(c.Rules) == 0 && len(c.Categories) == 0 && len(c.Words) == 0:
+			return config.Errorf(key, "needs rules, categories or words: which tickets get the list")
 		case len(c.Items) == 0:
 			return config.Errorf(key+".items", "at least one item")
 		case len(c.Items) > 50:
@@ -148,6 +156,11 @@ func validateChecklists(lists []Checklist) error {
 		for j, r := range c.Rules {
 			if strings.TrimSpace(r) == "" || strings.Contains(strings.TrimSuffix(r, "*"), "*") {
 				return config.Errorf(fmt.Sprintf("%s.rules[%d]", key, j), "%q must be a rule id, or a prefix ending in *", r)
+			}
+		}
+		for j, w := range c.Words {
+			if strings.TrimSpace(w) == "" || utf8.RuneCountInString(w) > 64 {
+				return config.Errorf(fmt.Sprintf("%s.words[%d]", key, j), "%q must be a word or phrase of 1-64 characters", w)
 			}
 		}
 		ids := map[string]bool{}
@@ -183,7 +196,8 @@ func ruleMatches(pattern, rule string) bool {
 
 // checklistFor picks the checklist of ticket t: the first whose rules
 // match one of the ticket's alarms, else, for a ticket without alarms,
-// the first of its category; nil when none does.
+// the first whose words are in its description, else the first of its
+// category; nil when none does.
 func (s *Service) checklistFor(ctx context.Context, q querier, t Ticket) (*Checklist, error) {
 	if len(s.cfg.Checklists) == 0 {
 		return nil, nil
@@ -216,11 +230,47 @@ func (s *Service) checklistFor(ctx context.Context, q querier, t Ticket) (*Check
 		return nil, nil
 	}
 	for i, c := range s.cfg.Checklists {
+		if slices.ContainsFunc(c.Words, func(w string) bool { return wordIn(t.Description, w) }) {
+			return &s.cfg.Checklists[i], nil
+		}
+	}
+	for i, c := range s.cfg.Checklists {
 		if slices.Contains(c.Categories, t.Category) {
 			return &s.cfg.Checklists[i], nil
 		}
 	}
 	return nil, nil
+}
+
+// wordIn tells whether word (or phrase) w is in text: an ASCII one as
+// whole words in any case ("trapped" is not in "untrapped"), any other
+// anywhere (Chinese has no spaces between words).
+func wordIn(text, w string) bool {
+	w = strings.TrimSpace(w)
+	if w == "" {
+		return false
+	}
+	for _, r := range w {
+		if r > unicode.MaxASCII {
+			return strings.Contains(text, w)
+		}
+	}
+	text, w = strings.ToLower(text), strings.ToLower(w)
+	for i := 0; ; {
+		j := strings.Index(text[i:], w)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(w)
+		if (start == 0 || !isWordByte(text[start-1])) && (end == len(text) || !isWordByte(text[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
 
 // ticketChecklist is ticket t's checklist with its checks; nil when the

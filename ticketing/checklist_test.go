@@ -156,13 +156,25 @@ func TestChecklistGatesResolveOfEntrapment(t *testing.T) {
 }
 
 // Which tickets get which list: by an alarm's rule (a prefix with *),
-// else, for tickets people reported, by category; none for the rest.
+// else, for tickets people reported, by the words of the description,
+// else by category; none for the rest.
 func TestChecklistFor(t *testing.T) {
 	f := newFixture(t, func(c *Config) {
 		c.Checklists = append(DefaultChecklists(), Checklist{Name: "fire", Categories: []string{"fire"},
 			Items: []ChecklistItem{{ID: "panel_reset", Text: "Fire panel reset"}}})
 	})
 	ctx := context.Background()
+	n := 0
+	reportSaying := func(category, description string) int64 {
+		n++
+		r := validReport()
+		r.Category, r.Location, r.Description = category, fmt.Sprintf("spot %d", n), description
+		tk, _, err := f.svc.Report(ctx, patrol, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk.ID
+	}
 	report := func(category string) int64 {
 		r := validReport()
 		r.Category, r.Location = category, "spot "+category
@@ -192,6 +204,12 @@ func TestChecklistFor(t *testing.T) {
 		{"gas smell reported", report("gas"), "gas_leak"},
 		{"fire reported", report("fire"), "fire"},
 		{"stair light reported", report("water_electric"), ""},
+		{"entrapment phoned in as equipment", reportSaying("equipment", "Two people Trapped in lift 3 between floors"), "elevator_entrapment"},
+		{"entrapment in Chinese", reportSaying("equipment", "3号梯困人，请速来"), "elevator_entrapment"},
+		{"a word inside another is not the word", reportSaying("equipment", "the untrapped-door sensor is loose"), ""},
+		{"burst pipe reported", reportSaying("water_electric", "burst pipe in the basement"), "water_leak"},
+		{"power cut reported in Chinese", reportSaying("water_electric", "2单元停电了"), "power_fault"},
+		{"door closer reported", reportSaying("equipment", "door closer broken"), ""},
 		{"gas alarm", alarm("gas-lel-critical", "gas-x1"), "gas_leak"},
 		{"gas alarm of a plant room variant", alarm("gas-lel-warning.plant", "gas-x2"), "gas_leak"},
 		{"gas detector offline: not a leak", alarm("gas-offline", "gas-x3"), ""},
@@ -221,6 +239,7 @@ func TestChecklistConfigErrorsNameTheKey(t *testing.T) {
 		{[]Checklist{{Name: "a", Rules: []string{"x"}, Items: []ChecklistItem{item}}, {Name: "a", Rules: []string{"y"}, Items: []ChecklistItem{item}}}, "tickets.checklists[1].name"},
 		{[]Checklist{{Name: "a", Items: []ChecklistItem{item}}}, "tickets.checklists[0]"},
 		{[]Checklist{{Name: "a", Rules: []string{"x"}}}, "tickets.checklists[0].items"},
+		{[]Checklist{{Name: "a", Words: []string{"trapped", " "}, Items: []ChecklistItem{item}}}, "tickets.checklists[0].words[1]"},
 		{[]Checklist{{Name: "a", Rules: []string{"x*y"}, Items: []ChecklistItem{item}}}, "tickets.checklists[0].rules[0]"},
 		{[]Checklist{{Name: "a", Rules: []string{"x"}, Items: []ChecklistItem{{ID: "A b", Text: "A"}}}}, "tickets.checklists[0].items[0].id"},
 		{[]Checklist{{Name: "a", Rules: []string{"x"}, Items: []ChecklistItem{item, item}}}, "tickets.checklists[0].items[1].id"},
