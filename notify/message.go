@@ -71,6 +71,7 @@ type words struct {
 	acceptedSubj, resolvedSubj, done       string
 	eta, etaSubj                           string
 	verdict                                string
+	triage, alarm                          string
 }
 
 var dict = map[string]words{
@@ -97,6 +98,8 @@ var dict = map[string]words{
 		resolvedSubj: "work done",
 		done:         "Please check it: the control room will call you back to confirm it is fixed. If it is not, say so when they call, or call the control room.",
 		verdict:      "Confirm it is fixed, or tell us it is not, and rate the work",
+		triage:       "%s alarm “%s” has waited for triage past its time limit: nobody has looked at it yet.",
+		alarm:        "alarm",
 	},
 	LangZH: {
 		level:    [4]string{"", "一级紧急", "二级", "三级"},
@@ -121,6 +124,8 @@ var dict = map[string]words{
 		resolvedSubj: "已完工",
 		done:         "请查验：监控中心将回访确认是否修好。如未修好，请在回访时告知，或致电监控中心。",
 		verdict:      "确认修好或提出异议，并评价服务",
+		triage:       "%s告警“%s”超时未研判，尚无人处理。",
+		alarm:        "告警",
 	},
 }
 
@@ -176,6 +181,16 @@ func Render(m Message) (subject, body string) {
 			line(w.code, in.Code+" ("+w.codeHint+")")
 		}
 		return strings.TrimSpace(clean(subject, false)), b.String()
+	}
+	if in.TicketID == 0 && in.Rule != "" { // an alarm nobody triaged: no ticket to name
+		subject = w.open + level + w.close + w.alarm + " " + clean(in.Rule, false)
+		if place != "" {
+			subject += " · " + clean(place, false)
+		}
+		b.WriteString(fmt.Sprintf(w.triage, level, clean(in.Rule, false)) + "\n")
+		line(w.place, place)
+		line(w.sensor, in.Observation)
+		return clean(subject, false), b.String()
 	}
 	subject = w.open + level + w.close + clean(in.Number, false)
 	if c := clean(in.Category, false); c != "" {

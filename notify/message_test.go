@@ -80,3 +80,29 @@ func TestRenderCleansControlCharacters(t *testing.T) {
 		t.Error("no ack url, but an Acknowledge line")
 	}
 }
+
+// A page about an alarm nobody triaged names the alarm and its rule, not
+// a ticket: there is none yet.
+func TestRenderUntriagedAlarm(t *testing.T) {
+	in := Incident{Level: 2, Category: "gas", Site: "Garden Court", Building: "B2", Location: "boiler room",
+		AlarmID: "gas-lel-warning/gas-b2-07/1", Rule: "Gas above pre-alarm level", Observation: "lel_pct 12 >= 10 (gas-b2-07)"}
+	for _, tc := range []struct {
+		lang, subject, first string
+	}{
+		{LangEN, "[L2] alarm Gas above pre-alarm level · Garden Court / B2 / boiler room",
+			"L2 alarm “Gas above pre-alarm level” has waited for triage past its time limit: nobody has looked at it yet."},
+		{LangZH, "【二级】告警 Gas above pre-alarm level · Garden Court / B2 / boiler room",
+			"二级告警“Gas above pre-alarm level”超时未研判，尚无人处理。"},
+	} {
+		m := NewMessage(Page{ID: "d-x", Step: "triage", Channel: "sms", Recipient: Person{Name: "sup1", Lang: tc.lang}}, in, "")
+		if m.Subject != tc.subject {
+			t.Errorf("%s subject %q, want %q", tc.lang, m.Subject, tc.subject)
+		}
+		if !strings.HasPrefix(m.Body, tc.first+"\n") || !strings.Contains(m.Body, "lel_pct 12 >= 10 (gas-b2-07)") {
+			t.Errorf("%s body:\n%s", tc.lang, m.Body)
+		}
+		if strings.Contains(m.Body, "ticket") || strings.Contains(m.Body, "工单") {
+			t.Errorf("%s body speaks of a ticket:\n%s", tc.lang, m.Body)
+		}
+	}
+}

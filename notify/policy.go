@@ -19,6 +19,9 @@ type Incident struct {
 	Zone     string // for rosters; empty: any zone
 	Skill    string // for rosters; empty: any skill
 	AlarmID  string
+	// Rule, set with no TicketID, makes the page one about an alarm that
+	// waits for triage (no ticket yet): the rule's name in plain words.
+	Rule string
 	// Observation is what the sensor saw, in plain words, e.g.
 	// "gas 35 %LEL (limit 25 %LEL) on gas-b2-07".
 	Observation string

@@ -614,7 +614,7 @@ func (s *Service) queueTriagePages(ctx context.Context, tx *sql.Tx, it TriageIte
 	sub := PageSubject{
 		Ticket: Ticket{Source: SourceSensor, Status: StatusNew, Level: alarmLevel(a.Alarm), Category: CategoryOf(a.Kind),
 			Site: a.Site, Building: a.Building, Location: a.Location, Scope: ScopePublic, DeviceID: a.Device,
-			AlarmID: a.ID, Description: a.Message, Number: "(" + a.RuleName + ")"},
+			AlarmID: a.ID, Description: a.Message},
 		Alarm:    &alarm,
 		OpenedAt: it.QueuedAt,
 	}

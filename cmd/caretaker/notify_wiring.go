@@ -228,6 +228,12 @@ func (p *ticketPager) incident(sub ticketing.PageSubject) notify.Incident {
 		in.AckedAt = *sub.AckedAt
 	}
 	if a := sub.Alarm; a != nil {
+		if t.ID == 0 { // waiting for triage
+			in.Rule = a.RuleName
+			if in.Rule == "" {
+				in.Rule = a.RuleID
+			}
+		}
 		in.Observation = a.Message + " (" + a.Device + ")"
 		if a.Message == "" {
 			in.Observation = strconv.FormatFloat(a.Value, 'g', -1, 64) + " (" + a.Device + ")"
