@@ -117,3 +117,24 @@ func TestLogChannelRecordsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestSMSHTTPAnswerKeepsNoPhoneOrCode: a gateway that echoes the message
+// back does not put the recipient's phone or a reporter's verification
+// code into the record operators read.
+func TestSMSHTTPAnswerKeepsNoPhoneOrCode(t *testing.T) {
+	rc := newReceiver(t, func(_ int, r recorded) (int, string) { return 200, `{"echo":` + string(r.Body) + `}` })
+	ch, _ := NewChannel(ChannelConfig{Name: "sms", Type: TypeSMSHTTP, URL: rc.URL,
+		Body: `{"to":"{{phone}}","bare":"8613900000801","code":"{{code}}"}`}, Options{})
+	pg, in := samplePage("sms", LangZH)
+	pg.Recipient = Person{Name: "Ms Wang", Phone: "+8613900000801", IsReporter: true}
+	res, err := ch.Send(context.Background(), NewMessage(pg, in, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Body, "13900000801") || strings.Contains(res.Body, "4711") {
+		t.Errorf("answer kept %q", res.Body)
+	}
+	if !strings.Contains(res.Body, `"to":"**********0801"`) || !strings.Contains(res.Body, `"bare":"*********0801"`) || !strings.Contains(res.Body, `"code":"****"`) {
+		t.Errorf("answer %q: want the phone masked to its last 4 digits and the code hidden", res.Body)
+	}
+}
