@@ -169,7 +169,7 @@ func (s *Service) joinQueuedOfReport(ctx context.Context, tx *sql.Tx, r Report, 
 	if r.DeviceID == "" && (r.Scope != ScopePublic || r.Location == "") {
 		return nil, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT tr.alarm_id, a.kind, a.level FROM alarm_triage tr JOIN alarms a ON a.id = tr.alarm_id
+	rows, err := tx.QueryContext(ctx, `SELECT tr.alarm_id, a.kind, a.level, a.raised_at FROM alarm_triage tr JOIN alarms a ON a.id = tr.alarm_id
 		WHERE tr.state IN ('queued', 'snoozed') AND a.ticket_id IS NULL
 			AND ((?1 <> '' AND a.device_id = ?1) OR (?1 = '' AND a.site = ?2 AND a.building = ?3 AND a.location = ?4))
 		ORDER BY tr.queued_at, tr.alarm_id`, r.DeviceID, r.Site, r.Building, r.Location)
@@ -177,11 +177,12 @@ func (s *Service) joinQueuedOfReport(ctx context.Context, tx *sql.Tx, r Report, 
 		return nil, fmt.Errorf("queued alarms of the report's place: %w", err)
 	}
 	var ids []string
-	level := 0
+	level, first, firstID := 0, int64(0), ""
 	for rows.Next() {
 		var a, kind string
 		var l int
-		if err := rows.Scan(&a, &kind, &l); err != nil {
+		var raised int64
+		if err := rows.Scan(&a, &kind, &l, &raised); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("queued alarms of the report's place: %w", err)
 		}
@@ -191,6 +192,9 @@ func (s *Service) joinQueuedOfReport(ctx context.Context, tx *sql.Tx, r Report, 
 		ids = append(ids, a)
 		if level == 0 || l < level {
 			level = l
+		}
+		if firstID == "" || raised < first {
+			first, firstID = raised, a
 		}
 	}
 	rows.Close()
@@ -203,7 +207,36 @@ func (s *Service) joinQueuedOfReport(ctx context.Context, tx *sql.Tx, r Report, 
 	if err := s.attachQueued(ctx, tx, ids, id, by, "a report of the same fault came in: "+trimForMessage(r.Description)); err != nil {
 		return nil, err
 	}
-	return ids, s.raiseLevel(ctx, tx, id, level, by, "an alarm waiting for triage joined it")
+	if err := s.raiseLevel(ctx, tx, id, level, by, "an alarm waiting for triage joined it"); err != nil {
+		return nil, err
+	}
+	return ids, s.reportedAt(ctx, tx, id, fromMS(first), "alarm "+firstID+" was raised")
+}
+
+// reportedAt moves ticket id's first report back to at when that is
+// earlier: a ticket made from an alarm that waited for triage counts its
+// level's time limits from the alarm, so the wait in the queue shows in
+// the KPIs instead of being hidden. The claim clock (the minutes a person
+// has to take the work) still runs from now.
+func (s *Service) reportedAt(ctx context.Context, tx *sql.Tx, id int64, at time.Time, why string) error {
+	res, err := tx.ExecContext(ctx, "UPDATE tickets SET first_reported_at = ? WHERE id = ? AND coalesce(first_reported_at, created_at) > ?",
+		ms(at), id, ms(at))
+	if err != nil {
+		return fmt.Errorf("ticket %d first report: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	t, err := getTicket(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	plan, err := s.replanLevel(ctx, tx, t)
+	if err != nil {
+		return err
+	}
+	return s.addHistory(ctx, tx, id, systemActor, "clocks_from_alarm",
+		fmt.Sprintf("time limits count from %s, when %s; %s", s.formatTime(t.Site, at), why, plan))
 }
 
 // queuedAlarms reads the alarm ids that query q (with args) selects.
@@ -409,6 +442,9 @@ func (s *Service) TriageAlarm(ctx context.Context, by Actor, id string, req Tria
 			}
 			var recurred bool
 			if ticket, event, recurred, err = s.sensorTicket(ctx, tx, a); err != nil {
+				return err
+			}
+			if err := s.reportedAt(ctx, tx, ticket.ID, a.RaisedAt, "alarm "+a.ID+" was raised"); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE alarms SET ticket_id = ? WHERE id = ?", ticket.ID, a.ID); err != nil {

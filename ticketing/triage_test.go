@@ -477,3 +477,50 @@ func TestReportTakesQueuedAlarms(t *testing.T) {
 		})
 	}
 }
+
+// TestTriagedTicketCountsFromTheAlarm: a ticket made from an alarm that
+// waited for triage counts its level's time limits from the alarm, so the
+// wait shows in the KPIs; the claim clock (a person's minutes to take the
+// work) runs from the making. The same for a report that takes the alarm.
+func TestTriagedTicketCountsFromTheAlarm(t *testing.T) {
+	for _, how := range []string{"triage", "report"} {
+		t.Run(how, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			a := warnAlarm(f, 12)
+			raised := f.clock.Now()
+			mustHandle(t, f, a)
+			f.clock.Advance(20 * time.Minute)
+			made := f.clock.Now()
+			var id int64
+			if how == "triage" {
+				id = mustTriage(t, f, operator, a.ID, TriageRequest{Action: TriageActTicket}).Ticket.ID
+			} else {
+				tk, _, err := f.svc.Report(ctx, patrol, Report{Source: SourcePhone, Category: "gas", Site: "s1", Building: "B2",
+					Location: "B2 boiler room", Scope: ScopePublic, Level: 2, Description: "a smell of gas in the boiler room"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				id = tk.ID
+			}
+			tk := mustGet(t, f, id)
+			if !tk.FirstReportedAt.Equal(raised) {
+				t.Errorf("first reported %s, want the alarm's %s", tk.FirstReportedAt, raised)
+			}
+			clocks := map[string]Deadline{}
+			for _, d := range tk.Deadlines {
+				clocks[d.Clock] = d
+			}
+			lim := f.svc.cfg.SLA.level(2)
+			if d := clocks[clockDispatch]; !d.DueAt.Equal(raised.Add(lim.Dispatch)) {
+				t.Errorf("dispatch due %s, want %s (from the alarm)", d.DueAt, raised.Add(lim.Dispatch))
+			}
+			if d := clocks[clockClaim]; !d.DueAt.Equal(made.Add(f.svc.cfg.SLA.ClaimTimeout)) {
+				t.Errorf("claim due %s, want %s (from the making)", d.DueAt, made.Add(f.svc.cfg.SLA.ClaimTimeout))
+			}
+			if !slices.Contains(actions(tk.History), "clocks_from_alarm") {
+				t.Errorf("history %v does not say where the clocks count from", actions(tk.History))
+			}
+		})
+	}
+}

@@ -118,6 +118,7 @@ const VERBS = {
   report_merged: ["report merged", "报事合并"], new_code: ["new code issued", "重发验证码"], level: ["level changed", "等级调整"],
   resolve_override: ["resolved despite active alarm", "告警未解除强制完工"],
   check: ["checked", "勾选检查项"], uncheck: ["unchecked", "取消检查项"],
+  triaged: ["made a ticket from triage", "研判转工单"], clocks_from_alarm: ["time limits from the alarm", "时限从告警起算"],
 };
 
 // Error codes of the API (the answer's "code") -> [en, zh] with {params}.
