@@ -2,14 +2,16 @@
 // when an engineer saves one): the pages need a rule's condition and
 // metric to say an alarm in plain words with units.
 
-import { api } from "./api.js";
+import { api, latest } from "./api.js";
 
 let rules = new Map();
 const listeners = new Set();
 
+// Two saves in a row read the rules twice: the older answer is dropped.
+const newest = latest();
 export async function loadRules() {
   try {
-    const data = await api("GET", "/api/rules");
+    const data = await newest(api("GET", "/api/rules"));
     const list = Array.isArray(data) ? data : (data && (data.rules || data.items)) || [];
     rules = new Map(list.map((r) => [r.id, r]));
   } catch (_) {
