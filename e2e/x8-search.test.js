@@ -6,7 +6,7 @@
 // gas-x8-01 are this file's own. In English and Chinese.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, open, shot, api, publish, until } from "./lib.js";
+import { launch, open, shot, api, publish, until, BASE, TOKENS } from "./lib.js";
 
 const PHONE = { width: 390, height: 844 };
 const RUN = "x8" + Date.now().toString(36); // a word only this run's tickets have
@@ -89,6 +89,44 @@ test("the control room searches the archive by text, fault type, house and date,
   await ops.locator("#ts-count", { hasText: "没有符合条件的工单。" }).waitFor();
   await shot(ops, "81-archive-zh");
   await ops.click("#lang");
+  await ops.close();
+});
+
+// The list read as the page opens is held back until the operator's own
+// search has answered; when it lands at last, the search's answer stays.
+test("a search sent while the opening list is on its way keeps its answer when the older one lands last", async () => {
+  const ops = await br.context.newPage();
+  // In the page (a service worker's answers pass by Playwright's routes):
+  // the opening list's answer is held until releaseOpening(), and each
+  // /api/tickets answer taken in is noted in ticketAnswers, in a task of
+  // its own, so after the code that awaited it has run.
+  await ops.addInitScript(() => {
+    window.ticketAnswers = [];
+    let held = false;
+    const fetch0 = window.fetch;
+    window.fetch = async function (input, init) {
+      const url = String((input && input.url) || input);
+      const resp = await fetch0.call(this, input, init);
+      if (!url.includes("/api/tickets?")) return resp;
+      if (!held && url.endsWith("/api/tickets?limit=20&offset=0")) {
+        held = true;
+        await new Promise((go) => { window.releaseOpening = go; });
+      }
+      const text = resp.text.bind(resp);
+      resp.text = () => text().then((body) => { setTimeout(() => window.ticketAnswers.push(url), 0); return body; });
+      return resp;
+    };
+  });
+  await ops.goto(BASE + "/#token=" + encodeURIComponent(TOKENS.operator));
+  await ops.locator("#archive").waitFor();
+  await ops.waitForFunction(() => typeof window.releaseOpening === "function"); // the opening list is answered, and held
+  await search(ops, { "#ts-q": RUN + " LEAK" });
+  assert.deepEqual(await found(ops), [made.leak.number], "the search's answer");
+  await ops.evaluate(() => window.releaseOpening());
+  await ops.waitForFunction(() => window.ticketAnswers.some((u) => u.endsWith("/api/tickets?limit=20&offset=0")));
+  assert.deepEqual(await ops.locator("#ts-results li").evaluateAll((els) => els.map((e) => e.dataset.number)), [made.leak.number],
+    "the opening list, landed last, did not replace the search's answer");
+  assert.equal(await ops.locator("#ts-count").getAttribute("data-found"), "1");
   await ops.close();
 });
 
