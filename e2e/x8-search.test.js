@@ -186,6 +186,7 @@ async function checkThumb(page) {
 test("a phone report picks building, unit, floor and room from the site's lists; the send button is where the thumb is (en, zh-CN)", async () => {
   const pat = await open(br.context, "patrol", "#/report", PHONE);
   await pat.locator("#report-form").waitFor();
+  await pat.locator("#report-sites option[value=s10]").waitFor({ state: "attached" }); // the sites' lists are in
   // A site with no list of buildings takes them typed.
   await pat.fill("#report-site", "s1");
   assert.equal(await pat.locator("#report-building").evaluate((e) => e.tagName), "INPUT", "s1 has no buildings listed: typed");
