@@ -4,7 +4,7 @@
 // text; acknowledging works; the detail shows the history and a chart.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, open, shot, publish, api } from "./lib.js";
+import { launch, open, shot, publish, api, until } from "./lib.js";
 
 let br, ops;
 
@@ -191,8 +191,12 @@ test("the control room is usable from the keyboard", async () => {
   const focused = await ops.evaluate(() => document.activeElement && document.activeElement.id);
   assert.equal(focused, "filter-source");
   await ops.selectOption("#filter-level", "1");
-  const classes = await ops.locator("#live-rows tr, #manual-rows tr").evaluateAll((rows) => rows.map((r) => r.className));
-  assert.ok(classes.length > 0 && classes.every((c) => /level-1/.test(c)), "only L1 rows left: " + classes);
+  // The board draws the filter at its next frame: wait for it.
+  const rows = ops.locator("#live-rows tr, #manual-rows tr");
+  await until("only L1 rows left", async () => {
+    const classes = await rows.evaluateAll((els) => els.map((r) => r.className));
+    return classes.length > 0 && classes.every((c) => /level-1/.test(c));
+  });
   await ops.selectOption("#filter-level", "");
 });
 
