@@ -7,7 +7,7 @@
 import { h } from "./dom.js";
 import { getLang, when } from "./i18n.js";
 import { api, enc, latest } from "./api.js";
-import { subscribe } from "./live.js";
+import { live, subscribe, olderTicket } from "./live.js";
 import { session } from "./session.js";
 
 const WORDS = {
@@ -85,5 +85,8 @@ export function commandsSection(tk) {
       return li;
     })));
   }
+  // A change that came while tk was being read is missed by the events:
+  // the live picture has it.
+  if (olderTicket(tk, live.tickets.get(id))) reload();
   return { el: box, stop: () => { unsub(); newest.drop(); } };
 }

@@ -2,16 +2,19 @@
 // when an engineer saves one): the pages need a rule's condition and
 // metric to say an alarm in plain words with units.
 
-import { api, latest } from "./api.js";
+import { api } from "./api.js";
 
 let rules = new Map();
 const listeners = new Set();
 
-// Two saves in a row read the rules twice: the older answer is dropped.
-const newest = latest();
+// Two saves in a row read the rules twice: the older answer is dropped
+// (a counter, not latest(): login awaits this, an older read returns).
+let asked = 0;
 export async function loadRules() {
+  const mine = ++asked;
   try {
-    const data = await newest(api("GET", "/api/rules"));
+    const data = await api("GET", "/api/rules");
+    if (mine !== asked) return;
     const list = Array.isArray(data) ? data : (data && (data.rules || data.items)) || [];
     rules = new Map(list.map((r) => [r.id, r]));
   } catch (_) {
