@@ -89,3 +89,30 @@ test("work that cannot be finished today is on the morning shift's list", async 
   await shot(phone, "73-daily-unfinished-phone");
   await phone.close();
 });
+
+test("what a technician types on a card keeps the focus while events redraw the cards", async () => {
+  const job = async (location, level) => {
+    const { status, data } = await api("operator", "POST", "/api/tickets", {
+      source: "phone", category: "civil", level, site: "s1", building: "B12", location, scope: "public", description: "loose " + location,
+    });
+    assert.equal(status, 201, JSON.stringify(data));
+    assert.equal((await api("operator", "POST", `/api/tickets/${data.id}/actions`, { action: "assign", technician: "tech1" })).status, 200);
+    return data;
+  };
+  const tk = await job("B12 lobby door", 2);
+  const tech = await open(br.context, "technician", "#/tech", { width: 390, height: 844 });
+  const why = tech.locator(`#tech-mine article[data-ticket="${tk.id}"] input[name=carry_reason]`);
+  await why.click();
+  await tech.keyboard.type("waiting for");
+  // Another job for tech1 meanwhile: its events redraw the cards.
+  const other = await job("B12 roof hatch", 3);
+  await tech.locator(`#tech-mine article[data-ticket="${other.id}"]`).waitFor();
+  assert.ok(await why.evaluate((el) => el === document.activeElement), "the field being typed in keeps the focus");
+  await tech.keyboard.type(" parts");
+  assert.equal(await why.inputValue(), "waiting for parts");
+  await tech.close();
+  for (const x of [tk, other]) {
+    const r = await api("operator", "POST", `/api/tickets/${x.id}/actions`, { action: "cancel", reason: "typing test done" });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+  }
+});

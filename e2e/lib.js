@@ -104,3 +104,10 @@ export async function hideBanner(page) {
     await b.click();
   }
 }
+
+// drawn waits until the page has drawn what it has taken in so far: the
+// pages draw events once a frame (dom.js perFrame), so a check that
+// something is NOT shown waits for that frame first.
+export async function drawn(page) {
+  await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0))));
+}

@@ -35,7 +35,8 @@ test("the technician sees the work and takes it on", async () => {
     await mine.locator(".status[data-status=accepted]").waitFor();
     await mine.locator("button", { hasText: "Arrived" }).click();
     await mine.locator(".status[data-status=on_site]").waitFor();
-    assert.equal(await tech.locator("#tech-result").textContent(), "Done.");
+    // The event may redraw the card before the action's own answer lands.
+    await tech.locator("#tech-result", { hasText: "Done." }).waitFor();
   }
   const { data: tk } = await api("technician", "GET", "/api/tickets/" + rep.data.id);
   assert.equal(tk.assignee, "tech1");

@@ -8,7 +8,7 @@
 // In English and Chinese.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, open, shot, api, until, gas } from "./lib.js";
+import { launch, open, shot, api, until, gas, drawn } from "./lib.js";
 
 const DEV = "gas-c1-01";
 let br, ops, alarm;
@@ -101,6 +101,7 @@ test("a patrol may not acknowledge; the operator does, and it is gone, reload or
   await ops.reload();
   await ops.waitForSelector("body[data-snapshot]");
   await ops.waitForSelector("#live-table");
+  await drawn(ops); // the snapshot is drawn, not only in
   assert.equal(await bannerRow().count(), 0);
   assert.equal(await liveRow().count(), 0);
   await shot(ops, "x1-06-acknowledged");

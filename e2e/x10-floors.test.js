@@ -86,9 +86,21 @@ test("the admin uploads a floor plan (a text file is refused) and places a devic
   await page.click("#plan-upload button[type=submit]");
   await page.locator("#floor-result.error", { hasText: "That is not a PNG or JPEG image." }).waitFor();
 
+  // The file chosen stays chosen while events redraw the floor: here a
+  // report on this floor, seen on the page before the button is pressed.
   await page.setInputFiles("#plan-file", { name: "f1-3.png", mimeType: "image/png", buffer: png(600, 400) });
+  const cellBefore = await cell(page, "F1", "3").getAttribute("aria-label");
+  const { status: made, data: report } = await api("operator", "POST", "/api/tickets", { source: "phone", category: "civil", level: 3, site: "s11",
+    building: "F1", floor: "3", scope: "public", location: "F1 3rd floor corridor", description: "x10 loose handrail" });
+  assert.equal(made, 201, JSON.stringify(report));
+  await until("the report on the floor's cell", async () => (await cell(page, "F1", "3").getAttribute("aria-label")) !== cellBefore);
   await page.click("#plan-upload button[type=submit]");
-  await page.locator("#floor-result.ok", { hasText: "Floor plan saved." }).waitFor();
+  const answer = page.locator("#floor-result", { hasText: /Floor plan saved\.|Choose an image first\./ });
+  await answer.waitFor();
+  assert.equal(await answer.textContent(), "Floor plan saved.", "the file chosen before the redraw was sent");
+  const cancelled = await api("operator", "POST", `/api/tickets/${report.id}/actions`, { action: "cancel", reason: "x10: a report to redraw the floor" });
+  assert.equal(cancelled.status, 200, JSON.stringify(cancelled.data));
+  await until("the report gone from the floor's cell", async () => (await cell(page, "F1", "3").getAttribute("aria-label")) === cellBefore);
   await page.waitForFunction(() => { const i = document.querySelector("#floor-plan"); return i && i.complete && i.naturalWidth === 600; });
 
   await page.selectOption("#place-device", "gas-x10-01");

@@ -6,7 +6,7 @@
 // gas-x8-01 are this file's own. In English and Chinese.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, open, shot, api, publish, until } from "./lib.js";
+import { launch, open, shot, api, publish, until, BASE, TOKENS } from "./lib.js";
 
 const PHONE = { width: 390, height: 844 };
 const RUN = "x8" + Date.now().toString(36); // a word only this run's tickets have
@@ -92,6 +92,44 @@ test("the control room searches the archive by text, fault type, house and date,
   await ops.close();
 });
 
+// The list read as the page opens is held back until the operator's own
+// search has answered; when it lands at last, the search's answer stays.
+test("a search sent while the opening list is on its way keeps its answer when the older one lands last", async () => {
+  const ops = await br.context.newPage();
+  // In the page (a service worker's answers pass by Playwright's routes):
+  // the opening list's answer is held until releaseOpening(), and each
+  // /api/tickets answer taken in is noted in ticketAnswers, in a task of
+  // its own, so after the code that awaited it has run.
+  await ops.addInitScript(() => {
+    window.ticketAnswers = [];
+    let held = false;
+    const fetch0 = window.fetch;
+    window.fetch = async function (input, init) {
+      const url = String((input && input.url) || input);
+      const resp = await fetch0.call(this, input, init);
+      if (!url.includes("/api/tickets?")) return resp;
+      if (!held && url.endsWith("/api/tickets?limit=20&offset=0")) {
+        held = true;
+        await new Promise((go) => { window.releaseOpening = go; });
+      }
+      const text = resp.text.bind(resp);
+      resp.text = () => text().then((body) => { setTimeout(() => window.ticketAnswers.push(url), 0); return body; });
+      return resp;
+    };
+  });
+  await ops.goto(BASE + "/#token=" + encodeURIComponent(TOKENS.operator));
+  await ops.locator("#archive").waitFor();
+  await ops.waitForFunction(() => typeof window.releaseOpening === "function"); // the opening list is answered, and held
+  await search(ops, { "#ts-q": RUN + " LEAK" });
+  assert.deepEqual(await found(ops), [made.leak.number], "the search's answer");
+  await ops.evaluate(() => window.releaseOpening());
+  await ops.waitForFunction(() => window.ticketAnswers.some((u) => u.endsWith("/api/tickets?limit=20&offset=0")));
+  assert.deepEqual(await ops.locator("#ts-results li").evaluateAll((els) => els.map((e) => e.dataset.number)), [made.leak.number],
+    "the opening list, landed last, did not replace the search's answer");
+  assert.equal(await ops.locator("#ts-count").getAttribute("data-found"), "1");
+  await ops.close();
+});
+
 test("the manager's reports page searches the archive too, on a phone without sideways scrolling", async () => {
   const pm = await open(br.context, "manager", "#/reports", PHONE);
   await pm.locator("#archive").waitFor();
@@ -148,6 +186,7 @@ async function checkThumb(page) {
 test("a phone report picks building, unit, floor and room from the site's lists; the send button is where the thumb is (en, zh-CN)", async () => {
   const pat = await open(br.context, "patrol", "#/report", PHONE);
   await pat.locator("#report-form").waitFor();
+  await pat.locator("#report-sites option[value=s10]").waitFor({ state: "attached" }); // the sites' lists are in
   // A site with no list of buildings takes them typed.
   await pat.fill("#report-site", "s1");
   assert.equal(await pat.locator("#report-building").evaluate((e) => e.tagName), "INPUT", "s1 has no buildings listed: typed");

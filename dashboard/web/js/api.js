@@ -71,3 +71,18 @@ export async function download(path, filename) {
 }
 
 export const enc = encodeURIComponent;
+
+// latest() makes ask(promise), which passes on the answer (or error) of
+// the newest promise it was given only: an older one's never settles, so
+// the code awaiting it stops there (no catch, no finally). An answer that
+// lands after a newer request, or after ask.drop() (the view is gone, or
+// something newer was shown), cannot overwrite what is on the screen.
+export function latest() {
+  let n = 0;
+  const ask = (p) => {
+    const mine = ++n;
+    return new Promise((ok, fail) => p.then((v) => { if (mine === n) ok(v); }, (e) => { if (mine === n) fail(e); }));
+  };
+  ask.drop = () => { n++; };
+  return ask;
+}

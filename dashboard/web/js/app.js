@@ -7,7 +7,7 @@ import { t, setLang, getLang, onLangChange, applyStatic, when, setSites, label }
 import { roleName } from "./words.js";
 import { loadRules } from "./rulebook.js";
 import { describeAlarm, describeTicket } from "./describe.js";
-import { api, setToken } from "./api.js";
+import { api, setToken, latest } from "./api.js";
 import { live, subscribe, connect, reset, rev } from "./live.js";
 import { session } from "./session.js";
 import { beep, soundEnabled, setSound } from "./sound.js";
@@ -175,11 +175,12 @@ function drawConn() {
 let pendingHandoffs = 0;
 let clusterView = null; // /readyz "cluster": this instance and each partition's leader
 
+// Asked every 5 s: a slow answer landing after a newer one is dropped.
+const newestReady = latest();
 async function checkHandoffs() {
   if (!session.me) return;
   try {
-    const resp = await fetch("/readyz", { cache: "no-store" });
-    const body = await resp.json();
+    const body = await newestReady(fetch("/readyz", { cache: "no-store" }).then((r) => r.json()));
     pendingHandoffs = Number(body.pending_alarm_handoffs) || 0;
     clusterView = body.cluster || null;
   } catch {

@@ -374,7 +374,10 @@ export async function ack(id, button) {
   if (button) button.disabled = true;
   try {
     const a = await api("POST", "/api/alarms/" + enc(id) + "/ack");
-    if (a && a.id) apply({ type: "alarm.acked", data: a });
+    // Shown at once, unless events already settled it: the answer may
+    // land after the alarm's clear, which ended it (a late answer would
+    // bring it back as active).
+    if (a && a.id && live.alarms.has(a.id)) apply({ type: "alarm.acked", data: a });
     return true;
   } catch (e) {
     if (button) {

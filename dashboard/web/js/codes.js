@@ -4,7 +4,7 @@
 
 import { h, options } from "./dom.js";
 import { getLang } from "./i18n.js";
-import { api, download, enc, getToken } from "./api.js";
+import { api, download, enc, getToken, latest } from "./api.js";
 
 const WORDS = {
   en: {
@@ -55,12 +55,16 @@ export function mount(root) {
     }
   }
 
+  // Only the newest site picked is shown: an earlier pick's answer
+  // landing last would show another site's codes.
+  const newest = latest();
   async function show() {
     status.textContent = "";
     list.replaceChildren();
     preview.replaceChildren();
+    const at = site.value;
     try {
-      const data = await api("GET", "/api/sites/" + enc(site.value) + "/codes");
+      const [data, sheetURL] = await newest((async () => [await api("GET", "/api/sites/" + enc(at) + "/codes"), await sheetPreview(at)])());
       if (gone) return;
       const rows = (data.codes || []).map((c) => h("tr", {},
         h("td", { text: c.device || w("placeOnly") }), h("td", { text: c.kind || "" }),
@@ -69,21 +73,23 @@ export function mount(root) {
       list.replaceChildren(h("table", { class: "codes-table" },
         h("thead", {}, h("tr", {}, ...[w("what"), w("kind"), w("place"), w("link")].map((x) => h("th", { text: x })))),
         h("tbody", {}, ...rows)));
-      await showPreview();
+      if (sheetURL) preview.replaceChildren(h("img", { id: "codes-sheet", src: sheetURL, alt: w("preview"), class: "codes-sheet" }));
     } catch (e) {
       status.textContent = e.status === 503 ? w("off") : e.status === 404 ? w("none") : w("failed", { e: e.message });
     }
   }
 
-  // showPreview draws the PNG sheet as a data: URL (the page's policy
-  // takes images from the server or data: only).
-  async function showPreview() {
-    const resp = await fetch("/api/sites/" + enc(site.value) + "/codes/sheet?format=png", { headers: { Authorization: "Bearer " + getToken() } });
-    if (!resp.ok || gone) return;
-    const blob = await resp.blob();
-    const url = await new Promise((ok) => { const r = new FileReader(); r.onload = () => ok(r.result); r.readAsDataURL(blob); });
-    if (gone) return;
-    preview.replaceChildren(h("img", { id: "codes-sheet", src: url, alt: w("preview"), class: "codes-sheet" }));
+  // sheetPreview reads the PNG sheet as a data: URL (the page's policy
+  // takes images from the server or data: only); "" when there is none.
+  async function sheetPreview(at) {
+    try {
+      const resp = await fetch("/api/sites/" + enc(at) + "/codes/sheet?format=png", { headers: { Authorization: "Bearer " + getToken() } });
+      if (!resp.ok) return "";
+      const blob = await resp.blob();
+      return await new Promise((ok) => { const r = new FileReader(); r.onload = () => ok(r.result); r.onerror = () => ok(""); r.readAsDataURL(blob); });
+    } catch (_) {
+      return ""; // the list shows without it
+    }
   }
 
   async function sheet(format) {
@@ -94,5 +100,5 @@ export function mount(root) {
       status.textContent = w("failed", { e: e.message });
     }
   }
-  return () => { gone = true; };
+  return () => { gone = true; newest.drop(); };
 }

@@ -7,7 +7,7 @@ import { t, when, label } from "./i18n.js";
 import { verbName, stageName, withUnit, metricName, unitOf, recipientName, skillName } from "./words.js";
 import { noteWords, actorWords, dispatchWhy } from "./notes.js";
 import { describeTicket, technical } from "./describe.js";
-import { api, enc, getToken } from "./api.js";
+import { api, enc, getToken, latest } from "./api.js";
 import { live, subscribe, send } from "./live.js";
 import { timeSeries } from "./chart.js";
 import { session } from "./session.js";
@@ -22,17 +22,23 @@ export function mount(root, id) {
   const msg = statusLine("ticket-result");
   root.replaceChildren(h("p", {}, h("a", { href: "#/", class: "back", text: "← " + t("back") })), msg, box);
   let stop = () => {};
+  // Reads overlap (an action's, an acknowledgement's): only the newest is
+  // drawn, and none once the page is left (its live readings and device
+  // actions would go on for a ticket no longer shown).
+  const newest = latest();
   load();
 
   async function load() {
-    let tk;
+    let tk, alarm;
     try {
-      tk = await api("GET", "/api/tickets/" + enc(id));
+      tk = await newest(api("GET", "/api/tickets/" + enc(id)).then(async (x) => {
+        alarm = x.alarm_id ? await findAlarm(x.alarm_id) : null;
+        return x;
+      }));
     } catch (e) {
       box.replaceChildren(h("p", { class: "error", role: "alert", text: t("failed", { e: e.message }) }));
       return;
     }
-    const alarm = tk.alarm_id ? await findAlarm(tk.alarm_id) : null;
     stop();
     stop = draw(tk, alarm);
   }
@@ -140,7 +146,7 @@ export function mount(root, id) {
     return () => { cmds.stop(); stopReadings(); };
   }
 
-  return () => stop();
+  return () => { newest.drop(); stop(); };
 }
 
 // dispatchForm picks the technician from the ones the server knows,

@@ -6,8 +6,8 @@
 
 import { h } from "./dom.js";
 import { getLang, when } from "./i18n.js";
-import { api, enc } from "./api.js";
-import { subscribe } from "./live.js";
+import { api, enc, latest } from "./api.js";
+import { live, subscribe, olderTicket } from "./live.js";
 import { session } from "./session.js";
 
 const WORDS = {
@@ -48,9 +48,12 @@ export function commandsSection(tk) {
     if (m.type === "ticket.updated" && d && d.id === id) reload();
   });
 
+  // Each change reads the ticket again: only the newest read is drawn,
+  // an older one landing last would show a command's earlier state.
+  const newest = latest();
   async function reload() {
     try {
-      const fresh = await api("GET", "/api/tickets/" + enc(id));
+      const fresh = await newest(api("GET", "/api/tickets/" + enc(id)));
       draw(fresh.commands || []);
     } catch (_) { /* the next change redraws */ }
   }
@@ -82,5 +85,8 @@ export function commandsSection(tk) {
       return li;
     })));
   }
-  return { el: box, stop: unsub };
+  // A change that came while tk was being read is missed by the events:
+  // the live picture has it.
+  if (olderTicket(tk, live.tickets.get(id))) reload();
+  return { el: box, stop: () => { unsub(); newest.drop(); } };
 }

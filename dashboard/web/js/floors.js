@@ -8,12 +8,12 @@
 // events), so the page changes as alarms arrive. An admin uploads a
 // floor's plan; an engineer or admin places devices on it by clicking.
 
-import { h, options, statusLine, say, perFrame } from "./dom.js";
+import { h, options, statusLine, say, perFrame, keyed } from "./dom.js";
 import { getLang, siteName } from "./i18n.js";
 import { kindName } from "./words.js";
 import { describeAlarm, describeTicket } from "./describe.js";
 import { live, subscribe } from "./live.js";
-import { api, enc, getToken } from "./api.js";
+import { api, enc, getToken, latest } from "./api.js";
 import { session } from "./session.js";
 
 const WORDS = {
@@ -78,9 +78,12 @@ export function mount(root) {
   const plans = new Map(); // plan key -> data: URL
   let placing = ""; // device being placed
 
+  // Reads overlap (a fault on an unknown floor, an upload): an older
+  // layout landing last would hide a plan just uploaded.
+  const newest = latest();
   async function load() {
     try {
-      layout = await api("GET", "/api/floors");
+      layout = await newest(api("GET", "/api/floors"));
       if (gone) return;
       status.textContent = "";
       draw();
@@ -205,7 +208,7 @@ export function mount(root) {
 
   function drawDetail(sf, cells, devs) {
     const c = view.open && cells.get(key(view.open.building, view.open.floor));
-    if (!c) { detail.hidden = true; detail.replaceChildren(); return; }
+    if (!c) { detail.hidden = true; detail.replaceChildren(); forms.clear(); return; }
     detail.hidden = false;
     const here = [...devs.values()].filter((d) => d.building === c.building && (d.floor || "") === (c.floor || ""));
     const title = w("building", { b: c.building }) + " · " + floorName(c.floor);
@@ -224,10 +227,14 @@ export function mount(root) {
     if (c.plan) parts.push(planBox(sf, c, here));
     else parts.push(h("p", { class: "hint", id: "floor-no-plan", text: w("noPlan") }));
     parts.push(h("h4", { text: w("devices") }), devList);
-    if (session.may("place") && c.plan && here.length) parts.push(placeForm(here));
-    if (session.may("floorplan")) parts.push(uploadForm(sf.site, c));
+    if (session.may("place") && c.plan && here.length) parts.push(formOf("place:" + key(sf.site, key(c.building, c.floor)) + ":" + here.map((d) => d.device_id + "\u0000" + (d.location || "")).join("|"), () => placeForm(here)));
+    if (session.may("floorplan")) parts.push(formOf("upload:" + key(sf.site, key(c.building, c.floor)), () => uploadForm(sf.site, c)));
     parts.push(result);
-    detail.replaceChildren(...parts);
+    for (const k of [...forms.keys()]) if (!parts.includes(forms.get(k))) forms.delete(k);
+    // keyed: the forms kept stay in place, with their focus.
+    keyed(detail, parts);
+    const sel = detail.querySelector("#place-device");
+    if (sel && sel.value !== placing) sel.value = placing;
   }
 
   function planBox(sf, c, here) {
@@ -298,6 +305,15 @@ export function mount(root) {
       h("span", { class: "hint", text: w("placeHint") })));
   }
 
+  // The open floor's forms are kept across redraws: every event redraws
+  // the floor, and new ones would lose the file chosen, the focus, an
+  // open list.
+  const forms = new Map(); // key -> form
+  function formOf(k, make) {
+    if (!forms.has(k)) forms.set(k, make());
+    return forms.get(k);
+  }
+
   function uploadForm(site, c) {
     const input = h("input", { type: "file", id: "plan-file", name: "plan", accept: "image/png,image/jpeg" });
     const form = h("form", { class: "upload-form", id: "plan-upload" },
@@ -313,8 +329,9 @@ export function mount(root) {
       try {
         const q = "site=" + enc(site) + "&building=" + enc(c.building) + "&floor=" + enc(c.floor || "");
         await api("PUT", "/api/floors/plan?" + q, fd);
-        await load();
+        input.value = "";
         say(result, "ok", w("uploaded"));
+        load();
       } catch (err) {
         say(result, "error", err.status === 413 ? w("tooLarge") : err.status === 415 ? w("badType") : err.message);
       }
@@ -326,5 +343,5 @@ export function mount(root) {
   const frame = perFrame(() => { if (!gone) draw(); });
   const unsub = subscribe((msg) => { if (msg.type !== "reading" && msg.type !== "conn") frame(); });
   load();
-  return () => { gone = true; unsub(); frame.cancel(); };
+  return () => { gone = true; newest.drop(); unsub(); frame.cancel(); };
 }

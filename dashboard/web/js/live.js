@@ -122,6 +122,13 @@ export function reset() {
   live.offlineSince = null;
 }
 
+// olderTicket says whether next is an earlier state of the ticket cur
+// (by updated_at): an answer that left the server before an event did.
+export function olderTicket(next, cur) {
+  const a = Date.parse((next && next.updated_at) || ""), b = Date.parse((cur && cur.updated_at) || "");
+  return a < b;
+}
+
 // send asks the server for something (a subscribe message).
 export function send(obj) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
@@ -163,6 +170,8 @@ export function apply(msg) {
     case "ticket.updated": {
       const tk = d.ticket || d;
       if (!tk.id) return;
+      // An API's answer applied here may land after a newer event.
+      if (olderTicket(tk, live.tickets.get(tk.id))) return;
       // The alarms of the ticket show how it stands (resolved over an
       // active alarm: the board marks it).
       for (const a of live.alarms.values()) {

@@ -5,7 +5,7 @@
 
 import { h, field } from "./dom.js";
 import { t, label, getLang, localDay, fromLocal } from "./i18n.js";
-import { api, download, APIError } from "./api.js";
+import { api, download, APIError, latest } from "./api.js";
 import { bars } from "./chart.js";
 import { ticketSearch } from "./search.js";
 
@@ -43,6 +43,9 @@ export function mount(root) {
       h("button", { type: "submit", class: "primary", text: t("refresh") }), csv),
     note, out), ticketSearch());
   let counted = null; // client-side counts when the server has no stats
+  // Only the newest period asked for is drawn: the page's first figures
+  // could land after those of a period typed meanwhile.
+  const newest = latest();
   load();
 
   function query(f, tt) {
@@ -58,15 +61,14 @@ export function mount(root) {
     counted = null;
     let stats, months;
     try {
-      stats = await api("GET", "/api/stats?" + query());
-      months = await monthly();
+      [stats, months] = await newest((async () => [await api("GET", "/api/stats?" + query()), await monthly()])());
     } catch (e) {
       if (!(e instanceof APIError) || !(e.missing || e.status === 403)) {
         out.replaceChildren(h("p", { class: "error", role: "alert", text: t("failed", { e: e.message }) }));
         return;
       }
       note.textContent = e.missing ? t("notAvailable", { what: "/api/stats" }) : e.message;
-      counted = await countTickets(query());
+      counted = await newest(countTickets(query()));
       draw(counted.figures, counted.groups);
       return;
     }

@@ -7,9 +7,14 @@ import { api } from "./api.js";
 let rules = new Map();
 const listeners = new Set();
 
+// Two saves in a row read the rules twice: the older answer is dropped
+// (a counter, not latest(): login awaits this, an older read returns).
+let asked = 0;
 export async function loadRules() {
+  const mine = ++asked;
   try {
     const data = await api("GET", "/api/rules");
+    if (mine !== asked) return;
     const list = Array.isArray(data) ? data : (data && (data.rules || data.items)) || [];
     rules = new Map(list.map((r) => [r.id, r]));
   } catch (_) {

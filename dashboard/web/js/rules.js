@@ -6,7 +6,7 @@ import { h, field, options, showFieldError, clearFieldErrors, statusLine, say } 
 import { t, when, localInput as zonedInput, fromLocal } from "./i18n.js";
 import { ruleName, kindName, metricName, conditionWords, modeName, severityName, withUnit, unitOf, eventName } from "./words.js";
 import { loadRules } from "./rulebook.js";
-import { api, enc } from "./api.js";
+import { api, enc, latest } from "./api.js";
 import { timeSeries } from "./chart.js";
 import { session } from "./session.js";
 
@@ -127,8 +127,10 @@ async function showRule(box, ref) {
   const status = statusLine("rule-result");
   box.replaceChildren(h("p", {}, h("a", { href: "#/rules", text: "← " + t("back") })),
     h("div", { class: "board" }, editor, versions), status, backtest);
+  // Two saves in a row read the rule twice: the older answer is dropped.
+  const newest = latest();
   const reload = async () => {
-    try { rule = await api("GET", "/api/rules/" + enc(id)); } catch (_) { /* keep the old one */ }
+    try { rule = await newest(api("GET", "/api/rules/" + enc(id))); } catch (_) { /* keep the old one */ }
     drawEditor(editor, rule, reload, status);
     await drawVersions(versions, rule, reload, status);
   };
@@ -265,11 +267,16 @@ export function readForm(form, rule) {
   return { rule: out };
 }
 
+// versionReads: the newest read of each versions box draws it; two on
+// their way (the page's, a save's) would each add their list.
+const versionReads = new WeakMap();
+
 async function drawVersions(box, rule, reload, status) {
   box.replaceChildren(h("h2", { text: t("versions") }));
+  if (!versionReads.has(box)) versionReads.set(box, latest());
   let list;
   try {
-    list = listOf(await api("GET", "/api/rules/" + enc(rule.id) + "/history"), "versions");
+    list = listOf(await versionReads.get(box)(api("GET", "/api/rules/" + enc(rule.id) + "/history")), "versions");
   } catch (e) {
     box.append(h("p", { class: "empty", text: e.missing ? t("notAvailable", { what: "/api/rules/{id}/history" }) : t("failed", { e: e.message }) }));
     return;
@@ -376,6 +383,7 @@ async function drawBacktest(box, getRule, getForm) {
   } catch (_) { /* chart falls back to the episodes' device */ }
   form.dataset.rule = rule.id;
   form.dataset.devices = "loaded";
+  const newestRun = latest(); // a run's answer landing after a newer run's is dropped
 
   async function run(ev) {
     ev.preventDefault();
@@ -391,7 +399,7 @@ async function drawBacktest(box, getRule, getForm) {
     out.replaceChildren(h("p", { class: "hint", text: "…" }));
     let res;
     try {
-      res = await api("POST", "/api/rules/" + enc(r.id) + "/backtest", { from: f.toISOString(), to: tt.toISOString(), set });
+      res = await newestRun(api("POST", "/api/rules/" + enc(r.id) + "/backtest", { from: f.toISOString(), to: tt.toISOString(), set }));
     } catch (e) {
       out.replaceChildren(h("p", { class: "error", role: "alert", text: e.missing ? t("notAvailable", { what: "/api/rules/{id}/backtest" }) : t("failed", { e: e.message }) }));
       return;

@@ -139,6 +139,8 @@ export function ticketSearch() {
     p.set("offset", String(offset));
     count.className = "search-count";
     count.textContent = t("searching");
+    delete count.dataset.found; // set again by this search's answer only
+    if (!append) more.hidden = true; // the next page of the list being replaced
     const mine = ++asked;
     try {
       const data = await api("GET", "/api/tickets?" + p);
@@ -218,6 +220,7 @@ export function alarmSearch() {
     if (values.ato) p.set("to", nextDay(values.ato));
     count.className = "search-count";
     count.textContent = t("searching");
+    delete count.dataset.found;
     const mine = ++asked;
     try {
       const data = await api("GET", "/api/alarms?" + p);

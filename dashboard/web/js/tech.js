@@ -1,10 +1,10 @@
 // The technician's phone: my tickets, the pool to claim from, arrive with
 // the owner's code, resolve with notes and photos.
 
-import { h, field, showFieldError, statusLine, say } from "./dom.js";
+import { h, field, showFieldError, statusLine, say, keyed } from "./dom.js";
 import { t, label, when, getLang } from "./i18n.js";
 import { api, enc } from "./api.js";
-import { live, subscribe, touch } from "./live.js";
+import { live, subscribe, touch, apply, olderTicket } from "./live.js";
 import { session } from "./session.js";
 import { place, tick } from "./board.js";
 import { dueOf } from "./sla.js";
@@ -26,6 +26,8 @@ export function mount(root) {
   const offlineBox = h("div", { id: "tech-offline", class: "offline-box", role: "status" });
   const conflictBox = h("div", { id: "tech-conflicts", class: "conflicts", role: "alert" });
   const me = () => (session.me ? session.me.name : "");
+  const emptyMine = h("p", { class: "empty", text: t("nothingMine") });
+  const emptyPool = h("p", { class: "empty", text: t("poolEmpty") });
   let pending = []; // queued steps of this technician, oldest first
   root.replaceChildren(msg, conflictBox, offlineBox,
     h("section", { class: "column" }, h("h2", { text: t("myTickets") }), mine),
@@ -59,8 +61,10 @@ export function mount(root) {
     }).sort((a, b) => a.level - b.level || new Date(a.created_at) - new Date(b.created_at));
     const my = open.filter((tk) => tk.assignee === me);
     const free = open.filter((tk) => !tk.assignee && tk.status === "new");
-    mine.replaceChildren(...(my.length ? my.map((tk) => cached(tk, true)) : [h("p", { class: "empty", text: t("nothingMine") })]));
-    pool.replaceChildren(...(free.length ? free.map((tk) => cached(tk, false)) : [h("p", { class: "empty", text: t("poolEmpty") })]));
+    // keyed, not replaceChildren: taking out the card being typed in,
+    // even to put it back, would drop the focus.
+    keyed(mine, my.length ? my.map((tk) => cached(tk, true)) : [emptyMine]);
+    keyed(pool, free.length ? free.map((tk) => cached(tk, false)) : [emptyPool]);
     for (const id of [...cards.keys()]) if (!live.tickets.has(id)) cards.delete(id);
     for (const id of boxes.keys()) fillChecks(id);
     tick(root);
@@ -103,7 +107,11 @@ export function mount(root) {
   }
   async function loadDetail(id) {
     try {
-      details.set(id, await api("GET", "/api/tickets/" + enc(id)));
+      const d = await api("GET", "/api/tickets/" + enc(id));
+      // Reads overlap (events, an action's answer): an older one landing
+      // last would bring back the checks as they were.
+      if (olderTicket(d, details.get(id))) return;
+      details.set(id, d);
       fillChecks(id);
     } catch (_) { /* no signal and nothing cached: the server checks at resolve */ }
   }
@@ -212,8 +220,10 @@ export function mount(root) {
     try {
       const out = await api("POST", "/api/tickets/" + enc(tk.id) + "/actions", body);
       const updated = out && (out.ticket || out);
-      if (updated && updated.id) live.tickets.set(updated.id, touch(Object.assign(live.tickets.get(updated.id) || {}, updated)));
-      if (updated && updated.id && "history" in updated) details.set(updated.id, updated);
+      if (updated && updated.id && "history" in updated && !olderTicket(updated, details.get(updated.id))) details.set(updated.id, updated);
+      // As an event: an answer older than the events already in is
+      // dropped, and a resolved ticket leaves the open ones.
+      if (updated && updated.id) apply({ type: "ticket.updated", data: updated });
       say(msg, "ok", t("done"), extra);
       draw();
       return null;

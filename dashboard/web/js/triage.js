@@ -10,17 +10,20 @@ import { t, duration, siteName, clockTime, when, localInput, fromLocal, zoneLabe
 import { ruleName } from "./words.js";
 import { describeAlarm } from "./describe.js";
 import { live, apply } from "./live.js";
-import { api, enc } from "./api.js";
+import { api, enc, latest } from "./api.js";
 import { session } from "./session.js";
 
 // loadTriage reads the queue from the server into live.triage. Events
 // that arrive while the answer is on its way are newer than it: they are
-// applied again over it, or an alarm queued meanwhile would vanish.
+// applied again over it, or an alarm queued meanwhile would vanish. Of
+// two reads on their way (the page's, a snapshot's), the older one's
+// answer is dropped: its events stopped being kept when the newer began.
+const newestRead = latest();
 export async function loadTriage() {
   const meanwhile = new Map(); // alarm id -> its item, or null once decided
   live.triageMeanwhile = meanwhile;
   try {
-    const data = await api("GET", "/api/triage");
+    const data = await newestRead(api("GET", "/api/triage"));
     const m = new Map(((data && data.alarms) || []).map((it) => [it.alarm.id, it]));
     for (const [id, it] of meanwhile) {
       if (it) m.set(id, it);
