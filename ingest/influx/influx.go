@@ -136,7 +136,9 @@ type Store struct {
 	log     *slog.Logger
 	rlog    *ratelog.Logger
 	client  influxdb2.Client // Ping
-	read    *fluxReader      // queries
+	read    *fluxReader      // Flux queries, where /query is missing
+	ql      *qlReader        // InfluxQL queries
+	noQL    atomic.Bool      // /query answered 404: read with Flux
 	post    *poster
 	spool   *spool.Spool // nil: no spool
 	journal *journal     // with the spool: batches durable before InfluxDB has them
@@ -214,6 +216,10 @@ func Open(cfg Config) (*Store, error) {
 	}
 	in.post = post
 	if in.read, err = newFluxReader(cfg); err != nil {
+		in.client.Close()
+		return nil, err
+	}
+	if in.ql, err = newQLReader(cfg); err != nil {
 		in.client.Close()
 		return nil, err
 	}
