@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 var (
 	readDevices = flag.Int("read-devices", 20, "BenchmarkReadPaths: gas detectors stored")
 	readDays    = flag.Int("read-days", 30, "BenchmarkReadPaths: days of one-minute readings per detector")
+	readRounds  = flag.Int("read-rounds", 3, "BenchmarkReadPaths: rounds of every candidate in turn")
 )
 
 // BenchmarkReadPaths reads the same month of one-minute readings of
@@ -30,7 +34,8 @@ var (
 // once as a backtest does, through each candidate read path, and reports
 // the values read per second (the read alone: nothing is done with them).
 //
-//	go test -run '^$' -bench BenchmarkReadPaths -benchtime 1x ./ingest/influx/
+//	go test ./ingest/influx/ -run '^$' -bench BenchmarkReadPaths -benchtime 1x -v \\
+//	  -args -read-devices 20 -read-days 30 -read-rounds 3
 func BenchmarkReadPaths(b *testing.B) {
 	srv := testserver.InfluxDB(b, "bench")
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
@@ -83,85 +88,133 @@ func BenchmarkReadPaths(b *testing.B) {
 		name string
 		read reader
 	}{
-		{"flux-csv/7d", func(ctx context.Context, dev string, n *int64) error { return flux7.readFlux(ctx, query(dev), count(n)) }},
+		{"flux-csv/7d", func(ctx context.Context, dev string, n *int64) error {
+			return flux7.readFlux(ctx, query(dev), count(n))
+		}},
 		{"influxql-json/7d", qlWindows(ql7, week, "application/json", decodeQLJSON)},
 		{"influxql-csv/7d", qlWindows(ql7, week, "application/csv", decodeQLCSV)},
 		{"influxql-msgpack/7d", qlWindows(ql7, week, "application/x-msgpack", decodeQLMsgpack)},
 		{"influxql-msgpack/30d", qlWindows(ql30, end.Sub(start), "application/x-msgpack", decodeQLMsgpack)},
 		{"influxql-msgpack/7d-prefetch", prefetchReader(ql7, week, start, end, query)},
-		{"ReadingsFunc/7d", func(ctx context.Context, dev string, n *int64) error { return ql7.ReadingsFunc(ctx, query(dev), count(n)) }},
-		{"ReadingsFunc/30d", func(ctx context.Context, dev string, n *int64) error { return ql30.ReadingsFunc(ctx, query(dev), count(n)) }},
+		{"ReadingsFunc/7d", func(ctx context.Context, dev string, n *int64) error {
+			return ql7.ReadingsFunc(ctx, query(dev), count(n))
+		}},
+		{"ReadingsFunc/30d", func(ctx context.Context, dev string, n *int64) error {
+			return ql30.ReadingsFunc(ctx, query(dev), count(n))
+		}},
 	}
-	want := int64(*readDevices * minutes)
-	for _, c := range candidates {
-		b.Run(c.name, func(b *testing.B) {
-			var total int64
-			var elapsed time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				n := readAll(b, ids, c.read)
-				elapsed += time.Since(t0)
-				if n != want {
-					b.Fatalf("read %d values, want %d", n, want)
-				}
-				total += n
+	// Several devices in one query (GROUP BY device), the read alone.
+	grouped := func(ctx context.Context, group []string, n *int64) error {
+		for from := start; from.Before(end); from = from.Add(week) {
+			var or []string
+			for _, d := range group {
+				or = append(or, `"device" = `+quoteString(d))
 			}
-			b.ReportMetric(float64(total)/elapsed.Seconds(), "readings/s")
-		})
-	}
-	// Several devices in one query (GROUP BY device): the read alone.
-	b.Run("influxql-msgpack/7d-10-devices-a-query", func(b *testing.B) {
-		var total int64
-		var elapsed time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			var groups [][]string
-			for i := 0; i < len(ids); i += 10 {
-				groups = append(groups, ids[i:min(i+10, len(ids))])
+			stmt := fmt.Sprintf(`SELECT "lel_pct"::field FROM "gas" WHERE (%s) AND time >= %d AND time < %d GROUP BY "device"`,
+				strings.Join(or, " OR "), from.UnixNano(), earlier(from.Add(week), end).UnixNano())
+			resp, err := ql7.ql.send(ctx, stmt, "")
+			if err != nil {
+				return err
 			}
-			var n atomic.Int64
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range runtime.GOMAXPROCS(0) {
-				wg.Go(func() {
-					for {
-						g := int(next.Add(1) - 1)
-						if g >= len(groups) {
-							return
-						}
-						var c int64
-						for from := start; from.Before(end); from = from.Add(week) {
-							var or []string
-							for _, d := range groups[g] {
-								or = append(or, `"device" = `+quoteString(d))
-							}
-							stmt := fmt.Sprintf(`SELECT "lel_pct"::field FROM "gas" WHERE (%s) AND time >= %d AND time < %d GROUP BY "device"`,
-								strings.Join(or, " OR "), from.UnixNano(), earlier(from.Add(week), end).UnixNano())
-							resp, err := ql7.ql.send(context.Background(), stmt, "")
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							err = decodeQLMsgpack(bufio.NewReaderSize(resp.Body, 64<<10), func(string, devices.Point) error { c++; return nil })
-							resp.Body.Close()
-							if err != nil {
-								b.Error(err)
-								return
-							}
-						}
-						n.Add(c)
-					}
-				})
+			err = decodeQLMsgpack(bufio.NewReaderSize(resp.Body, 64<<10), func(string, devices.Point) error { *n++; return nil })
+			resp.Body.Close()
+			if err != nil {
+				return err
 			}
-			wg.Wait()
-			elapsed += time.Since(t0)
-			if n.Load() != want {
-				b.Fatalf("read %d values, want %d", n.Load(), want)
-			}
-			total += n.Load()
 		}
-		b.ReportMetric(float64(total)/elapsed.Seconds(), "readings/s")
-	})
+		return nil
+	}
+	var groups []string // "a,b,c": ten devices a query
+	for i := 0; i < len(ids); i += 10 {
+		groups = append(groups, strings.Join(ids[i:min(i+10, len(ids))], ","))
+	}
+	candidates = append(candidates, struct {
+		name string
+		read reader
+	}{"influxql-msgpack/7d-10-devices-a-query", func(ctx context.Context, g string, n *int64) error {
+		return grouped(ctx, strings.Split(g, ","), n)
+	}})
+
+	// Rounds of every candidate in turn, so that the machine's load falls
+	// on all alike; the median round of each is reported, with the CPU of
+	// InfluxDB and of this process per value read.
+	want := int64(*readDevices * minutes)
+	rounds := max(*readRounds, 1)
+	type result struct{ rate, serverUS, clientUS []float64 }
+	res := make([]result, len(candidates))
+	pid := srv.PID()
+	for b.Loop() {
+		for range rounds {
+			for i, c := range candidates {
+				keys := ids
+				if strings.HasSuffix(c.name, "a-query") {
+					keys = groups
+				}
+				s0, _ := procCPUTime(pid)
+				c0 := selfCPU()
+				t0 := time.Now()
+				n := readAll(b, keys, c.read)
+				el := time.Since(t0)
+				s1, _ := procCPUTime(pid)
+				c1 := selfCPU()
+				if n != want {
+					b.Fatalf("%s: read %d values, want %d", c.name, n, want)
+				}
+				res[i].rate = append(res[i].rate, float64(n)/el.Seconds())
+				res[i].serverUS = append(res[i].serverUS, float64((s1-s0).Microseconds())/float64(n))
+				res[i].clientUS = append(res[i].clientUS, float64((c1-c0).Microseconds())/float64(n))
+			}
+		}
+	}
+	b.Logf("%d devices x %d days = %d values, %d rounds, load average %s", *readDevices, *readDays, want, rounds, loadAvg())
+	b.Logf("%-42s %12s %12s %12s %14s %14s", "candidate", "median/s", "min/s", "max/s", "InfluxDB us/v", "Caretaker us/v")
+	for i, c := range candidates {
+		r := res[i]
+		b.Logf("%-42s %12.0f %12.0f %12.0f %14.2f %14.2f", c.name, median(r.rate), slices.Min(r.rate), slices.Max(r.rate),
+			median(r.serverUS), median(r.clientUS))
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// selfCPU is the user+system CPU time of this process so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPUTime is the user+system CPU time of process pid so far (USER_HZ
+// 100).
+func procCPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // readAll reads every device, GOMAXPROCS at once, and returns the values
