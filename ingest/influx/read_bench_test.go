@@ -64,13 +64,13 @@ func BenchmarkReadPaths(b *testing.B) {
 	}
 	// qlWindows reads a device a window at a time with decode over the
 	// answer to send(stmt, accept).
-	qlWindows := func(in *Store, window time.Duration, accept string,
+	qlWindows := func(r *qlReader, window time.Duration, accept string,
 		decode func(*bufio.Reader, func(string, devices.Point) error) error) reader {
 		return func(ctx context.Context, dev string, n *int64) error {
 			for from := start; from.Before(end); from = from.Add(window) {
 				wq := query(dev)
 				wq.From, wq.To = from, earlier(from.Add(window), end)
-				resp, err := in.ql.send(ctx, qlSelect(wq), accept)
+				resp, err := r.send(ctx, qlSelect(wq), accept)
 				if err != nil {
 					return err
 				}
@@ -91,11 +91,13 @@ func BenchmarkReadPaths(b *testing.B) {
 		{"flux-csv/7d", func(ctx context.Context, dev string, n *int64) error {
 			return flux7.readFlux(ctx, query(dev), count(n))
 		}},
-		{"influxql-json/7d", qlWindows(ql7, week, "application/json", decodeQLJSON)},
-		{"influxql-csv/7d", qlWindows(ql7, week, "application/csv", decodeQLCSV)},
-		{"influxql-msgpack/7d", qlWindows(ql7, week, "application/x-msgpack", decodeQLMsgpack)},
-		{"influxql-msgpack/30d", qlWindows(ql30, end.Sub(start), "application/x-msgpack", decodeQLMsgpack)},
+		{"influxql-json/7d", qlWindows(ql7.ql, week, "application/json", decodeQLJSON)},
+		{"influxql-csv/7d", qlWindows(ql7.ql, week, "application/csv", decodeQLCSV)},
+		{"influxql-msgpack/7d", qlWindows(ql7.ql, week, "application/x-msgpack", decodeQLMsgpack)},
+		{"influxql-msgpack/30d", qlWindows(ql30.ql, end.Sub(start), "application/x-msgpack", decodeQLMsgpack)},
 		{"influxql-msgpack/7d-prefetch", prefetchReader(ql7, week, start, end, query)},
+		{"influxql-msgpack/7d-unchunked", qlWindows(withURL(ql7, "chunked=true", "chunked=false"), week, "", decodeQLMsgpack)},
+		{"influxql-msgpack/7d-chunks-of-50000", qlWindows(withURL(ql7, "chunk_size=10000", "chunk_size=50000"), week, "", decodeQLMsgpack)},
 		{"ReadingsFunc/7d", func(ctx context.Context, dev string, n *int64) error {
 			return ql7.ReadingsFunc(ctx, query(dev), count(n))
 		}},
@@ -371,4 +373,11 @@ func earlier(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// withURL is in's InfluxQL reader with old replaced by new in its URL.
+func withURL(in *Store, old, new string) *qlReader {
+	r := *in.ql
+	r.url = strings.Replace(r.url, old, new, 1)
+	return &r
 }
