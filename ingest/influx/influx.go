@@ -53,8 +53,8 @@ type Config struct {
 	// Up to 4×Writes batches may wait for one.
 	Writes int `yaml:"-"`
 	// ReadWindow is how much of a period ReadingsFunc asks for at once
-	// (each query costs InfluxDB some 20 ms; a week of one-minute values
-	// of one metric is about 500 kB); default 7 days.
+	// (a week of one-minute values of one metric is some 10 000 values,
+	// 200 kB of MessagePack); default 7 days.
 	ReadWindow time.Duration `yaml:"-"`
 
 	Logger  *slog.Logger          `yaml:"-"`
@@ -130,7 +130,8 @@ func (c Config) WithDefaults() Config {
 // Store writes readings and events to InfluxDB in batches of its own
 // (gzip, several requests at once), spools what InfluxDB
 // cannot take to disk and replays it in order, and reads history back with
-// Flux. Run sends the batches; see writer.go.
+// InfluxQL (influxql.go; Flux where /query is missing). Run sends the
+// batches; see writer.go.
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
