@@ -37,7 +37,7 @@ func writeLines(t *testing.T, base, db string, lines ...string) {
 // pasted into the statement. Integers come as numbers, booleans as 0 or
 // 1, strings are skipped; the period is [from, to); events and
 // implausible values are not readings; the values of one instant come
-// in metric order.
+// in metric order. So in MessagePack and in JSON.
 func TestQLReadQuoting(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
 	const dev = `gas'b\c"d`
@@ -81,21 +81,25 @@ func TestQLReadQuoting(t *testing.T) {
 		{"a neighbour", devices.Query{Device: `gas'b`, Kind: devices.KindGas, From: from, To: to}, []devices.Point{
 			{Time: at(t0), Metric: "lel_pct", Value: 99}}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []devices.Point
-			if err := in.readQL(ctx, tt.q, func(p devices.Point) error { got = append(got, p); return nil }); err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %v, want %v", got, tt.want)
-			}
-			for i := range got {
-				if !got[i].Time.Equal(tt.want[i].Time) || got[i].Metric != tt.want[i].Metric || got[i].Value != tt.want[i].Value {
-					t.Errorf("value %d = %v, want %v", i, got[i], tt.want[i])
+	// MessagePack, and JSON as a server that has no MessagePack answers.
+	for _, accept := range []string{"application/x-msgpack", "application/json"} {
+		in.ql.accept = accept
+		for _, tt := range tests {
+			t.Run(accept+"/"+tt.name, func(t *testing.T) {
+				var got []devices.Point
+				if err := in.readQL(ctx, tt.q, func(p devices.Point) error { got = append(got, p); return nil }); err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				if len(got) != len(tt.want) {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+				for i := range got {
+					if !got[i].Time.Equal(tt.want[i].Time) || got[i].Metric != tt.want[i].Metric || got[i].Value != tt.want[i].Value {
+						t.Errorf("value %d = %v, want %v", i, got[i], tt.want[i])
+					}
+				}
+			})
+		}
 	}
 	// Through the public door such an id is refused before any query.
 	err = in.ReadingsFunc(ctx, devices.Query{Device: dev, From: from, To: to}, func(devices.Point) error { return nil })
