@@ -45,6 +45,7 @@ func TestQLReadQuoting(t *testing.T) {
 	t0 := int64(1795395500)
 	writeLines(t, srv.URL, "caretaker",
 		fmt.Sprintf(`gas,building=B1,device=%s,site=s1 lel_pct=1.5,n=5i,fault=true,note="x",%s=2 %d`, dev, odd, t0),
+		fmt.Sprintf(`gas,building=B9,device=%s,site=s1 a_zero=0.5 %d`, dev, t0), // another series, same instant
 		fmt.Sprintf(`gas,building=B9,device=%s,site=s1 lel_pct=2.5,fault=false %d`, dev, t0+60),
 		fmt.Sprintf(`gas,building=B1,device=%s,site=s1 lel_pct=3.5 %d`, dev, t0+120), // at To: not read
 		fmt.Sprintf(`gas,building=B1,device=gas'b,site=s1 lel_pct=99 %d`, t0),
@@ -68,11 +69,11 @@ func TestQLReadQuoting(t *testing.T) {
 		want []devices.Point
 	}{
 		{"every metric of the kind", devices.Query{Device: dev, Kind: devices.KindGas, From: from, To: to}, []devices.Point{
-			{Time: at(t0), Metric: "fault", Value: 1}, {Time: at(t0), Metric: "lel_pct", Value: 1.5},
+			{Time: at(t0), Metric: "a_zero", Value: 0.5}, {Time: at(t0), Metric: "fault", Value: 1}, {Time: at(t0), Metric: "lel_pct", Value: 1.5},
 			{Time: at(t0), Metric: odd, Value: 2}, {Time: at(t0), Metric: "n", Value: 5},
 			{Time: at(t0 + 60), Metric: "fault", Value: 0}, {Time: at(t0 + 60), Metric: "lel_pct", Value: 2.5}}},
 		{"every measurement", devices.Query{Device: dev, From: from, To: to}, []devices.Point{
-			{Time: at(t0), Metric: "fault", Value: 1}, {Time: at(t0), Metric: "lel_pct", Value: 1.5},
+			{Time: at(t0), Metric: "a_zero", Value: 0.5}, {Time: at(t0), Metric: "fault", Value: 1}, {Time: at(t0), Metric: "lel_pct", Value: 1.5},
 			{Time: at(t0), Metric: odd, Value: 2}, {Time: at(t0), Metric: "n", Value: 5},
 			{Time: at(t0 + 60), Metric: "fault", Value: 0}, {Time: at(t0 + 60), Metric: "lel_pct", Value: 2.5}}},
 		{"a metric with quotes", devices.Query{Device: dev, Kind: devices.KindGas, Metric: odd, From: from, To: to}, []devices.Point{
