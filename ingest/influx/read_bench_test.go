@@ -34,7 +34,7 @@ var (
 // once as a backtest does, through each candidate read path, and reports
 // the values read per second (the read alone: nothing is done with them).
 //
-//	go test ./ingest/influx/ -run '^$' -bench BenchmarkReadPaths -benchtime 1x -v \\
+//	go test ./ingest/influx/ -run '^$' -bench BenchmarkReadPaths -benchtime 1x -v \
 //	  -args -read-devices 20 -read-days 30 -read-rounds 3
 func BenchmarkReadPaths(b *testing.B) {
 	srv := testserver.InfluxDB(b, "bench")
