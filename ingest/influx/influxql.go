@@ -230,6 +230,12 @@ func (in *Store) readQL(ctx context.Context, q devices.Query, fn func(devices.Po
 		if fnErr != nil {
 			return fnErr
 		}
+		if errors.Is(err, errNoInfluxQL) {
+			if from.Equal(q.From) {
+				return err // nothing handed over yet: the caller reads with Flux
+			}
+			return fmt.Errorf("influx query: %v", err) // not again from the start with Flux
+		}
 		if err != nil {
 			return fmt.Errorf("influx query: %w", err)
 		}

@@ -111,7 +111,8 @@ func TestQLReadQuoting(t *testing.T) {
 
 // TestQLReadErrors: an error of InfluxDB comes back with its context and
 // without the token; a server whose /query answers 404 (no InfluxQL) is
-// read with Flux, the same values.
+// read with Flux, the same values, unless values were handed over
+// already.
 func TestQLReadErrors(t *testing.T) {
 	srv := testserver.InfluxDB(t, "caretaker")
 	t0 := int64(1795395500)
@@ -162,5 +163,29 @@ func TestQLReadErrors(t *testing.T) {
 	}
 	if qlAsked != 1 || fluxAsked != 2 {
 		t.Errorf("/query asked %d times, Flux %d; want once, then Flux for both reads", qlAsked, fluxAsked)
+	}
+
+	// A 404 after the first window is an error, not a second read of the
+	// period with Flux: nothing is handed over twice.
+	var asked int
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/query" {
+			if asked++; asked > 1 {
+				http.NotFound(w, r)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	mid, err := Open(Config{URL: flaky.URL, Bucket: "caretaker", ReadWindow: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mid.Close()
+	n := 0
+	err = mid.ReadingsFunc(ctx, q, func(devices.Point) error { n++; return nil })
+	if err == nil || n != 2 || mid.noQL.Load() {
+		t.Errorf("404 in the second window: err %v, %d values handed over (want an error after 2), Flux from then on %v", err, n, mid.noQL.Load())
 	}
 }
