@@ -81,6 +81,7 @@ type backtestRun struct {
 	Readings, Count, CurrentCount int
 	Elapsed                       time.Duration
 	PeakRSS                       int64
+	CPU, StoreCPU                 time.Duration // of caretaker backtest, and of influxd meanwhile
 }
 
 func (r backtestRun) rate() float64 { return float64(r.Readings) / r.Elapsed.Seconds() }
@@ -195,7 +196,11 @@ func benchBacktest(t *testing.T, env *benchEnv) {
 			t.Fatal(err)
 		}
 		for _, b := range bins {
+			s0, _ := procCPU(env.influx.PID())
 			whole := runBacktest(t, b[1], cfgPath, from, to)
+			if s1, err := procCPU(env.influx.PID()); err == nil && store == "InfluxDB" {
+				whole.StoreCPU = s1 - s0
+			}
 			tenth := runBacktest(t, b[1], cfgPath, from, short)
 			if whole.Readings != total || whole.Count != mem.Count || whole.CurrentCount != mem.CurrentCount {
 				t.Errorf("%s%s: %d readings, %d and %d alarms; the replay from memory: %d, %d and %d", store, b[0],
@@ -207,6 +212,13 @@ func benchBacktest(t *testing.T, env *benchEnv) {
 			env.tb.add(row{Part: part, Figure: "peak RSS, " + store + b[0], Value: mib(whole.PeakRSS),
 				Ratio: fmt.Sprintf("%s for a tenth of the period", mib(tenth.PeakRSS)), Target: "flat",
 				Verdict: verdict(float64(whole.PeakRSS) <= 1.25*float64(tenth.PeakRSS)+16<<20)})
+			perReading := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(whole.Readings) }
+			cpu := fmt.Sprintf("%.2f us", perReading(whole.CPU+whole.StoreCPU))
+			if whole.StoreCPU > 0 {
+				cpu += fmt.Sprintf(" (caretaker %.2f + influxd %.2f)", perReading(whole.CPU), perReading(whole.StoreCPU))
+			}
+			env.tb.add(row{Part: part, Figure: "CPU per reading, " + store + b[0], Value: cpu,
+				Ratio: "user + system"})
 		}
 	}
 }
@@ -268,7 +280,7 @@ wait:
 	if err != nil {
 		t.Fatalf("%s backtest: %v\n%s", bin, err, errb.String())
 	}
-	run := backtestRun{Elapsed: time.Since(start), PeakRSS: peak}
+	run := backtestRun{Elapsed: time.Since(start), PeakRSS: peak, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	var res struct {
 		Readings     int `json:"readings"`
 		Count        int `json:"count"`

@@ -53,8 +53,8 @@ type Config struct {
 	// Up to 4×Writes batches may wait for one.
 	Writes int `yaml:"-"`
 	// ReadWindow is how much of a period ReadingsFunc asks for at once
-	// (each query costs InfluxDB some 20 ms; a week of one-minute values
-	// of one metric is about 500 kB); default 7 days.
+	// (a week of one-minute values of one metric is some 10 000 values,
+	// 200 kB of MessagePack); default 7 days.
 	ReadWindow time.Duration `yaml:"-"`
 
 	Logger  *slog.Logger          `yaml:"-"`
@@ -130,13 +130,16 @@ func (c Config) WithDefaults() Config {
 // Store writes readings and events to InfluxDB in batches of its own
 // (gzip, several requests at once), spools what InfluxDB
 // cannot take to disk and replays it in order, and reads history back with
-// Flux. Run sends the batches; see writer.go.
+// InfluxQL (influxql.go; Flux where /query is missing). Run sends the
+// batches; see writer.go.
 type Store struct {
 	cfg     Config
 	log     *slog.Logger
 	rlog    *ratelog.Logger
 	client  influxdb2.Client // Ping
-	read    *fluxReader      // queries
+	read    *fluxReader      // Flux queries, where /query is missing
+	ql      *qlReader        // InfluxQL queries
+	noQL    atomic.Bool      // /query answered 404: read with Flux
 	post    *poster
 	spool   *spool.Spool // nil: no spool
 	journal *journal     // with the spool: batches durable before InfluxDB has them
@@ -214,6 +217,10 @@ func Open(cfg Config) (*Store, error) {
 	}
 	in.post = post
 	if in.read, err = newFluxReader(cfg); err != nil {
+		in.client.Close()
+		return nil, err
+	}
+	if in.ql, err = newQLReader(cfg); err != nil {
 		in.client.Close()
 		return nil, err
 	}

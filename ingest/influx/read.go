@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,15 +60,31 @@ func (in *Store) Readings(ctx context.Context, q devices.Query) ([]devices.Point
 
 // ReadingsFunc is Readings handing the values to fn one by one, in the
 // same order. It asks InfluxDB for one ReadWindow of the period at a time
-// (InfluxDB answers each metric's series one after the other, so a window
-// is put in time order before it is handed over): what it holds is at
-// most one window of one device, whatever the period. An error from fn
+// with InfluxQL on /query, its answer in MessagePack decoded as it
+// arrives (see influxql.go); a server without /query (404) is read with
+// Flux instead. What it holds is at most the values of one instant (one
+// window when q.Kind is empty), whatever the period. An error from fn
 // stops the read and is returned as it is.
 func (in *Store) ReadingsFunc(ctx context.Context, q devices.Query, fn func(devices.Point) error) error {
 	q, err := q.Normalize(time.Now)
 	if err != nil {
 		return err
 	}
+	if !in.noQL.Load() {
+		err := in.readQL(ctx, q, fn)
+		if !errors.Is(err, errNoInfluxQL) {
+			return err
+		}
+		in.noQL.Store(true)
+		in.log.Info("influx: no InfluxQL endpoint (/query answers 404); reading history with Flux")
+	}
+	return in.readFlux(ctx, q, fn)
+}
+
+// readFlux is ReadingsFunc over Flux (InfluxDB answers each metric's
+// series one after the other, so a window is put in time order before it
+// is handed over).
+func (in *Store) readFlux(ctx context.Context, q devices.Query, fn func(devices.Point) error) error {
 	var buf []devices.Point
 	for from := q.From; from.Before(q.To); {
 		to := from.Add(in.cfg.ReadWindow)
