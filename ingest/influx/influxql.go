@@ -66,6 +66,11 @@ func newQLReader(cfg Config) (*qlReader, error) {
 // reader goes back to Flux.
 var errNoInfluxQL = errors.New("no InfluxQL endpoint")
 
+// errQLNothingRead wraps a refusal of InfluxQL before any value was
+// handed over (an InfluxDB 2.x bucket without a database mapping answers
+// "database not found"): that read is tried once more with Flux.
+var errQLNothingRead = errors.New("InfluxQL read refused before any value")
+
 // send posts one statement and returns the answer, status 200; the
 // caller closes its body. accept "" is the reader's.
 func (r *qlReader) send(ctx context.Context, stmt, accept string) (*http.Response, error) {
@@ -180,10 +185,12 @@ var qlEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`, `"`, `\"`, "\n", `\n`)
 // after the other and are sorted a window at a time.
 func (in *Store) readQL(ctx context.Context, q devices.Query, fn func(devices.Point) error) error {
 	var (
-		buf   []devices.Point
-		fnErr error
+		buf    []devices.Point
+		fnErr  error
+		handed bool // a value went to fn
 	)
 	flush := func() error {
+		handed = handed || len(buf) > 0
 		if len(buf) > 1 {
 			slices.SortStableFunc(buf, func(a, b devices.Point) int {
 				if c := a.Time.Compare(b.Time); c != 0 {
@@ -235,6 +242,9 @@ func (in *Store) readQL(ctx context.Context, q devices.Query, fn func(devices.Po
 				return err // nothing handed over yet: the caller reads with Flux
 			}
 			return fmt.Errorf("influx query: %v", err) // not again from the start with Flux
+		}
+		if err != nil && !handed && ctx.Err() == nil {
+			return fmt.Errorf("influx query: %v: %w", err, errQLNothingRead)
 		}
 		if err != nil {
 			return fmt.Errorf("influx query: %w", err)

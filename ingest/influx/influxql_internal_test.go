@@ -165,6 +165,41 @@ func TestQLReadErrors(t *testing.T) {
 		t.Errorf("/query asked %d times, Flux %d; want once, then Flux for both reads", qlAsked, fluxAsked)
 	}
 
+	// A server that refuses InfluxQL before any value (InfluxDB 2.x with
+	// a bucket that has no database mapping answers "database not
+	// found") is read with Flux that time; /query is asked again next.
+	qlAsked, fluxAsked = 0, 0
+	unmapped := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/query":
+			qlAsked++
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"results":[{"statement_id":0,"error":"database not found: caretaker"}]}`)
+			return
+		case "/api/v2/query":
+			fluxAsked++
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer unmapped.Close()
+	v2, err := Open(Config{URL: unmapped.URL, Bucket: "caretaker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	for range 2 {
+		var got bytes.Buffer
+		if err := v2.ReadingsFunc(ctx, q, func(p devices.Point) error { fmt.Fprintf(&got, "%s=%g ", p.Metric, p.Value); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != "lel_pct=1.5 lel_pct=2.5 " {
+			t.Errorf("through Flux after InfluxQL's refusal: %q", got.String())
+		}
+	}
+	if qlAsked != 2 || fluxAsked != 2 {
+		t.Errorf("/query asked %d times, Flux %d; want each read tried with InfluxQL, then read with Flux", qlAsked, fluxAsked)
+	}
+
 	// A 404 after the first window is an error, not a second read of the
 	// period with Flux: nothing is handed over twice.
 	var asked int

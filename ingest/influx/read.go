@@ -72,11 +72,21 @@ func (in *Store) ReadingsFunc(ctx context.Context, q devices.Query, fn func(devi
 	}
 	if !in.noQL.Load() {
 		err := in.readQL(ctx, q, fn)
-		if !errors.Is(err, errNoInfluxQL) {
+		switch {
+		case errors.Is(err, errNoInfluxQL):
+			in.noQL.Store(true)
+			in.log.Info("influx: no InfluxQL endpoint (/query answers 404); reading history with Flux")
+		case errors.Is(err, errQLNothingRead):
+			// Refused before any value: this read with Flux, which needs
+			// no database mapping (InfluxDB 2.x).
+			in.log.Debug("influx: InfluxQL read refused, reading with Flux", "err", err)
+			if ferr := in.readFlux(ctx, q, fn); ferr != nil {
+				return fmt.Errorf("%v; with Flux: %w", err, ferr)
+			}
+			return nil
+		default:
 			return err
 		}
-		in.noQL.Store(true)
-		in.log.Info("influx: no InfluxQL endpoint (/query answers 404); reading history with Flux")
 	}
 	return in.readFlux(ctx, q, fn)
 }
