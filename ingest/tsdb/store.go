@@ -33,7 +33,7 @@ const (
 	durableBatch = 250
 
 	foldRowsDefault      = 2000
-	foldPerSeriesDefault = 4
+	foldPerSeriesDefault = 16
 	chunkValuesDefault   = 512
 )
 
