@@ -45,6 +45,7 @@ type candidateFigures struct {
 	readValues               int
 	bytesPerValue, writeRate float64
 	readRate                 float64
+	dir                      string
 }
 
 // TestStoreCandidates measures the embedded store's candidates side by
@@ -76,11 +77,44 @@ func TestStoreCandidates(t *testing.T) {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "candidate\tvalues\tbytes/value\twrite values/s\tread values/s\n")
-	for _, c := range cands {
+	var rows candidateFigures
+	for i, c := range cands {
 		f := measureCandidate(t, c, devs, period)
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.0f\n", c.name, f.values, f.bytesPerValue, f.writeRate, f.readRate)
+		if i == 0 {
+			rows = f
+		}
 	}
 	tw.Flush()
+	// The upgrade: tsdb.Open converts the file of (a).
+	path := filepath.Join(rows.dir, "rows.db")
+	start := time.Now()
+	st, err := tsdb.Open(path, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	n := 0
+	for _, d := range devs {
+		if err := st.ReadingsFunc(context.Background(), devices.Query{Device: d.ID, From: tsdbdata.Start, To: tsdbdata.Start.Add(period + time.Minute)},
+			func(devices.Point) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != rows.values {
+		t.Errorf("upgrade: %d values read from the converted file, %d written", n, rows.values)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var after int64
+	for _, p := range sqliteFiles("rows.db")(rows.dir) {
+		if fi, err := os.Stat(p); err == nil {
+			after += fi.Size()
+		}
+	}
+	fmt.Fprintf(&b, "\nupgrade: (a)'s file converted on open in %s (%.0f values/s), %d -> %d bytes (%.2f bytes a value)\n",
+		took.Round(time.Millisecond), float64(rows.values)/took.Seconds(), rows.bytes, after, float64(after)/float64(rows.values))
 	fmt.Fprintf(os.Stdout, "\nEmbedded store candidates, %d devices, %s of readings, %s\n\n%s", nDev, period, machine(), b.String())
 }
 
@@ -89,7 +123,7 @@ func measureCandidate(t *testing.T, c candidate, devs []tsdbdata.Device, period 
 	dir := t.TempDir()
 	ctx := context.Background()
 	st := c.open(t, dir)
-	var f candidateFigures
+	f := candidateFigures{dir: dir}
 	progress("%s: writing", c.name)
 	start := time.Now()
 	var werr error
