@@ -1,11 +1,13 @@
 package tsdb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -30,28 +32,32 @@ func convertLegacy(db *sql.DB, log *slog.Logger, chunkValues int) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	// The old rows are read on a connection of their own while tx writes.
-	rows, err := db.QueryContext(ctx, `SELECT device, metric, kind, site, building, ts_ms, value FROM readings ORDER BY device, metric, kind, site, building, ts_ms`)
+	// The old rows are read in the table's order (the order they came,
+	// sequential on disk) on a connection of their own while tx writes;
+	// each series' values wait in a buffer of a chunk.
+	rows, err := db.QueryContext(ctx, `SELECT device, metric, kind, site, building, ts_ms, value FROM readings`)
 	if err != nil {
 		return fmt.Errorf("read readings of the first version: %w", err)
 	}
 	defer rows.Close()
 	s := &Store{chunkValues: chunkValues}
+	type pending struct {
+		id int64
+		ss []sample
+	}
 	var (
-		cur, k seriesKey
-		id     int64
-		ss     []sample
+		open   = map[string]*pending{}
+		key    []byte
+		cols   [5]sql.RawBytes
 		values int64
 	)
-	flush := func() error {
-		if len(ss) == 0 {
-			return nil
-		}
-		if err := s.insertChunks(ctx, tx, id, ss); err != nil {
+	flush := func(p *pending) error {
+		slices.SortStableFunc(p.ss, func(a, b sample) int { return cmp.Compare(a.ms, b.ms) })
+		if err := s.insertChunks(ctx, tx, p.id, p.ss); err != nil {
 			return err
 		}
-		values += int64(len(ss))
-		ss = ss[:0]
+		values += int64(len(p.ss))
+		p.ss = p.ss[:0]
 		return nil
 	}
 	for rows.Next() {
@@ -59,24 +65,29 @@ func convertLegacy(db *sql.DB, log *slog.Logger, chunkValues int) error {
 			ms int64
 			v  sql.NullFloat64
 		)
-		if err := rows.Scan(&k.device, &k.metric, &k.kind, &k.site, &k.building, &ms, &v); err != nil {
+		if err := rows.Scan(&cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &ms, &v); err != nil {
 			return fmt.Errorf("read readings of the first version: %w", err)
 		}
 		if !v.Valid { // NaN reads back as NULL
 			v.Float64 = math.NaN()
 		}
-		if k != cur || id == 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-			if id, err = seriesID(ctx, tx, k); err != nil {
-				return err
-			}
-			cur = k
+		key = key[:0]
+		for _, c := range cols {
+			key = append(append(key, c...), 0)
 		}
-		ss = append(ss, sample{ms: ms, v: v.Float64})
-		if len(ss) == chunkValues {
-			if err := flush(); err != nil {
+		p, ok := open[string(key)]
+		if !ok {
+			k := seriesKey{device: string(cols[0]), metric: string(cols[1]), kind: string(cols[2]), site: string(cols[3]), building: string(cols[4])}
+			id, err := seriesID(ctx, tx, k)
+			if err != nil {
+				return err
+			}
+			p = &pending{id: id, ss: make([]sample, 0, chunkValues)}
+			open[string(key)] = p
+		}
+		p.ss = append(p.ss, sample{ms: ms, v: v.Float64})
+		if len(p.ss) == chunkValues {
+			if err := flush(p); err != nil {
 				return err
 			}
 		}
@@ -84,8 +95,12 @@ func convertLegacy(db *sql.DB, log *slog.Logger, chunkValues int) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read readings of the first version: %w", err)
 	}
-	if err := flush(); err != nil {
-		return err
+	for _, p := range open {
+		if len(p.ss) > 0 {
+			if err := flush(p); err != nil {
+				return err
+			}
+		}
 	}
 	rows.Close()
 	if _, err := tx.ExecContext(ctx, `DROP TABLE readings`); err != nil {

@@ -1,12 +1,14 @@
 package tsdb_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,6 +67,12 @@ func TestEmbeddedStoreReadsFirstVersion(t *testing.T) {
 			}
 		}
 	}
+	late := t0.Add(1500*time.Second + 500*time.Millisecond) // came last, belongs in the middle
+	if _, err := tx.Exec(`INSERT INTO readings VALUES (?, 'gas-1', 'gas', 's1', 'B2', 'lel_pct', 42, 0)`, late.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, devices.Point{Time: late, Metric: "lel_pct", Value: 42})
+	slices.SortStableFunc(want, func(a, b devices.Point) int { return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Metric, b.Metric)) })
 	if _, err := tx.Exec(`INSERT INTO device_events VALUES (?, 'gas-1', 'gas', 's1', 'B2', 'fault', 1)`, t0.UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
