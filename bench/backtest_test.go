@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -347,65 +346,24 @@ func loadInflux(t *testing.T, env *benchEnv, nDev, minutes int) {
 	}
 }
 
-// loadEmbedded writes the history into the embedded store's file with
-// the store's own schema (its indexes built once, after the rows).
+// loadEmbedded writes the history into the embedded store through its
+// own writes, minute by minute across the detectors as they would come.
 func loadEmbedded(t *testing.T, path string, devs btDevices, minutes int) {
 	t.Helper()
 	st, err := tsdb.Open(path, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	for _, idx := range []string{"readings_device_metric_ts", "readings_ts"} {
-		if _, err := db.Exec("DROP INDEX " + idx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	insert := `INSERT INTO readings (ts_ms, device, kind, site, building, metric, value, is_flag) VALUES (?, ?, 'gas', ?, ?, 'lel_pct', ?, 0)`
-	st2, err := tx.Prepare(insert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for dev, d := range devs {
-		for i := range minutes {
-			if _, err := st2.Exec(backtestStart.Add(time.Duration(i)*time.Minute).UnixMilli(), d.ID, d.Site, d.Building, backtestValue(dev, i)); err != nil {
+	ctx := context.Background()
+	for i := range minutes {
+		at := backtestStart.Add(time.Duration(i) * time.Minute)
+		for dev, d := range devs {
+			r := devices.Reading{Device: d.ID, Kind: devices.KindGas, Site: d.Site, Building: d.Building, Time: at,
+				Values: map[string]devices.Value{"lel_pct": devices.Num(backtestValue(dev, i))}}
+			if err := st.WriteReading(ctx, r); err != nil {
 				t.Fatal(err)
 			}
-			if n++; n%500000 == 0 {
-				st2.Close()
-				if err := tx.Commit(); err != nil {
-					t.Fatal(err)
-				}
-				if tx, err = db.Begin(); err != nil {
-					t.Fatal(err)
-				}
-				if st2, err = tx.Prepare(insert); err != nil {
-					t.Fatal(err)
-				}
-			}
 		}
-	}
-	st2.Close()
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	// Reopening builds the indexes.
-	if st, err = tsdb.Open(path, 0, nil); err != nil {
-		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)

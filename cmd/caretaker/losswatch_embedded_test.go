@@ -52,7 +52,7 @@ func TestEmbeddedStoreLossRaisesStoreAlarm(t *testing.T) {
 	go func() { done <- watchLoss(ctx, src, rec, ticks, time.Now, slog.New(slog.DiscardHandler)) }()
 	ticks <- time.Now() // the watch has its starting count
 
-	exec(`CREATE TRIGGER refuse BEFORE INSERT ON readings BEGIN SELECT RAISE(ABORT, 'disk says no'); END`)
+	exec(`CREATE TRIGGER refuse BEFORE INSERT ON samples BEGIN SELECT RAISE(ABORT, 'disk says no'); END`)
 	for i := 0; i < 4; i++ {
 		r := devices.Reading{Device: "gas-1", Kind: devices.KindGas, Site: "s1", Time: time.UnixMilli(1795395500000 + int64(i)),
 			Values: map[string]devices.Value{"lel_pct": devices.Num(float64(i))}}

@@ -28,7 +28,7 @@ func TestEmbeddedStoreAfterDurable(t *testing.T) {
 	defer other.Close()
 	committed := func() int {
 		var n int
-		if err := other.QueryRow(`SELECT COUNT(*) FROM readings`).Scan(&n); err != nil {
+		if err := other.QueryRow(`SELECT (SELECT COUNT(*) FROM samples) + (SELECT COALESCE(SUM(n), 0) FROM chunks)`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,10 @@ const (
 	flushRows    = 1000
 	durableWait  = 20 * time.Millisecond
 	durableBatch = 250
+
+	foldRowsDefault      = 2000
+	foldPerSeriesDefault = 16
+	chunkValuesDefault   = 512
 )
 
 // Config configures the embedded store. Path is required.
@@ -43,6 +49,12 @@ type Config struct {
 	// Default 100 000.
 	MaxBufferedRows int
 	Now             func() time.Time // default time.Now
+
+	// samples start a fold into chunks once they are foldRows rows and
+	// foldPerSeries a series on average: a chunk is written again at each
+	// fold until full, so a fold holds a few values of each series.
+	foldRows, foldPerSeries int
+	chunkValues             int // values a chunk holds at most
 }
 
 func (c Config) withDefaults() Config {
@@ -55,22 +67,46 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.foldRows <= 0 {
+		c.foldRows, c.foldPerSeries = foldRowsDefault, foldPerSeriesDefault
+	}
+	if c.chunkValues <= 0 {
+		c.chunkValues = chunkValuesDefault
+	}
 	return c
 }
 
+// The file's schema: a series per device metric; its fresh values one row
+// each in samples (the append log an acknowledgement waits for), folded
+// into chunks of up to chunkValues values (chunk.go) once samples holds
+// foldRows rows. Values are float64 bits, so that nothing (NaN included)
+// is refused. The readings table of the first version (one row per value)
+// is converted on Open (legacy.go).
 const schema = `
-CREATE TABLE IF NOT EXISTS readings (
-	ts_ms    INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS series (
+	id       INTEGER PRIMARY KEY,
 	device   TEXT    NOT NULL,
+	metric   TEXT    NOT NULL,
 	kind     TEXT    NOT NULL,
 	site     TEXT    NOT NULL,
 	building TEXT    NOT NULL,
-	metric   TEXT    NOT NULL,
-	value    REAL    NOT NULL,
-	is_flag  INTEGER NOT NULL
+	UNIQUE (device, metric, kind, site, building)
 );
-CREATE INDEX IF NOT EXISTS readings_device_metric_ts ON readings (device, metric, ts_ms);
-CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts_ms);
+CREATE TABLE IF NOT EXISTS samples (
+	series INTEGER NOT NULL,
+	ts_ms  INTEGER NOT NULL,
+	bits   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_series_ts ON samples (series, ts_ms);
+CREATE TABLE IF NOT EXISTS chunks (
+	series INTEGER NOT NULL,
+	min_ts INTEGER NOT NULL,
+	max_ts INTEGER NOT NULL,
+	n      INTEGER NOT NULL,
+	data   BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_series_ts ON chunks (series, min_ts);
+CREATE INDEX IF NOT EXISTS chunks_ts ON chunks (min_ts);
 CREATE TABLE IF NOT EXISTS device_events (
 	ts_ms    INTEGER NOT NULL,
 	device   TEXT    NOT NULL,
@@ -85,7 +121,8 @@ CREATE INDEX IF NOT EXISTS device_events_ts ON device_events (ts_ms);
 `
 
 // Store is the time-series store used when no InfluxDB is
-// configured: a SQLite file of its own (WAL mode), one row per metric value.
+// configured: a SQLite file of its own (WAL mode) holding each series of
+// values in compressed chunks, fresh values one row each until folded.
 // Writes are buffered and go to disk in one transaction per batch.
 type Store struct {
 	db          *sql.DB
@@ -103,8 +140,21 @@ type Store struct {
 	waiters  []func()      // AfterDurable callbacks of what is buffered
 	waiting  chan struct{} // the first waiter came: Run arms durableWait
 	flushNow chan struct{} // durableBatch waiters: Run flushes
-	flushMu  sync.Mutex    // one batch transaction at a time
+	flushMu  sync.Mutex    // one write transaction at a time (batch, fold, retention)
 	acks     ingest.Callbacks
+
+	// guarded by flushMu
+	ids           map[seriesKey]int64 // series ids committed
+	fresh         int                 // rows in samples
+	foldRows      int
+	foldPerSeries int
+	chunkValues   int
+	enc           encoder
+}
+
+// seriesKey names a series: one metric of one device, where it is.
+type seriesKey struct {
+	device, metric, kind, site, building string
 }
 
 type readingRow struct {
@@ -135,13 +185,23 @@ func OpenWith(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded store schema %s: %w", path, err)
 	}
+	log := cfg.Logger.With("component", "tsdb", "path", path)
+	if err := convertLegacy(db, log, cfg.chunkValues); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded store %s: %w", path, err)
+	}
+	var fresh int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM samples`).Scan(&fresh); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded store %s: %w", path, err)
+	}
 	lost := promreg.Register(cfg.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "caretaker_embedded_store_points_lost_total",
 		Help: "Readings and events the embedded store lost, by reason: buffer_full (the file refused writes until the buffer was full).",
 	}, []string{"reason"}))
 	return &Store{
 		db:          db,
-		log:         cfg.Logger.With("component", "tsdb", "path", path),
+		log:         log,
 		retention:   cfg.Retention,
 		now:         cfg.Now,
 		maxBuffered: cfg.MaxBufferedRows,
@@ -151,8 +211,13 @@ func OpenWith(cfg Config) (*Store, error) {
 			Help:    "Time one write transaction of the embedded store took (what acknowledgements wait for), successful or not.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		})),
-		waiting:  make(chan struct{}, 1),
-		flushNow: make(chan struct{}, 1),
+		waiting:       make(chan struct{}, 1),
+		flushNow:      make(chan struct{}, 1),
+		ids:           map[seriesKey]int64{},
+		fresh:         fresh,
+		foldRows:      cfg.foldRows,
+		foldPerSeries: cfg.foldPerSeries,
+		chunkValues:   cfg.chunkValues,
 	}, nil
 }
 
@@ -252,6 +317,14 @@ func (s *Store) Flush(ctx context.Context) error {
 	s.commitTime.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.acks.Go(waiters...)
+		s.fresh += len(readings)
+		if s.fresh >= max(s.foldRows, s.foldPerSeries*len(s.ids)) {
+			// What is folded is durable already: a failed fold is
+			// tried again after the next batch, nothing is lost.
+			if err := s.fold(ctx); err != nil {
+				s.log.Error("embedded store fold into chunks failed", "error", err)
+			}
+		}
 		return nil
 	}
 	s.mu.Lock()
@@ -289,17 +362,30 @@ func (s *Store) insert(ctx context.Context, readings []readingRow, events []devi
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer tx.Rollback()             //nolint:errcheck // a no-op after Commit
+	var created map[seriesKey]int64 // series made in this transaction
 	if len(readings) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO readings (ts_ms, device, kind, site, building, metric, value, is_flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO samples (series, ts_ms, bits) VALUES (?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for _, row := range readings {
 			r := row.r
-			if _, err := st.ExecContext(ctx, r.Time.UnixMilli(), r.Device, string(r.Kind), r.Site, r.Building,
-				row.metric, row.value.Float(), row.value.IsFlag); err != nil {
+			k := seriesKey{device: r.Device, metric: row.metric, kind: string(r.Kind), site: r.Site, building: r.Building}
+			id, ok := s.ids[k]
+			if !ok {
+				if id, ok = created[k]; !ok {
+					if id, err = seriesID(ctx, tx, k); err != nil {
+						return err
+					}
+					if created == nil {
+						created = map[seriesKey]int64{}
+					}
+					created[k] = id
+				}
+			}
+			if _, err := st.ExecContext(ctx, id, r.Time.UnixMilli(), int64(math.Float64bits(row.value.Float()))); err != nil {
 				return err
 			}
 		}
@@ -316,97 +402,23 @@ func (s *Store) insert(ctx context.Context, readings []readingRow, events []devi
 			}
 		}
 	}
-	return tx.Commit()
-}
-
-// Readings returns the stored values of one device between q.From
-// (inclusive) and q.To (exclusive), ordered by time then metric; what is
-// still buffered is written first. A zero To means now, a zero From a day
-// before To.
-func (s *Store) Readings(ctx context.Context, q devices.Query) ([]devices.Point, error) {
-	var out []devices.Point
-	err := s.ReadingsFunc(ctx, q, func(p devices.Point) error {
-		out = append(out, p)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// ReadingsFunc is Readings handing each value to fn as SQLite reads it,
-// holding none: a backtest of a month reads through it. An error from fn
-// stops the read and is returned as it is.
-func (s *Store) ReadingsFunc(ctx context.Context, q devices.Query, fn func(devices.Point) error) error {
-	q, err := q.Normalize(s.now)
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		return err
 	}
-	if err := s.Flush(ctx); err != nil {
-		return err
-	}
-	query := `SELECT ts_ms, metric, value FROM readings WHERE device = ? AND ts_ms >= ? AND ts_ms < ?`
-	args := []any{q.Device, q.From.UnixMilli(), q.To.UnixMilli()}
-	if q.Metric != "" {
-		query += ` AND metric = ?`
-		args = append(args, q.Metric)
-	}
-	if q.Kind != "" {
-		query += ` AND kind = ?`
-		args = append(args, string(q.Kind))
-	}
-	query += ` ORDER BY ts_ms, metric`
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("embedded store query: %w", err)
-	}
-	defer rows.Close()
-	var (
-		ms     int64
-		metric sql.RawBytes
-		p      devices.Point
-		names  []string // a device has a handful of metrics: one string each
-	)
-	for rows.Next() {
-		if err := rows.Scan(&ms, &metric, &p.Value); err != nil {
-			return fmt.Errorf("embedded store query: %w", err)
-		}
-		p.Metric = ""
-		for _, n := range names {
-			if n == string(metric) {
-				p.Metric = n
-				break
-			}
-		}
-		if p.Metric == "" {
-			p.Metric = string(metric)
-			names = append(names, p.Metric)
-		}
-		p.Time = time.UnixMilli(ms)
-		if err := fn(p); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("embedded store query: %w", err)
-	}
+	maps.Copy(s.ids, created)
 	return nil
 }
 
-// DeleteBefore removes readings and events older than t and tells how many
-// rows went.
-func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	var n int64
-	for _, table := range []string{"readings", "device_events"} {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts_ms < ?`, t.UnixMilli())
-		if err != nil {
-			return n, fmt.Errorf("embedded store retention: %w", err)
-		}
-		k, _ := res.RowsAffected()
-		n += k
+// seriesID finds or makes the series k.
+func seriesID(ctx context.Context, tx *sql.Tx, k seriesKey) (int64, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO series (device, metric, kind, site, building) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (device, metric, kind, site, building) DO NOTHING`, k.device, k.metric, k.kind, k.site, k.building); err != nil {
+		return 0, err
 	}
-	return n, nil
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM series WHERE device = ? AND metric = ? AND kind = ? AND site = ? AND building = ?`,
+		k.device, k.metric, k.kind, k.site, k.building).Scan(&id)
+	return id, err
 }
 
 // Run flushes the buffer every 200ms and applies retention until ctx ends,
