@@ -25,17 +25,23 @@ func convertLegacy(db *sql.DB, log *slog.Logger, chunkValues int) error {
 		return nil
 	}
 	start := time.Now()
-	log.Info("embedded store: converting the readings of the first version into chunks")
+	log.Info("embedded store: converting the readings of the first version into chunks; the service starts once it is done")
 	ctx := context.Background()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	// The old rows are read in the table's order (the order they came,
-	// sequential on disk) on a connection of their own while tx writes;
-	// each series' values wait in a buffer of a chunk.
-	rows, err := db.QueryContext(ctx, `SELECT device, metric, kind, site, building, ts_ms, value FROM readings`)
+	// The old rows are read on a connection of their own while tx writes,
+	// a device's metric after the other (its index's order), so that only
+	// the series of one device and metric wait in their chunk buffers at a
+	// time, whatever the count of devices.
+	var total int64
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM readings`).Scan(&total); err != nil {
+		return fmt.Errorf("count readings of the first version: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT device, metric, kind, site, building, ts_ms, value FROM readings
+		ORDER BY device, metric, ts_ms`)
 	if err != nil {
 		return fmt.Errorf("read readings of the first version: %w", err)
 	}
@@ -60,6 +66,19 @@ func convertLegacy(db *sql.DB, log *slog.Logger, chunkValues int) error {
 		p.ss = p.ss[:0]
 		return nil
 	}
+	flushAll := func() error {
+		for k, p := range open {
+			if len(p.ss) > 0 {
+				if err := flush(p); err != nil {
+					return err
+				}
+			}
+			delete(open, k)
+		}
+		return nil
+	}
+	var group []byte // device and metric of the series in open
+	said := time.Now()
 	for rows.Next() {
 		var (
 			ms int64
@@ -67,6 +86,17 @@ func convertLegacy(db *sql.DB, log *slog.Logger, chunkValues int) error {
 		)
 		if err := rows.Scan(&cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &ms, &v); err != nil {
 			return fmt.Errorf("read readings of the first version: %w", err)
+		}
+		if g := len(cols[0]) + 1 + len(cols[1]); len(group) != g || string(group[:len(cols[0])]) != string(cols[0]) ||
+			string(group[len(cols[0])+1:]) != string(cols[1]) {
+			if err := flushAll(); err != nil {
+				return err
+			}
+			group = append(append(append(group[:0], cols[0]...), 0), cols[1]...)
+			if time.Since(said) > 10*time.Second {
+				said = time.Now()
+				log.Info("embedded store: converting", "values", values, "of", total)
+			}
 		}
 		if !v.Valid { // NaN reads back as NULL
 			v.Float64 = math.NaN()
@@ -95,12 +125,8 @@ func convertLegacy(db *sql.DB, log *slog.Logger, chunkValues int) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read readings of the first version: %w", err)
 	}
-	for _, p := range open {
-		if len(p.ss) > 0 {
-			if err := flush(p); err != nil {
-				return err
-			}
-		}
+	if err := flushAll(); err != nil {
+		return err
 	}
 	rows.Close()
 	if _, err := tx.ExecContext(ctx, `DROP TABLE readings`); err != nil {
