@@ -20,6 +20,7 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 			st := e.state.ensure(stateKey{c.key(), id}, p.room)
 			if st.mem.serviceAt == 0 {
 				st.mem.serviceAt = stampOf(now)
+				e.unsave(id)
 			}
 			serviceAt := st.mem.serviceAt.time()
 			if st.announced || now.Sub(serviceAt) < c.Condition.After.Std() {
@@ -58,6 +59,7 @@ func (e *Engine) RestoreServiceAt(ruleID, device string, at time.Time) {
 		}
 		if at.After(st.mem.serviceAt.time()) {
 			st.mem.serviceAt = stampOf(at)
+			e.unsave(device)
 		}
 	}
 }
