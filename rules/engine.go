@@ -95,12 +95,6 @@ type Engine struct {
 	// snapshotSize and snapshotEpisodes: the size of the last snapshot
 	// and how many episodes it held, to size the next.
 	snapshotSize, snapshotEpisodes int
-	// unsaved: the devices whose state changed since the last save
-	// (SaveChanges); savedHead: the head row it last wrote; saving: one
-	// save at a time.
-	unsaved   map[string]struct{}
-	savedHead []byte
-	saving    sync.Mutex
 	seen                           map[string]*seenDevice
 	parents                        map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
@@ -116,6 +110,13 @@ type Engine struct {
 	// received is when the reading or event being evaluated arrived
 	// (zero outside Reading and Event), for the decision latency.
 	received time.Time
+
+	// unsaved: the devices whose state changed since the last save
+	// (SaveChanges); savedHead: the head row it last wrote; saving: one
+	// save at a time.
+	unsaved   map[string]struct{}
+	savedHead []byte
+	saving    sync.Mutex
 }
 
 type stateKey struct{ rule, device string }

@@ -33,7 +33,7 @@ type snapshot struct {
 // (kind, metric or event, class of condition): the state is taken back
 // only by a rule that still tests the same.
 type episodeState struct {
-	Rule         string      `json:"rule"` // key: id, or id~shadow
+	Rule         string      `json:"rule"`             // key: id, or id~shadow
 	Device       string      `json:"device,omitempty"` // none in a device's row (StateDelta)
 	Sig          string      `json:"sig"`
 	LastTime     time.Time   `json:"last_time"`
