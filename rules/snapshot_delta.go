@@ -174,7 +174,7 @@ func (e *Engine) SaveChanges(ctx context.Context, to StateStore) (int, error) {
 	for id := range e.unsaved {
 		d.devices = append(d.devices, id)
 	}
-	clear(e.unsaved)
+	e.unsaved = map[string]struct{}{} // a new one: a map does not shrink
 	e.mu.Unlock()
 	if d.Empty() {
 		return 0, nil
