@@ -127,7 +127,7 @@ func (e *Engine) saveDevice(device string, eps []savedEpisode) []savedEpisode {
 	from := len(eps)
 	for i := range ds.slots {
 		if st := ds.slots[i].st; st != nil {
-			if sv, ok := e.saveEpisode(stateKey{ds.slots[i].rule, device}, st); ok {
+			if sv, ok := e.saveEpisode(stateKey{*ds.slots[i].rule, device}, st); ok {
 				eps = append(eps, sv)
 			}
 		}
