@@ -471,6 +471,25 @@ func (e *Engine) ruleState(c *compiled, device string) *episode {
 	if st := e.state.get(k); st != nil {
 		return st
 	}
+	sl := e.ruleSlot(c, device)
+	if sl == nil {
+		return nil
+	}
+	e.unsave(device)
+	if c.op.subject == onCalendar {
+		return e.state.ensureCalendar(k, 1)
+	}
+	return e.state.ensure(k, 1)
+}
+
+// ruleSlot is the slot of rule c on a device, made if it has none: nil
+// for a registered device of another kind, to which the rule cannot
+// apply.
+func (e *Engine) ruleSlot(c *compiled, device string) *slot {
+	k := stateKey{c.key(), device}
+	if sl := e.state.slot(k); sl != nil {
+		return sl
+	}
 	var d devices.Device
 	known := false
 	if e.cfg.Devices != nil {
@@ -483,8 +502,7 @@ func (e *Engine) ruleState(c *compiled, device string) *episode {
 	if known {
 		room = e.planFor(d.ID, d.Kind, d.Site, d.Building).room
 	}
-	e.unsave(device)
-	return e.state.ensure(k, room)
+	return e.state.slotFor(k, room)
 }
 
 func (e *Engine) emit(ctx context.Context, a Alarm) {

@@ -147,9 +147,11 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	e.mu.Lock()
 	savedAt := e.cfg.Now().UTC()
 	eps := make([]savedEpisode, 0, e.snapshotEpisodes+e.snapshotEpisodes/8)
-	for k, st := range e.state.all() {
-		if sv, ok := e.saveEpisode(k, st); ok {
-			eps = append(eps, sv)
+	for dev, ds := range e.state.devs {
+		for i := range ds.slots {
+			if sv, ok := e.saveSlot(dev, &ds.slots[i]); ok {
+				eps = append(eps, sv)
+			}
 		}
 	}
 	handoffs := e.handoffList()
@@ -211,6 +213,20 @@ type savedEpisode struct {
 	c   *compiled
 	st  episode
 	loc *plan // where the device is, for a pending unless episode without an alarm
+}
+
+// saveSlot copies a slot's episode worth keeping, or what a calendar rule
+// at rest keeps (its last service, saved as the episode it would be).
+// Under the lock.
+func (e *Engine) saveSlot(device string, sl *slot) (savedEpisode, bool) {
+	k := stateKey{*sl.rule, device}
+	if sl.st != nil {
+		return e.saveEpisode(k, sl.st)
+	}
+	if c := e.rules[k.rule]; c != nil && sl.last != 0 && c.op.subject == onCalendar {
+		return savedEpisode{k: k, c: c, st: episode{mem: memory{serviceAt: sl.last}}}, true
+	}
+	return savedEpisode{}, false
 }
 
 // saveEpisode copies an episode worth keeping (its fixed part, and what it
@@ -335,6 +351,11 @@ func (e *Engine) restoreEpisode(es episodeState) bool {
 	if c == nil || signature(c) != es.Sig {
 		return false
 	}
+	k := stateKey{es.Rule, es.Device}
+	if c.op.subject == onCalendar && atRest(es) {
+		e.state.slotFor(k, 1).last = stampOf(es.Mem.ServiceAt) // a calendar rule at rest keeps its last service alone
+		return true
+	}
 	st := &episode{lastTime: stampOf(es.LastTime), lastArrival: stampOf(es.LastArrival), pendingSince: stampOf(es.PendingSince),
 		clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
 		alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
@@ -344,11 +365,19 @@ func (e *Engine) restoreEpisode(es episodeState) bool {
 	if st.alarm != nil && st.alarm.RuleID == "" {
 		st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
 	}
-	k := stateKey{es.Rule, es.Device}
 	e.state.put(k, st)
 	if !st.hasAlarm() && (es.Site != "" || es.Building != "") && e.plan[es.Device] == nil {
 		e.planFor(es.Device, c.Kind, es.Site, es.Building)
 	}
 	e.track(k, c, st)
 	return true
+}
+
+// atRest tells a saved calendar episode that holds nothing but the last
+// service: not due, never raised.
+func atRest(es episodeState) bool {
+	return !es.On && !es.Announced && !es.Held && !es.Flapping && es.PendingSince.IsZero() && es.ClearSince.IsZero() &&
+		es.LastTime.IsZero() && es.LastArrival.IsZero() && es.Value == 0 && es.Peak == 0 &&
+		len(es.Toggles) == 0 && (es.Alarm == nil || es.Alarm.RuleID == "") && !es.Mem.ServiceAt.IsZero() &&
+		es.Mem.memory() == memory{serviceAt: stampOf(es.Mem.ServiceAt)}
 }

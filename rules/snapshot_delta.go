@@ -126,10 +126,8 @@ func (e *Engine) saveDevice(device string, eps []savedEpisode) []savedEpisode {
 	}
 	from := len(eps)
 	for i := range ds.slots {
-		if st := ds.slots[i].st; st != nil {
-			if sv, ok := e.saveEpisode(stateKey{*ds.slots[i].rule, device}, st); ok {
-				eps = append(eps, sv)
-			}
+		if sv, ok := e.saveSlot(device, &ds.slots[i]); ok {
+			eps = append(eps, sv)
 		}
 	}
 	mine := eps[from:]

@@ -317,3 +317,56 @@ func TestStoreSavesStateByDevice(t *testing.T) {
 		}
 	})
 }
+
+// TestCalendarAtRestKeepsWhenFirstSeen: a calendar rule not yet due keeps
+// no episode, only when the device was first seen (or serviced), and that
+// survives a restart, from a whole snapshot and from the rows by device:
+// the lift is overdue 15 days after it was first seen, not after the
+// restart.
+func TestCalendarAtRestKeepsWhenFirstSeen(t *testing.T) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	const rule = "elevator-maintenance-overdue"
+	for _, byDevice := range []bool{false, true} {
+		h := packHarness(t, nil)
+		h.e.Tick(ctx, t0) // the roster: e1 seen from t0
+		if s := h.e.Stats().Rules[rule]; s.Slots != 1 || s.Episodes != 0 {
+			t.Fatalf("%s at rest: %+v, want a slot and no episode", rule, s)
+		}
+		rows := newMemState()
+		h.save(rows)
+		snap, err := h.e.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pack, _ := DefaultPack()
+		h.clock.Set(t0.Add(5 * day))
+		if byDevice {
+			h.restart(rows, pack...)
+		} else {
+			h.e, err = NewEngine(Config{Rules: pack, Sink: h.sink, Now: h.clock.Now, Devices: h.reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.e.RestoreSnapshot(snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s := h.e.Stats().Rules[rule]; s.Slots != 1 || s.Episodes != 0 {
+			t.Fatalf("%s at rest after the restart (by device %v): %+v, want a slot and no episode", rule, byDevice, s)
+		}
+		for _, d := range []time.Duration{5 * day, 15*day - time.Minute, 15 * day} {
+			h.clock.Set(t0.Add(d))
+			h.e.Tick(ctx, t0.Add(d))
+		}
+		var got []string
+		for _, a := range h.sink.alarms {
+			if a.RuleID == rule {
+				got = append(got, string(a.State)+"@"+a.RaisedAt.Sub(t0).String())
+			}
+		}
+		if strings.Join(got, " ") != "raised@360h0m0s" {
+			t.Fatalf("by device %v: %v, want raised 15 days after e1 was first seen", byDevice, got)
+		}
+	}
+}

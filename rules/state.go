@@ -26,7 +26,7 @@ type devState struct{ slots []slot }
 
 type slot struct {
 	rule *string  // the rule's key (stateTable.keys)
-	last stamp    // at rest (st nil): event time of the newest value seen
+	last stamp    // at rest (st nil): event time of the newest value seen; of a calendar rule, its last service (ensureCalendar)
 	st   *episode // nil: at rest
 }
 
@@ -130,6 +130,19 @@ func (s *stateTable) ensure(k stateKey, room int) *episode {
 	sl := s.slotFor(k, room)
 	if sl.st == nil {
 		sl.st = &episode{lastTime: sl.last}
+		sl.last = 0
+		s.episodes++
+	}
+	return sl.st
+}
+
+// ensureCalendar is ensure for a calendar rule (service_overdue): at
+// rest, its slot's last is when the device was last serviced, or first
+// seen, and the episode made takes it over as such.
+func (s *stateTable) ensureCalendar(k stateKey, room int) *episode {
+	sl := s.slotFor(k, room)
+	if sl.st == nil {
+		sl.st = &episode{mem: memory{serviceAt: sl.last}}
 		sl.last = 0
 		s.episodes++
 	}
