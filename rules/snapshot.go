@@ -15,9 +15,11 @@ import (
 // history, the alarms that hold other rules back (unless: kept as the
 // episodes they are, and a held rule's pending episode stays held after
 // a restart before its device's first reading), the alarm changes the
-// sink has not taken yet. The engine writes it out as a snapshot
-// (Engine.Snapshot) that a Snapshotter saves periodically and at
-// shutdown; Engine.RestoreSnapshot takes it back before the first reading.
+// sink has not taken yet. A Snapshotter saves it periodically and at
+// shutdown, by device and only what changed (Engine.SaveChanges,
+// snapshot_delta.go); Engine.RestoreState takes it back before the first
+// reading. Engine.Snapshot writes it all out at once in the layout older
+// instances saved, which RestoreSnapshot (and RestoreState) take back.
 
 // snapshotFormat is the version of the snapshot's layout.
 const snapshotFormat = 1
