@@ -137,13 +137,13 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 // given, and keeps none.
 type countingState struct{ bytes, rows int }
 
-func (c *countingState) SaveState(_ context.Context, d *StateDelta) error {
-	c.bytes += len(d.Head())
-	return d.Each(func(_ string, body []byte) error {
-		c.bytes += len(body)
+func (c *countingState) SaveState(_ context.Context, b StateBatch) error {
+	c.bytes += len(b.Head)
+	for _, d := range b.Devices {
+		c.bytes += len(d.Body)
 		c.rows++
-		return nil
-	})
+	}
+	return nil
 }
 
 // BenchmarkEngineMemory: 100 000 devices, the default pack. Run it once:

@@ -27,20 +27,44 @@ import (
 // a JSON array of episodes as saved, episodeState without the device).
 const deltaFormat = 2
 
-// deltaChunk is how many devices a StateDelta copies under the lock at a
-// time.
-const deltaChunk = 256
+// deltaChunk is how many devices a save copies under the lock at a
+// time; deltaBatch how many it hands the store at a time, to write in
+// one transaction.
+const (
+	deltaChunk = 256
+	deltaBatch = 1024
+)
 
 // ErrStateUnreadable is wrapped by RestoreState's error when saved rows
 // could not be read back: they were skipped (and are rewritten at the
 // next save), the rest was taken back.
 var ErrStateUnreadable = errors.New("saved rule state unreadable")
 
-// StateStore keeps the saved rule state. SaveState writes a StateDelta
-// in one transaction; it may read the delta more than once (a transaction
-// run again).
+// StateStore keeps the saved rule state. SaveState writes one batch in
+// one transaction (it may run it again). The engine is not locked while
+// it runs: a store that shares its database with the alarm sink does not
+// wait for the engine, nor the engine for it.
 type StateStore interface {
-	SaveState(ctx context.Context, d *StateDelta) error
+	SaveState(ctx context.Context, b StateBatch) error
+}
+
+// StateBatch is part of what changed in the engine's state since its
+// last save: some devices' rows, and with the last batch of a save the
+// head row if it changed.
+type StateBatch struct {
+	Devices []DeviceState
+	// Head is the head row to write, nil if it is unchanged; it comes
+	// with the last batch, after every device's row, and then the whole
+	// snapshot an older instance saved can go.
+	Head []byte
+}
+
+// DeviceState is a device's row: its episodes worth keeping as saved (a
+// JSON array of episodeState without the device), nil when there are
+// none (the row is to be removed).
+type DeviceState struct {
+	Device string
+	Body   []byte
 }
 
 // StateLoader reads the saved rule state back: fn gets the head first
@@ -50,50 +74,31 @@ type StateLoader interface {
 	LoadState(ctx context.Context, fn func(device string, body []byte) error) error
 }
 
-// StateDelta is what changed in the engine's state since its last save.
-type StateDelta struct {
-	e       *Engine
-	devices []string // sorted
-	head    []byte   // nil: the head is unchanged
-}
-
-// Head is the head row to write, nil if it is unchanged.
-func (d *StateDelta) Head() []byte { return d.head }
-
-// Devices is how many devices' rows are to be written or removed.
-func (d *StateDelta) Devices() int { return len(d.devices) }
-
-// Empty tells that nothing is to be written.
-func (d *StateDelta) Empty() bool { return d.head == nil && len(d.devices) == 0 }
-
-// Each calls fn with each changed device's row: its episodes as saved
-// (a JSON array, valid until fn returns), nil when nothing of the device
-// is worth keeping (its row is to be removed). The state is read as it is
-// now, a few devices at a time under the engine's lock.
-func (d *StateDelta) Each(fn func(device string, episodes []byte) error) error {
+// batch reads the rows of devices as they are now, a few devices at a
+// time under the engine's lock.
+func (e *Engine) batch(devices []string) ([]DeviceState, error) {
 	var (
 		buf  bytes.Buffer
 		eps  []savedEpisode
 		ends []int
 	)
+	out := make([]DeviceState, 0, len(devices))
 	enc := json.NewEncoder(&buf)
-	for from := 0; from < len(d.devices); from += deltaChunk {
-		ids := d.devices[from:min(from+deltaChunk, len(d.devices))]
+	for from := 0; from < len(devices); from += deltaChunk {
+		ids := devices[from:min(from+deltaChunk, len(devices))]
 		eps, ends = eps[:0], ends[:0]
-		d.e.mu.Lock()
+		e.mu.Lock()
 		for _, id := range ids {
-			eps = d.e.saveDevice(id, eps)
+			eps = e.saveDevice(id, eps)
 			ends = append(ends, len(eps))
 		}
-		d.e.mu.Unlock()
+		e.mu.Unlock()
 		start := 0
 		for j, id := range ids {
 			mine := eps[start:ends[j]]
 			start = ends[j]
 			if len(mine) == 0 {
-				if err := fn(id, nil); err != nil {
-					return err
-				}
+				out = append(out, DeviceState{Device: id})
 				continue
 			}
 			buf.Reset()
@@ -104,17 +109,15 @@ func (d *StateDelta) Each(fn func(device string, episodes []byte) error) error {
 					buf.WriteByte(',')
 				}
 				if err := mine[i].encode(enc, &buf, false); err != nil {
-					return fmt.Errorf("rule state of %s: %w", id, err)
+					return nil, fmt.Errorf("rule state of %s: %w", id, err)
 				}
 			}
 			buf.WriteByte(']')
-			if err := fn(id, buf.Bytes()); err != nil {
-				return err
-			}
+			out = append(out, DeviceState{Device: id, Body: bytes.Clone(buf.Bytes())})
 		}
 		clear(eps) // let the copies go
 	}
-	return nil
+	return out, nil
 }
 
 // saveDevice appends the device's episodes worth keeping, by rule key.
@@ -154,7 +157,9 @@ func (e *Engine) head() ([]byte, error) {
 
 // SaveChanges writes to the store what changed since the last save, and
 // returns how many devices it wrote (or removed). Nothing changed:
-// nothing is written. On failure the changes stay to be saved next time.
+// nothing is written. It hands the store a batch of devices at a time,
+// each read from the engine as it is now, and the head with the last; on
+// a failure the devices not written yet stay to be saved next time.
 func (e *Engine) SaveChanges(ctx context.Context, to StateStore) (int, error) {
 	e.saving.Lock()
 	defer e.saving.Unlock()
@@ -164,34 +169,46 @@ func (e *Engine) SaveChanges(ctx context.Context, to StateStore) (int, error) {
 		e.mu.Unlock()
 		return 0, fmt.Errorf("rule state head: %w", err)
 	}
-	d := &StateDelta{e: e}
-	if !bytes.Equal(head, e.savedHead) {
-		d.head = head
+	if bytes.Equal(head, e.savedHead) {
+		head = nil
 	}
-	d.devices = make([]string, 0, len(e.unsaved))
+	devices := make([]string, 0, len(e.unsaved))
 	for id := range e.unsaved {
-		d.devices = append(d.devices, id)
+		devices = append(devices, id)
 	}
 	e.unsaved = map[string]struct{}{} // a new one: a map does not shrink
 	e.mu.Unlock()
-	if d.Empty() {
+	if head == nil && len(devices) == 0 {
 		return 0, nil
 	}
-	slices.Sort(d.devices)
-	if err := to.SaveState(ctx, d); err != nil {
-		e.mu.Lock()
-		for _, id := range d.devices {
-			e.unsave(id)
+	slices.Sort(devices)
+	written := 0
+	for written < len(devices) || head != nil {
+		ids := devices[written:min(written+deltaBatch, len(devices))]
+		b := StateBatch{}
+		if b.Devices, err = e.batch(ids); err == nil {
+			if written+len(ids) == len(devices) {
+				b.Head = head
+			}
+			err = to.SaveState(ctx, b)
 		}
-		e.mu.Unlock()
-		return 0, err
+		if err != nil {
+			e.mu.Lock()
+			for _, id := range devices[written:] {
+				e.unsave(id)
+			}
+			e.mu.Unlock()
+			return written, err
+		}
+		written += len(ids)
+		if b.Head != nil {
+			e.mu.Lock()
+			e.savedHead = b.Head
+			e.mu.Unlock()
+			head = nil
+		}
 	}
-	if d.head != nil {
-		e.mu.Lock()
-		e.savedHead = d.head
-		e.mu.Unlock()
-	}
-	return len(d.devices), nil
+	return written, nil
 }
 
 // RestoreState takes back the state a StateStore saved (or an older

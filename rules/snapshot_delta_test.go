@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -15,49 +16,36 @@ import (
 )
 
 // memState is a StateStore in memory for the engine's own tests (the
-// Store is tested on SQLite and PostgreSQL below): it applies a delta as
+// Store is tested on SQLite and PostgreSQL below): it applies a batch as
 // a transaction would, all or nothing, and counts what it wrote.
 type memState struct {
 	mu     sync.Mutex
 	rows   map[string]string // by device; "" the head
 	writes map[string]int    // rows written (upserted or removed), by device
-	saves  int               // SaveState calls
+	saves  int               // SaveState calls (batches)
 	fail   error
 }
 
 func newMemState() *memState { return &memState{rows: map[string]string{}, writes: map[string]int{}} }
 
-func (m *memState) SaveState(_ context.Context, d *StateDelta) error {
+func (m *memState) SaveState(_ context.Context, b StateBatch) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.saves++
 	if m.fail != nil {
 		return m.fail
 	}
-	tx := map[string]*string{}
-	if h := d.Head(); h != nil {
-		s := string(h)
-		tx[""] = &s
-	}
-	err := d.Each(func(device string, body []byte) error {
-		if body == nil {
-			tx[device] = nil
+	for _, d := range b.Devices {
+		m.writes[d.Device]++
+		if d.Body == nil {
+			delete(m.rows, d.Device)
 		} else {
-			s := string(body)
-			tx[device] = &s
+			m.rows[d.Device] = string(d.Body)
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	for dev, body := range tx {
-		m.writes[dev]++
-		if body == nil {
-			delete(m.rows, dev)
-		} else {
-			m.rows[dev] = *body
-		}
+	if b.Head != nil {
+		m.writes[""]++
+		m.rows[""] = string(b.Head)
 	}
 	return nil
 }
@@ -369,4 +357,136 @@ func TestCalendarAtRestKeepsWhenFirstSeen(t *testing.T) {
 			t.Fatalf("by device %v: %v, want raised 15 days after e1 was first seen", byDevice, got)
 		}
 	}
+}
+
+// TestSaveInBatchesWithTheHeadLast: a save of more devices than a batch
+// hands the store several batches, the head with the last; when one
+// fails, the devices the batches before it wrote stay written and the
+// rest are written by the next save.
+func TestSaveInBatchesWithTheHeadLast(t *testing.T) {
+	st := newMemState()
+	h := newHarness(t, nil, leakRule)
+	n := 2*deltaBatch + 10
+	for i := range n {
+		h.run(leakRule, []step{atDev(0, fmt.Sprintf("d%05d", i), true)})
+	}
+	failing := &failAfter{memState: st, ok: 1}
+	if _, err := h.e.SaveChanges(context.Background(), failing); err == nil {
+		t.Fatal("the failed batch was not told")
+	}
+	if got := len(st.rows); got != deltaBatch {
+		t.Fatalf("%d rows after the second batch failed, want the first batch's %d (and no head)", got, deltaBatch)
+	}
+	if w := h.save(st); w != n-deltaBatch {
+		t.Fatalf("the next save wrote %d devices, want the %d not written", w, n-deltaBatch)
+	}
+	saves, writes := st.counts()
+	if _, ok := st.rows[""]; !ok || len(st.rows) != n+1 || writes[""] != 1 {
+		t.Fatalf("%d rows, head written %d times, want %d rows and the head once", len(st.rows), writes[""], n+1)
+	}
+	if saves != 1+1+2 { // one good, one refused, then two batches
+		t.Fatalf("%d batches handed to the store, want 4", saves)
+	}
+}
+
+// failAfter refuses the batches after the first ok ones.
+type failAfter struct {
+	*memState
+	ok int
+}
+
+func (f *failAfter) SaveState(ctx context.Context, b StateBatch) error {
+	if f.ok == 0 {
+		f.memState.mu.Lock()
+		f.memState.saves++
+		f.memState.mu.Unlock()
+		return errors.New("disk full")
+	}
+	f.ok--
+	return f.memState.SaveState(ctx, b)
+}
+
+// TestSaveDoesNotHoldTheEngine: the store writes without the engine's
+// lock. A store sharing its database with the alarm sink (SQLite: one
+// writer at a time) holds the database while it writes; a reading that
+// raises meanwhile holds the engine and waits for the database in the
+// sink. The save must not need the engine then, or both wait for ever
+// (SQLite: until its busy timeout fails the ticket).
+func TestSaveDoesNotHoldTheEngine(t *testing.T) {
+	var db sync.Mutex
+	sink := &dbSink{db: &db, entered: make(chan struct{}, 1)}
+	e, err := NewEngine(Config{Rules: []Rule{gasRule}, Sink: sink, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(dev string, v float64) {
+		e.Reading(context.Background(), devices.Reading{Device: dev, Kind: devices.KindGas, Site: "s1", Building: "B1", Time: t0,
+			Values: map[string]devices.Value{"lel_pct": devices.Num(v)}})
+	}
+	for i := range 3 * deltaChunk {
+		read(fmt.Sprintf("g%04d", i), 25) // raised: kept
+	}
+	<-sink.entered
+	st := &dbState{memState: newMemState(), db: &db}
+	reached := make(chan bool, 1)
+	st.during = func() {
+		go read("late", 30) // raises: holds the engine, waits in the sink for the database
+		select {
+		case <-sink.entered:
+			reached <- true
+		case <-time.After(30 * time.Second):
+			reached <- false
+		}
+	}
+	done := make(chan error, 1)
+	go func() { _, err := e.SaveChanges(context.Background(), st); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the save and a reading wait for each other")
+	}
+	if !<-reached {
+		t.Fatal("the reading during the save never reached the sink")
+	}
+	if n := len(st.rows); n < 3*deltaChunk {
+		t.Fatalf("%d rows saved, want the %d devices'", n, 3*deltaChunk)
+	}
+}
+
+// dbSink is an alarm sink writing into a database (db) the state store
+// shares.
+type dbSink struct {
+	db      *sync.Mutex
+	entered chan struct{}
+}
+
+func (s *dbSink) HandleAlarm(context.Context, Alarm) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	s.db.Lock()
+	defer s.db.Unlock()
+	return nil
+}
+
+// dbState holds the database while it writes a batch; during runs once
+// in the first.
+type dbState struct {
+	*memState
+	db     *sync.Mutex
+	during func()
+}
+
+func (d *dbState) SaveState(ctx context.Context, b StateBatch) error {
+	d.db.Lock()
+	defer d.db.Unlock()
+	if f := d.during; f != nil {
+		d.during = nil
+		f()
+	}
+	return d.memState.SaveState(ctx, b)
 }

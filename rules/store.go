@@ -357,9 +357,10 @@ func (s *Store) LastServices(ctx context.Context) ([]Service, error) {
 	return out, rows.Err()
 }
 
-// SaveState writes what changed in the rule state (Engine.SaveChanges).
-func (s *Store) SaveState(ctx context.Context, d *StateDelta) error {
-	if err := s.saveState(ctx, "", d); err != nil {
+// SaveState writes a batch of what changed in the rule state
+// (Engine.SaveChanges).
+func (s *Store) SaveState(ctx context.Context, b StateBatch) error {
+	if err := s.saveState(ctx, "", b); err != nil {
 		return fmt.Errorf("save rule state: %w", err)
 	}
 	return nil
@@ -378,11 +379,11 @@ type PartitionState struct {
 	Partition string
 }
 
-// SaveState writes what changed in the partition's rule state. In a
-// write transaction: on PostgreSQL it is fenced, so a deposed leader
-// cannot overwrite its successor's state.
-func (p PartitionState) SaveState(ctx context.Context, d *StateDelta) error {
-	if err := p.Store.saveState(ctx, p.Partition, d); err != nil {
+// SaveState writes a batch of what changed in the partition's rule
+// state. In a write transaction: on PostgreSQL it is fenced, so a deposed
+// leader cannot overwrite its successor's state.
+func (p PartitionState) SaveState(ctx context.Context, b StateBatch) error {
+	if err := p.Store.saveState(ctx, p.Partition, b); err != nil {
 		return fmt.Errorf("save rule state of partition %q: %w", p.Partition, err)
 	}
 	return nil
@@ -399,25 +400,12 @@ func (p PartitionState) LoadState(ctx context.Context, fn func(device string, bo
 // stateBatch is how many rows one statement writes or removes.
 const stateBatch = 200
 
-// saveState writes a delta in one transaction: its head (and then the
-// whole snapshot an older instance saved is removed), each changed
-// device's row upserted, the rows of devices with nothing left removed.
-func (s *Store) saveState(ctx context.Context, partition string, d *StateDelta) error {
+// saveState writes a batch in one transaction: each changed device's row
+// upserted, the rows of devices with nothing left removed, then the head
+// if it came (and the whole snapshot an older instance saved is removed).
+func (s *Store) saveState(ctx context.Context, partition string, b StateBatch) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		at := s.now().UnixMilli()
-		if h := d.Head(); h != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO rule_state_devices(partition, device, body, saved_at) VALUES (?, '', ?, ?)
-				ON CONFLICT(partition, device) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`, partition, string(h), at); err != nil {
-				return err
-			}
-			legacy, args := "DELETE FROM rule_state", []any(nil)
-			if partition != "" {
-				legacy, args = "DELETE FROM rule_state_partitions WHERE partition = ?", []any{partition}
-			}
-			if _, err := tx.ExecContext(ctx, legacy, args...); err != nil {
-				return err
-			}
-		}
 		var ups, dels []any
 		flush := func() error {
 			if len(ups) > 0 {
@@ -440,21 +428,35 @@ func (s *Store) saveState(ctx context.Context, partition string, d *StateDelta) 
 			return nil
 		}
 		dels = append(dels, partition)
-		err := d.Each(func(device string, body []byte) error {
-			if body == nil {
-				dels = append(dels, device)
+		for _, d := range b.Devices {
+			if d.Body == nil {
+				dels = append(dels, d.Device)
 			} else {
-				ups = append(ups, partition, device, string(body), at)
+				ups = append(ups, partition, d.Device, string(d.Body), at)
 			}
 			if len(ups) >= 4*stateBatch || len(dels) > stateBatch {
-				return flush()
+				if err := flush(); err != nil {
+					return err
+				}
 			}
-			return nil
-		})
-		if err != nil {
+		}
+		if err := flush(); err != nil {
 			return err
 		}
-		return flush()
+		if h := b.Head; h != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rule_state_devices(partition, device, body, saved_at) VALUES (?, '', ?, ?)
+				ON CONFLICT(partition, device) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`, partition, string(h), at); err != nil {
+				return err
+			}
+			legacy, args := "DELETE FROM rule_state", []any(nil)
+			if partition != "" {
+				legacy, args = "DELETE FROM rule_state_partitions WHERE partition = ?", []any{partition}
+			}
+			if _, err := tx.ExecContext(ctx, legacy, args...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
