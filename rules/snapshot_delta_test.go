@@ -490,3 +490,53 @@ func (d *dbState) SaveState(ctx context.Context, b StateBatch) error {
 	}
 	return d.memState.SaveState(ctx, b)
 }
+
+// TestPartitionStateTakesBackAnOlderSnapshot: a cluster partition's whole
+// snapshot an older instance saved is taken back by the partition's next
+// leader and replaced by the partition's rows at its first save; another
+// partition's state is not touched.
+func TestPartitionStateTakesBackAnOlderSnapshot(t *testing.T) {
+	forEachStore(t, func(t *testing.T, where StoreConfig) {
+		ctx := context.Background()
+		st := openStore(t, where, func() time.Time { return t0 })
+		old := newHarness(t, nil, leakRule)
+		old.run(leakRule, []step{atDev(0, "d1", true)})
+		body, err := old.e.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"north", "south"} {
+			if _, err := st.db.ExecContext(ctx, "INSERT INTO rule_state_partitions(partition, body, saved_at) VALUES (?, ?, 0)", p, string(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		north := PartitionState{Store: st, Partition: "north"}
+		h := newHarness(t, nil, leakRule)
+		h.restart(north, leakRule)
+		h.save(north)
+		var left []string
+		rows, err := st.db.QueryContext(ctx, "SELECT partition FROM rule_state_partitions ORDER BY partition")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				t.Fatal(err)
+			}
+			left = append(left, p)
+		}
+		rows.Close()
+		if strings.Join(left, ",") != "south" {
+			t.Fatalf("whole snapshots left: %v, want south's alone", left)
+		}
+		if got, other := storedDevices(t, st, "north"), storedDevices(t, st, ""); got != "d1" || other != "" {
+			t.Fatalf("rows of north %q, of a single instance %q; want d1 under north alone", got, other)
+		}
+		h.restart(north, leakRule)
+		h.run(leakRule, []step{tick(10)})
+		if got := h.sink.states(); got != "raised@10" {
+			t.Fatalf("after the partition's rows were taken back: %q, want d1 raised at +10s", got)
+		}
+	})
+}
