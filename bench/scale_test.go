@@ -46,7 +46,10 @@ func benchDevices(t *testing.T, env *benchEnv) {
 	if !testkit.WithinEvery(2*time.Minute, 100*time.Millisecond, func() bool { return ct.metric("caretaker_ingest_readings_total") >= float64(n) }) {
 		t.Errorf("devices: caretaker took %g of %d readings", ct.metric("caretaker_ingest_readings_total"), n)
 	}
-	time.Sleep(2 * time.Second)
+	// Past one rules.snapshot_interval (10 s): the rule state has been
+	// saved at least once with every device's state in it, and RSS and
+	// its peak include that save.
+	time.Sleep(12 * time.Second)
 	rss1, peak, _ := procMem(ct.PID())
 	if ct.PProf != "" {
 		heap := *profileOut + ".heap"

@@ -61,9 +61,52 @@ type LiveState struct {
 	states map[string]*liveDevice
 }
 
+// liveDevice is a device's live state as kept: its status, and its last
+// values in a short list (a device reports a handful of metrics), not a
+// map each; the events' map is made at the first event.
 type liveDevice struct {
-	DeviceState
-	known bool // online or offline has been learnt, not assumed
+	DeviceStatus
+	readings []liveMetric
+	events   map[string]bool
+	known    bool // online or offline has been learnt, not assumed
+}
+
+type liveMetric struct {
+	name string
+	v    devices.Value
+	at   time.Time
+}
+
+// set records a metric's last value.
+func (st *liveDevice) set(name string, v devices.Value, at time.Time) {
+	for i := range st.readings {
+		if st.readings[i].name == name {
+			st.readings[i].v, st.readings[i].at = v, at
+			return
+		}
+	}
+	st.readings = append(st.readings, liveMetric{name: name, v: v, at: at})
+}
+
+// state is a copy of the device's live state, as screens read it.
+func (st *liveDevice) state() DeviceState {
+	out := DeviceState{DeviceStatus: st.DeviceStatus, Readings: make(map[string]MetricValue, len(st.readings)),
+		Events: maps.Clone(st.events)}
+	if out.Events == nil {
+		out.Events = map[string]bool{}
+	}
+	for _, m := range st.readings {
+		out.Readings[m.name] = MetricValue{Value: valueOf(m.v), Time: m.at}
+	}
+	return out
+}
+
+// valueOf is a value as screens show it: a number, or true/false.
+func valueOf(v devices.Value) any {
+	if v.IsFlag {
+		return v.Flag
+	}
+	return v.Number
 }
 
 // NewLiveState builds the live state; hub may be nil (no events), reg may
@@ -81,23 +124,18 @@ func (l *LiveState) Reading(_ context.Context, r devices.Reading) {
 	defer l.mu.Unlock()
 	st := l.stateLocked(r.Device, r.Kind, r.Site, r.Building)
 	at := firstSet(r.Time, r.Received, l.now())
+	if st.readings == nil {
+		st.readings = make([]liveMetric, 0, len(r.Values))
+	}
 	for name, v := range r.Values {
-		var val any = v.Number
-		if v.IsFlag {
-			val = v.Flag
-		}
-		st.Readings[name] = MetricValue{Value: val, Time: at}
+		st.set(name, v, at)
 	}
 	l.seenLocked(st, firstSet(r.Received, r.Time, l.now()), "reading")
 	// The event is built only when a screen follows the device.
 	if l.hub != nil && l.hub.WantsReadings(r.Device) {
 		ev := readingEvent{Device: r.Device, Kind: st.Kind, Site: st.Site, Building: st.Building, Time: at, Metrics: make(map[string]any, len(r.Values))}
 		for name, v := range r.Values {
-			var val any = v.Number
-			if v.IsFlag {
-				val = v.Flag
-			}
-			ev.Metrics[name] = val
+			ev.Metrics[name] = valueOf(v)
 		}
 		l.notify(EventReading, ev.Site, ev.Device, ev)
 	}
@@ -109,7 +147,10 @@ func (l *LiveState) Event(_ context.Context, e devices.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.stateLocked(e.Device, e.Kind, e.Site, e.Building)
-	st.Events[e.Name] = e.Active
+	if st.events == nil {
+		st.events = map[string]bool{}
+	}
+	st.events[e.Name] = e.Active
 	l.seenLocked(st, firstSet(e.Received, e.Time, l.now()), "event")
 }
 
@@ -138,10 +179,7 @@ func (l *LiveState) Device(id string) (DeviceState, bool) {
 	if !ok {
 		return DeviceState{}, false
 	}
-	out := st.DeviceState
-	out.Readings = maps.Clone(st.Readings)
-	out.Events = maps.Clone(st.Events)
-	return out, true
+	return st.state(), true
 }
 
 // Statuses lists every registered or heard-from device, sorted by id;
@@ -179,11 +217,7 @@ func (l *LiveState) stateLocked(id string, kind devices.Kind, site, building str
 	if ok {
 		return st
 	}
-	st = &liveDevice{DeviceState: DeviceState{
-		DeviceStatus: DeviceStatus{Device: id, Kind: kind, Site: site, Building: building},
-		Readings:     make(map[string]MetricValue),
-		Events:       make(map[string]bool),
-	}}
+	st = &liveDevice{DeviceStatus: DeviceStatus{Device: id, Kind: kind, Site: site, Building: building}}
 	if l.reg != nil {
 		if d, ok := l.reg.Lookup(id); ok {
 			st.Kind, st.Site, st.Building, st.Location = d.Kind, d.Site, d.Building, d.Location

@@ -104,4 +104,15 @@ func TestLiveStateKeepsLastValues(t *testing.T) {
 	if got := l.Statuses(); len(got) != 1 || got[0].Kind != devices.KindGas {
 		t.Fatalf("statuses of an unregistered device: %+v", got)
 	}
+	// A reading of one metric leaves the others' last values; an event
+	// is kept beside them.
+	r2 := devices.Reading{Device: "gas-b2-07", Kind: devices.KindGas, Time: t0.Add(2 * time.Second),
+		Values: map[string]devices.Value{"co_ppm": devices.Num(7)}}
+	l.Reading(context.Background(), r2)
+	l.Event(context.Background(), devices.Event{Device: "gas-b2-07", Kind: devices.KindGas, Name: "tamper", Active: true, Time: r2.Time})
+	st, _ = l.Device("gas-b2-07")
+	if st.Readings["lel_pct"].Value != 35.0 || st.Readings["co_ppm"].Value != 7.0 || !st.Readings["co_ppm"].Time.Equal(r2.Time) ||
+		len(st.Readings) != 3 || !st.Events["tamper"] {
+		t.Fatalf("state after a reading of co_ppm alone and an event: %+v", st)
+	}
 }

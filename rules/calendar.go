@@ -17,14 +17,23 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 	for id, sd := range e.seen {
 		p := e.planFor(id, sd.kind, sd.site, sd.building)
 		for _, c := range p.calendar {
-			st := e.state.ensure(stateKey{c.key(), id}, p.room)
-			if st.mem.serviceAt == 0 {
-				st.mem.serviceAt = stampOf(now)
+			// At rest (not due, never raised) the rule keeps in its slot
+			// alone when the device was last serviced or first seen.
+			k := stateKey{c.key(), id}
+			sl := e.state.slotFor(k, p.room)
+			at := &sl.last
+			if sl.st != nil {
+				at = &sl.st.mem.serviceAt
 			}
-			serviceAt := st.mem.serviceAt.time()
-			if st.announced || now.Sub(serviceAt) < c.Condition.After.Std() {
+			if *at == 0 {
+				*at = stampOf(now)
+				e.unsave(id)
+			}
+			serviceAt := at.time()
+			if (sl.st != nil && sl.st.announced) || now.Sub(serviceAt) < c.Condition.After.Std() {
 				continue
 			}
+			st := e.state.ensureCalendar(k, p.room)
 			if st.alarm == nil || st.alarm.RuleID == "" {
 				// made once the service falls due, not for every device
 				a := e.newAlarm(c, p)
@@ -52,12 +61,17 @@ func (e *Engine) RestoreServiceAt(ruleID, device string, at time.Time) {
 		if c == nil || c.Condition.Op != OpServiceOverdue {
 			continue
 		}
-		st := e.ruleState(c, device)
-		if st == nil {
+		sl := e.ruleSlot(c, device)
+		if sl == nil {
 			continue
 		}
-		if at.After(st.mem.serviceAt.time()) {
-			st.mem.serviceAt = stampOf(at)
+		last := &sl.last // at rest
+		if sl.st != nil {
+			last = &sl.st.mem.serviceAt
+		}
+		if at.After(last.time()) {
+			*last = stampOf(at)
+			e.unsave(device)
 		}
 	}
 }

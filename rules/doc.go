@@ -8,8 +8,9 @@
 // (building_count, building_alarm, derived.go) and on the calendar since a
 // device's last recorded service (service_overdue, calendar.go). A change the AlarmSink
 // refuses is kept and retried, in order, until it takes it. The state a
-// restart must not forget is written out (Engine.Snapshot) and taken back
-// (Engine.RestoreSnapshot). The Backtester replays stored history through
+// restart must not forget is saved by device, only what changed since the
+// last save (Engine.SaveChanges, snapshot_delta.go), and taken back
+// (Engine.RestoreState). The Backtester replays stored history through
 // the same Engine.
 //
 // State is kept by device (state.go) and only for rules that apply to the

@@ -110,6 +110,13 @@ type Engine struct {
 	// received is when the reading or event being evaluated arrived
 	// (zero outside Reading and Event), for the decision latency.
 	received time.Time
+
+	// unsaved: the devices whose state changed since the last save
+	// (SaveChanges); savedHead: the head row it last wrote; saving: one
+	// save at a time.
+	unsaved   map[string]struct{}
+	savedHead []byte
+	saving    sync.Mutex
 }
 
 type stateKey struct{ rule, device string }
@@ -121,7 +128,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: newStateTable(),
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, byProfile: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
 		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), dirty: map[string]bool{},
-		groups: map[string]*plan{}}
+		groups: map[string]*plan{}, unsaved: map[string]struct{}{}}
 	e.metrics = newEngineMetrics(cfg.Metrics, e)
 	for i, r := range cfg.Rules {
 		c, err := r.compile()
@@ -193,10 +200,14 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 	}
 	keep := c != nil && c.Kind == old.Kind && c.Metric == old.Metric &&
 		c.Condition.Event == old.Condition.Event && c.op.class == old.op.class
+	devs := e.state.devicesOf(key)
+	for _, dev := range devs {
+		e.unsave(dev) // what is saved of it may differ (its flap history, or all of it)
+	}
 	if keep {
 		return
 	}
-	for _, dev := range e.state.devicesOf(key) {
+	for _, dev := range devs {
 		k := stateKey{key, dev}
 		if st := e.state.get(k); st != nil && st.announced {
 			at := e.cfg.Now()
@@ -305,7 +316,11 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 				continue
 			}
 		}
+		before := st.saveMark()
 		e.advance(ctx, c, st, k.device, now)
+		if st.saveMark() != before {
+			e.unsave(k.device)
+		}
 		e.track(k, c, st)
 	}
 	e.tickStale(ctx, now)
@@ -354,6 +369,7 @@ func (e *Engine) Restore(alarms []Alarm) {
 		}
 		k := stateKey{key, a.Device}
 		st := e.state.get(k)
+		e.unsave(a.Device)
 		switch {
 		case st != nil && st.announced && st.alarm.ID == a.ID:
 			// The snapshot has this episode, and more of it.
@@ -396,6 +412,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 			if st == nil {
 				continue
 			}
+			e.unsave(device)
 			st.mem.serviceAt = stampOf(at)
 			if st.on || st.announced {
 				st.al().Message += " (service recorded)"
@@ -411,6 +428,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 		if st == nil {
 			continue
 		}
+		e.unsave(device)
 		if m := st.mem.more(); m.hasRaw {
 			m.serviceBase, base, known = m.total(), m.total(), true
 		} else {
@@ -436,6 +454,9 @@ func (e *Engine) RestoreService(ruleID, device string, base float64) {
 	for _, key := range []string{ruleKey(ruleID, false), ruleKey(ruleID, true)} {
 		if c := e.rules[key]; c != nil && c.Condition.Op == OpCounterEvery {
 			if st := e.ruleState(c, device); st != nil {
+				if m := st.mem.more(); m.serviceBase != base || m.baseNext {
+					e.unsave(device)
+				}
 				st.mem.more().serviceBase, st.mem.more().baseNext = base, false
 			}
 		}
@@ -450,6 +471,25 @@ func (e *Engine) ruleState(c *compiled, device string) *episode {
 	if st := e.state.get(k); st != nil {
 		return st
 	}
+	sl := e.ruleSlot(c, device)
+	if sl == nil {
+		return nil
+	}
+	e.unsave(device)
+	if c.op.subject == onCalendar {
+		return e.state.ensureCalendar(k, 1)
+	}
+	return e.state.ensure(k, 1)
+}
+
+// ruleSlot is the slot of rule c on a device, made if it has none: nil
+// for a registered device of another kind, to which the rule cannot
+// apply.
+func (e *Engine) ruleSlot(c *compiled, device string) *slot {
+	k := stateKey{c.key(), device}
+	if sl := e.state.slot(k); sl != nil {
+		return sl
+	}
 	var d devices.Device
 	known := false
 	if e.cfg.Devices != nil {
@@ -462,7 +502,7 @@ func (e *Engine) ruleState(c *compiled, device string) *episode {
 	if known {
 		room = e.planFor(d.ID, d.Kind, d.Site, d.Building).room
 	}
-	return e.state.ensure(k, room)
+	return e.state.slotFor(k, room)
 }
 
 func (e *Engine) emit(ctx context.Context, a Alarm) {

@@ -150,6 +150,7 @@ func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.
 		holds = c.eval(&st.mem, t, v, p.base(c))
 	}
 	st.lastTime, st.lastArrival = stampOf(t), stampOf(now)
+	e.unsave(p.device)
 	x := v.Float()
 	if !st.on {
 		if !holds {
@@ -219,6 +220,9 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 			return
 		}
 		holds, ok = c.holdsAll(&st.mem, r.Time, r.Values, p.nominal)
+	}
+	if st != nil {
+		e.unsave(p.device) // its terms' memory moved
 	}
 	if !ok || e.heldBack(c, p) {
 		return
@@ -298,6 +302,7 @@ func (e *Engine) turnOn(ctx context.Context, c *compiled, st *episode, device st
 
 func (e *Engine) announce(ctx context.Context, c *compiled, st *episode) {
 	e.dirty[st.al().Device] = true
+	e.unsave(st.al().Device)
 	st.held = false
 	st.announced = true
 	a := st.al()
@@ -392,6 +397,7 @@ func (e *Engine) forceOff(ctx context.Context, st *episode, at time.Time, reason
 // reasons), so the ticket records what cleared it.
 func (e *Engine) clearAlarm(ctx context.Context, st *episode, at time.Time, reason string) {
 	e.dirty[st.al().Device] = true
+	e.unsave(st.al().Device)
 	st.announced = false
 	st.flapping = false
 	a := st.al()

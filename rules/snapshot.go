@@ -2,10 +2,8 @@ package rules
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sort"
 	"time"
 )
@@ -17,9 +15,11 @@ import (
 // history, the alarms that hold other rules back (unless: kept as the
 // episodes they are, and a held rule's pending episode stays held after
 // a restart before its device's first reading), the alarm changes the
-// sink has not taken yet. The engine writes it out as a snapshot
-// (Engine.Snapshot) that a Snapshotter saves periodically and at
-// shutdown; Engine.RestoreSnapshot takes it back before the first reading.
+// sink has not taken yet. A Snapshotter saves it periodically and at
+// shutdown, by device and only what changed (Engine.SaveChanges,
+// snapshot_delta.go); Engine.RestoreState takes it back before the first
+// reading. Engine.Snapshot writes it all out at once in the layout older
+// instances saved, which RestoreSnapshot (and RestoreState) take back.
 
 // snapshotFormat is the version of the snapshot's layout.
 const snapshotFormat = 1
@@ -35,8 +35,8 @@ type snapshot struct {
 // (kind, metric or event, class of condition): the state is taken back
 // only by a rule that still tests the same.
 type episodeState struct {
-	Rule         string      `json:"rule"` // key: id, or id~shadow
-	Device       string      `json:"device"`
+	Rule         string      `json:"rule"`             // key: id, or id~shadow
+	Device       string      `json:"device,omitempty"` // none in a device's row (StateDelta)
 	Sig          string      `json:"sig"`
 	LastTime     time.Time   `json:"last_time"`
 	LastArrival  time.Time   `json:"last_arrival"`
@@ -146,43 +146,17 @@ func (m *memory) remembers() bool {
 // that 100 000 devices do not hold a second copy of their state as
 // structs for the encoder nor a third in its growing buffer.
 func (e *Engine) Snapshot() ([]byte, error) {
-	type saved struct {
-		k   stateKey
-		c   *compiled
-		st  episode
-		loc *plan // where the device is, for a pending unless episode without an alarm
-	}
 	e.mu.Lock()
 	savedAt := e.cfg.Now().UTC()
-	eps := make([]saved, 0, e.snapshotEpisodes+e.snapshotEpisodes/8)
-	for k, st := range e.state.all() {
-		c := e.rules[k.rule]
-		if c == nil || !st.worthKeeping(c) {
-			continue
+	eps := make([]savedEpisode, 0, e.snapshotEpisodes+e.snapshotEpisodes/8)
+	for dev, ds := range e.state.devs {
+		for i := range ds.slots {
+			if sv, ok := e.saveSlot(dev, &ds.slots[i]); ok {
+				eps = append(eps, sv)
+			}
 		}
-		sv := saved{k: k, c: c, st: *st}
-		sv.st.mem = st.mem.clone()
-		if st.alarm != nil {
-			a := *st.alarm
-			sv.st.alarm = &a
-		}
-		if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
-			ts := st.toggles()
-			sv.st.flap = &flapLog{toggles: append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...)}
-		} else {
-			sv.st.flap = nil
-		}
-		if st.alarm == nil && len(c.Unless) > 0 && st.pendingSince != 0 && !e.registered(k.device) {
-			// where the device is, so that after a restart, before its
-			// next reading, the rules that hold this one back are found
-			sv.loc = e.anyPlan(c, k.device)
-		}
-		eps = append(eps, sv)
 	}
-	var handoffs []Alarm
-	for _, id := range e.handoffs.order {
-		handoffs = append(handoffs, e.handoffs.byID[id]...)
-	}
+	handoffs := e.handoffList()
 	hint := e.snapshotSize
 	e.snapshotEpisodes = len(eps)
 	e.mu.Unlock()
@@ -206,25 +180,15 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	}
 	enc := json.NewEncoder(&buf) // straight into buf: no copy of each episode's JSON
 	for i := range eps {
-		sv := &eps[i]
-		st := &sv.st
-		es := episodeState{Rule: sv.k.rule, Device: sv.k.device, Sig: signature(sv.c), LastTime: st.lastTime.time(),
-			LastArrival: st.lastArrival.time(), PendingSince: st.pendingSince.time(), ClearSince: st.clearSince.time(), On: st.on,
-			Announced: st.announced, Held: st.held, Flapping: st.flapping,
-			Mem: st.mem.state(), Value: st.value, Peak: st.peak, Alarm: st.alarm, Toggles: st.toggles()}
-		if sv.loc != nil {
-			es.Site, es.Building = sv.loc.site, sv.loc.building
-		}
 		if i == 0 {
 			buf.WriteByte('[')
 		} else {
 			buf.WriteByte(',')
 		}
-		if err := enc.Encode(es); err != nil {
+		if err := eps[i].encode(enc, &buf, true); err != nil {
 			return nil, err
 		}
-		buf.Truncate(buf.Len() - 1) // the newline Encode ends with
-		eps[i] = saved{}            // let it go as it is written
+		eps[i] = savedEpisode{} // let it go as it is written
 	}
 	if len(eps) > 0 {
 		buf.WriteByte(']')
@@ -242,6 +206,88 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	e.snapshotSize = buf.Len()
 	e.mu.Unlock()
 	return buf.Bytes(), nil
+}
+
+// savedEpisode is an episode worth keeping, copied under the lock to be
+// written out after.
+type savedEpisode struct {
+	k   stateKey
+	c   *compiled
+	st  episode
+	loc *plan // where the device is, for a pending unless episode without an alarm
+}
+
+// saveSlot copies a slot's episode worth keeping, or what a calendar rule
+// at rest keeps (its last service, saved as the episode it would be).
+// Under the lock.
+func (e *Engine) saveSlot(device string, sl *slot) (savedEpisode, bool) {
+	k := stateKey{*sl.rule, device}
+	if sl.st != nil {
+		return e.saveEpisode(k, sl.st)
+	}
+	if c := e.rules[k.rule]; c != nil && sl.last != 0 && c.op.subject == onCalendar {
+		return savedEpisode{k: k, c: c, st: episode{mem: memory{serviceAt: sl.last}}}, true
+	}
+	return savedEpisode{}, false
+}
+
+// saveEpisode copies an episode worth keeping (its fixed part, and what it
+// points to); false if a restart would not miss it. Under the lock.
+func (e *Engine) saveEpisode(k stateKey, st *episode) (savedEpisode, bool) {
+	c := e.rules[k.rule]
+	if c == nil || !st.worthKeeping(c) {
+		return savedEpisode{}, false
+	}
+	sv := savedEpisode{k: k, c: c, st: *st}
+	sv.st.mem = st.mem.clone()
+	if st.alarm != nil {
+		a := *st.alarm
+		sv.st.alarm = &a
+	}
+	if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
+		ts := st.toggles()
+		sv.st.flap = &flapLog{toggles: append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...)}
+	} else {
+		sv.st.flap = nil
+	}
+	if st.alarm == nil && len(c.Unless) > 0 && st.pendingSince != 0 && !e.registered(k.device) {
+		// where the device is, so that after a restart, before its
+		// next reading, the rules that hold this one back are found
+		sv.loc = e.anyPlan(c, k.device)
+	}
+	return sv, true
+}
+
+// encode writes the episode as saved into buf through enc (an encoder
+// writing into buf), without the newline; withDevice false leaves the
+// device out (a device's row names it).
+func (sv *savedEpisode) encode(enc *json.Encoder, buf *bytes.Buffer, withDevice bool) error {
+	st := &sv.st
+	es := episodeState{Rule: sv.k.rule, Sig: signature(sv.c), LastTime: st.lastTime.time(),
+		LastArrival: st.lastArrival.time(), PendingSince: st.pendingSince.time(), ClearSince: st.clearSince.time(), On: st.on,
+		Announced: st.announced, Held: st.held, Flapping: st.flapping,
+		Mem: st.mem.state(), Value: st.value, Peak: st.peak, Alarm: st.alarm, Toggles: st.toggles()}
+	if withDevice {
+		es.Device = sv.k.device
+	}
+	if sv.loc != nil {
+		es.Site, es.Building = sv.loc.site, sv.loc.building
+	}
+	if err := enc.Encode(es); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // the newline Encode ends with
+	return nil
+}
+
+// handoffList is the alarm changes the sink has not taken, in order.
+// Under the lock.
+func (e *Engine) handoffList() []Alarm {
+	var out []Alarm
+	for _, id := range e.handoffs.order {
+		out = append(out, e.handoffs.byID[id]...)
+	}
+	return out
 }
 
 // registered tells whether the registry knows the device.
@@ -270,7 +316,8 @@ func (m memory) clone() memory {
 	return m
 }
 
-// RestoreSnapshot takes back a snapshot, before any reading comes. The
+// RestoreSnapshot takes back a whole snapshot (Snapshot, or what an
+// older instance saved), before any reading comes. The
 // state of a rule that is gone, or now tests something else, is dropped.
 // Staleness is not in it: registered devices are watched from the first
 // tick, so the time Caretaker was down does not count as their silence.
@@ -286,26 +333,12 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, es := range s.Episodes {
-		c := e.rules[es.Rule]
-		if c == nil || signature(c) != es.Sig {
-			continue
+		if e.restoreEpisode(es) {
+			episodes++
 		}
-		st := &episode{lastTime: stampOf(es.LastTime), lastArrival: stampOf(es.LastArrival), pendingSince: stampOf(es.PendingSince),
-			clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
-			alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
-		if len(es.Toggles) > 0 {
-			st.flap = &flapLog{toggles: es.Toggles}
-		}
-		if st.alarm != nil && st.alarm.RuleID == "" {
-			st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
-		}
-		k := stateKey{es.Rule, es.Device}
-		e.state.put(k, st)
-		if !st.hasAlarm() && (es.Site != "" || es.Building != "") && e.plan[es.Device] == nil {
-			e.planFor(es.Device, c.Kind, es.Site, es.Building)
-		}
-		e.track(k, c, st)
-		episodes++
+		// an older instance's snapshot: the device's row is written at
+		// the next StateDelta
+		e.unsave(es.Device)
 	}
 	for _, a := range s.Handoffs {
 		e.handoffs.add(a)
@@ -313,58 +346,40 @@ func (e *Engine) RestoreSnapshot(b []byte) (episodes int, err error) {
 	return episodes, nil
 }
 
-// StateStore keeps the latest snapshot.
-type StateStore interface {
-	SaveState(ctx context.Context, body []byte) error
+// restoreEpisode takes back one saved episode; false if its rule is gone
+// or now tests something else. Under the lock.
+func (e *Engine) restoreEpisode(es episodeState) bool {
+	c := e.rules[es.Rule]
+	if c == nil || signature(c) != es.Sig {
+		return false
+	}
+	k := stateKey{es.Rule, es.Device}
+	if c.op.subject == onCalendar && atRest(es) {
+		e.state.slotFor(k, 1).last = stampOf(es.Mem.ServiceAt) // a calendar rule at rest keeps its last service alone
+		return true
+	}
+	st := &episode{lastTime: stampOf(es.LastTime), lastArrival: stampOf(es.LastArrival), pendingSince: stampOf(es.PendingSince),
+		clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
+		alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
+	if len(es.Toggles) > 0 {
+		st.flap = &flapLog{toggles: es.Toggles}
+	}
+	if st.alarm != nil && st.alarm.RuleID == "" {
+		st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
+	}
+	e.state.put(k, st)
+	if !st.hasAlarm() && (es.Site != "" || es.Building != "") && e.plan[es.Device] == nil {
+		e.planFor(es.Device, c.Kind, es.Site, es.Building)
+	}
+	e.track(k, c, st)
+	return true
 }
 
-// Snapshotter saves the engine's state every Interval until ctx ends; the
-// caller saves once more at shutdown (Save) once no reading is left to
-// handle.
-type Snapshotter struct {
-	Engine   *Engine
-	Store    StateStore
-	Interval time.Duration // default 10s
-	Logger   *slog.Logger
-}
-
-// Run saves periodically until ctx ends. A failed save is logged and
-// tried again at the next interval.
-func (s *Snapshotter) Run(ctx context.Context) error {
-	iv := s.Interval
-	if iv <= 0 {
-		iv = 10 * time.Second
-	}
-	t := time.NewTicker(iv)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.Save(ctx); err != nil && ctx.Err() == nil {
-				s.log().Error("rule state not saved; tried again at the next interval", "err", err)
-			}
-		}
-	}
-}
-
-// Save writes one snapshot.
-func (s *Snapshotter) Save(ctx context.Context) error {
-	b, err := s.Engine.Snapshot()
-	if err != nil {
-		return fmt.Errorf("rule state snapshot: %w", err)
-	}
-	if err := s.Store.SaveState(ctx, b); err != nil {
-		return err
-	}
-	s.log().Debug("rule state saved", "bytes", len(b))
-	return nil
-}
-
-func (s *Snapshotter) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
+// atRest tells a saved calendar episode that holds nothing but the last
+// service: not due, never raised.
+func atRest(es episodeState) bool {
+	return !es.On && !es.Announced && !es.Held && !es.Flapping && es.PendingSince.IsZero() && es.ClearSince.IsZero() &&
+		es.LastTime.IsZero() && es.LastArrival.IsZero() && es.Value == 0 && es.Peak == 0 &&
+		len(es.Toggles) == 0 && (es.Alarm == nil || es.Alarm.RuleID == "") && !es.Mem.ServiceAt.IsZero() &&
+		es.Mem.memory() == memory{serviceAt: stampOf(es.Mem.ServiceAt)}
 }

@@ -14,7 +14,9 @@ import (
 // TestSnapshotRoundTrip: an engine restarted from a snapshot, taken in
 // the middle of a timeline, goes on exactly as one that never stopped: a
 // pending for completes at its original time, flap history, rate and
-// trend windows and counter offsets carry over.
+// trend windows and counter offsets carry over. Twice: from a whole
+// snapshot, and from the rows by device saved after every step (each
+// save writing what changed since the one before).
 func TestSnapshotRoundTrip(t *testing.T) {
 	flappy := with(gasRule, func(r *Rule) { r.FlapCount, r.FlapWindow = 3, dur("60s") })
 	gasFor := with(gasRule, func(r *Rule) { r.For, r.ClearFor = dur("5s"), dur("3s") })
@@ -24,6 +26,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		Condition: Condition{Op: "trend_crosses", Value: 85, Window: dur("60m"), Horizon: dur("6h")}}
 	counter := Rule{ID: "doors", Kind: devices.KindElevator, Metric: "door_cycles", Severity: Maintenance,
 		Condition: Condition{Op: "counter_every", Every: 1000}}
+	flapClear := with(gasRule, func(r *Rule) { r.FlapCount, r.FlapWindow, r.ClearFor = 1, dur("60s"), dur("3s") })
 	tests := []struct {
 		name  string
 		rule  Rule
@@ -49,6 +52,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			[]step{at(0, 0.0), at(30, 2.0), at(60, 2.0), at(90, 2.0)}, 2, "raised@90"},
 		{"raised unchanged alarm clears on a move after a restart", stuckRule(0),
 			[]step{at(0, 0.0), at(60, 0.0), at(70, 0.0), at(80, 0.5)}, 3, "raised@60 cleared@80"},
+		{"flapping begun by a tick remembered", flapClear,
+			[]step{at(0, 25.0), at(1, 10.0), tick(4), tick(70)}, 3, "raised@0 flapping@4 cleared@70"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,26 +63,38 @@ func TestSnapshotRoundTrip(t *testing.T) {
 				t.Fatalf("uninterrupted: %q, want %q", got, tc.want)
 			}
 
-			h := newHarness(t, nil, tc.rule)
-			h.run(tc.rule, tc.steps[:tc.split])
-			snap, err := h.e.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Restart: a new engine on the same clock and sink.
-			h.e, err = NewEngine(Config{Rules: []Rule{tc.rule}, Sink: h.sink, Now: h.clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.e.RestoreSnapshot(snap); err != nil {
-				t.Fatal(err)
-			}
-			h.run(tc.rule, tc.steps[tc.split:])
-			if got := h.sink.states(); got != tc.want {
-				t.Fatalf("restarted after step %d: %q, want %q (snapshot %s)", tc.split, got, tc.want, snap)
-			}
-			if a, b := whole.e.Active(), h.e.Active(); len(a) != len(b) || (len(a) > 0 && a[0].ID != b[0].ID) {
-				t.Fatalf("active alarms differ: uninterrupted %+v, restarted %+v", a, b)
+			for _, byDevice := range []bool{false, true} {
+				h := newHarness(t, nil, tc.rule)
+				rows := newMemState()
+				var snap []byte
+				if byDevice {
+					for i := range tc.split {
+						h.run(tc.rule, tc.steps[i:i+1])
+						h.save(rows)
+					}
+					h.restart(rows, tc.rule)
+				} else {
+					h.run(tc.rule, tc.steps[:tc.split])
+					var err error
+					if snap, err = h.e.Snapshot(); err != nil {
+						t.Fatal(err)
+					}
+					// Restart: a new engine on the same clock and sink.
+					h.e, err = NewEngine(Config{Rules: []Rule{tc.rule}, Sink: h.sink, Now: h.clock.Now})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := h.e.RestoreSnapshot(snap); err != nil {
+						t.Fatal(err)
+					}
+				}
+				h.run(tc.rule, tc.steps[tc.split:])
+				if got := h.sink.states(); got != tc.want {
+					t.Fatalf("restarted after step %d (by device %v): %q, want %q (snapshot %s, rows %v)", tc.split, byDevice, got, tc.want, snap, rows.rows)
+				}
+				if a, b := whole.e.Active(), h.e.Active(); len(a) != len(b) || (len(a) > 0 && a[0].ID != b[0].ID) {
+					t.Fatalf("active alarms differ (by device %v): uninterrupted %+v, restarted %+v", byDevice, a, b)
+				}
 			}
 		})
 	}

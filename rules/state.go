@@ -17,13 +17,16 @@ import (
 type stateTable struct {
 	devs     map[string]*devState
 	episodes int
+	// keys: the rule keys, each kept once; a slot points to its rule's
+	// (8 bytes a slot, not a string's 16).
+	keys map[string]*string
 }
 
 type devState struct{ slots []slot }
 
 type slot struct {
-	rule string   // the rule's key
-	last stamp    // at rest (st nil): event time of the newest value seen
+	rule *string  // the rule's key (stateTable.keys)
+	last stamp    // at rest (st nil): event time of the newest value seen; of a calendar rule, its last service (ensureCalendar)
 	st   *episode // nil: at rest
 }
 
@@ -45,7 +48,19 @@ func (s stamp) time() time.Time {
 	return time.Unix(0, int64(s)).UTC()
 }
 
-func newStateTable() stateTable { return stateTable{devs: map[string]*devState{}} }
+func newStateTable() stateTable {
+	return stateTable{devs: map[string]*devState{}, keys: map[string]*string{}}
+}
+
+// key is the rule key k, as the table keeps it.
+func (s *stateTable) key(k string) *string {
+	p := s.keys[k]
+	if p == nil {
+		p = &k
+		s.keys[k] = p
+	}
+	return p
+}
 
 func (s *stateTable) slot(k stateKey) *slot {
 	ds := s.devs[k.device]
@@ -53,7 +68,7 @@ func (s *stateTable) slot(k stateKey) *slot {
 		return nil
 	}
 	for i := range ds.slots {
-		if ds.slots[i].rule == k.rule {
+		if *ds.slots[i].rule == k.rule {
 			return &ds.slots[i]
 		}
 	}
@@ -88,7 +103,7 @@ func (s *stateTable) slotFor(k stateKey, room int) *slot {
 		ds = &devState{slots: make([]slot, 0, max(room, 1))}
 		s.devs[k.device] = ds
 	}
-	ds.slots = append(ds.slots, slot{rule: k.rule})
+	ds.slots = append(ds.slots, slot{rule: s.key(k.rule)})
 	return &ds.slots[len(ds.slots)-1]
 }
 
@@ -121,6 +136,19 @@ func (s *stateTable) ensure(k stateKey, room int) *episode {
 	return sl.st
 }
 
+// ensureCalendar is ensure for a calendar rule (service_overdue): at
+// rest, its slot's last is when the device was last serviced, or first
+// seen, and the episode made takes it over as such.
+func (s *stateTable) ensureCalendar(k stateKey, room int) *episode {
+	sl := s.slotFor(k, room)
+	if sl.st == nil {
+		sl.st = &episode{mem: memory{serviceAt: sl.last}}
+		sl.last = 0
+		s.episodes++
+	}
+	return sl.st
+}
+
 // del forgets the rule on the device.
 func (s *stateTable) del(k stateKey) {
 	ds := s.devs[k.device]
@@ -128,7 +156,7 @@ func (s *stateTable) del(k stateKey) {
 		return
 	}
 	for i := range ds.slots {
-		if ds.slots[i].rule != k.rule {
+		if *ds.slots[i].rule != k.rule {
 			continue
 		}
 		if ds.slots[i].st != nil {
@@ -148,7 +176,7 @@ func (s *stateTable) all() iter.Seq2[stateKey, *episode] {
 	return func(yield func(stateKey, *episode) bool) {
 		for dev, ds := range s.devs {
 			for i := range ds.slots {
-				if st := ds.slots[i].st; st != nil && !yield(stateKey{ds.slots[i].rule, dev}, st) {
+				if st := ds.slots[i].st; st != nil && !yield(stateKey{*ds.slots[i].rule, dev}, st) {
 					return
 				}
 			}
@@ -161,7 +189,7 @@ func (s *stateTable) devicesOf(rule string) []string {
 	var out []string
 	for dev, ds := range s.devs {
 		for i := range ds.slots {
-			if ds.slots[i].rule == rule {
+			if *ds.slots[i].rule == rule {
 				out = append(out, dev)
 				break
 			}
@@ -197,7 +225,7 @@ func (e *Engine) Stats() Stats {
 		s.Slots += len(ds.slots)
 		for i := range ds.slots {
 			sl := &ds.slots[i]
-			r := s.Rules[sl.rule]
+			r := s.Rules[*sl.rule]
 			r.Slots++
 			if sl.st != nil {
 				r.Episodes++
@@ -206,7 +234,7 @@ func (e *Engine) Stats() Stats {
 					s.Alarms++
 				}
 			}
-			s.Rules[sl.rule] = r
+			s.Rules[*sl.rule] = r
 		}
 	}
 	sets := map[*ruleSet]bool{}

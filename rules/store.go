@@ -88,6 +88,15 @@ CREATE INDEX rule_services_rule_device ON rule_services(rule_id, device_id, id);
 	body      TEXT NOT NULL,
 	saved_at  INTEGER NOT NULL  -- unix ms
 );`,
+	// The rule state by device (StateDelta); it replaces the two whole
+	// snapshots above, whose rows are removed at the first save.
+	`CREATE TABLE rule_state_devices (
+	partition TEXT NOT NULL,   -- '' for a single instance, else the cluster partition
+	device    TEXT NOT NULL,   -- '' for the head row: format, alarm changes not handed on
+	body      TEXT NOT NULL,   -- JSON: the device's episodes
+	saved_at  INTEGER NOT NULL, -- unix ms
+	PRIMARY KEY (partition, device)
+);`,
 }
 
 // OpenStore opens the PostgreSQL database at cfg.URL, or (creating it if
@@ -348,30 +357,18 @@ func (s *Store) LastServices(ctx context.Context) ([]Service, error) {
 	return out, rows.Err()
 }
 
-// SaveState replaces the saved rule state with body (Engine.Snapshot).
-func (s *Store) SaveState(ctx context.Context, body []byte) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO rule_state(id, body, saved_at) VALUES (1, ?, ?)
-			ON CONFLICT(id) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`, string(body), s.now().UnixMilli())
-		return err
-	})
-	if err != nil {
+// SaveState writes a batch of what changed in the rule state
+// (Engine.SaveChanges).
+func (s *Store) SaveState(ctx context.Context, b StateBatch) error {
+	if err := s.saveState(ctx, "", b); err != nil {
 		return fmt.Errorf("save rule state: %w", err)
 	}
 	return nil
 }
 
-// LoadState returns the saved rule state; nil when none was saved.
-func (s *Store) LoadState(ctx context.Context) ([]byte, error) {
-	var body string
-	err := s.db.QueryRowContext(ctx, "SELECT body FROM rule_state WHERE id = 1").Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load rule state: %w", err)
-	}
-	return []byte(body), nil
+// LoadState reads the saved rule state back (Engine.RestoreState).
+func (s *Store) LoadState(ctx context.Context, fn func(device string, body []byte) error) error {
+	return s.loadState(ctx, "", fn)
 }
 
 // PartitionState is the saved rule state of one cluster partition: its
@@ -382,34 +379,135 @@ type PartitionState struct {
 	Partition string
 }
 
-// SaveState replaces the partition's saved rule state with body.
-func (p PartitionState) SaveState(ctx context.Context, body []byte) error {
-	// In a write transaction: on PostgreSQL it is fenced, so a deposed
-	// leader cannot overwrite its successor's state.
-	err := p.Store.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO rule_state_partitions(partition, body, saved_at) VALUES (?, ?, ?)
-			ON CONFLICT(partition) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`,
-			p.Partition, string(body), p.Store.now().UnixMilli())
-		return err
-	})
-	if err != nil {
+// SaveState writes a batch of what changed in the partition's rule
+// state. In a write transaction: on PostgreSQL it is fenced, so a deposed
+// leader cannot overwrite its successor's state.
+func (p PartitionState) SaveState(ctx context.Context, b StateBatch) error {
+	if err := p.Store.saveState(ctx, p.Partition, b); err != nil {
 		return fmt.Errorf("save rule state of partition %q: %w", p.Partition, err)
 	}
 	return nil
 }
 
-// LoadState returns the partition's saved rule state; nil when none was
-// saved.
-func (p PartitionState) LoadState(ctx context.Context) ([]byte, error) {
+// LoadState reads the partition's saved rule state back.
+func (p PartitionState) LoadState(ctx context.Context, fn func(device string, body []byte) error) error {
+	if err := p.Store.loadState(ctx, p.Partition, fn); err != nil {
+		return fmt.Errorf("partition %q: %w", p.Partition, err)
+	}
+	return nil
+}
+
+// stateBatch is how many rows one statement writes or removes.
+const stateBatch = 200
+
+// saveState writes a batch in one transaction: each changed device's row
+// upserted, the rows of devices with nothing left removed, then the head
+// if it came (and the whole snapshot an older instance saved is removed).
+func (s *Store) saveState(ctx context.Context, partition string, b StateBatch) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		at := s.now().UnixMilli()
+		var ups, dels []any
+		flush := func() error {
+			if len(ups) > 0 {
+				q := "INSERT INTO rule_state_devices(partition, device, body, saved_at) VALUES " +
+					strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(ups)/4), ", ") +
+					" ON CONFLICT(partition, device) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at"
+				if _, err := tx.ExecContext(ctx, q, ups...); err != nil {
+					return err
+				}
+				ups = ups[:0]
+			}
+			if len(dels) > 1 {
+				q := "DELETE FROM rule_state_devices WHERE partition = ? AND device IN (" +
+					strings.TrimSuffix(strings.Repeat("?, ", len(dels)-1), ", ") + ")"
+				if _, err := tx.ExecContext(ctx, q, dels...); err != nil {
+					return err
+				}
+			}
+			dels = append(dels[:0], partition)
+			return nil
+		}
+		dels = append(dels, partition)
+		for _, d := range b.Devices {
+			if d.Body == nil {
+				dels = append(dels, d.Device)
+			} else {
+				ups = append(ups, partition, d.Device, string(d.Body), at)
+			}
+			if len(ups) >= 4*stateBatch || len(dels) > stateBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if h := b.Head; h != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rule_state_devices(partition, device, body, saved_at) VALUES (?, '', ?, ?)
+				ON CONFLICT(partition, device) DO UPDATE SET body = excluded.body, saved_at = excluded.saved_at`, partition, string(h), at); err != nil {
+				return err
+			}
+			legacy, args := "DELETE FROM rule_state", []any(nil)
+			if partition != "" {
+				legacy, args = "DELETE FROM rule_state_partitions WHERE partition = ?", []any{partition}
+			}
+			if _, err := tx.ExecContext(ctx, legacy, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// loadState hands fn the head row (or, if there is none, the whole
+// snapshot an older instance saved), then each device's row.
+func (s *Store) loadState(ctx context.Context, partition string, fn func(device string, body []byte) error) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT device, body FROM rule_state_devices WHERE partition = ? ORDER BY device", partition)
+	if err != nil {
+		return fmt.Errorf("load rule state: %w", err)
+	}
+	defer rows.Close()
+	first := true
+	for rows.Next() {
+		var device, body string
+		if err := rows.Scan(&device, &body); err != nil {
+			return fmt.Errorf("load rule state: %w", err)
+		}
+		if first && device != "" {
+			if err := s.loadLegacy(ctx, partition, fn); err != nil {
+				return err
+			}
+		}
+		first = false
+		if err := fn(device, []byte(body)); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load rule state: %w", err)
+	}
+	if first {
+		return s.loadLegacy(ctx, partition, fn)
+	}
+	return nil
+}
+
+// loadLegacy hands fn the whole snapshot an older instance saved, if any.
+func (s *Store) loadLegacy(ctx context.Context, partition string, fn func(device string, body []byte) error) error {
+	q, args := "SELECT body FROM rule_state WHERE id = 1", []any(nil)
+	if partition != "" {
+		q, args = "SELECT body FROM rule_state_partitions WHERE partition = ?", []any{partition}
+	}
 	var body string
-	err := p.Store.db.QueryRowContext(ctx, "SELECT body FROM rule_state_partitions WHERE partition = ?", p.Partition).Scan(&body)
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load rule state of partition %q: %w", p.Partition, err)
+		return fmt.Errorf("load rule state: %w", err)
 	}
-	return []byte(body), nil
+	return fn("", []byte(body))
 }
 
 // errNoShadow is a promotion with nothing to promote.

@@ -45,8 +45,8 @@ func TestStoreKeepsVersionsServicesAndStateAcrossReopen(t *testing.T) {
 		at := time.Date(2026, 11, 22, 17, 0, 0, 123e6, time.UTC)
 		now := func() time.Time { return at }
 		st := openStore(t, where, now)
-		if body, err := st.LoadState(ctx); err != nil || body != nil {
-			t.Fatalf("LoadState of a new store = %q, %v; want nil", body, err)
+		if n, err := newHarness(t, nil, leakRule).e.RestoreState(ctx, st); err != nil || n != 0 {
+			t.Fatalf("RestoreState from a new store = %d, %v; want 0", n, err)
 		}
 		if n, err := st.Seed(ctx, []Rule{gasRule}); err != nil || n != 1 {
 			t.Fatalf("Seed = %d, %v", n, err)
@@ -68,10 +68,16 @@ func TestStoreKeepsVersionsServicesAndStateAcrossReopen(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, body := range []string{`{"first":1}`, `{"second":2}`} {
-			if err := st.SaveState(ctx, []byte(body)); err != nil {
-				t.Fatal(err)
-			}
+		// d1 wet since +0, d2 wet at +1 then dry: only d1's pending for
+		// is saved.
+		h := newHarness(t, nil, leakRule)
+		h.run(leakRule, []step{atDev(0, "d1", true), atDev(1, "d2", true)})
+		if _, err := h.e.SaveChanges(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		h.run(leakRule, []step{atDev(2, "d2", false)})
+		if _, err := h.e.SaveChanges(ctx, st); err != nil {
+			t.Fatal(err)
 		}
 		st.Close()
 
@@ -101,8 +107,13 @@ func TestStoreKeepsVersionsServicesAndStateAcrossReopen(t *testing.T) {
 		if s := svs[1]; s.Device != "d2" || s.Base != nil {
 			t.Fatalf("last service of d2 = %+v", s)
 		}
-		if body, err := st.LoadState(ctx); err != nil || string(body) != `{"second":2}` {
-			t.Fatalf("LoadState = %q, %v", body, err)
+		h2 := newHarness(t, nil, leakRule)
+		if n, err := h2.e.RestoreState(ctx, st); err != nil || n != 1 {
+			t.Fatalf("RestoreState = %d, %v; want d1's episode", n, err)
+		}
+		h2.run(leakRule, []step{tick(10)})
+		if got := h2.sink.states(); got != "raised@10" {
+			t.Fatalf("after the reopen: %q, want d1 raised at +10s (its for went on)", got)
 		}
 	})
 }
@@ -136,16 +147,36 @@ func TestStoreRefusesWritesOfADeposedLeader(t *testing.T) {
 	}
 	leader := fence.With(ctx, fence.Token{Partition: "north", Epoch: 3})
 	old := fence.With(ctx, fence.Token{Partition: "north", Epoch: 2})
-	if err := st.SaveState(leader, []byte(`{"by":"leader"}`)); err != nil {
+	north := PartitionState{Store: st, Partition: "north"}
+	h := newHarness(t, nil, leakRule)
+	h.run(leakRule, []step{atDev(0, "d1", true)})
+	if _, err := h.e.SaveChanges(leader, north); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveState(old, []byte(`{"by":"old"}`)); !errors.Is(err, fence.ErrDeposed) {
+	h.run(leakRule, []step{atDev(1, "d1", false), atDev(1, "d2", true)})
+	if _, err := h.e.SaveChanges(old, north); !errors.Is(err, fence.ErrDeposed) {
 		t.Fatalf("SaveState of the deposed leader: %v, want ErrDeposed", err)
 	}
 	if err := st.AddService(old, Service{RuleID: "doors", Device: "d1", By: "tech1", At: time.Now()}); !errors.Is(err, fence.ErrDeposed) {
 		t.Fatalf("AddService under the old token: %v, want ErrDeposed", err)
 	}
-	if body, err := st.LoadState(ctx); err != nil || string(body) != `{"by":"leader"}` {
-		t.Fatalf("saved state %q, %v; want the leader's", body, err)
+	if got := storedDevices(t, st, "north"); got != "d1" {
+		t.Fatalf("saved state of devices %q; want the leader's (d1)", got)
 	}
+}
+
+// storedDevices lists the devices of a partition's saved rule state.
+func storedDevices(t *testing.T, st *Store, partition string) string {
+	t.Helper()
+	var devs []string
+	err := st.loadState(context.Background(), partition, func(device string, _ []byte) error {
+		if device != "" {
+			devs = append(devs, device)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(devs, ",")
 }

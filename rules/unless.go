@@ -15,6 +15,9 @@ func (e *Engine) heldBack(c *compiled, p *plan) bool {
 		}
 		k := stateKey{c.key(), p.device}
 		if mine := e.state.get(k); mine != nil && !mine.on {
+			if mine.pendingSince != 0 || mine.mem.hasRef {
+				e.unsave(p.device)
+			}
 			mine.pendingSince = 0
 			mine.mem.hasRef = false // an unchanged run starts again after it
 			e.track(k, c, mine)

@@ -234,14 +234,13 @@ func (c *clusterRun) lead(ctx context.Context, p PartitionConfig, primary bool) 
 		return &ConfigError{Key: "rules", Msg: err.Error()}
 	}
 	state := rules.PartitionState{Store: c.ruleStore, Partition: p.Name}
-	if snap, err := state.LoadState(ctx); err != nil {
+	if n, err := eng.RestoreState(ctx, state); errors.Is(err, rules.ErrStateUnreadable) {
+		log.Error("saved rule state not all taken back: those devices' pending for-durations and windows start afresh",
+			"err", err, "episodes", n)
+	} else if err != nil {
 		return err
-	} else if snap != nil {
-		if n, err := eng.RestoreSnapshot(snap); err != nil {
-			log.Error("saved rule state not taken back: pending for-durations and windows start afresh", "err", err)
-		} else {
-			log.Info("rule state taken back", "episodes", n)
-		}
+	} else if n > 0 {
+		log.Info("rule state taken back", "episodes", n)
 	}
 	active, err := c.tickets.Alarms(ctx, ticketing.AlarmsActive)
 	if err != nil {

@@ -71,9 +71,6 @@ func fillStore(t *testing.T, path string) int64 {
 	if err := st.AddService(ctx, rules.Service{RuleID: "doors", Device: "el-1", Base: &base, By: "tech1", At: now}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveState(ctx, []byte(`{"pending":{"x":1}}`)); err != nil {
-		t.Fatal(err)
-	}
 	db, err := sqldb.Open(ctx, sqldb.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +80,8 @@ func fillStore(t *testing.T, path string) int64 {
 		fmt.Sprintf(`INSERT INTO ticket_recurrences (ticket_id, alarm_id, at) VALUES (%d, '%s', %d)`, sensor, alarm.ID, now.UnixMilli()),
 		fmt.Sprintf(`INSERT INTO notifications (id, ticket_id, step, recipient, channel, message, queued_at, next_at)
 			VALUES ('d-1', %d, 'first', 'tech1', 'sms', '{"text":"gas"}', %d, %d)`, sensor, now.UnixMilli(), now.UnixMilli()),
+		fmt.Sprintf(`INSERT INTO rule_state_devices (partition, device, body, saved_at) VALUES ('', '', '{"format":2}', %d),
+			('', 'leak-1', '[{"rule":"water-leak","pending_since":"2026-11-23T01:00:00Z"}]', %d)`, now.UnixMilli(), now.UnixMilli()),
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
@@ -175,7 +174,7 @@ func TestMigrateCopiesTheSQLiteStoreIntoPostgreSQL(t *testing.T) {
 	tables := sqliteTableNames(t, src)
 	want, got := tableRows(t, src, tables), tableRows(t, dst, tables)
 	for _, table := range []string{"tickets", "ticket_history", "ticket_numbers", "alarms", "ticket_deadlines", "ticket_photos",
-		"ticket_reports", "ticket_recurrences", "notifications", "rule_versions", "rule_services", "rule_state"} {
+		"ticket_reports", "ticket_recurrences", "notifications", "rule_versions", "rule_services", "rule_state_devices"} {
 		if len(want[table]) == 0 {
 			t.Errorf("the source's %s is empty: the test does not cover it", table)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -56,14 +57,13 @@ func newRuleBook(ctx context.Context, st *rules.Store, engine *rules.Engine, tic
 	}
 	// The rule state saved before the restart first, then the active
 	// alarms (one raised after the last snapshot still stands).
-	if snap, err := st.LoadState(ctx); err != nil {
+	if n, err := engine.RestoreState(ctx, st); errors.Is(err, rules.ErrStateUnreadable) {
+		logger.Error("saved rule state not all taken back: those devices' pending for-durations and windows start afresh",
+			"err", err, "episodes", n)
+	} else if err != nil {
 		return nil, err
-	} else if snap != nil {
-		if n, err := engine.RestoreSnapshot(snap); err != nil {
-			logger.Error("saved rule state not taken back: pending for-durations and windows start afresh", "err", err)
-		} else {
-			logger.Info("rule state taken back", "episodes", n, "pending_handoffs", engine.PendingHandoffs())
-		}
+	} else if n > 0 || engine.PendingHandoffs() > 0 {
+		logger.Info("rule state taken back", "episodes", n, "pending_handoffs", engine.PendingHandoffs())
 	}
 	engine.Restore(as)
 	book, err := rules.NewBook(rules.BookConfig{Store: st, Engine: engine,
