@@ -8,7 +8,7 @@ import { t, duration, label, siteName, clockTime, zoneLabel } from "./i18n.js";
 import { kindName, skillName, recipientName } from "./words.js";
 import { describeAlarm, describeTicket, technical } from "./describe.js";
 import { live, subscribe, apply, rev } from "./live.js";
-import { api, enc } from "./api.js";
+import { api, enc, latest } from "./api.js";
 import { dueOf } from "./sla.js";
 import { session } from "./session.js";
 import { mountTriage, loadTriage, tickTriage } from "./triage.js";
@@ -62,10 +62,12 @@ export function mount(root) {
     ticketSearch(), alarmSearch());
 
   // Who is on duty now, by the rosters (or the technicians list): asked
-  // again every minute, since shifts change by the clock.
+  // again every minute, since shifts change by the clock (a slow answer
+  // landing after the next one is dropped).
+  const newestDuty = latest();
   async function loadDuty() {
     try {
-      const d = await api("GET", "/api/duty");
+      const d = await newestDuty(api("GET", "/api/duty"));
       dutyList.replaceChildren(...(d.people || []).map((p) => h("li", { class: "duty-person", dataset: { name: p.name } },
         h("span", { class: "duty-name", text: p.name }),
         h("span", { class: "sub", text: " · " + (p.zones && p.zones.length ? p.zones.join(", ") : t("dutyAllZones")) +
@@ -182,7 +184,7 @@ export function mount(root) {
   draw();
   tick(root);
   reloadTriage();
-  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); frame.cancel(); };
+  return () => { unsub(); clearInterval(timer); clearInterval(dutyTimer); newestDuty.drop(); frame.cancel(); };
 }
 
 // liveAlarmsOf lists the revisions of every alarm of an alarm row (its
