@@ -323,9 +323,25 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 		}
 		e.track(k, c, st)
 	}
-	e.tickStale(ctx, now)
-	e.tickCalendar(ctx, now)
+	// The walks over every device seen are for stale and calendar rules
+	// only: without any, a tick costs nothing per device (a backtest
+	// ticks at each reading of a rule of neither kind).
+	if e.watchesTime() {
+		e.tickStale(ctx, now)
+		e.tickCalendar(ctx, now)
+	}
 	e.derive(ctx, now)
+}
+
+// watchesTime tells whether a rule in force raises on time passing alone
+// for a device (stale, calendar), so that Tick must walk the devices.
+func (e *Engine) watchesTime() bool {
+	for _, c := range e.rules {
+		if c.Condition.Op == OpStale || c.op.subject == onCalendar {
+			return true
+		}
+	}
+	return false
 }
 
 // Active returns the alarms now raised (announced), sorted by id.
