@@ -192,12 +192,7 @@ func (in *Store) readQL(ctx context.Context, q devices.Query, fn func(devices.Po
 	flush := func() error {
 		handed = handed || len(buf) > 0
 		if len(buf) > 1 {
-			slices.SortStableFunc(buf, func(a, b devices.Point) int {
-				if c := a.Time.Compare(b.Time); c != 0 {
-					return c
-				}
-				return strings.Compare(a.Metric, b.Metric)
-			})
+			slices.SortStableFunc(buf, pointOrder)
 		}
 		for _, p := range buf {
 			if err := fn(p); err != nil {
@@ -209,10 +204,7 @@ func (in *Store) readQL(ctx context.Context, q devices.Query, fn func(devices.Po
 		return nil
 	}
 	for from := q.From; from.Before(q.To); {
-		to := from.Add(in.cfg.ReadWindow)
-		if to.After(q.To) || to.Before(from) {
-			to = q.To
-		}
+		to := windowEnd(from, q.To, in.cfg.ReadWindow)
 		wq := q
 		wq.From, wq.To = from, to
 		add := func(name string, p devices.Point) error {

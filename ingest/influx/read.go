@@ -97,10 +97,7 @@ func (in *Store) ReadingsFunc(ctx context.Context, q devices.Query, fn func(devi
 func (in *Store) readFlux(ctx context.Context, q devices.Query, fn func(devices.Point) error) error {
 	var buf []devices.Point
 	for from := q.From; from.Before(q.To); {
-		to := from.Add(in.cfg.ReadWindow)
-		if to.After(q.To) || to.Before(from) {
-			to = q.To
-		}
+		to := windowEnd(from, q.To, in.cfg.ReadWindow)
 		wq := q
 		wq.From, wq.To = from, to
 		flux, err := in.flux(wq)
@@ -118,12 +115,7 @@ func (in *Store) readFlux(ctx context.Context, q devices.Query, fn func(devices.
 		if err := in.read.query(ctx, flux, keep); err != nil {
 			return fmt.Errorf("influx query: %w", err)
 		}
-		slices.SortStableFunc(buf, func(a, b devices.Point) int {
-			if c := a.Time.Compare(b.Time); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Metric, b.Metric)
-		})
+		slices.SortStableFunc(buf, pointOrder)
 		for _, p := range buf {
 			if err := fn(p); err != nil {
 				return err
@@ -340,4 +332,23 @@ func parseRFC3339(b []byte) (time.Time, error) {
 		return time.Parse(time.RFC3339Nano, string(b))
 	}
 	return time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC), nil
+}
+
+// pointOrder is the order history is handed over in: by time, then by
+// metric for the values of one instant.
+func pointOrder(a, b devices.Point) int {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Metric, b.Metric)
+}
+
+// windowEnd is the end of the read window starting at from: a window
+// later, never past the period's end to (nor wrapping over it).
+func windowEnd(from, to time.Time, window time.Duration) time.Time {
+	end := from.Add(window)
+	if end.After(to) || end.Before(from) {
+		return to
+	}
+	return end
 }
