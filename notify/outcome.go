@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,7 @@ type Outcome struct {
 // send with the same delivery id (at least once, with an id).
 func Attempt(ctx context.Context, ch Channel, m Message, attempts int, queuedAt time.Time, now func() time.Time, retry Retry, maxAge time.Duration) Outcome {
 	res, err := ch.Send(ctx, m)
+	res.Body = redactEcho(res.Body, m)
 	o := Outcome{Attempts: attempts + 1, Result: res, At: now()}
 	switch {
 	case err == nil:
@@ -47,4 +49,22 @@ func Attempt(ctx context.Context, ch Channel, m Message, attempts int, queuedAt 
 		}
 	}
 	return o
+}
+
+// redactEcho hides in a receiver's answer (any channel's) what it may
+// echo of the message and that the record (shown to operators) must not
+// keep: the recipient's phone, all but its last 4 digits, and a
+// reporter's verification code.
+func redactEcho(answer string, m Message) string {
+	if p := strings.TrimSpace(m.Recipient.Phone); len(p) > 4 {
+		masked := strings.Repeat("*", len(p)-4) + p[len(p)-4:]
+		answer = strings.ReplaceAll(answer, p, masked)
+		if bare := strings.TrimLeft(p, "+"); bare != p && len(bare) > 4 {
+			answer = strings.ReplaceAll(answer, bare, masked[len(p)-len(bare):])
+		}
+	}
+	if c := m.Incident.Code; c != "" {
+		answer = strings.ReplaceAll(answer, c, strings.Repeat("*", len(c)))
+	}
+	return answer
 }

@@ -95,7 +95,6 @@ func (r *Robot) Send(ctx context.Context, m Message) (Result, error) {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	res, err := post(ctx, r.client, r.timeout, http.MethodPost, target, h, b)
-	res.Body = redactEcho(res.Body, m)
 	if err != nil {
 		return res, err
 	}

@@ -69,26 +69,7 @@ func (s *SMSHTTP) Send(ctx context.Context, m Message) (Result, error) {
 	if s.cfg.Body != "" {
 		body = []byte(fill(s.cfg.Body, vals, esc))
 	}
-	res, err := post(ctx, s.client, s.cfg.Timeout.Std(), strings.ToUpper(s.cfg.Method), target, h, body)
-	res.Body = redactEcho(res.Body, m)
-	return res, err
-}
-
-// redactEcho hides in a receiver's answer (a gateway, a webhook, a robot) what it may echo of the message
-// and that the record (shown to operators) must not keep: the recipient's
-// phone, all but its last 4 digits, and a reporter's verification code.
-func redactEcho(answer string, m Message) string {
-	if p := strings.TrimSpace(m.Recipient.Phone); len(p) > 4 {
-		masked := strings.Repeat("*", len(p)-4) + p[len(p)-4:]
-		answer = strings.ReplaceAll(answer, p, masked)
-		if bare := strings.TrimLeft(p, "+"); bare != p && len(bare) > 4 {
-			answer = strings.ReplaceAll(answer, bare, masked[len(p)-len(bare):])
-		}
-	}
-	if c := m.Incident.Code; c != "" {
-		answer = strings.ReplaceAll(answer, c, strings.Repeat("*", len(c)))
-	}
-	return answer
+	return post(ctx, s.client, s.cfg.Timeout.Std(), strings.ToUpper(s.cfg.Method), target, h, body)
 }
 
 func smsValues(m Message) map[string]string {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSMSHTTPJSONBody: an Aliyun-style JSON body; values with quotes,
@@ -119,7 +120,7 @@ func TestLogChannelRecordsOnly(t *testing.T) {
 }
 
 // TestSMSHTTPAnswerKeepsNoPhoneOrCode: a gateway that echoes the message
-// back does not put the recipient's phone or a reporter's verification
+// back does not put (through the attempt that records its answer) the recipient's phone or a reporter's verification
 // code into the record operators read.
 func TestSMSHTTPAnswerKeepsNoPhoneOrCode(t *testing.T) {
 	rc := newReceiver(t, func(_ int, r recorded) (int, string) { return 200, `{"echo":` + string(r.Body) + `}` })
@@ -127,10 +128,11 @@ func TestSMSHTTPAnswerKeepsNoPhoneOrCode(t *testing.T) {
 		Body: `{"to":"{{phone}}","bare":"8613900000801","code":"{{code}}"}`}, Options{})
 	pg, in := samplePage("sms", LangZH)
 	pg.Recipient = Person{Name: "Ms Wang", Phone: "+8613900000801", IsReporter: true}
-	res, err := ch.Send(context.Background(), NewMessage(pg, in, ""))
-	if err != nil {
-		t.Fatal(err)
+	o := Attempt(context.Background(), ch, NewMessage(pg, in, ""), 0, time.Now(), time.Now, Retry{}, time.Hour)
+	if o.State != StateSent {
+		t.Fatalf("outcome %+v", o)
 	}
+	res := o.Result
 	if strings.Contains(res.Body, "13900000801") || strings.Contains(res.Body, "4711") {
 		t.Errorf("answer kept %q", res.Body)
 	}

@@ -112,7 +112,5 @@ func (w *Webhook) Send(ctx context.Context, m Message) (Result, error) {
 	h.Set("User-Agent", "caretaker-notify")
 	h.Set(HeaderDelivery, m.ID)
 	h.Set(HeaderSignature, Sign(w.secret, body))
-	res, err := post(ctx, w.client, w.timeout, http.MethodPost, w.url, h, body)
-	res.Body = redactEcho(res.Body, m)
-	return res, err
+	return post(ctx, w.client, w.timeout, http.MethodPost, w.url, h, body)
 }
