@@ -641,8 +641,8 @@ func (s *Service) refreshRecurrence(ctx context.Context, tx *sql.Tx, id int64) e
 }
 
 // recurrences lists the alarms that came back on ticket id, oldest first.
-func (s *Service) recurrences(ctx context.Context, id int64) ([]RecurrenceEpisode, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.alarm_id, r.at, a.value, a.peak FROM ticket_recurrences r
+func recurrences(ctx context.Context, q querier, id int64) ([]RecurrenceEpisode, error) {
+	rows, err := q.QueryContext(ctx, `SELECT r.alarm_id, r.at, a.value, a.peak FROM ticket_recurrences r
 		JOIN alarms a ON a.id = r.alarm_id WHERE r.ticket_id = ? ORDER BY r.at, r.alarm_id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("ticket %d recurrences: %w", id, err)

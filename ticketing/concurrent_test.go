@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -168,6 +169,84 @@ func TestConcurrentClaimsFromTwoInstancesLetOneWin(t *testing.T) {
 			if won != 1 || claims != 1 {
 				t.Fatalf("round %d: %d claims won, %d in the history (%v); want 1", round, won, claims, errs)
 			}
+		}
+	})
+}
+
+// TestGetReadsOneMoment: on both engines, a ticket read while its device
+// commands are being sent and read back shows each command's state and
+// its history line from the same moment: never a command done whose
+// "sent" and "done" lines are not yet in the history (the rows were once
+// read one query after another, and a step landed between them).
+func TestGetReadsOneMoment(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		f := newFixtureOn(t, backend)
+		ctx := context.Background()
+		a := gasAlarm(f, 35)
+		mustHandle(t, f, a)
+		var cmds []DeviceCommand
+		for i := range 40 {
+			cmds = append(cmds, DeviceCommand{Device: fmt.Sprintf("gv-%02d", i), Actuator: "gas_valve", Set: "close", Confirm: "auto"})
+		}
+		added, err := f.svc.AddDeviceCommands(ctx, a.ID, cmds)
+		if err != nil || len(added) != len(cmds) {
+			t.Fatalf("added %d, %v", len(added), err)
+		}
+		id := added[0].TicketID
+		done := make(chan error, 1)
+		go func() {
+			for _, c := range added {
+				if err := f.svc.DeviceCommandSent(ctx, c.ID, 1); err != nil {
+					done <- err
+					return
+				}
+				if err := f.svc.DeviceCommandDone(ctx, c.ID, "read back open 0"); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		check := func(tk Ticket) {
+			t.Helper()
+			var sent, fin, sentNotes, doneNotes int
+			for _, c := range tk.Commands {
+				switch c.State {
+				case CmdSent:
+					sent++
+				case CmdDone:
+					sent++
+					fin++
+				}
+			}
+			for _, h := range tk.History {
+				switch {
+				case h.Action == "device_command" && strings.Contains(h.Note, ": sent (attempt"):
+					sentNotes++
+				case h.Action == "device_command" && strings.Contains(h.Note, ": done, "):
+					doneNotes++
+				}
+			}
+			if sent != sentNotes || fin != doneNotes {
+				t.Fatalf("one read: %d commands sent and %d done, but %d sent and %d done lines in the history", sent, fin, sentNotes, doneNotes)
+			}
+		}
+		for reads := 0; ; reads++ {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk := mustGet(t, f, id)
+				check(tk)
+				if tk.Commands[len(tk.Commands)-1].State != CmdDone {
+					t.Fatalf("last command %+v", tk.Commands[len(tk.Commands)-1])
+				}
+				t.Logf("%s: %d reads while the commands went through", backend, reads)
+				return
+			default:
+			}
+			check(mustGet(t, f, id))
 		}
 	})
 }

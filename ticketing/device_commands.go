@@ -136,7 +136,7 @@ func (s *Service) ConfirmDeviceCommand(ctx context.Context, by Actor, id, cmdID 
 // for their read-back (sent), oldest first: after a restart the sender
 // takes them up again.
 func (s *Service) PendingDeviceCommands(ctx context.Context) ([]DeviceCommand, error) {
-	return s.queryCommands(ctx, "SELECT "+commandColumns+" FROM device_commands WHERE state IN (?, ?) ORDER BY id", CmdQueued, CmdSent)
+	return queryCommands(ctx, s.db, "SELECT "+commandColumns+" FROM device_commands WHERE state IN (?, ?) ORDER BY id", CmdQueued, CmdSent)
 }
 
 // DeviceCommandSent records attempt n of command id.
@@ -225,8 +225,8 @@ func scanCommand(r rowScanner) (DeviceCommand, error) {
 	return c, nil
 }
 
-func (s *Service) queryCommands(ctx context.Context, q string, args ...any) ([]DeviceCommand, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+func queryCommands(ctx context.Context, q querier, query string, args ...any) ([]DeviceCommand, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("device commands: %w", err)
 	}
@@ -243,9 +243,4 @@ func (s *Service) queryCommands(ctx context.Context, q string, args ...any) ([]D
 		return nil, fmt.Errorf("device commands: %w", err)
 	}
 	return out, nil
-}
-
-// deviceCommands lists ticket id's device commands, oldest first.
-func (s *Service) deviceCommands(ctx context.Context, id int64) ([]DeviceCommand, error) {
-	return s.queryCommands(ctx, "SELECT "+commandColumns+" FROM device_commands WHERE ticket_id = ? ORDER BY id", id)
 }

@@ -137,8 +137,8 @@ func scanPhoto(r rowScanner) (Photo, error) {
 	return p, nil
 }
 
-func (s *Service) photos(ctx context.Context, id int64) ([]Photo, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+photoColumns+" FROM ticket_photos WHERE ticket_id = ? ORDER BY id", id)
+func photos(ctx context.Context, q querier, id int64) ([]Photo, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+photoColumns+" FROM ticket_photos WHERE ticket_id = ? ORDER BY id", id)
 	if err != nil {
 		return nil, fmt.Errorf("ticket %d photos: %w", id, err)
 	}

@@ -205,8 +205,8 @@ func (s *Service) keepReport(ctx context.Context, tx *sql.Tx, id int64, by Actor
 
 // reports reads the reports of ticket id, oldest first, with the photos
 // (of photos, the ticket's) that came with each.
-func (s *Service) reports(ctx context.Context, id int64, photos []Photo) ([]ReportEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, source, name, phone, description, reported_by, merged
+func reports(ctx context.Context, q querier, id int64, photos []Photo) ([]ReportEntry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, at, source, name, phone, description, reported_by, merged
 		FROM ticket_reports WHERE ticket_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("ticket %d reports: %w", id, err)

@@ -242,7 +242,7 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
 	}
 	q += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
 	args = append(args, limit, max(f.Offset, 0))
-	return s.queryTickets(ctx, q, args...)
+	return queryTickets(ctx, s.db, q, args...)
 }
 
 // OpenTickets returns the tickets still being worked on, most urgent level
@@ -253,12 +253,19 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Ticket, error) {
 // later shows the same clocks, warnings and escalations as one that was
 // open when they happened.
 func (s *Service) OpenTickets(ctx context.Context) ([]Ticket, error) {
-	list, err := s.queryTickets(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE status IN "+openStatuses+
-		" ORDER BY level ASC, created_at DESC, id DESC")
-	if err != nil {
-		return nil, err
-	}
-	pending, err := s.pendingClocks(ctx)
+	var list []Ticket
+	var pending map[int64][]Deadline
+	// One read: a ticket made between the two queries would otherwise
+	// show without its clocks.
+	err := s.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if list, err = queryTickets(ctx, tx, "SELECT "+ticketColumns+" FROM tickets WHERE status IN "+openStatuses+
+			" ORDER BY level ASC, created_at DESC, id DESC"); err != nil {
+			return err
+		}
+		pending, err = pendingClocks(ctx, tx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +277,8 @@ func (s *Service) OpenTickets(ctx context.Context) ([]Ticket, error) {
 }
 
 // pendingClocks lists the clocks not yet met of every open ticket.
-func (s *Service) pendingClocks(ctx context.Context) (map[int64][]Deadline, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT d.ticket_id, d.kind, d.start_at, d.due_at, d.warn_at, d.warned, d.escalations
+func pendingClocks(ctx context.Context, q querier) (map[int64][]Deadline, error) {
+	rows, err := q.QueryContext(ctx, `SELECT d.ticket_id, d.kind, d.start_at, d.due_at, d.warn_at, d.warned, d.escalations
 		FROM ticket_deadlines d JOIN tickets t ON t.id = d.ticket_id
 		WHERE d.met_at IS NULL AND t.status IN `+openStatuses+` ORDER BY d.ticket_id, d.due_at, d.kind`)
 	if err != nil {
@@ -309,8 +316,8 @@ func (s *Service) escalation(ds []Deadline) *Escalation {
 	return best
 }
 
-func (s *Service) queryTickets(ctx context.Context, q string, args ...any) ([]Ticket, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+func queryTickets(ctx context.Context, q querier, query string, args ...any) ([]Ticket, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tickets: %w", err)
 	}
@@ -331,11 +338,27 @@ func (s *Service) queryTickets(ctx context.Context, q string, args ...any) ([]Ti
 
 // Get returns one ticket with its full history, oldest step first.
 func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
-	t, err := getTicket(ctx, s.db, id)
+	var t Ticket
+	err := s.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = s.getTicketWhole(ctx, tx, id)
+		return err
+	})
 	if err != nil {
 		return Ticket{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, role, action, note FROM ticket_history
+	return t, nil
+}
+
+// getTicketWhole reads ticket id with everything shown with it; q is one
+// read transaction, so that a step recorded meanwhile is either in all of
+// it (the command's state and its history line) or in none.
+func (s *Service) getTicketWhole(ctx context.Context, q querier, id int64) (Ticket, error) {
+	t, err := getTicket(ctx, q, id)
+	if err != nil {
+		return Ticket{}, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT at, actor, role, action, note FROM ticket_history
 		WHERE ticket_id = ? ORDER BY at, id`, id)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("ticket %d history: %w", id, err)
@@ -354,26 +377,27 @@ func (s *Service) Get(ctx context.Context, id int64) (Ticket, error) {
 	if err := rows.Err(); err != nil {
 		return Ticket{}, fmt.Errorf("ticket %d history: %w", id, err)
 	}
-	if t.Deadlines, err = s.deadlines(ctx, s.db, id); err != nil {
+	rows.Close()
+	if t.Deadlines, err = s.deadlines(ctx, q, id); err != nil {
 		return Ticket{}, err
 	}
 	if t.Status.Open() {
 		t.Escalated = s.escalation(t.Deadlines)
 	}
-	if t.Photos, err = s.photos(ctx, id); err != nil {
+	if t.Photos, err = photos(ctx, q, id); err != nil {
 		return Ticket{}, err
 	}
-	if t.Reporters, err = s.reports(ctx, id, t.Photos); err != nil {
+	if t.Reporters, err = reports(ctx, q, id, t.Photos); err != nil {
 		return Ticket{}, err
 	}
-	if t.Commands, err = s.deviceCommands(ctx, id); err != nil {
+	if t.Commands, err = queryCommands(ctx, q, "SELECT "+commandColumns+" FROM device_commands WHERE ticket_id = ? ORDER BY id", id); err != nil {
 		return Ticket{}, err
 	}
-	if t.Checklist, err = s.ticketChecklist(ctx, s.db, t); err != nil {
+	if t.Checklist, err = s.ticketChecklist(ctx, q, t); err != nil {
 		return Ticket{}, err
 	}
 	if t.Recurrence != nil {
-		if t.Recurrence.Episodes, err = s.recurrences(ctx, id); err != nil {
+		if t.Recurrence.Episodes, err = recurrences(ctx, q, id); err != nil {
 			return Ticket{}, err
 		}
 	}

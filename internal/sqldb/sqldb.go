@@ -123,6 +123,24 @@ func (db *DB) InTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 }
 
+// ReadTx runs fn in one read-only transaction, so that the reads in fn
+// see one state of the database (a ticket's row, history and commands
+// from the same moment), never a write landing between two of them. On
+// SQLite it takes no write lock (a deferred BEGIN: the snapshot is taken
+// at the first read); on PostgreSQL it is REPEATABLE READ.
+func (db *DB) ReadTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.Engine == PostgreSQL {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	return fn(tx)
+}
+
 func (db *DB) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if db.Engine != PostgreSQL {
 		return db.oneTx(ctx, nil, fn)
