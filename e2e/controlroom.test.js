@@ -4,7 +4,7 @@
 // text; acknowledging works; the detail shows the history and a chart.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, open, shot, publish, api, until } from "./lib.js";
+import { launch, open, shot, publish, api, until, waitLive } from "./lib.js";
 
 let br, ops;
 
@@ -210,7 +210,7 @@ test("the page says when it is offline and reconnects by itself, missing nothing
   // While it is away, a water leak floods the pump room.
   await publish("sites/s1/devices/wl-b1-01/telemetry", { ts: Date.now(), metrics: { leak: true, battery_pct: 80 } });
   await ops.context().setOffline(false);
-  await ops.waitForSelector("#conn[data-state=live]", { timeout: 15000 });
+  await waitLive(ops);
   await ops.locator("#live-rows tr", { hasText: "wl-b1-01" }).first().waitFor({ timeout: 20000 });
   assert.ok(await ops.locator("#offline-note").isHidden());
   // It came back asking for what it missed in this life of the server.

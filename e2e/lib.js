@@ -49,12 +49,51 @@ export async function open(context, role, hash = "#/", viewport, base = BASE) {
   const csp = [];
   page.on("console", (m) => { if (/Content Security Policy|Refused to/.test(m.text())) csp.push(m.text()); });
   page.cspViolations = csp;
+  track(page);
   await page.goto(base + "/#token=" + encodeURIComponent(TOKENS[role]));
-  await page.waitForSelector("#conn[data-state=live]", { timeout: 30000 });
+  await waitLive(page);
   if (hash !== "#/") {
     await page.evaluate((h) => { location.hash = h; }, hash);
   }
   return page;
+}
+
+// track keeps the last things a page's requests, WebSockets and console
+// said, so that a wait that fails can say why (a wait on the live
+// connection once failed in CI with nothing else to go by).
+export function track(page) {
+  const seen = [];
+  const hide = (u) => u.replace(/token=[^&#]*/g, "token=…");
+  const note = (line) => { seen.push(new Date().toISOString().slice(11, 23) + " " + line); if (seen.length > 40) seen.shift(); };
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") note("console " + m.type() + ": " + m.text()); });
+  page.on("requestfailed", (r) => note("request failed: " + r.method() + " " + hide(r.url()) + " " + ((r.failure() && r.failure().errorText) || "")));
+  page.on("response", (r) => { if (r.status() >= 400) note("HTTP " + r.status() + " " + r.request().method() + " " + hide(r.url())); });
+  page.on("websocket", (ws) => {
+    note("websocket opening " + hide(ws.url()));
+    ws.on("socketerror", (e) => note("websocket error: " + e));
+    ws.on("close", () => note("websocket closed"));
+  });
+  page.seen = seen;
+  return page;
+}
+
+// waitLive waits for the page's live connection; when it does not come,
+// the error says what the page showed and what its requests met.
+export async function waitLive(page, timeout = 30000) {
+  try {
+    await page.waitForSelector("#conn[data-state=live]", { timeout });
+  } catch (e) {
+    const state = await page.evaluate(() => {
+      const el = (id) => document.getElementById(id);
+      return {
+        conn: el("conn") && el("conn").dataset.state, connShown: !!(el("conn") && el("conn").checkVisibility()),
+        loginShown: !!(el("login-view") && !el("login-view").hidden), loginError: el("login-error") && el("login-error").textContent,
+        hash: location.hash.replace(/token=[^&]*/, "token=…"),
+      };
+    }).catch((err) => ({ unreadable: String(err) }));
+    await shot(page, "not-live-" + Date.now()).catch(() => {});
+    throw new Error(e.message + "\npage: " + JSON.stringify(state) + "\nlast seen:\n" + (page.seen || []).join("\n"));
+  }
 }
 
 export async function shot(page, name) {

@@ -7,7 +7,7 @@
 // here lives in New York; the estate (time_zone) in Shanghai.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, shot, publish, api, TOKENS } from "./lib.js";
+import { launch, shot, publish, api, track, waitLive, TOKENS } from "./lib.js";
 import path from "node:path";
 
 // view: what the screen shows (not the whole page), for the eye.
@@ -86,8 +86,9 @@ async function page(role, hash, lang, size) {
   const pg = await br.context.newPage();
   await pg.addInitScript((l) => localStorage.setItem("caretaker.lang", l), lang);
   await pg.setViewportSize(size);
+  track(pg);
   await pg.goto(process.env.CARETAKER_URL + "/#token=" + encodeURIComponent(TOKENS[role]));
-  await pg.waitForSelector("#conn[data-state=live]");
+  await waitLive(pg);
   await pg.evaluate((h) => { if (location.hash !== h) location.hash = h; }, hash);
   return pg;
 }

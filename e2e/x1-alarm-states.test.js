@@ -8,7 +8,7 @@
 // In English and Chinese.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, open, shot, api, until, gas, drawn } from "./lib.js";
+import { launch, open, shot, api, until, gas, drawn, waitLive } from "./lib.js";
 
 const DEV = "gas-c1-01";
 let br, ops, alarm;
@@ -66,7 +66,7 @@ test("the gas goes away by itself: cleared but not acknowledged, it stays, after
   await shot(ops, "x1-03-cleared-unack-live");
   // A reloaded board (a screen switched on later) has it from the server's snapshot.
   await ops.reload();
-  await ops.waitForSelector("#conn[data-state=live]");
+  await waitLive(ops);
   await ops.locator(`#banner .banner-row[data-key="a:${alarm.id}"][data-status="cleared_unack"]`).waitFor();
   await liveRow().locator(".alarm-state", { hasText: "Cleared · not acknowledged" }).waitFor();
   assert.equal(await liveRow().locator("button.ack").count(), 1, "it can still be acknowledged");

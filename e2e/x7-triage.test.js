@@ -12,7 +12,7 @@
 // wider than the phone and the Chinese pages show no untranslated English.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, shot, api, until, gas, hideBanner, BASE, TOKENS } from "./lib.js";
+import { launch, shot, api, until, gas, hideBanner, track, waitLive, BASE, TOKENS } from "./lib.js";
 
 const DEV = ["gas-t7-01", "gas-t7-02", "gas-t7-03"];
 const PHONE = { width: 390, height: 844 };
@@ -33,8 +33,9 @@ async function page(role, hash, lang, size) {
   const pg = await br.context.newPage();
   await pg.addInitScript((l) => localStorage.setItem("caretaker.lang", l), lang);
   await pg.setViewportSize(size);
+  track(pg);
   await pg.goto(BASE + "/#token=" + encodeURIComponent(TOKENS[role]));
-  await pg.waitForSelector("#conn[data-state=live]");
+  await waitLive(pg);
   if (hash !== "#/") await pg.evaluate((h) => { location.hash = h; }, hash);
   await hideBanner(pg);
   return pg;
