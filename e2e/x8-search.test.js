@@ -249,6 +249,45 @@ test("a phone report picks building, unit, floor and room from the site's lists;
   await pat.close();
 });
 
+test("a building typed before the site's lists apply is picked when it names one, and said to be missing when not (en, zh-CN)", async () => {
+  const pat = await open(br.context, "patrol", "#/report", PHONE);
+  await pat.locator("#report-form").waitFor();
+  await pat.locator("#report-sites option[value=s10]").waitFor({ state: "attached" }); // the sites' lists are in
+  // Typed while the site had no list (s1), then the site with lists: the
+  // building's own name picks it.
+  await pat.fill("#report-site", "s1");
+  await pat.locator("input#report-building").waitFor();
+  await pat.fill("#report-building", "clubhouse");
+  await pat.fill("#report-site", "s10");
+  await pat.locator("select#report-building").waitFor();
+  assert.equal(await pat.locator("#report-building").inputValue(), "会所", "the typed name picks its building");
+  assert.equal(await pat.locator("#report-building").getAttribute("aria-invalid"), null);
+  // A word that names none stays on the screen, with what to do.
+  await pat.fill("#report-site", "s1");
+  await pat.locator("input#report-building").waitFor();
+  await pat.fill("#report-building", "Block Z");
+  await pat.fill("#report-site", "s10");
+  await pat.locator("select#report-building").waitFor();
+  assert.equal(await pat.locator("#report-building").inputValue(), "");
+  const note = pat.locator("label:has(#report-building) .field-error");
+  assert.equal(await note.textContent(), "“Block Z” is not in this site's list: choose from it");
+  assert.equal(await pat.locator("#report-building").getAttribute("aria-invalid"), "true");
+  await shot(pat, "86-report-typed-not-listed");
+  await pat.selectOption("#report-building", "10号楼");
+  assert.equal(await note.textContent(), "", "picking one takes the note away");
+  // In Chinese, the same.
+  await pat.click("#lang");
+  await pat.locator("#report-form h2", { hasText: "报事报修" }).waitFor();
+  await pat.fill("#report-site", "s1");
+  await pat.locator("input#report-building").waitFor();
+  await pat.fill("#report-building", "Z座");
+  await pat.fill("#report-site", "s10");
+  await pat.locator("select#report-building").waitFor();
+  assert.equal(await pat.locator("label:has(#report-building) .field-error").textContent(), "“Z座”不在本项目的列表中，请从列表中选择");
+  await pat.click("#lang");
+  await pat.close();
+});
+
 test("the technician's card shows the ticket's age, its clock and a one-tap call to the reporter (en, zh-CN)", async () => {
   const mk = async (description, phone) => {
     const { status, data } = await api("operator", "POST", "/api/tickets", { source: "phone", category: "water_electric", level: 2, site: "s10",

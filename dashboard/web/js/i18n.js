@@ -114,7 +114,7 @@ const EN = {
   searchNone: "No tickets match these filters.", alarmSearchNone: "No alarms match these filters.", unitN: "unit {u}",
   searchNewest: "The newest {n} shown: narrow the search to see older ones.",
   alarmSearchAsk: "Search the alarms of any time: by rule, device or message, level and dates.",
-  pickOne: "Choose…", pickFloorFirst: "Choose the floor first", cardAge: "Open for {d}", callReporter: "Call {who}", theReporter: "the reporter",
+  pickOne: "Choose…", typedNotListed: "“{v}” is not in this site's list: choose from it", pickFloorFirst: "Choose the floor first", cardAge: "Open for {d}", callReporter: "Call {who}", theReporter: "the reporter",
 };
 
 const ZH = {
@@ -221,7 +221,7 @@ const ZH = {
   searchNone: "没有符合条件的工单。", alarmSearchNone: "没有符合条件的告警。", unitN: "{u} 单元",
   searchNewest: "显示最新 {n} 条：缩小查询范围可查看更早的。",
   alarmSearchAsk: "查询任意时间的告警：按规则、设备或内容，等级和日期。",
-  pickOne: "请选择…", pickFloorFirst: "请先选楼层", cardAge: "已开 {d}", callReporter: "致电 {who}", theReporter: "报事人",
+  pickOne: "请选择…", typedNotListed: "“{v}”不在本项目的列表中，请从列表中选择", pickFloorFirst: "请先选楼层", cardAge: "已开 {d}", callReporter: "致电 {who}", theReporter: "报事人",
 };
 
 const DICTS = { en: EN, "zh-CN": ZH };

@@ -102,7 +102,7 @@ export function mount(root) {
   function house() {
     const st = registry.find((x) => x.id === site.value.trim());
     const list = (st && st.buildings) || [];
-    building.offer(list.length ? list.map((b) => [b.id, buildingName(b)]) : null);
+    building.offer(list.length ? list.map((b) => [b.id, buildingName(b), [b.name, b.name_en]]) : null);
     const seen = [...new Set(devices.filter((d) => d.site === site.value.trim() && d.building).map((d) => d.building))].sort();
     buildings.replaceChildren(...seen.map((b) => h("option", { value: b })));
     const b = list.find((x) => x.id === building.value);
@@ -181,23 +181,47 @@ function slot(name, attrs) {
   const picked = h("select", { name, id: "report-" + name, required: !!(attrs && attrs.required) });
   const wrap = field(t(name), typed);
   let cur = typed;
-  for (const c of [typed, picked]) c.addEventListener("change", () => { c.removeAttribute("aria-invalid"); });
+  for (const c of [typed, picked]) {
+    c.addEventListener("change", () => {
+      c.removeAttribute("aria-invalid");
+      const msg = wrap.querySelector(".field-error");
+      if (msg.dataset.fromList) msg.textContent = msg.dataset.fromList = "";
+    });
+  }
   return {
     wrap,
     get value() { return cur.value.trim(); },
     onPick(fn) { picked.addEventListener("change", fn); typed.addEventListener("change", fn); },
+    // offer(list) makes the slot a choice of list ([value, label,
+    // other names]); offer(null) makes it typed. What was typed before
+    // the list came (the site's lists land late, or the site changed) is
+    // picked when it names an entry, and said to be missing otherwise,
+    // never dropped without a word.
     offer(list, placeholder) {
-      const keep = cur.value;
+      const keep = cur.value.trim();
+      let missed = "";
       if (list) {
         options(picked, [["", placeholder || t("pickOne")], ...list]);
-        picked.value = list.some(([v]) => v === keep) ? keep : list.length === 1 ? list[0][0] : "";
+        const norm = (v) => String(v || "").trim().toLowerCase();
+        const match = list.find(([v]) => v === keep) ||
+          (keep ? list.find(([v, l, also]) => [v, l, ...(also || [])].some((n) => norm(n) === norm(keep))) : null);
+        picked.value = match ? match[0] : list.length === 1 ? list[0][0] : "";
         picked.disabled = list.length === 0;
+        if (cur === typed && keep && !match) missed = keep;
       }
       const next = list ? picked : typed;
       if (next !== cur) {
         if (next === typed) typed.value = "";
         cur.replaceWith(next);
         cur = next;
+      }
+      const msg = wrap.querySelector(".field-error");
+      if (missed) {
+        msg.textContent = t("typedNotListed", { v: missed });
+        msg.dataset.fromList = "1";
+        picked.setAttribute("aria-invalid", "true");
+      } else if (msg.dataset.fromList && (next !== picked || picked.value)) {
+        msg.textContent = msg.dataset.fromList = "";
       }
     },
   };
