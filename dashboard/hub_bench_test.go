@@ -42,7 +42,7 @@ func benchHub(b *testing.B, clients, batch int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = hub.Run(ctx) }()
-	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: newFakeTickets(), Alarms: &fakeAlarms{}, Hub: hub})
+	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: newFakeTickets(), Alarms: &fakeAlarms{}, Hub: hub, WSPerToken: clients})
 	if err != nil {
 		b.Fatal(err)
 	}
