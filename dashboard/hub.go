@@ -93,8 +93,10 @@ func (c *HubConfig) setDefaults() {
 
 // Hub fans events out to WebSocket clients. It numbers every event, keeps
 // the last ones for clients that reconnect with ?since=&epoch=, and never
-// waits for a client. Each event is framed once (websocket.PreparedMessage)
-// and shared by every client that wants it. A client that falls behind
+// waits for a client. Each event is encoded once and framed once
+// (websocket.PreparedMessage) for every client that wants it; a client
+// that asked for batches gets what waits for it as one JSON array, the
+// events' encodings joined (hub_frames.go). A client that falls behind
 // keeps every alarm, ticket and status event, and only the latest waiting
 // reading of each device; it is dropped (and must reconnect) only when it
 // has taken nothing for StallTimeout, or SendQueue events other than
