@@ -161,8 +161,15 @@ func benchWebSockets(t *testing.T, env *benchEnv) {
 	dropped0 := ct.metric("caretaker_ws_clients_dropped_total")
 	load := pubConfig{Broker: "tcp://" + broker.Addr, Rate: sz.WSRate, Duration: sz.WSFor, Devices: sz.WSDevices,
 		Prefix: "bench-ws-", Conns: 1, InFlight: 100, ClientID: "bench-pub"}
+	cpu := startCPU(ct.PID())
 	pub := startPublisher(t, load)
+	var prof chan error
+	if *profileOut != "" {
+		prof = make(chan error, 1)
+		go func() { prof <- fetchProfile(ct.PProf, int(sz.WSFor.Seconds()), *profileOut+".ws") }()
+	}
 	res := pub.Wait(t, sz.WSFor+time.Minute)
+	used := cpu.used()[0]
 	want := res.Acked
 	// A client that fell behind gets the latest reading of each device,
 	// not every one: wait until deliveries stop, then count.
@@ -204,8 +211,16 @@ func benchWebSockets(t *testing.T, env *benchEnv) {
 		Ratio: fmt.Sprintf("%d samples", len(lat)), Target: "p99 < 1 s", Verdict: verdict(p99 < time.Second)})
 	env.tb.add(row{Part: "4 scale", Figure: "WebSocket: clients cut off (one stalled, under the stall timeout)", Value: fmt.Sprintf("%g", dropped),
 		Target: "none", Verdict: verdict(dropped == 0)})
+	env.tb.add(row{Part: "4 scale", Figure: "WebSocket: Caretaker's CPU while the readings are sent", Value: fmt.Sprintf("%.0f %% of one core", 100*used.Seconds()/el)})
 	if dropped > 0 {
 		t.Errorf("%g WebSocket clients cut off", dropped)
+	}
+	if prof != nil {
+		if err := <-prof; err != nil {
+			t.Errorf("profile: %v", err)
+		} else {
+			progress("CPU profile of Caretaker (screens) written to %s.ws; top:\n%s", *profileOut, pprofTop(caretakerBinary(t), *profileOut+".ws"))
+		}
 	}
 }
 
