@@ -17,7 +17,7 @@ import (
 
 var (
 	full       = flag.Bool("full", false, "run the benchmark table at full size (200 000 readings, 100 000 devices, 500 WebSocket clients, 1 000 Modbus devices); without it a quick smoke run")
-	profileOut = flag.String("profile", "", "write a CPU profile of Caretaker during the end-to-end ingest run (mosquitto) to this file")
+	profileOut = flag.String("profile", "", "write a CPU profile of Caretaker during the end-to-end ingest run (mosquitto) to this file (and of the screens part to this file.ws)")
 	only       = flag.String("only", "", "comma-separated parts to run: ingest, telegraf (the mosquitto ingest run and Telegraf's only), latency, devices, ws, modbus, paging, page (the control room in Chromium), cluster, backtest (default all)")
 )
 

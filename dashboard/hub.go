@@ -93,8 +93,10 @@ func (c *HubConfig) setDefaults() {
 
 // Hub fans events out to WebSocket clients. It numbers every event, keeps
 // the last ones for clients that reconnect with ?since=&epoch=, and never
-// waits for a client. Each event is framed once (websocket.PreparedMessage)
-// and shared by every client that wants it. A client that falls behind
+// waits for a client. Each event is encoded once and framed once
+// (websocket.PreparedMessage) for every client that wants it; a client
+// that asked for batches gets what waits for it as one JSON array, the
+// events' encodings joined (hub_frames.go). A client that falls behind
 // keeps every alarm, ticket and status event, and only the latest waiting
 // reading of each device; it is dropped (and must reconnect) only when it
 // has taken nothing for StallTimeout, or SendQueue events other than
@@ -120,6 +122,7 @@ type Hub struct {
 	share func(eventType string, at time.Time, data json.RawMessage)
 
 	dropped prometheus.Counter
+	frames  framePool // buffers of batched clients' frames
 }
 
 // storedEvent is an encoded event with what the client filters look at.
@@ -247,7 +250,7 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where
 			h.share(eventType, at, raw)
 		}
 	}
-	var full, hidden *websocket.PreparedMessage
+	var full, hidden *wireMsg
 	now := time.Now()
 	for c := range h.clients {
 		if !c.wants(ev) {
@@ -258,17 +261,20 @@ func (h *Hub) deliver(eventType string, at time.Time, raw json.RawMessage, where
 			slot, body = &hidden, ev.hidden
 		}
 		if *slot == nil {
-			if *slot, err = websocket.NewPreparedMessage(websocket.TextMessage, body); err != nil {
+			*slot = &wireMsg{body: body}
+		}
+		w := *slot
+		if !c.batch && w.pm == nil {
+			if w.pm, err = websocket.NewPreparedMessage(websocket.TextMessage, body); err != nil {
 				h.log.Error("event not sent", "type", eventType, "err", err)
 				return
 			}
 		}
-		pm := *slot
 		var device string
 		if transient {
 			device = where.device
 		}
-		switch c.push(pm, device, now, h.cfg.StallTimeout, h.cfg.SendQueue) {
+		switch c.push(w, device, now, h.cfg.StallTimeout, h.cfg.SendQueue) {
 		case pushStalled:
 			h.dropLocked(c, "stalled: took nothing for "+h.cfg.StallTimeout.String())
 		case pushFull:
@@ -321,9 +327,9 @@ func (h *Hub) missedSince(since uint64, epoch string, c *client) ([][]byte, bool
 // epoch, and the missed events still stored, it returns them to be sent
 // first; otherwise it says a snapshot is due and the sequence number it
 // must carry.
-func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string, p principal) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
+func (h *Hub) attach(conn *websocket.Conn, since *uint64, epoch string, batch bool, p principal) (c *client, replay [][]byte, snapSeq uint64, needSnapshot bool, ok bool) {
 	c = newClient(h, conn)
-	c.scope, c.who, c.viewer = p.Sites, p.identity(), p
+	c.scope, c.who, c.viewer, c.batch = p.Sites, p.identity(), p, batch
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

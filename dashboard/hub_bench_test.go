@@ -24,16 +24,18 @@ import (
 // has read it. It reports events delivered per second to all clients
 // together, events per second, and the latency from Notify to the client's
 // read, median and 99th percentile. The clients run in the same process,
-// so they share the CPU with the server.
+// so they share the CPU with the server. In the "/arrays" runs the
+// clients open /ws?batch=true and take arrays of events.
 //
 //	go test -run '^$' -bench Hub500 -benchtime 200x ./dashboard/
 func BenchmarkHub500Clients(b *testing.B) {
 	for _, batch := range []int{1, 50} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchHub(b, 500, batch) })
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchHub(b, 500, batch, false) })
+		b.Run(fmt.Sprintf("batch=%d/arrays", batch), func(b *testing.B) { benchHub(b, 500, batch, true) })
 	}
 }
 
-func benchHub(b *testing.B, clients, batch int) {
+func benchHub(b *testing.B, clients, batch int, arrays bool) {
 	reg, err := devices.NewRegistry(devices.Catalog{})
 	if err != nil {
 		b.Fatal(err)
@@ -42,13 +44,16 @@ func benchHub(b *testing.B, clients, batch int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = hub.Run(ctx) }()
-	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: newFakeTickets(), Alarms: &fakeAlarms{}, Hub: hub})
+	srv, err := NewServer(Config{Tokens: testTokens, Registry: reg, Tickets: newFakeTickets(), Alarms: &fakeAlarms{}, Hub: hub, WSPerToken: clients})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws?token=" + tokOperator
+	if arrays {
+		url += "&batch=true"
+	}
 
 	var received atomic.Int64
 	lat := make([][]time.Duration, clients)
@@ -67,21 +72,33 @@ func benchHub(b *testing.B, clients, batch int) {
 		wg.Add(1)
 		go func(i int, c *websocket.Conn) {
 			defer wg.Done()
-			var m struct {
+			type msg struct {
 				Data struct {
 					Sent int64 `json:"sent"`
 				} `json:"data"`
 			}
+			var m msg
+			var ms []msg
 			for {
 				_, raw, err := c.ReadMessage()
 				if err != nil {
 					return
 				}
 				at := time.Now()
-				if json.Unmarshal(raw, &m) == nil {
-					lat[i] = append(lat[i], at.Sub(time.Unix(0, m.Data.Sent)))
+				if !arrays {
+					if json.Unmarshal(raw, &m) == nil {
+						lat[i] = append(lat[i], at.Sub(time.Unix(0, m.Data.Sent)))
+					}
+					received.Add(1)
+					continue
 				}
-				received.Add(1)
+				ms = ms[:0]
+				if json.Unmarshal(raw, &ms) == nil {
+					for _, m := range ms {
+						lat[i] = append(lat[i], at.Sub(time.Unix(0, m.Data.Sent)))
+					}
+				}
+				received.Add(int64(len(ms)))
 			}
 		}(i, c)
 	}

@@ -44,6 +44,9 @@ type client struct {
 	// viewer is who opened it, whose role and name say whether the
 	// reporters' phones reach it (phones.go). Set once.
 	viewer principal
+	// batch: the client asked for arrays of events (?batch=true,
+	// hub_frames.go). Set once.
+	batch bool
 
 	// Guarded by hub.mu.
 	sites    map[string]bool // nil: every site
@@ -53,7 +56,7 @@ type client struct {
 
 // outEntry is a waiting message; device is set for a reading.
 type outEntry struct {
-	pm     *websocket.PreparedMessage
+	msg    *wireMsg
 	device string
 }
 
@@ -73,7 +76,7 @@ const (
 // push queues a message (a reading when device is set). It reports a
 // client that has had messages waiting and written none for stall, or
 // whose waiting events other than readings fill maxEvents.
-func (c *client) push(pm *websocket.PreparedMessage, device string, now time.Time, stall time.Duration, maxEvents int) pushResult {
+func (c *client) push(msg *wireMsg, device string, now time.Time, stall time.Duration, maxEvents int) pushResult {
 	c.mu.Lock()
 	if len(c.out) == 0 {
 		c.progress = now
@@ -83,16 +86,16 @@ func (c *client) push(pm *websocket.PreparedMessage, device string, now time.Tim
 	}
 	switch i, ok := c.waiting[device]; {
 	case device != "" && ok:
-		c.out[i].pm = pm
+		c.out[i].msg = msg
 	case device != "":
 		c.waiting[device] = len(c.out)
-		c.out = append(c.out, outEntry{pm: pm, device: device})
+		c.out = append(c.out, outEntry{msg: msg, device: device})
 	case c.events >= maxEvents:
 		c.mu.Unlock()
 		return pushFull
 	default:
 		c.events++
-		c.out = append(c.out, outEntry{pm: pm})
+		c.out = append(c.out, outEntry{msg: msg})
 	}
 	c.mu.Unlock()
 	select {
@@ -145,8 +148,8 @@ type subscribeMessage struct {
 // serve runs one connection until it ends: the first message is a snapshot
 // (or the replay of the events missed since since, of epoch epoch), then
 // the live events.
-func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, epoch string, p principal, snapshot func(context.Context) (any, error)) {
-	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since, epoch, p)
+func (h *Hub) serve(ctx context.Context, conn *websocket.Conn, since *uint64, epoch string, batch bool, p principal, snapshot func(context.Context) (any, error)) {
+	c, replay, snapSeq, needSnapshot, ok := h.attach(conn, since, epoch, batch, p)
 	if !ok {
 		h.closeConn(conn, websocket.CloseGoingAway, "server shutting down")
 		return
@@ -186,33 +189,20 @@ func (c *client) writePump(first [][]byte) {
 		ticker.Stop()
 		_ = c.conn.Close()
 	}()
-	for _, msg := range first {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.StallTimeout))
-		if c.conn.WriteMessage(websocket.TextMessage, msg) != nil {
-			c.hub.remove(c)
-			return
-		}
-		c.wrote()
+	if c.sendFirst(first, cfg.StallTimeout) != nil {
+		c.hub.remove(c)
+		return
 	}
 	for {
 		select {
 		case <-c.done: // detached by the hub: shutdown, a drop, or the reader ended
-			for _, e := range c.take() { // what was queued before (fails at once after a drop)
-				_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))
-				if c.conn.WritePreparedMessage(e.pm) != nil {
-					break
-				}
-			}
+			_ = c.send(c.take(), cfg.WriteWait) // what was queued before (fails at once after a drop)
 			c.hub.closeConn(c.conn, websocket.CloseGoingAway, "")
 			return
 		case <-c.wake:
-			for _, e := range c.take() {
-				_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.StallTimeout))
-				if c.conn.WritePreparedMessage(e.pm) != nil {
-					c.hub.remove(c)
-					return
-				}
-				c.wrote()
+			if c.send(c.take(), cfg.StallTimeout) != nil {
+				c.hub.remove(c)
+				return
 			}
 		case <-ticker.C:
 			_ = c.conn.SetWriteDeadline(time.Now().Add(cfg.WriteWait))

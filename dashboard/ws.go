@@ -39,6 +39,8 @@ var upgrader = websocket.Upgrader{
 // connection to the hub. ?since=SEQ&epoch=E asks for the events missed
 // since SEQ; SEQ counts only within its epoch E (one life of the hub), so
 // without E, or with another, the client gets a fresh snapshot.
+// ?batch=true asks for every message as a JSON array of events (several
+// in one frame when they wait); without it, one JSON object per message.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p principal) {
 	if !s.originAllowed(r) {
 		writeError(w, http.StatusForbidden, "origin not allowed", "")
@@ -62,6 +64,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p principal) {
 		since = &n
 	}
 	epoch := r.URL.Query().Get("epoch") // any other value than the hub's: a snapshot
+	batch := false
+	if v := r.URL.Query().Get("batch"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "batch: "+quoteShort(v)+" is not true or false", "batch")
+			return
+		}
+		batch = b
+	}
 	if status, why := s.ws.take(p.Name); status != 0 {
 		reason := "ws_max"
 		if status == http.StatusTooManyRequests {
@@ -80,7 +91,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request, p principal) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, p, func(ctx context.Context) (any, error) {
+	s.cfg.Hub.serve(context.WithoutCancel(r.Context()), conn, since, epoch, batch, p, func(ctx context.Context) (any, error) {
 		return s.snapshot(ctx, p)
 	})
 }

@@ -3,6 +3,8 @@
 // that nothing is missed, backing off up to 30 s, and says when it is
 // offline. A seq counts only within its epoch (one life of the server):
 // after a restart the server answers with a fresh snapshot instead.
+// It asks for batches (?batch=true): each message is an array of events,
+// several in one frame when they came faster than they could be sent.
 
 import { api, getToken } from "./api.js";
 
@@ -69,7 +71,7 @@ export function connect(authLost) {
   disconnect();
   setConn("connecting");
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  let url = proto + "//" + location.host + "/ws?token=" + encodeURIComponent(getToken());
+  let url = proto + "//" + location.host + "/ws?batch=true&token=" + encodeURIComponent(getToken());
   if (live.seq !== null && live.epoch) url += "&since=" + live.seq + "&epoch=" + encodeURIComponent(live.epoch);
   const sock = new WebSocket(url);
   ws = sock;
@@ -77,7 +79,8 @@ export function connect(authLost) {
   sock.onmessage = (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (_) { return; }
-    apply(msg);
+    if (Array.isArray(msg)) for (const m of msg) apply(m);
+    else apply(msg);
   };
   sock.onclose = () => {
     if (ws !== sock) return; // replaced, or logged out
