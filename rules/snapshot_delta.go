@@ -299,16 +299,21 @@ func (e *Engine) restoreHead(body []byte) (int, error) {
 type Snapshotter struct {
 	Engine   *Engine
 	Store    StateStore
-	Interval time.Duration // default 10s
+	Interval time.Duration // default DefaultSnapshotInterval
 	Logger   *slog.Logger
 }
+
+// DefaultSnapshotInterval is how often the rule state is saved when
+// nothing says otherwise (rules.snapshot_interval): what a kill -9 may
+// cost of pending for/clear_for timers.
+const DefaultSnapshotInterval = 10 * time.Second
 
 // Run saves periodically until ctx ends. A failed save is logged and
 // tried again at the next interval.
 func (s *Snapshotter) Run(ctx context.Context) error {
 	iv := s.Interval
 	if iv <= 0 {
-		iv = 10 * time.Second
+		iv = DefaultSnapshotInterval
 	}
 	t := time.NewTicker(iv)
 	defer t.Stop()

@@ -126,7 +126,7 @@ func defaultConfig() Config {
 		Tickets: sectionDefaults(ticketing.Config{}.WithDefaults()),
 		Triage:  ticketing.Triage{}.WithDefaults(),
 		Log:     LogConfig{Level: "info", Format: "text"},
-		Rules:   RulesConfig{SnapshotInterval: d("10s")},
+		Rules:   RulesConfig{SnapshotInterval: devices.Duration(rules.DefaultSnapshotInterval)},
 	}
 }
 
