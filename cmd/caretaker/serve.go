@@ -81,6 +81,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	engine, err := rules.NewEngine(rules.Config{
 		Rules: ruleSet, Sink: alarmSink{tickets: tickets, act: act}, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
+		HandOffLater: true, // the tickets are committed off the readings' path; acks wait for them (fanout.AfterSettled)
 	})
 	if err != nil {
 		return &ConfigError{Key: "rules", Msg: err.Error()}
@@ -267,10 +268,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if perr := <-pipeDone; perr != nil && err == nil {
 		err = perr
 	}
-	// Once the last readings went through the rules: the state a restart
-	// must not forget.
+	// Once the last readings went through the rules: their alarms to the
+	// tickets, then the state a restart must not forget (with what the
+	// ticket store refused).
 	if clustered == nil { // a cluster's leaders save theirs at the end of each term
 		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		engine.FlushHandoffs(saveCtx)
 		if serr := snapshots.Save(saveCtx); serr != nil {
 			logger.Error("rule state not saved at shutdown", "err", serr)
 		}

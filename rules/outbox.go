@@ -1,0 +1,197 @@
+package rules
+
+import (
+	"context"
+	"sync"
+)
+
+// outbox holds, with Config.HandOffLater, the alarm changes decided and
+// not yet handed to the sink, in the order they were made, and the
+// callbacks (AfterHandoffs) that wait for them. One goroutine (Run's)
+// hands them on, so the readings never wait for the ticket store; what
+// waits is only the acknowledgement of the data they came from.
+//
+// A change stays at the front while it is being handed on, so a
+// snapshot taken meanwhile still holds it (replayed, it is a no-op).
+// Lock order: Engine.mu before outbox.mu, never the other way.
+type outbox struct {
+	mu      sync.Mutex
+	queue   []queuedAlarm
+	next    uint64 // the number the next change gets
+	handed  uint64 // every change numbered below it is handed on
+	waiters []outboxWaiter
+	wake    chan struct{} // one signal: something was queued
+}
+
+type queuedAlarm struct {
+	seq uint64
+	a   Alarm
+}
+
+// outboxWaiter is a callback waiting for every change numbered below upto.
+type outboxWaiter struct {
+	upto uint64
+	done func()
+}
+
+func newOutbox() outbox { return outbox{wake: make(chan struct{}, 1)} }
+
+// push queues a change behind the others.
+func (o *outbox) push(a Alarm) {
+	o.mu.Lock()
+	o.queue = append(o.queue, queuedAlarm{seq: o.next, a: a})
+	o.next++
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// front is the oldest change not yet handed on.
+func (o *outbox) front() (queuedAlarm, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) == 0 {
+		return queuedAlarm{}, false
+	}
+	return o.queue[0], true
+}
+
+// handedOn drops the front change, handed on (taken, or kept with the
+// refused ones), and calls the callbacks that waited for it and those
+// before it.
+func (o *outbox) handedOn() {
+	o.mu.Lock()
+	q := o.queue[0]
+	o.queue[0] = queuedAlarm{}
+	o.queue = o.queue[1:]
+	if len(o.queue) == 0 {
+		o.queue = o.queue[:0:0] // let the backing array go
+	}
+	o.handed = q.seq + 1
+	n := 0
+	for n < len(o.waiters) && o.waiters[n].upto <= o.handed {
+		n++
+	}
+	ready := o.waiters[:n:n]
+	o.waiters = o.waiters[n:]
+	o.mu.Unlock()
+	for _, w := range ready {
+		w.done()
+	}
+}
+
+// after calls done once every change queued so far is handed on: at once
+// when none is waiting.
+func (o *outbox) after(done func()) {
+	o.mu.Lock()
+	if o.handed == o.next {
+		o.mu.Unlock()
+		done()
+		return
+	}
+	o.waiters = append(o.waiters, outboxWaiter{upto: o.next, done: done})
+	o.mu.Unlock()
+}
+
+func (o *outbox) len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.queue)
+}
+
+// list is the changes waiting, in order.
+func (o *outbox) list() []Alarm {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]Alarm, len(o.queue))
+	for i, q := range o.queue {
+		out[i] = q.a
+	}
+	return out
+}
+
+// AfterHandoffs calls done once every alarm change decided before the
+// call has been handed to the sink: taken by it, or refused and kept
+// with the changes retried every tick (and saved with the rule state).
+// Without Config.HandOffLater the sink is called as a change is decided,
+// so done is called at once. done may run in the goroutine handing the
+// changes on; it must not block for long. The pipeline holds a reading's
+// acknowledgement on it (ingest.SettlingSink), so a reading whose alarm
+// is not yet safe is not acknowledged.
+func (e *Engine) AfterHandoffs(done func()) {
+	if !e.cfg.HandOffLater {
+		done()
+		return
+	}
+	e.out.after(done)
+}
+
+// AfterSettled is AfterHandoffs under the name the pipeline asks for.
+func (e *Engine) AfterSettled(done func()) { e.AfterHandoffs(done) }
+
+// runOutbox hands the queued changes on until ctx ends. The change being
+// handed on when ctx ends is finished first (on a context that is not
+// cancelled: the store is not left half-way); FlushHandoffs hands on
+// what is left.
+func (e *Engine) runOutbox(ctx context.Context) {
+	work := context.WithoutCancel(ctx)
+	for {
+		for ctx.Err() == nil && e.handFront(work) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.out.wake:
+		}
+	}
+}
+
+// FlushHandoffs hands on, in this goroutine, the alarm changes still
+// queued (Config.HandOffLater): at shutdown, once Run has returned and
+// the pipeline has drained, before the rule state is saved. Changes the
+// sink refuses are kept with the others it refused, saved with the rule
+// state and retried after a restart.
+func (e *Engine) FlushHandoffs(ctx context.Context) {
+	for e.handFront(ctx) {
+	}
+}
+
+// handFront hands on the oldest queued change; false when none is queued.
+func (e *Engine) handFront(ctx context.Context) bool {
+	e.flushing.Lock()
+	defer e.flushing.Unlock()
+	q, ok := e.out.front()
+	if !ok {
+		return false
+	}
+	e.handOn(ctx, q.a)
+	e.out.handedOn()
+	return true
+}
+
+// handOn gives one change to the sink, or keeps it, refused, for the
+// tick's retry; behind an earlier change of the same alarm still waiting
+// there, it waits too, so the sink sees each alarm's changes in order.
+// The engine is not locked while the sink works.
+func (e *Engine) handOn(ctx context.Context, a Alarm) {
+	e.mu.Lock()
+	if e.handoffs.waiting(a.ID) {
+		e.handoffs.add(a)
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	err := e.cfg.Sink.HandleAlarm(ctx, a)
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	e.handoffs.failures.Inc()
+	e.handoffs.add(a)
+	n := e.handoffs.len()
+	e.mu.Unlock()
+	e.cfg.Logger.Error("alarm not handed on: kept, retried every tick", "alarm", a.ID, "rule", a.RuleID,
+		"device", a.Device, "state", a.State, "err", err, "pending", n)
+}
