@@ -86,12 +86,21 @@ func (o *outbox) handedOn() {
 // when none is waiting.
 func (o *outbox) after(done func()) {
 	o.mu.Lock()
-	if o.handed == o.next {
+	upto := o.next
+	o.mu.Unlock()
+	o.afterSeq(upto, done)
+}
+
+// afterSeq calls done once every change numbered below upto is handed
+// on: at once when they are.
+func (o *outbox) afterSeq(upto uint64, done func()) {
+	o.mu.Lock()
+	if o.handed >= upto {
 		o.mu.Unlock()
 		done()
 		return
 	}
-	o.waiters = append(o.waiters, outboxWaiter{upto: o.next, done: done})
+	o.waiters = append(o.waiters, outboxWaiter{upto: upto, done: done})
 	o.mu.Unlock()
 }
 
@@ -128,8 +137,24 @@ func (e *Engine) AfterHandoffs(done func()) {
 	e.out.after(done)
 }
 
-// AfterSettled is AfterHandoffs under the name the pipeline asks for.
-func (e *Engine) AfterSettled(done func()) { e.AfterHandoffs(done) }
+// AfterSettled calls done once the alarm changes decided on the data
+// handed to the engine last (the latest call of Reading, Event or
+// Status) are handed on as AfterHandoffs says; at once when that data
+// changed no alarm, even if changes decided on earlier data still wait.
+// It is for the one goroutine that feeds the engine its data (the
+// pipeline: ingest.SettlingSink), right after each call, so that only
+// the reading that raised an alarm waits for its ticket, not those of
+// other devices behind it.
+func (e *Engine) AfterSettled(done func()) {
+	if !e.cfg.HandOffLater {
+		done()
+		return
+	}
+	e.mu.Lock()
+	upto := e.ownUpto
+	e.mu.Unlock()
+	e.out.afterSeq(upto, done)
+}
 
 // runOutbox hands the queued changes on until ctx ends. The change being
 // handed on when ctx ends is finished first (on a context that is not
