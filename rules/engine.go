@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,7 +122,7 @@ type Engine struct {
 	// the latest data (Reading, Event, Status) lie; 0 when it decided
 	// none (AfterSettled). A change decided by a tick meanwhile raises
 	// it too: waiting for more is safe.
-	ownUpto uint64
+	ownUpto atomic.Uint64
 	metrics engineMetrics
 	// received is when the reading or event being evaluated arrived
 	// (zero outside Reading and Event), for the decision latency.
@@ -239,7 +240,7 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.ownUpto = 0
+	e.ownUpto.Store(0)
 	e.received = r.Received
 	defer func() { e.received = time.Time{} }()
 	now := e.cfg.Now()
@@ -280,7 +281,7 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.ownUpto = 0
+	e.ownUpto.Store(0)
 	e.received = ev.Received
 	defer func() { e.received = time.Time{} }()
 	now := e.cfg.Now()
@@ -564,7 +565,7 @@ func (e *Engine) emit(ctx context.Context, a Alarm) {
 	}
 	if e.cfg.HandOffLater {
 		e.out.push(a) // handed on by Run, in order (outbox.go)
-		e.ownUpto = e.out.next
+		e.ownUpto.Store(e.out.next)
 		return
 	}
 	if e.handoffs.waiting(a.ID) {

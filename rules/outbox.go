@@ -94,6 +94,10 @@ func (o *outbox) after(done func()) {
 // afterSeq calls done once every change numbered below upto is handed
 // on: at once when they are.
 func (o *outbox) afterSeq(upto uint64, done func()) {
+	if upto == 0 {
+		done()
+		return
+	}
 	o.mu.Lock()
 	if o.handed >= upto {
 		o.mu.Unlock()
@@ -150,10 +154,7 @@ func (e *Engine) AfterSettled(done func()) {
 		done()
 		return
 	}
-	e.mu.Lock()
-	upto := e.ownUpto
-	e.mu.Unlock()
-	e.out.afterSeq(upto, done)
+	e.out.afterSeq(e.ownUpto.Load(), done)
 }
 
 // runOutbox hands the queued changes on until ctx ends. The change being
