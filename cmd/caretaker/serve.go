@@ -272,8 +272,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	// tickets, then the state a restart must not forget (with what the
 	// ticket store refused).
 	if clustered == nil { // a cluster's leaders save theirs at the end of each term
+		flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		engine.FlushHandoffs(flushCtx) // what the store does not take in time is saved below, for the restart
+		cancelFlush()
 		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		engine.FlushHandoffs(saveCtx)
 		if serr := snapshots.Save(saveCtx); serr != nil {
 			logger.Error("rule state not saved at shutdown", "err", serr)
 		}
