@@ -34,9 +34,11 @@ type Sink interface {
 // SettlingSink is a Sink that tells when what it made of the data it was
 // given is safe (the rules engine: the alarms the data raised are handed
 // on to the tickets, off the goroutine that evaluates). AfterSettled
-// calls done, once, when everything given to the Sink before the call is
-// settled; at once when nothing waits. It must not block. The pipeline
+// calls done, once, when what the Sink made of the message it was handed
+// last is settled; at once when nothing of it waits. The pipeline calls
+// it from its one goroutine right after handing each message on, and
 // acknowledges a message only once both the Writer and the Sink say so.
+// It must not block.
 type SettlingSink interface {
 	AfterSettled(done func())
 }

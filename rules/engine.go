@@ -61,8 +61,8 @@ type Config struct {
 	// HandOffLater queues the alarm changes and hands them to the Sink
 	// from Run's goroutine, in order, instead of from the goroutine that
 	// evaluated the data (so a reading never waits for the ticket store);
-	// AfterHandoffs tells when those decided so far are handed on, and
-	// FlushHandoffs hands on what is left once Run has returned. Off, the
+	// AfterSettled tells when those decided on a reading are handed on,
+	// and FlushHandoffs hands on what is left once Run has returned. Off, the
 	// Sink is called as each change is decided (tests, backtests).
 	HandOffLater bool
 }

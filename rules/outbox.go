@@ -7,7 +7,7 @@ import (
 
 // outbox holds, with Config.HandOffLater, the alarm changes decided and
 // not yet handed to the sink, in the order they were made, and the
-// callbacks (AfterHandoffs) that wait for them. One goroutine (Run's)
+// callbacks (AfterSettled) that wait for them. One goroutine (Run's)
 // hands them on, so the readings never wait for the ticket store; what
 // waits is only the acknowledgement of the data they came from.
 //
@@ -82,15 +82,6 @@ func (o *outbox) handedOn() {
 	}
 }
 
-// after calls done once every change queued so far is handed on: at once
-// when none is waiting.
-func (o *outbox) after(done func()) {
-	o.mu.Lock()
-	upto := o.next
-	o.mu.Unlock()
-	o.afterSeq(upto, done)
-}
-
 // afterSeq calls done once every change numbered below upto is handed
 // on: at once when they are.
 func (o *outbox) afterSeq(upto uint64, done func()) {
@@ -125,30 +116,21 @@ func (o *outbox) list() []Alarm {
 	return out
 }
 
-// AfterHandoffs calls done once every alarm change decided before the
-// call has been handed to the sink: taken by it, or refused and kept
-// with the changes retried every tick (and saved with the rule state).
-// Without Config.HandOffLater the sink is called as a change is decided,
-// so done is called at once. done may run in the goroutine handing the
-// changes on; it must not block for long. The pipeline holds a reading's
-// acknowledgement on it (ingest.SettlingSink), so a reading whose alarm
-// is not yet safe is not acknowledged.
-func (e *Engine) AfterHandoffs(done func()) {
-	if !e.cfg.HandOffLater {
-		done()
-		return
-	}
-	e.out.after(done)
-}
-
 // AfterSettled calls done once the alarm changes decided on the data
 // handed to the engine last (the latest call of Reading, Event or
-// Status) are handed on as AfterHandoffs says; at once when that data
-// changed no alarm, even if changes decided on earlier data still wait.
+// Status) are handed to the sink: taken by it, or refused and kept with
+// the changes retried every tick (and saved with the rule state). It
+// calls done at once when that data changed no alarm, even if changes
+// decided on earlier data still wait, and always without
+// Config.HandOffLater (the sink was called as each change was decided).
+// done may run in the goroutine handing the changes on; it must not
+// block for long.
+//
 // It is for the one goroutine that feeds the engine its data (the
-// pipeline: ingest.SettlingSink), right after each call, so that only
-// the reading that raised an alarm waits for its ticket, not those of
-// other devices behind it.
+// pipeline, as an ingest.SettlingSink), right after each call: the
+// pipeline holds a message's acknowledgement on it, so the reading that
+// raised an alarm is not acknowledged before its change is safe, while
+// those of other devices behind it are not held up.
 func (e *Engine) AfterSettled(done func()) {
 	if !e.cfg.HandOffLater {
 		done()
