@@ -346,7 +346,8 @@ type influxStore struct{ *influx.Store }
 func (s influxStore) Close() error { s.Store.Close(); return nil }
 
 // fanout hands each reading to several sinks in order: the rules engine
-// first, so an alarm is never later than the screen's copy of the reading.
+// first, so it decides on a reading before the screens get their copy
+// (the alarm's ticket, and its alarm.raised, follow once committed).
 type fanout []ingest.Sink
 
 func (f fanout) Reading(ctx context.Context, r devices.Reading) {
