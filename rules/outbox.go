@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // outbox holds, with Config.HandOffLater, the alarm changes decided and
@@ -26,6 +27,7 @@ type outbox struct {
 type queuedAlarm struct {
 	seq uint64
 	a   Alarm
+	at  time.Time // when it was queued, for caretaker_alarm_handoff_seconds
 }
 
 // outboxWaiter is a callback waiting for every change numbered below upto.
@@ -39,7 +41,7 @@ func newOutbox() outbox { return outbox{wake: make(chan struct{}, 1)} }
 // push queues a change behind the others.
 func (o *outbox) push(a Alarm) {
 	o.mu.Lock()
-	o.queue = append(o.queue, queuedAlarm{seq: o.next, a: a})
+	o.queue = append(o.queue, queuedAlarm{seq: o.next, a: a, at: time.Now()})
 	o.next++
 	o.mu.Unlock()
 	select {
@@ -174,7 +176,9 @@ func (e *Engine) handFront(ctx context.Context) bool {
 	if !ok {
 		return false
 	}
-	e.handOn(ctx, q.a)
+	if e.handOn(ctx, q.a) {
+		e.metrics.handoff.Observe(time.Since(q.at).Seconds())
+	}
 	e.out.handedOn()
 	return true
 }
@@ -182,18 +186,19 @@ func (e *Engine) handFront(ctx context.Context) bool {
 // handOn gives one change to the sink, or keeps it, refused, for the
 // tick's retry; behind an earlier change of the same alarm still waiting
 // there, it waits too, so the sink sees each alarm's changes in order.
-// The engine is not locked while the sink works.
-func (e *Engine) handOn(ctx context.Context, a Alarm) {
+// The engine is not locked while the sink works. It tells whether the
+// sink took the change.
+func (e *Engine) handOn(ctx context.Context, a Alarm) bool {
 	e.mu.Lock()
 	if e.handoffs.waiting(a.ID) {
 		e.handoffs.add(a)
 		e.mu.Unlock()
-		return
+		return false
 	}
 	e.mu.Unlock()
 	err := e.cfg.Sink.HandleAlarm(ctx, a)
 	if err == nil {
-		return
+		return true
 	}
 	e.mu.Lock()
 	e.handoffs.failures.Inc()
@@ -202,4 +207,5 @@ func (e *Engine) handOn(ctx context.Context, a Alarm) {
 	e.mu.Unlock()
 	e.cfg.Logger.Error("alarm not handed on: kept, retried every tick", "alarm", a.ID, "rule", a.RuleID,
 		"device", a.Device, "state", a.State, "err", err, "pending", n)
+	return false
 }
