@@ -132,26 +132,34 @@ func (c *benchCaretaker) metric(name string) float64 {
 	return m.Sum(name)
 }
 
-// latencyStats are the mean reading -> alarm and alarm -> ticket times
-// Caretaker measured itself (progress lines, to see where time goes).
+// latencyStats are the mean (and the bucket of the 99th percentile)
+// reading -> alarm and alarm -> ticket times Caretaker measured itself
+// (progress lines, to see where time goes).
 func (c *benchCaretaker) latencyStats() string {
 	m, err := testkit.Scrape("http://" + c.HTTP + "/metrics")
 	if err != nil {
 		return err.Error()
 	}
 	var b strings.Builder
-	for _, name := range []string{"caretaker_alarm_decision_seconds", "caretaker_ticket_create_seconds", "caretaker_influx_journal_sync_duration_seconds"} {
+	for _, name := range []string{"caretaker_alarm_decision_seconds", "caretaker_alarm_handoff_seconds", "caretaker_ticket_create_seconds", "caretaker_influx_journal_sync_duration_seconds"} {
 		n, sum := 0.0, 0.0
+		var h99 float64 // the upper bound of the bucket holding the 99th percentile (one histogram)
 		if f, ok := m[name]; ok {
 			for _, s := range f.GetMetric() {
 				if h := s.GetHistogram(); h != nil {
 					n += float64(h.GetSampleCount())
 					sum += h.GetSampleSum()
+					for _, bk := range h.GetBucket() {
+						if float64(bk.GetCumulativeCount()) >= 0.99*float64(h.GetSampleCount()) {
+							h99 = bk.GetUpperBound()
+							break
+						}
+					}
 				}
 			}
 		}
 		if n > 0 {
-			fmt.Fprintf(&b, "%s mean %.1f ms (%0.f); ", strings.TrimPrefix(name, "caretaker_"), sum/n*1000, n)
+			fmt.Fprintf(&b, "%s mean %.1f ms, p99 <= %.0f ms (%0.f); ", strings.TrimPrefix(name, "caretaker_"), sum/n*1000, h99*1000, n)
 		}
 	}
 	return b.String()

@@ -15,9 +15,10 @@ type Message struct {
 	Received time.Time
 	// Done, if set, is called once when what the message carried is safe,
 	// so a gateway can acknowledge it then (QoS 1 PUBACK): a reading or
-	// event once the Sink has seen it and the Writer has made it durable
-	// (a DurableWriter: committed, written or spooled, or counted lost); a
-	// status once the Sink has seen it; a rejected message at once. It may
+	// event once the Sink has seen it (and, a SettlingSink, settled it)
+	// and the Writer has made it durable (a DurableWriter: committed,
+	// written or spooled, or counted lost); a status once the Sink has
+	// seen (and settled) it; a rejected message at once. It may
 	// be called from any goroutine and must not block for long.
 	Done func()
 }
@@ -28,6 +29,18 @@ type Sink interface {
 	Reading(ctx context.Context, r devices.Reading)
 	Event(ctx context.Context, e devices.Event)
 	Status(ctx context.Context, s devices.Status)
+}
+
+// SettlingSink is a Sink that tells when what it made of the data it was
+// given is safe (the rules engine: the alarms the data raised are handed
+// on to the tickets, off the goroutine that evaluates). AfterSettled
+// calls done, once, when what the Sink made of the message it was handed
+// last is settled; at once when nothing of it waits. The pipeline calls
+// it from its one goroutine right after handing each message on, and
+// acknowledges a message only once both the Writer and the Sink say so.
+// It must not block.
+type SettlingSink interface {
+	AfterSettled(done func())
 }
 
 // Writer is the time-series store side: InfluxDB or the embedded store.

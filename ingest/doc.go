@@ -21,9 +21,10 @@
 // (the time-series store) and then passes it to a Sink.
 //
 // A QoS 1 message is acknowledged only once what it carried is safe
-// (Message.Done): seen by the Sink and made durable by the Writer
-// (DurableWriter: committed, written or spooled), so a killed process loses
-// nothing the sender does not deliver again.
+// (Message.Done): seen (and, a SettlingSink, settled) by the Sink and
+// made durable by the Writer (DurableWriter: committed, written or
+// spooled), so a killed process loses nothing the sender does not deliver
+// again.
 //
 // The package knows devices only: it must never learn about rules, alarms,
 // tickets or screens, nor import its rooms (cmd/ wires them to it). Bad

@@ -254,17 +254,45 @@ func (p *Pipeline) handle(ctx context.Context, it item) {
 
 // settle calls done once what the message carried is safe: at once when
 // it was rejected (counted; nothing to keep) or nothing is made durable,
-// else when the Writer says all it was given so far is durable. The Sink
-// has seen the message already: it is called before settle.
+// else when the Writer says all it was given so far is durable and, a
+// SettlingSink, the Sink says all it was given so far is settled (the
+// alarms it raised handed on). The Sink has seen the message already: it
+// is called before settle.
 func (p *Pipeline) settle(done func(), accepted bool) {
 	if done == nil {
 		return
 	}
-	if dw, ok := p.cfg.Writer.(DurableWriter); ok && accepted {
-		dw.AfterDurable(done)
+	if !accepted {
+		done()
 		return
 	}
-	done()
+	dw, durable := p.cfg.Writer.(DurableWriter)
+	ss, settling := p.cfg.Sink.(SettlingSink)
+	switch {
+	case durable && settling:
+		j := &settleJoin{done: done}
+		j.left.Store(2)
+		ss.AfterSettled(j.one)
+		dw.AfterDurable(j.one)
+	case durable:
+		dw.AfterDurable(done)
+	case settling:
+		ss.AfterSettled(done)
+	default:
+		done()
+	}
+}
+
+// settleJoin calls done once both the Writer and the Sink have called one.
+type settleJoin struct {
+	left atomic.Int32
+	done func()
+}
+
+func (j *settleJoin) one() {
+	if j.left.Add(-1) == 0 {
+		j.done()
+	}
 }
 
 func (p *Pipeline) process(ctx context.Context, m Message) error {

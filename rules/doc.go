@@ -7,7 +7,10 @@
 // metrics of one reading (all), on the alarms of a building's devices
 // (building_count, building_alarm, derived.go) and on the calendar since a
 // device's last recorded service (service_overdue, calendar.go). A change the AlarmSink
-// refuses is kept and retried, in order, until it takes it. The state a
+// refuses is kept and retried, in order, until it takes it. With
+// Config.HandOffLater the changes are queued and handed to the AlarmSink
+// by Run's goroutine, so evaluation never waits for it (outbox.go;
+// AfterSettled tells a feeder when a reading's alarms are handed on). The state a
 // restart must not forget is saved by device, only what changed since the
 // last save (Engine.SaveChanges, snapshot_delta.go), and taken back
 // (Engine.RestoreState). The Backtester replays stored history through

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,13 @@ type Config struct {
 	// Metrics, if set, gets caretaker_alarm_handoff_failures_total and
 	// caretaker_alarm_handoffs_pending.
 	Metrics prometheus.Registerer
+	// HandOffLater queues the alarm changes and hands them to the Sink
+	// from Run's goroutine, in order, instead of from the goroutine that
+	// evaluated the data (so a reading never waits for the ticket store);
+	// AfterSettled tells when those decided on a reading are handed on,
+	// and FlushHandoffs hands on what is left once Run has returned. Off, the
+	// Sink is called as each change is decided (tests, backtests).
+	HandOffLater bool
 }
 
 func (c *Config) defaults() {
@@ -106,7 +114,16 @@ type Engine struct {
 	groups   map[string]*plan
 	handoffs handoffs
 	retrying sync.Mutex // one retry of the handoffs at a time
-	metrics  engineMetrics
+	// out: with HandOffLater, the changes not yet handed on; flushing:
+	// one goroutine handing them on at a time.
+	out      outbox
+	flushing sync.Mutex
+	// ownUpto: the outbox number below which the changes decided on
+	// the latest data (Reading, Event, Status) lie; 0 when it decided
+	// none (AfterSettled). A change decided by a tick meanwhile raises
+	// it too: waiting for more is safe.
+	ownUpto atomic.Uint64
+	metrics engineMetrics
 	// received is when the reading or event being evaluated arrived
 	// (zero outside Reading and Event), for the decision latency.
 	received time.Time
@@ -127,7 +144,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: newStateTable(),
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, byProfile: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
-		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), dirty: map[string]bool{},
+		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), out: newOutbox(), dirty: map[string]bool{},
 		groups: map[string]*plan{}, unsaved: map[string]struct{}{}}
 	e.metrics = newEngineMetrics(cfg.Metrics, e)
 	for i, r := range cfg.Rules {
@@ -223,6 +240,7 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.ownUpto.Store(0)
 	e.received = r.Received
 	defer func() { e.received = time.Time{} }()
 	now := e.cfg.Now()
@@ -263,6 +281,7 @@ func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.ownUpto.Store(0)
 	e.received = ev.Received
 	defer func() { e.received = time.Time{} }()
 	now := e.cfg.Now()
@@ -277,8 +296,18 @@ func (e *Engine) Event(ctx context.Context, ev devices.Event) {
 	e.derive(ctx, now)
 }
 
-// Run completes, until ctx ends, what time alone decides.
+// Run completes, until ctx ends, what time alone decides, and with
+// Config.HandOffLater hands the alarm changes on as they are queued.
 func (e *Engine) Run(ctx context.Context) error {
+	if e.cfg.HandOffLater && e.cfg.Sink != nil {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.runOutbox(ctx)
+		}()
+		defer wg.Wait()
+	}
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	for {
@@ -533,6 +562,11 @@ func (e *Engine) emit(ctx context.Context, a Alarm) {
 	}
 	if a.State == Raised && !a.Shadow {
 		e.metrics.observeRaise(e.received, time.Now())
+	}
+	if e.cfg.HandOffLater {
+		e.out.push(a) // handed on by Run, in order (outbox.go)
+		e.ownUpto.Store(e.out.next)
+		return
 	}
 	if e.handoffs.waiting(a.ID) {
 		// An earlier change of this alarm is still waiting: this one

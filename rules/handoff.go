@@ -114,9 +114,10 @@ func (e *Engine) retryHandoffs(ctx context.Context) {
 // handoffLogEvery spaces the warnings while the store keeps refusing.
 const handoffLogEvery = 30 * time.Second
 
-// PendingHandoffs is how many alarm changes wait for the sink to take them.
+// PendingHandoffs is how many alarm changes wait for the sink to take
+// them: refused and retried every tick, or (Config.HandOffLater) queued.
 func (e *Engine) PendingHandoffs() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.handoffs.len()
+	return e.handoffs.len() + e.out.len()
 }

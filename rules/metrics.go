@@ -13,6 +13,7 @@ import (
 // reading takes to become an alarm, and how many alarms are active.
 type engineMetrics struct {
 	decision prometheus.Histogram
+	handoff  prometheus.Histogram // Config.HandOffLater only
 }
 
 func newEngineMetrics(reg prometheus.Registerer, e *Engine) engineMetrics {
@@ -21,7 +22,15 @@ func newEngineMetrics(reg prometheus.Registerer, e *Engine) engineMetrics {
 		Help: "From a reading's arrival at Caretaker (received by the gateway) to the rules raising the alarm it causes " +
 			"(queueing in the pipeline and the rules; the ticket comes after, see caretaker_ticket_create_seconds).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-	}))}
+	})), handoff: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "caretaker_alarm_handoff_seconds",
+		Help: "From the rules deciding an alarm change to the ticket store taking it, when alarms are handed on " +
+			"off the readings' path: the wait behind other changes, then the commit.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	})}
+	if e.cfg.HandOffLater {
+		m.handoff = promreg.Register(reg, m.handoff)
+	}
 	if reg != nil {
 		promreg.Register(reg, prometheus.Collector(&activeAlarms{e: e, desc: prometheus.NewDesc("caretaker_alarms_active",
 			"Alarms raised and not cleared, by ticket level (1 emergency, 2 urgent, 3 routine); shadow rules not counted.",

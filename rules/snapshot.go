@@ -280,14 +280,15 @@ func (sv *savedEpisode) encode(enc *json.Encoder, buf *bytes.Buffer, withDevice 
 	return nil
 }
 
-// handoffList is the alarm changes the sink has not taken, in order.
-// Under the lock.
+// handoffList is the alarm changes the sink has not taken, in order:
+// those refused, then those queued (Config.HandOffLater), which go
+// behind any refused change of the same alarm. Under the lock.
 func (e *Engine) handoffList() []Alarm {
 	var out []Alarm
 	for _, id := range e.handoffs.order {
 		out = append(out, e.handoffs.byID[id]...)
 	}
-	return out
+	return append(out, e.out.list()...)
 }
 
 // registered tells whether the registry knows the device.

@@ -112,6 +112,7 @@ func (e *Engine) Status(ctx context.Context, s devices.Status) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.ownUpto.Store(0)
 	now := e.cfg.Now()
 	t := s.Time
 	if t.IsZero() {

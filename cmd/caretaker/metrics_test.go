@@ -44,6 +44,7 @@ func TestMetricsForOperators(t *testing.T) {
 	}{
 		{"caretaker_alarm_decision_seconds", func(v float64) bool { return v >= 1 }, "one raise at least observed"},
 		{"caretaker_ticket_create_seconds", func(v float64) bool { return v >= 1 }, "one ticket creation observed"},
+		{"caretaker_alarm_handoff_seconds", func(v float64) bool { return v >= 1 }, "one alarm change handed on observed"},
 		{"caretaker_embedded_store_commit_duration_seconds", func(v float64) bool { return v >= 1 }, "a commit observed"},
 		{`caretaker_alarms_active{level="1"}`, func(v float64) bool { return v == 1 }, "the L1 alarm active"},
 		{`caretaker_alarms_active{level="3"}`, func(v float64) bool { return v == 0 }, "no L3 alarm"},

@@ -81,6 +81,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	}
 	engine, err := rules.NewEngine(rules.Config{
 		Rules: ruleSet, Sink: alarmSink{tickets: tickets, act: act}, Devices: reg, Logger: logger.With("component", "rules"), Metrics: metrics,
+		HandOffLater: true, // the tickets are committed off the readings' path; acks wait for them (fanout.AfterSettled)
 	})
 	if err != nil {
 		return &ConfigError{Key: "rules", Msg: err.Error()}
@@ -267,9 +268,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, onStart func(st
 	if perr := <-pipeDone; perr != nil && err == nil {
 		err = perr
 	}
-	// Once the last readings went through the rules: the state a restart
-	// must not forget.
+	// Once the last readings went through the rules: their alarms to the
+	// tickets, then the state a restart must not forget (with what the
+	// ticket store refused).
 	if clustered == nil { // a cluster's leaders save theirs at the end of each term
+		flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		engine.FlushHandoffs(flushCtx) // what the store does not take in time is saved below, for the restart
+		cancelFlush()
 		saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if serr := snapshots.Save(saveCtx); serr != nil {
 			logger.Error("rule state not saved at shutdown", "err", serr)
@@ -341,7 +346,8 @@ type influxStore struct{ *influx.Store }
 func (s influxStore) Close() error { s.Store.Close(); return nil }
 
 // fanout hands each reading to several sinks in order: the rules engine
-// first, so an alarm is never later than the screen's copy of the reading.
+// first, so it decides on a reading before the screens get their copy
+// (the alarm's ticket, and its alarm.raised, follow once committed).
 type fanout []ingest.Sink
 
 func (f fanout) Reading(ctx context.Context, r devices.Reading) {
