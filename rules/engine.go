@@ -96,7 +96,11 @@ type Engine struct {
 	// and how many episodes it held, to size the next.
 	snapshotSize, snapshotEpisodes int
 	seen                           map[string]*seenDevice
-	parents                        map[string]*parentState
+	// places and facts: what plans and seen devices point to, each kept
+	// once (placeOf, factsOf); facts are dropped with the plans.
+	places  map[place]*place
+	facts   map[string]*facts
+	parents map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
 	// dirty: devices whose alarms were raised or cleared since derive
@@ -127,6 +131,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: newStateTable(),
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, byProfile: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
+		places: map[place]*place{}, facts: map[string]*facts{},
 		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), dirty: map[string]bool{},
 		groups: map[string]*plan{}, unsaved: map[string]struct{}{}}
 	e.metrics = newEngineMetrics(cfg.Metrics, e)
@@ -182,7 +187,7 @@ func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
 	defer e.mu.Unlock()
 	e.replace(ctx, ruleKey(id, false), cl)
 	e.replace(ctx, ruleKey(id, true), cs)
-	e.plan = map[string]*plan{}
+	e.plan, e.facts = map[string]*plan{}, map[string]*facts{}
 	e.sets = map[string]*ruleSet{}
 	e.byProfile, e.named = map[string]*ruleSet{}, nil
 	return nil

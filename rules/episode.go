@@ -108,7 +108,7 @@ func (e *Engine) anyPlan(c *compiled, device string) *plan {
 			return e.planFor(d.ID, d.Kind, d.Site, d.Building)
 		}
 	}
-	return &plan{device: device, kind: c.Kind, parent: ParentIngest, ruleSet: &ruleSet{}}
+	return &plan{device: device, facts: &facts{place: e.placeOf(c.Kind, "", ""), parent: ParentIngest}, ruleSet: &ruleSet{}}
 }
 
 // al is the episode's alarm, a zero one made if it has none yet.

@@ -206,8 +206,11 @@ type Stats struct {
 	// (their rule held on the device at some time).
 	Devices, Slots, Episodes, Alarms int
 	// Plans is how many device plans are cached; RuleSets how many
-	// distinct rule lists they share.
-	Plans, RuleSets int
+	// distinct rule lists they share; Facts how many distinct device
+	// facts (place, location, nominal values, ratings...) they share, and
+	// Places how many distinct places (kind, site, building) the plans
+	// and the devices heard from point to.
+	Plans, RuleSets, Facts, Places int
 	// Rules: the same by rule key (id, or id~shadow).
 	Rules map[string]RuleStats
 }
@@ -242,5 +245,14 @@ func (e *Engine) Stats() Stats {
 		sets[p.ruleSet] = true
 	}
 	s.RuleSets = len(sets)
+	facts, places := map[*facts]bool{}, map[*place]bool{}
+	for _, p := range e.plan {
+		facts[p.facts] = true
+		places[p.place] = true
+	}
+	for _, sd := range e.seen {
+		places[sd.place] = true
+	}
+	s.Facts, s.Places = len(facts), len(places)
 	return s
 }
