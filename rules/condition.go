@@ -70,19 +70,47 @@ type evaluator func(m *memory, t time.Time, v devices.Value, nominal float64) bo
 // memory is what a condition remembers between values of one device.
 // What only trend, counter and all rules need is kept apart (ext), so that
 // the memory of every other rule on every device stays small.
+//
+// A rule remembers one time and value at most outside ext, so they share
+// two fields, of telling what they are: a rate rule's previous value
+// (memPrev), an unchanged rule's value at the start of the run and when
+// it began (memRef), a calendar rule's last service, or when the device
+// was first seen (memService). 32 bytes, not 56: every episode and every
+// term of an all rule has one.
 type memory struct {
-	hasPrev bool
-	hasRef  bool
-	prevT   stamp
-	prevX   float64
-
-	ref      float64 // unchanged: the value at the start of the run
-	refSince stamp   // unchanged: when the run began
-
-	serviceAt stamp // service_overdue: the last service, or when the device was first seen
+	t   stamp   // memPrev: the previous value's time; memRef: when the run began; memService: the last service
+	x   float64 // memPrev: the previous value; memRef: the value at the start of the run
+	of  memKind
+	has bool // memPrev: there is a previous value; memRef: a run
 
 	ext *memoryExt // trend_crosses, counter_every, all; nil until one needs it
 }
+
+// memKind is what a memory's t and x are.
+type memKind uint8
+
+const (
+	memNone memKind = iota
+	memPrev
+	memRef
+	memService
+)
+
+func (m *memory) hasPrev() bool { return m.of == memPrev && m.has }
+func (m *memory) hasRef() bool  { return m.of == memRef && m.has }
+
+// service is the last service of a calendar rule (0: none).
+func (m *memory) service() stamp {
+	if m.of == memService {
+		return m.t
+	}
+	return 0
+}
+
+func (m *memory) setService(at stamp) { m.of, m.t, m.x, m.has = memService, at, 0, false }
+
+// serviceMemory is the memory of a calendar rule last serviced at at.
+func serviceMemory(at stamp) memory { return memory{of: memService, t: at} }
 
 // memoryExt is the memory of trend, counter and all rules.
 type memoryExt struct {
@@ -182,12 +210,12 @@ func (c Condition) relative(f func(v devices.Value, x float64) bool) evaluator {
 func rate(above bool, perMinute float64) evaluator {
 	return func(m *memory, t time.Time, v devices.Value, _ float64) bool {
 		x := v.Float()
-		defer func() { m.hasPrev, m.prevT, m.prevX = true, stampOf(t), x }()
-		prevT := m.prevT.time()
-		if !m.hasPrev || !t.After(prevT) {
+		defer func() { m.of, m.has, m.t, m.x = memPrev, true, stampOf(t), x }()
+		prevT := m.t.time()
+		if !m.hasPrev() || !t.After(prevT) {
 			return false
 		}
-		r := (x - m.prevX) / t.Sub(prevT).Minutes()
+		r := (x - m.x) / t.Sub(prevT).Minutes()
 		if above {
 			return r > perMinute
 		}

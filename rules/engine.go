@@ -434,7 +434,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 				continue
 			}
 			e.unsave(device)
-			st.mem.serviceAt = stampOf(at)
+			st.mem.setService(stampOf(at))
 			if st.on || st.announced {
 				st.al().Message += " (service recorded)"
 				e.forceOff(ctx, st, at, ClearService)

@@ -81,8 +81,15 @@ type memoryState struct {
 
 // state writes a memory out as saved.
 func (m *memory) state() memoryState {
-	ms := memoryState{HasPrev: m.hasPrev, PrevT: m.prevT.time(), PrevX: m.prevX,
-		HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince.time(), ServiceAt: m.serviceAt.time()}
+	var ms memoryState
+	switch m.of {
+	case memPrev:
+		ms.HasPrev, ms.PrevT, ms.PrevX = m.has, m.t.time(), m.x
+	case memRef:
+		ms.HasRef, ms.Ref, ms.RefSince = m.has, m.x, m.t.time()
+	case memService:
+		ms.ServiceAt = m.t.time()
+	}
 	if x := m.ext; x != nil {
 		ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext = x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext
 		for _, s := range x.samples {
@@ -97,8 +104,15 @@ func (m *memory) state() memoryState {
 
 // memory takes a saved memory back.
 func (ms memoryState) memory() memory {
-	m := memory{hasPrev: ms.HasPrev, prevT: stampOf(ms.PrevT), prevX: ms.PrevX,
-		hasRef: ms.HasRef, ref: ms.Ref, refSince: stampOf(ms.RefSince), serviceAt: stampOf(ms.ServiceAt)}
+	var m memory
+	switch { // one of them at most: each op remembers one
+	case ms.HasPrev || !ms.PrevT.IsZero() || ms.PrevX != 0:
+		m = memory{of: memPrev, has: ms.HasPrev, t: stampOf(ms.PrevT), x: ms.PrevX}
+	case ms.HasRef || !ms.RefSince.IsZero() || ms.Ref != 0:
+		m = memory{of: memRef, has: ms.HasRef, t: stampOf(ms.RefSince), x: ms.Ref}
+	case !ms.ServiceAt.IsZero():
+		m = serviceMemory(stampOf(ms.ServiceAt))
+	}
 	if len(ms.Samples) > 0 || !ms.Predicted.IsZero() || ms.HasRaw || ms.Raw != 0 || ms.Offset != 0 || ms.ServiceBase != 0 || ms.BaseNext {
 		x := m.more()
 		x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext = ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext
@@ -125,7 +139,7 @@ func (st *episode) worthKeeping(c *compiled) bool {
 
 // remembers tells whether a memory holds anything the next value needs.
 func (m *memory) remembers() bool {
-	if m.hasPrev || m.hasRef || m.serviceAt != 0 {
+	if m.has || m.service() != 0 {
 		return true
 	}
 	if x := m.ext; x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
@@ -226,7 +240,7 @@ func (e *Engine) saveSlot(device string, sl *slot) (savedEpisode, bool) {
 		return e.saveEpisode(k, sl.st)
 	}
 	if c := e.rules[k.rule]; c != nil && sl.last != 0 && c.op.subject == onCalendar {
-		return savedEpisode{k: k, c: c, st: episode{mem: memory{serviceAt: sl.last}}}, true
+		return savedEpisode{k: k, c: c, st: episode{mem: serviceMemory(sl.last)}}, true
 	}
 	return savedEpisode{}, false
 }
@@ -381,5 +395,5 @@ func atRest(es episodeState) bool {
 	return !es.On && !es.Announced && !es.Held && !es.Flapping && es.PendingSince.IsZero() && es.ClearSince.IsZero() &&
 		es.LastTime.IsZero() && es.LastArrival.IsZero() && es.Value == 0 && es.Peak == 0 &&
 		len(es.Toggles) == 0 && (es.Alarm == nil || es.Alarm.RuleID == "") && !es.Mem.ServiceAt.IsZero() &&
-		es.Mem.memory() == memory{serviceAt: stampOf(es.Mem.ServiceAt)}
+		es.Mem.memory() == serviceMemory(stampOf(es.Mem.ServiceAt))
 }

@@ -142,7 +142,7 @@ func (s *stateTable) ensure(k stateKey, room int) *episode {
 func (s *stateTable) ensureCalendar(k stateKey, room int) *episode {
 	sl := s.slotFor(k, room)
 	if sl.st == nil {
-		sl.st = &episode{mem: memory{serviceAt: sl.last}}
+		sl.st = &episode{mem: serviceMemory(sl.last)}
 		sl.last = 0
 		s.episodes++
 	}

@@ -1,0 +1,54 @@
+package rules
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/caretaker-iot/caretaker/devices"
+)
+
+// TestMemorySavedAsBefore: a memory keeps one time and value for what
+// its rule remembers (a rate's previous value, an unchanged run's start,
+// a calendar rule's last service), and writes each out under the fields
+// it always had, read back the same; an unchanged run ended by an unless
+// keeps its start, saved with has_ref false, as before.
+func TestMemorySavedAsBefore(t *testing.T) {
+	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		ms   memoryState
+	}{
+		{"nothing", memoryState{}},
+		{"previous value", memoryState{HasPrev: true, PrevT: at, PrevX: 2.5}},
+		{"unchanged run", memoryState{HasRef: true, Ref: 7, RefSince: at}},
+		{"run ended by an unless", memoryState{HasRef: false, Ref: 7, RefSince: at}},
+		{"last service", memoryState{ServiceAt: at}},
+		{"all: terms", memoryState{Terms: []memoryState{{HasPrev: true, PrevT: at, PrevX: 1}, {HasPrev: true, PrevT: at, PrevX: -3}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.ms.memory()
+			if got := m.state(); !reflect.DeepEqual(got, tc.ms) {
+				t.Errorf("saved as %+v, want %+v", got, tc.ms)
+			}
+		})
+	}
+	// what the evaluators leave behind is saved under the same fields
+	var m memory
+	r := rate(true, 10)
+	r(&m, at, devices.Num(1), 0)
+	if got := m.state(); !got.HasPrev || !got.PrevT.Equal(at) || got.PrevX != 1 || got.HasRef || !got.ServiceAt.IsZero() {
+		t.Errorf("rate: saved as %+v", got)
+	}
+	m = memory{}
+	u := unchanged(0)
+	u(&m, at, devices.Num(4), 0)
+	if got := m.state(); !got.HasRef || !got.RefSince.Equal(at) || got.Ref != 4 || got.HasPrev {
+		t.Errorf("unchanged: saved as %+v", got)
+	}
+	m = memory{}
+	m.setService(stampOf(at))
+	if got := m.state(); !got.ServiceAt.Equal(at) || got.HasPrev || got.HasRef || m.hasPrev() || m.hasRef() {
+		t.Errorf("service: saved as %+v", got)
+	}
+}
