@@ -48,7 +48,7 @@ func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Valu
 		}
 	}
 	if len(m.terms()) != len(c.terms) {
-		m.more().terms = make([]memory, len(c.terms))
+		m.withTerms().terms = make([]memory, len(c.terms))
 	}
 	terms := m.ext.terms
 	holds = true
@@ -112,8 +112,17 @@ func (m *memory) setService(at stamp) { m.of, m.t, m.x, m.has = memService, at, 
 // serviceMemory is the memory of a calendar rule last serviced at at.
 func serviceMemory(at stamp) memory { return memory{of: memService, t: at} }
 
-// memoryExt is the memory of trend, counter and all rules.
+// memoryExt is the memory of trend, counter and all rules: an all rule's
+// terms, and apart what trend and counter rules keep, so that an all
+// rule's memory is its terms alone (32 bytes, not 104).
 type memoryExt struct {
+	*trendMemory // trend_crosses, counter_every; nil until one needs it
+
+	terms []memory // all: each term's memory
+}
+
+// trendMemory is the memory of trend and counter rules.
+type trendMemory struct {
 	samples   []sample  // trend_crosses: the window, thinned
 	predicted time.Time // trend_crosses: when the line crosses the value
 
@@ -122,8 +131,6 @@ type memoryExt struct {
 	raw         float64 // counter_every: last raw counter value
 	offset      float64 // counter_every: counts lost to controller resets
 	serviceBase float64 // counter_every: total at the last recorded service
-
-	terms []memory // all: each term's memory
 }
 
 // terms is the memory of each term of an all condition (none yet: nil).
@@ -136,10 +143,28 @@ func (m *memory) terms() []memory {
 
 // more is the trend and counter part of the memory, made if need be.
 func (m *memory) more() *memoryExt {
+	x := m.withTerms()
+	if x.trendMemory == nil {
+		x.trendMemory = &trendMemory{}
+	}
+	return x
+}
+
+// withTerms is the extended memory, made if need be, with no trend and
+// counter part made for it (what an all rule needs).
+func (m *memory) withTerms() *memoryExt {
 	if m.ext == nil {
 		m.ext = &memoryExt{}
 	}
 	return m.ext
+}
+
+// trend is the trend and counter part of the memory; nil if none.
+func (m *memory) trend() *trendMemory {
+	if m.ext == nil {
+		return nil
+	}
+	return m.ext.trendMemory
 }
 
 type sample struct {

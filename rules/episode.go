@@ -231,8 +231,8 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 }
 
 func (e *Engine) predicted(c *compiled, st *episode) {
-	if c.Condition.Op == OpTrendCrosses && st.hasAlarm() && st.mem.ext != nil && !st.mem.ext.predicted.IsZero() {
-		p := st.mem.ext.predicted
+	if x := st.mem.trend(); c.Condition.Op == OpTrendCrosses && st.hasAlarm() && x != nil && !x.predicted.IsZero() {
+		p := x.predicted
 		st.alarm.PredictedAt = &p
 	}
 }

@@ -90,7 +90,7 @@ func (m *memory) state() memoryState {
 	case memService:
 		ms.ServiceAt = m.t.time()
 	}
-	if x := m.ext; x != nil {
+	if x := m.trend(); x != nil {
 		ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext = x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext
 		for _, s := range x.samples {
 			ms.Samples = append(ms.Samples, [2]float64{float64(s.t.UnixMilli()), s.x})
@@ -121,7 +121,7 @@ func (ms memoryState) memory() memory {
 		}
 	}
 	for _, t := range ms.Terms {
-		m.more().terms = append(m.more().terms, t.memory())
+		m.withTerms().terms = append(m.withTerms().terms, t.memory())
 	}
 	return m
 }
@@ -142,7 +142,7 @@ func (m *memory) remembers() bool {
 	if m.has || m.service() != 0 {
 		return true
 	}
-	if x := m.ext; x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
+	if x := m.trend(); x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
 		return true
 	}
 	for i := range m.terms() {
@@ -319,7 +319,11 @@ func (m memory) clone() memory {
 		return m
 	}
 	x := *m.ext
-	x.samples = append([]sample(nil), x.samples...)
+	if x.trendMemory != nil {
+		tm := *x.trendMemory
+		tm.samples = append([]sample(nil), tm.samples...)
+		x.trendMemory = &tm
+	}
 	if x.terms != nil {
 		x.terms = make([]memory, len(m.ext.terms))
 		for i := range m.ext.terms {
