@@ -193,13 +193,14 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		buf.WriteString("null")
 	}
 	enc := json.NewEncoder(&buf) // straight into buf: no copy of each episode's JSON
+	var es episodeState
 	for i := range eps {
 		if i == 0 {
 			buf.WriteByte('[')
 		} else {
 			buf.WriteByte(',')
 		}
-		if err := eps[i].encode(enc, &buf, true); err != nil {
+		if err := eps[i].encode(enc, &buf, &es, true); err != nil {
 			return nil, err
 		}
 		eps[i] = savedEpisode{} // let it go as it is written
@@ -275,9 +276,13 @@ func (e *Engine) saveEpisode(k stateKey, st *episode) (savedEpisode, bool) {
 // encode writes the episode as saved into buf through enc (an encoder
 // writing into buf), without the newline; withDevice false leaves the
 // device out (a device's row names it).
-func (sv *savedEpisode) encode(enc *json.Encoder, buf *bytes.Buffer, withDevice bool) error {
+//
+// es is the caller's scratch, reused from one episode to the next: the
+// encoder takes its value as an interface, and a new one for every
+// episode was the bulk of what a save allocated.
+func (sv *savedEpisode) encode(enc *json.Encoder, buf *bytes.Buffer, es *episodeState, withDevice bool) error {
 	st := &sv.st
-	es := episodeState{Rule: sv.k.rule, Sig: signature(sv.c), LastTime: st.lastTime.time(),
+	*es = episodeState{Rule: sv.k.rule, Sig: signature(sv.c), LastTime: st.lastTime.time(),
 		LastArrival: st.lastArrival.time(), PendingSince: st.pendingSince.time(), ClearSince: st.clearSince.time(), On: st.on,
 		Announced: st.announced, Held: st.held, Flapping: st.flapping,
 		Mem: st.mem.state(), Value: st.value, Peak: st.peak, Alarm: st.alarm, Toggles: st.toggles()}
