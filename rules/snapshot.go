@@ -165,7 +165,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	eps := make([]savedEpisode, 0, e.snapshotEpisodes+e.snapshotEpisodes/8)
 	for dev, ds := range e.state.devs {
 		for i := range ds.slots {
-			if sv, ok := e.saveSlot(dev, &ds.slots[i]); ok {
+			if sv, ok := e.saveSlot(dev, *ds.rules.keys[i], &ds.slots[i]); ok {
 				eps = append(eps, sv)
 			}
 		}
@@ -235,8 +235,8 @@ type savedEpisode struct {
 // saveSlot copies a slot's episode worth keeping, or what a calendar rule
 // at rest keeps (its last service, saved as the episode it would be).
 // Under the lock.
-func (e *Engine) saveSlot(device string, sl *slot) (savedEpisode, bool) {
-	k := stateKey{*sl.rule, device}
+func (e *Engine) saveSlot(device, rule string, sl *slot) (savedEpisode, bool) {
+	k := stateKey{rule, device}
 	if sl.st != nil {
 		return e.saveEpisode(k, sl.st)
 	}

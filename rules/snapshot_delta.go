@@ -130,7 +130,7 @@ func (e *Engine) saveDevice(device string, eps []savedEpisode) []savedEpisode {
 	}
 	from := len(eps)
 	for i := range ds.slots {
-		if sv, ok := e.saveSlot(device, &ds.slots[i]); ok {
+		if sv, ok := e.saveSlot(device, *ds.rules.keys[i], &ds.slots[i]); ok {
 			eps = append(eps, sv)
 		}
 	}

@@ -175,3 +175,54 @@ func TestPlansShareTheirFacts(t *testing.T) {
 		t.Errorf("ratings: pm-1 %v, pm-3 %v", e.plan["pm-1"].ratings, e.plan["pm-3"].ratings)
 	}
 }
+
+// TestDevicesShareTheListOfTheirSlotsRules: devices whose slots were made
+// in the same order share one list of their rules, not a key in every
+// slot; a rule removed takes its slot from each device, and each device
+// keeps the state of its other rules, each under its own rule.
+func TestDevicesShareTheListOfTheirSlotsRules(t *testing.T) {
+	pack, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := memoryEstate(50, false)
+	clk := testkit.NewFakeClock(t0)
+	e, err := NewEngine(Config{Rules: pack, Devices: reg, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e.Tick(ctx, t0)
+	for id, d := range reg {
+		e.Reading(ctx, devices.Reading{Device: strings.Clone(id), Kind: d.Kind, Site: d.Site, Building: d.Building, Time: t0, Values: normal(d.Kind)})
+	}
+	before := e.Stats()
+	if before.Devices != 50 || before.SlotLists != 1 {
+		t.Fatalf("%d devices share %d lists of their slots' rules, want 50 sharing 1", before.Devices, before.SlotLists)
+	}
+	// gas-lel-rising goes; the unchanged runs and the calendar stay
+	if err := e.Put(ctx, "gas-lel-rising", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := e.Stats()
+	if after.SlotLists != 1 || after.Rules["gas-lel-rising"].Slots != 0 || after.Slots != before.Slots-50 {
+		t.Errorf("after removing gas-lel-rising: %d lists, %d of its slots, %d slots in all; want 1, 0, %d",
+			after.SlotLists, after.Rules["gas-lel-rising"].Slots, after.Slots, before.Slots-50)
+	}
+	for _, rule := range []string{"gas-lel-stuck", "gas-co-stuck", "gas-co-lel-rising", "gas-calibration-due", "gas-lel-warning"} {
+		if after.Rules[rule] != before.Rules[rule] {
+			t.Errorf("%s: %+v after, %+v before", rule, after.Rules[rule], before.Rules[rule])
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id := range reg {
+		st := e.state.get(stateKey{"gas-lel-stuck", id})
+		if st == nil || st.pendingSince != stampOf(t0) || !st.mem.hasRef() || st.mem.x != normal(devices.KindGas)["lel_pct"].Number {
+			t.Fatalf("%s: gas-lel-stuck's run lost: %+v", id, st)
+		}
+		if e.state.get(stateKey{"gas-lel-rising", id}) != nil {
+			t.Fatalf("%s: gas-lel-rising still has state", id)
+		}
+	}
+}
