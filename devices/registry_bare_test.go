@@ -91,3 +91,37 @@ func heapNow() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
+
+// TestBareCoversEveryField: a device that gives any field of Device but
+// its id, kind, site and building is not bare, whatever the field (a
+// field added to Device later included), so the registry keeps it whole.
+func TestBareCoversEveryField(t *testing.T) {
+	typ := reflect.TypeOf(Device{})
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		switch f.Name {
+		case "ID", "Kind", "Site", "Building":
+			continue
+		}
+		d := Device{ID: "g1", Kind: KindGas, Site: "s1", Building: "B1"}
+		v := reflect.ValueOf(&d).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Float64:
+			v.SetFloat(1)
+		case reflect.Pointer:
+			v.Set(reflect.New(f.Type.Elem()))
+		case reflect.Map:
+			v.Set(reflect.MakeMap(f.Type))
+		default:
+			t.Fatalf("Device.%s: a %s; teach this test to set it", f.Name, v.Kind())
+		}
+		if isBare(d) {
+			t.Errorf("a device with %s set counts as bare: the registry would lose it", f.Name)
+		}
+	}
+	if !isBare(Device{ID: "g1", Kind: KindGas, Site: "s1", Building: "B1"}) {
+		t.Error("a device with id, kind, site and building only is not bare")
+	}
+}
