@@ -43,6 +43,16 @@ func benchDevices(t *testing.T, env *benchEnv) {
 		InFlight: env.sz.InFlight, Base: time.Now().Add(-10 * time.Minute).UnixMilli(), ClientID: "bench-pub"}
 	cpu := startCPU(ct.PID())
 	t0 := time.Now()
+	var cpuProf sync.WaitGroup
+	if ct.PProf != "" { // a CPU profile of the first 10 s of readings
+		cpuProf.Add(1)
+		go func() {
+			defer cpuProf.Done()
+			if err := fetchPprof(ct.PProf, "profile?seconds=10", *profileOut+".readings"); err != nil {
+				t.Errorf("CPU profile: %v", err)
+			}
+		}()
+	}
 	pub := startPublisher(t, load)
 	pub.Wait(t, 10*time.Minute)
 	if !testkit.WithinEvery(2*time.Minute, 100*time.Millisecond, func() bool { return ct.metric("caretaker_ingest_readings_total") >= float64(n) }) {
@@ -56,6 +66,7 @@ func benchDevices(t *testing.T, env *benchEnv) {
 	// its peak include that save.
 	time.Sleep(12 * time.Second)
 	rss1, peak, _ := procMem(ct.PID())
+	cpuProf.Wait()
 	// Where the resident memory is, as the Go runtime counts it.
 	progress("devices: RSS %s; Go heap in use %.0f MB (objects %.0f MB, next collection at %.0f MB), idle %.0f MB of which %.0f MB returned, stacks %.0f MB, runtime %.0f MB of %.0f MB obtained",
 		mib(rss1), ct.metric("go_memstats_heap_inuse_bytes")/1e6, ct.metric("go_memstats_heap_alloc_bytes")/1e6, ct.metric("go_memstats_next_gc_bytes")/1e6,
