@@ -121,7 +121,8 @@ type memoryExt struct {
 	terms []memory // all: each term's memory
 }
 
-// trendMemory is the memory of trend and counter rules.
+// trendMemory is the memory of trend and counter rules, and a flap
+// guard's record of an episode's raises and clears.
 type trendMemory struct {
 	samples   []sample  // trend_crosses: the window, thinned
 	predicted time.Time // trend_crosses: when the line crosses the value
@@ -131,6 +132,10 @@ type trendMemory struct {
 	raw         float64 // counter_every: last raw counter value
 	offset      float64 // counter_every: counts lost to controller resets
 	serviceBase float64 // counter_every: total at the last recorded service
+
+	// toggles: when the episode raised and cleared, under a flap guard
+	// only (episode.toggled): any rule's, kept here because few have any.
+	toggles []time.Time
 }
 
 // terms is the memory of each term of an all condition (none yet: nil).

@@ -261,9 +261,9 @@ func (e *Engine) saveEpisode(k stateKey, st *episode) (savedEpisode, bool) {
 	}
 	if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
 		ts := st.toggles()
-		sv.st.flap = &flapLog{toggles: append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...)}
+		sv.st.setToggles(append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...))
 	} else {
-		sv.st.flap = nil
+		sv.st.setToggles(nil)
 	}
 	if st.alarm == nil && len(c.Unless) > 0 && st.pendingSince != 0 && !e.registered(k.device) {
 		// where the device is, so that after a restart, before its
@@ -327,6 +327,7 @@ func (m memory) clone() memory {
 	if x.trendMemory != nil {
 		tm := *x.trendMemory
 		tm.samples = append([]sample(nil), tm.samples...)
+		tm.toggles = append([]time.Time(nil), tm.toggles...)
 		x.trendMemory = &tm
 	}
 	if x.terms != nil {
@@ -385,7 +386,7 @@ func (e *Engine) restoreEpisode(es episodeState) bool {
 		clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
 		alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
 	if len(es.Toggles) > 0 {
-		st.flap = &flapLog{toggles: es.Toggles}
+		st.setToggles(es.Toggles)
 	}
 	if st.alarm != nil && st.alarm.RuleID == "" {
 		st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
