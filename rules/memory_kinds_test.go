@@ -52,3 +52,29 @@ func TestMemorySavedAsBefore(t *testing.T) {
 		t.Errorf("service: saved as %+v", got)
 	}
 }
+
+// TestTogglesKeptApart: a flap guard's raises and clears live in the
+// part of the memory few episodes make (none is made until the first),
+// come back in order, are copied, not shared, by a save's clone, and go
+// when replaced by none.
+func TestTogglesKeptApart(t *testing.T) {
+	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	var st episode
+	if st.toggles() != nil || st.mem.trend() != nil {
+		t.Fatal("an episode that never toggled keeps toggles or their memory")
+	}
+	st.toggled(at)
+	st.toggled(at.Add(time.Second))
+	if ts := st.toggles(); len(ts) != 2 || !ts[0].Equal(at) || !ts[1].Equal(at.Add(time.Second)) {
+		t.Fatalf("toggles %v", ts)
+	}
+	c := st.mem.clone()
+	c.ext.toggles[0] = at.Add(time.Hour)
+	if !st.toggles()[0].Equal(at) {
+		t.Error("a clone's toggles share the episode's")
+	}
+	st.setToggles(nil)
+	if st.toggles() != nil {
+		t.Errorf("toggles %v after none", st.toggles())
+	}
+}
