@@ -59,16 +59,51 @@ type LiveState struct {
 
 	mu     sync.Mutex
 	states map[string]*liveDevice
+	places map[livePlace]*livePlace
 }
 
-// liveDevice is a device's live state as kept: its status, and its last
-// values in a short list (a device reports a handful of metrics), not a
-// map each; the events' map is made at the first event.
+// liveDevice is a device's live state as kept: its status (made into a
+// DeviceStatus when asked for, with the id it is kept under), its place
+// kept once for all the devices there, and its last values in a short
+// list (a device reports a handful of metrics), not a map each; the
+// events' map is made at the first event.
 type liveDevice struct {
-	DeviceStatus
+	*livePlace
+	location string
+	reason   string
+	lastSeen time.Time // zero: never seen
 	readings []liveMetric
 	events   map[string]bool
+	online   bool
 	known    bool // online or offline has been learnt, not assumed
+}
+
+// livePlace is a device's kind, site and building.
+type livePlace struct {
+	kind           devices.Kind
+	site, building string
+}
+
+// status is the device's status as screens read it.
+func (st *liveDevice) status(id string) DeviceStatus {
+	s := DeviceStatus{Device: id, Kind: st.kind, Site: st.site, Building: st.building, Location: st.location,
+		Online: st.online, Reason: st.reason}
+	if !st.lastSeen.IsZero() {
+		at := st.lastSeen
+		s.LastSeen = &at
+	}
+	return s
+}
+
+// placeLocked is the place, kept once for all the devices there.
+func (l *LiveState) placeLocked(kind devices.Kind, site, building string) *livePlace {
+	k := livePlace{kind: kind, site: site, building: building}
+	if p := l.places[k]; p != nil {
+		return p
+	}
+	p := &k
+	l.places[k] = p
+	return p
 }
 
 type liveMetric struct {
@@ -89,8 +124,8 @@ func (st *liveDevice) set(name string, v devices.Value, at time.Time) {
 }
 
 // state is a copy of the device's live state, as screens read it.
-func (st *liveDevice) state() DeviceState {
-	out := DeviceState{DeviceStatus: st.DeviceStatus, Readings: make(map[string]MetricValue, len(st.readings)),
+func (st *liveDevice) state(id string) DeviceState {
+	out := DeviceState{DeviceStatus: st.status(id), Readings: make(map[string]MetricValue, len(st.readings)),
 		Events: maps.Clone(st.events)}
 	if out.Events == nil {
 		out.Events = map[string]bool{}
@@ -115,7 +150,7 @@ func NewLiveState(hub *Hub, reg *devices.Registry, now func() time.Time) *LiveSt
 	if now == nil {
 		now = time.Now
 	}
-	return &LiveState{hub: hub, reg: reg, now: now, states: make(map[string]*liveDevice)}
+	return &LiveState{hub: hub, reg: reg, now: now, states: make(map[string]*liveDevice), places: map[livePlace]*livePlace{}}
 }
 
 // Reading records the values and marks the device online.
@@ -130,10 +165,10 @@ func (l *LiveState) Reading(_ context.Context, r devices.Reading) {
 	for name, v := range r.Values {
 		st.set(name, v, at)
 	}
-	l.seenLocked(st, firstSet(r.Received, r.Time, l.now()), "reading")
+	l.seenLocked(r.Device, st, firstSet(r.Received, r.Time, l.now()), "reading")
 	// The event is built only when a screen follows the device.
 	if l.hub != nil && l.hub.WantsReadings(r.Device) {
-		ev := readingEvent{Device: r.Device, Kind: st.Kind, Site: st.Site, Building: st.Building, Time: at, Metrics: make(map[string]any, len(r.Values))}
+		ev := readingEvent{Device: r.Device, Kind: st.kind, Site: st.site, Building: st.building, Time: at, Metrics: make(map[string]any, len(r.Values))}
 		for name, v := range r.Values {
 			ev.Metrics[name] = valueOf(v)
 		}
@@ -151,7 +186,7 @@ func (l *LiveState) Event(_ context.Context, e devices.Event) {
 		st.events = map[string]bool{}
 	}
 	st.events[e.Name] = e.Active
-	l.seenLocked(st, firstSet(e.Received, e.Time, l.now()), "event")
+	l.seenLocked(e.Device, st, firstSet(e.Received, e.Time, l.now()), "event")
 }
 
 // Status records an explicit online/offline report (MQTT status topic,
@@ -161,13 +196,13 @@ func (l *LiveState) Status(_ context.Context, s devices.Status) {
 	defer l.mu.Unlock()
 	st := l.stateLocked(s.Device, "", "", "")
 	at := firstSet(s.Time, l.now())
-	changed := !st.known || st.Online != s.Online
-	st.known, st.Online, st.Reason = true, s.Online, s.Reason
+	changed := !st.known || st.online != s.Online
+	st.known, st.online, st.reason = true, s.Online, s.Reason
 	if s.Online {
-		st.LastSeen = &at
+		st.lastSeen = at
 	}
 	if changed {
-		l.notify(EventDeviceStatus, st.Site, st.Device, st.DeviceStatus)
+		l.notify(EventDeviceStatus, st.site, s.Device, st.status(s.Device))
 	}
 }
 
@@ -179,7 +214,7 @@ func (l *LiveState) Device(id string) (DeviceState, bool) {
 	if !ok {
 		return DeviceState{}, false
 	}
-	return st.state(), true
+	return st.state(id), true
 }
 
 // Statuses lists every registered or heard-from device, sorted by id;
@@ -196,14 +231,14 @@ func (l *LiveState) Statuses() []DeviceStatus {
 	for _, d := range registered {
 		seen[d.ID] = true
 		if st, ok := l.states[d.ID]; ok {
-			out = append(out, st.DeviceStatus)
+			out = append(out, st.status(d.ID))
 			continue
 		}
 		out = append(out, DeviceStatus{Device: d.ID, Kind: d.Kind, Site: d.Site, Building: d.Building, Location: d.Location})
 	}
 	for id, st := range l.states {
 		if !seen[id] {
-			out = append(out, st.DeviceStatus)
+			out = append(out, st.status(id))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
@@ -217,29 +252,32 @@ func (l *LiveState) stateLocked(id string, kind devices.Kind, site, building str
 	if ok {
 		return st
 	}
-	st = &liveDevice{DeviceStatus: DeviceStatus{Device: id, Kind: kind, Site: site, Building: building}}
+	st = &liveDevice{}
 	if l.reg != nil {
 		if d, ok := l.reg.Lookup(id); ok {
-			st.Kind, st.Site, st.Building, st.Location = d.Kind, d.Site, d.Building, d.Location
+			// kept under the registry's copy of the id, not the one the
+			// message brought
+			id, kind, site, building, st.location = d.ID, d.Kind, d.Site, d.Building, d.Location
 		}
 	}
-	if st.Kind == "" {
-		st.Kind = devices.KindUnknown
+	if kind == "" {
+		kind = devices.KindUnknown
 	}
+	st.livePlace = l.placeLocked(kind, site, building)
 	l.states[id] = st
 	return st
 }
 
 // seenLocked marks a device online because it spoke, announcing the change.
-func (l *LiveState) seenLocked(st *liveDevice, at time.Time, why string) {
-	if st.LastSeen == nil || at.After(*st.LastSeen) {
-		st.LastSeen = &at
+func (l *LiveState) seenLocked(id string, st *liveDevice, at time.Time, why string) {
+	if st.lastSeen.IsZero() || at.After(st.lastSeen) {
+		st.lastSeen = at
 	}
-	if st.known && st.Online {
+	if st.known && st.online {
 		return
 	}
-	st.known, st.Online, st.Reason = true, true, why
-	l.notify(EventDeviceStatus, st.Site, st.Device, st.DeviceStatus)
+	st.known, st.online, st.reason = true, true, why
+	l.notify(EventDeviceStatus, st.site, id, st.status(id))
 }
 
 // notify is called with mu held so that status events leave in the order

@@ -44,16 +44,54 @@ func LoadCatalog(path string) (Catalog, error) {
 
 // Registry holds the known devices and models. It is safe for concurrent
 // use: gateways look devices up on every message while the API may add more.
+//
+// A device that gives nothing but its id, kind, site and building (as a
+// device registered from its traffic does, and many detectors) is kept
+// in bare, in the map itself (64 bytes a device, instead of a map entry
+// and the 224 of a Device), its names kept once (names); any
+// other device in devices, whole.
 type Registry struct {
 	mu      sync.RWMutex
 	devices map[string]*Device
+	bare    map[string]bareDevice
+	names   map[string]string
 	models  map[string]Model
+}
+
+// bareDevice is a device that gives nothing but its id, kind, site and
+// building.
+type bareDevice struct {
+	id             string // the registry's copy, as Lookup gives it
+	kind           Kind
+	site, building string
+}
+
+func (b bareDevice) device() Device {
+	return Device{ID: b.id, Kind: b.kind, Site: b.site, Building: b.building}
+}
+
+// isBare tells whether the device gives nothing but its id, kind, site
+// and building (TestBareCoversEveryField checks it looks at every other
+// field of Device).
+func isBare(d Device) bool {
+	return d.Floor == "" && d.Location == "" && d.Zone == "" && d.Model == "" && d.Modbus == nil && d.Nominal == nil &&
+		d.PlaceType == "" && d.MachineClass == "" && d.Maintainer == "" && d.BreakerA == 0 && d.Actuator == ""
+}
+
+// name is s, kept once for every device that names it.
+func (r *Registry) name(s string) string {
+	if n, ok := r.names[s]; ok {
+		return n
+	}
+	r.names[s] = s
+	return s
 }
 
 // NewRegistry builds a registry from a catalog, checking every entry. The
 // error names the device or model and the field at fault.
 func NewRegistry(c Catalog) (*Registry, error) {
-	r := &Registry{devices: make(map[string]*Device, len(c.Devices)), models: make(map[string]Model, len(c.Models))}
+	r := &Registry{devices: map[string]*Device{}, bare: make(map[string]bareDevice, len(c.Devices)), names: map[string]string{},
+		models: make(map[string]Model, len(c.Models))}
 	for name, m := range c.Models {
 		for i, reg := range m.Registers {
 			if err := reg.Validate(); err != nil {
@@ -81,7 +119,7 @@ func (r *Registry) addLocked(d Device) error {
 	if !ValidID(d.ID) {
 		return fmt.Errorf("id: %q must be 1-64 letters, digits, '.', '_' or '-'", d.ID)
 	}
-	if _, dup := r.devices[d.ID]; dup {
+	if _, dup := r.lookupLocked(d.ID); dup {
 		return fmt.Errorf("id: device %q is registered twice", d.ID)
 	}
 	if _, err := ParseKind(string(d.Kind)); err != nil {
@@ -104,6 +142,10 @@ func (r *Registry) addLocked(d Device) error {
 			return fmt.Errorf("model: %q is not defined under models", d.Model)
 		}
 	}
+	if isBare(d) {
+		r.bare[d.ID] = bareDevice{id: d.ID, kind: Kind(r.name(string(d.Kind))), site: r.name(d.Site), building: r.name(d.Building)}
+		return nil
+	}
 	dd := d
 	r.devices[d.ID] = &dd
 	return nil
@@ -113,6 +155,13 @@ func (r *Registry) addLocked(d Device) error {
 func (r *Registry) Lookup(id string) (Device, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	return r.lookupLocked(id)
+}
+
+func (r *Registry) lookupLocked(id string) (Device, bool) {
+	if b, ok := r.bare[id]; ok {
+		return b.device(), true
+	}
 	d, ok := r.devices[id]
 	if !ok {
 		return Device{}, false
@@ -131,9 +180,12 @@ func (r *Registry) Model(name string) (Model, bool) {
 // Devices returns every device, sorted by id.
 func (r *Registry) Devices() []Device {
 	r.mu.RLock()
-	out := make([]Device, 0, len(r.devices))
+	out := make([]Device, 0, len(r.devices)+len(r.bare))
 	for _, d := range r.devices {
 		out = append(out, *d)
+	}
+	for _, b := range r.bare {
+		out = append(out, b.device())
 	}
 	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -144,5 +196,5 @@ func (r *Registry) Devices() []Device {
 func (r *Registry) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.devices)
+	return len(r.devices) + len(r.bare)
 }

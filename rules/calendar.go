@@ -21,12 +21,17 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 			// alone when the device was last serviced or first seen.
 			k := stateKey{c.key(), id}
 			sl := e.state.slotFor(k, p.room)
-			at := &sl.last
+			at := sl.last
 			if sl.st != nil {
-				at = &sl.st.mem.serviceAt
+				at = sl.st.mem.service()
 			}
-			if *at == 0 {
-				*at = stampOf(now)
+			if at == 0 {
+				at = stampOf(now)
+				if sl.st != nil {
+					sl.st.mem.setService(at)
+				} else {
+					sl.last = at
+				}
 				e.unsave(id)
 			}
 			serviceAt := at.time()
@@ -39,7 +44,7 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 				a := e.newAlarm(c, p)
 				st.alarm = &a
 			}
-			st.on, st.pendingSince = true, st.mem.serviceAt
+			st.on, st.pendingSince = true, st.mem.service()
 			a := st.alarm
 			a.ID = AlarmID(c.key(), id, serviceAt)
 			a.RaisedAt = serviceAt.Add(c.Condition.After.Std())
@@ -65,12 +70,12 @@ func (e *Engine) RestoreServiceAt(ruleID, device string, at time.Time) {
 		if sl == nil {
 			continue
 		}
-		last := &sl.last // at rest
-		if sl.st != nil {
-			last = &sl.st.mem.serviceAt
-		}
-		if at.After(last.time()) {
-			*last = stampOf(at)
+		switch last := sl.last; {
+		case sl.st != nil && at.After(sl.st.mem.service().time()):
+			sl.st.mem.setService(stampOf(at))
+			e.unsave(device)
+		case sl.st == nil && at.After(last.time()): // at rest
+			sl.last = stampOf(at)
 			e.unsave(device)
 		}
 	}

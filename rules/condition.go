@@ -48,7 +48,7 @@ func (c *compiled) holdsAll(m *memory, t time.Time, vals map[string]devices.Valu
 		}
 	}
 	if len(m.terms()) != len(c.terms) {
-		m.more().terms = make([]memory, len(c.terms))
+		m.withTerms().terms = make([]memory, len(c.terms))
 	}
 	terms := m.ext.terms
 	holds = true
@@ -70,22 +70,60 @@ type evaluator func(m *memory, t time.Time, v devices.Value, nominal float64) bo
 // memory is what a condition remembers between values of one device.
 // What only trend, counter and all rules need is kept apart (ext), so that
 // the memory of every other rule on every device stays small.
+//
+// A rule remembers one time and value at most outside ext, so they share
+// two fields, of telling what they are: a rate rule's previous value
+// (memPrev), an unchanged rule's value at the start of the run and when
+// it began (memRef), a calendar rule's last service, or when the device
+// was first seen (memService). 32 bytes, not 56: every episode and every
+// term of an all rule has one.
 type memory struct {
-	hasPrev bool
-	hasRef  bool
-	prevT   stamp
-	prevX   float64
-
-	ref      float64 // unchanged: the value at the start of the run
-	refSince stamp   // unchanged: when the run began
-
-	serviceAt stamp // service_overdue: the last service, or when the device was first seen
+	t   stamp   // memPrev: the previous value's time; memRef: when the run began; memService: the last service
+	x   float64 // memPrev: the previous value; memRef: the value at the start of the run
+	of  memKind
+	has bool // memPrev: there is a previous value; memRef: a run
 
 	ext *memoryExt // trend_crosses, counter_every, all; nil until one needs it
 }
 
-// memoryExt is the memory of trend, counter and all rules.
+// memKind is what a memory's t and x are.
+type memKind uint8
+
+const (
+	memNone memKind = iota
+	memPrev
+	memRef
+	memService
+)
+
+func (m *memory) hasPrev() bool { return m.of == memPrev && m.has }
+func (m *memory) hasRef() bool  { return m.of == memRef && m.has }
+
+// service is the last service of a calendar rule (0: none).
+func (m *memory) service() stamp {
+	if m.of == memService {
+		return m.t
+	}
+	return 0
+}
+
+func (m *memory) setService(at stamp) { m.of, m.t, m.x, m.has = memService, at, 0, false }
+
+// serviceMemory is the memory of a calendar rule last serviced at at.
+func serviceMemory(at stamp) memory { return memory{of: memService, t: at} }
+
+// memoryExt is the memory of trend, counter and all rules: an all rule's
+// terms, and apart what trend and counter rules keep, so that an all
+// rule's memory is its terms alone (32 bytes, not 104).
 type memoryExt struct {
+	*trendMemory // trend_crosses, counter_every; nil until one needs it
+
+	terms []memory // all: each term's memory
+}
+
+// trendMemory is the memory of trend and counter rules, and a flap
+// guard's record of an episode's raises and clears.
+type trendMemory struct {
 	samples   []sample  // trend_crosses: the window, thinned
 	predicted time.Time // trend_crosses: when the line crosses the value
 
@@ -95,7 +133,9 @@ type memoryExt struct {
 	offset      float64 // counter_every: counts lost to controller resets
 	serviceBase float64 // counter_every: total at the last recorded service
 
-	terms []memory // all: each term's memory
+	// toggles: when the episode raised and cleared, under a flap guard
+	// only (episode.toggled): any rule's, kept here because few have any.
+	toggles []time.Time
 }
 
 // terms is the memory of each term of an all condition (none yet: nil).
@@ -108,10 +148,28 @@ func (m *memory) terms() []memory {
 
 // more is the trend and counter part of the memory, made if need be.
 func (m *memory) more() *memoryExt {
+	x := m.withTerms()
+	if x.trendMemory == nil {
+		x.trendMemory = &trendMemory{}
+	}
+	return x
+}
+
+// withTerms is the extended memory, made if need be, with no trend and
+// counter part made for it (what an all rule needs).
+func (m *memory) withTerms() *memoryExt {
 	if m.ext == nil {
 		m.ext = &memoryExt{}
 	}
 	return m.ext
+}
+
+// trend is the trend and counter part of the memory; nil if none.
+func (m *memory) trend() *trendMemory {
+	if m.ext == nil {
+		return nil
+	}
+	return m.ext.trendMemory
 }
 
 type sample struct {
@@ -182,12 +240,12 @@ func (c Condition) relative(f func(v devices.Value, x float64) bool) evaluator {
 func rate(above bool, perMinute float64) evaluator {
 	return func(m *memory, t time.Time, v devices.Value, _ float64) bool {
 		x := v.Float()
-		defer func() { m.hasPrev, m.prevT, m.prevX = true, stampOf(t), x }()
-		prevT := m.prevT.time()
-		if !m.hasPrev || !t.After(prevT) {
+		defer func() { m.of, m.has, m.t, m.x = memPrev, true, stampOf(t), x }()
+		prevT := m.t.time()
+		if !m.hasPrev() || !t.After(prevT) {
 			return false
 		}
-		r := (x - m.prevX) / t.Sub(prevT).Minutes()
+		r := (x - m.x) / t.Sub(prevT).Minutes()
 		if above {
 			return r > perMinute
 		}

@@ -128,8 +128,8 @@ func (e *Engine) groupPlan(c *compiled, b buildingKey) *plan {
 	id := GroupID(b.site, b.building)
 	p := e.groups[id]
 	if p == nil {
-		p = &plan{device: id, site: b.site, building: b.building, kind: c.Kind, parent: ParentIngest,
-			location: "building " + b.building, ruleSet: &ruleSet{}}
+		p = &plan{device: id, facts: &facts{place: e.placeOf(c.Kind, b.site, b.building), parent: ParentIngest,
+			location: "building " + b.building}, ruleSet: &ruleSet{}}
 		e.groups[id] = p
 	}
 	return p

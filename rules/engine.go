@@ -104,7 +104,11 @@ type Engine struct {
 	// and how many episodes it held, to size the next.
 	snapshotSize, snapshotEpisodes int
 	seen                           map[string]*seenDevice
-	parents                        map[string]*parentState
+	// places and facts: what plans and seen devices point to, each kept
+	// once (placeOf, factsOf); facts are dropped with the plans.
+	places  map[place]*place
+	facts   map[string]*facts
+	parents map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
 	lastRoster time.Time
 	// dirty: devices whose alarms were raised or cleared since derive
@@ -144,6 +148,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: newStateTable(),
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, byProfile: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
+		places: map[place]*place{}, facts: map[string]*facts{},
 		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), out: newOutbox(), dirty: map[string]bool{},
 		groups: map[string]*plan{}, unsaved: map[string]struct{}{}}
 	e.metrics = newEngineMetrics(cfg.Metrics, e)
@@ -199,7 +204,7 @@ func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
 	defer e.mu.Unlock()
 	e.replace(ctx, ruleKey(id, false), cl)
 	e.replace(ctx, ruleKey(id, true), cs)
-	e.plan = map[string]*plan{}
+	e.plan, e.facts = map[string]*plan{}, map[string]*facts{}
 	e.sets = map[string]*ruleSet{}
 	e.byProfile, e.named = map[string]*ruleSet{}, nil
 	return nil
@@ -458,7 +463,7 @@ func (e *Engine) RecordService(ctx context.Context, ruleID, device string, at ti
 				continue
 			}
 			e.unsave(device)
-			st.mem.serviceAt = stampOf(at)
+			st.mem.setService(stampOf(at))
 			if st.on || st.announced {
 				st.al().Message += " (service recorded)"
 				e.forceOff(ctx, st, at, ClearService)

@@ -26,28 +26,35 @@ type episode struct {
 	// value and peak of a run pending its for-duration, while the
 	// episode has no alarm yet (then they are the alarm's).
 	value, peak float64
-	flap        *flapLog // raises and clears, under a flap guard only
-	mem         memory
+	mem         memory // with, under a flap guard, the raises and clears it counts (trendMemory.toggles)
 	alarm       *Alarm // nil until the rule first raises on the device (see alarmFor)
 }
 
-// flapLog is when an episode raised and cleared, as its flap guard counts.
-type flapLog struct{ toggles []time.Time }
-
-// toggled records a raise or a clear at at.
+// toggled records a raise or a clear at at. Kept in the rarely made
+// part of the memory, not in a field of every episode: only an episode
+// under a flap guard that raised has any.
 func (st *episode) toggled(at time.Time) {
-	if st.flap == nil {
-		st.flap = &flapLog{}
-	}
-	st.flap.toggles = append(st.flap.toggles, at)
+	x := st.mem.more()
+	x.toggles = append(x.toggles, at)
 }
 
 // toggles are the raises and clears recorded.
 func (st *episode) toggles() []time.Time {
-	if st.flap == nil {
-		return nil
+	if x := st.mem.trend(); x != nil {
+		return x.toggles
 	}
-	return st.flap.toggles
+	return nil
+}
+
+// setToggles replaces the raises and clears recorded.
+func (st *episode) setToggles(ts []time.Time) {
+	if ts == nil {
+		if x := st.mem.trend(); x != nil {
+			x.toggles = nil
+		}
+		return
+	}
+	st.mem.more().toggles = ts
 }
 
 // hasAlarm: the episode has its alarm filled in.
@@ -108,7 +115,7 @@ func (e *Engine) anyPlan(c *compiled, device string) *plan {
 			return e.planFor(d.ID, d.Kind, d.Site, d.Building)
 		}
 	}
-	return &plan{device: device, kind: c.Kind, parent: ParentIngest, ruleSet: &ruleSet{}}
+	return &plan{device: device, facts: &facts{place: e.placeOf(c.Kind, "", ""), parent: ParentIngest}, ruleSet: &ruleSet{}}
 }
 
 // al is the episode's alarm, a zero one made if it has none yet.
@@ -231,8 +238,8 @@ func (e *Engine) observeTerms(ctx context.Context, c *compiled, p *plan, r devic
 }
 
 func (e *Engine) predicted(c *compiled, st *episode) {
-	if c.Condition.Op == OpTrendCrosses && st.hasAlarm() && st.mem.ext != nil && !st.mem.ext.predicted.IsZero() {
-		p := st.mem.ext.predicted
+	if x := st.mem.trend(); c.Condition.Op == OpTrendCrosses && st.hasAlarm() && x != nil && !x.predicted.IsZero() {
+		p := x.predicted
 		st.alarm.PredictedAt = &p
 	}
 }
@@ -378,9 +385,9 @@ func (e *Engine) settle(ctx context.Context, c *compiled, st *episode, at, now t
 	if st.held && st.on && (!e.late(st.lastTime.time(), now) || now.Sub(st.lastArrival.time()) >= e.cfg.Lateness) {
 		e.announce(ctx, c, st)
 	}
-	if c.FlapCount > 0 && st.flap != nil {
-		ts := st.flap.toggles
-		st.flap.toggles = ts[len(ts)-min(len(ts), c.FlapCount+1):]
+	if x := st.mem.trend(); c.FlapCount > 0 && x != nil && x.toggles != nil {
+		ts := x.toggles
+		x.toggles = ts[len(ts)-min(len(ts), c.FlapCount+1):]
 	}
 }
 

@@ -342,25 +342,25 @@ func compileUnchanged(c Condition) (evaluator, error) {
 }
 
 // unchanged holds while each reading is within tol of the value at the
-// start of the run (m.ref, since m.refSince). A reading beyond it has
+// start of the run (m.x, since m.t). A reading beyond it has
 // moved: the condition does not hold at it (a raised alarm clears), and
 // it is the first value of the next run.
 func unchanged(tol float64) evaluator {
 	return func(m *memory, t time.Time, v devices.Value, _ float64) bool {
 		x := v.Float()
-		if m.hasRef && abs(x-m.ref) <= tol {
+		if m.hasRef() && abs(x-m.x) <= tol {
 			return true
 		}
-		moved := m.hasRef
-		m.hasRef, m.ref, m.refSince = true, x, stampOf(t)
+		moved := m.hasRef()
+		m.of, m.has, m.x, m.t = memRef, true, x, stampOf(t)
 		return !moved
 	}
 }
 
 // unchangedSince: the run began at its first reading.
 func unchangedSince(m *memory, t time.Time) time.Time {
-	if m.hasRef && m.refSince.time().Before(t) {
-		return m.refSince.time()
+	if m.hasRef() && m.t.time().Before(t) {
+		return m.t.time()
 	}
 	return t
 }

@@ -11,13 +11,8 @@ import (
 // after scope resolution, and the registry facts alarms need. Plans are
 // cached per device and dropped whenever a rule changes.
 type plan struct {
-	device, site, building string
-	kind                   devices.Kind
-	location               string
-	maintainer             string
-	nominal                map[string]float64
-	ratings                map[string]float64 // the device's ratings (devices.Device.Rating), by name
-	parent                 string
+	device string
+	*facts // shared by the devices with the same facts
 	*ruleSet
 }
 
@@ -43,23 +38,25 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 	if p := e.plan[device]; p != nil && p.kind == kind && p.site == site && p.building == building {
 		return p
 	}
-	p := &plan{device: device, site: site, building: building, kind: kind, parent: ParentIngest}
+	p := &plan{device: device}
+	f := facts{place: e.placeOf(kind, site, building), parent: ParentIngest}
 	who := devices.Device{ID: device, Kind: kind, Site: site, Building: building}
 	if e.cfg.Devices != nil {
 		if d, ok := e.cfg.Devices.Lookup(device); ok {
-			p.location, p.nominal, p.parent, p.maintainer = d.Location, d.Nominal, parentOf(d), d.Maintainer
+			f.location, f.nominal, f.parent, f.maintainer = d.Location, d.Nominal, parentOf(d), d.Maintainer
 			who.BreakerA = d.BreakerA
 			for _, name := range devices.Ratings() {
 				if v := d.Rating(name); v > 0 {
-					if p.ratings == nil {
-						p.ratings = map[string]float64{}
+					if f.ratings == nil {
+						f.ratings = map[string]float64{}
 					}
-					p.ratings[name] = v
+					f.ratings[name] = v
 				}
 			}
 			who.PlaceType, who.MachineClass, who.Model = d.PlaceType, d.MachineClass, d.Model
 		}
 	}
+	p.facts = e.factsOf(f)
 	prof := e.profile(who)
 	if p.ruleSet = e.byProfile[prof]; p.ruleSet == nil {
 		all, stale := e.applicable(who)

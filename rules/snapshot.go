@@ -81,9 +81,16 @@ type memoryState struct {
 
 // state writes a memory out as saved.
 func (m *memory) state() memoryState {
-	ms := memoryState{HasPrev: m.hasPrev, PrevT: m.prevT.time(), PrevX: m.prevX,
-		HasRef: m.hasRef, Ref: m.ref, RefSince: m.refSince.time(), ServiceAt: m.serviceAt.time()}
-	if x := m.ext; x != nil {
+	var ms memoryState
+	switch m.of {
+	case memPrev:
+		ms.HasPrev, ms.PrevT, ms.PrevX = m.has, m.t.time(), m.x
+	case memRef:
+		ms.HasRef, ms.Ref, ms.RefSince = m.has, m.x, m.t.time()
+	case memService:
+		ms.ServiceAt = m.t.time()
+	}
+	if x := m.trend(); x != nil {
 		ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext = x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext
 		for _, s := range x.samples {
 			ms.Samples = append(ms.Samples, [2]float64{float64(s.t.UnixMilli()), s.x})
@@ -97,8 +104,15 @@ func (m *memory) state() memoryState {
 
 // memory takes a saved memory back.
 func (ms memoryState) memory() memory {
-	m := memory{hasPrev: ms.HasPrev, prevT: stampOf(ms.PrevT), prevX: ms.PrevX,
-		hasRef: ms.HasRef, ref: ms.Ref, refSince: stampOf(ms.RefSince), serviceAt: stampOf(ms.ServiceAt)}
+	var m memory
+	switch { // one of them at most: each op remembers one
+	case ms.HasPrev || !ms.PrevT.IsZero() || ms.PrevX != 0:
+		m = memory{of: memPrev, has: ms.HasPrev, t: stampOf(ms.PrevT), x: ms.PrevX}
+	case ms.HasRef || !ms.RefSince.IsZero() || ms.Ref != 0:
+		m = memory{of: memRef, has: ms.HasRef, t: stampOf(ms.RefSince), x: ms.Ref}
+	case !ms.ServiceAt.IsZero():
+		m = serviceMemory(stampOf(ms.ServiceAt))
+	}
 	if len(ms.Samples) > 0 || !ms.Predicted.IsZero() || ms.HasRaw || ms.Raw != 0 || ms.Offset != 0 || ms.ServiceBase != 0 || ms.BaseNext {
 		x := m.more()
 		x.predicted, x.hasRaw, x.raw, x.offset, x.serviceBase, x.baseNext = ms.Predicted, ms.HasRaw, ms.Raw, ms.Offset, ms.ServiceBase, ms.BaseNext
@@ -107,7 +121,7 @@ func (ms memoryState) memory() memory {
 		}
 	}
 	for _, t := range ms.Terms {
-		m.more().terms = append(m.more().terms, t.memory())
+		m.withTerms().terms = append(m.withTerms().terms, t.memory())
 	}
 	return m
 }
@@ -125,10 +139,10 @@ func (st *episode) worthKeeping(c *compiled) bool {
 
 // remembers tells whether a memory holds anything the next value needs.
 func (m *memory) remembers() bool {
-	if m.hasPrev || m.hasRef || m.serviceAt != 0 {
+	if m.has || m.service() != 0 {
 		return true
 	}
-	if x := m.ext; x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
+	if x := m.trend(); x != nil && (len(x.samples) > 0 || x.hasRaw || x.baseNext || x.serviceBase != 0) {
 		return true
 	}
 	for i := range m.terms() {
@@ -151,7 +165,7 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	eps := make([]savedEpisode, 0, e.snapshotEpisodes+e.snapshotEpisodes/8)
 	for dev, ds := range e.state.devs {
 		for i := range ds.slots {
-			if sv, ok := e.saveSlot(dev, &ds.slots[i]); ok {
+			if sv, ok := e.saveSlot(dev, *ds.rules.keys[i], &ds.slots[i]); ok {
 				eps = append(eps, sv)
 			}
 		}
@@ -179,13 +193,14 @@ func (e *Engine) Snapshot() ([]byte, error) {
 		buf.WriteString("null")
 	}
 	enc := json.NewEncoder(&buf) // straight into buf: no copy of each episode's JSON
+	var es episodeState
 	for i := range eps {
 		if i == 0 {
 			buf.WriteByte('[')
 		} else {
 			buf.WriteByte(',')
 		}
-		if err := eps[i].encode(enc, &buf, true); err != nil {
+		if err := eps[i].encode(enc, &buf, &es, true); err != nil {
 			return nil, err
 		}
 		eps[i] = savedEpisode{} // let it go as it is written
@@ -220,13 +235,13 @@ type savedEpisode struct {
 // saveSlot copies a slot's episode worth keeping, or what a calendar rule
 // at rest keeps (its last service, saved as the episode it would be).
 // Under the lock.
-func (e *Engine) saveSlot(device string, sl *slot) (savedEpisode, bool) {
-	k := stateKey{*sl.rule, device}
+func (e *Engine) saveSlot(device, rule string, sl *slot) (savedEpisode, bool) {
+	k := stateKey{rule, device}
 	if sl.st != nil {
 		return e.saveEpisode(k, sl.st)
 	}
 	if c := e.rules[k.rule]; c != nil && sl.last != 0 && c.op.subject == onCalendar {
-		return savedEpisode{k: k, c: c, st: episode{mem: memory{serviceAt: sl.last}}}, true
+		return savedEpisode{k: k, c: c, st: episode{mem: serviceMemory(sl.last)}}, true
 	}
 	return savedEpisode{}, false
 }
@@ -246,9 +261,9 @@ func (e *Engine) saveEpisode(k stateKey, st *episode) (savedEpisode, bool) {
 	}
 	if c.FlapCount > 0 { // flap history; without a flap guard toggles mean nothing
 		ts := st.toggles()
-		sv.st.flap = &flapLog{toggles: append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...)}
+		sv.st.setToggles(append([]time.Time(nil), ts[len(ts)-min(len(ts), c.FlapCount+1):]...))
 	} else {
-		sv.st.flap = nil
+		sv.st.setToggles(nil)
 	}
 	if st.alarm == nil && len(c.Unless) > 0 && st.pendingSince != 0 && !e.registered(k.device) {
 		// where the device is, so that after a restart, before its
@@ -261,9 +276,13 @@ func (e *Engine) saveEpisode(k stateKey, st *episode) (savedEpisode, bool) {
 // encode writes the episode as saved into buf through enc (an encoder
 // writing into buf), without the newline; withDevice false leaves the
 // device out (a device's row names it).
-func (sv *savedEpisode) encode(enc *json.Encoder, buf *bytes.Buffer, withDevice bool) error {
+//
+// es is the caller's scratch, reused from one episode to the next: the
+// encoder takes its value as an interface, and a new one for every
+// episode was the bulk of what a save allocated.
+func (sv *savedEpisode) encode(enc *json.Encoder, buf *bytes.Buffer, es *episodeState, withDevice bool) error {
 	st := &sv.st
-	es := episodeState{Rule: sv.k.rule, Sig: signature(sv.c), LastTime: st.lastTime.time(),
+	*es = episodeState{Rule: sv.k.rule, Sig: signature(sv.c), LastTime: st.lastTime.time(),
 		LastArrival: st.lastArrival.time(), PendingSince: st.pendingSince.time(), ClearSince: st.clearSince.time(), On: st.on,
 		Announced: st.announced, Held: st.held, Flapping: st.flapping,
 		Mem: st.mem.state(), Value: st.value, Peak: st.peak, Alarm: st.alarm, Toggles: st.toggles()}
@@ -306,7 +325,12 @@ func (m memory) clone() memory {
 		return m
 	}
 	x := *m.ext
-	x.samples = append([]sample(nil), x.samples...)
+	if x.trendMemory != nil {
+		tm := *x.trendMemory
+		tm.samples = append([]sample(nil), tm.samples...)
+		tm.toggles = append([]time.Time(nil), tm.toggles...)
+		x.trendMemory = &tm
+	}
 	if x.terms != nil {
 		x.terms = make([]memory, len(m.ext.terms))
 		for i := range m.ext.terms {
@@ -363,7 +387,7 @@ func (e *Engine) restoreEpisode(es episodeState) bool {
 		clearSince: stampOf(es.ClearSince), on: es.On, announced: es.Announced, held: es.Held, flapping: es.Flapping,
 		alarm: es.Alarm, mem: es.Mem.memory(), value: es.Value, peak: es.Peak}
 	if len(es.Toggles) > 0 {
-		st.flap = &flapLog{toggles: es.Toggles}
+		st.setToggles(es.Toggles)
 	}
 	if st.alarm != nil && st.alarm.RuleID == "" {
 		st.alarm = nil // an older snapshot: a rule that never held kept an empty alarm
@@ -382,5 +406,5 @@ func atRest(es episodeState) bool {
 	return !es.On && !es.Announced && !es.Held && !es.Flapping && es.PendingSince.IsZero() && es.ClearSince.IsZero() &&
 		es.LastTime.IsZero() && es.LastArrival.IsZero() && es.Value == 0 && es.Peak == 0 &&
 		len(es.Toggles) == 0 && (es.Alarm == nil || es.Alarm.RuleID == "") && !es.Mem.ServiceAt.IsZero() &&
-		es.Mem.memory() == memory{serviceAt: stampOf(es.Mem.ServiceAt)}
+		es.Mem.memory() == serviceMemory(stampOf(es.Mem.ServiceAt))
 }

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 )
 
@@ -81,6 +81,7 @@ func (e *Engine) batch(devices []string) ([]DeviceState, error) {
 		buf  bytes.Buffer
 		eps  []savedEpisode
 		ends []int
+		es   episodeState // encode's scratch
 	)
 	out := make([]DeviceState, 0, len(devices))
 	enc := json.NewEncoder(&buf)
@@ -108,7 +109,7 @@ func (e *Engine) batch(devices []string) ([]DeviceState, error) {
 				} else {
 					buf.WriteByte(',')
 				}
-				if err := mine[i].encode(enc, &buf, false); err != nil {
+				if err := mine[i].encode(enc, &buf, &es, false); err != nil {
 					return nil, fmt.Errorf("rule state of %s: %w", id, err)
 				}
 			}
@@ -129,12 +130,12 @@ func (e *Engine) saveDevice(device string, eps []savedEpisode) []savedEpisode {
 	}
 	from := len(eps)
 	for i := range ds.slots {
-		if sv, ok := e.saveSlot(device, &ds.slots[i]); ok {
+		if sv, ok := e.saveSlot(device, *ds.rules.keys[i], &ds.slots[i]); ok {
 			eps = append(eps, sv)
 		}
 	}
 	mine := eps[from:]
-	sort.Slice(mine, func(i, j int) bool { return mine[i].k.rule < mine[j].k.rule })
+	slices.SortFunc(mine, func(a, b savedEpisode) int { return strings.Compare(a.k.rule, b.k.rule) })
 	return eps
 }
 

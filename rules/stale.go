@@ -43,10 +43,9 @@ func IsReservedID(id string) bool { return IsParentID(id) }
 
 // seenDevice is when the engine last heard from a device.
 type seenDevice struct {
-	kind           devices.Kind
-	site, building string
-	lastArrival    time.Time // engine clock
-	offline        bool      // its last Status said offline
+	*place                // kept once for all the devices there
+	lastArrival time.Time // engine clock
+	offline     bool      // its last Status said offline
 }
 
 // parentState is one parent's health.
@@ -61,7 +60,7 @@ type parentState struct {
 func (e *Engine) seenDevice(id string, kind devices.Kind, site, building string) *seenDevice {
 	sd := e.seen[id]
 	if sd == nil {
-		sd = &seenDevice{kind: kind, site: site, building: building}
+		sd = &seenDevice{place: e.placeOf(kind, site, building)}
 		e.seen[id] = sd
 	}
 	return sd
@@ -71,7 +70,7 @@ func (e *Engine) seenDevice(id string, kind devices.Kind, site, building string)
 // address that was down because all its devices were offline is back.
 func (e *Engine) heard(ctx context.Context, p *plan, t, now time.Time) {
 	sd := e.seenDevice(p.device, p.kind, p.site, p.building)
-	sd.kind, sd.site, sd.building = p.kind, p.site, p.building
+	sd.place = p.place
 	sd.lastArrival, sd.offline = now, false
 	for _, c := range p.stale {
 		if st := e.state.get(stateKey{c.key(), p.device}); st != nil && st.announced {
@@ -229,7 +228,7 @@ func (e *Engine) tickStale(ctx context.Context, now time.Time) {
 		e.lastRoster = now
 		for _, d := range lister.Devices() {
 			if e.seen[d.ID] == nil {
-				e.seen[d.ID] = &seenDevice{kind: d.Kind, site: d.Site, building: d.Building, lastArrival: now}
+				e.seen[d.ID] = &seenDevice{place: e.placeOf(d.Kind, d.Site, d.Building), lastArrival: now}
 			}
 		}
 	}

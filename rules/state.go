@@ -17,17 +17,54 @@ import (
 type stateTable struct {
 	devs     map[string]*devState
 	episodes int
-	// keys: the rule keys, each kept once; a slot points to its rule's
-	// (8 bytes a slot, not a string's 16).
+	// keys: the rule keys, each kept once; root: the empty list of them,
+	// from which every device's list is reached (see keySeq).
 	keys map[string]*string
+	root *keySeq
 }
 
-type devState struct{ slots []slot }
+// devState is a device's slots, and the rule of each in order: a list
+// shared by every device whose slots were made in the same order (all
+// the devices of one kind, mostly), not a key in each slot (16 bytes a
+// slot, not 24).
+type devState struct {
+	rules *keySeq
+	slots []slot
+}
 
 type slot struct {
-	rule *string  // the rule's key (stateTable.keys)
 	last stamp    // at rest (st nil): event time of the newest value seen; of a calendar rule, its last service (ensureCalendar)
 	st   *episode // nil: at rest
+}
+
+// keySeq is a list of rule keys, made once: the lists one key longer are
+// found from it (next), so that devices whose slots were made in the
+// same order share one list. Read only once made.
+type keySeq struct {
+	keys []*string
+	next map[*string]*keySeq
+}
+
+// with is the list with key k added at the end.
+func (q *keySeq) with(k *string) *keySeq {
+	if n := q.next[k]; n != nil {
+		return n
+	}
+	if q.next == nil {
+		q.next = map[*string]*keySeq{}
+	}
+	n := &keySeq{keys: append(append(make([]*string, 0, len(q.keys)+1), q.keys...), k)}
+	q.next[k] = n
+	return n
+}
+
+// seq is the list of these keys, in this order.
+func (s *stateTable) seq(keys []*string) *keySeq {
+	q := s.root
+	for _, k := range keys {
+		q = q.with(k)
+	}
+	return q
 }
 
 // stamp is a time as unix nanoseconds, 0 for none: a third of a
@@ -49,7 +86,7 @@ func (s stamp) time() time.Time {
 }
 
 func newStateTable() stateTable {
-	return stateTable{devs: map[string]*devState{}, keys: map[string]*string{}}
+	return stateTable{devs: map[string]*devState{}, keys: map[string]*string{}, root: &keySeq{}}
 }
 
 // key is the rule key k, as the table keeps it.
@@ -67,8 +104,8 @@ func (s *stateTable) slot(k stateKey) *slot {
 	if ds == nil {
 		return nil
 	}
-	for i := range ds.slots {
-		if *ds.slots[i].rule == k.rule {
+	for i, r := range ds.rules.keys {
+		if *r == k.rule {
 			return &ds.slots[i]
 		}
 	}
@@ -100,10 +137,11 @@ func (s *stateTable) slotFor(k stateKey, room int) *slot {
 	}
 	ds := s.devs[k.device]
 	if ds == nil {
-		ds = &devState{slots: make([]slot, 0, max(room, 1))}
+		ds = &devState{rules: s.root, slots: make([]slot, 0, max(room, 1))}
 		s.devs[k.device] = ds
 	}
-	ds.slots = append(ds.slots, slot{rule: s.key(k.rule)})
+	ds.rules = ds.rules.with(s.key(k.rule))
+	ds.slots = append(ds.slots, slot{})
 	return &ds.slots[len(ds.slots)-1]
 }
 
@@ -142,7 +180,7 @@ func (s *stateTable) ensure(k stateKey, room int) *episode {
 func (s *stateTable) ensureCalendar(k stateKey, room int) *episode {
 	sl := s.slotFor(k, room)
 	if sl.st == nil {
-		sl.st = &episode{mem: memory{serviceAt: sl.last}}
+		sl.st = &episode{mem: serviceMemory(sl.last)}
 		sl.last = 0
 		s.episodes++
 	}
@@ -155,8 +193,8 @@ func (s *stateTable) del(k stateKey) {
 	if ds == nil {
 		return
 	}
-	for i := range ds.slots {
-		if *ds.slots[i].rule != k.rule {
+	for i, r := range ds.rules.keys {
+		if *r != k.rule {
 			continue
 		}
 		if ds.slots[i].st != nil {
@@ -165,7 +203,10 @@ func (s *stateTable) del(k stateKey) {
 		ds.slots = append(ds.slots[:i], ds.slots[i+1:]...)
 		if len(ds.slots) == 0 {
 			delete(s.devs, k.device)
+			return
 		}
+		keys := ds.rules.keys
+		ds.rules = s.seq(append(append(make([]*string, 0, len(keys)-1), keys[:i]...), keys[i+1:]...))
 		return
 	}
 }
@@ -176,7 +217,7 @@ func (s *stateTable) all() iter.Seq2[stateKey, *episode] {
 	return func(yield func(stateKey, *episode) bool) {
 		for dev, ds := range s.devs {
 			for i := range ds.slots {
-				if st := ds.slots[i].st; st != nil && !yield(stateKey{*ds.slots[i].rule, dev}, st) {
+				if st := ds.slots[i].st; st != nil && !yield(stateKey{*ds.rules.keys[i], dev}, st) {
 					return
 				}
 			}
@@ -188,8 +229,8 @@ func (s *stateTable) all() iter.Seq2[stateKey, *episode] {
 func (s *stateTable) devicesOf(rule string) []string {
 	var out []string
 	for dev, ds := range s.devs {
-		for i := range ds.slots {
-			if *ds.slots[i].rule == rule {
+		for _, r := range ds.rules.keys {
+			if *r == rule {
 				out = append(out, dev)
 				break
 			}
@@ -206,8 +247,12 @@ type Stats struct {
 	// (their rule held on the device at some time).
 	Devices, Slots, Episodes, Alarms int
 	// Plans is how many device plans are cached; RuleSets how many
-	// distinct rule lists they share.
-	Plans, RuleSets int
+	// distinct rule lists they share; Facts how many distinct device
+	// facts (place, location, nominal values, ratings...) they share, and
+	// Places how many distinct places (kind, site, building) the plans
+	// and the devices heard from point to; SlotLists how many distinct
+	// lists of the rules of their slots the devices share.
+	Plans, RuleSets, Facts, Places, SlotLists int
 	// Rules: the same by rule key (id, or id~shadow).
 	Rules map[string]RuleStats
 }
@@ -221,11 +266,13 @@ func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := Stats{Devices: len(e.state.devs), Episodes: e.state.episodes, Plans: len(e.plan), Rules: map[string]RuleStats{}}
+	lists := map[*keySeq]bool{}
 	for _, ds := range e.state.devs {
+		lists[ds.rules] = true
 		s.Slots += len(ds.slots)
 		for i := range ds.slots {
-			sl := &ds.slots[i]
-			r := s.Rules[*sl.rule]
+			sl, key := &ds.slots[i], *ds.rules.keys[i]
+			r := s.Rules[key]
 			r.Slots++
 			if sl.st != nil {
 				r.Episodes++
@@ -234,7 +281,7 @@ func (e *Engine) Stats() Stats {
 					s.Alarms++
 				}
 			}
-			s.Rules[*sl.rule] = r
+			s.Rules[key] = r
 		}
 	}
 	sets := map[*ruleSet]bool{}
@@ -242,5 +289,14 @@ func (e *Engine) Stats() Stats {
 		sets[p.ruleSet] = true
 	}
 	s.RuleSets = len(sets)
+	facts, places := map[*facts]bool{}, map[*place]bool{}
+	for _, p := range e.plan {
+		facts[p.facts] = true
+		places[p.place] = true
+	}
+	for _, sd := range e.seen {
+		places[sd.place] = true
+	}
+	s.Facts, s.Places, s.SlotLists = len(facts), len(places), len(lists)
 	return s
 }

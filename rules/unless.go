@@ -15,11 +15,13 @@ func (e *Engine) heldBack(c *compiled, p *plan) bool {
 		}
 		k := stateKey{c.key(), p.device}
 		if mine := e.state.get(k); mine != nil && !mine.on {
-			if mine.pendingSince != 0 || mine.mem.hasRef {
+			if mine.pendingSince != 0 || mine.mem.hasRef() {
 				e.unsave(p.device)
 			}
 			mine.pendingSince = 0
-			mine.mem.hasRef = false // an unchanged run starts again after it
+			if mine.mem.of == memRef {
+				mine.mem.has = false // an unchanged run starts again after it
+			}
 			e.track(k, c, mine)
 		}
 		return true
