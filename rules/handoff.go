@@ -31,7 +31,7 @@ func newHandoffs(reg prometheus.Registerer) handoffs {
 		})),
 		pending: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "caretaker_alarm_handoffs_pending",
-			Help: "Alarm changes waiting for the ticket store to take them.",
+			Help: "Alarm changes the ticket store refused, kept for the retry of each tick (those queued on their way to it are counted on /readyz).",
 		})),
 	}
 }
