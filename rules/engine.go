@@ -569,8 +569,7 @@ func (e *Engine) emit(ctx context.Context, a Alarm) {
 		e.metrics.observeRaise(e.received, time.Now())
 	}
 	if e.cfg.HandOffLater {
-		e.out.push(a) // handed on by Run, in order (outbox.go)
-		e.ownUpto.Store(e.out.next)
+		e.ownUpto.Store(e.out.push(a)) // handed on by Run, in order (outbox.go)
 		return
 	}
 	if e.handoffs.waiting(a.ID) {

@@ -38,16 +38,19 @@ type outboxWaiter struct {
 
 func newOutbox() outbox { return outbox{wake: make(chan struct{}, 1)} }
 
-// push queues a change behind the others.
-func (o *outbox) push(a Alarm) {
+// push queues a change behind the others and returns the number every
+// change up to it lies below (what afterSeq waits for).
+func (o *outbox) push(a Alarm) uint64 {
 	o.mu.Lock()
 	o.queue = append(o.queue, queuedAlarm{seq: o.next, a: a, at: time.Now()})
 	o.next++
+	upto := o.next
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
+	return upto
 }
 
 // front is the oldest change not yet handed on.
