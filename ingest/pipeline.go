@@ -270,10 +270,9 @@ func (p *Pipeline) settle(done func(), accepted bool) {
 	ss, settling := p.cfg.Sink.(SettlingSink)
 	switch {
 	case durable && settling:
-		j := &settleJoin{done: done}
-		j.left.Store(2)
-		ss.AfterSettled(j.one)
-		dw.AfterDurable(j.one)
+		both := AfterAll(2, done)
+		ss.AfterSettled(both)
+		dw.AfterDurable(both)
 	case durable:
 		dw.AfterDurable(done)
 	case settling:
@@ -283,15 +282,19 @@ func (p *Pipeline) settle(done func(), accepted bool) {
 	}
 }
 
-// settleJoin calls done once both the Writer and the Sink have called one.
-type settleJoin struct {
-	left atomic.Int32
-	done func()
-}
-
-func (j *settleJoin) one() {
-	if j.left.Add(-1) == 0 {
-		j.done()
+// AfterAll returns a callback that calls done once it has itself been
+// called n times (from any goroutines): a message's acknowledgement that
+// waits for several parties, each calling it once.
+func AfterAll(n int32, done func()) func() {
+	if n <= 1 {
+		return done
+	}
+	left := &atomic.Int32{}
+	left.Store(n)
+	return func() {
+		if left.Add(-1) == 0 {
+			done()
+		}
 	}
 }
 

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"sync/atomic"
-
-	"github.com/caretaker-iot/caretaker/ingest"
-)
+import "github.com/caretaker-iot/caretaker/ingest"
 
 // AfterSettled calls done once every sink that settles (the rules engine:
 // the alarms handed on to the tickets) has settled what it was given so
@@ -20,15 +16,7 @@ func (f fanout) AfterSettled(done func()) {
 		done()
 		return
 	}
-	if n > 1 {
-		left, all := &atomic.Int32{}, done
-		left.Store(n)
-		done = func() {
-			if left.Add(-1) == 0 {
-				all()
-			}
-		}
-	}
+	done = ingest.AfterAll(n, done)
 	for _, s := range f {
 		if ss, ok := s.(ingest.SettlingSink); ok {
 			ss.AfterSettled(done)
