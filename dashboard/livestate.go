@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/intern"
 
 	"github.com/caretaker-iot/caretaker/ticketing"
 )
@@ -59,7 +60,7 @@ type LiveState struct {
 
 	mu     sync.Mutex
 	states map[string]*liveDevice
-	places map[livePlace]*livePlace
+	places intern.Pool[livePlace]
 }
 
 // liveDevice is a device's live state as kept: its status (made into a
@@ -97,13 +98,7 @@ func (st *liveDevice) status(id string) DeviceStatus {
 
 // placeLocked is the place, kept once for all the devices there.
 func (l *LiveState) placeLocked(kind devices.Kind, site, building string) *livePlace {
-	k := livePlace{kind: kind, site: site, building: building}
-	if p := l.places[k]; p != nil {
-		return p
-	}
-	p := &k
-	l.places[k] = p
-	return p
+	return l.places.Of(livePlace{kind: kind, site: site, building: building})
 }
 
 type liveMetric struct {
@@ -150,7 +145,7 @@ func NewLiveState(hub *Hub, reg *devices.Registry, now func() time.Time) *LiveSt
 	if now == nil {
 		now = time.Now
 	}
-	return &LiveState{hub: hub, reg: reg, now: now, states: make(map[string]*liveDevice), places: map[livePlace]*livePlace{}}
+	return &LiveState{hub: hub, reg: reg, now: now, states: make(map[string]*liveDevice)}
 }
 
 // Reading records the values and marks the device online.

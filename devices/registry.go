@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/caretaker-iot/caretaker/internal/intern"
 )
 
 // Catalog is what a devices file holds: devices and the models they use.
@@ -54,7 +56,7 @@ type Registry struct {
 	mu      sync.RWMutex
 	devices map[string]*Device
 	bare    map[string]bareDevice
-	names   map[string]string
+	names   intern.Pool[string]
 	models  map[string]Model
 }
 
@@ -79,18 +81,12 @@ func isBare(d Device) bool {
 }
 
 // name is s, kept once for every device that names it.
-func (r *Registry) name(s string) string {
-	if n, ok := r.names[s]; ok {
-		return n
-	}
-	r.names[s] = s
-	return s
-}
+func (r *Registry) name(s string) string { return *r.names.Of(s) }
 
 // NewRegistry builds a registry from a catalog, checking every entry. The
 // error names the device or model and the field at fault.
 func NewRegistry(c Catalog) (*Registry, error) {
-	r := &Registry{devices: map[string]*Device{}, bare: make(map[string]bareDevice, len(c.Devices)), names: map[string]string{},
+	r := &Registry{devices: map[string]*Device{}, bare: make(map[string]bareDevice, len(c.Devices)),
 		models: make(map[string]Model, len(c.Models))}
 	for name, m := range c.Models {
 		for i, reg := range m.Registers {

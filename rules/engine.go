@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/intern"
 )
 
 // AlarmSink receives every alarm change the engine decides on.
@@ -106,7 +107,7 @@ type Engine struct {
 	seen                           map[string]*seenDevice
 	// places and facts: what plans and seen devices point to, each kept
 	// once (placeOf, factsOf); facts are dropped with the plans.
-	places  map[place]*place
+	places  intern.Pool[place]
 	facts   map[string]*facts
 	parents map[string]*parentState
 	// lastRoster is when tickStale last took in the registered devices.
@@ -148,7 +149,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	cfg.defaults()
 	e := &Engine{cfg: cfg, rules: map[string]*compiled{}, state: newStateTable(),
 		timed: map[stateKey]*episode{}, plan: map[string]*plan{}, sets: map[string]*ruleSet{}, byProfile: map[string]*ruleSet{}, seen: map[string]*seenDevice{},
-		places: map[place]*place{}, facts: map[string]*facts{},
+		facts:   map[string]*facts{},
 		parents: map[string]*parentState{}, handoffs: newHandoffs(cfg.Metrics), out: newOutbox(), dirty: map[string]bool{},
 		groups: map[string]*plan{}, unsaved: map[string]struct{}{}}
 	e.metrics = newEngineMetrics(cfg.Metrics, e)

@@ -32,13 +32,7 @@ type facts struct {
 
 // placeOf returns the place, the one kept for all devices there.
 func (e *Engine) placeOf(kind devices.Kind, site, building string) *place {
-	k := place{kind: kind, site: site, building: building}
-	if p := e.places[k]; p != nil {
-		return p
-	}
-	p := &k
-	e.places[k] = p
-	return p
+	return e.places.Of(place{kind: kind, site: site, building: building})
 }
 
 // factsOf returns f as kept for every device with the same facts: the
