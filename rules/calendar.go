@@ -21,17 +21,10 @@ func (e *Engine) tickCalendar(ctx context.Context, now time.Time) {
 			// alone when the device was last serviced or first seen.
 			k := stateKey{c.key(), id}
 			sl := e.state.slotFor(k, p.room)
-			at := sl.last
-			if sl.st != nil {
-				at = sl.st.mem.service()
-			}
+			at := sl.service()
 			if at == 0 {
 				at = stampOf(now)
-				if sl.st != nil {
-					sl.st.mem.setService(at)
-				} else {
-					sl.last = at
-				}
+				sl.setService(at)
 				e.unsave(id)
 			}
 			serviceAt := at.time()
@@ -70,12 +63,8 @@ func (e *Engine) RestoreServiceAt(ruleID, device string, at time.Time) {
 		if sl == nil {
 			continue
 		}
-		switch last := sl.last; {
-		case sl.st != nil && at.After(sl.st.mem.service().time()):
-			sl.st.mem.setService(stampOf(at))
-			e.unsave(device)
-		case sl.st == nil && at.After(last.time()): // at rest
-			sl.last = stampOf(at)
+		if at.After(sl.service().time()) {
+			sl.setService(stampOf(at))
 			e.unsave(device)
 		}
 	}

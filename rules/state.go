@@ -37,6 +37,24 @@ type slot struct {
 	st   *episode // nil: at rest
 }
 
+// service is a calendar rule's last service on the slot's device: in
+// its episode's memory when it has one, else kept at rest in last.
+func (sl *slot) service() stamp {
+	if sl.st != nil {
+		return sl.st.mem.service()
+	}
+	return sl.last
+}
+
+// setService records a calendar rule's last service where service reads it.
+func (sl *slot) setService(at stamp) {
+	if sl.st != nil {
+		sl.st.mem.setService(at)
+		return
+	}
+	sl.last = at
+}
+
 // keySeq is a list of rule keys, made once: the lists one key longer are
 // found from it (next), so that devices whose slots were made in the
 // same order share one list. Read only once made.
