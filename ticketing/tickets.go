@@ -377,7 +377,7 @@ func (s *Service) getTicketWhole(ctx context.Context, q querier, id int64) (Tick
 	if err := rows.Err(); err != nil {
 		return Ticket{}, fmt.Errorf("ticket %d history: %w", id, err)
 	}
-	rows.Close()
+	rows.Close() // before the next query: a transaction's connection answers one at a time (PostgreSQL)
 	if t.Deadlines, err = s.deadlines(ctx, q, id); err != nil {
 		return Ticket{}, err
 	}

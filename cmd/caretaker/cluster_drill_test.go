@@ -165,13 +165,14 @@ func (l *steadyLoad) stop() {
 	l.wg.Wait()
 }
 
-// which names the acknowledged readings not stored, per device (the
-// publish times, unix ms), for a failing drill's log.
-func (l *steadyLoad) which(t *testing.T, base string) string {
+// missing counts the acknowledged readings base's readings API (InfluxDB)
+// does not hold, and names them per device with their publish times (for
+// a failing drill's log).
+func (l *steadyLoad) missing(t *testing.T, base string) (missing, total int, which string) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []string
+	var named []string
 	for id, tss := range l.acked {
 		dev := id
 		if _, d, ok := strings.Cut(id, "/"); ok {
@@ -193,41 +194,13 @@ func (l *steadyLoad) which(t *testing.T, base string) string {
 				gone = append(gone, time.UnixMilli(ts).UTC().Format("15:04:05.000"))
 			}
 		}
+		total += len(tss)
+		missing += len(gone)
 		if len(gone) > 0 {
-			out = append(out, fmt.Sprintf("%s (%d of %d, first %s, last %s)", id, len(gone), len(tss), gone[0], gone[len(gone)-1]))
+			named = append(named, fmt.Sprintf("%s (%d of %d, first %s, last %s)", id, len(gone), len(tss), gone[0], gone[len(gone)-1]))
 		}
 	}
-	return strings.Join(out, "; ")
-}
-
-// missing counts the acknowledged readings base's readings API (InfluxDB)
-// does not hold.
-func (l *steadyLoad) missing(t *testing.T, base string) (missing, total int) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for id, tss := range l.acked {
-		if _, dev, ok := strings.Cut(id, "/"); ok {
-			id = dev
-		}
-		var pts struct {
-			Points []struct {
-				Time time.Time `json:"ts"`
-			}
-		}
-		getJSON(t, base+"/api/devices/"+id+"/readings?metric=lel_pct&from="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), operatorToken, &pts)
-		have := map[int64]bool{}
-		for _, p := range pts.Points {
-			have[p.Time.UnixMilli()] = true
-		}
-		for _, ts := range tss {
-			total++
-			if !have[ts] {
-				missing++
-			}
-		}
-	}
-	return missing, total
+	return missing, total, strings.Join(named, "; ")
 }
 
 const haDevices = `  - {id: gas-h1, kind: gas, site: s1, building: B1}
@@ -420,7 +393,7 @@ func TestClusterFailoverDrill(t *testing.T) {
 		t.Errorf("the report filed on ct-b before the kill: got %+v, want %s", got.Number, report.Number)
 	}
 	waitFor(t, 30*time.Second, "every acknowledged reading in InfluxDB", func() bool {
-		m, total := load.missing(t, b.Base)
+		m, total, _ := load.missing(t, b.Base)
 		return m == 0 && total > 0
 	})
 	if v := drillScrape(t, b.Base, `caretaker_cluster_leader{partition="default"}`); v != 1 {
@@ -473,7 +446,7 @@ func TestClusterSplitBrain(t *testing.T) {
 	})
 	load.stop()
 	waitFor(t, 30*time.Second, "every acknowledged reading in InfluxDB", func() bool {
-		m, total := load.missing(t, b.Base)
+		m, total, _ := load.missing(t, b.Base)
 		return m == 0 && total > 0
 	})
 	if l, e := leaderOf(t, b.Base); l != "ct-b" || e != epoch {
@@ -588,7 +561,7 @@ func TestClusterPartitions(t *testing.T) {
 		}
 	}
 	waitFor(t, 20*time.Second, "readings of both sites in InfluxDB", func() bool {
-		m, total := load.missing(t, b.Base)
+		m, total, _ := load.missing(t, b.Base)
 		return total > 10 && m < total
 	})
 	procA.Stop(10 * time.Second)
@@ -605,9 +578,9 @@ func TestClusterPartitions(t *testing.T) {
 	// Bounded for a loaded machine: a batch InfluxDB was slow to take is
 	// spooled and replayed after a pause that doubles up to 30 s.
 	waitFor(t, 60*time.Second, "every acknowledged reading of both sites in InfluxDB", func() bool {
-		m, total := load.missing(t, b.Base)
+		m, total, which := load.missing(t, b.Base)
 		if m > 0 {
-			t.Logf("missing %d of %d: %s", m, total, load.which(t, b.Base))
+			t.Logf("missing %d of %d: %s", m, total, which)
 		}
 		return m == 0 && total > 0
 	})
