@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,15 +59,8 @@ func TestWSBatchedFrames(t *testing.T) {
 	devs := []string{"gas-1", "gas-2", "gas-3"}
 	subscribeReadings(t, e, batched, devs...)
 	subscribeReadings(t, e, plain, devs...)
-	pad := strings.Repeat("x", 8<<10)
 	const n = 3000
-	for i := 0; i < n; i++ {
-		notify(e.hub, EventReading, map[string]any{"device_id": devs[i%3], "metrics": map[string]any{"n": i}, "pad": pad})
-		if i%100 == 0 {
-			notify(e.hub, "alarm.raised", map[string]any{"id": fmt.Sprint(i)})
-		}
-	}
-	notify(e.hub, "ticket.created", map[string]any{"id": "last"})
+	flood(e, devs, n)
 	if e.hub.Clients() != 2 {
 		t.Fatalf("a slow client was cut off")
 	}

@@ -32,15 +32,8 @@ func TestWSSlowClientGetsLatestReadings(t *testing.T) {
 	snap := next(t, conn)
 	devs := []string{"gas-1", "gas-2", "gas-3"}
 	subscribeReadings(t, e, conn, devs...)
-	pad := strings.Repeat("x", 8<<10)
 	const n = 3000
-	for i := 0; i < n; i++ {
-		notify(e.hub, EventReading, map[string]any{"device_id": devs[i%3], "metrics": map[string]any{"n": i}, "pad": pad})
-		if i%100 == 0 {
-			notify(e.hub, "alarm.raised", map[string]any{"id": fmt.Sprint(i)})
-		}
-	}
-	notify(e.hub, "ticket.created", map[string]any{"id": "last"})
+	flood(e, devs, n)
 	if e.hub.Clients() != 1 {
 		t.Fatalf("the slow client was cut off")
 	}
@@ -121,4 +114,18 @@ func TestWSStalledClientIsDropped(t *testing.T) {
 	if m := next(t, good); m.Type != "alarm.raised" || m.Seq != seq+1 {
 		t.Fatalf("good client after the drop got %+v", m)
 	}
+}
+
+// flood sends n readings of 8 kB, in turn from each of devs (far more
+// than a socket holds), an alarm before every 100th, then a ticket
+// "last": what a screen that stopped reading meanwhile must get.
+func flood(e *estate, devs []string, n int) {
+	pad := strings.Repeat("x", 8<<10)
+	for i := 0; i < n; i++ {
+		notify(e.hub, EventReading, map[string]any{"device_id": devs[i%len(devs)], "metrics": map[string]any{"n": i}, "pad": pad})
+		if i%100 == 0 {
+			notify(e.hub, "alarm.raised", map[string]any{"id": fmt.Sprint(i)})
+		}
+	}
+	notify(e.hub, "ticket.created", map[string]any{"id": "last"})
 }

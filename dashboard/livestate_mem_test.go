@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // liveEstate is n registered gas detectors in 8 buildings, as
@@ -66,20 +67,13 @@ func BenchmarkLiveStateMemory(b *testing.B) {
 	ctx := context.Background()
 	var per float64
 	for i := 0; i < b.N; i++ {
-		base := liveHeap()
+		base := testkit.LiveHeap()
 		l := NewLiveState(nil, reg, nil)
 		for _, r := range rs {
 			l.Reading(ctx, r)
 		}
-		per = float64(liveHeap()-base) / n
+		per = float64(testkit.LiveHeap()-base) / n
 		runtime.KeepAlive(l)
 	}
 	b.ReportMetric(per, "B/device")
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"runtime"
 	"testing"
+
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // TestBareDevicesKeptAsGiven: a device that gives only its id, kind, site
@@ -70,7 +72,7 @@ func BenchmarkRegistryMemory(b *testing.B) {
 			cat.Devices[j] = Device{ID: fmt.Sprintf("bench-dev-%06d", j), Kind: Kind(fmt.Sprint("gas")), Site: fmt.Sprint("s1"),
 				Building: fmt.Sprintf("B%d", j%8+1)}
 		}
-		base := heapNow()
+		base := testkit.LiveHeap()
 		r, err := NewRegistry(cat)
 		if err != nil {
 			b.Fatal(err)
@@ -78,18 +80,11 @@ func BenchmarkRegistryMemory(b *testing.B) {
 		for j := range cat.Devices { // the catalog goes; the ids stay, the registry holds them
 			cat.Devices[j] = Device{ID: cat.Devices[j].ID}
 		}
-		per = float64(heapNow()-base) / n
+		per = float64(testkit.LiveHeap()-base) / n
 		runtime.KeepAlive(r)
 		runtime.KeepAlive(cat)
 	}
 	b.ReportMetric(per, "B/device")
-}
-
-func heapNow() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // TestBareCoversEveryField: a device that gives any field of Device but

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caretaker-iot/caretaker/devices"
+	"github.com/caretaker-iot/caretaker/internal/testkit"
 )
 
 // heapProfile: where benchMemory writes a heap profile of the engine after
@@ -34,14 +35,6 @@ func memoryEstate(n int, mixed bool) fakeDevices {
 		reg[id] = devices.Device{ID: id, Kind: k, Site: "s1", Building: fmt.Sprintf("B%d", i%8+1)}
 	}
 	return reg
-}
-
-// liveHeap is the heap in use after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // cpuTime is the process's user and system time so far.
@@ -78,7 +71,7 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 	var resaved int
 	var saved float64
 	for i := 0; i < b.N; i++ {
-		base := liveHeap()
+		base := testkit.LiveHeap()
 		now := t0
 		began, cpu0 := time.Now(), cpuTime()
 		e, err := NewEngine(Config{Rules: pack, Devices: reg, Now: func() time.Time { return now }})
@@ -87,7 +80,7 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 		}
 		e.Tick(ctx, now)
 		startup, startupCPU = time.Since(began).Seconds(), (cpuTime() - cpu0).Seconds()
-		start = float64(liveHeap() - base)
+		start = float64(testkit.LiveHeap() - base)
 		for j, id := range ids {
 			d := reg[id]
 			now = t0.Add(time.Duration(j) * 500 * time.Microsecond) // all within 90 s: none goes stale
@@ -95,7 +88,7 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 				Time: now, Received: now, Values: normal(d.Kind)})
 		}
 		e.Tick(ctx, now)
-		read = float64(liveHeap() - base)
+		read = float64(testkit.LiveHeap() - base)
 		if *heapProfile != "" {
 			f, err := os.Create(*heapProfile)
 			if err != nil {
@@ -120,7 +113,7 @@ func benchMemory(b *testing.B, n int, mixed bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		saved = float64(liveHeap() - base)
+		saved = float64(testkit.LiveHeap() - base)
 		runtime.KeepAlive(e)
 	}
 	b.ReportMetric(start/float64(n), "B/device-start")
