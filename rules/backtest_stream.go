@@ -284,8 +284,13 @@ func newReplayer(ctx context.Context, r Rule, d devices.Device, from time.Time) 
 
 func (rp *replayer) feed(ctx context.Context, rd devices.Reading) {
 	rp.clk = rd.Time
-	rp.e.Tick(ctx, rp.clk)
-	rp.e.Reading(ctx, rd)
+	// Tick and Reading under one lock, and no retry of handoffs: the
+	// replay's sink takes every change.
+	e := rp.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tick(ctx, rp.clk)
+	e.reading(ctx, rd)
 }
 
 // finish ticks at the end of the period and returns the episodes; one

@@ -115,10 +115,13 @@ type Engine struct {
 	// dirty: devices whose alarms were raised or cleared since derive
 	// last looked (the building rules count them); groups: the plans of
 	// building alarms, by group id.
-	dirty    map[string]bool
-	groups   map[string]*plan
-	handoffs handoffs
-	retrying sync.Mutex // one retry of the handoffs at a time
+	dirty  map[string]bool
+	groups map[string]*plan
+	// timeWatched: watchesTime of the rules in force, kept as they change
+	// (a backtest ticks at every reading).
+	timeWatched bool
+	handoffs    handoffs
+	retrying    sync.Mutex // one retry of the handoffs at a time
 	// out: with HandOffLater, the changes not yet handed on; flushing:
 	// one goroutine handing them on at a time.
 	out      outbox
@@ -163,6 +166,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		e.rules[c.key()] = c
 	}
+	e.timeWatched = e.watchesTime()
 	return e, nil
 }
 
@@ -218,6 +222,7 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 	} else {
 		e.rules[key] = c
 	}
+	e.timeWatched = e.watchesTime()
 	if old == nil {
 		return
 	}
@@ -232,10 +237,14 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 	}
 	for _, dev := range devs {
 		k := stateKey{key, dev}
-		if st := e.state.get(k); st != nil && st.announced {
+		st := e.state.get(k)
+		if st != nil && st.announced {
 			at := e.cfg.Now()
 			st.alarm.Message += " (cleared: the rule was changed)"
 			e.clearAlarm(ctx, st, at, ClearRuleChanged)
+		}
+		if st != nil {
+			st.timed = false
 		}
 		e.state.del(k)
 		delete(e.timed, k)
@@ -246,6 +255,11 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 func (e *Engine) Reading(ctx context.Context, r devices.Reading) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.reading(ctx, r)
+}
+
+// reading is Reading under the lock.
+func (e *Engine) reading(ctx context.Context, r devices.Reading) {
 	e.ownUpto.Store(0)
 	e.received = r.Received
 	defer func() { e.received = time.Time{} }()
@@ -334,10 +348,16 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 	e.retryHandoffs(ctx)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.tick(ctx, now)
+}
+
+// tick is Tick under the lock, without the retry of the handoffs.
+func (e *Engine) tick(ctx context.Context, now time.Time) {
 	for k, st := range e.timed {
 		c := e.rules[k.rule]
 		if c == nil {
 			delete(e.timed, k)
+			st.timed = false
 			continue
 		}
 		if len(c.Unless) > 0 && !st.on {
@@ -361,7 +381,7 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) {
 	// The walks over every device seen are for stale and calendar rules
 	// only: without any, a tick costs nothing per device (a backtest
 	// ticks at each reading of a rule of neither kind).
-	if e.watchesTime() {
+	if e.timeWatched {
 		e.tickStale(ctx, now)
 		e.tickCalendar(ctx, now)
 	}

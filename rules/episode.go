@@ -23,6 +23,7 @@ type episode struct {
 	announced    bool
 	held         bool // on from late data; waits (see late)
 	flapping     bool
+	timed        bool // in Engine.timed (track keeps the two together)
 	// value and peak of a run pending its for-duration, while the
 	// episode has no alarm yet (then they are the alarm's).
 	value, peak float64
@@ -130,20 +131,27 @@ func (st *episode) al() *Alarm {
 // time t, arriving at engine time now.
 func (e *Engine) observe(ctx context.Context, c *compiled, p *plan, t, now time.Time, v devices.Value) {
 	k := stateKey{c.key(), p.device}
-	st := e.state.get(k)
+	sl := e.state.slot(k) // found once: this runs for each rule and reading
+	var st *episode
+	if sl != nil {
+		st = sl.st
+	}
 	var holds bool
 	if st == nil {
 		// At rest: a value older than the newest one seen decides
 		// nothing; one that neither holds nor leaves anything in the
 		// rule's memory leaves the rule at rest.
-		if t.Before(e.state.rest(k)) {
+		if sl != nil && t.Before(sl.last.time()) {
 			return
 		}
 		m := &e.scratch // not one allocation per rule at rest and value
 		*m = memory{}
 		holds = c.eval(m, t, v, p.base(c))
 		if !holds && !m.remembers() {
-			e.state.setRest(k, t, p.room)
+			if sl == nil {
+				sl = e.state.slotFor(k, p.room)
+			}
+			sl.last = stampOf(t)
 			return
 		}
 		st = e.state.ensure(k, p.room)
@@ -269,10 +277,15 @@ func (e *Engine) advance(ctx context.Context, c *compiled, st *episode, device s
 func (e *Engine) track(k stateKey, c *compiled, st *episode) {
 	pending := (!st.on && st.pendingSince != 0) || (st.on && st.clearSince != 0)
 	if (pending && !c.op.byReading) || st.held || st.flapping {
-		e.timed[k] = st
+		if !st.timed {
+			e.timed[k], st.timed = st, true
+		}
 		return
 	}
-	delete(e.timed, k)
+	if st.timed {
+		delete(e.timed, k)
+		st.timed = false
+	}
 }
 
 // late tells whether a decision at event time at, taken at engine time

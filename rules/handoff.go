@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +16,11 @@ import (
 // alarm's changes in the order they were made; the sink takes a replayed
 // change of an alarm it already has as a no-op.
 type handoffs struct {
-	byID     map[string][]Alarm
-	order    []string // alarm ids, oldest waiting first
+	byID  map[string][]Alarm
+	order []string // alarm ids, oldest waiting first
+	// queued is len(order), read without the engine's lock so that a
+	// tick with nothing waiting (every tick, nearly) takes no lock.
+	queued   atomic.Int64
 	loggedAt time.Time
 	failures prometheus.Counter
 	pending  prometheus.Gauge
@@ -53,6 +57,7 @@ func (h *handoffs) add(a Alarm) {
 	q := h.byID[a.ID]
 	if len(q) == 0 {
 		h.order = append(h.order, a.ID)
+		h.queued.Add(1)
 	}
 	if n := len(q); n > 1 && a.State == Updated && q[n-1].State == Updated {
 		q[n-1] = a
@@ -71,6 +76,9 @@ func (h *handoffs) add(a Alarm) {
 // refused alarm goes to the back, so one the store always refuses does
 // not hold up the others.
 func (e *Engine) retryHandoffs(ctx context.Context) {
+	if e.handoffs.queued.Load() == 0 {
+		return // the gauge was set when the last one left
+	}
 	e.retrying.Lock()
 	defer e.retrying.Unlock()
 	h := &e.handoffs
@@ -106,6 +114,7 @@ func (e *Engine) retryHandoffs(ctx context.Context) {
 		} else {
 			delete(h.byID, id)
 			h.order = h.order[1:]
+			h.queued.Add(-1)
 		}
 		e.mu.Unlock()
 	}

@@ -78,6 +78,9 @@ func (e *Engine) heard(ctx context.Context, p *plan, t, now time.Time) {
 			e.clearAlarm(ctx, st, t, ClearDataBack)
 		}
 	}
+	if len(e.parents) == 0 {
+		return
+	}
 	if ps := e.parents[p.parent]; ps != nil && ps.down && ps.derived {
 		e.setParent(ctx, p.parent, false, t, now, "a device beneath answered", false)
 	}
