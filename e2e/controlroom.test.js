@@ -44,7 +44,7 @@ test("a gas alarm over MQTT appears within seconds, without a reload, with an L1
   await publish("sites/s1/devices/gas-b2-07/telemetry", { ts: t0, metrics: { lel_pct: 35.5, co_ppm: 3, fault: false } });
   // The L1 row: the pre-alarm (L2) of the same reading may be drawn a frame before it.
   const row = ops.locator("#live-rows tr.level-1", { hasText: "gas-b2-07" }).filter({ hasText: "Gas concentration" });
-  await row.first().waitFor({ timeout: 5000 });
+  await row.first().waitFor();
   const took = Date.now() - t0;
   assert.ok(await ops.evaluate(() => window.__sameDocument === true), "page was not reloaded");
   assert.match(await row.first().getAttribute("class"), /level-1/);
@@ -74,7 +74,7 @@ test("a report filed on the phone page appears beside it, and <script> stays tex
   await shot(phone, "03-phone-report-form");
   await phone.click("#report-form button[type=submit]");
   const number = phone.locator("#report-number");
-  await number.waitFor({ timeout: 5000 });
+  await number.waitFor();
   const text = await number.textContent();
   const m = /Ticket (\S+) created/.exec(text);
   assert.ok(m, "confirmation names the ticket: " + text);
@@ -83,7 +83,7 @@ test("a report filed on the phone page appears beside it, and <script> stays tex
   await phone.close();
 
   const row = ops.locator("#manual-rows tr", { hasText: m[1] });
-  await row.waitFor({ timeout: 5000 });
+  await row.waitFor();
   assert.match(await row.textContent(), /<script>window.__xss=1<\/script><img src=x/);
   assert.equal(await ops.locator("#manual-rows script, #manual-rows img").count(), 0, "no element made from user text");
   assert.equal(await ops.evaluate(() => window.__xss), undefined, "user text did not run");
@@ -94,7 +94,7 @@ test("a report filed on the phone page appears beside it, and <script> stays tex
 test("acknowledging the alarm marks it and clears the banner", async () => {
   const row = ops.locator("#live-rows tr", { hasText: "Gas concentration" }).first();
   await row.locator("button.ack").click();
-  await row.locator(".acked").waitFor({ timeout: 5000 });
+  await row.locator(".acked").waitFor();
   await ops.waitForFunction(() => !document.querySelector("#banner .banner-row[data-key*='gas-lel-critical']"));
   const { data } = await api("operator", "GET", "/api/alarms?state=active");
   const alarm = data.alarms.find((a) => a.rule_id === "gas-lel-critical");
@@ -106,11 +106,11 @@ test("the ticket detail shows the history and a chart of the readings", async ()
   const row = ops.locator("#live-rows tr", { hasText: "Gas concentration" }).first();
   await row.locator("a.button").click();
   await ops.waitForSelector("#ticket-history li");
-  await ops.waitForSelector("#readings-chart svg path.line", { timeout: 5000 });
+  await ops.waitForSelector("#readings-chart svg path.line");
   assert.ok(await ops.locator("#ticket-history li").count() >= 1);
   // Who was paged: the technician on duty and the control room, through
   // the log channel, delivered.
-  await ops.locator("#ticket-pages tr.page-sent", { hasText: "tech1" }).filter({ hasText: "screen" }).waitFor({ timeout: 5000 });
+  await ops.locator("#ticket-pages tr.page-sent", { hasText: "tech1" }).filter({ hasText: "screen" }).waitFor();
   await ops.locator("#ticket-pages tr.page-sent", { hasText: "desk" }).filter({ hasText: "screen" }).filter({ hasText: "delivered" }).waitFor();
   await shot(ops, "06-ticket-detail");
 
@@ -164,12 +164,12 @@ test("an acknowledged alarm that comes back shows on its ticket as a recurrence,
   });
   assert.equal(tk.recurrence.peak, 38);
   await ops.evaluate((id) => { location.hash = "#/ticket/" + id; }, first.ticket_id);
-  await ops.locator("#ticket-recurrence", { hasText: "The alarm came back 1 time(s) while this ticket was open" }).waitFor({ timeout: 5000 });
+  await ops.locator("#ticket-recurrence", { hasText: "The alarm came back 1 time(s) while this ticket was open" }).waitFor();
   assert.match(await ops.locator("#ticket-recurrence").textContent(), /peak 38/);
   await ops.locator("#ticket-history li", { hasText: "alarm came back" }).waitFor();
   await shot(ops, "07c-ticket-recurrence");
   await ops.click("#lang");
-  await ops.locator("#ticket-recurrence", { hasText: "工单处理期间告警复发 1 次" }).waitFor({ timeout: 5000 });
+  await ops.locator("#ticket-recurrence", { hasText: "工单处理期间告警复发 1 次" }).waitFor();
   await ops.locator("#ticket-notifications h3", { hasText: "通知记录" }).waitFor();
   await ops.locator("#ticket-pages tr.page-sent", { hasText: "tech1" }).filter({ hasText: "screen" }).filter({ hasText: "已送达" }).waitFor();
   await shot(ops, "07d-ticket-recurrence-zh-CN");

@@ -117,6 +117,13 @@ type Engine struct {
 	// building alarms, by group id.
 	dirty  map[string]bool
 	groups map[string]*plan
+	// lastPlan, lastSeen and lastUnsaved: what the last reading's device
+	// found in plan, seen and unsaved, asked again first (a backtest
+	// asks for one device only).
+	lastPlan    *plan
+	lastSeen    *seenDevice
+	lastSeenID  string
+	lastUnsaved string
 	// timeWatched: watchesTime of the rules in force, kept as they change
 	// (a backtest ticks at every reading).
 	timeWatched bool
@@ -209,7 +216,7 @@ func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
 	defer e.mu.Unlock()
 	e.replace(ctx, ruleKey(id, false), cl)
 	e.replace(ctx, ruleKey(id, true), cs)
-	e.plan, e.facts = map[string]*plan{}, map[string]*facts{}
+	e.plan, e.facts, e.lastPlan = map[string]*plan{}, map[string]*facts{}, nil
 	e.sets = map[string]*ruleSet{}
 	e.byProfile, e.named = map[string]*ruleSet{}, nil
 	return nil

@@ -35,10 +35,15 @@ type ruleSet struct {
 // planFor returns the device's plan, building it when the cache has none
 // or the device now reports another kind or place.
 func (e *Engine) planFor(device string, kind devices.Kind, site, building string) *plan {
-	if p := e.plan[device]; p != nil && p.kind == kind && p.site == site && p.building == building {
+	p := e.lastPlan // the device of the last reading, often the same (always, in a backtest)
+	if p == nil || p.device != device {
+		p = e.plan[device]
+	}
+	if p != nil && p.kind == kind && p.site == site && p.building == building {
+		e.lastPlan = p
 		return p
 	}
-	p := &plan{device: device}
+	p = &plan{device: device}
 	f := facts{place: e.placeOf(kind, site, building), parent: ParentIngest}
 	who := devices.Device{ID: device, Kind: kind, Site: site, Building: building}
 	if e.cfg.Devices != nil {
@@ -63,7 +68,7 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 		p.ruleSet = e.sharedSet(all, stale)
 		e.byProfile[prof] = p.ruleSet
 	}
-	e.plan[device] = p
+	e.plan[device], e.lastPlan = p, p
 	return p
 }
 

@@ -21,6 +21,23 @@ type stateTable struct {
 	// from which every device's list is reached (see keySeq).
 	keys map[string]*string
 	root *keySeq
+	// lastDev, lastDS: the device found last and its state (a reading
+	// asks for one device's slots once per rule; a backtest asks for the
+	// same device every time). Forgotten when the device's state is.
+	lastDev string
+	lastDS  *devState
+}
+
+// dev returns the device's state, nil if it has none.
+func (s *stateTable) dev(device string) *devState {
+	if s.lastDS != nil && s.lastDev == device {
+		return s.lastDS
+	}
+	ds := s.devs[device]
+	if ds != nil {
+		s.lastDev, s.lastDS = device, ds
+	}
+	return ds
 }
 
 // devState is a device's slots, and the rule of each in order: a list
@@ -118,7 +135,7 @@ func (s *stateTable) key(k string) *string {
 }
 
 func (s *stateTable) slot(k stateKey) *slot {
-	ds := s.devs[k.device]
+	ds := s.dev(k.device)
 	if ds == nil {
 		return nil
 	}
@@ -153,7 +170,7 @@ func (s *stateTable) slotFor(k stateKey, room int) *slot {
 	if sl := s.slot(k); sl != nil {
 		return sl
 	}
-	ds := s.devs[k.device]
+	ds := s.dev(k.device)
 	if ds == nil {
 		ds = &devState{rules: s.root, slots: make([]slot, 0, max(room, 1))}
 		s.devs[k.device] = ds
@@ -221,6 +238,9 @@ func (s *stateTable) del(k stateKey) {
 		ds.slots = append(ds.slots[:i], ds.slots[i+1:]...)
 		if len(ds.slots) == 0 {
 			delete(s.devs, k.device)
+			if s.lastDS == ds {
+				s.lastDev, s.lastDS = "", nil
+			}
 			return
 		}
 		keys := ds.rules.keys
