@@ -45,13 +45,13 @@ type deviceResult struct {
 }
 
 // replayAll replays the targets, several at once (Workers, default
-// GOMAXPROCS), and returns their results in the targets' order, so the
+// twice GOMAXPROCS), and returns their results in the targets' order, so the
 // result does not depend on which finished first.
 func (b *Backtester) replayAll(ctx context.Context, changed, current Rule, targets []devices.Device, req BacktestRequest) ([]deviceResult, error) {
 	out := make([]deviceResult, len(targets))
 	workers := b.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, len(targets))
 	pr := &progress{req: req, total: len(targets), share: make([]float64, workers)}
