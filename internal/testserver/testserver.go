@@ -82,9 +82,13 @@ type Process struct {
 	Name string
 	Addr string // host:port of its main listener
 	cmd  *exec.Cmd
-	args []string
-	log  *lockedBuffer
-	mu   sync.Mutex
+	// exited closes when the process started last has ended (Wait
+	// returned), so that a wait for it to listen fails at once, with its
+	// output, when it died (a port taken meanwhile, say).
+	exited chan struct{}
+	args   []string
+	log    *lockedBuffer
+	mu     sync.Mutex
 }
 
 type lockedBuffer struct {
@@ -130,8 +134,27 @@ func (p *Process) Start() error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	p.cmd = cmd
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	p.cmd, p.exited = cmd, exited
 	return nil
+}
+
+// Exited tells whether the process started last has ended by itself (or
+// was stopped).
+func (p *Process) Exited() bool {
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	if exited == nil {
+		return true
+	}
+	select {
+	case <-exited:
+		return true
+	default:
+		return false
+	}
 }
 
 // Stop ends the server and waits for it.
@@ -142,13 +165,11 @@ func (p *Process) Stop() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.exited:
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-done
+		<-p.exited
 	}
 	p.cmd = nil
 }
@@ -248,6 +269,9 @@ bind-address = "127.0.0.1:%d"
 func (in *Influx) WaitReady(t testing.TB) {
 	t.Helper()
 	testkit.Eventually(t, 30*time.Second, "influxd at "+in.URL+" ready", func() bool {
+		if in.Exited() {
+			t.Fatalf("influxd at %s ended before it was ready:\n%s", in.URL, tail(in.Output(), 4000))
+		}
 		resp, err := http.Get(in.URL + "/ping")
 		if err != nil {
 			return false
@@ -284,6 +308,9 @@ func (in *Influx) Query(q string) (string, error) {
 func waitTCP(t testing.TB, p *Process, d time.Duration) {
 	t.Helper()
 	listening := testkit.Within(d, func() bool {
+		if p.Exited() {
+			t.Fatalf("%s ended before it listened on %s:\n%s", p.Name, p.Addr, tail(p.Output(), 4000))
+		}
 		c, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond)
 		if err != nil {
 			return false
