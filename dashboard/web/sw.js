@@ -1,7 +1,7 @@
 // The service worker of the technician's phone: the pages work without
 // signal (basements, garages, lift shafts). The page's own files are
 // cached when it is installed and served from the cache first (then
-// refreshed); the API reads a technician needs (who am I, the tickets,
+// refreshed, at most once a minute a file); the API reads a technician needs (who am I, the tickets,
 // one ticket, the sites, the rules) come from the network first and from
 // the cache when there is none, kept per token (by its digest, never the
 // token itself). Writes are never cached: the page queues the steps taken
@@ -48,10 +48,20 @@ async function networkFirst(req) {
   }
 }
 
+// refreshed: when each page file was last fetched again behind its cached
+// copy. At most once a minute a file: a page that opens asks for some 30,
+// and each refresh is a write to the cache that reads queue behind, so
+// pages opened one after another waited on the refreshes of the last.
+const refreshed = new Map();
+const REFRESH_EVERY_MS = 60 * 1000;
+
 async function cacheFirst(req) {
   const cache = await caches.open(VERSION);
   const path = new URL(req.url).pathname;
   const hit = await cache.match(path === "/" ? "/" : req, { ignoreSearch: true });
+  const now = Date.now();
+  if (hit && now - (refreshed.get(path) || 0) < REFRESH_EVERY_MS) return hit;
+  refreshed.set(path, now);
   const fresh = fetch(req).then((resp) => {
     if (resp.ok) cache.put(path === "/" ? "/" : req, resp.clone());
     return resp;
