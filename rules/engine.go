@@ -117,13 +117,7 @@ type Engine struct {
 	// building alarms, by group id.
 	dirty  map[string]bool
 	groups map[string]*plan
-	// lastPlan, lastSeen and lastUnsaved: what the last reading's device
-	// found in plan, seen and unsaved, asked again first (a backtest
-	// asks for one device only).
-	lastPlan    *plan
-	lastSeen    *seenDevice
-	lastSeenID  string
-	lastUnsaved string
+	last   lastDevice
 	// timeWatched: watchesTime of the rules in force, kept as they change
 	// (a backtest ticks at every reading).
 	timeWatched bool
@@ -152,6 +146,26 @@ type Engine struct {
 }
 
 type stateKey struct{ rule, device string }
+
+// lastDevice is what the device asked about last found in the engine's
+// maps of plans, seen devices and unsaved devices, asked first: a reading
+// asks about its device several times, and a backtest replays one device.
+// Each is forgotten with what it points to (Put, SaveChanges); seen
+// devices are never forgotten.
+type lastDevice struct {
+	id      string
+	plan    *plan
+	seen    *seenDevice
+	unsaved bool
+}
+
+// lastFor is the memo of device id, emptied when it was another's.
+func (e *Engine) lastFor(id string) *lastDevice {
+	if e.last.id != id {
+		e.last = lastDevice{id: id}
+	}
+	return &e.last
+}
 
 // NewEngine checks every rule and builds the engine. The error names the
 // rule and the field at fault.
@@ -216,7 +230,7 @@ func (e *Engine) Put(ctx context.Context, id string, live, shadow *Rule) error {
 	defer e.mu.Unlock()
 	e.replace(ctx, ruleKey(id, false), cl)
 	e.replace(ctx, ruleKey(id, true), cs)
-	e.plan, e.facts, e.lastPlan = map[string]*plan{}, map[string]*facts{}, nil
+	e.plan, e.facts, e.last.plan = map[string]*plan{}, map[string]*facts{}, nil
 	e.sets = map[string]*ruleSet{}
 	e.byProfile, e.named = map[string]*ruleSet{}, nil
 	return nil
@@ -251,10 +265,9 @@ func (e *Engine) replace(ctx context.Context, key string, c *compiled) {
 			e.clearAlarm(ctx, st, at, ClearRuleChanged)
 		}
 		if st != nil {
-			st.timed = false
+			e.untime(k, st)
 		}
 		e.state.del(k)
-		delete(e.timed, k)
 	}
 }
 
@@ -363,8 +376,7 @@ func (e *Engine) tick(ctx context.Context, now time.Time) {
 	for k, st := range e.timed {
 		c := e.rules[k.rule]
 		if c == nil {
-			delete(e.timed, k)
-			st.timed = false
+			e.untime(k, st)
 			continue
 		}
 		if len(c.Unless) > 0 && !st.on {

@@ -282,6 +282,12 @@ func (e *Engine) track(k stateKey, c *compiled, st *episode) {
 		}
 		return
 	}
+	e.untime(k, st)
+}
+
+// untime takes the episode out of the timed set (a map delete is spared
+// when it is not in it).
+func (e *Engine) untime(k stateKey, st *episode) {
 	if st.timed {
 		delete(e.timed, k)
 		st.timed = false

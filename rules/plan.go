@@ -35,12 +35,12 @@ type ruleSet struct {
 // planFor returns the device's plan, building it when the cache has none
 // or the device now reports another kind or place.
 func (e *Engine) planFor(device string, kind devices.Kind, site, building string) *plan {
-	p := e.lastPlan // the device of the last reading, often the same (always, in a backtest)
-	if p == nil || p.device != device {
+	p := e.lastFor(device).plan
+	if p == nil {
 		p = e.plan[device]
 	}
 	if p != nil && p.kind == kind && p.site == site && p.building == building {
-		e.lastPlan = p
+		e.lastFor(device).plan = p
 		return p
 	}
 	p = &plan{device: device}
@@ -68,7 +68,8 @@ func (e *Engine) planFor(device string, kind devices.Kind, site, building string
 		p.ruleSet = e.sharedSet(all, stale)
 		e.byProfile[prof] = p.ruleSet
 	}
-	e.plan[device], e.lastPlan = p, p
+	e.plan[device] = p
+	e.lastFor(device).plan = p
 	return p
 }
 

@@ -142,13 +142,14 @@ func (e *Engine) saveDevice(device string, eps []savedEpisode) []savedEpisode {
 // unsave marks a device's state as changed since the last save. Under
 // the lock.
 func (e *Engine) unsave(device string) {
-	if device == e.lastUnsaved {
+	l := e.lastFor(device)
+	if l.unsaved {
 		return
 	}
 	if _, ok := e.unsaved[device]; !ok {
 		e.unsaved[device] = struct{}{}
 	}
-	e.lastUnsaved = device
+	l.unsaved = true
 }
 
 // head is the head row: the format and the alarm changes waiting. Under
@@ -181,7 +182,7 @@ func (e *Engine) SaveChanges(ctx context.Context, to StateStore) (int, error) {
 	for id := range e.unsaved {
 		devices = append(devices, id)
 	}
-	e.unsaved, e.lastUnsaved = map[string]struct{}{}, "" // a new one: a map does not shrink
+	e.unsaved, e.last.unsaved = map[string]struct{}{}, false // a new one: a map does not shrink
 	e.mu.Unlock()
 	if head == nil && len(devices) == 0 {
 		return 0, nil

@@ -58,15 +58,15 @@ type parentState struct {
 }
 
 func (e *Engine) seenDevice(id string, kind devices.Kind, site, building string) *seenDevice {
-	if e.lastSeen != nil && e.lastSeenID == id { // seen devices are never forgotten
-		return e.lastSeen
+	if sd := e.lastFor(id).seen; sd != nil {
+		return sd
 	}
 	sd := e.seen[id]
 	if sd == nil {
 		sd = &seenDevice{place: e.placeOf(kind, site, building)}
 		e.seen[id] = sd
 	}
-	e.lastSeen, e.lastSeenID = sd, id
+	e.lastFor(id).seen = sd
 	return sd
 }
 

@@ -180,14 +180,6 @@ func (s *stateTable) slotFor(k stateKey, room int) *slot {
 	return &ds.slots[len(ds.slots)-1]
 }
 
-// setRest records that a rule at rest on the device saw a value at t.
-func (s *stateTable) setRest(k stateKey, t time.Time, room int) {
-	sl := s.slotFor(k, room)
-	if sl.st == nil {
-		sl.last = stampOf(t)
-	}
-}
-
 // put gives a rule an episode on a device (replacing what it had).
 func (s *stateTable) put(k stateKey, st *episode) {
 	sl := s.slotFor(k, 1)
